@@ -18,6 +18,7 @@ Values are deterministic functions of the root ``arg`` (an int):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 DEFAULT_ARG = 1
@@ -36,7 +37,7 @@ class Step:
         return STEP_VALUES[self.func](arg)
 
 
-STEP_VALUES = {
+STEP_VALUES: dict[str, Callable[[int], int]] = {
     "baz": lambda n: n,
     "bar": lambda n: n + 1,
     "foo": lambda n: n + 2,
