@@ -17,13 +17,12 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import psutil
 
 from resonate_rpc_cli.protocol import ResonateClient
 
-T = TypeVar("T")
 PYTHON = sys.executable
 
 
@@ -34,7 +33,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_until(
+def wait_until[T](
     probe: Callable[[], T], timeout: float, what: str, interval: float = 0.02
 ) -> T:
     """Call ``probe`` until it returns something truthy; fail with the last value seen."""
@@ -49,7 +48,9 @@ def wait_until(
             if last:
                 return last
         if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}; last seen: {last!r}")
+            raise AssertionError(
+                f"timed out after {timeout}s waiting for {what}; last seen: {last!r}"
+            )
         time.sleep(interval)
 
 
