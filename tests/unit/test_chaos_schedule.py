@@ -1,0 +1,114 @@
+"""The seeded fault schedule and the history/fault-log formats."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from resonate_rpc_cli.chaos.faults import FaultRecord
+from resonate_rpc_cli.chaos.history import History, Op, read_history, write_jsonl
+from resonate_rpc_cli.chaos.schedule import (
+    FAULT_KINDS,
+    parse_kinds,
+    parse_range,
+    parse_targets,
+    plan_faults,
+)
+from resonate_rpc_cli.topology import SERVICE_GROUPS
+
+
+def plan(seed: int, count: int = 12, kinds: tuple[str, ...] = FAULT_KINDS) -> list[dict]:
+    faults = plan_faults(seed, count, kinds=parse_kinds(",".join(kinds)),
+                         targets=("service-b", "service-h"), interval_s=(0.5, 2.0),
+                         down_s=(0.1, 1.0))
+    return [f.to_dict() for f in faults]
+
+
+def test_same_seed_same_schedule_and_other_seed_differs() -> None:
+    assert plan(42) == plan(42)
+    assert plan(42) != plan(43)
+
+
+def test_schedule_respects_ranges_targets_and_covers_every_kind() -> None:
+    faults = plan(5)
+    assert {f["kind"] for f in faults[: len(FAULT_KINDS)]} == set(FAULT_KINDS)
+    times = [f["at_s"] for f in faults]
+    assert times == sorted(times)
+    gaps = [b - a for a, b in zip([0.0, *times], times, strict=False)]
+    assert all(0.49 <= g <= 2.01 for g in gaps), gaps
+    for f in faults:
+        assert 0.1 <= f["down_s"] <= 1.0 and 0 <= f["pick"] < 1
+        want = {"gateway": {"gateway"}, "server": {"server"}}.get(
+            f["kind"], {"service-b", "service-h"})
+        assert f["group"] in want, f
+
+
+def test_only_requested_kinds_appear() -> None:
+    assert {f["kind"] for f in plan(9, 20, ("kill", "pause"))} == {"kill", "pause"}
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("kill,nuke", "unknown fault kind 'nuke'"), ("", "no fault kinds")],
+)
+def test_parse_kinds_errors(text: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        parse_kinds(text)
+
+
+def test_parse_targets_and_ranges() -> None:
+    assert parse_targets(None) == tuple(SERVICE_GROUPS)
+    assert parse_targets("service-b, service-b,service-c") == ("service-b", "service-c")
+    with pytest.raises(ValueError, match="unknown target group 'service-z'"):
+        parse_targets("service-z")
+    assert parse_range("1:5", "interval") == (1.0, 5.0)
+    assert parse_range("2", "interval") == (2.0, 2.0)
+    for bad in ("5:1", "a:b", "-1:2"):
+        with pytest.raises(ValueError, match="interval must be"):
+            parse_range(bad, "interval")
+
+
+def test_plan_rejects_node_faults_without_targets() -> None:
+    with pytest.raises(ValueError, match="need at least one target"):
+        plan_faults(1, 3, kinds=("kill",), targets=(), interval_s=(1, 2), down_s=(1, 2))
+    assert plan_faults(1, 2, kinds=("gateway",), targets=(), interval_s=(1, 2),
+                       down_s=(1, 2))[1].group == "gateway"
+
+
+def test_history_is_thread_safe_and_round_trips(tmp_path: Path) -> None:
+    history = History()
+
+    def worker(n: int) -> None:
+        for i in range(200):
+            history.record("invoke", n, "fan-out", f"p{n}-{i}", i)
+            history.record("ok", n, "fan-out", f"p{n}-{i}", i, value=4 * i + 1)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    ops = history.ops()
+    assert [o.index for o in ops] == list(range(1600))
+    path = tmp_path / "history.jsonl"
+    write_jsonl(path, (o.to_json() for o in ops))
+    assert list(read_history(path)) == ops
+
+
+def test_bad_history_line_names_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "history.jsonl"
+    path.write_text(Op(0, "invoke", 1, 0, "fan-out", "p", 1).to_json()
+                    + '\n{"type": "explode"}\n')
+    with pytest.raises(ValueError, match=r"history.jsonl:2: "):
+        list(read_history(path))
+
+
+def test_fault_record_round_trips() -> None:
+    rec = FaultRecord(index=3, kind="pause", target="service-b-1", group="service-b",
+                      planned_at_s=1.5, down_s=0.7, at_ms=10, os_pid=99, landed=True,
+                      held=["x:1"], heal="resume", healed_ms=20)
+    assert FaultRecord.from_dict(rec.to_dict()) == rec
+    with pytest.raises(ValueError, match="malformed fault record"):
+        FaultRecord.from_dict({"kind": "kill"})
