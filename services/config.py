@@ -1,0 +1,127 @@
+"""A node's settings, read from the environment contract of ``topology.py``.
+
+Pure: :meth:`NodeConfig.from_env` takes a mapping and either returns a
+complete config or raises :class:`ConfigError` with a one-line message naming
+the variable; the node prints it and exits with ``ExitStatus.USAGE`` (2).
+
+Fault-injection knobs (off by default):
+
+* ``RPCDEMO_STEP_DELAY`` (seconds, float >= 0): every step takes this long.
+  ``RPCDEMO_DELAY_MODE`` says how:
+
+  - ``work`` (default): a plain ``asyncio.sleep`` *inside* the step's
+    ``ctx.run`` checkpoint. The node holds the task's lease meanwhile; if it
+    dies, the next node re-does the step from its start (the ledger shows a
+    second ``start`` for the same ``step_id``).
+  - ``sleep``: a durable ``ctx.sleep`` *before* the checkpoint. The timer is a
+    promise on the server; a node that dies meanwhile loses nothing, and the
+    step itself runs once, after the timer fires.
+
+* ``RPCDEMO_FAIL_FIRST=1``: every step raises on its first attempt (the first
+  attempt of each ``step_id``, remembered across processes by a marker file in
+  the ledger dir), inside the ``ctx.run`` checkpoint, where the SDK retries
+  (a ``ctx.run`` child is a pure leaf; a function body that made a durable call
+  is a workflow and would be rejected, not retried). The retry comes about 1 s
+  later (the SDK's default policy).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from resonate_rpc_cli import topology as t
+
+DEFAULT_URL = f"http://{t.DEFAULT_HOST}:{t.DEFAULT_SERVER_PORT}"
+DEFAULT_TTL_S = 60.0
+DELAY_MODES = ("work", "sleep")
+
+
+class ConfigError(ValueError):
+    """An environment variable has a value the node cannot use."""
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    """Everything a node needs to know, resolved once at start."""
+
+    url: str
+    group: str
+    name: str
+    node_id: str
+    ledger_dir: Path
+    ready_file: Path | None
+    ttl_s: float
+    step_delay_s: float
+    delay_mode: str
+    fail_first: bool
+    token: str | None = None
+
+    @classmethod
+    def from_env(
+        cls, group: str, env: Mapping[str, str] | None = None, default_name: str | None = None
+    ) -> NodeConfig:
+        """Resolve the config of a node of ``group``; raise :class:`ConfigError` on bad values.
+
+        Defaults: ``RESONATE_URL`` http://127.0.0.1:8001; name ``<group>-1``
+        (``default_name`` overrides, e.g. ``gateway``); node id a fresh uuid4
+        hex; ledger dir ``$RPCDEMO_HOME/ledger`` or ``./.rpcdemo/ledger``; no
+        ready file; TTL 60 s; no delay; no injected failures.
+        """
+        env = os.environ if env is None else env
+        url = env.get(t.ENV_URL, "").strip() or DEFAULT_URL
+        if not url.startswith(("http://", "https://")):
+            raise ConfigError(f"{t.ENV_URL} must be an http(s) URL, got {url!r}")
+        name = env.get(t.ENV_NODE_NAME, "").strip() or default_name or f"{group}-1"
+        node_id = env.get(t.ENV_NODE_ID, "").strip() or uuid.uuid4().hex
+        if any(c in node_id for c in "/: ") or not node_id.isprintable():
+            raise ConfigError(f"{t.ENV_NODE_ID} must be printable, without '/', ':' or spaces")
+        ledger_raw = env.get(t.ENV_LEDGER_DIR, "").strip()
+        home = env.get(t.ENV_HOME, "").strip()
+        if ledger_raw:
+            ledger_dir = Path(ledger_raw)
+        elif home:
+            ledger_dir = Path(home) / "ledger"
+        else:
+            ledger_dir = Path(".rpcdemo") / "ledger"
+        ready_raw = env.get(t.ENV_READY_FILE, "").strip()
+        mode = env.get(t.ENV_DELAY_MODE, "").strip() or "work"
+        if mode not in DELAY_MODES:
+            raise ConfigError(f"{t.ENV_DELAY_MODE} must be one of {', '.join(DELAY_MODES)}, "
+                              f"got {mode!r}")
+        fail_raw = env.get(t.ENV_FAIL_FIRST, "").strip()
+        if fail_raw not in ("", "0", "1"):
+            raise ConfigError(f"{t.ENV_FAIL_FIRST} must be 0 or 1, got {fail_raw!r}")
+        return cls(
+            url=url.rstrip("/"),
+            group=group,
+            name=name,
+            node_id=node_id,
+            ledger_dir=ledger_dir.absolute(),
+            ready_file=Path(ready_raw).absolute() if ready_raw else None,
+            ttl_s=_seconds(env, t.ENV_TTL, DEFAULT_TTL_S, minimum_exclusive=True),
+            step_delay_s=_seconds(env, t.ENV_STEP_DELAY, 0.0),
+            delay_mode=mode,
+            fail_first=fail_raw == "1",
+            token=env.get("RESONATE_TOKEN") or None,
+        )
+
+
+def _seconds(
+    env: Mapping[str, str], var: str, default: float, minimum_exclusive: bool = False
+) -> float:
+    raw = env.get(var, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{var} must be a number of seconds, got {raw!r}") from None
+    if not math.isfinite(value) or value < 0 or (minimum_exclusive and value == 0):
+        bound = "> 0" if minimum_exclusive else ">= 0"
+        raise ConfigError(f"{var} must be {bound} seconds, got {raw!r}")
+    return value

@@ -1,0 +1,216 @@
+"""``python -m services.gateway``: the Flask gateway, the seed's ephemeral-to-durable boundary.
+
+Node identity: group ``gateway``, id ``gateway`` (a unicast node that starts
+flows but runs none; ``RPCDEMO_NODE_ID`` is ignored). Binds
+``RPCDEMO_GATEWAY_HOST`` (default 127.0.0.1) : ``RPCDEMO_GATEWAY_PORT``
+(default 5000; ``0`` picks a free port, written to the ready file as ``url``).
+Routes and answers: :mod:`services.gateway_app`.
+
+Flask is synchronous and the SDK is asyncio: :class:`SdkBridge` runs
+``Resonate`` on one private event-loop thread and the request threads hand it
+coroutines with ``asyncio.run_coroutine_threadsafe``. The ready file is written
+once the gateway's own SSE listener is connected.
+
+Exit codes: 0 after SIGTERM/SIGINT, 2 bad environment, 3 cannot listen (port
+in use) or the SDK failed to start; each failure is one line on stderr.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Coroutine
+from dataclasses import replace
+from types import FrameType
+from typing import Any, NoReturn
+
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from resonate_rpc_cli.flows import Flow
+from resonate_rpc_cli.lifeline import start_lifeline
+from resonate_rpc_cli.status import ExitStatus
+from resonate_rpc_cli.topology import (
+    DEFAULT_GATEWAY_PORT,
+    DEFAULT_HOST,
+    ENV_GATEWAY_HOST,
+    ENV_GATEWAY_PORT,
+    GATEWAY,
+)
+from services.config import ConfigError, NodeConfig
+from services.gateway_app import FlowFailed, FlowRequest, FlowTimeout, create_app
+from services.node import Node, configure_logging, say, write_ready_file
+
+#: How long a detached start may take to be confirmed by the server.
+DETACHED_CREATE_TIMEOUT_S = 10.0
+STOP_GRACE_S = 2.0
+
+log = logging.getLogger("rpcdemo.gateway")
+
+
+class SdkBridge:
+    """The SDK on a private event-loop thread, callable from Flask's request threads."""
+
+    def __init__(self, node: Node) -> None:
+        self.node = node
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._run_loop, name="resonate-loop", daemon=True)
+        self._connected = threading.Event()
+        self.extra_ready_info: dict[str, Any] = {}
+
+    def _run_loop(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_forever()
+
+    def start(self) -> None:
+        """Start the loop thread and build the SDK on it; raise if that fails."""
+        self._thread.start()
+
+        async def build() -> None:
+            self.node.start_sdk(self._on_connect)
+
+        self._call(build(), timeout_s=30.0)
+
+    def _on_connect(self) -> None:
+        first = not self._connected.is_set()
+        self._connected.set()
+        if first:
+            cfg = self.node.config
+            if cfg.ready_file is not None:
+                write_ready_file(cfg.ready_file, {**self.node.ready_info(),
+                                                  **self.extra_ready_info})
+            say(f"gateway ready: listener connected to {cfg.url}")
+
+    def _call[T](self, coro: Coroutine[Any, Any, T], timeout_s: float) -> T:
+        fut = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        try:
+            return fut.result(timeout_s)
+        except concurrent.futures.TimeoutError:
+            fut.cancel()
+            raise
+
+    # -- FlowRunner -------------------------------------------------------------
+
+    def connected(self) -> bool:
+        source = self.node.source
+        return source is not None and source.connected
+
+    def wait_connected(self, timeout_s: float) -> bool:
+        if self.connected():
+            return True
+        self._connected.wait(timeout_s)
+        return self.connected()
+
+    def await_flow(self, flow: Flow, req: FlowRequest) -> Any:
+        """Start or reconnect to ``req.promise_id`` and wait for its value."""
+
+        async def run() -> Any:
+            resonate = self.node.resonate
+            assert resonate is not None
+            handle = resonate.options(target=flow.root_group).rpc(
+                req.promise_id, flow.root, req.arg)
+            return await handle.result()
+
+        try:
+            return self._call(run(), req.timeout_s)
+        except concurrent.futures.TimeoutError:
+            raise FlowTimeout(req.promise_id) from None
+        except Exception as exc:
+            raise FlowFailed(f"{type(exc).__name__}: {exc}") from exc
+
+    def start_flow(self, flow: Flow, req: FlowRequest) -> None:
+        """Start ``req.promise_id`` and return once the server has its promise."""
+
+        async def run() -> None:
+            resonate = self.node.resonate
+            assert resonate is not None
+            handle = resonate.options(target=flow.root_group).rpc(
+                req.promise_id, flow.root, req.arg)
+            await handle.id()  # creation confirmed; nobody awaits the chain
+
+        try:
+            self._call(run(), min(req.timeout_s, DETACHED_CREATE_TIMEOUT_S))
+        except concurrent.futures.TimeoutError:
+            raise FlowTimeout(req.promise_id) from None
+        except Exception as exc:
+            raise FlowFailed(f"{type(exc).__name__}: {exc}") from exc
+
+    def stop(self) -> None:
+        """Stop the SDK (bounded) and the loop thread."""
+        resonate = self.node.resonate
+        if resonate is not None:
+            try:
+                self._call(resonate.stop(), STOP_GRACE_S)
+            except Exception as exc:
+                log.warning("SDK stop: %s: %s", type(exc).__name__, exc)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(STOP_GRACE_S)
+
+
+def bind_address(env: dict[str, str] | os._Environ[str]) -> tuple[str, int]:
+    """The gateway's host and port from the environment; :class:`ConfigError` if bad."""
+    host = env.get(ENV_GATEWAY_HOST, "").strip() or DEFAULT_HOST
+    raw = env.get(ENV_GATEWAY_PORT, "").strip()
+    if not raw:
+        return host, DEFAULT_GATEWAY_PORT
+    if not raw.isdigit() or int(raw) > 65535:
+        raise ConfigError(f"{ENV_GATEWAY_PORT} must be a port number 0..65535, got {raw!r}")
+    return host, int(raw)
+
+
+def fail(status: ExitStatus, message: str) -> NoReturn:
+    print(f"gateway: error: {message}", file=sys.stderr, flush=True)
+    sys.exit(status)
+
+
+def main() -> NoReturn:
+    """Run the gateway until SIGTERM/SIGINT."""
+    start_lifeline()
+    try:
+        config = replace(NodeConfig.from_env(GATEWAY, default_name=GATEWAY), node_id=GATEWAY)
+        host, port = bind_address(os.environ)
+    except ConfigError as exc:
+        fail(ExitStatus.USAGE, str(exc))
+    configure_logging()
+    node = Node(GATEWAY, default_name=GATEWAY)
+    node.configure(config)
+    bridge = SdkBridge(node)
+    app = create_app(bridge, config.url)
+    try:
+        server: BaseWSGIServer = make_server(host, port, app, threaded=True)
+    except (OSError, OverflowError) as exc:
+        fail(ExitStatus.NOT_RUNNING, f"cannot listen on {host}:{port}: {exc}")
+    url = f"http://{host}:{server.server_port}"
+    bridge.extra_ready_info = {"url": url}
+
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        bridge.start()
+    except Exception as exc:
+        server.server_close()
+        fail(ExitStatus.NOT_RUNNING, f"cannot start the Resonate SDK: {type(exc).__name__}: {exc}")
+    serving = threading.Thread(target=server.serve_forever, name="http", daemon=True)
+    serving.start()
+    say(f"gateway listening on {url}; server {config.url}")
+    while not stop.wait(0.5):
+        if not serving.is_alive():
+            break
+    say("gateway stopping")
+    server.shutdown()
+    server.server_close()
+    bridge.stop()
+    sys.exit(ExitStatus.OK)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,212 @@
+"""The gateway's HTTP face: Flask routes, request validation, JSON answers.
+
+Routes (every answer is JSON, never an HTML page or a traceback):
+
+* ``POST /await-chain``, ``POST /fan-out-workflow``: start (or reconnect to)
+  the flow and wait for it: ``200 {"id", "message": <value>}``.
+* ``POST /detached-chain``: start it and answer at once:
+  ``200 {"id", "message": "detached-chain started"}``.
+* ``GET /health``: ``200`` once the gateway's own listener is connected to the
+  server, ``503`` before (flows started earlier could lose their wake-up).
+
+The optional JSON body ``{"id": str, "arg": int, "timeout": seconds}`` picks
+the promise id (default: the seed's static id, so a re-sent request reconnects
+to the same promise and a finished one answers its stored result), the
+argument (default ``flows.DEFAULT_ARG``) and how long an await route waits
+(default 300 s). Errors: ``400`` bad body or id (printable, no spaces, no
+``:``, at most 128 characters), ``404`` unknown route, ``405`` wrong method,
+``503`` server unreachable (naming its URL) or listener not connected yet,
+``504`` the wait timed out (the flow keeps running; re-send the same id),
+``500`` the flow was rejected or something unexpected failed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from flask import Flask, Response, jsonify
+from flask import request as flask_request
+from werkzeug.exceptions import HTTPException
+
+from resonate_rpc_cli.flows import DEFAULT_ARG, FLOWS, Flow
+
+MAX_ID_LEN = 128
+DEFAULT_WAIT_S = 300.0
+MAX_WAIT_S = 86_400.0
+DETACHED_MESSAGE = "detached-chain started"
+BODY_FIELDS = ("id", "arg", "timeout")
+
+
+class BadRequest(ValueError):
+    """The request body cannot be used; the message is the client's one-line answer."""
+
+
+class FlowTimeout(Exception):
+    """The flow did not finish within the request's timeout (it keeps running)."""
+
+
+class FlowFailed(Exception):
+    """The flow's promise was rejected, or the SDK failed to hand it off."""
+
+
+@dataclass(frozen=True)
+class FlowRequest:
+    promise_id: str
+    arg: int
+    timeout_s: float
+
+
+def validate_id(value: object) -> str:
+    """Return ``value`` if it is a usable promise id; raise :class:`BadRequest` otherwise."""
+    if not isinstance(value, str):
+        raise BadRequest("'id' must be a string")
+    if not value:
+        raise BadRequest("'id' must not be empty")
+    if len(value) > MAX_ID_LEN:
+        raise BadRequest(f"'id' must be at most {MAX_ID_LEN} characters, got {len(value)}")
+    if not value.isprintable() or any(c.isspace() for c in value):
+        raise BadRequest("'id' must be printable and contain no spaces")
+    if ":" in value:
+        raise BadRequest("'id' must not contain ':' (Resonate reserves it for child ids)")
+    return value
+
+
+def parse_flow_request(body: bytes, flow: Flow) -> FlowRequest:
+    """Parse an optional JSON object body for ``flow``; raise :class:`BadRequest` if bad."""
+    obj: Any = {}
+    if body.strip():
+        try:
+            obj = json.loads(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise BadRequest(f"body is not valid JSON: {exc}") from None
+    if not isinstance(obj, dict):
+        raise BadRequest("body must be a JSON object like {\"id\": \"my-id\", \"arg\": 1}")
+    unknown = sorted(set(obj) - set(BODY_FIELDS))
+    if unknown:
+        raise BadRequest(f"unknown field(s) {', '.join(map(repr, unknown))}; "
+                         f"allowed: {', '.join(BODY_FIELDS)}")
+    promise_id = validate_id(obj["id"]) if "id" in obj else flow.promise_id
+    arg = obj.get("arg", DEFAULT_ARG)
+    if isinstance(arg, bool) or not isinstance(arg, int):
+        raise BadRequest(f"'arg' must be an integer, got {json.dumps(arg)}")
+    timeout = obj.get("timeout", DEFAULT_WAIT_S)
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float):
+        raise BadRequest(f"'timeout' must be a number of seconds, got {json.dumps(timeout)}")
+    if not math.isfinite(timeout) or not 0 < timeout <= MAX_WAIT_S:
+        raise BadRequest(f"'timeout' must be > 0 and <= {MAX_WAIT_S:g} seconds")
+    return FlowRequest(promise_id, arg, float(timeout))
+
+
+def probe_server(url: str, timeout_s: float = 1.0) -> str | None:
+    """``None`` if something answers HTTP at ``url``; else why it cannot be reached.
+
+    Any HTTP status counts as reachable (a real server may lack ``/health``);
+    only connection failures and timeouts do not. Used before every hand-off
+    because the SDK's own HTTP client retries an unreachable server forever.
+    """
+    try:
+        with urllib.request.urlopen(url.rstrip("/") + "/health", timeout=timeout_s):
+            return None
+    except urllib.error.HTTPError:
+        return None
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        return str(reason)
+
+
+class FlowRunner(Protocol):
+    """What the routes need from the SDK side (see ``services.gateway.SdkBridge``)."""
+
+    def connected(self) -> bool: ...
+
+    def wait_connected(self, timeout_s: float) -> bool: ...
+
+    def await_flow(self, flow: Flow, req: FlowRequest) -> Any: ...
+
+    def start_flow(self, flow: Flow, req: FlowRequest) -> None: ...
+
+
+def _error(status: int, message: str, **extra: Any) -> tuple[Response, int]:
+    return jsonify({"error": message, **extra}), status
+
+
+def create_app(
+    runner: FlowRunner, server_url: str, probe: Callable[[str], str | None] = probe_server
+) -> Flask:
+    """The Flask app for one gateway; ``runner`` hands flows to the SDK."""
+    app = Flask("rpcdemo-gateway")
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+
+    def unreachable() -> tuple[Response, int] | None:
+        reason = probe(server_url)
+        if reason is not None:
+            return _error(503, f"cannot reach Resonate server at {server_url}: {reason}",
+                          server=server_url)
+        if not runner.wait_connected(2.0):
+            return _error(503, f"gateway listener is not connected to the Resonate server at "
+                               f"{server_url} yet; retry shortly", server=server_url)
+        return None
+
+    def handle(flow: Flow) -> tuple[Response, int]:
+        try:
+            req = parse_flow_request(flask_request.get_data(), flow)
+        except BadRequest as exc:
+            return _error(400, str(exc))
+        problem = unreachable()
+        if problem is not None:
+            return problem
+        try:
+            if not flow.awaited:
+                runner.start_flow(flow, req)
+                return jsonify({"id": req.promise_id, "message": DETACHED_MESSAGE}), 200
+            value = runner.await_flow(flow, req)
+        except FlowTimeout:
+            return _error(504, f"{flow.name} {req.promise_id!r} did not finish within "
+                               f"{req.timeout_s:g}s; it keeps running, re-send the same id "
+                               "for its result", id=req.promise_id)
+        except FlowFailed as exc:
+            return _error(500, f"{flow.name} {req.promise_id!r} failed: {exc}",
+                          id=req.promise_id)
+        return jsonify({"id": req.promise_id, "message": value}), 200
+
+    for flow in FLOWS.values():
+        app.add_url_rule(flow.route, endpoint=flow.name,
+                         view_func=lambda flow=flow: handle(flow), methods=["POST"])
+
+    @app.get("/health")
+    def health() -> tuple[Response, int]:
+        if runner.connected():
+            return jsonify({"status": "ok", "server": server_url}), 200
+        return _error(503, f"gateway listener is not connected to the Resonate server at "
+                           f"{server_url}", server=server_url)
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Response:
+        code = exc.code or 500
+        if code == 404:
+            routes = ", ".join(f"POST {f.route}" for f in FLOWS.values())
+            message = f"no route {flask_request.method} {flask_request.path}; try {routes}, " \
+                      "GET /health"
+        elif code == 405:
+            message = f"method {flask_request.method} not allowed on {flask_request.path}"
+        else:
+            message = exc.description or exc.name
+        resp = jsonify({"error": message})
+        resp.status_code = code
+        for key, val in exc.get_headers():
+            if key.lower() == "allow":
+                resp.headers[key] = val
+        return resp
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception) -> tuple[Response, int]:
+        app.logger.exception("unexpected error")
+        return _error(500, f"internal error: {type(exc).__name__}: {exc}")
+
+    return app
