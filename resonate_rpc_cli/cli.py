@@ -1,0 +1,403 @@
+"""The ``rpcdemo`` command line: parse, call one core function, render.
+
+Exit codes (a contract, see docs/cli.md): 0 ok; 1 a flow failed or timed out;
+2 usage error; 3 the topology is not running or not healthy (or could not
+start). Every :class:`~resonate_rpc_cli.status.RpcdemoError` becomes one line
+on stderr and its exit code in :func:`_guard`; nothing prints a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import signal
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import FrameType
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from resonate_rpc_cli import flowrun, observe
+from resonate_rpc_cli.flows import flow_named
+from resonate_rpc_cli.home import Home
+from resonate_rpc_cli.protocol import ServerUnreachable
+from resonate_rpc_cli.status import ExitStatus, NotRunningError, RpcdemoError, UsageError
+from resonate_rpc_cli.supervisor import control, launch
+from resonate_rpc_cli.supervisor.spec import DEFAULT_TTL_S, TopologyConfig, parse_delay
+from resonate_rpc_cli.topology import DEFAULT_GATEWAY_PORT, DEFAULT_SERVER_PORT
+from resonate_rpc_cli.view.live import run_live
+from resonate_rpc_cli.view.render import kill_view, promise_tree, run_view, status_view
+
+app = typer.Typer(
+    name="rpcdemo", no_args_is_help=True, add_completion=False,
+    pretty_exceptions_enable=False,
+    help="Bring up, drive, break and watch a durable RPC topology on Resonate.\n\n"
+         "Exit codes: 0 ok, 1 a flow failed or timed out, 2 usage error, "
+         "3 the topology is not running or not healthy.",
+)
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+
+
+def _guard[**P, R](fn: Callable[P, R]) -> Callable[P, R]:
+    """Map errors to one line on stderr and their documented exit code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except RpcdemoError as exc:
+            err.print(f"rpcdemo: {exc}", markup=False)
+            raise typer.Exit(int(exc.status)) from None
+        except KeyboardInterrupt:
+            err.print("rpcdemo: interrupted")
+            raise typer.Exit(130) from None
+
+    return wrapper
+
+
+def _home(ctx: typer.Context) -> Home:
+    home = ctx.obj
+    assert isinstance(home, Home)
+    return home
+
+
+def _emit(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2, default=str))
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    home: Annotated[Path | None, typer.Option(
+        "--home", envvar="RPCDEMO_HOME",
+        help="Where state, logs, the store and the ledgers live [default: ./.rpcdemo].")] = None,
+) -> None:
+    ctx.obj = Home.resolve(home)
+
+
+# -- up / down -------------------------------------------------------------------------
+
+
+@app.command()
+@_guard
+def up(
+    ctx: typer.Context,
+    *,
+    detach: Annotated[bool, typer.Option("--detach", "-d",
+        help="Return once every node is ready; leave the supervisor running.")] = False,
+    server_port: Annotated[int, typer.Option(help="Port of the embedded server.")]
+        = DEFAULT_SERVER_PORT,
+    gateway_port: Annotated[int, typer.Option(help="Port of the gateway.")]
+        = DEFAULT_GATEWAY_PORT,
+    ttl: Annotated[float, typer.Option(help="Lease TTL of every node, in seconds. Short, so "
+        "a killed node's work moves on quickly in a demo (Resonate's own default is 60).")]
+        = DEFAULT_TTL_S,
+    step_delay: Annotated[float, typer.Option(help="Seconds every step takes.")] = 0.0,
+    delay: Annotated[list[str] | None, typer.Option("--delay", metavar="GROUP=SECONDS",
+        help="Step delay for one group, e.g. service-b=3 (repeatable).")] = None,
+    delay_mode: Annotated[str, typer.Option(help="work: busy work inside the step, re-done "
+        "after a crash; sleep: a durable ctx.sleep (a checkpoint).")] = "work",
+    fail_first: Annotated[bool, typer.Option(help="Every step raises on its first attempt "
+        "(shows the SDK's retry).")] = False,
+    memory: Annotated[bool, typer.Option(help="Keep the server's state in memory only.")]
+        = False,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for readiness.")]
+        = launch.DEFAULT_UP_TIMEOUT_S,
+    as_json: JsonOpt = False,
+) -> None:
+    """Start the server, the gateway and one node per service group.
+
+    Waits until every node is ready, then shows the live view (Ctrl-C stops
+    everything) or, with --detach, returns 0 and leaves the topology running.
+    A port in use is an error (exit 3) and nothing is left running.
+    """
+    delays = dict(parse_delay(d) for d in delay or [])
+    config = TopologyConfig(
+        server_port=server_port, gateway_port=gateway_port, ttl_s=ttl,
+        step_delay_s=step_delay, delays=delays, delay_mode=delay_mode, fail_first=fail_first,
+        memory=memory,
+    )
+    home = _home(ctx)
+    if not detach:
+        signal.signal(signal.SIGTERM, _interrupt)
+    result = launch.up(home, config, detach=detach, timeout_s=timeout)
+    summary = {"home": str(home.root), "supervisor_pid": result.supervisor_pid,
+               "elapsed_s": round(result.elapsed_s, 3), "cleaned": result.cleaned,
+               "server": config.server_url, "gateway": config.gateway_url,
+               "nodes": result.status["nodes"]}
+    if as_json:
+        _emit(summary)
+    else:
+        if result.cleaned:
+            out.print(f"cleaned {result.cleaned} leftover process(es) of an earlier run")
+        out.print(f"[green]ready[/] in {result.elapsed_s:.1f}s: server {config.server_url}, "
+                  f"gateway {config.gateway_url}, {len(result.status['nodes'])} nodes "
+                  f"(supervisor pid {result.supervisor_pid}, home {home.root})")
+    if detach:
+        return
+    _foreground(home, result)
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def _foreground(home: Home, result: launch.UpResult) -> None:
+    """Attach the live view to the topology we own; tear it down when it ends."""
+    try:
+        if out.is_terminal:
+            run_live(home, out)
+        else:
+            while result.daemon is not None and result.daemon.poll() is None:
+                time.sleep(0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        err.print("stopping…")
+        launch.down(home)
+        if result.daemon is not None:
+            result.daemon.wait(10)
+
+
+@app.command()
+@_guard
+def down(ctx: typer.Context, *, as_json: JsonOpt = False) -> None:
+    """Stop everything under HOME (TERM, grace, KILL). Exit 0 even if nothing ran."""
+    result = launch.down(_home(ctx))
+    if as_json:
+        _emit(result)
+    elif result["was_running"]:
+        out.print("stopped")
+    else:
+        out.print(f"nothing was running under {_home(ctx).root}" + (
+            f"; ended {result['leftovers']} leftover process(es)" if result["leftovers"] else ""))
+
+
+# -- flows -----------------------------------------------------------------------------
+
+
+@app.command()
+@_guard
+def run(
+    ctx: typer.Context,
+    *,
+    flow: Annotated[str, typer.Argument(help="await-chain, detached-chain or fan-out.")],
+    promise_id: Annotated[str | None, typer.Option("--id", help="Promise id of the root.")]
+        = None,
+    fresh: Annotated[bool, typer.Option(help="Use a new unique promise id.")] = False,
+    arg: Annotated[int, typer.Option(help="Argument of the root function.")] = 1,
+    wait: Annotated[bool, typer.Option(help="Detached chain: wait until cog has run "
+        "and report its value.")] = False,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the result.")]
+        = flowrun.DEFAULT_TIMEOUT_S,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run one flow through the gateway and print its result (exit 1 if it fails)."""
+    try:
+        chosen = flow_named(flow)
+    except KeyError as exc:
+        raise UsageError(str(exc.args[0])) from None
+    pid = flowrun.choose_id(chosen, promise_id, fresh)
+    if timeout <= 0:
+        raise UsageError("--timeout must be positive")
+    home = _home(ctx)
+    status = control.call(home, "status")
+    config = TopologyConfig.from_json(status["config"])
+    outcome = flowrun.run_flow(config.gateway_url, chosen, pid, arg=arg, wait=wait,
+                               timeout_s=timeout, ledger_dir=home.ledger_dir)
+    if as_json:
+        _emit(outcome.to_dict())
+    else:
+        out.print(run_view(outcome.to_dict()))
+    if outcome.exit_status is not ExitStatus.OK:
+        raise typer.Exit(int(outcome.exit_status))
+
+
+# -- kill / respawn ----------------------------------------------------------------------
+
+
+@app.command()
+@_guard
+def kill(
+    ctx: typer.Context,
+    *,
+    target: Annotated[str, typer.Argument(help="A group (service-b) or a node (service-b-1).")],
+    respawn: Annotated[bool, typer.Option(help="Start a new node (new node id) in its place.")]
+        = False,
+    respawn_after: Annotated[float, typer.Option(help="Seconds to wait before respawning.")]
+        = 0.0,
+    sig: Annotated[str, typer.Option("--signal", help="KILL, TERM, STOP or CONT.")] = "KILL",
+    count: Annotated[int | None, typer.Option(help="Only this many nodes of the group.")]
+        = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Signal a node or a group; with --respawn a new node joins the same group.
+
+    A node killed without --respawn stays down until `rpcdemo respawn`.
+    """
+    if count is not None and count < 1:
+        raise UsageError("--count must be at least 1")
+    if respawn_after < 0:
+        raise UsageError("--respawn-after must be >= 0")
+    home = _home(ctx)
+    before = {n["name"]: n["incarnation"] for n in control.call(home, "status")["nodes"]}
+    result = control.call(home, "kill", target=target, signal=sig, count=count,
+                          respawn=respawn, respawn_after=respawn_after)
+    respawned = _await_respawn(home, result["respawn_pending"], before, respawn_after + 15)
+    doc = {"killed": result["killed"], "respawned": respawned}
+    if as_json:
+        _emit(doc)
+    else:
+        out.print(kill_view(doc))
+
+
+def _await_respawn(home: Home, names: list[str], before: dict[str, int], timeout_s: float
+                   ) -> list[dict[str, Any]]:
+    """Wait until each named node runs a newer incarnation; its new name and pid."""
+    if not names:
+        return []
+    deadline = time.monotonic() + timeout_s
+    while True:
+        nodes = {n["name"]: n for n in control.call(home, "status")["nodes"]}
+        fresh = [nodes[name] for name in names
+                 if nodes[name]["incarnation"] > before.get(name, 0) and nodes[name]["pid"]]
+        if len(fresh) == len(names):
+            return [{"name": n["name"], "pid": n["pid"], "node_id": n["node_id"]} for n in fresh]
+        if time.monotonic() >= deadline:
+            late = sorted(set(names) - {n["name"] for n in fresh})
+            raise NotRunningError(f"not respawned within {timeout_s:g}s: {', '.join(late)}")
+        time.sleep(0.05)
+
+
+@app.command("respawn")
+@_guard
+def respawn_cmd(
+    ctx: typer.Context,
+    *,
+    target: Annotated[str, typer.Argument(help="A group or a node that is down.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Start a new incarnation of every node of TARGET that is down (killed or failed)."""
+    home = _home(ctx)
+    before = {n["name"]: n["incarnation"] for n in control.call(home, "status")["nodes"]}
+    names = control.call(home, "respawn", target=target)["respawned"]
+    respawned = _await_respawn(home, names, before, 15)
+    if as_json:
+        _emit({"respawned": respawned})
+    else:
+        for node in respawned:
+            out.print(f"respawned [bold green]{node['name']}[/] (pid {node['pid']})")
+
+
+# -- looking -----------------------------------------------------------------------------
+
+
+@app.command()
+@_guard
+def status(ctx: typer.Context, *, as_json: JsonOpt = False) -> None:
+    """Server, nodes (state, pid, restarts, uptime, task held) and promise counts."""
+    doc = observe.collect_status(_home(ctx))
+    if as_json:
+        _emit(doc)
+        return
+    out.print(status_view(doc))
+
+
+@app.command()
+@_guard
+def watch(
+    ctx: typer.Context,
+    *,
+    duration: Annotated[float | None, typer.Option(help="Stop after this many seconds.")]
+        = None,
+) -> None:
+    """The live view of a running (detached) topology; Ctrl-C leaves it running."""
+    why = run_live(_home(ctx), out, duration_s=duration)
+    if why == "gone":
+        raise NotRunningError("the supervisor went away")
+
+
+@app.command()
+@_guard
+def tree(
+    ctx: typer.Context,
+    *,
+    promise_id: Annotated[str, typer.Argument(help="Root promise id, e.g. await-chain.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """One call graph (every promise tagged with this origin) and its states."""
+    home = _home(ctx)
+    status = control.call(home, "status")
+    config = TopologyConfig.from_json(status["config"])
+    source = observe.PromiseSource(config.server_url)
+    try:
+        rows = observe.tree_rows(source, promise_id, observe.node_names_by_id(status["nodes"]))
+    except ServerUnreachable as exc:
+        raise NotRunningError(str(exc)) from None
+    if not rows and source.notice is None:
+        raise RpcdemoError(f"no promise {promise_id!r} on {config.server_url}")
+    if as_json:
+        _emit({"root": promise_id, "promises": [r.to_dict() for r in rows],
+               "notice": source.notice})
+        return
+    out.print(promise_tree(rows, title=promise_id))
+    if source.notice:
+        err.print(source.notice, markup=False)
+
+
+@app.command()
+@_guard
+def logs(
+    ctx: typer.Context,
+    *,
+    node: Annotated[str, typer.Argument(help="A node name, e.g. service-b-1, or supervisor.")],
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new lines.")]
+        = False,
+    incarnation: Annotated[int | None, typer.Option(help="Which incarnation [default: last].")]
+        = None,
+) -> None:
+    """Print a node's log (its latest incarnation unless --incarnation)."""
+    home = _home(ctx)
+    path = _log_path(home, node, incarnation)
+    with path.open("r", errors="replace") as fh:
+        sys.stdout.write(fh.read())
+        sys.stdout.flush()
+        while follow:
+            line = fh.readline()
+            if line:
+                sys.stdout.write(line)
+                sys.stdout.flush()
+            else:
+                time.sleep(0.2)
+
+
+def _log_path(home: Home, node: str, incarnation: int | None) -> Path:
+    if node == "supervisor":
+        path = home.supervisor_log
+    elif incarnation is not None:
+        path = home.node_log(node, incarnation)
+    else:
+        found = sorted(home.logs_dir.glob(f"{node}.*.log"),
+                       key=lambda p: int(p.stem.rsplit(".", 1)[1]) if
+                       p.stem.rsplit(".", 1)[1].isdigit() else 0)
+        if not found:
+            if not control.answering(home):
+                raise NotRunningError(control.not_running_message(home))
+            known = sorted({p.name.split(".", 1)[0] for p in home.logs_dir.glob("*.log")})
+            raise UsageError(f"no log for {node!r}; nodes with logs: {', '.join(known)}")
+        path = found[-1]
+    if not path.is_file():
+        raise UsageError(f"no log at {path}")
+    return path
+
+
+def main() -> None:
+    """Console entry point (``rpcdemo``)."""
+    app()

@@ -1,0 +1,130 @@
+"""The control channel: JSON lines over ``HOME/run/control.sock`` (mode 0600).
+
+One request line ``{"op": ..., ...}``, one response line: ``{"ok": true,
+"result": ...}`` or ``{"ok": false, "error": "...", "status": N}``. The server
+side hands each request to the supervisor's loop thread through a queue, so
+the supervisor's state has exactly one writer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import queue
+import socket
+import socketserver
+import threading
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any
+
+from resonate_rpc_cli.home import Home
+from resonate_rpc_cli.status import ExitStatus, NotRunningError, RpcdemoError
+
+MAX_LINE = 1 << 20
+
+
+def not_running_message(home: Home) -> str:
+    return f"nothing is running under {home.root}; start it with `rpcdemo up`"
+
+
+@dataclass
+class Request:
+    """One control request waiting for the loop thread to answer it."""
+
+    op: str
+    args: dict[str, Any]
+    reply: Future[dict[str, Any]] = field(default_factory=Future)
+
+
+class _Handler(socketserver.StreamRequestHandler):
+    server: ControlServer
+
+    def handle(self) -> None:
+        line = self.rfile.readline(MAX_LINE)
+        try:
+            obj = json.loads(line)
+            if not isinstance(obj, dict) or not isinstance(obj.get("op"), str):
+                raise ValueError("request must be an object with an 'op'")
+        except ValueError as exc:
+            answer: dict[str, Any] = {"ok": False, "error": f"bad request: {exc}",
+                                      "status": int(ExitStatus.USAGE)}
+        else:
+            request = Request(obj.pop("op"), obj)
+            self.server.requests.put(request)
+            try:
+                answer = request.reply.result(timeout=30)
+            except TimeoutError:
+                answer = {"ok": False, "error": "the supervisor did not answer",
+                          "status": int(ExitStatus.NOT_RUNNING)}
+        with contextlib.suppress(OSError):
+            self.wfile.write(json.dumps(answer).encode() + b"\n")
+
+
+class ControlServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    """Accepts control requests on a private Unix socket; queues them for the loop."""
+
+    daemon_threads = True
+
+    def __init__(self, home: Home) -> None:
+        self.requests: queue.Queue[Request] = queue.Queue()
+        path = home.control_socket
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+        old_umask = os.umask(0o177)
+        try:
+            super().__init__(str(path), _Handler)
+        finally:
+            os.umask(old_umask)
+        os.chmod(path, 0o600)
+        self._thread = threading.Thread(target=self.serve_forever, name="rpcdemo-control",
+                                        kwargs={"poll_interval": 0.2}, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def close(self) -> None:
+        self.shutdown()
+        self.server_close()
+
+
+def call(home: Home, op: str, timeout_s: float = 30.0, **args: Any) -> Any:
+    """Send one request to the supervisor of ``home``; return its result.
+
+    Raises :class:`NotRunningError` when no supervisor answers on the socket,
+    and the error it reports (with its exit status) otherwise.
+    """
+    path = home.control_socket
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(timeout_s)
+    try:
+        try:
+            sock.connect(str(path))
+        except (FileNotFoundError, ConnectionRefusedError, NotADirectoryError) as exc:
+            raise NotRunningError(not_running_message(home)) from exc
+        except OSError as exc:
+            raise NotRunningError(f"{not_running_message(home)} ({exc.strerror})") from exc
+        try:
+            sock.sendall(json.dumps({"op": op, **args}).encode() + b"\n")
+            data = sock.makefile("rb").readline(MAX_LINE)
+        except OSError as exc:
+            raise NotRunningError(f"the supervisor under {home.root} did not answer: {exc}") \
+                from exc
+    finally:
+        sock.close()
+    if not data:
+        raise NotRunningError(f"the supervisor under {home.root} closed the connection")
+    answer = json.loads(data)
+    if not answer.get("ok"):
+        raise RpcdemoError(str(answer.get("error")), ExitStatus(int(answer.get("status", 1))))
+    return answer.get("result")
+
+
+def answering(home: Home) -> bool:
+    """Whether a supervisor answers on ``home``'s control socket."""
+    try:
+        call(home, "ping", timeout_s=2.0)
+    except RpcdemoError:
+        return False
+    return True

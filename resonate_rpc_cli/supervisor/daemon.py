@@ -1,0 +1,127 @@
+"""The supervisor daemon: the loop that owns the topology's processes.
+
+Started by ``rpcdemo up`` as ``python -m resonate_rpc_cli.supervisor --home H
+--config JSON`` in its own session. It writes ``run/supervisor.pid``, serves
+``run/control.sock``, steps the :class:`~.core.Supervisor` every 50 ms and
+answers control requests between steps. SIGTERM/SIGINT/SIGHUP (and the death
+of a foreground ``up`` that owns it, through the lifeline) start a clean
+shutdown; any unexpected error SIGKILLs every child before the daemon exits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import queue
+import signal
+from types import FrameType
+from typing import Any
+
+from resonate_rpc_cli.home import Home
+from resonate_rpc_cli.lifeline import ENV_PARENT_PID, start_lifeline
+from resonate_rpc_cli.status import ExitStatus, RpcdemoError, UsageError
+from resonate_rpc_cli.supervisor.control import ControlServer, Request
+from resonate_rpc_cli.supervisor.core import Supervisor
+from resonate_rpc_cli.supervisor.processes import (
+    HttpReadinessProbe,
+    KillpgSender,
+    PopenSpawner,
+    SystemClock,
+)
+from resonate_rpc_cli.supervisor.spec import TopologyConfig
+
+TICK_S = 0.05
+
+
+def answer(sup: Supervisor, request: Request) -> dict[str, Any]:
+    """Apply one control request to the supervisor; the JSON-able response."""
+    args = request.args
+    op = request.op
+    if op == "ping":
+        return {"pid": os.getpid(), "home": str(sup.home.root)}
+    if op == "status":
+        return {
+            "supervisor_pid": os.getpid(),
+            "config": sup.config.to_json(),
+            "nodes": sup.snapshot(),
+            "all_ready": sup.all_ready(),
+            "shutting_down": sup.shutting_down,
+            "events": [e.to_dict() for e in sup.feed.since(int(args.get("since", 0)))],
+            "targets": sup.targets(),
+        }
+    if op == "kill":
+        count = args.get("count")
+        result = sup.kill(
+            str(args["target"]), str(args.get("signal", "KILL")),
+            count=int(count) if count is not None else None,
+            respawn=bool(args.get("respawn", False)),
+            respawn_after_s=float(args.get("respawn_after", 0.0)),
+        )
+        return {"killed": result.killed, "respawn_pending": result.respawn_pending}
+    if op == "respawn":
+        return {"respawned": sup.respawn(str(args["target"]))}
+    if op == "down":
+        sup.shutdown()
+        return {"stopping": True, "pid": os.getpid()}
+    raise UsageError(f"unknown control op {op!r}")
+
+
+def _serve(sup: Supervisor, requests: queue.Queue[Request], stop: list[bool]) -> None:
+    while not sup.done():
+        if stop and not sup.shutting_down:
+            sup.shutdown()
+        try:
+            request: Request | None = requests.get(timeout=TICK_S)
+        except queue.Empty:
+            request = None
+        while request is not None:
+            try:
+                request.reply.set_result({"ok": True, "result": answer(sup, request)})
+            except RpcdemoError as exc:
+                request.reply.set_result({"ok": False, "error": str(exc),
+                                          "status": int(exc.status)})
+            except (KeyError, TypeError, ValueError) as exc:
+                request.reply.set_result({"ok": False, "error": f"bad request: {exc}",
+                                          "status": int(ExitStatus.USAGE)})
+            try:
+                request = requests.get_nowait()
+            except queue.Empty:
+                request = None
+        sup.step()
+
+
+def run_daemon(home: Home, config: TopologyConfig) -> int:
+    """Supervise the topology until shut down; return the exit code."""
+    home.ensure()
+    stop: list[bool] = []
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.append(True)
+
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, on_signal)
+    if os.environ.get(ENV_PARENT_PID):
+        start_lifeline()  # a foreground `up` owns us: die with it
+    sup = Supervisor(config, home, clock=SystemClock(), spawner=PopenSpawner(),
+                     signals=KillpgSender(), probe=HttpReadinessProbe(config),
+                     parent_pid=os.getpid())
+    control = ControlServer(home)
+    tmp = home.pid_file.with_suffix(".tmp")
+    tmp.write_text(f"{os.getpid()}\n")
+    tmp.replace(home.pid_file)
+    control.start()
+    print(f"rpcdemo supervisor {os.getpid()} for {home.root}", flush=True)
+    try:
+        _serve(sup, control.requests, stop)
+    except BaseException:
+        sup.kill_everything()
+        raise
+    finally:
+        control.close()
+        with contextlib.suppress(OSError):
+            home.control_socket.unlink()
+        with contextlib.suppress(OSError, ValueError):
+            if int(home.pid_file.read_text().strip()) == os.getpid():
+                home.pid_file.unlink()
+    print("rpcdemo supervisor: everything stopped", flush=True)
+    return 0

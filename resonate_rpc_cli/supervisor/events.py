@@ -1,0 +1,68 @@
+"""Typed events the supervisor emits (the feed the views show).
+
+Events are facts that already happened; the supervisor appends them to a
+bounded feed with a sequence number so any client can ask "what happened
+since N".
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import asdict, dataclass
+from enum import StrEnum
+from typing import Any
+
+
+class EventKind(StrEnum):
+    SPAWNED = "spawned"
+    READY = "ready"
+    EXITED = "exited"
+    KILLED = "killed"
+    SIGNALLED = "signalled"
+    RESTARTING = "restarting"
+    RESPAWNED = "respawned"
+    FAILED = "failed"
+    STOPPED = "stopped"
+
+
+@dataclass(frozen=True)
+class Event:
+    seq: int
+    ts: float  # wall-clock seconds, for display
+    kind: EventKind
+    node: str
+    pid: int | None = None
+    node_id: str | None = None
+    detail: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "kind": str(self.kind)}
+
+    @classmethod
+    def from_dict(cls, obj: dict[str, Any]) -> Event:
+        return cls(
+            seq=int(obj["seq"]), ts=float(obj["ts"]), kind=EventKind(obj["kind"]),
+            node=str(obj["node"]), pid=obj.get("pid"), node_id=obj.get("node_id"),
+            detail=str(obj.get("detail", "")),
+        )
+
+
+class EventFeed:
+    """The last ``capacity`` events, numbered from 1."""
+
+    def __init__(self, capacity: int = 500) -> None:
+        self._events: deque[Event] = deque(maxlen=capacity)
+        self._seq = 0
+
+    def emit(
+        self, ts: float, kind: EventKind, node: str, *, pid: int | None = None,
+        node_id: str | None = None, detail: str = "",
+    ) -> Event:
+        self._seq += 1
+        event = Event(self._seq, ts, kind, node, pid, node_id, detail)
+        self._events.append(event)
+        return event
+
+    def since(self, seq: int) -> list[Event]:
+        """Events with a sequence number greater than ``seq``, oldest first."""
+        return [e for e in self._events if e.seq > seq]

@@ -1,0 +1,98 @@
+"""The real world behind the supervisor's protocols: Popen, killpg, HTTP and ready files."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import time
+import urllib.error
+import urllib.request
+
+from resonate_rpc_cli.supervisor.spec import LaunchSpec, TopologyConfig
+from resonate_rpc_cli.topology import GATEWAY, SERVER
+
+
+class SystemClock:
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def wall(self) -> float:
+        return time.time()
+
+
+class PopenHandle:
+    """A child started in its own session; :meth:`poll` reaps it."""
+
+    def __init__(self, popen: subprocess.Popen[bytes]) -> None:
+        self.popen = popen
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def poll(self) -> int | None:
+        return self.popen.poll()
+
+
+class PopenSpawner:
+    """Starts a node without a shell, in a new session, output appended to its log."""
+
+    def spawn(self, spec: LaunchSpec) -> PopenHandle:
+        spec.log.parent.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, **spec.env}
+        with spec.log.open("ab") as out:
+            popen = subprocess.Popen(
+                spec.argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                env=env, start_new_session=True, close_fds=True,
+            )
+        return PopenHandle(popen)
+
+
+class KillpgSender:
+    """Signals a whole process group; a group that is already gone is not an error."""
+
+    def send_group(self, pid: int, sig: int) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, sig)
+
+
+def http_ok(url: str, timeout_s: float = 0.5) -> bool:
+    """Whether ``GET url`` answers 200 within ``timeout_s``."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout_s) as resp:
+            return int(resp.status) == 200
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+def read_ready_file(spec: LaunchSpec) -> dict[str, object] | None:
+    """The ready file of this incarnation if it exists and names its node id."""
+    if spec.ready_file is None:
+        return None
+    try:
+        obj = json.loads(spec.ready_file.read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(obj, dict):
+        return None
+    if spec.node_id and obj.get("node_id") not in (None, spec.node_id):
+        return None
+    return obj
+
+
+class HttpReadinessProbe:
+    """Server: ``GET /ready``; gateway: ready file and ``GET /health``; services: ready file."""
+
+    def __init__(self, config: TopologyConfig) -> None:
+        self.config = config
+
+    def ready(self, spec: LaunchSpec) -> bool:
+        if spec.group == SERVER:
+            return http_ok(self.config.server_url + "/ready")
+        if read_ready_file(spec) is None:
+            return False
+        if spec.group == GATEWAY:
+            return http_ok(self.config.gateway_url + "/health")
+        return True

@@ -1,0 +1,136 @@
+"""Static renderers: status, kill and run results, one call graph as a tree."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+from rich.tree import Tree
+
+from resonate_rpc_cli.observe import PromiseRow
+from resonate_rpc_cli.view.style import age_ms, node_style, promise_style, seconds, short_id
+
+
+def nodes_table(nodes: list[dict[str, Any]], extra: dict[int, dict[str, str]] | None = None
+                ) -> Table:
+    """The process table; ``extra`` maps an OS pid to columns like CPU and memory."""
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for col in ("node", "id", "group", "pid", "state", "uptime", "restarts"):
+        table.add_column(col)
+    if extra is not None:
+        table.add_column("cpu", justify="right")
+        table.add_column("mem", justify="right")
+    table.add_column("task")
+    for node in nodes:
+        state = str(node["state"])
+        row: list[RenderableType] = [
+            node["name"], short_id(node.get("node_id")), node["group"],
+            str(node["pid"] or "-"), Text(state, style=node_style(state)),
+            seconds(node.get("uptime_s")), str(node.get("restarts", 0)),
+        ]
+        if extra is not None:
+            cols = extra.get(int(node["pid"] or 0), {})
+            row += [cols.get("cpu", "-"), cols.get("mem", "-")]
+        row.append(node.get("task") or "-")
+        table.add_row(*row)
+    return table
+
+
+def counts_text(counts: dict[str, int]) -> Text:
+    text = Text("promises: ")
+    if not counts:
+        return text.append("-", style="dim")
+    for i, (state, n) in enumerate(counts.items()):
+        if i:
+            text.append("  ")
+        text.append(f"{state} {n}", style=promise_style(state))
+    return text
+
+
+def pending_table(pending: list[dict[str, Any]], limit: int = 20) -> Table:
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for col in ("pending promise", "func", "held by", "pending for"):
+        table.add_column(col)
+    now = time.time()
+    for row in pending[:limit]:
+        table.add_row(Text(row["id"], style="yellow"), row.get("func") or "-",
+                      row.get("holder") or "-", age_ms(row.get("created_ms"), now))
+    if len(pending) > limit:
+        table.add_row(Text(f"… {len(pending) - limit} more", style="dim"), "", "", "")
+    return table
+
+
+def status_view(doc: dict[str, Any]) -> RenderableType:
+    server = doc["server"]
+    health = Text("healthy", style="green") if server["healthy"] else Text("down", style="red")
+    durable = {True: "durable", False: "in memory", None: "durability unknown"}[
+        server.get("durable")]
+    head = Text.assemble("server ", (server["url"], "bold"), " ", health,
+                         f"  {server['kind']}, {durable}   gateway ", doc["gateway"]["url"])
+    parts: list[RenderableType] = [head, nodes_table(doc["nodes"]),
+                                   counts_text(doc["promises"].get("counts", {}))]
+    if doc["promises"].get("notice"):
+        parts.append(Text(doc["promises"]["notice"], style="dim"))
+    if doc["promises"].get("pending"):
+        parts.append(pending_table(doc["promises"]["pending"]))
+    return Group(*parts)
+
+
+def promise_label(row: PromiseRow, now: float) -> Text:
+    text = Text(row.id, style=promise_style(row.state))
+    text.append(f"  {row.func or '?'}", style="bold")
+    if row.args is not None:
+        args = ", ".join(map(str, row.args)) if isinstance(row.args, list) else str(row.args)
+        text.append(f"({args})")
+    text.append(f"  {row.state}", style=promise_style(row.state))
+    if row.state == "pending":
+        text.append(f" for {age_ms(row.created_ms, now)}")
+        if row.holder:
+            text.append(f"  held by {row.holder}", style="cyan")
+    elif row.value is not None:
+        text.append(f" = {row.value}")
+    return text
+
+
+def promise_tree(rows: list[PromiseRow], title: str | None = None) -> Tree:
+    """A call graph as a tree: children under their ``resonate:parent``."""
+    now = time.time()
+    by_id = {r.id: r for r in rows}
+    children: dict[str | None, list[PromiseRow]] = {}
+    for row in rows:
+        parent = row.parent if row.parent in by_id else None
+        children.setdefault(parent, []).append(row)
+    tree = Tree(Text(title or "call graph", style="bold"))
+
+    def add(node: Tree, parent: str | None, depth: int) -> None:
+        for row in children.get(parent, []):
+            branch = node.add(promise_label(row, now))
+            if depth < 20:
+                add(branch, row.id, depth + 1)
+
+    add(tree, None, 0)
+    if not rows:
+        tree.add(Text("no promises", style="dim"))
+    return tree
+
+
+def kill_view(result: dict[str, Any]) -> RenderableType:
+    lines = [Text.assemble("sent SIG", k["signal"], " to ", (k["name"], "bold"),
+                           f" (pid {k['pid']})") for k in result["killed"]]
+    lines += [Text.assemble("respawned ", (r["name"], "bold green"), f" (pid {r['pid']})")
+              for r in result["respawned"]]
+    return Group(*lines)
+
+
+def run_view(outcome: dict[str, Any]) -> Text:
+    state = outcome["state"]
+    style = {"resolved": "green", "started": "cyan", "rejected": "red", "timeout": "red"}[state]
+    text = Text.assemble((outcome["flow"], "bold"), f" [{outcome['promise_id']}] ",
+                         (state, style))
+    if outcome["result"] is not None:
+        text.append(f": {outcome['result']}")
+    text.append(f"  ({outcome['elapsed_ms']} ms)", style="dim")
+    return text
