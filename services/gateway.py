@@ -22,6 +22,7 @@ import concurrent.futures
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
 from collections.abc import Coroutine
@@ -162,6 +163,20 @@ def bind_address(env: dict[str, str] | os._Environ[str]) -> tuple[str, int]:
     return host, int(raw)
 
 
+def listen(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host:port``; ``OSError`` if the port is taken."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(128)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
 def fail(status: ExitStatus, message: str) -> NoReturn:
     print(f"gateway: error: {message}", file=sys.stderr, flush=True)
     sys.exit(status)
@@ -181,10 +196,14 @@ def main() -> NoReturn:
     bridge = SdkBridge(node)
     app = create_app(bridge, config.url)
     try:
-        server: BaseWSGIServer = make_server(host, port, app, threaded=True)
+        listener = listen(host, port)
     except (OSError, OverflowError) as exc:
         fail(ExitStatus.NOT_RUNNING, f"cannot listen on {host}:{port}: {exc}")
-    url = f"http://{host}:{server.server_port}"
+    # werkzeug exits 1 with two lines of its own when it binds and fails; given a
+    # bound socket it does not bind at all (it uses a duplicate of the descriptor)
+    server: BaseWSGIServer = make_server(host, port, app, threaded=True, fd=listener.fileno())
+    listener.close()
+    url = f"http://{host}:{server.port}"
     bridge.extra_ready_info = {"url": url}
 
     stop = threading.Event()
