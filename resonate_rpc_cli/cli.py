@@ -53,10 +53,10 @@ def _guard[**P, R](fn: Callable[P, R]) -> Callable[P, R]:
         try:
             return fn(*args, **kwargs)
         except RpcdemoError as exc:
-            err.print(f"rpcdemo: {exc}", markup=False)
+            typer.echo(f"rpcdemo: {exc}", err=True)
             raise typer.Exit(int(exc.status)) from None
         except KeyboardInterrupt:
-            err.print("rpcdemo: interrupted")
+            typer.echo("rpcdemo: interrupted", err=True)
             raise typer.Exit(130) from None
 
     return wrapper

@@ -1,0 +1,53 @@
+"""A supervisor with fake processes behind a real control socket, for CliRunner tests."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from resonate_rpc_cli.home import Home
+from resonate_rpc_cli.supervisor.control import ControlServer
+from resonate_rpc_cli.supervisor.daemon import _serve
+from tests.unit._supervisor_fakes import Rig, make_rig
+
+
+@contextmanager
+def short_home() -> Iterator[Path]:
+    """A fresh HOME with a path short enough for a Unix socket."""
+    root = Path(tempfile.mkdtemp(prefix="rpcd-"))
+    try:
+        yield root / "home"
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@dataclass
+class Running:
+    home: Path
+    rig: Rig
+
+
+@contextmanager
+def fake_supervisor(home: Path) -> Iterator[Running]:
+    """Serve ``home``'s control socket from a fake-process supervisor in a thread."""
+    h = Home(home)
+    h.ensure()
+    rig = make_rig(home)
+    rig.steps(4)
+    server = ControlServer(h)
+    server.start()
+    stop: list[bool] = []
+    thread = threading.Thread(target=_serve, args=(rig.sup, server.requests, stop), daemon=True)
+    thread.start()
+    try:
+        yield Running(home, rig)
+    finally:
+        stop.append(True)
+        thread.join(10)
+        server.close()
+        assert not thread.is_alive()
