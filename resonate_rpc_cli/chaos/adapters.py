@@ -1,0 +1,191 @@
+""":class:`~.topology.ChaosTopology` over the supervisor's control socket.
+
+:class:`SupervisedTopology` drives a topology that ``rpcdemo up`` started
+under a HOME. :func:`own_topology` starts one itself (through the same
+supervisor) under a fresh temporary HOME on free ports, yields it, and tears
+it down after, counting the processes of that HOME still alive (orphans).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import socket
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from resonate_rpc_cli.chaos.orphans import processes_of_home
+from resonate_rpc_cli.chaos.topology import DOWN, PAUSED, RUNNING, NodeInfo
+from resonate_rpc_cli.home import Home
+from resonate_rpc_cli.status import NotRunningError, RpcdemoError, UsageError
+from resonate_rpc_cli.supervisor import control, launch
+from resonate_rpc_cli.supervisor.spec import TopologyConfig
+
+#: The supervisor's node states, normalised for the runner.
+_STATES = {"ready": RUNNING, "paused": PAUSED, "killed": DOWN, "backoff": DOWN,
+           "failed": DOWN, "stopped": DOWN}
+RESPAWN_READY_S = 60.0
+
+
+class SupervisedTopology:
+    """The topology of one HOME, driven through its supervisor (see the module docstring).
+
+    Raises :class:`NotRunningError` at construction when no supervisor answers.
+    """
+
+    def __init__(self, home: Home, ready_timeout_s: float = RESPAWN_READY_S) -> None:
+        self.home = home
+        self.ready_timeout_s = ready_timeout_s
+        status = self._status()
+        self.config = launch.read_config(status)
+
+    def _status(self) -> dict[str, Any]:
+        result = control.call(self.home, "status", timeout_s=10.0)
+        if not isinstance(result, dict):
+            raise NotRunningError(f"the supervisor under {self.home.root} sent no status")
+        return result
+
+    @property
+    def gateway_url(self) -> str:
+        return self.config.gateway_url
+
+    @property
+    def server_url(self) -> str:
+        return self.config.server_url
+
+    @property
+    def ledger_dir(self) -> Path:
+        return self.home.ledger_dir
+
+    @property
+    def durable(self) -> bool:
+        return not self.config.memory
+
+    def nodes(self) -> list[NodeInfo]:
+        return [
+            NodeInfo(
+                name=str(n["name"]), group=str(n["group"]),
+                pid=n.get("pid") if n.get("state") not in ("killed", "stopped") else None,
+                state=_STATES.get(str(n["state"]), str(n["state"])),
+                node_id=n.get("node_id") or None,
+            )
+            for n in self._status()["nodes"]
+        ]
+
+    def _signal(self, name: str, sig: str) -> int:
+        result = control.call(self.home, "kill", target=name, signal=sig, count=1)
+        killed = result.get("killed", []) if isinstance(result, dict) else []
+        if not killed:
+            raise RpcdemoError(f"the supervisor did not signal {name} with {sig}")
+        return int(killed[0]["pid"])
+
+    def kill(self, name: str) -> int:
+        return self._signal(name, "KILL")
+
+    def term(self, name: str) -> int:
+        return self._signal(name, "TERM")
+
+    def pause(self, name: str) -> int:
+        return self._signal(name, "STOP")
+
+    def resume(self, name: str) -> int:
+        return self._signal(name, "CONT")
+
+    def respawn(self, name: str) -> NodeInfo:
+        """Respawn ``name`` (or accept the supervisor's own restart) and wait until ready."""
+        try:
+            control.call(self.home, "respawn", target=name)
+        except UsageError:
+            pass  # not down (any more): the supervisor is restarting it already
+        deadline = time.monotonic() + self.ready_timeout_s
+        last: NodeInfo | None = None
+        while True:
+            last = next((n for n in self.nodes() if n.name == name), None)
+            if last is None:
+                raise UsageError(f"no node named {name!r}")
+            if last.state == RUNNING:
+                return last
+            if time.monotonic() >= deadline:
+                raise NotRunningError(
+                    f"{name} was not ready {self.ready_timeout_s:g}s after its respawn "
+                    f"(state {last.state}; logs under {self.home.logs_dir})"
+                )
+            time.sleep(0.05)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class OwnTopology:
+    """A topology chaos started itself.
+
+    ``orphans`` is filled in after teardown: processes of its HOME that the
+    supervisor's shutdown left behind (``down`` then ends them) plus any
+    still alive ten seconds later.
+    """
+
+    topology: SupervisedTopology
+    home: Home
+    orphans: int = 0
+    torn_down: bool = False
+
+
+@contextlib.contextmanager
+def own_topology(
+    *,
+    ttl_s: float = 2.0,
+    step_delay_s: float = 0.2,
+    delay_mode: str = "work",
+    memory: bool = False,
+    keep_home: bool = False,
+    up_timeout_s: float = 90.0,
+) -> Iterator[OwnTopology]:
+    """Start a whole topology under a temporary HOME; tear it down and count orphans after.
+
+    Raises :class:`NotRunningError` (exit 3) when it cannot start; whatever
+    was started is stopped first. The HOME is removed afterwards unless
+    ``keep_home`` (its logs help to debug a failed run).
+    """
+    root = Path(tempfile.mkdtemp(prefix="rpcdemo-chaos-"))
+    home = Home(root)
+    config = TopologyConfig(
+        server_port=_free_port(), gateway_port=_free_port(), ttl_s=ttl_s,
+        step_delay_s=step_delay_s, delay_mode=delay_mode, memory=memory,
+    )
+    own: OwnTopology | None = None
+    try:
+        try:
+            launch.up(home, config, detach=True, timeout_s=up_timeout_s)
+        except RpcdemoError as exc:
+            raise NotRunningError(f"chaos could not start its own topology: {exc}") from exc
+        own = OwnTopology(SupervisedTopology(home), home)
+        yield own
+    finally:
+        cleaned = 0
+        with contextlib.suppress(RpcdemoError):
+            # processes the supervisor's own shutdown left behind, which down() then ended
+            cleaned = int(launch.down(home).get("leftovers", 0))
+        left = _wait_no_processes(root, 10.0)
+        if own is not None:
+            own.orphans = cleaned + left
+            own.torn_down = True
+        if not keep_home:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+def _wait_no_processes(root: Path, timeout_s: float) -> int:
+    """How many processes of ``root`` are still alive after up to ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        left = processes_of_home(root)
+        if not left or time.monotonic() >= deadline:
+            return len(left)
+        time.sleep(0.1)

@@ -1,0 +1,70 @@
+"""Turning a :class:`~.runner.RunRecord` into the report, and writing the report dir.
+
+``report.json`` is the contract (see :func:`~.checker.check`), plus context:
+the run tag, the options, durations and the schedule. ``history.jsonl`` holds
+every operation, ``faults.jsonl`` every fault as it happened, ``schedule.json``
+the planned faults.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from resonate_rpc_cli.chaos.checker import CheckOptions, check
+from resonate_rpc_cli.chaos.history import write_jsonl
+from resonate_rpc_cli.chaos.runner import RunRecord
+
+REPORT_FILE = "report.json"
+HISTORY_FILE = "history.jsonl"
+FAULTS_FILE = "faults.jsonl"
+SCHEDULE_FILE = "schedule.json"
+
+
+def judge(record: RunRecord, orphans: int = 0, orphans_checked: bool = False) -> dict[str, Any]:
+    """The full report of a run: the checker's verdict plus the run's context."""
+    options = record.options
+    report = check(
+        record.history, record.ledger, record.promises, record.faults,
+        options=CheckOptions(
+            seed=options.seed, mix=options.mix, min_faults=options.min_faults,
+            planned_faults=len(record.schedule), orphans_checked=orphans_checked,
+        ),
+        orphans=orphans,
+    )
+    if not record.settled:
+        report["reasons"].append("the run did not settle before the deadline")
+    report["run"] = {
+        "tag": record.run_tag,
+        "started_ms": record.started_ms,
+        "workload_s": record.workload_s,
+        "settle_s": record.settle_s,
+        "settled": record.settled,
+        "healed": record.healed,
+        "topology": record.topology,
+        "options": options.to_dict(),
+    }
+    report["fault_log"] = [
+        {k: f.to_dict()[k] for k in ("index", "kind", "target", "landed", "held", "error")}
+        | {"down_ms": None if f.healed_ms is None or f.at_ms is None
+           else f.healed_ms - f.at_ms}
+        for f in record.faults
+    ]
+    return report
+
+
+def write_report_dir(directory: Path, report: dict[str, Any], record: RunRecord) -> list[Path]:
+    """Write the report, history, fault log and schedule under ``directory``; return the paths.
+
+    Creates ``directory`` if needed; raises ``OSError`` if it cannot be written.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = [directory / n for n in (REPORT_FILE, HISTORY_FILE, FAULTS_FILE, SCHEDULE_FILE)]
+    paths[0].write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    write_jsonl(paths[1], (op.to_json() for op in record.history))
+    write_jsonl(paths[2], (f.to_json() for f in record.faults))
+    paths[3].write_text(
+        json.dumps([p.to_dict() for p in record.schedule], indent=2) + "\n", encoding="utf-8"
+    )
+    return paths

@@ -1,0 +1,166 @@
+"""The workload: flows sent to the gateway over plain HTTP, every attempt in the history.
+
+``concurrency`` worker threads take flows from a queue. Each attempt is an
+``invoke`` followed by ``ok`` (200 with the answer), ``fail`` (a 4xx: a
+definite refusal) or ``info`` (anything else: connection refused or reset,
+5xx, 504, a timeout, a body that is not the gateway's JSON). After ``info``
+the same promise id is re-sent — the seed's reconnect — with a short backoff,
+until it settles or the deadline passes.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import random
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from typing import Any
+
+from resonate_rpc_cli.chaos.history import History, OpType
+from resonate_rpc_cli.flows import flow_named
+
+#: Largest root argument the workload draws (values stay small and readable).
+MAX_ARG = 1000
+
+
+@dataclass(frozen=True)
+class FlowPlan:
+    """One flow the workload will run: its kind, its fresh promise id and its argument."""
+
+    index: int
+    flow: str
+    promise_id: str
+    arg: int
+
+
+def plan_flows(seed: int, count: int, mix: tuple[str, ...], run_tag: str) -> list[FlowPlan]:
+    """``count`` flows, the kinds of ``mix`` in equal shares in a seeded order, random args.
+
+    Deterministic for ``seed`` (apart from ``run_tag``).
+
+    Ids are ``chaos-<run_tag>-<kind>-<n>``: fresh for every run (``run_tag``),
+    readable, and free of ``:`` (a root id must not contain one).
+    """
+    if not mix:
+        raise ValueError("the flow mix is empty")
+    kinds = [flow_named(m).name for m in mix]
+    rng = random.Random(f"{seed}/flows")
+    order = [kinds[n % len(kinds)] for n in range(count)]  # balanced mix, seeded order
+    rng.shuffle(order)
+    return [
+        FlowPlan(n, kind, f"chaos-{run_tag}-{kind}-{n}", rng.randint(0, MAX_ARG))
+        for n, kind in enumerate(order)
+    ]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How one HTTP attempt ended: an op type, and the value or error."""
+
+    type: OpType
+    value: Any = None
+    error: str | None = None
+
+
+def post_flow(gateway_url: str, plan: FlowPlan, timeout_s: float) -> Outcome:
+    """POST one flow to the gateway and classify the answer (never raises)."""
+    route = flow_named(plan.flow).route
+    body = json.dumps({"id": plan.promise_id, "arg": plan.arg}).encode()
+    req = urllib.request.Request(
+        gateway_url.rstrip("/") + route, data=body, method="POST",
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=timeout_s) as resp:
+            status, raw = int(resp.status), resp.read()
+    except urllib.error.HTTPError as exc:
+        status, raw = exc.code, exc.read()
+    except (urllib.error.URLError, OSError) as exc:  # refused, reset, timed out
+        reason = getattr(exc, "reason", exc)
+        return Outcome("info", error=f"{type(exc).__name__}: {reason}")
+    text = raw.decode("utf-8", "replace")
+    try:
+        obj = json.loads(text)
+    except ValueError:
+        obj = None
+    if status == 200 and isinstance(obj, dict) and "message" in obj:
+        return Outcome("ok", value=obj["message"])
+    detail = obj.get("error") if isinstance(obj, dict) else text[:200]
+    if 400 <= status < 500 and status not in (408, 429):
+        return Outcome("fail", error=f"HTTP {status}: {detail}")
+    return Outcome("info", error=f"HTTP {status}: {detail}")
+
+
+class Workload:
+    """Runs every planned flow against the gateway; see the module docstring.
+
+    ``deadline`` is a ``time.monotonic()`` instant: no attempt starts after it,
+    and an attempt in flight is cut at it. ``stop`` ends the run early.
+    """
+
+    def __init__(
+        self,
+        gateway_url: str,
+        plans: list[FlowPlan],
+        *,
+        concurrency: int,
+        history: History,
+        deadline: float,
+        request_timeout_s: float = 30.0,
+    ) -> None:
+        self.gateway_url = gateway_url
+        self.plans = plans
+        self.concurrency = max(1, concurrency)
+        self.history = history
+        self.deadline = deadline
+        self.request_timeout_s = request_timeout_s
+        self.stop = threading.Event()
+        self.done = 0
+        self._lock = threading.Lock()
+
+    def run(self) -> None:
+        """Run to completion (every flow settled or given up at the deadline)."""
+        todo: queue.Queue[FlowPlan] = queue.Queue()
+        for p in self.plans:
+            todo.put(p)
+        threads = [
+            threading.Thread(target=self._worker, args=(n, todo), name=f"chaos-worker-{n}",
+                             daemon=True)
+            for n in range(min(self.concurrency, max(1, len(self.plans))))
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
+    def _worker(self, process: int, todo: queue.Queue[FlowPlan]) -> None:
+        while not self.stop.is_set() and time.monotonic() < self.deadline:
+            try:
+                plan = todo.get_nowait()
+            except queue.Empty:
+                return
+            self._run_flow(process, plan)
+            with self._lock:
+                self.done += 1
+
+    def _run_flow(self, process: int, plan: FlowPlan) -> None:
+        attempt = 0
+        backoff = 0.1
+        while True:
+            left = self.deadline - time.monotonic()
+            if left <= 0 or self.stop.is_set():
+                return
+            attempt += 1
+            self.history.record("invoke", process, plan.flow, plan.promise_id, plan.arg,
+                                attempt=attempt)
+            out = post_flow(self.gateway_url, plan, min(self.request_timeout_s, left))
+            self.history.record(out.type, process, plan.flow, plan.promise_id, plan.arg,
+                                attempt=attempt, value=out.value, error=out.error)
+            if out.type != "info":
+                return
+            self.stop.wait(backoff)
+            backoff = min(1.0, backoff * 2)

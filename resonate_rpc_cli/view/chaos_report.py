@@ -1,0 +1,128 @@
+"""Rich rendering of a chaos report and of a fault schedule (``rpcdemo chaos``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from rich.console import Console, Group, RenderableType
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+VERDICT_STYLE = {"pass": "bold green", "fail": "bold red", "unknown": "bold yellow"}
+
+
+def _num(value: Any, unit: str = "", digits: int = 2) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}{unit}"
+    return f"{value}{unit}"
+
+
+def _bad(count: Any) -> str:
+    return "red" if isinstance(count, int) and count > 0 else "green"
+
+
+def render_schedule(schedule: Sequence[dict[str, Any]], seed: int) -> RenderableType:
+    """The planned faults for ``seed``, one row each (``--dry-run``)."""
+    table = Table(title=f"fault schedule for seed {seed}", title_justify="left")
+    for col in ("#", "at", "kind", "target group", "down", "pick"):
+        table.add_column(col, justify="right" if col in ("#", "at", "down", "pick") else "left")
+    for f in schedule:
+        table.add_row(str(f["index"]), f"{f['at_s']:.2f}s", f["kind"], f["group"],
+                      f"{f['down_s']:.2f}s", f"{f['pick']:.3f}")
+    if not schedule:
+        table.add_row("-", "-", "no faults planned", "-", "-", "-")
+    return table
+
+
+def render_report(report: dict[str, Any]) -> RenderableType:
+    """The terminal summary: verdict and reasons, counts, faults, recovery, latency."""
+    verdict = str(report.get("verdict", "unknown"))
+    head = Text.assemble(("verdict: ", "bold"), (verdict.upper(), VERDICT_STYLE.get(verdict, "")),
+                         f"   seed {report.get('seed')}")
+    reasons = [Text(f"  - {r}", style="yellow" if verdict != "fail" else "red")
+               for r in report.get("reasons", [])]
+
+    flows = report.get("flows", {})
+    counts = Table(title="flows and steps", title_justify="left", show_header=False)
+    counts.add_column("what")
+    counts.add_column("count", justify="right")
+    rows: list[tuple[str, Any, str]] = [
+        ("flows attempted", flows.get("attempted"), ""),
+        ("flows completed", flows.get("completed"), "green"),
+        ("flows lost", flows.get("lost"), _bad(flows.get("lost"))),
+        ("wrong values", flows.get("wrong"), _bad(flows.get("wrong"))),
+        ("flows failed", flows.get("failed"), _bad(flows.get("failed"))),
+        ("no known outcome", flows.get("unknown"), "yellow" if flows.get("unknown") else ""),
+        ("re-sent (reconnects)", flows.get("resent"), ""),
+    ]
+    detached = report.get("detached", {})
+    steps = report.get("steps", {})
+    cog_missing = (detached.get("started") or 0) - (detached.get("cog_ran") or 0)
+    rows += [
+        ("detached chains started / cog ran",
+         f"{detached.get('started')} / {detached.get('cog_ran')}", _bad(cog_missing)),
+        ("step executions", steps.get("executions"), ""),
+        ("re-executed before settle (allowed)", steps.get("reexecuted_before_settle"), ""),
+        ("re-executed after settle", steps.get("reexecuted_after_settle"),
+         _bad(steps.get("reexecuted_after_settle"))),
+        ("pending after heal", report.get("pending_after_heal"),
+         _bad(report.get("pending_after_heal"))),
+        ("orphans" + ("" if report.get("orphans_checked") else " (not checked)"),
+         report.get("orphans"), _bad(report.get("orphans"))),
+    ]
+    for label, value, style in rows:
+        counts.add_row(label, Text(_num(value), style=style))
+
+    faults = report.get("faults", {})
+    ftable = Table(title=f"faults: {faults.get('landed')} landed of {faults.get('planned')} "
+                         "planned", title_justify="left")
+    ftable.add_column("kind")
+    ftable.add_column("landed", justify="right")
+    for kind, n in sorted(faults.get("by_kind", {}).items()):
+        ftable.add_row(kind, str(n))
+    ttable = Table(title="by target", title_justify="left")
+    ttable.add_column("target")
+    ttable.add_column("landed", justify="right")
+    for target, n in sorted(faults.get("by_target", {}).items()):
+        ttable.add_row(target, str(n))
+
+    rec = report.get("recovery_s", {})
+    lat = report.get("latency_ms", {})
+    timing = Table(title="timing", title_justify="left")
+    timing.add_column("measure")
+    timing.add_column("n", justify="right")
+    timing.add_column("p50", justify="right")
+    timing.add_column("p99 / max", justify="right")
+    timing.add_row("recovery per fault", _num(rec.get("measured")),
+                   _num(rec.get("p50"), "s"), _num(rec.get("max"), "s"))
+    for key, label in (("all", "flow latency"), ("with_faults", "  hit by a fault"),
+                       ("without_faults", "  no fault")):
+        row = lat.get(key, {})
+        timing.add_row(label, _num(row.get("count")), _num(row.get("p50"), " ms", 0),
+                       _num(row.get("p99"), " ms", 0))
+
+    parts: list[RenderableType] = [head, *reasons, counts, ftable, ttable, timing]
+    problems = report.get("problems", {})
+    if problems:
+        ptable = Table(title="problems (first examples)", title_justify="left")
+        ptable.add_column("kind", style="red")
+        ptable.add_column("example")
+        for kind, examples in sorted(problems.items()):
+            for example in examples[:3]:
+                ptable.add_row(kind, str(example))
+        parts.append(ptable)
+    run = report.get("run", {})
+    if run:
+        parts.append(Text(
+            f"run {run.get('tag')}: workload {_num(run.get('workload_s'), 's', 1)}, "
+            f"settle {_num(run.get('settle_s'), 's', 1)}", style="dim"))
+    return Panel(Group(*parts), title="rpcdemo chaos", expand=False)
+
+
+def show(renderable: RenderableType) -> None:
+    """Print a renderable on stdout (the CLI layer holds no Rich of its own)."""
+    Console(highlight=False).print(renderable)
