@@ -1,0 +1,82 @@
+"""Helpers for the CLI's e2e tests: run `rpcdemo` as a real process, short HOMEs, cleanup."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+import signal
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from tests.procs import PYTHON, free_port, processes_of_home, wait_until
+
+
+@dataclass
+class Cli:
+    """`rpcdemo --home HOME ...` as a subprocess."""
+
+    home: Path
+    server_port: int
+    gateway_port: int
+
+    def argv(self, *args: str) -> list[str]:
+        return [PYTHON, "-m", "resonate_rpc_cli", "--home", str(self.home), *args]
+
+    def run(self, *args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run(self.argv(*args), capture_output=True, text=True,
+                              timeout=timeout, stdin=subprocess.DEVNULL, check=False)
+        assert "Traceback" not in proc.stderr, proc.stderr
+        return proc
+
+    def json(self, *args: str, timeout: float = 60.0) -> Any:
+        proc = self.run(*args, "--json", timeout=timeout)
+        assert proc.returncode == 0, (args, proc.returncode, proc.stdout, proc.stderr)
+        return json.loads(proc.stdout)
+
+    def up_args(self, *extra: str) -> list[str]:
+        return ["up", "--server-port", str(self.server_port),
+                "--gateway-port", str(self.gateway_port), *extra]
+
+    def node(self, name: str) -> dict[str, Any]:
+        nodes = self.json("status")["nodes"]
+        return next(n for n in nodes if n["name"] == name)
+
+
+@contextlib.contextmanager
+def short_home() -> Iterator[Path]:
+    """A HOME under /tmp short enough for a Unix socket path; removed afterwards."""
+    root = Path(tempfile.mkdtemp(prefix="rpcd-"))
+    try:
+        yield root / "home"
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def new_cli(home: Path) -> Cli:
+    return Cli(home, free_port(), free_port())
+
+
+def end_leftovers(home: Path) -> list[str]:
+    """Kill whatever of ``home`` still runs (as a safety net); describe what was found."""
+    found = processes_of_home(home)
+    desc = [f"{p.pid} {' '.join(p.cmdline()[-3:])}" for p in found]
+    for proc in found:
+        with contextlib.suppress(psutil.Error, ProcessLookupError):
+            proc.send_signal(signal.SIGKILL)
+    return desc
+
+
+def assert_nothing_left(home: Path, timeout: float = 8.0) -> None:
+    """Poll until no process of ``home`` is alive; fail naming what is."""
+    wait_until(lambda: not processes_of_home(home), timeout,
+               f"no process of {home} left", interval=0.1)
+
+
+__all__ = ["Cli", "assert_nothing_left", "end_leftovers", "new_cli", "short_home"]
