@@ -58,8 +58,8 @@ def test_foreground_up_takes_everything_down_with_it(how: str) -> None:
         up = _foreground_up(cli)
         try:
             wait_until(lambda: (up.poll() is not None and f"exited {up.returncode}") or
-                       control.answering(Home(home)) and
-                       cli.json("status")["supervisor"]["states"] == {"ready": 11},
+                       (control.answering(Home(home)) and
+                       cli.json("status")["supervisor"]["states"] == {"ready": 11}),
                        30, "foreground up to be ready")
             up.send_signal(getattr(signal, how))
             up.wait(20)
