@@ -180,6 +180,55 @@ def down(ctx: typer.Context, *, as_json: JsonOpt = False) -> None:
             f"; ended {result['leftovers']} leftover process(es)" if result["leftovers"] else ""))
 
 
+# -- the server alone ----------------------------------------------------------------
+
+
+@app.command()
+@_guard
+def server(
+    ctx: typer.Context,
+    *,
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to bind.")] = DEFAULT_SERVER_PORT,
+    store: Annotated[Path | None, typer.Option(help="SQLite store "
+        "[default: HOME/store.sqlite].")] = None,
+    memory: Annotated[bool, typer.Option(help="Keep state in memory only.")] = False,
+    stream_lifetime: Annotated[float, typer.Option(help="End SSE streams after S seconds.")]
+        = 240.0,
+    keepalive: Annotated[float, typer.Option(help="Keepalive interval on idle streams (s).")]
+        = 15.0,
+    hold_max: Annotated[int, typer.Option(help="Max messages held for absent listeners.")]
+        = 10_000,
+    hold_age: Annotated[float, typer.Option(help="Max age of a held message (s).")] = 300.0,
+    max_body: Annotated[int, typer.Option(help="Largest accepted request body (bytes).")]
+        = 4 * 1024 * 1024,
+    no_extras: Annotated[bool, typer.Option("--no-extras",
+        help="Hide /rpcdemo/* like a real server.")] = False,
+    fsync: Annotated[bool, typer.Option(help="fsync every commit.")] = False,
+) -> None:
+    """Run only the embedded Resonate server in the foreground until Ctrl-C.
+
+    Exit 3 when the port is in use or the store cannot be opened.
+    """
+    # imported here: the server pulls in aiohttp, which every other command can skip
+    from resonate_rpc_cli.server.config import ServerConfig  # noqa: PLC0415
+    from resonate_rpc_cli.server.runner import serve  # noqa: PLC0415
+
+    if store is not None and memory:
+        raise UsageError("--store and --memory cannot be used together")
+    if not 0 < port < 65536:
+        raise UsageError(f"--port must be between 1 and 65535, got {port}")
+    if min(stream_lifetime, keepalive, hold_age) <= 0 or min(hold_max, max_body) <= 0:
+        raise UsageError("--stream-lifetime, --keepalive, --hold-* and --max-body must be > 0")
+    home = _home(ctx)
+    if not memory and store is None:
+        home.ensure()
+    chosen = None if memory else (store or home.store_path).absolute()
+    serve(ServerConfig(host=host, port=port, store=chosen, stream_lifetime_s=stream_lifetime,
+                       keepalive_s=keepalive, hold_max=hold_max, hold_age_s=hold_age,
+                       max_body_bytes=max_body, extras=not no_extras, fsync=fsync))
+
+
 # -- flows -----------------------------------------------------------------------------
 
 

@@ -60,12 +60,15 @@ class PromiseRow:
         tags = rec.get("tags") or {}
         param = decode_payload(rec.get("param"))
         func = param.get("func") if isinstance(param, dict) else None
+        if not isinstance(func, str):
+            func = "(sleep)" if tags.get("resonate:timer") == "true" else (
+                "(run)" if tags.get("resonate:scope") == "local" else None)
         args = param.get("args") if isinstance(param, dict) else None
         state = str(rec.get("state", "?")).lower()
         value = decode_payload(rec.get("value")) if state != "pending" else None
         parent = tags.get("resonate:parent")
         return cls(
-            id=str(rec.get("id")), state=state, func=func if isinstance(func, str) else None,
+            id=str(rec.get("id")), state=state, func=func,
             args=args, value=value,
             parent=parent if parent and parent != rec.get("id") else None,
             origin=tags.get("resonate:origin"),

@@ -166,3 +166,9 @@ def test_help_documents_the_exit_codes_and_ttl_default() -> None:
     assert result.exit_code == 0 and "3 the topology is not running" in result.output
     up_help = runner.invoke(app, ["up", "--help"], env={"COLUMNS": "200"})
     assert "--ttl" in up_help.output and "5.0" in up_help.output
+
+
+def test_server_store_and_memory_exclude_each_other(home: Path) -> None:
+    code, _, err = rpcdemo(home, "server", "--memory", "--store", str(home / "s.sqlite"))
+    assert code == 2 and "--store and --memory" in err
+    assert rpcdemo(home, "server", "--port", "0")[0] == 2

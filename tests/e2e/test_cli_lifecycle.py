@@ -61,6 +61,7 @@ def test_foreground_up_takes_everything_down_with_it(how: str) -> None:
                        (control.answering(Home(home)) and
                        cli.json("status")["supervisor"]["states"] == {"ready": 11}),
                        30, "foreground up to be ready")
+            assert up.poll() is None, up.stderr.read() if up.stderr else ""
             up.send_signal(getattr(signal, how))
             up.wait(20)
             assert_nothing_left(home, timeout=8.0)
