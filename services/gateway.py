@@ -30,6 +30,7 @@ from dataclasses import replace
 from types import FrameType
 from typing import Any, NoReturn
 
+from resonate.handle import ResonateHandle
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from resonate_rpc_cli.flows import Flow
@@ -43,7 +44,13 @@ from resonate_rpc_cli.topology import (
     GATEWAY,
 )
 from services.config import ConfigError, NodeConfig
-from services.gateway_app import FlowFailed, FlowRequest, FlowTimeout, create_app
+from services.gateway_app import (
+    FlowConflict,
+    FlowFailed,
+    FlowRequest,
+    FlowTimeout,
+    create_app,
+)
 from services.node import Node, configure_logging, say, write_ready_file
 
 #: How long a detached start may take to be confirmed by the server.
@@ -106,37 +113,44 @@ class SdkBridge:
         self._connected.wait(timeout_s)
         return self.connected()
 
+    async def _hand_off(self, flow: Flow, req: FlowRequest) -> ResonateHandle[Any]:
+        """Start (or reconnect to) ``req.promise_id``; refuse an id another flow owns."""
+        resonate = self.node.resonate
+        assert resonate is not None
+        handle = resonate.options(target=flow.root_group).rpc(req.promise_id, flow.root, req.arg)
+        await handle.id()  # the server has the promise (new, or the existing one)
+        record = await resonate.promises.get(req.promise_id)
+        data = record.param.data
+        func = data.get("func") if isinstance(data, dict) else None
+        if func != flow.root:
+            raise FlowConflict(f"id {req.promise_id!r} already names a call of {func!r}, "
+                               f"not {flow.root!r} ({flow.name}); pick another id")
+        return handle
+
     def await_flow(self, flow: Flow, req: FlowRequest) -> Any:
         """Start or reconnect to ``req.promise_id`` and wait for its value."""
 
         async def run() -> Any:
-            resonate = self.node.resonate
-            assert resonate is not None
-            handle = resonate.options(target=flow.root_group).rpc(
-                req.promise_id, flow.root, req.arg)
+            handle = await self._hand_off(flow, req)
             return await handle.result()
 
-        try:
-            return self._call(run(), req.timeout_s)
-        except concurrent.futures.TimeoutError:
-            raise FlowTimeout(req.promise_id) from None
-        except Exception as exc:
-            raise FlowFailed(f"{type(exc).__name__}: {exc}") from exc
+        return self._run_flow(run(), req.timeout_s)
 
     def start_flow(self, flow: Flow, req: FlowRequest) -> None:
         """Start ``req.promise_id`` and return once the server has its promise."""
 
         async def run() -> None:
-            resonate = self.node.resonate
-            assert resonate is not None
-            handle = resonate.options(target=flow.root_group).rpc(
-                req.promise_id, flow.root, req.arg)
-            await handle.id()  # creation confirmed; nobody awaits the chain
+            await self._hand_off(flow, req)  # nobody awaits the chain
 
+        self._run_flow(run(), min(req.timeout_s, DETACHED_CREATE_TIMEOUT_S))
+
+    def _run_flow(self, coro: Coroutine[Any, Any, Any], timeout_s: float) -> Any:
         try:
-            self._call(run(), min(req.timeout_s, DETACHED_CREATE_TIMEOUT_S))
+            return self._call(coro, timeout_s)
         except concurrent.futures.TimeoutError:
-            raise FlowTimeout(req.promise_id) from None
+            raise FlowTimeout() from None
+        except FlowConflict:
+            raise
         except Exception as exc:
             raise FlowFailed(f"{type(exc).__name__}: {exc}") from exc
 

@@ -16,7 +16,8 @@ argument (default ``flows.DEFAULT_ARG``) and how long an await route waits
 (default 300 s). Errors: ``400`` bad body or id (printable, no spaces, no
 ``:``, at most 128 characters), ``404`` unknown route, ``405`` wrong method,
 ``503`` server unreachable (naming its URL) or listener not connected yet,
-``504`` the wait timed out (the flow keeps running; re-send the same id),
+``409`` the id already names another flow's call, ``504`` the wait timed
+out (the flow keeps running; re-send the same id),
 ``500`` the flow was rejected or something unexpected failed.
 """
 
@@ -49,6 +50,10 @@ class BadRequest(ValueError):
 
 class FlowTimeout(Exception):
     """The flow did not finish within the request's timeout (it keeps running)."""
+
+
+class FlowConflict(Exception):
+    """The id already names a call of another function (another flow's id)."""
 
 
 class FlowFailed(Exception):
@@ -166,6 +171,8 @@ def create_app(
                 runner.start_flow(flow, req)
                 return jsonify({"id": req.promise_id, "message": DETACHED_MESSAGE}), 200
             value = runner.await_flow(flow, req)
+        except FlowConflict as exc:
+            return _error(409, str(exc), id=req.promise_id)
         except FlowTimeout:
             return _error(504, f"{flow.name} {req.promise_id!r} did not finish within "
                                f"{req.timeout_s:g}s; it keeps running, re-send the same id "

@@ -6,6 +6,7 @@ service-a node); every test uses its own promise ids so they do not interfere.
 
 from __future__ import annotations
 
+import signal
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -121,3 +122,31 @@ def test_two_service_a_nodes_execute_every_call_exactly_once(topo: Topology) -> 
         assert starts[0].node_id == ends[0].node_id
         by_node[ends[0].node] += 1
     assert set(by_node) == {"service-a-1", "service-a-2"}, by_node
+
+
+def test_an_id_owned_by_another_flow_gets_409(topo: Topology) -> None:
+    assert post(topo, "/await-chain", {"id": "owned-1"})[0] == 200
+    for route in ("/fan-out-workflow", "/detached-chain"):
+        status, body = post(topo, route, {"id": "owned-1"})
+        assert status == 409 and isinstance(body, dict), body
+        assert body["id"] == "owned-1" and "'foo'" in body["error"], body
+    assert not [e for e in topo.ledger() if e.func in ("zim", "qux")
+                and e.promise_id.startswith("owned-1")]
+
+
+def test_sigterm_stops_a_service_with_exit_0(topo: Topology) -> None:
+    node = topo.start_nodes({"service-i-2": ("service-i", {})})[0]
+    node.proc.signal(signal.SIGTERM)
+    assert node.proc.popen.wait(5) == 0, node.proc.output()[-1000:]
+    assert "service-i-2 stopping" in node.proc.output()
+
+
+@pytest.mark.parametrize(("var", "value"), [("RPCDEMO_DELAY_MODE", "nap"),
+                                            ("RPCDEMO_STEP_DELAY", "soon")])
+def test_a_service_with_a_bad_environment_exits_2_with_one_line(
+    topo: Topology, var: str, value: str
+) -> None:
+    node = topo.spawn_node(f"service-c-bad-{value}", "service-c", {var: value})
+    assert node.proc.popen.wait(20) == 2
+    out = node.proc.output().strip()
+    assert len(out.splitlines()) == 1 and var in out and "Traceback" not in out, out
