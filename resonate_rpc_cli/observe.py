@@ -100,7 +100,7 @@ class PromiseSource:
         if not self.search_supported:
             return {}
         try:
-            tasks = self.client.task_search()
+            tasks = self.client.task_search(state="acquired")
         except ProtocolError as exc:
             if exc.status in (400, 404, 501):
                 self._unsupported(exc, "task.search")
@@ -136,9 +136,14 @@ def node_names_by_id(nodes: list[dict[str, Any]]) -> dict[str, str]:
 
 
 def tree_rows(source: PromiseSource, root_id: str, names: dict[str, str],
-              limit: int = MAX_TREE) -> list[PromiseRow]:
-    """Every promise of the call graph rooted at ``root_id`` (root first, then by id)."""
-    holders = source.task_holders()
+              holders: dict[str, str] | None = None, limit: int = MAX_TREE) -> list[PromiseRow]:
+    """The call graph rooted at ``root_id`` (root first, then by creation), up to ``limit``.
+
+    ``holders`` (task id → node id, from :meth:`PromiseSource.task_holders`) is
+    fetched when not given.
+    """
+    if holders is None:
+        holders = source.task_holders()
     records = {r["id"]: r for r in source.search(tags={"resonate:origin": root_id}, limit=limit)}
     if root_id not in records:
         with contextlib.suppress(ProtocolError):

@@ -119,13 +119,14 @@ class Dashboard:
         assert self.source is not None
         names = node_names_by_id(self.nodes)
         pending = self.source.search(state="pending", limit=200)
+        holders = self.source.task_holders()
         for rec in pending:
             origin = (rec.get("tags") or {}).get("resonate:origin")
             if origin and origin not in self.roots:
                 self.roots.append(origin)
         trees = {}
         for root in list(self.roots):
-            rows = tree_rows(self.source, root, names, limit=TREE_ROWS)
+            rows = tree_rows(self.source, root, names, holders, limit=TREE_ROWS)
             if rows:
                 trees[root] = rows
                 top = rows[0]

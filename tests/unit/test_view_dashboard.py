@@ -1,0 +1,52 @@
+"""The live view's model with a fake supervisor: bounded polling, feed, degraded server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from resonate_rpc_cli.home import Home
+from resonate_rpc_cli.supervisor.spec import TopologyConfig
+from resonate_rpc_cli.view.live import Dashboard, Every
+from tests.procs import free_port
+
+
+class FakeSupervisor:
+    def __init__(self) -> None:
+        self.calls: list[dict[str, Any]] = []
+        self.config = TopologyConfig(server_port=free_port(), gateway_port=free_port())
+
+    def __call__(self, home: Home, op: str, **args: Any) -> dict[str, Any]:
+        self.calls.append({"op": op, **args})
+        events = [{"seq": 1, "ts": 0.0, "kind": "killed", "node": "service-b-1", "pid": 7,
+                   "detail": "SIGKILL"}] if args.get("since", 0) < 1 else []
+        return {"config": self.config.to_json(), "events": events,
+                "nodes": [{"name": "service-b-1", "group": "service-b", "pid": None,
+                           "state": "killed", "restarts": 0, "uptime_s": None,
+                           "node_id": "n1", "task": None}]}
+
+
+def test_every_limits_the_rate() -> None:
+    every = Every(0.5)
+    fired = [every.due(t / 10) for t in range(20)]
+    assert sum(fired) == 4 and fired[0]
+
+
+def test_dashboard_polls_at_bounded_rates_and_keeps_a_feed(tmp_path: Path) -> None:
+    fake = FakeSupervisor()
+    now = [0.0]
+    board = Dashboard(Home(tmp_path), call=fake, clock=lambda: now[0])
+    for _ in range(20):  # two seconds of refreshes every 0.1 s
+        board.refresh()
+        now[0] += 0.1
+    assert len(fake.calls) == 4, fake.calls
+    assert fake.calls[1]["since"] == 1  # asks only for new events
+    assert len(board.feed) == 1 and "killed" in board.feed[0] and "service-b-1" in board.feed[0]
+    # nothing listens on the server port: a notice, not an exception
+    assert board.notice is not None and "not answering" in board.notice
+    console = Console(record=True, width=140, color_system=None)
+    console.print(board.render())
+    out = console.export_text()
+    assert "processes" in out and "service-b-1" in out and "not answering" in out
