@@ -9,8 +9,11 @@ it down after, counting the processes of that HOME still alive (orphans).
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
+import signal
 import socket
+import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
@@ -161,9 +164,10 @@ def own_topology(
         step_delay_s=step_delay_s, delay_mode=delay_mode, memory=memory,
     )
     own: OwnTopology | None = None
+    daemon: subprocess.Popen[bytes] | None = None
     try:
         try:
-            launch.up(home, config, detach=True, timeout_s=up_timeout_s)
+            daemon = launch.up(home, config, detach=True, timeout_s=up_timeout_s).daemon
         except RpcdemoError as exc:
             raise NotRunningError(f"chaos could not start its own topology: {exc}") from exc
         own = OwnTopology(SupervisedTopology(home), home)
@@ -173,6 +177,8 @@ def own_topology(
         with contextlib.suppress(RpcdemoError):
             # processes the supervisor's own shutdown left behind, which down() then ended
             cleaned = int(launch.down(home).get("leftovers", 0))
+        if daemon is not None:
+            _reap(daemon)
         left = _wait_no_processes(root, 10.0)
         if own is not None:
             own.orphans = cleaned + left
@@ -189,3 +195,13 @@ def _wait_no_processes(root: Path, timeout_s: float) -> int:
         if not left or time.monotonic() >= deadline:
             return len(left)
         time.sleep(0.1)
+
+
+def _reap(daemon: subprocess.Popen[bytes], timeout_s: float = 15.0) -> None:
+    """Wait for the supervisor daemon we started; KILL its group if it lingers."""
+    try:
+        daemon.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(daemon.pid, signal.SIGKILL)
+        daemon.wait(5)
