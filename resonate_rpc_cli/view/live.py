@@ -34,7 +34,7 @@ from resonate_rpc_cli.view.render import counts_text, nodes_table, promise_tree
 from resonate_rpc_cli.view.style import seconds
 
 TREE_ROWS = 30
-MAX_ROOTS = 6
+MAX_RECENT_ROOTS = 3
 FEED_LINES = 8
 
 
@@ -66,7 +66,9 @@ class Dashboard:
     feed: deque[str] = field(default_factory=lambda: deque(maxlen=FEED_LINES))
     notice: str | None = None
     last_seq: int = 0
-    roots: deque[str] = field(default_factory=lambda: deque(maxlen=MAX_ROOTS))
+    #: the seed's static flow ids are always shown; other roots while recent
+    pinned: tuple[str, ...] = tuple(f.promise_id for f in FLOWS.values())
+    recent: deque[str] = field(default_factory=lambda: deque(maxlen=MAX_RECENT_ROOTS))
     settled: dict[str, str] = field(default_factory=dict)
     node_every: Every = field(default_factory=lambda: Every(0.5))
     promise_every: Every = field(default_factory=lambda: Every(1.0))
@@ -83,8 +85,6 @@ class Dashboard:
             if self.config is None:
                 self.config = TopologyConfig.from_json(status["config"])
                 self.source = PromiseSource(self.config.server_url, timeout_s=1.0)
-                for flow in FLOWS.values():
-                    self.roots.append(flow.promise_id)
             self.nodes = status["nodes"]
             for event in status["events"]:
                 self.last_seq = max(self.last_seq, int(event["seq"]))
@@ -122,10 +122,10 @@ class Dashboard:
         holders = self.source.task_holders()
         for rec in pending:
             origin = (rec.get("tags") or {}).get("resonate:origin")
-            if origin and origin not in self.roots:
-                self.roots.append(origin)
+            if origin and origin not in self.pinned and origin not in self.recent:
+                self.recent.append(origin)
         trees = {}
-        for root in list(self.roots):
+        for root in (*self.pinned, *self.recent):
             rows = tree_rows(self.source, root, names, holders, limit=TREE_ROWS)
             if rows:
                 trees[root] = rows
