@@ -85,7 +85,9 @@ def test_unreachable_server_gets_503_naming_the_url_quickly(topo: Topology) -> N
     gw = topo.spawn_node("gateway-dead", "gateway",
                          {"RESONATE_URL": dead_url, "RPCDEMO_GATEWAY_PORT": str(port)})
     base = f"http://127.0.0.1:{port}"
-    status, body = wait_until(lambda: _answers(base + "/health"), 20, "the gateway to listen")
+    answer = wait_until(lambda: _answers(base + "/health"), 20, "the gateway to listen")
+    assert answer is not None
+    status, body = answer
     assert status == 503 and dead_url in body["error"], body
     for route in ("/await-chain", "/detached-chain", "/fan-out-workflow"):
         t0 = time.monotonic()
