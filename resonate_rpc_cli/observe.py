@@ -132,7 +132,19 @@ class PromiseSource:
 
 
 def node_names_by_id(nodes: list[dict[str, Any]]) -> dict[str, str]:
-    return {str(n["node_id"]): str(n["name"]) for n in nodes if n.get("node_id")}
+    """Resonate node id → readable name; ids of dead incarnations say so.
+
+    A task can stay leased to a killed incarnation until its TTL runs out;
+    it shows as ``service-b-1 (incarnation 1, gone)``.
+    """
+    names: dict[str, str] = {}
+    for node in nodes:
+        for i, old in enumerate(node.get("past_node_ids") or [], start=1):
+            if old != "gateway":
+                names[str(old)] = f"{node['name']} (incarnation {i}, gone)"
+        if node.get("node_id"):
+            names[str(node["node_id"])] = str(node["name"])
+    return names
 
 
 def tree_rows(source: PromiseSource, root_id: str, names: dict[str, str],

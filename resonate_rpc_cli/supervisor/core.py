@@ -88,6 +88,7 @@ class Node:
     paused_from: NodeState | None = None
     last_exit: int | None = None
     ever_ready: bool = False
+    past_node_ids: list[str] = field(default_factory=list)
 
     @property
     def label(self) -> str:
@@ -167,6 +168,7 @@ class Supervisor:
                 "incarnation": node.incarnation,
                 "log": str(node.spec.log) if node.spec else None,
                 "last_exit": node.last_exit,
+                "past_node_ids": list(node.past_node_ids),
             })
         return rows
 
@@ -222,36 +224,40 @@ class Supervisor:
                 self._start(node, "start")
 
     def _on_exit(self, node: Node, code: int) -> None:
+        pid = node.pid
         node.handle = None
         node.kill_at = None
         node.last_exit = code
         now = self.clock.monotonic()
         if node.state is NodeState.STOPPING:
             self._move(node, NodeState.STOPPED)
-            self._emit(EventKind.STOPPED, node, detail=f"exit {code}")
+            self._emit(EventKind.STOPPED, node, detail=f"exit {code}", pid=pid)
             return
         if node.state is NodeState.KILLED:
-            self._emit(EventKind.EXITED, node, detail=f"exit {code} (killed)")
+            self._emit(EventKind.EXITED, node, detail=f"exit {code} (killed)", pid=pid)
             return
         if self.shutting_down:
             self._move(node, NodeState.STOPPING)
             self._move(node, NodeState.STOPPED)
-            self._emit(EventKind.STOPPED, node, detail=f"exit {code}")
+            self._emit(EventKind.STOPPED, node, detail=f"exit {code}", pid=pid)
             return
         uptime = now - (node.started_at or now)
         node.quick_failures = node.quick_failures + 1 if uptime < self.policy.quick_s else 1
         if node.quick_failures >= self.policy.max_quick_failures:
             self._move(node, NodeState.FAILED)
-            self._emit(EventKind.FAILED, node,
+            self._emit(EventKind.FAILED, node, pid=pid,
                        detail=f"exit {code}; {node.quick_failures} quick failures, giving up")
             return
         delay = self.policy.backoff(node.quick_failures)
         self._move(node, NodeState.BACKOFF)
         node.restart_at = now + delay
-        self._emit(EventKind.EXITED, node, detail=f"exit {code}; restart in {delay:.2f}s")
+        self._emit(EventKind.EXITED, node, detail=f"exit {code}; restart in {delay:.2f}s",
+                   pid=pid)
 
     def _start(self, node: Node, why: str) -> None:
         node.incarnation += 1
+        if node.spec is not None and node.spec.node_id:
+            node.past_node_ids.append(node.spec.node_id)
         if why != "start":
             node.restarts += 1
         node_id = "gateway" if node.name.group == GATEWAY else (

@@ -34,6 +34,7 @@ from resonate_rpc_cli.view.render import counts_text, nodes_table, promise_tree
 from resonate_rpc_cli.view.style import seconds
 
 TREE_ROWS = 30
+MAX_TREES = 6
 MAX_RECENT_ROOTS = 3
 FEED_LINES = 8
 
@@ -142,13 +143,24 @@ class Dashboard:
             self.counts = self.source.counts(limit=10_000)
         self.notice = self.source.notice
 
-    def render(self) -> RenderableType:
+    def render(self, height: int | None = None) -> RenderableType:
+        """One frame; with ``height`` the promise trees are trimmed to fit the screen."""
         cfg = self.config
         head = Text.assemble(("rpcdemo ", "bold"), str(self.home.root))
         if cfg is not None:
             head.append(f"   server {cfg.server_url}   gateway {cfg.gateway_url}   "
                         f"ttl {seconds(cfg.ttl_s)}")
-        trees = [promise_tree(rows[:TREE_ROWS], title=root) for root, rows in self.trees.items()]
+        budget = TREE_ROWS * MAX_TREES if height is None else max(
+            4, height - len(self.nodes) - len(self.feed) - 14)
+        trees = []
+        for root, rows in self.trees.items():
+            # settled checkpoints say little on a live screen: keep calls and pending work
+            shown = [r for r in rows if r.state == "pending" or r.func not in ("(run)", None)]
+            shown = shown[:max(0, min(TREE_ROWS, budget - 1))]
+            if not shown:
+                continue
+            budget -= len(shown) + 1
+            trees.append(promise_tree(shown, title=root))
         parts: list[RenderableType] = [
             head,
             Panel(nodes_table(self.nodes, self.usage), title="processes", title_align="left"),
@@ -174,7 +186,7 @@ def run_live(home: Home, console: Console | None = None, refresh_s: float = 0.25
     board = Dashboard(home)
     board.refresh()  # raises NotRunningError at once if nothing runs
     started = time.monotonic()
-    with Live(board.render(), console=console, auto_refresh=False,
+    with Live(board.render(console.size.height), console=console, auto_refresh=False,
               transient=False, redirect_stdout=False) as live:
         try:
             while duration_s is None or time.monotonic() - started < duration_s:
@@ -183,7 +195,7 @@ def run_live(home: Home, console: Console | None = None, refresh_s: float = 0.25
                     board.refresh()
                 except NotRunningError:
                     return "gone"
-                live.update(board.render(), refresh=True)
+                live.update(board.render(console.size.height), refresh=True)
         except KeyboardInterrupt:
             return "interrupted"
     return "duration"

@@ -114,6 +114,8 @@ def test_kill_with_respawn_starts_a_new_node_id_in_the_same_slot(tmp_path: Path)
     assert node.state == "ready" and node.node_id != old_id and node.restarts == 1
     assert kinds(rig, "service-b-1") == ["spawned", "ready", "killed", "exited", "respawned",
                                          "ready"]
+    exited = [e for e in rig.sup.feed.since(0) if e.kind == "exited"]
+    assert exited[0].pid == pid and exited[0].node_id == old_id
 
 
 def test_respawn_after_waits(tmp_path: Path) -> None:

@@ -93,3 +93,13 @@ def test_status_and_run_views() -> None:
     run = {"flow": "fan-out", "promise_id": "p", "state": "timeout", "result": None,
            "elapsed_ms": 5}
     assert "fan-out [p] timeout" in text(run_view(run))
+
+
+def test_dead_incarnations_are_named_as_such() -> None:
+    from resonate_rpc_cli.observe import node_names_by_id
+
+    names = node_names_by_id([{"name": "service-b-1", "node_id": "new",
+                               "past_node_ids": ["first", "second"]},
+                              {"name": "server", "node_id": None}])
+    assert names == {"new": "service-b-1", "first": "service-b-1 (incarnation 1, gone)",
+                     "second": "service-b-1 (incarnation 2, gone)"}
