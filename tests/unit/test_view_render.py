@@ -8,7 +8,7 @@ from typing import Any
 
 from rich.console import Console
 
-from resonate_rpc_cli.observe import PromiseRow, decode_payload
+from resonate_rpc_cli.observe import PromiseRow, decode_payload, node_names_by_id
 from resonate_rpc_cli.view.render import nodes_table, promise_tree, run_view, status_view
 
 
@@ -96,8 +96,6 @@ def test_status_and_run_views() -> None:
 
 
 def test_dead_incarnations_are_named_as_such() -> None:
-    from resonate_rpc_cli.observe import node_names_by_id
-
     names = node_names_by_id([{"name": "service-b-1", "node_id": "new",
                                "past_node_ids": ["first", "second"]},
                               {"name": "server", "node_id": None}])
