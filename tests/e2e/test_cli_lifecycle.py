@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 
 import pytest
 
@@ -75,4 +76,29 @@ def test_foreground_up_takes_everything_down_with_it(how: str) -> None:
                 up.stdout.close()
             if up.stderr:
                 up.stderr.close()
+            end_leftovers(home)
+
+
+def test_a_port_in_use_names_the_port_and_its_holder_and_starts_nothing() -> None:
+    with short_home() as home:
+        cli = new_cli(home)
+        holder = subprocess.Popen(
+            [sys.executable, "-c", "import socket,sys,time; s=socket.socket(); "
+             "s.bind(('127.0.0.1', int(sys.argv[1]))); s.listen(); print('ok', flush=True); "
+             "time.sleep(60)", str(cli.gateway_port)],
+            stdout=subprocess.PIPE, text=True, start_new_session=True)
+        try:
+            assert holder.stdout is not None and holder.stdout.readline().strip() == "ok"
+            up = cli.run(*cli.up_args("--detach"))
+            assert up.returncode == 3, (up.stdout, up.stderr)
+            assert f"gateway port {cli.gateway_port} on 127.0.0.1 is in use" in up.stderr
+            assert f"pid {holder.pid}" in up.stderr, up.stderr
+            assert len(up.stderr.strip().splitlines()) == 1, up.stderr
+            assert_nothing_left(home, timeout=1.0)
+            assert not (home / "run" / "control.sock").exists()
+        finally:
+            os.killpg(holder.pid, signal.SIGKILL)
+            holder.wait()
+            if holder.stdout:
+                holder.stdout.close()
             end_leftovers(home)
