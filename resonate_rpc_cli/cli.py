@@ -19,7 +19,6 @@ from types import FrameType
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
 from resonate_rpc_cli import flowrun, observe
 from resonate_rpc_cli.flows import flow_named
@@ -29,6 +28,7 @@ from resonate_rpc_cli.status import ExitStatus, NotRunningError, RpcdemoError, U
 from resonate_rpc_cli.supervisor import control, launch
 from resonate_rpc_cli.supervisor.spec import DEFAULT_TTL_S, TopologyConfig, parse_delay
 from resonate_rpc_cli.topology import DEFAULT_GATEWAY_PORT, DEFAULT_SERVER_PORT
+from resonate_rpc_cli.view.console import err, out
 from resonate_rpc_cli.view.live import run_live
 from resonate_rpc_cli.view.render import kill_view, promise_tree, run_view, status_view
 
@@ -39,8 +39,6 @@ app = typer.Typer(
          "Exit codes: 0 ok, 1 a flow failed or timed out, 2 usage error, "
          "3 the topology is not running or not healthy.",
 )
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
 
