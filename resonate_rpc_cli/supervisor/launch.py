@@ -54,8 +54,17 @@ def _tail(path: os.PathLike[str] | str, lines: int = 3) -> str:
 # -- stale state --------------------------------------------------------------------
 
 
+#: Set in the supervisor daemon's environment; its children carry ``RPCDEMO_PARENT_PID``.
+ENV_SUPERVISOR = "RPCDEMO_SUPERVISOR"
+
+
 def processes_of(home: Home) -> list[psutil.Process]:
-    """Live processes (not us, nor our ancestors) whose ``RPCDEMO_HOME`` is ``home``."""
+    """Live processes rpcdemo started for ``home`` (not us, nor our ancestors).
+
+    That is: ``RPCDEMO_HOME`` is ``home`` and the process is a supervisor
+    (``RPCDEMO_SUPERVISOR``) or one of its children (``RPCDEMO_PARENT_PID``), so
+    a user's shell that merely exports ``RPCDEMO_HOME`` is never touched.
+    """
     mine = {os.getpid()}
     with contextlib.suppress(psutil.Error):
         mine.update(p.pid for p in psutil.Process().parents())
@@ -65,7 +74,9 @@ def processes_of(home: Home) -> list[psutil.Process]:
         if proc.pid in mine:
             continue
         with contextlib.suppress(psutil.Error):
-            if proc.environ().get(ENV_HOME) == want and proc.status() != psutil.STATUS_ZOMBIE:
+            env = proc.environ()
+            ours = ENV_SUPERVISOR in env or ENV_PARENT_PID in env
+            if env.get(ENV_HOME) == want and ours and proc.status() != psutil.STATUS_ZOMBIE:
                 found.append(proc)
     return found
 
@@ -151,7 +162,8 @@ def spawn_daemon(home: Home, config: TopologyConfig, owner_pid: int | None
 
     With ``owner_pid`` the daemon exits when that process dies (foreground ``up``).
     """
-    env = {**os.environ, ENV_HOME: str(home.root), "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, ENV_HOME: str(home.root), ENV_SUPERVISOR: "1",
+           "PYTHONUNBUFFERED": "1"}
     env.pop(ENV_PARENT_PID, None)
     if owner_pid is not None:
         env[ENV_PARENT_PID] = str(owner_pid)

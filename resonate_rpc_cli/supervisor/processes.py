@@ -42,6 +42,7 @@ class PopenSpawner:
     def spawn(self, spec: LaunchSpec) -> PopenHandle:
         spec.log.parent.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, **spec.env}
+        env.pop("RPCDEMO_SUPERVISOR", None)  # marks the daemon itself, not its children
         with spec.log.open("ab") as out:
             popen = subprocess.Popen(
                 spec.argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from resonate_rpc_cli.home import Home
-from resonate_rpc_cli.supervisor import control
+from resonate_rpc_cli.supervisor import control, launch
 from tests.e2e._cli_support import (
     Cli,
     assert_nothing_left,
@@ -102,3 +102,26 @@ def test_a_port_in_use_names_the_port_and_its_holder_and_starts_nothing() -> Non
             if holder.stdout:
                 holder.stdout.close()
             end_leftovers(home)
+
+
+def test_stale_cleanup_ends_our_leftovers_but_not_a_bystander_with_the_same_home() -> None:
+    with short_home() as home:
+        h = Home(home)
+        h.ensure()
+        sleeper = [sys.executable, "-c", "import time; time.sleep(60)"]
+        base = {k: v for k, v in os.environ.items() if not k.startswith("RPCDEMO_")}
+        bystander = subprocess.Popen(sleeper, env={**base, "RPCDEMO_HOME": str(home)},
+                                     start_new_session=True)
+        leftover = subprocess.Popen(sleeper, env={**base, "RPCDEMO_HOME": str(home),
+                                                  "RPCDEMO_PARENT_PID": "1"},
+                                    start_new_session=True)
+        try:
+            wait_until(lambda: len(processes_of_home(home)) == 2, 5, "both sleepers to run")
+            assert launch.clean_stale(h) == 1
+            leftover.wait(5)  # ended (psutil reaped it already, so no exit code to compare)
+            assert bystander.poll() is None
+        finally:
+            for p in (bystander, leftover):
+                if p.poll() is None:
+                    p.kill()
+                p.wait()
