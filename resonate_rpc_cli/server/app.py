@@ -1,107 +1,144 @@
-"""The HTTP face of the embedded server: ``POST /``, ``GET /poll/{group}/{pid}`` (SSE).
+"""The HTTP face of the embedded server.
 
-Every request is applied to one :class:`~resonate.connections.local.ServerState`
-on one event loop; the outgoing messages it produces are drained right after
-``apply`` (with no ``await`` in between, since ``apply`` clears them) and handed
-to the :class:`~resonate_rpc_cli.server.delivery.Hub`.
+Routes: ``POST /`` (the protocol's JSON envelope), ``GET /poll/{group}/{pid}``
+(SSE push), ``GET /health``, ``GET /ready`` and, unless ``--no-extras``,
+``GET /rpcdemo/info`` and ``POST /rpcdemo/release``.
+
+Every request goes through the :class:`Engine` on the one event loop; the
+messages it produces are delivered by the :class:`Hub` right after, and the
+response is sent only after the engine has committed the request to the store.
+Any malformed request (bad JSON, unknown kind, wrong types, oversized body) is
+answered with a 4xx JSON error in the protocol's envelope shape.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
-import time
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+import msgspec
 from aiohttp import web
 from resonate.connections.local import (
     OutgoingMessage,
-    ServerState,
     unwrap_request_envelope,
     wrap_response_envelope,
 )
-from resonate.error import ServerError
 
-from resonate_rpc_cli.server.delivery import Address, Hub, Listener
+from resonate_rpc_cli import __version__
+from resonate_rpc_cli.server.config import ServerConfig
+from resonate_rpc_cli.server.delivery import Address, Hub, Listener, Push
+from resonate_rpc_cli.server.engine import Engine, error_response
+from resonate_rpc_cli.server.store import StoreError
 
 log = logging.getLogger("rpcdemo.server")
 
+#: A pending task whose ``execute`` went out less than this long ago is not
+#: re-sent to a newly connected member (it is probably being acquired).
+RESEND_AFTER_S = 1.0
 
-@dataclass
-class ServerConfig:
-    host: str = "127.0.0.1"
-    port: int = 8001
-    tick_interval_s: float = 0.1
-    keepalive_s: float = 15.0
-    stream_lifetime_s: float = 240.0
-    hold_max: int = 10_000
-    hold_age_s: float = 300.0
-    max_body_bytes: int = 4 * 1024 * 1024
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
+_json = msgspec.json.Encoder()
 
 
 class EmbeddedServer:
-    """ServerState + Hub + the aiohttp routes."""
+    """Engine + Hub + the aiohttp routes. ``on_fatal`` is called if the store fails."""
 
-    def __init__(self, config: ServerConfig, state: ServerState | None = None) -> None:
+    def __init__(
+        self, config: ServerConfig, engine: Engine,
+        on_fatal: Callable[[str], None] | None = None,
+    ) -> None:
         self.config = config
-        self.state = state if state is not None else ServerState()
+        self.engine = engine
         self.hub = Hub(config.hold_max, config.hold_age_s)
+        self.on_fatal = on_fatal
+        self.fatal: str | None = None
+        self._last_execute: dict[str, float] = {}
         self._tick_task: asyncio.Task[None] | None = None
+        self._streams: set[asyncio.Task[Any]] = set()
 
-    # -- state machine ------------------------------------------------------
+    # -- delivery ----------------------------------------------------------------
 
-    def apply(self, req: Any) -> dict[str, Any]:
-        """Apply one flat request; dispatch what it produced; return the flat response."""
-        try:
-            resp = self.state.apply(now_ms(), req)
-        except ServerError as exc:
-            self.state.outgoing.clear()
-            kind = req.get("kind") if isinstance(req, dict) else None
-            corr = req.get("corrId") if isinstance(req, dict) else None
-            return {"kind": kind, "corrId": corr, "status": exc.code, "error": exc.message}
-        self._dispatch(self.state.outgoing)
-        self.state.outgoing = []
-        return resp
-
-    def tick(self) -> None:
-        self.state.outgoing = []
-        self.state.tick(now_ms())
-        self._dispatch(self.state.outgoing)
-        self.state.outgoing = []
-
-    def _dispatch(self, outgoing: list[OutgoingMessage]) -> None:
+    def dispatch(self, outgoing: list[OutgoingMessage]) -> None:
+        """Hand each produced message to the hub; remember when each ``execute`` went out."""
+        now = _loop_time()
         for msg in outgoing:
             address = Address.parse(msg.address)
             if address is None:
                 log.warning("dropping message for unroutable address %s", msg.address)
                 continue
-            self.hub.deliver(address, json.dumps(msg.message, separators=(",", ":")))
+            task_id = _execute_task_id(msg.message)
+            push = Push(address, _json.encode(msg.message).decode(), task_id)
+            if self.hub.deliver(push, now) is not None and task_id is not None:
+                self._last_execute[task_id] = now
+
+    def resend_pending(self, listener: Listener) -> int:
+        """Send ``execute`` for the pending tasks of the listener's group that nobody has."""
+        now = _loop_time()
+        sent = 0
+        for task_id, version, target in self.engine.pending_tasks():
+            address = Address.parse(target)
+            if address is None or address.group != listener.group:
+                continue
+            if not address.anycast and address.pid != listener.pid:
+                continue
+            if now - self._last_execute.get(task_id, float("-inf")) < RESEND_AFTER_S:
+                continue
+            message = {"kind": "execute", "data": {"task": {"id": task_id, "version": version}}}
+            self.hub.send_to(listener, Push(address, _json.encode(message).decode(), task_id))
+            self._last_execute[task_id] = now
+            sent += 1
+        return sent
+
+    def _guard(self, fn: Callable[[], Any]) -> Any:
+        """Run an engine call; a store failure is fatal (never acknowledge what is not kept)."""
+        try:
+            return fn()
+        except StoreError as exc:
+            self.fatal = str(exc)
+            log.error("store failure, stopping: %s", exc)
+            if self.on_fatal is not None:
+                self.on_fatal(str(exc))
+            raise web.HTTPServiceUnavailable(
+                text=_json.encode(error_response(None, None, 503, str(exc))).decode(),
+                content_type="application/json",
+            ) from exc
 
     async def _tick_loop(self) -> None:
         while True:
-            self.tick()
             await asyncio.sleep(self.config.tick_interval_s)
+            try:
+                outgoing = self.engine.tick()
+            except StoreError as exc:
+                self.fatal = str(exc)
+                log.error("store failure, stopping: %s", exc)
+                if self.on_fatal is not None:
+                    self.on_fatal(str(exc))
+                return
+            self.dispatch(outgoing)
+            self.hub.expire(_loop_time())
 
-    # -- HTTP -----------------------------------------------------------------
+    # -- HTTP --------------------------------------------------------------------
 
     async def handle_request(self, request: web.Request) -> web.Response:
-        body = await request.read()
+        body = await _read_body(request, self.config.max_body_bytes)
+        if body is None:
+            return _error(413, f"request body larger than {self.config.max_body_bytes} bytes")
         try:
-            envelope = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
-            return _error(400, None, None, f"invalid JSON: {exc}")
+            envelope = msgspec.json.decode(body)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            return _error(400, f"invalid JSON: {exc}")
         flat = unwrap_request_envelope(envelope)
-        if not isinstance(flat, dict):
-            return _error(400, None, None, "request must be a JSON object")
-        resp = self.apply(flat)
-        return web.json_response(wrap_response_envelope(resp))
+        resp, outgoing = self._guard(lambda: self.engine.apply(flat))
+        self.dispatch(outgoing)
+        wrapped = wrap_response_envelope(resp)
+        status = wrapped["head"]["status"]
+        return web.Response(
+            body=_json.encode(wrapped),
+            status=status if 400 <= status < 600 else 200,
+            content_type="application/json",
+        )
 
     async def handle_poll(self, request: web.Request) -> web.StreamResponse:
         group = request.match_info["group"]
@@ -112,61 +149,147 @@ class EmbeddedServer:
         await resp.prepare(request)
         await resp.write(b": ok\n\n")
         listener = Listener(group=group, pid=pid)
-        self.hub.connect(listener)
-        undelivered: list[str] = []
-        loop = asyncio.get_running_loop()
-        ends_at = loop.time() + self.config.stream_lifetime_s
+        self.hub.connect(listener, _loop_time())
+        self.resend_pending(listener)
+        task = asyncio.current_task()
+        if task is not None:
+            self._streams.add(task)
+        unwritten: list[Push] = []
         try:
-            while True:
-                left = ends_at - loop.time()
-                if left <= 0:
-                    break
-                try:
-                    data = await asyncio.wait_for(
-                        listener.queue.get(), min(self.config.keepalive_s, left)
-                    )
-                except TimeoutError:
-                    await resp.write(b": keepalive\n\n")
-                    continue
-                try:
-                    await resp.write(f"data: {data}\n\n".encode())
-                except (ConnectionResetError, RuntimeError):
-                    undelivered.append(data)
-                    raise
+            await self._pump(listener, resp, unwritten)
         except (ConnectionResetError, RuntimeError, asyncio.CancelledError):
             pass
         finally:
-            self.hub.disconnect(listener, undelivered)
+            if task is not None:
+                self._streams.discard(task)
+            self.hub.disconnect(listener, unwritten, _loop_time())
         with contextlib.suppress(ConnectionResetError, RuntimeError):
             await resp.write_eof()
         return resp
 
+    async def _pump(
+        self, listener: Listener, resp: web.StreamResponse, unwritten: list[Push]
+    ) -> None:
+        """Write queued messages (one ``data:`` line each) until the stream's lifetime ends."""
+        loop = asyncio.get_running_loop()
+        ends_at = loop.time() + self.config.stream_lifetime_s
+        while True:
+            left = ends_at - loop.time()
+            if left <= 0:
+                return
+            try:
+                first = await asyncio.wait_for(
+                    listener.queue.get(), min(self.config.keepalive_s, left)
+                )
+            except TimeoutError:
+                await resp.write(b": keepalive\n\n")
+                continue
+            batch = [first]
+            while not listener.queue.empty():
+                batch.append(listener.queue.get_nowait())
+            try:
+                await resp.write(b"".join(f"data: {p.data}\n\n".encode() for p in batch))
+            except BaseException:
+                unwritten.extend(batch)
+                raise
+
     async def handle_health(self, request: web.Request) -> web.Response:
+        if self.fatal is not None:
+            return web.json_response({"status": "failing", "error": self.fatal}, status=503)
         return web.json_response({"status": "ok"})
 
     async def handle_ready(self, request: web.Request) -> web.Response:
-        return web.json_response({"status": "ready", **self.hub.snapshot()})
+        # The store is loaded before the port is bound, so serving means ready.
+        return await self.handle_health(request)
+
+    async def handle_info(self, request: web.Request) -> web.Response:
+        store = self.config.store
+        return web.json_response({
+            "kind": "embedded",
+            "durable": self.engine.durable,
+            "store": str(store) if store is not None else None,
+            "version": __version__,
+            "listeners": self.hub.listener_pids(),
+            "held": len(self.hub.held),
+            "connects": self.hub.connects,
+            "promises": len(self.engine.state.promises),
+            "tasks": len(self.engine.state.tasks),
+        })
+
+    async def handle_release(self, request: web.Request) -> web.Response:
+        """``{"pid"}`` → ``{"released": [task ids]}``: that node's leases go back to pending."""
+        body = await _read_body(request, self.config.max_body_bytes)
+        if body is None:
+            return _plain_error(413, "request body too large")
+        try:
+            obj = msgspec.json.decode(body)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            return _plain_error(400, f"invalid JSON: {exc}")
+        pid = obj.get("pid") if isinstance(obj, dict) else None
+        if not isinstance(pid, str) or not pid:
+            return _plain_error(400, 'body must be {"pid": "<node id>"}')
+        released, outgoing = self._guard(lambda: self.engine.release(pid))
+        self.dispatch(outgoing)
+        log.info("released %d lease(s) of pid %s", len(released), pid)
+        return web.json_response({"released": released})
 
     def make_app(self) -> web.Application:
-        app = web.Application(client_max_size=self.config.max_body_bytes)
+        app = web.Application(client_max_size=self.config.max_body_bytes + 1)
         app.router.add_post("/", self.handle_request)
         app.router.add_get("/poll/{group}/{pid}", self.handle_poll)
         app.router.add_get("/health", self.handle_health)
         app.router.add_get("/ready", self.handle_ready)
+        if self.config.extras:
+            app.router.add_get("/rpcdemo/info", self.handle_info)
+            app.router.add_post("/rpcdemo/release", self.handle_release)
         app.on_startup.append(self._on_startup)
-        app.on_cleanup.append(self._on_cleanup)
+        app.on_shutdown.append(self._on_shutdown)
         return app
 
     async def _on_startup(self, app: web.Application) -> None:
         self._tick_task = asyncio.create_task(self._tick_loop())
 
-    async def _on_cleanup(self, app: web.Application) -> None:
-        if self._tick_task is not None:
-            self._tick_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._tick_task
+    async def _on_shutdown(self, app: web.Application) -> None:
+        for task in [*self._streams, *([self._tick_task] if self._tick_task else [])]:
+            task.cancel()
+        await _gather_quietly([*self._streams, *([self._tick_task] if self._tick_task else [])])
 
 
-def _error(status: int, kind: Any, corr: Any, message: str) -> web.Response:
-    flat = {"kind": kind, "corrId": corr, "status": status, "error": message}
-    return web.json_response(wrap_response_envelope(flat), status=status)
+async def _read_body(request: web.Request, limit: int) -> bytes | None:
+    """The body, or ``None`` if it is longer than ``limit`` bytes."""
+    if request.content_length is not None and request.content_length > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.content.iter_chunked(65536):
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _error(status: int, message: str) -> web.Response:
+    body = _json.encode(wrap_response_envelope(error_response(None, None, status, message)))
+    return web.Response(body=body, status=status, content_type="application/json")
+
+
+def _plain_error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+def _execute_task_id(message: Any) -> str | None:
+    if isinstance(message, dict) and message.get("kind") == "execute":
+        task = (message.get("data") or {}).get("task")
+        if isinstance(task, dict) and isinstance(task.get("id"), str):
+            return str(task["id"])
+    return None
+
+
+def _loop_time() -> float:
+    return asyncio.get_running_loop().time()
+
+
+async def _gather_quietly(aws: list[Awaitable[Any]]) -> None:
+    if aws:
+        await asyncio.gather(*aws, return_exceptions=True)

@@ -7,7 +7,13 @@ connected per group and hands each outgoing message to exactly one of them.
 * ``poll://any@group`` (optionally ``/pid`` preferred) goes to ONE live member
   of the group, round-robin across members.
 * With no live recipient the message is *held* (bounded in count and age) and
-  handed to the first matching listener that connects.
+  handed to the first matching listener that connects, except ``execute``
+  messages (:attr:`Push.task_id` set): those are not held, because the server
+  re-sends ``execute`` for every pending task of a group from its state when a
+  member connects, which is never stale and survives a restart.
+* Messages queued on a listener that disconnects go back through routing with
+  their original address: anycast to another member, unicast held until that
+  pid reconnects (e.g. after a stream is recycled).
 """
 
 from __future__ import annotations
@@ -46,20 +52,28 @@ class Address:
         return cls(anycast=mode == "any", group=group, pid=pid)
 
 
-@dataclass
+@dataclass(frozen=True)
+class Push:
+    """One encoded message for an address; ``task_id`` is set for ``execute`` messages."""
+
+    address: Address
+    data: str
+    task_id: str | None = None
+
+
+@dataclass(eq=False)
 class Listener:
-    """One connected SSE stream: a queue of encoded messages for one (group, pid)."""
+    """One connected SSE stream: a queue of messages for one (group, pid)."""
 
     group: str
     pid: str
-    queue: asyncio.Queue[str] = field(default_factory=asyncio.Queue)
+    queue: asyncio.Queue[Push] = field(default_factory=asyncio.Queue)
     closed: bool = False
 
 
 @dataclass
 class Held:
-    address: Address
-    data: str
+    push: Push
     at: float
 
 
@@ -72,37 +86,50 @@ class Hub:
         self.groups: dict[str, list[Listener]] = {}
         self.held: deque[Held] = deque()
         self.dropped = 0
+        #: How many times each pid has connected (streams are recycled, so this grows).
+        self.connects: dict[str, int] = {}
         self._rr = itertools.count()
 
-    def connect(self, listener: Listener) -> None:
+    def connect(self, listener: Listener, now: float | None = None) -> None:
         """Register a listener and hand it every held message addressed to it."""
         self.groups.setdefault(listener.group, []).append(listener)
-        self._flush_held()
+        self.connects[listener.pid] = self.connects.get(listener.pid, 0) + 1
+        self._flush_held(now)
 
-    def disconnect(self, listener: Listener, undelivered: list[str]) -> None:
-        """Forget a listener; re-route messages it had queued but not written."""
+    def disconnect(
+        self, listener: Listener, unwritten: list[Push], now: float | None = None
+    ) -> None:
+        """Forget a listener; re-route what it had queued (and ``unwritten``) by address."""
         listener.closed = True
         members = self.groups.get(listener.group, [])
         if listener in members:
             members.remove(listener)
+        if not members:
+            self.groups.pop(listener.group, None)
         while not listener.queue.empty():
-            undelivered.append(listener.queue.get_nowait())
-        for data in undelivered:
-            self.deliver(Address(True, listener.group, None), data)
+            unwritten.append(listener.queue.get_nowait())
+        for push in unwritten:
+            self.deliver(push, now)
 
     def members(self, group: str) -> list[Listener]:
         return [m for m in self.groups.get(group, []) if not m.closed]
 
-    def deliver(self, address: Address, data: str, now: float | None = None) -> bool:
-        """Queue ``data`` for one listener; hold it if none can take it now."""
-        target = self._pick(address)
+    def deliver(self, push: Push, now: float | None = None) -> Listener | None:
+        """Queue ``push`` for one listener and return it; hold (or drop) it if none can take it."""
+        target = self.pick(push.address)
         if target is not None:
-            target.queue.put_nowait(data)
-            return True
-        self._hold(Held(address, data, now if now is not None else _now()))
-        return False
+            target.queue.put_nowait(push)
+            return target
+        if push.task_id is None:
+            self._hold(Held(push, now if now is not None else _now()))
+        return None
 
-    def _pick(self, address: Address) -> Listener | None:
+    def send_to(self, listener: Listener, push: Push) -> None:
+        """Queue ``push`` for exactly ``listener`` (e.g. a re-sent ``execute``)."""
+        listener.queue.put_nowait(push)
+
+    def pick(self, address: Address) -> Listener | None:
+        """The listener a message for ``address`` goes to now, or ``None``."""
         members = self.members(address.group)
         if address.pid is not None:
             for m in members:
@@ -115,7 +142,7 @@ class Hub:
         return members[next(self._rr) % len(members)]
 
     def _hold(self, held: Held) -> None:
-        self.expire()
+        self.expire(held.at)
         self.held.append(held)
         while len(self.held) > self.hold_max:
             self.held.popleft()
@@ -128,23 +155,26 @@ class Hub:
             self.held.popleft()
             self.dropped += 1
 
-    def _flush_held(self) -> None:
-        self.expire()
+    def _flush_held(self, now: float | None) -> None:
+        self.expire(now)
         keep: deque[Held] = deque()
         for h in self.held:
-            target = self._pick(h.address)
+            target = self.pick(h.push.address)
             if target is None:
                 keep.append(h)
             else:
-                target.queue.put_nowait(h.data)
+                target.queue.put_nowait(h.push)
         self.held = keep
 
     def snapshot(self) -> dict[str, Any]:
         return {
-            "listeners": {g: [m.pid for m in ms if not m.closed] for g, ms in self.groups.items()},
+            "listeners": self.listener_pids(),
             "held": len(self.held),
             "dropped": self.dropped,
         }
+
+    def listener_pids(self) -> dict[str, list[str]]:
+        return {g: [m.pid for m in ms if not m.closed] for g, ms in self.groups.items() if ms}
 
 
 def _now() -> float:

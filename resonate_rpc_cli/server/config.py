@@ -1,0 +1,59 @@
+"""The embedded server's options, shared by ``python -m resonate_rpc_cli.server`` and
+``rpcdemo server`` (both build a :class:`ServerConfig` and call ``runner.serve``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from resonate_rpc_cli.topology import DEFAULT_HOST, DEFAULT_SERVER_PORT, ENV_HOME
+
+STORE_FILE = "store.sqlite"
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """Every option of the embedded server.
+
+    ``store`` is the SQLite file holding the durable state; ``None`` means an
+    in-memory server (like ``resonate dev``) that forgets everything on exit.
+    """
+
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_SERVER_PORT
+    store: Path | None = None
+    #: Streams are ended after this many seconds so SDK clients reconnect before
+    #: their 300 s aiohttp timeout makes them deaf.
+    stream_lifetime_s: float = 240.0
+    #: A keepalive comment is written to an idle stream this often.
+    keepalive_s: float = 15.0
+    #: Messages for a group with no live member are held, at most this many ...
+    hold_max: int = 10_000
+    #: ... and for at most this many seconds.
+    hold_age_s: float = 300.0
+    #: Request bodies above this size are answered 413.
+    max_body_bytes: int = 4 * 1024 * 1024
+    #: ``False`` (``--no-extras``) hides ``/rpcdemo/*`` like a real server.
+    extras: bool = True
+    #: How often timeouts (promise expiry, lease expiry, pending retries) are checked.
+    tick_interval_s: float = 0.1
+    #: ``True``: SQLite ``synchronous=FULL`` (survives power loss, slower);
+    #: the default ``NORMAL`` survives any process crash, including ``kill -9``.
+    fsync: bool = False
+    #: The command log is folded into a snapshot every this many entries.
+    snapshot_every: int = 5_000
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+
+def default_store_path(env: Mapping[str, str] | None = None) -> Path:
+    """``$RPCDEMO_HOME/store.sqlite`` when RPCDEMO_HOME is set, else ``./.rpcdemo/store.sqlite``."""
+    env = os.environ if env is None else env
+    home = env.get(ENV_HOME)
+    base = Path(home) if home else Path(".rpcdemo")
+    return (base / STORE_FILE).absolute()

@@ -1,0 +1,314 @@
+"""The server's state machine made safe and durable: ServerState + search + command log.
+
+:class:`Engine` is the only thing that touches :class:`ServerState`. It
+
+* answers every request with a flat response and never raises for bad input:
+  any exception from a malformed request becomes a 400 response;
+* adds ``promise.search``, ``task.search``, ``task.get`` (``search.py``) and the
+  ``release`` extra (every lease a dead pid holds goes back to pending);
+* when it has a :class:`CommandLog`, logs every state-changing request (with the
+  ``now`` it was applied at) and commits it *before* returning, and logs ticks
+  only when they change something. Replaying the log after the latest snapshot
+  with the logged ``now`` values rebuilds the same state, because ServerState is
+  deterministic given ``(state, now, request)``.
+
+It returns the outgoing messages each call produced; delivering them is the
+caller's job. :class:`StoreError` from the log propagates: a server that can
+no longer persist must stop rather than acknowledge what it cannot keep.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import msgspec
+from resonate.connections.local import (
+    PENDING_RETRY_TTL,
+    DurablePromise,
+    OutgoingMessage,
+    PTimeout,
+    ScheduleStub,
+    ServerState,
+    Task,
+    TTimeout,
+)
+from resonate.error import ServerError
+
+from resonate_rpc_cli.server.search import SearchIndex, promise_search, task_get, task_search
+from resonate_rpc_cli.server.store import CommandLog
+
+log = logging.getLogger("rpcdemo.server")
+
+#: Kinds ServerState applies and that may change state: always logged.
+MUTATING_KINDS = frozenset(
+    {
+        "promise.create",
+        "promise.settle",
+        "promise.register_listener",
+        "task.create",
+        "task.acquire",
+        "task.release",
+        "task.fulfill",
+        "task.fence",
+        "task.suspend",
+        "task.heartbeat",
+        "schedule.create",
+        "schedule.delete",
+    }
+)
+#: Read-only kinds: never logged (``promise.get`` only when it times a promise out).
+READ_KINDS = frozenset(
+    {"promise.get", "promise.search", "task.search", "task.get", "schedule.get", "schedule.search"}
+)
+KNOWN_KINDS = MUTATING_KINDS | READ_KINDS
+
+#: Log-only kinds for the engine's own state changes.
+TICK = "rpcdemo.tick"
+RELEASE = "rpcdemo.release"
+
+
+class Snapshot(msgspec.Struct, kw_only=True):
+    """Everything of a ServerState except its (transient) outgoing queue."""
+
+    promises: dict[str, DurablePromise]
+    tasks: dict[str, Task]
+    schedules: dict[str, ScheduleStub]
+    p_timeouts: list[PTimeout]
+    t_timeouts: list[TTimeout]
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def error_response(kind: Any, corr_id: Any, status: int, message: str) -> dict[str, Any]:
+    """A flat error response; ``kind``/``corrId`` echoed only when they are strings/scalars."""
+    return {
+        "kind": kind if isinstance(kind, str) else None,
+        "corrId": corr_id if isinstance(corr_id, str | int) else None,
+        "status": status,
+        "error": message,
+    }
+
+
+class Engine:
+    """ServerState behind a safe, logged ``apply``/``tick``/``release``."""
+
+    def __init__(self, state: ServerState | None = None, store: CommandLog | None = None,
+                 snapshot_every: int = 5_000) -> None:
+        self.state = state if state is not None else ServerState()
+        self.store = store
+        self.snapshot_every = snapshot_every
+        self.index = SearchIndex()
+        self.index.sync(self.state.promises)
+        self._encoder = msgspec.json.Encoder()
+
+    @property
+    def durable(self) -> bool:
+        return self.store is not None
+
+    # -- loading -------------------------------------------------------------
+
+    @classmethod
+    def load(cls, store: CommandLog, snapshot_every: int = 5_000) -> Engine:
+        """Rebuild the state from the store's snapshot and the log after it."""
+        loaded = store.load()
+        state = ServerState()
+        if loaded.snapshot is not None:
+            snap = msgspec.msgpack.decode(loaded.snapshot, type=Snapshot)
+            state.promises = snap.promises
+            state.tasks = snap.tasks
+            state.schedules = snap.schedules
+            state.p_timeouts = snap.p_timeouts
+            state.t_timeouts = snap.t_timeouts
+        for entry in loaded.entries:
+            replay(state, entry.now, msgspec.json.decode(entry.req))
+        state.outgoing = []
+        log.info(
+            "loaded store %s: snapshot at seq %d, %d log entries replayed, %d promises, %d tasks",
+            store.path, loaded.snapshot_seq, len(loaded.entries), len(state.promises),
+            len(state.tasks),
+        )
+        return cls(state, store, snapshot_every)
+
+    # -- requests --------------------------------------------------------------
+
+    def apply(
+        self, req: Any, now: int | None = None
+    ) -> tuple[dict[str, Any], list[OutgoingMessage]]:
+        """Apply one flat request; return the flat response and the messages to deliver.
+
+        Malformed requests get a 4xx response and change nothing, except that a
+        request ServerState partly applied before failing is still logged, so
+        replay reproduces exactly what happened.
+        """
+        now = now_ms() if now is None else now
+        if not isinstance(req, dict):
+            return error_response(None, None, 400, "request must be a JSON object"), []
+        kind = req.get("kind")
+        corr_id = req.get("corrId")
+        if not isinstance(kind, str) or kind not in KNOWN_KINDS:
+            return error_response(kind, corr_id, 400, f"unknown request kind: {kind!r}"), []
+        if kind == "promise.search":
+            return self._read(promise_search, self.state, self.index, corr_id, req), []
+        if kind == "task.search":
+            return self._read(task_search, self.state, corr_id, req), []
+        if kind == "task.get":
+            return self._read(task_get, self.state, corr_id, req), []
+        logged = kind in MUTATING_KINDS or (kind == "promise.get" and self._times_out(req, now))
+        encoded = b""
+        if logged and self.store is not None:
+            try:
+                encoded = self._encoder.encode(req)
+            except (OverflowError, TypeError, msgspec.EncodeError) as exc:
+                return error_response(kind, corr_id, 400, f"unstorable value: {exc}"), []
+        self.state.outgoing = []
+        try:
+            resp = self.state.apply(now, req)
+        except ServerError as exc:
+            resp = error_response(kind, corr_id, exc.code, exc.message)
+        except Exception as exc:  # malformed input must never take the server down
+            log.info("rejected malformed %s request: %s: %s", kind, type(exc).__name__, exc)
+            resp = error_response(kind, corr_id, 400, f"malformed {kind} request: {exc}")
+        outgoing = self._take_outgoing()
+        if logged:
+            self._log(now, encoded)
+        return resp, outgoing
+
+    def tick(self, now: int | None = None) -> list[OutgoingMessage]:
+        """Fire due timeouts; logged only when one is due (mirrors ``ServerState.tick``)."""
+        now = now_ms() if now is None else now
+        if not tick_due(self.state, now):
+            return []
+        self.state.outgoing = []
+        self.state.tick(now)
+        outgoing = self._take_outgoing()
+        self._log(now, self._encoder.encode({"kind": TICK}))
+        return outgoing
+
+    def release(self, pid: str, now: int | None = None) -> tuple[list[str], list[OutgoingMessage]]:
+        """Release every lease ``pid`` holds; return the task ids and the execute messages."""
+        now = now_ms() if now is None else now
+        self.state.outgoing = []
+        released = release_leases(self.state, now, pid)
+        outgoing = self._take_outgoing()
+        if released:
+            self._log(now, self._encoder.encode({"kind": RELEASE, "pid": pid}))
+        return released, outgoing
+
+    def pending_tasks(self) -> list[tuple[str, int, str]]:
+        """``(task id, version, target address)`` of every pending task with a target."""
+        out = []
+        for t in self.state.tasks.values():
+            if t.state == "pending":
+                p = self.state.promises.get(t.id)
+                target = p.tags.get("resonate:target") if p is not None else None
+                if target is not None:
+                    out.append((t.id, t.version, target))
+        return out
+
+    def close(self) -> None:
+        """Snapshot (so the next start replays nothing) and close the store."""
+        if self.store is not None:
+            self.store.write_snapshot(self._encode_snapshot())
+            self.store.close()
+            self.store = None
+
+    # -- internals -------------------------------------------------------------
+
+    def _read(self, fn: Any, *args: Any) -> dict[str, Any]:
+        corr_id = args[-2]
+        req = args[-1]
+        try:
+            resp: dict[str, Any] = fn(*args)
+        except ServerError as exc:
+            return error_response(req.get("kind"), corr_id, exc.code, exc.message)
+        except Exception as exc:
+            return error_response(req.get("kind"), corr_id, 400, f"malformed request: {exc}")
+        return resp
+
+    def _times_out(self, req: dict[str, Any], now: int) -> bool:
+        pid = req.get("id")
+        p = self.state.promises.get(pid) if isinstance(pid, str) else None
+        return p is not None and p.state == "pending" and now >= p.timeout_at
+
+    def _take_outgoing(self) -> list[OutgoingMessage]:
+        outgoing = self.state.outgoing
+        self.state.outgoing = []
+        return outgoing
+
+    def _log(self, now: int, encoded: bytes) -> None:
+        if self.store is None:
+            return
+        self.store.append(now, encoded)
+        if self.store.entries_since_snapshot >= self.snapshot_every:
+            started = time.perf_counter()
+            self.store.write_snapshot(self._encode_snapshot())
+            log.info(
+                "snapshot at seq %d (%d promises) in %.1f ms", self.store.last_seq,
+                len(self.state.promises), (time.perf_counter() - started) * 1000,
+            )
+
+    def _encode_snapshot(self) -> bytes:
+        s = self.state
+        return msgspec.msgpack.encode(
+            Snapshot(promises=s.promises, tasks=s.tasks, schedules=s.schedules,
+                     p_timeouts=s.p_timeouts, t_timeouts=s.t_timeouts)
+        )
+
+
+def replay(state: ServerState, now: int, req: Any) -> None:
+    """Re-apply one logged entry exactly as it was applied live."""
+    kind = req.get("kind") if isinstance(req, dict) else None
+    state.outgoing = []
+    if kind == TICK:
+        state.tick(now)
+    elif kind == RELEASE:
+        release_leases(state, now, str(req.get("pid")))
+    else:
+        try:
+            state.apply(now, req)
+        except Exception:  # it failed live too, after the same partial effect
+            pass
+    state.outgoing = []
+
+
+def tick_due(state: ServerState, now: int) -> bool:
+    """Whether ``state.tick(now)`` would change anything (the conditions of ``tick``)."""
+    for pt in state.p_timeouts:
+        if now >= pt.timeout:
+            p = state.promises.get(pt.id)
+            if p is not None and p.state == "pending":
+                return True
+    for tt in state.t_timeouts:
+        if now >= tt.timeout:
+            t = state.tasks.get(tt.id)
+            if t is None:
+                continue
+            if (tt.typ == 1 and t.state == "acquired") or (tt.typ == 0 and t.state == "pending"):
+                return True
+    return False
+
+
+def release_leases(state: ServerState, now: int, pid: str) -> list[str]:
+    """Put every task leased by ``pid`` back to pending (version + 1) and re-send ``execute``.
+
+    The same transition as ``task.release`` and as a lapsed lease in ``tick``.
+    """
+    released = []
+    for t in state.tasks.values():
+        if t.state != "acquired" or t.pid != pid:
+            continue
+        t.version += 1
+        t.state = "pending"
+        t.pid = None
+        t.ttl = None
+        state.set_t_timeout(t.id, 0, now + PENDING_RETRY_TTL)
+        p = state.promises.get(t.id)
+        target = p.tags.get("resonate:target") if p is not None else None
+        if target is not None:
+            state.send_execute_message(target, t.id, t.version)
+        released.append(t.id)
+    return released
