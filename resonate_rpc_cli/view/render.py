@@ -17,13 +17,21 @@ from resonate_rpc_cli.view.style import age_ms, node_style, promise_style, secon
 def nodes_table(nodes: list[dict[str, Any]], extra: dict[int, dict[str, str]] | None = None
                 ) -> Table:
     """The process table; ``extra`` maps an OS pid to columns like CPU and memory."""
-    table = Table(box=None, pad_edge=False, header_style="bold")
-    for col in ("node", "id", "group", "pid", "state", "uptime", "restarts"):
-        table.add_column(col)
+    table = Table(box=None, pad_edge=False, collapse_padding=True, header_style="bold")
+    # names, groups, pids and states are never shortened; the task id gives way first
+    widest = max([len(str(n["name"])) for n in nodes] + [4])
+    table.add_column("node", no_wrap=True, min_width=widest)
+    table.add_column("id", no_wrap=True, min_width=8)
+    table.add_column("group", no_wrap=True, min_width=max(
+        [len(str(n["group"])) for n in nodes] + [5]))
+    table.add_column("pid", no_wrap=True, min_width=5)
+    table.add_column("state", no_wrap=True, min_width=8)
+    table.add_column("uptime", no_wrap=True)
+    table.add_column("restarts", no_wrap=True, justify="right")
     if extra is not None:
-        table.add_column("cpu", justify="right")
-        table.add_column("mem", justify="right")
-    table.add_column("task")
+        table.add_column("cpu", justify="right", no_wrap=True)
+        table.add_column("mem", justify="right", no_wrap=True)
+    table.add_column("task", overflow="fold")
     for node in nodes:
         state = str(node["state"])
         row: list[RenderableType] = [

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 from collections.abc import Iterator
 
+import psutil
 import pytest
 
 from tests.e2e._cli_support import Cli, assert_nothing_left, end_leftovers, new_cli, short_home
@@ -94,6 +97,40 @@ def test_tree_shows_the_call_graph(cli: Cli) -> None:
     funcs = {p["func"] for p in doc["promises"]}
     assert {"foo", "bar", "baz"} <= funcs, doc
     assert all(p["state"] == "resolved" for p in doc["promises"]), doc
+
+
+def test_a_node_that_dies_on_its_own_is_restarted(cli: Cli) -> None:
+    before = cli.node("service-h-1")
+    os.kill(before["pid"], signal.SIGKILL)  # not through rpcdemo: a crash
+    after = wait_until(
+        lambda: (n := cli.node("service-h-1"))["state"] == "ready" and n["pid"] != before["pid"]
+        and n, 15, "service-h-1 to be restarted")
+    assert after["restarts"] == before["restarts"] + 1
+    assert after["node_id"] != before["node_id"]
+    assert cli.json("run", "fan-out", "--fresh", "--arg", "2")["result"] == 9
+
+
+def test_stop_pauses_and_cont_resumes(cli: Cli) -> None:
+    pid = cli.node("service-c-1")["pid"]
+    doc = cli.json("kill", "service-c-1", "--signal", "STOP")
+    assert doc == {"killed": [{"name": "service-c-1", "pid": pid, "signal": "STOP"}],
+                   "respawned": []}
+    node = cli.node("service-c-1")
+    assert (node["state"], node["pid"]) == ("paused", pid)
+    wait_until(lambda: psutil.Process(pid).status() == psutil.STATUS_STOPPED, 5,
+               "service-c-1 to be stopped")
+    cli.json("kill", "service-c", "--signal", "CONT")
+    assert cli.node("service-c-1")["state"] == "ready"
+    wait_until(lambda: psutil.Process(pid).status() != psutil.STATUS_STOPPED, 5,
+               "service-c-1 to run again")
+
+
+def test_logs_and_watch(cli: Cli) -> None:
+    logs = cli.run("logs", "service-a-1")
+    assert logs.returncode == 0 and logs.stdout, logs.stderr
+    watch = cli.run("watch", "--duration", "1")
+    assert watch.returncode == 0, watch.stderr
+    assert "processes" in watch.stdout and "service-i-1" in watch.stdout
 
 
 def test_down_leaves_no_process_and_is_idempotent() -> None:
