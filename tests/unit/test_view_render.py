@@ -79,7 +79,7 @@ def node(name: str, state: str, pid: int | None = 10) -> dict[str, Any]:
 def test_tables_show_state_uptime_and_usage() -> None:
     out = text(nodes_table([node("service-b-1", "ready"), node("service-c-1", "killed", None)],
                            {10: {"cpu": "3%", "mem": "41M"}}))
-    assert "service-b-1  abcdef01" in out and "1m15s" in out and "3%" in out and "41M" in out
+    assert "service-b-1 abcdef01" in out and "1m15s" in out and "3%" in out and "41M" in out
     assert "killed" in out
 
 
