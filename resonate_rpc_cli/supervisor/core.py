@@ -55,6 +55,26 @@ class ReadinessProbe(Protocol):
 
 
 @dataclass(frozen=True)
+class Exited:
+    """Observed: the process ``pid`` of ``node`` exited with ``code`` (and was reaped)."""
+
+    node: str
+    pid: int
+    code: int
+
+
+@dataclass(frozen=True)
+class BecameReady:
+    """Observed: the starting process ``pid`` of ``node`` passed its readiness check."""
+
+    node: str
+    pid: int
+
+
+Observation = Exited | BecameReady
+
+
+@dataclass(frozen=True)
 class RestartPolicy:
     """Restart a node that exits on its own, with exponential backoff.
 
@@ -191,20 +211,38 @@ class Supervisor:
 
     # -- the loop --------------------------------------------------------------------
 
+    def observe(self) -> list[Observation]:
+        """What happened to the processes since the last look (reaping the exited)."""
+        seen: list[Observation] = []
+        for node in self.nodes.values():
+            if node.handle is None:
+                continue
+            code = node.handle.poll()
+            if code is not None:
+                seen.append(Exited(node.label, node.handle.pid, code))
+            elif node.state is NodeState.STARTING and node.spec is not None and \
+                    self.probe.ready(node.spec):
+                seen.append(BecameReady(node.label, node.handle.pid))
+        return seen
+
+    def handle(self, obs: Observation) -> None:
+        """Apply one observation; one about an earlier incarnation (another pid) is ignored."""
+        node = self.nodes.get(obs.node)
+        if node is None or node.pid != obs.pid:
+            return
+        if isinstance(obs, Exited):
+            self._on_exit(node, obs.code)
+        elif node.state is NodeState.STARTING:
+            self._move(node, NodeState.READY)
+            node.ever_ready = True
+            self._emit(EventKind.READY, node)
+
     def step(self) -> None:
-        """One pass: reap exits, notice readiness, fire timers, start what is due."""
+        """One pass: apply what happened, fire timers, start what is due."""
+        for obs in self.observe():
+            self.handle(obs)
         now = self.clock.monotonic()
         for node in self.nodes.values():
-            if node.handle is not None:
-                code = node.handle.poll()
-                if code is not None:
-                    self._on_exit(node, code)
-        for node in self.nodes.values():
-            if node.state is NodeState.STARTING and node.spec is not None and \
-                    node.handle is not None and self.probe.ready(node.spec):
-                self._move(node, NodeState.READY)
-                node.ever_ready = True
-                self._emit(EventKind.READY, node)
             if node.kill_at is not None and node.handle is not None and now >= node.kill_at:
                 node.kill_at = None
                 self.signals.send_group(node.handle.pid, signal.SIGKILL)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from resonate_rpc_cli.status import UsageError
-from resonate_rpc_cli.supervisor.core import RestartPolicy
+from resonate_rpc_cli.supervisor.core import BecameReady, Exited, RestartPolicy
 from resonate_rpc_cli.topology import SERVICE_GROUPS
 from tests.unit._supervisor_fakes import Rig, make_rig
 
@@ -213,3 +213,32 @@ def test_snapshot_has_the_status_keys(tmp_path: Path) -> None:
     row = next(r for r in rig.sup.snapshot() if r["name"] == "service-a-1")
     assert {"name", "group", "pid", "state", "restarts", "uptime_s"} <= set(row)
     assert row["state"] == "ready" and row["uptime_s"] == pytest.approx(3.1, abs=0.2)
+
+
+def test_replayed_history_quick_crashes_then_failed(tmp_path: Path) -> None:
+    rig = make_rig(tmp_path, policy=RestartPolicy(max_quick_failures=3, base_backoff_s=0.1))
+    rig.steps(4)
+    pids = []
+    for _ in range(3):
+        pids.append(rig.pid("service-d-1"))
+        rig.sup.handle(Exited("service-d-1", pids[-1], 1))
+        rig.clock.advance(1.0)
+        rig.sup.step()
+    assert len(set(pids)) == 3
+    assert rig.states()["service-d-1"] == "failed"
+    assert kinds(rig, "service-d-1") == [
+        "spawned", "ready", "exited", "restarting", "ready", "exited", "restarting", "ready",
+        "failed"]
+
+
+def test_an_observation_about_an_earlier_incarnation_is_ignored(tmp_path: Path) -> None:
+    rig = ready_rig(tmp_path)
+    old = rig.pid("service-b-1")
+    rig.sup.kill("service-b", respawn=True)
+    rig.steps(2)
+    new = rig.pid("service-b-1")
+    assert new != old
+    rig.sup.handle(Exited("service-b-1", old, -9))
+    rig.sup.handle(BecameReady("service-b-1", old))
+    assert rig.states()["service-b-1"] == "ready" and rig.pid("service-b-1") == new
+    rig.sup.handle(Exited("no-such-node", 1, 0))  # unknown names too
