@@ -223,7 +223,8 @@ def test_replayed_history_quick_crashes_then_failed(tmp_path: Path) -> None:
         pids.append(rig.pid("service-d-1"))
         rig.sup.handle(Exited("service-d-1", pids[-1], 1))
         rig.clock.advance(1.0)
-        rig.sup.step()
+        rig.sup.step()  # the restart is due
+        rig.sup.step()  # the new incarnation is ready
     assert len(set(pids)) == 3
     assert rig.states()["service-d-1"] == "failed"
     assert kinds(rig, "service-d-1") == [
