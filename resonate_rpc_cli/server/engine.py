@@ -103,7 +103,7 @@ class Engine:
         self.snapshot_every = snapshot_every
         self.index = SearchIndex()
         self.index.sync(self.state.promises)
-        self._encoder = msgspec.json.Encoder()
+        self._encoder = msgspec.msgpack.Encoder()
 
     @property
     def durable(self) -> bool:
@@ -124,7 +124,7 @@ class Engine:
             state.p_timeouts = snap.p_timeouts
             state.t_timeouts = snap.t_timeouts
         for entry in loaded.entries:
-            replay(state, entry.now, msgspec.json.decode(entry.req))
+            replay(state, entry.now, msgspec.msgpack.decode(entry.req))
         state.outgoing = []
         log.info(
             "loaded store %s: snapshot at seq %d, %d log entries replayed, %d promises, %d tasks",

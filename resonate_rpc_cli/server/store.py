@@ -1,6 +1,6 @@
 """The durable store: a SQLite command log plus the latest snapshot.
 
-Every state-changing request is appended as ``(seq, now_ms, request)`` and
+Every state-changing request is appended as ``(seq, now_ms, msgpack request)`` and
 committed before its response is sent; on start the latest snapshot is loaded
 and the log after it replayed (see ``engine.py``). Every ``snapshot_every``
 entries the state is snapshotted and the log before it dropped, in one

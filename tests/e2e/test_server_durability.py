@@ -65,7 +65,7 @@ def test_sigterm_exits_0_and_keeps_state(procs: ProcGroup, tmp_path: Path) -> No
 
 
 def test_memory_server_says_so_and_forgets(procs: ProcGroup, tmp_path: Path) -> None:
-    url, server = start_server(procs, tmp_path)
+    _, server = start_server(procs, tmp_path)
     wait_until(lambda: "memory" in server.output(), 5, "the start line")
     assert not (tmp_path / "store.sqlite").exists()
     assert_no_leftovers(procs, tmp_path)

@@ -15,9 +15,8 @@ from tests.e2e._server_support import (
     start_server,
     start_worker,
     wait_listeners,
-    wait_until,
 )
-from tests.procs import ProcGroup
+from tests.procs import ProcGroup, wait_until
 
 pytestmark = pytest.mark.e2e
 
