@@ -40,7 +40,11 @@ class PopenSpawner:
     """Starts a node without a shell, in a new session, output appended to its log."""
 
     def spawn(self, spec: LaunchSpec) -> PopenHandle:
+        """Start ``spec``; a ready file left by an earlier incarnation is removed first."""
         spec.log.parent.mkdir(parents=True, exist_ok=True)
+        if spec.ready_file is not None:
+            with contextlib.suppress(FileNotFoundError):
+                spec.ready_file.unlink()
         env = {**os.environ, **spec.env}
         env.pop("RPCDEMO_SUPERVISOR", None)  # marks the daemon itself, not its children
         with spec.log.open("ab") as out:
