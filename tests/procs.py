@@ -41,12 +41,13 @@ def wait_until[T](
     last: Any = None
     while True:
         try:
-            last = probe()
+            value = probe()
         except Exception as exc:  # the probe's failure is a state worth reporting
             last = f"{type(exc).__name__}: {exc}"
         else:
-            if last:
-                return last
+            if value:
+                return value
+            last = value
         if time.monotonic() >= deadline:
             raise AssertionError(
                 f"timed out after {timeout}s waiting for {what}; last seen: {last!r}"
