@@ -136,9 +136,13 @@ class Engine:
     # -- requests --------------------------------------------------------------
 
     def apply(
-        self, req: Any, now: int | None = None
+        self, req: Any, now: int | None = None, defer_commit: bool = False
     ) -> tuple[dict[str, Any], list[OutgoingMessage]]:
         """Apply one flat request; return the flat response and the messages to deliver.
+
+        The request is committed to the store before this returns, unless
+        ``defer_commit``: then the caller must call :meth:`commit` before it
+        acknowledges the request or delivers its messages (group commit).
 
         Malformed requests get a 4xx response and change nothing, except that a
         request ServerState partly applied before failing is still logged, so
@@ -174,7 +178,7 @@ class Engine:
             resp = error_response(kind, corr_id, 400, f"malformed {kind} request: {exc}")
         outgoing = self._take_outgoing()
         if logged:
-            self._log(now, encoded)
+            self._log(now, encoded, commit=not defer_commit)
         return resp, outgoing
 
     def tick(self, now: int | None = None) -> list[OutgoingMessage]:
@@ -239,10 +243,15 @@ class Engine:
         self.state.outgoing = []
         return outgoing
 
-    def _log(self, now: int, encoded: bytes) -> None:
+    @property
+    def uncommitted(self) -> bool:
+        return self.store is not None and self.store.uncommitted
+
+    def commit(self) -> None:
+        """Make every logged request durable; snapshot when the log has grown long."""
         if self.store is None:
             return
-        self.store.append(now, encoded)
+        self.store.commit()
         if self.store.entries_since_snapshot >= self.snapshot_every:
             started = time.perf_counter()
             self.store.write_snapshot(self._encode_snapshot())
@@ -250,6 +259,13 @@ class Engine:
                 "snapshot at seq %d (%d promises) in %.1f ms", self.store.last_seq,
                 len(self.state.promises), (time.perf_counter() - started) * 1000,
             )
+
+    def _log(self, now: int, encoded: bytes, commit: bool = True) -> None:
+        if self.store is None:
+            return
+        self.store.append(now, encoded)
+        if commit:
+            self.commit()
 
     def _encode_snapshot(self) -> bytes:
         s = self.state

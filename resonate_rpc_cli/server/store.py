@@ -121,10 +121,16 @@ class CommandLog:
             entries=[LogEntry(int(s), int(n), bytes(r)) for s, n, r in rows],
         )
 
+    @property
+    def uncommitted(self) -> bool:
+        return self._conn.in_transaction
+
     def append(self, now: int, req: bytes) -> int:
-        """Append one entry and commit it; return its sequence number."""
+        """Append one entry (in the open transaction; :meth:`commit` makes it durable)."""
         self.last_seq += 1
         try:
+            if not self._conn.in_transaction:
+                self._conn.execute("BEGIN IMMEDIATE")
             self._conn.execute(
                 "INSERT INTO log (seq, now, req) VALUES (?, ?, ?)", (self.last_seq, now, req)
             )
@@ -134,8 +140,18 @@ class CommandLog:
         self.entries_since_snapshot += 1
         return self.last_seq
 
+    def commit(self) -> None:
+        """Commit every entry appended since the last commit (one write for all of them)."""
+        if not self._conn.in_transaction:
+            return
+        try:
+            self._conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot write store {self.path}: {exc}") from exc
+
     def write_snapshot(self, state: bytes) -> None:
         """Replace the snapshot with ``state`` (as of ``last_seq``) and drop the log before it."""
+        self.commit()
         try:
             self._conn.execute("BEGIN IMMEDIATE")
             self._conn.execute(
@@ -151,8 +167,9 @@ class CommandLog:
         self.entries_since_snapshot = 0
 
     def close(self) -> None:
-        """Checkpoint the WAL into the main file and close."""
+        """Commit, checkpoint the WAL into the main file and close."""
         try:
+            self.commit()
             self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         except sqlite3.Error:
             pass
