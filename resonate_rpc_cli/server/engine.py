@@ -170,7 +170,7 @@ class Engine:
                 return error_response(kind, corr_id, 400, f"unstorable value: {exc}"), []
         self.state.outgoing = []
         try:
-            resp = self.state.apply(now, req)
+            resp = apply_request(self.state, now, req)
         except ServerError as exc:
             resp = error_response(kind, corr_id, exc.code, exc.message)
         except Exception as exc:  # malformed input must never take the server down
@@ -285,10 +285,38 @@ def replay(state: ServerState, now: int, req: Any) -> None:
         release_leases(state, now, str(req.get("pid")))
     else:
         try:
-            state.apply(now, req)
+            apply_request(state, now, req)
         except Exception:  # it failed live too, after the same partial effect
             pass
     state.outgoing = []
+
+
+def apply_request(state: ServerState, now: int, req: dict[str, Any]) -> dict[str, Any]:
+    """``state.apply``, except that a retried ``task.acquire`` is idempotent.
+
+    A worker whose acquire was committed but whose response was lost (the
+    server died in between) retries it after the restart; ServerState would
+    answer 409 and the worker would give the task up while the lease keeps it
+    from everyone else until its TTL runs out. Here the same pid re-acquiring
+    the same version gets the lease again (refreshed), as if the first
+    response had arrived.
+    """
+    if req.get("kind") == "task.acquire":
+        task_id = req.get("id")
+        t = state.tasks.get(task_id) if isinstance(task_id, str) else None
+        if (t is not None and t.state == "acquired" and t.pid == req.get("pid")
+                and t.version == req.get("version") and t.ttl is not None):
+            state.set_t_timeout(t.id, 1, now + t.ttl)
+            p = state.promises.get(t.id)
+            return {
+                "kind": "task.acquire",
+                "corrId": req.get("corrId"),
+                "status": 200,
+                "task": t.to_record(),
+                "promise": p.to_record() if p is not None else None,
+                "preload": state.preload(t.id),
+            }
+    return state.apply(now, req)
 
 
 def tick_due(state: ServerState, now: int) -> bool:

@@ -114,3 +114,21 @@ def test_a_file_that_is_not_a_store_is_a_clear_error(tmp_path: Path) -> None:
     bogus.write_bytes(b"definitely not sqlite" * 100)
     with pytest.raises(StoreError, match="not a valid store"):
         CommandLog.open(bogus)
+
+
+def test_a_retried_acquire_by_the_same_pid_gets_the_lease_again(tmp_path: Path) -> None:
+    engine = Engine(store=CommandLog.open(tmp_path / "s.sqlite"))
+    engine.apply({"kind": "promise.create", "id": "t", "timeoutAt": 10**12,
+                  "tags": {"resonate:target": "poll://any@g"}}, 1)
+    acquire = {"kind": "task.acquire", "id": "t", "version": 0, "pid": "w", "ttl": 100}
+    assert engine.apply(acquire, 2)[0]["status"] == 200
+    again, _ = engine.apply(acquire, 50)  # the first response was lost
+    assert again["status"] == 200 and again["task"]["pid"] == "w"
+    other, _ = engine.apply({**acquire, "pid": "x"}, 60)
+    assert other["status"] == 409
+    assert engine.tick(120) == []  # the retry refreshed the lease: 50 + 100
+    assert engine.store is not None
+    engine.store.close()
+    reloaded = Engine.load(CommandLog.open(tmp_path / "s.sqlite"))
+    assert encoded(reloaded) == encoded(engine)
+    reloaded.close()
