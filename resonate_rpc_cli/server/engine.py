@@ -1,6 +1,7 @@
 """The server's state machine made safe and durable: ServerState + search + command log.
 
-:class:`Engine` is the only thing that touches :class:`ServerState`. It
+:class:`Engine` is the only thing that touches the :class:`ServerState` (an
+:class:`IndexedServerState`, the same machine with indexes). It
 
 * answers every request with a flat response and never raises for bad input:
   any exception from a malformed request becomes a 400 response;
@@ -37,6 +38,7 @@ from resonate.connections.local import (
 from resonate.error import ServerError
 
 from resonate_rpc_cli.server.search import SearchIndex, promise_search, task_get, task_search
+from resonate_rpc_cli.server.state import IndexedServerState
 from resonate_rpc_cli.server.store import CommandLog
 
 log = logging.getLogger("rpcdemo.server")
@@ -98,7 +100,7 @@ class Engine:
 
     def __init__(self, state: ServerState | None = None, store: CommandLog | None = None,
                  snapshot_every: int = 5_000) -> None:
-        self.state = state if state is not None else ServerState()
+        self.state = state if state is not None else IndexedServerState()
         self.store = store
         self.snapshot_every = snapshot_every
         self.index = SearchIndex()
@@ -115,14 +117,11 @@ class Engine:
     def load(cls, store: CommandLog, snapshot_every: int = 5_000) -> Engine:
         """Rebuild the state from the store's snapshot and the log after it."""
         loaded = store.load()
-        state = ServerState()
+        state = IndexedServerState()
         if loaded.snapshot is not None:
             snap = msgspec.msgpack.decode(loaded.snapshot, type=Snapshot)
-            state.promises = snap.promises
-            state.tasks = snap.tasks
-            state.schedules = snap.schedules
-            state.p_timeouts = snap.p_timeouts
-            state.t_timeouts = snap.t_timeouts
+            state.restore(snap.promises, snap.tasks, snap.schedules, snap.p_timeouts,
+                          snap.t_timeouts)
         for entry in loaded.entries:
             replay(state, entry.now, msgspec.msgpack.decode(entry.req))
         state.outgoing = []
@@ -321,12 +320,16 @@ def apply_request(state: ServerState, now: int, req: dict[str, Any]) -> dict[str
 
 def tick_due(state: ServerState, now: int) -> bool:
     """Whether ``state.tick(now)`` would change anything (the conditions of ``tick``)."""
-    for pt in state.p_timeouts:
+    if isinstance(state, IndexedServerState):
+        p_timeouts, t_timeouts = state.timeouts()
+    else:
+        p_timeouts, t_timeouts = state.p_timeouts, state.t_timeouts
+    for pt in p_timeouts:
         if now >= pt.timeout:
             p = state.promises.get(pt.id)
             if p is not None and p.state == "pending":
                 return True
-    for tt in state.t_timeouts:
+    for tt in t_timeouts:
         if now >= tt.timeout:
             t = state.tasks.get(tt.id)
             if t is None:
