@@ -157,7 +157,7 @@ class Engine:
         if kind == "promise.search":
             return self._read(promise_search, self.state, self.index, corr_id, req), []
         if kind == "task.search":
-            return self._read(task_search, self.state, corr_id, req), []
+            return self._read(task_search, self.state, self.index, corr_id, req), []
         if kind == "task.get":
             return self._read(task_get, self.state, corr_id, req), []
         logged = kind in MUTATING_KINDS or (kind == "promise.get" and self._times_out(req, now))

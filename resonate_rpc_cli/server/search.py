@@ -79,12 +79,18 @@ def promise_search(
     return resp
 
 
-def task_search(state: ServerState, corr_id: Any, req: dict[str, Any]) -> dict[str, Any]:
-    """``{state?, limit?, cursor?}`` → ``{tasks: [...], cursor?}``, ordered by id."""
+def task_search(
+    state: ServerState, index: SearchIndex, corr_id: Any, req: dict[str, Any]
+) -> dict[str, Any]:
+    """``{state?, limit?, cursor?}`` → ``{tasks: [...], cursor?}``, ordered by id.
+
+    A task has the id of its promise, so the sorted promise ids order tasks too.
+    """
     want_state = _opt_choice(req, "state", TASK_STATES)
     limit = _limit(req)
     cursor = _opt_str(req, "cursor")
-    ids = sorted(state.tasks)
+    index.sync(state.promises)
+    ids = index.ids
 
     def matches(t: Task) -> bool:
         return want_state is None or t.state == want_state

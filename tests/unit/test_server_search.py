@@ -66,10 +66,10 @@ def test_last_page_has_no_cursor() -> None:
 def test_task_search_and_get_have_the_real_servers_shape() -> None:
     state = make_state(6)
     state.apply(1_002, {"kind": "task.acquire", "id": "p001", "pid": "w", "ttl": 5000})
-    tasks = task_search(state, "c", {"state": "acquired"})["tasks"]
+    tasks = task_search(state, SearchIndex(), "c", {"state": "acquired"})["tasks"]
     assert tasks == [{"id": "p001", "state": "acquired", "version": 0, "resumes": 0,
                       "ttl": 5000, "pid": "w"}]
-    pending = task_search(state, "c", {"state": "pending", "limit": 2})
+    pending = task_search(state, SearchIndex(), "c", {"state": "pending", "limit": 2})
     assert [t["id"] for t in pending["tasks"]] == ["p002", "p003"]
     assert pending["cursor"] == "p003"
     assert task_get(state, "c", {"id": "p002"})["task"]["state"] == "pending"
