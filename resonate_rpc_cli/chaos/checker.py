@@ -243,6 +243,8 @@ def check(
             "unknown": len(indeterminate),
             "failed": len(failed),
             "resent": sum(1 for f in flows.values() if f.attempts > 1),
+            # awaited flows that completed on the server but whose answer never reached us
+            "unanswered": sum(1 for f in completed if f.awaited and not f.acknowledged),
             "by_kind": by_kind_flows,
         },
         "detached": {"started": len(detached), "cog_ran": len(cog_ran)},

@@ -236,7 +236,8 @@ def execute(
     nemesis = Nemesis(topology, schedule, options.targets, on_event=emit)
     workload = Workload(topology.gateway_url, plans, concurrency=options.concurrency,
                         history=history, deadline=deadline,
-                        request_timeout_s=options.request_timeout_s)
+                        request_timeout_s=options.request_timeout_s,
+                        server_url=topology.server_url)
     emit(f"run {tag}: {len(plans)} flows, {len(schedule)} planned faults, seed {options.seed}")
     nemesis.start()
     try:

@@ -5,7 +5,10 @@
 definite refusal) or ``info`` (anything else: connection refused or reset,
 5xx, 504, a timeout, a body that is not the gateway's JSON). After ``info``
 the same promise id is re-sent — the seed's reconnect — with a short backoff,
-until it settles or the deadline passes.
+until it settles or the deadline passes. "Settles" includes the server saying
+the root promise is no longer pending (when ``server_url`` is given): the
+gateway's answer is then not needed to know the outcome, and the checker
+reads the value from the server.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from typing import Any
 
 from resonate_rpc_cli.chaos.history import History, OpType
 from resonate_rpc_cli.flows import flow_named
+from resonate_rpc_cli.protocol import ProtocolError, ResonateClient, ServerUnreachable
 
 #: Largest root argument the workload draws (values stay small and readable).
 MAX_ARG = 1000
@@ -111,6 +115,7 @@ class Workload:
         history: History,
         deadline: float,
         request_timeout_s: float = 30.0,
+        server_url: str | None = None,
     ) -> None:
         self.gateway_url = gateway_url
         self.plans = plans
@@ -118,6 +123,7 @@ class Workload:
         self.history = history
         self.deadline = deadline
         self.request_timeout_s = request_timeout_s
+        self.server = ResonateClient(server_url, timeout_s=2.0) if server_url else None
         self.stop = threading.Event()
         self.done = 0
         self._lock = threading.Lock()
@@ -147,6 +153,16 @@ class Workload:
             with self._lock:
                 self.done += 1
 
+    def _settled_on_server(self, promise_id: str) -> bool:
+        """Whether the root promise already settled (then re-sending is pointless)."""
+        if self.server is None:
+            return False
+        try:
+            record = self.server.promise_get(promise_id)
+        except (ServerUnreachable, ProtocolError):
+            return False
+        return record is not None and record.get("state") != "pending"
+
     def _run_flow(self, process: int, plan: FlowPlan) -> None:
         attempt = 0
         backoff = 0.1
@@ -160,7 +176,7 @@ class Workload:
             out = post_flow(self.gateway_url, plan, min(self.request_timeout_s, left))
             self.history.record(out.type, process, plan.flow, plan.promise_id, plan.arg,
                                 attempt=attempt, value=out.value, error=out.error)
-            if out.type != "info":
+            if out.type != "info" or self._settled_on_server(plan.promise_id):
                 return
             self.stop.wait(backoff)
             backoff = min(1.0, backoff * 2)

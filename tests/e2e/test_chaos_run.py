@@ -87,7 +87,7 @@ def test_server_kill_on_the_durable_store_loses_nothing(home: Path) -> None:
         daemon = launch.up(h, config, detach=True, timeout_s=60).daemon
         options = ChaosOptions(
             flows=18, concurrency=3, faults=("server", "kill"), interval_s=(0.5, 1.2),
-            down_s=(0.3, 0.8), seed=21, deadline_s=60, fault_count=5, settle_min_s=30,
+            down_s=(0.3, 0.8), seed=21, deadline_s=40, fault_count=5, settle_min_s=40,
         )
         result = run_chaos(options, h)
         report = result.report

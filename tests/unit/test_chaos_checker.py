@@ -29,7 +29,8 @@ def test_clean_run_passes_with_the_contract_keys() -> None:
     assert report.keys() >= REPORT_KEYS
     assert report["flows"] == {
         "attempted": 9, "completed": 9, "lost": 0, "wrong": 0, "unknown": 0, "failed": 0,
-        "resent": 0, "by_kind": {k: {"attempted": 3, "completed": 3}
+        "resent": 0, "unanswered": 0,
+        "by_kind": {k: {"attempted": 3, "completed": 3}
                                  for k in ("await-chain", "detached-chain", "fan-out")},
     }
     assert report["flows"].keys() >= {"attempted", "completed", "lost", "wrong", "unknown"}
@@ -244,3 +245,13 @@ def test_each_flow_alone_passes_when_coverage_allows(flow: str) -> None:
     run = Run()
     add_flow(run, flow, "chaos-1", 4, T0)
     assert judge(run, mix=(flow,), min_faults=0)["verdict"] == "pass"
+
+
+def test_completed_on_the_server_without_an_answer_is_unanswered_not_lost() -> None:
+    run = clean_run()
+    pid = "chaos-fan-out-0"
+    run.history._ops = [o for o in run.ops() if not (o.promise_id == pid and o.type == "ok")]
+    run.history.record("info", 0, "fan-out", pid, 1, error="TimeoutError", time_ms=T0 + 99)
+    report = judge(run)
+    assert report["verdict"] == "pass", report["reasons"]
+    assert report["flows"]["unanswered"] == 1 and report["flows"]["completed"] == 9

@@ -142,3 +142,41 @@ def test_deadline_stops_resending(flaky: Gateway) -> None:
     types = [op.type for op in history.ops()]
     assert types.count("invoke") >= 2 and "ok" not in types
     assert types[-1] == "info"
+
+
+class SettledServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+
+class SettledHandler(BaseHTTPRequestHandler):
+    """A Resonate server that says every promise is resolved."""
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        req = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        promise = {"id": req["data"]["id"], "state": "resolved", "tags": {}}
+        raw = json.dumps({"head": {"status": 200}, "data": {"promise": promise}}).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(raw)))
+        self.end_headers()
+        self.wfile.write(raw)
+
+
+def test_no_resend_once_the_server_says_the_root_settled(flaky: Gateway) -> None:
+    flaky.failures = 10**6
+    srv = SettledServer(("127.0.0.1", 0), SettledHandler)
+    t = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    t.start()
+    try:
+        history = History()
+        Workload(flaky.url, [FlowPlan(0, "fan-out", "p-s", 2)], concurrency=1,
+                 history=history, deadline=time.monotonic() + 10,
+                 server_url=f"http://127.0.0.1:{srv.server_address[1]}").run()
+    finally:
+        srv.shutdown()
+        srv.server_close()
+        t.join(5)
+    assert [op.type for op in history.ops()] == ["invoke", "info"]
+    assert flaky.seen["p-s"] == 1
