@@ -58,12 +58,17 @@ class ForkClient:
         preload: str | None = None,
         start_timeout_s: float = 15.0,
     ) -> None:
+        """Start the fork server and connect; raise :class:`ForkServerError` on failure.
+
+        ``env`` is the fork server's whole environment (default: ours); its
+        children get the environment of each request instead.
+        """
         self.sock_path = sock_path
-        argv = [sys.executable, "-m", "resonate_rpc_cli.forkserver", "--socket", str(sock_path)]
+        argv = [sys.executable, "-m", "resonate_rpc_cli.forkserver", "--socket", str(sock_path),
+                "--parent-pid", str(os.getpid())]
         if preload is not None:
             argv += ["--preload", preload]
-        full_env = dict(os.environ)
-        full_env.update(env or {})
+        full_env = dict(os.environ if env is None else env)
         log.parent.mkdir(parents=True, exist_ok=True)
         with contextlib.suppress(FileNotFoundError):
             sock_path.unlink()

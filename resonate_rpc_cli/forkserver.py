@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import importlib
 import json
 import os
@@ -44,9 +45,13 @@ from resonate_rpc_cli.lifeline import ENV_PARENT_PID
 DEFAULT_PRELOAD = (
     "resonate.resonate",
     "resonate.context",
+    "resonate.handle",
     "aiohttp",
     "msgspec",
     "services.node",
+    "flask",
+    "werkzeug.serving",
+    "services.gateway_app",
 )
 
 
@@ -56,9 +61,13 @@ def _returncode(status: int) -> int:
     return os.WEXITSTATUS(status)
 
 
-def _run_child(request: dict[str, Any], closing: list[socket.socket], parent: int) -> None:
+def _run_child(
+    request: dict[str, Any], closing: list[socket.socket], parent: int, in_session_fd: int
+) -> None:
     """In the forked child: detach, redirect, set the environment, run the module.
 
+    Writes one byte to ``in_session_fd`` once it leads its own session, so the
+    fork server replies with the pid only when ``killpg(pid)`` reaches it.
     Never returns: always ends with ``os._exit``.
     """
     code = 1
@@ -67,6 +76,8 @@ def _run_child(request: dict[str, Any], closing: list[socket.socket], parent: in
             with contextlib.suppress(OSError):
                 sock.close()
         os.setsid()
+        os.write(in_session_fd, b"1")
+        os.close(in_session_fd)
         for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGPIPE):
             signal.signal(sig, signal.SIG_DFL)
         signal.set_wakeup_fd(-1)
@@ -119,6 +130,7 @@ class ForkServer:
         signal.signal(signal.SIGCHLD, lambda *_: None)
         signal.signal(signal.SIGTERM, lambda *_: None)
         self.stopping = False
+        self.selector = selectors.DefaultSelector()
 
     def send(self, obj: dict[str, Any]) -> None:
         if self.client is None:
@@ -146,16 +158,27 @@ class ForkServer:
             return
         closing = [s for s in (self.listener, self.client) if s is not None]
         parent = os.getpid()
+        session_r, session_w = os.pipe()
         try:
             pid = os.fork()
         except OSError as exc:
+            os.close(session_r)
+            os.close(session_w)
             self.send({"id": rid, "error": f"fork failed: {exc}"})
             return
         if pid == 0:
+            self.selector.close()
             os.close(self.wake_r)
             os.close(self.wake_w)
-            _run_child(request, closing, parent)
+            os.close(session_r)
+            _run_child(request, closing, parent, session_w)
+        os.close(session_w)
         self.children.add(pid)
+        try:
+            # EOF without the byte: the child died before setsid (it is reaped below)
+            os.read(session_r, 1)
+        finally:
+            os.close(session_r)
         self.send({"id": rid, "pid": pid})
 
     def handle_client_data(self) -> None:
@@ -179,7 +202,7 @@ class ForkServer:
                 self.spawn(request)
 
     def serve(self) -> int:
-        sel = selectors.DefaultSelector()
+        sel = self.selector
         sel.register(self.listener, selectors.EVENT_READ, "accept")
         sel.register(self.wake_r, selectors.EVENT_READ, "wake")
         while not self.stopping:
@@ -218,14 +241,33 @@ class ForkServer:
         self.reap()
 
 
+def preload(modules: list[str]) -> list[str]:
+    """Import ``modules``; return one line per module that failed (a fork then imports it)."""
+    failed = []
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except Exception as exc:  # a missing optional module only costs speed
+            failed.append(f"{module}: {type(exc).__name__}: {exc}")
+    gc.collect()
+    gc.freeze()  # keep the preloaded heap out of the children's collections (copy-on-write)
+    return failed
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run the fork server; exit 3 at once if ``--parent-pid`` is not our parent."""
     parser = argparse.ArgumentParser(prog="rpcdemo-forkserver")
     parser.add_argument("--socket", required=True)
     parser.add_argument("--preload", default=",".join(DEFAULT_PRELOAD))
+    parser.add_argument("--parent-pid", type=int, default=None,
+                        help="exit when this process is no longer our parent (default: ours)")
     args = parser.parse_args(argv)
-    parent = os.getppid()
-    for module in filter(None, args.preload.split(",")):
-        importlib.import_module(module)
+    parent = args.parent_pid if args.parent_pid is not None else os.getppid()
+    if os.getppid() != parent:
+        print(f"forkserver: parent {parent} is already gone", file=sys.stderr, flush=True)
+        return 3
+    for line in preload([m for m in args.preload.split(",") if m]):
+        print(f"forkserver: preload failed, children import it themselves: {line}", flush=True)
     server = ForkServer(args.socket, parent)
     print(f"forkserver ready on {args.socket}", flush=True)
     return server.serve()

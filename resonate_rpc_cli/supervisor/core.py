@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from resonate_rpc_cli.failover import ReleaseOutcome
+from resonate_rpc_cli.forkclient import LOST
 from resonate_rpc_cli.home import Home
 from resonate_rpc_cli.status import UsageError
 from resonate_rpc_cli.supervisor.events import EventFeed, EventKind
@@ -52,6 +54,16 @@ class SignalSender(Protocol):
 class ReadinessProbe(Protocol):
     def ready(self, spec: LaunchSpec) -> bool:
         """Whether the incarnation described by ``spec`` is ready to work."""
+
+
+class LeaseReleaser(Protocol):
+    """Failover: hands a dead node's leases back to its group (see ``failover.py``)."""
+
+    def release(self, node: str, node_id: str) -> None:
+        """Ask, without blocking, to release every lease ``node_id`` holds (it is dead)."""
+
+    def outcomes(self) -> list[ReleaseOutcome]:
+        """The releases finished since the last call, oldest first."""
 
 
 @dataclass(frozen=True)
@@ -137,8 +149,10 @@ class Supervisor:
         signals: SignalSender, probe: ReadinessProbe, parent_pid: int,
         policy: RestartPolicy | None = None,
         new_node_id: Callable[[], str] = lambda: uuid.uuid4().hex,
+        releaser: LeaseReleaser | None = None,
     ) -> None:
         self.config = config
+        self.releaser = releaser
         self.home = home
         self.clock = clock
         self.spawner = spawner
@@ -231,7 +245,9 @@ class Supervisor:
         if node is None or node.pid != obs.pid:
             return
         if isinstance(obs, Exited):
+            dead_id = node.node_id
             self._on_exit(node, obs.code)
+            self._fail_over(node, obs.pid, dead_id, obs.code)
         elif node.state is NodeState.STARTING:
             self._move(node, NodeState.READY)
             node.ever_ready = True
@@ -239,6 +255,9 @@ class Supervisor:
 
     def step(self) -> None:
         """One pass: apply what happened, fire timers, start what is due."""
+        for outcome in self.releaser.outcomes() if self.releaser is not None else []:
+            self.feed.emit(self.clock.wall(), EventKind.RELEASED, outcome.node,
+                           node_id=outcome.node_id, detail=outcome.detail)
         for obs in self.observe():
             self.handle(obs)
         now = self.clock.monotonic()
@@ -291,6 +310,23 @@ class Supervisor:
         node.restart_at = now + delay
         self._emit(EventKind.EXITED, node, detail=f"exit {code}; restart in {delay:.2f}s",
                    pid=pid)
+
+    def _fail_over(self, node: Node, pid: int, dead_id: str, code: int) -> None:
+        """After ``pid`` (node id ``dead_id``) was reaped: release its leases at once.
+
+        Only for certain death of a node whose id is never reused: not the
+        server, not the gateway (its fixed id lives on in the next
+        incarnation), not during shutdown. An exit the fork server could not
+        confirm (``LOST``) is not certain: the group is SIGKILLed and its
+        leases are left to lapse after the TTL.
+        """
+        if code == LOST:
+            self.signals.send_group(pid, signal.SIGKILL)
+            return
+        if self.releaser is None or self.shutting_down or not dead_id or \
+                node.name.group in (SERVER, GATEWAY):
+            return
+        self.releaser.release(node.label, dead_id)
 
     def _start(self, node: Node, why: str) -> None:
         node.incarnation += 1

@@ -23,6 +23,7 @@ class EventKind(StrEnum):
     RESPAWNED = "respawned"
     FAILED = "failed"
     STOPPED = "stopped"
+    RELEASED = "released"  # a dead node's leases went back to its group (failover)
 
 
 @dataclass(frozen=True)

@@ -36,17 +36,28 @@ class PopenHandle:
         return self.popen.poll()
 
 
+def child_env(spec: LaunchSpec) -> dict[str, str]:
+    """The whole environment of ``spec``'s process: ours, its own on top, minus our marker."""
+    env = {**os.environ, **spec.env}
+    env.pop("RPCDEMO_SUPERVISOR", None)  # marks the daemon itself, not its children
+    return env
+
+
+def prepare(spec: LaunchSpec) -> None:
+    """Create the log's directory; remove a ready file an earlier incarnation left."""
+    spec.log.parent.mkdir(parents=True, exist_ok=True)
+    if spec.ready_file is not None:
+        with contextlib.suppress(FileNotFoundError):
+            spec.ready_file.unlink()
+
+
 class PopenSpawner:
     """Starts a node without a shell, in a new session, output appended to its log."""
 
     def spawn(self, spec: LaunchSpec) -> PopenHandle:
         """Start ``spec``; a ready file left by an earlier incarnation is removed first."""
-        spec.log.parent.mkdir(parents=True, exist_ok=True)
-        if spec.ready_file is not None:
-            with contextlib.suppress(FileNotFoundError):
-                spec.ready_file.unlink()
-        env = {**os.environ, **spec.env}
-        env.pop("RPCDEMO_SUPERVISOR", None)  # marks the daemon itself, not its children
+        prepare(spec)
+        env = child_env(spec)
         with spec.log.open("ab") as out:
             popen = subprocess.Popen(
                 spec.argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
