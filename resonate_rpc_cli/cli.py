@@ -20,14 +20,28 @@ from typing import Annotated, Any
 
 import typer
 
-from resonate_rpc_cli import flowrun, observe
+from resonate_rpc_cli import flowrun, nodecmd, observe
+from resonate_rpc_cli.configfile import load_config_file, merge_settings
 from resonate_rpc_cli.flows import flow_named
 from resonate_rpc_cli.home import Home
 from resonate_rpc_cli.protocol import ServerUnreachable
 from resonate_rpc_cli.status import ExitStatus, NotRunningError, RpcdemoError, UsageError
 from resonate_rpc_cli.supervisor import control, launch
-from resonate_rpc_cli.supervisor.spec import DEFAULT_TTL_S, TopologyConfig, parse_delay
-from resonate_rpc_cli.topology import DEFAULT_GATEWAY_PORT, DEFAULT_SERVER_PORT
+from resonate_rpc_cli.supervisor.spec import (
+    DEFAULT_TTL_S,
+    TopologyConfig,
+    check_replicas,
+    parse_delay,
+    parse_only,
+    parse_replicas,
+    validate_config,
+)
+from resonate_rpc_cli.topology import (
+    DEFAULT_GATEWAY_PORT,
+    DEFAULT_SERVER_PORT,
+    GATEWAY,
+    SERVICE_GROUPS,
+)
 from resonate_rpc_cli.view.console import err, out
 from resonate_rpc_cli.view.live import run_live
 from resonate_rpc_cli.view.render import kill_view, promise_tree, run_view, status_view
@@ -76,11 +90,19 @@ def _root(
     home: Annotated[Path | None, typer.Option(
         "--home", envvar="RPCDEMO_HOME",
         help="Where state, logs, the store and the ledgers live [default: ./.rpcdemo].")] = None,
+    config_path: Annotated[Path | None, typer.Option(
+        "--config", help="Topology file for `up` (default ./rpcdemo.toml when present).")]
+        = None,
 ) -> None:
     ctx.obj = Home.resolve(home)
+    ctx.meta["config_path"] = config_path
 
 
 # -- up / down -------------------------------------------------------------------------
+
+
+UP_FLAG_HELP = ("Flags override the topology file (./rpcdemo.toml or --config) "
+                "field by field.")
 
 
 @app.command()
@@ -90,53 +112,87 @@ def up(
     *,
     detach: Annotated[bool, typer.Option("--detach", "-d",
         help="Return once every node is ready; leave the supervisor running.")] = False,
-    server_port: Annotated[int, typer.Option(help="Port of the embedded server.")]
-        = DEFAULT_SERVER_PORT,
-    gateway_port: Annotated[int, typer.Option(help="Port of the gateway.")]
-        = DEFAULT_GATEWAY_PORT,
-    ttl: Annotated[float, typer.Option(help="Lease TTL of every node, in seconds. Short, so "
-        "a killed node's work moves on quickly in a demo (Resonate's own default is 60).")]
-        = DEFAULT_TTL_S,
-    step_delay: Annotated[float, typer.Option(help="Seconds every step takes.")] = 0.0,
+    server_port: Annotated[int | None, typer.Option(help="Port of the server we start "
+        f"(default {DEFAULT_SERVER_PORT}).", show_default=False)] = None,
+    gateway_port: Annotated[int | None, typer.Option(help="Port of the gateway "
+        f"(default {DEFAULT_GATEWAY_PORT}).", show_default=False)] = None,
+    ttl: Annotated[float | None, typer.Option(help="Lease TTL of every node, in seconds. Short, "
+        "so a killed node's work moves on quickly in a demo (Resonate's own default is 60) "
+        f"(default {DEFAULT_TTL_S}).", show_default=False)] = None,
+    step_delay: Annotated[float | None, typer.Option(help="Seconds every step takes "
+        "(default 0).", show_default=False)] = None,
     delay: Annotated[list[str] | None, typer.Option("--delay", metavar="GROUP=SECONDS",
         help="Step delay for one group, e.g. service-b=3 (repeatable).")] = None,
-    delay_mode: Annotated[str, typer.Option(help="work: busy work inside the step, re-done "
-        "after a crash; sleep: a durable ctx.sleep (a checkpoint).")] = "work",
-    fail_first: Annotated[bool, typer.Option(help="Every step raises on its first attempt "
-        "(shows the SDK's retry).")] = False,
-    memory: Annotated[bool, typer.Option(help="Keep the server's state in memory only.")]
-        = False,
+    delay_mode: Annotated[str | None, typer.Option(help="work: busy work inside the step, "
+        "re-done after a crash; sleep: a durable ctx.sleep (a checkpoint) (default work).",
+        show_default=False)] = None,
+    fail_first: Annotated[bool | None, typer.Option("--fail-first/--no-fail-first",
+        help="Every step raises on its first attempt (shows the SDK's retry).",
+        show_default=False)] = None,
+    memory: Annotated[bool | None, typer.Option("--memory/--no-memory",
+        help="Keep the server's state in memory only.", show_default=False)] = None,
+    replicas: Annotated[list[str] | None, typer.Option("--replicas", metavar="GROUP=N",
+        help="Nodes of one service group, e.g. service-b=3 (repeatable; 1..16).")] = None,
+    server_choice: Annotated[str | None, typer.Option("--server",
+        help="embedded: our dev server; resonate: the real `resonate` binary on PATH "
+        "(default embedded).", show_default=False)] = None,
+    server_url: Annotated[str | None, typer.Option("--server-url", envvar="RESONATE_URL",
+        help="Use a Resonate server that is already running: no server is started.",
+        show_default=False)] = None,
+    only: Annotated[str | None, typer.Option("--only", metavar="PART,...",
+        help="Start only these of gateway, service-a … service-i (the server too, "
+        "unless --server-url).")] = None,
+    config_path: Annotated[Path | None, typer.Option("--config",
+        help="Topology file (default ./rpcdemo.toml when present).")] = None,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for readiness.")]
         = launch.DEFAULT_UP_TIMEOUT_S,
     as_json: JsonOpt = False,
 ) -> None:
-    """Start the server, the gateway and one node per service group.
+    """Start the server, the gateway and the service nodes (one per group by default).
 
     Waits until every node is ready, then shows the live view (Ctrl-C stops
     everything) or, with --detach, returns 0 and leaves the topology running.
-    A port in use is an error (exit 3) and nothing is left running.
+    A port in use is an error (exit 3) and nothing is left running. Flags
+    override the topology file (./rpcdemo.toml or --config) field by field.
     """
-    delays = dict(parse_delay(d) for d in delay or [])
-    config = TopologyConfig(
-        server_port=server_port, gateway_port=gateway_port, ttl_s=ttl,
-        step_delay_s=step_delay, delays=delays, delay_mode=delay_mode, fail_first=fail_first,
-        memory=memory,
-    )
+    flags: dict[str, Any] = {}
+    for key, value in (("server_port", server_port), ("gateway_port", gateway_port),
+                       ("ttl_s", ttl), ("step_delay_s", step_delay),
+                       ("delay_mode", delay_mode), ("fail_first", fail_first),
+                       ("memory", memory), ("server_url", server_url)):
+        if value is not None:
+            flags[key] = value
+    if delay:
+        flags["delays"] = dict(parse_delay(d) for d in delay)
+    if replicas:
+        flags["replicas"] = dict(parse_replicas(r) for r in replicas)
+    if server_choice is not None:
+        if server_choice not in ("embedded", "resonate"):
+            raise UsageError(f"--server must be embedded or resonate, got {server_choice!r} "
+                             "(a running server: --server-url URL)")
+        flags["server_kind"] = server_choice
+    if only is not None:
+        flags["only"] = parse_only(only)
+    settings = load_config_file(config_path or ctx.meta.get("config_path"))
+    config = validate_config(TopologyConfig(**merge_settings(settings, flags)))
     home = _home(ctx)
     if not detach:
         signal.signal(signal.SIGTERM, _interrupt)
     result = launch.up(home, config, detach=detach, timeout_s=timeout)
+    gateway = config.gateway_url if config.includes(GATEWAY) else None
     summary = {"home": str(home.root), "supervisor_pid": result.supervisor_pid,
                "elapsed_s": round(result.elapsed_s, 3), "cleaned": result.cleaned,
-               "server": config.server_url, "gateway": config.gateway_url,
-               "nodes": result.status["nodes"]}
+               "server": config.server_url, "server_kind": config.server_kind,
+               "gateway": gateway, "nodes": result.status["nodes"]}
     if as_json:
         _emit(summary)
     else:
         if result.cleaned:
             out.print(f"cleaned {result.cleaned} leftover process(es) of an earlier run")
-        out.print(f"[green]ready[/] in {result.elapsed_s:.1f}s: server {config.server_url}, "
-                  f"gateway {config.gateway_url}, {len(result.status['nodes'])} nodes "
+        where = f"server {config.server_url}" + (
+            "" if config.starts_server else " (external, not started here)")
+        out.print(f"[green]ready[/] in {result.elapsed_s:.1f}s: {where}, "
+                  f"gateway {gateway or '(not here)'}, {len(result.status['nodes'])} nodes "
                   f"(supervisor pid {result.supervisor_pid}, home {home.root})")
     if detach:
         return
@@ -257,6 +313,9 @@ def run(
     home = _home(ctx)
     status = control.call(home, "status")
     config = TopologyConfig.from_json(status["config"])
+    if not any(n["group"] == GATEWAY for n in status["nodes"]):
+        raise NotRunningError(f"the topology under {home.root} has no gateway (started with "
+                              "--only); run flows with the HOME that runs the gateway")
     outcome = flowrun.run_flow(config.gateway_url, chosen, pid, arg=arg, wait=wait,
                                timeout_s=timeout, ledger_dir=home.ledger_dir)
     if as_json:
@@ -341,6 +400,94 @@ def respawn_cmd(
     else:
         for node in respawned:
             out.print(f"respawned [bold green]{node['name']}[/] (pid {node['pid']})")
+
+
+# -- shape: scale and foreground nodes ---------------------------------------------------
+
+
+@app.command()
+@_guard
+def scale(
+    ctx: typer.Context,
+    *,
+    group: Annotated[str, typer.Argument(help="A service group, e.g. service-b.")],
+    count: Annotated[int, typer.Argument(help="Nodes it should run from now on (0..16).")],
+    timeout: Annotated[float, typer.Option(help="Seconds to wait until the group has "
+        "exactly COUNT ready nodes.")] = 30.0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run COUNT nodes of GROUP on the running topology (up or down).
+
+    New nodes take the lowest free numbers; scaling down TERMs the
+    highest-numbered ones; kept nodes that are down are respawned. 0 is
+    allowed: the group's work waits, durably, until it is scaled up again.
+    Waits until the group has exactly COUNT ready nodes (exit 3 if not
+    within --timeout).
+    """
+    check_replicas(group, count)
+    home = _home(ctx)
+    result = control.call(home, "scale", group=group, count=count)
+    nodes = _await_group(home, group, count, timeout)
+    doc = {"group": group, "replicas": count, "added": result["added"],
+           "removed": result["retiring"], "respawned": result.get("respawned", []),
+           "nodes": [{k: n[k] for k in ("name", "pid", "node_id", "state")} for n in nodes]}
+    if as_json:
+        _emit(doc)
+        return
+    out.print(f"{group}: {count} node(s)" + (
+        f"; started {', '.join(doc['added'])}" if doc["added"] else "") + (
+        f"; stopped {', '.join(doc['removed'])}" if doc["removed"] else "") + (
+        f"; respawned {', '.join(doc['respawned'])}" if doc["respawned"] else ""))
+
+
+def _await_group(home: Home, group: str, count: int, timeout_s: float) -> list[dict[str, Any]]:
+    """Wait until ``group`` has exactly ``count`` ready nodes and none retiring."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        nodes = [n for n in control.call(home, "status")["nodes"] if n["group"] == group]
+        if len(nodes) == count and all(n["state"] == "ready" for n in nodes):
+            return nodes
+        if time.monotonic() >= deadline:
+            seen = ", ".join(f"{n['name']} {n['state']}" for n in nodes) or "no nodes"
+            raise NotRunningError(f"{group} did not reach {count} ready node(s) within "
+                                  f"{timeout_s:g}s ({seen})")
+        time.sleep(0.05)
+
+
+@app.command()
+@_guard
+def node(
+    ctx: typer.Context,
+    *,
+    group: Annotated[str, typer.Argument(help="The service group to serve, e.g. service-b.")],
+    server_url: Annotated[str, typer.Option("--server-url", envvar="RESONATE_URL",
+        help="The Resonate server to join.")] = f"http://127.0.0.1:{DEFAULT_SERVER_PORT}",
+    count: Annotated[int, typer.Option(help="How many nodes of GROUP (1..16).")] = 1,
+    ttl: Annotated[float, typer.Option(help="Lease TTL of each node, in seconds.")]
+        = DEFAULT_TTL_S,
+    step_delay: Annotated[float, typer.Option(help="Seconds every step takes.")] = 0.0,
+    delay_mode: Annotated[str, typer.Option(help="work or sleep (see `up --help`).")] = "work",
+    as_json: JsonOpt = False,
+) -> None:
+    """Run COUNT nodes of one group in the foreground, on any host, against a running server.
+
+    No supervisor is needed: this command restarts nodes that crash and
+    stops them all on Ctrl-C/TERM (and they exit if it is killed). Logs and
+    ledgers go under HOME. Exit 3 when the server does not answer or every
+    node fails; 2 for an unknown group or a HOME that runs a topology.
+    """
+    if group not in SERVICE_GROUPS:
+        raise UsageError(f"unknown group {group!r}; valid groups: {', '.join(SERVICE_GROUPS)}")
+    if not 1 <= count <= 16:
+        raise UsageError(f"--count must be from 1 to 16, got {count}")
+    config = validate_config(TopologyConfig(
+        server_kind="external", server_url=server_url, only=[group], replicas={group: count},
+        ttl_s=ttl, step_delay_s=step_delay, delay_mode=delay_mode))
+    emit = (lambda event: typer.echo(json.dumps(event))) if as_json else \
+        (lambda event: out.print(nodecmd.describe(event), markup=False, highlight=False))
+    code = nodecmd.run_nodes(_home(ctx), config, emit)
+    if code:
+        raise typer.Exit(code)
 
 
 # -- looking -----------------------------------------------------------------------------

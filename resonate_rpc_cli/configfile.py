@@ -211,3 +211,31 @@ def load_config_file(path: Path | None, cwd: Path | None = None) -> dict[str, An
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"cannot read config file {path}: {exc}") from None
     return parse_config(text, str(path))
+
+
+def merge_settings(file_settings: dict[str, Any], flags: dict[str, Any]) -> dict[str, Any]:
+    """``TopologyConfig`` keyword arguments: the file's settings, overridden by ``flags``.
+
+    ``flags`` holds only what was given on the command line. Per-group tables
+    (``delays``, ``replicas``) merge group by group. A server URL from the flags
+    (``--server-url``/``RESONATE_URL``) means ``server_kind = "external"``; a
+    server kind from the flags drops the file's URL. ``--server-url`` together
+    with ``--server`` is a :class:`UsageError`.
+    """
+    merged = dict(file_settings)
+    for key in ("delays", "replicas"):
+        if key in flags:
+            merged[key] = {**file_settings.get(key, {}), **flags[key]}
+    for key, value in flags.items():
+        if key not in ("delays", "replicas", "server_kind", "server_url"):
+            merged[key] = value
+    kind, url = flags.get("server_kind"), flags.get("server_url")
+    if kind is not None and url is not None:
+        raise UsageError("--server-url uses a server that is already running; "
+                         "drop --server (or --server-url)")
+    if url is not None:
+        merged.update(server_kind="external", server_url=url)
+    elif kind is not None:
+        merged["server_kind"] = kind
+        merged.pop("server_url", None)
+    return merged

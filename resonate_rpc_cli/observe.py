@@ -184,6 +184,9 @@ def server_summary(config: TopologyConfig, source: PromiseSource) -> dict[str, A
         "kind": (info or {}).get("kind", "resonate" if healthy else "unknown"),
         "durable": (info or {}).get("durable"),
         "store": (info or {}).get("store"),
+        # started by this topology (embedded/resonate) or already running elsewhere
+        "managed": config.starts_server,
+        "extras": info is not None,
     }
 
 

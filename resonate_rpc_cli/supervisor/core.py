@@ -11,7 +11,7 @@ from __future__ import annotations
 import signal
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from resonate_rpc_cli.failover import ReleaseOutcome
@@ -19,7 +19,12 @@ from resonate_rpc_cli.forkclient import LOST
 from resonate_rpc_cli.home import Home
 from resonate_rpc_cli.status import UsageError
 from resonate_rpc_cli.supervisor.events import EventFeed, EventKind
-from resonate_rpc_cli.supervisor.spec import LaunchSpec, TopologyConfig, build_launch
+from resonate_rpc_cli.supervisor.spec import (
+    LaunchSpec,
+    TopologyConfig,
+    build_launch,
+    check_replicas,
+)
 from resonate_rpc_cli.supervisor.states import NodeState, check_transition
 from resonate_rpc_cli.topology import GATEWAY, SERVER, SERVICE_GROUPS, NodeName
 
@@ -121,6 +126,8 @@ class Node:
     last_exit: int | None = None
     ever_ready: bool = False
     past_node_ids: list[str] = field(default_factory=list)
+    #: being scaled away: once its process is gone the slot is removed
+    retiring: bool = False
 
     @property
     def label(self) -> str:
@@ -159,7 +166,9 @@ class Supervisor:
         self.signals = signals
         self.probe = probe
         self.parent_pid = parent_pid
-        self.policy = policy or RestartPolicy()
+        self.policy = policy or RestartPolicy(
+            max_quick_failures=config.restart_max_failures,
+            base_backoff_s=config.restart_backoff_s)
         self.new_node_id = new_node_id
         self.feed = EventFeed()
         self.nodes: dict[str, Node] = {str(n): Node(n) for n in config.node_names()}
@@ -169,8 +178,9 @@ class Supervisor:
     # -- queries -------------------------------------------------------------------
 
     @property
-    def server(self) -> Node:
-        return self.nodes[SERVER]
+    def server(self) -> Node | None:
+        """The server's slot; None when the topology uses an external server."""
+        return self.nodes.get(SERVER)
 
     def all_ready(self) -> bool:
         return all(n.state is NodeState.READY for n in self.nodes.values())
@@ -203,12 +213,14 @@ class Supervisor:
                 "log": str(node.spec.log) if node.spec else None,
                 "last_exit": node.last_exit,
                 "past_node_ids": list(node.past_node_ids),
+                "retiring": node.retiring,
             })
         return rows
 
     def targets(self) -> list[str]:
-        """Every valid kill/respawn target: groups, then node names."""
-        groups = [SERVER, GATEWAY, *SERVICE_GROUPS]
+        """Every valid kill/respawn target: groups that have nodes, then node names."""
+        present = {n.name.group for n in self.nodes.values()}
+        groups = [g for g in (SERVER, GATEWAY, *SERVICE_GROUPS) if g in present]
         names = [n for n in self.nodes if n not in groups]
         return groups + names
 
@@ -274,9 +286,10 @@ class Supervisor:
             self._advance_shutdown()
             return
         pending = [n for n in self.nodes.values() if n.state is NodeState.PENDING]
-        if self.server.state is NodeState.PENDING:
-            self._start(self.server, "start")
-        elif self.server.state is NodeState.READY:
+        server = self.server
+        if server is not None and server.state is NodeState.PENDING:
+            self._start(server, "start")
+        elif server is None or server.state is NodeState.READY:
             for node in pending:
                 self._start(node, "start")
 
@@ -286,6 +299,10 @@ class Supervisor:
         node.kill_at = None
         node.last_exit = code
         now = self.clock.monotonic()
+        if node.retiring:
+            del self.nodes[node.label]
+            self._emit(EventKind.STOPPED, node, detail=f"exit {code}; scaled down", pid=pid)
+            return
         if node.state is NodeState.STOPPING:
             self._move(node, NodeState.STOPPED)
             self._emit(EventKind.STOPPED, node, detail=f"exit {code}", pid=pid)
@@ -433,6 +450,69 @@ class Supervisor:
             node.quick_failures = 0
             self._start(node, "respawn")
         return [n.label for n in down]
+
+    def scale(self, group: str, count: int) -> dict[str, Any]:
+        """Run ``count`` nodes of service ``group`` from now on.
+
+        Scaling up adds slots ``<group>-<n>`` at the lowest free numbers; they
+        start like at ``up`` (once the server is ready). Scaling down retires
+        the highest-numbered slots: TERM, KILL after the grace period, and the
+        slot disappears once its process is gone (at once if it has none).
+        0 is allowed: the group's work then waits, durably, until it is scaled
+        up again. Kept slots that are down (killed or failed) are respawned, so
+        the group ends with ``count`` running nodes. Raises :class:`UsageError`
+        for an unknown group, a count outside 0..MAX_REPLICAS, or during shutdown.
+        """
+        if self.shutting_down:
+            raise UsageError("the topology is shutting down")
+        check_replicas(group, count)
+        slots = sorted((n for n in self.nodes.values()
+                        if n.name.group == group and not n.retiring),
+                       key=lambda n: n.name.index)
+        added: list[str] = []
+        retiring: list[str] = []
+        for _ in range(count - len(slots)):
+            index = 1
+            while str(NodeName(group, index)) in self.nodes:
+                index += 1
+            node = Node(NodeName(group, index))
+            self.nodes[node.label] = node
+            added.append(node.label)
+        respawned: list[str] = []
+        for node in slots[:count]:
+            if node.handle is None and node.state in (NodeState.KILLED, NodeState.FAILED):
+                node.restart_at = None
+                node.quick_failures = 0
+                self._start(node, "respawn")
+                respawned.append(node.label)
+        now = self.clock.monotonic()
+        for node in reversed(slots[count:]):
+            node.retiring = True
+            node.restart_at = None
+            retiring.append(node.label)
+            if node.handle is None:
+                del self.nodes[node.label]
+                self._emit(EventKind.STOPPED, node, detail="scaled down")
+                continue
+            pid = node.handle.pid
+            self.signals.send_group(pid, signal.SIGTERM)
+            if node.paused_from is not None or node.state is NodeState.PAUSED:
+                self.signals.send_group(pid, signal.SIGCONT)
+                node.paused_from = None
+            if node.state is not NodeState.KILLED:
+                self._move(node, NodeState.KILLED)
+            node.kill_at = node.kill_at or now + self.config.grace_s
+            self._emit(EventKind.KILLED, node, detail="SIGTERM (scaled down)", pid=pid)
+        order = {g: i for i, g in enumerate([SERVER, GATEWAY, *SERVICE_GROUPS])}
+        self.nodes = dict(sorted(self.nodes.items(),
+                                 key=lambda kv: (order[kv[1].name.group], kv[1].name.index)))
+        only = self.config.only
+        if only and group not in only:
+            only = [*only, group]
+        self.config = replace(self.config, replicas={**self.config.replicas, group: count},
+                              only=only)
+        return {"group": group, "replicas": count, "added": added, "retiring": retiring,
+                "respawned": respawned}
 
     def shutdown(self) -> None:
         """Begin stopping everything: TERM the nodes, then the server; KILL after grace."""

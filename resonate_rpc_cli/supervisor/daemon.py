@@ -72,6 +72,8 @@ def answer(sup: Supervisor, request: Request) -> dict[str, Any]:
         return {"killed": result.killed, "respawn_pending": result.respawn_pending}
     if op == "respawn":
         return {"respawned": sup.respawn(str(args["target"]))}
+    if op == "scale":
+        return sup.scale(str(args["group"]), int(args["count"]))
     if op == "down":
         sup.shutdown()
         return {"stopping": True, "pid": os.getpid()}

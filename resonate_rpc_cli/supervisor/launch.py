@@ -24,10 +24,16 @@ import psutil
 
 from resonate_rpc_cli.home import Home
 from resonate_rpc_cli.lifeline import ENV_PARENT_PID
+from resonate_rpc_cli.protocol import ResonateClient
 from resonate_rpc_cli.status import NotRunningError, RpcdemoError, UsageError
 from resonate_rpc_cli.supervisor import control
-from resonate_rpc_cli.supervisor.spec import TopologyConfig, validate_config
-from resonate_rpc_cli.topology import ENV_HOME
+from resonate_rpc_cli.supervisor.spec import (
+    INSTALL_HINT,
+    TopologyConfig,
+    resonate_binary,
+    validate_config,
+)
+from resonate_rpc_cli.topology import ENV_HOME, GATEWAY
 
 DEFAULT_UP_TIMEOUT_S = 60.0
 
@@ -197,6 +203,7 @@ def up(
     ``timeout_s`` — in every failure case after stopping whatever it started.
     """
     validate_config(config)
+    check_server_choice(config)
     home.ensure()
     if control.answering(home):
         raise UsageError(
@@ -204,8 +211,10 @@ def up(
             "see `rpcdemo status`, or stop it with `rpcdemo down`"
         )
     cleaned = clean_stale(home)
-    check_port_free(config.host, config.server_port, "server")
-    check_port_free(config.host, config.gateway_port, "gateway")
+    if config.starts_server:
+        check_port_free(config.host, config.server_port, "server")
+    if config.includes(GATEWAY):
+        check_port_free(config.host, config.gateway_port, "gateway")
     started = time.monotonic()
     daemon = spawn_daemon(home, config, None if detach else os.getpid())
     try:
@@ -214,6 +223,22 @@ def up(
         _abort(home, daemon)
         raise
     return UpResult(daemon.pid, time.monotonic() - started, status, cleaned, daemon)
+
+
+def check_server_choice(config: TopologyConfig) -> None:
+    """Fail before anything starts if the chosen server cannot be had.
+
+    ``resonate`` needs the binary on PATH; ``external`` needs the server to
+    answer ``GET /health`` now. Both are :class:`NotRunningError` (exit 3).
+    """
+    if config.server_kind == "resonate" and resonate_binary() is None:
+        raise NotRunningError(f"--server resonate: no `resonate` binary on PATH; {INSTALL_HINT}")
+    if config.server_kind == "external" and \
+            not ResonateClient(config.server_url, timeout_s=3.0).healthy():
+        raise NotRunningError(
+            f"no Resonate server answers at {config.server_url} (GET /health); start it first "
+            "or fix --server-url"
+        )
 
 
 def _wait_ready(
