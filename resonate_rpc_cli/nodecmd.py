@@ -60,11 +60,11 @@ def run_nodes(home: Home, config: TopologyConfig, emit: Callable[[dict[str, Any]
     :class:`~resonate_rpc_cli.status.NotRunningError` if the server does not
     answer — both before anything starts.
     """
-    launch.check_server_choice(config)
-    home.ensure()
     if control.answering(home):
         raise UsageError(f"a topology runs under {home.root}; give `rpcdemo node` its own "
                          "--home (or use `rpcdemo scale` on that topology)")
+    launch.check_server_choice(config)
+    home.ensure()
     stop: list[int] = []
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
