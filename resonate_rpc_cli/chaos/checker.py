@@ -336,7 +336,7 @@ def _step_executions(
     entries: Sequence[LedgerEntry],
     records: dict[str, dict[str, Any]],
     problems: dict[str, list[Any]],
-) -> dict[str, int]:
+) -> dict[str, Any]:
     starts: dict[str, list[LedgerEntry]] = defaultdict(list)
     for e in entries:
         if e.phase == "start":
@@ -357,9 +357,12 @@ def _step_executions(
                 before += 1
         if not isinstance(settled, int):
             unverified += len(runs)
+    by_func = Counter(runs[0].func for runs in starts.values() for _ in runs[1:])
     return {
         "executions": sum(len(r) for r in starts.values()),
         "distinct": len(starts),
+        "max_starts_per_step": max((len(r) for r in starts.values()), default=0),
+        "reexecuted_by_func": dict(sorted(by_func.items())),
         "reexecuted_before_settle": before,
         "reexecuted_after_settle": after,
         "unverified": unverified,
