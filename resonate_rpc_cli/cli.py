@@ -112,6 +112,9 @@ def up(
     *,
     detach: Annotated[bool, typer.Option("--detach", "-d",
         help="Return once every node is ready; leave the supervisor running.")] = False,
+    host: Annotated[str | None, typer.Option(help="Address the server and gateway bind "
+        "and nodes connect to, e.g. this host's LAN address so nodes on other hosts can "
+        "join (default 127.0.0.1).", show_default=False)] = None,
     server_port: Annotated[int | None, typer.Option(help="Port of the server we start "
         f"(default {DEFAULT_SERVER_PORT}).", show_default=False)] = None,
     gateway_port: Annotated[int | None, typer.Option(help="Port of the gateway "
@@ -156,7 +159,8 @@ def up(
     override the topology file (./rpcdemo.toml or --config) field by field.
     """
     flags: dict[str, Any] = {}
-    for key, value in (("server_port", server_port), ("gateway_port", gateway_port),
+    for key, value in (("host", host), ("server_port", server_port),
+                       ("gateway_port", gateway_port),
                        ("ttl_s", ttl), ("step_delay_s", step_delay),
                        ("delay_mode", delay_mode), ("fail_first", fail_first),
                        ("memory", memory), ("server_url", server_url)):

@@ -9,6 +9,7 @@ Example (``examples/rpcdemo.toml``)::
 
     [server]
     port = 8001
+    host = "127.0.0.1"       # what the server and gateway bind (a LAN address for 2 hosts)
     kind = "embedded"        # embedded | resonate | external
     # url = "http://db-host:8001"   # with kind = "external"
     memory = false
@@ -103,6 +104,12 @@ def _url(v: Any) -> str:
     return v
 
 
+def _host(v: Any) -> str:
+    if not isinstance(v, str) or not v or any(c in v for c in "/: "):
+        raise _Bad("must be an address like 127.0.0.1 (no scheme, no port)")
+    return v
+
+
 def _replicas(v: Any) -> int:
     n = _count(v)
     if n > MAX_REPLICAS:
@@ -114,6 +121,7 @@ def _replicas(v: Any) -> int:
 SCHEMA: dict[str, dict[str, tuple[str, Callable[[Any], Any]]]] = {
     "server": {
         "port": ("server_port", _port),
+        "host": ("host", _host),
         "kind": ("server_kind", _choice(SERVER_KINDS)),
         "url": ("server_url", _url),
         "memory": ("memory", _bool),

@@ -112,6 +112,8 @@ def validate_config(config: TopologyConfig) -> TopologyConfig:
                         ("--gateway-port", config.gateway_port)):
         if not 1 <= port <= 65535:
             raise UsageError(f"{label} must be between 1 and 65535, got {port}")
+    if not config.host or any(c in config.host for c in "/: "):
+        raise UsageError(f"--host must be an address like 127.0.0.1, got {config.host!r}")
     if config.server_port == config.gateway_port:
         raise UsageError(f"--server-port and --gateway-port are both {config.server_port}")
     if not (math.isfinite(config.ttl_s) and config.ttl_s > 0):
