@@ -59,6 +59,7 @@ class ChaosOptions:
     fault_count: int | None = None
     request_timeout_s: float = 30.0
     settle_min_s: float = 30.0
+    health_timeout_s: float = 20.0
 
     def planned_fault_count(self) -> int:
         if self.fault_count is not None:
@@ -220,7 +221,7 @@ def execute(
     if "server" in options.faults and not topology.durable:
         raise UsageError("server faults need a durable store; start the topology without "
                          "--memory, or leave 'server' out of --faults")
-    wait_healthy(topology)
+    wait_healthy(topology, options.health_timeout_s)
     tag = run_tag or new_run_tag()
     schedule = options.schedule()
     plans = plan_flows(options.seed, options.flows, options.mix, tag)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from rich.columns import Columns
 from rich.console import Console, Group, RenderableType
 from rich.panel import Panel
 from rich.table import Table
@@ -67,6 +68,7 @@ def render_report(report: dict[str, Any]) -> RenderableType:
          f"{detached.get('started')} / {detached.get('cog_ran')}", _bad(cog_missing)),
         ("step executions", steps.get("executions"), ""),
         ("re-executed before settle (allowed)", steps.get("reexecuted_before_settle"), ""),
+        ("most starts of one step", steps.get("max_starts_per_step"), ""),
         ("re-executed after settle", steps.get("reexecuted_after_settle"),
          _bad(steps.get("reexecuted_after_settle"))),
         ("pending after heal", report.get("pending_after_heal"),
@@ -78,8 +80,9 @@ def render_report(report: dict[str, Any]) -> RenderableType:
         counts.add_row(label, Text(_num(value), style=style))
 
     faults = report.get("faults", {})
-    ftable = Table(title=f"faults: {faults.get('landed')} landed of {faults.get('planned')} "
-                         "planned", title_justify="left")
+    fline = Text(f"faults: {faults.get('landed')} landed of {faults.get('planned')} planned",
+                 style="bold")
+    ftable = Table(title="by kind", title_justify="left")
     ftable.add_column("kind")
     ftable.add_column("landed", justify="right")
     for kind, n in sorted(faults.get("by_kind", {}).items()):
@@ -105,7 +108,8 @@ def render_report(report: dict[str, Any]) -> RenderableType:
         timing.add_row(label, _num(row.get("count")), _num(row.get("p50"), " ms", 0),
                        _num(row.get("p99"), " ms", 0))
 
-    parts: list[RenderableType] = [head, *reasons, counts, ftable, ttable, timing]
+    parts: list[RenderableType] = [head, *reasons, counts, fline, Columns([ftable, ttable]),
+                                   timing]
     problems = report.get("problems", {})
     if problems:
         ptable = Table(title="problems (first examples)", title_justify="left")

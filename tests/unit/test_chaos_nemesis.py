@@ -16,9 +16,10 @@ from pathlib import Path
 import pytest
 
 from resonate_rpc_cli.chaos.nemesis import Nemesis, heal_everything, pid_gone, pid_stopped
+from resonate_rpc_cli.chaos.runner import ChaosOptions, execute
 from resonate_rpc_cli.chaos.schedule import PlannedFault, plan_faults
 from resonate_rpc_cli.chaos.topology import DOWN, PAUSED, RUNNING, NodeInfo
-from resonate_rpc_cli.status import UsageError
+from resonate_rpc_cli.status import ExitStatus, NotRunningError, UsageError
 from tests.procs import free_port, wait_until
 
 
@@ -200,3 +201,10 @@ def test_node_faults_prefer_a_node_that_holds_a_task() -> None:
         srv.shutdown()
         srv.server_close()
     assert all(pid_gone(p.pid) for p in topo.all)
+
+
+def test_a_topology_that_does_not_answer_is_an_infrastructure_error(topo: SleepTopology) -> None:
+    options = ChaosOptions(flows=1, faults=("kill",), seed=1, health_timeout_s=0.3)
+    with pytest.raises(NotRunningError, match="server and gateway not healthy") as info:
+        execute(topo, options)
+    assert info.value.status == ExitStatus.NOT_RUNNING
