@@ -266,14 +266,16 @@ def build_launch(
 
 
 def real_server_command(config: TopologyConfig, home: Home) -> tuple[list[str], dict[str, str]]:
-    """argv and environment of the real Resonate server.
+    """argv and environment of the real Resonate server, run under our guard.
 
     ``resonate dev`` (in-memory) with ``memory``, else ``resonate serve`` on
     ``HOME/resonate.db``. The server reads its settings from ``RESONATE_*``
     variables (``__`` nests): bound to our host and port only, metrics off.
     """
     binary = resonate_binary() or RESONATE_BINARY
-    argv = [binary, "dev" if config.memory else "serve"]
+    # under our guard: the binary has no lifeline of its own (see guard.py)
+    argv = [sys.executable, "-m", "resonate_rpc_cli.supervisor.guard", binary,
+            "dev" if config.memory else "serve"]
     env = {
         "RESONATE_SERVER__HOST": config.host,
         "RESONATE_SERVER__BIND": config.host,

@@ -107,13 +107,14 @@ def test_the_real_server_is_configured_through_its_environment(tmp_path: Path) -
     home = Home(tmp_path)
     serve = build_launch(TopologyConfig(server_kind="resonate", server_port=9300), home,
                          NodeName("server", 1), incarnation=1, node_id="", parent_pid=1)
-    assert serve.argv[1:] == ["serve"] and serve.argv[0].endswith("resonate")
+    assert serve.argv[1:3] == ["-m", "resonate_rpc_cli.supervisor.guard"]
+    assert serve.argv[3].endswith("resonate") and serve.argv[4:] == ["serve"]
     assert serve.env["RESONATE_SERVER__PORT"] == "9300"
     assert serve.env["RESONATE_SERVER__BIND"] == "127.0.0.1"
     assert serve.env["RESONATE_STORAGE__SQLITE__PATH"] == str(tmp_path / "resonate.db")
     dev = build_launch(TopologyConfig(server_kind="resonate", memory=True), home,
                        NodeName("server", 1), incarnation=1, node_id="", parent_pid=1)
-    assert dev.argv[1:] == ["dev"] and "RESONATE_STORAGE__SQLITE__PATH" not in dev.env
+    assert dev.argv[4:] == ["dev"] and "RESONATE_STORAGE__SQLITE__PATH" not in dev.env
 
 
 def test_the_example_file_is_valid() -> None:
