@@ -23,7 +23,7 @@ import psutil
 import pytest
 
 from tests.e2e._cli_support import Cli, assert_nothing_left, end_leftovers, new_cli, short_home
-from tests.procs import PYTHON, processes_of_home, wait_until
+from tests.procs import PYTHON, processes_of_home
 
 pytestmark = pytest.mark.e2e
 
