@@ -22,8 +22,9 @@ Rules (each turns the verdict to ``fail``):
 * **orphans** — processes of ours left after teardown.
 
 Coverage (else ``unknown``): at least ``min_faults`` faults landed, every flow
-kind of the mix completed at least once, and no flow ended indeterminate
-(never acknowledged, never re-sent, unknown to the server).
+kind of the mix completed at least once, every requested flow was started, and
+no flow ended indeterminate (never acknowledged, never re-sent, unknown to the
+server).
 """
 
 from __future__ import annotations
@@ -54,6 +55,8 @@ class CheckOptions:
     min_faults: int = 3
     planned_faults: int = 0
     orphans_checked: bool = False
+    #: Flows the workload meant to run (``None``: whatever the history holds).
+    requested_flows: int | None = None
 
 
 @dataclass
@@ -223,6 +226,9 @@ def check(
         if kinds_missing:
             reasons.append(f"no {', '.join(kinds_missing)} flow completed")
         _reason(reasons, len(indeterminate), "flow(s) with no known outcome")
+        if options.requested_flows is not None and len(flows) < options.requested_flows:
+            reasons.append(f"only {len(flows)} of {options.requested_flows} flows were "
+                           "started before the deadline")
         verdict = "unknown" if reasons else "pass"
 
     by_kind_flows: dict[str, dict[str, int]] = {}
@@ -236,6 +242,8 @@ def check(
         "seed": options.seed,
         "reasons": reasons,
         "flows": {
+            "requested": options.requested_flows if options.requested_flows is not None
+            else len(flows),
             "attempted": len(flows),
             "completed": len(completed),
             "lost": len(lost),
@@ -252,6 +260,7 @@ def check(
         "faults": {
             "planned": options.planned_faults,
             "landed": len(landed),
+            "mid_step": sum(1 for f in landed if f.held),
             "by_kind": dict(sorted(Counter(f.kind for f in landed).items())),
             "by_target": dict(sorted(Counter(f.target for f in landed).items())),
         },

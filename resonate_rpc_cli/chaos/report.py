@@ -30,6 +30,7 @@ def judge(record: RunRecord, orphans: int = 0, orphans_checked: bool = False) ->
         options=CheckOptions(
             seed=options.seed, mix=options.mix, min_faults=options.min_faults,
             planned_faults=len(record.schedule), orphans_checked=orphans_checked,
+            requested_flows=len(record.plans),
         ),
         orphans=orphans,
     )

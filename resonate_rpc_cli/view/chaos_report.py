@@ -80,8 +80,8 @@ def render_report(report: dict[str, Any]) -> RenderableType:
         counts.add_row(label, Text(_num(value), style=style))
 
     faults = report.get("faults", {})
-    fline = Text(f"faults: {faults.get('landed')} landed of {faults.get('planned')} planned",
-                 style="bold")
+    fline = Text(f"faults: {faults.get('landed')} landed of {faults.get('planned')} planned, "
+                 f"{faults.get('mid_step', 0)} on a node holding a task", style="bold")
     ftable = Table(title="by kind", title_justify="left")
     ftable.add_column("kind")
     ftable.add_column("landed", justify="right")

@@ -28,8 +28,8 @@ def test_clean_run_passes_with_the_contract_keys() -> None:
     assert report["verdict"] == "pass", report["reasons"]
     assert report.keys() >= REPORT_KEYS
     assert report["flows"] == {
-        "attempted": 9, "completed": 9, "lost": 0, "wrong": 0, "unknown": 0, "failed": 0,
-        "resent": 0, "unanswered": 0,
+        "requested": 9, "attempted": 9, "completed": 9, "lost": 0, "wrong": 0, "unknown": 0,
+        "failed": 0, "resent": 0, "unanswered": 0,
         "by_kind": {k: {"attempted": 3, "completed": 3}
                                  for k in ("await-chain", "detached-chain", "fan-out")},
     }
@@ -38,7 +38,7 @@ def test_clean_run_passes_with_the_contract_keys() -> None:
     assert report["steps"]["executions"] == 27
     assert report["steps"]["reexecuted_before_settle"] == 0
     assert report["steps"]["reexecuted_after_settle"] == 0
-    assert report["faults"]["landed"] == 3
+    assert report["faults"]["landed"] == 3 and report["faults"]["mid_step"] == 1
     assert report["faults"]["by_kind"] == {"gateway": 1, "kill": 1, "pause": 1}
     assert report["faults"]["by_target"] == {"gateway": 1, "service-b-1": 1, "service-h-1": 1}
     assert report["pending_after_heal"] == 0 and report["orphans"] == 0
@@ -164,7 +164,8 @@ def test_too_few_faults_is_unknown() -> None:
     run.faults[2].landed = False
     report = judge(run)
     assert report["verdict"] == "unknown"
-    assert report["faults"] == {"planned": 3, "landed": 2, "by_kind": {"kill": 1, "pause": 1},
+    assert report["faults"] == {"planned": 3, "landed": 2, "mid_step": 1,
+                                "by_kind": {"kill": 1, "pause": 1},
                                 "by_target": {"service-b-1": 1, "service-h-1": 1}}
     assert "fewer than 3" in report["reasons"][0]
     assert judge(run, min_faults=2)["verdict"] == "pass"
@@ -255,3 +256,10 @@ def test_completed_on_the_server_without_an_answer_is_unanswered_not_lost() -> N
     report = judge(run)
     assert report["verdict"] == "pass", report["reasons"]
     assert report["flows"]["unanswered"] == 1 and report["flows"]["completed"] == 9
+
+
+def test_flows_never_started_before_the_deadline_make_it_unknown() -> None:
+    report = judge(clean_run(), requested_flows=12)
+    assert report["verdict"] == "unknown"
+    assert report["flows"]["requested"] == 12 and report["flows"]["attempted"] == 9
+    assert "only 9 of 12 flows were started" in report["reasons"][0]
