@@ -52,7 +52,7 @@ def captured(monkeypatch: pytest.MonkeyPatch) -> list[TopologyConfig]:
 
 
 @pytest.mark.parametrize(("text", "message"), [
-    ("[server]\nprot = 8001\n", "unknown key server.prot (valid in [server]: port, kind"),
+    ("[server]\nprot = 8001\n", "unknown key server.prot (valid in [server]: port, host, kind"),
     ("[nodes]\nttl = -1\n", "nodes.ttl must be a number of seconds"),
     ("[replicas]\nservice-x = 2\n", "unknown group replicas.service-x"),
     ("[gateway]\nport = \"5000\"\n", "gateway.port must be a port number"),
