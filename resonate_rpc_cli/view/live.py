@@ -77,6 +77,8 @@ class Dashboard:
     _procs: dict[int, psutil.Process] = field(default_factory=dict)
     usage: dict[int, dict[str, str]] = field(default_factory=dict)
     source: PromiseSource | None = None
+    #: node name -> ids of the tasks it holds (from the last task.search)
+    held: dict[str, list[str]] = field(default_factory=dict)
 
     def refresh(self) -> None:
         """Poll whatever is due. Raises :class:`NotRunningError` once the supervisor is gone."""
@@ -121,6 +123,10 @@ class Dashboard:
         names = node_names_by_id(self.nodes)
         pending = self.source.search(state="pending", limit=200)
         holders = self.source.task_holders()
+        held: dict[str, list[str]] = {}
+        for task_id, pid in holders.items():
+            held.setdefault(names.get(pid, pid), []).append(task_id)
+        self.held = {name: sorted(ids) for name, ids in held.items()}
         for rec in pending:
             origin = (rec.get("tags") or {}).get("resonate:origin")
             if origin and origin not in self.pinned and origin not in self.recent:
@@ -143,12 +149,20 @@ class Dashboard:
             self.counts = self.source.counts(limit=10_000)
         self.notice = self.source.notice
 
+    def nodes_with_tasks(self) -> list[dict[str, Any]]:
+        """The node rows with the task(s) each holds, as of the last promise poll."""
+        return [{**n, "task": ", ".join(self.held.get(str(n["name"]), [])) or n.get("task")}
+                for n in self.nodes]
+
     def render(self, height: int | None = None) -> RenderableType:
         """One frame; with ``height`` the promise trees are trimmed to fit the screen."""
         cfg = self.config
         head = Text.assemble(("rpcdemo ", "bold"), str(self.home.root))
         if cfg is not None:
-            head.append(f"   server {cfg.server_url}   gateway {cfg.gateway_url}   "
+            where = "" if cfg.starts_server else " (external)"
+            gateway = cfg.gateway_url if any(n["group"] == "gateway" for n in self.nodes) \
+                else "elsewhere"
+            head.append(f"   server {cfg.server_url}{where}   gateway {gateway}   "
                         f"ttl {seconds(cfg.ttl_s)}")
         budget = TREE_ROWS * MAX_TREES if height is None else max(
             4, height - len(self.nodes) - len(self.feed) - 14)
@@ -163,7 +177,8 @@ class Dashboard:
             trees.append(promise_tree(shown, title=root))
         parts: list[RenderableType] = [
             head,
-            Panel(nodes_table(self.nodes, self.usage), title="processes", title_align="left"),
+            Panel(nodes_table(self.nodes_with_tasks(), self.usage), title="processes",
+                  title_align="left"),
             counts_text(self.counts),
         ]
         if self.notice:
