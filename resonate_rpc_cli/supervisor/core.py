@@ -160,6 +160,8 @@ class Supervisor:
     ) -> None:
         self.config = config
         self.releaser = releaser
+        #: group -> (node, node id) of dead nodes whose leases wait for a live member
+        self.unreleased: dict[str, list[tuple[str, str]]] = {}
         self.home = home
         self.clock = clock
         self.spawner = spawner
@@ -264,6 +266,9 @@ class Supervisor:
             self._move(node, NodeState.READY)
             node.ever_ready = True
             self._emit(EventKind.READY, node)
+            for label, dead_id in self.unreleased.pop(node.name.group, []):
+                if self.releaser is not None and not self.shutting_down:
+                    self.releaser.release(label, dead_id)
 
     def step(self) -> None:
         """One pass: apply what happened, fire timers, start what is due."""
@@ -329,13 +334,15 @@ class Supervisor:
                    pid=pid)
 
     def _fail_over(self, node: Node, pid: int, dead_id: str, code: int) -> None:
-        """After ``pid`` (node id ``dead_id``) was reaped: release its leases at once.
+        """After ``pid`` (node id ``dead_id``) was reaped: release its leases.
 
-        Only for certain death of a node whose id is never reused: not the
-        server, not the gateway (its fixed id lives on in the next
-        incarnation), not during shutdown. An exit the fork server could not
-        confirm (``LOST``) is not certain: the group is SIGKILLed and its
-        leases are left to lapse after the TTL.
+        At once when another node of the group is ready to take the work;
+        otherwise as soon as one becomes ready (a respawn, ms later), so the
+        re-sent tasks meet a live listener. Only for certain death of a node
+        whose id is never reused: not the server, not the gateway (its fixed id
+        lives on in the next incarnation), not during shutdown. An exit the
+        fork server could not confirm (``LOST``) is not certain: the group is
+        SIGKILLed and its leases are left to lapse after the TTL.
         """
         if code == LOST:
             self.signals.send_group(pid, signal.SIGKILL)
@@ -343,7 +350,12 @@ class Supervisor:
         if self.releaser is None or self.shutting_down or not dead_id or \
                 node.name.group in (SERVER, GATEWAY):
             return
-        self.releaser.release(node.label, dead_id)
+        group = node.name.group
+        if any(n.state is NodeState.READY and n.name.group == group
+               for n in self.nodes.values()):
+            self.releaser.release(node.label, dead_id)
+        else:
+            self.unreleased.setdefault(group, []).append((node.label, dead_id))
 
     def _start(self, node: Node, why: str) -> None:
         node.incarnation += 1
