@@ -24,7 +24,7 @@ from typing import Any
 from resonate_rpc_cli.chaos.orphans import processes_of_home
 from resonate_rpc_cli.chaos.topology import DOWN, PAUSED, RUNNING, NodeInfo
 from resonate_rpc_cli.home import Home
-from resonate_rpc_cli.status import NotRunningError, RpcdemoError, UsageError
+from resonate_rpc_cli.status import ExitStatus, NotRunningError, RpcdemoError, UsageError
 from resonate_rpc_cli.supervisor import control, launch
 from resonate_rpc_cli.supervisor.spec import TopologyConfig
 
@@ -102,8 +102,12 @@ class SupervisedTopology:
         """Respawn ``name`` (or accept the supervisor's own restart) and wait until ready."""
         try:
             control.call(self.home, "respawn", target=name)
-        except UsageError:
-            pass  # not down (any more): the supervisor is restarting it already
+        except RpcdemoError as exc:
+            if exc.status != ExitStatus.USAGE:
+                raise
+            # "nothing to respawn": not down (any more), the supervisor restarts it already;
+            # an unknown name shows up below as no such node
+
         deadline = time.monotonic() + self.ready_timeout_s
         last: NodeInfo | None = None
         while True:
