@@ -488,7 +488,7 @@ def node(
         server_kind="external", server_url=server_url, only=[group], replicas={group: count},
         ttl_s=ttl, step_delay_s=step_delay, delay_mode=delay_mode))
     emit = (lambda event: typer.echo(json.dumps(event))) if as_json else \
-        (lambda event: out.print(nodecmd.describe(event), markup=False, highlight=False))
+        (lambda event: typer.echo(nodecmd.describe(event)))
     code = nodecmd.run_nodes(_home(ctx), config, emit)
     if code:
         raise typer.Exit(code)
