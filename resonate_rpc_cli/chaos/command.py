@@ -62,14 +62,14 @@ def chaos(
     mix: Annotated[str, typer.Option(help="Flow kinds to draw from, comma-separated.")]
         = DEFAULT_MIX,
     faults: Annotated[str | None, typer.Option(
-        help=f"Fault kinds, comma-separated, from {DEFAULT_FAULTS} [default: all; "
-             "server only when the server keeps a store].")] = None,
+        help=f"Fault kinds, comma-separated, from {DEFAULT_FAULTS} (default: all; "
+             "server only when the server keeps a store).")] = None,
     targets: Annotated[str | None, typer.Option(
-        metavar="GROUP,...", help="Service groups node faults may hit [default: all].")] = None,
+        metavar="GROUP,...", help="Service groups node faults may hit (default: all).")] = None,
     interval: Annotated[str, typer.Option(
         metavar="MIN:MAX", help="Seconds between faults, drawn uniformly.")] = "1:5",
     seed: Annotated[int | None, typer.Option(
-        help="Seed of the fault schedule and flow args [default: random, printed].")] = None,
+        help="Seed of the fault schedule and flow args (default: random, reported).")] = None,
     deadline: Annotated[float, typer.Option(
         help="Seconds for the workload; settling gets what is left (at least 30).")] = 600.0,
     report: Annotated[Path | None, typer.Option(
@@ -80,7 +80,8 @@ def chaos(
     min_faults: Annotated[int, typer.Option(
         help="Faults that must land for a pass (fewer: unknown).")] = 3,
     fault_count: Annotated[int | None, typer.Option(
-        help="Faults to plan [default: max(min-faults, kinds, flows/10)].")] = None,
+        help="Faults to plan (default: the largest of --min-faults, the number of "
+             "kinds, and flows/10).")] = None,
     down: Annotated[str, typer.Option(
         metavar="MIN:MAX", help="Seconds a faulted node stays down before it is healed.")]
         = "0.5:3",
