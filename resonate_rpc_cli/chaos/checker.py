@@ -8,7 +8,7 @@ Rules (each turns the verdict to ``fail``):
 
 * **lost** — a flow acknowledged by the gateway, or re-sent, or known to the
   server, whose root promise never resolved (still pending, or unknown to the
-  server);
+  server — even if the gateway had answered with its value);
 * **wrong** — a settled value (the gateway's answer, the root promise's value,
   or any step's ``end`` value in the ledger, or a step's argument) that
   differs from the oracle in :mod:`resonate_rpc_cli.flows`;
@@ -86,10 +86,12 @@ class _Flow:
         return None if self.root is None else str(self.root.get("state"))
 
     def completed(self) -> bool:
-        """The root resolved (server), or the gateway answered an awaited flow's value."""
-        if self.root_state == "resolved":
-            return True
-        return self.awaited and self.acknowledged and self.root is None
+        """The root promise resolved on the server.
+
+        A gateway answer alone is not enough: a root the server no longer
+        knows is a durable promise lost, even if its value reached the client.
+        """
+        return self.root_state == "resolved"
 
     def failed(self) -> bool:
         state = self.root_state

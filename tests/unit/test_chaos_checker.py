@@ -263,3 +263,13 @@ def test_flows_never_started_before_the_deadline_make_it_unknown() -> None:
     assert report["verdict"] == "unknown"
     assert report["flows"]["requested"] == 12 and report["flows"]["attempted"] == 9
     assert "only 9 of 12 flows were started" in report["reasons"][0]
+
+
+def test_answered_flow_the_server_forgot_is_lost() -> None:
+    run = clean_run()
+    pid = "chaos-await-chain-2"
+    for key in [k for k in run.promises if k.startswith(pid)]:
+        del run.promises[key]
+    report = judge(run)
+    assert report["verdict"] == "fail"
+    assert report["flows"]["lost"] == 1 and report["problems"]["lost"] == [pid]
