@@ -63,6 +63,7 @@ def test_kills_pauses_and_a_gateway_kill_lose_nothing(home: Path, tmp_path: Path
     faults = report["faults"]
     assert faults["landed"] >= 3 and faults["by_kind"].get("gateway", 0) >= 1, faults
     assert faults["by_kind"].get("kill", 0) >= 1 and faults["by_kind"].get("pause", 0) >= 1
+    assert faults["mid_step"] >= 1, report["fault_log"]  # the nemesis prefers busy nodes
     assert report["orphans_checked"] is True
     own_home = Path(report["run"]["own_home"])
     assert not own_home.exists() and not processes_of_home(own_home)
