@@ -315,7 +315,41 @@ def apply_request(state: ServerState, now: int, req: dict[str, Any]) -> dict[str
                 "promise": p.to_record() if p is not None else None,
                 "preload": state.preload(t.id),
             }
+    stale = _stale_version(state, req)
+    if stale is not None:
+        return stale
     return state.apply(now, req)
+
+
+#: Task operations a holder performs under its lease; each names the version it holds.
+FENCED_KINDS = frozenset({"task.release", "task.fulfill", "task.suspend"})
+
+
+def _stale_version(state: ServerState, req: dict[str, Any]) -> dict[str, Any] | None:
+    """A 409 for a release/fulfill/suspend naming a version the task no longer has.
+
+    ServerState checks only that the task is acquired, not by whom: a holder
+    whose lease lapsed (say, the server was down past its TTL) would release
+    or settle the task *another* node has since acquired at a newer version.
+    Seen in chaos runs: the stale holder's release bounced the new holder's
+    lease, whose own settle then failed and released the next one, a storm of
+    re-executions. The real server fences these by version; so do we.
+    """
+    if req.get("kind") not in FENCED_KINDS:
+        return None
+    task_id = req.get("id")
+    version = req.get("version")
+    if not isinstance(task_id, str) or isinstance(version, bool) or not isinstance(version, int):
+        return None
+    t = state.tasks.get(task_id)
+    if t is None or t.version == version:
+        return None
+    return {
+        "kind": req.get("kind"),
+        "corrId": req.get("corrId"),
+        "status": 409,
+        "error": f"task {task_id} is at version {t.version}, not {version}",
+    }
 
 
 def tick_due(state: ServerState, now: int) -> bool:

@@ -1,0 +1,59 @@
+"""A holder whose lease lapsed must not release, fulfill or suspend the next holder's task."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from resonate_rpc_cli.server.engine import apply_request
+from resonate_rpc_cli.server.state import IndexedServerState
+
+TARGET = "poll://any@service-b"
+
+
+def _acquired_twice() -> IndexedServerState:
+    """A task acquired by node-1 (v0), lapsed, re-acquired by node-2 at v1."""
+    state = IndexedServerState()
+    created = apply_request(state, 0, {
+        "kind": "promise.create", "id": "p", "timeoutAt": 10**12,
+        "param": {}, "tags": {"resonate:target": TARGET},
+    })
+    assert created["status"] == 201
+    first = apply_request(state, 1, {"kind": "task.acquire", "id": "p", "version": 0,
+                                     "pid": "node-1", "ttl": 1000})
+    assert first["status"] == 200
+    state.tick(5000)  # node-1's lease lapses: back to pending at version 1
+    assert state.tasks["p"].state == "pending"
+    second = apply_request(state, 5001, {"kind": "task.acquire", "id": "p", "version": 1,
+                                         "pid": "node-2", "ttl": 1000})
+    assert second["status"] == 200
+    assert (state.tasks["p"].pid, state.tasks["p"].version) == ("node-2", 1)
+    return state
+
+
+@pytest.mark.parametrize(
+    "stale",
+    [
+        {"kind": "task.release", "id": "p", "version": 0},
+        {"kind": "task.fulfill", "id": "p", "version": 0,
+         "action": {"id": "p", "state": "resolved", "value": {}}},
+        {"kind": "task.suspend", "id": "p", "version": 0, "actions": []},
+    ],
+)
+def test_a_stale_version_is_refused_and_the_new_holder_keeps_its_lease(
+    stale: dict[str, Any],
+) -> None:
+    state = _acquired_twice()
+    resp = apply_request(state, 5002, stale)
+    assert resp["status"] == 409, resp
+    task = state.tasks["p"]
+    assert (task.state, task.pid, task.version) == ("acquired", "node-2", 1)
+    assert state.promises["p"].state == "pending"
+
+
+def test_the_current_version_still_releases() -> None:
+    state = _acquired_twice()
+    resp = apply_request(state, 5002, {"kind": "task.release", "id": "p", "version": 1})
+    assert resp["status"] == 200
+    assert (state.tasks["p"].state, state.tasks["p"].version) == ("pending", 2)
