@@ -112,8 +112,13 @@ class HttpLeaseReleaser:
             return exc.code, exc.read()
 
     def _run(self) -> None:
+        said = ""
         while True:
             item = self._todo.get()
             if item is None:
                 return
-            self._done.put(self.release_now(*item))
+            outcome = self.release_now(*item)
+            if outcome.released is None and outcome.detail != said:
+                said = outcome.detail  # once per kind of failure, in the supervisor's log
+                print(f"failover: {outcome.node}: {outcome.detail}", flush=True)
+            self._done.put(outcome)

@@ -273,8 +273,9 @@ class Supervisor:
     def step(self) -> None:
         """One pass: apply what happened, fire timers, start what is due."""
         for outcome in self.releaser.outcomes() if self.releaser is not None else []:
-            self.feed.emit(self.clock.wall(), EventKind.RELEASED, outcome.node,
-                           node_id=outcome.node_id, detail=outcome.detail)
+            if outcome.released is not None:  # else TTL-bound recovery: nothing happened
+                self.feed.emit(self.clock.wall(), EventKind.RELEASED, outcome.node,
+                               node_id=outcome.node_id, detail=outcome.detail)
         for obs in self.observe():
             self.handle(obs)
         now = self.clock.monotonic()

@@ -26,12 +26,17 @@ class FakeReleaser:
     """Records release requests; each finishes (as an outcome) at the next ``outcomes``."""
 
     asked: list[tuple[str, str]] = field(default_factory=list)
+    no_extra: bool = False  # the server cannot release (a real one, --no-extras)
     _finished: list[ReleaseOutcome] = field(default_factory=list)
 
     def release(self, node: str, node_id: str) -> None:
         self.asked.append((node, node_id))
-        self._finished.append(ReleaseOutcome(node, node_id, ("t1",),
-                                             f"1 lease(s) of {node_id} back to the group"))
+        if self.no_extra:
+            outcome = ReleaseOutcome(node, node_id, None, "server has no release extra")
+        else:
+            outcome = ReleaseOutcome(node, node_id, ("t1",),
+                                     f"1 lease(s) of {node_id} back to the group")
+        self._finished.append(outcome)
 
     def outcomes(self) -> list[ReleaseOutcome]:
         done, self._finished = self._finished, []
@@ -178,4 +183,14 @@ def test_without_a_releaser_deaths_are_handled_as_before(tmp_path: Path) -> None
     sup.kill("service-b", "KILL", respawn=True)
     rig.steps(3)
     assert sup.nodes["service-b-1"].state == "ready"
+    assert released_events(rig) == []
+
+
+def test_a_release_the_server_could_not_do_is_not_shown_as_released(tmp_path: Path) -> None:
+    rig, releaser = failover_rig(tmp_path, replicas={"service-b": 2})
+    releaser.no_extra = True
+    dead_id = rig.sup.nodes["service-b-1"].node_id
+    rig.sup.kill("service-b-1", "KILL")
+    rig.steps(2)
+    assert releaser.asked == [("service-b-1", dead_id)]
     assert released_events(rig) == []
