@@ -42,6 +42,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, NoReturn
 
+from resonate.connections import HttpConnection
 from resonate.context import Context
 from resonate.resonate import Resonate
 
@@ -50,7 +51,7 @@ from resonate_rpc_cli.ledger import LedgerEntry, LedgerWriter
 from resonate_rpc_cli.lifeline import start_lifeline
 from resonate_rpc_cli.status import ExitStatus
 from services.config import ConfigError, NodeConfig
-from services.sse import NodeSSEConnection
+from services.sse import RECONNECT_BACKOFF, NodeSSEConnection
 
 DurableFn = Callable[[Context, int], Awaitable[int]]
 
@@ -202,9 +203,14 @@ class Node:
         cfg = self.config
         self.source = NodeSSEConnection(cfg.url, pid=cfg.node_id, group=cfg.group,
                                         auth=cfg.token, on_connect=on_connect)
+        # Our own network too: the SDK's default resend ladder (1 s doubling to
+        # 60 s) leaves a node idle for seconds after a server restart; ours is
+        # the listener's short capped one.
+        network = HttpConnection(cfg.url, auth=cfg.token, backoff=RECONNECT_BACKOFF)
         resonate = Resonate(
-            url=cfg.url, group=cfg.group, pid=cfg.node_id, ttl=timedelta(seconds=cfg.ttl_s),
-            sources=[self.source], token=cfg.token, autostart=False,
+            network=network, group=cfg.group, pid=cfg.node_id,
+            ttl=timedelta(seconds=cfg.ttl_s), sources=[self.source], token=cfg.token,
+            autostart=False,
         )
         for fn in self.functions:
             resonate.register(fn)
