@@ -69,6 +69,7 @@ KNOWN_KINDS = MUTATING_KINDS | READ_KINDS
 #: Log-only kinds for the engine's own state changes.
 TICK = "rpcdemo.tick"
 RELEASE = "rpcdemo.release"
+GRACE = "rpcdemo.restart_grace"
 
 
 class Snapshot(msgspec.Struct, kw_only=True):
@@ -201,6 +202,22 @@ class Engine:
             self._log(now, self._encoder.encode({"kind": RELEASE, "pid": pid}))
         return released, outgoing
 
+    def restart_grace(self, now: int | None = None) -> int:
+        """Give every held lease a full TTL from ``now``; return how many were extended.
+
+        Called once after loading a store: while the server was down no holder
+        could heartbeat, so a lease that lapsed during the outage says nothing
+        about its holder. Without this, a restart releases every lease older
+        than its TTL and live nodes redo steps they are about to finish.
+        (Holders that really died are released by the supervisor, or lapse one
+        TTL later.) Logged, so replay extends the same leases.
+        """
+        now = now_ms() if now is None else now
+        extended = extend_leases(self.state, now)
+        if extended:
+            self._log(now, self._encoder.encode({"kind": GRACE}))
+        return extended
+
     def pending_tasks(self) -> list[tuple[str, int, str]]:
         """``(task id, version, target address)`` of every pending task with a target."""
         out = []
@@ -282,6 +299,8 @@ def replay(state: ServerState, now: int, req: Any) -> None:
         state.tick(now)
     elif kind == RELEASE:
         release_leases(state, now, str(req.get("pid")))
+    elif kind == GRACE:
+        extend_leases(state, now)
     else:
         try:
             apply_request(state, now, req)
@@ -393,3 +412,13 @@ def release_leases(state: ServerState, now: int, pid: str) -> list[str]:
             state.send_execute_message(target, t.id, t.version)
         released.append(t.id)
     return released
+
+
+def extend_leases(state: ServerState, now: int) -> int:
+    """Push every acquired task's lease expiry to at least ``now + ttl``."""
+    extended = 0
+    for t in state.tasks.values():
+        if t.state == "acquired" and t.ttl is not None:
+            state.set_t_timeout(t.id, 1, now + t.ttl)
+            extended += 1
+    return extended

@@ -49,7 +49,9 @@ def open_engine(config: ServerConfig) -> Engine:
         return Engine()
     try:
         store = CommandLog.open(config.store, fsync=config.fsync)
-        return Engine.load(store, config.snapshot_every)
+        engine = Engine.load(store, config.snapshot_every)
+        engine.restart_grace()
+        return engine
     except StoreError as exc:
         raise NotRunningError(str(exc)) from exc
 
