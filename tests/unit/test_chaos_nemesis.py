@@ -187,7 +187,8 @@ def test_node_faults_prefer_a_node_that_holds_a_task() -> None:
         nemesis = Nemesis(topo, [], ("service-a", "service-b", "service-c"))
         for pick in (0.0, 0.5, 0.99):
             fault = PlannedFault(0, 0.0, "kill", "service-a", 0.1, pick)
-            assert nemesis.choose_victim(fault, topo.nodes()).name == "service-b-1"
+            victim = nemesis.choose_victim(fault, topo.nodes())
+            assert victim is not None and victim.name == "service-b-1"
         record = nemesis.inject(PlannedFault(0, 0.0, "kill", "service-a", 0.1, 0.3))
         assert record.landed and record.target == "service-b-1"
         assert record.held == ["root-1:2"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,7 +20,7 @@ from resonate_rpc_cli.chaos.schedule import (
 from resonate_rpc_cli.topology import SERVICE_GROUPS
 
 
-def plan(seed: int, count: int = 12, kinds: tuple[str, ...] = FAULT_KINDS) -> list[dict]:
+def plan(seed: int, count: int = 12, kinds: tuple[str, ...] = FAULT_KINDS) -> list[dict[str, Any]]:
     faults = plan_faults(seed, count, kinds=parse_kinds(",".join(kinds)),
                          targets=("service-b", "service-h"), interval_s=(0.5, 2.0),
                          down_s=(0.1, 1.0))
