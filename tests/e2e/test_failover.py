@@ -54,7 +54,7 @@ def topology(request: pytest.FixtureRequest) -> Iterator[EnvCli]:
         try:
             up = cli.run(*cli.up_args("--detach", "--memory", "--ttl", str(params["ttl"]),
                                       "--delay", f"service-b={params['delay']}",
-                                      "--delay-mode", "work"))
+                                      "--delay-mode", "work", *params.get("extra", [])))
             assert up.returncode == 0, up.stderr
             yield cli
         finally:
@@ -132,6 +132,30 @@ def test_a_killed_step_finishes_within_seconds_of_the_respawn_not_the_ttl(
     ledger = [(e.func, e.phase) for e in read_ledger(cli.home / "ledger") if e.arg == 41]
     assert ledger.count(("bar", "start")) == 2 and ledger.count(("bar", "end")) == 1, ledger
     assert ledger.count(("baz", "end")) == 1 and ledger.count(("foo", "end")) == 1, ledger
+
+
+@pytest.mark.parametrize("topology", [{"ttl": 30, "delay": 1.5,
+                                       "extra": ["--replicas", "service-b=2"]}], indirect=True)
+def test_a_surviving_replica_takes_the_killed_step_over_at_once(topology: EnvCli) -> None:
+    cli = topology
+    done: dict[str, Any] = {}
+    start_flow(cli, "failover-replica", 51, done)
+    wait_until(lambda: bar_started_not_ended(cli.home, 51), 30, "bar(51) to start its step")
+    runner = next(e.node for e in read_ledger(cli.home / "ledger")
+                  if e.func == "bar" and e.arg == 51)
+    survivor = next(n for n in ("service-b-1", "service-b-2") if n != runner)
+    dead_id = cli.node(runner)["node_id"]
+    killed_at = time.monotonic()
+    kill = cli.run("kill", runner)  # no respawn: the other replica must take over
+    assert kill.returncode == 0, kill.stderr
+    wait_until(lambda: "at" in done, 8.0, "the survivor to finish the flow")
+    assert done.get("answer", {}).get("message") == 53, done
+    assert done["at"] - killed_at < 1.5 + 2.0, "more than the step plus a little"
+    ends = [e.node for e in read_ledger(cli.home / "ledger")
+            if e.func == "bar" and e.arg == 51 and e.phase == "end"]
+    assert ends == [survivor], ends
+    released = [(e["node"], e["node_id"]) for e in events(cli) if e["kind"] == "released"]
+    assert released == [(runner, dead_id)], released
 
 
 @pytest.mark.parametrize("topology", [{"ttl": 10, "delay": 1.5,
