@@ -83,6 +83,7 @@ class ForkClient:
         self._reply_ready = threading.Condition(self._lock)
         self._exits: dict[int, int] = {}
         self._live: set[int] = set()
+        self._abandoned: set[int] = set()  # request ids whose caller stopped waiting
         self._next_id = 0
         self._dead = False
         self._reader = threading.Thread(target=self._read, name="forkclient", daemon=True)
@@ -133,6 +134,14 @@ class ForkClient:
                 self._exits[pid] = int(msg["returncode"])
                 self._live.discard(pid)
             elif isinstance(msg.get("id"), int):
+                if msg["id"] in self._abandoned:
+                    # its spawn timed out and was started another way: this
+                    # late child would be a second copy of the node
+                    self._abandoned.discard(msg["id"])
+                    if isinstance(msg.get("pid"), int):
+                        with contextlib.suppress(ProcessLookupError, PermissionError):
+                            os.killpg(msg["pid"], signal.SIGKILL)
+                    return
                 self._replies[msg["id"]] = msg
                 self._reply_ready.notify_all()
 
@@ -164,7 +173,9 @@ class ForkClient:
             while rid not in self._replies:
                 left = deadline - time.monotonic()
                 if self._dead or left <= 0:
-                    raise ForkServerError("fork server did not answer a spawn request")
+                    self._abandoned.add(rid)
+                    raise ForkServerError(
+                        f"fork server did not answer a spawn request within {timeout_s:g}s")
                 self._reply_ready.wait(left)
             reply = self._replies.pop(rid)
             if "pid" not in reply:

@@ -67,10 +67,16 @@ class ForkSpawner:
     def __init__(
         self, start_client: Callable[[], ForkClientLike], fallback: Spawner, *,
         wait_s: float = 5.0, max_starts: int = 3, say: Callable[[str], None] = print,
+        spawn_timeout_s: float = 3.0,
     ) -> None:
+        """``start_client`` starts a fork server (run at once, on a thread); ``fallback``
+        starts what cannot be forked; the first spawn waits ``wait_s`` for the fork server,
+        a fork that is not answered within ``spawn_timeout_s`` is started plainly instead.
+        """
         self._start_client = start_client
         self.fallback = fallback
         self.wait_s = wait_s
+        self.spawn_timeout_s = spawn_timeout_s
         self.max_starts = max_starts
         self.say = say
         self.forked = 0
@@ -154,7 +160,7 @@ class ForkSpawner:
             return self.fallback.spawn(spec)
         prepare(spec)
         try:
-            handle = client.spawn(module, child_env(spec), spec.log)
+            handle = client.spawn(module, child_env(spec), spec.log, timeout_s=self.spawn_timeout_s)
         except ForkServerError as exc:
             self._note(f"fork server refused {spec.name}: {exc}")
             if not client.alive:

@@ -54,10 +54,12 @@ def client(home: Path) -> Iterator[ForkClient]:
         fork.close()
 
 
-def child(client: ForkClient, home: Path, mode: str, name: str, **extra: str) -> ForkedProcess:
+def child(
+    client: ForkClient, home: Path, mode: str, name: str, timeout_s: float = 10.0, **extra: str,
+) -> ForkedProcess:
     env = {**base_env(home), "FORK_CHILD": mode, "FORK_CHILD_FILE": str(home / f"{name}.json"),
            **extra}
-    return client.spawn(CHILD, env, home / f"{name}.log")
+    return client.spawn(CHILD, env, home / f"{name}.log", timeout_s=timeout_s)
 
 
 def child_info(home: Path, name: str) -> dict[str, Any]:
@@ -169,3 +171,23 @@ def test_a_module_that_cannot_be_imported_exits_1_with_the_error_in_its_log(
     assert "No module named" in (home / "missing.log").read_text()
     # the fork server is still serving
     assert exit_code(child(client, home, "exit:3", "after")) == 3
+
+
+def test_a_fork_answered_after_its_timeout_is_killed_not_left_running(
+    client: ForkClient, home: Path,
+) -> None:
+    os.kill(client.proc.pid, signal.SIGSTOP)
+    try:
+        with pytest.raises(ForkServerError, match="did not answer"):
+            child(client, home, "sleep", "late", timeout_s=0.3)
+    finally:
+        os.kill(client.proc.pid, signal.SIGCONT)
+    # requests are served in order: once this one is answered, the late one was too
+    later = child(client, home, "sleep", "later")
+    child_info(home, "later")
+    wait_until(lambda: sorted(p.pid for p in processes_of_home(home))
+               == sorted([client.proc.pid, later.pid]), 10,
+               "the late child killed: only the fork server and the later child")
+    assert client.alive
+    os.killpg(later.pid, signal.SIGKILL)
+    exit_code(later)
