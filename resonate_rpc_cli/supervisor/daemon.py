@@ -43,7 +43,8 @@ TICK_S = 0.05
 FAST_TICK_S = 0.004
 
 
-def _tick(sup: Supervisor) -> float:
+def tick_interval(sup: Supervisor) -> float:
+    """How long to wait for a control request before the next step."""
     busy = any(n.state is NodeState.STARTING or n.restart_at is not None
                or (n.state is NodeState.KILLED and n.handle is not None)
                for n in sup.nodes.values())
@@ -90,7 +91,7 @@ def _serve(sup: Supervisor, requests: queue.Queue[Request], stop: list[bool]) ->
         if stop and not sup.shutting_down:
             sup.shutdown()
         try:
-            request: Request | None = requests.get(timeout=_tick(sup))
+            request: Request | None = requests.get(timeout=tick_interval(sup))
         except queue.Empty:
             request = None
         while request is not None:

@@ -19,10 +19,12 @@ from resonate_rpc_cli.forkclient import ForkServerError
 from resonate_rpc_cli.home import Home
 from resonate_rpc_cli.supervisor import forkspawn
 from resonate_rpc_cli.supervisor.core import ProcessHandle
+from resonate_rpc_cli.supervisor.daemon import FAST_TICK_S, TICK_S, tick_interval
 from resonate_rpc_cli.supervisor.forkspawn import ForkSpawner, forkable_module, make_spawner
 from resonate_rpc_cli.supervisor.processes import PopenSpawner
 from resonate_rpc_cli.supervisor.spec import LaunchSpec, TopologyConfig, build_launch
 from resonate_rpc_cli.topology import NodeName
+from tests.unit._supervisor_fakes import make_rig
 
 
 @dataclass
@@ -189,3 +191,24 @@ def test_plain_switch_and_unavailable_fork_give_the_plain_spawner(
     assert forkspawn.fork_available.__name__ == "<lambda>"
     monkeypatch.undo()
     assert forkspawn.fork_available() is sys.platform.startswith(("linux", "darwin"))
+
+
+def test_the_daemon_ticks_fast_only_while_a_node_starts_dies_or_awaits_restart(
+    tmp_path: Path,
+) -> None:
+    rig = make_rig(tmp_path)
+    rig.probe.slow.add("service-b-1")
+    rig.steps(4)
+    assert tick_interval(rig.sup) == FAST_TICK_S  # service-b-1 is starting
+    rig.probe.slow.clear()
+    rig.steps(2)
+    assert rig.sup.all_ready() and tick_interval(rig.sup) == TICK_S
+    rig.signals.obey_term = False
+    rig.sup.kill("service-c-1", "TERM")
+    assert tick_interval(rig.sup) == FAST_TICK_S  # signalled, not reaped yet
+    rig.steps(100, dt=0.1)
+    assert rig.sup.nodes["service-c-1"].state == "killed"
+    assert tick_interval(rig.sup) == TICK_S  # reaped, left down: nothing to watch closely
+    rig.sup.kill("service-d-1", "KILL", respawn=True, respawn_after_s=5)
+    rig.steps(2)
+    assert tick_interval(rig.sup) == FAST_TICK_S  # a respawn is due
