@@ -79,6 +79,7 @@ def ready(path: Path) -> bool:
 def test_up_with_a_server_url_starts_no_server(setup: Setup) -> None:
     with pytest.raises(urllib.error.HTTPError) as info:
         urllib.request.urlopen(setup.url + "/rpcdemo/info", timeout=2)
+    info.value.close()
     assert info.value.code == 404, "the server's extras are off"
     doc = setup.a.json("status")
     assert sorted(n["name"] for n in doc["nodes"]) == [
