@@ -21,6 +21,7 @@ from typing import Annotated, Any
 import typer
 
 from resonate_rpc_cli import flowrun, nodecmd, observe
+from resonate_rpc_cli.chaos.command import chaos
 from resonate_rpc_cli.configfile import load_config_file, merge_settings
 from resonate_rpc_cli.flows import flow_named
 from resonate_rpc_cli.home import Home
@@ -594,6 +595,9 @@ def _log_path(home: Home, node: str, incarnation: int | None) -> Path:
     if not path.is_file():
         raise UsageError(f"no log at {path}")
     return path
+
+
+app.command("chaos")(chaos)
 
 
 def main() -> None:
