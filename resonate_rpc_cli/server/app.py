@@ -56,7 +56,8 @@ class EmbeddedServer:
         self.hub = Hub(config.hold_max, config.hold_age_s)
         self.on_fatal = on_fatal
         self.fatal: str | None = None
-        self._last_execute: dict[str, float] = {}
+        #: task id → when its last ``execute`` went out, and to which listener.
+        self._last_execute: dict[str, tuple[float, Listener]] = {}
         #: Requests served per kind, and the CPU time spent serving them between
         #: reading the body and writing the response (for the benchmark).
         self.requests: Counter[str] = Counter()
@@ -77,8 +78,9 @@ class EmbeddedServer:
                 continue
             task_id = _execute_task_id(msg.message)
             push = Push(address, _json.encode(msg.message).decode(), task_id)
-            if self.hub.deliver(push, now) is not None and task_id is not None:
-                self._last_execute[task_id] = now
+            listener = self.hub.deliver(push, now)
+            if listener is not None and task_id is not None:
+                self._last_execute[task_id] = (now, listener)
 
     def resend_pending(self, listener: Listener) -> int:
         """Send ``execute`` for the pending tasks of the listener's group that nobody has."""
@@ -90,11 +92,12 @@ class EmbeddedServer:
                 continue
             if not address.anycast and address.pid != listener.pid:
                 continue
-            if now - self._last_execute.get(task_id, float("-inf")) < RESEND_AFTER_S:
-                continue
+            last = self._last_execute.get(task_id)
+            if last is not None and now - last[0] < RESEND_AFTER_S and not last[1].closed:
+                continue  # just sent to a member that is still connected
             message = {"kind": "execute", "data": {"task": {"id": task_id, "version": version}}}
             self.hub.send_to(listener, Push(address, _json.encode(message).decode(), task_id))
-            self._last_execute[task_id] = now
+            self._last_execute[task_id] = (now, listener)
             sent += 1
         return sent
 
@@ -271,6 +274,11 @@ class EmbeddedServer:
         pid = obj.get("pid") if isinstance(obj, dict) else None
         if not isinstance(pid, str) or not pid:
             return _plain_error(400, 'body must be {"pid": "<node id>"}')
+        # The caller knows the node is dead: forget its streams first (a killed
+        # process's stream can linger until a write fails), so nothing released
+        # is handed back to it and its group's next member gets the work.
+        for listener in self.hub.listeners_of(pid):
+            self.hub.disconnect(listener, [])
         released, outgoing = self._guard(lambda: self.engine.release(pid))
         self.dispatch(outgoing)
         log.info("released %d lease(s) of pid %s", len(released), pid)

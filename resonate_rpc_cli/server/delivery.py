@@ -111,6 +111,10 @@ class Hub:
         for push in unwritten:
             self.deliver(push, now)
 
+    def listeners_of(self, pid: str) -> list[Listener]:
+        """Every open listener of the process ``pid`` (in any group)."""
+        return [m for ms in self.groups.values() for m in ms if m.pid == pid and not m.closed]
+
     def members(self, group: str) -> list[Listener]:
         return [m for m in self.groups.get(group, []) if not m.closed]
 

@@ -95,3 +95,32 @@ def test_release_of_a_dead_workers_lease_hands_its_task_over_at_once(
     assert time.monotonic() - released < 10, "the 120 s lease must not be waited out"
     assert [e["pid"] for e in executions(tmp_path)] == ["doomed-service-c", "heir-service-c"]
     assert_no_leftovers(procs, tmp_path)
+
+
+def test_release_before_any_member_is_back_still_reaches_the_next_member_at_once(
+    procs: ProcGroup, tmp_path: Path
+) -> None:
+    """A release with nobody listening must not hide the task from the next member.
+
+    The released task's ``execute`` finds no live member (or only the dead
+    node's lingering stream); the member that connects next must get it at
+    once, not after the 30 s re-send.
+    """
+    url, _ = start_server(procs, tmp_path)
+    doomed = start_worker(procs, tmp_path, url, ["service-c"], "doomed",
+                          WORKER_TTL="120", WORKER_DELAY="60")
+    wait_listeners(url, {"service-c": ["doomed-service-c"]})
+    client = start_client(procs, tmp_path, url, "baz", "service-c", {"leased": 5})
+    wait_until(lambda: executions(tmp_path), 15, "the doomed worker to start the step")
+    doomed.signal(9)
+    doomed.popen.wait(5)
+    req = urllib.request.Request(f"{url}/rpcdemo/release", method="POST",
+                                 data=json.dumps({"pid": "doomed-service-c"}).encode())
+    with urllib.request.urlopen(req, timeout=5) as resp:
+        assert json.loads(resp.read()) == {"released": ["leased"]}
+    released = time.monotonic()
+    start_worker(procs, tmp_path, url, ["service-c"], "heir")
+    assert client_result(client, 20) == {"values": {"leased": 5}}
+    assert time.monotonic() - released < 10, "the task waited for the 30 s re-send"
+    assert [e["pid"] for e in executions(tmp_path)] == ["doomed-service-c", "heir-service-c"]
+    assert_no_leftovers(procs, tmp_path)
