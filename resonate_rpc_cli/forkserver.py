@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import ctypes
 import gc
 import importlib
 import json
@@ -59,6 +60,20 @@ def _returncode(status: int) -> int:
     if os.WIFSIGNALED(status):
         return -os.WTERMSIG(status)
     return os.WEXITSTATUS(status)
+
+
+def _set_process_name(name: str) -> None:
+    """Name the forked process for ``ps -o comm``/``top`` (Linux; else nothing).
+
+    A forked node keeps the fork server's command line; its short name at least
+    says which node it is.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_name = 15
+        libc.prctl(pr_set_name, name.encode()[:15], 0, 0, 0)
 
 
 def _run_child(
@@ -95,6 +110,7 @@ def _run_child(
         if request.get("cwd"):
             os.chdir(request["cwd"])
         sys.argv = [request["module"]]
+        _set_process_name(env.get("RPCDEMO_NODE_NAME") or request["module"])
         runpy.run_module(request["module"], run_name="__main__", alter_sys=True)
         code = 0
     except SystemExit as exc:
