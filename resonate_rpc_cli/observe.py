@@ -225,7 +225,8 @@ def collect_status(home: Home, pending_limit: int = MAX_PENDING) -> dict[str, An
     counts = Counter(n["state"] for n in nodes)
     return {
         "server": server,
-        "gateway": {"url": config.gateway_url},
+        # null when this topology runs no gateway (`up --only` without it)
+        "gateway": {"url": config.gateway_url if config.includes("gateway") else None},
         "supervisor": {"pid": sup["supervisor_pid"], "home": str(home.root),
                        "states": dict(counts)},
         "nodes": nodes,

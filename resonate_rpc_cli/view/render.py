@@ -77,7 +77,8 @@ def status_view(doc: dict[str, Any]) -> RenderableType:
     durable = {True: "durable", False: "in memory", None: "durability unknown"}[
         server.get("durable")]
     head = Text.assemble("server ", (server["url"], "bold"), " ", health,
-                         f"  {server['kind']}, {durable}   gateway ", doc["gateway"]["url"])
+                         f"  {server['kind']}, {durable}   gateway ",
+                         doc["gateway"]["url"] or "elsewhere")
     parts: list[RenderableType] = [head, nodes_table(doc["nodes"]),
                                    counts_text(doc["promises"].get("counts", {}))]
     if doc["promises"].get("notice"):

@@ -87,6 +87,7 @@ def test_up_with_a_server_url_starts_no_server(setup: Setup) -> None:
     server = doc["server"]
     assert (server["url"], server["healthy"], server["managed"], server["extras"]) == (
         setup.url, True, False, False)
+    assert doc["gateway"]["url"] == f"http://127.0.0.1:{setup.a.gateway_port}"
     commands = [" ".join(p.cmdline()) for p in processes_of_home(setup.a.home)]
     assert commands and not [c for c in commands if "resonate_rpc_cli.server" in c], commands
 

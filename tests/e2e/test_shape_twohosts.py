@@ -78,7 +78,10 @@ def test_each_host_runs_only_its_part(hosts: Hosts) -> None:
     names_b = sorted(n["name"] for n in hosts.b.json("status")["nodes"])
     assert names_a == ["gateway", "server", "service-a-1", "service-b-1", "service-c-1"]
     assert names_b == [f"service-{g}-1" for g in "defghi"]
-    assert hosts.b.json("status")["server"]["url"] == hosts.url
+    status_b = hosts.b.json("status")
+    assert status_b["server"]["url"] == hosts.url and status_b["gateway"]["url"] is None
+    text = hosts.b.run("status").stdout
+    assert "gateway elsewhere" in " ".join(text.split()), text
 
 
 @pytest.mark.parametrize(("flow", "arg"), [("await-chain", 4), ("fan-out", 2)])
