@@ -90,7 +90,7 @@ def _root(
     ctx: typer.Context,
     home: Annotated[Path | None, typer.Option(
         "--home", envvar="RPCDEMO_HOME",
-        help="Where state, logs, the store and the ledgers live [default: ./.rpcdemo].")] = None,
+        help="Where state, logs, the store and the ledgers live (default ./.rpcdemo).")] = None,
     config_path: Annotated[Path | None, typer.Option(
         "--config", help="Topology file for `up` (default ./rpcdemo.toml when present).")]
         = None,
@@ -250,7 +250,7 @@ def server(
     host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to bind.")] = DEFAULT_SERVER_PORT,
     store: Annotated[Path | None, typer.Option(help="SQLite store "
-        "[default: HOME/store.sqlite].")] = None,
+        "(default HOME/store.sqlite).")] = None,
     memory: Annotated[bool, typer.Option(help="Keep state in memory only.")] = False,
     stream_lifetime: Annotated[float, typer.Option(help="End SSE streams after S seconds.")]
         = 240.0,
@@ -559,7 +559,7 @@ def logs(
     node: Annotated[str, typer.Argument(help="A node name, e.g. service-b-1, or supervisor.")],
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new lines.")]
         = False,
-    incarnation: Annotated[int | None, typer.Option(help="Which incarnation [default: last].")]
+    incarnation: Annotated[int | None, typer.Option(help="Which incarnation (default: the last).")]
         = None,
 ) -> None:
     """Print a node's log (its latest incarnation unless --incarnation)."""
