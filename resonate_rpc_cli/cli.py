@@ -178,6 +178,11 @@ def up(
         flags["server_kind"] = server_choice
     if only is not None:
         flags["only"] = parse_only(only)
+        # the file may name replicas of groups another host runs; a flag may not
+        left_out = [g for g in flags.get("replicas", {}) if g not in flags["only"]]
+        if left_out:
+            raise UsageError(f"--replicas names {', '.join(left_out)}, which --only "
+                             f"{only} leaves out")
     settings = load_config_file(config_path or ctx.meta.get("config_path"))
     config = validate_config(TopologyConfig(**merge_settings(settings, flags)))
     home = _home(ctx)

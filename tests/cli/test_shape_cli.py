@@ -106,6 +106,7 @@ def test_server_url_flag_and_env_mean_an_external_server(
     (["--replicas", "service-b=0"], "at least 1 at `up`"),
     (["--replicas", "service-b=x"], "not a whole number"),
     (["--only", "gateway,sevice-a"], "--only: unknown part 'sevice-a'"),
+    (["--only", "gateway", "--replicas", "service-b=2"], "--replicas names service-b, which"),
 ])
 def test_bad_shape_flags_are_usage_errors(home: Path, args: list[str], message: str) -> None:
     code, _, err = rpcdemo(home, "up", "-d", *args)
