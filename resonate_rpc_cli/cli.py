@@ -347,8 +347,8 @@ def kill(
     target: Annotated[str, typer.Argument(help="A group (service-b) or a node (service-b-1).")],
     respawn: Annotated[bool, typer.Option(help="Start a new node (new node id) in its place.")]
         = False,
-    respawn_after: Annotated[float, typer.Option(help="Seconds to wait before respawning.")]
-        = 0.0,
+    respawn_after: Annotated[float | None, typer.Option(
+        help="Seconds to wait before respawning (implies --respawn).")] = None,
     sig: Annotated[str, typer.Option("--signal", help="KILL, TERM, STOP or CONT.")] = "KILL",
     count: Annotated[int | None, typer.Option(help="Only this many nodes of the group.")]
         = None,
@@ -360,8 +360,11 @@ def kill(
     """
     if count is not None and count < 1:
         raise UsageError("--count must be at least 1")
-    if respawn_after < 0:
-        raise UsageError("--respawn-after must be >= 0")
+    if respawn_after is not None:
+        if respawn_after < 0:
+            raise UsageError("--respawn-after must be >= 0")
+        respawn = True
+    respawn_after = respawn_after or 0.0
     home = _home(ctx)
     before = {n["name"]: n["incarnation"] for n in control.call(home, "status")["nodes"]}
     result = control.call(home, "kill", target=target, signal=sig, count=count,

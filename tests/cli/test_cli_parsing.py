@@ -112,6 +112,14 @@ def test_kill_respawn_json_shape(running: Running) -> None:
     assert doc["respawned"][0]["pid"] not in (None, old_pid)
 
 
+def test_respawn_after_implies_respawn(running: Running) -> None:
+    code, out, err = rpcdemo(running.home, "kill", "service-b", "--respawn-after", "0", "--json")
+    assert code == 0, err
+    assert [r["name"] for r in json.loads(out)["respawned"]] == ["service-b-1"]
+    code, _, err = rpcdemo(running.home, "kill", "service-b", "--respawn-after", "-1")
+    assert code == 2 and "--respawn-after must be >= 0" in err
+
+
 def test_kill_stop_then_cont(running: Running) -> None:
     assert rpcdemo(running.home, "kill", "service-c-1", "--signal", "STOP")[0] == 0
     code, _, err = rpcdemo(running.home, "kill", "service-c-1", "--signal", "stop")
