@@ -19,14 +19,15 @@ from datetime import datetime
 from types import FrameType
 from typing import Any
 
+from resonate_rpc_cli.failover import ENV_NO_FAILOVER, HttpLeaseReleaser
 from resonate_rpc_cli.home import Home
 from resonate_rpc_cli.status import ExitStatus, UsageError
 from resonate_rpc_cli.supervisor import control, launch
 from resonate_rpc_cli.supervisor.core import Supervisor
+from resonate_rpc_cli.supervisor.forkspawn import ForkSpawner, make_spawner
 from resonate_rpc_cli.supervisor.processes import (
     HttpReadinessProbe,
     KillpgSender,
-    PopenSpawner,
     SystemClock,
 )
 from resonate_rpc_cli.supervisor.spec import TopologyConfig
@@ -71,9 +72,12 @@ def run_nodes(home: Home, config: TopologyConfig, emit: Callable[[dict[str, Any]
         stop.append(signum)
 
     previous = {sig: signal.signal(sig, on_signal) for sig in STOP_SIGNALS}
-    sup = Supervisor(config, home, clock=SystemClock(), spawner=PopenSpawner(),
+    spawner = make_spawner(home)
+    releaser = None if os.environ.get(ENV_NO_FAILOVER) == "1" else \
+        HttpLeaseReleaser(config.server_url)
+    sup = Supervisor(config, home, clock=SystemClock(), spawner=spawner,
                      signals=KillpgSender(), probe=HttpReadinessProbe(config),
-                     parent_pid=os.getpid())
+                     parent_pid=os.getpid(), releaser=releaser)
     seen = 0
     announced = False
     code = int(ExitStatus.OK)
@@ -100,6 +104,8 @@ def run_nodes(home: Home, config: TopologyConfig, emit: Callable[[dict[str, Any]
         sup.kill_everything()
         raise
     finally:
+        if isinstance(spawner, ForkSpawner):
+            spawner.close()
         for sig, handler in previous.items():
             with contextlib.suppress(ValueError, TypeError):
                 signal.signal(sig, handler)

@@ -29,7 +29,7 @@ from resonate_rpc_cli.lifeline import ENV_PARENT_PID
 from resonate_rpc_cli.supervisor.core import ProcessHandle, Spawner
 from resonate_rpc_cli.supervisor.processes import PopenSpawner, child_env, prepare
 from resonate_rpc_cli.supervisor.spec import LaunchSpec
-from resonate_rpc_cli.topology import SERVER
+from resonate_rpc_cli.topology import ENV_HOME, SERVER
 
 ENV_SPAWN = "RPCDEMO_SPAWN"
 
@@ -187,6 +187,7 @@ def make_spawner(home: Home) -> Spawner:
         return plain
     env = {k: v for k, v in os.environ.items() if k != "RPCDEMO_SUPERVISOR"}
     env[ENV_PARENT_PID] = str(os.getpid())
+    env[ENV_HOME] = str(home.root)  # so stale-state cleanup and orphan checks find it
     sock = home.run_dir / "fork.sock"
     log = home.logs_dir / "forkserver.log"
     return ForkSpawner(lambda: ForkClient(sock, log, env), plain)

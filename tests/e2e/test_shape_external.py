@@ -133,7 +133,12 @@ def test_node_killed_with_sigkill_leaves_no_orphans(setup: Setup) -> None:
     try:
         wait_until(lambda: ready(out) or (proc.poll() is not None and out.read_text()), 20,
                    "rpcdemo node --count 2 to report all_ready")
-        assert len(processes_of_home(home_c)) == 2, out.read_text()
+        # the two nodes (forked: named after the node; spawned: by their module) and,
+        # when forking, the fork server
+        procs = processes_of_home(home_c)
+        nodes = [p for p in procs
+                 if p.name().startswith("service-c") or "services.service_c" in p.cmdline()]
+        assert len(nodes) == 2, ([(p.name(), p.cmdline()) for p in procs], out.read_text())
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(5)
         assert_nothing_left(home_c, timeout=10)
