@@ -29,6 +29,7 @@ def test_a_lease_that_lapsed_while_the_server_was_down_gets_a_full_ttl(tmp_path:
     assert (task.state, task.pid) == ("acquired", "w1"), "the outage took the lease"
     restarted.tick(now=6_001)  # no heartbeat within the TTL after the restart: released
     assert (restarted.state.tasks["p"].state, restarted.state.tasks["p"].version) == ("pending", 1)
+    restarted.close()
 
 
 def test_the_grace_is_replayed(tmp_path: Path) -> None:
@@ -41,3 +42,4 @@ def test_the_grace_is_replayed(tmp_path: Path) -> None:
     again = Engine.load(CommandLog.open(path))
     again.tick(now=5_500)  # the replayed grace still holds the lease
     assert again.state.tasks["p"].state == "acquired"
+    again.close()
