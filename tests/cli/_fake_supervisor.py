@@ -10,6 +10,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from typer.testing import CliRunner
+
+from resonate_rpc_cli.cli import app
 from resonate_rpc_cli.home import Home
 from resonate_rpc_cli.supervisor.control import ControlServer
 from resonate_rpc_cli.supervisor.daemon import _serve
@@ -51,3 +54,10 @@ def fake_supervisor(home: Path) -> Iterator[Running]:
         thread.join(10)
         server.close()
         assert not thread.is_alive()
+
+
+def rpcdemo(home: Path, *args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    """Run the real CLI app against ``home``; (exit code, stdout, stderr), never a traceback."""
+    result = CliRunner().invoke(app, ["--home", str(home), *args], env=env)
+    assert "Traceback" not in result.output + result.stderr, result.output + result.stderr
+    return result.exit_code, result.stdout, result.stderr

@@ -4,34 +4,18 @@ from __future__ import annotations
 
 import json
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from resonate_rpc_cli.cli import app
-from tests.cli._fake_supervisor import Running, fake_supervisor, short_home
+from tests.cli._fake_supervisor import Running, rpcdemo
 
 runner = CliRunner()
 
 
-@pytest.fixture
-def home() -> Iterator[Path]:
-    with short_home() as path:
-        yield path
 
-
-@pytest.fixture
-def running(home: Path) -> Iterator[Running]:
-    with fake_supervisor(home) as sup:
-        yield sup
-
-
-def rpcdemo(home: Path, *args: str) -> tuple[int, str, str]:
-    result = runner.invoke(app, ["--home", str(home), *args])
-    assert "Traceback" not in result.output + result.stderr, result.output + result.stderr
-    return result.exit_code, result.stdout, result.stderr
 
 
 @pytest.mark.parametrize("command", [

@@ -3,39 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
-from resonate_rpc_cli.cli import app
 from resonate_rpc_cli.status import NotRunningError
 from resonate_rpc_cli.supervisor import launch
 from resonate_rpc_cli.supervisor.spec import TopologyConfig
-from tests.cli._fake_supervisor import Running, fake_supervisor, short_home
+from tests.cli._fake_supervisor import Running, rpcdemo
 from tests.procs import free_port
-
-runner = CliRunner()
-
-
-@pytest.fixture
-def home() -> Iterator[Path]:
-    with short_home() as path:
-        yield path
-
-
-@pytest.fixture
-def running(home: Path) -> Iterator[Running]:
-    with fake_supervisor(home) as sup:
-        yield sup
-
-
-def rpcdemo(home: Path, *args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
-    result = runner.invoke(app, ["--home", str(home), *args], env=env)
-    assert "Traceback" not in result.output + result.stderr, result.output + result.stderr
-    return result.exit_code, result.stdout, result.stderr
 
 
 @pytest.fixture

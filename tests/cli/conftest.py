@@ -1,0 +1,24 @@
+"""Fixtures for the CliRunner tier: a short HOME and a fake-process supervisor behind it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.cli._fake_supervisor import Running, fake_supervisor, short_home
+
+
+@pytest.fixture
+def home() -> Iterator[Path]:
+    """A fresh HOME whose path is short enough for a Unix socket."""
+    with short_home() as path:
+        yield path
+
+
+@pytest.fixture
+def running(home: Path) -> Iterator[Running]:
+    """A supervisor with fake processes serving ``home``'s control socket."""
+    with fake_supervisor(home) as sup:
+        yield sup
