@@ -17,6 +17,7 @@ are never reused by a live process (a fresh id per incarnation).
 from __future__ import annotations
 
 import json
+import os
 import queue
 import threading
 import urllib.error
@@ -122,3 +123,14 @@ class HttpLeaseReleaser:
                 said = outcome.detail  # once per kind of failure, in the supervisor's log
                 print(f"failover: {outcome.node}: {outcome.detail}", flush=True)
             self._done.put(outcome)
+
+
+def make_releaser(server_url: str) -> HttpLeaseReleaser | None:
+    """The supervisor's releaser for ``server_url``; ``None`` when failover is switched off.
+
+    ``RPCDEMO_NO_FAILOVER=1`` in the environment turns it off (leases then
+    lapse after their TTL, as on a server without the extra).
+    """
+    if os.environ.get(ENV_NO_FAILOVER) == "1":
+        return None
+    return HttpLeaseReleaser(server_url)

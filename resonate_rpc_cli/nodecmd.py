@@ -19,7 +19,7 @@ from datetime import datetime
 from types import FrameType
 from typing import Any
 
-from resonate_rpc_cli.failover import ENV_NO_FAILOVER, HttpLeaseReleaser
+from resonate_rpc_cli.failover import make_releaser
 from resonate_rpc_cli.home import Home
 from resonate_rpc_cli.status import ExitStatus, UsageError
 from resonate_rpc_cli.supervisor import control, launch
@@ -73,8 +73,7 @@ def run_nodes(home: Home, config: TopologyConfig, emit: Callable[[dict[str, Any]
 
     previous = {sig: signal.signal(sig, on_signal) for sig in STOP_SIGNALS}
     spawner = make_spawner(home)
-    releaser = None if os.environ.get(ENV_NO_FAILOVER) == "1" else \
-        HttpLeaseReleaser(config.server_url)
+    releaser = make_releaser(config.server_url)
     sup = Supervisor(config, home, clock=SystemClock(), spawner=spawner,
                      signals=KillpgSender(), probe=HttpReadinessProbe(config),
                      parent_pid=os.getpid(), releaser=releaser)

@@ -22,7 +22,7 @@ import signal
 from types import FrameType
 from typing import Any
 
-from resonate_rpc_cli.failover import ENV_NO_FAILOVER, HttpLeaseReleaser
+from resonate_rpc_cli.failover import make_releaser
 from resonate_rpc_cli.home import Home
 from resonate_rpc_cli.lifeline import ENV_PARENT_PID, start_lifeline
 from resonate_rpc_cli.status import ExitStatus, RpcdemoError, UsageError
@@ -123,8 +123,7 @@ def run_daemon(home: Home, config: TopologyConfig) -> int:
     if os.environ.get(ENV_PARENT_PID):
         start_lifeline()  # a foreground `up` owns us: die with it
     spawner = make_spawner(home)
-    releaser = None if os.environ.get(ENV_NO_FAILOVER) == "1" else \
-        HttpLeaseReleaser(config.server_url)
+    releaser = make_releaser(config.server_url)
     sup = Supervisor(config, home, clock=SystemClock(), spawner=spawner,
                      signals=KillpgSender(), probe=HttpReadinessProbe(config),
                      parent_pid=os.getpid(), releaser=releaser)
