@@ -609,5 +609,22 @@ app.command("chaos")(chaos)
 
 
 def main() -> None:
-    """Console entry point (``rpcdemo``)."""
-    app()
+    """Console entry point (``rpcdemo``).
+
+    Runs the app non-standalone so that click's own usage errors (a bad
+    integer, a missing argument) are one line on stderr with exit code 2, like
+    ours, instead of a multi-line panel; ``--help`` keeps its rich layout.
+    """
+    try:
+        code = app(prog_name="rpcdemo", standalone_mode=False)
+    except typer.Abort:
+        sys.exit(130)
+    except typer.TyperException as exc:  # click's usage errors (typer vendors click)
+        if type(exc).__name__ != "NoArgsIsHelpError":  # that one printed the help already
+            ctx = getattr(exc, "ctx", None)
+            hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+            formatter = getattr(exc, "format_message", None)
+            message = formatter() if callable(formatter) else str(exc)
+            typer.echo(f"rpcdemo: {message}{hint}", err=True)
+        sys.exit(int(getattr(exc, "exit_code", ExitStatus.USAGE)))
+    sys.exit(code if isinstance(code, int) else 0)
