@@ -524,9 +524,27 @@ def watch(
     *,
     duration: Annotated[float | None, typer.Option(help="Stop after this many seconds.")]
         = None,
+    interval: Annotated[float, typer.Option(
+        help="With --json: seconds between snapshots.")] = 1.0,
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="Print one `status --json` snapshot per line instead of the view.")]
+        = False,
 ) -> None:
-    """The live view of a running (detached) topology; Ctrl-C leaves it running."""
-    why = run_live(_home(ctx), out, duration_s=duration)
+    """The live view of a running (detached) topology; Ctrl-C leaves it running.
+
+    With --json, a stream of status snapshots (JSON lines) for scripts.
+    """
+    home = _home(ctx)
+    if as_json:
+        if interval <= 0:
+            raise UsageError("--interval must be > 0 seconds")
+        deadline = None if duration is None else time.monotonic() + duration
+        while True:
+            typer.echo(json.dumps(observe.collect_status(home), default=str))
+            if deadline is not None and time.monotonic() + interval > deadline:
+                return
+            time.sleep(interval)
+    why = run_live(home, out, duration_s=duration)
     if why == "gone":
         raise NotRunningError("the supervisor went away")
 
@@ -569,18 +587,27 @@ def logs(
         = False,
     incarnation: Annotated[int | None, typer.Option(help="Which incarnation (default: the last).")]
         = None,
+    as_json: Annotated[bool, typer.Option(
+        "--json", help='One JSON object per log line: {"node", "log", "line"}.')] = False,
 ) -> None:
     """Print a node's log (its latest incarnation unless --incarnation)."""
     home = _home(ctx)
     path = _log_path(home, node, incarnation)
-    with path.open("r", errors="replace") as fh:
-        sys.stdout.write(fh.read())
+
+    def emit(text: str) -> None:
+        if as_json:
+            for line in text.splitlines():
+                sys.stdout.write(json.dumps({"node": node, "log": str(path), "line": line}) + "\n")
+        else:
+            sys.stdout.write(text)
         sys.stdout.flush()
+
+    with path.open("r", errors="replace") as fh:
+        emit(fh.read())
         while follow:
             line = fh.readline()
             if line:
-                sys.stdout.write(line)
-                sys.stdout.flush()
+                emit(line)
             else:
                 time.sleep(0.2)
 

@@ -164,3 +164,24 @@ def test_server_store_and_memory_exclude_each_other(home: Path) -> None:
     code, _, err = rpcdemo(home, "server", "--memory", "--store", str(home / "s.sqlite"))
     assert code == 2 and "--store and --memory" in err
     assert rpcdemo(home, "server", "--port", "0")[0] == 2
+
+
+def test_logs_json_is_one_object_per_line(running: Running) -> None:
+    (running.home / "logs" / "service-a-1.1.log").write_text("first\nsecond\n")
+    code, out, err = rpcdemo(running.home, "logs", "service-a-1", "--json")
+    assert code == 0, err
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert [r["line"] for r in rows] == ["first", "second"]
+    assert {r["node"] for r in rows} == {"service-a-1"}
+
+
+def test_watch_json_streams_status_snapshots(running: Running) -> None:
+    code, out, err = rpcdemo(running.home, "watch", "--json", "--duration", "0.3",
+                             "--interval", "0.1")
+    assert code == 0, err
+    snapshots = [json.loads(line) for line in out.splitlines()]
+    assert len(snapshots) >= 2, out
+    assert {"server", "nodes", "promises"} <= set(snapshots[0]), snapshots[0]
+    assert {n["name"] for n in snapshots[-1]["nodes"]} >= {"server", "gateway", "service-b-1"}
+    code, _, err = rpcdemo(running.home, "watch", "--json", "--interval", "0")
+    assert code == 2 and "--interval must be > 0" in err
