@@ -110,7 +110,8 @@ class HttpLeaseReleaser:
             with urllib.request.urlopen(req, timeout=self.timeout_s) as resp:
                 return int(resp.status), resp.read()
         except urllib.error.HTTPError as exc:
-            return exc.code, exc.read()
+            with exc:  # closes the error's response and its socket
+                return exc.code, exc.read()
 
     def _run(self) -> None:
         said = ""

@@ -63,7 +63,8 @@ def _post(url: str, body: dict[str, Any], timeout_s: float) -> tuple[int, Any]:
         with urllib.request.urlopen(req, timeout=timeout_s) as resp:
             status, raw = int(resp.status), resp.read()
     except urllib.error.HTTPError as exc:
-        status, raw = exc.code, exc.read()
+        with exc:  # closes the error's response and its socket
+            status, raw = exc.code, exc.read()
     try:
         return status, json.loads(raw)
     except ValueError:

@@ -52,7 +52,8 @@ class ResonateClient:
             with urllib.request.urlopen(req, timeout=self.timeout_s) as resp:
                 return int(resp.status), resp.read()
         except urllib.error.HTTPError as exc:
-            return exc.code, exc.read()
+            with exc:  # closes the error's response and its socket
+                return exc.code, exc.read()
         except (urllib.error.URLError, OSError) as exc:
             raise ServerUnreachable(f"cannot reach Resonate server at {self.url}: {exc}") from exc
 

@@ -82,7 +82,8 @@ def post_flow(gateway_url: str, plan: FlowPlan, timeout_s: float) -> Outcome:
         with urllib.request.urlopen(req, timeout=timeout_s) as resp:
             status, raw = int(resp.status), resp.read()
     except urllib.error.HTTPError as exc:
-        status, raw = exc.code, exc.read()
+        with exc:  # closes the error's response and its socket
+            status, raw = exc.code, exc.read()
     except (urllib.error.URLError, OSError) as exc:  # refused, reset, timed out
         reason = getattr(exc, "reason", exc)
         return Outcome("info", error=f"{type(exc).__name__}: {reason}")

@@ -175,7 +175,8 @@ def http(method: str, url: str, body: Any = None, raw: bytes | None = None,
         with urllib.request.urlopen(req, timeout=timeout) as resp:
             status, payload = int(resp.status), resp.read()
     except urllib.error.HTTPError as exc:
-        status, payload = exc.code, exc.read()
+        with exc:  # closes the error's response and its socket
+            status, payload = exc.code, exc.read()
     try:
         return status, json.loads(payload)
     except ValueError:
