@@ -20,9 +20,9 @@ import json
 import os
 import queue
 import threading
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
+
+from resonate_rpc_cli.httpjson import exchange
 
 #: Set to ``1`` in the supervisor's environment to turn failover off (benchmarks, tests).
 ENV_NO_FAILOVER = "RPCDEMO_NO_FAILOVER"
@@ -104,14 +104,7 @@ class HttpLeaseReleaser:
         return self._extras
 
     def _http(self, method: str, path: str, body: bytes | None) -> tuple[int, bytes]:
-        req = urllib.request.Request(self.server_url + path, data=body, method=method)
-        req.add_header("Content-Type", "application/json")
-        try:
-            with urllib.request.urlopen(req, timeout=self.timeout_s) as resp:
-                return int(resp.status), resp.read()
-        except urllib.error.HTTPError as exc:
-            with exc:  # closes the error's response and its socket
-                return exc.code, exc.read()
+        return exchange(method, self.server_url + path, body, self.timeout_s)
 
     def _run(self) -> None:
         said = ""

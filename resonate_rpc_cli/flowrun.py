@@ -10,13 +10,13 @@ from __future__ import annotations
 import json
 import time
 import urllib.error
-import urllib.request
 import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from resonate_rpc_cli.flows import Flow
+from resonate_rpc_cli.httpjson import exchange
 from resonate_rpc_cli.ledger import read_ledger
 from resonate_rpc_cli.status import ExitStatus, NotRunningError, UsageError
 
@@ -57,14 +57,7 @@ def choose_id(flow: Flow, explicit: str | None, fresh: bool) -> str:
 
 
 def _post(url: str, body: dict[str, Any], timeout_s: float) -> tuple[int, Any]:
-    req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
-                                 headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(req, timeout=timeout_s) as resp:
-            status, raw = int(resp.status), resp.read()
-    except urllib.error.HTTPError as exc:
-        with exc:  # closes the error's response and its socket
-            status, raw = exc.code, exc.read()
+    status, raw = exchange("POST", url, json.dumps(body).encode(), timeout_s)
     try:
         return status, json.loads(raw)
     except ValueError:

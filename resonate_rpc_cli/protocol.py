@@ -12,11 +12,12 @@ from __future__ import annotations
 import itertools
 import json
 import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
 from resonate_base import PROTOCOL_VERSION
+
+from resonate_rpc_cli.httpjson import exchange
 
 _corr = itertools.count(1)
 
@@ -44,16 +45,8 @@ class ResonateClient:
     # -- raw -------------------------------------------------------------------
 
     def _http(self, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]:
-        req = urllib.request.Request(self.url + path, data=body, method=method)
-        req.add_header("Content-Type", "application/json")
-        if self.token:
-            req.add_header("Authorization", f"Bearer {self.token}")
         try:
-            with urllib.request.urlopen(req, timeout=self.timeout_s) as resp:
-                return int(resp.status), resp.read()
-        except urllib.error.HTTPError as exc:
-            with exc:  # closes the error's response and its socket
-                return exc.code, exc.read()
+            return exchange(method, self.url + path, body, self.timeout_s, self.token)
         except (urllib.error.URLError, OSError) as exc:
             raise ServerUnreachable(f"cannot reach Resonate server at {self.url}: {exc}") from exc
 

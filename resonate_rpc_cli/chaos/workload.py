@@ -19,12 +19,12 @@ import random
 import threading
 import time
 import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
 from resonate_rpc_cli.chaos.history import History, OpType
 from resonate_rpc_cli.flows import flow_named
+from resonate_rpc_cli.httpjson import exchange
 from resonate_rpc_cli.protocol import ProtocolError, ResonateClient, ServerUnreachable
 
 #: Largest root argument the workload draws (values stay small and readable).
@@ -74,16 +74,8 @@ def post_flow(gateway_url: str, plan: FlowPlan, timeout_s: float) -> Outcome:
     """POST one flow to the gateway and classify the answer (never raises)."""
     route = flow_named(plan.flow).route
     body = json.dumps({"id": plan.promise_id, "arg": plan.arg}).encode()
-    req = urllib.request.Request(
-        gateway_url.rstrip("/") + route, data=body, method="POST",
-        headers={"Content-Type": "application/json"},
-    )
     try:
-        with urllib.request.urlopen(req, timeout=timeout_s) as resp:
-            status, raw = int(resp.status), resp.read()
-    except urllib.error.HTTPError as exc:
-        with exc:  # closes the error's response and its socket
-            status, raw = exc.code, exc.read()
+        status, raw = exchange("POST", gateway_url.rstrip("/") + route, body, timeout_s)
     except (urllib.error.URLError, OSError) as exc:  # refused, reset, timed out
         reason = getattr(exc, "reason", exc)
         return Outcome("info", error=f"{type(exc).__name__}: {reason}")
