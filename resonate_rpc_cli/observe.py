@@ -90,6 +90,8 @@ class PromiseSource:
         self.client = ResonateClient(url, timeout_s=timeout_s)
         self.notice: str | None = None
         self.search_supported = True
+        #: whether the server is our embedded one with its extras (None: not asked yet)
+        self.extras: bool | None = None
 
     def _unsupported(self, exc: ProtocolError, what: str) -> None:
         self.search_supported = False
@@ -120,8 +122,21 @@ class PromiseSource:
                 self._unsupported(exc, "promise.search")
             return []
 
+    def counts_are_cheap(self) -> bool:
+        """Whether :meth:`counts` is one request (our server's ``/rpcdemo/info``)."""
+        if self.extras is None:
+            self.extras = self.client.info() is not None
+        return self.extras
+
     def counts(self, limit: int = MAX_COUNTED) -> dict[str, int]:
-        """Promises per state (each count capped at ``limit``)."""
+        """Promises per state: from our server's info in one request, else by searching
+        (each count then capped at ``limit``)."""
+        if self.counts_are_cheap():
+            info = self.client.info()
+            states = info.get("promise_states") if info is not None else None
+            if isinstance(states, dict):
+                return {state: int(states.get(state, 0)) for state in PROMISE_STATES}
+            self.extras = False
         out: dict[str, int] = {}
         for state in PROMISE_STATES:
             n = len(self.search(state=state, limit=limit))

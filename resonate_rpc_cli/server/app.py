@@ -259,6 +259,7 @@ class EmbeddedServer:
             "requests": dict(self.requests),
             "busy_ms": round(self.busy_s * 1000, 1),
             "promises": len(self.engine.state.promises),
+            "promise_states": dict(Counter(p.state for p in self.engine.state.promises.values())),
             "tasks": len(self.engine.state.tasks),
         })
 

@@ -1,7 +1,8 @@
 """The live view: process table, one promise tree per flow, and an event feed.
 
 :class:`Dashboard` polls at bounded rates (nodes twice a second, promises once a
-second, counts every five seconds) and fetches only pending promises plus
+second, counts once a second from our server's info or every five seconds by
+searching another server) and fetches only pending promises plus
 capped trees of the flows' roots, so thousands of settled promises cost
 little. :func:`run_live` redraws it in place with Rich until Ctrl-C or until
 the supervisor goes away.
@@ -145,6 +146,8 @@ class Dashboard:
                 if top.id == root:
                     self.settled[root] = top.state
         self.trees = trees
+        # one cheap request on our server: as fresh as the trees; searches elsewhere
+        self.count_every.period_s = 1.0 if self.source.counts_are_cheap() else 5.0
         if self.count_every.due(now):
             self.counts = self.source.counts(limit=10_000)
         self.notice = self.source.notice

@@ -32,6 +32,9 @@ class FakeSource:
     def task_holders(self) -> dict[str, str]:
         return {"flow-1:1": "id-b2", "flow-2:1": "id-b3", "flow-3:1": "id-old"}
 
+    def counts_are_cheap(self) -> bool:
+        return False
+
     def counts(self, limit: int = 10_000) -> dict[str, int]:
         return {"pending": 3}
 

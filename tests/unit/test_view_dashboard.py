@@ -8,6 +8,7 @@ from typing import Any
 from rich.console import Console
 
 from resonate_rpc_cli.home import Home
+from resonate_rpc_cli.observe import PromiseSource
 from resonate_rpc_cli.supervisor.spec import TopologyConfig
 from resonate_rpc_cli.view.live import Dashboard, Every
 from tests.procs import free_port
@@ -50,3 +51,25 @@ def test_dashboard_polls_at_bounded_rates_and_keeps_a_feed(tmp_path: Path) -> No
     console.print(board.render())
     out = console.export_text()
     assert "processes" in out and "service-b-1" in out and "not answering" in out
+
+
+def test_counts_come_from_one_info_request_on_our_server() -> None:
+    """On the embedded server the counts are one /rpcdemo/info call, not a search per state."""
+    class InfoClient:
+        def __init__(self) -> None:
+            self.info_calls = 0
+
+        def info(self) -> dict[str, object]:
+            self.info_calls += 1
+            return {"kind": "embedded", "promise_states": {"pending": 2, "resolved": 7}}
+
+        def promise_search(self, **_: object) -> list[object]:
+            raise AssertionError("counts must not search on our server")
+
+    source = PromiseSource("http://127.0.0.1:9")
+    client = InfoClient()
+    source.client = client  # type: ignore[assignment]
+    assert source.counts_are_cheap()
+    counts = source.counts()
+    assert counts["pending"] == 2 and counts["resolved"] == 7 and counts["rejected"] == 0
+    assert client.info_calls == 2  # once to learn it is ours, once for the counts
