@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -165,3 +167,13 @@ def proc_group() -> Iterator[ProcGroup]:
         yield group
     finally:
         group.close()
+
+
+@contextlib.contextmanager
+def short_home() -> Iterator[Path]:
+    """A fresh HOME under /tmp, short enough for a Unix socket path; removed afterwards."""
+    root = Path(tempfile.mkdtemp(prefix="rpcd-"))
+    try:
+        yield root / "home"
+    finally:
+        shutil.rmtree(root, ignore_errors=True)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,16 +15,6 @@ from resonate_rpc_cli.home import Home
 from resonate_rpc_cli.supervisor.control import ControlServer
 from resonate_rpc_cli.supervisor.daemon import _serve
 from tests.unit._supervisor_fakes import Rig, make_rig
-
-
-@contextmanager
-def short_home() -> Iterator[Path]:
-    """A fresh HOME with a path short enough for a Unix socket."""
-    root = Path(tempfile.mkdtemp(prefix="rpcd-"))
-    try:
-        yield root / "home"
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
 
 
 @dataclass

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli._fake_supervisor import Running, fake_supervisor, short_home
+from tests.cli._fake_supervisor import Running, fake_supervisor
+from tests.procs import short_home
 
 
 @pytest.fixture

@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import json
-import shutil
 import signal
 import subprocess
-import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import psutil
 
-from tests.procs import PYTHON, free_port, processes_of_home, wait_until
+from tests.procs import PYTHON, free_port, processes_of_home, short_home, wait_until
 
 
 @dataclass
@@ -49,14 +46,6 @@ class Cli:
         return next(n for n in nodes if n["name"] == name)
 
 
-@contextlib.contextmanager
-def short_home() -> Iterator[Path]:
-    """A HOME under /tmp short enough for a Unix socket path; removed afterwards."""
-    root = Path(tempfile.mkdtemp(prefix="rpcd-"))
-    try:
-        yield root / "home"
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def new_cli(home: Path) -> Cli:

@@ -11,7 +11,8 @@ from resonate_rpc_cli.chaos.nemesis import heal_everything
 from resonate_rpc_cli.chaos.topology import DOWN, PAUSED, RUNNING
 from resonate_rpc_cli.home import Home
 from resonate_rpc_cli.status import ExitStatus, NotRunningError, RpcdemoError, UsageError
-from tests.cli._fake_supervisor import Running, fake_supervisor, short_home
+from tests.cli._fake_supervisor import Running, fake_supervisor
+from tests.procs import short_home
 
 
 @pytest.fixture
