@@ -16,7 +16,7 @@ import sys
 
 import typer
 
-from resonate_rpc_cli.chaos.command import chaos
+from resonate_rpc_cli.cli.chaos_cmd import chaos
 
 LONG_RUN = [
     "--flows", "500", "--concurrency", "8", "--faults", "kill,term,pause,gateway,server",

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from resonate_rpc_cli.ledger import read_ledger
+from resonate_rpc_cli.contracts.ledger import read_ledger
 
 
 def free_port() -> int:

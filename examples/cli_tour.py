@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from resonate_rpc_cli.flows import expected_value, flow_named
+from resonate_rpc_cli.contracts.flows import expected_value, flow_named
 
 
 def free_port() -> int:

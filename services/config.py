@@ -34,7 +34,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from resonate_rpc_cli import topology as t
+from resonate_rpc_cli.contracts import naming as t
 
 DEFAULT_URL = f"http://{t.DEFAULT_HOST}:{t.DEFAULT_SERVER_PORT}"
 DEFAULT_TTL_S = 60.0

@@ -33,10 +33,10 @@ from typing import Any, NoReturn
 from resonate.handle import ResonateHandle
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from resonate_rpc_cli.flows import Flow
-from resonate_rpc_cli.lifeline import start_lifeline
-from resonate_rpc_cli.status import ExitStatus
-from resonate_rpc_cli.topology import (
+from resonate_rpc_cli.contracts.errors import ExitStatus
+from resonate_rpc_cli.contracts.flows import Flow
+from resonate_rpc_cli.contracts.lifeline import start_lifeline
+from resonate_rpc_cli.contracts.naming import (
     DEFAULT_GATEWAY_PORT,
     DEFAULT_HOST,
     ENV_GATEWAY_HOST,

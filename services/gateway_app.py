@@ -35,7 +35,7 @@ from flask import Flask, Response, jsonify
 from flask import request as flask_request
 from werkzeug.exceptions import HTTPException
 
-from resonate_rpc_cli.flows import DEFAULT_ARG, FLOWS, Flow
+from resonate_rpc_cli.contracts.flows import DEFAULT_ARG, FLOWS, Flow
 
 MAX_ID_LEN = 128
 DEFAULT_WAIT_S = 300.0

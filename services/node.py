@@ -23,7 +23,7 @@ each with one line on stderr.
 :meth:`Node.step` is where a function's own work happens: inside a ``ctx.run``
 checkpoint that appends the ledger ``start`` line before the work and the
 ``end`` line (with the value) before returning it. The value comes from the
-oracle in :mod:`resonate_rpc_cli.flows`.
+oracle in :mod:`resonate_rpc_cli.contracts.flows`.
 """
 
 from __future__ import annotations
@@ -46,10 +46,10 @@ from resonate.connections import HttpConnection
 from resonate.context import Context
 from resonate.resonate import Resonate
 
-from resonate_rpc_cli.flows import expected_value
-from resonate_rpc_cli.ledger import LedgerEntry, LedgerWriter
-from resonate_rpc_cli.lifeline import start_lifeline
-from resonate_rpc_cli.status import ExitStatus
+from resonate_rpc_cli.contracts.errors import ExitStatus
+from resonate_rpc_cli.contracts.flows import expected_value
+from resonate_rpc_cli.contracts.ledger import LedgerEntry, LedgerWriter
+from resonate_rpc_cli.contracts.lifeline import start_lifeline
 from services.config import ConfigError, NodeConfig
 from services.sse import RECONNECT_BACKOFF, NodeSSEConnection
 

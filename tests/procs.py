@@ -23,7 +23,7 @@ from typing import Any
 
 import psutil
 
-from resonate_rpc_cli.protocol import ResonateClient
+from resonate_rpc_cli.clients.protocol import ResonateClient
 
 PYTHON = sys.executable
 

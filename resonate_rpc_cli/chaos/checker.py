@@ -11,7 +11,7 @@ Rules (each turns the verdict to ``fail``):
   server — even if the gateway had answered with its value);
 * **wrong** — a settled value (the gateway's answer, the root promise's value,
   or any step's ``end`` value in the ledger, or a step's argument) that
-  differs from the oracle in :mod:`resonate_rpc_cli.flows`;
+  differs from the oracle in :mod:`resonate_rpc_cli.contracts.flows`;
 * **failed** — a root promise rejected, or a definite error from the gateway;
 * **cog missing** — a detached chain whose root resolved but whose ``cog``
   never finished;
@@ -39,8 +39,8 @@ from typing import Any
 
 from resonate_rpc_cli.chaos.faults import FaultRecord
 from resonate_rpc_cli.chaos.history import Op
-from resonate_rpc_cli.flows import FLOWS, expected_value, flow_named
-from resonate_rpc_cli.ledger import LedgerEntry
+from resonate_rpc_cli.contracts.flows import FLOWS, expected_value, flow_named
+from resonate_rpc_cli.contracts.ledger import LedgerEntry
 
 #: How many example ids each problem list in the report keeps.
 EXAMPLES = 20

@@ -26,10 +26,10 @@ import psutil
 from resonate_rpc_cli.chaos.faults import FaultRecord
 from resonate_rpc_cli.chaos.history import wall_ms
 from resonate_rpc_cli.chaos.schedule import PlannedFault
-from resonate_rpc_cli.chaos.topology import RUNNING, ChaosTopology, NodeInfo
-from resonate_rpc_cli.protocol import ProtocolError, ResonateClient, ServerUnreachable
-from resonate_rpc_cli.status import RpcdemoError
-from resonate_rpc_cli.topology import GATEWAY, SERVER
+from resonate_rpc_cli.chaos.targets import RUNNING, ChaosTopology, NodeInfo
+from resonate_rpc_cli.clients.protocol import ProtocolError, ResonateClient, ServerUnreachable
+from resonate_rpc_cli.contracts.errors import RpcdemoError
+from resonate_rpc_cli.contracts.naming import GATEWAY, SERVER
 
 #: How long a signalled process may take to die (TERM runs a clean shutdown).
 CONFIRM_DEATH_S = 15.0

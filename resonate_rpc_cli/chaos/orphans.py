@@ -8,7 +8,7 @@ from pathlib import Path
 
 import psutil
 
-from resonate_rpc_cli.topology import ENV_HOME
+from resonate_rpc_cli.contracts.naming import ENV_HOME
 
 
 def processes_of_home(home: Path) -> list[psutil.Process]:

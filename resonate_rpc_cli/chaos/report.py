@@ -14,7 +14,7 @@ from typing import Any
 
 from resonate_rpc_cli.chaos.checker import CheckOptions, check
 from resonate_rpc_cli.chaos.history import write_jsonl
-from resonate_rpc_cli.chaos.runner import RunRecord
+from resonate_rpc_cli.chaos.orchestrator import RunRecord
 
 REPORT_FILE = "report.json"
 HISTORY_FILE = "history.jsonl"

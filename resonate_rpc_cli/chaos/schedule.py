@@ -19,7 +19,7 @@ import random
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from resonate_rpc_cli.topology import GATEWAY, SERVER, SERVICE_GROUPS
+from resonate_rpc_cli.contracts.naming import GATEWAY, SERVER, SERVICE_GROUPS
 
 FaultKind = Literal["kill", "term", "pause", "gateway", "server"]
 FAULT_KINDS: tuple[FaultKind, ...] = ("kill", "term", "pause", "gateway", "server")

@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from resonate_rpc_cli.chaos.history import History, OpType
-from resonate_rpc_cli.flows import flow_named
-from resonate_rpc_cli.httpjson import exchange
-from resonate_rpc_cli.protocol import ProtocolError, ResonateClient, ServerUnreachable
+from resonate_rpc_cli.clients.http import exchange
+from resonate_rpc_cli.clients.protocol import ProtocolError, ResonateClient, ServerUnreachable
+from resonate_rpc_cli.contracts.flows import flow_named
 
 #: Largest root argument the workload draws (values stay small and readable).
 MAX_ARG = 1000

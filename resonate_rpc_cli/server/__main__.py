@@ -2,7 +2,7 @@
 
 Flags as in docs/ARCHITECTURE.md. Without ``--store`` or ``--memory`` the state
 is kept in ``$RPCDEMO_HOME/store.sqlite`` (or ``./.rpcdemo/store.sqlite``).
-Exit codes (``resonate_rpc_cli.status``): 0 after SIGTERM/SIGINT, 2 for bad
+Exit codes (``resonate_rpc_cli.contracts.errors``): 0 after SIGTERM/SIGINT, 2 for bad
 flags, 3 when the port is in use or the store cannot be opened, 1 when the
 store fails while serving. Errors are one line on stderr, never a traceback.
 """
@@ -14,10 +14,10 @@ import logging
 import sys
 from pathlib import Path
 
-from resonate_rpc_cli.lifeline import start_lifeline
+from resonate_rpc_cli.contracts.errors import ExitStatus, RpcdemoError
+from resonate_rpc_cli.contracts.lifeline import start_lifeline
 from resonate_rpc_cli.server.config import ServerConfig, default_store_path
-from resonate_rpc_cli.server.runner import serve
-from resonate_rpc_cli.status import ExitStatus, RpcdemoError
+from resonate_rpc_cli.server.serve import serve
 
 
 def _positive(text: str) -> float:

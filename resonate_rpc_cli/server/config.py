@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from resonate_rpc_cli.topology import DEFAULT_HOST, DEFAULT_SERVER_PORT, ENV_HOME
+from resonate_rpc_cli.contracts.naming import DEFAULT_HOST, DEFAULT_SERVER_PORT, ENV_HOME
 
 STORE_FILE = "store.sqlite"
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from resonate_rpc_cli.home import Home
+from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.supervisor.daemon import run_daemon
-from resonate_rpc_cli.supervisor.spec import TopologyConfig
+from resonate_rpc_cli.supervisor.topology_config import TopologyConfig
 
 
 def main() -> None:

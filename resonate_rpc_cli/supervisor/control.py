@@ -19,8 +19,8 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
-from resonate_rpc_cli.home import Home
-from resonate_rpc_cli.status import ExitStatus, NotRunningError, RpcdemoError
+from resonate_rpc_cli.contracts.errors import ExitStatus, NotRunningError, RpcdemoError
+from resonate_rpc_cli.contracts.home import Home
 
 MAX_LINE = 1 << 20
 

@@ -22,20 +22,20 @@ import signal
 from types import FrameType
 from typing import Any
 
-from resonate_rpc_cli.failover import make_releaser
-from resonate_rpc_cli.home import Home
-from resonate_rpc_cli.lifeline import ENV_PARENT_PID, start_lifeline
-from resonate_rpc_cli.status import ExitStatus, RpcdemoError, UsageError
+from resonate_rpc_cli.contracts.errors import ExitStatus, RpcdemoError, UsageError
+from resonate_rpc_cli.contracts.home import Home
+from resonate_rpc_cli.contracts.lifeline import ENV_PARENT_PID, start_lifeline
 from resonate_rpc_cli.supervisor.control import ControlServer, Request
-from resonate_rpc_cli.supervisor.core import Supervisor
-from resonate_rpc_cli.supervisor.forkspawn import ForkSpawner, make_spawner
+from resonate_rpc_cli.supervisor.failover import make_releaser
+from resonate_rpc_cli.supervisor.fork.spawner import ForkSpawner, make_spawner
+from resonate_rpc_cli.supervisor.manager import Supervisor
 from resonate_rpc_cli.supervisor.processes import (
     HttpReadinessProbe,
     KillpgSender,
     SystemClock,
 )
-from resonate_rpc_cli.supervisor.spec import TopologyConfig
 from resonate_rpc_cli.supervisor.states import NodeState
+from resonate_rpc_cli.supervisor.topology_config import TopologyConfig
 
 TICK_S = 0.05
 #: While a node is starting, dying or due to restart: readiness and exits are

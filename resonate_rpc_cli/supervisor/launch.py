@@ -22,18 +22,18 @@ from typing import Any
 
 import psutil
 
-from resonate_rpc_cli.home import Home
-from resonate_rpc_cli.lifeline import ENV_PARENT_PID
-from resonate_rpc_cli.protocol import ResonateClient
-from resonate_rpc_cli.status import NotRunningError, RpcdemoError, UsageError
+from resonate_rpc_cli.clients.protocol import ResonateClient
+from resonate_rpc_cli.contracts.errors import NotRunningError, RpcdemoError, UsageError
+from resonate_rpc_cli.contracts.home import Home
+from resonate_rpc_cli.contracts.lifeline import ENV_PARENT_PID
+from resonate_rpc_cli.contracts.naming import ENV_HOME, GATEWAY
 from resonate_rpc_cli.supervisor import control
-from resonate_rpc_cli.supervisor.spec import (
+from resonate_rpc_cli.supervisor.topology_config import (
     INSTALL_HINT,
     TopologyConfig,
     resonate_binary,
     validate_config,
 )
-from resonate_rpc_cli.topology import ENV_HOME, GATEWAY
 
 DEFAULT_UP_TIMEOUT_S = 60.0
 

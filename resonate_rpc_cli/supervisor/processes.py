@@ -10,8 +10,8 @@ import time
 import urllib.error
 import urllib.request
 
-from resonate_rpc_cli.supervisor.spec import LaunchSpec, TopologyConfig
-from resonate_rpc_cli.topology import GATEWAY, SERVER
+from resonate_rpc_cli.contracts.naming import GATEWAY, SERVER
+from resonate_rpc_cli.supervisor.topology_config import LaunchSpec, TopologyConfig
 
 
 class SystemClock:

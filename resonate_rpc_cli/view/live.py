@@ -24,13 +24,13 @@ from rich.live import Live
 from rich.panel import Panel
 from rich.text import Text
 
-from resonate_rpc_cli.flows import FLOWS
-from resonate_rpc_cli.home import Home
-from resonate_rpc_cli.observe import PromiseRow, PromiseSource, node_names_by_id, tree_rows
-from resonate_rpc_cli.protocol import ServerUnreachable
-from resonate_rpc_cli.status import NotRunningError
+from resonate_rpc_cli.clients.protocol import ServerUnreachable
+from resonate_rpc_cli.contracts.errors import NotRunningError
+from resonate_rpc_cli.contracts.flows import FLOWS
+from resonate_rpc_cli.contracts.home import Home
+from resonate_rpc_cli.observe.snapshot import PromiseRow, PromiseSource, node_names_by_id, tree_rows
 from resonate_rpc_cli.supervisor import control
-from resonate_rpc_cli.supervisor.spec import TopologyConfig
+from resonate_rpc_cli.supervisor.topology_config import TopologyConfig
 from resonate_rpc_cli.view.render import counts_text, nodes_table, promise_tree
 from resonate_rpc_cli.view.style import seconds
 

@@ -10,7 +10,7 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
-from resonate_rpc_cli.observe import PromiseRow
+from resonate_rpc_cli.observe.snapshot import PromiseRow
 from resonate_rpc_cli.view.style import age_ms, node_style, promise_style, seconds, short_id
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from resonate_rpc_cli.cli import app
-from resonate_rpc_cli.home import Home
+from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.supervisor.control import ControlServer
 from resonate_rpc_cli.supervisor.daemon import _serve
 from tests.unit._supervisor_fakes import Rig, make_rig

@@ -13,7 +13,7 @@ import os
 import sys
 import time
 
-from resonate_rpc_cli.lifeline import start_lifeline
+from resonate_rpc_cli.contracts.lifeline import start_lifeline
 
 
 def main() -> None:

@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from resonate_rpc_cli.forkclient import ForkClient
+from resonate_rpc_cli.supervisor.fork.client import ForkClient
 
 
 def main() -> None:

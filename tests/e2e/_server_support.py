@@ -12,7 +12,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from resonate_rpc_cli.protocol import ResonateClient
+from resonate_rpc_cli.clients.protocol import ResonateClient
 from tests.procs import PYTHON, Proc, ProcGroup, free_port, processes_of_home, spawn, wait_until
 
 WORKER = "tests.e2e.server_workers.worker"

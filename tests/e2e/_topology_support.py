@@ -22,8 +22,8 @@ from typing import Any
 
 import psutil
 
-from resonate_rpc_cli.ledger import LedgerEntry, read_ledger
-from resonate_rpc_cli.topology import SERVICE_GROUPS
+from resonate_rpc_cli.contracts.ledger import LedgerEntry, read_ledger
+from resonate_rpc_cli.contracts.naming import SERVICE_GROUPS
 from tests.procs import PYTHON, Proc, ProcGroup, processes_of_home, spawn, start_server, wait_until
 
 READY_TIMEOUT_S = 30.0

@@ -15,12 +15,12 @@ from typing import Any
 
 import pytest
 
-from resonate_rpc_cli.chaos.core import run_chaos
 from resonate_rpc_cli.chaos.history import read_history
-from resonate_rpc_cli.chaos.runner import ChaosOptions
-from resonate_rpc_cli.home import Home
+from resonate_rpc_cli.chaos.orchestrator import ChaosOptions
+from resonate_rpc_cli.chaos.session import run_chaos
+from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.supervisor import control, launch
-from resonate_rpc_cli.supervisor.spec import TopologyConfig
+from resonate_rpc_cli.supervisor.topology_config import TopologyConfig
 from tests.e2e._cli_support import assert_nothing_left, end_leftovers, short_home
 from tests.procs import free_port, processes_of_home
 from tests.unit._chaos_cli import invoke

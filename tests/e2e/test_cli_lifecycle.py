@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from resonate_rpc_cli.home import Home
+from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.supervisor import control, launch
 from tests.e2e._cli_support import (
     Cli,

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from resonate_rpc_cli.home import Home
-from resonate_rpc_cli.supervisor.spec import TopologyConfig
+from resonate_rpc_cli.contracts.home import Home
+from resonate_rpc_cli.supervisor.topology_config import TopologyConfig
 from resonate_rpc_cli.view.live import Dashboard
 from tests.e2e._view_load import populate
 from tests.procs import ProcGroup, free_port, start_server

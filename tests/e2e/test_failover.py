@@ -23,8 +23,8 @@ from typing import Any
 import psutil
 import pytest
 
-from resonate_rpc_cli.failover import HttpLeaseReleaser
-from resonate_rpc_cli.ledger import read_ledger
+from resonate_rpc_cli.contracts.ledger import read_ledger
+from resonate_rpc_cli.supervisor.failover import HttpLeaseReleaser
 from tests.e2e._cli_support import Cli, assert_nothing_left, end_leftovers, new_cli, short_home
 from tests.procs import free_port, proc_group, start_server, wait_until
 
@@ -119,7 +119,7 @@ def test_a_killed_step_finishes_within_seconds_of_the_respawn_not_the_ttl(
     cli = topology
     node = cli.node("service-b-1")
     parent = psutil.Process(node["pid"]).parent()
-    assert parent is not None and "resonate_rpc_cli.forkserver" in parent.cmdline(), \
+    assert parent is not None and "resonate_rpc_cli.supervisor.fork.server" in parent.cmdline(), \
         "service nodes are forked by the fork server"
     done, killed_at, dead_id = kill_bar_mid_step(cli, 41)
     wait_until(lambda: "at" in done, 8.0, "the flow to finish well inside the 30 s TTL")

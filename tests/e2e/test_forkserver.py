@@ -1,6 +1,6 @@
 """The fork server as real processes: forks, sessions, exit codes, and no orphans.
 
-Each test starts ``python -m resonate_rpc_cli.forkserver`` through
+Each test starts ``python -m resonate_rpc_cli.supervisor.fork.server`` through
 :class:`ForkClient` (no preload, so it starts fast) in a temporary HOME whose
 path every process carries as ``RPCDEMO_HOME``, so leftovers are found.
 """
@@ -19,7 +19,7 @@ from typing import Any
 import psutil
 import pytest
 
-from resonate_rpc_cli.forkclient import LOST, ForkClient, ForkedProcess, ForkServerError
+from resonate_rpc_cli.supervisor.fork.client import LOST, ForkClient, ForkedProcess, ForkServerError
 from tests.procs import PYTHON, proc_group, processes_of_home, spawn, wait_until
 
 pytestmark = pytest.mark.e2e

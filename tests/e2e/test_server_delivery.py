@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from resonate_rpc_cli.protocol import ResonateClient
+from resonate_rpc_cli.clients.protocol import ResonateClient
 from tests.e2e._server_support import (
     assert_no_leftovers,
     client_result,

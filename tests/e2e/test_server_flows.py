@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from resonate_rpc_cli.flows import FLOWS, STEPS
+from resonate_rpc_cli.contracts.flows import FLOWS, STEPS
 from tests.e2e._server_support import (
     assert_no_leftovers,
     client_result,

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from resonate_rpc_cli.flows import FLOWS, expected_value
+from resonate_rpc_cli.contracts.flows import FLOWS, expected_value
 from tests.e2e._topology_support import (
     Topology,
     all_nine,

@@ -20,8 +20,8 @@ import aiohttp
 import pytest
 from resonate.connections.sse import SSEConnection
 
-from resonate_rpc_cli.flows import FLOWS
-from resonate_rpc_cli.protocol import ResonateClient
+from resonate_rpc_cli.clients.protocol import ResonateClient
+from resonate_rpc_cli.contracts.flows import FLOWS
 from services.sse import NodeSSEConnection
 from tests.e2e._topology_support import assert_nothing_left, http, start_topology
 from tests.procs import ProcGroup

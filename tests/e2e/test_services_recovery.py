@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from resonate_rpc_cli.flows import FLOWS
-from resonate_rpc_cli.protocol import ResonateClient
+from resonate_rpc_cli.clients.protocol import ResonateClient
+from resonate_rpc_cli.contracts.flows import FLOWS
 from tests.e2e._topology_support import (
     Topology,
     assert_nothing_left,

@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 from typer.testing import CliRunner
 
-from resonate_rpc_cli.chaos.command import chaos
-from resonate_rpc_cli.home import Home
+from resonate_rpc_cli.cli.chaos_cmd import chaos
+from resonate_rpc_cli.contracts.home import Home
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 

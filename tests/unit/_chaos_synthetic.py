@@ -15,8 +15,8 @@ from typing import Any
 
 from resonate_rpc_cli.chaos.faults import FaultRecord
 from resonate_rpc_cli.chaos.history import History, Op
-from resonate_rpc_cli.flows import expected_value, flow_named
-from resonate_rpc_cli.ledger import LedgerEntry
+from resonate_rpc_cli.contracts.flows import expected_value, flow_named
+from resonate_rpc_cli.contracts.ledger import LedgerEntry
 
 T0 = 1_700_000_000_000  # wall ms
 

@@ -6,9 +6,9 @@ import signal
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from resonate_rpc_cli.home import Home
-from resonate_rpc_cli.supervisor.core import RestartPolicy, Supervisor
-from resonate_rpc_cli.supervisor.spec import LaunchSpec, TopologyConfig
+from resonate_rpc_cli.contracts.home import Home
+from resonate_rpc_cli.supervisor.manager import RestartPolicy, Supervisor
+from resonate_rpc_cli.supervisor.topology_config import LaunchSpec, TopologyConfig
 
 
 @dataclass

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from resonate_rpc_cli.chaos.checker import CheckOptions, check, decode_value, percentile
-from resonate_rpc_cli.ledger import LedgerEntry
+from resonate_rpc_cli.contracts.ledger import LedgerEntry
 from tests.unit._chaos_synthetic import T0, Run, add_fault, add_flow, clean_run, enc
 
 REPORT_KEYS = {

@@ -17,7 +17,7 @@ from resonate_rpc_cli.chaos.schedule import (
     parse_targets,
     plan_faults,
 )
-from resonate_rpc_cli.topology import SERVICE_GROUPS
+from resonate_rpc_cli.contracts.naming import SERVICE_GROUPS
 
 
 def plan(seed: int, count: int = 12, kinds: tuple[str, ...] = FAULT_KINDS) -> list[dict[str, Any]]:

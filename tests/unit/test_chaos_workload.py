@@ -13,7 +13,7 @@ import pytest
 
 from resonate_rpc_cli.chaos.history import History
 from resonate_rpc_cli.chaos.workload import FlowPlan, Workload, plan_flows, post_flow
-from resonate_rpc_cli.flows import flow_named
+from resonate_rpc_cli.contracts.flows import flow_named
 from tests.procs import free_port
 
 

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from resonate_rpc_cli.configfile import load_config_file, parse_config
-from resonate_rpc_cli.status import ExitStatus, UsageError
+from resonate_rpc_cli.cli.topology_file import load_config_file, parse_config
+from resonate_rpc_cli.contracts.errors import ExitStatus, UsageError
 
 FULL = """
 [server]

@@ -13,11 +13,11 @@ import signal
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from resonate_rpc_cli.failover import ReleaseOutcome
-from resonate_rpc_cli.forkclient import LOST
-from resonate_rpc_cli.home import Home
-from resonate_rpc_cli.supervisor.core import Supervisor
-from resonate_rpc_cli.supervisor.spec import TopologyConfig
+from resonate_rpc_cli.contracts.home import Home
+from resonate_rpc_cli.supervisor.failover import ReleaseOutcome
+from resonate_rpc_cli.supervisor.fork.client import LOST
+from resonate_rpc_cli.supervisor.manager import Supervisor
+from resonate_rpc_cli.supervisor.topology_config import TopologyConfig
 from tests.unit._supervisor_fakes import FakeClock, FakeProbe, FakeSignals, FakeSpawner, Rig
 
 

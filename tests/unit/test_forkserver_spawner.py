@@ -15,15 +15,15 @@ from pathlib import Path
 
 import pytest
 
-from resonate_rpc_cli.forkclient import ForkServerError
-from resonate_rpc_cli.home import Home
-from resonate_rpc_cli.supervisor import forkspawn
-from resonate_rpc_cli.supervisor.core import ProcessHandle
+from resonate_rpc_cli.contracts.home import Home
+from resonate_rpc_cli.contracts.naming import NodeName
 from resonate_rpc_cli.supervisor.daemon import FAST_TICK_S, TICK_S, tick_interval
-from resonate_rpc_cli.supervisor.forkspawn import ForkSpawner, forkable_module, make_spawner
+from resonate_rpc_cli.supervisor.fork import spawner as forkspawn
+from resonate_rpc_cli.supervisor.fork.client import ForkServerError
+from resonate_rpc_cli.supervisor.fork.spawner import ForkSpawner, forkable_module, make_spawner
+from resonate_rpc_cli.supervisor.manager import ProcessHandle
 from resonate_rpc_cli.supervisor.processes import PopenSpawner
-from resonate_rpc_cli.supervisor.spec import LaunchSpec, TopologyConfig, build_launch
-from resonate_rpc_cli.topology import NodeName
+from resonate_rpc_cli.supervisor.topology_config import LaunchSpec, TopologyConfig, build_launch
 from tests.unit._supervisor_fakes import make_rig
 
 

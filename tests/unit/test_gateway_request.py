@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from resonate_rpc_cli.flows import DEFAULT_ARG, FLOWS
+from resonate_rpc_cli.contracts.flows import DEFAULT_ARG, FLOWS
 from services.config import ConfigError
 from services.gateway import bind_address
 from services.gateway_app import (

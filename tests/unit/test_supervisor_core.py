@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from resonate_rpc_cli.status import UsageError
-from resonate_rpc_cli.supervisor.core import BecameReady, Exited, RestartPolicy
-from resonate_rpc_cli.topology import SERVICE_GROUPS
+from resonate_rpc_cli.contracts.errors import UsageError
+from resonate_rpc_cli.contracts.naming import SERVICE_GROUPS
+from resonate_rpc_cli.supervisor.manager import BecameReady, Exited, RestartPolicy
 from tests.unit._supervisor_fakes import Rig, make_rig
 
 ALL = ["server", "gateway", *(f"{g}-1" for g in SERVICE_GROUPS)]

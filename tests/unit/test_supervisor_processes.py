@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from resonate_rpc_cli.supervisor.processes import KillpgSender, PopenSpawner
-from resonate_rpc_cli.supervisor.spec import LaunchSpec
+from resonate_rpc_cli.supervisor.topology_config import LaunchSpec
 
 REPORT = ("import json, os, sys, time; print(json.dumps({'sid': os.getsid(0), 'pid': os.getpid(),"
           " 'env': {k: v for k, v in os.environ.items() if k.startswith('RPCDEMO_')}}),"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from resonate_rpc_cli.status import UsageError
-from resonate_rpc_cli.supervisor.spec import TopologyConfig, parse_delay, validate_config
+from resonate_rpc_cli.contracts.errors import UsageError
+from resonate_rpc_cli.supervisor.topology_config import TopologyConfig, parse_delay, validate_config
 
 
 def test_parse_delay() -> None:

@@ -7,9 +7,9 @@ from typing import Any
 
 from rich.console import Console
 
-from resonate_rpc_cli.home import Home
-from resonate_rpc_cli.observe import PromiseSource
-from resonate_rpc_cli.supervisor.spec import TopologyConfig
+from resonate_rpc_cli.contracts.home import Home
+from resonate_rpc_cli.observe.snapshot import PromiseSource
+from resonate_rpc_cli.supervisor.topology_config import TopologyConfig
 from resonate_rpc_cli.view.live import Dashboard, Every
 from tests.procs import free_port
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from rich.console import Console
 
-from resonate_rpc_cli.observe import PromiseRow, decode_payload, node_names_by_id
+from resonate_rpc_cli.observe.snapshot import PromiseRow, decode_payload, node_names_by_id
 from resonate_rpc_cli.view.render import nodes_table, promise_tree, run_view, status_view
 
 

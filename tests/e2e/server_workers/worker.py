@@ -23,7 +23,7 @@ from datetime import timedelta
 from resonate.context import Context
 from resonate.resonate import Resonate
 
-from resonate_rpc_cli.flows import STEPS
+from resonate_rpc_cli.contracts.flows import STEPS
 
 DELAY = float(os.environ.get("WORKER_DELAY", "0"))
 DELAY_FUNCS = set(filter(None, os.environ.get("WORKER_DELAY_FUNCS", "").split(",")))

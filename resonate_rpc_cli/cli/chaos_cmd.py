@@ -1,0 +1,145 @@
+"""``rpcdemo chaos``: the Typer command (the lead registers it: ``app.command("chaos")(chaos)``).
+
+Parses the flags into :class:`~.runner.ChaosOptions`, calls
+:func:`~.core.run_chaos` once, renders. Exit codes: verdict pass 0, fail 1,
+unknown 2; bad usage 2; infrastructure (could not start or reach the
+topology) 3. Errors are one line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from resonate_rpc_cli.chaos.orchestrator import ChaosOptions
+from resonate_rpc_cli.chaos.schedule import FAULT_KINDS, parse_kinds, parse_range, parse_targets
+from resonate_rpc_cli.chaos.session import OwnTopologySettings, run_chaos
+from resonate_rpc_cli.contracts.errors import ExitStatus, RpcdemoError, UsageError
+from resonate_rpc_cli.contracts.flows import FLOWS
+from resonate_rpc_cli.contracts.home import Home
+from resonate_rpc_cli.view.chaos_report import render_report, render_schedule, show
+
+DEFAULT_MIX = ",".join(FLOWS)
+DEFAULT_FAULTS = ",".join(FAULT_KINDS)
+
+
+def _fail(message: str, status: ExitStatus) -> typer.Exit:
+    typer.echo(f"rpcdemo chaos: {message}", err=True)
+    return typer.Exit(int(status))
+
+
+def build_options(
+    *, flows: int, concurrency: int, mix: str, faults: str | None, targets: str | None,
+    interval: str, down: str, seed: int | None, deadline: float, min_faults: int,
+    fault_count: int | None,
+) -> ChaosOptions:
+    """The options the flags describe; :class:`UsageError` naming the first bad flag."""
+    try:
+        kinds = parse_kinds(faults or DEFAULT_FAULTS)
+        target_groups = parse_targets(targets)
+        interval_s = parse_range(interval, "--interval")
+        down_s = parse_range(down, "--down")
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    mix_names = tuple(m.strip() for m in mix.split(",") if m.strip())
+    return ChaosOptions(
+        flows=flows, concurrency=concurrency, mix=mix_names, faults=kinds,
+        targets=target_groups, interval_s=interval_s, down_s=down_s,
+        seed=seed if seed is not None else random.SystemRandom().randrange(1 << 31),
+        deadline_s=deadline, min_faults=min_faults, fault_count=fault_count,
+    ).validate()
+
+
+def chaos(
+    ctx: typer.Context,
+    *,
+    flows: Annotated[int, typer.Option(help="How many flows to run.")] = 100,
+    concurrency: Annotated[int, typer.Option(help="Flows in flight at a time.")] = 8,
+    mix: Annotated[str, typer.Option(help="Flow kinds to draw from, comma-separated.")]
+        = DEFAULT_MIX,
+    faults: Annotated[str | None, typer.Option(
+        help=f"Fault kinds, comma-separated, from {DEFAULT_FAULTS} (default: all; "
+             "server only when the server keeps a store).")] = None,
+    targets: Annotated[str | None, typer.Option(
+        metavar="GROUP,...", help="Service groups node faults may hit (default: all).")] = None,
+    interval: Annotated[str, typer.Option(
+        metavar="MIN:MAX", help="Seconds between faults, drawn uniformly.")] = "1:5",
+    seed: Annotated[int | None, typer.Option(
+        help="Seed of the fault schedule and flow args (default: random, reported).")] = None,
+    deadline: Annotated[float, typer.Option(
+        help="Seconds for the workload; settling gets what is left (at least 30).")] = 600.0,
+    report: Annotated[Path | None, typer.Option(
+        help="Write report.json, history.jsonl, faults.jsonl, schedule.json here.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Print the fault schedule for the seed and do nothing.")] = False,
+    min_faults: Annotated[int, typer.Option(
+        help="Faults that must land for a pass (fewer: unknown).")] = 3,
+    fault_count: Annotated[int | None, typer.Option(
+        help="Faults to plan (default: the largest of --min-faults, the number of "
+             "kinds, and flows/10).")] = None,
+    down: Annotated[str, typer.Option(
+        metavar="MIN:MAX", help="Seconds a faulted node stays down before it is healed.")]
+        = "0.5:3",
+    ttl: Annotated[float, typer.Option(
+        help="Lease TTL of a topology chaos starts itself (none running under HOME).")] = 2.0,
+    step_delay: Annotated[float, typer.Option(
+        help="Step delay of a topology chaos starts itself, so faults land mid-step.")] = 0.2,
+    keep_home: Annotated[bool, typer.Option(
+        help="Keep the temporary HOME of a topology chaos started itself (logs).")] = False,
+) -> None:
+    """Break the topology on a seeded schedule while flows run, then prove nothing was lost.
+
+    Runs against the topology started by `up` under HOME, or starts its own in
+    a temporary HOME when none is running (and tears it down after). Starts
+    --flows flows (--concurrency at a time, re-sending unknown outcomes with the
+    same id) while a nemesis kills, terminates, pauses nodes, and kills the
+    gateway and the server; then heals everything, waits for every promise to
+    settle, and checks: no flow lost, no wrong value, every detached chain's cog
+    ran, no completed step re-executed, nothing pending, no process left.
+
+    Exit codes: 0 pass, 1 fail, 2 unknown (too few faults landed or a flow kind
+    never completed) or bad usage, 3 the topology could not start or be reached.
+    """
+    home = ctx.obj if isinstance(ctx.obj, Home) else Home.resolve(None)
+    try:
+        options = build_options(
+            flows=flows, concurrency=concurrency, mix=mix, faults=faults, targets=targets,
+            interval=interval, down=down, seed=seed, deadline=deadline,
+            min_faults=min_faults, fault_count=fault_count,
+        )
+        if dry_run:
+            schedule = [f.to_dict() for f in options.schedule()]
+            if as_json:
+                typer.echo(json.dumps({"seed": options.seed, "schedule": schedule}, indent=2))
+            else:
+                show(render_schedule(schedule, options.seed))
+            return
+        if ttl <= 0 or step_delay < 0:
+            raise UsageError("--ttl must be > 0 and --step-delay >= 0")
+        result = run_chaos(
+            options, home, report_dir=report,
+            own=OwnTopologySettings(ttl_s=ttl, step_delay_s=step_delay, keep_home=keep_home),
+            on_event=lambda msg: typer.echo(f"chaos: {msg}", err=True),
+            explicit_faults=faults is not None,
+        )
+    except RpcdemoError as exc:
+        raise _fail(str(exc), exc.status) from None
+    except KeyboardInterrupt:
+        typer.echo("rpcdemo chaos: interrupted", err=True)
+        raise typer.Exit(130) from None
+    _render(result.report, as_json)
+    for path in result.written:
+        typer.echo(f"chaos: wrote {path}", err=True)
+    raise typer.Exit(int(result.status))
+
+
+def _render(report: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(report, indent=2, sort_keys=True, default=str))
+    else:
+        show(render_report(report))

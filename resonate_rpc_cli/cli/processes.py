@@ -1,0 +1,201 @@
+"""`kill`, `respawn`, `scale` and `node`: change what runs."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Annotated, Any
+
+import typer
+
+from resonate_rpc_cli.cli.common import (
+    JsonOpt,
+    app,
+    emit_json,
+    exit_on_error,
+    home_of,
+)
+from resonate_rpc_cli.contracts.errors import NotRunningError, UsageError
+from resonate_rpc_cli.contracts.home import Home
+from resonate_rpc_cli.contracts.naming import (
+    DEFAULT_SERVER_PORT,
+    SERVICE_GROUPS,
+)
+from resonate_rpc_cli.supervisor import control
+from resonate_rpc_cli.supervisor import foreground as nodecmd
+from resonate_rpc_cli.supervisor.topology_config import (
+    DEFAULT_TTL_S,
+    TopologyConfig,
+    check_replicas,
+    validate_config,
+)
+from resonate_rpc_cli.view.console import out
+from resonate_rpc_cli.view.render import kill_view
+
+# -- kill / respawn ----------------------------------------------------------------------
+
+
+@app.command()
+@exit_on_error
+def kill(
+    ctx: typer.Context,
+    *,
+    target: Annotated[str, typer.Argument(help="A group (service-b) or a node (service-b-1).")],
+    respawn: Annotated[bool, typer.Option(help="Start a new node (new node id) in its place.")]
+        = False,
+    respawn_after: Annotated[float | None, typer.Option(
+        help="Seconds to wait before respawning (implies --respawn).")] = None,
+    sig: Annotated[str, typer.Option("--signal", help="KILL, TERM, STOP or CONT.")] = "KILL",
+    count: Annotated[int | None, typer.Option(help="Only this many nodes of the group.")]
+        = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Signal a node or a group; with --respawn a new node joins the same group.
+
+    A node killed without --respawn stays down until `rpcdemo respawn`.
+    """
+    if count is not None and count < 1:
+        raise UsageError("--count must be at least 1")
+    if respawn_after is not None:
+        if respawn_after < 0:
+            raise UsageError("--respawn-after must be >= 0")
+        respawn = True
+    respawn_after = respawn_after or 0.0
+    home = home_of(ctx)
+    before = {n["name"]: n["incarnation"] for n in control.call(home, "status")["nodes"]}
+    result = control.call(home, "kill", target=target, signal=sig, count=count,
+                          respawn=respawn, respawn_after=respawn_after)
+    respawned = _await_respawn(home, result["respawn_pending"], before, respawn_after + 15)
+    doc = {"killed": result["killed"], "respawned": respawned}
+    if as_json:
+        emit_json(doc)
+    else:
+        out.print(kill_view(doc))
+
+
+def _await_respawn(home: Home, names: list[str], before: dict[str, int], timeout_s: float
+                   ) -> list[dict[str, Any]]:
+    """Wait until each named node runs a newer incarnation; its new name and pid."""
+    if not names:
+        return []
+    deadline = time.monotonic() + timeout_s
+    while True:
+        nodes = {n["name"]: n for n in control.call(home, "status")["nodes"]}
+        fresh = [nodes[name] for name in names
+                 if nodes[name]["incarnation"] > before.get(name, 0) and nodes[name]["pid"]]
+        if len(fresh) == len(names):
+            return [{"name": n["name"], "pid": n["pid"], "node_id": n["node_id"]} for n in fresh]
+        if time.monotonic() >= deadline:
+            late = sorted(set(names) - {n["name"] for n in fresh})
+            raise NotRunningError(f"not respawned within {timeout_s:g}s: {', '.join(late)}")
+        time.sleep(0.05)
+
+
+@app.command("respawn")
+@exit_on_error
+def respawn_cmd(
+    ctx: typer.Context,
+    *,
+    target: Annotated[str, typer.Argument(help="A group or a node that is down.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Start a new incarnation of every node of TARGET that is down (killed or failed)."""
+    home = home_of(ctx)
+    before = {n["name"]: n["incarnation"] for n in control.call(home, "status")["nodes"]}
+    names = control.call(home, "respawn", target=target)["respawned"]
+    respawned = _await_respawn(home, names, before, 15)
+    if as_json:
+        emit_json({"respawned": respawned})
+    else:
+        for node in respawned:
+            out.print(f"respawned [bold green]{node['name']}[/] (pid {node['pid']})")
+
+
+# -- shape: scale and foreground nodes ---------------------------------------------------
+
+
+@app.command()
+@exit_on_error
+def scale(
+    ctx: typer.Context,
+    *,
+    group: Annotated[str, typer.Argument(help="A service group, e.g. service-b.")],
+    count: Annotated[int, typer.Argument(help="Nodes it should run from now on (0..16).")],
+    timeout: Annotated[float, typer.Option(help="Seconds to wait until the group has "
+        "exactly COUNT ready nodes.")] = 30.0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run COUNT nodes of GROUP on the running topology (up or down).
+
+    New nodes take the lowest free numbers; scaling down TERMs the
+    highest-numbered ones; kept nodes that are down are respawned. 0 is
+    allowed: the group's work waits, durably, until it is scaled up again.
+    Waits until the group has exactly COUNT ready nodes (exit 3 if not
+    within --timeout).
+    """
+    check_replicas(group, count)
+    home = home_of(ctx)
+    result = control.call(home, "scale", group=group, count=count)
+    nodes = _await_group(home, group, count, timeout)
+    doc = {"group": group, "replicas": count, "added": result["added"],
+           "removed": result["retiring"], "respawned": result.get("respawned", []),
+           "nodes": [{k: n[k] for k in ("name", "pid", "node_id", "state")} for n in nodes]}
+    if as_json:
+        emit_json(doc)
+        return
+    out.print(f"{group}: {count} node(s)" + (
+        f"; started {', '.join(doc['added'])}" if doc["added"] else "") + (
+        f"; stopped {', '.join(doc['removed'])}" if doc["removed"] else "") + (
+        f"; respawned {', '.join(doc['respawned'])}" if doc["respawned"] else ""))
+
+
+def _await_group(home: Home, group: str, count: int, timeout_s: float) -> list[dict[str, Any]]:
+    """Wait until ``group`` has exactly ``count`` ready nodes and none retiring."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        nodes = [n for n in control.call(home, "status")["nodes"] if n["group"] == group]
+        if len(nodes) == count and all(n["state"] == "ready" for n in nodes):
+            return nodes
+        if time.monotonic() >= deadline:
+            seen = ", ".join(f"{n['name']} {n['state']}" for n in nodes) or "no nodes"
+            raise NotRunningError(f"{group} did not reach {count} ready node(s) within "
+                                  f"{timeout_s:g}s ({seen})")
+        time.sleep(0.05)
+
+
+@app.command()
+@exit_on_error
+def node(
+    ctx: typer.Context,
+    *,
+    group: Annotated[str, typer.Argument(help="The service group to serve, e.g. service-b.")],
+    server_url: Annotated[str, typer.Option("--server-url", envvar="RESONATE_URL",
+        help="The Resonate server to join.")] = f"http://127.0.0.1:{DEFAULT_SERVER_PORT}",
+    count: Annotated[int, typer.Option(help="How many nodes of GROUP (1..16).")] = 1,
+    ttl: Annotated[float, typer.Option(help="Lease TTL of each node, in seconds.")]
+        = DEFAULT_TTL_S,
+    step_delay: Annotated[float, typer.Option(help="Seconds every step takes.")] = 0.0,
+    delay_mode: Annotated[str, typer.Option(help="work or sleep (see `up --help`).")] = "work",
+    as_json: JsonOpt = False,
+) -> None:
+    """Run COUNT nodes of one group in the foreground, on any host, against a running server.
+
+    No supervisor is needed: this command restarts nodes that crash and
+    stops them all on Ctrl-C/TERM (and they exit if it is killed). Logs and
+    ledgers go under HOME. Exit 3 when the server does not answer or every
+    node fails; 2 for an unknown group or a HOME that runs a topology.
+    """
+    if group not in SERVICE_GROUPS:
+        raise UsageError(f"unknown group {group!r}; valid groups: {', '.join(SERVICE_GROUPS)}")
+    if not 1 <= count <= 16:
+        raise UsageError(f"--count must be from 1 to 16, got {count}")
+    config = validate_config(TopologyConfig(
+        server_kind="external", server_url=server_url, only=[group], replicas={group: count},
+        ttl_s=ttl, step_delay_s=step_delay, delay_mode=delay_mode))
+    emit = (lambda event: typer.echo(json.dumps(event))) if as_json else \
+        (lambda event: typer.echo(nodecmd.describe(event)))
+    code = nodecmd.run_nodes(home_of(ctx), config, emit)
+    if code:
+        raise typer.Exit(code)
+
+

@@ -1,0 +1,71 @@
+"""`run`: one flow through the gateway."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from resonate_rpc_cli.cli import flowrun
+from resonate_rpc_cli.cli.common import (
+    JsonOpt,
+    app,
+    emit_json,
+    exit_on_error,
+    home_of,
+)
+from resonate_rpc_cli.contracts.errors import ExitStatus, NotRunningError, UsageError
+from resonate_rpc_cli.contracts.flows import flow_named
+from resonate_rpc_cli.contracts.naming import (
+    GATEWAY,
+)
+from resonate_rpc_cli.supervisor import control
+from resonate_rpc_cli.supervisor.topology_config import (
+    TopologyConfig,
+)
+from resonate_rpc_cli.view.console import out
+from resonate_rpc_cli.view.render import run_view
+
+# -- flows -----------------------------------------------------------------------------
+
+
+@app.command()
+@exit_on_error
+def run(
+    ctx: typer.Context,
+    *,
+    flow: Annotated[str, typer.Argument(help="await-chain, detached-chain or fan-out.")],
+    promise_id: Annotated[str | None, typer.Option("--id", help="Promise id of the root.")]
+        = None,
+    fresh: Annotated[bool, typer.Option(help="Use a new unique promise id.")] = False,
+    arg: Annotated[int, typer.Option(help="Argument of the root function.")] = 1,
+    wait: Annotated[bool, typer.Option(help="Detached chain: wait until cog has run "
+        "and report its value.")] = False,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the result.")]
+        = flowrun.DEFAULT_TIMEOUT_S,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run one flow through the gateway and print its result (exit 1 if it fails)."""
+    try:
+        chosen = flow_named(flow)
+    except KeyError as exc:
+        raise UsageError(str(exc.args[0])) from None
+    pid = flowrun.choose_id(chosen, promise_id, fresh)
+    if timeout <= 0:
+        raise UsageError("--timeout must be positive")
+    home = home_of(ctx)
+    status = control.call(home, "status")
+    config = TopologyConfig.from_json(status["config"])
+    if not any(n["group"] == GATEWAY for n in status["nodes"]):
+        raise NotRunningError(f"the topology under {home.root} has no gateway (started with "
+                              "--only); run flows with the HOME that runs the gateway")
+    outcome = flowrun.run_flow(config.gateway_url, chosen, pid, arg=arg, wait=wait,
+                               timeout_s=timeout, ledger_dir=home.ledger_dir)
+    if as_json:
+        emit_json(outcome.to_dict())
+    else:
+        out.print(run_view(outcome.to_dict()))
+    if outcome.exit_status is not ExitStatus.OK:
+        raise typer.Exit(int(outcome.exit_status))
+
+

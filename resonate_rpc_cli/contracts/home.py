@@ -1,0 +1,109 @@
+"""The HOME directory of one topology: where its state, logs, store and ledgers live.
+
+One HOME holds at most one running topology. It is created with mode 0700 so
+the control socket inside it is private to the user who started it. Layout
+(a contract, see docs/ARCHITECTURE.md)::
+
+    HOME/store.sqlite            the embedded server's store
+    HOME/ledger/                 execution ledgers of the nodes
+    HOME/logs/<name>.<n>.log     one log per node per incarnation
+    HOME/run/control.sock        the supervisor's control socket
+    HOME/run/supervisor.pid      the supervisor's pid
+    HOME/run/ready/              ready files, one per incarnation
+    HOME/chaos/                  chaos reports
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+from resonate_rpc_cli.contracts.errors import UsageError
+from resonate_rpc_cli.contracts.naming import ENV_HOME
+
+DEFAULT_HOME = ".rpcdemo"
+#: Unix socket paths longer than this cannot be bound (sun_path is 108 bytes on Linux).
+MAX_SOCKET_PATH = 100
+
+
+@dataclass(frozen=True)
+class Home:
+    """Paths under one HOME; pure path arithmetic except :meth:`ensure`."""
+
+    root: Path
+
+    @classmethod
+    def resolve(cls, raw: str | os.PathLike[str] | None = None) -> Home:
+        """``raw``, else ``$RPCDEMO_HOME``, else ``./.rpcdemo``; always absolute."""
+        text = os.fspath(raw) if raw else os.environ.get(ENV_HOME) or DEFAULT_HOME
+        return cls(Path(text).expanduser().absolute())
+
+    @property
+    def run_dir(self) -> Path:
+        return self.root / "run"
+
+    @property
+    def ready_dir(self) -> Path:
+        return self.run_dir / "ready"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def ledger_dir(self) -> Path:
+        return self.root / "ledger"
+
+    @property
+    def chaos_dir(self) -> Path:
+        return self.root / "chaos"
+
+    @property
+    def store_path(self) -> Path:
+        return self.root / "store.sqlite"
+
+    @property
+    def control_socket(self) -> Path:
+        return self.run_dir / "control.sock"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.run_dir / "supervisor.pid"
+
+    @property
+    def supervisor_log(self) -> Path:
+        return self.logs_dir / "supervisor.log"
+
+    def node_log(self, name: str, incarnation: int) -> Path:
+        return self.logs_dir / f"{name}.{incarnation}.log"
+
+    def ready_file(self, name: str, node_id: str) -> Path:
+        return self.ready_dir / f"{name}.{node_id}.json"
+
+    def ensure(self) -> None:
+        """Create HOME and its sub-directories with mode 0700.
+
+        Raises :class:`UsageError` when HOME is not a directory, belongs to
+        another user, or is so deep that its control socket path would be too
+        long to bind.
+        """
+        if len(os.fsencode(self.control_socket)) > MAX_SOCKET_PATH:
+            raise UsageError(
+                f"HOME path is too long for a Unix socket ({self.control_socket}); "
+                "choose a shorter --home"
+            )
+        try:
+            self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(f"cannot create HOME {self.root}: {exc.strerror}") from exc
+        info = self.root.stat()
+        if not stat.S_ISDIR(info.st_mode):
+            raise UsageError(f"HOME {self.root} is not a directory")
+        if info.st_uid != os.getuid():
+            raise UsageError(f"HOME {self.root} belongs to another user")
+        if stat.S_IMODE(info.st_mode) & 0o077:
+            os.chmod(self.root, 0o700)
+        for sub in (self.run_dir, self.ready_dir, self.logs_dir, self.ledger_dir):
+            sub.mkdir(mode=0o700, parents=True, exist_ok=True)

@@ -1,0 +1,59 @@
+"""The shape of a topology: which nodes exist, how they are named and started.
+
+Pure data, no processes: the supervisor turns these specs into processes; the
+views and the chaos runner read them. Names are readable and stable within a
+run (``server``, ``gateway``, ``service-b-1``); the Resonate node id (a uuid)
+of an incarnation is carried beside the name, never instead of it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from resonate_rpc_cli.contracts.flows import STEPS
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_SERVER_PORT = 8001
+DEFAULT_GATEWAY_PORT = 5000
+
+#: The nine service groups, in order, with the module that runs each.
+SERVICE_GROUPS: dict[str, str] = {s.group: s.module for s in STEPS.values()}
+GATEWAY = "gateway"
+SERVER = "server"
+
+#: Environment variables every node understands (the node contract).
+ENV_URL = "RESONATE_URL"  # the server's URL
+ENV_HOME = "RPCDEMO_HOME"  # absolute path of the topology's home
+ENV_NODE_NAME = "RPCDEMO_NODE_NAME"  # readable name, e.g. service-b-1
+ENV_NODE_ID = "RPCDEMO_NODE_ID"  # Resonate pid of this incarnation (uuid hex)
+ENV_LEDGER_DIR = "RPCDEMO_LEDGER_DIR"  # where the node appends its execution ledger
+ENV_READY_FILE = "RPCDEMO_READY_FILE"  # written (atomically) once the listener is connected
+ENV_TTL = "RPCDEMO_TTL"  # lease TTL in seconds (float)
+ENV_STEP_DELAY = "RPCDEMO_STEP_DELAY"  # seconds each step takes (float, default 0)
+ENV_DELAY_MODE = "RPCDEMO_DELAY_MODE"  # "work" (re-done after a crash) or "sleep" (ctx.sleep)
+ENV_FAIL_FIRST = "RPCDEMO_FAIL_FIRST"  # "1": each step raises on its first attempt
+ENV_GATEWAY_PORT = "RPCDEMO_GATEWAY_PORT"  # gateway's port
+ENV_GATEWAY_HOST = "RPCDEMO_GATEWAY_HOST"  # gateway's bind address
+
+
+@dataclass(frozen=True)
+class NodeName:
+    """A node's readable name: its group plus a 1-based index within the group."""
+
+    group: str
+    index: int
+
+    def __str__(self) -> str:
+        if self.group in (GATEWAY, SERVER):
+            return self.group
+        return f"{self.group}-{self.index}"
+
+    @classmethod
+    def parse(cls, text: str) -> NodeName:
+        """Parse ``service-b-2``/``gateway``/``server``; raise ``ValueError`` otherwise."""
+        if text in (GATEWAY, SERVER):
+            return cls(text, 1)
+        group, sep, index = text.rpartition("-")
+        if sep and group in SERVICE_GROUPS and index.isdigit() and int(index) >= 1:
+            return cls(group, int(index))
+        raise ValueError(f"not a node name: {text!r}")

@@ -1,0 +1,1 @@
+"""The fork server (preloaded SDK, forks nodes in ms), its client, and the spawner that uses it."""

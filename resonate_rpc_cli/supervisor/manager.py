@@ -1,0 +1,581 @@
+"""The supervision logic: node table, restarts with backoff, kill/respawn, shutdown.
+
+Pure and single-threaded: the outside world (time, starting processes,
+signals, readiness checks) comes in through the small protocols below, so the
+whole lifecycle is unit-tested with fakes. The daemon calls :meth:`Supervisor.step`
+in a loop and the control commands between steps.
+"""
+
+from __future__ import annotations
+
+import signal
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
+
+from resonate_rpc_cli.contracts.errors import UsageError
+from resonate_rpc_cli.contracts.home import Home
+from resonate_rpc_cli.contracts.naming import GATEWAY, SERVER, SERVICE_GROUPS, NodeName
+from resonate_rpc_cli.supervisor.events import EventFeed, EventKind
+from resonate_rpc_cli.supervisor.failover import ReleaseOutcome
+from resonate_rpc_cli.supervisor.fork.client import LOST
+from resonate_rpc_cli.supervisor.states import NodeState, check_transition
+from resonate_rpc_cli.supervisor.topology_config import (
+    LaunchSpec,
+    TopologyConfig,
+    build_launch,
+    check_replicas,
+)
+
+SIGNALS: dict[str, int] = {
+    "KILL": signal.SIGKILL, "TERM": signal.SIGTERM, "STOP": signal.SIGSTOP,
+    "CONT": signal.SIGCONT,
+}
+
+
+class Clock(Protocol):
+    def monotonic(self) -> float: ...
+    def wall(self) -> float: ...
+
+
+class ProcessHandle(Protocol):
+    @property
+    def pid(self) -> int: ...
+    def poll(self) -> int | None:
+        """The exit code once the process has exited (and was reaped), else None."""
+
+
+class Spawner(Protocol):
+    def spawn(self, spec: LaunchSpec) -> ProcessHandle:
+        """Start ``spec`` in its own session; raise OSError if it cannot start."""
+
+
+class SignalSender(Protocol):
+    def send_group(self, pid: int, sig: int) -> None:
+        """Signal the process group led by ``pid``; silently nothing if it is gone."""
+
+
+class ReadinessProbe(Protocol):
+    def ready(self, spec: LaunchSpec) -> bool:
+        """Whether the incarnation described by ``spec`` is ready to work."""
+
+
+class LeaseReleaser(Protocol):
+    """Failover: hands a dead node's leases back to its group (see ``failover.py``)."""
+
+    def release(self, node: str, node_id: str) -> None:
+        """Ask, without blocking, to release every lease ``node_id`` holds (it is dead)."""
+
+    def outcomes(self) -> list[ReleaseOutcome]:
+        """The releases finished since the last call, oldest first."""
+
+
+@dataclass(frozen=True)
+class Exited:
+    """Observed: the process ``pid`` of ``node`` exited with ``code`` (and was reaped)."""
+
+    node: str
+    pid: int
+    code: int
+
+
+@dataclass(frozen=True)
+class BecameReady:
+    """Observed: the starting process ``pid`` of ``node`` passed its readiness check."""
+
+    node: str
+    pid: int
+
+
+Observation = Exited | BecameReady
+
+
+@dataclass(frozen=True)
+class RestartPolicy:
+    """Restart a node that exits on its own, with exponential backoff.
+
+    An exit within ``quick_s`` of the start counts as a quick failure; after
+    ``max_quick_failures`` in a row the node is ``failed`` and left down.
+    """
+
+    max_quick_failures: int = 4
+    quick_s: float = 10.0
+    base_backoff_s: float = 0.25
+    max_backoff_s: float = 5.0
+
+    def backoff(self, failures: int) -> float:
+        return float(min(self.max_backoff_s, self.base_backoff_s * 2 ** max(0, failures - 1)))
+
+
+@dataclass
+class Node:
+    """One slot of the topology and its current incarnation."""
+
+    name: NodeName
+    state: NodeState = NodeState.PENDING
+    handle: ProcessHandle | None = None
+    spec: LaunchSpec | None = None
+    incarnation: int = 0
+    restarts: int = 0
+    started_at: float | None = None
+    quick_failures: int = 0
+    restart_at: float | None = None
+    kill_at: float | None = None
+    paused_from: NodeState | None = None
+    last_exit: int | None = None
+    ever_ready: bool = False
+    past_node_ids: list[str] = field(default_factory=list)
+    #: being scaled away: once its process is gone the slot is removed
+    retiring: bool = False
+
+    @property
+    def label(self) -> str:
+        return str(self.name)
+
+    @property
+    def pid(self) -> int | None:
+        return self.handle.pid if self.handle is not None else None
+
+    @property
+    def node_id(self) -> str:
+        return self.spec.node_id if self.spec is not None else ""
+
+
+@dataclass
+class KillResult:
+    killed: list[dict[str, Any]] = field(default_factory=list)
+    respawn_pending: list[str] = field(default_factory=list)
+
+
+class Supervisor:
+    """Owns every node of one topology; mutated only from one thread."""
+
+    def __init__(
+        self, config: TopologyConfig, home: Home, *, clock: Clock, spawner: Spawner,
+        signals: SignalSender, probe: ReadinessProbe, parent_pid: int,
+        policy: RestartPolicy | None = None,
+        new_node_id: Callable[[], str] = lambda: uuid.uuid4().hex,
+        releaser: LeaseReleaser | None = None,
+    ) -> None:
+        self.config = config
+        self.releaser = releaser
+        #: group -> (node, node id) of dead nodes whose leases wait for a live member
+        self.unreleased: dict[str, list[tuple[str, str]]] = {}
+        self.home = home
+        self.clock = clock
+        self.spawner = spawner
+        self.signals = signals
+        self.probe = probe
+        self.parent_pid = parent_pid
+        self.policy = policy or RestartPolicy(
+            max_quick_failures=config.restart_max_failures,
+            base_backoff_s=config.restart_backoff_s)
+        self.new_node_id = new_node_id
+        self.feed = EventFeed()
+        self.nodes: dict[str, Node] = {str(n): Node(n) for n in config.node_names()}
+        self.shutting_down = False
+        self.started_wall = clock.wall()
+
+    # -- queries -------------------------------------------------------------------
+
+    @property
+    def server(self) -> Node | None:
+        """The server's slot; None when the topology uses an external server."""
+        return self.nodes.get(SERVER)
+
+    def all_ready(self) -> bool:
+        return all(n.state is NodeState.READY for n in self.nodes.values())
+
+    def failed_nodes(self) -> list[Node]:
+        return [n for n in self.nodes.values() if n.state is NodeState.FAILED]
+
+    def done(self) -> bool:
+        """True once shutdown has finished: every node stopped and reaped."""
+        return self.shutting_down and all(
+            n.state is NodeState.STOPPED and n.handle is None for n in self.nodes.values()
+        )
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        """One dict per node, for ``status``: the contract keys plus details."""
+        now = self.clock.monotonic()
+        rows = []
+        for node in self.nodes.values():
+            alive = node.handle is not None
+            rows.append({
+                "name": node.label,
+                "group": node.name.group,
+                "pid": node.pid,
+                "state": str(node.state),
+                "restarts": node.restarts,
+                "uptime_s": round(now - node.started_at, 3)
+                if alive and node.started_at is not None else None,
+                "node_id": node.node_id or None,
+                "incarnation": node.incarnation,
+                "log": str(node.spec.log) if node.spec else None,
+                "last_exit": node.last_exit,
+                "past_node_ids": list(node.past_node_ids),
+                "retiring": node.retiring,
+            })
+        return rows
+
+    def targets(self) -> list[str]:
+        """Every valid kill/respawn target: groups that have nodes, then node names."""
+        present = {n.name.group for n in self.nodes.values()}
+        groups = [g for g in (SERVER, GATEWAY, *SERVICE_GROUPS) if g in present]
+        names = [n for n in self.nodes if n not in groups]
+        return groups + names
+
+    def resolve(self, target: str) -> list[Node]:
+        """The nodes ``target`` (a group or a node name) designates, or :class:`UsageError`."""
+        if target in self.nodes:
+            return [self.nodes[target]]
+        found = [n for n in self.nodes.values() if n.name.group == target]
+        if not found:
+            raise UsageError(
+                f"unknown target {target!r}; valid targets: {', '.join(self.targets())}"
+            )
+        return found
+
+    # -- the loop --------------------------------------------------------------------
+
+    def observe(self) -> list[Observation]:
+        """What happened to the processes since the last look (reaping the exited)."""
+        seen: list[Observation] = []
+        for node in self.nodes.values():
+            if node.handle is None:
+                continue
+            code = node.handle.poll()
+            if code is not None:
+                seen.append(Exited(node.label, node.handle.pid, code))
+            elif node.state is NodeState.STARTING and node.spec is not None and \
+                    self.probe.ready(node.spec):
+                seen.append(BecameReady(node.label, node.handle.pid))
+        return seen
+
+    def handle(self, obs: Observation) -> None:
+        """Apply one observation; one about an earlier incarnation (another pid) is ignored."""
+        node = self.nodes.get(obs.node)
+        if node is None or node.pid != obs.pid:
+            return
+        if isinstance(obs, Exited):
+            dead_id = node.node_id
+            self._on_exit(node, obs.code)
+            self._fail_over(node, obs.pid, dead_id, obs.code)
+        elif node.state is NodeState.STARTING:
+            self._move(node, NodeState.READY)
+            node.ever_ready = True
+            self._emit(EventKind.READY, node)
+            for label, dead_id in self.unreleased.pop(node.name.group, []):
+                if self.releaser is not None and not self.shutting_down:
+                    self.releaser.release(label, dead_id)
+
+    def step(self) -> None:
+        """One pass: apply what happened, fire timers, start what is due."""
+        for outcome in self.releaser.outcomes() if self.releaser is not None else []:
+            if outcome.released is not None:  # else TTL-bound recovery: nothing happened
+                self.feed.emit(self.clock.wall(), EventKind.RELEASED, outcome.node,
+                               node_id=outcome.node_id, detail=outcome.detail)
+        for obs in self.observe():
+            self.handle(obs)
+        now = self.clock.monotonic()
+        for node in self.nodes.values():
+            if node.kill_at is not None and node.handle is not None and now >= node.kill_at:
+                node.kill_at = None
+                self.signals.send_group(node.handle.pid, signal.SIGKILL)
+            if node.restart_at is not None and node.handle is None and now >= node.restart_at \
+                    and not self.shutting_down:
+                respawn = node.state is NodeState.KILLED
+                node.restart_at = None
+                self._start(node, "respawn" if respawn else "restart")
+        if self.shutting_down:
+            self._advance_shutdown()
+            return
+        pending = [n for n in self.nodes.values() if n.state is NodeState.PENDING]
+        server = self.server
+        if server is not None and server.state is NodeState.PENDING:
+            self._start(server, "start")
+        elif server is None or server.state is NodeState.READY:
+            for node in pending:
+                self._start(node, "start")
+
+    def _on_exit(self, node: Node, code: int) -> None:
+        pid = node.pid
+        node.handle = None
+        node.kill_at = None
+        node.last_exit = code
+        now = self.clock.monotonic()
+        if node.retiring:
+            del self.nodes[node.label]
+            self._emit(EventKind.STOPPED, node, detail=f"exit {code}; scaled down", pid=pid)
+            return
+        if node.state is NodeState.STOPPING:
+            self._move(node, NodeState.STOPPED)
+            self._emit(EventKind.STOPPED, node, detail=f"exit {code}", pid=pid)
+            return
+        if node.state is NodeState.KILLED:
+            self._emit(EventKind.EXITED, node, detail=f"exit {code} (killed)", pid=pid)
+            return
+        if self.shutting_down:
+            self._move(node, NodeState.STOPPING)
+            self._move(node, NodeState.STOPPED)
+            self._emit(EventKind.STOPPED, node, detail=f"exit {code}", pid=pid)
+            return
+        uptime = now - (node.started_at or now)
+        node.quick_failures = node.quick_failures + 1 if uptime < self.policy.quick_s else 1
+        if node.quick_failures >= self.policy.max_quick_failures:
+            self._move(node, NodeState.FAILED)
+            self._emit(EventKind.FAILED, node, pid=pid,
+                       detail=f"exit {code}; {node.quick_failures} quick failures, giving up")
+            return
+        delay = self.policy.backoff(node.quick_failures)
+        self._move(node, NodeState.BACKOFF)
+        node.restart_at = now + delay
+        self._emit(EventKind.EXITED, node, detail=f"exit {code}; restart in {delay:.2f}s",
+                   pid=pid)
+
+    def _fail_over(self, node: Node, pid: int, dead_id: str, code: int) -> None:
+        """After ``pid`` (node id ``dead_id``) was reaped: release its leases.
+
+        At once when another node of the group is ready to take the work;
+        otherwise as soon as one becomes ready (a respawn, ms later), so the
+        re-sent tasks meet a live listener. Only for certain death of a node
+        whose id is never reused: not the server, not the gateway (its fixed id
+        lives on in the next incarnation), not during shutdown. An exit the
+        fork server could not confirm (``LOST``) is not certain: the group is
+        SIGKILLed and its leases are left to lapse after the TTL.
+        """
+        if code == LOST:
+            self.signals.send_group(pid, signal.SIGKILL)
+            return
+        if self.releaser is None or self.shutting_down or not dead_id or \
+                node.name.group in (SERVER, GATEWAY):
+            return
+        group = node.name.group
+        if any(n.state is NodeState.READY and n.name.group == group
+               for n in self.nodes.values()):
+            self.releaser.release(node.label, dead_id)
+        else:
+            self.unreleased.setdefault(group, []).append((node.label, dead_id))
+
+    def _start(self, node: Node, why: str) -> None:
+        node.incarnation += 1
+        if node.spec is not None and node.spec.node_id:
+            node.past_node_ids.append(node.spec.node_id)
+        if why != "start":
+            node.restarts += 1
+        node_id = "gateway" if node.name.group == GATEWAY else (
+            "" if node.name.group == SERVER else self.new_node_id())
+        spec = build_launch(self.config, self.home, node.name, incarnation=node.incarnation,
+                            node_id=node_id, parent_pid=self.parent_pid)
+        node.spec = spec
+        node.paused_from = None
+        self._move(node, NodeState.STARTING)
+        node.started_at = self.clock.monotonic()
+        try:
+            node.handle = self.spawner.spawn(spec)
+        except OSError as exc:
+            node.handle = None
+            self._emit(EventKind.EXITED, node, detail=f"could not start: {exc}")
+            self._on_exit(node, -1)
+            return
+        kind = {"start": EventKind.SPAWNED, "restart": EventKind.RESTARTING}.get(
+            why, EventKind.RESPAWNED)
+        self._emit(kind, node, detail=f"incarnation {node.incarnation}")
+
+    # -- commands --------------------------------------------------------------------
+
+    def kill(
+        self, target: str, signal_name: str = "KILL", *, count: int | None = None,
+        respawn: bool = False, respawn_after_s: float = 0.0,
+    ) -> KillResult:
+        """Signal the live nodes of ``target``; with ``respawn``, start new incarnations.
+
+        KILL/TERM leave the node ``killed`` (down until respawned); STOP pauses
+        it, CONT resumes it. Raises :class:`UsageError` for an unknown target or
+        signal, or when no live node matches.
+        """
+        sig_name = signal_name.upper().removeprefix("SIG")
+        if sig_name not in SIGNALS:
+            raise UsageError(f"unknown signal {signal_name!r}; valid: {', '.join(SIGNALS)}")
+        if respawn and sig_name in ("STOP", "CONT"):
+            raise UsageError(f"--respawn does not go with --signal {sig_name}")
+        if self.shutting_down:
+            raise UsageError("the topology is shutting down")
+        nodes = self.resolve(target)
+        if sig_name == "CONT":
+            live = [n for n in nodes if n.state is NodeState.PAUSED]
+        else:
+            live = [n for n in nodes if n.handle is not None and n.state in (
+                NodeState.STARTING, NodeState.READY, NodeState.PAUSED)]
+            if sig_name == "STOP":
+                live = [n for n in live if n.state is not NodeState.PAUSED]
+        if count is not None:
+            live = live[:count]
+        if not live:
+            states = ", ".join(f"{n.label} {n.state}" for n in nodes)
+            raise UsageError(f"no node of {target!r} can take {sig_name} ({states})")
+        result = KillResult()
+        now = self.clock.monotonic()
+        for node in live:
+            assert node.handle is not None
+            pid = node.handle.pid
+            if sig_name == "CONT":
+                # resume the group before the state says so
+                self.signals.send_group(pid, SIGNALS[sig_name])
+                self._move(node, node.paused_from or NodeState.READY)
+                node.paused_from = None
+            elif sig_name == "STOP":
+                self.signals.send_group(pid, SIGNALS[sig_name])
+                node.paused_from = node.state
+                self._move(node, NodeState.PAUSED)
+            else:
+                self._move(node, NodeState.KILLED)
+                self.signals.send_group(pid, SIGNALS[sig_name])
+                if node.paused_from is not None:
+                    self.signals.send_group(pid, signal.SIGCONT)  # a stopped TERM target
+                    node.paused_from = None
+                if sig_name == "TERM":
+                    node.kill_at = now + self.config.grace_s
+                if respawn:
+                    node.restart_at = now + max(0.0, respawn_after_s)
+                    result.respawn_pending.append(node.label)
+            self._emit(EventKind.KILLED if sig_name in ("KILL", "TERM") else EventKind.SIGNALLED,
+                       node, detail=f"SIG{sig_name}", pid=pid)
+            result.killed.append({"name": node.label, "pid": pid, "signal": sig_name})
+        return result
+
+    def respawn(self, target: str) -> list[str]:
+        """Start a new incarnation of every node of ``target`` that is down.
+
+        Returns the names started; raises :class:`UsageError` when none is down.
+        """
+        if self.shutting_down:
+            raise UsageError("the topology is shutting down")
+        nodes = self.resolve(target)
+        down = [n for n in nodes if n.handle is None and n.state in (
+            NodeState.KILLED, NodeState.FAILED, NodeState.BACKOFF)]
+        if not down:
+            states = ", ".join(f"{n.label} {n.state}" for n in nodes)
+            raise UsageError(f"nothing to respawn in {target!r} ({states})")
+        for node in down:
+            node.restart_at = None
+            node.quick_failures = 0
+            self._start(node, "respawn")
+        return [n.label for n in down]
+
+    def scale(self, group: str, count: int) -> dict[str, Any]:
+        """Run ``count`` nodes of service ``group`` from now on.
+
+        Scaling up adds slots ``<group>-<n>`` at the lowest free numbers; they
+        start like at ``up`` (once the server is ready). Scaling down retires
+        the highest-numbered slots: TERM, KILL after the grace period, and the
+        slot disappears once its process is gone (at once if it has none).
+        0 is allowed: the group's work then waits, durably, until it is scaled
+        up again. Kept slots that are down (killed or failed) are respawned, so
+        the group ends with ``count`` running nodes. Raises :class:`UsageError`
+        for an unknown group, a count outside 0..MAX_REPLICAS, or during shutdown.
+        """
+        if self.shutting_down:
+            raise UsageError("the topology is shutting down")
+        check_replicas(group, count)
+        slots = sorted((n for n in self.nodes.values()
+                        if n.name.group == group and not n.retiring),
+                       key=lambda n: n.name.index)
+        added: list[str] = []
+        retiring: list[str] = []
+        for _ in range(count - len(slots)):
+            index = 1
+            while str(NodeName(group, index)) in self.nodes:
+                index += 1
+            node = Node(NodeName(group, index))
+            self.nodes[node.label] = node
+            added.append(node.label)
+        respawned: list[str] = []
+        for node in slots[:count]:
+            if node.handle is None and node.state in (NodeState.KILLED, NodeState.FAILED):
+                node.restart_at = None
+                node.quick_failures = 0
+                self._start(node, "respawn")
+                respawned.append(node.label)
+        now = self.clock.monotonic()
+        for node in reversed(slots[count:]):
+            node.retiring = True
+            node.restart_at = None
+            retiring.append(node.label)
+            if node.handle is None:
+                del self.nodes[node.label]
+                self._emit(EventKind.STOPPED, node, detail="scaled down")
+                continue
+            pid = node.handle.pid
+            self.signals.send_group(pid, signal.SIGTERM)
+            if node.paused_from is not None or node.state is NodeState.PAUSED:
+                self.signals.send_group(pid, signal.SIGCONT)
+                node.paused_from = None
+            if node.state is not NodeState.KILLED:
+                self._move(node, NodeState.KILLED)
+            node.kill_at = node.kill_at or now + self.config.grace_s
+            self._emit(EventKind.KILLED, node, detail="SIGTERM (scaled down)", pid=pid)
+        order = {g: i for i, g in enumerate([SERVER, GATEWAY, *SERVICE_GROUPS])}
+        self.nodes = dict(sorted(self.nodes.items(),
+                                 key=lambda kv: (order[kv[1].name.group], kv[1].name.index)))
+        only = self.config.only
+        if only and group not in only:
+            only = [*only, group]
+        self.config = replace(self.config, replicas={**self.config.replicas, group: count},
+                              only=only)
+        return {"group": group, "replicas": count, "added": added, "retiring": retiring,
+                "respawned": respawned}
+
+    def shutdown(self) -> None:
+        """Begin stopping everything: TERM the nodes, then the server; KILL after grace."""
+        if self.shutting_down:
+            return
+        self.shutting_down = True
+        for node in self.nodes.values():
+            node.restart_at = None
+            if node.handle is None and node.state not in (NodeState.STOPPED,
+                                                          NodeState.STOPPING):
+                self._move(node, NodeState.STOPPED)
+        self._advance_shutdown()
+
+    def _advance_shutdown(self) -> None:
+        others_down = all(n.handle is None for n in self.nodes.values() if n is not self.server)
+        for node in self.nodes.values():
+            if node.handle is None:
+                if node.state is NodeState.STOPPING:
+                    self._move(node, NodeState.STOPPED)
+                continue
+            if node.state is NodeState.STOPPING or (node is self.server and not others_down):
+                continue
+            if node.state is NodeState.KILLED:
+                # already signalled by the operator; make sure it goes
+                node.kill_at = node.kill_at or self.clock.monotonic() + self.config.grace_s
+                continue
+            was_paused = node.state is NodeState.PAUSED
+            self._move(node, NodeState.STOPPING)
+            self.signals.send_group(node.handle.pid, signal.SIGTERM)
+            if was_paused:
+                self.signals.send_group(node.handle.pid, signal.SIGCONT)
+            node.kill_at = self.clock.monotonic() + self.config.grace_s
+        for node in self.nodes.values():
+            if node.state is NodeState.KILLED and node.handle is None:
+                self._move(node, NodeState.STOPPED)
+
+    def kill_everything(self) -> None:
+        """Last resort (the daemon is dying): SIGKILL every live group at once."""
+        for node in self.nodes.values():
+            if node.handle is not None:
+                self.signals.send_group(node.handle.pid, signal.SIGKILL)
+
+    # -- helpers ---------------------------------------------------------------------
+
+    def _move(self, node: Node, new: NodeState) -> None:
+        node.state = check_transition(node.state, new)
+
+    def _emit(
+        self, kind: EventKind, node: Node, detail: str = "", pid: int | None = None
+    ) -> None:
+        self.feed.emit(self.clock.wall(), kind, node.label,
+                       pid=pid if pid is not None else node.pid,
+                       node_id=node.node_id or None, detail=detail)

@@ -1,0 +1,288 @@
+"""What to start: the topology's configuration and each node's command line and environment.
+
+Pure functions of the configuration, the HOME and an incarnation; no
+processes are started here. The environment follows the node contract in
+``topology.py`` (every child also gets ``RPCDEMO_HOME`` and ``RPCDEMO_PARENT_PID``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from resonate_rpc_cli.contracts import naming as topo
+from resonate_rpc_cli.contracts.errors import UsageError
+from resonate_rpc_cli.contracts.home import Home
+from resonate_rpc_cli.contracts.lifeline import ENV_PARENT_PID
+from resonate_rpc_cli.contracts.naming import GATEWAY, SERVER, SERVICE_GROUPS, NodeName
+
+DEFAULT_TTL_S = 5.0
+DELAY_MODES = ("work", "sleep")
+#: ``embedded``: our server (python -m resonate_rpc_cli.server); ``resonate``: the real
+#: binary on PATH; ``external``: a server already running at ``server_url`` (none started).
+SERVER_KINDS = ("embedded", "resonate", "external")
+MAX_REPLICAS = 16
+#: What ``--only`` may name: the gateway and the service groups (the server follows
+#: the server kind).
+PART_NAMES = (GATEWAY, *SERVICE_GROUPS)
+RESONATE_BINARY = "resonate"
+INSTALL_HINT = ("install it with `brew install resonatehq/tap/resonate` or a release binary "
+                "from https://github.com/resonatehq/resonate/releases, or use --server embedded")
+
+
+@dataclass(frozen=True)
+class TopologyConfig:
+    """Everything ``up`` was asked for; serialised to the supervisor as JSON.
+
+    ``server_url`` is computed from ``host``/``server_port`` unless
+    ``server_kind`` is ``external``, where it names the running server. ``only``
+    (empty = everything) limits the gateway and service groups started;
+    ``replicas`` sets nodes per service group (default 1, 0 allowed).
+    """
+
+    server_port: int = topo.DEFAULT_SERVER_PORT
+    gateway_port: int = topo.DEFAULT_GATEWAY_PORT
+    host: str = topo.DEFAULT_HOST
+    ttl_s: float = DEFAULT_TTL_S
+    step_delay_s: float = 0.0
+    delays: dict[str, float] = field(default_factory=dict)
+    delay_mode: str = "work"
+    fail_first: bool = False
+    memory: bool = False
+    grace_s: float = 3.0
+    server_kind: str = "embedded"
+    server_url: str = ""
+    replicas: dict[str, int] = field(default_factory=dict)
+    only: list[str] = field(default_factory=list)
+    restart_max_failures: int = 4
+    restart_backoff_s: float = 0.25
+
+    def __post_init__(self) -> None:
+        if self.server_kind != "external":
+            object.__setattr__(self, "server_url", f"http://{self.host}:{self.server_port}")
+        else:
+            object.__setattr__(self, "server_url", self.server_url.rstrip("/"))
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://{self.host}:{self.gateway_port}"
+
+    @property
+    def starts_server(self) -> bool:
+        """Whether ``up`` starts a server (not for an external one)."""
+        return self.server_kind != "external"
+
+    def delay_for(self, group: str) -> float:
+        return self.delays.get(group, self.step_delay_s)
+
+    def includes(self, part: str) -> bool:
+        """Whether ``part`` (gateway or a service group) is started by this topology."""
+        return not self.only or part in self.only
+
+    def replicas_of(self, group: str) -> int:
+        return self.replicas.get(group, 1) if self.includes(group) else 0
+
+    def node_names(self) -> list[NodeName]:
+        """The initial nodes: server (unless external), gateway, N nodes per service group."""
+        names = [NodeName(SERVER, 1)] if self.starts_server else []
+        if self.includes(GATEWAY):
+            names.append(NodeName(GATEWAY, 1))
+        for group in SERVICE_GROUPS:
+            names += [NodeName(group, i) for i in range(1, self.replicas_of(group) + 1)]
+        return names
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> TopologyConfig:
+        obj: dict[str, Any] = json.loads(text)
+        return cls(**obj)
+
+
+def validate_config(config: TopologyConfig) -> TopologyConfig:
+    """Return ``config`` or raise :class:`UsageError` naming the first bad value."""
+    for label, port in (("--server-port", config.server_port),
+                        ("--gateway-port", config.gateway_port)):
+        if not 1 <= port <= 65535:
+            raise UsageError(f"{label} must be between 1 and 65535, got {port}")
+    if not config.host or any(c in config.host for c in "/: "):
+        raise UsageError(f"--host must be an address like 127.0.0.1, got {config.host!r}")
+    if config.server_port == config.gateway_port:
+        raise UsageError(f"--server-port and --gateway-port are both {config.server_port}")
+    if not (math.isfinite(config.ttl_s) and config.ttl_s > 0):
+        raise UsageError(f"--ttl must be a positive number of seconds, got {config.ttl_s}")
+    for group, delay in {"--step-delay": config.step_delay_s, **config.delays}.items():
+        if not (math.isfinite(delay) and delay >= 0):
+            raise UsageError(f"delay for {group} must be >= 0 seconds, got {delay}")
+    if config.delay_mode not in DELAY_MODES:
+        raise UsageError(f"--delay-mode must be one of {', '.join(DELAY_MODES)}")
+    if config.server_kind not in SERVER_KINDS:
+        raise UsageError(f"--server must be one of embedded, resonate, got {config.server_kind!r}")
+    if config.server_kind == "external" and not config.server_url.startswith(
+            ("http://", "https://")):
+        raise UsageError(f"--server-url must be an http:// or https:// URL, "
+                         f"got {config.server_url!r}")
+    for group, n in config.replicas.items():
+        check_replicas(group, n)  # 0 only arrives through `scale`
+    for part in config.only:
+        if part not in PART_NAMES:
+            raise UsageError(f"--only: unknown part {part!r}; valid: {', '.join(PART_NAMES)}")
+    if config.restart_max_failures < 1:
+        raise UsageError("restart max_failures must be >= 1, "
+                         f"got {config.restart_max_failures}")
+    if not (math.isfinite(config.restart_backoff_s) and config.restart_backoff_s > 0):
+        raise UsageError(f"restart backoff must be > 0 seconds, got {config.restart_backoff_s}")
+    return config
+
+
+def check_replicas(group: str, n: int) -> int:
+    """Return ``n`` if ``group`` is a service group and 0 <= n <= MAX_REPLICAS, else UsageError."""
+    if group not in SERVICE_GROUPS:
+        raise UsageError(f"unknown group {group!r}; valid groups: {', '.join(SERVICE_GROUPS)}")
+    if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= MAX_REPLICAS:
+        raise UsageError(f"replicas of {group} must be a whole number from 0 to {MAX_REPLICAS}, "
+                         f"got {n!r}")
+    return n
+
+
+def parse_replicas(text: str) -> tuple[str, int]:
+    """Parse ``GROUP=N`` (e.g. ``service-b=3``); raise :class:`UsageError` otherwise."""
+    group, sep, raw = text.partition("=")
+    group = group.strip()
+    if not sep or not group or not raw.strip():
+        raise UsageError(f"bad --replicas {text!r}: expected GROUP=N, e.g. service-b=3")
+    try:
+        n = int(raw)
+    except ValueError:
+        raise UsageError(f"bad --replicas {text!r}: {raw.strip()!r} is not a whole number") \
+            from None
+    try:
+        check_replicas(group, n)
+    except UsageError as exc:
+        raise UsageError(f"bad --replicas {text!r}: {exc}") from None
+    if n == 0:
+        raise UsageError(f"bad --replicas {text!r}: at least 1 at `up` (leave a group out "
+                         "with --only; `rpcdemo scale GROUP 0` stops a running one)")
+    return group, n
+
+
+def parse_only(text: str) -> list[str]:
+    """Parse ``gateway,service-a`` into its parts; raise :class:`UsageError` naming a bad one."""
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    if not parts:
+        raise UsageError(f"--only needs at least one of {', '.join(PART_NAMES)}")
+    for part in parts:
+        if part not in PART_NAMES:
+            raise UsageError(f"--only: unknown part {part!r}; valid: {', '.join(PART_NAMES)}")
+    return list(dict.fromkeys(parts))
+
+
+def resonate_binary() -> str | None:
+    """The path of the real ``resonate`` binary on PATH, or None."""
+    return shutil.which(RESONATE_BINARY, path=os.environ.get("PATH"))
+
+
+def parse_delay(text: str) -> tuple[str, float]:
+    """Parse ``GROUP=SECONDS`` (e.g. ``service-b=3``); raise :class:`UsageError` otherwise."""
+    group, sep, raw = text.partition("=")
+    group = group.strip()
+    if not sep or not group or not raw.strip():
+        raise UsageError(f"bad --delay {text!r}: expected GROUP=SECONDS, e.g. service-b=3")
+    if group not in SERVICE_GROUPS:
+        valid = ", ".join(SERVICE_GROUPS)
+        raise UsageError(f"bad --delay {text!r}: unknown group {group!r}; valid groups: {valid}")
+    try:
+        seconds = float(raw)
+    except ValueError:
+        raise UsageError(f"bad --delay {text!r}: {raw!r} is not a number of seconds") from None
+    if not (math.isfinite(seconds) and seconds >= 0):
+        raise UsageError(f"bad --delay {text!r}: seconds must be >= 0")
+    return group, seconds
+
+
+@dataclass(frozen=True)
+class LaunchSpec:
+    """One incarnation of one node: how to start it and where it reports."""
+
+    name: str
+    group: str
+    node_id: str
+    incarnation: int
+    argv: list[str]
+    env: dict[str, str]
+    log: Path
+    ready_file: Path | None
+
+
+def build_launch(
+    config: TopologyConfig, home: Home, name: NodeName, *, incarnation: int, node_id: str,
+    parent_pid: int,
+) -> LaunchSpec:
+    """The command line and environment of ``name``'s ``incarnation``-th process."""
+    label = str(name)
+    env = {
+        topo.ENV_HOME: str(home.root),
+        ENV_PARENT_PID: str(parent_pid),
+        "PYTHONUNBUFFERED": "1",
+    }
+    log = home.node_log(label, incarnation)
+    if name.group == SERVER:
+        if config.server_kind == "resonate":
+            argv, server_env = real_server_command(config, home)
+            env.update(server_env)
+            return LaunchSpec(label, SERVER, node_id, incarnation, argv, env, log, None)
+        store = ["--memory"] if config.memory else ["--store", str(home.store_path)]
+        argv = [sys.executable, "-m", "resonate_rpc_cli.server", "--host", config.host,
+                "--port", str(config.server_port), *store]
+        return LaunchSpec(label, SERVER, node_id, incarnation, argv, env, log, None)
+    ready = home.ready_file(label, node_id)
+    env.update({
+        topo.ENV_URL: config.server_url,
+        topo.ENV_NODE_NAME: label,
+        topo.ENV_NODE_ID: node_id,
+        topo.ENV_LEDGER_DIR: str(home.ledger_dir),
+        topo.ENV_READY_FILE: str(ready),
+        topo.ENV_TTL: repr(config.ttl_s),
+    })
+    if name.group == GATEWAY:
+        env[topo.ENV_GATEWAY_HOST] = config.host
+        env[topo.ENV_GATEWAY_PORT] = str(config.gateway_port)
+        module = "services.gateway"
+    else:
+        module = SERVICE_GROUPS[name.group]
+        env[topo.ENV_STEP_DELAY] = repr(config.delay_for(name.group))
+        env[topo.ENV_DELAY_MODE] = config.delay_mode
+        if config.fail_first:
+            env[topo.ENV_FAIL_FIRST] = "1"
+    argv = [sys.executable, "-m", module]
+    return LaunchSpec(label, name.group, node_id, incarnation, argv, env, log, ready)
+
+
+def real_server_command(config: TopologyConfig, home: Home) -> tuple[list[str], dict[str, str]]:
+    """argv and environment of the real Resonate server, run under our guard.
+
+    ``resonate dev`` (in-memory) with ``memory``, else ``resonate serve`` on
+    ``HOME/resonate.db``. The server reads its settings from ``RESONATE_*``
+    variables (``__`` nests): bound to our host and port only, metrics off.
+    """
+    binary = resonate_binary() or RESONATE_BINARY
+    # under our guard: the binary has no lifeline of its own (see guard.py)
+    argv = [sys.executable, "-m", "resonate_rpc_cli.supervisor.binary_guard", binary,
+            "dev" if config.memory else "serve"]
+    env = {
+        "RESONATE_SERVER__HOST": config.host,
+        "RESONATE_SERVER__BIND": config.host,
+        "RESONATE_SERVER__PORT": str(config.server_port),
+        "RESONATE_OBSERVABILITY__METRICS_PORT": "0",
+    }
+    if not config.memory:
+        env["RESONATE_STORAGE__TYPE"] = "sqlite"
+        env["RESONATE_STORAGE__SQLITE__PATH"] = str(home.root / "resonate.db")
+    return argv, env

@@ -1,0 +1,67 @@
+"""The live view shows each replica and the task it holds (holders from task.search)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from resonate_rpc_cli.contracts.home import Home
+from resonate_rpc_cli.supervisor.topology_config import TopologyConfig
+from resonate_rpc_cli.view.live import Dashboard
+
+
+class FakeClient:
+    url = "http://db:8001"
+
+    def promise_get(self, promise_id: str) -> dict[str, Any] | None:
+        return None
+
+
+class FakeSource:
+    """Two replicas of service-b hold one task each; nothing else is known."""
+
+    notice: str | None = None
+    client = FakeClient()
+
+    def search(self, state: str | None = None, tags: dict[str, str] | None = None,
+               limit: int = 200) -> list[dict[str, Any]]:
+        return []
+
+    def task_holders(self) -> dict[str, str]:
+        return {"flow-1:1": "id-b2", "flow-2:1": "id-b3", "flow-3:1": "id-old"}
+
+    def counts_are_cheap(self) -> bool:
+        return False
+
+    def counts(self, limit: int = 10_000) -> dict[str, int]:
+        return {"pending": 3}
+
+
+def node(name: str, node_id: str) -> dict[str, Any]:
+    return {"name": name, "group": "service-b", "pid": 10, "state": "ready", "restarts": 0,
+            "uptime_s": 1.0, "node_id": node_id, "past_node_ids": [], "task": None}
+
+
+def test_each_replica_row_shows_the_task_it_holds(tmp_path: Path) -> None:
+    config = TopologyConfig(server_kind="external", server_url="http://db:8001",
+                            only=["service-b"], replicas={"service-b": 3})
+    nodes = [node("service-b-1", "id-b1"), node("service-b-2", "id-b2"),
+             node("service-b-3", "id-b3")]
+
+    def call(home: Home, op: str, **args: Any) -> dict[str, Any]:
+        return {"config": config.to_json(), "events": [], "nodes": nodes}
+
+    board = Dashboard(Home(tmp_path), call=call, clock=lambda: 0.0)
+    board.config = config
+    board.source = FakeSource()  # type: ignore[assignment]
+    board.refresh()
+    rows = {n["name"]: n["task"] for n in board.nodes_with_tasks()}
+    assert rows == {"service-b-1": None, "service-b-2": "flow-1:1", "service-b-3": "flow-2:1"}
+    console = Console(record=True, width=160, color_system=None)
+    console.print(board.render())
+    text = console.export_text()
+    assert "http://db:8001 (external)" in text and "gateway elsewhere" in text
+    line = next(ln for ln in text.splitlines() if "service-b-3" in ln)
+    assert "flow-2:1" in line, text
