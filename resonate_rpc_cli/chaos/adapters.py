@@ -9,6 +9,7 @@ it down after, counting the processes of that HOME still alive (orphans).
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import shutil
 import signal
@@ -22,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from resonate_rpc_cli.chaos.orphans import processes_of_home
-from resonate_rpc_cli.chaos.targets import DOWN, PAUSED, RUNNING, NodeInfo
+from resonate_rpc_cli.chaos.targets import DOWN, PAUSED, RUNNING, LinkControl, NodeInfo
 from resonate_rpc_cli.contracts.errors import ExitStatus, NotRunningError, RpcdemoError, UsageError
 from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.supervisor import control, launch
@@ -122,6 +123,24 @@ class SupervisedTopology:
                     f"(state {last.state}; logs under {self.home.logs_dir})"
                 )
             time.sleep(0.05)
+
+
+def link_control(home: Home) -> LinkControl | None:
+    """The link proxies of the topology under ``home``, or ``None`` when it has none.
+
+    ``None`` too while this build has no links package (then network faults
+    are left out, or refused when asked for).
+    """
+    try:
+        module = importlib.import_module("resonate_rpc_cli.links.client")
+    except ImportError:
+        return None
+    client: LinkControl = module.LinkClient(home)
+    try:
+        client.status()
+    except RpcdemoError:
+        return None
+    return client
 
 
 def _free_port() -> int:

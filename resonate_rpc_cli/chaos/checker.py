@@ -388,31 +388,44 @@ def _recovery_s(landed: Sequence[FaultRecord], flows: dict[str, _Flow]) -> dict[
     finishes. A fault with neither is not measured.
     """
     times: list[float] = []
+    per_fault: list[dict[str, Any]] = []
     unrecovered = 0
     for fault in landed:
         if fault.at_ms is None:
             continue
-        hit = {origin_of(t) for t in fault.held} & flows.keys()
-        if hit:
-            ends = [flows[r].finished_ms() for r in hit]
-            if any(e is None for e in ends):
-                unrecovered += 1
-                continue
-            times.append(max(0, max(e for e in ends if e is not None) - fault.at_ms) / 1000)
-            continue
-        later = [
-            end for f in flows.values()
-            if f.first_invoke_ms <= fault.at_ms
-            and (end := f.finished_ms()) is not None and end > fault.at_ms
-        ]
-        if later:
-            times.append((min(later) - fault.at_ms) / 1000)
+        took = _recovery_of(fault, fault.at_ms, flows)
+        if took is _UNRECOVERED:
+            unrecovered += 1
+        elif isinstance(took, float):
+            times.append(took)
+        per_fault.append({"index": fault.index,
+                          "recovery_s": _round(took) if isinstance(took, float) else None})
     return {
         "p50": _round(percentile(times, 50)),
         "max": _round(max(times) if times else None),
         "measured": len(times),
         "unrecovered": unrecovered,
+        "per_fault": per_fault,
     }
+
+
+_UNRECOVERED = "unrecovered"
+
+
+def _recovery_of(fault: FaultRecord, at_ms: int, flows: dict[str, _Flow]) -> float | str | None:
+    """Seconds until ``fault`` recovered; :data:`_UNRECOVERED`, or ``None`` if not measurable."""
+    hit = {origin_of(t) for t in fault.held} & flows.keys()
+    if hit:
+        ends = [flows[r].finished_ms() for r in hit]
+        if any(e is None for e in ends):
+            return _UNRECOVERED
+        return max(0, max(e for e in ends if e is not None) - at_ms) / 1000
+    later = [
+        end for f in flows.values()
+        if f.first_invoke_ms <= at_ms
+        and (end := f.finished_ms()) is not None and end > at_ms
+    ]
+    return (min(later) - at_ms) / 1000 if later else None
 
 
 def _latency_ms(completed: Sequence[_Flow], landed: Sequence[FaultRecord]) -> dict[str, Any]:

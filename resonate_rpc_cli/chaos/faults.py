@@ -14,6 +14,8 @@ class FaultRecord:
     ``landed`` is true only once the fault was confirmed (the pid really died,
     or really stopped). ``held`` lists the task (promise) ids the victim held
     at that moment (empty if it held none, or for gateway/server faults).
+    ``targets`` names every node the fault hit (its scope may take several;
+    ``target`` is the first) and ``os_pids`` their pids.
     Times are wall-clock milliseconds; ``healed_ms`` is when the respawn,
     resume or restart completed. ``error`` says why a fault did not land or
     did not heal.
@@ -35,6 +37,8 @@ class FaultRecord:
     healed_ms: int | None = None
     new_pid: int | None = None
     error: str | None = None
+    targets: list[str] = field(default_factory=list)
+    os_pids: list[int] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -63,6 +67,8 @@ class FaultRecord:
                 healed_ms=_opt_int(obj.get("healed_ms")),
                 new_pid=_opt_int(obj.get("new_pid")),
                 error=obj.get("error"),
+                targets=[str(t) for t in obj.get("targets") or []],
+                os_pids=[int(p) for p in obj.get("os_pids") or []],
             )
         except (KeyError, TypeError) as exc:
             raise ValueError(f"malformed fault record: {obj!r}") from exc

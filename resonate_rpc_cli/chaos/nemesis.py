@@ -1,17 +1,19 @@
-"""The nemesis: injects the planned faults one at a time, confirms each, and heals it.
+"""The nemesis: plays the fault schedule, at most ``overlap`` faults in force at once.
 
-Faults never overlap: a fault is injected at its planned offset (or as soon as
-the previous one healed, if that was later), the target stays down for the
-fault's ``down_s``, then it is healed (respawned, resumed or restarted) before
-the next fault. That keeps every fault attributable, which the recovery
-figures need.
+Each fault starts at its planned offset, or as soon as one of the
+``overlap`` slots is free (see :func:`~.schedule.effective_starts`), and runs
+in its own thread: choose the victims, strike, stay down ``down_s``, heal.
+With ``overlap`` 1 faults never overlap and every fault stays attributable.
+A node already hit by a fault in force is never chosen again until healed.
 
-For node faults (``kill``, ``term``, ``pause``) the victim is preferably a
-node of the target groups that holds a task right now (``task.search`` pids →
-node ids), chosen with the fault's seeded ``pick``; otherwise a live node of
-the planned group; otherwise any live node of the targets. A fault is
-*landed* only once confirmed with psutil: the pid is gone (or a zombie) after
-``kill``/``term``/``gateway``/``server``, or is stopped after ``pause``.
+For node faults the victim is preferably a node of the target groups that
+holds a task right now (``task.search`` pids → node ids), chosen with the
+fault's seeded ``pick``. When none does, the nemesis waits for one, polling,
+up to ``holder_wait_s``; then it takes a live node of the planned group, else
+any live node of the targets. The fault's ``scope`` adds more nodes of the
+victim's group (holders first). What landed is decided by
+:class:`~.strikes.Striker`; :attr:`Nemesis.done` is set once every planned
+fault was played and healed (the workload's stop rule waits for it).
 """
 
 from __future__ import annotations
@@ -21,48 +23,19 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
-import psutil
-
 from resonate_rpc_cli.chaos.faults import FaultRecord
 from resonate_rpc_cli.chaos.history import wall_ms
-from resonate_rpc_cli.chaos.schedule import PlannedFault
-from resonate_rpc_cli.chaos.targets import RUNNING, ChaosTopology, NodeInfo
+from resonate_rpc_cli.chaos.schedule import NODE_FAULTS, PlannedFault, scope_size
+from resonate_rpc_cli.chaos.strikes import Striker, pid_gone, pid_stopped, wait_for
+from resonate_rpc_cli.chaos.targets import RUNNING, ChaosTopology, LinkControl, NodeInfo
 from resonate_rpc_cli.clients.protocol import ProtocolError, ResonateClient, ServerUnreachable
 from resonate_rpc_cli.contracts.errors import RpcdemoError
 from resonate_rpc_cli.contracts.naming import GATEWAY, SERVER
 
-#: How long a signalled process may take to die (TERM runs a clean shutdown).
-CONFIRM_DEATH_S = 15.0
-CONFIRM_STOP_S = 5.0
+__all__ = ["Nemesis", "heal_everything", "pid_gone", "pid_stopped", "task_holders", "wait_for"]
 
-
-def pid_gone(pid: int) -> bool:
-    """True once ``pid`` no longer runs (absent, or a zombie awaiting its reaper)."""
-    try:
-        return bool(psutil.Process(pid).status() == psutil.STATUS_ZOMBIE)
-    except psutil.NoSuchProcess:
-        return True
-    except psutil.Error:
-        return False
-
-
-def pid_stopped(pid: int) -> bool:
-    """True while ``pid`` is stopped by a signal (SIGSTOP)."""
-    try:
-        return bool(psutil.Process(pid).status() in (psutil.STATUS_STOPPED, "tracing-stop"))
-    except psutil.Error:
-        return False
-
-
-def wait_for(probe: Callable[[], bool], timeout_s: float, interval_s: float = 0.01) -> bool:
-    """Poll ``probe`` until it is true or ``timeout_s`` passes; return its last answer."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        if probe():
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(interval_s)
+#: How often a fault waiting for a task holder asks the server again.
+HOLDER_POLL_S = 0.03
 
 
 def task_holders(server_url: str, nodes: Sequence[NodeInfo]) -> dict[str, list[str]]:
@@ -84,11 +57,11 @@ def task_holders(server_url: str, nodes: Sequence[NodeInfo]) -> dict[str, list[s
 
 
 class Nemesis:
-    """Runs a fault schedule against a topology in a thread; see the module docstring.
+    """Runs a fault schedule against a topology in threads; see the module docstring.
 
     ``log`` receives one :class:`FaultRecord` per planned fault that was
-    attempted (landed or not). :meth:`stop` ends injection; the thread heals
-    the fault in progress (if any) before it exits.
+    attempted (landed or not), in schedule order once :meth:`stop` returned.
+    :meth:`stop` ends injection; faults in force are healed before it returns.
     """
 
     def __init__(
@@ -97,13 +70,23 @@ class Nemesis:
         plan: Sequence[PlannedFault],
         targets: Sequence[str],
         on_event: Callable[[str], None] | None = None,
+        *,
+        overlap: int = 1,
+        holder_wait_s: float = 0.0,
+        links: LinkControl | None = None,
     ) -> None:
         self.topology = topology
         self.plan = list(plan)
         self.targets = tuple(targets)
+        self.overlap = max(1, overlap)
+        self.holder_wait_s = holder_wait_s
+        self.striker = Striker(topology, links)
         self.log: list[FaultRecord] = []
         self.on_event = on_event or (lambda _msg: None)
+        self.done = threading.Event()
         self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._in_force: set[str] = set()
         self._thread: threading.Thread | None = None
         self.started_at = 0.0
 
@@ -113,37 +96,105 @@ class Nemesis:
         self._thread.start()
 
     def stop(self, timeout_s: float = 120.0) -> None:
-        """Stop injecting, wait for the current fault to be healed."""
+        """Stop injecting, wait for the faults in force to be healed."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout_s)
+        with self._lock:
+            self.log.sort(key=lambda r: r.index)
 
     def _run(self) -> None:
-        for planned in self.plan:
-            when = self.started_at + planned.at_s
-            if self._stop.wait(max(0.0, when - time.monotonic())):
-                return
+        slots = threading.BoundedSemaphore(self.overlap)
+        players: list[threading.Thread] = []
+        try:
+            for planned in self.plan:
+                when = self.started_at + planned.at_s
+                if self._stop.wait(max(0.0, when - time.monotonic())):
+                    return
+                while not slots.acquire(timeout=0.1):
+                    if self._stop.is_set():
+                        return
+                t = threading.Thread(target=self._play, args=(planned, slots),
+                                     name=f"chaos-fault-{planned.index}", daemon=True)
+                t.start()
+                players.append(t)
+        finally:
+            for t in players:
+                t.join()
+            self.done.set()
+
+    def _play(self, planned: PlannedFault, slots: threading.BoundedSemaphore) -> None:
+        record: FaultRecord | None = None
+        try:
             record = self.inject(planned)
-            self.log.append(record)
+            with self._lock:
+                self.log.append(record)
             if record.landed:
                 self._stop.wait(planned.down_s)  # stays down even if stopping: then heal
                 self.heal(record)
+        finally:
+            with self._lock:
+                self._in_force.difference_update(record.targets if record else ())
+            slots.release()
 
-    # -- one fault -----------------------------------------------------------
+    # -- choosing victims ------------------------------------------------------
 
-    def choose_victim(self, planned: PlannedFault, nodes: Sequence[NodeInfo]) -> NodeInfo | None:
-        """The node this fault hits now (see the module docstring), or ``None``."""
-        live = [n for n in nodes if n.state == RUNNING and n.pid is not None]
+    def choose_victim(
+        self, planned: PlannedFault, nodes: Sequence[NodeInfo],
+        holders: dict[str, list[str]] | None = None,
+    ) -> NodeInfo | None:
+        """The first node this fault hits now (see the module docstring), or ``None``."""
+        with self._lock:
+            busy_now = set(self._in_force)
+        live = [n for n in nodes if n.state == RUNNING and n.pid is not None
+                and n.name not in busy_now]
         if planned.kind in ("gateway", "server"):
             name = GATEWAY if planned.kind == "gateway" else SERVER
             return next((n for n in live if n.name == name), None)
         candidates = sorted((n for n in live if n.group in self.targets), key=lambda n: n.name)
         if not candidates:
             return None
-        holders = task_holders(self.topology.server_url, nodes)
+        if holders is None:
+            holders = task_holders(self.topology.server_url, nodes)
         busy = [n for n in candidates if holders.get(n.name)]
         pool = busy or [n for n in candidates if n.group == planned.group] or candidates
         return pool[min(len(pool) - 1, int(planned.pick * len(pool)))]
+
+    def _scope(self, planned: PlannedFault, first: NodeInfo, nodes: Sequence[NodeInfo],
+               holders: dict[str, list[str]]) -> list[NodeInfo]:
+        """``first`` plus as many more nodes of its group as the fault's scope asks."""
+        group = [n for n in nodes if n.group == first.group]
+        want = scope_size(planned.scope, len(group)) if planned.kind in NODE_FAULTS else 1
+        with self._lock:
+            taken = set(self._in_force)
+        more = sorted((n for n in group if n.name != first.name and n.state == RUNNING
+                       and n.pid is not None and n.name not in taken),
+                      key=lambda n: (not holders.get(n.name), n.name))
+        return [first, *more[: want - 1]]
+
+    def choose_victims(self, planned: PlannedFault) -> tuple[list[NodeInfo], list[str]]:
+        """The victims of ``planned`` and the tasks they hold, waiting (bounded) for a holder.
+
+        The victims are reserved (in force) when this returns them.
+        """
+        deadline = time.monotonic() + self.holder_wait_s
+        while True:
+            nodes = self.topology.nodes()
+            holders = task_holders(self.topology.server_url, nodes) \
+                if planned.kind in NODE_FAULTS else {}
+            first = self.choose_victim(planned, nodes, holders)
+            waiting = time.monotonic() < deadline and not self._stop.is_set()
+            if first is not None and (holders.get(first.name) or not waiting or
+                                      planned.kind not in NODE_FAULTS):
+                victims = self._scope(planned, first, nodes, holders)
+                with self._lock:
+                    self._in_force.update(v.name for v in victims)
+                return victims, sorted({t for v in victims for t in holders.get(v.name, [])})
+            if not waiting:
+                return [], []
+            time.sleep(HOLDER_POLL_S)
+
+    # -- one fault -----------------------------------------------------------
 
     def inject(self, planned: PlannedFault) -> FaultRecord:
         """Inject one fault and confirm it; the record says whether it landed."""
@@ -152,57 +203,65 @@ class Nemesis:
             planned_at_s=planned.at_s, down_s=planned.down_s,
         )
         try:
-            nodes = self.topology.nodes()
-            victim = self.choose_victim(planned, nodes)
-            if victim is None or victim.pid is None:
+            victims, record.held = self.choose_victims(planned)
+            if not victims:
                 record.error = f"no live node to {planned.kind}"
                 return record
-            record.target, record.group = victim.name, victim.group
-            record.node_id = victim.node_id
-            if planned.kind in ("kill", "term", "pause"):
-                record.held = task_holders(self.topology.server_url, nodes).get(victim.name, [])
+            record.target, record.group = victims[0].name, victims[0].group
+            record.node_id = victims[0].node_id
+            record.targets = [v.name for v in victims]
             record.at_ms = wall_ms()
-            if planned.kind == "pause":
-                pid = self.topology.pause(victim.name)
-                ok = wait_for(lambda: pid_stopped(pid), CONFIRM_STOP_S)
-            else:
-                act = self.topology.term if planned.kind == "term" else self.topology.kill
-                pid = act(victim.name)
-                ok = wait_for(lambda: pid_gone(pid), CONFIRM_DEATH_S)
-            record.os_pid = pid
-            if ok:
-                record.landed = True
-                record.confirmed_ms = wall_ms()
-                self.on_event(f"{planned.kind} {victim.name} (pid {pid})"
-                              + (f" holding {len(record.held)} task(s)" if record.held else ""))
-            else:
-                record.error = f"pid {pid} did not {'stop' if planned.kind == 'pause' else 'die'}"
+            self._strike_all(planned, victims, record)
         except RpcdemoError as exc:
             record.error = str(exc)
         return record
 
+    def _strike_all(self, planned: PlannedFault, victims: Sequence[NodeInfo],
+                    record: FaultRecord) -> None:
+        failed: list[str] = []
+        for victim in victims:
+            pid, ok = self.striker.strike(planned, victim)
+            if pid is not None:
+                record.os_pids.append(pid)
+            if not ok:
+                failed.append(f"{victim.name} (pid {pid})")
+        record.os_pid = record.os_pids[0] if record.os_pids else None
+        if failed:
+            record.error = f"{planned.kind} not confirmed on {', '.join(failed)}"
+            record.landed = len(failed) < len(victims)
+        else:
+            record.landed = True
+        if record.landed:
+            record.confirmed_ms = wall_ms()
+            self.on_event(f"{planned.kind} {', '.join(record.targets)}"
+                          + (f" holding {len(record.held)} task(s)" if record.held else ""))
+
     def heal(self, record: FaultRecord) -> None:
-        """Undo a landed fault: resume a paused node, respawn anything else."""
+        """Undo a landed fault on every victim: resume, respawn or heal the link."""
         try:
-            if record.kind == "pause":
-                record.heal = "resume"
-                record.new_pid = self.topology.resume(record.target)
-            else:
-                record.heal = "respawn"
-                record.new_pid = self.topology.respawn(record.target).pid
+            for name in record.targets or [record.target]:
+                record.heal, pid = self.striker.undo(record.kind, name)
+                if record.new_pid is None:
+                    record.new_pid = pid
             record.healed_ms = wall_ms()
-            self.on_event(f"healed {record.target} ({record.heal})")
+            self.on_event(f"healed {', '.join(record.targets)} ({record.heal})")
         except RpcdemoError as exc:
             record.error = f"heal failed: {exc}"
 
 
-def heal_everything(topology: ChaosTopology) -> list[str]:
-    """Resume every paused node and respawn every node that is down; return what was done.
+def heal_everything(topology: ChaosTopology, links: LinkControl | None = None) -> list[str]:
+    """Heal every link, resume every paused node and respawn every node that is down.
 
-    Errors are collected into the returned list (as ``"error: ..."``) rather
-    than raised: healing goes on for the other nodes.
+    Returns what was done. Errors are collected into the returned list (as
+    ``"error: ..."``) rather than raised: healing goes on for the other nodes.
     """
     done: list[str] = []
+    if links is not None:
+        try:
+            links.heal(None)
+            done.append("healed every link")
+        except RpcdemoError as exc:
+            done.append(f"error: links: {exc}")
     for node in topology.nodes():
         if node.state == RUNNING:
             continue

@@ -1,8 +1,9 @@
 """One chaos run against a :class:`~.topology.ChaosTopology`: the order of events.
 
 1. check the topology answers (gateway ``/health``, server ``/health``);
-2. start the nemesis on the seeded schedule and run the workload;
-3. stop the nemesis (it heals the fault in progress), then heal everything;
+2. start the nemesis on the seeded schedule and run the workload until its
+   stop rule (enough flows, the duration over, the schedule played);
+3. stop the nemesis (it heals the faults in force), then heal everything;
 4. settle: poll ``promise.search`` for the run's call trees until none is
    pending or the settle deadline passes;
 5. collect the promises (per root, by ``resonate:origin``) and the ledgers.
@@ -13,7 +14,6 @@
 
 from __future__ import annotations
 
-import math
 import secrets
 import time
 import urllib.error
@@ -25,88 +25,18 @@ from typing import Any
 from resonate_rpc_cli.chaos.faults import FaultRecord
 from resonate_rpc_cli.chaos.history import History, Op, wall_ms
 from resonate_rpc_cli.chaos.nemesis import Nemesis, heal_everything
-from resonate_rpc_cli.chaos.schedule import FAULT_KINDS, FaultKind, PlannedFault, plan_faults
-from resonate_rpc_cli.chaos.targets import ChaosTopology
-from resonate_rpc_cli.chaos.workload import FlowPlan, Workload, plan_flows
+from resonate_rpc_cli.chaos.options import ChaosOptions
+from resonate_rpc_cli.chaos.schedule import NET_FAULTS, PlannedFault
+from resonate_rpc_cli.chaos.supply import FlowPlan, FlowSupply
+from resonate_rpc_cli.chaos.targets import ChaosTopology, LinkControl
+from resonate_rpc_cli.chaos.workload import Workload
 from resonate_rpc_cli.clients.protocol import ProtocolError, ResonateClient, ServerUnreachable
 from resonate_rpc_cli.contracts.errors import NotRunningError, UsageError
-from resonate_rpc_cli.contracts.flows import FLOWS, flow_named
 from resonate_rpc_cli.contracts.ledger import LedgerEntry, read_ledger
-from resonate_rpc_cli.contracts.naming import SERVICE_GROUPS
+
+__all__ = ["ChaosOptions", "RunRecord", "execute", "settle", "wait_healthy"]
 
 ORIGIN_TAG = "resonate:origin"
-
-
-@dataclass(frozen=True)
-class ChaosOptions:
-    """Everything a chaos run is asked for (the ``rpcdemo chaos`` flags).
-
-    ``fault_count`` ``None`` means ``max(min_faults, len(faults), flows // 10)``.
-    ``deadline_s`` bounds the workload; settling gets whatever is left of it,
-    and at least ``settle_min_s``.
-    """
-
-    flows: int = 100
-    concurrency: int = 8
-    mix: tuple[str, ...] = tuple(FLOWS)
-    faults: tuple[FaultKind, ...] = FAULT_KINDS
-    targets: tuple[str, ...] = tuple(SERVICE_GROUPS)
-    interval_s: tuple[float, float] = (1.0, 5.0)
-    down_s: tuple[float, float] = (0.5, 3.0)
-    seed: int = 0
-    deadline_s: float = 600.0
-    min_faults: int = 3
-    fault_count: int | None = None
-    request_timeout_s: float = 30.0
-    settle_min_s: float = 30.0
-    health_timeout_s: float = 20.0
-
-    def planned_fault_count(self) -> int:
-        if self.fault_count is not None:
-            return self.fault_count
-        return max(self.min_faults, len(self.faults), self.flows // 10)
-
-    def schedule(self) -> list[PlannedFault]:
-        """The seeded fault schedule of this run (what ``--dry-run`` prints)."""
-        return plan_faults(
-            self.seed, self.planned_fault_count(), kinds=self.faults, targets=self.targets,
-            interval_s=self.interval_s, down_s=self.down_s,
-        )
-
-    def validate(self) -> ChaosOptions:
-        """Return self, or raise :class:`UsageError` naming the first bad value."""
-        if self.flows < 1:
-            raise UsageError(f"--flows must be >= 1, got {self.flows}")
-        if self.concurrency < 1:
-            raise UsageError(f"--concurrency must be >= 1, got {self.concurrency}")
-        if not (math.isfinite(self.deadline_s) and self.deadline_s > 0):
-            raise UsageError(f"--deadline must be a positive number of seconds, "
-                             f"got {self.deadline_s}")
-        if self.min_faults < 0:
-            raise UsageError(f"--min-faults must be >= 0, got {self.min_faults}")
-        if self.fault_count is not None and self.fault_count < 0:
-            raise UsageError(f"--fault-count must be >= 0, got {self.fault_count}")
-        if not self.mix:
-            raise UsageError("--mix is empty")
-        for name in self.mix:
-            try:
-                flow_named(name)
-            except KeyError as exc:
-                raise UsageError(f"--mix: {exc.args[0]}") from None
-        try:
-            self.schedule()
-        except ValueError as exc:
-            raise UsageError(str(exc)) from None
-        return self
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "flows": self.flows, "concurrency": self.concurrency, "mix": list(self.mix),
-            "faults": list(self.faults), "targets": list(self.targets),
-            "interval_s": list(self.interval_s), "down_s": list(self.down_s),
-            "seed": self.seed, "deadline_s": self.deadline_s, "min_faults": self.min_faults,
-            "fault_count": self.planned_fault_count(),
-        }
 
 
 @dataclass
@@ -204,42 +134,37 @@ def collect_promises(client: ResonateClient, roots: list[str]) -> list[dict[str,
     return out
 
 
-def execute(
-    topology: ChaosTopology,
-    options: ChaosOptions,
-    on_event: Callable[[str], None] | None = None,
-    run_tag: str | None = None,
-) -> RunRecord:
-    """Run the workload under the nemesis, heal, settle and collect; see the module docstring.
-
-    Raises :class:`UsageError` for ``server`` faults on a server without a
-    durable store, and :class:`NotRunningError` when the topology is not
-    healthy at the start or its server cannot be read at the end.
-    """
-    emit = on_event or (lambda _msg: None)
+def _preflight(topology: ChaosTopology, options: ChaosOptions,
+               links: LinkControl | None) -> None:
+    """Refuse faults this topology cannot take; wait until it answers."""
     options.validate()
     if "server" in options.faults and not topology.durable:
         raise UsageError("server faults need a durable store; start the topology without "
                          "--memory, or leave 'server' out of --faults")
+    net = sorted(NET_FAULTS.intersection(options.faults))
+    if net and links is None:
+        raise UsageError(f"{', '.join(net)} faults need link proxies; start the topology "
+                         "with its links, or leave them out of --faults")
     wait_healthy(topology, options.health_timeout_s)
-    tag = run_tag or new_run_tag()
-    schedule = options.schedule()
-    plans = plan_flows(options.seed, options.flows, options.mix, tag)
+
+
+def _play(topology: ChaosTopology, options: ChaosOptions, record: RunRecord,
+          links: LinkControl | None, emit: Callable[[str], None]) -> History:
+    """The workload under the nemesis, until the stop rule (or the deadline) ends it."""
     history = History()
     started = time.monotonic()
-    deadline = started + options.deadline_s
-    record = RunRecord(
-        run_tag=tag, options=options, schedule=schedule, plans=plans, history=[], faults=[],
-        ledger=[], promises=[], started_ms=wall_ms(),
-        topology={"server_url": topology.server_url, "gateway_url": topology.gateway_url,
-                  "durable": topology.durable},
-    )
-    nemesis = Nemesis(topology, schedule, options.targets, on_event=emit)
-    workload = Workload(topology.gateway_url, plans, concurrency=options.concurrency,
-                        history=history, deadline=deadline,
+    nemesis = Nemesis(topology, record.schedule, options.targets, on_event=emit,
+                      overlap=options.overlap, holder_wait_s=options.holder_wait_s,
+                      links=links)
+    supply = FlowSupply(options.seed, options.mix, record.run_tag, options.stop_rule(),
+                        schedule_done=nemesis.done.is_set, rate=options.rate)
+    workload = Workload(topology.gateway_url, supply, concurrency=options.concurrency,
+                        history=history, deadline=started + options.deadline_s,
                         request_timeout_s=options.request_timeout_s,
                         server_url=topology.server_url)
-    emit(f"run {tag}: {len(plans)} flows, {len(schedule)} planned faults, seed {options.seed}")
+    emit(f"run {record.run_tag}: at least {options.flows} flows over "
+         f"{options.duration_s:g}s+, {len(record.schedule)} planned faults "
+         f"(overlap {options.overlap}), seed {options.seed}")
     nemesis.start()
     try:
         workload.run()
@@ -247,10 +172,39 @@ def execute(
         workload.stop.set()
         nemesis.stop()
     record.workload_s = round(time.monotonic() - started, 3)
-    emit(f"workload done in {record.workload_s:.1f}s; healing")
-    record.healed = heal_everything(topology)
+    record.plans = supply.plans()
+    record.faults = list(nemesis.log)
+    emit(f"workload done in {record.workload_s:.1f}s ({len(record.plans)} flows); healing")
+    return history
+
+
+def execute(
+    topology: ChaosTopology,
+    options: ChaosOptions,
+    on_event: Callable[[str], None] | None = None,
+    run_tag: str | None = None,
+    links: LinkControl | None = None,
+) -> RunRecord:
+    """Run the workload under the nemesis, heal, settle and collect; see the module docstring.
+
+    Raises :class:`UsageError` for ``server`` faults on a server without a
+    durable store or network faults without ``links``, and
+    :class:`NotRunningError` when the topology is not healthy at the start or
+    its server cannot be read at the end.
+    """
+    emit = on_event or (lambda _msg: None)
+    _preflight(topology, options, links)
+    deadline = time.monotonic() + options.deadline_s
+    record = RunRecord(
+        run_tag=run_tag or new_run_tag(), options=options, schedule=options.schedule(),
+        plans=[], history=[], faults=[], ledger=[], promises=[], started_ms=wall_ms(),
+        topology={"server_url": topology.server_url, "gateway_url": topology.gateway_url,
+                  "durable": topology.durable, "links": links is not None},
+    )
+    history = _play(topology, options, record, links, emit)
+    record.healed = heal_everything(topology, links)
     wait_healthy(topology, timeout_s=60.0)
-    roots = [p.promise_id for p in plans]
+    roots = [p.promise_id for p in record.plans]
     settle_started = time.monotonic()
     client = ResonateClient(topology.server_url, timeout_s=10.0)
     record.settled = settle(client, roots, max(deadline, settle_started + options.settle_min_s),
@@ -261,7 +215,6 @@ def execute(
     except (ServerUnreachable, ProtocolError) as exc:
         raise NotRunningError(f"cannot read the run's promises: {exc}") from exc
     record.history = history.ops()
-    record.faults = list(nemesis.log)
     root_set = set(roots)
     record.ledger = [e for e in read_ledger(topology.ledger_dir)
                      if e.promise_id.split(":", 1)[0] in root_set]

@@ -1,9 +1,10 @@
 """Turning a :class:`~.runner.RunRecord` into the report, and writing the report dir.
 
 ``report.json`` is the contract (see :func:`~.checker.check`), plus context:
-the run tag, the options, durations and the schedule. ``history.jsonl`` holds
-every operation, ``faults.jsonl`` every fault as it happened, ``schedule.json``
-the planned faults.
+the run tag, the options, durations and the schedule, and ``network`` (stale
+holders behind partitions, :mod:`.fence`). ``history.jsonl`` holds every
+operation, ``faults.jsonl`` every fault as it happened, ``schedule.json`` the
+planned faults, and ``report.html`` all of it as one offline page.
 """
 
 from __future__ import annotations
@@ -13,13 +14,16 @@ from pathlib import Path
 from typing import Any
 
 from resonate_rpc_cli.chaos.checker import CheckOptions, check
+from resonate_rpc_cli.chaos.fence import fenced_executions
 from resonate_rpc_cli.chaos.history import write_jsonl
 from resonate_rpc_cli.chaos.orchestrator import RunRecord
+from resonate_rpc_cli.view.chaos_html import render_html
 
 REPORT_FILE = "report.json"
 HISTORY_FILE = "history.jsonl"
 FAULTS_FILE = "faults.jsonl"
 SCHEDULE_FILE = "schedule.json"
+HTML_FILE = "report.html"
 
 
 def judge(record: RunRecord, orphans: int = 0, orphans_checked: bool = False) -> dict[str, Any]:
@@ -45,9 +49,12 @@ def judge(record: RunRecord, orphans: int = 0, orphans_checked: bool = False) ->
         "healed": record.healed,
         "topology": record.topology,
         "options": options.to_dict(),
+        "flows_issued": len(record.plans),
     }
+    report["network"] = fenced_executions(record.ledger, record.faults)
     report["fault_log"] = [
-        {k: f.to_dict()[k] for k in ("index", "kind", "target", "landed", "held", "error")}
+        {k: f.to_dict()[k] for k in ("index", "kind", "target", "targets", "landed", "held",
+                                      "error")}
         | {"down_ms": None if f.healed_ms is None or f.at_ms is None
            else f.healed_ms - f.at_ms}
         for f in record.faults
@@ -56,16 +63,19 @@ def judge(record: RunRecord, orphans: int = 0, orphans_checked: bool = False) ->
 
 
 def write_report_dir(directory: Path, report: dict[str, Any], record: RunRecord) -> list[Path]:
-    """Write the report, history, fault log and schedule under ``directory``; return the paths.
+    """Write the report, history, fault log, schedule and page under ``directory``; return paths.
 
     Creates ``directory`` if needed; raises ``OSError`` if it cannot be written.
     """
     directory.mkdir(parents=True, exist_ok=True)
-    paths = [directory / n for n in (REPORT_FILE, HISTORY_FILE, FAULTS_FILE, SCHEDULE_FILE)]
+    paths = [directory / n
+             for n in (REPORT_FILE, HISTORY_FILE, FAULTS_FILE, SCHEDULE_FILE, HTML_FILE)]
     paths[0].write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     write_jsonl(paths[1], (op.to_json() for op in record.history))
     write_jsonl(paths[2], (f.to_json() for f in record.faults))
     paths[3].write_text(
         json.dumps([p.to_dict() for p in record.schedule], indent=2) + "\n", encoding="utf-8"
     )
+    paths[4].write_text(render_html(report, record.history, record.faults, record.ledger),
+                        encoding="utf-8")
     return paths

@@ -7,14 +7,16 @@ and counts orphans. The CLI layer only parses flags and renders.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from resonate_rpc_cli.chaos.adapters import SupervisedTopology, own_topology
+from resonate_rpc_cli.chaos.adapters import SupervisedTopology, link_control, own_topology
 from resonate_rpc_cli.chaos.orchestrator import ChaosOptions, RunRecord, execute
 from resonate_rpc_cli.chaos.report import judge, write_report_dir
+from resonate_rpc_cli.chaos.schedule import NET_FAULTS
 from resonate_rpc_cli.contracts.errors import ExitStatus, RpcdemoError
 from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.supervisor import control
@@ -38,6 +40,7 @@ class ChaosResult:
     report: dict[str, Any]
     record: RunRecord
     written: list[Path] = field(default_factory=list)
+    report_dir: Path | None = None
 
     @property
     def status(self) -> ExitStatus:
@@ -52,39 +55,37 @@ def run_chaos(
     own: OwnTopologySettings | None = None,
     on_event: Callable[[str], None] | None = None,
     explicit_faults: bool = True,
+    keep_failed: bool = False,
 ) -> ChaosResult:
     """Run one chaos experiment end to end; see the module docstring.
 
     Raises :class:`~resonate_rpc_cli.contracts.errors.UsageError` for bad options and
     :class:`~resonate_rpc_cli.contracts.errors.NotRunningError` (exit 3) when the
     topology cannot be started, reached or read. The report is written to
-    ``report_dir`` even when the verdict is ``fail``. With ``explicit_faults``
+    ``report_dir`` even when the verdict is ``fail``; with ``keep_failed``, a
+    run that does not pass and has no ``report_dir`` writes it to a fresh
+    temporary directory (``result.report_dir``) so it can be replayed. With ``explicit_faults``
     false (the user did not pass ``--faults``), ``server`` faults are left out
-    against a server that keeps no store instead of being an error.
+    against a server that keeps no store, and network faults against a
+    topology without link proxies, instead of being an error.
     """
     options.validate()
     emit = on_event or (lambda _msg: None)
     if control.answering(home):
         emit(f"running against the topology under {home.root}")
         topology = SupervisedTopology(home)
-        if not explicit_faults and not topology.durable and "server" in options.faults:
-            emit("the server keeps no store (--memory): leaving out server faults")
-            options = replace(options, faults=tuple(k for k in options.faults if k != "server"))
-        record = execute(topology, options, emit)
+        links = link_control(home)
+        options = _fit_faults(options, topology.durable, links is not None, explicit_faults,
+                              emit)
+        record = execute(topology, options, emit, links=links)
         report = judge(record, orphans=0, orphans_checked=False)
     else:
-        settings = own or OwnTopologySettings()
-        memory = settings.memory and "server" not in options.faults  # server faults need a store
-        emit(f"nothing running under {home.root}: starting a topology of our own")
-        with own_topology(ttl_s=settings.ttl_s, step_delay_s=settings.step_delay_s,
-                          delay_mode=settings.delay_mode, memory=memory,
-                          keep_home=settings.keep_home) as mine:
-            emit(f"own topology up under {mine.home.root}")
-            record = execute(mine.topology, options, emit)
-        emit(f"own topology torn down; {mine.orphans} process(es) left")
-        report = judge(record, orphans=mine.orphans, orphans_checked=True)
-        report["run"]["own_home"] = str(mine.home.root)
+        record, report = _against_own(options, home, own or OwnTopologySettings(),
+                                      explicit_faults, emit)
     result = ChaosResult(report, record)
+    if report_dir is None and keep_failed and report["verdict"] != "pass":
+        report_dir = Path(tempfile.mkdtemp(prefix="rpcdemo-chaos-report-"))
+    result.report_dir = report_dir
     if report_dir is not None:
         try:
             result.written = write_report_dir(report_dir, report, record)
@@ -92,3 +93,38 @@ def run_chaos(
             raise RpcdemoError(f"cannot write the report to {report_dir}: {exc}") from exc
     return result
 
+
+
+def _fit_faults(options: ChaosOptions, durable: bool, has_links: bool, explicit: bool,
+                emit: Callable[[str], None]) -> ChaosOptions:
+    """Without ``--faults``, leave out the kinds this topology cannot take (with a note)."""
+    if explicit:
+        return options
+    drop: set[str] = set()
+    if not durable and "server" in options.faults:
+        emit("the server keeps no store (--memory): leaving out server faults")
+        drop.add("server")
+    if not has_links and NET_FAULTS.intersection(options.faults):
+        emit("the topology has no link proxies: leaving out network faults")
+        drop.update(NET_FAULTS)
+    if not drop:
+        return options
+    return replace(options, faults=tuple(k for k in options.faults if k not in drop))
+
+
+def _against_own(options: ChaosOptions, home: Home, settings: OwnTopologySettings,
+                 explicit: bool, emit: Callable[[str], None]) -> tuple[RunRecord, dict[str, Any]]:
+    """Start a topology of our own, run against it, tear it down, judge (orphans counted)."""
+    memory = settings.memory and "server" not in options.faults  # server faults need a store
+    emit(f"nothing running under {home.root}: starting a topology of our own")
+    with own_topology(ttl_s=settings.ttl_s, step_delay_s=settings.step_delay_s,
+                      delay_mode=settings.delay_mode, memory=memory,
+                      keep_home=settings.keep_home) as mine:
+        emit(f"own topology up under {mine.home.root}")
+        links = link_control(mine.home)
+        options = _fit_faults(options, not memory, links is not None, explicit, emit)
+        record = execute(mine.topology, options, emit, links=links)
+    emit(f"own topology torn down; {mine.orphans} process(es) left")
+    report = judge(record, orphans=mine.orphans, orphans_checked=True)
+    report["run"]["own_home"] = str(mine.home.root)
+    return record, report

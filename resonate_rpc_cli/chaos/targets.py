@@ -11,6 +11,7 @@ them uses the same methods.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -85,3 +86,39 @@ class ChaosTopology(Protocol):
 
         For ``server`` this restarts it on its store; for ``gateway`` on the same port.
         """
+
+
+class LinkState(Protocol):
+    """One node's link as :meth:`LinkControl.status` reports it."""
+
+    @property
+    def node(self) -> str:
+        """The node's name (``service-b-1``)."""
+
+    @property
+    def state(self) -> str:
+        """``ok``, ``partitioned`` or ``delayed``."""
+
+
+class LinkControl(Protocol):
+    """The nodes' links to the server, each through its own proxy.
+
+    :class:`resonate_rpc_cli.links.client.LinkClient` implements it; every
+    method raises :class:`~resonate_rpc_cli.contracts.errors.RpcdemoError`
+    with a one-line message when it cannot do what was asked.
+    """
+
+    def partition(self, node: str, for_s: float | None = None) -> object:
+        """Let nothing pass either way; open connections hang."""
+
+    def delay(self, node: str, delay_ms: float, jitter_ms: float = 0) -> object:
+        """Add latency (with jitter) to each direction."""
+
+    def reset(self, node: str) -> object:
+        """Close every open connection of the link."""
+
+    def heal(self, node: str | None = None) -> object:
+        """Undo partition and delay on ``node`` (every link when ``None``)."""
+
+    def status(self) -> Sequence[LinkState]:
+        """Every link's state now."""

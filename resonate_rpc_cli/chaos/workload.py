@@ -1,6 +1,7 @@
 """The workload: flows sent to the gateway over plain HTTP, every attempt in the history.
 
-``concurrency`` worker threads take flows from a queue. Each attempt is an
+``concurrency`` worker threads take flows from a :class:`~.supply.FlowSupply`
+(closed loop: a worker's next flow starts when its last one ended). Each attempt is an
 ``invoke`` followed by ``ok`` (200 with the answer), ``fail`` (a 4xx: a
 definite refusal) or ``info`` (anything else: connection refused or reset,
 5xx, 504, a timeout, a body that is not the gateway's JSON). After ``info``
@@ -14,8 +15,6 @@ reads the value from the server.
 from __future__ import annotations
 
 import json
-import queue
-import random
 import threading
 import time
 import urllib.error
@@ -23,42 +22,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from resonate_rpc_cli.chaos.history import History, OpType
+from resonate_rpc_cli.chaos.supply import FlowPlan, FlowSupply, plan_flows
 from resonate_rpc_cli.clients.http import exchange
 from resonate_rpc_cli.clients.protocol import ProtocolError, ResonateClient, ServerUnreachable
 from resonate_rpc_cli.contracts.flows import flow_named
 
-#: Largest root argument the workload draws (values stay small and readable).
-MAX_ARG = 1000
-
-
-@dataclass(frozen=True)
-class FlowPlan:
-    """One flow the workload will run: its kind, its fresh promise id and its argument."""
-
-    index: int
-    flow: str
-    promise_id: str
-    arg: int
-
-
-def plan_flows(seed: int, count: int, mix: tuple[str, ...], run_tag: str) -> list[FlowPlan]:
-    """``count`` flows, the kinds of ``mix`` in equal shares in a seeded order, random args.
-
-    Deterministic for ``seed`` (apart from ``run_tag``).
-
-    Ids are ``chaos-<run_tag>-<kind>-<n>``: fresh for every run (``run_tag``),
-    readable, and free of ``:`` (a root id must not contain one).
-    """
-    if not mix:
-        raise ValueError("the flow mix is empty")
-    kinds = [flow_named(m).name for m in mix]
-    rng = random.Random(f"{seed}/flows")
-    order = [kinds[n % len(kinds)] for n in range(count)]  # balanced mix, seeded order
-    rng.shuffle(order)
-    return [
-        FlowPlan(n, kind, f"chaos-{run_tag}-{kind}-{n}", rng.randint(0, MAX_ARG))
-        for n, kind in enumerate(order)
-    ]
+__all__ = ["FlowPlan", "FlowSupply", "Outcome", "Workload", "plan_flows", "post_flow"]
 
 
 @dataclass(frozen=True)
@@ -93,16 +62,18 @@ def post_flow(gateway_url: str, plan: FlowPlan, timeout_s: float) -> Outcome:
 
 
 class Workload:
-    """Runs every planned flow against the gateway; see the module docstring.
+    """Runs flows from a :class:`~.supply.FlowSupply` against the gateway; see the module docstring.
 
-    ``deadline`` is a ``time.monotonic()`` instant: no attempt starts after it,
-    and an attempt in flight is cut at it. ``stop`` ends the run early.
+    ``concurrency`` workers each take a flow, run it to an outcome, take the
+    next, until the supply says no more (its stop rule). ``deadline`` is a
+    ``time.monotonic()`` instant: no attempt starts after it, and an attempt
+    in flight is cut at it. ``stop`` ends the run early.
     """
 
     def __init__(
         self,
         gateway_url: str,
-        plans: list[FlowPlan],
+        supply: FlowSupply,
         *,
         concurrency: int,
         history: History,
@@ -111,7 +82,7 @@ class Workload:
         server_url: str | None = None,
     ) -> None:
         self.gateway_url = gateway_url
-        self.plans = plans
+        self.supply = supply
         self.concurrency = max(1, concurrency)
         self.history = history
         self.deadline = deadline
@@ -122,25 +93,21 @@ class Workload:
         self._lock = threading.Lock()
 
     def run(self) -> None:
-        """Run to completion (every flow settled or given up at the deadline)."""
-        todo: queue.Queue[FlowPlan] = queue.Queue()
-        for p in self.plans:
-            todo.put(p)
+        """Run until the supply runs dry (or the deadline, or ``stop``); flows in flight finish."""
         threads = [
-            threading.Thread(target=self._worker, args=(n, todo), name=f"chaos-worker-{n}",
+            threading.Thread(target=self._worker, args=(n,), name=f"chaos-worker-{n}",
                              daemon=True)
-            for n in range(min(self.concurrency, max(1, len(self.plans))))
+            for n in range(self.concurrency)
         ]
         for t in threads:
             t.start()
         for t in threads:
             t.join()
 
-    def _worker(self, process: int, todo: queue.Queue[FlowPlan]) -> None:
+    def _worker(self, process: int) -> None:
         while not self.stop.is_set() and time.monotonic() < self.deadline:
-            try:
-                plan = todo.get_nowait()
-            except queue.Empty:
+            plan = self.supply.take(self.stop)
+            if plan is None:
                 return
             self._run_flow(process, plan)
             with self._lock:

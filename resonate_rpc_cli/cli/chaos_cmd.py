@@ -16,7 +16,14 @@ from typing import Annotated, Any
 import typer
 
 from resonate_rpc_cli.chaos.orchestrator import ChaosOptions
-from resonate_rpc_cli.chaos.schedule import FAULT_KINDS, parse_kinds, parse_range, parse_targets
+from resonate_rpc_cli.chaos.replay import replay_command, replay_options
+from resonate_rpc_cli.chaos.schedule import (
+    FAULT_KINDS,
+    parse_kinds,
+    parse_range,
+    parse_scopes,
+    parse_targets,
+)
 from resonate_rpc_cli.chaos.session import OwnTopologySettings, run_chaos
 from resonate_rpc_cli.contracts.errors import ExitStatus, RpcdemoError, UsageError
 from resonate_rpc_cli.contracts.flows import FLOWS
@@ -32,10 +39,22 @@ def _fail(message: str, status: ExitStatus) -> typer.Exit:
     return typer.Exit(int(status))
 
 
+def parse_rate(text: str | None) -> float | None:
+    """Parse ``--rate`` (``20`` or ``20/s``); ``ValueError`` if malformed."""
+    if text is None:
+        return None
+    raw = text.strip().removesuffix("/s")
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValueError(f"--rate must be flows per second (20 or 20/s), got {text!r}") from None
+
+
 def build_options(
     *, flows: int, concurrency: int, mix: str, faults: str | None, targets: str | None,
     interval: str, down: str, seed: int | None, deadline: float, min_faults: int,
-    fault_count: int | None,
+    fault_count: int | None, duration: float = 0.0, rate: str | None = None,
+    overlap: int = 1, scope: str = "one", holder_wait: float = 5.0,
 ) -> ChaosOptions:
     """The options the flags describe; :class:`UsageError` naming the first bad flag."""
     try:
@@ -43,6 +62,8 @@ def build_options(
         target_groups = parse_targets(targets)
         interval_s = parse_range(interval, "--interval")
         down_s = parse_range(down, "--down")
+        scopes = parse_scopes(scope)
+        per_s = parse_rate(rate)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     mix_names = tuple(m.strip() for m in mix.split(",") if m.strip())
@@ -51,6 +72,8 @@ def build_options(
         targets=target_groups, interval_s=interval_s, down_s=down_s,
         seed=seed if seed is not None else random.SystemRandom().randrange(1 << 31),
         deadline_s=deadline, min_faults=min_faults, fault_count=fault_count,
+        duration_s=duration, rate=per_s, overlap=overlap, scopes=scopes,
+        holder_wait_s=holder_wait,
     ).validate()
 
 
@@ -91,33 +114,50 @@ def chaos(
         help="Step delay of a topology chaos starts itself, so faults land mid-step.")] = 0.2,
     keep_home: Annotated[bool, typer.Option(
         help="Keep the temporary HOME of a topology chaos started itself (logs).")] = False,
+    duration: Annotated[float, typer.Option(
+        help="Seconds the workload lasts at least; it also goes on until every planned "
+             "fault was played, and runs at least --flows flows.")] = 0.0,
+    rate: Annotated[str | None, typer.Option(
+        metavar="N/s", help="Issue flows at this rate (at most --concurrency in flight); "
+                            "default: a closed loop at --concurrency.")] = None,
+    overlap: Annotated[int, typer.Option(
+        help="Faults that may be in force at once.")] = 1,
+    scope: Annotated[str, typer.Option(
+        metavar="one|minority|all,...",
+        help="Nodes of a group one node fault hits, drawn per fault from this list.")] = "one",
+    holder_wait: Annotated[float, typer.Option(
+        help="Seconds a node fault waits for a node holding a task before it takes "
+             "any node.")] = 5.0,
+    replay: Annotated[Path | None, typer.Option(
+        metavar="DIR", help="Play the schedule and workload of the report in DIR again "
+                            "(its options replace the schedule and workload flags).")] = None,
 ) -> None:
     """Break the topology on a seeded schedule while flows run, then prove nothing was lost.
 
     Runs against the topology started by `up` under HOME, or starts its own in
-    a temporary HOME when none is running (and tears it down after). Starts
-    --flows flows (--concurrency at a time, re-sending unknown outcomes with the
-    same id) while a nemesis kills, terminates, pauses nodes, and kills the
-    gateway and the server; then heals everything, waits for every promise to
-    settle, and checks: no flow lost, no wrong value, every detached chain's cog
-    ran, no completed step re-executed, nothing pending, no process left.
+    a temporary HOME when none is running (and tears it down after). Runs flows
+    (--concurrency at a time or at --rate, re-sending unknown outcomes with the
+    same id) for --duration and until the schedule was played, while a nemesis
+    kills, terminates, pauses nodes, partitions, delays and resets their links,
+    and kills the gateway and the server (up to --overlap at once); then heals
+    everything, waits for every promise to settle, and checks: no flow lost, no
+    wrong value, every detached chain's cog ran, no completed step re-executed,
+    nothing pending, no process left. A run that does not pass keeps its report
+    (a temporary directory without --report) and prints the --replay command.
 
     Exit codes: 0 pass, 1 fail, 2 unknown (too few faults landed or a flow kind
     never completed) or bad usage, 3 the topology could not start or be reached.
     """
     home = ctx.obj if isinstance(ctx.obj, Home) else Home.resolve(None)
     try:
-        options = build_options(
+        options = replay_options(replay) if replay is not None else build_options(
             flows=flows, concurrency=concurrency, mix=mix, faults=faults, targets=targets,
             interval=interval, down=down, seed=seed, deadline=deadline,
-            min_faults=min_faults, fault_count=fault_count,
+            min_faults=min_faults, fault_count=fault_count, duration=duration, rate=rate,
+            overlap=overlap, scope=scope, holder_wait=holder_wait,
         )
         if dry_run:
-            schedule = [f.to_dict() for f in options.schedule()]
-            if as_json:
-                typer.echo(json.dumps({"seed": options.seed, "schedule": schedule}, indent=2))
-            else:
-                show(render_schedule(schedule, options.seed))
+            _render_schedule(options, as_json)
             return
         if ttl <= 0 or step_delay < 0:
             raise UsageError("--ttl must be > 0 and --step-delay >= 0")
@@ -125,7 +165,7 @@ def chaos(
             options, home, report_dir=report,
             own=OwnTopologySettings(ttl_s=ttl, step_delay_s=step_delay, keep_home=keep_home),
             on_event=lambda msg: typer.echo(f"chaos: {msg}", err=True),
-            explicit_faults=faults is not None,
+            explicit_faults=faults is not None or replay is not None, keep_failed=True,
         )
     except RpcdemoError as exc:
         raise _fail(str(exc), exc.status) from None
@@ -135,7 +175,17 @@ def chaos(
     _render(result.report, as_json)
     for path in result.written:
         typer.echo(f"chaos: wrote {path}", err=True)
+    if result.status != ExitStatus.OK and result.report_dir is not None:
+        typer.echo(f"chaos: replay with: {replay_command(home, result.report_dir)}", err=True)
     raise typer.Exit(int(result.status))
+
+
+def _render_schedule(options: ChaosOptions, as_json: bool) -> None:
+    schedule = [f.to_dict() for f in options.schedule()]
+    if as_json:
+        typer.echo(json.dumps({"seed": options.seed, "schedule": schedule}, indent=2))
+    else:
+        show(render_schedule(schedule, options.seed))
 
 
 def _render(report: dict[str, Any], as_json: bool) -> None:

@@ -71,8 +71,8 @@ def test_kills_pauses_and_a_gateway_kill_lose_nothing(home: Path, tmp_path: Path
     # the report dir holds the machine-readable report, the history and the fault log
     assert json.loads((report_dir / "report.json").read_text())["verdict"] == "pass"
     history = list(read_history(report_dir / "history.jsonl"))
-    assert {op.promise_id for op in history} and len(
-        {op.promise_id for op in history}) == 20
+    issued = {op.promise_id for op in history}
+    assert len(issued) == report["run"]["flows_issued"] >= 20  # --flows is a minimum
     fault_lines = (report_dir / "faults.jsonl").read_text().splitlines()
     assert len(fault_lines) == len(report["fault_log"])
     assert "chaos: wrote" in err

@@ -12,6 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from resonate_rpc_cli.chaos.history import History
+from resonate_rpc_cli.chaos.supply import FlowSupply
 from resonate_rpc_cli.chaos.workload import FlowPlan, Workload, plan_flows, post_flow
 from resonate_rpc_cli.contracts.flows import flow_named
 from tests.procs import free_port
@@ -116,7 +117,7 @@ def test_post_flow_classifies_answers(flaky: Gateway) -> None:
 def test_unknown_outcomes_are_resent_with_the_same_id(dropping: Gateway) -> None:
     plans = plan_flows(1, 12, ("await-chain", "fan-out", "detached-chain"), "x")
     history = History()
-    Workload(dropping.url, plans, concurrency=4, history=history,
+    Workload(dropping.url, FlowSupply.of(plans), concurrency=4, history=history,
              deadline=time.monotonic() + 30).run()
     ops = history.ops()
     by_id: dict[str, list[str]] = {}
@@ -135,7 +136,7 @@ def test_deadline_stops_resending(flaky: Gateway) -> None:
     flaky.failures = 10**6
     history = History()
     started = time.monotonic()
-    Workload(flaky.url, [FlowPlan(0, "await-chain", "p-x", 1)], concurrency=1,
+    Workload(flaky.url, FlowSupply.of([FlowPlan(0, "await-chain", "p-x", 1)]), concurrency=1,
              history=history, deadline=started + 1.0).run()
     elapsed = time.monotonic() - started
     assert elapsed < 3.0, elapsed
@@ -171,7 +172,7 @@ def test_no_resend_once_the_server_says_the_root_settled(flaky: Gateway) -> None
     t.start()
     try:
         history = History()
-        Workload(flaky.url, [FlowPlan(0, "fan-out", "p-s", 2)], concurrency=1,
+        Workload(flaky.url, FlowSupply.of([FlowPlan(0, "fan-out", "p-s", 2)]), concurrency=1,
                  history=history, deadline=time.monotonic() + 10,
                  server_url=f"http://127.0.0.1:{srv.server_address[1]}").run()
     finally:

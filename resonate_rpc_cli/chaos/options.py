@@ -1,0 +1,148 @@
+"""What a chaos run is asked for: :class:`ChaosOptions` (the ``rpcdemo chaos`` flags)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from resonate_rpc_cli.chaos.schedule import (
+    FAULT_KINDS,
+    FaultKind,
+    PlannedFault,
+    Scope,
+    parse_kinds,
+    parse_scopes,
+    plan_faults,
+)
+from resonate_rpc_cli.chaos.supply import StopRule
+from resonate_rpc_cli.contracts.errors import UsageError
+from resonate_rpc_cli.contracts.flows import FLOWS, flow_named
+from resonate_rpc_cli.contracts.naming import SERVICE_GROUPS
+
+
+@dataclass(frozen=True)
+class ChaosOptions:
+    """Everything a chaos run is asked for (the ``rpcdemo chaos`` flags).
+
+    ``fault_count`` ``None`` means ``max(min_faults, len(faults), flows // 10)``.
+    ``flows`` is a minimum: the workload goes on until ``duration_s`` is over
+    and the whole schedule was played (see :class:`~.supply.StopRule`). ``rate`` paces issues
+    (flows/s), else the loop is closed at ``concurrency``. ``overlap`` faults
+    may be in force at once; ``scopes`` are drawn from per node fault; a node
+    fault waits up to ``holder_wait_s`` for a node holding a task.
+    ``deadline_s`` bounds the workload; settling gets whatever is left of it,
+    and at least ``settle_min_s``.
+    """
+
+    flows: int = 100
+    concurrency: int = 8
+    mix: tuple[str, ...] = tuple(FLOWS)
+    faults: tuple[FaultKind, ...] = FAULT_KINDS
+    targets: tuple[str, ...] = tuple(SERVICE_GROUPS)
+    interval_s: tuple[float, float] = (1.0, 5.0)
+    down_s: tuple[float, float] = (0.5, 3.0)
+    seed: int = 0
+    deadline_s: float = 600.0
+    min_faults: int = 3
+    fault_count: int | None = None
+    request_timeout_s: float = 30.0
+    settle_min_s: float = 30.0
+    health_timeout_s: float = 20.0
+    duration_s: float = 0.0
+    rate: float | None = None
+    overlap: int = 1
+    scopes: tuple[Scope, ...] = ("one",)
+    holder_wait_s: float = 5.0
+
+    def stop_rule(self) -> StopRule:
+        """When the workload stops issuing flows."""
+        return StopRule(self.flows, self.duration_s)
+
+    def planned_fault_count(self) -> int:
+        if self.fault_count is not None:
+            return self.fault_count
+        return max(self.min_faults, len(self.faults), self.flows // 10)
+
+    def schedule(self) -> list[PlannedFault]:
+        """The seeded fault schedule of this run (what ``--dry-run`` prints)."""
+        return plan_faults(
+            self.seed, self.planned_fault_count(), kinds=self.faults, targets=self.targets,
+            interval_s=self.interval_s, down_s=self.down_s, scopes=self.scopes,
+        )
+
+    def validate(self) -> ChaosOptions:
+        """Return self, or raise :class:`UsageError` naming the first bad value."""
+        if self.flows < 1:
+            raise UsageError(f"--flows must be >= 1, got {self.flows}")
+        if self.concurrency < 1:
+            raise UsageError(f"--concurrency must be >= 1, got {self.concurrency}")
+        if not (math.isfinite(self.deadline_s) and self.deadline_s > 0):
+            raise UsageError(f"--deadline must be a positive number of seconds, "
+                             f"got {self.deadline_s}")
+        _check_pacing(self)
+        if self.min_faults < 0:
+            raise UsageError(f"--min-faults must be >= 0, got {self.min_faults}")
+        if self.fault_count is not None and self.fault_count < 0:
+            raise UsageError(f"--fault-count must be >= 0, got {self.fault_count}")
+        if not self.mix:
+            raise UsageError("--mix is empty")
+        for name in self.mix:
+            try:
+                flow_named(name)
+            except KeyError as exc:
+                raise UsageError(f"--mix: {exc.args[0]}") from None
+        try:
+            self.schedule()
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "flows": self.flows, "concurrency": self.concurrency, "mix": list(self.mix),
+            "faults": list(self.faults), "targets": list(self.targets),
+            "interval_s": list(self.interval_s), "down_s": list(self.down_s),
+            "seed": self.seed, "deadline_s": self.deadline_s, "min_faults": self.min_faults,
+            "fault_count": self.planned_fault_count(), "duration_s": self.duration_s,
+            "rate": self.rate, "overlap": self.overlap, "scopes": list(self.scopes),
+            "holder_wait_s": self.holder_wait_s,
+        }
+
+    @classmethod
+    def from_dict(cls, obj: dict[str, Any]) -> ChaosOptions:
+        """The options a report's ``run.options`` recorded; ``ValueError`` if malformed."""
+        try:
+            return cls(
+                flows=int(obj["flows"]), concurrency=int(obj["concurrency"]),
+                mix=tuple(obj["mix"]), faults=parse_kinds(",".join(obj["faults"])),
+                targets=tuple(obj["targets"]), interval_s=_pair(obj["interval_s"]),
+                down_s=_pair(obj["down_s"]), seed=int(obj["seed"]),
+                deadline_s=float(obj["deadline_s"]), min_faults=int(obj["min_faults"]),
+                fault_count=int(obj["fault_count"]),
+                duration_s=float(obj.get("duration_s", 0.0)),
+                rate=None if obj.get("rate") is None else float(obj["rate"]),
+                overlap=int(obj.get("overlap", 1)),
+                scopes=parse_scopes(",".join(obj.get("scopes", ["one"]))),
+                holder_wait_s=float(obj.get("holder_wait_s", 5.0)),
+            )
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"malformed run options: {exc}") from None
+
+
+def _pair(value: Any) -> tuple[float, float]:
+    lo, hi = value
+    return float(lo), float(hi)
+
+
+def _check_pacing(options: ChaosOptions) -> None:
+    """The time-bound and pacing options; :class:`UsageError` naming the first bad one."""
+    if not (math.isfinite(options.duration_s) and options.duration_s >= 0):
+        raise UsageError(f"--duration must be >= 0 seconds, got {options.duration_s}")
+    if options.rate is not None and not (math.isfinite(options.rate) and options.rate > 0):
+        raise UsageError(f"--rate must be a positive number of flows per second, "
+                         f"got {options.rate}")
+    if options.overlap < 1:
+        raise UsageError(f"--overlap must be >= 1, got {options.overlap}")
+    if not (math.isfinite(options.holder_wait_s) and options.holder_wait_s >= 0):
+        raise UsageError(f"--holder-wait must be >= 0 seconds, got {options.holder_wait_s}")
