@@ -1,7 +1,8 @@
 """Stale holders behind a partition: counted, and held to the version fence.
 
 A node cut off from the server by a ``partition`` keeps running the step it
-holds, but its lease lapses and the step runs again elsewhere. When the link
+holds, but its lease lapses and the step runs again elsewhere (or on the
+same node after the heal). When the link
 heals, the old holder's settle carries a stale task version and the server
 refuses it: the step's promise settles exactly once, with the value of the
 run that held the lease. This module counts those stale executions from the
@@ -12,8 +13,9 @@ value is checked against the oracle).
 
 A stale execution is a step execution (ledger ``start`` to ``end``, or never
 ended) on a node that was still running when a landed ``partition`` cut that
-node's link, or began during it, of a step that started again later on
-another node incarnation.
+node's link, or began during it, of a step that started again later: on
+another node, or on the same one once its link healed and it took the task
+again under a new version.
 """
 
 from __future__ import annotations
@@ -59,9 +61,8 @@ def fenced_executions(
     for runs in by_step.values():
         runs.sort(key=lambda e: e.ts)
         for n, e in enumerate(runs):
-            later_elsewhere = any(r.node_id != e.node_id for r in runs[n + 1:])
             end = ends.get((e.step_id, e.node_id))
-            if later_elsewhere and _partitioned(windows.get(e.node, []), e.ts, end):
+            if n + 1 < len(runs) and _partitioned(windows.get(e.node, []), e.ts, end):
                 fenced.append(e)
     partitions = [f for f in faults if f.kind == "partition" and f.landed]
     return {

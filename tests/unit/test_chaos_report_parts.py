@@ -40,15 +40,17 @@ def test_a_partitioned_holder_whose_step_ran_elsewhere_is_counted() -> None:
         entry(T0 + 4000, "end", "service-b-1", "old", "r1:1"),    # finished after heal
         entry(T0 + 3000, "start", "service-b-2", "new", "r1:1"),  # re-ran elsewhere
         entry(T0 + 3100, "end", "service-b-2", "new", "r1:1"),
-        entry(T0 + 100, "start", "service-b-1", "old", "r2:1"),   # same node, never re-ran
+        entry(T0 + 100, "start", "service-b-1", "old", "r2:1"),   # never re-ran
+        entry(T0 + 200, "start", "service-b-1", "old", "r4:1"),   # re-ran on the same node
+        entry(T0 + 3600, "start", "service-b-1", "old", "r4:1"),  # once the link healed
         entry(T0 + 9000, "start", "service-b-1", "old", "r3:1"),  # after the heal
         entry(T0 + 9500, "start", "service-b-2", "new", "r3:1"),
     ]
     faults = [partition("service-b-1", T0 + 500, T0 + 3500, ["r1:1"])]
     got = fenced_executions(ledger, faults)
     assert got["partitions"] == 1 and got["partitioned_holders"] == 1
-    assert got["fenced"] == 1 and got["stale_ends"] == 1, got
-    assert got["examples"] == ["r1:1: foo on service-b-1"]
+    assert got["fenced"] == 2 and got["stale_ends"] == 1, got
+    assert got["examples"] == ["r1:1: foo on service-b-1", "r4:1: foo on service-b-1"]
     kill = FaultRecord(index=0, kind="kill", target="service-b-1", group="service-b",
                        planned_at_s=0, down_s=1, at_ms=T0 + 500, landed=True,
                        healed_ms=T0 + 3500)
