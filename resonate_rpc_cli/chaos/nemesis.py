@@ -34,6 +34,8 @@ from resonate_rpc_cli.contracts.naming import GATEWAY, SERVER
 
 __all__ = ["Nemesis", "heal_everything", "pid_gone", "pid_stopped", "task_holders", "wait_for"]
 
+#: Faults that are over as soon as they are done (no down time to wait out).
+INSTANT_FAULTS = frozenset({"reset"})
 #: How often a fault waiting for a task holder asks the server again.
 HOLDER_POLL_S = 0.03
 
@@ -130,7 +132,8 @@ class Nemesis:
             with self._lock:
                 self.log.append(record)
             if record.landed:
-                self._stop.wait(planned.down_s)  # stays down even if stopping: then heal
+                if planned.kind not in INSTANT_FAULTS:  # a reset is over once done
+                    self._stop.wait(planned.down_s)  # stays down even if stopping: then heal
                 self.heal(record)
         finally:
             with self._lock:
