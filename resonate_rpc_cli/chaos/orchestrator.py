@@ -162,9 +162,9 @@ def _play(topology: ChaosTopology, options: ChaosOptions, record: RunRecord,
                         history=history, deadline=started + options.deadline_s,
                         request_timeout_s=options.request_timeout_s,
                         server_url=topology.server_url)
-    emit(f"run {record.run_tag}: at least {options.flows} flows over "
-         f"{options.duration_s:g}s+, {len(record.schedule)} planned faults "
-         f"(overlap {options.overlap}), seed {options.seed}")
+    emit(f"run {record.run_tag}: at least {options.flows} flows, for at least "
+         f"{options.duration_s:g} s and until {len(record.schedule)} planned faults were "
+         f"played (up to {options.overlap} at once), seed {options.seed}")
     nemesis.start()
     try:
         workload.run()

@@ -29,13 +29,16 @@ def _bad(count: Any) -> str:
 def render_schedule(schedule: Sequence[dict[str, Any]], seed: int) -> RenderableType:
     """The planned faults for ``seed``, one row each (``--dry-run``)."""
     table = Table(title=f"fault schedule for seed {seed}", title_justify="left")
-    for col in ("#", "at", "kind", "target group", "down", "pick"):
+    for col in ("#", "at", "kind", "target group", "scope", "down", "pick"):
         table.add_column(col, justify="right" if col in ("#", "at", "down", "pick") else "left")
     for f in schedule:
-        table.add_row(str(f["index"]), f"{f['at_s']:.2f}s", f["kind"], f["group"],
-                      f"{f['down_s']:.2f}s", f"{f['pick']:.3f}")
+        kind = str(f["kind"])
+        if f.get("delay_ms"):
+            kind += f" {f['delay_ms']:.0f}±{f.get('jitter_ms', 0):.0f} ms"
+        table.add_row(str(f["index"]), f"{f['at_s']:.2f}s", kind, f["group"],
+                      str(f.get("scope", "one")), f"{f['down_s']:.2f}s", f"{f['pick']:.3f}")
     if not schedule:
-        table.add_row("-", "-", "no faults planned", "-", "-", "-")
+        table.add_row("-", "-", "no faults planned", "-", "-", "-", "-")
     return table
 
 
@@ -71,6 +74,7 @@ def render_report(report: dict[str, Any]) -> RenderableType:
         ("most starts of one step", steps.get("max_starts_per_step"), ""),
         ("re-executed after settle", steps.get("reexecuted_after_settle"),
          _bad(steps.get("reexecuted_after_settle"))),
+        ("stale holders fenced (partitions)", report.get("network", {}).get("fenced"), ""),
         ("pending after heal", report.get("pending_after_heal"),
          _bad(report.get("pending_after_heal"))),
         ("orphans" + ("" if report.get("orphans_checked") else " (not checked)"),

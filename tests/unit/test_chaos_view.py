@@ -44,3 +44,7 @@ def test_schedule_table() -> None:
     out = text_of(render_schedule(rows, 9))
     assert "seed 9" in out and "service-b" in out and "1.50s" in out
     assert "no faults planned" in text_of(render_schedule([], 9))
+    delay = {"index": 1, "at_s": 2.0, "kind": "delay", "group": "service-c", "down_s": 1.0,
+             "pick": 0.5, "scope": "minority", "delay_ms": 250.0, "jitter_ms": 40.0}
+    out = text_of(render_schedule([delay], 9))
+    assert "delay 250±40 ms" in out and "minority" in out
