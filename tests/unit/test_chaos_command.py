@@ -7,10 +7,14 @@ from pathlib import Path
 
 import pytest
 
+from resonate_rpc_cli.chaos.options import ChaosOptions
+from resonate_rpc_cli.chaos.session import ChaosResult
+from resonate_rpc_cli.cli import chaos_cmd
 from tests.unit._chaos_cli import invoke
 
 FLAGS = ["--flows", "--concurrency", "--mix", "--faults", "--targets", "--interval", "--seed",
-         "--deadline", "--report", "--json", "--dry-run"]
+         "--deadline", "--report", "--json", "--dry-run", "--duration", "--rate", "--overlap",
+         "--scope", "--holder-wait", "--replay"]
 
 
 def test_help_lists_every_flag_of_the_contract() -> None:
@@ -63,6 +67,14 @@ def test_dry_run_without_seed_prints_the_seed_it_drew() -> None:
         (["--concurrency", "0"], "--concurrency must be >= 1"),
         (["--deadline", "-1"], "--deadline must be a positive number"),
         (["--faults", "kill", "--targets", ""], None),  # empty targets mean all: fine
+        (["--duration", "-3"], "--duration must be >= 0"),
+        (["--rate", "fast"], "--rate must be flows per second"),
+        (["--rate", "0/s"], "--rate must be a positive number"),
+        (["--overlap", "0"], "--overlap must be >= 1"),
+        (["--scope", "most"], "unknown scope 'most'"),
+        (["--holder-wait", "-1"], "--holder-wait must be >= 0"),
+        (["--replay", "/nonexistent-dir"], "--replay: no report.json"),
+        (["--rate", "20/s", "--duration", "30", "--overlap", "2", "--scope", "one,all"], None),
     ],
 )
 def test_bad_flags_are_one_line_and_exit_2(args: list[str], message: str | None) -> None:
@@ -74,3 +86,37 @@ def test_bad_flags_are_one_line_and_exit_2(args: list[str], message: str | None)
     lines = [ln for ln in err.splitlines() if ln.strip()]
     assert len(lines) == 1 and message in lines[0], err
     assert lines[0].startswith("rpcdemo chaos: ")
+
+
+def test_a_run_that_does_not_pass_keeps_its_report_and_prints_the_replay_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """run_chaos is faked (a fail verdict, no --report): the CLI renders and says how to replay."""
+    kept = tmp_path / "kept"
+    seen: dict[str, object] = {}
+
+    def fake_run(options: ChaosOptions, home: object, **kw: object) -> ChaosResult:
+        seen.update(kw, options=options)
+        result = ChaosResult({"verdict": "fail", "seed": options.seed, "reasons": ["1 lost"]},
+                             record=None)  # type: ignore[arg-type]
+        result.report_dir = kept
+        return result
+
+    monkeypatch.setattr(chaos_cmd, "run_chaos", fake_run)
+    home = tmp_path / "home"
+    code, out, err = invoke("--home", str(home), "chaos", "--seed", "4", "--faults", "kill",
+                            "--json")
+    assert code == 1, err
+    assert json.loads(out)["verdict"] == "fail"
+    assert seen["keep_failed"] is True and seen["report_dir"] is None
+    assert f"chaos: replay with: rpcdemo --home {home} chaos --replay {kept}" in err
+    # and the replay reads the options back from the kept report
+    kept.mkdir()
+    options = ChaosOptions(seed=4, faults=("kill",), flows=7)
+    (kept / "report.json").write_text(json.dumps(
+        {"run": {"options": options.to_dict(), "flows_issued": 9}}))
+    code, _, err = invoke("--home", str(home), "chaos", "--replay", str(kept), "--json")
+    replayed = seen["options"]
+    assert isinstance(replayed, ChaosOptions)
+    assert replayed.schedule() == options.schedule() and replayed.flows == 9
+    assert seen["explicit_faults"] is True
