@@ -23,6 +23,10 @@ Fault-injection knobs (off by default):
   (a ``ctx.run`` child is a pure leaf; a function body that made a durable call
   is a workflow and would be rejected, not retried). The retry comes about 1 s
   later (the SDK's default policy).
+* ``RPCDEMO_FAIL_ALWAYS=service-c,service-h``: the steps of the named groups
+  raise on *every* attempt (the SDK retries with a growing backoff, so the flow
+  stays pending: what ``rpcdemo doctor`` calls a failing step). Read by every
+  node, so it can be set once in the environment of ``rpcdemo up``.
 """
 
 from __future__ import annotations
@@ -59,6 +63,7 @@ class NodeConfig:
     step_delay_s: float
     delay_mode: str
     fail_first: bool
+    fail_always: bool = False
     token: str | None = None
 
     @classmethod
@@ -107,8 +112,13 @@ class NodeConfig:
             step_delay_s=_seconds(env, t.ENV_STEP_DELAY, 0.0),
             delay_mode=mode,
             fail_first=fail_raw == "1",
+            fail_always=group in _groups(env.get(t.ENV_FAIL_ALWAYS, "")),
             token=env.get("RESONATE_TOKEN") or None,
         )
+
+
+def _groups(raw: str) -> set[str]:
+    return {part.strip() for part in raw.split(",") if part.strip()}
 
 
 def _seconds(

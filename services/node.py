@@ -63,7 +63,8 @@ log = logging.getLogger("rpcdemo.node")
 
 
 class InjectedFailure(RuntimeError):
-    """Raised by a step on its first attempt when ``RPCDEMO_FAIL_FIRST=1``."""
+    """Raised by a step on its first attempt (``RPCDEMO_FAIL_FIRST=1``) or on every attempt
+    (its group in ``RPCDEMO_FAIL_ALWAYS``)."""
 
 
 class WrongChildValue(RuntimeError):
@@ -142,6 +143,10 @@ class Node:
         if cfg.fail_first and self._first_attempt(step_id):
             say(f"{cfg.name} {func}({arg}) injected failure on first attempt step={step_id}")
             raise InjectedFailure(f"{func}({arg}): injected failure on the first attempt")
+        if cfg.fail_always:
+            say(f"{cfg.name} {func}({arg}) failed: InjectedFailure: fails on every attempt "
+                f"step={step_id}")
+            raise InjectedFailure(f"{func}({arg}): injected failure on every attempt")
         if cfg.step_delay_s > 0 and cfg.delay_mode == "work":
             await asyncio.sleep(cfg.step_delay_s)
         value = expected_value(func, arg)

@@ -6,7 +6,13 @@ import sys
 
 import typer
 
-from resonate_rpc_cli.cli import inspection, lifecycle, processes, run  # noqa: F401  (registers commands)
+from resonate_rpc_cli.cli import (  # noqa: F401  (registers commands)
+    doctor,
+    inspection,
+    lifecycle,
+    processes,
+    run,
+)
 from resonate_rpc_cli.cli.chaos_cmd import chaos
 from resonate_rpc_cli.cli.common import app
 from resonate_rpc_cli.contracts.errors import ExitStatus
@@ -15,7 +21,7 @@ app.command("chaos")(chaos)
 
 #: The order of ``rpcdemo --help``; commands not named here follow in registration order.
 HELP_ORDER = ("up", "down", "server", "run", "kill", "respawn", "scale", "node", "status",
-              "watch", "tree", "logs", "chaos")
+              "watch", "tree", "doctor", "logs", "chaos")
 
 
 def _help_rank(name: str | None) -> int:

@@ -32,6 +32,7 @@ ENV_TTL = "RPCDEMO_TTL"  # lease TTL in seconds (float)
 ENV_STEP_DELAY = "RPCDEMO_STEP_DELAY"  # seconds each step takes (float, default 0)
 ENV_DELAY_MODE = "RPCDEMO_DELAY_MODE"  # "work" (re-done after a crash) or "sleep" (ctx.sleep)
 ENV_FAIL_FIRST = "RPCDEMO_FAIL_FIRST"  # "1": each step raises on its first attempt
+ENV_FAIL_ALWAYS = "RPCDEMO_FAIL_ALWAYS"  # groups (comma list) whose steps raise on every attempt
 ENV_GATEWAY_PORT = "RPCDEMO_GATEWAY_PORT"  # gateway's port
 ENV_GATEWAY_HOST = "RPCDEMO_GATEWAY_HOST"  # gateway's bind address
 

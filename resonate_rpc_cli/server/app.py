@@ -53,6 +53,7 @@ class EmbeddedServer:
     ) -> None:
         self.config = config
         self.engine = engine
+        engine.progress.visible = config.extras  # --no-extras: plain task records
         self.hub = Hub(config.hold_max, config.hold_age_s)
         self.on_fatal = on_fatal
         self.fatal: str | None = None

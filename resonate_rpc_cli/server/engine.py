@@ -37,6 +37,7 @@ from resonate.connections.local import (
 )
 from resonate.error import ServerError
 
+from resonate_rpc_cli.server.progress import TaskProgress
 from resonate_rpc_cli.server.search import SearchIndex, promise_search, task_get, task_search
 from resonate_rpc_cli.server.state import IndexedServerState
 from resonate_rpc_cli.server.store import CommandLog
@@ -106,6 +107,8 @@ class Engine:
         self.snapshot_every = snapshot_every
         self.index = SearchIndex()
         self.index.sync(self.state.promises)
+        #: lease expiry, acquire counts, last change per task (extras on task.search)
+        self.progress = TaskProgress()
         self._encoder = msgspec.msgpack.Encoder()
 
     @property
@@ -157,10 +160,11 @@ class Engine:
             return error_response(kind, corr_id, 400, f"unknown request kind: {kind!r}"), []
         if kind == "promise.search":
             return self._read(promise_search, self.state, self.index, corr_id, req), []
-        if kind == "task.search":
-            return self._read(task_search, self.state, self.index, corr_id, req), []
-        if kind == "task.get":
-            return self._read(task_get, self.state, corr_id, req), []
+        if kind in ("task.search", "task.get"):
+            resp = (self._read(task_search, self.state, self.index, corr_id, req)
+                    if kind == "task.search" else self._read(task_get, self.state, corr_id, req))
+            self.progress.annotate(self.state, resp)
+            return resp, []
         logged = kind in MUTATING_KINDS or (kind == "promise.get" and self._times_out(req, now))
         encoded = b""
         if logged and self.store is not None:
@@ -177,6 +181,7 @@ class Engine:
             log.info("rejected malformed %s request: %s: %s", kind, type(exc).__name__, exc)
             resp = error_response(kind, corr_id, 400, f"malformed {kind} request: {exc}")
         outgoing = self._take_outgoing()
+        self.progress.observe(self.state, req, resp, now)
         if logged:
             self._log(now, encoded, commit=not defer_commit)
         return resp, outgoing
@@ -187,7 +192,10 @@ class Engine:
         if not tick_due(self.state, now):
             return []
         self.state.outgoing = []
+        lapsing = self.progress.lapsing(self.state, now)
         self.state.tick(now)
+        for task_id in lapsing:
+            self.progress.touch(self.state, task_id, now)
         outgoing = self._take_outgoing()
         self._log(now, self._encoder.encode({"kind": TICK}))
         return outgoing
@@ -197,6 +205,8 @@ class Engine:
         now = now_ms() if now is None else now
         self.state.outgoing = []
         released = release_leases(self.state, now, pid)
+        for task_id in released:
+            self.progress.touch(self.state, task_id, now)
         outgoing = self._take_outgoing()
         if released:
             self._log(now, self._encoder.encode({"kind": RELEASE, "pid": pid}))

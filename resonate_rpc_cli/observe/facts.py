@@ -1,0 +1,163 @@
+"""What the doctor knows about a topology, as plain immutable facts.
+
+Everything here is data: promise records, task records, the process table,
+ledger counts, log lines, link states. :mod:`.doctor` turns them into causes
+without any I/O; :mod:`.doctor_gather` collects them from a running topology.
+A fact source the topology lacks is ``None`` (a bare external server has no
+process table; a server without ``task.search`` has no leases), and the
+doctor then says what it cannot know instead of guessing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from resonate_rpc_cli.observe.snapshot import decode_payload
+
+#: Node states with a process expected to be doing work.
+WORKING_STATES = frozenset({"starting", "ready"})
+#: Node states whose process is gone (or going) and holds nothing any more.
+DEAD_STATES = frozenset({"killed", "backoff", "failed", "stopping", "stopped", "pending"})
+
+
+@dataclass(frozen=True)
+class Call:
+    """One promise as the doctor needs it: who runs it, under whom, when."""
+
+    id: str
+    state: str
+    func: str | None
+    parent: str | None
+    #: the group its task is sent to (``poll://any@service-b`` → ``service-b``); None for
+    #: a local checkpoint (``ctx.run``), a timer or a promise nothing executes
+    group: str | None
+    kind: str  # "call" | "run" | "sleep"
+    created_ms: int | None
+    settled_ms: int | None
+    timeout_ms: int | None
+
+    @classmethod
+    def from_record(cls, rec: Mapping[str, Any]) -> Call:
+        """Build from a server promise record (the protocol's shape)."""
+        tags = rec.get("tags") or {}
+        param = decode_payload(rec.get("param"))
+        func = param.get("func") if isinstance(param, dict) else None
+        kind = "sleep" if tags.get("resonate:timer") == "true" else (
+            "run" if tags.get("resonate:scope") == "local" else "call")
+        parent = tags.get("resonate:parent")
+        return cls(
+            id=str(rec.get("id")), state=str(rec.get("state", "?")).lower(),
+            func=func if isinstance(func, str) else None,
+            parent=parent if parent and parent != rec.get("id") else None,
+            group=target_group(tags.get("resonate:target")), kind=kind,
+            created_ms=_int(rec.get("createdAt")), settled_ms=_int(rec.get("settledAt")),
+            timeout_ms=_int(rec.get("timeoutAt")),
+        )
+
+    @property
+    def label(self) -> str:
+        """``bar@service-b``, ``(sleep)``, ``(run)``."""
+        if self.kind != "call":
+            return f"({self.kind})"
+        return f"{self.func or '?'}@{self.group or '?'}"
+
+
+@dataclass(frozen=True)
+class Lease:
+    """One task as the server reports it; the extras only on our embedded server."""
+
+    id: str
+    state: str  # pending | acquired | suspended | halted | fulfilled
+    pid: str | None = None
+    ttl_ms: int | None = None
+    version: int = 0
+    expires_ms: int | None = None  # when the lease lapses (embedded server only)
+    acquires: int | None = None  # leases granted since the server started (embedded only)
+    changed_ms: int | None = None  # last state change of the task (embedded only)
+
+    @classmethod
+    def from_record(cls, rec: Mapping[str, Any]) -> Lease:
+        extra = rec.get("rpcdemo") if isinstance(rec.get("rpcdemo"), dict) else {}
+        assert isinstance(extra, dict)
+        pid = rec.get("pid")
+        return cls(
+            id=str(rec.get("id")), state=str(rec.get("state", "?")),
+            pid=str(pid) if pid else None, ttl_ms=_int(rec.get("ttl")),
+            version=_int(rec.get("version")) or 0,
+            expires_ms=_int(extra.get("expiresAt")), acquires=_int(extra.get("acquires")),
+            changed_ms=_int(extra.get("changedAt")),
+        )
+
+
+@dataclass(frozen=True)
+class Member:
+    """One node slot of the process table (supervisor ``status``)."""
+
+    name: str
+    group: str
+    state: str
+    os_pid: int | None
+    node_id: str | None
+    past_ids: tuple[str, ...] = ()
+    log: str | None = None
+
+    @classmethod
+    def from_status(cls, node: Mapping[str, Any]) -> Member:
+        return cls(
+            name=str(node["name"]), group=str(node["group"]), state=str(node["state"]),
+            os_pid=_int(node.get("pid")), node_id=node.get("node_id") or None,
+            past_ids=tuple(str(i) for i in node.get("past_node_ids") or ()),
+            log=node.get("log"),
+        )
+
+
+@dataclass(frozen=True)
+class Attempts:
+    """Ledger facts of one durable function's own step (by its promise id)."""
+
+    starts: int
+    ends: int
+    last_ts: float
+    node: str  # the node of the latest start
+
+
+@dataclass(frozen=True)
+class Link:
+    """A node's network link as the link proxies report it."""
+
+    state: str  # ok | partitioned | delayed
+    delay_ms: float = 0.0
+
+
+@dataclass(frozen=True)
+class Facts:
+    """Everything :func:`.doctor.diagnose` reads; ``None`` means "this source is absent"."""
+
+    calls: Mapping[str, Call]
+    leases: Mapping[str, Lease] | None
+    members: Sequence[Member] | None
+    now_ms: int
+    stuck_after_s: float
+    attempts: Mapping[str, Attempts] | None = None
+    #: node name -> (log path, last error line of its current log)
+    errors: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    links: Mapping[str, Link] | None = None
+    #: the groups this HOME runs (None: unknown); another group may run on another host
+    local_groups: frozenset[str] | None = None
+    #: prefix of suggested commands, e.g. ``rpcdemo --home /tmp/h``
+    command: str = "rpcdemo"
+
+
+def target_group(target: Any) -> str | None:
+    """``poll://any@service-b`` or ``poll://uni@service-b/pid`` → ``service-b``."""
+    if not isinstance(target, str) or "@" not in target:
+        return None
+    return target.split("@", 1)[1].split("/", 1)[0] or None
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return int(value)

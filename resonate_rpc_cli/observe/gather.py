@@ -1,0 +1,156 @@
+"""Collect the doctor's :class:`~.facts.Facts` from a running topology.
+
+Sources: the supervisor (process table, topology config), the server
+(pending promises and their call trees, tasks with our server's lease
+extras, connected listeners), the HOME's ledgers (step starts and ends) and
+the tail of each failing node's log. Every source the server or the topology
+lacks becomes ``None`` in the facts plus a line in ``notices``; only a
+topology that is not running (no supervisor, server not answering) raises
+:class:`~resonate_rpc_cli.contracts.errors.NotRunningError`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from resonate_rpc_cli.clients.protocol import ProtocolError, ServerUnreachable
+from resonate_rpc_cli.contracts.errors import NotRunningError
+from resonate_rpc_cli.contracts.home import Home
+from resonate_rpc_cli.contracts.ledger import read_ledger
+from resonate_rpc_cli.contracts.naming import SERVICE_GROUPS
+from resonate_rpc_cli.observe.doctor import attempts_of
+from resonate_rpc_cli.observe.facts import Attempts, Call, Facts, Lease, Link, Member
+from resonate_rpc_cli.observe.snapshot import PromiseSource
+from resonate_rpc_cli.supervisor import control
+from resonate_rpc_cli.supervisor.topology_config import TopologyConfig
+
+MAX_PENDING = 500
+MAX_TREES = 30
+TREE_LIMIT = 500
+LOG_TAIL_BYTES = 64 * 1024
+ERROR_LINE = re.compile(r"Error|Exception|Traceback|failed|failure", re.IGNORECASE)
+LIVE_TASK_STATES = ("acquired", "pending", "suspended")
+
+
+@dataclass(frozen=True)
+class Gathered:
+    """The facts and what could not be known, for the renderer."""
+
+    facts: Facts
+    notices: tuple[str, ...]
+    server_url: str
+
+
+def gather(home: Home, stuck_after_s: float | None = None,
+           promise_id: str | None = None) -> Gathered:
+    """Facts of the topology under ``home`` now; ``stuck_after_s`` defaults to its lease TTL.
+
+    ``promise_id`` is read even when it is not pending (so the caller can say what it is).
+    """
+    sup = control.call(home, "status")
+    config = TopologyConfig.from_json(sup["config"])
+    source = PromiseSource(config.server_url, timeout_s=5.0)
+    if not source.client.healthy():
+        raise NotRunningError(f"the server at {config.server_url} is not answering")
+    notices: list[str] = []
+    try:
+        calls = _calls(source, notices)
+        if promise_id is not None and promise_id not in calls:
+            with contextlib.suppress(ProtocolError):
+                rec = source.client.promise_get(promise_id)
+                if rec is not None:
+                    calls[promise_id] = Call.from_record(rec)
+        leases = _leases(source, notices)
+    except ServerUnreachable as exc:
+        raise NotRunningError(str(exc)) from None
+    members = [Member.from_status(n) for n in sup["nodes"]]
+    attempts = _attempts(home)
+    facts = Facts(
+        calls=calls, leases=leases, members=members, now_ms=int(time.time() * 1000),
+        stuck_after_s=config.ttl_s if stuck_after_s is None else stuck_after_s,
+        attempts=attempts, errors=_errors(members, attempts), links=_links(home),
+        local_groups=frozenset(g for g in SERVICE_GROUPS if config.includes(g)),
+        command=f"rpcdemo --home {home.root}",
+    )
+    if source.notice:
+        notices.append(source.notice)
+    return Gathered(facts, tuple(notices), config.server_url)
+
+
+def _calls(source: PromiseSource, notices: list[str]) -> dict[str, Call]:
+    pending = source.search(state="pending", limit=MAX_PENDING)
+    if len(pending) >= MAX_PENDING:
+        notices.append(f"only the first {MAX_PENDING} pending promises were read")
+    calls = {str(r["id"]): Call.from_record(r) for r in pending}
+    origins = sorted({c for r in pending if (c := (r.get("tags") or {}).get("resonate:origin"))})
+    if len(origins) > MAX_TREES:
+        notices.append(f"{len(origins)} flows are pending; settled children were read for "
+                       f"the first {MAX_TREES} only (progress times of the rest are rougher)")
+    for origin in origins[:MAX_TREES]:
+        for rec in source.search(tags={"resonate:origin": origin}, limit=TREE_LIMIT):
+            calls.setdefault(str(rec["id"]), Call.from_record(rec))
+    return calls
+
+
+def _leases(source: PromiseSource, notices: list[str]) -> dict[str, Lease] | None:
+    out: dict[str, Lease] = {}
+    for state in LIVE_TASK_STATES:
+        try:
+            tasks = source.client.task_search(state=state)
+        except ProtocolError as exc:
+            notices.append(f"the server offers no task.search ({exc}): holders, leases and "
+                           "attempts cannot be known")
+            return None
+        out.update({str(t["id"]): Lease.from_record(t) for t in tasks})
+    if out and all(lease.changed_ms is None and lease.expires_ms is None
+                   for lease in out.values()):
+        notices.append("this server does not report lease expiry or acquire counts "
+                       "(only rpcdemo's embedded server does): countdowns are unknown")
+    return out
+
+
+def _attempts(home: Home) -> dict[str, Attempts]:
+    return attempts_of([(e.promise_id, e.phase, e.ts, e.node)
+                        for e in read_ledger(home.ledger_dir)])
+
+
+def _errors(members: list[Member], attempts: Mapping[str, Attempts]) -> dict[str, tuple[str, str]]:
+    """(log path, last error line) of every node with a step that started twice."""
+    failing = {a.node for a in attempts.values() if a.starts >= 2 and a.ends == 0}
+    out: dict[str, tuple[str, str]] = {}
+    for m in members:
+        if m.name in failing and m.log:
+            out[m.name] = (m.log, last_error_line(Path(m.log)))
+    return out
+
+
+def last_error_line(path: Path) -> str:
+    """The last line of ``path``'s tail that looks like an error; empty if none."""
+    try:
+        with path.open("rb") as fh:
+            fh.seek(0, 2)
+            fh.seek(max(0, fh.tell() - LOG_TAIL_BYTES))
+            tail = fh.read().decode(errors="replace")
+    except OSError:
+        return ""
+    lines = [line.strip() for line in tail.splitlines() if ERROR_LINE.search(line)]
+    return lines[-1][:300] if lines else ""
+
+
+def _links(home: Home) -> dict[str, Link] | None:
+    """Link states from the link proxies when this build has them (``rpcdemo net``)."""
+    try:
+        links: Any = importlib.import_module("resonate_rpc_cli.links.client")
+    except ImportError:
+        return None
+    with contextlib.suppress(Exception):  # no proxies (`up --no-links`), or not running
+        statuses: list[Any] = links.LinkClient(home).status()
+        return {s.node: Link(s.state, float(s.delay_ms)) for s in statuses}
+    return None

@@ -1,0 +1,92 @@
+"""Per-task progress the protocol does not carry: lease expiry, acquire count, last change.
+
+The real server's ``task.search`` says who holds a task (``pid``) and the
+lease's length (``ttl``), not when it lapses, how often the task was handed
+out, or when it last moved. :class:`TaskProgress` keeps the last two from the
+requests the engine applies, and :meth:`TaskProgress.annotate` adds all three
+to ``task.search``/``task.get`` records under one extra key::
+
+    "rpcdemo": {"expiresAt": ms | null, "acquires": n, "changedAt": ms | null}
+
+Clients of the real protocol ignore the key; ``--no-extras`` turns it off
+(``visible``). The counts live in memory only: after a restart they count
+from the restart (the lease expiry is always exact, it is server state).
+Entries of fulfilled tasks are dropped, so memory follows the live tasks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from resonate.connections.local import ServerState, TTimeout
+
+from resonate_rpc_cli.server.state import IndexedServerState
+
+#: Requests that move a task (a successful one is progress).
+TASK_KINDS = frozenset({"task.create", "task.acquire", "task.release", "task.fulfill",
+                        "task.suspend"})
+#: Those that hand the lease to a node.
+ACQUIRING = frozenset({"task.create", "task.acquire"})
+EXTRA_KEY = "rpcdemo"
+LEASE = 1  # TTimeout.typ of a lease (0: a pending task's retry)
+
+
+class TaskProgress:
+    """Acquire counts and last-change times per task id."""
+
+    def __init__(self) -> None:
+        self.visible = True
+        self.acquires: dict[str, int] = {}
+        self.changed: dict[str, int] = {}
+
+    def observe(self, state: ServerState, req: dict[str, Any], resp: dict[str, Any],
+                now: int) -> None:
+        """Note what one applied request did (call after every ``apply``)."""
+        kind = req.get("kind")
+        status = resp.get("status")
+        task_id = req.get("id")
+        if kind not in TASK_KINDS or not isinstance(status, int) or status >= 300 \
+                or not isinstance(task_id, str):
+            return
+        self.touch(state, task_id, now)
+        task = state.tasks.get(task_id)
+        if kind in ACQUIRING and task is not None and task.state == "acquired":
+            self.acquires[task_id] = self.acquires.get(task_id, 0) + 1
+
+    def touch(self, state: ServerState, task_id: str, now: int) -> None:
+        """``task_id`` changed at ``now`` (a lapsed or released lease, say)."""
+        task = state.tasks.get(task_id)
+        if task is None or task.state == "fulfilled":
+            self.acquires.pop(task_id, None)
+            self.changed.pop(task_id, None)
+            return
+        self.changed[task_id] = now
+
+    def lapsing(self, state: ServerState, now: int) -> list[str]:
+        """Ids of acquired tasks whose lease is due at ``now`` (call before a tick)."""
+        return [tt.id for tt in _task_timeouts(state) if tt.typ == LEASE and now >= tt.timeout
+                and (t := state.tasks.get(tt.id)) is not None and t.state == "acquired"]
+
+    def annotate(self, state: ServerState, resp: dict[str, Any]) -> None:
+        """Add the extras to the task records of a ``task.search``/``task.get`` response."""
+        if not self.visible:
+            return
+        records = resp.get("tasks") if isinstance(resp.get("tasks"), list) else (
+            [resp["task"]] if isinstance(resp.get("task"), dict) else [])
+        if not records:
+            return
+        expiry = {tt.id: tt.timeout for tt in _task_timeouts(state) if tt.typ == LEASE}
+        for rec in records:
+            task_id = rec.get("id")
+            rec[EXTRA_KEY] = {
+                "expiresAt": expiry.get(task_id) if rec.get("state") == "acquired" else None,
+                "acquires": self.acquires.get(task_id, 0),
+                "changedAt": self.changed.get(task_id),
+            }
+
+
+def _task_timeouts(state: ServerState) -> Iterable[TTimeout]:
+    if isinstance(state, IndexedServerState):
+        return state.timeouts()[1]
+    return state.t_timeouts
