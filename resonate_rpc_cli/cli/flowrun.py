@@ -1,8 +1,11 @@
 """``run``: start one flow through the gateway and report how it ended.
 
 Talks HTTP to the gateway (``POST /<route>`` with ``{"id", "arg"}``); for the
-detached chain with ``wait`` it then watches the execution ledger until
-``cog`` has finished and reports the value it computed.
+detached chain with ``wait`` it then asks the server for ``cog``'s promise
+(the call in the flow's tree whose function is ``cog``) until it settles, and
+reports its value. So it works when the nodes run under another HOME or on
+another host. Only a server without ``promise.search`` makes it fall back to
+this HOME's execution ledger (which knows only the nodes this HOME runs).
 """
 
 from __future__ import annotations
@@ -16,9 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from resonate_rpc_cli.clients.http import exchange
+from resonate_rpc_cli.clients.protocol import ProtocolError, ResonateClient, ServerUnreachable
 from resonate_rpc_cli.contracts.errors import ExitStatus, NotRunningError, UsageError
 from resonate_rpc_cli.contracts.flows import Flow
 from resonate_rpc_cli.contracts.ledger import read_ledger
+from resonate_rpc_cli.observe.snapshot import decode_payload
 
 DEFAULT_TIMEOUT_S = 60.0
 MAX_ID_LEN = 128
@@ -73,9 +78,49 @@ def cog_value(ledger_dir: Path, root_id: str) -> Any | None:
     return None
 
 
+def cog_state(client: ResonateClient, root_id: str) -> tuple[str, Any] | None:
+    """``(state, value)`` of ``cog``'s promise in the tree of ``root_id`` once it settled.
+
+    ``None`` while it is pending or not created yet. Raises
+    :class:`~resonate_rpc_cli.clients.protocol.ProtocolError` when the server
+    cannot search promises.
+    """
+    for rec in client.promise_search(tags={"resonate:origin": root_id}):
+        param = decode_payload(rec.get("param"))
+        if isinstance(param, dict) and param.get("func") == "cog":
+            state = str(rec.get("state", "pending")).lower()
+            if state == "pending":
+                return None
+            return ("resolved" if state == "resolved" else "rejected",
+                    decode_payload(rec.get("value")))
+    return None
+
+
+def _wait_for_cog(server_url: str | None, ledger_dir: Path, root_id: str,
+                  deadline: float) -> tuple[str, Any] | None:
+    """Poll the server (or, without ``promise.search``, the ledger) until ``deadline``."""
+    client = ResonateClient(server_url, timeout_s=5.0) if server_url else None
+    while time.monotonic() < deadline:
+        if client is not None:
+            try:
+                found = cog_state(client, root_id)
+            except ProtocolError:
+                client = None  # no promise.search on this server: the ledger is all we have
+                continue
+            except ServerUnreachable as exc:
+                raise NotRunningError(str(exc)) from None
+        else:
+            value = cog_value(ledger_dir, root_id)
+            found = None if value is None else ("resolved", value)
+        if found is not None:
+            return found
+        time.sleep(0.05)
+    return None
+
+
 def run_flow(
     gateway_url: str, flow: Flow, promise_id: str, *, arg: int, wait: bool,
-    timeout_s: float, ledger_dir: Path,
+    timeout_s: float, ledger_dir: Path, server_url: str | None = None,
 ) -> FlowOutcome:
     """Post the flow to the gateway and wait (up to ``timeout_s``) for its answer.
 
@@ -111,10 +156,5 @@ def run_flow(
         return outcome("resolved", message)
     if not wait:
         return outcome("started", message)
-    deadline = started + timeout_s
-    while time.monotonic() < deadline:
-        value = cog_value(ledger_dir, promise_id)
-        if value is not None:
-            return outcome("resolved", value)
-        time.sleep(0.05)
-    return outcome("timeout", None)
+    found = _wait_for_cog(server_url, ledger_dir, promise_id, started + timeout_s)
+    return outcome("timeout", None) if found is None else outcome(*found)

@@ -40,7 +40,7 @@ def run(
     fresh: Annotated[bool, typer.Option(help="Use a new unique promise id.")] = False,
     arg: Annotated[int, typer.Option(help="Argument of the root function.")] = 1,
     wait: Annotated[bool, typer.Option(help="Detached chain: wait until cog has run "
-        "and report its value.")] = False,
+        "and report its value (asked of the server, so the nodes may run anywhere).")] = False,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the result.")]
         = flowrun.DEFAULT_TIMEOUT_S,
     as_json: JsonOpt = False,
@@ -60,7 +60,8 @@ def run(
         raise NotRunningError(f"the topology under {home.root} has no gateway (started with "
                               "--only); run flows with the HOME that runs the gateway")
     outcome = flowrun.run_flow(config.gateway_url, chosen, pid, arg=arg, wait=wait,
-                               timeout_s=timeout, ledger_dir=home.ledger_dir)
+                               timeout_s=timeout, ledger_dir=home.ledger_dir,
+                               server_url=config.server_url)
     if as_json:
         emit_json(outcome.to_dict())
     else:

@@ -27,6 +27,7 @@ from resonate_rpc_cli.contracts.ledger import read_ledger
 from resonate_rpc_cli.contracts.naming import SERVICE_GROUPS
 from resonate_rpc_cli.observe.doctor import attempts_of
 from resonate_rpc_cli.observe.facts import Attempts, Call, Facts, Lease, Link, Member
+from resonate_rpc_cli.observe.leases import fetch_leases
 from resonate_rpc_cli.observe.snapshot import PromiseSource
 from resonate_rpc_cli.supervisor import control
 from resonate_rpc_cli.supervisor.topology_config import TopologyConfig
@@ -36,7 +37,6 @@ MAX_TREES = 30
 TREE_LIMIT = 500
 LOG_TAIL_BYTES = 64 * 1024
 ERROR_LINE = re.compile(r"Error|Exception|Traceback|failed|failure", re.IGNORECASE)
-LIVE_TASK_STATES = ("acquired", "pending", "suspended")
 
 
 @dataclass(frozen=True)
@@ -100,20 +100,10 @@ def _calls(source: PromiseSource, notices: list[str]) -> dict[str, Call]:
 
 
 def _leases(source: PromiseSource, notices: list[str]) -> dict[str, Lease] | None:
-    out: dict[str, Lease] = {}
-    for state in LIVE_TASK_STATES:
-        try:
-            tasks = source.client.task_search(state=state)
-        except ProtocolError as exc:
-            notices.append(f"the server offers no task.search ({exc}): holders, leases and "
-                           "attempts cannot be known")
-            return None
-        out.update({str(t["id"]): Lease.from_record(t) for t in tasks})
-    if out and all(lease.changed_ms is None and lease.expires_ms is None
-                   for lease in out.values()):
-        notices.append("this server does not report lease expiry or acquire counts "
-                       "(only rpcdemo's embedded server does): countdowns are unknown")
-    return out
+    leases, notice = fetch_leases(source)
+    if notice:
+        notices.append(notice)
+    return leases
 
 
 def _attempts(home: Home) -> dict[str, Attempts]:

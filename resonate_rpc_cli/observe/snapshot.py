@@ -216,6 +216,7 @@ def collect_status(home: Home, pending_limit: int = MAX_PENDING) -> dict[str, An
     server = server_summary(config, source)
     names = node_names_by_id(sup["nodes"])
     promises: dict[str, Any] = {"counts": {}, "pending": []}
+    work: list[dict[str, Any]] = []
     held: dict[str, list[str]] = {}
     if server["healthy"]:
         try:
@@ -223,10 +224,12 @@ def collect_status(home: Home, pending_limit: int = MAX_PENDING) -> dict[str, An
             for task_id, pid in holders.items():
                 held.setdefault(names.get(pid, pid), []).append(task_id)
             promises["counts"] = source.counts()
+            records = source.search(state="pending", limit=pending_limit)
             promises["pending"] = [
                 PromiseRow.from_record(r, _holder(holders, names, str(r["id"]))).to_dict()
-                for r in source.search(state="pending", limit=pending_limit)
+                for r in records
             ]
+            work = _with_leases(promises, source, records, sup["nodes"], config)
         except ServerUnreachable as exc:
             promises["notice"] = str(exc)
     else:
@@ -246,5 +249,19 @@ def collect_status(home: Home, pending_limit: int = MAX_PENDING) -> dict[str, An
                        "states": dict(counts)},
         "nodes": nodes,
         "promises": promises,
+        # pending work: holder, lease left, attempts, idle (observe/leases.py)
+        "tasks": work,
         "events": sup["events"][-20:],
     }
+
+
+def _with_leases(promises: dict[str, Any], source: PromiseSource, records: list[dict[str, Any]],
+                 nodes: list[dict[str, Any]], config: TopologyConfig) -> list[dict[str, Any]]:
+    """Flag the pending rows (stuck, the doctor's cause); return the task rows."""
+    from resonate_rpc_cli.observe.leases import flag_rows, lease_report  # noqa: PLC0415
+
+    report = lease_report(source, records, nodes, config)
+    flag_rows(promises["pending"], report.diagnoses)
+    if report.notice:
+        promises["notice"] = report.notice
+    return report.tasks

@@ -28,9 +28,11 @@ from resonate_rpc_cli.clients.protocol import ServerUnreachable
 from resonate_rpc_cli.contracts.errors import NotRunningError
 from resonate_rpc_cli.contracts.flows import FLOWS
 from resonate_rpc_cli.contracts.home import Home
+from resonate_rpc_cli.observe.leases import lease_report
 from resonate_rpc_cli.observe.snapshot import PromiseRow, PromiseSource, node_names_by_id, tree_rows
 from resonate_rpc_cli.supervisor import control
 from resonate_rpc_cli.supervisor.topology_config import TopologyConfig
+from resonate_rpc_cli.view.doctor_view import lease_table
 from resonate_rpc_cli.view.render import counts_text, nodes_table, promise_tree
 from resonate_rpc_cli.view.style import seconds
 
@@ -38,6 +40,7 @@ TREE_ROWS = 30
 MAX_TREES = 6
 MAX_RECENT_ROOTS = 3
 FEED_LINES = 8
+TASK_ROWS = 6
 
 
 @dataclass
@@ -80,6 +83,9 @@ class Dashboard:
     source: PromiseSource | None = None
     #: node name -> ids of the tasks it holds (from the last task.search)
     held: dict[str, list[str]] = field(default_factory=dict)
+    #: pending work (holder, lease left, attempts, idle) and the stuck promises' causes
+    tasks: list[dict[str, Any]] = field(default_factory=list)
+    flags: dict[str, str] = field(default_factory=dict)
 
     def refresh(self) -> None:
         """Poll whatever is due. Raises :class:`NotRunningError` once the supervisor is gone."""
@@ -128,6 +134,10 @@ class Dashboard:
         for task_id, pid in holders.items():
             held.setdefault(names.get(pid, pid), []).append(task_id)
         self.held = {name: sorted(ids) for name, ids in held.items()}
+        if self.config is not None:
+            report = lease_report(self.source, pending, self.nodes, self.config)
+            self.tasks = report.tasks
+            self.flags = {pid: d.line() for pid, d in report.diagnoses.items() if d.stuck}
         for rec in pending:
             origin = (rec.get("tags") or {}).get("resonate:origin")
             if origin and origin not in self.pinned and origin not in self.recent:
@@ -167,8 +177,9 @@ class Dashboard:
                 else "elsewhere"
             head.append(f"   server {cfg.server_url}{where}   gateway {gateway}   "
                         f"ttl {seconds(cfg.ttl_s)}")
+        work = self.tasks[:TASK_ROWS]
         budget = TREE_ROWS * MAX_TREES if height is None else max(
-            4, height - len(self.nodes) - len(self.feed) - 14)
+            4, height - len(self.nodes) - len(self.feed) - len(work) - 17)
         trees = []
         for root, rows in self.trees.items():
             # settled checkpoints say little on a live screen: keep calls and pending work
@@ -177,7 +188,7 @@ class Dashboard:
             if not shown:
                 continue
             budget -= len(shown) + 1
-            trees.append(promise_tree(shown, title=root))
+            trees.append(promise_tree(shown, title=root, flags=self.flags))
         parts: list[RenderableType] = [
             head,
             Panel(nodes_table(self.nodes_with_tasks(), self.usage), title="processes",
@@ -186,6 +197,9 @@ class Dashboard:
         ]
         if self.notice:
             parts.append(Text(self.notice, style="dim"))
+        if work:
+            parts.append(Panel(lease_table(self.tasks, limit=TASK_ROWS), title="pending work",
+                               title_align="left"))
         if trees:
             parts.append(Panel(Columns(trees, equal=False, expand=False), title="promises",
                                title_align="left"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from rich.console import Group, RenderableType
@@ -11,6 +12,7 @@ from rich.text import Text
 from rich.tree import Tree
 
 from resonate_rpc_cli.observe.snapshot import PromiseRow
+from resonate_rpc_cli.view.doctor_view import lease_table
 from resonate_rpc_cli.view.style import age_ms, node_style, promise_style, seconds, short_id
 
 
@@ -62,12 +64,15 @@ def pending_table(pending: list[dict[str, Any]], limit: int = 20) -> Table:
     table = Table(box=None, pad_edge=False, header_style="bold")
     for col in ("pending promise", "func", "held by", "pending for"):
         table.add_column(col)
+    table.add_column("stuck? (rpcdemo doctor)", overflow="fold")
     now = time.time()
     for row in pending[:limit]:
-        table.add_row(Text(row["id"], style="yellow"), row.get("func") or "-",
-                      row.get("holder") or "-", age_ms(row.get("created_ms"), now))
+        stuck = row.get("stuck")
+        table.add_row(Text(row["id"], style="red" if stuck else "yellow"), row.get("func") or "-",
+                      row.get("holder") or "-", age_ms(row.get("created_ms"), now),
+                      Text(f"STUCK: {row.get('cause')}", style="red") if stuck else "")
     if len(pending) > limit:
-        table.add_row(Text(f"… {len(pending) - limit} more", style="dim"), "", "", "")
+        table.add_row(Text(f"… {len(pending) - limit} more", style="dim"), "", "", "", "")
     return table
 
 
@@ -85,10 +90,13 @@ def status_view(doc: dict[str, Any]) -> RenderableType:
         parts.append(Text(doc["promises"]["notice"], style="dim"))
     if doc["promises"].get("pending"):
         parts.append(pending_table(doc["promises"]["pending"]))
+    if doc.get("tasks"):
+        parts.append(lease_table(doc["tasks"]))
     return Group(*parts)
 
 
-def promise_label(row: PromiseRow, now: float) -> Text:
+def promise_label(row: PromiseRow, now: float, flag: str | None = None) -> Text:
+    """One line of the tree; ``flag`` (the doctor's cause of a stuck promise) goes beside it."""
     text = Text(row.id, style=promise_style(row.state))
     text.append(f"  {row.func or '?'}", style="bold")
     if row.args is not None:
@@ -101,11 +109,17 @@ def promise_label(row: PromiseRow, now: float) -> Text:
             text.append(f"  held by {row.holder}", style="cyan")
     elif row.value is not None:
         text.append(f" = {row.value}")
+    if flag:
+        text.append(f"  STUCK: {flag}", style="bold red")
     return text
 
 
-def promise_tree(rows: list[PromiseRow], title: str | None = None) -> Tree:
-    """A call graph as a tree: children under their ``resonate:parent``."""
+def promise_tree(rows: list[PromiseRow], title: str | None = None,
+                 flags: Mapping[str, str] | None = None) -> Tree:
+    """A call graph as a tree: children under their ``resonate:parent``.
+
+    ``flags`` maps the ids of stuck promises to the doctor's one-line cause.
+    """
     now = time.time()
     by_id = {r.id: r for r in rows}
     children: dict[str | None, list[PromiseRow]] = {}
@@ -116,7 +130,7 @@ def promise_tree(rows: list[PromiseRow], title: str | None = None) -> Tree:
 
     def add(node: Tree, parent: str | None, depth: int) -> None:
         for row in children.get(parent, []):
-            branch = node.add(promise_label(row, now))
+            branch = node.add(promise_label(row, now, (flags or {}).get(row.id)))
             if depth < 20:
                 add(branch, row.id, depth + 1)
 

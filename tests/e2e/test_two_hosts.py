@@ -104,6 +104,11 @@ def test_the_detached_chain_ends_on_host_b(hosts: Hosts) -> None:
     value = wait_until(cog_value, 30, f"cog of {root} in host B's ledger")
     chain = flow_named("detached-chain")
     assert value == expected_value("cog", chain.step_args(3)["cog"])
+    # --wait asks the server for cog's promise: host A's ledger never sees cog
+    waited = hosts.a.json("run", "detached-chain", "--fresh", "--arg", "3", "--wait",
+                          "--timeout", "30")
+    assert (waited["state"], waited["result"]) == ("resolved", value), waited
+    assert not any(e.func == "cog" for e in read_ledger(hosts.a.home / "ledger"))
     log = hosts.b.run("logs", "service-f-1")
     assert log.returncode == 0 and "cog(" in log.stdout, log.stdout[-2000:]
 

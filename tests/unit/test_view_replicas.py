@@ -18,6 +18,9 @@ class FakeClient:
     def promise_get(self, promise_id: str) -> dict[str, Any] | None:
         return None
 
+    def task_search(self, state: str | None = None) -> list[dict[str, Any]]:
+        return []  # the lease rows of the live view (observe/leases.py): none here
+
 
 class FakeSource:
     """Two replicas of service-b hold one task each; nothing else is known."""
