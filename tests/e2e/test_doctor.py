@@ -73,7 +73,9 @@ def cause_of(cli: Cli, promise_id: str, kind: str) -> tuple[int, dict[str, Any]]
         seen.append(diag["cause"]["kind"])
         return (code, diag) if diag["cause"]["kind"] == kind else None
 
-    return wait_until(probe, 60, f"doctor {promise_id} to say {kind} (saw {seen})", interval=0.2)
+    found = wait_until(probe, 60, f"doctor {promise_id} to say {kind} (saw {seen})", interval=0.2)
+    assert found is not None
+    return found
 
 
 def test_a_slow_chain_is_running_not_stuck(cli: Cli, chain: str) -> None:
@@ -135,6 +137,7 @@ def test_a_step_failing_on_every_attempt_quotes_its_log(cli: Cli) -> None:
         return None
 
     diag = wait_until(failing, 60, f"cog of {root} to be named failing", interval=0.2)
+    assert diag is not None
     cause = diag["cause"]
     assert diag["call"] == "cog@service-f" and cause["attempts"] >= 2
     assert "InjectedFailure" in cause["error"] and Path(cause["log"]).is_file()
