@@ -206,7 +206,8 @@ class _Doctor:
     def dead(self, call: Call, member: Member, who: str, lapse: str,
              left: float | None) -> Cause:
         live = _working(self.f.members or (), call.group)
-        then = ("failover releases it to a live member" if live
+        then = (f"then a live member of {call.group} takes it (at once when rpcdemo's "
+                "failover releases it, on its own server)" if live
                 else f"then nothing takes it: {call.group} has no live member")
         return Cause("dead_holder", f"its task is held by {who}, which is dead: {lapse}; {then}",
                      member.name, member.os_pid, left,

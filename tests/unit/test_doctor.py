@@ -187,3 +187,12 @@ def test_attempts_from_ledger_lines() -> None:
     got = attempts_of([("p", "start", 1.0, "n1"), ("p", "start", 2.0, "n2"),
                        ("q", "start", 1.0, "n"), ("q", "end", 1.5, "n")])
     assert got["p"] == Attempts(2, 0, 2.0, "n2") and got["q"] == Attempts(1, 1, 1.5, "n")
+
+
+def test_a_dead_holder_with_a_live_group_mate_is_handed_over() -> None:
+    members = [*MEMBERS[:2], member("service-c-1", "service-c", "killed", node_id="id-new",
+                                    past=("id-service-c-1",)),
+               member("service-c-2", "service-c")]
+    d = root(diagnose(facts(members=members)))
+    assert d.cause.kind == "dead_holder" and d.cause.command is None
+    assert "a live member of service-c takes it" in d.line()
