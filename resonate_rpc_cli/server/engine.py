@@ -30,17 +30,19 @@ from resonate.connections.local import (
     DurablePromise,
     OutgoingMessage,
     PTimeout,
-    ScheduleStub,
     ServerState,
     Task,
     TTimeout,
 )
 from resonate.error import ServerError
 
+from resonate_rpc_cli.server.kinds import apply_extra
 from resonate_rpc_cli.server.progress import TaskProgress
+from resonate_rpc_cli.server.schedules import ScheduleRecord, as_records, schedules_due
 from resonate_rpc_cli.server.search import SearchIndex, promise_search, task_get, task_search
 from resonate_rpc_cli.server.state import IndexedServerState
 from resonate_rpc_cli.server.store import CommandLog
+from resonate_rpc_cli.server.validation import validate
 
 log = logging.getLogger("rpcdemo.server")
 
@@ -57,6 +59,9 @@ MUTATING_KINDS = frozenset(
         "task.fence",
         "task.suspend",
         "task.heartbeat",
+        "promise.register_callback",
+        "task.halt",
+        "task.continue",
         "schedule.create",
         "schedule.delete",
     }
@@ -78,7 +83,7 @@ class Snapshot(msgspec.Struct, kw_only=True):
 
     promises: dict[str, DurablePromise]
     tasks: dict[str, Task]
-    schedules: dict[str, ScheduleStub]
+    schedules: dict[str, ScheduleRecord]
     p_timeouts: list[PTimeout]
     t_timeouts: list[TTimeout]
 
@@ -158,6 +163,10 @@ class Engine:
         corr_id = req.get("corrId")
         if not isinstance(kind, str) or kind not in KNOWN_KINDS:
             return error_response(kind, corr_id, 400, f"unknown request kind: {kind!r}"), []
+        refused = validate(self.state, req)  # before anything is logged or applied
+        if refused is not None:
+            log.info("refused %s request: %d %s", kind, *refused)
+            return error_response(kind, corr_id, *refused), []
         if kind == "promise.search":
             return self._read(promise_search, self.state, self.index, corr_id, req), []
         if kind in ("task.search", "task.get"):
@@ -296,7 +305,7 @@ class Engine:
     def _encode_snapshot(self) -> bytes:
         s = self.state
         return msgspec.msgpack.encode(
-            Snapshot(promises=s.promises, tasks=s.tasks, schedules=s.schedules,
+            Snapshot(promises=s.promises, tasks=s.tasks, schedules=as_records(s.schedules),
                      p_timeouts=s.p_timeouts, t_timeouts=s.t_timeouts)
         )
 
@@ -344,6 +353,9 @@ def apply_request(state: ServerState, now: int, req: dict[str, Any]) -> dict[str
                 "promise": p.to_record() if p is not None else None,
                 "preload": state.preload(t.id),
             }
+    extra = apply_extra(state, now, req)
+    if extra is not None:
+        return extra
     stale = _stale_version(state, req)
     if stale is not None:
         return stale
@@ -383,6 +395,8 @@ def _stale_version(state: ServerState, req: dict[str, Any]) -> dict[str, Any] | 
 
 def tick_due(state: ServerState, now: int) -> bool:
     """Whether ``state.tick(now)`` would change anything (the conditions of ``tick``)."""
+    if schedules_due(state, now):
+        return True
     if isinstance(state, IndexedServerState):
         p_timeouts, t_timeouts = state.timeouts()
     else:

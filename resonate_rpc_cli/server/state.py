@@ -18,7 +18,7 @@ and compares the states) with indexes:
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from resonate.connections.local import (
@@ -30,6 +30,8 @@ from resonate.connections.local import (
     TTimeout,
     extract_action_data,
 )
+
+from resonate_rpc_cli.server.schedules import fire_due
 
 BRANCH_TAG = "resonate:branch"
 
@@ -49,14 +51,14 @@ class IndexedServerState(ServerState):
         self,
         promises: dict[str, DurablePromise],
         tasks: dict[str, Task],
-        schedules: dict[str, ScheduleStub],
+        schedules: Mapping[str, ScheduleStub],
         p_timeouts: list[PTimeout],
         t_timeouts: list[TTimeout],
     ) -> None:
         """Replace the whole state (from a snapshot) and rebuild the indexes."""
         self.promises = promises
         self.tasks = tasks
-        self.schedules = schedules
+        self.schedules = dict(schedules)
         self.p_timeouts = p_timeouts
         self.t_timeouts = t_timeouts
         self._branches = {}
@@ -65,6 +67,11 @@ class IndexedServerState(ServerState):
         for p in promises.values():
             for task_id in p.awaiters:
                 self._awaiting.setdefault(task_id, set()).add(p.id)
+
+    def tick(self, now: int) -> None:
+        """ServerState's timeouts, then every schedule tick due (schedules.py)."""
+        super().tick(now)
+        fire_due(self, now)
 
     # -- timeouts ------------------------------------------------------------------
 
@@ -123,6 +130,10 @@ class IndexedServerState(ServerState):
                 if p is not None and task_id in p.awaiters:
                     self._awaiting.setdefault(task_id, set()).add(p.id)
         return resp
+
+    def note_awaiter(self, task_id: str, promise_id: str) -> None:
+        """Index that ``task_id`` is now in the ``awaiters`` of ``promise_id`` (see kinds.py)."""
+        self._awaiting.setdefault(task_id, set()).add(promise_id)
 
     def enqueue_settle(self, promise_id: str) -> None:
         """ServerState's, discarding the task only from the promises it awaits."""

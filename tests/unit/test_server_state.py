@@ -9,13 +9,14 @@ import msgspec
 from resonate.connections.local import ServerState
 
 from resonate_rpc_cli.server.engine import Snapshot, release_leases
+from resonate_rpc_cli.server.schedules import as_records
 from resonate_rpc_cli.server.state import IndexedServerState
 from tests.unit.test_server_store_replay import random_request
 
 
 def encoded(s: ServerState) -> bytes:
     return msgspec.msgpack.encode(Snapshot(
-        promises=s.promises, tasks=s.tasks, schedules=s.schedules,
+        promises=s.promises, tasks=s.tasks, schedules=as_records(s.schedules),
         p_timeouts=s.p_timeouts, t_timeouts=s.t_timeouts))
 
 

@@ -10,13 +10,14 @@ import msgspec
 import pytest
 
 from resonate_rpc_cli.server.engine import Engine, Snapshot
+from resonate_rpc_cli.server.schedules import as_records
 from resonate_rpc_cli.server.store import CommandLog, StoreError
 
 
 def encoded(engine: Engine) -> bytes:
     s = engine.state
     return msgspec.msgpack.encode(Snapshot(
-        promises=s.promises, tasks=s.tasks, schedules=s.schedules,
+        promises=s.promises, tasks=s.tasks, schedules=as_records(s.schedules),
         p_timeouts=s.p_timeouts, t_timeouts=s.t_timeouts))
 
 
@@ -27,7 +28,7 @@ def random_request(rng: random.Random, ids: list[str], now: int) -> dict[str, An
     choices: list[dict[str, Any]] = [
         {"kind": "promise.create", "id": f"p{len(ids)}", "timeoutAt": now + rng.randint(50, 5000),
          "param": {"n": rng.randint(0, 9)},
-         "tags": {"resonate:target": "poll://any@g", "resonate:origin": "root"}},
+         "tags": {"resonate:target": "poll://any@g", "resonate:origin": f"p{len(ids)}"}},
         {"kind": "promise.create", "id": f"p{len(ids)}", "timeoutAt": now + 10**6},
         {"kind": "promise.settle", "id": pid, "state": rng.choice(["resolved", "rejected"]),
          "value": {"v": 1}},
@@ -37,11 +38,13 @@ def random_request(rng: random.Random, ids: list[str], now: int) -> dict[str, An
         {"kind": "task.fulfill", "id": pid, "version": 0,
          "action": {"kind": "promise.settle", "data": {"id": pid, "state": "resolved"}}},
         {"kind": "task.suspend", "id": pid, "version": 0,
-         "actions": [{"kind": "promise.register_callback", "data": {"awaited": other}}]},
+         "actions": [{"kind": "promise.register_callback", "data": {"awaited": other,
+                                                                   "awaiter": pid}}]},
         {"kind": "task.heartbeat", "pid": worker, "tasks": [{"id": pid, "version": 0}]},
         {"kind": "task.create", "pid": worker, "ttl": 200,
-         "action": {"kind": "promise.create", "data": {"id": f"p{len(ids)}",
-                                                       "timeoutAt": now + 3000}}},
+         "action": {"kind": "promise.create", "data": {
+             "id": f"p{len(ids)}", "timeoutAt": now + 3000,
+             "tags": {"resonate:target": "poll://any@g"}}}},
         {"kind": "task.fence", "id": pid, "version": 0,
          "action": {"kind": "promise.create", "data": {"id": f"p{len(ids)}c",
                                                        "timeoutAt": now + 100}}},

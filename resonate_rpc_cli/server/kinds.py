@@ -1,0 +1,140 @@
+"""Kinds ServerState lacks: ``promise.register_callback``, ``task.halt``, ``task.continue``.
+
+Each function takes ``(state, now, req)`` for a request :mod:`validation`
+has accepted, changes only ServerState's own records (promise ``awaiters``,
+task ``state``/``version``/``resumes``, timeouts, outgoing messages) and is
+deterministic, so the command log's replay rebuilds the same state.
+
+Semantics are the real server's (src/server.rs and
+src/persistence/persistence_sqlite.rs in resonatehq/resonate), in
+ServerState's version convention: ServerState bumps a task's version when a
+lease ends (release, lapse, resume), not on acquire, so ``task.continue``
+bumps it too: a holder whose task was halted under it can no longer fulfill
+it after someone else acquired it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from resonate.connections.local import PENDING_RETRY_TTL, DurablePromise, ServerState, Task
+
+from resonate_rpc_cli.server import schedules
+from resonate_rpc_cli.server.state import IndexedServerState
+
+TARGET_TAG = "resonate:target"
+
+
+def register_callback(state: ServerState, now: int, req: dict[str, Any]) -> dict[str, Any]:
+    """Make the awaiter's task wait for ``awaited`` (src/persistence/persistence_sqlite.rs:533-605).
+
+    404 if ``awaited`` does not exist, 422 if the awaiter does not exist or has
+    no ``resonate:target`` (src/server.rs:802-824). Both pending: the awaiter's
+    task is registered on ``awaited`` (resumed when it settles). ``awaited``
+    already settled: a suspended awaiter task is resumed now, a pending or
+    acquired one records the resume. Answers ``{promise: awaited}``.
+    """
+    awaited_id, awaiter_id = req["awaited"], req["awaiter"]
+    state.try_auto_timeout(now, awaited_id)
+    state.try_auto_timeout(now, awaiter_id)
+    awaited = state.promises.get(awaited_id)
+    awaiter = state.promises.get(awaiter_id)
+    if awaited is None:
+        return _error(req, 404, f"awaited promise {awaited_id} not found")
+    if awaiter is None:
+        return _error(req, 422, f"awaiter promise {awaiter_id} not found")
+    if TARGET_TAG not in awaiter.tags:
+        return _error(req, 422, "awaiter promise has no resonate:target tag")
+    task = state.tasks.get(awaiter_id)
+    if awaited.state == "pending":
+        if awaiter.state == "pending" and task is not None and task.state != "fulfilled":
+            _add_awaiter(state, awaited, awaiter_id)
+    elif task is not None:
+        _resume(state, now, task, awaiter, awaited_id)
+    return {"kind": req["kind"], "corrId": req.get("corrId"), "status": 200,
+            "promise": awaited.to_record()}
+
+
+def _add_awaiter(state: ServerState, awaited: DurablePromise, task_id: str) -> None:
+    awaited.awaiters.add(task_id)
+    if isinstance(state, IndexedServerState):
+        state.note_awaiter(task_id, awaited.id)
+
+
+def _resume(state: ServerState, now: int, task: Task, awaiter: DurablePromise,
+            awaited_id: str) -> None:
+    """The same transition as ServerState.resume_awaiters for one settled promise."""
+    if task.state == "suspended":
+        task.state = "pending"
+        task.version += 1
+        task.resumes = {awaited_id}
+        state.set_t_timeout(task.id, 0, now + PENDING_RETRY_TTL)
+        state.send_execute_message(awaiter.tags[TARGET_TAG], task.id, task.version)
+    elif task.state in ("pending", "acquired", "halted"):
+        task.resumes.add(awaited_id)
+
+
+def task_halt(state: ServerState, now: int, req: dict[str, Any]) -> dict[str, Any]:
+    """Stop a task until ``task.continue`` (src/server.rs:2054-2110, sqlite:1093-1113).
+
+    404 unknown, 409 fulfilled; otherwise the task is ``halted`` (idempotent):
+    no lease, no timeout, nothing is sent for it. Its registrations on awaited
+    promises stay, so a settle while halted is recorded as a resume.
+    """
+    task_id = req["id"]
+    state.try_auto_timeout(now, task_id)
+    t = state.tasks.get(task_id)
+    if t is None:
+        return _error(req, 404, f"task {task_id} not found")
+    if t.state == "fulfilled":
+        return _error(req, 409, "task is fulfilled")
+    if t.state != "halted":
+        t.state = "halted"
+        t.pid = None
+        t.ttl = None
+        state.del_t_timeout(task_id)
+    return {"kind": req["kind"], "corrId": req.get("corrId"), "status": 200}
+
+
+def task_continue(state: ServerState, now: int, req: dict[str, Any]) -> dict[str, Any]:
+    """Put a halted task back to pending and send ``execute`` (src/server.rs:2120-2180).
+
+    404 unknown, 409 not halted. The version is bumped (see the module doc).
+    """
+    task_id = req["id"]
+    state.try_auto_timeout(now, task_id)
+    t = state.tasks.get(task_id)
+    if t is None:
+        return _error(req, 404, f"task {task_id} not found")
+    if t.state != "halted":
+        return _error(req, 409, f"task is not halted (state: {t.state})")
+    t.state = "pending"
+    t.version += 1
+    state.set_t_timeout(task_id, 0, now + PENDING_RETRY_TTL)
+    p = state.promises.get(task_id)
+    target = p.tags.get(TARGET_TAG) if p is not None else None
+    if target is not None:
+        state.send_execute_message(target, task_id, t.version)
+    return {"kind": req["kind"], "corrId": req.get("corrId"), "status": 200}
+
+
+def _error(req: dict[str, Any], status: int, message: str) -> dict[str, Any]:
+    return {"kind": req["kind"], "corrId": req.get("corrId"), "status": status, "error": message}
+
+
+#: Kinds answered here rather than by ServerState.
+EXTRA_KINDS = {
+    "promise.register_callback": register_callback,
+    "task.halt": task_halt,
+    "task.continue": task_continue,
+    "schedule.create": schedules.schedule_create,
+    "schedule.get": schedules.schedule_get,
+    "schedule.delete": schedules.schedule_delete,
+    "schedule.search": schedules.schedule_search,
+}
+
+
+def apply_extra(state: ServerState, now: int, req: dict[str, Any]) -> dict[str, Any] | None:
+    """The response if ``req`` is one of :data:`EXTRA_KINDS` (now applied), else ``None``."""
+    fn = EXTRA_KINDS.get(req.get("kind"))  # type: ignore[arg-type]
+    return None if fn is None else fn(state, now, req)
