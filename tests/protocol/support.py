@@ -1,0 +1,66 @@
+"""Servers the protocol suite runs against, and one way to talk to them.
+
+``memory`` / ``durable``: ``rpcdemo server`` (``python -m resonate_rpc_cli server``)
+as a real process on a free port, in memory or on a SQLite store.
+
+:func:`send` posts one envelope and returns ``(status, data)`` from the
+response head, whatever the status.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from tests.procs import PYTHON, ProcGroup, free_port, spawn, wait_until
+
+PROTOCOL_VERSION = "2026-04-01"
+MODES = ("memory", "durable")
+_corr = itertools.count()
+
+
+def send(url: str, kind: str, data: Any) -> tuple[int, Any]:
+    """POST one envelope to ``url``; return the head's status and the response ``data``."""
+    body = {"kind": kind, "head": {"corrId": f"c{next(_corr)}", "version": PROTOCOL_VERSION},
+            "data": data}
+    req = urllib.request.Request(url + "/", data=json.dumps(body).encode(), method="POST",
+                                 headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            raw = resp.read()
+    except urllib.error.HTTPError as exc:
+        raw = exc.read()
+    obj = json.loads(raw)
+    return int(obj["head"]["status"]), obj.get("data")
+
+
+@contextmanager
+def embedded(home: Path, durable: bool) -> Iterator[str]:
+    """``rpcdemo server`` on a free port (memory or ``home/store.sqlite``); yield its URL."""
+    port = free_port()
+    store = ["--store", str(home / "store.sqlite")] if durable else ["--memory"]
+    procs = ProcGroup()
+    try:
+        proc = procs.add(spawn(
+            [PYTHON, "-m", "resonate_rpc_cli", "server", "--port", str(port), *store],
+            home / "server.log", env={"RPCDEMO_HOME": str(home)}, name="server"))
+        url = f"http://127.0.0.1:{port}"
+        wait_until(lambda: _healthy(url) or (not proc.alive() and proc.output()[-500:]), 20,
+                   f"rpcdemo server on {url}")
+        yield url
+    finally:
+        procs.close()
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url + "/health", timeout=1) as resp:
+            return int(resp.status) == 200
+    except (urllib.error.URLError, OSError):
+        return False
