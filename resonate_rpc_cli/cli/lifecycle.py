@@ -75,6 +75,10 @@ def up(
     server_url: Annotated[str | None, typer.Option("--server-url", envvar="RESONATE_URL",
         help="Use a Resonate server that is already running: no server is started.",
         show_default=False)] = None,
+    links: Annotated[bool | None, typer.Option("--links/--no-links",
+        help="Each node reaches the server through its own loopback link proxy, so "
+        "`rpcdemo net` can break one node's network (default on).",
+        show_default=False)] = None,
     only: Annotated[str | None, typer.Option("--only", metavar="PART,...",
         help="Start only these of gateway, service-a … service-i (the server too, "
         "unless --server-url).")] = None,
@@ -96,7 +100,7 @@ def up(
                        ("gateway_port", gateway_port),
                        ("ttl_s", ttl), ("step_delay_s", step_delay),
                        ("delay_mode", delay_mode), ("fail_first", fail_first),
-                       ("memory", memory), ("server_url", server_url)):
+                       ("memory", memory), ("server_url", server_url), ("links", links)):
         if value is not None:
             flags[key] = value
     if delay:

@@ -7,6 +7,8 @@ a typo never silently falls back to a default.
 
 Example (``examples/rpcdemo.toml``)::
 
+    links = true             # each node reaches the server through its own link proxy
+
     [server]
     port = 8001
     host = "127.0.0.1"       # what the server and gateway bind (a LAN address for 2 hosts)
@@ -138,6 +140,8 @@ SCHEMA: dict[str, dict[str, tuple[str, Callable[[Any], Any]]]] = {
         "backoff": ("restart_backoff_s", _positive_seconds),
     },
 }
+#: keys outside any table -> (TopologyConfig field, validator)
+TOP_LEVEL: dict[str, tuple[str, Callable[[Any], Any]]] = {"links": ("links", _bool)}
 #: tables whose keys are service groups
 GROUP_TABLES: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "nodes.delay": ("delays", _seconds),
@@ -157,6 +161,13 @@ def parse_config(text: str, source: str = DEFAULT_CONFIG_NAME) -> dict[str, Any]
         raise UsageError(f"{source}: not valid TOML: {exc}") from None
     out: dict[str, Any] = {}
     for table, body in doc.items():
+        if table in TOP_LEVEL:
+            field, check = TOP_LEVEL[table]
+            try:
+                out[field] = check(body)
+            except _Bad as exc:
+                raise UsageError(f"{source}: {table} {exc}, got {body!r}") from None
+            continue
         if table not in SCHEMA and table not in GROUP_TABLES:
             valid = ", ".join([*SCHEMA, "replicas"])
             raise UsageError(f"{source}: unknown table [{table}] (valid: {valid})")

@@ -69,6 +69,10 @@ class Home:
         return self.run_dir / "control.sock"
 
     @property
+    def links_socket(self) -> Path:
+        return self.run_dir / "links.sock"
+
+    @property
     def pid_file(self) -> Path:
         return self.run_dir / "supervisor.pid"
 

@@ -11,6 +11,8 @@ unexpected error SIGKILLs every child before the daemon exits.
 Nodes are forked by a fork server (``forkspawn.py``; ``RPCDEMO_SPAWN=plain``
 turns it off), stopped with the daemon. A reaped node's leases are released on
 our embedded server (``failover.py``; ``RPCDEMO_NO_FAILOVER=1`` turns it off).
+Unless the config turns links off, every node's server URL is its own link
+proxy, served on a thread of this daemon (``links/hub.py``).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import Any
 from resonate_rpc_cli.contracts.errors import ExitStatus, RpcdemoError, UsageError
 from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.contracts.lifeline import ENV_PARENT_PID, start_lifeline
+from resonate_rpc_cli.links.hub import start_hub
 from resonate_rpc_cli.supervisor.control import ControlServer, Request
 from resonate_rpc_cli.supervisor.failover import make_releaser
 from resonate_rpc_cli.supervisor.fork.spawner import ForkSpawner, make_spawner
@@ -124,9 +127,10 @@ def run_daemon(home: Home, config: TopologyConfig) -> int:
         start_lifeline()  # a foreground `up` owns us: die with it
     spawner = make_spawner(home)
     releaser = make_releaser(config.server_url)
+    links = start_hub(home.links_socket, config.server_url, config.links)
     sup = Supervisor(config, home, clock=SystemClock(), spawner=spawner,
                      signals=KillpgSender(), probe=HttpReadinessProbe(config),
-                     parent_pid=os.getpid(), releaser=releaser)
+                     parent_pid=os.getpid(), releaser=releaser, links=links)
     control = ControlServer(home)
     tmp = home.pid_file.with_suffix(".tmp")
     tmp.write_text(f"{os.getpid()}\n")
@@ -140,6 +144,8 @@ def run_daemon(home: Home, config: TopologyConfig) -> int:
         raise
     finally:
         control.close()
+        if links is not None:
+            links.close()  # after _serve: every node is gone by now
         if isinstance(spawner, ForkSpawner):
             spawner.close()
         with contextlib.suppress(OSError):

@@ -61,6 +61,16 @@ class ReadinessProbe(Protocol):
         """Whether the incarnation described by ``spec`` is ready to work."""
 
 
+class LinkRouter(Protocol):
+    """Where each node reaches the server: its own link (see ``links/hub.py``)."""
+
+    def url_for(self, node: str) -> str:
+        """The node's server URL through its link, created on first use."""
+
+    def drop(self, node: str) -> None:
+        """Remove the link of a slot that no longer exists."""
+
+
 class LeaseReleaser(Protocol):
     """Failover: hands a dead node's leases back to its group (see ``failover.py``)."""
 
@@ -156,9 +166,11 @@ class Supervisor:
         signals: SignalSender, probe: ReadinessProbe, parent_pid: int,
         policy: RestartPolicy | None = None,
         new_node_id: Callable[[], str] = lambda: uuid.uuid4().hex,
-        releaser: LeaseReleaser | None = None,
+        releaser: LeaseReleaser | None = None, links: LinkRouter | None = None,
     ) -> None:
         self.config = config
+        #: each node's link (its RESONATE_URL); None: nodes reach the server directly
+        self.links = links
         self.releaser = releaser
         #: group -> (node, node id) of dead nodes whose leases wait for a live member
         self.unreleased: dict[str, list[tuple[str, str]]] = {}
@@ -306,7 +318,7 @@ class Supervisor:
         node.last_exit = code
         now = self.clock.monotonic()
         if node.retiring:
-            del self.nodes[node.label]
+            self._remove(node)
             self._emit(EventKind.STOPPED, node, detail=f"exit {code}; scaled down", pid=pid)
             return
         if node.state is NodeState.STOPPING:
@@ -366,8 +378,10 @@ class Supervisor:
             node.restarts += 1
         node_id = "gateway" if node.name.group == GATEWAY else (
             "" if node.name.group == SERVER else self.new_node_id())
+        url = None if self.links is None or node.name.group == SERVER else \
+            self.links.url_for(node.label)
         spec = build_launch(self.config, self.home, node.name, incarnation=node.incarnation,
-                            node_id=node_id, parent_pid=self.parent_pid)
+                            node_id=node_id, parent_pid=self.parent_pid, server_url=url)
         node.spec = spec
         node.paused_from = None
         self._move(node, NodeState.STARTING)
@@ -504,7 +518,7 @@ class Supervisor:
             node.restart_at = None
             retiring.append(node.label)
             if node.handle is None:
-                del self.nodes[node.label]
+                self._remove(node)
                 self._emit(EventKind.STOPPED, node, detail="scaled down")
                 continue
             pid = node.handle.pid
@@ -569,6 +583,12 @@ class Supervisor:
                 self.signals.send_group(node.handle.pid, signal.SIGKILL)
 
     # -- helpers ---------------------------------------------------------------------
+
+    def _remove(self, node: Node) -> None:
+        """Forget a slot scaled away, and its link."""
+        del self.nodes[node.label]
+        if self.links is not None:
+            self.links.drop(node.label)
 
     def _move(self, node: Node, new: NodeState) -> None:
         node.state = check_transition(node.state, new)

@@ -62,6 +62,8 @@ class TopologyConfig:
     only: list[str] = field(default_factory=list)
     restart_max_failures: int = 4
     restart_backoff_s: float = 0.25
+    #: every node reaches the server through its own link proxy (``links/``)
+    links: bool = True
 
     def __post_init__(self) -> None:
         if self.server_kind != "external":
@@ -223,9 +225,13 @@ class LaunchSpec:
 
 def build_launch(
     config: TopologyConfig, home: Home, name: NodeName, *, incarnation: int, node_id: str,
-    parent_pid: int,
+    parent_pid: int, server_url: str | None = None,
 ) -> LaunchSpec:
-    """The command line and environment of ``name``'s ``incarnation``-th process."""
+    """The command line and environment of ``name``'s ``incarnation``-th process.
+
+    ``server_url`` is where the node reaches the server (its link, see
+    ``links/``); the server's own URL when None.
+    """
     label = str(name)
     env = {
         topo.ENV_HOME: str(home.root),
@@ -244,7 +250,7 @@ def build_launch(
         return LaunchSpec(label, SERVER, node_id, incarnation, argv, env, log, None)
     ready = home.ready_file(label, node_id)
     env.update({
-        topo.ENV_URL: config.server_url,
+        topo.ENV_URL: server_url or config.server_url,
         topo.ENV_NODE_NAME: label,
         topo.ENV_NODE_ID: node_id,
         topo.ENV_LEDGER_DIR: str(home.ledger_dir),

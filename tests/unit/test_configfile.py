@@ -53,6 +53,11 @@ def test_full_file_maps_to_config_fields() -> None:
     }
 
 
+def test_links_is_a_top_level_switch() -> None:
+    assert parse_config("links = false\n[gateway]\nport = 6000\n") == {
+        "links": False, "gateway_port": 6000}
+
+
 def test_external_server_needs_url() -> None:
     got = parse_config('[server]\nkind = "external"\nurl = "http://127.0.0.1:9"\n')
     assert got == {"server_kind": "external", "server_url": "http://127.0.0.1:9"}
@@ -76,6 +81,7 @@ def test_external_server_needs_url() -> None:
         ("[server\nport = 1\n", "not valid TOML"),
         ('[server]\nurl = "http://x:1"\nkind = "embedded"\n', "server.url only goes with"),
         ("server = 3\n", "server must be a table"),
+        ('links = "no"\n', "links must be true or false"),
     ],
 )
 def test_bad_files_name_the_key(text: str, message: str) -> None:

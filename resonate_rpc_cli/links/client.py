@@ -1,0 +1,82 @@
+"""``LinkClient``: break and heal a running topology's links (``rpcdemo net``, chaos).
+
+Talks JSON lines to the supervisor's link hub on ``HOME/run/links.sock``
+(see :mod:`.hub`): one request ``{"op": ..., ...}``, one answer. Every method
+returns the :class:`LinkStatus` of the links it touched (``status``: all) and
+raises :class:`~resonate_rpc_cli.contracts.errors.UsageError` (exit 2) for a bad target
+or value or a topology running without links, and
+:class:`~resonate_rpc_cli.contracts.errors.NotRunningError` (exit 3) when nothing runs.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from typing import Any
+
+from resonate_rpc_cli.contracts.errors import ExitStatus, NotRunningError, RpcdemoError, UsageError
+from resonate_rpc_cli.contracts.home import Home
+from resonate_rpc_cli.links.status import LinkState, LinkStatus
+from resonate_rpc_cli.supervisor import control
+
+__all__ = ["LinkClient", "LinkState", "LinkStatus"]
+
+MAX_LINE = 1 << 20
+
+
+class LinkClient:
+    """The links of the topology under ``home``."""
+
+    def __init__(self, home: Home, timeout_s: float = 5.0) -> None:
+        self.home = home
+        self.timeout_s = timeout_s
+
+    def partition(self, node: str, for_s: float | None = None) -> list[LinkStatus]:
+        """Cut ``node``'s link (a node name or a group) both ways; heal after ``for_s``."""
+        return self._statuses("partition", target=node, for_s=for_s)
+
+    def delay(self, node: str, delay_ms: float, jitter_ms: float = 0) -> list[LinkStatus]:
+        """Delay every chunk on ``node``'s link by ``delay_ms ± jitter_ms``, each way."""
+        return self._statuses("delay", target=node, delay_ms=delay_ms, jitter_ms=jitter_ms)
+
+    def reset(self, node: str) -> list[LinkStatus]:
+        """Close every open connection on ``node``'s link with an RST."""
+        return self._statuses("reset", target=node)
+
+    def heal(self, node: str | None = None) -> list[LinkStatus]:
+        """Clear every fault on ``node``'s link, or on every link when None."""
+        return self._statuses("heal", target=node)
+
+    def status(self) -> list[LinkStatus]:
+        """Every link of the topology, in start order."""
+        return self._statuses("status")
+
+    def _statuses(self, op: str, **args: Any) -> list[LinkStatus]:
+        return [LinkStatus.from_dict(d) for d in self._call(op, **args)]
+
+    def _call(self, op: str, **args: Any) -> Any:
+        path = self.home.links_socket
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(self.timeout_s)
+            try:
+                sock.connect(str(path))
+            except OSError as exc:
+                raise self._no_links() from exc
+            try:
+                sock.sendall(json.dumps({"op": op, **args}).encode() + b"\n")
+                data = sock.makefile("rb").readline(MAX_LINE)
+            except OSError as exc:
+                raise NotRunningError(f"the links under {self.home.root} did not answer: "
+                                      f"{exc}") from exc
+        if not data:
+            raise NotRunningError(f"the links under {self.home.root} closed the connection")
+        answer = json.loads(data)
+        if not answer.get("ok"):
+            raise RpcdemoError(str(answer.get("error")), ExitStatus(int(answer.get("status", 1))))
+        return answer.get("result")
+
+    def _no_links(self) -> RpcdemoError:
+        if control.answering(self.home):
+            return UsageError(f"the topology under {self.home.root} runs without links "
+                              "(started with --no-links or links = false)")
+        return NotRunningError(control.not_running_message(self.home))

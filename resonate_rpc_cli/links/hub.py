@@ -1,0 +1,200 @@
+"""The links of one topology: one :class:`~.proxy.Link` per node, on their own loop thread.
+
+The supervisor daemon owns a :class:`LinkHub` (``up`` without ``--no-links``):
+before it starts a node it asks :meth:`LinkHub.url_for` for the node's
+``RESONATE_URL``, which creates the node's link the first time and returns the
+same port for every later incarnation (a respawned node keeps its link and
+its faults; ``scale`` adds links as slots are added; :meth:`drop` removes the
+link of a slot scaled away). Faults are asked for over ``HOME/run/links.sock``
+(JSON lines, see :mod:`.client`), served on the same loop as the proxies.
+
+Why a thread of the supervisor and not a process of its own: the ports must
+exist before the nodes that use them start, scale and respawn happen in the
+supervisor, and the links must live exactly as long as the topology; a
+separate process would need a port hand-shake with the supervisor and rules
+for its own restarts. Faults are in memory only: they end with the topology
+(a new ``up`` starts with every link healthy).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import threading
+from collections.abc import Coroutine
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from resonate_rpc_cli.contracts.errors import ExitStatus, RpcdemoError, UsageError
+from resonate_rpc_cli.links.proxy import Link
+from resonate_rpc_cli.links.targets import check_delay, check_seconds, resolve_target
+
+MAX_LINE = 1 << 16
+START_TIMEOUT_S = 5.0
+
+
+class LinkHub:
+    """Every node's link and the control socket, on a private event loop thread.
+
+    Thread-safe: :meth:`url_for`, :meth:`drop` and :meth:`close` may be called
+    from any thread; control requests run on the loop thread.
+    """
+
+    def __init__(self, socket_path: Path, upstream: tuple[str, int]) -> None:
+        self.socket_path = socket_path
+        self.upstream = upstream
+        self.links: dict[str, Link] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._ready: Future[None] = Future()
+        self._thread = threading.Thread(target=self._run, name="rpcdemo-links", daemon=True)
+
+    # -- life ----------------------------------------------------------------------
+
+    def start(self) -> LinkHub:
+        """Start the loop and the control socket; raise OSError if they cannot start."""
+        self._thread.start()
+        self._ready.result(START_TIMEOUT_S)
+        return self
+
+    def close(self) -> None:
+        """Close every link and the control socket; wait for the thread to end."""
+        loop, stop = self._loop, self._stop
+        if loop is not None and stop is not None and self._thread.is_alive():
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(stop.set)
+            self._thread.join(START_TIMEOUT_S)
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._main())
+        except BaseException as exc:
+            if not self._ready.done():
+                self._ready.set_exception(exc)
+            raise
+
+    async def _main(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        with contextlib.suppress(FileNotFoundError):
+            self.socket_path.unlink()
+        old_umask = os.umask(0o177)
+        try:
+            server = await asyncio.start_unix_server(self._serve, str(self.socket_path),
+                                                     limit=MAX_LINE)
+        finally:
+            os.umask(old_umask)
+        self._ready.set_result(None)
+        try:
+            await self._stop.wait()
+        finally:
+            server.close()
+            for link in self.links.values():
+                await link.close()
+            with contextlib.suppress(OSError):
+                self.socket_path.unlink()
+
+    # -- the supervisor's side -------------------------------------------------------
+
+    def url_for(self, node: str) -> str:
+        """``RESONATE_URL`` for ``node``: its link's address (created on first use)."""
+        port = self._call(self._ensure(node))
+        return f"http://127.0.0.1:{port}"
+
+    def drop(self, node: str) -> None:
+        """Close ``node``'s link (its slot was scaled away); nothing if it has none."""
+        self._call(self._drop(node))
+
+    def _call[T](self, coro: Coroutine[Any, Any, T]) -> T:
+        assert self._loop is not None, "LinkHub.start() first"
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(START_TIMEOUT_S)
+
+    async def _ensure(self, node: str) -> int:
+        link = self.links.get(node)
+        if link is None:
+            link = Link(node, self.upstream)
+            await link.start()
+            self.links[node] = link
+        return link.port
+
+    async def _drop(self, node: str) -> None:
+        link = self.links.pop(node, None)
+        if link is not None:
+            await link.close()
+
+    # -- control requests (on the loop) ----------------------------------------------
+
+    def apply(self, op: str, args: dict[str, Any]) -> list[dict[str, Any]]:
+        """Carry out one request; the statuses of the links it touched (all for status).
+
+        Raises :class:`UsageError` for an unknown op, target or bad value.
+        """
+        if op == "status":
+            return [link.status().to_dict() for link in self.links.values()]
+        target = args.get("target")
+        if op == "heal" and target is None:
+            chosen = list(self.links.values())
+        else:
+            if not isinstance(target, str):
+                raise UsageError(f"{op} needs a target")
+            chosen = [self.links[n] for n in resolve_target(target, list(self.links))]
+        if op == "partition":
+            for_s = check_seconds("--for", args.get("for_s"))
+            for link in chosen:
+                link.partition(for_s)
+        elif op == "delay":
+            delay, jitter = check_delay(args.get("delay_ms", 0), args.get("jitter_ms", 0))
+            for link in chosen:
+                link.delay(delay, jitter)
+        elif op == "reset":
+            for link in chosen:
+                link.reset()
+        elif op == "heal":
+            for link in chosen:
+                link.heal()
+        else:
+            raise UsageError(f"unknown links op {op!r}")
+        return [link.status().to_dict() for link in chosen]
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            line = await reader.readline()
+            answer = self._answer(line)
+            writer.write(json.dumps(answer).encode() + b"\n")
+            await writer.drain()
+        except (OSError, ValueError):
+            pass  # a client that went away or sent an over-long line
+        finally:
+            writer.close()
+
+    def _answer(self, line: bytes) -> dict[str, Any]:
+        try:
+            obj = json.loads(line)
+            if not isinstance(obj, dict) or not isinstance(obj.get("op"), str):
+                raise UsageError("bad request: expected an object with an 'op'")
+            return {"ok": True, "result": self.apply(obj.pop("op"), obj)}
+        except RpcdemoError as exc:
+            return {"ok": False, "error": str(exc), "status": int(exc.status)}
+        except ValueError as exc:
+            return {"ok": False, "error": f"bad request: {exc}",
+                    "status": int(ExitStatus.USAGE)}
+
+
+def upstream_of(server_url: str) -> tuple[str, int] | None:
+    """``(host, port)`` a link forwards to, or None for a URL links cannot front (https)."""
+    parts = urlsplit(server_url)
+    if parts.scheme != "http" or not parts.hostname:
+        return None
+    return parts.hostname, parts.port or 80
+
+
+def start_hub(socket_path: Path, server_url: str, enabled: bool) -> LinkHub | None:
+    """A started hub fronting ``server_url``, or None when links are off or cannot apply."""
+    upstream = upstream_of(server_url) if enabled else None
+    if upstream is None:
+        return None
+    return LinkHub(socket_path, upstream).start()

@@ -1,0 +1,48 @@
+"""What a link is doing: the record ``net status``, ``status`` and the chaos runner read."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+LinkState = Literal["ok", "partitioned", "delayed"]
+LINK_STATES: tuple[LinkState, ...] = ("ok", "partitioned", "delayed")
+
+
+@dataclass(frozen=True)
+class LinkStatus:
+    """One node's link.
+
+    ``state`` is ``partitioned`` while a partition is in force (a delay set
+    under it stays configured), else ``delayed`` while ``delay_ms > 0``, else
+    ``ok``. ``until`` is the wall-clock time (``time.time()``) a timed
+    partition heals itself, else None. ``connections`` counts the proxied
+    connections open now; ``port`` is the link's port on 127.0.0.1.
+    """
+
+    node: str
+    state: LinkState
+    delay_ms: float
+    jitter_ms: float
+    connections: int
+    until: float | None
+    port: int = 0
+
+    @property
+    def broken(self) -> bool:
+        return self.state != "ok"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, obj: dict[str, Any]) -> LinkStatus:
+        state = str(obj["state"])
+        if state not in LINK_STATES:
+            raise ValueError(f"unknown link state {state!r}")
+        until = obj.get("until")
+        return cls(node=str(obj["node"]), state=state,
+                   delay_ms=float(obj["delay_ms"]), jitter_ms=float(obj["jitter_ms"]),
+                   connections=int(obj["connections"]),
+                   until=float(until) if until is not None else None,
+                   port=int(obj.get("port", 0)))
