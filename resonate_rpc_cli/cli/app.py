@@ -10,6 +10,7 @@ from resonate_rpc_cli.cli import (  # noqa: F401  (registers commands)
     doctor,
     inspection,
     lifecycle,
+    net,
     processes,
     run,
 )

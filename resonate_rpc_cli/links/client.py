@@ -51,6 +51,14 @@ class LinkClient:
         """Every link of the topology, in start order."""
         return self._statuses("status")
 
+    def status_or_none(self) -> list[LinkStatus] | None:
+        """Every link, or None when the topology runs without links or they do not answer
+        (for views, which must not fail because of links)."""
+        try:
+            return self.status()
+        except RpcdemoError:
+            return None
+
     def _statuses(self, op: str, **args: Any) -> list[LinkStatus]:
         return [LinkStatus.from_dict(d) for d in self._call(op, **args)]
 

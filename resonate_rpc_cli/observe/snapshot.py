@@ -18,6 +18,7 @@ from typing import Any
 
 from resonate_rpc_cli.clients.protocol import ProtocolError, ResonateClient, ServerUnreachable
 from resonate_rpc_cli.contracts.home import Home
+from resonate_rpc_cli.links.client import LinkClient
 from resonate_rpc_cli.supervisor import control
 from resonate_rpc_cli.supervisor.topology_config import TopologyConfig
 
@@ -236,10 +237,13 @@ def collect_status(home: Home, pending_limit: int = MAX_PENDING) -> dict[str, An
         promises["notice"] = f"the server at {config.server_url} is not answering"
     if source.notice:
         promises["notice"] = source.notice
+    links = LinkClient(home, timeout_s=2.0).status_or_none() if config.links else None
+    link_of = {link.node: link.state for link in links or []}
     nodes = []
     for node in sup["nodes"]:
         tasks = sorted(held.get(node["name"], []))
-        nodes.append({**node, "task": tasks[0] if tasks else None, "tasks": tasks})
+        nodes.append({**node, "task": tasks[0] if tasks else None, "tasks": tasks,
+                      "link": link_of.get(node["name"])})
     counts = Counter(n["state"] for n in nodes)
     return {
         "server": server,
@@ -251,6 +255,8 @@ def collect_status(home: Home, pending_limit: int = MAX_PENDING) -> dict[str, An
         "promises": promises,
         # pending work: holder, lease left, attempts, idle (observe/leases.py)
         "tasks": work,
+        # null when the topology runs without links (`up --no-links`)
+        "links": None if links is None else [link.to_dict() for link in links],
         "events": sup["events"][-20:],
     }
 

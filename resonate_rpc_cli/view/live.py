@@ -28,11 +28,14 @@ from resonate_rpc_cli.clients.protocol import ServerUnreachable
 from resonate_rpc_cli.contracts.errors import NotRunningError
 from resonate_rpc_cli.contracts.flows import FLOWS
 from resonate_rpc_cli.contracts.home import Home
+from resonate_rpc_cli.links.client import LinkClient
+from resonate_rpc_cli.links.status import LinkStatus
 from resonate_rpc_cli.observe.leases import lease_report
 from resonate_rpc_cli.observe.snapshot import PromiseRow, PromiseSource, node_names_by_id, tree_rows
 from resonate_rpc_cli.supervisor import control
 from resonate_rpc_cli.supervisor.topology_config import TopologyConfig
 from resonate_rpc_cli.view.doctor_view import lease_table
+from resonate_rpc_cli.view.links import broken_links_text
 from resonate_rpc_cli.view.render import counts_text, nodes_table, promise_tree
 from resonate_rpc_cli.view.style import seconds
 
@@ -86,6 +89,8 @@ class Dashboard:
     #: pending work (holder, lease left, attempts, idle) and the stuck promises' causes
     tasks: list[dict[str, Any]] = field(default_factory=list)
     flags: dict[str, str] = field(default_factory=dict)
+    #: every node's link, polled with the nodes (None: the topology runs without links)
+    links: list[LinkStatus] | None = None
 
     def refresh(self) -> None:
         """Poll whatever is due. Raises :class:`NotRunningError` once the supervisor is gone."""
@@ -96,6 +101,8 @@ class Dashboard:
                 self.config = TopologyConfig.from_json(status["config"])
                 self.source = PromiseSource(self.config.server_url, timeout_s=1.0)
             self.nodes = status["nodes"]
+            if self.config.links:
+                self.links = LinkClient(self.home, timeout_s=1.0).status_or_none()
             for event in status["events"]:
                 self.last_seq = max(self.last_seq, int(event["seq"]))
                 stamp = time.strftime("%H:%M:%S", time.localtime(event["ts"]))
@@ -194,6 +201,7 @@ class Dashboard:
             Panel(nodes_table(self.nodes_with_tasks(), self.usage), title="processes",
                   title_align="left"),
             counts_text(self.counts),
+            broken_links_text(self.links),
         ]
         if self.notice:
             parts.append(Text(self.notice, style="dim"))

@@ -11,8 +11,10 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
+from resonate_rpc_cli.links.status import LinkStatus
 from resonate_rpc_cli.observe.snapshot import PromiseRow
 from resonate_rpc_cli.view.doctor_view import lease_table
+from resonate_rpc_cli.view.links import broken_links_text
 from resonate_rpc_cli.view.style import age_ms, node_style, promise_style, seconds, short_id
 
 
@@ -86,6 +88,9 @@ def status_view(doc: dict[str, Any]) -> RenderableType:
                          doc["gateway"]["url"] or "elsewhere")
     parts: list[RenderableType] = [head, nodes_table(doc["nodes"]),
                                    counts_text(doc["promises"].get("counts", {}))]
+    links = doc.get("links")
+    parts.append(broken_links_text(
+        None if links is None else [LinkStatus.from_dict(d) for d in links]))
     if doc["promises"].get("notice"):
         parts.append(Text(doc["promises"]["notice"], style="dim"))
     if doc["promises"].get("pending"):
