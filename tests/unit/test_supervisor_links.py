@@ -8,6 +8,7 @@ from pathlib import Path
 from resonate_rpc_cli.contracts.naming import ENV_URL
 from tests.unit._supervisor_fakes import make_rig
 
+
 @dataclass
 class FakeLinks:
     ports: dict[str, int] = field(default_factory=dict)
