@@ -48,12 +48,13 @@ def parse_duration(text: str, label: str, unit: str) -> float:
     return value
 
 
-def _show(links: list[LinkStatus], as_json: bool, verb: str) -> None:
+def _show(links: list[LinkStatus], as_json: bool, done: str = "") -> None:
+    """The links a command touched: JSON, or ``node: [done, ]link state`` per line."""
     if as_json:
         emit_json([link.to_dict() for link in links])
         return
     for link in links:
-        out.print(f"{link.node}: {verb} → {link_label(link)}")
+        out.print(f"{link.node}: {done}{link_label(link)}")
 
 
 @net.command()
@@ -66,7 +67,7 @@ def partition(
 ) -> None:
     """Cut TARGET off the server both ways: open connections hang, new ones hang too."""
     seconds = None if for_s is None else parse_duration(for_s, "--for", "s")
-    _show(LinkClient(home_of(ctx)).partition(target, seconds), as_json, "partitioned")
+    _show(LinkClient(home_of(ctx)).partition(target, seconds), as_json)
 
 
 @net.command()
@@ -82,14 +83,14 @@ def delay(
     """Delay every byte on TARGET's link by DELAY ± jitter, in each direction, in order."""
     delay_ms = parse_duration(latency, "delay", "ms")
     jitter_ms = parse_duration(jitter, "--jitter", "ms")
-    _show(LinkClient(home_of(ctx)).delay(target, delay_ms, jitter_ms), as_json, "delayed")
+    _show(LinkClient(home_of(ctx)).delay(target, delay_ms, jitter_ms), as_json)
 
 
 @net.command()
 @exit_on_error
 def reset(ctx: typer.Context, target: TargetArg, *, as_json: JsonOpt = False) -> None:
     """Close every open connection on TARGET's link (RST); new connections work."""
-    _show(LinkClient(home_of(ctx)).reset(target), as_json, "reset")
+    _show(LinkClient(home_of(ctx)).reset(target), as_json, "connections reset, link ")
 
 
 @net.command()
@@ -101,7 +102,7 @@ def heal(
     *, as_json: JsonOpt = False,
 ) -> None:
     """Clear every fault on TARGET's link (every link without TARGET); held bytes flow on."""
-    _show(LinkClient(home_of(ctx)).heal(target), as_json, "healed")
+    _show(LinkClient(home_of(ctx)).heal(target), as_json, "healed, ")
 
 
 @net.command("status")
