@@ -8,6 +8,7 @@ the control socket inside it is private to the user who started it. Layout
     HOME/ledger/                 execution ledgers of the nodes
     HOME/logs/<name>.<n>.log     one log per node per incarnation
     HOME/run/control.sock        the supervisor's control socket
+    HOME/run/links.sock          the link hub's socket (``rpcdemo net``)
     HOME/run/supervisor.pid      the supervisor's pid
     HOME/run/ready/              ready files, one per incarnation
     HOME/chaos/                  chaos reports
