@@ -147,3 +147,16 @@ def test_node_killed_with_sigkill_leaves_no_orphans(setup: Setup) -> None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(5)
         end_leftovers(home_c)
+
+
+def test_doctor_on_a_bare_server_says_what_it_cannot_know(setup: Setup) -> None:
+    # service-g runs nowhere: this HOME runs only PART_A, and the server is plain
+    run = setup.a.run("run", "fan-out", "--fresh", "--timeout", "0.5", "--json")
+    root = json.loads(run.stdout)["promise_id"]
+    proc = setup.a.run("doctor", root, "--json")
+    assert proc.returncode in (0, 1), (proc.stdout, proc.stderr)
+    doc = json.loads(proc.stdout)
+    diag = doc["diagnoses"][0]
+    assert diag["cause"]["kind"] == "queued", diag
+    assert "which this HOME does not run" in diag["line"], diag["line"]
+    assert any("lease expiry" in n for n in doc["notices"]), doc["notices"]
