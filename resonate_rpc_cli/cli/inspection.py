@@ -21,6 +21,7 @@ from resonate_rpc_cli.clients.protocol import ServerUnreachable
 from resonate_rpc_cli.contracts.errors import NotRunningError, RpcdemoError, UsageError
 from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.observe import snapshot as observe
+from resonate_rpc_cli.observe.leases import stuck_in_tree
 from resonate_rpc_cli.supervisor import control
 from resonate_rpc_cli.supervisor.topology_config import (
     TopologyConfig,
@@ -90,15 +91,16 @@ def tree(
     source = observe.PromiseSource(config.server_url)
     try:
         rows = observe.tree_rows(source, promise_id, observe.node_names_by_id(status["nodes"]))
+        stuck = stuck_in_tree(source, promise_id, status["nodes"], config)
     except ServerUnreachable as exc:
         raise NotRunningError(str(exc)) from None
     if not rows and source.notice is None:
         raise RpcdemoError(f"no promise {promise_id!r} on {config.server_url}")
     if as_json:
         emit_json({"root": promise_id, "promises": [r.to_dict() for r in rows],
-               "notice": source.notice})
+                   "stuck": stuck, "notice": source.notice})
         return
-    out.print(promise_tree(rows, title=promise_id))
+    out.print(promise_tree(rows, title=promise_id, flags=stuck))
     if source.notice:
         err.print(source.notice, markup=False)
 

@@ -91,6 +91,12 @@ class Diagnosis:
         head = ", which is ".join(waits)
         return f"{head}: {self.cause.text}" if head else self.cause.text
 
+    def short(self) -> str:
+        """The cause with only the leaf named (for a tree, which shows the path itself)."""
+        if len(self.path) == 1:
+            return self.cause.text
+        return f"at {self.path[-1].id} ({self.path[-1].call}): {self.cause.text}"
+
     def to_dict(self) -> dict[str, object]:
         return {
             "promise_id": self.promise_id, "call": self.call, "stuck": self.stuck,

@@ -74,6 +74,16 @@ def lease_report(
     return LeaseReport(task_rows(facts, diagnoses, names), diagnoses, notice)
 
 
+def stuck_in_tree(source: PromiseSource, root_id: str, nodes: Sequence[Mapping[str, Any]],
+                  config: TopologyConfig) -> dict[str, str]:
+    """Promise id → the doctor's short cause, for each stuck call of ``root_id``'s tree."""
+    pending = source.search(state="pending", tags={"resonate:origin": root_id})
+    if not pending:
+        return {}
+    report = lease_report(source, pending, nodes, config)
+    return {pid: d.short() for pid, d in report.diagnoses.items() if d.stuck}
+
+
 def task_rows(facts: Facts, diagnoses: Mapping[str, Diagnosis],
               names: Mapping[str, str]) -> list[dict[str, Any]]:
     """One row per acquired or pending task: the work being done or waiting."""

@@ -144,7 +144,7 @@ class Dashboard:
         if self.config is not None:
             report = lease_report(self.source, pending, self.nodes, self.config)
             self.tasks = report.tasks
-            self.flags = {pid: d.line() for pid, d in report.diagnoses.items() if d.stuck}
+            self.flags = {pid: d.short() for pid, d in report.diagnoses.items() if d.stuck}
         for rec in pending:
             origin = (rec.get("tags") or {}).get("resonate:origin")
             if origin and origin not in self.pinned and origin not in self.recent:

@@ -108,6 +108,8 @@ def test_a_paused_leaf_holds_up_the_chain_and_its_lease_counts_down(cli: Cli, ch
     assert "paused (SIGSTOP)" in diag["line"] and "lease lapses in" in diag["line"]
     pending = {p["id"]: p for p in cli.json("status")["promises"]["pending"]}
     assert pending[chain]["stuck"] is True and "paused" in pending[chain]["cause"]
+    tree = cli.json("tree", chain)
+    assert tree["stuck"][chain].startswith(f"at {leaf} (baz@service-c): ")
 
 
 def test_a_killed_leaf_is_a_dead_holder(cli: Cli, chain: str) -> None:

@@ -59,6 +59,7 @@ def test_a_live_holder_making_progress_is_running_not_stuck() -> None:
     assert d.line().startswith("waiting on ac:1 (bar@service-b), which is waiting on ac:1.1 "
                                "(baz@service-c): running on service-c-1")
     assert stuck_count(diags) == 0
+    assert d.short().startswith("at ac:1.1 (baz@service-c): running on service-c-1")
 
 
 def test_no_progress_for_longer_than_the_threshold_is_stuck() -> None:
