@@ -11,10 +11,11 @@ everything up, and names one :class:`Cause` there:
   command that starts one is given;
 * ``failing``: the step started N times and never ended (it raises on every
   attempt); the last error line of the node's log and the log's path;
-* ``link``: the holder's network link is partitioned or slowed;
+* ``partitioned``: the holder's network link (``rpcdemo net``) is cut;
 * ``timed_out``: the promise's timeout has passed (the server settles it soon);
 * ``unknown_holder``: leased to a node id the process table does not know
   (another HOME or host; nothing here can tell whether it is alive);
+* ``slowed``: the holder's link is delayed (slow, not blocking);
 * ``queued``: the task waits for delivery to a group that has live members;
 * ``running``: leased to a live node; ``sleeping``: a durable timer;
 * ``no_task``: nothing on the server executes it; ``unknown``: the server has
@@ -42,9 +43,11 @@ from resonate_rpc_cli.observe.facts import (
 )
 
 #: Causes that hold a flow up until someone acts (or a lease lapses), most severe first.
-BLOCKING = ("timed_out", "no_live_member", "dead_holder", "paused_holder", "link", "failing")
+BLOCKING = ("timed_out", "no_live_member", "dead_holder", "paused_holder", "partitioned",
+            "failing")
 #: Every cause, most severe first (a fan-out reports its worst branch).
-SEVERITY = (*BLOCKING, "unknown_holder", "no_task", "unknown", "queued", "running", "sleeping")
+SEVERITY = (*BLOCKING, "unknown_holder", "no_task", "unknown", "slowed", "queued", "running",
+            "sleeping")
 #: A step that started this often without ending keeps failing.
 FAILING_STARTS = 2
 MAX_DEPTH = 50
@@ -221,10 +224,10 @@ class _Doctor:
 
     def live_holder(self, call: Call, member: Member, who: str, left: float | None) -> Cause:
         link = (self.f.links or {}).get(member.name)
-        if link is not None and link.state != "ok":
-            how = "partitioned" if link.state == "partitioned" else \
-                f"slowed by {link.delay_ms:.0f} ms"
-            return Cause("link", f"its task is held by {who}, whose network link is {how}",
+        if link is not None and link.state in ("partitioned", "delayed"):
+            kind, how = ("partitioned", "partitioned from the server") \
+                if link.state == "partitioned" else ("slowed", f"slowed by {link.delay_ms:.0f} ms")
+            return Cause(kind, f"its task is held by {who}, whose network link is {how}",
                          member.name, member.os_pid, left,
                          command=f"{self.f.command} net heal {member.name}")
         att = (self.f.attempts or {}).get(call.id)

@@ -12,22 +12,21 @@ topology that is not running (no supervisor, server not answering) raises
 from __future__ import annotations
 
 import contextlib
-import importlib
 import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from resonate_rpc_cli.clients.protocol import ProtocolError, ServerUnreachable
 from resonate_rpc_cli.contracts.errors import NotRunningError
 from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.contracts.ledger import read_ledger
 from resonate_rpc_cli.contracts.naming import SERVICE_GROUPS
+from resonate_rpc_cli.links.client import LinkClient
 from resonate_rpc_cli.observe.doctor import attempts_of
 from resonate_rpc_cli.observe.facts import Attempts, Call, Facts, Lease, Link, Member
-from resonate_rpc_cli.observe.leases import fetch_leases
+from resonate_rpc_cli.observe.leases import fetch_leases, link_facts
 from resonate_rpc_cli.observe.snapshot import PromiseSource
 from resonate_rpc_cli.supervisor import control
 from resonate_rpc_cli.supervisor.topology_config import TopologyConfig
@@ -75,7 +74,7 @@ def gather(home: Home, stuck_after_s: float | None = None,
     facts = Facts(
         calls=calls, leases=leases, members=members, now_ms=int(time.time() * 1000),
         stuck_after_s=config.ttl_s if stuck_after_s is None else stuck_after_s,
-        attempts=attempts, errors=_errors(members, attempts), links=_links(home),
+        attempts=attempts, errors=_errors(members, attempts), links=_links(home, config),
         local_groups=frozenset(g for g in SERVICE_GROUPS if config.includes(g)),
         command=f"rpcdemo --home {home.root}",
     )
@@ -134,13 +133,8 @@ def last_error_line(path: Path) -> str:
     return lines[-1][:300] if lines else ""
 
 
-def _links(home: Home) -> dict[str, Link] | None:
-    """Link states from the link proxies when this build has them (``rpcdemo net``)."""
-    try:
-        links: Any = importlib.import_module("resonate_rpc_cli.links.client")
-    except ImportError:
+def _links(home: Home, config: TopologyConfig) -> dict[str, Link] | None:
+    """Link states from the link proxies (None without them: `up --no-links`)."""
+    if not config.links:
         return None
-    with contextlib.suppress(Exception):  # no proxies (`up --no-links`), or not running
-        statuses: list[Any] = links.LinkClient(home).status()
-        return {s.node: Link(s.state, float(s.delay_ms)) for s in statuses}
-    return None
+    return link_facts(LinkClient(home, timeout_s=2.0).status_or_none())

@@ -18,8 +18,9 @@ from typing import Any
 
 from resonate_rpc_cli.clients.protocol import ProtocolError
 from resonate_rpc_cli.contracts.naming import SERVICE_GROUPS
+from resonate_rpc_cli.links.status import LinkStatus
 from resonate_rpc_cli.observe.doctor import Diagnosis, diagnose
-from resonate_rpc_cli.observe.facts import Call, Facts, Lease, Member
+from resonate_rpc_cli.observe.facts import Call, Facts, Lease, Link, Member
 from resonate_rpc_cli.observe.snapshot import PromiseSource, node_names_by_id
 from resonate_rpc_cli.supervisor.topology_config import TopologyConfig
 
@@ -58,7 +59,8 @@ class LeaseReport:
 
 def lease_report(
     source: PromiseSource, pending: Sequence[Mapping[str, Any]],
-    nodes: Sequence[Mapping[str, Any]], config: TopologyConfig, now_ms: int | None = None,
+    nodes: Sequence[Mapping[str, Any]], config: TopologyConfig, *, now_ms: int | None = None,
+    links: Sequence[LinkStatus] | None = None,
 ) -> LeaseReport:
     """The lease rows and flags for the pending promise records ``pending``."""
     leases, notice = fetch_leases(source)
@@ -68,10 +70,18 @@ def lease_report(
         now_ms=int(time.time() * 1000) if now_ms is None else now_ms,
         stuck_after_s=config.ttl_s,
         local_groups=frozenset(g for g in SERVICE_GROUPS if config.includes(g)),
+        links=link_facts(links),
     )
     diagnoses = {d.promise_id: d for d in diagnose(facts)}
     names = node_names_by_id([dict(n) for n in nodes])
     return LeaseReport(task_rows(facts, diagnoses, names), diagnoses, notice)
+
+
+def link_facts(links: Sequence[LinkStatus] | None) -> dict[str, Link] | None:
+    """Node name → its link's state, from the link proxies' statuses."""
+    if links is None:
+        return None
+    return {s.node: Link(str(s.state), float(s.delay_ms)) for s in links}
 
 
 def stuck_in_tree(source: PromiseSource, root_id: str, nodes: Sequence[Mapping[str, Any]],

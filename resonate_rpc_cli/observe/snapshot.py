@@ -19,6 +19,7 @@ from typing import Any
 from resonate_rpc_cli.clients.protocol import ProtocolError, ResonateClient, ServerUnreachable
 from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.links.client import LinkClient
+from resonate_rpc_cli.links.status import LinkStatus
 from resonate_rpc_cli.supervisor import control
 from resonate_rpc_cli.supervisor.topology_config import TopologyConfig
 
@@ -216,6 +217,7 @@ def collect_status(home: Home, pending_limit: int = MAX_PENDING) -> dict[str, An
     source = PromiseSource(config.server_url)
     server = server_summary(config, source)
     names = node_names_by_id(sup["nodes"])
+    links = LinkClient(home, timeout_s=2.0).status_or_none() if config.links else None
     promises: dict[str, Any] = {"counts": {}, "pending": []}
     work: list[dict[str, Any]] = []
     held: dict[str, list[str]] = {}
@@ -230,14 +232,13 @@ def collect_status(home: Home, pending_limit: int = MAX_PENDING) -> dict[str, An
                 PromiseRow.from_record(r, _holder(holders, names, str(r["id"]))).to_dict()
                 for r in records
             ]
-            work = _with_leases(promises, source, records, sup["nodes"], config)
+            work = _with_leases(promises, source, records, sup["nodes"], config, links=links)
         except ServerUnreachable as exc:
             promises["notice"] = str(exc)
     else:
         promises["notice"] = f"the server at {config.server_url} is not answering"
     if source.notice:
         promises["notice"] = source.notice
-    links = LinkClient(home, timeout_s=2.0).status_or_none() if config.links else None
     link_of = {link.node: link.state for link in links or []}
     nodes = []
     for node in sup["nodes"]:
@@ -262,11 +263,12 @@ def collect_status(home: Home, pending_limit: int = MAX_PENDING) -> dict[str, An
 
 
 def _with_leases(promises: dict[str, Any], source: PromiseSource, records: list[dict[str, Any]],
-                 nodes: list[dict[str, Any]], config: TopologyConfig) -> list[dict[str, Any]]:
+                 nodes: list[dict[str, Any]], config: TopologyConfig, *,
+                 links: list[LinkStatus] | None) -> list[dict[str, Any]]:
     """Flag the pending rows (stuck, the doctor's cause); return the task rows."""
     from resonate_rpc_cli.observe.leases import flag_rows, lease_report  # noqa: PLC0415
 
-    report = lease_report(source, records, nodes, config)
+    report = lease_report(source, records, nodes, config, links=links)
     flag_rows(promises["pending"], report.diagnoses)
     if report.notice:
         promises["notice"] = report.notice

@@ -142,7 +142,8 @@ class Dashboard:
             held.setdefault(names.get(pid, pid), []).append(task_id)
         self.held = {name: sorted(ids) for name, ids in held.items()}
         if self.config is not None:
-            report = lease_report(self.source, pending, self.nodes, self.config)
+            report = lease_report(self.source, pending, self.nodes, self.config,
+                                  links=self.links)
             self.tasks = report.tasks
             self.flags = {pid: d.short() for pid, d in report.diagnoses.items() if d.stuck}
         for rec in pending:

@@ -5,6 +5,7 @@ lease outlives the checks; service-c's step takes 120 s; service-f fails on
 every attempt):
 
 1. an await chain merely slow at its leaf (baz@service-c): running, not stuck, exit 0;
+   its holder's link partitioned (`rpcdemo net`), then healed;
 2. SIGSTOP service-c: the chain three deep is stuck at its leaf, a paused holder,
    and the lease countdown decreases in successive `status --json`;
 3. SIGKILL service-c (no respawn): a dead holder, lease countdown, the respawn command;
@@ -86,6 +87,18 @@ def test_a_slow_chain_is_running_not_stuck(cli: Cli, chain: str) -> None:
     assert diag["cause"]["node"] == "service-c-1"
     text = cli.run("doctor")
     assert text.returncode == 0 and "0 stuck" in text.stdout, text.stdout
+
+
+def test_a_partitioned_holder_is_named_and_healed(cli: Cli, chain: str) -> None:
+    cli.json("net", "partition", "service-c")
+    try:
+        code, diag = cause_of(cli, chain, "partitioned")
+        assert code == 1 and diag["cause"]["node"] == "service-c-1"
+        assert diag["cause"]["command"].endswith("net heal service-c-1")
+    finally:
+        cli.json("net", "heal")
+    code, diag = cause_of(cli, chain, "running")
+    assert code == 0
 
 
 def test_a_paused_leaf_holds_up_the_chain_and_its_lease_counts_down(cli: Cli, chain: str

@@ -138,7 +138,10 @@ def test_one_attempt_in_progress_is_running() -> None:
 
 def test_a_partitioned_link() -> None:
     d = root(diagnose(facts(links={"service-c-1": Link("partitioned")})))
-    assert d.cause.kind == "link" and "partitioned" in d.line() and d.stuck
+    assert d.cause.kind == "partitioned" and "partitioned from the server" in d.line()
+    assert d.stuck and d.cause.command == "rpcdemo --home /h net heal service-c-1"
+    d = root(diagnose(facts(links={"service-c-1": Link("delayed", 200.0)})))
+    assert d.cause.kind == "slowed" and "slowed by 200 ms" in d.line() and not d.stuck
 
 
 def test_a_holder_outside_the_process_table_is_unknown_not_dead() -> None:
