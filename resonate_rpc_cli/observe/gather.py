@@ -5,7 +5,8 @@ Sources: the supervisor (process table, topology config), the server
 extras, connected listeners), the HOME's ledgers (step starts and ends) and
 the tail of each failing node's log. Every source the server or the topology
 lacks becomes ``None`` in the facts plus a line in ``notices``; only a
-topology that is not running (no supervisor, server not answering) raises
+topology that is not running (no supervisor, server not answering) or a
+server without ``promise.search`` (nothing to diagnose from) raises
 :class:`~resonate_rpc_cli.contracts.errors.NotRunningError`.
 """
 
@@ -61,6 +62,9 @@ def gather(home: Home, stuck_after_s: float | None = None,
     notices: list[str] = []
     try:
         calls = _calls(source, notices)
+        if not source.search_supported:
+            raise NotRunningError(f"cannot diagnose: {source.notice}; without promise.search "
+                                  "nothing here can see which promises are pending")
         if promise_id is not None and promise_id not in calls:
             with contextlib.suppress(ProtocolError):
                 rec = source.client.promise_get(promise_id)
