@@ -13,8 +13,8 @@ The optional JSON body ``{"id": str, "arg": int, "timeout": seconds}`` picks
 the promise id (default: the seed's static id, so a re-sent request reconnects
 to the same promise and a finished one answers its stored result), the
 argument (default ``flows.DEFAULT_ARG``) and how long an await route waits
-(default 300 s). Errors: ``400`` bad body or id (printable, no spaces, no
-``:``, at most 128 characters), ``404`` unknown route, ``405`` wrong method,
+(default 300 s). Errors: ``400`` bad body or id (the rule is
+``contracts.ids.root_id_problem``), ``404`` unknown route, ``405`` wrong method,
 ``503`` server unreachable (naming its URL) or listener not connected yet,
 ``409`` the id already names another flow's call, ``504`` the wait timed
 out (the flow keeps running; re-send the same id),
@@ -36,8 +36,8 @@ from flask import request as flask_request
 from werkzeug.exceptions import HTTPException
 
 from resonate_rpc_cli.contracts.flows import DEFAULT_ARG, FLOWS, Flow
+from resonate_rpc_cli.contracts.ids import root_id_problem
 
-MAX_ID_LEN = 128
 DEFAULT_WAIT_S = 300.0
 MAX_WAIT_S = 86_400.0
 DETACHED_MESSAGE = "detached-chain started"
@@ -71,14 +71,9 @@ def validate_id(value: object) -> str:
     """Return ``value`` if it is a usable promise id; raise :class:`BadRequest` otherwise."""
     if not isinstance(value, str):
         raise BadRequest("'id' must be a string")
-    if not value:
-        raise BadRequest("'id' must not be empty")
-    if len(value) > MAX_ID_LEN:
-        raise BadRequest(f"'id' must be at most {MAX_ID_LEN} characters, got {len(value)}")
-    if not value.isprintable() or any(c.isspace() for c in value):
-        raise BadRequest("'id' must be printable and contain no spaces")
-    if ":" in value:
-        raise BadRequest("'id' must not contain ':' (Resonate reserves it for child ids)")
+    problem = root_id_problem(value)
+    if problem is not None:
+        raise BadRequest(f"'id' {problem}")
     return value
 
 

@@ -22,11 +22,11 @@ from resonate_rpc_cli.clients.http import exchange
 from resonate_rpc_cli.clients.protocol import ProtocolError, ResonateClient, ServerUnreachable
 from resonate_rpc_cli.contracts.errors import ExitStatus, NotRunningError, UsageError
 from resonate_rpc_cli.contracts.flows import Flow
+from resonate_rpc_cli.contracts.ids import origin_of, root_id_problem
 from resonate_rpc_cli.contracts.ledger import read_ledger
 from resonate_rpc_cli.observe.snapshot import decode_payload
 
 DEFAULT_TIMEOUT_S = 60.0
-MAX_ID_LEN = 128
 
 
 @dataclass(frozen=True)
@@ -55,9 +55,9 @@ def choose_id(flow: Flow, explicit: str | None, fresh: bool) -> str:
         return f"{flow.promise_id}-{uuid.uuid4().hex[:12]}"
     if explicit is None:
         return flow.promise_id
-    if not explicit or len(explicit) > MAX_ID_LEN or not explicit.isprintable() \
-            or any(c.isspace() for c in explicit):
-        raise UsageError(f"bad --id {explicit!r}: printable, no spaces, at most {MAX_ID_LEN} chars")
+    problem = root_id_problem(explicit)
+    if problem is not None:
+        raise UsageError(f"bad --id {explicit!r}: {problem}")
     return explicit
 
 
@@ -73,7 +73,7 @@ def cog_value(ledger_dir: Path, root_id: str) -> Any | None:
     """The value ``cog`` computed for the detached chain rooted at ``root_id``, if it did."""
     for entry in read_ledger(ledger_dir):
         if entry.func == "cog" and entry.phase == "end" and \
-                entry.promise_id.split(":", 1)[0] == root_id:
+                origin_of(entry.promise_id) == root_id:
             return entry.value if entry.value is not None else True
     return None
 
