@@ -42,7 +42,6 @@ from resonate_rpc_cli.contracts import naming as t
 
 DEFAULT_URL = f"http://{t.DEFAULT_HOST}:{t.DEFAULT_SERVER_PORT}"
 DEFAULT_TTL_S = 60.0
-DELAY_MODES = ("work", "sleep")
 
 
 class ConfigError(ValueError):
@@ -94,9 +93,9 @@ class NodeConfig:
         else:
             ledger_dir = Path(".rpcdemo") / "ledger"
         ready_raw = env.get(t.ENV_READY_FILE, "").strip()
-        mode = env.get(t.ENV_DELAY_MODE, "").strip() or "work"
-        if mode not in DELAY_MODES:
-            raise ConfigError(f"{t.ENV_DELAY_MODE} must be one of {', '.join(DELAY_MODES)}, "
+        mode = env.get(t.ENV_DELAY_MODE, "").strip() or t.DEFAULT_DELAY_MODE
+        if mode not in t.DELAY_MODES:
+            raise ConfigError(f"{t.ENV_DELAY_MODE} must be one of {', '.join(t.DELAY_MODES)}, "
                               f"got {mode!r}")
         fail_raw = env.get(t.ENV_FAIL_FIRST, "").strip()
         if fail_raw not in ("", "0", "1"):

@@ -50,6 +50,7 @@ from resonate_rpc_cli.contracts.errors import ExitStatus
 from resonate_rpc_cli.contracts.flows import expected_value
 from resonate_rpc_cli.contracts.ledger import LedgerEntry, LedgerWriter
 from resonate_rpc_cli.contracts.lifeline import start_lifeline
+from resonate_rpc_cli.contracts.naming import DELAY_SLEEP, DELAY_WORK
 from services.config import ConfigError, NodeConfig
 from services.sse import RECONNECT_BACKOFF, NodeSSEConnection
 
@@ -130,7 +131,7 @@ class Node:
             if got != want:
                 raise WrongChildValue(f"{func}({arg}): {child} returned {got!r}, expected {want}")
         cfg = self.config
-        if cfg.step_delay_s > 0 and cfg.delay_mode == "sleep":
+        if cfg.step_delay_s > 0 and cfg.delay_mode == DELAY_SLEEP:
             await ctx.sleep(timedelta(seconds=cfg.step_delay_s))
         value: int = await ctx.run(_checkpoint, self, func, ctx.info.id, arg)
         return value
@@ -147,7 +148,7 @@ class Node:
             say(f"{cfg.name} {func}({arg}) failed: InjectedFailure: fails on every attempt "
                 f"step={step_id}")
             raise InjectedFailure(f"{func}({arg}): injected failure on every attempt")
-        if cfg.step_delay_s > 0 and cfg.delay_mode == "work":
+        if cfg.step_delay_s > 0 and cfg.delay_mode == DELAY_WORK:
             await asyncio.sleep(cfg.step_delay_s)
         value = expected_value(func, arg)
         self._append("end", func, promise_id, step_id, arg, value=value)

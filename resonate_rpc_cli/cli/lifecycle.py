@@ -28,6 +28,8 @@ from resonate_rpc_cli.contracts.naming import (
 from resonate_rpc_cli.supervisor import launch
 from resonate_rpc_cli.supervisor.topology_config import (
     DEFAULT_TTL_S,
+    MAX_REPLICAS,
+    STARTED_SERVER_KINDS,
     TopologyConfig,
     parse_delay,
     parse_only,
@@ -68,7 +70,8 @@ def up(
     memory: Annotated[bool | None, typer.Option("--memory/--no-memory",
         help="Keep the server's state in memory only.", show_default=False)] = None,
     replicas: Annotated[list[str] | None, typer.Option("--replicas", metavar="GROUP=N",
-        help="Nodes of one service group, e.g. service-b=3 (repeatable; 1..16).")] = None,
+        help="Nodes of one service group, e.g. service-b=3 "
+        f"(repeatable; 1..{MAX_REPLICAS}).")] = None,
     server_choice: Annotated[str | None, typer.Option("--server",
         help="embedded: our dev server; resonate: the real `resonate` binary on PATH "
         "(default embedded).", show_default=False)] = None,
@@ -108,7 +111,7 @@ def up(
     if replicas:
         flags["replicas"] = dict(parse_replicas(r) for r in replicas)
     if server_choice is not None:
-        if server_choice not in ("embedded", "resonate"):
+        if server_choice not in STARTED_SERVER_KINDS:
             raise UsageError(f"--server must be embedded or resonate, got {server_choice!r} "
                              "(a running server: --server-url URL)")
         flags["server_kind"] = server_choice

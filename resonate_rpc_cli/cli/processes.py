@@ -18,6 +18,7 @@ from resonate_rpc_cli.cli.common import (
 from resonate_rpc_cli.contracts.errors import NotRunningError, UsageError
 from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.contracts.naming import (
+    DEFAULT_DELAY_MODE,
     DEFAULT_SERVER_PORT,
     SERVICE_GROUPS,
 )
@@ -25,6 +26,8 @@ from resonate_rpc_cli.supervisor import control
 from resonate_rpc_cli.supervisor import foreground as nodecmd
 from resonate_rpc_cli.supervisor.topology_config import (
     DEFAULT_TTL_S,
+    EXTERNAL_SERVER,
+    MAX_REPLICAS,
     TopologyConfig,
     check_replicas,
     validate_config,
@@ -120,7 +123,8 @@ def scale(
     ctx: typer.Context,
     *,
     group: Annotated[str, typer.Argument(help="A service group, e.g. service-b.")],
-    count: Annotated[int, typer.Argument(help="Nodes it should run from now on (0..16).")],
+    count: Annotated[int, typer.Argument(
+        help=f"Nodes it should run from now on (0..{MAX_REPLICAS}).")],
     timeout: Annotated[float, typer.Option(help="Seconds to wait until the group has "
         "exactly COUNT ready nodes.")] = 30.0,
     as_json: JsonOpt = False,
@@ -171,11 +175,12 @@ def node(
     group: Annotated[str, typer.Argument(help="The service group to serve, e.g. service-b.")],
     server_url: Annotated[str, typer.Option("--server-url", envvar="RESONATE_URL",
         help="The Resonate server to join.")] = f"http://127.0.0.1:{DEFAULT_SERVER_PORT}",
-    count: Annotated[int, typer.Option(help="How many nodes of GROUP (1..16).")] = 1,
+    count: Annotated[int, typer.Option(help=f"How many nodes of GROUP (1..{MAX_REPLICAS}).")] = 1,
     ttl: Annotated[float, typer.Option(help="Lease TTL of each node, in seconds.")]
         = DEFAULT_TTL_S,
     step_delay: Annotated[float, typer.Option(help="Seconds every step takes.")] = 0.0,
-    delay_mode: Annotated[str, typer.Option(help="work or sleep (see `up --help`).")] = "work",
+    delay_mode: Annotated[str, typer.Option(help="work or sleep (see `up --help`).")] \
+        = DEFAULT_DELAY_MODE,
     as_json: JsonOpt = False,
 ) -> None:
     """Run COUNT nodes of one group in the foreground, on any host, against a running server.
@@ -187,10 +192,10 @@ def node(
     """
     if group not in SERVICE_GROUPS:
         raise UsageError(f"unknown group {group!r}; valid groups: {', '.join(SERVICE_GROUPS)}")
-    if not 1 <= count <= 16:
-        raise UsageError(f"--count must be from 1 to 16, got {count}")
+    if not 1 <= count <= MAX_REPLICAS:
+        raise UsageError(f"--count must be from 1 to {MAX_REPLICAS}, got {count}")
     config = validate_config(TopologyConfig(
-        server_kind="external", server_url=server_url, only=[group], replicas={group: count},
+        server_kind=EXTERNAL_SERVER, server_url=server_url, only=[group], replicas={group: count},
         ttl_s=ttl, step_delay_s=step_delay, delay_mode=delay_mode))
     emit = (lambda event: typer.echo(json.dumps(event))) if as_json else \
         (lambda event: typer.echo(nodecmd.describe(event)))

@@ -48,12 +48,14 @@ from pathlib import Path
 from typing import Any
 
 from resonate_rpc_cli.contracts.errors import UsageError
-from resonate_rpc_cli.contracts.naming import SERVICE_GROUPS
+from resonate_rpc_cli.contracts.naming import DELAY_MODES, SERVICE_GROUPS
+from resonate_rpc_cli.supervisor.topology_config import (
+    EXTERNAL_SERVER,
+    MAX_REPLICAS,
+    SERVER_KINDS,
+)
 
 DEFAULT_CONFIG_NAME = "rpcdemo.toml"
-SERVER_KINDS = ("embedded", "resonate", "external")
-DELAY_MODES = ("work", "sleep")
-MAX_REPLICAS = 16
 
 
 class _Bad(Exception):
@@ -191,9 +193,9 @@ def parse_config(text: str, source: str = DEFAULT_CONFIG_NAME) -> dict[str, Any]
                 out[field] = check(value)
             except _Bad as exc:
                 raise UsageError(f"{source}: {dotted} {exc}, got {value!r}") from None
-    if out.get("server_kind") == "external" and "server_url" not in out:
+    if out.get("server_kind") == EXTERNAL_SERVER and "server_url" not in out:
         raise UsageError(f"{source}: server.kind = \"external\" needs server.url")
-    if "server_url" in out and out.get("server_kind", "external") != "external":
+    if "server_url" in out and out.get("server_kind", EXTERNAL_SERVER) != EXTERNAL_SERVER:
         raise UsageError(f"{source}: server.url only goes with server.kind = \"external\"")
     return out
 
@@ -253,7 +255,7 @@ def merge_settings(file_settings: dict[str, Any], flags: dict[str, Any]) -> dict
         raise UsageError("--server-url uses a server that is already running; "
                          "drop --server (or --server-url)")
     if url is not None:
-        merged.update(server_kind="external", server_url=url)
+        merged.update(server_kind=EXTERNAL_SERVER, server_url=url)
     elif kind is not None:
         merged["server_kind"] = kind
         merged.pop("server_url", None)

@@ -35,6 +35,10 @@ ENV_FAIL_FIRST = "RPCDEMO_FAIL_FIRST"  # "1": each step raises on its first atte
 ENV_FAIL_ALWAYS = "RPCDEMO_FAIL_ALWAYS"  # groups (comma list) whose steps raise on every attempt
 ENV_GATEWAY_PORT = "RPCDEMO_GATEWAY_PORT"  # gateway's port
 ENV_GATEWAY_HOST = "RPCDEMO_GATEWAY_HOST"  # gateway's bind address
+#: values of ENV_DELAY_MODE; the first is the default
+DELAY_MODES = ("work", "sleep")
+DELAY_WORK, DELAY_SLEEP = DELAY_MODES
+DEFAULT_DELAY_MODE = DELAY_WORK
 
 
 @dataclass(frozen=True)

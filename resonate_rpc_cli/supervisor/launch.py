@@ -29,7 +29,9 @@ from resonate_rpc_cli.contracts.lifeline import ENV_PARENT_PID
 from resonate_rpc_cli.contracts.naming import ENV_HOME, GATEWAY
 from resonate_rpc_cli.supervisor import control
 from resonate_rpc_cli.supervisor.topology_config import (
+    EXTERNAL_SERVER,
     INSTALL_HINT,
+    REAL_SERVER,
     TopologyConfig,
     resonate_binary,
     validate_config,
@@ -231,9 +233,9 @@ def check_server_choice(config: TopologyConfig) -> None:
     ``resonate`` needs the binary on PATH; ``external`` needs the server to
     answer ``GET /health`` now. Both are :class:`NotRunningError` (exit 3).
     """
-    if config.server_kind == "resonate" and resonate_binary() is None:
+    if config.server_kind == REAL_SERVER and resonate_binary() is None:
         raise NotRunningError(f"--server resonate: no `resonate` binary on PATH; {INSTALL_HINT}")
-    if config.server_kind == "external" and \
+    if config.server_kind == EXTERNAL_SERVER and \
             not ResonateClient(config.server_url, timeout_s=3.0).healthy():
         raise NotRunningError(
             f"no Resonate server answers at {config.server_url} (GET /health); start it first "

@@ -20,13 +20,22 @@ from resonate_rpc_cli.contracts import naming as topo
 from resonate_rpc_cli.contracts.errors import UsageError
 from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.contracts.lifeline import ENV_PARENT_PID
-from resonate_rpc_cli.contracts.naming import GATEWAY, SERVER, SERVICE_GROUPS, NodeName
+from resonate_rpc_cli.contracts.naming import (
+    DEFAULT_DELAY_MODE,
+    DELAY_MODES,
+    GATEWAY,
+    SERVER,
+    SERVICE_GROUPS,
+    NodeName,
+)
 
 DEFAULT_TTL_S = 5.0
-DELAY_MODES = ("work", "sleep")
 #: ``embedded``: our server (python -m resonate_rpc_cli.server); ``resonate``: the real
 #: binary on PATH; ``external``: a server already running at ``server_url`` (none started).
 SERVER_KINDS = ("embedded", "resonate", "external")
+EMBEDDED_SERVER, REAL_SERVER, EXTERNAL_SERVER = SERVER_KINDS
+#: the kinds ``up --server`` starts itself
+STARTED_SERVER_KINDS = (EMBEDDED_SERVER, REAL_SERVER)
 MAX_REPLICAS = 16
 #: What ``--only`` may name: the gateway and the service groups (the server follows
 #: the server kind).
@@ -52,11 +61,11 @@ class TopologyConfig:
     ttl_s: float = DEFAULT_TTL_S
     step_delay_s: float = 0.0
     delays: dict[str, float] = field(default_factory=dict)
-    delay_mode: str = "work"
+    delay_mode: str = DEFAULT_DELAY_MODE
     fail_first: bool = False
     memory: bool = False
     grace_s: float = 3.0
-    server_kind: str = "embedded"
+    server_kind: str = EMBEDDED_SERVER
     server_url: str = ""
     replicas: dict[str, int] = field(default_factory=dict)
     only: list[str] = field(default_factory=list)
@@ -66,7 +75,7 @@ class TopologyConfig:
     links: bool = True
 
     def __post_init__(self) -> None:
-        if self.server_kind != "external":
+        if self.server_kind != EXTERNAL_SERVER:
             object.__setattr__(self, "server_url", f"http://{self.host}:{self.server_port}")
         else:
             object.__setattr__(self, "server_url", self.server_url.rstrip("/"))
@@ -78,7 +87,7 @@ class TopologyConfig:
     @property
     def starts_server(self) -> bool:
         """Whether ``up`` starts a server (not for an external one)."""
-        return self.server_kind != "external"
+        return self.server_kind != EXTERNAL_SERVER
 
     def delay_for(self, group: str) -> float:
         return self.delays.get(group, self.step_delay_s)
@@ -127,7 +136,7 @@ def validate_config(config: TopologyConfig) -> TopologyConfig:
         raise UsageError(f"--delay-mode must be one of {', '.join(DELAY_MODES)}")
     if config.server_kind not in SERVER_KINDS:
         raise UsageError(f"--server must be one of embedded, resonate, got {config.server_kind!r}")
-    if config.server_kind == "external" and not config.server_url.startswith(
+    if config.server_kind == EXTERNAL_SERVER and not config.server_url.startswith(
             ("http://", "https://")):
         raise UsageError(f"--server-url must be an http:// or https:// URL, "
                          f"got {config.server_url!r}")
@@ -240,7 +249,7 @@ def build_launch(
     }
     log = home.node_log(label, incarnation)
     if name.group == SERVER:
-        if config.server_kind == "resonate":
+        if config.server_kind == REAL_SERVER:
             argv, server_env = real_server_command(config, home)
             env.update(server_env)
             return LaunchSpec(label, SERVER, node_id, incarnation, argv, env, log, None)
