@@ -41,14 +41,13 @@ are the supervisor's ``TopologyConfig`` field names.
 
 from __future__ import annotations
 
-import math
 import tomllib
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from resonate_rpc_cli.contracts.errors import UsageError
 from resonate_rpc_cli.contracts.naming import DELAY_MODES, SERVICE_GROUPS
+from resonate_rpc_cli.supervisor import config_values as cv
 from resonate_rpc_cli.supervisor.topology_config import (
     EXTERNAL_SERVER,
     MAX_REPLICAS,
@@ -58,96 +57,33 @@ from resonate_rpc_cli.supervisor.topology_config import (
 DEFAULT_CONFIG_NAME = "rpcdemo.toml"
 
 
-class _Bad(Exception):
-    pass
-
-
-def _port(v: Any) -> int:
-    if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 65535:
-        raise _Bad("must be a port number between 1 and 65535")
-    return v
-
-
-def _seconds(v: Any) -> float:
-    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v) or v < 0:
-        raise _Bad("must be a number of seconds >= 0")
-    return float(v)
-
-
-def _positive_seconds(v: Any) -> float:
-    s = _seconds(v)
-    if s <= 0:
-        raise _Bad("must be a number of seconds > 0")
-    return s
-
-
-def _bool(v: Any) -> bool:
-    if not isinstance(v, bool):
-        raise _Bad("must be true or false")
-    return v
-
-
-def _count(v: Any) -> int:
-    if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-        raise _Bad("must be a whole number >= 1")
-    return v
-
-
-def _choice(options: tuple[str, ...]) -> Callable[[Any], str]:
-    def check(v: Any) -> str:
-        if v not in options:
-            raise _Bad(f"must be one of {', '.join(options)}")
-        return str(v)
-
-    return check
-
-
-def _url(v: Any) -> str:
-    if not isinstance(v, str) or not v.startswith(("http://", "https://")):
-        raise _Bad("must be an http:// or https:// URL")
-    return v
-
-
-def _host(v: Any) -> str:
-    if not isinstance(v, str) or not v or any(c in v for c in "/: "):
-        raise _Bad("must be an address like 127.0.0.1 (no scheme, no port)")
-    return v
-
-
-def _replicas(v: Any) -> int:
-    n = _count(v)
-    if n > MAX_REPLICAS:
-        raise _Bad(f"must be at most {MAX_REPLICAS}")
-    return n
-
-
 #: table -> key -> (TopologyConfig field, validator)
-SCHEMA: dict[str, dict[str, tuple[str, Callable[[Any], Any]]]] = {
+SCHEMA: dict[str, dict[str, tuple[str, cv.Check]]] = {
     "server": {
-        "port": ("server_port", _port),
-        "host": ("host", _host),
-        "kind": ("server_kind", _choice(SERVER_KINDS)),
-        "url": ("server_url", _url),
-        "memory": ("memory", _bool),
+        "port": ("server_port", cv.port),
+        "host": ("host", cv.host),
+        "kind": ("server_kind", cv.choice(SERVER_KINDS)),
+        "url": ("server_url", cv.url),
+        "memory": ("memory", cv.flag),
     },
-    "gateway": {"port": ("gateway_port", _port)},
+    "gateway": {"port": ("gateway_port", cv.port)},
     "nodes": {
-        "ttl": ("ttl_s", _positive_seconds),
-        "step_delay": ("step_delay_s", _seconds),
-        "delay_mode": ("delay_mode", _choice(DELAY_MODES)),
-        "fail_first": ("fail_first", _bool),
+        "ttl": ("ttl_s", cv.positive_seconds),
+        "step_delay": ("step_delay_s", cv.seconds),
+        "delay_mode": ("delay_mode", cv.choice(DELAY_MODES)),
+        "fail_first": ("fail_first", cv.flag),
     },
     "restart": {
-        "max_failures": ("restart_max_failures", _count),
-        "backoff": ("restart_backoff_s", _positive_seconds),
+        "max_failures": ("restart_max_failures", cv.whole(1)),
+        "backoff": ("restart_backoff_s", cv.positive_seconds),
     },
 }
 #: keys outside any table -> (TopologyConfig field, validator)
 TOP_LEVEL: dict[str, tuple[str, Callable[[Any], Any]]] = {"links": ("links", _bool)}
 #: tables whose keys are service groups
-GROUP_TABLES: dict[str, tuple[str, Callable[[Any], Any]]] = {
-    "nodes.delay": ("delays", _seconds),
-    "replicas": ("replicas", _replicas),
+GROUP_TABLES: dict[str, tuple[str, cv.Check]] = {
+    "nodes.delay": ("delays", cv.seconds),
+    "replicas": ("replicas", cv.whole(1, MAX_REPLICAS)),
 }
 
 
@@ -189,10 +125,7 @@ def parse_config(text: str, source: str = DEFAULT_CONFIG_NAME) -> dict[str, Any]
                 valid = ", ".join(SCHEMA[table]) + (", delay" if table == "nodes" else "")
                 raise UsageError(f"{source}: unknown key {dotted} (valid in [{table}]: {valid})")
             field, check = SCHEMA[table][key]
-            try:
-                out[field] = check(value)
-            except _Bad as exc:
-                raise UsageError(f"{source}: {dotted} {exc}, got {value!r}") from None
+            out[field] = cv.checked(f"{source}: {dotted}", check, value)
     if out.get("server_kind") == EXTERNAL_SERVER and "server_url" not in out:
         raise UsageError(f"{source}: server.kind = \"external\" needs server.url")
     if "server_url" in out and out.get("server_kind", EXTERNAL_SERVER) != EXTERNAL_SERVER:
@@ -207,10 +140,7 @@ def _parse_groups(table: str, body: dict[str, Any], source: str, out: dict[str, 
         if group not in SERVICE_GROUPS:
             valid = ", ".join(SERVICE_GROUPS)
             raise UsageError(f"{source}: unknown group {table}.{group} (valid: {valid})")
-        try:
-            parsed[group] = check(value)
-        except _Bad as exc:
-            raise UsageError(f"{source}: {table}.{group} {exc}, got {value!r}") from None
+        parsed[group] = cv.checked(f"{source}: {table}.{group}", check, value)
     out[field] = parsed
 
 

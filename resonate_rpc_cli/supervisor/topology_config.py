@@ -8,7 +8,6 @@ processes are started here. The environment follows the node contract in
 from __future__ import annotations
 
 import json
-import math
 import os
 import shutil
 import sys
@@ -28,6 +27,7 @@ from resonate_rpc_cli.contracts.naming import (
     SERVICE_GROUPS,
     NodeName,
 )
+from resonate_rpc_cli.supervisor import config_values as cv
 
 DEFAULT_TTL_S = 5.0
 #: ``embedded``: our server (python -m resonate_rpc_cli.server); ``resonate``: the real
@@ -118,38 +118,33 @@ class TopologyConfig:
 
 
 def validate_config(config: TopologyConfig) -> TopologyConfig:
-    """Return ``config`` or raise :class:`UsageError` naming the first bad value."""
-    for label, port in (("--server-port", config.server_port),
-                        ("--gateway-port", config.gateway_port)):
-        if not 1 <= port <= 65535:
-            raise UsageError(f"{label} must be between 1 and 65535, got {port}")
-    if not config.host or any(c in config.host for c in "/: "):
-        raise UsageError(f"--host must be an address like 127.0.0.1, got {config.host!r}")
+    """Return ``config`` or raise :class:`UsageError` naming the first bad value.
+
+    The value rules are those of ``config_values`` (the topology file uses them too).
+    """
+    settings: list[tuple[str, cv.Check, Any]] = [
+        ("--server-port", cv.port, config.server_port),
+        ("--gateway-port", cv.port, config.gateway_port),
+        ("--host", cv.host, config.host),
+        ("--ttl", cv.positive_seconds, config.ttl_s),
+        ("--step-delay", cv.seconds, config.step_delay_s),
+        *((f"delay for {group}", cv.seconds, d) for group, d in config.delays.items()),
+        ("--delay-mode", cv.choice(DELAY_MODES), config.delay_mode),
+        ("--server", cv.choice(SERVER_KINDS), config.server_kind),
+        ("restart max_failures", cv.whole(1), config.restart_max_failures),
+        ("restart backoff", cv.positive_seconds, config.restart_backoff_s),
+    ]
+    for label, check, value in settings:
+        cv.checked(label, check, value)
     if config.server_port == config.gateway_port:
         raise UsageError(f"--server-port and --gateway-port are both {config.server_port}")
-    if not (math.isfinite(config.ttl_s) and config.ttl_s > 0):
-        raise UsageError(f"--ttl must be a positive number of seconds, got {config.ttl_s}")
-    for group, delay in {"--step-delay": config.step_delay_s, **config.delays}.items():
-        if not (math.isfinite(delay) and delay >= 0):
-            raise UsageError(f"delay for {group} must be >= 0 seconds, got {delay}")
-    if config.delay_mode not in DELAY_MODES:
-        raise UsageError(f"--delay-mode must be one of {', '.join(DELAY_MODES)}")
-    if config.server_kind not in SERVER_KINDS:
-        raise UsageError(f"--server must be one of embedded, resonate, got {config.server_kind!r}")
-    if config.server_kind == EXTERNAL_SERVER and not config.server_url.startswith(
-            ("http://", "https://")):
-        raise UsageError(f"--server-url must be an http:// or https:// URL, "
-                         f"got {config.server_url!r}")
+    if config.server_kind == EXTERNAL_SERVER:
+        cv.checked("--server-url", cv.url, config.server_url)
     for group, n in config.replicas.items():
         check_replicas(group, n)  # 0 only arrives through `scale`
     for part in config.only:
         if part not in PART_NAMES:
             raise UsageError(f"--only: unknown part {part!r}; valid: {', '.join(PART_NAMES)}")
-    if config.restart_max_failures < 1:
-        raise UsageError("restart max_failures must be >= 1, "
-                         f"got {config.restart_max_failures}")
-    if not (math.isfinite(config.restart_backoff_s) and config.restart_backoff_s > 0):
-        raise UsageError(f"restart backoff must be > 0 seconds, got {config.restart_backoff_s}")
     return config
 
 
@@ -210,12 +205,11 @@ def parse_delay(text: str) -> tuple[str, float]:
         valid = ", ".join(SERVICE_GROUPS)
         raise UsageError(f"bad --delay {text!r}: unknown group {group!r}; valid groups: {valid}")
     try:
-        seconds = float(raw)
+        return group, cv.seconds(float(raw))
     except ValueError:
         raise UsageError(f"bad --delay {text!r}: {raw!r} is not a number of seconds") from None
-    if not (math.isfinite(seconds) and seconds >= 0):
-        raise UsageError(f"bad --delay {text!r}: seconds must be >= 0")
-    return group, seconds
+    except cv.BadValue as exc:
+        raise UsageError(f"bad --delay {text!r}: {exc}") from None
 
 
 @dataclass(frozen=True)

@@ -52,8 +52,8 @@ def test_new_fields_round_trip_through_json() -> None:
     (TopologyConfig(replicas={"service-q": 1}), "unknown group 'service-q'"),
     (TopologyConfig(replicas={"service-b": 40}), "from 0 to 16, got 40"),
     (TopologyConfig(only=["server"]), "--only: unknown part 'server'"),
-    (TopologyConfig(restart_max_failures=0), "max_failures must be >= 1"),
-    (TopologyConfig(restart_backoff_s=0), "backoff must be > 0"),
+    (TopologyConfig(restart_max_failures=0), "max_failures must be a whole number >= 1"),
+    (TopologyConfig(restart_backoff_s=0), "backoff must be a number of seconds > 0"),
 ])
 def test_validate_names_the_bad_field(config: TopologyConfig, why: str) -> None:
     with pytest.raises(UsageError, match=why):

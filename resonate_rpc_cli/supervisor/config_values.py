@@ -1,0 +1,88 @@
+"""The rule for each kind of topology setting, written once.
+
+Each check returns the value (normalised) or raises :class:`BadValue` whose
+message is the rule (``"must be a port number between 1 and 65535"``). The
+topology file (``cli/topology_file.py``) and :func:`validate_config` frame
+that message with their own label: a file key (``server.port``) or a flag
+(``--server-port``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+from resonate_rpc_cli.contracts.errors import UsageError
+
+Check = Callable[[Any], Any]
+
+
+class BadValue(Exception):
+    """A setting breaks its rule; the message says the rule."""
+
+
+def port(v: Any) -> int:
+    if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 65535:
+        raise BadValue("must be a port number between 1 and 65535")
+    return v
+
+
+def seconds(v: Any) -> float:
+    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v) or v < 0:
+        raise BadValue("must be a number of seconds >= 0")
+    return float(v)
+
+
+def positive_seconds(v: Any) -> float:
+    if seconds(v) <= 0:
+        raise BadValue("must be a number of seconds > 0")
+    return float(v)
+
+
+def flag(v: Any) -> bool:
+    if not isinstance(v, bool):
+        raise BadValue("must be true or false")
+    return v
+
+
+def whole(low: int, high: int | None = None) -> Check:
+    """A whole number from ``low`` (to ``high``, when given)."""
+
+    def check(v: Any) -> int:
+        if isinstance(v, bool) or not isinstance(v, int) or v < low:
+            raise BadValue(f"must be a whole number >= {low}")
+        if high is not None and v > high:
+            raise BadValue(f"must be at most {high}")
+        return v
+
+    return check
+
+
+def choice(options: tuple[str, ...]) -> Check:
+    def check(v: Any) -> str:
+        if v not in options:
+            raise BadValue(f"must be one of {', '.join(options)}")
+        return str(v)
+
+    return check
+
+
+def url(v: Any) -> str:
+    if not isinstance(v, str) or not v.startswith(("http://", "https://")):
+        raise BadValue("must be an http:// or https:// URL")
+    return v
+
+
+def host(v: Any) -> str:
+    if not isinstance(v, str) or not v or any(c in v for c in "/: "):
+        raise BadValue("must be an address like 127.0.0.1 (no scheme, no port)")
+    return v
+
+
+def checked(label: str, check: Check, value: Any) -> Any:
+    """``check(value)``, or a :class:`UsageError` ``"<label> <rule>, got <value>"``."""
+    try:
+        return check(value)
+    except BadValue as exc:
+        raise UsageError(f"{label} {exc}, got {value!r}") from None
