@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from resonate_rpc_cli.contracts import naming as t
+from resonate_rpc_cli.contracts.home import Home
 
 DEFAULT_URL = f"http://{t.DEFAULT_HOST}:{t.DEFAULT_SERVER_PORT}"
 DEFAULT_TTL_S = 60.0
@@ -85,13 +86,7 @@ class NodeConfig:
         if any(c in node_id for c in "/: ") or not node_id.isprintable():
             raise ConfigError(f"{t.ENV_NODE_ID} must be printable, without '/', ':' or spaces")
         ledger_raw = env.get(t.ENV_LEDGER_DIR, "").strip()
-        home = env.get(t.ENV_HOME, "").strip()
-        if ledger_raw:
-            ledger_dir = Path(ledger_raw)
-        elif home:
-            ledger_dir = Path(home) / "ledger"
-        else:
-            ledger_dir = Path(".rpcdemo") / "ledger"
+        ledger_dir = Path(ledger_raw) if ledger_raw else Home.resolve(env=env).ledger_dir
         ready_raw = env.get(t.ENV_READY_FILE, "").strip()
         mode = env.get(t.ENV_DELAY_MODE, "").strip() or t.DEFAULT_DELAY_MODE
         if mode not in t.DELAY_MODES:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +26,8 @@ from resonate_rpc_cli.contracts.errors import UsageError
 from resonate_rpc_cli.contracts.naming import ENV_HOME
 
 DEFAULT_HOME = ".rpcdemo"
+STORE_FILE = "store.sqlite"
+LEDGER_DIR = "ledger"
 #: Unix socket paths longer than this cannot be bound (sun_path is 108 bytes on Linux).
 MAX_SOCKET_PATH = 100
 
@@ -36,9 +39,12 @@ class Home:
     root: Path
 
     @classmethod
-    def resolve(cls, raw: str | os.PathLike[str] | None = None) -> Home:
-        """``raw``, else ``$RPCDEMO_HOME``, else ``./.rpcdemo``; always absolute."""
-        text = os.fspath(raw) if raw else os.environ.get(ENV_HOME) or DEFAULT_HOME
+    def resolve(cls, raw: str | os.PathLike[str] | None = None,
+                env: Mapping[str, str] | None = None) -> Home:
+        """``raw``, else ``$RPCDEMO_HOME`` (of ``env``, default ``os.environ``), else
+        ``./.rpcdemo``; always absolute."""
+        env = os.environ if env is None else env
+        text = os.fspath(raw) if raw else env.get(ENV_HOME, "").strip() or DEFAULT_HOME
         return cls(Path(text).expanduser().absolute())
 
     @property
@@ -55,7 +61,7 @@ class Home:
 
     @property
     def ledger_dir(self) -> Path:
-        return self.root / "ledger"
+        return self.root / LEDGER_DIR
 
     @property
     def chaos_dir(self) -> Path:
@@ -63,7 +69,7 @@ class Home:
 
     @property
     def store_path(self) -> Path:
-        return self.root / "store.sqlite"
+        return self.root / STORE_FILE
 
     @property
     def control_socket(self) -> Path:

@@ -4,14 +4,12 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from resonate_rpc_cli.contracts.naming import DEFAULT_HOST, DEFAULT_SERVER_PORT, ENV_HOME
-
-STORE_FILE = "store.sqlite"
+from resonate_rpc_cli.contracts.home import Home
+from resonate_rpc_cli.contracts.naming import DEFAULT_HOST, DEFAULT_SERVER_PORT
 
 
 @dataclass(frozen=True)
@@ -53,7 +51,4 @@ class ServerConfig:
 
 def default_store_path(env: Mapping[str, str] | None = None) -> Path:
     """``$RPCDEMO_HOME/store.sqlite`` when RPCDEMO_HOME is set, else ``./.rpcdemo/store.sqlite``."""
-    env = os.environ if env is None else env
-    home = env.get(ENV_HOME)
-    base = Path(home) if home else Path(".rpcdemo")
-    return (base / STORE_FILE).absolute()
+    return Home.resolve(env=env).store_path
