@@ -25,6 +25,8 @@ from resonate_rpc_cli.contracts.naming import (
     DEFAULT_SERVER_PORT,
     GATEWAY,
 )
+from resonate_rpc_cli.server.config import ServerConfig
+from resonate_rpc_cli.supervisor import config_values as cv
 from resonate_rpc_cli.supervisor import launch
 from resonate_rpc_cli.supervisor.topology_config import (
     DEFAULT_TTL_S,
@@ -185,26 +187,30 @@ def down(ctx: typer.Context, *, as_json: JsonOpt = False) -> None:
 
 # -- the server alone ----------------------------------------------------------------
 
+#: the flags' defaults are the server's own
+_SERVER = ServerConfig()
+
 
 @app.command()
 @exit_on_error
 def server(
     ctx: typer.Context,
     *,
-    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to bind.")] = DEFAULT_SERVER_PORT,
+    host: Annotated[str, typer.Option(help="Address to bind.")] = _SERVER.host,
+    port: Annotated[int, typer.Option(help="Port to bind.")] = _SERVER.port,
     store: Annotated[Path | None, typer.Option(help="SQLite store "
         "(default HOME/store.sqlite).")] = None,
     memory: Annotated[bool, typer.Option(help="Keep state in memory only.")] = False,
     stream_lifetime: Annotated[float, typer.Option(help="End SSE streams after S seconds.")]
-        = 240.0,
+        = _SERVER.stream_lifetime_s,
     keepalive: Annotated[float, typer.Option(help="Keepalive interval on idle streams (s).")]
-        = 15.0,
+        = _SERVER.keepalive_s,
     hold_max: Annotated[int, typer.Option(help="Max messages held for absent listeners.")]
-        = 10_000,
-    hold_age: Annotated[float, typer.Option(help="Max age of a held message (s).")] = 300.0,
+        = _SERVER.hold_max,
+    hold_age: Annotated[float, typer.Option(help="Max age of a held message (s).")]
+        = _SERVER.hold_age_s,
     max_body: Annotated[int, typer.Option(help="Largest accepted request body (bytes).")]
-        = 4 * 1024 * 1024,
+        = _SERVER.max_body_bytes,
     no_extras: Annotated[bool, typer.Option("--no-extras",
         help="Hide /rpcdemo/* like a real server.")] = False,
     fsync: Annotated[bool, typer.Option(help="fsync every commit.")] = False,
@@ -214,13 +220,11 @@ def server(
     Exit 3 when the port is in use or the store cannot be opened.
     """
     # imported here: the server pulls in aiohttp, which every other command can skip
-    from resonate_rpc_cli.server.config import ServerConfig  # noqa: PLC0415
     from resonate_rpc_cli.server.serve import serve  # noqa: PLC0415
 
     if store is not None and memory:
         raise UsageError("--store and --memory cannot be used together")
-    if not 0 < port < 65536:
-        raise UsageError(f"--port must be between 1 and 65535, got {port}")
+    cv.checked("--port", cv.port, port)
     if min(stream_lifetime, keepalive, hold_age) <= 0 or min(hold_max, max_body) <= 0:
         raise UsageError("--stream-lifetime, --keepalive, --hold-* and --max-body must be > 0")
     home = home_of(ctx)
