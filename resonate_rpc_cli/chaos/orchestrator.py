@@ -31,12 +31,11 @@ from resonate_rpc_cli.chaos.supply import FlowPlan, FlowSupply
 from resonate_rpc_cli.chaos.targets import ChaosTopology, LinkControl
 from resonate_rpc_cli.chaos.workload import Workload
 from resonate_rpc_cli.clients.protocol import ProtocolError, ResonateClient, ServerUnreachable
+from resonate_rpc_cli.contracts import tags as tag
 from resonate_rpc_cli.contracts.errors import NotRunningError, UsageError
 from resonate_rpc_cli.contracts.ledger import LedgerEntry, read_ledger
 
 __all__ = ["ChaosOptions", "RunRecord", "execute", "settle", "wait_healthy"]
-
-ORIGIN_TAG = "resonate:origin"
 
 
 @dataclass
@@ -93,7 +92,7 @@ def pending_roots(client: ResonateClient, roots: list[str]) -> list[str]:
     """The roots among ``roots`` whose call tree still has a pending promise."""
     out = []
     for root in roots:
-        page = client.promise_search(state="pending", tags={ORIGIN_TAG: root}, max_items=1)
+        page = client.promise_search(state="pending", tags={tag.ORIGIN: root}, max_items=1)
         if next(page, None) is not None:
             out.append(root)
     return out
@@ -130,7 +129,7 @@ def collect_promises(client: ResonateClient, roots: list[str]) -> list[dict[str,
     """Every promise of the run's call trees (one tag search per root)."""
     out: list[dict[str, Any]] = []
     for root in roots:
-        out.extend(client.promise_search(tags={ORIGIN_TAG: root}))
+        out.extend(client.promise_search(tags={tag.ORIGIN: root}))
     return out
 
 

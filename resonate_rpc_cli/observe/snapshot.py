@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from resonate_rpc_cli.clients.protocol import ProtocolError, ResonateClient, ServerUnreachable
+from resonate_rpc_cli.contracts import tags as tag
 from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.links.client import LinkClient
 from resonate_rpc_cli.links.status import LinkStatus
@@ -63,17 +64,17 @@ class PromiseRow:
         param = decode_payload(rec.get("param"))
         func = param.get("func") if isinstance(param, dict) else None
         if not isinstance(func, str):
-            func = "(sleep)" if tags.get("resonate:timer") == "true" else (
-                "(run)" if tags.get("resonate:scope") == "local" else None)
+            func = "(sleep)" if tags.get(tag.TIMER) == "true" else (
+                "(run)" if tags.get(tag.SCOPE) == "local" else None)
         args = param.get("args") if isinstance(param, dict) else None
         state = str(rec.get("state", "?")).lower()
         value = decode_payload(rec.get("value")) if state != "pending" else None
-        parent = tags.get("resonate:parent")
+        parent = tags.get(tag.PARENT)
         return cls(
             id=str(rec.get("id")), state=state, func=func,
             args=args, value=value,
             parent=parent if parent and parent != rec.get("id") else None,
-            origin=tags.get("resonate:origin"),
+            origin=tags.get(tag.ORIGIN),
             created_ms=rec.get("createdAt"), settled_ms=rec.get("settledAt"), holder=holder,
         )
 
@@ -173,7 +174,7 @@ def tree_rows(source: PromiseSource, root_id: str, names: dict[str, str],
     """
     if holders is None:
         holders = source.task_holders()
-    records = {r["id"]: r for r in source.search(tags={"resonate:origin": root_id}, limit=limit)}
+    records = {r["id"]: r for r in source.search(tags={tag.ORIGIN: root_id}, limit=limit)}
     if root_id not in records:
         with contextlib.suppress(ProtocolError):
             root = source.client.promise_get(root_id)

@@ -36,6 +36,7 @@ from resonate.connections.local import (
 )
 from resonate.error import ServerError
 
+from resonate_rpc_cli.contracts import tags as tag
 from resonate_rpc_cli.server.kinds import apply_extra
 from resonate_rpc_cli.server.progress import TaskProgress
 from resonate_rpc_cli.server.schedules import ScheduleRecord, as_records, schedules_due
@@ -243,7 +244,7 @@ class Engine:
         for t in self.state.tasks.values():
             if t.state == "pending":
                 p = self.state.promises.get(t.id)
-                target = p.tags.get("resonate:target") if p is not None else None
+                target = p.tags.get(tag.TARGET) if p is not None else None
                 if target is not None:
                     out.append((t.id, t.version, target))
         return out
@@ -431,7 +432,7 @@ def release_leases(state: ServerState, now: int, pid: str) -> list[str]:
         t.ttl = None
         state.set_t_timeout(t.id, 0, now + PENDING_RETRY_TTL)
         p = state.promises.get(t.id)
-        target = p.tags.get("resonate:target") if p is not None else None
+        target = p.tags.get(tag.TARGET) if p is not None else None
         if target is not None:
             state.send_execute_message(target, t.id, t.version)
         released.append(t.id)

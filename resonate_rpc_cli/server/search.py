@@ -21,7 +21,8 @@ from typing import Any
 from resonate.connections.local import DurablePromise, ServerState, Task
 from resonate.error import ServerError
 
-ORIGIN_TAG = "resonate:origin"
+from resonate_rpc_cli.contracts import tags as tag
+
 PROMISE_STATES = frozenset(
     {"pending", "resolved", "rejected", "rejected_canceled", "rejected_timedout"}
 )
@@ -45,7 +46,7 @@ class SearchIndex:
             return
         for pid in itertools.islice(reversed(promises), added):
             bisect.insort(self.ids, pid)
-            origin = promises[pid].tags.get(ORIGIN_TAG)
+            origin = promises[pid].tags.get(tag.ORIGIN)
             if origin is not None:
                 bisect.insort(self.by_origin.setdefault(origin, []), pid)
         self._seen = len(promises)
@@ -60,7 +61,7 @@ def promise_search(
     limit = _limit(req)
     cursor = _opt_str(req, "cursor")
     index.sync(state.promises)
-    ids = index.by_origin.get(tags[ORIGIN_TAG], []) if ORIGIN_TAG in tags else index.ids
+    ids = index.by_origin.get(tags[tag.ORIGIN], []) if tag.ORIGIN in tags else index.ids
 
     def matches(p: DurablePromise) -> bool:
         if want_state is not None and p.state != want_state:

@@ -31,9 +31,8 @@ from resonate.connections.local import (
     extract_action_data,
 )
 
+from resonate_rpc_cli.contracts import tags as tag
 from resonate_rpc_cli.server.schedules import fire_due
-
-BRANCH_TAG = "resonate:branch"
 
 
 class IndexedServerState(ServerState):
@@ -140,7 +139,7 @@ class IndexedServerState(ServerState):
         t = self.tasks.get(promise_id)
         if t is None:
             p = self.promises.get(promise_id)
-            if p is not None and "resonate:target" in p.tags:
+            if p is not None and tag.TARGET in p.tags:
                 self.tasks[promise_id] = Task(
                     id=promise_id, state="fulfilled", version=0, pid=None, ttl=None,
                     resumes=set(),
@@ -162,7 +161,7 @@ class IndexedServerState(ServerState):
 
     def preload(self, promise_id: str) -> list[dict[str, Any]]:
         p = self.promises.get(promise_id)
-        branch = p.tags.get(BRANCH_TAG) if p is not None else None
+        branch = p.tags.get(tag.BRANCH) if p is not None else None
         if branch is None:
             return []
         self._index_branches()
@@ -178,7 +177,7 @@ class IndexedServerState(ServerState):
             return
         newest_first = list(itertools.islice(reversed(self.promises), added))
         for pid in reversed(newest_first):
-            branch = self.promises[pid].tags.get(BRANCH_TAG)
+            branch = self.promises[pid].tags.get(tag.BRANCH)
             if branch is not None:
                 self._branches.setdefault(branch, []).append(pid)
         self._indexed = len(self.promises)

@@ -25,6 +25,7 @@ from rich.panel import Panel
 from rich.text import Text
 
 from resonate_rpc_cli.clients.protocol import ServerUnreachable
+from resonate_rpc_cli.contracts import tags as tag
 from resonate_rpc_cli.contracts.errors import NotRunningError
 from resonate_rpc_cli.contracts.flows import FLOWS
 from resonate_rpc_cli.contracts.home import Home
@@ -147,7 +148,7 @@ class Dashboard:
             self.tasks = report.tasks
             self.flags = {pid: d.short() for pid, d in report.diagnoses.items() if d.stuck}
         for rec in pending:
-            origin = (rec.get("tags") or {}).get("resonate:origin")
+            origin = (rec.get("tags") or {}).get(tag.ORIGIN)
             if origin and origin not in self.pinned and origin not in self.recent:
                 self.recent.append(origin)
         trees = {}
