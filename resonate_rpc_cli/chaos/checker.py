@@ -40,6 +40,7 @@ from typing import Any
 from resonate_rpc_cli.chaos.faults import FaultRecord
 from resonate_rpc_cli.chaos.history import Op
 from resonate_rpc_cli.contracts.flows import FLOWS, expected_value, flow_named
+from resonate_rpc_cli.contracts.ids import origin_of
 from resonate_rpc_cli.contracts.ledger import LedgerEntry
 
 #: How many example ids each problem list in the report keeps.
@@ -111,11 +112,6 @@ class _Flow:
         if not settled or not all(isinstance(s, int) for s in settled):
             return None
         return max(int(s) for s in settled if s is not None)
-
-
-def origin_of(promise_id: str) -> str:
-    """The root id of any promise id of a call tree (everything before the first ``:``)."""
-    return promise_id.split(":", 1)[0]
 
 
 def decode_value(value: Any) -> Any:

@@ -33,6 +33,7 @@ from resonate_rpc_cli.chaos.workload import Workload
 from resonate_rpc_cli.clients.protocol import ProtocolError, ResonateClient, ServerUnreachable
 from resonate_rpc_cli.contracts import tags as tag
 from resonate_rpc_cli.contracts.errors import NotRunningError, UsageError
+from resonate_rpc_cli.contracts.ids import origin_of
 from resonate_rpc_cli.contracts.ledger import LedgerEntry, read_ledger
 
 __all__ = ["ChaosOptions", "RunRecord", "execute", "settle", "wait_healthy"]
@@ -216,5 +217,5 @@ def execute(
     record.history = history.ops()
     root_set = set(roots)
     record.ledger = [e for e in read_ledger(topology.ledger_dir)
-                     if e.promise_id.split(":", 1)[0] in root_set]
+                     if origin_of(e.promise_id) in root_set]
     return record
