@@ -29,8 +29,6 @@ server).
 
 from __future__ import annotations
 
-import base64
-import json
 import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
@@ -42,6 +40,7 @@ from resonate_rpc_cli.chaos.history import Op
 from resonate_rpc_cli.contracts.flows import FLOWS, expected_value, flow_named
 from resonate_rpc_cli.contracts.ids import origin_of
 from resonate_rpc_cli.contracts.ledger import LedgerEntry
+from resonate_rpc_cli.contracts.payload import decode_payload
 
 #: How many example ids each problem list in the report keeps.
 EXAMPLES = 20
@@ -112,25 +111,6 @@ class _Flow:
         if not settled or not all(isinstance(s, int) for s in settled):
             return None
         return max(int(s) for s in settled if s is not None)
-
-
-def decode_value(value: Any) -> Any:
-    """A promise record's value as the application saw it.
-
-    The SDK stores ``{"headers": ..., "data": base64(json)}``; anything that
-    does not decode that way is returned as it is.
-    """
-    if isinstance(value, dict) and "data" in value:
-        data = value["data"]
-        if data is None:
-            return None
-        if isinstance(data, str):
-            try:
-                return json.loads(base64.b64decode(data, validate=True))
-            except (ValueError, TypeError):
-                return data
-        return data
-    return value
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
@@ -314,7 +294,7 @@ def _wrong_values(
             wrong.add(f.promise_id)
             problems["wrong"].append(f"{f.promise_id}: gateway said {f.ok_value!r}, want {want}")
         if f.root_state == "resolved":
-            got = decode_value(f.root.get("value") if f.root else None)
+            got = decode_payload(f.root.get("value") if f.root else None)
             if got != want:
                 wrong.add(f.promise_id)
                 problems["wrong"].append(f"{f.promise_id}: root resolved {got!r}, want {want}")

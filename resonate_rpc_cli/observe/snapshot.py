@@ -8,10 +8,7 @@ promise data; an unreachable server yields ``server.healthy = False``.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
-import json
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +16,7 @@ from typing import Any
 from resonate_rpc_cli.clients.protocol import ProtocolError, ResonateClient, ServerUnreachable
 from resonate_rpc_cli.contracts import tags as tag
 from resonate_rpc_cli.contracts.home import Home
+from resonate_rpc_cli.contracts.payload import decode_payload
 from resonate_rpc_cli.links.client import LinkClient
 from resonate_rpc_cli.links.status import LinkStatus
 from resonate_rpc_cli.supervisor import control
@@ -28,19 +26,6 @@ PROMISE_STATES = ("pending", "resolved", "rejected", "rejected_canceled", "rejec
 MAX_COUNTED = 100_000
 MAX_PENDING = 200
 MAX_TREE = 500
-
-
-def decode_payload(raw: Any) -> Any:
-    """The JSON value inside a promise's ``param``/``value`` (``{headers, data: base64}``)."""
-    if isinstance(raw, dict):
-        data = raw.get("data")
-        if isinstance(data, str) and data:
-            try:
-                return json.loads(base64.b64decode(data, validate=True))
-            except (ValueError, binascii.Error):
-                return data
-        return None
-    return raw
 
 
 @dataclass(frozen=True)

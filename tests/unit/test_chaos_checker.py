@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from resonate_rpc_cli.chaos.checker import CheckOptions, check, decode_value, percentile
+from resonate_rpc_cli.chaos.checker import CheckOptions, check, percentile
 from resonate_rpc_cli.contracts.ledger import LedgerEntry
+from resonate_rpc_cli.contracts.payload import decode_payload
 from tests.unit._chaos_synthetic import T0, Run, add_fault, add_flow, clean_run, enc
 
 REPORT_KEYS = {
@@ -232,10 +233,10 @@ def test_latency_splits_flows_hit_by_faults() -> None:
 
 
 def test_decode_value_and_percentile() -> None:
-    assert decode_value(enc(42)) == 42
-    assert decode_value({"headers": None, "data": None}) is None
-    assert decode_value({"data": "not base64!"}) == "not base64!"
-    assert decode_value(7) == 7
+    assert decode_payload(enc(42)) == 42
+    assert decode_payload({"headers": None, "data": None}) is None
+    assert decode_payload({"data": "not base64!"}) == "not base64!"
+    assert decode_payload(7) == 7
     assert percentile([], 50) is None
     assert percentile([3.0, 1.0, 2.0], 50) == 2.0
     assert percentile([float(n) for n in range(1, 101)], 99) == 99.0
