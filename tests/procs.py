@@ -24,6 +24,7 @@ from typing import Any
 import psutil
 
 from resonate_rpc_cli.clients.protocol import ResonateClient
+from resonate_rpc_cli.supervisor import scan
 
 PYTHON = sys.executable
 
@@ -151,13 +152,7 @@ def start_server(
 
 def processes_of_home(home: Path) -> list[psutil.Process]:
     """Live processes whose environment says they belong to ``home`` (RPCDEMO_HOME)."""
-    want = str(home.resolve())
-    found = []
-    for p in psutil.process_iter(["pid"]):
-        with contextlib.suppress(psutil.Error):
-            if p.environ().get("RPCDEMO_HOME") == want and p.status() != psutil.STATUS_ZOMBIE:
-                found.append(p)
-    return found
+    return scan.processes_of_home(home.resolve())
 
 
 @contextlib.contextmanager

@@ -22,11 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from resonate_rpc_cli.chaos.orphans import processes_of_home
 from resonate_rpc_cli.chaos.targets import DOWN, PAUSED, RUNNING, LinkControl, NodeInfo
 from resonate_rpc_cli.contracts.errors import ExitStatus, NotRunningError, RpcdemoError, UsageError
 from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.supervisor import control, launch
+from resonate_rpc_cli.supervisor.scan import processes_of_home
 from resonate_rpc_cli.supervisor.topology_config import TopologyConfig
 
 #: The supervisor's node states, normalised for the runner.

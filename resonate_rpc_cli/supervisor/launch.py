@@ -28,6 +28,7 @@ from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.contracts.lifeline import ENV_PARENT_PID
 from resonate_rpc_cli.contracts.naming import ENV_HOME, GATEWAY
 from resonate_rpc_cli.supervisor import control
+from resonate_rpc_cli.supervisor.scan import ENV_SUPERVISOR, processes_of_home
 from resonate_rpc_cli.supervisor.topology_config import (
     EXTERNAL_SERVER,
     INSTALL_HINT,
@@ -62,33 +63,6 @@ def _tail(path: os.PathLike[str] | str, lines: int = 3) -> str:
 # -- stale state --------------------------------------------------------------------
 
 
-#: Set in the supervisor daemon's environment; its children carry ``RPCDEMO_PARENT_PID``.
-ENV_SUPERVISOR = "RPCDEMO_SUPERVISOR"
-
-
-def processes_of(home: Home) -> list[psutil.Process]:
-    """Live processes rpcdemo started for ``home`` (not us, nor our ancestors).
-
-    That is: ``RPCDEMO_HOME`` is ``home`` and the process is a supervisor
-    (``RPCDEMO_SUPERVISOR``) or one of its children (``RPCDEMO_PARENT_PID``), so
-    a user's shell that merely exports ``RPCDEMO_HOME`` is never touched.
-    """
-    mine = {os.getpid()}
-    with contextlib.suppress(psutil.Error):
-        mine.update(p.pid for p in psutil.Process().parents())
-    want = str(home.root)
-    found = []
-    for proc in psutil.process_iter(["pid"]):
-        if proc.pid in mine:
-            continue
-        with contextlib.suppress(psutil.Error):
-            env = proc.environ()
-            ours = ENV_SUPERVISOR in env or ENV_PARENT_PID in env
-            if env.get(ENV_HOME) == want and ours and proc.status() != psutil.STATUS_ZOMBIE:
-                found.append(proc)
-    return found
-
-
 def terminate(procs: list[psutil.Process], grace_s: float = 3.0) -> None:
     """TERM each process's group (or the process), wait ``grace_s``, then KILL what is left."""
     for sig in (signal.SIGTERM, signal.SIGKILL):
@@ -114,7 +88,7 @@ def _alive(proc: psutil.Process) -> bool:
 
 def clean_stale(home: Home) -> int:
     """Remove what a crashed run left under ``home``; return the processes ended."""
-    leftovers = processes_of(home)
+    leftovers = processes_of_home(home.root, started_by_us=True)
     if leftovers:
         terminate(leftovers)
     for path in (home.control_socket, home.pid_file):
