@@ -20,12 +20,12 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from resonate_rpc_cli.chaos.targets import DOWN, PAUSED, RUNNING, LinkControl, NodeInfo
 from resonate_rpc_cli.contracts.errors import ExitStatus, NotRunningError, RpcdemoError, UsageError
 from resonate_rpc_cli.contracts.home import Home
-from resonate_rpc_cli.supervisor import control, launch
+from resonate_rpc_cli.supervisor import launch
+from resonate_rpc_cli.supervisor.client import SupervisorClient, TopologyStatus
 from resonate_rpc_cli.supervisor.scan import processes_of_home
 from resonate_rpc_cli.supervisor.topology_config import TopologyConfig
 
@@ -44,14 +44,11 @@ class SupervisedTopology:
     def __init__(self, home: Home, ready_timeout_s: float = RESPAWN_READY_S) -> None:
         self.home = home
         self.ready_timeout_s = ready_timeout_s
-        status = self._status()
-        self.config = launch.read_config(status)
+        self.supervisor = SupervisorClient(home)
+        self.config = self._status().config
 
-    def _status(self) -> dict[str, Any]:
-        result = control.call(self.home, "status", timeout_s=10.0)
-        if not isinstance(result, dict):
-            raise NotRunningError(f"the supervisor under {self.home.root} sent no status")
-        return result
+    def _status(self) -> TopologyStatus:
+        return self.supervisor.status(timeout_s=10.0)
 
     @property
     def gateway_url(self) -> str:
@@ -77,12 +74,11 @@ class SupervisedTopology:
                 state=_STATES.get(str(n["state"]), str(n["state"])),
                 node_id=n.get("node_id") or None,
             )
-            for n in self._status()["nodes"]
+            for n in self._status().node_rows()
         ]
 
     def _signal(self, name: str, sig: str) -> int:
-        result = control.call(self.home, "kill", target=name, signal=sig, count=1)
-        killed = result.get("killed", []) if isinstance(result, dict) else []
+        killed = self.supervisor.kill(name, sig, count=1).killed
         if not killed:
             raise RpcdemoError(f"the supervisor did not signal {name} with {sig}")
         return int(killed[0]["pid"])
@@ -102,7 +98,7 @@ class SupervisedTopology:
     def respawn(self, name: str) -> NodeInfo:
         """Respawn ``name`` (or accept the supervisor's own restart) and wait until ready."""
         try:
-            control.call(self.home, "respawn", target=name)
+            self.supervisor.respawn(name, wait=False)
         except RpcdemoError as exc:
             if exc.status != ExitStatus.USAGE:
                 raise

@@ -19,7 +19,7 @@ from resonate_rpc_cli.chaos.report import judge, write_report_dir
 from resonate_rpc_cli.chaos.schedule import NET_FAULTS
 from resonate_rpc_cli.contracts.errors import ExitStatus, RpcdemoError
 from resonate_rpc_cli.contracts.home import Home
-from resonate_rpc_cli.supervisor import control
+from resonate_rpc_cli.supervisor.client import SupervisorClient
 
 VERDICT_STATUS = {"pass": ExitStatus.OK, "fail": ExitStatus.FAILED, "unknown": ExitStatus.USAGE}
 
@@ -71,7 +71,7 @@ def run_chaos(
     """
     options.validate()
     emit = on_event or (lambda _msg: None)
-    if control.answering(home):
+    if SupervisorClient(home).answering():
         emit(f"running against the topology under {home.root}")
         topology = SupervisedTopology(home)
         links = link_control(home)

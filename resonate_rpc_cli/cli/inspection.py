@@ -22,10 +22,8 @@ from resonate_rpc_cli.contracts.errors import NotRunningError, RpcdemoError, Usa
 from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.observe import snapshot as observe
 from resonate_rpc_cli.observe.leases import stuck_in_tree
-from resonate_rpc_cli.supervisor import control
-from resonate_rpc_cli.supervisor.topology_config import (
-    TopologyConfig,
-)
+from resonate_rpc_cli.supervisor.client import SupervisorClient
+from resonate_rpc_cli.supervisor.control import not_running_message
 from resonate_rpc_cli.view.console import err, out
 from resonate_rpc_cli.view.live import run_live
 from resonate_rpc_cli.view.render import promise_tree, status_view
@@ -86,12 +84,12 @@ def tree(
 ) -> None:
     """One call graph (every promise tagged with this origin) and its states."""
     home = home_of(ctx)
-    status = control.call(home, "status")
-    config = TopologyConfig.from_json(status["config"])
+    status = SupervisorClient(home).status()
+    config = status.config
     source = observe.PromiseSource(config.server_url)
     try:
-        rows = observe.tree_rows(source, promise_id, observe.node_names_by_id(status["nodes"]))
-        stuck = stuck_in_tree(source, promise_id, status["nodes"], config)
+        rows = observe.tree_rows(source, promise_id, observe.node_names_by_id(status.node_rows()))
+        stuck = stuck_in_tree(source, promise_id, status.node_rows(), config)
     except ServerUnreachable as exc:
         raise NotRunningError(str(exc)) from None
     if not rows and source.notice is None:
@@ -150,8 +148,8 @@ def _log_path(home: Home, node: str, incarnation: int | None) -> Path:
                        key=lambda p: int(p.stem.rsplit(".", 1)[1]) if
                        p.stem.rsplit(".", 1)[1].isdigit() else 0)
         if not found:
-            if not control.answering(home):
-                raise NotRunningError(control.not_running_message(home))
+            if not SupervisorClient(home).answering():
+                raise NotRunningError(not_running_message(home))
             known = sorted({p.name.split(".", 1)[0] for p in home.logs_dir.glob("*.log")})
             raise UsageError(f"no log for {node!r}; nodes with logs: {', '.join(known)}")
         path = found[-1]

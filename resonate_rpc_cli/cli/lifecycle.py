@@ -134,7 +134,7 @@ def up(
     summary = {"home": str(home.root), "supervisor_pid": result.supervisor_pid,
                "elapsed_s": round(result.elapsed_s, 3), "cleaned": result.cleaned,
                "server": config.server_url, "server_kind": config.server_kind,
-               "gateway": gateway, "nodes": result.status["nodes"]}
+               "gateway": gateway, "nodes": result.status.node_rows()}
     if as_json:
         emit_json(summary)
     else:
@@ -143,7 +143,7 @@ def up(
         where = f"server {config.server_url}" + (
             "" if config.starts_server else " (external, not started here)")
         out.print(f"[green]ready[/] in {result.elapsed_s:.1f}s: {where}, "
-                  f"gateway {gateway or '(not here)'}, {len(result.status['nodes'])} nodes "
+                  f"gateway {gateway or '(not here)'}, {len(result.status.nodes)} nodes "
                   f"(supervisor pid {result.supervisor_pid}, home {home.root})")
     if detach:
         return

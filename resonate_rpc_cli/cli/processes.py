@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import json
-import time
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -15,15 +14,14 @@ from resonate_rpc_cli.cli.common import (
     exit_on_error,
     home_of,
 )
-from resonate_rpc_cli.contracts.errors import NotRunningError, UsageError
-from resonate_rpc_cli.contracts.home import Home
+from resonate_rpc_cli.contracts.errors import UsageError
 from resonate_rpc_cli.contracts.naming import (
     DEFAULT_DELAY_MODE,
     DEFAULT_SERVER_PORT,
     SERVICE_GROUPS,
 )
-from resonate_rpc_cli.supervisor import control
 from resonate_rpc_cli.supervisor import foreground as nodecmd
+from resonate_rpc_cli.supervisor.client import SupervisorClient
 from resonate_rpc_cli.supervisor.topology_config import (
     DEFAULT_TTL_S,
     EXTERNAL_SERVER,
@@ -63,35 +61,13 @@ def kill(
         if respawn_after < 0:
             raise UsageError("--respawn-after must be >= 0")
         respawn = True
-    respawn_after = respawn_after or 0.0
-    home = home_of(ctx)
-    before = {n["name"]: n["incarnation"] for n in control.call(home, "status")["nodes"]}
-    result = control.call(home, "kill", target=target, signal=sig, count=count,
-                          respawn=respawn, respawn_after=respawn_after)
-    respawned = _await_respawn(home, result["respawn_pending"], before, respawn_after + 15)
-    doc = {"killed": result["killed"], "respawned": respawned}
+    result = SupervisorClient(home_of(ctx)).kill(
+        target, sig, count=count, respawn=respawn, respawn_after_s=respawn_after or 0.0)
+    doc = {"killed": result.killed, "respawned": [n.to_dict() for n in result.respawned]}
     if as_json:
         emit_json(doc)
     else:
         out.print(kill_view(doc))
-
-
-def _await_respawn(home: Home, names: list[str], before: dict[str, int], timeout_s: float
-                   ) -> list[dict[str, Any]]:
-    """Wait until each named node runs a newer incarnation; its new name and pid."""
-    if not names:
-        return []
-    deadline = time.monotonic() + timeout_s
-    while True:
-        nodes = {n["name"]: n for n in control.call(home, "status")["nodes"]}
-        fresh = [nodes[name] for name in names
-                 if nodes[name]["incarnation"] > before.get(name, 0) and nodes[name]["pid"]]
-        if len(fresh) == len(names):
-            return [{"name": n["name"], "pid": n["pid"], "node_id": n["node_id"]} for n in fresh]
-        if time.monotonic() >= deadline:
-            late = sorted(set(names) - {n["name"] for n in fresh})
-            raise NotRunningError(f"not respawned within {timeout_s:g}s: {', '.join(late)}")
-        time.sleep(0.05)
 
 
 @app.command("respawn")
@@ -103,10 +79,7 @@ def respawn_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Start a new incarnation of every node of TARGET that is down (killed or failed)."""
-    home = home_of(ctx)
-    before = {n["name"]: n["incarnation"] for n in control.call(home, "status")["nodes"]}
-    names = control.call(home, "respawn", target=target)["respawned"]
-    respawned = _await_respawn(home, names, before, 15)
+    respawned = [n.to_dict() for n in SupervisorClient(home_of(ctx)).respawn(target).running]
     if as_json:
         emit_json({"respawned": respawned})
     else:
@@ -138,33 +111,17 @@ def scale(
     within --timeout).
     """
     check_replicas(group, count)
-    home = home_of(ctx)
-    result = control.call(home, "scale", group=group, count=count)
-    nodes = _await_group(home, group, count, timeout)
-    doc = {"group": group, "replicas": count, "added": result["added"],
-           "removed": result["retiring"], "respawned": result.get("respawned", []),
-           "nodes": [{k: n[k] for k in ("name", "pid", "node_id", "state")} for n in nodes]}
+    result = SupervisorClient(home_of(ctx)).scale(group, count, wait_s=timeout)
     if as_json:
-        emit_json(doc)
+        emit_json({"group": group, "replicas": count, "added": result.added,
+                   "removed": result.removed, "respawned": result.respawned,
+                   "nodes": [{k: n.raw[k] for k in ("name", "pid", "node_id", "state")}
+                             for n in result.nodes]})
         return
     out.print(f"{group}: {count} node(s)" + (
-        f"; started {', '.join(doc['added'])}" if doc["added"] else "") + (
-        f"; stopped {', '.join(doc['removed'])}" if doc["removed"] else "") + (
-        f"; respawned {', '.join(doc['respawned'])}" if doc["respawned"] else ""))
-
-
-def _await_group(home: Home, group: str, count: int, timeout_s: float) -> list[dict[str, Any]]:
-    """Wait until ``group`` has exactly ``count`` ready nodes and none retiring."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        nodes = [n for n in control.call(home, "status")["nodes"] if n["group"] == group]
-        if len(nodes) == count and all(n["state"] == "ready" for n in nodes):
-            return nodes
-        if time.monotonic() >= deadline:
-            seen = ", ".join(f"{n['name']} {n['state']}" for n in nodes) or "no nodes"
-            raise NotRunningError(f"{group} did not reach {count} ready node(s) within "
-                                  f"{timeout_s:g}s ({seen})")
-        time.sleep(0.05)
+        f"; started {', '.join(result.added)}" if result.added else "") + (
+        f"; stopped {', '.join(result.removed)}" if result.removed else "") + (
+        f"; respawned {', '.join(result.respawned)}" if result.respawned else ""))
 
 
 @app.command()

@@ -19,10 +19,7 @@ from resonate_rpc_cli.contracts.flows import flow_named
 from resonate_rpc_cli.contracts.naming import (
     GATEWAY,
 )
-from resonate_rpc_cli.supervisor import control
-from resonate_rpc_cli.supervisor.topology_config import (
-    TopologyConfig,
-)
+from resonate_rpc_cli.supervisor.client import SupervisorClient
 from resonate_rpc_cli.view.console import out
 from resonate_rpc_cli.view.render import run_view
 
@@ -54,9 +51,9 @@ def run(
     if timeout <= 0:
         raise UsageError("--timeout must be positive")
     home = home_of(ctx)
-    status = control.call(home, "status")
-    config = TopologyConfig.from_json(status["config"])
-    if not any(n["group"] == GATEWAY for n in status["nodes"]):
+    status = SupervisorClient(home).status()
+    config = status.config
+    if not status.in_group(GATEWAY):
         raise NotRunningError(f"the topology under {home.root} has no gateway (started with "
                               "--only); run flows with the HOME that runs the gateway")
     outcome = flowrun.run_flow(config.gateway_url, chosen, pid, arg=arg, wait=wait,

@@ -19,7 +19,7 @@ from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.contracts.payload import decode_payload
 from resonate_rpc_cli.links.client import LinkClient
 from resonate_rpc_cli.links.status import LinkStatus
-from resonate_rpc_cli.supervisor import control
+from resonate_rpc_cli.supervisor.client import SupervisorClient
 from resonate_rpc_cli.supervisor.topology_config import TopologyConfig
 
 PROMISE_STATES = ("pending", "resolved", "rejected", "rejected_canceled", "rejected_timedout")
@@ -198,11 +198,11 @@ def collect_status(home: Home, pending_limit: int = MAX_PENDING) -> dict[str, An
 
     Raises :class:`~resonate_rpc_cli.contracts.errors.NotRunningError` without a supervisor.
     """
-    sup = control.call(home, "status")
-    config = TopologyConfig.from_json(sup["config"])
+    sup = SupervisorClient(home).status()
+    config = sup.config
     source = PromiseSource(config.server_url)
     server = server_summary(config, source)
-    names = node_names_by_id(sup["nodes"])
+    names = node_names_by_id(sup.node_rows())
     links = LinkClient(home, timeout_s=2.0).status_or_none() if config.links else None
     promises: dict[str, Any] = {"counts": {}, "pending": []}
     work: list[dict[str, Any]] = []
@@ -218,7 +218,7 @@ def collect_status(home: Home, pending_limit: int = MAX_PENDING) -> dict[str, An
                 PromiseRow.from_record(r, _holder(holders, names, str(r["id"]))).to_dict()
                 for r in records
             ]
-            work = _with_leases(promises, source, records, sup["nodes"], config, links=links)
+            work = _with_leases(promises, source, records, sup.node_rows(), config, links=links)
         except ServerUnreachable as exc:
             promises["notice"] = str(exc)
     else:
@@ -227,7 +227,7 @@ def collect_status(home: Home, pending_limit: int = MAX_PENDING) -> dict[str, An
         promises["notice"] = source.notice
     link_of = {link.node: link.state for link in links or []}
     nodes = []
-    for node in sup["nodes"]:
+    for node in sup.node_rows():
         tasks = sorted(held.get(node["name"], []))
         nodes.append({**node, "task": tasks[0] if tasks else None, "tasks": tasks,
                       "link": link_of.get(node["name"])})
@@ -236,7 +236,7 @@ def collect_status(home: Home, pending_limit: int = MAX_PENDING) -> dict[str, An
         "server": server,
         # null when this topology runs no gateway (`up --only` without it)
         "gateway": {"url": config.gateway_url if config.includes("gateway") else None},
-        "supervisor": {"pid": sup["supervisor_pid"], "home": str(home.root),
+        "supervisor": {"pid": sup.supervisor_pid, "home": str(home.root),
                        "states": dict(counts)},
         "nodes": nodes,
         "promises": promises,
@@ -244,7 +244,7 @@ def collect_status(home: Home, pending_limit: int = MAX_PENDING) -> dict[str, An
         "tasks": work,
         # null when the topology runs without links (`up --no-links`)
         "links": None if links is None else [link.to_dict() for link in links],
-        "events": sup["events"][-20:],
+        "events": sup.events[-20:],
     }
 
 

@@ -23,6 +23,8 @@ from resonate_rpc_cli.contracts.errors import ExitStatus, NotRunningError, Rpcde
 from resonate_rpc_cli.contracts.home import Home
 
 MAX_LINE = 1 << 20
+#: How long a request may take, beyond the ``wait_s`` it asks the supervisor to wait.
+ANSWER_TIMEOUT_S = 30.0
 
 
 def not_running_message(home: Home) -> str:
@@ -36,6 +38,13 @@ class Request:
     op: str
     args: dict[str, Any]
     reply: Future[dict[str, Any]] = field(default_factory=Future)
+
+
+def _wait_s(args: dict[str, Any]) -> float:
+    try:
+        return max(0.0, float(args.get("wait_s", 0.0)))
+    except (TypeError, ValueError):
+        return 0.0
 
 
 class _Handler(socketserver.StreamRequestHandler):
@@ -54,7 +63,7 @@ class _Handler(socketserver.StreamRequestHandler):
             request = Request(obj.pop("op"), obj)
             self.server.requests.put(request)
             try:
-                answer = request.reply.result(timeout=30)
+                answer = request.reply.result(timeout=ANSWER_TIMEOUT_S + _wait_s(obj))
             except TimeoutError:
                 answer = {"ok": False, "error": "the supervisor did not answer",
                           "status": int(ExitStatus.NOT_RUNNING)}
@@ -119,12 +128,3 @@ def call(home: Home, op: str, timeout_s: float = 30.0, **args: Any) -> Any:
     if not answer.get("ok"):
         raise RpcdemoError(str(answer.get("error")), ExitStatus(int(answer.get("status", 1))))
     return answer.get("result")
-
-
-def answering(home: Home) -> bool:
-    """Whether a supervisor answers on ``home``'s control socket."""
-    try:
-        call(home, "ping", timeout_s=2.0)
-    except RpcdemoError:
-        return False
-    return True

@@ -21,10 +21,9 @@ import contextlib
 import os
 import queue
 import signal
+import time
 from types import FrameType
-from typing import Any
 
-from resonate_rpc_cli.contracts.errors import ExitStatus, RpcdemoError, UsageError
 from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.contracts.lifeline import ENV_PARENT_PID, start_lifeline
 from resonate_rpc_cli.links.hub import start_hub
@@ -37,6 +36,7 @@ from resonate_rpc_cli.supervisor.processes import (
     KillpgSender,
     SystemClock,
 )
+from resonate_rpc_cli.supervisor.requests import Waiting, reply
 from resonate_rpc_cli.supervisor.states import NodeState
 from resonate_rpc_cli.supervisor.topology_config import TopologyConfig
 
@@ -54,42 +54,8 @@ def tick_interval(sup: Supervisor) -> float:
     return FAST_TICK_S if busy else TICK_S
 
 
-def answer(sup: Supervisor, request: Request) -> dict[str, Any]:
-    """Apply one control request to the supervisor; the JSON-able response."""
-    args = request.args
-    op = request.op
-    if op == "ping":
-        return {"pid": os.getpid(), "home": str(sup.home.root)}
-    if op == "status":
-        return {
-            "supervisor_pid": os.getpid(),
-            "config": sup.config.to_json(),
-            "nodes": sup.snapshot(),
-            "all_ready": sup.all_ready(),
-            "shutting_down": sup.shutting_down,
-            "events": [e.to_dict() for e in sup.feed.since(int(args.get("since", 0)))],
-            "targets": sup.targets(),
-        }
-    if op == "kill":
-        count = args.get("count")
-        result = sup.kill(
-            str(args["target"]), str(args.get("signal", "KILL")),
-            count=int(count) if count is not None else None,
-            respawn=bool(args.get("respawn", False)),
-            respawn_after_s=float(args.get("respawn_after", 0.0)),
-        )
-        return {"killed": result.killed, "respawn_pending": result.respawn_pending}
-    if op == "respawn":
-        return {"respawned": sup.respawn(str(args["target"]))}
-    if op == "scale":
-        return sup.scale(str(args["group"]), int(args["count"]))
-    if op == "down":
-        sup.shutdown()
-        return {"stopping": True, "pid": os.getpid()}
-    raise UsageError(f"unknown control op {op!r}")
-
-
 def _serve(sup: Supervisor, requests: queue.Queue[Request], stop: list[bool]) -> None:
+    waiting: list[Waiting] = []
     while not sup.done():
         if stop and not sup.shutting_down:
             sup.shutdown()
@@ -98,19 +64,16 @@ def _serve(sup: Supervisor, requests: queue.Queue[Request], stop: list[bool]) ->
         except queue.Empty:
             request = None
         while request is not None:
-            try:
-                request.reply.set_result({"ok": True, "result": answer(sup, request)})
-            except RpcdemoError as exc:
-                request.reply.set_result({"ok": False, "error": str(exc),
-                                          "status": int(exc.status)})
-            except (KeyError, TypeError, ValueError) as exc:
-                request.reply.set_result({"ok": False, "error": f"bad request: {exc}",
-                                          "status": int(ExitStatus.USAGE)})
+            pending = reply(sup, request)
+            if pending is not None:
+                waiting.append(pending)
             try:
                 request = requests.get_nowait()
             except queue.Empty:
                 request = None
         sup.step()
+        now = time.monotonic()
+        waiting = [w for w in waiting if not w.settle(sup, now)]
 
 
 def run_daemon(home: Home, config: TopologyConfig) -> int:

@@ -21,7 +21,8 @@ from typing import Any
 
 from resonate_rpc_cli.contracts.errors import ExitStatus, UsageError
 from resonate_rpc_cli.contracts.home import Home
-from resonate_rpc_cli.supervisor import control, launch
+from resonate_rpc_cli.supervisor import launch
+from resonate_rpc_cli.supervisor.client import SupervisorClient
 from resonate_rpc_cli.supervisor.failover import make_releaser
 from resonate_rpc_cli.supervisor.fork.spawner import ForkSpawner, make_spawner
 from resonate_rpc_cli.supervisor.manager import Supervisor
@@ -61,7 +62,7 @@ def run_nodes(home: Home, config: TopologyConfig, emit: Callable[[dict[str, Any]
     :class:`~resonate_rpc_cli.contracts.errors.NotRunningError` if the server does not
     answer — both before anything starts.
     """
-    if control.answering(home):
+    if SupervisorClient(home).answering():
         raise UsageError(f"a topology runs under {home.root}; give `rpcdemo node` its own "
                          "--home (or use `rpcdemo scale` on that topology)")
     launch.check_server_choice(config)

@@ -16,7 +16,6 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,8 +26,9 @@ from resonate_rpc_cli.contracts.errors import NotRunningError, RpcdemoError, Usa
 from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.contracts.lifeline import ENV_PARENT_PID
 from resonate_rpc_cli.contracts.naming import ENV_HOME, GATEWAY
-from resonate_rpc_cli.supervisor import control
+from resonate_rpc_cli.supervisor.client import SupervisorClient, TopologyStatus
 from resonate_rpc_cli.supervisor.scan import ENV_SUPERVISOR, processes_of_home
+from resonate_rpc_cli.supervisor.states import NodeState
 from resonate_rpc_cli.supervisor.topology_config import (
     EXTERNAL_SERVER,
     INSTALL_HINT,
@@ -45,7 +45,7 @@ DEFAULT_UP_TIMEOUT_S = 60.0
 class UpResult:
     supervisor_pid: int
     elapsed_s: float
-    status: dict[str, Any]
+    status: TopologyStatus
     cleaned: int
     daemon: subprocess.Popen[bytes] | None = None
 
@@ -156,9 +156,9 @@ def spawn_daemon(home: Home, config: TopologyConfig, owner_pid: int | None
                                 stderr=subprocess.STDOUT, env=env, start_new_session=True)
 
 
-def _startup_failure(status: dict[str, Any]) -> str | None:
+def _startup_failure(status: TopologyStatus) -> str | None:
     """A one-line reason if some node died before ever getting ready, else None."""
-    for node in status["nodes"]:
+    for node in status.node_rows():
         if node["last_exit"] is not None and node["state"] in ("backoff", "failed"):
             tail = _tail(node["log"]) if node["log"] else ""
             return f"{node['name']} exited with {node['last_exit']} while starting" + (
@@ -169,7 +169,6 @@ def _startup_failure(status: dict[str, Any]) -> str | None:
 def up(
     home: Home, config: TopologyConfig, detach: bool = True,
     timeout_s: float = DEFAULT_UP_TIMEOUT_S,
-    on_status: Callable[[dict[str, Any]], None] | None = None,
 ) -> UpResult:
     """Start the topology under ``home`` and return once every node is ready.
 
@@ -181,7 +180,7 @@ def up(
     validate_config(config)
     check_server_choice(config)
     home.ensure()
-    if control.answering(home):
+    if SupervisorClient(home).answering():
         raise UsageError(
             f"a topology is already running under {home.root}; "
             "see `rpcdemo status`, or stop it with `rpcdemo down`"
@@ -194,7 +193,7 @@ def up(
     started = time.monotonic()
     daemon = spawn_daemon(home, config, None if detach else os.getpid())
     try:
-        status = _wait_ready(home, daemon, started + timeout_s, timeout_s, on_status)
+        status = _wait_ready(home, daemon, started + timeout_s, timeout_s)
     except BaseException:
         _abort(home, daemon)
         raise
@@ -219,27 +218,25 @@ def check_server_choice(config: TopologyConfig) -> None:
 
 def _wait_ready(
     home: Home, daemon: subprocess.Popen[bytes], deadline: float, timeout_s: float,
-    on_status: Callable[[dict[str, Any]], None] | None,
-) -> dict[str, Any]:
-    status: dict[str, Any] | None = None
+) -> TopologyStatus:
+    client = SupervisorClient(home)
+    status: TopologyStatus | None = None
     while True:
         if daemon.poll() is not None:
             raise NotRunningError(
                 f"the supervisor exited with {daemon.returncode}: {_tail(home.supervisor_log)}"
             )
         with contextlib.suppress(NotRunningError):
-            status = control.call(home, "status", timeout_s=5.0)
+            status = client.status(timeout_s=5.0)
         if status is not None:
-            if on_status is not None:
-                on_status(status)
-            if status["all_ready"]:
+            if status.all_ready:
                 return status
             reason = _startup_failure(status)
             if reason:
                 raise NotRunningError(reason)
         if time.monotonic() >= deadline:
-            waiting = [n["name"] for n in (status or {}).get("nodes", [])
-                       if n["state"] != "ready"]
+            waiting = [n.name for n in (status.nodes if status else [])
+                       if n.state != NodeState.READY]
             raise NotRunningError(
                 f"the topology was not ready within {timeout_s:g}s; "
                 f"not ready: {', '.join(waiting) or 'supervisor'} (logs under {home.logs_dir})"
@@ -249,7 +246,7 @@ def _wait_ready(
 
 def _abort(home: Home, daemon: subprocess.Popen[bytes]) -> None:
     with contextlib.suppress(RpcdemoError):
-        control.call(home, "down", timeout_s=2.0)
+        SupervisorClient(home).down(timeout_s=2.0)
     try:
         daemon.wait(15)
     except subprocess.TimeoutExpired:
@@ -275,7 +272,7 @@ def down(home: Home, timeout_s: float = 30.0) -> dict[str, Any]:
     pid = supervisor_pid(home)
     was_running = True
     try:
-        control.call(home, "down", timeout_s=5.0)
+        SupervisorClient(home).down(timeout_s=5.0)
     except NotRunningError:
         was_running = False
     if was_running and pid is not None:
@@ -291,8 +288,3 @@ def _pid_alive(pid: int) -> bool:
         return _alive(psutil.Process(pid))
     except psutil.Error:
         return False
-
-
-def read_config(status: dict[str, Any]) -> TopologyConfig:
-    return TopologyConfig.from_json(str(status["config"]))
-

@@ -33,7 +33,7 @@ from resonate_rpc_cli.links.client import LinkClient
 from resonate_rpc_cli.links.status import LinkStatus
 from resonate_rpc_cli.observe.leases import lease_report
 from resonate_rpc_cli.observe.snapshot import PromiseRow, PromiseSource, node_names_by_id, tree_rows
-from resonate_rpc_cli.supervisor import control
+from resonate_rpc_cli.supervisor.client import supervisor_status
 from resonate_rpc_cli.supervisor.topology_config import TopologyConfig
 from resonate_rpc_cli.view.doctor_view import lease_table
 from resonate_rpc_cli.view.links import broken_links_text
@@ -66,7 +66,7 @@ class Dashboard:
     """The latest picture of one topology, refreshed by :meth:`refresh`."""
 
     home: Home
-    call: Callable[..., Any] = control.call
+    status: Callable[[Home, int], dict[str, Any]] = supervisor_status
     clock: Callable[[], float] = time.monotonic
     nodes: list[dict[str, Any]] = field(default_factory=list)
     config: TopologyConfig | None = None
@@ -97,7 +97,7 @@ class Dashboard:
         """Poll whatever is due. Raises :class:`NotRunningError` once the supervisor is gone."""
         now = self.clock()
         if self.node_every.due(now):
-            status = self.call(self.home, "status", since=self.last_seq)
+            status = self.status(self.home, self.last_seq)
             if self.config is None:
                 self.config = TopologyConfig.from_json(status["config"])
                 self.source = PromiseSource(self.config.server_url, timeout_s=1.0)

@@ -19,7 +19,8 @@ from resonate_rpc_cli.chaos.history import read_history
 from resonate_rpc_cli.chaos.orchestrator import ChaosOptions
 from resonate_rpc_cli.chaos.session import run_chaos
 from resonate_rpc_cli.contracts.home import Home
-from resonate_rpc_cli.supervisor import control, launch
+from resonate_rpc_cli.supervisor import launch
+from resonate_rpc_cli.supervisor.client import SupervisorClient
 from resonate_rpc_cli.supervisor.topology_config import TopologyConfig
 from tests.e2e._cli_support import assert_nothing_left, end_leftovers, short_home
 from tests.procs import free_port, processes_of_home
@@ -97,7 +98,7 @@ def test_server_kill_on_the_durable_store_loses_nothing(home: Path) -> None:
         assert report["faults"]["landed"] >= 3, report["faults"]
         assert report["orphans_checked"] is False
         # the topology is still ours to use: every node healed and ready
-        status = json.dumps(control.call(h, "status"))
+        status = json.dumps(SupervisorClient(h).status().raw)
         assert all(n["state"] == "ready" for n in json.loads(status)["nodes"]), status
     finally:
         launch.down(h)

@@ -10,7 +10,8 @@ import sys
 import pytest
 
 from resonate_rpc_cli.contracts.home import Home
-from resonate_rpc_cli.supervisor import control, launch
+from resonate_rpc_cli.supervisor import launch
+from resonate_rpc_cli.supervisor.client import SupervisorClient
 from tests.e2e._cli_support import (
     Cli,
     assert_nothing_left,
@@ -59,7 +60,7 @@ def test_foreground_up_takes_everything_down_with_it(how: str) -> None:
         up = _foreground_up(cli)
         try:
             wait_until(lambda: (up.poll() is not None and f"exited {up.returncode}") or
-                       (control.answering(Home(home)) and
+                       (SupervisorClient(Home(home)).answering() and
                        cli.json("status")["supervisor"]["states"] == {"ready": 11}),
                        30, "foreground up to be ready")
             assert up.poll() is None, up.stderr.read() if up.stderr else ""

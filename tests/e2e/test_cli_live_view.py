@@ -24,10 +24,10 @@ def test_refreshing_with_thousands_of_promises_costs_little_cpu(
     populate(url, settled=3000, pending=150)
     config = TopologyConfig(server_port=port, gateway_port=free_port())
 
-    def fake_supervisor(home: Home, op: str, **args: Any) -> dict[str, Any]:
+    def fake_supervisor(home: Home, since: int) -> dict[str, Any]:
         return {"config": config.to_json(), "events": [], "nodes": []}
 
-    board = Dashboard(Home(tmp_path), call=fake_supervisor)
+    board = Dashboard(Home(tmp_path), status=fake_supervisor)
     cpu0, wall0 = time.process_time(), time.monotonic()
     refreshes = 0
     while time.monotonic() - wall0 < 3.0:  # what run_live does: refresh + render, 4 per s

@@ -19,10 +19,10 @@ class FakeSupervisor:
         self.calls: list[dict[str, Any]] = []
         self.config = TopologyConfig(server_port=free_port(), gateway_port=free_port())
 
-    def __call__(self, home: Home, op: str, **args: Any) -> dict[str, Any]:
-        self.calls.append({"op": op, **args})
+    def __call__(self, home: Home, since: int) -> dict[str, Any]:
+        self.calls.append({"since": since})
         events = [{"seq": 1, "ts": 0.0, "kind": "killed", "node": "service-b-1", "pid": 7,
-                   "detail": "SIGKILL"}] if args.get("since", 0) < 1 else []
+                   "detail": "SIGKILL"}] if since < 1 else []
         return {"config": self.config.to_json(), "events": events,
                 "nodes": [{"name": "service-b-1", "group": "service-b", "pid": None,
                            "state": "killed", "restarts": 0, "uptime_s": None,
@@ -38,7 +38,7 @@ def test_every_limits_the_rate() -> None:
 def test_dashboard_polls_at_bounded_rates_and_keeps_a_feed(tmp_path: Path) -> None:
     fake = FakeSupervisor()
     now = [0.0]
-    board = Dashboard(Home(tmp_path), call=fake, clock=lambda: now[0])
+    board = Dashboard(Home(tmp_path), status=fake, clock=lambda: now[0])
     for _ in range(20):  # two seconds of refreshes every 0.1 s
         board.refresh()
         now[0] += 0.1

@@ -53,10 +53,10 @@ def test_each_replica_row_shows_the_task_it_holds(tmp_path: Path) -> None:
     nodes = [node("service-b-1", "id-b1"), node("service-b-2", "id-b2"),
              node("service-b-3", "id-b3")]
 
-    def call(home: Home, op: str, **args: Any) -> dict[str, Any]:
+    def status(home: Home, since: int) -> dict[str, Any]:
         return {"config": config.to_json(), "events": [], "nodes": nodes}
 
-    board = Dashboard(Home(tmp_path), call=call, clock=lambda: 0.0)
+    board = Dashboard(Home(tmp_path), status=status, clock=lambda: 0.0)
     board.config = config
     board.source = FakeSource()  # type: ignore[assignment]
     board.refresh()

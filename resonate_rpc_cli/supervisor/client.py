@@ -1,0 +1,199 @@
+"""A typed client of one HOME's supervisor, over its control socket.
+
+Every caller outside the supervisor talks to it through
+:class:`SupervisorClient`: ``status()`` returns a :class:`TopologyStatus`
+(the configuration already parsed), and ``kill``/``respawn``/``scale`` with
+``wait=True`` return once the supervisor has seen the effect (new
+incarnations running, the group at its size), because the supervisor holds its
+answer until then. The wire format is ``control.py``'s; the raw documents stay
+available (``raw``/``to_dict()``) for the ``--json`` outputs, which pass them
+through unchanged.
+
+Every method raises :class:`~resonate_rpc_cli.contracts.errors.NotRunningError`
+when no supervisor answers, and the supervisor's own error (a
+:class:`~resonate_rpc_cli.contracts.errors.RpcdemoError` with its exit status)
+otherwise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from resonate_rpc_cli.contracts.errors import RpcdemoError
+from resonate_rpc_cli.contracts.home import Home
+from resonate_rpc_cli.supervisor import control
+from resonate_rpc_cli.supervisor.topology_config import TopologyConfig
+
+#: How long to wait for an answer beyond the time the supervisor itself waits.
+ANSWER_MARGIN_S = 30.0
+#: How long kill/respawn wait by default for the new incarnations to run.
+RESPAWN_WAIT_S = 15.0
+
+
+@dataclass(frozen=True)
+class NodeStatus:
+    """One node as ``status`` reports it; ``raw`` is the supervisor's row, unchanged."""
+
+    name: str
+    group: str
+    state: str
+    pid: int | None
+    node_id: str | None
+    incarnation: int
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+    @classmethod
+    def from_dict(cls, row: dict[str, Any]) -> NodeStatus:
+        return cls(str(row["name"]), str(row["group"]), str(row["state"]), row.get("pid"),
+                   row.get("node_id") or None, int(row.get("incarnation", 0)), row)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.raw)
+
+
+@dataclass(frozen=True)
+class TopologyStatus:
+    """What the supervisor runs: its configuration, nodes, readiness and recent events."""
+
+    supervisor_pid: int
+    config: TopologyConfig
+    nodes: list[NodeStatus]
+    all_ready: bool
+    shutting_down: bool
+    events: list[dict[str, Any]]
+    targets: list[str]
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any]) -> TopologyStatus:
+        return cls(
+            supervisor_pid=int(doc["supervisor_pid"]),
+            config=TopologyConfig.from_json(str(doc["config"])),
+            nodes=[NodeStatus.from_dict(n) for n in doc["nodes"]],
+            all_ready=bool(doc["all_ready"]), shutting_down=bool(doc["shutting_down"]),
+            events=list(doc.get("events", [])), targets=list(doc.get("targets", [])), raw=doc,
+        )
+
+    def node_rows(self) -> list[dict[str, Any]]:
+        """The nodes as the supervisor reported them (the ``status --json`` rows)."""
+        return [n.to_dict() for n in self.nodes]
+
+    def in_group(self, group: str) -> list[NodeStatus]:
+        return [n for n in self.nodes if n.group == group]
+
+
+@dataclass(frozen=True)
+class Started:
+    """A node incarnation the supervisor started on request, once it runs."""
+
+    name: str
+    pid: int
+    node_id: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "pid": self.pid, "node_id": self.node_id}
+
+
+@dataclass(frozen=True)
+class KillResult:
+    """``killed``: ``{"name", "pid", "signal"}`` per node; ``respawned``: once running."""
+
+    killed: list[dict[str, Any]]
+    respawn_pending: list[str]
+    respawned: list[Started]
+
+
+@dataclass(frozen=True)
+class RespawnResult:
+    """The names respawned and (waited) their running incarnations."""
+
+    names: list[str]
+    running: list[Started]
+
+
+@dataclass(frozen=True)
+class ScaleResult:
+    """Slots added and retired, kept slots respawned, and (waited) the group's nodes."""
+
+    group: str
+    count: int
+    added: list[str]
+    removed: list[str]
+    respawned: list[str]
+    nodes: list[NodeStatus]
+
+
+def supervisor_status(home: Home, since: int = 0) -> dict[str, Any]:
+    """The raw ``status`` document of ``home``'s supervisor (events after ``since``)."""
+    return SupervisorClient(home).status(since=since).raw
+
+
+def _started(rows: list[dict[str, Any]]) -> list[Started]:
+    return [Started(str(r["name"]), int(r["pid"]), r.get("node_id") or None) for r in rows]
+
+
+class SupervisorClient:
+    """Requests to the supervisor of ``home``; cheap to construct, holds no connection."""
+
+    def __init__(self, home: Home, timeout_s: float = 30.0) -> None:
+        self.home = home
+        self.timeout_s = timeout_s
+
+    def _call(self, op: str, *, wait_s: float = 0.0, timeout_s: float | None = None,
+              **args: Any) -> Any:
+        if wait_s > 0:
+            args["wait_s"] = wait_s
+        limit = (timeout_s or self.timeout_s) + (wait_s + ANSWER_MARGIN_S if wait_s else 0.0)
+        return control.call(self.home, op, timeout_s=limit, **args)
+
+    def answering(self) -> bool:
+        """Whether a supervisor answers on the control socket (within two seconds)."""
+        try:
+            self._call("ping", timeout_s=2.0)
+        except RpcdemoError:
+            return False
+        return True
+
+    def status(self, *, since: int = 0, timeout_s: float | None = None) -> TopologyStatus:
+        """The topology as the supervisor sees it; ``events`` after sequence ``since``."""
+        args = {"since": since} if since else {}
+        doc = self._call("status", timeout_s=timeout_s, **args)
+        if not isinstance(doc, dict):
+            raise RpcdemoError(f"the supervisor under {self.home.root} sent no status")
+        return TopologyStatus.from_dict(doc)
+
+    def kill(self, target: str, signal: str = "KILL", *, count: int | None = None,
+             respawn: bool = False, respawn_after_s: float = 0.0, wait: bool = True,
+             wait_s: float | None = None) -> KillResult:
+        """Signal ``target``'s live nodes; with ``respawn`` and ``wait``, until the new ones run.
+
+        ``wait_s`` defaults to ``respawn_after_s`` + 15 s; a respawn not
+        running by then is a :class:`NotRunningError`.
+        """
+        waiting = (respawn_after_s + RESPAWN_WAIT_S if wait_s is None else wait_s) \
+            if wait and respawn else 0.0
+        doc = self._call("kill", wait_s=waiting, target=target, signal=signal, count=count,
+                         respawn=respawn, respawn_after=respawn_after_s)
+        return KillResult(list(doc["killed"]), list(doc.get("respawn_pending", [])),
+                          _started(doc.get("respawned", [])))
+
+    def respawn(self, target: str, *, wait: bool = True,
+                wait_s: float = RESPAWN_WAIT_S) -> RespawnResult:
+        """Start new incarnations of ``target``'s nodes that are down; with ``wait``,
+        until they run (``running`` then holds their pids)."""
+        doc = self._call("respawn", wait_s=wait_s if wait else 0.0, target=target)
+        return RespawnResult([str(n) for n in doc["respawned"]], _started(doc.get("running", [])))
+
+    def scale(self, group: str, count: int, *, wait: bool = True,
+              wait_s: float = 30.0) -> ScaleResult:
+        """Run ``count`` nodes of ``group``; with ``wait``, until exactly that many are ready."""
+        doc = self._call("scale", wait_s=wait_s if wait else 0.0, group=group, count=count)
+        return ScaleResult(group, count, list(doc["added"]), list(doc["retiring"]),
+                           list(doc.get("respawned", [])),
+                           [NodeStatus.from_dict(n) for n in doc.get("nodes", [])])
+
+    def down(self, *, timeout_s: float = 5.0) -> int:
+        """Ask the supervisor to stop everything; its pid (it exits once all is stopped)."""
+        doc = self._call("down", timeout_s=timeout_s)
+        return int(doc["pid"])
