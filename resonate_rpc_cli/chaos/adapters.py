@@ -27,6 +27,7 @@ from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.supervisor import launch
 from resonate_rpc_cli.supervisor.client import SupervisorClient, TopologyStatus
 from resonate_rpc_cli.supervisor.scan import processes_of_home
+from resonate_rpc_cli.supervisor.states import NO_PROCESS
 from resonate_rpc_cli.supervisor.topology_config import TopologyConfig
 
 #: The supervisor's node states, normalised for the runner.
@@ -70,7 +71,7 @@ class SupervisedTopology:
         return [
             NodeInfo(
                 name=str(n["name"]), group=str(n["group"]),
-                pid=n.get("pid") if n.get("state") not in ("killed", "stopped") else None,
+                pid=n.get("pid") if n.get("state") not in NO_PROCESS else None,
                 state=_STATES.get(str(n["state"]), str(n["state"])),
                 node_id=n.get("node_id") or None,
             )

@@ -28,7 +28,7 @@ from resonate_rpc_cli.contracts.lifeline import ENV_PARENT_PID
 from resonate_rpc_cli.contracts.naming import ENV_HOME, GATEWAY
 from resonate_rpc_cli.supervisor.client import SupervisorClient, TopologyStatus
 from resonate_rpc_cli.supervisor.scan import ENV_SUPERVISOR, processes_of_home
-from resonate_rpc_cli.supervisor.states import NodeState
+from resonate_rpc_cli.supervisor.states import EXITED, NodeState
 from resonate_rpc_cli.supervisor.topology_config import (
     EXTERNAL_SERVER,
     INSTALL_HINT,
@@ -159,7 +159,7 @@ def spawn_daemon(home: Home, config: TopologyConfig, owner_pid: int | None
 def _startup_failure(status: TopologyStatus) -> str | None:
     """A one-line reason if some node died before ever getting ready, else None."""
     for node in status.node_rows():
-        if node["last_exit"] is not None and node["state"] in ("backoff", "failed"):
+        if node["last_exit"] is not None and node["state"] in EXITED:
             tail = _tail(node["log"]) if node["log"] else ""
             return f"{node['name']} exited with {node['last_exit']} while starting" + (
                 f": {tail}" if tail else "")

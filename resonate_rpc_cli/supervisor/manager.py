@@ -20,7 +20,14 @@ from resonate_rpc_cli.contracts.naming import GATEWAY, SERVER, SERVICE_GROUPS, N
 from resonate_rpc_cli.supervisor.events import EventFeed, EventKind
 from resonate_rpc_cli.supervisor.failover import ReleaseOutcome
 from resonate_rpc_cli.supervisor.fork.client import LOST
-from resonate_rpc_cli.supervisor.states import NodeState, check_transition
+from resonate_rpc_cli.supervisor.states import (
+    RESPAWNABLE,
+    SHUT,
+    SIGNALLABLE,
+    STAYS_DOWN,
+    NodeState,
+    check_transition,
+)
 from resonate_rpc_cli.supervisor.topology_config import (
     LaunchSpec,
     TopologyConfig,
@@ -420,8 +427,7 @@ class Supervisor:
         if sig_name == "CONT":
             live = [n for n in nodes if n.state is NodeState.PAUSED]
         else:
-            live = [n for n in nodes if n.handle is not None and n.state in (
-                NodeState.STARTING, NodeState.READY, NodeState.PAUSED)]
+            live = [n for n in nodes if n.handle is not None and n.state in SIGNALLABLE]
             if sig_name == "STOP":
                 live = [n for n in live if n.state is not NodeState.PAUSED]
         if count is not None:
@@ -467,8 +473,7 @@ class Supervisor:
         if self.shutting_down:
             raise UsageError("the topology is shutting down")
         nodes = self.resolve(target)
-        down = [n for n in nodes if n.handle is None and n.state in (
-            NodeState.KILLED, NodeState.FAILED, NodeState.BACKOFF)]
+        down = [n for n in nodes if n.handle is None and n.state in RESPAWNABLE]
         if not down:
             states = ", ".join(f"{n.label} {n.state}" for n in nodes)
             raise UsageError(f"nothing to respawn in {target!r} ({states})")
@@ -507,7 +512,7 @@ class Supervisor:
             added.append(node.label)
         respawned: list[str] = []
         for node in slots[:count]:
-            if node.handle is None and node.state in (NodeState.KILLED, NodeState.FAILED):
+            if node.handle is None and node.state in STAYS_DOWN:
                 node.restart_at = None
                 node.quick_failures = 0
                 self._start(node, "respawn")
@@ -548,8 +553,7 @@ class Supervisor:
         self.shutting_down = True
         for node in self.nodes.values():
             node.restart_at = None
-            if node.handle is None and node.state not in (NodeState.STOPPED,
-                                                          NodeState.STOPPING):
+            if node.handle is None and node.state not in SHUT:
                 self._move(node, NodeState.STOPPED)
         self._advance_shutdown()
 

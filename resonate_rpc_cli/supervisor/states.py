@@ -27,10 +27,24 @@ class NodeState(StrEnum):
     @property
     def alive(self) -> bool:
         """Whether a process is expected to exist in this state."""
-        return self in (NodeState.STARTING, NodeState.READY, NodeState.PAUSED, NodeState.STOPPING)
+        return self in ALIVE
 
 
 _S = NodeState
+#: a process is expected to exist
+ALIVE = frozenset({_S.STARTING, _S.READY, _S.PAUSED, _S.STOPPING})
+#: running nodes the operator may signal (``kill``)
+SIGNALLABLE = frozenset({_S.STARTING, _S.READY, _S.PAUSED})
+#: down until someone acts: ``respawn`` starts these again
+RESPAWNABLE = frozenset({_S.KILLED, _S.FAILED, _S.BACKOFF})
+#: down and not coming back by itself (``scale`` respawns kept slots in these)
+STAYS_DOWN = frozenset({_S.KILLED, _S.FAILED})
+#: exited on its own (restarting later, or given up)
+EXITED = frozenset({_S.BACKOFF, _S.FAILED})
+#: shutdown has reached the node
+SHUT = frozenset({_S.STOPPING, _S.STOPPED})
+#: no process to show a pid for
+NO_PROCESS = frozenset({_S.KILLED, _S.STOPPED})
 TRANSITIONS: dict[NodeState, frozenset[NodeState]] = {
     _S.PENDING: frozenset({_S.STARTING, _S.STOPPED}),
     _S.STARTING: frozenset({_S.READY, _S.PAUSED, _S.KILLED, _S.BACKOFF, _S.FAILED, _S.STOPPING}),
