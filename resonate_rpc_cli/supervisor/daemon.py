@@ -20,23 +20,15 @@ from __future__ import annotations
 import contextlib
 import os
 import queue
-import signal
 import time
-from types import FrameType
 
 from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.contracts.lifeline import ENV_PARENT_PID, start_lifeline
 from resonate_rpc_cli.links.hub import start_hub
 from resonate_rpc_cli.supervisor.control import ControlServer, Request
-from resonate_rpc_cli.supervisor.failover import make_releaser
-from resonate_rpc_cli.supervisor.fork.spawner import ForkSpawner, make_spawner
 from resonate_rpc_cli.supervisor.manager import Supervisor
-from resonate_rpc_cli.supervisor.processes import (
-    HttpReadinessProbe,
-    KillpgSender,
-    SystemClock,
-)
 from resonate_rpc_cli.supervisor.requests import Waiting, reply
+from resonate_rpc_cli.supervisor.runner import drive, supervising
 from resonate_rpc_cli.supervisor.states import NodeState
 from resonate_rpc_cli.supervisor.topology_config import TopologyConfig
 
@@ -54,67 +46,64 @@ def tick_interval(sup: Supervisor) -> float:
     return FAST_TICK_S if busy else TICK_S
 
 
-def _serve(sup: Supervisor, requests: queue.Queue[Request], stop: list[bool]) -> None:
-    waiting: list[Waiting] = []
-    while not sup.done():
-        if stop and not sup.shutting_down:
-            sup.shutdown()
+class RequestPump:
+    """Between steps: answer control requests (waiting up to a tick for one), then
+    settle the answers that wait for an effect."""
+
+    def __init__(self, requests: queue.Queue[Request]) -> None:
+        self.requests = requests
+        self.waiting: list[Waiting] = []
+
+    def wait(self, sup: Supervisor) -> None:
         try:
-            request: Request | None = requests.get(timeout=tick_interval(sup))
+            request: Request | None = self.requests.get(timeout=tick_interval(sup))
         except queue.Empty:
             request = None
         while request is not None:
             pending = reply(sup, request)
             if pending is not None:
-                waiting.append(pending)
+                self.waiting.append(pending)
             try:
-                request = requests.get_nowait()
+                request = self.requests.get_nowait()
             except queue.Empty:
                 request = None
-        sup.step()
+
+    def settle(self, sup: Supervisor) -> None:
         now = time.monotonic()
-        waiting = [w for w in waiting if not w.settle(sup, now)]
+        self.waiting = [w for w in self.waiting if not w.settle(sup, now)]
+
+
+def serve(sup: Supervisor, requests: queue.Queue[Request], stop: list[int] | list[bool]) -> None:
+    """Run ``sup`` until it is done, answering control requests between steps."""
+    pump = RequestPump(requests)
+    drive(sup, stop, pump.wait, pump.settle)
 
 
 def run_daemon(home: Home, config: TopologyConfig) -> int:
     """Supervise the topology until shut down; return the exit code."""
     home.ensure()
-    stop: list[bool] = []
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.append(True)
-
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(sig, on_signal)
     if os.environ.get(ENV_PARENT_PID):
         start_lifeline()  # a foreground `up` owns us: die with it
-    spawner = make_spawner(home)
-    releaser = make_releaser(config.server_url)
     links = start_hub(home.links_socket, config.server_url, config.links)
-    sup = Supervisor(config, home, clock=SystemClock(), spawner=spawner,
-                     signals=KillpgSender(), probe=HttpReadinessProbe(config),
-                     parent_pid=os.getpid(), releaser=releaser, links=links)
-    control = ControlServer(home)
-    tmp = home.pid_file.with_suffix(".tmp")
-    tmp.write_text(f"{os.getpid()}\n")
-    tmp.replace(home.pid_file)
-    control.start()
-    print(f"rpcdemo supervisor {os.getpid()} for {home.root}", flush=True)
     try:
-        _serve(sup, control.requests, stop)
-    except BaseException:
-        sup.kill_everything()
-        raise
+        with supervising(home, config, links=links) as run:
+            control = ControlServer(home)
+            tmp = home.pid_file.with_suffix(".tmp")
+            tmp.write_text(f"{os.getpid()}\n")
+            tmp.replace(home.pid_file)
+            control.start()
+            print(f"rpcdemo supervisor {os.getpid()} for {home.root}", flush=True)
+            try:
+                serve(run.sup, control.requests, run.stop)
+            finally:
+                control.close()
+                with contextlib.suppress(OSError):
+                    home.control_socket.unlink()
+                with contextlib.suppress(OSError, ValueError):
+                    if int(home.pid_file.read_text().strip()) == os.getpid():
+                        home.pid_file.unlink()
     finally:
-        control.close()
         if links is not None:
-            links.close()  # after _serve: every node is gone by now
-        if isinstance(spawner, ForkSpawner):
-            spawner.close()
-        with contextlib.suppress(OSError):
-            home.control_socket.unlink()
-        with contextlib.suppress(OSError, ValueError):
-            if int(home.pid_file.read_text().strip()) == os.getpid():
-                home.pid_file.unlink()
+            links.close()  # after the supervisor: every node is gone by now
     print("rpcdemo supervisor: everything stopped", flush=True)
     return 0

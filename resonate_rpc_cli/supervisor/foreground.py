@@ -10,31 +10,20 @@ they exit by themselves if this process is killed with ``kill -9``.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
 import time
 from collections.abc import Callable
 from datetime import datetime
-from types import FrameType
 from typing import Any
 
 from resonate_rpc_cli.contracts.errors import ExitStatus, UsageError
 from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.supervisor import launch
 from resonate_rpc_cli.supervisor.client import SupervisorClient
-from resonate_rpc_cli.supervisor.failover import make_releaser
-from resonate_rpc_cli.supervisor.fork.spawner import ForkSpawner, make_spawner
 from resonate_rpc_cli.supervisor.manager import Supervisor
-from resonate_rpc_cli.supervisor.processes import (
-    HttpReadinessProbe,
-    KillpgSender,
-    SystemClock,
-)
+from resonate_rpc_cli.supervisor.runner import drive, supervising
 from resonate_rpc_cli.supervisor.topology_config import TopologyConfig
 
 TICK_S = 0.05
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 def describe(event: dict[str, Any]) -> str:
@@ -67,47 +56,25 @@ def run_nodes(home: Home, config: TopologyConfig, emit: Callable[[dict[str, Any]
                          "--home (or use `rpcdemo scale` on that topology)")
     launch.check_server_choice(config)
     home.ensure()
-    stop: list[int] = []
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.append(signum)
-
-    previous = {sig: signal.signal(sig, on_signal) for sig in STOP_SIGNALS}
-    spawner = make_spawner(home)
-    releaser = make_releaser(config.server_url)
-    sup = Supervisor(config, home, clock=SystemClock(), spawner=spawner,
-                     signals=KillpgSender(), probe=HttpReadinessProbe(config),
-                     parent_pid=os.getpid(), releaser=releaser)
-    seen = 0
     announced = False
+    seen = 0
     code = int(ExitStatus.OK)
-    try:
-        while not sup.done():
-            if stop and not sup.shutting_down:
-                sup.shutdown()
-            sup.step()
-            for event in sup.feed.since(seen):
-                seen = event.seq
-                emit(event.to_dict())
-            if not announced and sup.all_ready():
-                announced = True
-                group = config.only[0] if config.only else "?"
-                emit({"kind": "all_ready", "ts": time.time(), "group": group,
-                      "count": len(sup.nodes), "server": config.server_url,
-                      "home": str(home.root)})
-            if not sup.shutting_down and sup.nodes and \
-                    len(sup.failed_nodes()) == len(sup.nodes):
-                code = int(ExitStatus.NOT_RUNNING)
-                sup.shutdown()
-            time.sleep(tick_s)
-    except BaseException:
-        sup.kill_everything()
-        raise
-    finally:
-        if isinstance(spawner, ForkSpawner):
-            spawner.close()
-        for sig, handler in previous.items():
-            with contextlib.suppress(ValueError, TypeError):
-                signal.signal(sig, handler)
+
+    def after_step(sup: Supervisor) -> None:
+        nonlocal announced, seen, code
+        for event in sup.feed.since(seen):
+            seen = event.seq
+            emit(event.to_dict())
+        if not announced and sup.all_ready():
+            announced = True
+            emit({"kind": "all_ready", "ts": time.time(),
+                  "group": config.only[0] if config.only else "?", "count": len(sup.nodes),
+                  "server": config.server_url, "home": str(home.root)})
+        if not sup.shutting_down and sup.nodes and len(sup.failed_nodes()) == len(sup.nodes):
+            code = int(ExitStatus.NOT_RUNNING)
+            sup.shutdown()
+
+    with supervising(home, config) as run:
+        drive(run.sup, run.stop, lambda _sup: time.sleep(tick_s), after_step)
     emit({"kind": "stopped_all", "ts": time.time()})
     return code

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from resonate_rpc_cli.cli import app
 from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.supervisor.control import ControlServer
-from resonate_rpc_cli.supervisor.daemon import _serve
+from resonate_rpc_cli.supervisor.daemon import serve
 from tests.unit._supervisor_fakes import Rig, make_rig
 
 
@@ -33,7 +33,7 @@ def fake_supervisor(home: Path) -> Iterator[Running]:
     server = ControlServer(h)
     server.start()
     stop: list[bool] = []
-    thread = threading.Thread(target=_serve, args=(rig.sup, server.requests, stop), daemon=True)
+    thread = threading.Thread(target=serve, args=(rig.sup, server.requests, stop), daemon=True)
     thread.start()
     try:
         yield Running(home, rig)
