@@ -33,7 +33,7 @@ from typing import Any, NoReturn
 from resonate.handle import ResonateHandle
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from resonate_rpc_cli.contracts.errors import ExitStatus
+from resonate_rpc_cli.contracts.errors import NotRunningError, UsageError, exit_code_of
 from resonate_rpc_cli.contracts.flows import Flow
 from resonate_rpc_cli.contracts.lifeline import start_lifeline
 from resonate_rpc_cli.contracts.naming import (
@@ -191,19 +191,18 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def fail(status: ExitStatus, message: str) -> NoReturn:
-    print(f"gateway: error: {message}", file=sys.stderr, flush=True)
-    sys.exit(status)
-
-
 def main() -> NoReturn:
-    """Run the gateway until SIGTERM/SIGINT."""
+    """Run the gateway until SIGTERM/SIGINT; exit 0, 2 (bad configuration) or 3."""
     start_lifeline()
+    sys.exit(exit_code_of("gateway: error", _serve))
+
+
+def _serve() -> None:
     try:
         config = replace(NodeConfig.from_env(GATEWAY, default_name=GATEWAY), node_id=GATEWAY)
         host, port = bind_address(os.environ)
     except ConfigError as exc:
-        fail(ExitStatus.USAGE, str(exc))
+        raise UsageError(str(exc)) from None
     configure_logging()
     node = Node(GATEWAY, default_name=GATEWAY)
     node.configure(config)
@@ -212,7 +211,7 @@ def main() -> NoReturn:
     try:
         listener = listen(host, port)
     except (OSError, OverflowError) as exc:
-        fail(ExitStatus.NOT_RUNNING, f"cannot listen on {host}:{port}: {exc}")
+        raise NotRunningError(f"cannot listen on {host}:{port}: {exc}") from None
     # werkzeug exits 1 with two lines of its own when it binds and fails; given a
     # bound socket it does not bind at all (it uses a duplicate of the descriptor)
     server: BaseWSGIServer = make_server(host, port, app, threaded=True, fd=listener.fileno())
@@ -231,7 +230,8 @@ def main() -> NoReturn:
         bridge.start()
     except Exception as exc:
         server.server_close()
-        fail(ExitStatus.NOT_RUNNING, f"cannot start the Resonate SDK: {type(exc).__name__}: {exc}")
+        raise NotRunningError(
+            f"cannot start the Resonate SDK: {type(exc).__name__}: {exc}") from None
     serving = threading.Thread(target=server.serve_forever, name="http", daemon=True)
     serving.start()
     say(f"gateway listening on {url}; server {config.url}")
@@ -242,7 +242,6 @@ def main() -> NoReturn:
     server.shutdown()
     server.server_close()
     bridge.stop()
-    sys.exit(ExitStatus.OK)
 
 
 if __name__ == "__main__":

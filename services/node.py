@@ -46,7 +46,7 @@ from resonate.connections import HttpConnection
 from resonate.context import Context
 from resonate.resonate import Resonate
 
-from resonate_rpc_cli.contracts.errors import ExitStatus
+from resonate_rpc_cli.contracts.errors import NotRunningError, UsageError, exit_code_of
 from resonate_rpc_cli.contracts.flows import expected_value
 from resonate_rpc_cli.contracts.ledger import LedgerEntry, LedgerWriter
 from resonate_rpc_cli.contracts.lifeline import start_lifeline
@@ -184,25 +184,24 @@ class Node:
     def run(self) -> NoReturn:
         """Run the node until SIGTERM/SIGINT; never returns (exits 0, 2 or 3)."""
         start_lifeline()
-        prog = self.default_name or self.group
+        sys.exit(exit_code_of(f"{self.default_name or self.group}: error", self._run))
+
+    def _run(self) -> None:
         try:
             self._config = NodeConfig.from_env(self.group, default_name=self.default_name)
         except ConfigError as exc:
-            print(f"{prog}: error: {exc}", file=sys.stderr, flush=True)
-            sys.exit(ExitStatus.USAGE)
+            raise UsageError(str(exc)) from None
         try:
             self._ledger = LedgerWriter(self.config.ledger_dir, self.config.name,
                                         self.config.node_id)
         except OSError as exc:
-            print(f"{prog}: error: cannot open ledger in {self.config.ledger_dir}: {exc}",
-                  file=sys.stderr, flush=True)
-            sys.exit(ExitStatus.NOT_RUNNING)
+            raise NotRunningError(
+                f"cannot open ledger in {self.config.ledger_dir}: {exc}") from None
         configure_logging()
         try:
             asyncio.run(self._serve())
         finally:
             self._ledger.close()
-        sys.exit(ExitStatus.OK)
 
     def start_sdk(self, on_connect: Callable[[], None] | None = None) -> Resonate:
         """Build and start ``Resonate`` for this node; must run inside the event loop."""

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
-from resonate_rpc_cli.contracts.errors import RpcdemoError
+from resonate_rpc_cli.contracts.errors import exit_code_of
 from resonate_rpc_cli.contracts.home import Home
 
 app = typer.Typer(
@@ -30,21 +30,23 @@ app = typer.Typer(
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
 
 
-def exit_on_error[**P, R](fn: Callable[P, R]) -> Callable[P, R]:
-    """Map errors to one line on stderr and their documented exit code."""
+def reporting[**P](prog: str) -> Callable[[Callable[P, None]], Callable[P, None]]:
+    """A command decorator: errors become one line ``<prog>: ...`` on stderr and their
+    documented exit code (:func:`~resonate_rpc_cli.contracts.errors.exit_code_of`)."""
 
-    @functools.wraps(fn)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return fn(*args, **kwargs)
-        except RpcdemoError as exc:
-            typer.echo(f"rpcdemo: {exc}", err=True)
-            raise typer.Exit(int(exc.status)) from None
-        except KeyboardInterrupt:
-            typer.echo("rpcdemo: interrupted", err=True)
-            raise typer.Exit(130) from None
+    def decorate(fn: Callable[P, None]) -> Callable[P, None]:
+        @functools.wraps(fn)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> None:
+            code = exit_code_of(prog, functools.partial(fn, *args, **kwargs))
+            if code:
+                raise typer.Exit(code)
 
-    return wrapper
+        return wrapper
+
+    return decorate
+
+
+exit_on_error = reporting("rpcdemo")
 
 
 def home_of(ctx: typer.Context) -> Home:

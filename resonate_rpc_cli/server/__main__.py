@@ -14,7 +14,7 @@ import logging
 import sys
 from pathlib import Path
 
-from resonate_rpc_cli.contracts.errors import ExitStatus, RpcdemoError
+from resonate_rpc_cli.contracts.errors import exit_code_of
 from resonate_rpc_cli.contracts.lifeline import start_lifeline
 from resonate_rpc_cli.server.config import ServerConfig, default_store_path
 from resonate_rpc_cli.server.serve import serve
@@ -80,12 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     config = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     start_lifeline()
-    try:
-        serve(config)
-    except RpcdemoError as exc:
-        print(f"rpcdemo server: {exc}", file=sys.stderr, flush=True)
-        return int(exc.status)
-    return int(ExitStatus.OK)
+    return exit_code_of("rpcdemo server", lambda: serve(config))
 
 
 if __name__ == "__main__":
