@@ -20,6 +20,7 @@ from resonate_rpc_cli.contracts.naming import (
     DEFAULT_SERVER_PORT,
     SERVICE_GROUPS,
 )
+from resonate_rpc_cli.observe.events import describe
 from resonate_rpc_cli.supervisor import foreground as nodecmd
 from resonate_rpc_cli.supervisor.client import SupervisorClient
 from resonate_rpc_cli.supervisor.topology_config import (
@@ -155,7 +156,7 @@ def node(
         server_kind=EXTERNAL_SERVER, server_url=server_url, only=[group], replicas={group: count},
         ttl_s=ttl, step_delay_s=step_delay, delay_mode=delay_mode))
     emit = (lambda event: typer.echo(json.dumps(event))) if as_json else \
-        (lambda event: typer.echo(nodecmd.describe(event)))
+        (lambda event: typer.echo(describe(event)))
     code = nodecmd.run_nodes(home_of(ctx), config, emit)
     if code:
         raise typer.Exit(code)

@@ -79,7 +79,7 @@ SCHEMA: dict[str, dict[str, tuple[str, cv.Check]]] = {
     },
 }
 #: keys outside any table -> (TopologyConfig field, validator)
-TOP_LEVEL: dict[str, tuple[str, Callable[[Any], Any]]] = {"links": ("links", _bool)}
+TOP_LEVEL: dict[str, tuple[str, cv.Check]] = {"links": ("links", cv.flag)}
 #: tables whose keys are service groups
 GROUP_TABLES: dict[str, tuple[str, cv.Check]] = {
     "nodes.delay": ("delays", cv.seconds),
@@ -101,10 +101,7 @@ def parse_config(text: str, source: str = DEFAULT_CONFIG_NAME) -> dict[str, Any]
     for table, body in doc.items():
         if table in TOP_LEVEL:
             field, check = TOP_LEVEL[table]
-            try:
-                out[field] = check(body)
-            except _Bad as exc:
-                raise UsageError(f"{source}: {table} {exc}, got {body!r}") from None
+            out[field] = cv.checked(f"{source}: {table}", check, body)
             continue
         if table not in SCHEMA and table not in GROUP_TABLES:
             valid = ", ".join([*SCHEMA, "replicas"])

@@ -116,11 +116,18 @@ class PromiseSource:
             self.extras = self.client.info() is not None
         return self.extras
 
-    def counts(self, limit: int = MAX_COUNTED) -> dict[str, int]:
-        """Promises per state: from our server's info in one request, else by searching
-        (each count then capped at ``limit``)."""
-        if self.counts_are_cheap():
-            info = self.client.info()
+    def info(self) -> dict[str, Any] | None:
+        """Our server's ``/rpcdemo/info`` (``None`` elsewhere); remembers which it is."""
+        info = self.client.info()
+        self.extras = info is not None
+        return info
+
+    def counts(self, limit: int = MAX_COUNTED,
+               info: dict[str, Any] | None = None) -> dict[str, int]:
+        """Promises per state: from our server's info (``info`` when already fetched) in
+        one request, else by searching (each count then capped at ``limit``)."""
+        if info is not None or self.counts_are_cheap():
+            info = info if info is not None else self.client.info()
             states = info.get("promise_states") if info is not None else None
             if isinstance(states, dict):
                 return {state: int(states.get(state, 0)) for state in PROMISE_STATES}
@@ -148,6 +155,18 @@ def node_names_by_id(nodes: list[dict[str, Any]]) -> dict[str, str]:
         if node.get("node_id"):
             names[str(node["node_id"])] = str(node["name"])
     return names
+
+
+def held_by_node(holders: dict[str, str], names: dict[str, str]) -> dict[str, list[str]]:
+    """Node name (or unknown node id) -> the sorted ids of the tasks it holds.
+
+    ``holders`` maps task id -> node id (:meth:`PromiseSource.task_holders`),
+    ``names`` node id -> name (:func:`node_names_by_id`).
+    """
+    held: dict[str, list[str]] = {}
+    for task_id, pid in holders.items():
+        held.setdefault(names.get(pid, pid), []).append(task_id)
+    return {name: sorted(ids) for name, ids in held.items()}
 
 
 def tree_rows(source: PromiseSource, root_id: str, names: dict[str, str],
@@ -178,8 +197,9 @@ def _holder(holders: dict[str, str], names: dict[str, str], promise_id: str) -> 
     return names.get(pid, pid)
 
 
-def server_summary(config: TopologyConfig, source: PromiseSource) -> dict[str, Any]:
-    info = source.client.info()
+def server_summary(config: TopologyConfig, source: PromiseSource,
+                   info: dict[str, Any] | None) -> dict[str, Any]:
+    """The ``server`` part of ``status``; ``info`` is :meth:`PromiseSource.info`'s answer."""
     healthy = source.client.healthy()
     return {
         "url": config.server_url,
@@ -201,7 +221,8 @@ def collect_status(home: Home, pending_limit: int = MAX_PENDING) -> dict[str, An
     sup = SupervisorClient(home).status()
     config = sup.config
     source = PromiseSource(config.server_url)
-    server = server_summary(config, source)
+    info = source.info()  # once per answer: the summary and the counts share it
+    server = server_summary(config, source, info)
     names = node_names_by_id(sup.node_rows())
     links = LinkClient(home, timeout_s=2.0).status_or_none() if config.links else None
     promises: dict[str, Any] = {"counts": {}, "pending": []}
@@ -210,9 +231,8 @@ def collect_status(home: Home, pending_limit: int = MAX_PENDING) -> dict[str, An
     if server["healthy"]:
         try:
             holders = source.task_holders()
-            for task_id, pid in holders.items():
-                held.setdefault(names.get(pid, pid), []).append(task_id)
-            promises["counts"] = source.counts()
+            held = held_by_node(holders, names)
+            promises["counts"] = source.counts(info=info)
             records = source.search(state="pending", limit=pending_limit)
             promises["pending"] = [
                 PromiseRow.from_record(r, _holder(holders, names, str(r["id"]))).to_dict()
@@ -228,7 +248,7 @@ def collect_status(home: Home, pending_limit: int = MAX_PENDING) -> dict[str, An
     link_of = {link.node: link.state for link in links or []}
     nodes = []
     for node in sup.node_rows():
-        tasks = sorted(held.get(node["name"], []))
+        tasks = held.get(node["name"], [])
         nodes.append({**node, "task": tasks[0] if tasks else None, "tasks": tasks,
                       "link": link_of.get(node["name"])})
     counts = Counter(n["state"] for n in nodes)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 from resonate_rpc_cli.contracts.errors import ExitStatus, UsageError
@@ -24,20 +23,6 @@ from resonate_rpc_cli.supervisor.runner import drive, supervising
 from resonate_rpc_cli.supervisor.topology_config import TopologyConfig
 
 TICK_S = 0.05
-
-
-def describe(event: dict[str, Any]) -> str:
-    """One human line for an event of :func:`run_nodes`."""
-    stamp = datetime.fromtimestamp(float(event.get("ts", time.time()))).strftime("%H:%M:%S")
-    if event["kind"] == "all_ready":
-        return (f"{stamp} ready: {event['count']} node(s) of {event['group']} on "
-                f"{event['server']} (home {event['home']}); Ctrl-C stops them")
-    if event["kind"] == "stopped_all":
-        return f"{stamp} all nodes stopped"
-    pid = f" pid {event['pid']}" if event.get("pid") else ""
-    node_id = f" id {event['node_id'][:8]}" if event.get("node_id") else ""
-    detail = f": {event['detail']}" if event.get("detail") else ""
-    return f"{stamp} {event['node']} {event['kind']}{pid}{node_id}{detail}"
 
 
 def run_nodes(home: Home, config: TopologyConfig, emit: Callable[[dict[str, Any]], None],

@@ -8,9 +8,10 @@ from typing import Any
 from rich.console import Console
 
 from resonate_rpc_cli.contracts.home import Home
+from resonate_rpc_cli.observe.live import Every, LiveModel
 from resonate_rpc_cli.observe.snapshot import PromiseSource
 from resonate_rpc_cli.supervisor.topology_config import TopologyConfig
-from resonate_rpc_cli.view.live import Dashboard, Every
+from resonate_rpc_cli.view.live import Dashboard
 from tests.procs import free_port
 
 
@@ -38,7 +39,7 @@ def test_every_limits_the_rate() -> None:
 def test_dashboard_polls_at_bounded_rates_and_keeps_a_feed(tmp_path: Path) -> None:
     fake = FakeSupervisor()
     now = [0.0]
-    board = Dashboard(Home(tmp_path), status=fake, clock=lambda: now[0])
+    board = LiveModel(Home(tmp_path), status=fake, clock=lambda: now[0])
     for _ in range(20):  # two seconds of refreshes every 0.1 s
         board.refresh()
         now[0] += 0.1
@@ -48,7 +49,7 @@ def test_dashboard_polls_at_bounded_rates_and_keeps_a_feed(tmp_path: Path) -> No
     # nothing listens on the server port: a notice, not an exception
     assert board.notice is not None and "not answering" in board.notice
     console = Console(record=True, width=140, color_system=None)
-    console.print(board.render())
+    console.print(Dashboard(board).render())
     out = console.export_text()
     assert "processes" in out and "service-b-1" in out and "not answering" in out
 
@@ -73,3 +74,21 @@ def test_counts_come_from_one_info_request_on_our_server() -> None:
     counts = source.counts()
     assert counts["pending"] == 2 and counts["resolved"] == 7 and counts["rejected"] == 0
     assert client.info_calls == 2  # once to learn it is ours, once for the counts
+
+
+def test_status_counts_reuse_the_info_it_already_fetched() -> None:
+    """`status` asks /rpcdemo/info once per answer: the counts take the summary's copy."""
+    class InfoClient:
+        def __init__(self) -> None:
+            self.info_calls = 0
+
+        def info(self) -> dict[str, object]:
+            self.info_calls += 1
+            return {"kind": "embedded", "promise_states": {"pending": 1}}
+
+    source = PromiseSource("http://127.0.0.1:9")
+    client = InfoClient()
+    source.client = client  # type: ignore[assignment]
+    info = source.info()
+    assert source.counts(info=info)["pending"] == 1
+    assert client.info_calls == 1

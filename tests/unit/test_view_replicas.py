@@ -8,6 +8,7 @@ from typing import Any
 from rich.console import Console
 
 from resonate_rpc_cli.contracts.home import Home
+from resonate_rpc_cli.observe.live import LiveModel
 from resonate_rpc_cli.supervisor.topology_config import TopologyConfig
 from resonate_rpc_cli.view.live import Dashboard
 
@@ -56,14 +57,14 @@ def test_each_replica_row_shows_the_task_it_holds(tmp_path: Path) -> None:
     def status(home: Home, since: int) -> dict[str, Any]:
         return {"config": config.to_json(), "events": [], "nodes": nodes}
 
-    board = Dashboard(Home(tmp_path), status=status, clock=lambda: 0.0)
+    board = LiveModel(Home(tmp_path), status=status, clock=lambda: 0.0)
     board.config = config
     board.source = FakeSource()  # type: ignore[assignment]
     board.refresh()
     rows = {n["name"]: n["task"] for n in board.nodes_with_tasks()}
     assert rows == {"service-b-1": None, "service-b-2": "flow-1:1", "service-b-3": "flow-2:1"}
     console = Console(record=True, width=160, color_system=None)
-    console.print(board.render())
+    console.print(Dashboard(board).render())
     text = console.export_text()
     assert "http://db:8001 (external)" in text and "gateway elsewhere" in text
     line = next(ln for ln in text.splitlines() if "service-b-3" in ln)

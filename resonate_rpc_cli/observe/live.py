@@ -1,0 +1,172 @@
+"""What the live view shows, polled at bounded rates (the view only renders it).
+
+:class:`LiveModel` asks the supervisor for nodes and new events twice a
+second, samples the nodes' CPU and memory (psutil), and asks the server once a
+second for pending promises, who holds which task, and capped trees of the
+flows' roots; counts come once a second from our server's info or every five
+seconds by searching another server, so thousands of settled promises cost
+little.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import psutil
+
+from resonate_rpc_cli.clients.protocol import ServerUnreachable
+from resonate_rpc_cli.contracts import tags as tag
+from resonate_rpc_cli.contracts.flows import FLOWS
+from resonate_rpc_cli.contracts.home import Home
+from resonate_rpc_cli.links.client import LinkClient
+from resonate_rpc_cli.links.status import LinkStatus
+from resonate_rpc_cli.observe.events import describe
+from resonate_rpc_cli.observe.leases import lease_report
+from resonate_rpc_cli.observe.snapshot import (
+    PromiseRow,
+    PromiseSource,
+    held_by_node,
+    node_names_by_id,
+    tree_rows,
+)
+from resonate_rpc_cli.supervisor.client import supervisor_status
+from resonate_rpc_cli.supervisor.topology_config import TopologyConfig
+
+TREE_ROWS = 30
+MAX_RECENT_ROOTS = 3
+FEED_LINES = 8
+
+
+@dataclass
+class Every:
+    """True at most once per ``period_s`` (a rate limiter for one kind of poll)."""
+
+    period_s: float
+    last: float = float("-inf")
+
+    def due(self, now: float) -> bool:
+        if now - self.last >= self.period_s:
+            self.last = now
+            return True
+        return False
+
+
+@dataclass
+class LiveModel:
+    """The latest picture of one topology, refreshed by :meth:`refresh`."""
+
+    home: Home
+    status: Callable[[Home, int], dict[str, Any]] = supervisor_status
+    clock: Callable[[], float] = time.monotonic
+    nodes: list[dict[str, Any]] = field(default_factory=list)
+    config: TopologyConfig | None = None
+    trees: dict[str, list[PromiseRow]] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+    feed: deque[str] = field(default_factory=lambda: deque(maxlen=FEED_LINES))
+    notice: str | None = None
+    last_seq: int = 0
+    #: the seed's static flow ids are always shown; other roots while recent
+    pinned: tuple[str, ...] = tuple(f.promise_id for f in FLOWS.values())
+    recent: deque[str] = field(default_factory=lambda: deque(maxlen=MAX_RECENT_ROOTS))
+    settled: dict[str, str] = field(default_factory=dict)
+    node_every: Every = field(default_factory=lambda: Every(0.5))
+    promise_every: Every = field(default_factory=lambda: Every(1.0))
+    count_every: Every = field(default_factory=lambda: Every(5.0))
+    _procs: dict[int, psutil.Process] = field(default_factory=dict)
+    usage: dict[int, dict[str, str]] = field(default_factory=dict)
+    source: PromiseSource | None = None
+    #: node name -> ids of the tasks it holds (from the last task.search)
+    held: dict[str, list[str]] = field(default_factory=dict)
+    #: pending work (holder, lease left, attempts, idle) and the stuck promises' causes
+    tasks: list[dict[str, Any]] = field(default_factory=list)
+    flags: dict[str, str] = field(default_factory=dict)
+    #: every node's link, polled with the nodes (None: the topology runs without links)
+    links: list[LinkStatus] | None = None
+
+    def refresh(self) -> None:
+        """Poll whatever is due. Raises :class:`NotRunningError` once the supervisor is gone."""
+        now = self.clock()
+        if self.node_every.due(now):
+            self._poll_nodes()
+        if self.source is not None and self.promise_every.due(now):
+            try:
+                self._poll_promises(now)
+            except ServerUnreachable:
+                self.notice = f"the server at {self.source.client.url} is not answering"
+
+    def _poll_nodes(self) -> None:
+        status = self.status(self.home, self.last_seq)
+        if self.config is None:
+            self.config = TopologyConfig.from_json(status["config"])
+            self.source = PromiseSource(self.config.server_url, timeout_s=1.0)
+        self.nodes = status["nodes"]
+        if self.config.links:
+            self.links = LinkClient(self.home, timeout_s=1.0).status_or_none()
+        for event in status["events"]:
+            self.last_seq = max(self.last_seq, int(event["seq"]))
+            self.feed.append(describe(event))
+        self._sample_usage()
+
+    def _sample_usage(self) -> None:
+        live = {int(n["pid"]) for n in self.nodes if n.get("pid")}
+        for pid in list(self._procs):
+            if pid not in live:
+                del self._procs[pid]
+        usage: dict[int, dict[str, str]] = {}
+        for pid in live:
+            with contextlib.suppress(psutil.Error):
+                proc = self._procs.get(pid)
+                if proc is None:
+                    proc = self._procs[pid] = psutil.Process(pid)
+                    proc.cpu_percent(None)
+                usage[pid] = {"cpu": f"{proc.cpu_percent(None):.0f}%",
+                              "mem": f"{proc.memory_info().rss / 2**20:.0f}M"}
+        self.usage = usage
+
+    def _poll_promises(self, now: float) -> None:
+        assert self.source is not None
+        names = node_names_by_id(self.nodes)
+        pending = self.source.search(state="pending", limit=200)
+        holders = self.source.task_holders()
+        self.held = held_by_node(holders, names)
+        if self.config is not None:
+            report = lease_report(self.source, pending, self.nodes, self.config,
+                                  links=self.links)
+            self.tasks = report.tasks
+            self.flags = {pid: d.short() for pid, d in report.diagnoses.items() if d.stuck}
+        for rec in pending:
+            origin = (rec.get("tags") or {}).get(tag.ORIGIN)
+            if origin and origin not in self.pinned and origin not in self.recent:
+                self.recent.append(origin)
+        trees = {}
+        for root in (*self.pinned, *self.recent):
+            rows = tree_rows(self.source, root, names, holders, limit=TREE_ROWS)
+            if rows:
+                trees[root] = rows
+                self._note_settled(root, rows[0])
+        self.trees = trees
+        # one cheap request on our server: as fresh as the trees; searches elsewhere
+        self.count_every.period_s = 1.0 if self.source.counts_are_cheap() else 5.0
+        if self.count_every.due(now):
+            self.counts = self.source.counts(limit=10_000)
+        self.notice = self.source.notice
+
+    def _note_settled(self, root: str, top: PromiseRow) -> None:
+        """A feed line when a flow's root promise settles."""
+        if top.id != root:
+            return
+        if top.state != "pending" and self.settled.get(root) == "pending":
+            value = f" = {top.value}" if top.value is not None else ""
+            self.feed.append(describe({"ts": time.time(), "node": root, "kind": "flow",
+                                       "detail": f"{top.state}{value}"}))
+        self.settled[root] = top.state
+
+    def nodes_with_tasks(self) -> list[dict[str, Any]]:
+        """The node rows with the task(s) each holds, as of the last promise poll."""
+        return [{**n, "task": ", ".join(self.held.get(str(n["name"]), [])) or n.get("task")}
+                for n in self.nodes]
