@@ -11,158 +11,37 @@ from __future__ import annotations
 import signal
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from typing import Any
 
 from resonate_rpc_cli.contracts.errors import UsageError
 from resonate_rpc_cli.contracts.home import Home
-from resonate_rpc_cli.contracts.naming import GATEWAY, SERVER, SERVICE_GROUPS, NodeName
+from resonate_rpc_cli.contracts.naming import GATEWAY, SERVER, SERVICE_GROUPS
+from resonate_rpc_cli.supervisor import commands
 from resonate_rpc_cli.supervisor.events import EventFeed, EventKind
-from resonate_rpc_cli.supervisor.failover import ReleaseOutcome
 from resonate_rpc_cli.supervisor.fork.client import LOST
+from resonate_rpc_cli.supervisor.node import (
+    BecameReady,
+    Clock,
+    Exited,
+    KillResult,
+    LeaseReleaser,
+    LinkRouter,
+    Node,
+    Observation,
+    ReadinessProbe,
+    RestartPolicy,
+    SignalSender,
+    Spawner,
+)
 from resonate_rpc_cli.supervisor.states import (
-    RESPAWNABLE,
     SHUT,
-    SIGNALLABLE,
-    STAYS_DOWN,
     NodeState,
     check_transition,
 )
 from resonate_rpc_cli.supervisor.topology_config import (
-    LaunchSpec,
     TopologyConfig,
     build_launch,
-    check_replicas,
 )
-
-SIGNALS: dict[str, int] = {
-    "KILL": signal.SIGKILL, "TERM": signal.SIGTERM, "STOP": signal.SIGSTOP,
-    "CONT": signal.SIGCONT,
-}
-
-
-class Clock(Protocol):
-    def monotonic(self) -> float: ...
-    def wall(self) -> float: ...
-
-
-class ProcessHandle(Protocol):
-    @property
-    def pid(self) -> int: ...
-    def poll(self) -> int | None:
-        """The exit code once the process has exited (and was reaped), else None."""
-
-
-class Spawner(Protocol):
-    def spawn(self, spec: LaunchSpec) -> ProcessHandle:
-        """Start ``spec`` in its own session; raise OSError if it cannot start."""
-
-
-class SignalSender(Protocol):
-    def send_group(self, pid: int, sig: int) -> None:
-        """Signal the process group led by ``pid``; silently nothing if it is gone."""
-
-
-class ReadinessProbe(Protocol):
-    def ready(self, spec: LaunchSpec) -> bool:
-        """Whether the incarnation described by ``spec`` is ready to work."""
-
-
-class LinkRouter(Protocol):
-    """Where each node reaches the server: its own link (see ``links/hub.py``)."""
-
-    def url_for(self, node: str) -> str:
-        """The node's server URL through its link, created on first use."""
-
-    def drop(self, node: str) -> None:
-        """Remove the link of a slot that no longer exists."""
-
-
-class LeaseReleaser(Protocol):
-    """Failover: hands a dead node's leases back to its group (see ``failover.py``)."""
-
-    def release(self, node: str, node_id: str) -> None:
-        """Ask, without blocking, to release every lease ``node_id`` holds (it is dead)."""
-
-    def outcomes(self) -> list[ReleaseOutcome]:
-        """The releases finished since the last call, oldest first."""
-
-
-@dataclass(frozen=True)
-class Exited:
-    """Observed: the process ``pid`` of ``node`` exited with ``code`` (and was reaped)."""
-
-    node: str
-    pid: int
-    code: int
-
-
-@dataclass(frozen=True)
-class BecameReady:
-    """Observed: the starting process ``pid`` of ``node`` passed its readiness check."""
-
-    node: str
-    pid: int
-
-
-Observation = Exited | BecameReady
-
-
-@dataclass(frozen=True)
-class RestartPolicy:
-    """Restart a node that exits on its own, with exponential backoff.
-
-    An exit within ``quick_s`` of the start counts as a quick failure; after
-    ``max_quick_failures`` in a row the node is ``failed`` and left down.
-    """
-
-    max_quick_failures: int = 4
-    quick_s: float = 10.0
-    base_backoff_s: float = 0.25
-    max_backoff_s: float = 5.0
-
-    def backoff(self, failures: int) -> float:
-        return float(min(self.max_backoff_s, self.base_backoff_s * 2 ** max(0, failures - 1)))
-
-
-@dataclass
-class Node:
-    """One slot of the topology and its current incarnation."""
-
-    name: NodeName
-    state: NodeState = NodeState.PENDING
-    handle: ProcessHandle | None = None
-    spec: LaunchSpec | None = None
-    incarnation: int = 0
-    restarts: int = 0
-    started_at: float | None = None
-    quick_failures: int = 0
-    restart_at: float | None = None
-    kill_at: float | None = None
-    paused_from: NodeState | None = None
-    last_exit: int | None = None
-    ever_ready: bool = False
-    past_node_ids: list[str] = field(default_factory=list)
-    #: being scaled away: once its process is gone the slot is removed
-    retiring: bool = False
-
-    @property
-    def label(self) -> str:
-        return str(self.name)
-
-    @property
-    def pid(self) -> int | None:
-        return self.handle.pid if self.handle is not None else None
-
-    @property
-    def node_id(self) -> str:
-        return self.spec.node_id if self.spec is not None else ""
-
-
-@dataclass
-class KillResult:
-    killed: list[dict[str, Any]] = field(default_factory=list)
-    respawn_pending: list[str] = field(default_factory=list)
 
 
 class Supervisor:
@@ -282,9 +161,9 @@ class Supervisor:
             self._on_exit(node, obs.code)
             self._fail_over(node, obs.pid, dead_id, obs.code)
         elif node.state is NodeState.STARTING:
-            self._move(node, NodeState.READY)
+            self.move(node, NodeState.READY)
             node.ever_ready = True
-            self._emit(EventKind.READY, node)
+            self.emit(EventKind.READY, node)
             for label, dead_id in self.unreleased.pop(node.name.group, []):
                 if self.releaser is not None and not self.shutting_down:
                     self.releaser.release(label, dead_id)
@@ -306,17 +185,17 @@ class Supervisor:
                     and not self.shutting_down:
                 respawn = node.state is NodeState.KILLED
                 node.restart_at = None
-                self._start(node, "respawn" if respawn else "restart")
+                self.start_node(node, "respawn" if respawn else "restart")
         if self.shutting_down:
             self._advance_shutdown()
             return
         pending = [n for n in self.nodes.values() if n.state is NodeState.PENDING]
         server = self.server
         if server is not None and server.state is NodeState.PENDING:
-            self._start(server, "start")
+            self.start_node(server, "start")
         elif server is None or server.state is NodeState.READY:
             for node in pending:
-                self._start(node, "start")
+                self.start_node(node, "start")
 
     def _on_exit(self, node: Node, code: int) -> None:
         pid = node.pid
@@ -325,32 +204,32 @@ class Supervisor:
         node.last_exit = code
         now = self.clock.monotonic()
         if node.retiring:
-            self._remove(node)
-            self._emit(EventKind.STOPPED, node, detail=f"exit {code}; scaled down", pid=pid)
+            self.remove(node)
+            self.emit(EventKind.STOPPED, node, detail=f"exit {code}; scaled down", pid=pid)
             return
         if node.state is NodeState.STOPPING:
-            self._move(node, NodeState.STOPPED)
-            self._emit(EventKind.STOPPED, node, detail=f"exit {code}", pid=pid)
+            self.move(node, NodeState.STOPPED)
+            self.emit(EventKind.STOPPED, node, detail=f"exit {code}", pid=pid)
             return
         if node.state is NodeState.KILLED:
-            self._emit(EventKind.EXITED, node, detail=f"exit {code} (killed)", pid=pid)
+            self.emit(EventKind.EXITED, node, detail=f"exit {code} (killed)", pid=pid)
             return
         if self.shutting_down:
-            self._move(node, NodeState.STOPPING)
-            self._move(node, NodeState.STOPPED)
-            self._emit(EventKind.STOPPED, node, detail=f"exit {code}", pid=pid)
+            self.move(node, NodeState.STOPPING)
+            self.move(node, NodeState.STOPPED)
+            self.emit(EventKind.STOPPED, node, detail=f"exit {code}", pid=pid)
             return
         uptime = now - (node.started_at or now)
         node.quick_failures = node.quick_failures + 1 if uptime < self.policy.quick_s else 1
         if node.quick_failures >= self.policy.max_quick_failures:
-            self._move(node, NodeState.FAILED)
-            self._emit(EventKind.FAILED, node, pid=pid,
+            self.move(node, NodeState.FAILED)
+            self.emit(EventKind.FAILED, node, pid=pid,
                        detail=f"exit {code}; {node.quick_failures} quick failures, giving up")
             return
         delay = self.policy.backoff(node.quick_failures)
-        self._move(node, NodeState.BACKOFF)
+        self.move(node, NodeState.BACKOFF)
         node.restart_at = now + delay
-        self._emit(EventKind.EXITED, node, detail=f"exit {code}; restart in {delay:.2f}s",
+        self.emit(EventKind.EXITED, node, detail=f"exit {code}; restart in {delay:.2f}s",
                    pid=pid)
 
     def _fail_over(self, node: Node, pid: int, dead_id: str, code: int) -> None:
@@ -377,7 +256,7 @@ class Supervisor:
         else:
             self.unreleased.setdefault(group, []).append((node.label, dead_id))
 
-    def _start(self, node: Node, why: str) -> None:
+    def start_node(self, node: Node, why: str) -> None:
         node.incarnation += 1
         if node.spec is not None and node.spec.node_id:
             node.past_node_ids.append(node.spec.node_id)
@@ -391,160 +270,36 @@ class Supervisor:
                             node_id=node_id, parent_pid=self.parent_pid, server_url=url)
         node.spec = spec
         node.paused_from = None
-        self._move(node, NodeState.STARTING)
+        self.move(node, NodeState.STARTING)
         node.started_at = self.clock.monotonic()
         try:
             node.handle = self.spawner.spawn(spec)
         except OSError as exc:
             node.handle = None
-            self._emit(EventKind.EXITED, node, detail=f"could not start: {exc}")
+            self.emit(EventKind.EXITED, node, detail=f"could not start: {exc}")
             self._on_exit(node, -1)
             return
         kind = {"start": EventKind.SPAWNED, "restart": EventKind.RESTARTING}.get(
             why, EventKind.RESPAWNED)
-        self._emit(kind, node, detail=f"incarnation {node.incarnation}")
+        self.emit(kind, node, detail=f"incarnation {node.incarnation}")
 
-    # -- commands --------------------------------------------------------------------
+    # -- commands (the operator's; see commands.py) --------------------------------------
 
     def kill(
         self, target: str, signal_name: str = "KILL", *, count: int | None = None,
         respawn: bool = False, respawn_after_s: float = 0.0,
     ) -> KillResult:
-        """Signal the live nodes of ``target``; with ``respawn``, start new incarnations.
-
-        KILL/TERM leave the node ``killed`` (down until respawned); STOP pauses
-        it, CONT resumes it. Raises :class:`UsageError` for an unknown target or
-        signal, or when no live node matches.
-        """
-        sig_name = signal_name.upper().removeprefix("SIG")
-        if sig_name not in SIGNALS:
-            raise UsageError(f"unknown signal {signal_name!r}; valid: {', '.join(SIGNALS)}")
-        if respawn and sig_name in ("STOP", "CONT"):
-            raise UsageError(f"--respawn does not go with --signal {sig_name}")
-        if self.shutting_down:
-            raise UsageError("the topology is shutting down")
-        nodes = self.resolve(target)
-        if sig_name == "CONT":
-            live = [n for n in nodes if n.state is NodeState.PAUSED]
-        else:
-            live = [n for n in nodes if n.handle is not None and n.state in SIGNALLABLE]
-            if sig_name == "STOP":
-                live = [n for n in live if n.state is not NodeState.PAUSED]
-        if count is not None:
-            live = live[:count]
-        if not live:
-            states = ", ".join(f"{n.label} {n.state}" for n in nodes)
-            raise UsageError(f"no node of {target!r} can take {sig_name} ({states})")
-        result = KillResult()
-        now = self.clock.monotonic()
-        for node in live:
-            assert node.handle is not None
-            pid = node.handle.pid
-            if sig_name == "CONT":
-                # resume the group before the state says so
-                self.signals.send_group(pid, SIGNALS[sig_name])
-                self._move(node, node.paused_from or NodeState.READY)
-                node.paused_from = None
-            elif sig_name == "STOP":
-                self.signals.send_group(pid, SIGNALS[sig_name])
-                node.paused_from = node.state
-                self._move(node, NodeState.PAUSED)
-            else:
-                self._move(node, NodeState.KILLED)
-                self.signals.send_group(pid, SIGNALS[sig_name])
-                if node.paused_from is not None:
-                    self.signals.send_group(pid, signal.SIGCONT)  # a stopped TERM target
-                    node.paused_from = None
-                if sig_name == "TERM":
-                    node.kill_at = now + self.config.grace_s
-                if respawn:
-                    node.restart_at = now + max(0.0, respawn_after_s)
-                    result.respawn_pending.append(node.label)
-            self._emit(EventKind.KILLED if sig_name in ("KILL", "TERM") else EventKind.SIGNALLED,
-                       node, detail=f"SIG{sig_name}", pid=pid)
-            result.killed.append({"name": node.label, "pid": pid, "signal": sig_name})
-        return result
+        """See :func:`.commands.kill`."""
+        return commands.kill(self, target, signal_name, count=count, respawn=respawn,
+                             respawn_after_s=respawn_after_s)
 
     def respawn(self, target: str) -> list[str]:
-        """Start a new incarnation of every node of ``target`` that is down.
-
-        Returns the names started; raises :class:`UsageError` when none is down.
-        """
-        if self.shutting_down:
-            raise UsageError("the topology is shutting down")
-        nodes = self.resolve(target)
-        down = [n for n in nodes if n.handle is None and n.state in RESPAWNABLE]
-        if not down:
-            states = ", ".join(f"{n.label} {n.state}" for n in nodes)
-            raise UsageError(f"nothing to respawn in {target!r} ({states})")
-        for node in down:
-            node.restart_at = None
-            node.quick_failures = 0
-            self._start(node, "respawn")
-        return [n.label for n in down]
+        """See :func:`.commands.respawn`."""
+        return commands.respawn(self, target)
 
     def scale(self, group: str, count: int) -> dict[str, Any]:
-        """Run ``count`` nodes of service ``group`` from now on.
-
-        Scaling up adds slots ``<group>-<n>`` at the lowest free numbers; they
-        start like at ``up`` (once the server is ready). Scaling down retires
-        the highest-numbered slots: TERM, KILL after the grace period, and the
-        slot disappears once its process is gone (at once if it has none).
-        0 is allowed: the group's work then waits, durably, until it is scaled
-        up again. Kept slots that are down (killed or failed) are respawned, so
-        the group ends with ``count`` running nodes. Raises :class:`UsageError`
-        for an unknown group, a count outside 0..MAX_REPLICAS, or during shutdown.
-        """
-        if self.shutting_down:
-            raise UsageError("the topology is shutting down")
-        check_replicas(group, count)
-        slots = sorted((n for n in self.nodes.values()
-                        if n.name.group == group and not n.retiring),
-                       key=lambda n: n.name.index)
-        added: list[str] = []
-        retiring: list[str] = []
-        for _ in range(count - len(slots)):
-            index = 1
-            while str(NodeName(group, index)) in self.nodes:
-                index += 1
-            node = Node(NodeName(group, index))
-            self.nodes[node.label] = node
-            added.append(node.label)
-        respawned: list[str] = []
-        for node in slots[:count]:
-            if node.handle is None and node.state in STAYS_DOWN:
-                node.restart_at = None
-                node.quick_failures = 0
-                self._start(node, "respawn")
-                respawned.append(node.label)
-        now = self.clock.monotonic()
-        for node in reversed(slots[count:]):
-            node.retiring = True
-            node.restart_at = None
-            retiring.append(node.label)
-            if node.handle is None:
-                self._remove(node)
-                self._emit(EventKind.STOPPED, node, detail="scaled down")
-                continue
-            pid = node.handle.pid
-            self.signals.send_group(pid, signal.SIGTERM)
-            if node.paused_from is not None or node.state is NodeState.PAUSED:
-                self.signals.send_group(pid, signal.SIGCONT)
-                node.paused_from = None
-            if node.state is not NodeState.KILLED:
-                self._move(node, NodeState.KILLED)
-            node.kill_at = node.kill_at or now + self.config.grace_s
-            self._emit(EventKind.KILLED, node, detail="SIGTERM (scaled down)", pid=pid)
-        order = {g: i for i, g in enumerate([SERVER, GATEWAY, *SERVICE_GROUPS])}
-        self.nodes = dict(sorted(self.nodes.items(),
-                                 key=lambda kv: (order[kv[1].name.group], kv[1].name.index)))
-        only = self.config.only
-        if only and group not in only:
-            only = [*only, group]
-        self.config = replace(self.config, replicas={**self.config.replicas, group: count},
-                              only=only)
-        return {"group": group, "replicas": count, "added": added, "retiring": retiring,
-                "respawned": respawned}
+        """See :func:`.commands.scale`."""
+        return commands.scale(self, group, count)
 
     def shutdown(self) -> None:
         """Begin stopping everything: TERM the nodes, then the server; KILL after grace."""
@@ -554,7 +309,7 @@ class Supervisor:
         for node in self.nodes.values():
             node.restart_at = None
             if node.handle is None and node.state not in SHUT:
-                self._move(node, NodeState.STOPPED)
+                self.move(node, NodeState.STOPPED)
         self._advance_shutdown()
 
     def _advance_shutdown(self) -> None:
@@ -562,7 +317,7 @@ class Supervisor:
         for node in self.nodes.values():
             if node.handle is None:
                 if node.state is NodeState.STOPPING:
-                    self._move(node, NodeState.STOPPED)
+                    self.move(node, NodeState.STOPPED)
                 continue
             if node.state is NodeState.STOPPING or (node is self.server and not others_down):
                 continue
@@ -571,14 +326,14 @@ class Supervisor:
                 node.kill_at = node.kill_at or self.clock.monotonic() + self.config.grace_s
                 continue
             was_paused = node.state is NodeState.PAUSED
-            self._move(node, NodeState.STOPPING)
+            self.move(node, NodeState.STOPPING)
             self.signals.send_group(node.handle.pid, signal.SIGTERM)
             if was_paused:
                 self.signals.send_group(node.handle.pid, signal.SIGCONT)
             node.kill_at = self.clock.monotonic() + self.config.grace_s
         for node in self.nodes.values():
             if node.state is NodeState.KILLED and node.handle is None:
-                self._move(node, NodeState.STOPPED)
+                self.move(node, NodeState.STOPPED)
 
     def kill_everything(self) -> None:
         """Last resort (the daemon is dying): SIGKILL every live group at once."""
@@ -588,16 +343,16 @@ class Supervisor:
 
     # -- helpers ---------------------------------------------------------------------
 
-    def _remove(self, node: Node) -> None:
+    def remove(self, node: Node) -> None:
         """Forget a slot scaled away, and its link."""
         del self.nodes[node.label]
         if self.links is not None:
             self.links.drop(node.label)
 
-    def _move(self, node: Node, new: NodeState) -> None:
+    def move(self, node: Node, new: NodeState) -> None:
         node.state = check_transition(node.state, new)
 
-    def _emit(
+    def emit(
         self, kind: EventKind, node: Node, detail: str = "", pid: int | None = None
     ) -> None:
         self.feed.emit(self.clock.wall(), kind, node.label,

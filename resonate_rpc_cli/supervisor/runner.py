@@ -22,7 +22,8 @@ from types import FrameType
 from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.supervisor.failover import make_releaser
 from resonate_rpc_cli.supervisor.fork.spawner import ForkSpawner, make_spawner
-from resonate_rpc_cli.supervisor.manager import LinkRouter, Supervisor
+from resonate_rpc_cli.supervisor.manager import Supervisor
+from resonate_rpc_cli.supervisor.node import LinkRouter
 from resonate_rpc_cli.supervisor.processes import (
     HttpReadinessProbe,
     KillpgSender,

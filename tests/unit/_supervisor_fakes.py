@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from resonate_rpc_cli.contracts.home import Home
-from resonate_rpc_cli.supervisor.manager import RestartPolicy, Supervisor
+from resonate_rpc_cli.supervisor.manager import Supervisor
+from resonate_rpc_cli.supervisor.node import RestartPolicy
 from resonate_rpc_cli.supervisor.topology_config import LaunchSpec, TopologyConfig
 
 

@@ -21,7 +21,7 @@ from resonate_rpc_cli.supervisor.daemon import FAST_TICK_S, TICK_S, tick_interva
 from resonate_rpc_cli.supervisor.fork import spawner as forkspawn
 from resonate_rpc_cli.supervisor.fork.client import ForkServerError
 from resonate_rpc_cli.supervisor.fork.spawner import ForkSpawner, forkable_module, make_spawner
-from resonate_rpc_cli.supervisor.manager import ProcessHandle
+from resonate_rpc_cli.supervisor.node import ProcessHandle
 from resonate_rpc_cli.supervisor.processes import PopenSpawner
 from resonate_rpc_cli.supervisor.topology_config import LaunchSpec, TopologyConfig, build_launch
 from tests.unit._supervisor_fakes import make_rig

@@ -9,7 +9,7 @@ import pytest
 
 from resonate_rpc_cli.contracts.errors import UsageError
 from resonate_rpc_cli.contracts.naming import SERVICE_GROUPS
-from resonate_rpc_cli.supervisor.manager import BecameReady, Exited, RestartPolicy
+from resonate_rpc_cli.supervisor.node import BecameReady, Exited, RestartPolicy
 from tests.unit._supervisor_fakes import Rig, make_rig
 
 ALL = ["server", "gateway", *(f"{g}-1" for g in SERVICE_GROUPS)]

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from resonate_rpc_cli.contracts.errors import UsageError
-from resonate_rpc_cli.supervisor.manager import RestartPolicy
+from resonate_rpc_cli.supervisor.node import RestartPolicy
 from tests.unit._supervisor_fakes import Rig, make_rig
 
 

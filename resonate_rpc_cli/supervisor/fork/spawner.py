@@ -27,7 +27,7 @@ from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.contracts.lifeline import ENV_PARENT_PID
 from resonate_rpc_cli.contracts.naming import ENV_HOME, SERVER
 from resonate_rpc_cli.supervisor.fork.client import ForkClient, ForkServerError
-from resonate_rpc_cli.supervisor.manager import ProcessHandle, Spawner
+from resonate_rpc_cli.supervisor.node import ProcessHandle, Spawner
 from resonate_rpc_cli.supervisor.processes import PopenSpawner, child_env, prepare
 from resonate_rpc_cli.supervisor.topology_config import LaunchSpec
 

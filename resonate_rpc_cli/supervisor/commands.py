@@ -1,0 +1,195 @@
+"""The operator's commands on a running :class:`~.manager.Supervisor`: kill, respawn, scale.
+
+Each runs on the supervisor's loop thread between steps (the control socket
+queues them), changes the node table and returns what it did; every refusal
+is a :class:`~resonate_rpc_cli.contracts.errors.UsageError`.
+"""
+
+from __future__ import annotations
+
+import signal
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from resonate_rpc_cli.contracts.errors import UsageError
+from resonate_rpc_cli.contracts.naming import GATEWAY, SERVER, SERVICE_GROUPS, NodeName
+from resonate_rpc_cli.supervisor.events import EventKind
+from resonate_rpc_cli.supervisor.node import SIGNALS, KillResult, Node
+from resonate_rpc_cli.supervisor.states import (
+    RESPAWNABLE,
+    SIGNALLABLE,
+    STAYS_DOWN,
+    NodeState,
+)
+from resonate_rpc_cli.supervisor.topology_config import check_replicas
+
+if TYPE_CHECKING:
+    from resonate_rpc_cli.supervisor.manager import Supervisor
+
+
+def _check_running(sup: Supervisor) -> None:
+    if sup.shutting_down:
+        raise UsageError("the topology is shutting down")
+
+
+def _signal_name(signal_name: str, respawn: bool) -> str:
+    sig_name = signal_name.upper().removeprefix("SIG")
+    if sig_name not in SIGNALS:
+        raise UsageError(f"unknown signal {signal_name!r}; valid: {', '.join(SIGNALS)}")
+    if respawn and sig_name in ("STOP", "CONT"):
+        raise UsageError(f"--respawn does not go with --signal {sig_name}")
+    return sig_name
+
+
+def _takers(sup: Supervisor, target: str, sig_name: str, count: int | None) -> list[Node]:
+    """The nodes of ``target`` that can take ``sig_name`` (at most ``count``)."""
+    nodes = sup.resolve(target)
+    if sig_name == "CONT":
+        live = [n for n in nodes if n.state is NodeState.PAUSED]
+    else:
+        live = [n for n in nodes if n.handle is not None and n.state in SIGNALLABLE]
+        if sig_name == "STOP":
+            live = [n for n in live if n.state is not NodeState.PAUSED]
+    live = live[:count] if count is not None else live
+    if not live:
+        states = ", ".join(f"{n.label} {n.state}" for n in nodes)
+        raise UsageError(f"no node of {target!r} can take {sig_name} ({states})")
+    return live
+
+
+def _take_down(sup: Supervisor, node: Node, pid: int, sig_name: str,
+               respawn_after_s: float | None) -> None:
+    """KILL/TERM ``node``: ``killed`` until respawned (at once or after the delay)."""
+    now = sup.clock.monotonic()
+    sup.move(node, NodeState.KILLED)
+    sup.signals.send_group(pid, SIGNALS[sig_name])
+    if node.paused_from is not None:
+        sup.signals.send_group(pid, signal.SIGCONT)  # a stopped TERM target
+        node.paused_from = None
+    if sig_name == "TERM":
+        node.kill_at = now + sup.config.grace_s
+    if respawn_after_s is not None:
+        node.restart_at = now + max(0.0, respawn_after_s)
+
+
+def kill(
+    sup: Supervisor, target: str, signal_name: str = "KILL", *, count: int | None = None,
+    respawn: bool = False, respawn_after_s: float = 0.0,
+) -> KillResult:
+    """Signal the live nodes of ``target``; with ``respawn``, start new incarnations.
+
+    KILL/TERM leave the node ``killed`` (down until respawned); STOP pauses
+    it, CONT resumes it. Raises :class:`UsageError` for an unknown target or
+    signal, or when no live node matches.
+    """
+    sig_name = _signal_name(signal_name, respawn)
+    _check_running(sup)
+    result = KillResult()
+    for node in _takers(sup, target, sig_name, count):
+        assert node.handle is not None
+        pid = node.handle.pid
+        if sig_name == "CONT":
+            # resume the group before the state says so
+            sup.signals.send_group(pid, SIGNALS[sig_name])
+            sup.move(node, node.paused_from or NodeState.READY)
+            node.paused_from = None
+        elif sig_name == "STOP":
+            sup.signals.send_group(pid, SIGNALS[sig_name])
+            node.paused_from = node.state
+            sup.move(node, NodeState.PAUSED)
+        else:
+            _take_down(sup, node, pid, sig_name, respawn_after_s if respawn else None)
+            if respawn:
+                result.respawn_pending.append(node.label)
+        sup.emit(EventKind.KILLED if sig_name in ("KILL", "TERM") else EventKind.SIGNALLED,
+                 node, detail=f"SIG{sig_name}", pid=pid)
+        result.killed.append({"name": node.label, "pid": pid, "signal": sig_name})
+    return result
+
+
+def respawn(sup: Supervisor, target: str) -> list[str]:
+    """Start a new incarnation of every node of ``target`` that is down.
+
+    Returns the names started; raises :class:`UsageError` when none is down.
+    """
+    _check_running(sup)
+    nodes = sup.resolve(target)
+    down = [n for n in nodes if n.handle is None and n.state in RESPAWNABLE]
+    if not down:
+        states = ", ".join(f"{n.label} {n.state}" for n in nodes)
+        raise UsageError(f"nothing to respawn in {target!r} ({states})")
+    for node in down:
+        node.restart_at = None
+        node.quick_failures = 0
+        sup.start_node(node, "respawn")
+    return [n.label for n in down]
+
+
+def _add_slots(sup: Supervisor, group: str, n: int) -> list[str]:
+    """``n`` new slots of ``group`` at the lowest free numbers (started like at ``up``)."""
+    added: list[str] = []
+    for _ in range(n):
+        index = 1
+        while str(NodeName(group, index)) in sup.nodes:
+            index += 1
+        node = Node(NodeName(group, index))
+        sup.nodes[node.label] = node
+        added.append(node.label)
+    return added
+
+
+def _retire(sup: Supervisor, node: Node) -> None:
+    """Scale ``node`` away: TERM now, KILL after the grace; the slot goes with its process."""
+    node.retiring = True
+    node.restart_at = None
+    if node.handle is None:
+        sup.remove(node)
+        sup.emit(EventKind.STOPPED, node, detail="scaled down")
+        return
+    pid = node.handle.pid
+    sup.signals.send_group(pid, signal.SIGTERM)
+    if node.paused_from is not None or node.state is NodeState.PAUSED:
+        sup.signals.send_group(pid, signal.SIGCONT)
+        node.paused_from = None
+    if node.state is not NodeState.KILLED:
+        sup.move(node, NodeState.KILLED)
+    node.kill_at = node.kill_at or sup.clock.monotonic() + sup.config.grace_s
+    sup.emit(EventKind.KILLED, node, detail="SIGTERM (scaled down)", pid=pid)
+
+
+def scale(sup: Supervisor, group: str, count: int) -> dict[str, Any]:
+    """Run ``count`` nodes of service ``group`` from now on.
+
+    Scaling up adds slots ``<group>-<n>`` at the lowest free numbers; they
+    start like at ``up`` (once the server is ready). Scaling down retires
+    the highest-numbered slots: TERM, KILL after the grace period, and the
+    slot disappears once its process is gone (at once if it has none).
+    0 is allowed: the group's work then waits, durably, until it is scaled
+    up again. Kept slots that are down (killed or failed) are respawned, so
+    the group ends with ``count`` running nodes. Raises :class:`UsageError`
+    for an unknown group, a count outside 0..MAX_REPLICAS, or during shutdown.
+    """
+    _check_running(sup)
+    check_replicas(group, count)
+    slots = sorted((n for n in sup.nodes.values() if n.name.group == group and not n.retiring),
+                   key=lambda n: n.name.index)
+    added = _add_slots(sup, group, count - len(slots))
+    respawned: list[str] = []
+    for node in slots[:count]:
+        if node.handle is None and node.state in STAYS_DOWN:
+            node.restart_at = None
+            node.quick_failures = 0
+            sup.start_node(node, "respawn")
+            respawned.append(node.label)
+    retiring = [node.label for node in reversed(slots[count:])]
+    for node in reversed(slots[count:]):
+        _retire(sup, node)
+    order = {g: i for i, g in enumerate([SERVER, GATEWAY, *SERVICE_GROUPS])}
+    sup.nodes = dict(sorted(sup.nodes.items(),
+                            key=lambda kv: (order[kv[1].name.group], kv[1].name.index)))
+    only = sup.config.only
+    if only and group not in only:
+        only = [*only, group]
+    sup.config = replace(sup.config, replicas={**sup.config.replicas, group: count}, only=only)
+    return {"group": group, "replicas": count, "added": added, "retiring": retiring,
+            "respawned": respawned}
