@@ -136,36 +136,41 @@ def _error(status: int, message: str, **extra: Any) -> tuple[Response, int]:
     return jsonify({"error": message, **extra}), status
 
 
-def create_app(
-    runner: FlowRunner, server_url: str, probe: Callable[[str], str | None] = probe_server
-) -> Flask:
-    """The Flask app for one gateway; ``runner`` hands flows to the SDK."""
-    app = Flask("rpcdemo-gateway")
-    app.json.sort_keys = False  # type: ignore[attr-defined]
+class _Routes:
+    """The flow routes and ``/health`` of one gateway."""
 
-    def unreachable() -> tuple[Response, int] | None:
-        reason = probe(server_url)
+    def __init__(self, runner: FlowRunner, server_url: str,
+                 probe: Callable[[str], str | None]) -> None:
+        self.runner = runner
+        self.server_url = server_url
+        self.probe = probe
+
+    def unreachable(self) -> tuple[Response, int] | None:
+        """A 503 answer when the server or our listener is not there, else None."""
+        reason = self.probe(self.server_url)
         if reason is not None:
-            return _error(503, f"cannot reach Resonate server at {server_url}: {reason}",
-                          server=server_url)
-        if not runner.wait_connected(2.0):
+            return _error(503, f"cannot reach Resonate server at {self.server_url}: {reason}",
+                          server=self.server_url)
+        if not self.runner.wait_connected(2.0):
             return _error(503, f"gateway listener is not connected to the Resonate server at "
-                               f"{server_url} yet; retry shortly", server=server_url)
+                               f"{self.server_url} yet; retry shortly", server=self.server_url)
         return None
 
-    def handle(flow: Flow) -> tuple[Response, int]:
+    def handle(self, flow: Flow) -> tuple[Response, int]:
         try:
             req = parse_flow_request(flask_request.get_data(), flow)
         except BadRequest as exc:
             return _error(400, str(exc))
-        problem = unreachable()
-        if problem is not None:
-            return problem
+        problem = self.unreachable()
+        return problem if problem is not None else self.run(flow, req)
+
+    def run(self, flow: Flow, req: FlowRequest) -> tuple[Response, int]:
+        """Hand the flow to the SDK; its answer, or the error it ended with."""
         try:
             if not flow.awaited:
-                runner.start_flow(flow, req)
+                self.runner.start_flow(flow, req)
                 return jsonify({"id": req.promise_id, "message": DETACHED_MESSAGE}), 200
-            value = runner.await_flow(flow, req)
+            value = self.runner.await_flow(flow, req)
         except FlowConflict as exc:
             return _error(409, str(exc), id=req.promise_id)
         except FlowTimeout:
@@ -177,38 +182,48 @@ def create_app(
                           id=req.promise_id)
         return jsonify({"id": req.promise_id, "message": value}), 200
 
+    def health(self) -> tuple[Response, int]:
+        if self.runner.connected():
+            return jsonify({"status": "ok", "server": self.server_url}), 200
+        return _error(503, f"gateway listener is not connected to the Resonate server at "
+                           f"{self.server_url}", server=self.server_url)
+
+
+def _http_error(exc: HTTPException) -> Response:
+    """Flask's own errors (404, 405, ...) as one-line JSON, keeping ``Allow``."""
+    code = exc.code or 500
+    if code == 404:
+        routes = ", ".join(f"POST {f.route}" for f in FLOWS.values())
+        message = f"no route {flask_request.method} {flask_request.path}; try {routes}, " \
+                  "GET /health"
+    elif code == 405:
+        message = f"method {flask_request.method} not allowed on {flask_request.path}"
+    else:
+        message = exc.description or exc.name
+    resp = jsonify({"error": message})
+    resp.status_code = code
+    for key, val in exc.get_headers():
+        if key.lower() == "allow":
+            resp.headers[key] = val
+    return resp
+
+
+def create_app(
+    runner: FlowRunner, server_url: str, probe: Callable[[str], str | None] = probe_server
+) -> Flask:
+    """The Flask app for one gateway; ``runner`` hands flows to the SDK."""
+    app = Flask("rpcdemo-gateway")
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    routes = _Routes(runner, server_url, probe)
     for flow in FLOWS.values():
         app.add_url_rule(flow.route, endpoint=flow.name,
-                         view_func=lambda flow=flow: handle(flow), methods=["POST"])
+                         view_func=lambda flow=flow: routes.handle(flow), methods=["POST"])
+    app.add_url_rule("/health", endpoint="health", view_func=routes.health, methods=["GET"])
+    app.register_error_handler(HTTPException, _http_error)
 
-    @app.get("/health")
-    def health() -> tuple[Response, int]:
-        if runner.connected():
-            return jsonify({"status": "ok", "server": server_url}), 200
-        return _error(503, f"gateway listener is not connected to the Resonate server at "
-                           f"{server_url}", server=server_url)
-
-    @app.errorhandler(HTTPException)
-    def http_error(exc: HTTPException) -> Response:
-        code = exc.code or 500
-        if code == 404:
-            routes = ", ".join(f"POST {f.route}" for f in FLOWS.values())
-            message = f"no route {flask_request.method} {flask_request.path}; try {routes}, " \
-                      "GET /health"
-        elif code == 405:
-            message = f"method {flask_request.method} not allowed on {flask_request.path}"
-        else:
-            message = exc.description or exc.name
-        resp = jsonify({"error": message})
-        resp.status_code = code
-        for key, val in exc.get_headers():
-            if key.lower() == "allow":
-                resp.headers[key] = val
-        return resp
-
-    @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> tuple[Response, int]:
         app.logger.exception("unexpected error")
         return _error(500, f"internal error: {type(exc).__name__}: {exc}")
 
+    app.register_error_handler(Exception, unexpected)
     return app

@@ -20,11 +20,12 @@ from typing import Any
 
 from resonate_rpc_cli.clients.http import exchange
 from resonate_rpc_cli.clients.protocol import ProtocolError, ResonateClient, ServerUnreachable
+from resonate_rpc_cli.contracts import tags as tag
 from resonate_rpc_cli.contracts.errors import ExitStatus, NotRunningError, UsageError
 from resonate_rpc_cli.contracts.flows import Flow
 from resonate_rpc_cli.contracts.ids import origin_of, root_id_problem
 from resonate_rpc_cli.contracts.ledger import read_ledger
-from resonate_rpc_cli.observe.snapshot import decode_payload
+from resonate_rpc_cli.contracts.payload import decode_payload
 
 DEFAULT_TIMEOUT_S = 60.0
 
@@ -85,7 +86,7 @@ def cog_state(client: ResonateClient, root_id: str) -> tuple[str, Any] | None:
     :class:`~resonate_rpc_cli.clients.protocol.ProtocolError` when the server
     cannot search promises.
     """
-    for rec in client.promise_search(tags={"resonate:origin": root_id}):
+    for rec in client.promise_search(tags={tag.ORIGIN: root_id}):
         param = decode_payload(rec.get("param"))
         if isinstance(param, dict) and param.get("func") == "cog":
             state = str(rec.get("state", "pending")).lower()
@@ -144,17 +145,23 @@ def run_flow(
         raise NotRunningError(f"cannot reach the gateway at {gateway_url}: {exc.reason}") from exc
     except OSError as exc:
         raise NotRunningError(f"cannot reach the gateway at {gateway_url}: {exc}") from exc
-    message = body.get("message") if isinstance(body, dict) else None
-    error = body.get("error") if isinstance(body, dict) else None
-    if status == 503:
-        raise NotRunningError(f"the gateway cannot reach the server: {error or body}")
-    if status == 400:
-        raise UsageError(f"the gateway refused the request: {error or body}")
     if status != 200:
-        return outcome("rejected", error if error is not None else body)
+        return outcome("rejected", _refusal(status, body))
+    message = body.get("message") if isinstance(body, dict) else None
     if flow.awaited:
         return outcome("resolved", message)
     if not wait:
         return outcome("started", message)
     found = _wait_for_cog(server_url, ledger_dir, promise_id, started + timeout_s)
     return outcome("timeout", None) if found is None else outcome(*found)
+
+
+def _refusal(status: int, body: Any) -> Any:
+    """What a non-200 answer means: raises for 503 (exit 3) and 400 (exit 2), else the
+    error to report as ``rejected``."""
+    error = body.get("error") if isinstance(body, dict) else None
+    if status == 503:
+        raise NotRunningError(f"the gateway cannot reach the server: {error or body}")
+    if status == 400:
+        raise UsageError(f"the gateway refused the request: {error or body}")
+    return error if error is not None else body

@@ -100,14 +100,29 @@ def up(
     A port in use is an error (exit 3) and nothing is left running. Flags
     override the topology file (./rpcdemo.toml or --config) field by field.
     """
+    flags = {key: value for key, value in (
+        ("host", host), ("server_port", server_port), ("gateway_port", gateway_port),
+        ("ttl_s", ttl), ("step_delay_s", step_delay), ("delay_mode", delay_mode),
+        ("fail_first", fail_first), ("memory", memory), ("server_url", server_url),
+        ("links", links),
+    ) if value is not None}
+    flags.update(_group_flags(delay, replicas, server_choice, only))
+    settings = load_config_file(config_path or ctx.meta.get("config_path"))
+    config = validate_config(TopologyConfig(**merge_settings(settings, flags)))
+    home = home_of(ctx)
+    if not detach:
+        signal.signal(signal.SIGTERM, _interrupt)
+    result = launch.up(home, config, detach=detach, timeout_s=timeout)
+    _report_up(home, config, result, as_json)
+    if detach:
+        return
+    _foreground(home, result)
+
+
+def _group_flags(delay: list[str] | None, replicas: list[str] | None,
+                 server_choice: str | None, only: str | None) -> dict[str, Any]:
+    """The flags that need parsing, as ``TopologyConfig`` fields; UsageError if bad."""
     flags: dict[str, Any] = {}
-    for key, value in (("host", host), ("server_port", server_port),
-                       ("gateway_port", gateway_port),
-                       ("ttl_s", ttl), ("step_delay_s", step_delay),
-                       ("delay_mode", delay_mode), ("fail_first", fail_first),
-                       ("memory", memory), ("server_url", server_url), ("links", links)):
-        if value is not None:
-            flags[key] = value
     if delay:
         flags["delays"] = dict(parse_delay(d) for d in delay)
     if replicas:
@@ -124,30 +139,25 @@ def up(
         if left_out:
             raise UsageError(f"--replicas names {', '.join(left_out)}, which --only "
                              f"{only} leaves out")
-    settings = load_config_file(config_path or ctx.meta.get("config_path"))
-    config = validate_config(TopologyConfig(**merge_settings(settings, flags)))
-    home = home_of(ctx)
-    if not detach:
-        signal.signal(signal.SIGTERM, _interrupt)
-    result = launch.up(home, config, detach=detach, timeout_s=timeout)
+    return flags
+
+
+def _report_up(home: Home, config: TopologyConfig, result: launch.UpResult,
+               as_json: bool) -> None:
     gateway = config.gateway_url if config.includes(GATEWAY) else None
-    summary = {"home": str(home.root), "supervisor_pid": result.supervisor_pid,
-               "elapsed_s": round(result.elapsed_s, 3), "cleaned": result.cleaned,
-               "server": config.server_url, "server_kind": config.server_kind,
-               "gateway": gateway, "nodes": result.status.node_rows()}
     if as_json:
-        emit_json(summary)
-    else:
-        if result.cleaned:
-            out.print(f"cleaned {result.cleaned} leftover process(es) of an earlier run")
-        where = f"server {config.server_url}" + (
-            "" if config.starts_server else " (external, not started here)")
-        out.print(f"[green]ready[/] in {result.elapsed_s:.1f}s: {where}, "
-                  f"gateway {gateway or '(not here)'}, {len(result.status.nodes)} nodes "
-                  f"(supervisor pid {result.supervisor_pid}, home {home.root})")
-    if detach:
+        emit_json({"home": str(home.root), "supervisor_pid": result.supervisor_pid,
+                   "elapsed_s": round(result.elapsed_s, 3), "cleaned": result.cleaned,
+                   "server": config.server_url, "server_kind": config.server_kind,
+                   "gateway": gateway, "nodes": result.status.node_rows()})
         return
-    _foreground(home, result)
+    if result.cleaned:
+        out.print(f"cleaned {result.cleaned} leftover process(es) of an earlier run")
+    where = f"server {config.server_url}" + (
+        "" if config.starts_server else " (external, not started here)")
+    out.print(f"[green]ready[/] in {result.elapsed_s:.1f}s: {where}, "
+              f"gateway {gateway or '(not here)'}, {len(result.status.nodes)} nodes "
+              f"(supervisor pid {result.supervisor_pid}, home {home.root})")
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
