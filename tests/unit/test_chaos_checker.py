@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from resonate_rpc_cli.chaos.checker import CheckOptions, check, percentile
+from resonate_rpc_cli.chaos.checker import CheckOptions, check
+from resonate_rpc_cli.chaos.measures import percentile
 from resonate_rpc_cli.contracts.ledger import LedgerEntry
 from resonate_rpc_cli.contracts.payload import decode_payload
 from tests.unit._chaos_synthetic import T0, Run, add_fault, add_flow, clean_run, enc
