@@ -49,11 +49,24 @@ def render_report(report: dict[str, Any]) -> RenderableType:
                          f"   seed {report.get('seed')}")
     reasons = [Text(f"  - {r}", style="yellow" if verdict != "fail" else "red")
                for r in report.get("reasons", [])]
+    parts: list[RenderableType] = [head, *reasons, _counts(report), *_faults(report),
+                                   _timing(report)]
+    problems = report.get("problems", {})
+    if problems:
+        parts.append(_problems(problems))
+    run = report.get("run", {})
+    if run:
+        parts.append(Text(
+            f"run {run.get('tag')}: workload {_num(run.get('workload_s'), 's', 1)}, "
+            f"settle {_num(run.get('settle_s'), 's', 1)}", style="dim"))
+    return Panel(Group(*parts), title="rpcdemo chaos", expand=False)
 
+
+def _counts(report: dict[str, Any]) -> Table:
     flows = report.get("flows", {})
-    counts = Table(title="flows and steps", title_justify="left", show_header=False)
-    counts.add_column("what")
-    counts.add_column("count", justify="right")
+    detached = report.get("detached", {})
+    steps = report.get("steps", {})
+    cog_missing = (detached.get("started") or 0) - (detached.get("cog_ran") or 0)
     rows: list[tuple[str, Any, str]] = [
         ("flows attempted", flows.get("attempted"), ""),
         ("flows completed", flows.get("completed"), "green"),
@@ -62,11 +75,6 @@ def render_report(report: dict[str, Any]) -> RenderableType:
         ("flows failed", flows.get("failed"), _bad(flows.get("failed"))),
         ("no known outcome", flows.get("unknown"), "yellow" if flows.get("unknown") else ""),
         ("re-sent (reconnects)", flows.get("resent"), ""),
-    ]
-    detached = report.get("detached", {})
-    steps = report.get("steps", {})
-    cog_missing = (detached.get("started") or 0) - (detached.get("cog_ran") or 0)
-    rows += [
         ("detached chains started / cog ran",
          f"{detached.get('started')} / {detached.get('cog_ran')}", _bad(cog_missing)),
         ("step executions", steps.get("executions"), ""),
@@ -80,23 +88,32 @@ def render_report(report: dict[str, Any]) -> RenderableType:
         ("orphans" + ("" if report.get("orphans_checked") else " (not checked)"),
          report.get("orphans"), _bad(report.get("orphans"))),
     ]
+    counts = Table(title="flows and steps", title_justify="left", show_header=False)
+    counts.add_column("what")
+    counts.add_column("count", justify="right")
     for label, value, style in rows:
         counts.add_row(label, Text(_num(value), style=style))
+    return counts
 
+
+def _landed_table(title: str, column: str, by: dict[str, Any]) -> Table:
+    table = Table(title=title, title_justify="left")
+    table.add_column(column)
+    table.add_column("landed", justify="right")
+    for key, n in sorted(by.items()):
+        table.add_row(key, str(n))
+    return table
+
+
+def _faults(report: dict[str, Any]) -> list[RenderableType]:
     faults = report.get("faults", {})
     fline = Text(f"faults: {faults.get('landed')} landed of {faults.get('planned')} planned, "
                  f"{faults.get('mid_step', 0)} on a node holding a task", style="bold")
-    ftable = Table(title="by kind", title_justify="left")
-    ftable.add_column("kind")
-    ftable.add_column("landed", justify="right")
-    for kind, n in sorted(faults.get("by_kind", {}).items()):
-        ftable.add_row(kind, str(n))
-    ttable = Table(title="by target", title_justify="left")
-    ttable.add_column("target")
-    ttable.add_column("landed", justify="right")
-    for target, n in sorted(faults.get("by_target", {}).items()):
-        ttable.add_row(target, str(n))
+    return [fline, Columns([_landed_table("by kind", "kind", faults.get("by_kind", {})),
+                            _landed_table("by target", "target", faults.get("by_target", {}))])]
 
+
+def _timing(report: dict[str, Any]) -> Table:
     rec = report.get("recovery_s", {})
     lat = report.get("latency_ms", {})
     timing = Table(title="timing", title_justify="left")
@@ -111,24 +128,17 @@ def render_report(report: dict[str, Any]) -> RenderableType:
         row = lat.get(key, {})
         timing.add_row(label, _num(row.get("count")), _num(row.get("p50"), " ms", 0),
                        _num(row.get("p99"), " ms", 0))
+    return timing
 
-    parts: list[RenderableType] = [head, *reasons, counts, fline, Columns([ftable, ttable]),
-                                   timing]
-    problems = report.get("problems", {})
-    if problems:
-        ptable = Table(title="problems (first examples)", title_justify="left")
-        ptable.add_column("kind", style="red")
-        ptable.add_column("example")
-        for kind, examples in sorted(problems.items()):
-            for example in examples[:3]:
-                ptable.add_row(kind, str(example))
-        parts.append(ptable)
-    run = report.get("run", {})
-    if run:
-        parts.append(Text(
-            f"run {run.get('tag')}: workload {_num(run.get('workload_s'), 's', 1)}, "
-            f"settle {_num(run.get('settle_s'), 's', 1)}", style="dim"))
-    return Panel(Group(*parts), title="rpcdemo chaos", expand=False)
+
+def _problems(problems: dict[str, list[Any]]) -> Table:
+    ptable = Table(title="problems (first examples)", title_justify="left")
+    ptable.add_column("kind", style="red")
+    ptable.add_column("example")
+    for kind, examples in sorted(problems.items()):
+        for example in examples[:3]:
+            ptable.add_row(kind, str(example))
+    return ptable
 
 
 def show(renderable: RenderableType) -> None:
