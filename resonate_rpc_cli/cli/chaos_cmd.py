@@ -25,18 +25,14 @@ from resonate_rpc_cli.chaos.schedule import (
     parse_targets,
 )
 from resonate_rpc_cli.chaos.session import OwnTopologySettings, run_chaos
-from resonate_rpc_cli.contracts.errors import ExitStatus, RpcdemoError, UsageError
+from resonate_rpc_cli.cli.common import reporting
+from resonate_rpc_cli.contracts.errors import ExitStatus, UsageError
 from resonate_rpc_cli.contracts.flows import FLOWS
 from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.view.chaos_report import render_report, render_schedule, show
 
 DEFAULT_MIX = ",".join(FLOWS)
 DEFAULT_FAULTS = ",".join(FAULT_KINDS)
-
-
-def _fail(message: str, status: ExitStatus) -> typer.Exit:
-    typer.echo(f"rpcdemo chaos: {message}", err=True)
-    return typer.Exit(int(status))
 
 
 def parse_rate(text: str | None) -> float | None:
@@ -77,6 +73,7 @@ def build_options(
     ).validate()
 
 
+@reporting("rpcdemo chaos")
 def chaos(
     ctx: typer.Context,
     *,
@@ -149,29 +146,23 @@ def chaos(
     never completed) or bad usage, 3 the topology could not start or be reached.
     """
     home = ctx.obj if isinstance(ctx.obj, Home) else Home.resolve(None)
-    try:
-        options = replay_options(replay) if replay is not None else build_options(
-            flows=flows, concurrency=concurrency, mix=mix, faults=faults, targets=targets,
-            interval=interval, down=down, seed=seed, deadline=deadline,
-            min_faults=min_faults, fault_count=fault_count, duration=duration, rate=rate,
-            overlap=overlap, scope=scope, holder_wait=holder_wait,
-        )
-        if dry_run:
-            _render_schedule(options, as_json)
-            return
-        if ttl <= 0 or step_delay < 0:
-            raise UsageError("--ttl must be > 0 and --step-delay >= 0")
-        result = run_chaos(
-            options, home, report_dir=report,
-            own=OwnTopologySettings(ttl_s=ttl, step_delay_s=step_delay, keep_home=keep_home),
-            on_event=lambda msg: typer.echo(f"chaos: {msg}", err=True),
-            explicit_faults=faults is not None or replay is not None, keep_failed=True,
-        )
-    except RpcdemoError as exc:
-        raise _fail(str(exc), exc.status) from None
-    except KeyboardInterrupt:
-        typer.echo("rpcdemo chaos: interrupted", err=True)
-        raise typer.Exit(130) from None
+    options = replay_options(replay) if replay is not None else build_options(
+        flows=flows, concurrency=concurrency, mix=mix, faults=faults, targets=targets,
+        interval=interval, down=down, seed=seed, deadline=deadline,
+        min_faults=min_faults, fault_count=fault_count, duration=duration, rate=rate,
+        overlap=overlap, scope=scope, holder_wait=holder_wait,
+    )
+    if dry_run:
+        _render_schedule(options, as_json)
+        return
+    if ttl <= 0 or step_delay < 0:
+        raise UsageError("--ttl must be > 0 and --step-delay >= 0")
+    result = run_chaos(
+        options, home, report_dir=report,
+        own=OwnTopologySettings(ttl_s=ttl, step_delay_s=step_delay, keep_home=keep_home),
+        on_event=lambda msg: typer.echo(f"chaos: {msg}", err=True),
+        explicit_faults=faults is not None or replay is not None, keep_failed=True,
+    )
     _render(result.report, as_json)
     for path in result.written:
         typer.echo(f"chaos: wrote {path}", err=True)
