@@ -18,6 +18,7 @@ import json
 import os
 import signal
 import sys
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 from resonate.context import Context
@@ -29,18 +30,23 @@ DELAY = float(os.environ.get("WORKER_DELAY", "0"))
 DELAY_FUNCS = set(filter(None, os.environ.get("WORKER_DELAY_FUNCS", "").split(",")))
 
 
-def build(r: Resonate, pid: str, exec_log: str) -> None:
-    def record(func: str, arg: int) -> None:
+def _worker(pid: str, exec_log: str) -> Callable[[Context, str, int], Awaitable[None]]:
+    """One step's work: an fsync'd line in ``exec_log``, then the configured delay."""
+
+    async def work(ctx: Context, func: str, arg: int) -> None:
         line = json.dumps({"func": func, "arg": arg, "pid": pid})
         with open(exec_log, "a") as f:
             f.write(line + "\n")
             f.flush()
             os.fsync(f.fileno())
-
-    async def work(ctx: Context, func: str, arg: int) -> None:
-        record(func, arg)
         if DELAY and (not DELAY_FUNCS or func in DELAY_FUNCS):
             await asyncio.sleep(DELAY)
+
+    return work
+
+
+def build(r: Resonate, pid: str, exec_log: str) -> None:
+    work = _worker(pid, exec_log)
 
     async def foo(ctx: Context, n: int) -> int:
         await work(ctx, "foo", n)
