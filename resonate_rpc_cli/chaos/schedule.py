@@ -28,7 +28,7 @@ import heapq
 import random
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from resonate_rpc_cli.contracts.naming import GATEWAY, SERVER, SERVICE_GROUPS
 
@@ -174,36 +174,32 @@ def _with_extras(seed: int, scopes: tuple[Scope, ...], fault: PlannedFault) -> P
     return replace(fault, scope=scope, delay_ms=delay, jitter_ms=jitter)
 
 
-def parse_scopes(text: str) -> tuple[Scope, ...]:
-    """Parse ``one,minority,all``; raise ``ValueError`` naming the valid scopes."""
-    out: list[Scope] = []
+def _parse_names(text: str, valid: tuple[str, ...], unknown: str, missing: str) -> list[str]:
+    """The distinct names of comma-separated ``text``, in order; ``ValueError`` for a name
+    not in ``valid`` (``unknown`` names it) or for none at all (``missing``)."""
+    out: list[str] = []
     for raw in text.split(","):
         name = raw.strip()
         if not name:
             continue
-        if name not in SCOPES:
-            raise ValueError(f"unknown scope {name!r}; valid: {', '.join(SCOPES)}")
+        if name not in valid:
+            raise ValueError(f"unknown {unknown} {name!r}; valid: {', '.join(valid)}")
         if name not in out:
             out.append(name)
     if not out:
-        raise ValueError(f"no scope given; valid: {', '.join(SCOPES)}")
-    return tuple(out)
+        raise ValueError(f"no {missing} given; valid: {', '.join(valid)}")
+    return out
+
+
+def parse_scopes(text: str) -> tuple[Scope, ...]:
+    """Parse ``one,minority,all``; raise ``ValueError`` naming the valid scopes."""
+    return tuple(cast(Scope, n) for n in _parse_names(text, SCOPES, "scope", "scope"))
 
 
 def parse_kinds(text: str) -> tuple[FaultKind, ...]:
     """Parse ``kill,pause,...``; raise ``ValueError`` naming the valid kinds."""
-    out: list[FaultKind] = []
-    for raw in text.split(","):
-        name = raw.strip()
-        if not name:
-            continue
-        if name not in FAULT_KINDS:
-            raise ValueError(f"unknown fault kind {name!r}; valid: {', '.join(FAULT_KINDS)}")
-        if name not in out:
-            out.append(name)
-    if not out:
-        raise ValueError(f"no fault kinds given; valid: {', '.join(FAULT_KINDS)}")
-    return tuple(out)
+    return tuple(cast(FaultKind, n)
+                 for n in _parse_names(text, FAULT_KINDS, "fault kind", "fault kinds"))
 
 
 def parse_targets(text: str | None) -> tuple[str, ...]:
