@@ -14,7 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from resonate_rpc_cli.observe.snapshot import decode_payload
+from resonate_rpc_cli.contracts import tags as tag
+from resonate_rpc_cli.contracts.payload import decode_payload
 
 #: Node states with a process expected to be doing work.
 WORKING_STATES = frozenset({"starting", "ready"})
@@ -44,14 +45,14 @@ class Call:
         tags = rec.get("tags") or {}
         param = decode_payload(rec.get("param"))
         func = param.get("func") if isinstance(param, dict) else None
-        kind = "sleep" if tags.get("resonate:timer") == "true" else (
-            "run" if tags.get("resonate:scope") == "local" else "call")
-        parent = tags.get("resonate:parent")
+        kind = "sleep" if tags.get(tag.TIMER) == "true" else (
+            "run" if tags.get(tag.SCOPE) == "local" else "call")
+        parent = tags.get(tag.PARENT)
         return cls(
             id=str(rec.get("id")), state=str(rec.get("state", "?")).lower(),
             func=func if isinstance(func, str) else None,
             parent=parent if parent and parent != rec.get("id") else None,
-            group=target_group(tags.get("resonate:target")), kind=kind,
+            group=target_group(tags.get(tag.TARGET)), kind=kind,
             created_ms=_int(rec.get("createdAt")), settled_ms=_int(rec.get("settledAt")),
             timeout_ms=_int(rec.get("timeoutAt")),
         )

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from resonate_rpc_cli.clients.protocol import ProtocolError, ServerUnreachable
+from resonate_rpc_cli.contracts import tags as tag
 from resonate_rpc_cli.contracts.errors import NotRunningError
 from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.contracts.ledger import read_ledger
@@ -29,8 +30,7 @@ from resonate_rpc_cli.observe.doctor import attempts_of
 from resonate_rpc_cli.observe.facts import Attempts, Call, Facts, Lease, Link, Member
 from resonate_rpc_cli.observe.leases import fetch_leases, link_facts
 from resonate_rpc_cli.observe.snapshot import PromiseSource
-from resonate_rpc_cli.supervisor import control
-from resonate_rpc_cli.supervisor.topology_config import TopologyConfig
+from resonate_rpc_cli.supervisor.client import SupervisorClient
 
 MAX_PENDING = 500
 MAX_TREES = 30
@@ -54,8 +54,8 @@ def gather(home: Home, stuck_after_s: float | None = None,
 
     ``promise_id`` is read even when it is not pending (so the caller can say what it is).
     """
-    sup = control.call(home, "status")
-    config = TopologyConfig.from_json(sup["config"])
+    sup = SupervisorClient(home).status()
+    config = sup.config
     source = PromiseSource(config.server_url, timeout_s=5.0)
     if not source.client.healthy():
         raise NotRunningError(f"the server at {config.server_url} is not answering")
@@ -73,7 +73,7 @@ def gather(home: Home, stuck_after_s: float | None = None,
         leases = _leases(source, notices)
     except ServerUnreachable as exc:
         raise NotRunningError(str(exc)) from None
-    members = [Member.from_status(n) for n in sup["nodes"]]
+    members = [Member.from_status(n) for n in sup.node_rows()]
     attempts = _attempts(home)
     facts = Facts(
         calls=calls, leases=leases, members=members, now_ms=int(time.time() * 1000),
@@ -92,12 +92,12 @@ def _calls(source: PromiseSource, notices: list[str]) -> dict[str, Call]:
     if len(pending) >= MAX_PENDING:
         notices.append(f"only the first {MAX_PENDING} pending promises were read")
     calls = {str(r["id"]): Call.from_record(r) for r in pending}
-    origins = sorted({c for r in pending if (c := (r.get("tags") or {}).get("resonate:origin"))})
+    origins = sorted({c for r in pending if (c := (r.get("tags") or {}).get(tag.ORIGIN))})
     if len(origins) > MAX_TREES:
         notices.append(f"{len(origins)} flows are pending; settled children were read for "
                        f"the first {MAX_TREES} only (progress times of the rest are rougher)")
     for origin in origins[:MAX_TREES]:
-        for rec in source.search(tags={"resonate:origin": origin}, limit=TREE_LIMIT):
+        for rec in source.search(tags={tag.ORIGIN: origin}, limit=TREE_LIMIT):
             calls.setdefault(str(rec["id"]), Call.from_record(rec))
     return calls
 
