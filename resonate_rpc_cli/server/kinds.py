@@ -19,10 +19,9 @@ from typing import Any
 
 from resonate.connections.local import PENDING_RETRY_TTL, DurablePromise, ServerState, Task
 
+from resonate_rpc_cli.contracts import tags as tag
 from resonate_rpc_cli.server import schedules
 from resonate_rpc_cli.server.state import IndexedServerState
-
-TARGET_TAG = "resonate:target"
 
 
 def register_callback(state: ServerState, now: int, req: dict[str, Any]) -> dict[str, Any]:
@@ -43,7 +42,7 @@ def register_callback(state: ServerState, now: int, req: dict[str, Any]) -> dict
         return _error(req, 404, f"awaited promise {awaited_id} not found")
     if awaiter is None:
         return _error(req, 422, f"awaiter promise {awaiter_id} not found")
-    if TARGET_TAG not in awaiter.tags:
+    if tag.TARGET not in awaiter.tags:
         return _error(req, 422, "awaiter promise has no resonate:target tag")
     task = state.tasks.get(awaiter_id)
     if awaited.state == "pending":
@@ -69,7 +68,7 @@ def _resume(state: ServerState, now: int, task: Task, awaiter: DurablePromise,
         task.version += 1
         task.resumes = {awaited_id}
         state.set_t_timeout(task.id, 0, now + PENDING_RETRY_TTL)
-        state.send_execute_message(awaiter.tags[TARGET_TAG], task.id, task.version)
+        state.send_execute_message(awaiter.tags[tag.TARGET], task.id, task.version)
     elif task.state in ("pending", "acquired", "halted"):
         task.resumes.add(awaited_id)
 
@@ -112,7 +111,7 @@ def task_continue(state: ServerState, now: int, req: dict[str, Any]) -> dict[str
     t.version += 1
     state.set_t_timeout(task_id, 0, now + PENDING_RETRY_TTL)
     p = state.promises.get(task_id)
-    target = p.tags.get(TARGET_TAG) if p is not None else None
+    target = p.tags.get(tag.TARGET) if p is not None else None
     if target is not None:
         state.send_execute_message(target, task_id, t.version)
     return {"kind": req["kind"], "corrId": req.get("corrId"), "status": 200}

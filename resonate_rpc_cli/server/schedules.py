@@ -25,6 +25,7 @@ from typing import Any
 
 from resonate.connections.local import ScheduleStub, ServerState
 
+from resonate_rpc_cli.contracts import tags as tag
 from resonate_rpc_cli.server.cron import CronError, next_run, parse
 
 #: At most this many missed ticks of one schedule are fired per timer tick
@@ -133,9 +134,9 @@ def fire_due(state: ServerState, now: int) -> int:
 def _fire(state: ServerState, now: int, s: ScheduleRecord) -> None:
     tick = s.next_run_at
     promise_id = s.promise_id.replace("{{.id}}", s.id).replace("{{.timestamp}}", str(tick))
-    tags = {**_tags(s), "resonate:schedule": s.id}
-    for tag in ("origin", "branch", "parent", "prefix"):
-        tags[f"resonate:{tag}"] = promise_id
+    tags = {**_tags(s), tag.SCHEDULE: s.id}
+    for name in (tag.ORIGIN, tag.BRANCH, tag.PARENT, tag.PREFIX):
+        tags[name] = promise_id
     state.promise_create(now, None, {"id": promise_id, "timeoutAt": tick + s.promise_timeout,
                                      "param": s.promise_param, "tags": tags})
     s.last_run_at = tick

@@ -29,18 +29,18 @@ from typing import Any
 
 from resonate.connections.local import ServerState, extract_action_data
 
+from resonate_rpc_cli.contracts import tags as tag
+from resonate_rpc_cli.contracts.ids import ORIGIN_SEP, origin_of
 from resonate_rpc_cli.server.addresses import is_valid_address
 from resonate_rpc_cli.server.cron import CronError, next_run, parse
 
 #: States a client may settle a promise to (``src/types.rs:97-104``): never
 #: ``pending``, never the server-owned ``rejected_timedout``.
 SETTLE_STATES = frozenset({"resolved", "rejected", "rejected_canceled"})
-TARGET_TAG = "resonate:target"
 #: Separates a promise id's origin from its lineage. SDK 0.8.1 mints
 #: ``root:1.2`` (resonate/ids.py, "mirrors the server's own rules"); the Rust
 #: snapshot we read still splits on ``.`` (src/types.rs:356-358). We follow
 #: the SDK we serve, and accept both separators in the prefix rules.
-ORIGIN_SEP = ":"
 I64_MAX = (1 << 63) - 1
 
 
@@ -120,10 +120,6 @@ def _str_map(value: Any) -> bool:
     return isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
 
 
-def origin_of(promise_id: str) -> str:
-    return promise_id.split(ORIGIN_SEP, 1)[0]
-
-
 def _extends(promise_id: str, ancestor: str) -> bool:
     return (promise_id == ancestor or promise_id.startswith(ancestor + ORIGIN_SEP)
             or promise_id.startswith(ancestor + "."))
@@ -154,7 +150,7 @@ def check_promise_create_data(data: dict[str, Any]) -> dict[str, str]:
     tags = opt_tags(data)
     _check_lineage_tags(promise_id, tags)
     _check_delay(tags, timeout_at)
-    target = tags.get(TARGET_TAG)
+    target = tags.get(tag.TARGET)
     if target is not None and not is_valid_address(target):
         raise Invalid(400, "invalid resonate:target address")  # src/server.rs:584-597
     return tags
@@ -162,25 +158,25 @@ def check_promise_create_data(data: dict[str, Any]) -> dict[str, str]:
 
 def _check_lineage_tags(promise_id: str, tags: dict[str, str]) -> None:
     """src/types.rs:289-316: the id extends its origin, branch and parent tags."""
-    origin = tags.get("resonate:origin")
+    origin = tags.get(tag.ORIGIN)
     if origin is not None and (ORIGIN_SEP in origin or not _extends(promise_id, origin)):
         raise Invalid(400, "id must be prefixed by resonate:origin (which has no ':')")
-    for tag in ("resonate:branch", "resonate:parent"):
-        ancestor = tags.get(tag)
+    for name in (tag.BRANCH, tag.PARENT):
+        ancestor = tags.get(name)
         if ancestor is not None and not _extends(promise_id, ancestor):
-            raise Invalid(400, f"id must be prefixed by {tag}")
+            raise Invalid(400, f"id must be prefixed by {name}")
 
 
 def _check_delay(tags: dict[str, str], timeout_at: int) -> None:
     """src/types.rs:317-334: a non-negative integer below timeoutAt, only with a target."""
-    delay = tags.get("resonate:delay")
+    delay = tags.get(tag.DELAY)
     if delay is None:
         return
     if not delay.isdigit() or not delay.isascii():
         raise Invalid(400, "resonate:delay must be a non-negative integer")
     if int(delay) >= timeout_at:
         raise Invalid(400, "resonate:delay must be less than timeoutAt")
-    if TARGET_TAG not in tags:
+    if tag.TARGET not in tags:
         raise Invalid(400, "resonate:delay requires a resonate:target tag")
 
 
@@ -229,12 +225,12 @@ def _task_create(state: ServerState, req: dict[str, Any]) -> None:
     need_int(req, "ttl", 1)
     data = action_data(req.get("action"), "action", "promise.create")
     tags = check_promise_create_data(data)
-    if TARGET_TAG not in tags:
+    if tag.TARGET not in tags:
         raise Invalid(400, "action must have a resonate:target tag")
-    if "resonate:delay" in tags:
+    if tag.DELAY in tags:
         raise Invalid(400, "action must not have a resonate:delay tag")
     p = state.promises.get(data["id"])
-    if p is not None and TARGET_TAG not in p.tags:
+    if p is not None and tag.TARGET not in p.tags:
         raise Invalid(422, "the promise does not have a resonate:target tag")
 
 
@@ -353,7 +349,7 @@ def _schedule_create(state: ServerState, req: dict[str, Any]) -> None:
     need_int(req, "promiseTimeout", 0)
     opt_value(req, "promiseParam")
     tags = opt_tags(req, "promiseTags")
-    target = tags.get(TARGET_TAG)
+    target = tags.get(tag.TARGET)
     if target is None:
         raise Invalid(400, "promiseTags must include a resonate:target tag")
     if not is_valid_address(target):
