@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -41,7 +42,7 @@ from resonate_rpc_cli.server.kinds import apply_extra
 from resonate_rpc_cli.server.progress import TaskProgress
 from resonate_rpc_cli.server.schedules import ScheduleRecord, as_records, schedules_due
 from resonate_rpc_cli.server.search import SearchIndex, promise_search, task_get, task_search
-from resonate_rpc_cli.server.state import IndexedServerState
+from resonate_rpc_cli.server.state import LEASE_TIMEOUT, RETRY_TIMEOUT, IndexedServerState
 from resonate_rpc_cli.server.store import CommandLog
 from resonate_rpc_cli.server.validation import validate
 
@@ -169,10 +170,12 @@ class Engine:
             log.info("refused %s request: %d %s", kind, *refused)
             return error_response(kind, corr_id, *refused), []
         if kind == "promise.search":
-            return self._read(promise_search, self.state, self.index, corr_id, req), []
+            return self._read(corr_id, req, lambda: promise_search(
+                self.state, self.index, corr_id, req)), []
         if kind in ("task.search", "task.get"):
-            resp = (self._read(task_search, self.state, self.index, corr_id, req)
-                    if kind == "task.search" else self._read(task_get, self.state, corr_id, req))
+            resp = self._read(corr_id, req, lambda: task_search(
+                self.state, self.index, corr_id, req) if kind == "task.search"
+                else task_get(self.state, corr_id, req))
             self.progress.annotate(self.state, resp)
             return resp, []
         logged = kind in MUTATING_KINDS or (kind == "promise.get" and self._times_out(req, now))
@@ -258,16 +261,15 @@ class Engine:
 
     # -- internals -------------------------------------------------------------
 
-    def _read(self, fn: Any, *args: Any) -> dict[str, Any]:
-        corr_id = args[-2]
-        req = args[-1]
+    def _read(self, corr_id: Any, req: dict[str, Any],
+              answer: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """``answer()`` of a read-only request, or its error response."""
         try:
-            resp: dict[str, Any] = fn(*args)
+            return answer()
         except ServerError as exc:
             return error_response(req.get("kind"), corr_id, exc.code, exc.message)
         except Exception as exc:
             return error_response(req.get("kind"), corr_id, 400, f"malformed request: {exc}")
-        return resp
 
     def _times_out(self, req: dict[str, Any], now: int) -> bool:
         pid = req.get("id")
@@ -344,7 +346,7 @@ def apply_request(state: ServerState, now: int, req: dict[str, Any]) -> dict[str
         t = state.tasks.get(task_id) if isinstance(task_id, str) else None
         if (t is not None and t.state == "acquired" and t.pid == req.get("pid")
                 and t.version == req.get("version") and t.ttl is not None):
-            state.set_t_timeout(t.id, 1, now + t.ttl)
+            state.set_t_timeout(t.id, LEASE_TIMEOUT, now + t.ttl)
             p = state.promises.get(t.id)
             return {
                 "kind": "task.acquire",
@@ -430,7 +432,7 @@ def release_leases(state: ServerState, now: int, pid: str) -> list[str]:
         t.state = "pending"
         t.pid = None
         t.ttl = None
-        state.set_t_timeout(t.id, 0, now + PENDING_RETRY_TTL)
+        state.set_t_timeout(t.id, RETRY_TIMEOUT, now + PENDING_RETRY_TTL)
         p = state.promises.get(t.id)
         target = p.tags.get(tag.TARGET) if p is not None else None
         if target is not None:
@@ -444,6 +446,6 @@ def extend_leases(state: ServerState, now: int) -> int:
     extended = 0
     for t in state.tasks.values():
         if t.state == "acquired" and t.ttl is not None:
-            state.set_t_timeout(t.id, 1, now + t.ttl)
+            state.set_t_timeout(t.id, LEASE_TIMEOUT, now + t.ttl)
             extended += 1
     return extended

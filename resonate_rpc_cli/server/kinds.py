@@ -21,7 +21,7 @@ from resonate.connections.local import PENDING_RETRY_TTL, DurablePromise, Server
 
 from resonate_rpc_cli.contracts import tags as tag
 from resonate_rpc_cli.server import schedules
-from resonate_rpc_cli.server.state import IndexedServerState
+from resonate_rpc_cli.server.state import RETRY_TIMEOUT, IndexedServerState
 
 
 def register_callback(state: ServerState, now: int, req: dict[str, Any]) -> dict[str, Any]:
@@ -67,7 +67,7 @@ def _resume(state: ServerState, now: int, task: Task, awaiter: DurablePromise,
         task.state = "pending"
         task.version += 1
         task.resumes = {awaited_id}
-        state.set_t_timeout(task.id, 0, now + PENDING_RETRY_TTL)
+        state.set_t_timeout(task.id, RETRY_TIMEOUT, now + PENDING_RETRY_TTL)
         state.send_execute_message(awaiter.tags[tag.TARGET], task.id, task.version)
     elif task.state in ("pending", "acquired", "halted"):
         task.resumes.add(awaited_id)
@@ -109,7 +109,7 @@ def task_continue(state: ServerState, now: int, req: dict[str, Any]) -> dict[str
         return _error(req, 409, f"task is not halted (state: {t.state})")
     t.state = "pending"
     t.version += 1
-    state.set_t_timeout(task_id, 0, now + PENDING_RETRY_TTL)
+    state.set_t_timeout(task_id, RETRY_TIMEOUT, now + PENDING_RETRY_TTL)
     p = state.promises.get(task_id)
     target = p.tags.get(tag.TARGET) if p is not None else None
     if target is not None:

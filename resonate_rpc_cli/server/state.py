@@ -34,6 +34,11 @@ from resonate.connections.local import (
 from resonate_rpc_cli.contracts import tags as tag
 from resonate_rpc_cli.server.schedules import fire_due
 
+#: The kinds of a task timeout (``TTimeout.typ``) as the SDK's ``ServerState.tick``
+#: reads them: a pending task's retry (its ``execute`` is sent again) ...
+RETRY_TIMEOUT = 0
+#: ... and an acquired task's lease expiry (the task goes back to pending).
+LEASE_TIMEOUT = 1
 
 class IndexedServerState(ServerState):
     """Same state machine as :class:`ServerState`, O(1)/O(k) bookkeeping."""
