@@ -17,7 +17,8 @@ from typing import Any
 from resonate_rpc_cli.contracts.errors import ExitStatus, NotRunningError, RpcdemoError, UsageError
 from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.links.status import LinkState, LinkStatus
-from resonate_rpc_cli.supervisor import control
+from resonate_rpc_cli.supervisor.client import SupervisorClient
+from resonate_rpc_cli.supervisor.control import not_running_message
 
 __all__ = ["LinkClient", "LinkState", "LinkStatus"]
 
@@ -84,7 +85,7 @@ class LinkClient:
         return answer.get("result")
 
     def _no_links(self) -> RpcdemoError:
-        if control.answering(self.home):
+        if SupervisorClient(self.home).answering():
             return UsageError(f"the topology under {self.home.root} runs without links "
                               "(started with --no-links or links = false)")
-        return NotRunningError(control.not_running_message(self.home))
+        return NotRunningError(not_running_message(self.home))

@@ -31,6 +31,7 @@ from resonate_rpc_cli.observe.facts import Attempts, Call, Facts, Lease, Link, M
 from resonate_rpc_cli.observe.leases import fetch_leases, link_facts
 from resonate_rpc_cli.observe.snapshot import PromiseSource
 from resonate_rpc_cli.supervisor.client import SupervisorClient
+from resonate_rpc_cli.supervisor.topology_config import TopologyConfig
 
 MAX_PENDING = 500
 MAX_TREES = 30

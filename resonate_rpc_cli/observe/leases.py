@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from resonate_rpc_cli.clients.protocol import ProtocolError
+from resonate_rpc_cli.contracts import tags as tag
 from resonate_rpc_cli.contracts.naming import SERVICE_GROUPS
 from resonate_rpc_cli.links.status import LinkStatus
 from resonate_rpc_cli.observe.doctor import Diagnosis, diagnose
@@ -87,7 +88,7 @@ def link_facts(links: Sequence[LinkStatus] | None) -> dict[str, Link] | None:
 def stuck_in_tree(source: PromiseSource, root_id: str, nodes: Sequence[Mapping[str, Any]],
                   config: TopologyConfig) -> dict[str, str]:
     """Promise id → the doctor's short cause, for each stuck call of ``root_id``'s tree."""
-    pending = source.search(state="pending", tags={"resonate:origin": root_id})
+    pending = source.search(state="pending", tags={tag.ORIGIN: root_id})
     if not pending:
         return {}
     report = lease_report(source, pending, nodes, config)
