@@ -74,8 +74,9 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Home:
     config = TopologyConfig(ttl_s=7.0, links=False)
     nodes = [{"name": "service-f-1", "group": "service-f", "state": "ready", "pid": 9,
               "node_id": "id-f", "past_node_ids": [], "log": str(log)}]
-    monkeypatch.setattr(control, "call",
-                        lambda h, op, **kw: {"config": config.to_json(), "nodes": nodes})
+    status = {"supervisor_pid": 1, "config": config.to_json(), "nodes": nodes,
+              "all_ready": True, "shutting_down": False, "events": [], "targets": []}
+    monkeypatch.setattr(control, "call", lambda h, op, **kw: status)
     monkeypatch.setattr(gather_mod, "PromiseSource", FakeSource)
     return home
 
