@@ -110,24 +110,29 @@ def parse_config(text: str, source: str = DEFAULT_CONFIG_NAME) -> dict[str, Any]
             raise UsageError(f"{source}: {table} must be a table, e.g. [{table}]")
         if table in GROUP_TABLES:
             _parse_groups(table, body, source, out)
-            continue
-        for key, value in body.items():
-            dotted = f"{table}.{key}"
-            if table == "nodes" and key == "delay":
-                if not isinstance(value, dict):
-                    raise UsageError(f"{source}: nodes.delay must be a table of GROUP = SECONDS")
-                _parse_groups("nodes.delay", value, source, out)
-                continue
-            if key not in SCHEMA[table]:
-                valid = ", ".join(SCHEMA[table]) + (", delay" if table == "nodes" else "")
-                raise UsageError(f"{source}: unknown key {dotted} (valid in [{table}]: {valid})")
-            field, check = SCHEMA[table][key]
-            out[field] = cv.checked(f"{source}: {dotted}", check, value)
+        else:
+            _parse_table(table, body, source, out)
     if out.get("server_kind") == EXTERNAL_SERVER and "server_url" not in out:
         raise UsageError(f"{source}: server.kind = \"external\" needs server.url")
     if "server_url" in out and out.get("server_kind", EXTERNAL_SERVER) != EXTERNAL_SERVER:
         raise UsageError(f"{source}: server.url only goes with server.kind = \"external\"")
     return out
+
+
+def _parse_table(table: str, body: dict[str, Any], source: str, out: dict[str, Any]) -> None:
+    """The keys of one ``SCHEMA`` table (and ``[nodes.delay]`` inside ``[nodes]``)."""
+    for key, value in body.items():
+        dotted = f"{table}.{key}"
+        if table == "nodes" and key == "delay":
+            if not isinstance(value, dict):
+                raise UsageError(f"{source}: nodes.delay must be a table of GROUP = SECONDS")
+            _parse_groups("nodes.delay", value, source, out)
+            continue
+        if key not in SCHEMA[table]:
+            valid = ", ".join(SCHEMA[table]) + (", delay" if table == "nodes" else "")
+            raise UsageError(f"{source}: unknown key {dotted} (valid in [{table}]: {valid})")
+        field, check = SCHEMA[table][key]
+        out[field] = cv.checked(f"{source}: {dotted}", check, value)
 
 
 def _parse_groups(table: str, body: dict[str, Any], source: str, out: dict[str, Any]) -> None:

@@ -135,13 +135,7 @@ class LinkHub:
         """
         if op == "status":
             return [link.status().to_dict() for link in self.links.values()]
-        target = args.get("target")
-        if op == "heal" and target is None:
-            chosen = list(self.links.values())
-        else:
-            if not isinstance(target, str):
-                raise UsageError(f"{op} needs a target")
-            chosen = [self.links[n] for n in resolve_target(target, list(self.links))]
+        chosen = self._chosen(op, args.get("target"))
         if op == "partition":
             for_s = check_seconds("--for", args.get("for_s"))
             for link in chosen:
@@ -159,6 +153,14 @@ class LinkHub:
         else:
             raise UsageError(f"unknown links op {op!r}")
         return [link.status().to_dict() for link in chosen]
+
+    def _chosen(self, op: str, target: Any) -> list[Link]:
+        """The links ``target`` names (every link for a bare ``heal``)."""
+        if op == "heal" and target is None:
+            return list(self.links.values())
+        if not isinstance(target, str):
+            raise UsageError(f"{op} needs a target")
+        return [self.links[n] for n in resolve_target(target, list(self.links))]
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:

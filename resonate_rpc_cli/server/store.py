@@ -75,22 +75,7 @@ class CommandLog:
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open store {path}: {exc}") from exc
         try:
-            conn.execute("PRAGMA locking_mode=EXCLUSIVE")
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute(f"PRAGMA synchronous={'FULL' if fsync else 'NORMAL'}")
-            conn.execute("BEGIN EXCLUSIVE")  # take the lock now, not at the first write
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    conn.execute(statement)
-            version = conn.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
-            if version is None:
-                conn.execute("INSERT INTO meta VALUES ('format', ?)", (FORMAT_VERSION,))
-            elif version[0] != FORMAT_VERSION:
-                raise StoreError(
-                    f"store {path} has format {version[0]}, this server reads {FORMAT_VERSION}"
-                )
-            if conn.in_transaction:
-                conn.execute("COMMIT")
+            _prepare(conn, path, fsync)
             store = cls(path, conn)
         except sqlite3.OperationalError as exc:
             conn.close()
@@ -174,3 +159,23 @@ class CommandLog:
         except sqlite3.Error:
             pass
         self._conn.close()
+
+
+def _prepare(conn: sqlite3.Connection, path: Path, fsync: bool) -> None:
+    """Lock the store, set its journal, create its tables, check its format version."""
+    conn.execute("PRAGMA locking_mode=EXCLUSIVE")
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute(f"PRAGMA synchronous={'FULL' if fsync else 'NORMAL'}")
+    conn.execute("BEGIN EXCLUSIVE")  # take the lock now, not at the first write
+    for statement in _SCHEMA.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+    version = conn.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
+    if version is None:
+        conn.execute("INSERT INTO meta VALUES ('format', ?)", (FORMAT_VERSION,))
+    elif version[0] != FORMAT_VERSION:
+        raise StoreError(
+            f"store {path} has format {version[0]}, this server reads {FORMAT_VERSION}"
+        )
+    if conn.in_transaction:
+        conn.execute("COMMIT")
