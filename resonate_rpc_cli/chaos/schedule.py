@@ -206,20 +206,7 @@ def parse_targets(text: str | None) -> tuple[str, ...]:
     """Parse ``service-b,service-h``; ``None``/empty means every service group."""
     if not text:
         return tuple(SERVICE_GROUPS)
-    out: list[str] = []
-    for raw in text.split(","):
-        name = raw.strip()
-        if not name:
-            continue
-        if name not in SERVICE_GROUPS:
-            raise ValueError(
-                f"unknown target group {name!r}; valid: {', '.join(SERVICE_GROUPS)}"
-            )
-        if name not in out:
-            out.append(name)
-    if not out:
-        raise ValueError("no target groups given")
-    return tuple(out)
+    return tuple(_parse_names(text, tuple(SERVICE_GROUPS), "target group", "target groups"))
 
 
 def parse_range(text: str, what: str) -> tuple[float, float]:
