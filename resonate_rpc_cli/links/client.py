@@ -10,11 +10,10 @@ or value or a topology running without links, and
 
 from __future__ import annotations
 
-import json
-import socket
 from typing import Any
 
-from resonate_rpc_cli.contracts.errors import ExitStatus, NotRunningError, RpcdemoError, UsageError
+from resonate_rpc_cli.clients import jsonline
+from resonate_rpc_cli.contracts.errors import NotRunningError, RpcdemoError, UsageError
 from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.links.status import LinkState, LinkStatus
 from resonate_rpc_cli.supervisor.client import SupervisorClient
@@ -22,7 +21,6 @@ from resonate_rpc_cli.supervisor.control import not_running_message
 
 __all__ = ["LinkClient", "LinkState", "LinkStatus"]
 
-MAX_LINE = 1 << 20
 
 
 class LinkClient:
@@ -64,25 +62,9 @@ class LinkClient:
         return [LinkStatus.from_dict(d) for d in self._call(op, **args)]
 
     def _call(self, op: str, **args: Any) -> Any:
-        path = self.home.links_socket
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-            sock.settimeout(self.timeout_s)
-            try:
-                sock.connect(str(path))
-            except OSError as exc:
-                raise self._no_links() from exc
-            try:
-                sock.sendall(json.dumps({"op": op, **args}).encode() + b"\n")
-                data = sock.makefile("rb").readline(MAX_LINE)
-            except OSError as exc:
-                raise NotRunningError(f"the links under {self.home.root} did not answer: "
-                                      f"{exc}") from exc
-        if not data:
-            raise NotRunningError(f"the links under {self.home.root} closed the connection")
-        answer = json.loads(data)
-        if not answer.get("ok"):
-            raise RpcdemoError(str(answer.get("error")), ExitStatus(int(answer.get("status", 1))))
-        return answer.get("result")
+        return jsonline.request(self.home.links_socket, op, args, self.timeout_s,
+                                who=f"the links under {self.home.root}",
+                                unreachable=lambda _exc: self._no_links())
 
     def _no_links(self) -> RpcdemoError:
         if SupervisorClient(self.home).answering():

@@ -12,17 +12,16 @@ import contextlib
 import json
 import os
 import queue
-import socket
 import socketserver
 import threading
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
+from resonate_rpc_cli.clients import jsonline
 from resonate_rpc_cli.contracts.errors import ExitStatus, NotRunningError, RpcdemoError
 from resonate_rpc_cli.contracts.home import Home
 
-MAX_LINE = 1 << 20
 #: How long a request may take, beyond the ``wait_s`` it asks the supervisor to wait.
 ANSWER_TIMEOUT_S = 30.0
 
@@ -51,7 +50,7 @@ class _Handler(socketserver.StreamRequestHandler):
     server: ControlServer
 
     def handle(self) -> None:
-        line = self.rfile.readline(MAX_LINE)
+        line = self.rfile.readline(jsonline.MAX_LINE)
         try:
             obj = json.loads(line)
             if not isinstance(obj, dict) or not isinstance(obj.get("op"), str):
@@ -104,27 +103,11 @@ def call(home: Home, op: str, timeout_s: float = 30.0, **args: Any) -> Any:
     Raises :class:`NotRunningError` when no supervisor answers on the socket,
     and the error it reports (with its exit status) otherwise.
     """
-    path = home.control_socket
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    sock.settimeout(timeout_s)
-    try:
-        try:
-            sock.connect(str(path))
-        except (FileNotFoundError, ConnectionRefusedError, NotADirectoryError) as exc:
-            raise NotRunningError(not_running_message(home)) from exc
-        except OSError as exc:
-            raise NotRunningError(f"{not_running_message(home)} ({exc.strerror})") from exc
-        try:
-            sock.sendall(json.dumps({"op": op, **args}).encode() + b"\n")
-            data = sock.makefile("rb").readline(MAX_LINE)
-        except OSError as exc:
-            raise NotRunningError(f"the supervisor under {home.root} did not answer: {exc}") \
-                from exc
-    finally:
-        sock.close()
-    if not data:
-        raise NotRunningError(f"the supervisor under {home.root} closed the connection")
-    answer = json.loads(data)
-    if not answer.get("ok"):
-        raise RpcdemoError(str(answer.get("error")), ExitStatus(int(answer.get("status", 1))))
-    return answer.get("result")
+
+    def unreachable(exc: OSError) -> RpcdemoError:
+        if isinstance(exc, FileNotFoundError | ConnectionRefusedError | NotADirectoryError):
+            return NotRunningError(not_running_message(home))
+        return NotRunningError(f"{not_running_message(home)} ({exc.strerror})")
+
+    return jsonline.request(home.control_socket, op, args, timeout_s,
+                            who=f"the supervisor under {home.root}", unreachable=unreachable)
