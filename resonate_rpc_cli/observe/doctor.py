@@ -131,6 +131,11 @@ class _Doctor:
     def __init__(self, facts: Facts, children: Mapping[str, list[Call]]) -> None:
         self.f = facts
         self.children = children
+        #: parent id -> when each settled child settled (progress marks)
+        self.settled: dict[str, list[int | None]] = {}
+        for c in facts.calls.values():
+            if c.parent is not None and c.state != "pending":
+                self.settled.setdefault(c.parent, []).append(c.settled_ms)
 
     def diagnosis(self, call: Call) -> Diagnosis:
         path, cause, leaf = self.walk(call, 0)
@@ -158,7 +163,7 @@ class _Doctor:
     def idle_s(self, leaf: Call) -> float | None:
         marks = [leaf.created_ms]
         marks += [k.created_ms for k in self.children.get(leaf.id, [])]
-        marks += [c.settled_ms for c in self.f.calls.values() if c.parent == leaf.id]
+        marks += self.settled.get(leaf.id, [])
         lease = (self.f.leases or {}).get(leaf.id)
         if lease is not None:
             marks.append(lease.changed_ms)

@@ -200,3 +200,12 @@ def test_a_dead_holder_with_a_live_group_mate_is_handed_over() -> None:
     d = root(diagnose(facts(members=members)))
     assert d.cause.kind == "dead_holder" and d.cause.command is None
     assert "a live member of service-c takes it" in d.line()
+
+
+def test_a_child_settled_recently_is_progress() -> None:
+    old = {"x": call("x", "zim", "service-g", created=NOW - 60_000),
+           "x:1": call("x:1", "rax", "service-h", "x", state="resolved", created=NOW - 60_000,
+                       settled=NOW - 1_000)}
+    d = diagnose(facts(old, {"x": Lease("x", "acquired", "id-service-a-1")},
+                       members=[member("service-a-1", "service-g")]))[0]
+    assert d.idle_s == 1.0 and not d.stuck and d.cause.kind == "running"
