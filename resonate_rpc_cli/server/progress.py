@@ -76,14 +76,23 @@ class TaskProgress:
             [resp["task"]] if isinstance(resp.get("task"), dict) else [])
         if not records:
             return
-        expiry = {tt.id: tt.timeout for tt in _task_timeouts(state) if tt.typ == LEASE}
         for rec in records:
             task_id = rec.get("id")
             rec[EXTRA_KEY] = {
-                "expiresAt": expiry.get(task_id) if rec.get("state") == "acquired" else None,
+                "expiresAt": _lease_expiry(state, task_id) if rec.get("state") == "acquired"
+                else None,
                 "acquires": self.acquires.get(task_id, 0),
                 "changedAt": self.changed.get(task_id),
             }
+
+
+def _lease_expiry(state: ServerState, task_id: Any) -> int | None:
+    """When the lease of ``task_id`` lapses (one lookup on an IndexedServerState)."""
+    if isinstance(state, IndexedServerState):
+        tt = state.t_timeout(task_id) if isinstance(task_id, str) else None
+        return tt[1] if tt is not None and tt[0] == LEASE else None
+    return next((tt.timeout for tt in state.t_timeouts
+                 if tt.id == task_id and tt.typ == LEASE), None)
 
 
 def _task_timeouts(state: ServerState) -> Iterable[TTimeout]:
