@@ -32,6 +32,7 @@ from resonate_rpc_cli.supervisor.topology_config import (
     parse_delay,
     parse_only,
     parse_replicas,
+    retain_seconds,
     validate_config,
 )
 from resonate_rpc_cli.view.console import err, out
@@ -82,6 +83,9 @@ def up(
     only: Annotated[str | None, typer.Option("--only", metavar="PART,...",
         help="Start only these of gateway, service-a … service-i (the server too, "
         "unless --server-url).")] = None,
+    retain: Annotated[str | None, typer.Option(metavar="DURATION",
+        help="The embedded server drops call trees settled longer ago than this, e.g. 1h "
+        "(default: keep everything).", show_default=False)] = None,
     config_path: Annotated[Path | None, typer.Option("--config",
         help="Topology file (default ./rpcdemo.toml when present).")] = None,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for readiness.")]
@@ -103,6 +107,8 @@ def up(
                        ("memory", memory), ("server_url", server_url), ("links", links)):
         if value is not None:
             flags[key] = value
+    if retain is not None:
+        flags["retain_s"] = retain_seconds(retain)
     if delay:
         flags["delays"] = dict(parse_delay(d) for d in delay)
     if replicas:
@@ -205,6 +211,10 @@ def server(
     no_extras: Annotated[bool, typer.Option("--no-extras",
         help="Hide /rpcdemo/* like a real server.")] = False,
     fsync: Annotated[bool, typer.Option(help="fsync every commit.")] = False,
+    retain: Annotated[str | None, typer.Option(metavar="DURATION",
+        help="Drop call trees settled longer ago than this, e.g. 1h (default: keep "
+        "everything; a re-sent id of a dropped flow starts it afresh).",
+        show_default=False)] = None,
 ) -> None:
     """Run only the embedded Resonate server in the foreground until Ctrl-C.
 
@@ -226,6 +236,7 @@ def server(
     chosen = None if memory else (store or home.store_path).absolute()
     serve(ServerConfig(host=host, port=port, store=chosen, stream_lifetime_s=stream_lifetime,
                        keepalive_s=keepalive, hold_max=hold_max, hold_age_s=hold_age,
-                       max_body_bytes=max_body, extras=not no_extras, fsync=fsync))
+                       max_body_bytes=max_body, extras=not no_extras, fsync=fsync,
+                       retain_s=retain_seconds(retain)))
 
 

@@ -15,6 +15,7 @@ Example (``examples/rpcdemo.toml``)::
     kind = "embedded"        # embedded | resonate | external
     # url = "http://db-host:8001"   # with kind = "external"
     memory = false
+    # retain = "1h"          # drop call trees settled longer ago (default: keep all)
 
     [gateway]
     port = 5000
@@ -47,6 +48,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from resonate_rpc_cli.contracts.durations import parse_duration
 from resonate_rpc_cli.contracts.errors import UsageError
 from resonate_rpc_cli.contracts.naming import SERVICE_GROUPS
 
@@ -77,6 +79,18 @@ def _positive_seconds(v: Any) -> float:
     if s <= 0:
         raise _Bad("must be a number of seconds > 0")
     return s
+
+
+def _duration(v: Any) -> float:
+    if isinstance(v, bool) or not isinstance(v, str | int | float):
+        raise _Bad('must be a duration like "90s", "30m", "1h" or a number of seconds')
+    try:
+        seconds = parse_duration(v)
+    except ValueError as exc:
+        raise _Bad(str(exc)) from None
+    if seconds <= 0:
+        raise _Bad("must be longer than 0")
+    return seconds
 
 
 def _bool(v: Any) -> bool:
@@ -127,6 +141,7 @@ SCHEMA: dict[str, dict[str, tuple[str, Callable[[Any], Any]]]] = {
         "kind": ("server_kind", _choice(SERVER_KINDS)),
         "url": ("server_url", _url),
         "memory": ("memory", _bool),
+        "retain": ("retain_s", _duration),
     },
     "gateway": {"port": ("gateway_port", _port)},
     "nodes": {

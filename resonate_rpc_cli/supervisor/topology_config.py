@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from resonate_rpc_cli.contracts import naming as topo
+from resonate_rpc_cli.contracts.durations import parse_duration
 from resonate_rpc_cli.contracts.errors import UsageError
 from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.contracts.lifeline import ENV_PARENT_PID
@@ -64,6 +65,8 @@ class TopologyConfig:
     restart_backoff_s: float = 0.25
     #: every node reaches the server through its own link proxy (``links/``)
     links: bool = True
+    #: The embedded server's retention horizon in seconds (``None``: keep everything).
+    retain_s: float | None = None
 
     def __post_init__(self) -> None:
         if self.server_kind != "external":
@@ -108,6 +111,19 @@ class TopologyConfig:
         return cls(**obj)
 
 
+def retain_seconds(text: str | float | None) -> float | None:
+    """``--retain``/``retain`` as seconds (> 0); ``None`` stays ``None``; else UsageError."""
+    if text is None:
+        return None
+    try:
+        seconds = parse_duration(text)
+    except ValueError as exc:
+        raise UsageError(f"--retain: {exc}") from None
+    if seconds <= 0:
+        raise UsageError(f"--retain must be longer than 0, got {text!r}")
+    return seconds
+
+
 def validate_config(config: TopologyConfig) -> TopologyConfig:
     """Return ``config`` or raise :class:`UsageError` naming the first bad value."""
     for label, port in (("--server-port", config.server_port),
@@ -125,6 +141,8 @@ def validate_config(config: TopologyConfig) -> TopologyConfig:
             raise UsageError(f"delay for {group} must be >= 0 seconds, got {delay}")
     if config.delay_mode not in DELAY_MODES:
         raise UsageError(f"--delay-mode must be one of {', '.join(DELAY_MODES)}")
+    if config.retain_s is not None and config.server_kind != "embedded":
+        raise UsageError("--retain (retain in the topology file) needs the embedded server")
     if config.server_kind not in SERVER_KINDS:
         raise UsageError(f"--server must be one of embedded, resonate, got {config.server_kind!r}")
     if config.server_kind == "external" and not config.server_url.startswith(
@@ -245,8 +263,9 @@ def build_launch(
             env.update(server_env)
             return LaunchSpec(label, SERVER, node_id, incarnation, argv, env, log, None)
         store = ["--memory"] if config.memory else ["--store", str(home.store_path)]
+        retain = ["--retain", repr(config.retain_s)] if config.retain_s is not None else []
         argv = [sys.executable, "-m", "resonate_rpc_cli.server", "--host", config.host,
-                "--port", str(config.server_port), *store]
+                "--port", str(config.server_port), *store, *retain]
         return LaunchSpec(label, SERVER, node_id, incarnation, argv, env, log, None)
     ready = home.ready_file(label, node_id)
     env.update({
