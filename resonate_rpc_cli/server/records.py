@@ -84,21 +84,33 @@ def _decode_all[T](decoder: msgspec.msgpack.Decoder[list[T]], blobs: list[bytes]
 
 
 def load_state(store: Store) -> IndexedServerState:
-    """The state the store holds (an empty one for a new store)."""
+    """The state the store holds (an empty one for a new store).
+
+    Rows are decoded a chunk at a time and each promise compacted (shared
+    strings and empty sets) before the next chunk, so loading does not need
+    twice the memory the state will use.
+    """
     started = time.perf_counter()
-    promise_rows = _decode_all(_promise_rows, store.load("promises"))
-    task_rows = _decode_all(_task_rows, store.load("tasks"))
-    schedules = _decode_all(_schedule_rows, store.load("schedules"))
     state = IndexedServerState()
-    state.restore(
-        {r.promise.id: r.promise for r in promise_rows},
-        {r.task.id: r.task for r in task_rows},
-        {s.id: s for s in schedules},
-        [PTimeout(id=r.promise.id, timeout=r.timeout) for r in promise_rows
-         if r.timeout is not None],
-        [TTimeout(id=r.task.id, typ=r.typ, timeout=r.timeout) for r in task_rows
-         if r.timeout is not None and r.typ is not None],
-    )
+    promises: dict[str, DurablePromise] = {}
+    p_timeouts = []
+    for blobs in store.load("promises"):
+        for r in _decode_all(_promise_rows, blobs):
+            p = r.promise
+            state.compact(p, promises)
+            promises[p.id] = p
+            if r.timeout is not None:
+                p_timeouts.append(PTimeout(id=p.id, timeout=r.timeout))
+    tasks: dict[str, Task] = {}
+    t_timeouts = []
+    for blobs in store.load("tasks"):
+        for t in _decode_all(_task_rows, blobs):
+            tasks[t.task.id] = t.task
+            if t.timeout is not None and t.typ is not None:
+                t_timeouts.append(TTimeout(id=t.task.id, typ=t.typ, timeout=t.timeout))
+    schedules = {s.id: s for blobs in store.load("schedules")
+                 for s in _decode_all(_schedule_rows, blobs)}
+    state.restore(promises, tasks, schedules, p_timeouts, t_timeouts)
     log.info("loaded store %s: %d promises, %d tasks, %d schedules in %.2f s", store.path,
-             len(promise_rows), len(task_rows), len(schedules), time.perf_counter() - started)
+             len(promises), len(tasks), len(schedules), time.perf_counter() - started)
     return state

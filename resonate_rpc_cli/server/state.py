@@ -50,6 +50,7 @@ ID_TAGS = frozenset({"resonate:origin", "resonate:branch", "resonate:parent"})
 #: record gets sets of its own on its first touch in an operation, before the
 #: SDK's code can add to them, and gives empty ones back at the operation's end.
 SHARED_EMPTY: set[str] = set()
+COMMON_MAX = 4096
 #: Kinds ServerState applies that only read (``promise.get`` may time a promise out).
 READ_ONLY = frozenset({"promise.get", "schedule.get", "schedule.search"})
 
@@ -62,6 +63,8 @@ class IndexedServerState(TimedServerState):
         self._branches: dict[str, list[str]] = {}
         self.index = SearchIndex()
         self.census = Census()
+        #: Tag values many promises share (``resonate:scope``, targets), at most COMMON_MAX.
+        self._common: dict[Any, Any] = {}
         #: Ids whose records changed since the store last took them.
         self.dirty: dict[str, set[str]] = {"promises": set(), "tasks": set(), "schedules": set()}
         super().__init__()
@@ -99,7 +102,7 @@ class IndexedServerState(TimedServerState):
         awaiting = self._awaiting
         for pid, p in promises.items():
             tags = p.tags
-            self._dedup_tags(pid, tags)
+            self.compact(p, promises)
             branch = tags.get(BRANCH_TAG)
             if branch is not None:
                 branches.setdefault(branch, []).append(pid)
@@ -107,13 +110,8 @@ class IndexedServerState(TimedServerState):
             if origin is not None:
                 by_origin.setdefault(origin, []).append(pid)
             census.promise(None, p)
-            if p.awaiters:
-                for task_id in p.awaiters:
-                    awaiting.setdefault(task_id, set()).add(pid)
-            else:
-                p.awaiters = SHARED_EMPTY
-            if not p.subscribers:
-                p.subscribers = SHARED_EMPTY
+            for task_id in p.awaiters:
+                awaiting.setdefault(task_id, set()).add(pid)
         for ids in by_origin.values():
             ids.sort()
         self.index.ids = SortedIds(promises)
@@ -215,18 +213,56 @@ class IndexedServerState(TimedServerState):
         self.tasks.touch(task_id)
 
     def _new_promise(self, pid: str, p: DurablePromise) -> None:
-        self._dedup_tags(pid, p.tags)
+        self.compact(p, self.promises)
         self._index_promise(pid, p)
 
-    def _dedup_tags(self, pid: str, tags: dict[str, str]) -> None:
-        """Tag values naming this or another promise share that id's string (memory)."""
+    def compact(self, p: DurablePromise, promises: dict[str, DurablePromise]) -> None:
+        """Share what many promises hold equal copies of (memory; nothing changes).
+
+        Tag values naming this or another promise of ``promises`` become that
+        id's string; other short tag values (scopes, targets) come from a small
+        cache; empty awaiter/subscriber sets become :data:`SHARED_EMPTY`.
+        """
+        tags = p.tags
+        pid = p.id
+        common = self._common
         for key, value in tags.items():
             if value == pid:
                 tags[key] = pid
-            elif key in ID_TAGS:
-                other = dict.get(self.promises, value)
-                if other is not None:
-                    tags[key] = other.id
+            elif key in ID_TAGS and (other := dict.get(promises, value)) is not None:
+                tags[key] = other.id
+            elif (shared := common.get(value)) is not None:
+                tags[key] = shared
+            elif len(common) < COMMON_MAX and len(value) <= 64:
+                common[value] = value
+        p.param = self._shared_value(p.param)
+        p.value = self._shared_value(p.value)
+        if (timeout := common.get(p.timeout_at)) is not None:
+            p.timeout_at = timeout
+        elif len(common) < COMMON_MAX:
+            common[p.timeout_at] = p.timeout_at
+        _share_promise_sets(p)
+
+    def _shared_value(self, v: Any) -> Any:
+        """One object for each small SDK value ``{"headers": {}, "data": short or null}``.
+
+        Local children all carry the same empty param, and many results are the
+        same few bytes; neither the server nor the SDK's state machine ever
+        changes a param or value in place.
+        """
+        if type(v) is not dict or len(v) > 2 or v.get("headers", 0) != {}:
+            return v
+        data = v.get("data")
+        if not (data is None or (type(data) is str and len(data) <= 64)) or (
+                len(v) == 2 and "data" not in v):
+            return v
+        key = ("value", data)
+        shared = self._common.get(key)
+        if shared is not None:
+            return shared
+        if len(self._common) < COMMON_MAX:
+            self._common[key] = v
+        return v
 
     def _repair_shared(self, promises: dict[str, str | None],
                        tasks: dict[str, str | None]) -> None:

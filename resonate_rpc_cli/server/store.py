@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 FORMAT_VERSION = "2"
@@ -82,10 +82,11 @@ class Store:
     def connection(self) -> sqlite3.Connection:
         return self._conn
 
-    def load(self, table: str) -> list[bytes]:
-        """Every record of ``table`` (ordered by id)."""
-        rows = self._conn.execute(f"SELECT data FROM {_table(table)}").fetchall()
-        return [r[0] for r in rows]
+    def load(self, table: str, chunk: int = 20_000) -> Iterator[list[bytes]]:
+        """Every record of ``table`` (ordered by id), ``chunk`` at a time."""
+        cursor = self._conn.execute(f"SELECT data FROM {_table(table)}")
+        while rows := cursor.fetchmany(chunk):
+            yield [r[0] for r in rows]
 
     def write(self, upserts: dict[str, list[tuple[str, bytes]]],
               deletes: dict[str, list[str]]) -> None:
