@@ -20,7 +20,7 @@ from resonate_rpc_cli.server.retention import Collected
 log = logging.getLogger("rpcdemo.server")
 
 #: Trees dropped per batch (one commit each) before yielding to the event loop.
-BATCH = 200
+BATCH = 50
 
 
 class Sweeper:
