@@ -33,6 +33,7 @@ from resonate_rpc_cli import __version__
 from resonate_rpc_cli.server.config import ServerConfig
 from resonate_rpc_cli.server.delivery import Address, Hub, Listener, Push
 from resonate_rpc_cli.server.engine import KNOWN_KINDS, Engine, error_response
+from resonate_rpc_cli.server.gcpolicy import freeze_loop
 from resonate_rpc_cli.server.probe import LoopProbe
 from resonate_rpc_cli.server.store import StoreError
 from resonate_rpc_cli.server.sweeper import Sweeper
@@ -333,7 +334,8 @@ class EmbeddedServer:
 
     async def _on_startup(self, app: web.Application) -> None:
         self._background = [asyncio.create_task(self._tick_loop()),
-                            asyncio.create_task(self.probe.run())]
+                            asyncio.create_task(self.probe.run()),
+                            asyncio.create_task(freeze_loop())]
         if self.config.retain_s is not None:
             self._background.append(asyncio.create_task(self.sweeper.run(self.config.retain_s)))
 

@@ -110,7 +110,7 @@ def load_state(store: Store) -> IndexedServerState:
                 t_timeouts.append(TTimeout(id=t.task.id, typ=t.typ, timeout=t.timeout))
     schedules = {s.id: s for blobs in store.load("schedules")
                  for s in _decode_all(_schedule_rows, blobs)}
-    state.restore(promises, tasks, schedules, p_timeouts, t_timeouts)
+    state.restore(promises, tasks, schedules, p_timeouts, t_timeouts, compacted=True)
     log.info("loaded store %s: %d promises, %d tasks, %d schedules in %.2f s", store.path,
              len(promises), len(tasks), len(schedules), time.perf_counter() - started)
     return state

@@ -26,6 +26,7 @@ from resonate_rpc_cli.contracts.errors import NotRunningError, RpcdemoError
 from resonate_rpc_cli.server.app import EmbeddedServer
 from resonate_rpc_cli.server.config import ServerConfig
 from resonate_rpc_cli.server.engine import Engine
+from resonate_rpc_cli.server.gcpolicy import freeze, no_gc
 from resonate_rpc_cli.server.store import Store, StoreError
 
 log = logging.getLogger("rpcdemo.server")
@@ -49,7 +50,9 @@ def open_engine(config: ServerConfig) -> Engine:
         return Engine()
     try:
         store = Store.open(config.store, fsync=config.fsync)
-        engine = Engine.load(store)
+        with no_gc():
+            engine = Engine.load(store)
+        freeze()
         engine.restart_grace()
         return engine
     except StoreError as exc:

@@ -65,6 +65,7 @@ class IndexedServerState(TimedServerState):
         self.census = Census()
         #: Tag values many promises share (``resonate:scope``, targets), at most COMMON_MAX.
         self._common: dict[Any, Any] = {}
+        self._last_id = ""
         #: Ids whose records changed since the store last took them.
         self.dirty: dict[str, set[str]] = {"promises": set(), "tasks": set(), "schedules": set()}
         super().__init__()
@@ -80,11 +81,14 @@ class IndexedServerState(TimedServerState):
         schedules: Mapping[str, ScheduleStub],
         p_timeouts: list[PTimeout],
         t_timeouts: list[TTimeout],
+        *,
+        compacted: bool = False,
     ) -> None:
         """Replace the whole state (from a store) and rebuild every index and count.
 
         One pass over the promises (ids in any order; in id order, as a store
-        yields them, the search index is built without sorting).
+        yields them, the search index is built without sorting). ``compacted``:
+        the caller already passed every promise through :meth:`compact`.
         """
         self.__init__()  # type: ignore[misc]
         dict.update(self.promises, promises)
@@ -102,7 +106,8 @@ class IndexedServerState(TimedServerState):
         awaiting = self._awaiting
         for pid, p in promises.items():
             tags = p.tags
-            self.compact(p, promises)
+            if not compacted:
+                self.compact(p, promises)
             branch = tags.get(BRANCH_TAG)
             if branch is not None:
                 branches.setdefault(branch, []).append(pid)
@@ -226,11 +231,14 @@ class IndexedServerState(TimedServerState):
         tags = p.tags
         pid = p.id
         common = self._common
+        last = self._last_id
         for key, value in tags.items():
             if value == pid:
-                tags[key] = pid
+                tags[key] = self._last_id = pid
+            elif value == last:
+                tags[key] = last
             elif key in ID_TAGS and (other := dict.get(promises, value)) is not None:
-                tags[key] = other.id
+                tags[key] = self._last_id = other.id
             elif (shared := common.get(value)) is not None:
                 tags[key] = shared
             elif len(common) < COMMON_MAX and len(value) <= 64:
