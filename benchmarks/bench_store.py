@@ -211,25 +211,48 @@ def tree_requests(salt: str, n: int, settle_all: bool) -> list[tuple[str, dict[s
 def prefill(store: Path, first: int, count: int) -> None:
     """Write trees ``first .. first+count`` straight into a (stopped) server's store.
 
-    The rows are those the server itself would write for the same requests:
-    they are applied to the server's own state machine, in chunks, and its
-    records stored. Much faster than HTTP, to reach a million on a busy machine.
+    The rows are what the server writes for :func:`tree_requests` (ServerState's
+    ``promise.create``: a target gives a pending task retried every 30 s and a
+    promise timeout; ``promise.settle``: the task fulfilled, both timeouts
+    gone), built directly, which is far faster than HTTP or the state machine.
     """
-    # the checkout under test, not this file's (imported only in this mode)
-    from resonate_rpc_cli.server.records import all_rows  # noqa: PLC0415
-    from resonate_rpc_cli.server.state import IndexedServerState  # noqa: PLC0415
+    # the checkout under test (main() put it first on sys.path)
+    import msgspec  # noqa: PLC0415
+    from resonate.connections.local import PENDING_RETRY_TTL, DurablePromise, Task  # noqa: PLC0415
+
+    from resonate_rpc_cli.server.records import PromiseRow, TaskRow  # noqa: PLC0415
     from resonate_rpc_cli.server.store import Store  # noqa: PLC0415
 
+    encode = msgspec.msgpack.Encoder().encode
     salt = uuid.uuid4().hex[:6]
     db = Store.open(store)
     try:
         for start in range(first, first + count, 5000):
-            state = IndexedServerState()
             now = int(time.time() * 1000)
+            promises: list[tuple[str, bytes]] = []
+            tasks: list[tuple[str, bytes]] = []
             for n in range(start, min(start + 5000, first + count)):
-                for kind, data in tree_requests(salt, n, settle_all=False):
-                    state.apply(now, {"kind": kind, **data})
-            db.write(all_rows(state), {})
+                reqs = tree_requests(salt, n, settle_all=False)
+                settled = {d["id"]: d["value"] for k, d in reqs if k == "promise.settle"}
+                for kind, d in reqs:
+                    if kind != "promise.create":
+                        continue
+                    pid = d["id"]
+                    done = pid in settled
+                    target = "resonate:target" in d["tags"]
+                    p = DurablePromise(
+                        id=pid, state="resolved" if done else "pending", param=d["param"],
+                        value=settled.get(pid), tags=d["tags"], timeout_at=d["timeoutAt"],
+                        created_at=now, settled_at=now if done else None, awaiters=set(),
+                        subscribers=set())
+                    timeout = d["timeoutAt"] if target and not done else None
+                    promises.append((pid, encode(PromiseRow(p, timeout))))
+                    if target:
+                        t = Task(id=pid, state="fulfilled" if done else "pending", version=0,
+                                 pid=None, ttl=None, resumes=set())
+                        retry = (None, None) if done else (0, now + PENDING_RETRY_TTL)
+                        tasks.append((pid, encode(TaskRow(t, *retry))))
+            db.write({"promises": promises, "tasks": tasks}, {})
     finally:
         db.close()
 
@@ -469,6 +492,7 @@ def main() -> None:
     ap.add_argument("--retain", help="soak mode: the server's --retain (e.g. 60s)")
     ap.add_argument("--soak", default="10m", help="soak length with --retain (default 10m)")
     args = ap.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # still stop the server
     tmp = Path(tempfile.mkdtemp(prefix="bench-store-"))
     sys.path.insert(0, str(args.repo.resolve()))  # --prefill uses that checkout's records
     if args.retain:
