@@ -34,6 +34,8 @@ class Tree:
     pending: int = 0
     size: int = 0
     last_settled: int = 0
+    #: A heap entry with the current ``last_settled`` exists.
+    queued: bool = False
 
 
 class Census:
@@ -68,10 +70,16 @@ class Census:
                 tree.pending += 1
         elif before == "pending":
             tree.pending -= 1
-        if now != "pending":
-            tree.last_settled = max(tree.last_settled, p.settled_at or 0)
             if tree.pending == 0:
+                tree.queued = False  # its heap entry (if any) is stale: push a fresh one
+        if now != "pending":
+            settled_at = p.settled_at or 0
+            if settled_at > tree.last_settled:
+                tree.last_settled = settled_at
+                tree.queued = False
+            if tree.pending == 0 and not tree.queued:
                 heapq.heappush(self.settled, (tree.last_settled, origin))
+                tree.queued = True
 
     def task(self, before: str | None, t: Task | None, tid: str) -> None:
         """Record a task that went from state ``before`` (``None``: new) to ``t``."""
