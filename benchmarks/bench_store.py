@@ -8,7 +8,9 @@ requests in flight from two load processes, against
 ``--sizes`` (default 10k,100k,400k,1M) it prints one row:
 
 * throughput: create+settle requests per second over the last window of the
-  fill (``max(5k, N/20)`` promises, at most 50k);
+  fill (``max(5k, N/20)`` promises, at most 50k), and the server's CPU time per
+  request in that window (what the server itself costs, whatever else shares
+  the machine);
 * the longest event-loop stall in that window, ``wall/cpu`` ms: the server's
   own probe when ``/rpcdemo/info`` reports one (``loop.stalls``; ``cpu`` is the
   part the loop's thread spent computing, not waiting for a shared CPU), else
@@ -81,6 +83,13 @@ def wait_for(probe: Any, timeout: float, what: str) -> float:
             raise SystemExit(f"bench_store: timed out waiting for {what}")
         time.sleep(0.005)
     return time.monotonic() - started
+
+
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds the process has used."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_mb(pid: int) -> float:
@@ -389,7 +398,8 @@ def fill_table(args: argparse.Namespace, tmp: Path) -> None:
     started = time.monotonic()
     print(f"bench_store: {args.repo}, store {tmp / 'store.sqlite'}, base RSS {base_rss:.0f} MB",
           flush=True)
-    header = (f"{'promises':>10} {'req/s':>8} {'stall ms':>11} {'slowest ms':>11} {'RSS MB':>8} "
+    header = (f"{'promises':>10} {'req/s':>8} {'CPU us/req':>10} {'stall ms':>11} "
+              f"{'slowest ms':>11} {'RSS MB':>8} "
               f"{'B/promise':>10} {'info ms':>8} {'restart s':>10} {'kept':>5}")
     print(header, flush=True)
     try:
@@ -414,10 +424,11 @@ def fill_table(args: argparse.Namespace, tmp: Path) -> None:
                 break
             probe = TinyProbe(server.url)
             probe.start()
-            w0, m0 = time.time(), time.monotonic()
+            w0, m0, c0 = time.time(), time.monotonic(), cpu_s(server.pid)
             got, reqs, secs = run_load(server.url, trees, target_trees - trees, tmp,
                                        seconds=left)
-            w1, m1 = time.time(), time.monotonic()
+            w1, m1, c1 = time.time(), time.monotonic(), cpu_s(server.pid)
+            cpu_us = (c1 - c0) / max(reqs, 1) * 1e6
             probe.close()
             trees += got
             rps = reqs / secs if secs > 0 else 0.0
@@ -432,7 +443,8 @@ def fill_table(args: argparse.Namespace, tmp: Path) -> None:
             kept = promise_count(server.url)
             ok = "yes" if kept is None or kept >= held else f"NO ({kept})"
             stall_s = f"{stall[0]:.0f}/{stall[1]:.1f}" if stall is not None else "-"
-            rows.append(f"{held:>10} {rps:>8.0f} {stall_s:>11} {slowest:>11.1f} {rss:>8.0f} "
+            rows.append(f"{held:>10} {rps:>8.0f} {cpu_us:>10.0f} {stall_s:>11} "
+                        f"{slowest:>11.1f} {rss:>8.0f} "
                         f"{per:>10.0f} {info_ms:>8.2f} {restart:>10.2f} {ok:>5}")
             print(rows[-1], flush=True)
             if trees < target_trees:
