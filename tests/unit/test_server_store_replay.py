@@ -14,6 +14,7 @@ from resonate.connections.local import ServerState
 
 from resonate_rpc_cli.server.engine import Engine
 from resonate_rpc_cli.server.migrate import Snapshot
+from resonate_rpc_cli.server.schedules import as_records
 from resonate_rpc_cli.server.state import IndexedServerState
 from resonate_rpc_cli.server.store import Store, StoreError
 
@@ -191,8 +192,8 @@ def test_a_format_1_store_is_migrated_to_tables(tmp_path: Path) -> None:
         "INSERT INTO meta VALUES ('format', '1');")
     s = source
     conn.execute("INSERT INTO snapshot VALUES (1, 1, ?)", (msgspec.msgpack.encode(Snapshot(
-        promises=s.promises, tasks=s.tasks, schedules=s.schedules, p_timeouts=s.p_timeouts,
-        t_timeouts=s.t_timeouts)),))
+        promises=s.promises, tasks=s.tasks, schedules=as_records(s.schedules),
+        p_timeouts=s.p_timeouts, t_timeouts=s.t_timeouts)),))
     logged: dict[str, Any] = {"kind": "promise.create", "id": "logged", "timeoutAt": 10**12}
     conn.execute("INSERT INTO log VALUES (2, 7, ?)", (msgspec.msgpack.encode(logged),))
     conn.commit()
