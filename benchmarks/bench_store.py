@@ -405,7 +405,7 @@ def fill_table(args: argparse.Namespace, tmp: Path) -> None:
     try:
         for size in sizes:
             target_trees = size // TREE
-            window = min(max(5_000, size // 20), 50_000) // TREE
+            window = (args.window or min(max(5_000, size // 20), 50_000)) // TREE
             fill_to = max(trees, target_trees - window)
             left = args.cap - (time.monotonic() - started)
             if fill_to > trees and left > 0 and args.prefill:
@@ -498,6 +498,8 @@ def main() -> None:
                     help="stop filling after this many seconds (default 1800)")
     ap.add_argument("--repo", type=Path, default=HERE.parent,
                     help="the checkout whose server to run (default this one)")
+    ap.add_argument("--window", type=int, default=0,
+                    help="promises per measuring window (default max(5k, N/20), at most 50k)")
     ap.add_argument("--prefill", action="store_true",
                     help="write all but each measuring window straight into the store "
                     "(the server's own records; needs this checkout's server)")

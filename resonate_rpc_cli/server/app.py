@@ -148,8 +148,11 @@ class EmbeddedServer:
             ) from exc
 
     async def _tick_loop(self) -> None:
+        """Tick every ``tick_interval_s``; at once again (after yielding) while a backlog of
+        due timeouts remains, so a burst is worked off in bounded slices, not one stall."""
+        backlog = False
         while True:
-            await asyncio.sleep(self.config.tick_interval_s)
+            await asyncio.sleep(0 if backlog else self.config.tick_interval_s)
             try:
                 outgoing = self.engine.tick()
             except StoreError as exc:
@@ -162,6 +165,7 @@ class EmbeddedServer:
             now = _loop_time()
             self.hub.expire(now)
             self._forget_old_executes(now)
+            backlog = self.engine.backlog()
 
     def _forget_old_executes(self, now: float) -> None:
         """Drop ``_last_execute`` entries too old to matter (it would grow with every task)."""

@@ -173,6 +173,10 @@ class Engine:
         self.commit()
         return outgoing
 
+    def backlog(self, now: int | None = None) -> bool:
+        """Whether timeouts are still due (the last tick hit its limit)."""
+        return self.state.due(now_ms() if now is None else now)
+
     def release(self, pid: str, now: int | None = None) -> tuple[list[str], list[OutgoingMessage]]:
         """Release every lease ``pid`` holds; return the task ids and the execute messages."""
         now = now_ms() if now is None else now

@@ -23,7 +23,7 @@ from resonate.connections.local import (
 from resonate_rpc_cli.server.timers import Timers
 
 #: At most this many timeouts fire per tick; more wait for the next (100 ms later).
-TICK_LIMIT = 500
+TICK_LIMIT = 200
 
 
 class TimedServerState(ServerState):
