@@ -167,7 +167,7 @@ class Engine:
         self.state.outgoing = []
         self.state.tick(now)
         for task_id in self.state.lapsed:
-            self.progress.touch(self.state, task_id, now)
+            self.progress.touch(self.state, task_id, now, "lapse")
         self.state.end_op()
         outgoing = self._take_outgoing()
         self.commit()
@@ -183,7 +183,7 @@ class Engine:
         self.state.outgoing = []
         released = release_leases(self.state, now, pid)
         for task_id in released:
-            self.progress.touch(self.state, task_id, now)
+            self.progress.touch(self.state, task_id, now, "release")
         outgoing = self._take_outgoing()
         self.state.end_op()
         self.commit()

@@ -6,7 +6,11 @@ out, or when it last moved. :class:`TaskProgress` keeps the last two from the
 requests the engine applies, and :meth:`TaskProgress.annotate` adds all three
 to ``task.search``/``task.get`` records under one extra key::
 
-    "rpcdemo": {"expiresAt": ms | null, "acquires": n, "changedAt": ms | null}
+    "rpcdemo": {"expiresAt": ms | null, "acquires": n, "changedAt": ms | null,
+                "changedBy": "task.acquire" | ... | "lapse" | "release" | null}
+
+``changedBy`` says what last moved the task: a request kind, ``lapse`` (the
+lease ran out) or ``release`` (rpcdemo's failover released a dead holder).
 
 Clients of the real protocol ignore the key; ``--no-extras`` turns it off
 (``visible``). The counts live in memory only: after a restart they count
@@ -39,6 +43,7 @@ class TaskProgress:
         self.visible = True
         self.acquires: dict[str, int] = {}
         self.changed: dict[str, int] = {}
+        self.changed_by: dict[str, str] = {}
 
     def observe(self, state: ServerState, req: dict[str, Any], resp: dict[str, Any],
                 now: int) -> None:
@@ -49,19 +54,21 @@ class TaskProgress:
         if kind not in TASK_KINDS or not isinstance(status, int) or status >= 300 \
                 or not isinstance(task_id, str):
             return
-        self.touch(state, task_id, now)
+        self.touch(state, task_id, now, kind)
         task = state.tasks.get(task_id)
         if kind in ACQUIRING and task is not None and task.state == "acquired":
             self.acquires[task_id] = self.acquires.get(task_id, 0) + 1
 
-    def touch(self, state: ServerState, task_id: str, now: int) -> None:
-        """``task_id`` changed at ``now`` (a lapsed or released lease, say)."""
+    def touch(self, state: ServerState, task_id: str, now: int, why: str) -> None:
+        """``task_id`` changed at ``now`` because of ``why`` (a kind, ``lapse``, ``release``)."""
         task = state.tasks.get(task_id)
         if task is None or task.state == "fulfilled":
             self.acquires.pop(task_id, None)
             self.changed.pop(task_id, None)
+            self.changed_by.pop(task_id, None)
             return
         self.changed[task_id] = now
+        self.changed_by[task_id] = why
 
     def lapsing(self, state: ServerState, now: int) -> list[str]:
         """Ids of acquired tasks whose lease is due at ``now`` (call before a tick)."""
@@ -83,6 +90,7 @@ class TaskProgress:
                 else None,
                 "acquires": self.acquires.get(task_id, 0),
                 "changedAt": self.changed.get(task_id),
+                "changedBy": self.changed_by.get(task_id),
             }
 
 

@@ -172,6 +172,13 @@ def test_a_queued_task_with_live_members_waits_for_delivery() -> None:
     calls = {"x": call("x", "foo", "service-a")}
     d = diagnose(facts(calls, {"x": Lease("x", "pending")}))[0]
     assert d.cause.kind == "queued" and not d.stuck
+    released = Lease("x", "pending", changed_ms=NOW - 1500, changed_by="release")
+    d = diagnose(facts(calls, {"x": released}))[0]
+    assert d.line().endswith("; its last holder's lease was released by failover 1.5 s ago")
+    lapsed = Lease("x", "pending", changed_ms=NOW - 2000, changed_by="lapse")
+    d = diagnose(facts(calls, {"x": lapsed}, members=MEMBERS[1:]))[0]
+    assert d.cause.kind == "no_live_member"
+    assert "nothing takes it until one starts; its last holder's lease lapsed 2.0 s ago" in d.line()
 
 
 def test_only_one_promise() -> None:
