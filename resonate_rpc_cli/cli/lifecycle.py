@@ -71,8 +71,13 @@ def up(
     replicas: Annotated[list[str] | None, typer.Option("--replicas", metavar="GROUP=N",
         help="Nodes of one service group, e.g. service-b=3 (repeatable; 1..16).")] = None,
     server_choice: Annotated[str | None, typer.Option("--server",
-        help="embedded: our dev server; resonate: the real `resonate` binary on PATH "
-        "(default embedded).", show_default=False)] = None,
+        help="embedded: our dev server; resonate: the real `resonate` binary on PATH; "
+        "postgres: resonate-pg on a PostgreSQL cluster under HOME (default embedded).",
+        show_default=False)] = None,
+    resonate_sql: Annotated[str | None, typer.Option("--resonate-sql", metavar="PATH",
+        envvar="RPCDEMO_RESONATE_SQL", help="resonate-pg's schema file (resonate.sql from "
+        "github.com/resonatehq/resonate-pg), applied once to the cluster of --server postgres.",
+        show_default=False)] = None,
     server_url: Annotated[str | None, typer.Option("--server-url", envvar="RESONATE_URL",
         help="Use a Resonate server that is already running: no server is started.",
         show_default=False)] = None,
@@ -104,7 +109,8 @@ def up(
                        ("gateway_port", gateway_port),
                        ("ttl_s", ttl), ("step_delay_s", step_delay),
                        ("delay_mode", delay_mode), ("fail_first", fail_first),
-                       ("memory", memory), ("server_url", server_url), ("links", links)):
+                       ("memory", memory), ("server_url", server_url), ("links", links),
+                       ("resonate_sql", resonate_sql)):
         if value is not None:
             flags[key] = value
     if retain is not None:
@@ -114,9 +120,9 @@ def up(
     if replicas:
         flags["replicas"] = dict(parse_replicas(r) for r in replicas)
     if server_choice is not None:
-        if server_choice not in ("embedded", "resonate"):
-            raise UsageError(f"--server must be embedded or resonate, got {server_choice!r} "
-                             "(a running server: --server-url URL)")
+        if server_choice not in ("embedded", "resonate", "postgres"):
+            raise UsageError(f"--server must be embedded, resonate or postgres, got "
+                             f"{server_choice!r} (a running server: --server-url URL)")
         flags["server_kind"] = server_choice
     if only is not None:
         flags["only"] = parse_only(only)

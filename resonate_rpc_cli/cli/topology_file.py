@@ -12,8 +12,9 @@ Example (``examples/rpcdemo.toml``)::
     [server]
     port = 8001
     host = "127.0.0.1"       # what the server and gateway bind (a LAN address for 2 hosts)
-    kind = "embedded"        # embedded | resonate | external
-    # url = "http://db-host:8001"   # with kind = "external"
+    kind = "embedded"        # embedded | resonate | postgres | external
+    # url = "http://db-host:8001"   # with kind = "external" (or postgresql://...)
+    # resonate_sql = "resonate.sql" # with kind = "postgres": resonate-pg's schema file
     memory = false
     # retain = "1h"          # drop call trees settled longer ago (default: keep all)
 
@@ -50,10 +51,10 @@ from typing import Any
 
 from resonate_rpc_cli.contracts.durations import parse_duration
 from resonate_rpc_cli.contracts.errors import UsageError
-from resonate_rpc_cli.contracts.naming import SERVICE_GROUPS
+from resonate_rpc_cli.contracts.naming import SERVICE_GROUPS, is_postgres_url
 
 DEFAULT_CONFIG_NAME = "rpcdemo.toml"
-SERVER_KINDS = ("embedded", "resonate", "external")
+SERVER_KINDS = ("embedded", "resonate", "postgres", "external")
 DELAY_MODES = ("work", "sleep")
 MAX_REPLICAS = 16
 
@@ -115,8 +116,15 @@ def _choice(options: tuple[str, ...]) -> Callable[[Any], str]:
 
 
 def _url(v: Any) -> str:
-    if not isinstance(v, str) or not v.startswith(("http://", "https://")):
-        raise _Bad("must be an http:// or https:// URL")
+    if not isinstance(v, str) or not (v.startswith(("http://", "https://"))
+                                      or is_postgres_url(v)):
+        raise _Bad("must be an http:// or https:// URL or a postgresql:// database")
+    return v
+
+
+def _path(v: Any) -> str:
+    if not isinstance(v, str) or not v.strip():
+        raise _Bad("must be a file path")
     return v
 
 
@@ -142,6 +150,7 @@ SCHEMA: dict[str, dict[str, tuple[str, Callable[[Any], Any]]]] = {
         "url": ("server_url", _url),
         "memory": ("memory", _bool),
         "retain": ("retain_s", _duration),
+        "resonate_sql": ("resonate_sql", _path),
     },
     "gateway": {"port": ("gateway_port", _port)},
     "nodes": {

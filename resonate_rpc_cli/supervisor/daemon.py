@@ -36,6 +36,7 @@ from resonate_rpc_cli.supervisor.processes import (
     HttpReadinessProbe,
     KillpgSender,
     SystemClock,
+    start_timers,
 )
 from resonate_rpc_cli.supervisor.states import NodeState
 from resonate_rpc_cli.supervisor.topology_config import TopologyConfig
@@ -125,9 +126,10 @@ def run_daemon(home: Home, config: TopologyConfig) -> int:
         signal.signal(sig, on_signal)
     if os.environ.get(ENV_PARENT_PID):
         start_lifeline()  # a foreground `up` owns us: die with it
-    spawner = make_spawner(home)
+    spawner = make_spawner(home, config.server_url)
     releaser = make_releaser(config.server_url)
     links = start_hub(home.links_socket, config.server_url, config.links)
+    timers = start_timers(config.server_url)
     sup = Supervisor(config, home, clock=SystemClock(), spawner=spawner,
                      signals=KillpgSender(), probe=HttpReadinessProbe(config),
                      parent_pid=os.getpid(), releaser=releaser, links=links)
@@ -148,6 +150,8 @@ def run_daemon(home: Home, config: TopologyConfig) -> int:
             links.close()  # after _serve: every node is gone by now
         if isinstance(spawner, ForkSpawner):
             spawner.close()
+        if timers is not None:
+            timers.stop()
         with contextlib.suppress(OSError):
             home.control_socket.unlink()
         with contextlib.suppress(OSError, ValueError):

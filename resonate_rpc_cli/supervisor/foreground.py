@@ -29,6 +29,7 @@ from resonate_rpc_cli.supervisor.processes import (
     HttpReadinessProbe,
     KillpgSender,
     SystemClock,
+    start_timers,
 )
 from resonate_rpc_cli.supervisor.topology_config import TopologyConfig
 
@@ -64,7 +65,7 @@ def run_nodes(home: Home, config: TopologyConfig, emit: Callable[[dict[str, Any]
     if control.answering(home):
         raise UsageError(f"a topology runs under {home.root}; give `rpcdemo node` its own "
                          "--home (or use `rpcdemo scale` on that topology)")
-    launch.check_server_choice(config)
+    config = launch.check_server_choice(config, home)
     home.ensure()
     stop: list[int] = []
 
@@ -72,8 +73,9 @@ def run_nodes(home: Home, config: TopologyConfig, emit: Callable[[dict[str, Any]
         stop.append(signum)
 
     previous = {sig: signal.signal(sig, on_signal) for sig in STOP_SIGNALS}
-    spawner = make_spawner(home)
+    spawner = make_spawner(home, config.server_url)
     releaser = make_releaser(config.server_url)
+    timers = start_timers(config.server_url)
     sup = Supervisor(config, home, clock=SystemClock(), spawner=spawner,
                      signals=KillpgSender(), probe=HttpReadinessProbe(config),
                      parent_pid=os.getpid(), releaser=releaser)
@@ -105,6 +107,8 @@ def run_nodes(home: Home, config: TopologyConfig, emit: Callable[[dict[str, Any]
     finally:
         if isinstance(spawner, ForkSpawner):
             spawner.close()
+        if timers is not None:
+            timers.stop()
         for sig, handler in previous.items():
             with contextlib.suppress(ValueError, TypeError):
                 signal.signal(sig, handler)

@@ -26,7 +26,8 @@ from resonate_rpc_cli.clients.protocol import ResonateClient
 from resonate_rpc_cli.contracts.errors import NotRunningError, RpcdemoError, UsageError
 from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.contracts.lifeline import ENV_PARENT_PID
-from resonate_rpc_cli.contracts.naming import ENV_HOME, GATEWAY
+from resonate_rpc_cli.contracts.naming import ENV_HOME, GATEWAY, is_postgres_url
+from resonate_rpc_cli.postgres.cluster import cluster_processes, cluster_root
 from resonate_rpc_cli.supervisor import control
 from resonate_rpc_cli.supervisor.topology_config import (
     INSTALL_HINT,
@@ -69,7 +70,8 @@ def processes_of(home: Home) -> list[psutil.Process]:
 
     That is: ``RPCDEMO_HOME`` is ``home`` and the process is a supervisor
     (``RPCDEMO_SUPERVISOR``) or one of its children (``RPCDEMO_PARENT_PID``), so
-    a user's shell that merely exports ``RPCDEMO_HOME`` is never touched.
+    a user's shell that merely exports ``RPCDEMO_HOME`` is never touched. Also every
+    ``postgres`` process running in HOME's cluster data directory.
     """
     mine = {os.getpid()}
     with contextlib.suppress(psutil.Error):
@@ -84,6 +86,10 @@ def processes_of(home: Home) -> list[psutil.Process]:
             ours = ENV_SUPERVISOR in env or ENV_PARENT_PID in env
             if env.get(ENV_HOME) == want and ours and proc.status() != psutil.STATUS_ZOMBIE:
                 found.append(proc)
+    # the cluster of `up --server postgres`: its children's environment is overwritten
+    seen = {p.pid for p in found}
+    data_dir = cluster_root(home.root) / "data"
+    found += [p for p in cluster_processes(data_dir) if p.pid not in seen and p.pid not in mine]
     return found
 
 
@@ -203,7 +209,7 @@ def up(
     ``timeout_s`` — in every failure case after stopping whatever it started.
     """
     validate_config(config)
-    check_server_choice(config)
+    config = check_server_choice(config, home)
     home.ensure()
     if control.answering(home):
         raise UsageError(
@@ -225,12 +231,24 @@ def up(
     return UpResult(daemon.pid, time.monotonic() - started, status, cleaned, daemon)
 
 
-def check_server_choice(config: TopologyConfig) -> None:
-    """Fail before anything starts if the chosen server cannot be had.
+def check_server_choice(config: TopologyConfig, home: Home) -> TopologyConfig:
+    """Fail before anything starts if the chosen server cannot be had; the config to run.
 
     ``resonate`` needs the binary on PATH; ``external`` needs the server to
-    answer ``GET /health`` now. Both are :class:`NotRunningError` (exit 3).
+    answer ``GET /health`` (a database: hold the resonate schema) now. Both are
+    :class:`NotRunningError` (exit 3). ``postgres`` needs the schema file
+    (:class:`UsageError`) and the server binaries; its config gets the
+    cluster's URL (see :mod:`resonate_rpc_cli.postgres.preflight`).
     """
+    if config.server_kind == "postgres":
+        from resonate_rpc_cli.postgres import preflight  # noqa: PLC0415 (psycopg: slow import)
+
+        return preflight.prepare_local(config, home)
+    if config.server_kind == "external" and is_postgres_url(config.server_url):
+        from resonate_rpc_cli.postgres import preflight  # noqa: PLC0415
+
+        preflight.check_external(config.server_url)
+        return config
     if config.server_kind == "resonate" and resonate_binary() is None:
         raise NotRunningError(f"--server resonate: no `resonate` binary on PATH; {INSTALL_HINT}")
     if config.server_kind == "external" and \
@@ -239,6 +257,7 @@ def check_server_choice(config: TopologyConfig) -> None:
             f"no Resonate server answers at {config.server_url} (GET /health); start it first "
             "or fix --server-url"
         )
+    return config
 
 
 def _wait_ready(

@@ -21,13 +21,21 @@ from resonate_rpc_cli.contracts.durations import parse_duration
 from resonate_rpc_cli.contracts.errors import UsageError
 from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.contracts.lifeline import ENV_PARENT_PID
-from resonate_rpc_cli.contracts.naming import GATEWAY, SERVER, SERVICE_GROUPS, NodeName
+from resonate_rpc_cli.contracts.naming import (
+    GATEWAY,
+    SERVER,
+    SERVICE_GROUPS,
+    NodeName,
+    is_postgres_url,
+)
 
 DEFAULT_TTL_S = 5.0
 DELAY_MODES = ("work", "sleep")
 #: ``embedded``: our server (python -m resonate_rpc_cli.server); ``resonate``: the real
-#: binary on PATH; ``external``: a server already running at ``server_url`` (none started).
-SERVER_KINDS = ("embedded", "resonate", "external")
+#: binary on PATH; ``postgres``: resonate-pg on a PostgreSQL cluster under HOME;
+#: ``external``: a server (http(s)://) or resonate-pg database (postgresql://) already
+#: running at ``server_url`` (none started).
+SERVER_KINDS = ("embedded", "resonate", "postgres", "external")
 MAX_REPLICAS = 16
 #: What ``--only`` may name: the gateway and the service groups (the server follows
 #: the server kind).
@@ -67,9 +75,16 @@ class TopologyConfig:
     links: bool = True
     #: The embedded server's retention horizon in seconds (``None``: keep everything).
     retain_s: float | None = None
+    #: resonate-pg's schema file (``postgres`` only), applied once to a new cluster
+    resonate_sql: str = ""
 
     def __post_init__(self) -> None:
-        if self.server_kind != "external":
+        if self.server_kind == "postgres":
+            # `up` names the cluster's password file in the URL (see postgres/cluster.py)
+            if not is_postgres_url(self.server_url):
+                object.__setattr__(self, "server_url", f"postgresql://postgres@{self.host}:"
+                                   f"{self.server_port}/postgres")
+        elif self.server_kind != "external":
             object.__setattr__(self, "server_url", f"http://{self.host}:{self.server_port}")
         else:
             object.__setattr__(self, "server_url", self.server_url.rstrip("/"))
@@ -144,11 +159,14 @@ def validate_config(config: TopologyConfig) -> TopologyConfig:
     if config.retain_s is not None and config.server_kind != "embedded":
         raise UsageError("--retain (retain in the topology file) needs the embedded server")
     if config.server_kind not in SERVER_KINDS:
-        raise UsageError(f"--server must be one of embedded, resonate, got {config.server_kind!r}")
+        raise UsageError(f"--server must be one of embedded, resonate, postgres, "
+                         f"got {config.server_kind!r}")
     if config.server_kind == "external" and not config.server_url.startswith(
-            ("http://", "https://")):
-        raise UsageError(f"--server-url must be an http:// or https:// URL, "
+            ("http://", "https://")) and not is_postgres_url(config.server_url):
+        raise UsageError("--server-url must be an http(s):// URL or a postgresql:// database, "
                          f"got {config.server_url!r}")
+    if config.server_kind == "postgres" and config.memory:
+        raise UsageError("--memory does not go with --server postgres (a database is durable)")
     for group, n in config.replicas.items():
         check_replicas(group, n)  # 0 only arrives through `scale`
     for part in config.only:
@@ -261,6 +279,11 @@ def build_launch(
         if config.server_kind == "resonate":
             argv, server_env = real_server_command(config, home)
             env.update(server_env)
+            return LaunchSpec(label, SERVER, node_id, incarnation, argv, env, log, None)
+        if config.server_kind == "postgres":
+            argv = [sys.executable, "-m", "resonate_rpc_cli.postgres.serve", "--home",
+                    str(home.root), "--host", config.host, "--port", str(config.server_port),
+                    "--schema", config.resonate_sql]
             return LaunchSpec(label, SERVER, node_id, incarnation, argv, env, log, None)
         store = ["--memory"] if config.memory else ["--store", str(home.store_path)]
         retain = ["--retain", repr(config.retain_s)] if config.retain_s is not None else []

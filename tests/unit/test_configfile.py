@@ -72,7 +72,7 @@ def test_external_server_needs_url() -> None:
         ("[sever]\nport = 1\n", r"unknown table \[sever\]"),
         ("[server]\nport = 70000\n", "server.port must be a port number"),
         ("[server]\nport = true\n", "server.port must be a port number"),
-        ('[server]\nkind = "docker"\n', "server.kind must be one of embedded, resonate, external"),
+        ('[server]\nkind = "docker"\n', "server.kind must be one of embedded, resonate, postgres, external"),
         ("[nodes]\nttl = 0\n", "nodes.ttl must be a number of seconds > 0"),
         ('[nodes]\nstep_delay = "3"\n', "nodes.step_delay must be a number of seconds"),
         ("[nodes.delay]\nservice-z = 1\n", "unknown group nodes.delay.service-z"),
