@@ -24,6 +24,7 @@ from typing import Any
 import psutil
 
 from resonate_rpc_cli.clients.protocol import ResonateClient
+from resonate_rpc_cli.postgres.cluster import cluster_processes, cluster_root
 
 PYTHON = sys.executable
 
@@ -150,13 +151,17 @@ def start_server(
 
 
 def processes_of_home(home: Path) -> list[psutil.Process]:
-    """Live processes whose environment says they belong to ``home`` (RPCDEMO_HOME)."""
+    """Live processes whose environment says they belong to ``home`` (RPCDEMO_HOME), and
+    the postgres processes of its cluster (known by their working directory)."""
     want = str(home.resolve())
     found = []
     for p in psutil.process_iter(["pid"]):
         with contextlib.suppress(psutil.Error):
             if p.environ().get("RPCDEMO_HOME") == want and p.status() != psutil.STATUS_ZOMBIE:
                 found.append(p)
+    seen = {p.pid for p in found}
+    found += [p for p in cluster_processes(cluster_root(Path(want)) / "data")
+              if p.pid not in seen]
     return found
 
 

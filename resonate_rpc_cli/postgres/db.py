@@ -64,6 +64,10 @@ class Db:
         with self._lock:
             self._drop()
 
+    def __del__(self) -> None:
+        # readers are made per use (nemesis, views): their connection goes with them
+        self._drop()
+
     def _connect(self) -> psycopg.Connection[tuple[Any, ...]]:
         if self._conn is None or self._conn.closed:
             extra = {"options": "-c default_transaction_read_only=on"} if self.read_only else {}
