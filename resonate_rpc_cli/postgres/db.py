@@ -13,6 +13,7 @@ every statement runs in a read-only transaction, enforced by Postgres.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import threading
 from collections.abc import Sequence
@@ -42,7 +43,6 @@ class Db:
         self.url = url
         self.timeout_s = timeout_s
         self.read_only = read_only
-        self._conn: psycopg.Connection[tuple[Any, ...]] | None = None
         self._lock = threading.Lock()
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
@@ -68,19 +68,35 @@ class Db:
         # readers are made per use (nemesis, views): their connection goes with them
         self._drop()
 
+
     def _connect(self) -> psycopg.Connection[tuple[Any, ...]]:
-        if self._conn is None or self._conn.closed:
+        conn = _OPEN.get(id(self))
+        if conn is None or conn.closed:
             extra = {"options": "-c default_transaction_read_only=on"} if self.read_only else {}
             conninfo = make_conninfo(self.url, connect_timeout=max(1, round(self.timeout_s)),
                                      application_name="rpcdemo", **extra)
-            self._conn = psycopg.connect(conninfo, autocommit=True)
-        return self._conn
+            conn = _OPEN[id(self)] = psycopg.connect(conninfo, autocommit=True)
+        return conn
 
     def _drop(self) -> None:
-        conn, self._conn = self._conn, None
+        conn = _OPEN.pop(id(self), None)
         if conn is not None:
             with contextlib.suppress(psycopg.Error):
                 conn.close()
+
+
+#: Open connections by the id of their Db. Held here, not on the Db, so that a Db
+#: collected in a reference cycle is always finalized (closing its connection)
+#: before the connection could be; what is left at exit is closed then.
+_OPEN: dict[int, psycopg.Connection[tuple[Any, ...]]] = {}
+
+
+@atexit.register
+def _close_all() -> None:
+    for conn in list(_OPEN.values()):
+        with contextlib.suppress(psycopg.Error):
+            conn.close()
+    _OPEN.clear()
 
 
 def _first_line(exc: BaseException) -> str:

@@ -67,7 +67,7 @@ def root() -> Iterator[Path]:
 
 def _up(cli: Cli, *extra: str) -> None:
     proc = cli.run(*cli.up_args("--detach", "--server", "postgres", "--resonate-sql", SQL,
-                                "--ttl", str(TTL_S), *extra), timeout=240)
+                                "--ttl", str(TTL_S), "--timeout", "180", *extra), timeout=240)
     assert proc.returncode == 0, (proc.stdout[-2000:], proc.stderr[-2000:])
 
 
