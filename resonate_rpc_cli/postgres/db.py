@@ -104,14 +104,18 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+SCHEMA_PRESENT_SQL = "SELECT to_regprocedure('resonate.resonate_rpc(jsonb)') IS NOT NULL"
+
+
 def schema_answers(url: str, timeout_s: float = 1.0) -> bool:
-    """Whether ``url`` accepts a connection and ``resonate.get_schema_version()`` now
-    (the supervisor's readiness check of a resonate-pg server)."""
+    """Whether ``url`` accepts a connection and holds the resonate schema now (the
+    supervisor's readiness check of a resonate-pg server; asks without erring, so
+    the server's log stays quiet while the schema is being applied)."""
     try:
         conninfo = make_conninfo(url, connect_timeout=max(1, round(timeout_s)),
                                  application_name="rpcdemo")
         with psycopg.connect(conninfo, autocommit=True) as conn:
-            conn.execute("SELECT resonate.get_schema_version()")
+            row = conn.execute(SCHEMA_PRESENT_SQL).fetchone()
     except psycopg.Error:
         return False
-    return True
+    return bool(row and row[0])

@@ -14,8 +14,8 @@ The supervisor runs this like any node; it owns the cluster under HOME:
    the supervisor dies, even by ``kill -9``. The postmaster's children exit on
    their own once it is gone.
 
-Readiness is the supervisor's SQL round trip (``resonate.get_schema_version()``),
-which answers only once the schema is there. Exits with the postmaster's code,
+Readiness is the supervisor's SQL round trip (:func:`~.db.schema_answers`), true
+only once the schema is there. Exits with the postmaster's code,
 3 when the cluster cannot be prepared or started (one line on stderr).
 """
 
@@ -42,10 +42,10 @@ from resonate_rpc_cli.postgres.cluster import (
     require_bindir,
     run_as,
 )
+from resonate_rpc_cli.postgres.db import SCHEMA_PRESENT_SQL
 
 GRACE_S = 2.0
 START_TIMEOUT_S = 60.0
-SCHEMA_PRESENT_SQL = "SELECT to_regprocedure('resonate.resonate_rpc(jsonb)') IS NOT NULL"
 
 
 def say(line: str) -> None:
