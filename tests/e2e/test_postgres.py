@@ -23,7 +23,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from resonate_rpc_cli.chaos.orchestrator import ChaosOptions
+from resonate_rpc_cli.chaos.options import ChaosOptions
 from resonate_rpc_cli.chaos.session import run_chaos
 from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.contracts.ledger import read_ledger
