@@ -28,6 +28,7 @@ from resonate_rpc_cli.chaos.session import run_chaos
 from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.contracts.ledger import read_ledger
 from resonate_rpc_cli.postgres.cluster import Cluster
+from resonate_rpc_cli.supervisor import control
 from tests.e2e._cli_support import Cli, assert_nothing_left, end_leftovers, new_cli
 from tests.procs import PYTHON, processes_of_home, wait_until
 
@@ -142,9 +143,10 @@ def test_kill_mid_step_with_respawn_recovers_before_the_lease(topo: Cli) -> None
     thread, box = _run_async(topo, "await-chain")
     holder = wait_until(lambda: _in_step(topo, "bar"), 60, "service-b in bar's step")
     assert holder is not None
-    assert topo.run("kill", holder, "--respawn").returncode == 0
+    control.call(Home(topo.home), "kill", target=holder, respawn=True)  # ms, not a CLI start
     thread.join(120)
     assert box.get("result") == 3, box
+    assert _in_step(topo, "bar") is None  # the killed step was done again by the new node
     killed_at = _killed_at(topo, holder)
     # a lapsed lease alone would take TTL + the step; the release hands it on at once
     assert box["done_at"] - killed_at < TTL_S + DELAY_S - 2, box
@@ -161,7 +163,7 @@ def test_kill_with_a_surviving_replica(topo: Cli) -> None:
         thread, box = _run_async(topo, "await-chain")
         holder = wait_until(lambda: _in_step(topo, "bar"), 60, "service-b in bar's step")
         assert holder is not None
-        assert topo.run("kill", holder).returncode == 0
+        control.call(Home(topo.home), "kill", target=holder)
         thread.join(120)
         assert box.get("result") == 3, box
         killed_at = _killed_at(topo, holder)
