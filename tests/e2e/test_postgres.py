@@ -107,17 +107,18 @@ def _killed_at(cli: Cli, node: str) -> float:
 
 
 def _in_step(cli: Cli, func: str) -> str | None:
-    """The node doing ``func``'s own work now (its ledger has a ``start`` but no ``end``):
-    its task is surely acquired (not suspended while it awaits a child)."""
-    started: dict[str, str] = {}
-    for entry in read_ledger(cli.home / "ledger"):
-        if entry.func != func:
-            continue
-        if entry.phase == "start":
-            started[entry.step_id] = entry.node
-        else:
-            started.pop(entry.step_id, None)
-    return next(iter(started.values()), None)
+    """The node doing ``func``'s own work now (a ``start`` in the ledgers, no ``end`` for that
+    step in any of them): its task is surely acquired, not suspended awaiting a child."""
+    starts: dict[str, tuple[float, str]] = {}
+    ended: set[str] = set()
+    for entry in read_ledger(cli.home / "ledger"):  # file by file: compare across all files
+        if entry.func == func and entry.phase == "start":
+            starts[entry.step_id] = max(starts.get(entry.step_id, (0.0, "")),
+                                        (entry.ts, entry.node))
+        elif entry.func == func:
+            ended.add(entry.step_id)
+    open_steps = sorted(v for k, v in starts.items() if k not in ended)
+    return open_steps[-1][1] if open_steps else None
 
 
 @needs_pg
