@@ -20,10 +20,9 @@ Entries of fulfilled tasks are dropped, so memory follows the live tasks.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
-from resonate.connections.local import ServerState, TTimeout
+from resonate.connections.local import ServerState
 
 from resonate_rpc_cli.server.state import IndexedServerState
 
@@ -70,11 +69,6 @@ class TaskProgress:
         self.changed[task_id] = now
         self.changed_by[task_id] = why
 
-    def lapsing(self, state: ServerState, now: int) -> list[str]:
-        """Ids of acquired tasks whose lease is due at ``now`` (call before a tick)."""
-        return [tt.id for tt in _task_timeouts(state) if tt.typ == LEASE and now >= tt.timeout
-                and (t := state.tasks.get(tt.id)) is not None and t.state == "acquired"]
-
     def annotate(self, state: ServerState, resp: dict[str, Any]) -> None:
         """Add the extras to the task records of a ``task.search``/``task.get`` response."""
         if not self.visible:
@@ -101,9 +95,3 @@ def _lease_expiry(state: ServerState, task_id: Any) -> int | None:
         return tt[1] if tt is not None and tt[0] == LEASE else None
     return next((tt.timeout for tt in state.t_timeouts
                  if tt.id == task_id and tt.typ == LEASE), None)
-
-
-def _task_timeouts(state: ServerState) -> Iterable[TTimeout]:
-    if isinstance(state, IndexedServerState):
-        return state.timeouts()[1]
-    return state.t_timeouts
