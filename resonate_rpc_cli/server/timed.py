@@ -166,13 +166,29 @@ class TimedServerState(ServerState):
                 self.set_t_timeout(tid, 0, now + PENDING_RETRY_TTL)
                 self._send_execute_for(tid, t.version)
         for tid, _version in retries:
-            t = self.tasks[tid]
-            if t.state == "pending":
-                self.set_t_timeout(tid, 0, now + PENDING_RETRY_TTL)
-                self._send_execute_for(tid, t.version)
+            waiting = dict.get(self.tasks, tid)
+            if waiting is not None and waiting.state == "pending":
+                self._retry_later(tid, now + PENDING_RETRY_TTL)
+                self._send_execute_for(tid, waiting.version)
+
+    def _retry_later(self, task_id: str, timeout: int) -> None:
+        """Move a pending task's retry time without touching the task.
+
+        A retry changes nothing but when the next one is due, so it is not
+        persisted: after a restart the stored (earlier) time fires one retry at
+        once, which is what a restart does anyway (``execute`` is re-sent to
+        every member that connects). With many pending tasks this keeps the
+        retries, 1/30 of them every second, from rewriting their rows.
+        """
+        tt = self._tt.get(task_id)
+        if tt is None:
+            self._tt[task_id] = tt = TTimeout(id=task_id, typ=0, timeout=timeout)
+        tt.typ = 0
+        tt.timeout = timeout
+        self._t_timers.set(task_id, timeout)
 
     def _send_execute_for(self, tid: str, version: int) -> None:
-        p = self.promises.get(tid)
+        p = dict.get(self.promises, tid)
         address = p.tags.get("resonate:target") if p is not None else None
         if address is not None:
             self.send_execute_message(address, tid, version)
