@@ -83,6 +83,8 @@ class EmbeddedServer:
                 log.warning("dropping message for unroutable address %s", msg.address)
                 continue
             task_id = _execute_task_id(msg.message)
+            if task_id is not None and not self.hub.groups.get(address.group):
+                continue  # an execute nobody can take is dropped, never held: skip encoding it
             push = Push(address, _json.encode(msg.message).decode(), task_id)
             listener = self.hub.deliver(push, now)
             if listener is not None and task_id is not None:
