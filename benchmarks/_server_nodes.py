@@ -1,5 +1,8 @@
 """Processes for ``bench_server.py``: workers, a flow driver, a load generator, in-process flows.
 
+URL is an embedded server (``http://``) or a resonate-pg database (``postgresql://``,
+through ``resonate_pg.PostgresConnection``; timers are the caller's job).
+
 ``python benchmarks/_server_nodes.py worker URL GROUPS PREFIX`` serves the seed's nine
 functions for the comma-separated groups until SIGTERM.
 ``... flows URL N`` runs N await chains then N fan-outs, one at a time, and prints
@@ -24,6 +27,7 @@ from typing import Any
 import aiohttp
 from resonate.context import Context
 from resonate.resonate import Resonate
+from resonate_pg import PostgresConnection
 
 FLOWS = {"await-chain": ("foo", "service-a"), "fan-out": ("zim", "service-g")}
 
@@ -53,6 +57,14 @@ def register(r: Resonate) -> None:
         r.register(fn, name=fn.__name__)
 
 
+def node(url: str, group: str, pid: str) -> Resonate:
+    """A started Resonate client of ``group`` on the server or database at ``url``."""
+    if url.startswith("postgresql://"):
+        conn = PostgresConnection(url, pid=pid, group=group, drive_timers=False)
+        return Resonate(network=conn, group=group, pid=pid)
+    return Resonate(url=url, group=group, pid=pid)
+
+
 async def worker(url: str, groups: str, prefix: str) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -60,7 +72,7 @@ async def worker(url: str, groups: str, prefix: str) -> None:
         loop.add_signal_handler(sig, stop.set)
     nodes = []
     for group in groups.split(","):
-        r = Resonate(url=url, group=group, pid=f"{prefix}-{group}")
+        r = node(url, group, f"{prefix}-{group}")
         register(r)
         nodes.append(r)
     await stop.wait()
@@ -83,7 +95,7 @@ async def run_flows(r: Resonate, n: int) -> dict[str, list[float]]:
 
 
 async def flows(url: str, n: int) -> None:
-    r = Resonate(url=url, group="bench", pid=uuid.uuid4().hex)
+    r = node(url, "bench", uuid.uuid4().hex)
     await asyncio.sleep(0.5)  # let the client's own listener connect
     print(json.dumps(await run_flows(r, n)), flush=True)
     await r.stop()

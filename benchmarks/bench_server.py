@@ -1,4 +1,4 @@
-"""Benchmark of the embedded server: ``python benchmarks/bench_server.py [--flows N] [--load S]``.
+"""Benchmark of the servers: ``python benchmarks/bench_server.py [--backend embedded,postgres]``.
 
 Prints one table: p50/p90 of the await chain and the fan-out across processes
 (a driver process and three worker processes, every flow crossing all three)
@@ -6,6 +6,11 @@ through the embedded server, durable and ``--memory``; the same flows in one
 process on the SDK's ``LocalConnection`` (the lower bound) and the ratio; the
 requests per second the server sustains (promise.create + promise.settle from
 several client processes); and the durable/memory throughput ratio.
+
+With ``--backend postgres`` (needs ``RPCDEMO_RESONATE_SQL``, resonate-pg's schema
+file) the same cross-process flows also run on resonate-pg (a cluster in a temp
+dir, workers on ``PostgresConnection``), printed side by side with the embedded
+server's durable figures and their ratio.
 
 Every process runs in its own session and is killed as a group at the end.
 Finishes in well under two minutes on a 2-core machine.
@@ -28,6 +33,12 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+import psycopg
+
+from resonate_rpc_cli.postgres.cluster import Cluster
+from resonate_rpc_cli.postgres.db import schema_answers
+from resonate_rpc_cli.postgres.timers import TimerDriver
 
 HERE = Path(__file__).resolve().parent
 NODES = str(HERE / "_server_nodes.py")
@@ -103,6 +114,43 @@ def topology(procs: Procs, tmp: Path, durable: bool) -> Iterator[str]:
                 stop(p)
 
 
+@contextlib.contextmanager
+def pg_topology(procs: Procs, tmp: Path) -> Iterator[str]:
+    """resonate-pg on a cluster in ``tmp`` plus the three workers; yields the database URL."""
+    sql = os.environ.get("RPCDEMO_RESONATE_SQL", "").strip()
+    if not sql:
+        raise SystemExit("bench_server: --backend postgres needs RPCDEMO_RESONATE_SQL "
+                         "(resonate.sql from github.com/resonatehq/resonate-pg)")
+    if os.geteuid() == 0:
+        os.chmod(tmp, 0o711)  # the cluster runs as the postgres user (see postgres/cluster.py)
+    home = tmp / "pg-home"
+    home.mkdir(mode=0o700, exist_ok=True)
+    port = free_port()
+    proc = procs.start("postgres", "-m", "resonate_rpc_cli.postgres.serve", "--home", str(home),
+                       "--port", str(port), "--schema", sql)
+    url = Cluster(home, "127.0.0.1", port).url
+    wait_for(lambda: schema_answers(url), 180, "postgres")
+    timers = TimerDriver(url, say=lambda line: None).start()
+    workers = [procs.start(f"worker-{p}-pg", NODES, "worker", url, g, p)
+               for p, g in LAYOUT.items()]
+    try:
+        wait_for(lambda: _pg_listeners(url) >= 9, 60, "workers on postgres")
+        yield url
+    finally:
+        for p in workers:
+            stop(p)
+        timers.stop()
+        stop(proc)
+
+
+def _pg_listeners(url: str) -> int:
+    """Connections holding a LISTEN (one per worker group once it listens)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute("SELECT count(*) FROM pg_stat_activity "
+                           "WHERE query LIKE 'LISTEN%'").fetchone()
+    return int(row[0]) if row else 0
+
+
 def stop(p: subprocess.Popen[bytes]) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(p.pid, signal.SIGTERM)
@@ -176,7 +224,12 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=4, help="alternating load rounds (default 4)")
     ap.add_argument("--clients", type=int, default=2, help="load processes (default 2)")
     ap.add_argument("--concurrency", type=int, default=8, help="requests in flight per process")
+    ap.add_argument("--backend", default="embedded",
+                    help="comma-separated: embedded (default), postgres (resonate-pg)")
     args = ap.parse_args()
+    backends = [b.strip() for b in args.backend.split(",") if b.strip()]
+    if not backends or set(backends) - {"embedded", "postgres"}:
+        raise SystemExit("bench_server: --backend takes embedded, postgres or both")
     tmp = Path(tempfile.mkdtemp(prefix="bench-server-"))
     procs = Procs(tmp)
     started = time.monotonic()
@@ -186,7 +239,11 @@ def main() -> None:
         rps: dict[str, float] = {}
         cost: dict[str, tuple[float, float]] = {}
         rtt: dict[str, list[float]] = {}
-        for mode in ("durable", "memory"):
+        if "postgres" in backends:
+            with pg_topology(procs, tmp) as url:
+                lat["postgres"] = run_json(procs, "flows-postgres", "flows", url,
+                                           str(args.flows), timeout=300)
+        for mode in ("durable", "memory") if "embedded" in backends else ():
             with topology(procs, tmp, durable=mode == "durable") as url:
                 before = _get(url + "/rpcdemo/info")
                 lat[mode] = run_json(procs, f"flows-{mode}", "flows", url, str(args.flows))
@@ -196,7 +253,7 @@ def main() -> None:
         # Throughput: bare servers side by side, rounds alternating so that load
         # from anything else on the machine hits both alike; the best round counts.
         with server(procs, tmp, durable=True) as durable, server(procs, tmp, durable=False) as mem:
-            for _ in range(args.rounds):
+            for _ in range(args.rounds if "embedded" in backends else 0):
                 for mode, url in (("durable", durable), ("memory", mem)):
                     got = throughput(procs, url, args.load / args.rounds, args.clients,
                                      args.concurrency)
@@ -204,8 +261,13 @@ def main() -> None:
     finally:
         procs.close()
 
-    print(f"\nembedded server benchmark ({args.flows} flows of each shape, "
+    print(f"\nserver benchmark ({', '.join(backends)}; {args.flows} flows of each shape, "
           f"{os.cpu_count()} cores, {time.monotonic() - started:.0f} s)\n")
+    if "postgres" in backends:
+        _print_postgres(lat, local)
+    if "embedded" not in backends:
+        print(f"\nlogs: {tmp}")
+        return
     print(f"{'flow':<13}{'path':<26}{'p50 ms':>9}{'p90 ms':>9}{'p50 / in-process':>18}")
     for flow in ("await-chain", "fan-out"):
         base = pct(local[flow], 50)
@@ -228,6 +290,21 @@ def main() -> None:
     print(f"  durable / memory = {rps['durable'] / rps['memory']:.2f} "
           f"(durability costs {100 * (1 - rps['durable'] / rps['memory']):.0f}%)")
     print(f"\nlogs: {tmp}")
+
+
+def _print_postgres(lat: dict[str, dict[str, list[float]]],
+                    local: dict[str, list[float]]) -> None:
+    """resonate-pg beside the embedded durable server (when measured) and in-process."""
+    print(f"{'flow':<13}{'backend':<26}{'p50 ms':>9}{'p90 ms':>9}{'p50 / embedded':>16}")
+    for flow in ("await-chain", "fan-out"):
+        embedded = lat.get("durable", {}).get(flow)
+        rows = [("in-process (LocalConn.)", local[flow])]
+        rows += [("embedded, durable", embedded)] if embedded else []
+        rows.append(("resonate-pg (Postgres)", lat["postgres"][flow]))
+        for label, xs in rows:
+            ratio = f"{pct(xs, 50) / pct(embedded, 50):>15.1f}x" if embedded else ""
+            print(f"{flow:<13}{label:<26}{pct(xs, 50):>9.2f}{pct(xs, 90):>9.2f}{ratio}")
+    print()
 
 
 if __name__ == "__main__":

@@ -79,8 +79,9 @@ class NodeConfig:
         """
         env = os.environ if env is None else env
         url = env.get(t.ENV_URL, "").strip() or DEFAULT_URL
-        if not url.startswith(("http://", "https://")):
-            raise ConfigError(f"{t.ENV_URL} must be an http(s) URL, got {url!r}")
+        if not url.startswith(("http://", "https://")) and not t.is_postgres_url(url):
+            raise ConfigError(f"{t.ENV_URL} must be an http(s) URL or a postgresql:// "
+                              f"database, got {url!r}")
         name = env.get(t.ENV_NODE_NAME, "").strip() or default_name or f"{group}-1"
         node_id = env.get(t.ENV_NODE_ID, "").strip() or uuid.uuid4().hex
         if any(c in node_id for c in "/: ") or not node_id.isprintable():

@@ -25,11 +25,13 @@ from __future__ import annotations
 
 import json
 import math
+import socket
 import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from flask import Flask, Response, jsonify
 from flask import request as flask_request
@@ -37,6 +39,7 @@ from werkzeug.exceptions import HTTPException
 
 from resonate_rpc_cli.contracts.flows import DEFAULT_ARG, FLOWS, Flow
 from resonate_rpc_cli.contracts.ids import root_id_problem
+from resonate_rpc_cli.contracts.naming import is_postgres_url
 
 DEFAULT_WAIT_S = 300.0
 MAX_WAIT_S = 86_400.0
@@ -109,7 +112,17 @@ def probe_server(url: str, timeout_s: float = 1.0) -> str | None:
     Any HTTP status counts as reachable (a real server may lack ``/health``);
     only connection failures and timeouts do not. Used before every hand-off
     because the SDK's own HTTP client retries an unreachable server forever.
+    A resonate-pg database (``postgresql://``) counts as reachable when its
+    host accepts a TCP connection on its port.
     """
+    if is_postgres_url(url):
+        parts = urlsplit(url)
+        try:
+            with socket.create_connection((parts.hostname or "localhost", parts.port or 5432),
+                                          timeout=timeout_s):
+                return None
+        except OSError as exc:
+            return str(exc)
     try:
         with urllib.request.urlopen(url.rstrip("/") + "/health", timeout=timeout_s):
             return None

@@ -15,7 +15,8 @@ function with :meth:`Node.register`, and calls :meth:`Node.run`::
 
 :meth:`Node.run` starts the lifeline, reads the environment contract
 (:mod:`services.config`), builds ``Resonate`` inside a running loop with our
-:class:`~services.sse.NodeSSEConnection` as its only source, writes the ready
+:class:`~services.sse.NodeSSEConnection` as its only source (on resonate-pg: one
+``PostgresConnection``, see :mod:`services.pgsource`), writes the ready
 file once the stream is connected, and on SIGTERM/SIGINT stops the SDK and
 exits 0. Bad configuration exits 2, a ledger that cannot be opened exits 3,
 each with one line on stderr.
@@ -40,7 +41,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from resonate.connections import HttpConnection
 from resonate.context import Context
@@ -50,9 +51,12 @@ from resonate_rpc_cli.contracts.errors import NotRunningError, UsageError, exit_
 from resonate_rpc_cli.contracts.flows import expected_value
 from resonate_rpc_cli.contracts.ledger import LedgerEntry, LedgerWriter
 from resonate_rpc_cli.contracts.lifeline import start_lifeline
-from resonate_rpc_cli.contracts.naming import DELAY_SLEEP, DELAY_WORK
+from resonate_rpc_cli.contracts.naming import DELAY_SLEEP, DELAY_WORK, is_postgres_url
 from services.config import ConfigError, NodeConfig
 from services.sse import RECONNECT_BACKOFF, NodeSSEConnection
+
+if TYPE_CHECKING:
+    from services.pgsource import ListenWatch
 
 DurableFn = Callable[[Context, int], Awaitable[int]]
 
@@ -96,7 +100,7 @@ class Node:
         self._config: NodeConfig | None = None
         self._ledger: LedgerWriter | None = None
         self.resonate: Resonate | None = None
-        self.source: NodeSSEConnection | None = None
+        self.source: NodeSSEConnection | ListenWatch | None = None  # .connected
 
     @property
     def config(self) -> NodeConfig:
@@ -204,8 +208,19 @@ class Node:
             self._ledger.close()
 
     def start_sdk(self, on_connect: Callable[[], None] | None = None) -> Resonate:
-        """Build and start ``Resonate`` for this node; must run inside the event loop."""
+        """Build and start ``Resonate`` for this node; must run inside the event loop.
+
+        On resonate-pg (a ``postgresql://`` URL) one ``PostgresConnection`` is the
+        network and the source (see :mod:`services.pgsource`); else our SSE source
+        and an HTTP network.
+        """
         cfg = self.config
+        if is_postgres_url(cfg.url):
+            from services.pgsource import postgres_connection  # noqa: PLC0415 (psycopg: slow)
+
+            conn, self.source = postgres_connection(cfg.url, cfg.node_id, cfg.group, on_connect)
+            return self._start(Resonate(network=conn, group=cfg.group, pid=cfg.node_id,
+                                        ttl=timedelta(seconds=cfg.ttl_s), autostart=False))
         self.source = NodeSSEConnection(cfg.url, pid=cfg.node_id, group=cfg.group,
                                         auth=cfg.token, on_connect=on_connect)
         # Our own network too: the SDK's default resend ladder (1 s doubling to
@@ -217,6 +232,9 @@ class Node:
             ttl=timedelta(seconds=cfg.ttl_s), sources=[self.source], token=cfg.token,
             autostart=False,
         )
+        return self._start(resonate)
+
+    def _start(self, resonate: Resonate) -> Resonate:
         for fn in self.functions:
             resonate.register(fn)
         self.resonate = resonate.start()

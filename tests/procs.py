@@ -24,6 +24,7 @@ from typing import Any
 import psutil
 
 from resonate_rpc_cli.clients.protocol import ResonateClient
+from resonate_rpc_cli.postgres.cluster import cluster_processes, cluster_root
 from resonate_rpc_cli.supervisor import scan
 
 PYTHON = sys.executable
@@ -151,8 +152,14 @@ def start_server(
 
 
 def processes_of_home(home: Path) -> list[psutil.Process]:
-    """Live processes whose environment says they belong to ``home`` (RPCDEMO_HOME)."""
-    return scan.processes_of_home(home.resolve())
+    """Live processes whose environment says they belong to ``home`` (RPCDEMO_HOME), and
+    the postgres processes of its cluster (known by their working directory)."""
+    want = home.resolve()
+    found = scan.processes_of_home(want)
+    seen = {p.pid for p in found}
+    found += [p for p in cluster_processes(cluster_root(want) / "data")
+              if p.pid not in seen]
+    return found
 
 
 @contextlib.contextmanager

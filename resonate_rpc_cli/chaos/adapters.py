@@ -9,7 +9,6 @@ it down after, counting the processes of that HOME still alive (orphans).
 from __future__ import annotations
 
 import contextlib
-import importlib
 import os
 import shutil
 import signal
@@ -24,6 +23,7 @@ from pathlib import Path
 from resonate_rpc_cli.chaos.targets import DOWN, PAUSED, RUNNING, LinkControl, NodeInfo
 from resonate_rpc_cli.contracts.errors import ExitStatus, NotRunningError, RpcdemoError, UsageError
 from resonate_rpc_cli.contracts.home import Home
+from resonate_rpc_cli.links.client import LinkClient
 from resonate_rpc_cli.supervisor import launch
 from resonate_rpc_cli.supervisor.client import SupervisorClient, TopologyStatus
 from resonate_rpc_cli.supervisor.scan import processes_of_home
@@ -123,16 +123,12 @@ class SupervisedTopology:
 
 
 def link_control(home: Home) -> LinkControl | None:
-    """The link proxies of the topology under ``home``, or ``None`` when it has none.
+    """The link proxies of the topology under ``home``, or ``None`` when it runs without.
 
-    ``None`` too while this build has no links package (then network faults
-    are left out, or refused when asked for).
+    ``None`` when the links do not answer (``up --no-links``, an external
+    topology): network faults are then left out, or refused when asked for.
     """
-    try:
-        module = importlib.import_module("resonate_rpc_cli.links.client")
-    except ImportError:
-        return None
-    client: LinkControl = module.LinkClient(home)
+    client = LinkClient(home)
     try:
         client.status()
     except RpcdemoError:

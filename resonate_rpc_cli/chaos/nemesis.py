@@ -28,7 +28,7 @@ from resonate_rpc_cli.chaos.history import wall_ms
 from resonate_rpc_cli.chaos.schedule import NODE_FAULTS, PlannedFault, scope_size
 from resonate_rpc_cli.chaos.strikes import Striker, pid_gone, pid_stopped, wait_for
 from resonate_rpc_cli.chaos.targets import RUNNING, ChaosTopology, LinkControl, NodeInfo
-from resonate_rpc_cli.clients.protocol import ProtocolError, ResonateClient, ServerUnreachable
+from resonate_rpc_cli.clients.protocol import ProtocolError, ServerUnreachable, read_client
 from resonate_rpc_cli.contracts.errors import RpcdemoError
 from resonate_rpc_cli.contracts.naming import GATEWAY, SERVER
 
@@ -48,7 +48,7 @@ def task_holders(server_url: str, nodes: Sequence[NodeInfo]) -> dict[str, list[s
     by_id = {n.node_id: n.name for n in nodes if n.node_id}
     out: dict[str, list[str]] = {}
     try:
-        tasks = ResonateClient(server_url, timeout_s=2.0).task_search(state="acquired")
+        tasks = read_client(server_url, timeout_s=2.0).task_search(state="acquired")
     except (ServerUnreachable, ProtocolError, OSError, ValueError):
         return out  # a server without task.search, or down: no preference, not a failure
     for t in tasks:

@@ -30,7 +30,12 @@ from resonate_rpc_cli.chaos.schedule import NET_FAULTS, PlannedFault
 from resonate_rpc_cli.chaos.supply import FlowPlan, FlowSupply
 from resonate_rpc_cli.chaos.targets import ChaosTopology, LinkControl
 from resonate_rpc_cli.chaos.workload import Workload
-from resonate_rpc_cli.clients.protocol import ProtocolError, ResonateClient, ServerUnreachable
+from resonate_rpc_cli.clients.protocol import (
+    ProtocolError,
+    ReadClient,
+    ServerUnreachable,
+    read_client,
+)
 from resonate_rpc_cli.contracts import tags as tag
 from resonate_rpc_cli.contracts.errors import NotRunningError, UsageError
 from resonate_rpc_cli.contracts.ids import origin_of
@@ -73,10 +78,12 @@ def _http_ok(url: str, timeout_s: float = 2.0) -> bool:
 
 
 def wait_healthy(topology: ChaosTopology, timeout_s: float = 20.0) -> None:
-    """Wait until the server and gateway answer ``/health``; else :class:`NotRunningError`."""
+    """Wait until the server (its read side) and the gateway (``/health``) answer; else
+    :class:`NotRunningError`."""
     deadline = time.monotonic() + timeout_s
+    reader = read_client(topology.server_url, timeout_s=2.0)
     while True:
-        server = _http_ok(topology.server_url.rstrip("/") + "/health")
+        server = reader.healthy()
         gateway = _http_ok(topology.gateway_url.rstrip("/") + "/health")
         if server and gateway:
             return
@@ -89,7 +96,7 @@ def wait_healthy(topology: ChaosTopology, timeout_s: float = 20.0) -> None:
         time.sleep(0.1)
 
 
-def pending_roots(client: ResonateClient, roots: list[str]) -> list[str]:
+def pending_roots(client: ReadClient, roots: list[str]) -> list[str]:
     """The roots among ``roots`` whose call tree still has a pending promise."""
     out = []
     for root in roots:
@@ -100,7 +107,7 @@ def pending_roots(client: ResonateClient, roots: list[str]) -> list[str]:
 
 
 def settle(
-    client: ResonateClient, roots: list[str], deadline: float,
+    client: ReadClient, roots: list[str], deadline: float,
     on_event: Callable[[str], None],
 ) -> bool:
     """Poll until no call tree of ``roots`` has a pending promise; False at the deadline.
@@ -126,7 +133,7 @@ def settle(
         time.sleep(0.2)
 
 
-def collect_promises(client: ResonateClient, roots: list[str]) -> list[dict[str, Any]]:
+def collect_promises(client: ReadClient, roots: list[str]) -> list[dict[str, Any]]:
     """Every promise of the run's call trees (one tag search per root)."""
     out: list[dict[str, Any]] = []
     for root in roots:
@@ -206,7 +213,7 @@ def execute(
     wait_healthy(topology, timeout_s=60.0)
     roots = [p.promise_id for p in record.plans]
     settle_started = time.monotonic()
-    client = ResonateClient(topology.server_url, timeout_s=10.0)
+    client = read_client(topology.server_url, timeout_s=10.0)
     record.settled = settle(client, roots, max(deadline, settle_started + options.settle_min_s),
                             emit)
     record.settle_s = round(time.monotonic() - settle_started, 3)

@@ -24,7 +24,7 @@ from typing import Any
 from resonate_rpc_cli.chaos.history import History, OpType
 from resonate_rpc_cli.chaos.supply import FlowPlan, FlowSupply, plan_flows
 from resonate_rpc_cli.clients.http import exchange
-from resonate_rpc_cli.clients.protocol import ProtocolError, ResonateClient, ServerUnreachable
+from resonate_rpc_cli.clients.protocol import ProtocolError, ServerUnreachable, read_client
 from resonate_rpc_cli.contracts.flows import flow_named
 
 __all__ = ["FlowPlan", "FlowSupply", "Outcome", "Workload", "plan_flows", "post_flow"]
@@ -87,7 +87,7 @@ class Workload:
         self.history = history
         self.deadline = deadline
         self.request_timeout_s = request_timeout_s
-        self.server = ResonateClient(server_url, timeout_s=2.0) if server_url else None
+        self.server = read_client(server_url, timeout_s=2.0) if server_url else None
         self.stop = threading.Event()
         self.done = 0
         self._lock = threading.Lock()

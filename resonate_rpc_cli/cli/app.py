@@ -8,6 +8,7 @@ import typer
 
 from resonate_rpc_cli.cli import (  # noqa: F401  (registers commands)
     doctor,
+    gc,
     inspection,
     lifecycle,
     net,
@@ -22,7 +23,7 @@ app.command("chaos")(chaos)
 
 #: The order of ``rpcdemo --help``; commands not named here follow in registration order.
 HELP_ORDER = ("up", "down", "server", "run", "kill", "respawn", "scale", "node", "status",
-              "watch", "tree", "doctor", "logs", "chaos")
+              "watch", "tree", "doctor", "logs", "chaos", "gc")
 
 
 def _help_rank(name: str | None) -> int:

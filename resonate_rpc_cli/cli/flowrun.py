@@ -19,7 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from resonate_rpc_cli.clients.http import exchange
-from resonate_rpc_cli.clients.protocol import ProtocolError, ResonateClient, ServerUnreachable
+from resonate_rpc_cli.clients.protocol import (
+    ProtocolError,
+    ReadClient,
+    ServerUnreachable,
+    read_client,
+)
 from resonate_rpc_cli.contracts import tags as tag
 from resonate_rpc_cli.contracts.errors import ExitStatus, NotRunningError, UsageError
 from resonate_rpc_cli.contracts.flows import Flow
@@ -79,7 +84,7 @@ def cog_value(ledger_dir: Path, root_id: str) -> Any | None:
     return None
 
 
-def cog_state(client: ResonateClient, root_id: str) -> tuple[str, Any] | None:
+def cog_state(client: ReadClient, root_id: str) -> tuple[str, Any] | None:
     """``(state, value)`` of ``cog``'s promise in the tree of ``root_id`` once it settled.
 
     ``None`` while it is pending or not created yet. Raises
@@ -100,7 +105,7 @@ def cog_state(client: ResonateClient, root_id: str) -> tuple[str, Any] | None:
 def _wait_for_cog(server_url: str | None, ledger_dir: Path, root_id: str,
                   deadline: float) -> tuple[str, Any] | None:
     """Poll the server (or, without ``promise.search``, the ledger) until ``deadline``."""
-    client = ResonateClient(server_url, timeout_s=5.0) if server_url else None
+    client = read_client(server_url, timeout_s=5.0) if server_url else None
     while time.monotonic() < deadline:
         if client is not None:
             try:

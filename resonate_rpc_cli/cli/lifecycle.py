@@ -36,6 +36,7 @@ from resonate_rpc_cli.supervisor.topology_config import (
     parse_delay,
     parse_only,
     parse_replicas,
+    retain_seconds,
     validate_config,
 )
 from resonate_rpc_cli.view.console import err, out
@@ -75,8 +76,13 @@ def up(
         help="Nodes of one service group, e.g. service-b=3 "
         f"(repeatable; 1..{MAX_REPLICAS}).")] = None,
     server_choice: Annotated[str | None, typer.Option("--server",
-        help="embedded: our dev server; resonate: the real `resonate` binary on PATH "
-        "(default embedded).", show_default=False)] = None,
+        help="embedded: our dev server; resonate: the real `resonate` binary on PATH; "
+        "postgres: resonate-pg on a PostgreSQL cluster under HOME (default embedded).",
+        show_default=False)] = None,
+    resonate_sql: Annotated[str | None, typer.Option("--resonate-sql", metavar="PATH",
+        envvar="RPCDEMO_RESONATE_SQL", help="resonate-pg's schema file (resonate.sql from "
+        "github.com/resonatehq/resonate-pg), applied once to the cluster of --server postgres.",
+        show_default=False)] = None,
     server_url: Annotated[str | None, typer.Option("--server-url", envvar="RESONATE_URL",
         help="Use a Resonate server that is already running: no server is started.",
         show_default=False)] = None,
@@ -87,6 +93,9 @@ def up(
     only: Annotated[str | None, typer.Option("--only", metavar="PART,...",
         help="Start only these of gateway, service-a … service-i (the server too, "
         "unless --server-url).")] = None,
+    retain: Annotated[str | None, typer.Option(metavar="DURATION",
+        help="The embedded server drops call trees settled longer ago than this, e.g. 1h "
+        "(default: keep everything).", show_default=False)] = None,
     config_path: Annotated[Path | None, typer.Option("--config",
         help="Topology file (default ./rpcdemo.toml when present).")] = None,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for readiness.")]
@@ -100,12 +109,14 @@ def up(
     A port in use is an error (exit 3) and nothing is left running. Flags
     override the topology file (./rpcdemo.toml or --config) field by field.
     """
-    flags = {key: value for key, value in (
+    flags: dict[str, Any] = {key: value for key, value in (
         ("host", host), ("server_port", server_port), ("gateway_port", gateway_port),
         ("ttl_s", ttl), ("step_delay_s", step_delay), ("delay_mode", delay_mode),
         ("fail_first", fail_first), ("memory", memory), ("server_url", server_url),
-        ("links", links),
+        ("links", links), ("resonate_sql", resonate_sql),
     ) if value is not None}
+    if retain is not None:
+        flags["retain_s"] = retain_seconds(retain)
     flags.update(_group_flags(delay, replicas, server_choice, only))
     settings = load_config_file(config_path or ctx.meta.get("config_path"))
     config = validate_config(TopologyConfig(**merge_settings(settings, flags)))
@@ -129,8 +140,8 @@ def _group_flags(delay: list[str] | None, replicas: list[str] | None,
         flags["replicas"] = dict(parse_replicas(r) for r in replicas)
     if server_choice is not None:
         if server_choice not in STARTED_SERVER_KINDS:
-            raise UsageError(f"--server must be embedded or resonate, got {server_choice!r} "
-                             "(a running server: --server-url URL)")
+            raise UsageError(f"--server must be embedded, resonate or postgres, got "
+                             f"{server_choice!r} (a running server: --server-url URL)")
         flags["server_kind"] = server_choice
     if only is not None:
         flags["only"] = parse_only(only)
@@ -224,6 +235,10 @@ def server(
     no_extras: Annotated[bool, typer.Option("--no-extras",
         help="Hide /rpcdemo/* like a real server.")] = False,
     fsync: Annotated[bool, typer.Option(help="fsync every commit.")] = False,
+    retain: Annotated[str | None, typer.Option(metavar="DURATION",
+        help="Drop call trees settled longer ago than this, e.g. 1h (default: keep "
+        "everything; a re-sent id of a dropped flow starts it afresh).",
+        show_default=False)] = None,
 ) -> None:
     """Run only the embedded Resonate server in the foreground until Ctrl-C.
 
@@ -243,6 +258,7 @@ def server(
     chosen = None if memory else (store or home.store_path).absolute()
     serve(ServerConfig(host=host, port=port, store=chosen, stream_lifetime_s=stream_lifetime,
                        keepalive_s=keepalive, hold_max=hold_max, hold_age_s=hold_age,
-                       max_body_bytes=max_body, extras=not no_extras, fsync=fsync))
+                       max_body_bytes=max_body, extras=not no_extras, fsync=fsync,
+                       retain_s=retain_seconds(retain)))
 
 

@@ -12,9 +12,11 @@ Example (``examples/rpcdemo.toml``)::
     [server]
     port = 8001
     host = "127.0.0.1"       # what the server and gateway bind (a LAN address for 2 hosts)
-    kind = "embedded"        # embedded | resonate | external
-    # url = "http://db-host:8001"   # with kind = "external"
+    kind = "embedded"        # embedded | resonate | postgres | external
+    # url = "http://db-host:8001"   # with kind = "external" (or postgresql://...)
+    # resonate_sql = "resonate.sql" # with kind = "postgres": resonate-pg's schema file
     memory = false
+    # retain = "1h"          # drop call trees settled longer ago (default: keep all)
 
     [gateway]
     port = 5000
@@ -65,6 +67,8 @@ SCHEMA: dict[str, dict[str, tuple[str, cv.Check]]] = {
         "kind": ("server_kind", cv.choice(SERVER_KINDS)),
         "url": ("server_url", cv.url),
         "memory": ("memory", cv.flag),
+        "retain": ("retain_s", cv.duration),
+        "resonate_sql": ("resonate_sql", cv.path),
     },
     "gateway": {"port": ("gateway_port", cv.port)},
     "nodes": {

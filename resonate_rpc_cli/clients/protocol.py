@@ -1,6 +1,7 @@
 """A small synchronous client for the Resonate server protocol (read side).
 
-Used by ``status``, ``tree``, the live view and the chaos checker. It speaks
+Used by ``status``, ``tree``, the live view and the chaos checker, through
+:func:`read_client`, which picks SQL reads for a resonate-pg database. It speaks
 only what the real server offers (``promise.get``, ``promise.search``,
 ``task.search``) plus, when :meth:`ResonateClient.info` says the server is our
 embedded one, its extras. Every method raises :class:`ServerUnreachable` when
@@ -13,11 +14,12 @@ import itertools
 import json
 import urllib.error
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Protocol
 
 from resonate_base import PROTOCOL_VERSION
 
 from resonate_rpc_cli.clients.http import exchange
+from resonate_rpc_cli.contracts.naming import is_postgres_url
 
 _corr = itertools.count(1)
 
@@ -147,3 +149,37 @@ class ResonateClient:
         except ValueError:
             return None
         return obj if isinstance(obj, dict) else None
+
+
+class ReadClient(Protocol):
+    """The read side every view uses, whichever server it reads (HTTP or resonate-pg).
+
+    Methods raise :class:`ServerUnreachable` and :class:`ProtocolError` like
+    :class:`ResonateClient`; ``info`` is ``None`` when the server has no extras.
+    """
+
+    url: str
+
+    def promise_get(self, promise_id: str) -> dict[str, Any] | None: ...
+
+    def promise_search(
+        self, state: str | None = None, tags: dict[str, str] | None = None,
+        page_size: int = 1000, max_items: int | None = None,
+    ) -> Iterator[dict[str, Any]]: ...
+
+    def task_search(self, state: str | None = None, page_size: int = 1000
+                    ) -> list[dict[str, Any]]: ...
+
+    def healthy(self) -> bool: ...
+
+    def info(self) -> dict[str, Any] | None: ...
+
+
+def read_client(url: str, timeout_s: float = 5.0) -> ReadClient:
+    """The read side for ``url``: SQL for a resonate-pg database (``postgresql://``,
+    which answers 501 to the searches), else this HTTP client."""
+    if is_postgres_url(url):
+        from resonate_rpc_cli.postgres.reads import PgReader  # noqa: PLC0415 (slow, cyclic)
+
+        return PgReader(url, timeout_s=timeout_s)
+    return ResonateClient(url, timeout_s=timeout_s)

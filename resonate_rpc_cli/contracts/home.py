@@ -12,6 +12,8 @@ the control socket inside it is private to the user who started it. Layout
     HOME/run/supervisor.pid      the supervisor's pid
     HOME/run/ready/              ready files, one per incarnation
     HOME/chaos/                  chaos reports
+    HOME/postgres/data/          the cluster of ``up --server postgres`` (postgres/cluster.py)
+    HOME/pgpass                  that cluster's password file (0600)
 """
 
 from __future__ import annotations
@@ -94,7 +96,7 @@ class Home:
         return self.ready_dir / f"{name}.{node_id}.json"
 
     def ensure(self) -> None:
-        """Create HOME and its sub-directories with mode 0700.
+        """Create HOME and its sub-directories with mode 0700 (HOME may stay 0711).
 
         Raises :class:`UsageError` when HOME is not a directory, belongs to
         another user, or is so deep that its control socket path would be too
@@ -114,7 +116,9 @@ class Home:
             raise UsageError(f"HOME {self.root} is not a directory")
         if info.st_uid != os.getuid():
             raise UsageError(f"HOME {self.root} belongs to another user")
-        if stat.S_IMODE(info.st_mode) & 0o077:
+        # 0711 (search only) is what a Postgres cluster run as another user needs
+        # (postgres/cluster.py); anything else that opens HOME up is closed again
+        if stat.S_IMODE(info.st_mode) & 0o077 not in (0, 0o011):
             os.chmod(self.root, 0o700)
         for sub in (self.run_dir, self.ready_dir, self.logs_dir, self.ledger_dir):
             sub.mkdir(mode=0o700, parents=True, exist_ok=True)

@@ -22,7 +22,7 @@ GATEWAY = "gateway"
 SERVER = "server"
 
 #: Environment variables every node understands (the node contract).
-ENV_URL = "RESONATE_URL"  # the server's URL
+ENV_URL = "RESONATE_URL"  # the server's URL: http(s):// or a resonate-pg database
 ENV_HOME = "RPCDEMO_HOME"  # absolute path of the topology's home
 ENV_NODE_NAME = "RPCDEMO_NODE_NAME"  # readable name, e.g. service-b-1
 ENV_NODE_ID = "RPCDEMO_NODE_ID"  # Resonate pid of this incarnation (uuid hex)
@@ -39,6 +39,14 @@ ENV_GATEWAY_HOST = "RPCDEMO_GATEWAY_HOST"  # gateway's bind address
 DELAY_MODES = ("work", "sleep")
 DELAY_WORK, DELAY_SLEEP = DELAY_MODES
 DEFAULT_DELAY_MODE = DELAY_WORK
+
+#: URL schemes of a resonate-pg database (a libpq connection URI) as the server.
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
+
+def is_postgres_url(url: str) -> bool:
+    """Whether the server URL names a resonate-pg database rather than an HTTP server."""
+    return url.strip().lower().startswith(POSTGRES_SCHEMES)
 
 
 @dataclass(frozen=True)

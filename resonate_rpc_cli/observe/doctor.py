@@ -131,6 +131,11 @@ class _Doctor:
     def __init__(self, facts: Facts, children: Mapping[str, list[Call]]) -> None:
         self.f = facts
         self.children = children
+        #: parent id -> when each settled child settled (progress marks)
+        self.settled: dict[str, list[int | None]] = {}
+        for c in facts.calls.values():
+            if c.parent is not None and c.state != "pending":
+                self.settled.setdefault(c.parent, []).append(c.settled_ms)
 
     def diagnosis(self, call: Call) -> Diagnosis:
         path, cause, leaf = self.walk(call, 0)
@@ -158,7 +163,7 @@ class _Doctor:
     def idle_s(self, leaf: Call) -> float | None:
         marks = [leaf.created_ms]
         marks += [k.created_ms for k in self.children.get(leaf.id, [])]
-        marks += [c.settled_ms for c in self.f.calls.values() if c.parent == leaf.id]
+        marks += self.settled.get(leaf.id, [])
         lease = (self.f.leases or {}).get(leaf.id)
         if lease is not None:
             marks.append(lease.changed_ms)
@@ -249,12 +254,14 @@ class _Doctor:
         if self.f.local_groups is not None and group not in self.f.local_groups:
             return Cause("queued", f"its task waits for a node of {group}, which this HOME "
                          "does not run: whether one is up elsewhere cannot be known here")
+        since = _handed_back(lease, self.f.now_ms)
         if _working(self.f.members, call.group):
             return Cause("queued", f"its task waits for delivery to a live node of {group} "
-                         "(re-sent every 30 s until one takes it)")
+                         f"(re-sent every 30 s until one takes it){since}")
         why = _why_none(self.f.members, group)
         return Cause("no_live_member", f"target group {group} has no live member ({why}): "
-                     "nothing takes it until one starts", command=self.start_command(group))
+                     f"nothing takes it until one starts{since}",
+                     command=self.start_command(group))
 
     def start_command(self, group: str | None) -> str:
         members = [m for m in self.f.members or () if m.group == group]
@@ -283,6 +290,14 @@ def _working(members: Sequence[Member], group: str | None) -> bool:
 def _why_none(members: Sequence[Member], group: str) -> str:
     states = sorted({m.state for m in members if m.group == group})
     return "scaled to 0" if not states else "all " + "/".join(states)
+
+
+def _handed_back(lease: Lease, now_ms: int) -> str:
+    """``; its last holder's lease lapsed 3.1 s ago`` (or was released by failover), or ''."""
+    how = {"lapse": "lapsed", "release": "was released by failover"}.get(lease.changed_by or "")
+    if how is None or lease.changed_ms is None:
+        return ""
+    return f"; its last holder's lease {how} {_ago(now_ms, lease.changed_ms)} ago"
 
 
 def _left_s(now_ms: int, at_ms: int | None) -> float | None:

@@ -77,6 +77,7 @@ class Lease:
     expires_ms: int | None = None  # when the lease lapses (embedded server only)
     acquires: int | None = None  # leases granted since the server started (embedded only)
     changed_ms: int | None = None  # last state change of the task (embedded only)
+    changed_by: str | None = None  # what changed it: a request kind, "lapse", "release"
 
     @classmethod
     def from_record(cls, rec: Mapping[str, Any]) -> Lease:
@@ -89,6 +90,7 @@ class Lease:
             version=_int(rec.get("version")) or 0,
             expires_ms=_int(extra.get("expiresAt")), acquires=_int(extra.get("acquires")),
             changed_ms=_int(extra.get("changedAt")),
+            changed_by=extra["changedBy"] if isinstance(extra.get("changedBy"), str) else None,
         )
 
 

@@ -13,7 +13,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from resonate_rpc_cli.clients.protocol import ProtocolError, ResonateClient, ServerUnreachable
+from resonate_rpc_cli.clients.protocol import ProtocolError, ServerUnreachable, read_client
 from resonate_rpc_cli.contracts import tags as tag
 from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.contracts.payload import decode_payload
@@ -75,7 +75,7 @@ class PromiseSource:
     """Promise and task queries against one server, remembering what it lacks."""
 
     def __init__(self, url: str, timeout_s: float = 2.0) -> None:
-        self.client = ResonateClient(url, timeout_s=timeout_s)
+        self.client = read_client(url, timeout_s=timeout_s)
         self.notice: str | None = None
         self.search_supported = True
         #: whether the server is our embedded one with its extras (None: not asked yet)

@@ -14,6 +14,7 @@ import logging
 import sys
 from pathlib import Path
 
+from resonate_rpc_cli.contracts.durations import parse_duration
 from resonate_rpc_cli.contracts.errors import exit_code_of
 from resonate_rpc_cli.contracts.lifeline import start_lifeline
 from resonate_rpc_cli.server.config import ServerConfig, default_store_path
@@ -29,6 +30,16 @@ def _positive(text: str) -> float:
 
 def _positive_int(text: str) -> int:
     value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
+def _duration(text: str) -> float:
+    try:
+        value = parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
     return value
@@ -65,6 +76,9 @@ def parse_args(argv: list[str] | None = None) -> ServerConfig:
     p.add_argument("--max-body", type=_positive_int, default=d.max_body_bytes, metavar="BYTES",
                    help="largest accepted request body (default %(default)s)")
     p.add_argument("--no-extras", action="store_true", help="hide /rpcdemo/* like a real server")
+    p.add_argument("--retain", type=_duration, default=None, metavar="DURATION",
+                   help="drop call trees settled longer ago than this, e.g. 1h "
+                   "(default: keep everything)")
     p.add_argument("--fsync", action="store_true",
                    help="fsync every commit (survive power loss; default survives crashes)")
     args = p.parse_args(argv)
@@ -73,6 +87,7 @@ def parse_args(argv: list[str] | None = None) -> ServerConfig:
         host=args.host, port=args.port, store=store, stream_lifetime_s=args.stream_lifetime,
         keepalive_s=args.keepalive, hold_max=args.hold_max, hold_age_s=args.hold_age,
         max_body_bytes=args.max_body, extras=not args.no_extras, fsync=args.fsync,
+        retain_s=args.retain,
     )
 
 

@@ -9,9 +9,11 @@ case here (see delivery.py).
 
 from __future__ import annotations
 
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 
+@lru_cache(maxsize=4096)  # a topology has a handful of addresses; parsing one costs ~5 us
 def is_valid_address(address: str) -> bool:
     """Whether ``address`` is ``http(s)://host...`` or ``poll://(uni|any)@group[/id]``."""
     try:

@@ -2,7 +2,7 @@
 
 Routes: ``POST /`` (the protocol's JSON envelope), ``GET /poll/{group}/{pid}``
 (SSE push), ``GET /health``, ``GET /ready`` and, unless ``--no-extras``,
-``GET /rpcdemo/info`` and ``POST /rpcdemo/release``.
+``GET /rpcdemo/info``, ``POST /rpcdemo/release`` and ``POST /rpcdemo/gc``.
 
 Every request goes through the :class:`Engine` on the one event loop; the
 messages it produces are delivered by the :class:`Hub` right after, and the
@@ -33,7 +33,10 @@ from resonate_rpc_cli import __version__
 from resonate_rpc_cli.server.config import ServerConfig
 from resonate_rpc_cli.server.delivery import Address, Hub, Listener, Push
 from resonate_rpc_cli.server.engine import KNOWN_KINDS, Engine, error_response
+from resonate_rpc_cli.server.gcpolicy import freeze_loop
+from resonate_rpc_cli.server.probe import LoopProbe
 from resonate_rpc_cli.server.store import StoreError
+from resonate_rpc_cli.server.sweeper import Sweeper
 
 log = logging.getLogger("rpcdemo.server")
 
@@ -63,7 +66,9 @@ class EmbeddedServer:
         #: reading the body and writing the response (for the benchmark).
         self.requests: Counter[str] = Counter()
         self.busy_s = 0.0
-        self._tick_task: asyncio.Task[None] | None = None
+        self.probe = LoopProbe()
+        self.sweeper = Sweeper(engine, self._guard)
+        self._background: list[asyncio.Task[None]] = []
         self._commit: asyncio.Future[None] | None = None
         self._streams: set[asyncio.Task[Any]] = set()
 
@@ -78,6 +83,8 @@ class EmbeddedServer:
                 log.warning("dropping message for unroutable address %s", msg.address)
                 continue
             task_id = _execute_task_id(msg.message)
+            if task_id is not None and not self.hub.groups.get(address.group):
+                continue  # an execute nobody can take is dropped, never held: skip encoding it
             push = Push(address, _json.encode(msg.message).decode(), task_id)
             listener = self.hub.deliver(push, now)
             if listener is not None and task_id is not None:
@@ -143,8 +150,11 @@ class EmbeddedServer:
             ) from exc
 
     async def _tick_loop(self) -> None:
+        """Tick every ``tick_interval_s``; at once again (after yielding) while a backlog of
+        due timeouts remains, so a burst is worked off in bounded slices, not one stall."""
+        backlog = False
         while True:
-            await asyncio.sleep(self.config.tick_interval_s)
+            await asyncio.sleep(0 if backlog else self.config.tick_interval_s)
             try:
                 outgoing = self.engine.tick()
             except StoreError as exc:
@@ -154,7 +164,16 @@ class EmbeddedServer:
                     self.on_fatal(str(exc))
                 return
             self.dispatch(outgoing)
-            self.hub.expire(_loop_time())
+            now = _loop_time()
+            self.hub.expire(now)
+            self._forget_old_executes(now)
+            backlog = self.engine.backlog()
+
+    def _forget_old_executes(self, now: float) -> None:
+        """Drop ``_last_execute`` entries too old to matter (it would grow with every task)."""
+        if len(self._last_execute) > 1024:
+            self._last_execute = {k: v for k, v in self._last_execute.items()
+                                  if now - v[0] < RESEND_AFTER_S}
 
     # -- HTTP --------------------------------------------------------------------
 
@@ -260,8 +279,11 @@ class EmbeddedServer:
             "requests": dict(self.requests),
             "busy_ms": round(self.busy_s * 1000, 1),
             "promises": len(self.engine.state.promises),
-            "promise_states": dict(Counter(p.state for p in self.engine.state.promises.values())),
+            "promise_states": self.engine.counts(),
             "tasks": len(self.engine.state.tasks),
+            "loop": self.probe.report(),
+            "retain_s": self.config.retain_s,
+            "collected": self.sweeper.total.to_json(),
         })
 
     async def handle_release(self, request: web.Request) -> web.Response:
@@ -286,6 +308,22 @@ class EmbeddedServer:
         log.info("released %d lease(s) of pid %s", len(released), pid)
         return web.json_response({"released": released})
 
+    async def handle_gc(self, request: web.Request) -> web.Response:
+        """``{"older_than_s", "dry_run"?}`` → what was (or would be) dropped."""
+        body = await _read_body(request, self.config.max_body_bytes)
+        try:
+            obj = msgspec.json.decode(body or b"")
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            return _plain_error(400, f"invalid JSON: {exc}")
+        older = obj.get("older_than_s") if isinstance(obj, dict) else None
+        dry_run = obj.get("dry_run", False) if isinstance(obj, dict) else False
+        if (isinstance(older, bool) or not isinstance(older, int | float) or older < 0
+                or not isinstance(dry_run, bool)):
+            return _plain_error(400, 'body must be {"older_than_s": seconds >= 0, '
+                                     '"dry_run": true|false}')
+        done = await self.sweeper.sweep(float(older), dry_run)
+        return web.json_response({**done.to_json(), "dry_run": dry_run})
+
     def make_app(self) -> web.Application:
         app = web.Application(client_max_size=self.config.max_body_bytes + 1)
         app.router.add_post("/", self.handle_request)
@@ -295,17 +333,23 @@ class EmbeddedServer:
         if self.config.extras:
             app.router.add_get("/rpcdemo/info", self.handle_info)
             app.router.add_post("/rpcdemo/release", self.handle_release)
+            app.router.add_post("/rpcdemo/gc", self.handle_gc)
         app.on_startup.append(self._on_startup)
         app.on_shutdown.append(self._on_shutdown)
         return app
 
     async def _on_startup(self, app: web.Application) -> None:
-        self._tick_task = asyncio.create_task(self._tick_loop())
+        self._background = [asyncio.create_task(self._tick_loop()),
+                            asyncio.create_task(self.probe.run()),
+                            asyncio.create_task(freeze_loop())]
+        if self.config.retain_s is not None:
+            self._background.append(asyncio.create_task(self.sweeper.run(self.config.retain_s)))
 
     async def _on_shutdown(self, app: web.Application) -> None:
-        for task in [*self._streams, *([self._tick_task] if self._tick_task else [])]:
+        for task in [*self._streams, *self._background]:
             task.cancel()
-        await _gather_quietly([*self._streams, *([self._tick_task] if self._tick_task else [])])
+        tasks: list[Awaitable[Any]] = [*self._streams, *self._background]
+        await _gather_quietly(tasks)
 
 
 async def _read_body(request: web.Request, limit: int) -> bytes | None:

@@ -41,8 +41,9 @@ class ServerConfig:
     #: ``True``: SQLite ``synchronous=FULL`` (survives power loss, slower);
     #: the default ``NORMAL`` survives any process crash, including ``kill -9``.
     fsync: bool = False
-    #: The command log is folded into a snapshot every this many entries.
-    snapshot_every: int = 5_000
+    #: Retention: call trees settled longer ago than this many seconds are dropped
+    #: (``None``: kept forever, the default).
+    retain_s: float | None = None
 
     @property
     def url(self) -> str:

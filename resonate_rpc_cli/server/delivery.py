@@ -19,6 +19,7 @@ connected per group and hands each outgoing message to exactly one of them.
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 from collections import deque
 from dataclasses import dataclass, field
@@ -36,7 +37,11 @@ class Address:
 
     @classmethod
     def parse(cls, address: str) -> Address | None:
-        """Parse ``poll://uni@g/p`` or ``poll://any@g[/p]``; ``None`` if malformed."""
+        """Parse ``poll://uni@g/p`` or ``poll://any@g[/p]``; ``None`` if malformed (cached)."""
+        return _parse(address)
+
+    @classmethod
+    def _parse(cls, address: str) -> Address | None:
         try:
             parts = urlsplit(address)
         except ValueError:
@@ -179,6 +184,11 @@ class Hub:
 
     def listener_pids(self) -> dict[str, list[str]]:
         return {g: [m.pid for m in ms if not m.closed] for g, ms in self.groups.items() if ms}
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse(address: str) -> Address | None:
+    return Address._parse(address)
 
 
 def _now() -> float:

@@ -21,7 +21,8 @@ from resonate.connections.local import PENDING_RETRY_TTL, DurablePromise, Server
 
 from resonate_rpc_cli.contracts import tags as tag
 from resonate_rpc_cli.server import schedules
-from resonate_rpc_cli.server.state import RETRY_TIMEOUT, IndexedServerState
+from resonate_rpc_cli.server.state import IndexedServerState
+from resonate_rpc_cli.server.timed import RETRY_TIMEOUT
 
 
 def register_callback(state: ServerState, now: int, req: dict[str, Any]) -> dict[str, Any]:

@@ -6,7 +6,11 @@ out, or when it last moved. :class:`TaskProgress` keeps the last two from the
 requests the engine applies, and :meth:`TaskProgress.annotate` adds all three
 to ``task.search``/``task.get`` records under one extra key::
 
-    "rpcdemo": {"expiresAt": ms | null, "acquires": n, "changedAt": ms | null}
+    "rpcdemo": {"expiresAt": ms | null, "acquires": n, "changedAt": ms | null,
+                "changedBy": "task.acquire" | ... | "lapse" | "release" | null}
+
+``changedBy`` says what last moved the task: a request kind, ``lapse`` (the
+lease ran out) or ``release`` (rpcdemo's failover released a dead holder).
 
 Clients of the real protocol ignore the key; ``--no-extras`` turns it off
 (``visible``). The counts live in memory only: after a restart they count
@@ -16,12 +20,12 @@ Entries of fulfilled tasks are dropped, so memory follows the live tasks.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
-from resonate.connections.local import ServerState, TTimeout
+from resonate.connections.local import ServerState
 
 from resonate_rpc_cli.server.state import IndexedServerState
+from resonate_rpc_cli.server.timed import LEASE_TIMEOUT
 
 #: Requests that move a task (a successful one is progress).
 TASK_KINDS = frozenset({"task.create", "task.acquire", "task.release", "task.fulfill",
@@ -29,7 +33,6 @@ TASK_KINDS = frozenset({"task.create", "task.acquire", "task.release", "task.ful
 #: Those that hand the lease to a node.
 ACQUIRING = frozenset({"task.create", "task.acquire"})
 EXTRA_KEY = "rpcdemo"
-LEASE = 1  # TTimeout.typ of a lease (0: a pending task's retry)
 
 
 class TaskProgress:
@@ -39,6 +42,7 @@ class TaskProgress:
         self.visible = True
         self.acquires: dict[str, int] = {}
         self.changed: dict[str, int] = {}
+        self.changed_by: dict[str, str] = {}
 
     def observe(self, state: ServerState, req: dict[str, Any], resp: dict[str, Any],
                 now: int) -> None:
@@ -49,24 +53,21 @@ class TaskProgress:
         if kind not in TASK_KINDS or not isinstance(status, int) or status >= 300 \
                 or not isinstance(task_id, str):
             return
-        self.touch(state, task_id, now)
+        self.touch(state, task_id, now, kind)
         task = state.tasks.get(task_id)
         if kind in ACQUIRING and task is not None and task.state == "acquired":
             self.acquires[task_id] = self.acquires.get(task_id, 0) + 1
 
-    def touch(self, state: ServerState, task_id: str, now: int) -> None:
-        """``task_id`` changed at ``now`` (a lapsed or released lease, say)."""
+    def touch(self, state: ServerState, task_id: str, now: int, why: str) -> None:
+        """``task_id`` changed at ``now`` because of ``why`` (a kind, ``lapse``, ``release``)."""
         task = state.tasks.get(task_id)
         if task is None or task.state == "fulfilled":
             self.acquires.pop(task_id, None)
             self.changed.pop(task_id, None)
+            self.changed_by.pop(task_id, None)
             return
         self.changed[task_id] = now
-
-    def lapsing(self, state: ServerState, now: int) -> list[str]:
-        """Ids of acquired tasks whose lease is due at ``now`` (call before a tick)."""
-        return [tt.id for tt in _task_timeouts(state) if tt.typ == LEASE and now >= tt.timeout
-                and (t := state.tasks.get(tt.id)) is not None and t.state == "acquired"]
+        self.changed_by[task_id] = why
 
     def annotate(self, state: ServerState, resp: dict[str, Any]) -> None:
         """Add the extras to the task records of a ``task.search``/``task.get`` response."""
@@ -76,17 +77,21 @@ class TaskProgress:
             [resp["task"]] if isinstance(resp.get("task"), dict) else [])
         if not records:
             return
-        expiry = {tt.id: tt.timeout for tt in _task_timeouts(state) if tt.typ == LEASE}
         for rec in records:
             task_id = rec.get("id")
             rec[EXTRA_KEY] = {
-                "expiresAt": expiry.get(task_id) if rec.get("state") == "acquired" else None,
+                "expiresAt": _lease_expiry(state, task_id) if rec.get("state") == "acquired"
+                else None,
                 "acquires": self.acquires.get(task_id, 0),
                 "changedAt": self.changed.get(task_id),
+                "changedBy": self.changed_by.get(task_id),
             }
 
 
-def _task_timeouts(state: ServerState) -> Iterable[TTimeout]:
+def _lease_expiry(state: ServerState, task_id: Any) -> int | None:
+    """When the lease of ``task_id`` lapses (one lookup on an IndexedServerState)."""
     if isinstance(state, IndexedServerState):
-        return state.timeouts()[1]
-    return state.t_timeouts
+        tt = state.t_timeout(task_id) if isinstance(task_id, str) else None
+        return tt[1] if tt is not None and tt[0] == LEASE_TIMEOUT else None
+    return next((tt.timeout for tt in state.t_timeouts
+                 if tt.id == task_id and tt.typ == LEASE_TIMEOUT), None)

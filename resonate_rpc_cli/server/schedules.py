@@ -146,6 +146,11 @@ def _fire(state: ServerState, now: int, s: ScheduleRecord) -> None:
         s.next_run_at = tick + 60_000
 
 
+def schedule_due(s: ScheduleStub, now: int) -> bool:
+    """Whether ``s`` has a tick due at ``now`` (the state touches it before firing)."""
+    return _due(s, now)
+
+
 def _due(s: ScheduleStub, now: int) -> bool:
     return isinstance(s, ScheduleRecord) and 0 < s.next_run_at <= now
 

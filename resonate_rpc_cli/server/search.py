@@ -3,8 +3,8 @@
 :class:`ServerState` has none of them. Searches stay cheap with thousands of
 promises because :class:`SearchIndex` keeps promise ids sorted (results are
 ordered by id, and a cursor is the last id of a page) and keeps one sorted id
-list per ``resonate:origin`` tag value (one call tree). Promises are never
-deleted and their tags never change, so the index only grows.
+list per ``resonate:origin`` tag value (one call tree). The state keeps it up
+to date as promises are created and (by retention) dropped.
 
 Every function raises :class:`resonate.error.ServerError` (400) for a request
 whose fields have the wrong type or value; the caller turns that into an
@@ -14,15 +14,16 @@ error envelope.
 from __future__ import annotations
 
 import bisect
-import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from resonate.connections.local import DurablePromise, ServerState, Task
 from resonate.error import ServerError
 
 from resonate_rpc_cli.contracts import tags as tag
+from resonate_rpc_cli.server.sortedids import SortedIds
 
+ORIGIN_TAG = tag.ORIGIN
 PROMISE_STATES = frozenset(
     {"pending", "resolved", "rejected", "rejected_canceled", "rejected_timedout"}
 )
@@ -32,24 +33,38 @@ MAX_LIMIT = 1000
 
 
 class SearchIndex:
-    """Sorted promise ids, overall and per ``resonate:origin``; call :meth:`sync` after changes."""
+    """Sorted promise ids, overall and per ``resonate:origin`` (one call tree).
+
+    The state calls :meth:`add` for every promise it creates and :meth:`remove`
+    for every promise retention drops; a promise's tags never change.
+    """
 
     def __init__(self) -> None:
-        self.ids: list[str] = []
+        self.ids = SortedIds()
         self.by_origin: dict[str, list[str]] = {}
-        self._seen = 0
 
-    def sync(self, promises: dict[str, DurablePromise]) -> None:
-        """Index promises added since the last call (dicts keep insertion order)."""
-        added = len(promises) - self._seen
-        if added <= 0:
-            return
-        for pid in itertools.islice(reversed(promises), added):
-            bisect.insort(self.ids, pid)
-            origin = promises[pid].tags.get(tag.ORIGIN)
-            if origin is not None:
-                bisect.insort(self.by_origin.setdefault(origin, []), pid)
-        self._seen = len(promises)
+    def add(self, pid: str, origin: str | None) -> None:
+        self.ids.add(pid)
+        if origin is not None:
+            members = self.by_origin.setdefault(origin, [])
+            if not members or members[-1] < pid:
+                members.append(pid)
+            else:
+                bisect.insort(members, pid)
+
+    def remove(self, pid: str, origin: str | None) -> None:
+        self.ids.remove(pid)
+        members = self.by_origin.get(origin) if origin is not None else None
+        if members is not None:
+            i = bisect.bisect_left(members, pid)
+            if i < len(members) and members[i] == pid:
+                del members[i]
+            if not members:
+                del self.by_origin[origin]  # type: ignore[arg-type]
+
+    def origin_ids(self, origin: str) -> list[str]:
+        """The ids of one call tree, sorted (empty if none)."""
+        return self.by_origin.get(origin, [])
 
 
 def promise_search(
@@ -60,15 +75,17 @@ def promise_search(
     tags = _opt_tags(req)
     limit = _limit(req)
     cursor = _opt_str(req, "cursor")
-    index.sync(state.promises)
-    ids = index.by_origin.get(tags[tag.ORIGIN], []) if tag.ORIGIN in tags else index.ids
+    ids: Iterator[str] = (
+        _after(index.origin_ids(tags[ORIGIN_TAG]), cursor) if ORIGIN_TAG in tags
+        else index.ids.after(cursor)
+    )
 
     def matches(p: DurablePromise) -> bool:
         if want_state is not None and p.state != want_state:
             return False
         return all(p.tags.get(k) == v for k, v in tags.items())
 
-    page, more = _page(ids, cursor, limit, state.promises.get, matches)
+    page, more = _page(ids, limit, state.promises, matches)
     resp: dict[str, Any] = {
         "kind": "promise.search",
         "corrId": corr_id,
@@ -90,13 +107,10 @@ def task_search(
     want_state = _opt_choice(req, "state", TASK_STATES)
     limit = _limit(req)
     cursor = _opt_str(req, "cursor")
-    index.sync(state.promises)
-    ids = index.ids
-
     def matches(t: Task) -> bool:
         return want_state is None or t.state == want_state
 
-    page, more = _page(ids, cursor, limit, state.tasks.get, matches)
+    page, more = _page(index.ids.after(cursor), limit, state.tasks, matches)
     resp: dict[str, Any] = {
         "kind": "task.search",
         "corrId": corr_id,
@@ -141,23 +155,29 @@ def task_record(t: Task) -> dict[str, Any]:
 
 
 def _page[T](
-    ids: list[str],
-    cursor: str | None,
+    ids: Iterable[str],
     limit: int,
-    lookup: Callable[[str], T | None],
+    records: dict[str, T],
     matches: Callable[[T], bool],
 ) -> tuple[list[T], bool]:
-    """Up to ``limit`` matching items after ``cursor``, and whether more follow."""
-    start = bisect.bisect_right(ids, cursor) if cursor is not None else 0
+    """Up to ``limit`` matching items of ``ids``, and whether more follow.
+
+    Reads with ``dict.get`` so that a search never counts as touching a record.
+    """
     page: list[T] = []
-    for i in range(start, len(ids)):
-        item = lookup(ids[i])
+    for pid in ids:
+        item = dict.get(records, pid)
         if item is None or not matches(item):
             continue
         if len(page) == limit:
             return page, True
         page.append(item)
     return page, False
+
+
+def _after(ids: list[str], cursor: str | None) -> Iterator[str]:
+    start = bisect.bisect_right(ids, cursor) if cursor is not None else 0
+    return iter(ids[start:])
 
 
 def _opt_str(req: dict[str, Any], key: str) -> str | None:

@@ -3,7 +3,7 @@
 Both ``python -m resonate_rpc_cli.server`` and ``rpcdemo server`` call it.
 It opens and loads the store (if any), binds the port, prints one line saying
 durable (with the store's path) or memory and the URL, serves, and on
-SIGTERM/SIGINT stops serving, snapshots and closes the store, and returns.
+SIGTERM/SIGINT stops serving, commits and closes the store, and returns.
 
 Failures raise :class:`~resonate_rpc_cli.contracts.errors.RpcdemoError` subclasses with
 one-line messages: :class:`NotRunningError` (exit 3) when the port is in use,
@@ -26,7 +26,8 @@ from resonate_rpc_cli.contracts.errors import NotRunningError, RpcdemoError
 from resonate_rpc_cli.server.app import EmbeddedServer
 from resonate_rpc_cli.server.config import ServerConfig
 from resonate_rpc_cli.server.engine import Engine
-from resonate_rpc_cli.server.store import CommandLog, StoreError
+from resonate_rpc_cli.server.gcpolicy import freeze, no_gc
+from resonate_rpc_cli.server.store import Store, StoreError
 
 log = logging.getLogger("rpcdemo.server")
 
@@ -48,8 +49,10 @@ def open_engine(config: ServerConfig) -> Engine:
     if config.store is None:
         return Engine()
     try:
-        store = CommandLog.open(config.store, fsync=config.fsync)
-        engine = Engine.load(store, config.snapshot_every)
+        store = Store.open(config.store, fsync=config.fsync)
+        with no_gc():
+            engine = Engine.load(store)
+        freeze()
         engine.restart_grace()
         return engine
     except StoreError as exc:

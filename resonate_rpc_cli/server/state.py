@@ -1,55 +1,79 @@
 """``IndexedServerState``: the SDK's ServerState without its scans over every promise.
 
-ServerState keeps timeouts in lists (every set/delete scans them), discards a
-fulfilled task from the awaiters of *every* promise, and finds a promise's
-preload (same ``resonate:branch``) by scanning every promise. With thousands
-of promises each request then costs milliseconds. This subclass keeps the
-same state and the same behaviour (a test replays one random workload on both
-and compares the states) with indexes:
+ServerState keeps timeouts in lists (every set/delete scans them, every tick
+walks them), discards a fulfilled task from the awaiters of *every* promise,
+finds a promise's preload (same ``resonate:branch``) by scanning every promise,
+and de-duplicates ``execute`` messages by scanning the outgoing queue. With a
+million promises each of those is a stall. This subclass keeps the same state
+and the same behaviour (a test replays one random workload on both and
+compares) with indexes:
 
-* timeouts in dicts keyed by id (insertion order kept, so ``tick`` sees them in
-  the same order); ``p_timeouts``/``t_timeouts`` stay readable as lists;
-* task id → the promises whose ``awaiters`` hold it (only ``task.suspend`` adds
-  awaiters);
-* ``resonate:branch`` → promise ids in creation order (promises are never
-  deleted, so new ones are always at the end of ``promises``).
+* timeouts indexed (:class:`~.timed.TimedServerState`), so a tick looks only
+  at what is due, at most ``tick_limit`` records per tick;
+* task id → the promises whose ``awaiters`` hold it;
+* ``resonate:branch`` → promise ids, and the :class:`~.search.SearchIndex`,
+  both maintained as promises are created and dropped;
+* its three dicts are :class:`~.tracking.TrackedDict`: :meth:`end_op` folds
+  what an operation touched into the :class:`~.census.Census` (counts per
+  state, live tasks, settled trees) and the dirty sets the store persists.
 """
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Iterable, Mapping
+import logging
+from collections.abc import Mapping
 from typing import Any
 
 from resonate.connections.local import (
     DurablePromise,
     PTimeout,
     ScheduleStub,
-    ServerState,
     Task,
     TTimeout,
     extract_action_data,
 )
 
 from resonate_rpc_cli.contracts import tags as tag
-from resonate_rpc_cli.server.schedules import fire_due
+from resonate_rpc_cli.server.census import ORIGIN_TAG, Census
+from resonate_rpc_cli.server.schedules import fire_due, schedule_due, schedules_due
+from resonate_rpc_cli.server.search import SearchIndex
+from resonate_rpc_cli.server.sortedids import SortedIds
+from resonate_rpc_cli.server.timed import TimedServerState
+from resonate_rpc_cli.server.tracking import TrackedDict, state_of
 
-#: The kinds of a task timeout (``TTimeout.typ``) as the SDK's ``ServerState.tick``
-#: reads them: a pending task's retry (its ``execute`` is sent again) ...
-RETRY_TIMEOUT = 0
-#: ... and an acquired task's lease expiry (the task goes back to pending).
-LEASE_TIMEOUT = 1
+log = logging.getLogger("rpcdemo.server")
 
-class IndexedServerState(ServerState):
+BRANCH_TAG = tag.BRANCH
+#: Tags whose value is another promise's id.
+ID_TAGS = frozenset({tag.ORIGIN, tag.BRANCH, tag.PARENT})
+#: The one empty set every record with no awaiters/subscribers/resumes shares (a set
+#: costs 216 bytes; two per promise were most of a settled promise's memory). A
+#: record gets sets of its own on its first touch in an operation, before the
+#: SDK's code can add to them, and gives empty ones back at the operation's end.
+SHARED_EMPTY: set[str] = set()
+COMMON_MAX = 4096
+#: Kinds ServerState applies that only read (``promise.get`` may time a promise out).
+READ_ONLY = frozenset({"promise.get", "schedule.get", "schedule.search"})
+
+
+class IndexedServerState(TimedServerState):
     """Same state machine as :class:`ServerState`, O(1)/O(k) bookkeeping."""
 
     def __init__(self) -> None:
-        self._pt: dict[str, PTimeout] = {}
-        self._tt: dict[str, TTimeout] = {}
         self._awaiting: dict[str, set[str]] = {}
         self._branches: dict[str, list[str]] = {}
-        self._indexed = 0
+        self.index = SearchIndex()
+        self.census = Census()
+        #: Tag values many promises share (``resonate:scope``, targets), at most COMMON_MAX.
+        self._common: dict[Any, Any] = {}
+        self._last_id = ""
+        #: Ids whose records changed since the store last took them.
+        self.dirty: dict[str, set[str]] = {"promises": set(), "tasks": set(), "schedules": set()}
         super().__init__()
+        self.promises: TrackedDict[DurablePromise] = TrackedDict(
+            self._new_promise, _own_promise_sets)
+        self.tasks: TrackedDict[Task] = TrackedDict(on_touch=_own_task_sets)
+        self.schedules: TrackedDict[ScheduleStub] = TrackedDict()
 
     def restore(
         self,
@@ -58,67 +82,220 @@ class IndexedServerState(ServerState):
         schedules: Mapping[str, ScheduleStub],
         p_timeouts: list[PTimeout],
         t_timeouts: list[TTimeout],
+        *,
+        compacted: bool = False,
     ) -> None:
-        """Replace the whole state (from a snapshot) and rebuild the indexes."""
-        self.promises = promises
-        self.tasks = tasks
-        self.schedules = dict(schedules)
-        self.p_timeouts = p_timeouts
-        self.t_timeouts = t_timeouts
-        self._branches = {}
-        self._indexed = 0
-        self._awaiting = {}
-        for p in promises.values():
+        """Replace the whole state (from a store) and rebuild every index and count.
+
+        One pass over the promises (ids in any order; in id order, as a store
+        yields them, the search index is built without sorting). ``compacted``:
+        the caller already passed every promise through :meth:`compact`.
+        """
+        self.__init__()  # type: ignore[misc]
+        dict.update(self.promises, promises)
+        dict.update(self.tasks, tasks)
+        dict.update(self.schedules, schedules)
+        for pt in p_timeouts:
+            self._pt[pt.id] = pt
+            self._p_timers.set(pt.id, pt.timeout)
+        for tt in t_timeouts:
+            self._tt[tt.id] = tt
+            self._t_timers.set(tt.id, tt.timeout)
+        census = self.census
+        by_origin = self.index.by_origin
+        branches = self._branches
+        awaiting = self._awaiting
+        for pid, p in promises.items():
+            tags = p.tags
+            if not compacted:
+                self.compact(p, promises)
+            branch = tags.get(BRANCH_TAG)
+            if branch is not None:
+                branches.setdefault(branch, []).append(pid)
+            origin = tags.get(ORIGIN_TAG)
+            if origin is not None:
+                by_origin.setdefault(origin, []).append(pid)
+            census.promise(None, p)
             for task_id in p.awaiters:
-                self._awaiting.setdefault(task_id, set()).add(p.id)
+                awaiting.setdefault(task_id, set()).add(pid)
+        for ids in by_origin.values():
+            ids.sort()
+        self.index.ids = SortedIds(promises)
+        for t in tasks.values():
+            census.task(None, t, t.id)
+            if not t.resumes:
+                t.resumes = SHARED_EMPTY
+
+    # -- operations --------------------------------------------------------------
+
+    def apply(self, now: int, req: Any) -> dict[str, Any]:
+        """ServerState's ``apply``, then :meth:`end_op` (a read persists only if it timed out)."""
+        try:
+            return super().apply(now, req)
+        finally:
+            kind = req.get("kind") if isinstance(req, dict) else None
+            self.end_op(persist=None if kind in READ_ONLY else True)
 
     def tick(self, now: int) -> None:
-        """ServerState's timeouts, then every schedule tick due (schedules.py)."""
-        super().tick(now)
-        fire_due(self, now)
+        """ServerState's tick over the due timeouts only (at most ``tick_limit``), then
+        every schedule tick due (schedules.py)."""
+        try:
+            self._tick(now)
+            for sid, s in dict.items(self.schedules):
+                if schedule_due(s, now):
+                    self.schedules.touch(sid)  # fire_due changes it in place
+            fire_due(self, now)
+        finally:
+            self.end_op()
 
-    # -- timeouts ------------------------------------------------------------------
+    def due(self, now: int) -> bool:
+        """Whether a tick at ``now`` might fire something (due timeouts or schedules)."""
+        return super().due(now) or schedules_due(self, now)
 
-    @property
-    def p_timeouts(self) -> list[PTimeout]:
-        return list(self._pt.values())
+    def end_op(self, persist: bool | None = True) -> None:
+        """Fold what the last operation touched into the census and the dirty sets.
 
-    @p_timeouts.setter
-    def p_timeouts(self, value: list[PTimeout]) -> None:
-        self._pt = {pt.id: pt for pt in value}
+        ``persist``: ``True`` marks every touched record dirty, ``False`` none
+        (a read), ``None`` all of them only if some promise or task changed state
+        (a ``promise.get`` that timed a promise out).
+        """
+        if not (self.promises.touched or self.tasks.touched or self.schedules.touched):
+            return
+        promises = self.promises.take_touched()
+        tasks = self.tasks.take_touched()
+        schedules = self.schedules.take_touched()
+        census = self.census
+        changed = False
+        if SHARED_EMPTY:
+            self._repair_shared(promises, tasks)
+        for pid, before in promises.items():
+            p = dict.get(self.promises, pid)
+            if p is not None:
+                _share_promise_sets(p)
+            if before != state_of(p):
+                changed = True
+                census.promise(before, p)
+        for tid, before in tasks.items():
+            t = dict.get(self.tasks, tid)
+            if t is not None and not t.resumes:
+                t.resumes = SHARED_EMPTY
+            if before != state_of(t):
+                changed = True
+                census.task(before, t, tid)
+        if persist or (persist is None and changed):
+            self.dirty["promises"].update(promises)
+            self.dirty["tasks"].update(tasks)
+            self.dirty["schedules"].update(schedules)
 
-    @property
-    def t_timeouts(self) -> list[TTimeout]:
-        return list(self._tt.values())
+    def take_dirty(self) -> dict[str, set[str]]:
+        """The ids changed since the last call, per table, and start afresh."""
+        dirty = self.dirty
+        self.dirty = {"promises": set(), "tasks": set(), "schedules": set()}
+        return dirty
 
-    @t_timeouts.setter
-    def t_timeouts(self, value: list[TTimeout]) -> None:
-        self._tt = {tt.id: tt for tt in value}
+    def forget(self, pid: str) -> None:
+        """Drop promise ``pid`` and its task and timeouts (retention; call :meth:`end_op` after)."""
+        p = dict.get(self.promises, pid)
+        if p is None:
+            return
+        del self.promises[pid]
+        if dict.__contains__(self.tasks, pid):
+            del self.tasks[pid]
+        self.del_p_timeout(pid)
+        self.del_t_timeout(pid)
+        self._awaiting.pop(pid, None)
+        branch = p.tags.get(BRANCH_TAG)
+        members = self._branches.get(branch) if branch is not None else None
+        if members is not None and pid in members:
+            members.remove(pid)
+            if not members:
+                del self._branches[branch]  # type: ignore[arg-type]
+        self.index.remove(pid, p.tags.get(ORIGIN_TAG))
 
-    def timeouts(self) -> tuple[Iterable[PTimeout], Iterable[TTimeout]]:
-        """Live views of the promise and task timeouts (no copies)."""
-        return self._pt.values(), self._tt.values()
+    def _touch_promise(self, promise_id: str) -> None:
+        self.promises.touch(promise_id)
 
-    def set_p_timeout(self, promise_id: str, timeout: int) -> None:
-        pt = self._pt.get(promise_id)
-        if pt is not None:
-            pt.timeout = timeout
-        else:
-            self._pt[promise_id] = PTimeout(id=promise_id, timeout=timeout)
+    def _touch_task(self, task_id: str) -> None:
+        self.tasks.touch(task_id)
 
-    def del_p_timeout(self, promise_id: str) -> None:
-        self._pt.pop(promise_id, None)
+    def _new_promise(self, pid: str, p: DurablePromise) -> None:
+        self.compact(p, self.promises)
+        self._index_promise(pid, p)
 
-    def set_t_timeout(self, task_id: str, typ: int, timeout: int) -> None:
-        tt = self._tt.get(task_id)
-        if tt is not None:
-            tt.typ = typ
-            tt.timeout = timeout
-        else:
-            self._tt[task_id] = TTimeout(id=task_id, typ=typ, timeout=timeout)
+    def compact(self, p: DurablePromise, promises: dict[str, DurablePromise]) -> None:
+        """Share what many promises hold equal copies of (memory; nothing changes).
 
-    def del_t_timeout(self, task_id: str) -> None:
-        self._tt.pop(task_id, None)
+        Tag values naming this or another promise of ``promises`` become that
+        id's string; other short tag values (scopes, targets) come from a small
+        cache; empty awaiter/subscriber sets become :data:`SHARED_EMPTY`.
+        """
+        tags = p.tags
+        pid = p.id
+        common = self._common
+        last = self._last_id
+        for key, value in tags.items():
+            if value == pid:
+                tags[key] = self._last_id = pid
+            elif value == last:
+                tags[key] = last
+            elif key in ID_TAGS and (other := dict.get(promises, value)) is not None:
+                tags[key] = self._last_id = other.id
+            elif (shared := common.get(value)) is not None:
+                tags[key] = shared
+            elif len(common) < COMMON_MAX and len(value) <= 64:
+                common[value] = value
+        p.param = self._shared_value(p.param)
+        p.value = self._shared_value(p.value)
+        if (timeout := common.get(p.timeout_at)) is not None:
+            p.timeout_at = timeout
+        elif len(common) < COMMON_MAX:
+            common[p.timeout_at] = p.timeout_at
+        _share_promise_sets(p)
+
+    def _shared_value(self, v: Any) -> Any:
+        """One object for each small SDK value ``{"headers": {}, "data": short or null}``.
+
+        Local children all carry the same empty param, and many results are the
+        same few bytes; neither the server nor the SDK's state machine ever
+        changes a param or value in place.
+        """
+        if type(v) is not dict or len(v) > 2 or v.get("headers", 0) != {}:
+            return v
+        data = v.get("data")
+        if not (data is None or (type(data) is str and len(data) <= 64)) or (
+                len(v) == 2 and "data" not in v):
+            return v
+        key = ("value", data)
+        shared = self._common.get(key)
+        if shared is not None:
+            return shared
+        if len(self._common) < COMMON_MAX:
+            self._common[key] = v
+        return v
+
+    def _repair_shared(self, promises: dict[str, str | None],
+                       tasks: dict[str, str | None]) -> None:
+        """Give the shared empty set's contents back to whoever added to it (never expected)."""
+        log.warning("a shared empty set was written to; repairing %d records",
+                    len(promises) + len(tasks))
+        added = set(SHARED_EMPTY)
+        SHARED_EMPTY.clear()
+        for pid in promises:
+            p = dict.get(self.promises, pid)
+            if p is not None and p.awaiters is SHARED_EMPTY:
+                p.awaiters = set(added)
+            if p is not None and p.subscribers is SHARED_EMPTY:
+                p.subscribers = set(added)
+        for tid in tasks:
+            t = dict.get(self.tasks, tid)
+            if t is not None and t.resumes is SHARED_EMPTY:
+                t.resumes = set(added)
+
+    def _index_promise(self, pid: str, p: DurablePromise) -> None:
+        branch = p.tags.get(BRANCH_TAG)
+        if branch is not None:
+            self._branches.setdefault(branch, []).append(pid)
+        self.index.add(pid, p.tags.get(ORIGIN_TAG))
 
     # -- awaiters ------------------------------------------------------------------
 
@@ -162,27 +339,45 @@ class IndexedServerState(ServerState):
             if p is not None:
                 p.awaiters.discard(promise_id)
 
+    def referenced(self) -> set[str]:
+        """Promise ids a task that is not fulfilled awaits or was resumed by."""
+        refs: set[str] = set()
+        for awaited in self._awaiting.values():
+            refs.update(awaited)
+        for tid in self.census.live_tasks:
+            t = dict.get(self.tasks, tid)
+            if t is not None and t.resumes:
+                refs.update(t.resumes)
+        return refs
+
     # -- preload -------------------------------------------------------------------
 
     def preload(self, promise_id: str) -> list[dict[str, Any]]:
-        p = self.promises.get(promise_id)
-        branch = p.tags.get(tag.BRANCH) if p is not None else None
+        p = dict.get(self.promises, promise_id)
+        branch = p.tags.get(BRANCH_TAG) if p is not None else None
         if branch is None:
             return []
-        self._index_branches()
         return [
-            self.promises[other].to_record()
+            dict.__getitem__(self.promises, other).to_record()
             for other in self._branches.get(branch, ())
             if other != promise_id
         ]
 
-    def _index_branches(self) -> None:
-        added = len(self.promises) - self._indexed
-        if added <= 0:
-            return
-        newest_first = list(itertools.islice(reversed(self.promises), added))
-        for pid in reversed(newest_first):
-            branch = self.promises[pid].tags.get(tag.BRANCH)
-            if branch is not None:
-                self._branches.setdefault(branch, []).append(pid)
-        self._indexed = len(self.promises)
+
+def _own_promise_sets(p: DurablePromise) -> None:
+    if p.awaiters is SHARED_EMPTY:
+        p.awaiters = set()
+    if p.subscribers is SHARED_EMPTY:
+        p.subscribers = set()
+
+
+def _share_promise_sets(p: DurablePromise) -> None:
+    if not p.awaiters:
+        p.awaiters = SHARED_EMPTY
+    if not p.subscribers:
+        p.subscribers = SHARED_EMPTY
+
+
+def _own_task_sets(t: Task) -> None:
+    if t.resumes is SHARED_EMPTY:
+        t.resumes = set()

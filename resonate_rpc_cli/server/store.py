@@ -1,10 +1,11 @@
-"""The durable store: a SQLite command log plus the latest snapshot.
+"""The durable store: one SQLite table per kind of record, keyed by id.
 
-Every state-changing request is appended as ``(seq, now_ms, msgpack request)`` and
-committed before its response is sent; on start the latest snapshot is loaded
-and the log after it replayed (see ``engine.py``). Every ``snapshot_every``
-entries the state is snapshotted and the log before it dropped, in one
-transaction, so a restart replays a bounded tail.
+``promises``, ``tasks`` and ``schedules`` each hold ``(id, data)`` with ``data``
+the msgpack of one record (a promise with its timeout, a task with its
+timeout, a schedule). A request's changed records are upserted (or deleted)
+in one transaction, committed before its response is sent (several requests
+share a commit: group commit). Nothing is ever proportional to the whole
+state except :meth:`Store.load` at start, which reads the three tables whole.
 
 SQLite runs in WAL mode. ``synchronous=NORMAL`` (the default) loses nothing
 acknowledged when the *process* dies, ``kill -9`` included, because committed
@@ -12,23 +13,26 @@ pages are in the OS page cache; surviving power loss or an OS crash needs
 ``synchronous=FULL`` (``fsync=True``). The database is opened with an exclusive
 lock held for the store's lifetime, so a second server on the same file fails
 at once with :class:`StoreError` instead of corrupting the state.
+
+A store of the previous format (a command log plus snapshots) is read once by
+:mod:`.migrate` and rewritten as tables.
 """
 
 from __future__ import annotations
 
 import os
 import sqlite3
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
-FORMAT_VERSION = "1"
+FORMAT_VERSION = "2"
+TABLES = ("promises", "tasks", "schedules")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS log (seq INTEGER PRIMARY KEY, now INTEGER NOT NULL, req BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS snapshot (
-    id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL, state BLOB NOT NULL
-);
+CREATE TABLE IF NOT EXISTS promises (id TEXT PRIMARY KEY, data BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS tasks (id TEXT PRIMARY KEY, data BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS schedules (id TEXT PRIMARY KEY, data BLOB NOT NULL) WITHOUT ROWID
 """
 
 
@@ -36,35 +40,18 @@ class StoreError(Exception):
     """The store cannot be opened or written; the message is one line for the user."""
 
 
-@dataclass(frozen=True)
-class LogEntry:
-    seq: int
-    now: int
-    req: bytes
+class Store:
+    """Three id → record tables in one SQLite file, written in transactions."""
 
-
-@dataclass(frozen=True)
-class Loaded:
-    """What is on disk: the latest snapshot (if any) and the log entries after it."""
-
-    snapshot: bytes | None
-    snapshot_seq: int
-    entries: list[LogEntry]
-
-
-class CommandLog:
-    """Append-only command log with snapshots, in one SQLite file."""
-
-    def __init__(self, path: Path, conn: sqlite3.Connection) -> None:
+    def __init__(self, path: Path, conn: sqlite3.Connection, old_format: bool) -> None:
         self.path = path
         self._conn = conn
-        row = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM log").fetchone()
-        snap = conn.execute("SELECT seq FROM snapshot WHERE id = 1").fetchone()
-        self.last_seq: int = max(int(row[0]), int(snap[0]) if snap else 0)
-        self.entries_since_snapshot = 0
+        #: The file holds a format-1 store (command log + snapshot) to migrate.
+        self.old_format = old_format
+        self.bytes_written = 0
 
     @classmethod
-    def open(cls, path: Path, fsync: bool = False) -> CommandLog:
+    def open(cls, path: Path, fsync: bool = False) -> Store:
         """Open (creating it and its directory, mode 0700) or fail with :class:`StoreError`."""
         try:
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -75,8 +62,7 @@ class CommandLog:
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open store {path}: {exc}") from exc
         try:
-            _prepare(conn, path, fsync)
-            store = cls(path, conn)
+            store = cls(path, conn, _prepare(conn, fsync))
         except sqlite3.OperationalError as exc:
             conn.close()
             if "locked" in str(exc):
@@ -85,84 +71,79 @@ class CommandLog:
         except sqlite3.DatabaseError as exc:
             conn.close()
             raise StoreError(f"store {path} is not a valid store: {exc}") from exc
-        except StoreError:
+        except StoreError as exc:
             conn.close()
-            raise
+            raise StoreError(f"store {path} {exc}") from exc
         if os.name == "posix":
             os.chmod(path, 0o600)
         return store
 
-    def load(self) -> Loaded:
-        """The latest snapshot and every entry logged after it, in order."""
-        snap = self._conn.execute("SELECT seq, state FROM snapshot WHERE id = 1").fetchone()
-        snap_seq = int(snap[0]) if snap else 0
-        rows = self._conn.execute(
-            "SELECT seq, now, req FROM log WHERE seq > ? ORDER BY seq", (snap_seq,)
-        ).fetchall()
-        self.entries_since_snapshot = len(rows)
-        return Loaded(
-            snapshot=bytes(snap[1]) if snap else None,
-            snapshot_seq=snap_seq,
-            entries=[LogEntry(int(s), int(n), bytes(r)) for s, n, r in rows],
-        )
-
     @property
-    def uncommitted(self) -> bool:
-        return self._conn.in_transaction
+    def connection(self) -> sqlite3.Connection:
+        return self._conn
 
-    def append(self, now: int, req: bytes) -> int:
-        """Append one entry (in the open transaction; :meth:`commit` makes it durable)."""
-        self.last_seq += 1
-        try:
-            if not self._conn.in_transaction:
-                self._conn.execute("BEGIN IMMEDIATE")
-            self._conn.execute(
-                "INSERT INTO log (seq, now, req) VALUES (?, ?, ?)", (self.last_seq, now, req)
-            )
-        except sqlite3.Error as exc:
-            self.last_seq -= 1
-            raise StoreError(f"cannot write store {self.path}: {exc}") from exc
-        self.entries_since_snapshot += 1
-        return self.last_seq
+    def load(self, table: str, chunk: int = 20_000) -> Iterator[list[bytes]]:
+        """Every record of ``table`` (ordered by id), ``chunk`` at a time."""
+        cursor = self._conn.execute(f"SELECT data FROM {_table(table)}")
+        while rows := cursor.fetchmany(chunk):
+            yield [r[0] for r in rows]
 
-    def commit(self) -> None:
-        """Commit every entry appended since the last commit (one write for all of them)."""
-        if not self._conn.in_transaction:
+    def write(self, upserts: dict[str, list[tuple[str, bytes]]],
+              deletes: dict[str, list[str]]) -> None:
+        """Apply one batch of changes in one committed transaction (durable on return)."""
+        if not any(upserts.values()) and not any(deletes.values()):
             return
+        conn = self._conn
         try:
-            self._conn.execute("COMMIT")
+            conn.execute("BEGIN IMMEDIATE")
+            for table, rows in upserts.items():
+                if rows:
+                    conn.executemany(
+                        f"INSERT OR REPLACE INTO {_table(table)} (id, data) VALUES (?, ?)", rows)
+                    self.bytes_written += sum(len(r[1]) for r in rows)
+            for table, ids in deletes.items():
+                if ids:
+                    conn.executemany(f"DELETE FROM {_table(table)} WHERE id = ?",
+                                     ((i,) for i in ids))
+            conn.execute("COMMIT")
         except sqlite3.Error as exc:
+            if conn.in_transaction:
+                try:
+                    conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
             raise StoreError(f"cannot write store {self.path}: {exc}") from exc
 
-    def write_snapshot(self, state: bytes) -> None:
-        """Replace the snapshot with ``state`` (as of ``last_seq``) and drop the log before it."""
-        self.commit()
+    def replace_all(self, rows: Mapping[str, Iterable[tuple[str, bytes]]]) -> None:
+        """Empty the tables, fill them with ``rows`` and drop any old-format tables."""
+        conn = self._conn
         try:
-            self._conn.execute("BEGIN IMMEDIATE")
-            self._conn.execute(
-                "INSERT OR REPLACE INTO snapshot (id, seq, state) VALUES (1, ?, ?)",
-                (self.last_seq, state),
-            )
-            self._conn.execute("DELETE FROM log WHERE seq <= ?", (self.last_seq,))
-            self._conn.execute("COMMIT")
+            conn.execute("BEGIN IMMEDIATE")
+            for table in TABLES:
+                conn.execute(f"DELETE FROM {table}")
+                conn.executemany(f"INSERT INTO {table} (id, data) VALUES (?, ?)",
+                                 rows.get(table, ()))
+            conn.execute("DROP TABLE IF EXISTS log")
+            conn.execute("DROP TABLE IF EXISTS snapshot")
+            conn.execute("UPDATE meta SET value = ? WHERE key = 'format'", (FORMAT_VERSION,))
+            conn.execute("COMMIT")
         except sqlite3.Error as exc:
-            if self._conn.in_transaction:
-                self._conn.execute("ROLLBACK")
-            raise StoreError(f"cannot write snapshot to {self.path}: {exc}") from exc
-        self.entries_since_snapshot = 0
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise StoreError(f"cannot write store {self.path}: {exc}") from exc
+        self.old_format = False
 
     def close(self) -> None:
-        """Commit, checkpoint the WAL into the main file and close."""
+        """Checkpoint the WAL into the main file and close."""
         try:
-            self.commit()
             self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         except sqlite3.Error:
             pass
         self._conn.close()
 
 
-def _prepare(conn: sqlite3.Connection, path: Path, fsync: bool) -> None:
-    """Lock the store, set its journal, create its tables, check its format version."""
+def _prepare(conn: sqlite3.Connection, fsync: bool) -> bool:
+    """Lock, set up and check the file; return whether it holds the old format."""
     conn.execute("PRAGMA locking_mode=EXCLUSIVE")
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute(f"PRAGMA synchronous={'FULL' if fsync else 'NORMAL'}")
@@ -170,12 +151,19 @@ def _prepare(conn: sqlite3.Connection, path: Path, fsync: bool) -> None:
     for statement in _SCHEMA.split(";"):
         if statement.strip():
             conn.execute(statement)
-    version = conn.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
-    if version is None:
+    row = conn.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
+    old = False
+    if row is None:
         conn.execute("INSERT INTO meta VALUES ('format', ?)", (FORMAT_VERSION,))
-    elif version[0] != FORMAT_VERSION:
-        raise StoreError(
-            f"store {path} has format {version[0]}, this server reads {FORMAT_VERSION}"
-        )
-    if conn.in_transaction:
-        conn.execute("COMMIT")
+    elif row[0] == "1":
+        old = True
+    elif row[0] != FORMAT_VERSION:
+        raise StoreError(f"has format {row[0]}, this server reads {FORMAT_VERSION}")
+    conn.execute("COMMIT")
+    return old
+
+
+def _table(name: str) -> str:
+    if name not in TABLES:
+        raise ValueError(f"no table {name}")
+    return name

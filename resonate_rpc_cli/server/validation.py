@@ -72,14 +72,14 @@ def validate(state: ServerState, req: dict[str, Any]) -> tuple[int, str] | None:
 
 def need_str(obj: dict[str, Any], key: str, what: str | None = None) -> str:
     value = obj.get(key)
-    if not isinstance(value, str) or not value:
+    if type(value) is not str or not value:
         raise Invalid(400, f"{what or key} must be a non-empty string")
     return value
 
 
 def need_int(obj: dict[str, Any], key: str, low: int) -> int:
     value = obj.get(key)
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= I64_MAX:
+    if type(value) is not int or not low <= value <= I64_MAX:  # type(): a bool is no integer
         raise Invalid(400, f"{key} must be an integer >= {low}")
     return value
 
@@ -117,12 +117,17 @@ def opt_tags(obj: dict[str, Any], key: str = "tags") -> dict[str, str]:
 
 
 def _str_map(value: Any) -> bool:
-    return isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
+    if type(value) is not dict:
+        return False
+    return all(type(v) is str for v in value.values())
 
 
 def _extends(promise_id: str, ancestor: str) -> bool:
-    return (promise_id == ancestor or promise_id.startswith(ancestor + ORIGIN_SEP)
-            or promise_id.startswith(ancestor + "."))
+    """``promise_id`` is ``ancestor`` or lies below it (``ancestor:...`` or ``ancestor....``)."""
+    if promise_id == ancestor:
+        return True
+    n = len(ancestor)
+    return len(promise_id) > n and promise_id[n] in ":." and promise_id.startswith(ancestor)
 
 
 def action_data(action: Any, key: str, kind: str) -> dict[str, Any]:

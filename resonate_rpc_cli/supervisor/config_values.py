@@ -13,7 +13,9 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from resonate_rpc_cli.contracts.durations import parse_duration
 from resonate_rpc_cli.contracts.errors import UsageError
+from resonate_rpc_cli.contracts.naming import is_postgres_url
 
 Check = Callable[[Any], Any]
 
@@ -69,8 +71,28 @@ def choice(options: tuple[str, ...]) -> Check:
 
 
 def url(v: Any) -> str:
-    if not isinstance(v, str) or not v.startswith(("http://", "https://")):
-        raise BadValue("must be an http:// or https:// URL")
+    if not isinstance(v, str) or not (v.startswith(("http://", "https://"))
+                                      or is_postgres_url(v)):
+        raise BadValue("must be an http:// or https:// URL or a postgresql:// database")
+    return v
+
+
+def duration(v: Any) -> float:
+    """``"90s"``, ``"30m"``, ``"1h"`` or a number of seconds; longer than 0."""
+    if isinstance(v, bool) or not isinstance(v, str | int | float):
+        raise BadValue('must be a duration like "90s", "30m", "1h" or a number of seconds')
+    try:
+        seconds = parse_duration(v)
+    except ValueError as exc:
+        raise BadValue(str(exc)) from None
+    if seconds <= 0:
+        raise BadValue("must be longer than 0")
+    return seconds
+
+
+def path(v: Any) -> str:
+    if not isinstance(v, str) or not v.strip():
+        raise BadValue("must be a file path")
     return v
 
 

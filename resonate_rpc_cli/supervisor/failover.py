@@ -23,6 +23,7 @@ import threading
 from dataclasses import dataclass
 
 from resonate_rpc_cli.clients.http import exchange
+from resonate_rpc_cli.contracts.naming import is_postgres_url
 
 #: Set to ``1`` in the supervisor's environment to turn failover off (benchmarks, tests).
 ENV_NO_FAILOVER = "RPCDEMO_NO_FAILOVER"
@@ -122,9 +123,16 @@ class HttpLeaseReleaser:
 def make_releaser(server_url: str) -> HttpLeaseReleaser | None:
     """The supervisor's releaser for ``server_url``; ``None`` when failover is switched off.
 
+    On resonate-pg (a ``postgresql://`` URL) it releases through SQL
+    (``postgres/release.py``), everywhere else through our server's extra.
+
     ``RPCDEMO_NO_FAILOVER=1`` in the environment turns it off (leases then
     lapse after their TTL, as on a server without the extra).
     """
     if os.environ.get(ENV_NO_FAILOVER) == "1":
         return None
+    if is_postgres_url(server_url):
+        from resonate_rpc_cli.postgres.release import PgLeaseReleaser  # noqa: PLC0415 (psycopg is slow to import)
+
+        return PgLeaseReleaser(server_url)
     return HttpLeaseReleaser(server_url)

@@ -39,7 +39,7 @@ def run_nodes(home: Home, config: TopologyConfig, emit: Callable[[dict[str, Any]
     if SupervisorClient(home).answering():
         raise UsageError(f"a topology runs under {home.root}; give `rpcdemo node` its own "
                          "--home (or use `rpcdemo scale` on that topology)")
-    launch.check_server_choice(config)
+    config = launch.check_server_choice(config, home)
     home.ensure()
     announced = False
     seen = 0

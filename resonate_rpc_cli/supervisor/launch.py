@@ -25,13 +25,15 @@ from resonate_rpc_cli.clients.protocol import ResonateClient
 from resonate_rpc_cli.contracts.errors import NotRunningError, RpcdemoError, UsageError
 from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.contracts.lifeline import ENV_PARENT_PID
-from resonate_rpc_cli.contracts.naming import ENV_HOME, GATEWAY
+from resonate_rpc_cli.contracts.naming import ENV_HOME, GATEWAY, is_postgres_url
+from resonate_rpc_cli.postgres.cluster import cluster_processes, cluster_root
 from resonate_rpc_cli.supervisor.client import SupervisorClient, TopologyStatus
 from resonate_rpc_cli.supervisor.scan import ENV_SUPERVISOR, processes_of_home
 from resonate_rpc_cli.supervisor.states import EXITED, NodeState
 from resonate_rpc_cli.supervisor.topology_config import (
     EXTERNAL_SERVER,
     INSTALL_HINT,
+    POSTGRES_SERVER,
     REAL_SERVER,
     TopologyConfig,
     resonate_binary,
@@ -63,6 +65,17 @@ def _tail(path: os.PathLike[str] | str, lines: int = 3) -> str:
 # -- stale state --------------------------------------------------------------------
 
 
+def processes_of(home: Home) -> list[psutil.Process]:
+    """Live processes rpcdemo started for ``home`` (see :mod:`.scan`), and every
+    ``postgres`` process running in HOME's cluster data directory (the cluster of
+    `up --server postgres`: its children's environment is overwritten)."""
+    found = processes_of_home(home.root, started_by_us=True)
+    seen = {p.pid for p in found} | {os.getpid()}
+    found += [p for p in cluster_processes(cluster_root(home.root) / "data")
+              if p.pid not in seen]
+    return found
+
+
 def terminate(procs: list[psutil.Process], grace_s: float = 3.0) -> None:
     """TERM each process's group (or the process), wait ``grace_s``, then KILL what is left."""
     for sig in (signal.SIGTERM, signal.SIGKILL):
@@ -88,7 +101,7 @@ def _alive(proc: psutil.Process) -> bool:
 
 def clean_stale(home: Home) -> int:
     """Remove what a crashed run left under ``home``; return the processes ended."""
-    leftovers = processes_of_home(home.root, started_by_us=True)
+    leftovers = processes_of(home)
     if leftovers:
         terminate(leftovers)
     for path in (home.control_socket, home.pid_file):
@@ -178,7 +191,7 @@ def up(
     ``timeout_s`` — in every failure case after stopping whatever it started.
     """
     validate_config(config)
-    check_server_choice(config)
+    config = check_server_choice(config, home)
     home.ensure()
     if SupervisorClient(home).answering():
         raise UsageError(
@@ -200,12 +213,24 @@ def up(
     return UpResult(daemon.pid, time.monotonic() - started, status, cleaned, daemon)
 
 
-def check_server_choice(config: TopologyConfig) -> None:
-    """Fail before anything starts if the chosen server cannot be had.
+def check_server_choice(config: TopologyConfig, home: Home) -> TopologyConfig:
+    """Fail before anything starts if the chosen server cannot be had; the config to run.
 
     ``resonate`` needs the binary on PATH; ``external`` needs the server to
-    answer ``GET /health`` now. Both are :class:`NotRunningError` (exit 3).
+    answer ``GET /health`` (a database: hold the resonate schema) now. Both are
+    :class:`NotRunningError` (exit 3). ``postgres`` needs the schema file
+    (:class:`UsageError`) and the server binaries; its config gets the
+    cluster's URL (see :mod:`resonate_rpc_cli.postgres.preflight`).
     """
+    if config.server_kind == POSTGRES_SERVER:
+        from resonate_rpc_cli.postgres import preflight  # noqa: PLC0415 (psycopg: slow import)
+
+        return preflight.prepare_local(config, home)
+    if config.server_kind == EXTERNAL_SERVER and is_postgres_url(config.server_url):
+        from resonate_rpc_cli.postgres import preflight  # noqa: PLC0415
+
+        preflight.check_external(config.server_url)
+        return config
     if config.server_kind == REAL_SERVER and resonate_binary() is None:
         raise NotRunningError(f"--server resonate: no `resonate` binary on PATH; {INSTALL_HINT}")
     if config.server_kind == EXTERNAL_SERVER and \
@@ -214,6 +239,7 @@ def check_server_choice(config: TopologyConfig) -> None:
             f"no Resonate server answers at {config.server_url} (GET /health); start it first "
             "or fix --server-url"
         )
+    return config
 
 
 def _wait_ready(

@@ -9,8 +9,9 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+from typing import Protocol
 
-from resonate_rpc_cli.contracts.naming import GATEWAY, SERVER
+from resonate_rpc_cli.contracts.naming import GATEWAY, SERVER, is_postgres_url
 from resonate_rpc_cli.supervisor.topology_config import LaunchSpec, TopologyConfig
 
 
@@ -99,16 +100,40 @@ def read_ready_file(spec: LaunchSpec) -> dict[str, object] | None:
 
 
 class HttpReadinessProbe:
-    """Server: ``GET /ready``; gateway: ready file and ``GET /health``; services: ready file."""
+    """Server: ``GET /ready`` (resonate-pg: a SQL round trip); gateway: ready file and
+    ``GET /health``; services: ready file."""
 
     def __init__(self, config: TopologyConfig) -> None:
         self.config = config
 
     def ready(self, spec: LaunchSpec) -> bool:
         if spec.group == SERVER:
+            if is_postgres_url(self.config.server_url):
+                return schema_answers(self.config.server_url)
             return http_ok(self.config.server_url + "/ready")
         if read_ready_file(spec) is None:
             return False
         if spec.group == GATEWAY:
             return http_ok(self.config.gateway_url + "/health")
         return True
+
+
+class Stoppable(Protocol):
+    def stop(self, timeout_s: float = 2.0) -> None: ...
+
+
+def schema_answers(url: str) -> bool:
+    """Whether the resonate-pg database at ``url`` answers a query on its schema now."""
+    from resonate_rpc_cli.postgres.db import schema_answers as answers  # noqa: PLC0415 (slow)
+
+    return answers(url)
+
+
+def start_timers(server_url: str) -> Stoppable | None:
+    """On resonate-pg, the thread firing its timers every second (see postgres/timers.py);
+    ``None`` for any other server (which keeps its own timers)."""
+    if not is_postgres_url(server_url):
+        return None
+    from resonate_rpc_cli.postgres.timers import TimerDriver  # noqa: PLC0415 (slow import)
+
+    return TimerDriver(server_url).start()

@@ -1,7 +1,8 @@
 """One way to run a :class:`~.manager.Supervisor` for real, for the daemon and ``rpcdemo node``.
 
 :func:`supervising` wires a supervisor to the real world (the fork-server
-spawner, killpg, HTTP/ready-file readiness, lease release on our server) and
+spawner, killpg, HTTP/ready-file readiness, lease release on our server, the timers of a
+Postgres server) and
 tears it down: SIGINT/SIGTERM/SIGHUP only ask for a stop (``Run.stop``);
 any unexpected error SIGKILLs every child before it propagates; the spawner
 is closed and the previous signal handlers restored in every case.
@@ -28,6 +29,7 @@ from resonate_rpc_cli.supervisor.processes import (
     HttpReadinessProbe,
     KillpgSender,
     SystemClock,
+    start_timers,
 )
 from resonate_rpc_cli.supervisor.topology_config import TopologyConfig
 
@@ -54,7 +56,8 @@ def supervising(home: Home, config: TopologyConfig,
         (run.stop if run is not None else pending).append(signum)
 
     previous = {sig: signal.signal(sig, on_signal) for sig in STOP_SIGNALS}
-    spawner = make_spawner(home)
+    spawner = make_spawner(home, config.server_url)
+    timers = start_timers(config.server_url)
     try:
         sup = Supervisor(config, home, clock=SystemClock(), spawner=spawner,
                          signals=KillpgSender(), probe=HttpReadinessProbe(config),
@@ -69,6 +72,8 @@ def supervising(home: Home, config: TopologyConfig,
     finally:
         if isinstance(spawner, ForkSpawner):
             spawner.close()
+        if timers is not None:
+            timers.stop()
         for sig, handler in previous.items():
             with contextlib.suppress(ValueError, TypeError):
                 signal.signal(sig, handler)

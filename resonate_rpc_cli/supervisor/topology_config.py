@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from resonate_rpc_cli.contracts import naming as topo
+from resonate_rpc_cli.contracts.durations import parse_duration
 from resonate_rpc_cli.contracts.errors import UsageError
 from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.contracts.lifeline import ENV_PARENT_PID
@@ -26,16 +27,19 @@ from resonate_rpc_cli.contracts.naming import (
     SERVER,
     SERVICE_GROUPS,
     NodeName,
+    is_postgres_url,
 )
 from resonate_rpc_cli.supervisor import config_values as cv
 
 DEFAULT_TTL_S = 5.0
 #: ``embedded``: our server (python -m resonate_rpc_cli.server); ``resonate``: the real
-#: binary on PATH; ``external``: a server already running at ``server_url`` (none started).
-SERVER_KINDS = ("embedded", "resonate", "external")
-EMBEDDED_SERVER, REAL_SERVER, EXTERNAL_SERVER = SERVER_KINDS
+#: binary on PATH; ``postgres``: resonate-pg on a PostgreSQL cluster under HOME;
+#: ``external``: a server (http(s)://) or resonate-pg database (postgresql://) already
+#: running at ``server_url`` (none started).
+SERVER_KINDS = ("embedded", "resonate", "postgres", "external")
+EMBEDDED_SERVER, REAL_SERVER, POSTGRES_SERVER, EXTERNAL_SERVER = SERVER_KINDS
 #: the kinds ``up --server`` starts itself
-STARTED_SERVER_KINDS = (EMBEDDED_SERVER, REAL_SERVER)
+STARTED_SERVER_KINDS = (EMBEDDED_SERVER, REAL_SERVER, POSTGRES_SERVER)
 MAX_REPLICAS = 16
 #: What ``--only`` may name: the gateway and the service groups (the server follows
 #: the server kind).
@@ -73,9 +77,18 @@ class TopologyConfig:
     restart_backoff_s: float = 0.25
     #: every node reaches the server through its own link proxy (``links/``)
     links: bool = True
+    #: The embedded server's retention horizon in seconds (``None``: keep everything).
+    retain_s: float | None = None
+    #: resonate-pg's schema file (``postgres`` only), applied once to a new cluster
+    resonate_sql: str = ""
 
     def __post_init__(self) -> None:
-        if self.server_kind != EXTERNAL_SERVER:
+        if self.server_kind == POSTGRES_SERVER:
+            # `up` names the cluster's password file in the URL (see postgres/cluster.py)
+            if not is_postgres_url(self.server_url):
+                object.__setattr__(self, "server_url", f"postgresql://postgres@{self.host}:"
+                                   f"{self.server_port}/postgres")
+        elif self.server_kind != EXTERNAL_SERVER:
             object.__setattr__(self, "server_url", f"http://{self.host}:{self.server_port}")
         else:
             object.__setattr__(self, "server_url", self.server_url.rstrip("/"))
@@ -117,6 +130,19 @@ class TopologyConfig:
         return cls(**obj)
 
 
+def retain_seconds(text: str | float | None) -> float | None:
+    """``--retain``/``retain`` as seconds (> 0); ``None`` stays ``None``; else UsageError."""
+    if text is None:
+        return None
+    try:
+        seconds = parse_duration(text)
+    except ValueError as exc:
+        raise UsageError(f"--retain: {exc}") from None
+    if seconds <= 0:
+        raise UsageError(f"--retain must be longer than 0, got {text!r}")
+    return seconds
+
+
 def validate_config(config: TopologyConfig) -> TopologyConfig:
     """Return ``config`` or raise :class:`UsageError` naming the first bad value.
 
@@ -138,8 +164,12 @@ def validate_config(config: TopologyConfig) -> TopologyConfig:
         cv.checked(label, check, value)
     if config.server_port == config.gateway_port:
         raise UsageError(f"--server-port and --gateway-port are both {config.server_port}")
+    if config.retain_s is not None and config.server_kind != EMBEDDED_SERVER:
+        raise UsageError("--retain (retain in the topology file) needs the embedded server")
     if config.server_kind == EXTERNAL_SERVER:
         cv.checked("--server-url", cv.url, config.server_url)
+    if config.server_kind == POSTGRES_SERVER and config.memory:
+        raise UsageError("--memory does not go with --server postgres (a database is durable)")
     for group, n in config.replicas.items():
         check_replicas(group, n)  # 0 only arrives through `scale`
     for part in config.only:
@@ -247,9 +277,15 @@ def build_launch(
             argv, server_env = real_server_command(config, home)
             env.update(server_env)
             return LaunchSpec(label, SERVER, node_id, incarnation, argv, env, log, None)
+        if config.server_kind == "postgres":
+            argv = [sys.executable, "-m", "resonate_rpc_cli.postgres.serve", "--home",
+                    str(home.root), "--host", config.host, "--port", str(config.server_port),
+                    "--schema", config.resonate_sql]
+            return LaunchSpec(label, SERVER, node_id, incarnation, argv, env, log, None)
         store = ["--memory"] if config.memory else ["--store", str(home.store_path)]
+        retain = ["--retain", repr(config.retain_s)] if config.retain_s is not None else []
         argv = [sys.executable, "-m", "resonate_rpc_cli.server", "--host", config.host,
-                "--port", str(config.server_port), *store]
+                "--port", str(config.server_port), *store, *retain]
         return LaunchSpec(label, SERVER, node_id, incarnation, argv, env, log, None)
     ready = home.ready_file(label, node_id)
     env.update({

@@ -77,7 +77,7 @@ def test_server_url_flag_and_env_mean_an_external_server(
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["--server", "docker"], "--server must be embedded or resonate"),
+    (["--server", "docker"], "--server must be embedded, resonate or postgres"),
     (["--server", "resonate", "--server-url", "http://h:1"], "drop --server"),
     (["--server-url", "ftp://h:1"], "--server-url must be an http"),
     (["--replicas", "service-b=0"], "at least 1 at `up`"),

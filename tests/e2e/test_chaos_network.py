@@ -8,7 +8,6 @@ counts those stale executions.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -18,11 +17,7 @@ from tests.e2e.test_chaos_run import assert_proved
 from tests.procs import short_home
 from tests.unit._chaos_cli import invoke
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.skipif(importlib.util.find_spec("resonate_rpc_cli.links") is None,
-                       reason="no link proxies in this build (resonate_rpc_cli.links)"),
-]
+pytestmark = pytest.mark.e2e
 
 
 def test_partitions_delays_and_resets_lose_nothing(tmp_path: Path) -> None:

@@ -172,6 +172,13 @@ def test_a_queued_task_with_live_members_waits_for_delivery() -> None:
     calls = {"x": call("x", "foo", "service-a")}
     d = diagnose(facts(calls, {"x": Lease("x", "pending")}))[0]
     assert d.cause.kind == "queued" and not d.stuck
+    released = Lease("x", "pending", changed_ms=NOW - 1500, changed_by="release")
+    d = diagnose(facts(calls, {"x": released}))[0]
+    assert d.line().endswith("; its last holder's lease was released by failover 1.5 s ago")
+    lapsed = Lease("x", "pending", changed_ms=NOW - 2000, changed_by="lapse")
+    d = diagnose(facts(calls, {"x": lapsed}, members=MEMBERS[1:]))[0]
+    assert d.cause.kind == "no_live_member"
+    assert "nothing takes it until one starts; its last holder's lease lapsed 2.0 s ago" in d.line()
 
 
 def test_only_one_promise() -> None:
@@ -200,3 +207,12 @@ def test_a_dead_holder_with_a_live_group_mate_is_handed_over() -> None:
     d = root(diagnose(facts(members=members)))
     assert d.cause.kind == "dead_holder" and d.cause.command is None
     assert "a live member of service-c takes it" in d.line()
+
+
+def test_a_child_settled_recently_is_progress() -> None:
+    old = {"x": call("x", "zim", "service-g", created=NOW - 60_000),
+           "x:1": call("x:1", "rax", "service-h", "x", state="resolved", created=NOW - 60_000,
+                       settled=NOW - 1_000)}
+    d = diagnose(facts(old, {"x": Lease("x", "acquired", "id-service-a-1")},
+                       members=[member("service-a-1", "service-g")]))[0]
+    assert d.idle_s == 1.0 and not d.stuck and d.cause.kind == "running"

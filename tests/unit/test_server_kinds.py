@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from resonate_rpc_cli.server.engine import Engine
-from resonate_rpc_cli.server.store import CommandLog
+from resonate_rpc_cli.server.store import Store
 
 FAR = 10**12
 TARGET = "poll://any@g"
@@ -82,10 +82,11 @@ def test_a_callback_on_a_settled_promise_resumes_a_suspended_awaiter_at_once() -
     assert [m.message["kind"] for m in out] == ["execute"]
 
 
-def test_refusals_are_not_logged(tmp_path: Path) -> None:
-    engine = Engine(store=CommandLog.open(tmp_path / "s.sqlite"))
+def test_refusals_are_not_persisted(tmp_path: Path) -> None:
+    engine = Engine(store=Store.open(tmp_path / "s.sqlite"))
     assert engine.store is not None
-    seq = engine.store.last_seq
+    written = engine.store.bytes_written
     resp, _ = engine.apply({"kind": "promise.settle", "id": "x", "state": "pending"}, 1)
-    assert resp["status"] == 400 and engine.store.last_seq == seq
+    assert resp["status"] == 400 and engine.store.bytes_written == written
+    assert not engine.uncommitted
     engine.close()

@@ -28,14 +28,16 @@ def test_expiry_acquires_and_changes_follow_the_task() -> None:
     assert acquire(engine, 2000, 0, "n1")["status"] == 200
     rec = task(engine, 2100)
     assert rec["pid"] == "n1"
-    assert rec["rpcdemo"] == {"expiresAt": 7000, "acquires": 1, "changedAt": 2000}
+    assert rec["rpcdemo"] == {"expiresAt": 7000, "acquires": 1, "changedAt": 2000,
+                              "changedBy": "task.acquire"}
     engine.apply({"kind": "task.heartbeat", "corrId": "h", "pid": "n1", "tasks": [
         {"id": "p", "version": 0}]}, now=4000)
     assert task(engine, 4100)["rpcdemo"]["expiresAt"] in (7000, 9000)  # renewed or not: exact
     engine.tick(now=20_000)  # the lease lapses: back to pending, version bumped
     resp, _ = engine.apply({"kind": "task.get", "corrId": "g", "id": "p"}, now=20_001)
     assert resp["task"]["state"] == "pending"
-    assert resp["task"]["rpcdemo"] == {"expiresAt": None, "acquires": 1, "changedAt": 20_000}
+    assert resp["task"]["rpcdemo"] == {"expiresAt": None, "acquires": 1, "changedAt": 20_000,
+                                       "changedBy": "lapse"}
     assert acquire(engine, 21_000, resp["task"]["version"], "n2")["status"] == 200
     assert task(engine, 21_001)["rpcdemo"]["acquires"] == 2
 
@@ -48,6 +50,7 @@ def test_a_release_by_failover_is_a_change() -> None:
     assert engine.release("n1", now=3000)[0] == ["p"]
     resp, _ = engine.apply({"kind": "task.get", "corrId": "g", "id": "p"}, now=3001)
     assert resp["task"]["rpcdemo"]["changedAt"] == 3000
+    assert resp["task"]["rpcdemo"]["changedBy"] == "release"
 
 
 def test_hidden_without_extras() -> None:

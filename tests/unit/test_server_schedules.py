@@ -9,7 +9,7 @@ import pytest
 
 from resonate_rpc_cli.server.cron import CronError, next_run, parse
 from resonate_rpc_cli.server.engine import Engine
-from resonate_rpc_cli.server.store import CommandLog
+from resonate_rpc_cli.server.store import Store
 
 MINUTE = 60_000
 
@@ -56,7 +56,7 @@ def fired(engine: Engine) -> list[str]:
 
 def test_a_schedule_fires_at_each_tick_and_survives_a_restart(tmp_path: Path) -> None:
     t0 = ms(2026, 1, 1, 10, 1)
-    engine = Engine(store=CommandLog.open(tmp_path / "s.sqlite"))
+    engine = Engine(store=Store.open(tmp_path / "s.sqlite"))
     resp, _ = engine.apply(SCHEDULE, t0)
     assert resp["status"] == 200 and resp["schedule"]["nextRunAt"] == ms(2026, 1, 1, 10, 5)
     assert engine.tick(ms(2026, 1, 1, 10, 4)) == [] and fired(engine) == []
@@ -74,7 +74,7 @@ def test_a_schedule_fires_at_each_tick_and_survives_a_restart(tmp_path: Path) ->
 
     assert engine.store is not None
     engine.store.close()  # down from 10:06 (like kill -9) until 10:21: three ticks missed
-    engine = Engine.load(CommandLog.open(tmp_path / "s.sqlite"))
+    engine = Engine.load(Store.open(tmp_path / "s.sqlite"))
     assert fired(engine) == [first]
     engine.tick(ms(2026, 1, 1, 10, 21))
     want = [f"every5:{ms(2026, 1, 1, 10, m)}" for m in (5, 10, 15, 20)]
@@ -82,7 +82,7 @@ def test_a_schedule_fires_at_each_tick_and_survives_a_restart(tmp_path: Path) ->
     engine.tick(ms(2026, 1, 1, 10, 22))
     assert fired(engine) == sorted(want)
     engine.close()
-    again = Engine.load(CommandLog.open(tmp_path / "s.sqlite"))
+    again = Engine.load(Store.open(tmp_path / "s.sqlite"))
     assert fired(again) == sorted(want)
     assert again.state.schedules["every5"].to_record()["nextRunAt"] == ms(2026, 1, 1, 10, 25)
     again.close()

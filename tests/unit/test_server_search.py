@@ -1,4 +1,4 @@
-"""promise.search / task.search / task.get over a ServerState (pure)."""
+"""promise.search / task.search / task.get over an IndexedServerState (pure)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ from resonate.connections.local import ServerState
 from resonate.error import ServerError
 
 from resonate_rpc_cli.server.search import SearchIndex, promise_search, task_get, task_search
+from resonate_rpc_cli.server.state import IndexedServerState
 
 
-def make_state(n: int) -> ServerState:
-    state = ServerState()
+def make_state(n: int) -> IndexedServerState:
+    state = IndexedServerState()
     for i in range(n):
         root = f"root-{i % 3}"
         tags = {"resonate:origin": root, "resonate:target": "poll://any@g", "n": str(i % 2)}
@@ -36,7 +37,7 @@ def search_all(server: ServerState, index: SearchIndex, **req: Any) -> list[str]
 
 def test_promise_search_pages_in_id_order_with_filters() -> None:
     state = make_state(50)
-    index = SearchIndex()
+    index = state.index
     assert search_all(state, index, limit=7) == sorted(state.promises)
     want = sorted(p.id for p in state.promises.values()
                   if p.tags["resonate:origin"] == "root-1" and p.state == "pending")
@@ -50,7 +51,7 @@ def test_promise_search_pages_in_id_order_with_filters() -> None:
 
 def test_index_follows_new_promises() -> None:
     state = make_state(5)
-    index = SearchIndex()
+    index = state.index
     assert len(search_all(state, index)) == 5
     state.apply(2_000, {"kind": "promise.create", "id": "a-first", "timeoutAt": 10**12,
                         "tags": {"resonate:origin": "root-0"}})
@@ -59,17 +60,17 @@ def test_index_follows_new_promises() -> None:
 
 def test_last_page_has_no_cursor() -> None:
     state = make_state(4)
-    page = promise_search(state, SearchIndex(), "c", {"limit": 4})
+    page = promise_search(state, state.index, "c", {"limit": 4})
     assert len(page["promises"]) == 4 and "cursor" not in page
 
 
 def test_task_search_and_get_have_the_real_servers_shape() -> None:
     state = make_state(6)
     state.apply(1_002, {"kind": "task.acquire", "id": "p001", "pid": "w", "ttl": 5000})
-    tasks = task_search(state, SearchIndex(), "c", {"state": "acquired"})["tasks"]
+    tasks = task_search(state, state.index, "c", {"state": "acquired"})["tasks"]
     assert tasks == [{"id": "p001", "state": "acquired", "version": 0, "resumes": 0,
                       "ttl": 5000, "pid": "w"}]
-    pending = task_search(state, SearchIndex(), "c", {"state": "pending", "limit": 2})
+    pending = task_search(state, state.index, "c", {"state": "pending", "limit": 2})
     assert [t["id"] for t in pending["tasks"]] == ["p002", "p003"]
     assert pending["cursor"] == "p003"
     assert task_get(state, "c", {"id": "p002"})["task"]["state"] == "pending"
@@ -82,5 +83,16 @@ def test_task_search_and_get_have_the_real_servers_shape() -> None:
 ])
 def test_bad_search_requests_are_400(req: dict[str, Any]) -> None:
     with pytest.raises(ServerError) as exc:
-        promise_search(make_state(1), SearchIndex(), "c", req)
+        state = make_state(1)
+        promise_search(state, state.index, "c", req)
     assert exc.value.code == 400
+
+
+def test_the_index_forgets_dropped_promises() -> None:
+    state = make_state(9)
+    for pid in ("p000", "p003", "p006"):
+        state.forget(pid)
+    state.end_op()
+    assert search_all(state, state.index, limit=2) == sorted(state.promises)
+    assert "p000" not in search_all(state, state.index, tags={"resonate:origin": "root-0"})
+    assert search_all(state, state.index, tags={"resonate:origin": "root-0"}) == []

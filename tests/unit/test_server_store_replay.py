@@ -1,24 +1,44 @@
-"""The durable engine: replaying the command log rebuilds exactly the state it acknowledged."""
+"""The durable engine: what a restart loads is exactly the state it acknowledged."""
 
 from __future__ import annotations
 
 import random
+import shutil
+import sqlite3
 from pathlib import Path
 from typing import Any
 
 import msgspec
 import pytest
+from resonate.connections.local import ServerState
 
-from resonate_rpc_cli.server.engine import Engine, Snapshot
+from resonate_rpc_cli.server.engine import Engine
+from resonate_rpc_cli.server.migrate import Snapshot
 from resonate_rpc_cli.server.schedules import as_records
-from resonate_rpc_cli.server.store import CommandLog, StoreError
+from resonate_rpc_cli.server.state import IndexedServerState
+from resonate_rpc_cli.server.store import Store, StoreError
+
+
+def canonical(s: ServerState) -> bytes:
+    """The whole state, independent of dict order (a reload reads rows in id order)."""
+    return msgspec.msgpack.encode([
+        sorted(s.promises.items()), sorted(s.tasks.items()), sorted(s.schedules.items()),
+        sorted((pt.id, pt.timeout) for pt in s.p_timeouts),
+        sorted((tt.id, tt.typ, tt.timeout) for tt in s.t_timeouts),
+    ])
 
 
 def encoded(engine: Engine) -> bytes:
-    s = engine.state
-    return msgspec.msgpack.encode(Snapshot(
-        promises=s.promises, tasks=s.tasks, schedules=as_records(s.schedules),
-        p_timeouts=s.p_timeouts, t_timeouts=s.t_timeouts))
+    return canonical(engine.state)
+
+
+def crash_copy(path: Path, to: Path) -> Path:
+    """The store's files as a kill -9 would leave them (the database and its WAL)."""
+    to.mkdir()
+    for suffix in ("", "-wal"):
+        if Path(f"{path}{suffix}").exists():
+            shutil.copy(f"{path}{suffix}", f"{to / path.name}{suffix}")
+    return to / path.name
 
 
 def random_request(rng: random.Random, ids: list[str], now: int) -> dict[str, Any]:
@@ -55,72 +75,93 @@ def random_request(rng: random.Random, ids: list[str], now: int) -> dict[str, An
     return rng.choice(choices)
 
 
-@pytest.mark.parametrize("snapshot_every", [1_000_000, 37])
-def test_replay_after_a_crash_rebuilds_the_same_state(tmp_path: Path, snapshot_every: int) -> None:
-    rng = random.Random(snapshot_every)
-    path = tmp_path / "store.sqlite"
-    live = Engine(store=CommandLog.open(path), snapshot_every=snapshot_every)
+def run_workload(engine: Engine, seed: int, steps: int = 1500) -> int:
+    rng = random.Random(seed)
     now = 1_000_000
-    for step in range(1500):
+    for step in range(steps):
         now += rng.randint(0, 40)
-        live.apply(random_request(rng, list(live.state.promises), now), now)
+        engine.apply(random_request(rng, list(engine.state.promises), now), now)
         if step % 10 == 0:
-            live.tick(now)
+            engine.tick(now)
         if step % 97 == 0:
-            live.release(rng.choice(["w1", "w2"]), now)
+            engine.release(rng.choice(["w1", "w2"]), now)
+    return now
+
+
+@pytest.mark.parametrize("seed", [1, 37])
+def test_a_restart_after_a_crash_loads_the_same_state(tmp_path: Path, seed: int) -> None:
+    path = tmp_path / "store.sqlite"
+    live = Engine(store=Store.open(path))
+    run_workload(live, seed)
     states = {p.state for p in live.state.promises.values()}
     assert len(live.state.promises) > 100 and {"pending", "resolved"} <= states, states
     assert {t.state for t in live.state.tasks.values()} >= {"pending", "fulfilled"}
 
-    assert live.store is not None
-    live.store.close()  # like kill -9: what is committed stays, no final snapshot
-    reloaded = Engine.load(CommandLog.open(path))
+    crashed = crash_copy(path, tmp_path / "crash")  # the files as kill -9 leaves them
+    reloaded = Engine.load(Store.open(crashed))
     assert encoded(reloaded) == encoded(live)
-    assert reloaded.store is not None and reloaded.store.last_seq == live.store.last_seq
+    assert reloaded.counts() == live.counts()
+    assert reloaded.counts() == {k: v for k, v in sorted(
+        __import__("collections").Counter(p.state for p in live.state.promises.values()).items())}
     reloaded.close()
-    again = Engine.load(CommandLog.open(path))  # from the final snapshot alone
+    live.close()
+    again = Engine.load(Store.open(path))  # after a clean close
     assert encoded(again) == encoded(live)
-    assert again.store is not None and again.store.load().entries == []
     again.close()
 
 
-def test_reads_are_not_logged_and_quiet_ticks_are_not_logged(tmp_path: Path) -> None:
-    engine = Engine(store=CommandLog.open(tmp_path / "s.sqlite"))
+def test_reads_and_quiet_ticks_write_nothing(tmp_path: Path) -> None:
+    engine = Engine(store=Store.open(tmp_path / "s.sqlite"))
     engine.apply({"kind": "promise.create", "id": "a", "timeoutAt": 10**12}, 1)
     assert engine.store is not None
-    seq = engine.store.last_seq
+    written = engine.store.bytes_written
     engine.apply({"kind": "promise.get", "id": "a"}, 2)
     engine.apply({"kind": "promise.search"}, 2)
     engine.apply({"kind": "task.search"}, 2)
+    engine.apply({"kind": "task.get", "id": "a"}, 2)
     engine.tick(3)
-    assert engine.store.last_seq == seq
+    assert engine.store.bytes_written == written
+    assert not engine.uncommitted
+    engine.close()
+
+
+def test_a_request_writes_only_the_records_it_changed(tmp_path: Path) -> None:
+    engine = Engine(store=Store.open(tmp_path / "s.sqlite"))
+    for i in range(500):
+        engine.apply({"kind": "promise.create", "id": f"p{i}", "timeoutAt": 10**12,
+                      "tags": {"resonate:target": "poll://any@g"}}, 1)
+    engine.apply({"kind": "promise.settle", "id": "p7", "state": "resolved", "value": {}}, 2,
+                 defer_commit=True)
+    assert engine.state.dirty == {"promises": {"p7"}, "tasks": {"p7"}, "schedules": set()}
+    engine.commit()
+    assert not engine.uncommitted
     engine.close()
 
 
 def test_unstorable_values_are_rejected_before_they_change_anything(tmp_path: Path) -> None:
-    engine = Engine(store=CommandLog.open(tmp_path / "s.sqlite"))
+    engine = Engine(store=Store.open(tmp_path / "s.sqlite"))
     resp, _ = engine.apply({"kind": "promise.create", "id": "a", "param": 2**70}, 1)
     assert resp["status"] == 400 and "a" not in engine.state.promises
     engine.close()
 
 
 def test_a_store_is_used_by_one_server_only(tmp_path: Path) -> None:
-    first = CommandLog.open(tmp_path / "s.sqlite")
+    first = Store.open(tmp_path / "s.sqlite")
     with pytest.raises(StoreError, match="in use by another server"):
-        CommandLog.open(tmp_path / "s.sqlite")
+        Store.open(tmp_path / "s.sqlite")
     first.close()
-    CommandLog.open(tmp_path / "s.sqlite").close()
+    Store.open(tmp_path / "s.sqlite").close()
 
 
 def test_a_file_that_is_not_a_store_is_a_clear_error(tmp_path: Path) -> None:
     bogus = tmp_path / "s.sqlite"
     bogus.write_bytes(b"definitely not sqlite" * 100)
     with pytest.raises(StoreError, match="not a valid store"):
-        CommandLog.open(bogus)
+        Store.open(bogus)
 
 
 def test_a_retried_acquire_by_the_same_pid_gets_the_lease_again(tmp_path: Path) -> None:
-    engine = Engine(store=CommandLog.open(tmp_path / "s.sqlite"))
+    engine = Engine(store=Store.open(tmp_path / "s.sqlite"))
     engine.apply({"kind": "promise.create", "id": "t", "timeoutAt": 10**12,
                   "tags": {"resonate:target": "poll://any@g"}}, 1)
     acquire = {"kind": "task.acquire", "id": "t", "version": 0, "pid": "w", "ttl": 100}
@@ -130,8 +171,40 @@ def test_a_retried_acquire_by_the_same_pid_gets_the_lease_again(tmp_path: Path) 
     other, _ = engine.apply({**acquire, "pid": "x"}, 60)
     assert other["status"] == 409
     assert engine.tick(120) == []  # the retry refreshed the lease: 50 + 100
-    assert engine.store is not None
-    engine.store.close()
-    reloaded = Engine.load(CommandLog.open(tmp_path / "s.sqlite"))
+    reloaded = Engine.load(Store.open(crash_copy(tmp_path / "s.sqlite", tmp_path / "crash")))
     assert encoded(reloaded) == encoded(engine)
     reloaded.close()
+    engine.close()
+
+
+def test_a_format_1_store_is_migrated_to_tables(tmp_path: Path) -> None:
+    """A store an earlier rpcdemo wrote (snapshot + command log) keeps every promise."""
+    source = IndexedServerState()
+    source.apply(5, {"kind": "promise.create", "id": "snap", "timeoutAt": 10**12,
+                     "tags": {"resonate:target": "poll://any@g"}})
+    path = tmp_path / "old.sqlite"
+    conn = sqlite3.connect(path)
+    conn.executescript(
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+        "CREATE TABLE log (seq INTEGER PRIMARY KEY, now INTEGER NOT NULL, req BLOB NOT NULL);"
+        "CREATE TABLE snapshot (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL,"
+        " state BLOB NOT NULL);"
+        "INSERT INTO meta VALUES ('format', '1');")
+    s = source
+    conn.execute("INSERT INTO snapshot VALUES (1, 1, ?)", (msgspec.msgpack.encode(Snapshot(
+        promises=s.promises, tasks=s.tasks, schedules=as_records(s.schedules),
+        p_timeouts=s.p_timeouts, t_timeouts=s.t_timeouts)),))
+    logged: dict[str, Any] = {"kind": "promise.create", "id": "logged", "timeoutAt": 10**12}
+    conn.execute("INSERT INTO log VALUES (2, 7, ?)", (msgspec.msgpack.encode(logged),))
+    conn.commit()
+    conn.close()
+
+    engine = Engine.load(Store.open(path))
+    assert set(engine.state.promises) == {"snap", "logged"}
+    assert engine.state.tasks["snap"].state == "pending"
+    before = encoded(engine)
+    engine.close()
+    again = Engine.load(Store.open(path))
+    assert encoded(again) == before
+    assert again.store is not None and not again.store.old_format
+    again.close()

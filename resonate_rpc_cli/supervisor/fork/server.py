@@ -54,6 +54,8 @@ DEFAULT_PRELOAD = (
     "werkzeug.serving",
     "services.gateway_app",
 )
+#: Added to the preload when the server is resonate-pg: the connector and psycopg.
+POSTGRES_PRELOAD = ("resonate_pg", "services.pgsource")
 
 
 def _returncode(status: int) -> int:

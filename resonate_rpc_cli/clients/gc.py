@@ -1,0 +1,34 @@
+"""Asking rpcdemo's embedded server to drop call trees that settled long ago (``/rpcdemo/gc``)."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+from typing import Any
+
+from resonate_rpc_cli.clients.http import exchange
+from resonate_rpc_cli.contracts.errors import NotRunningError, RpcdemoError
+
+
+def collect(server_url: str, older_than_s: float, dry_run: bool = False,
+            timeout_s: float = 300.0) -> dict[str, Any]:
+    """``{"trees", "promises", "tasks", "bytes", "dry_run"}`` dropped (or, dry, droppable).
+
+    Raises :class:`NotRunningError` if the server cannot be reached and
+    :class:`RpcdemoError` if it is not rpcdemo's embedded server with extras.
+    """
+    body = json.dumps({"older_than_s": older_than_s, "dry_run": dry_run}).encode()
+    try:
+        status, raw = exchange("POST", server_url.rstrip("/") + "/rpcdemo/gc", body, timeout_s)
+    except (urllib.error.URLError, OSError) as exc:
+        raise NotRunningError(f"cannot reach the server at {server_url}: {exc}") from None
+    if status in (404, 405):
+        raise RpcdemoError(f"the server at {server_url} has no /rpcdemo/gc (only rpcdemo's "
+                           "embedded server without --no-extras collects)")
+    try:
+        answer: dict[str, Any] = json.loads(raw)
+    except ValueError:
+        answer = {}
+    if status != 200:
+        raise RpcdemoError(f"gc failed on {server_url}: {answer.get('error', status)}")
+    return answer

@@ -1,0 +1,70 @@
+"""Failover on resonate-pg: hand a dead node's leases back through ``task.release``.
+
+When the supervisor has reaped a node it knows the node's leases are dead.
+:class:`PgLeaseReleaser` reads the tasks that node id still holds
+(``state = 'acquired' AND pid = node id``) and sends ``task.release`` for each
+with the version it read, through the protocol (``resonate.resonate_rpc``).
+resonate-pg's ``task_release`` checks the version, not the holder: a task
+another node acquired meanwhile has a newer version and answers 409, so a
+release never takes work from a live node. The released task goes back to
+pending and its execute message is re-sent to the group at once instead of
+after the lease. Callers must only name node ids of reaped processes (never a
+live or paused one); the supervisor's failover rule guarantees that.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+from resonate_base import PROTOCOL_VERSION
+
+from resonate_rpc_cli.clients.protocol import ProtocolError, ServerUnreachable
+from resonate_rpc_cli.postgres.db import Db, Rows
+from resonate_rpc_cli.supervisor.failover import HttpLeaseReleaser, ReleaseOutcome
+
+HELD_SQL = ("SELECT id, version FROM resonate.tasks WHERE state = 'acquired' AND pid = %s "
+            "ORDER BY id")
+RPC_SQL = "SELECT resonate.resonate_rpc(%s::jsonb)"
+_corr = itertools.count(1)
+
+
+def release_request(task_id: str, version: int) -> str:
+    """The ``task.release`` envelope for one task at ``version``."""
+    return json.dumps({
+        "kind": "task.release",
+        "head": {"corrId": f"rpcdemo-release-{next(_corr)}", "version": PROTOCOL_VERSION},
+        "data": {"id": task_id, "version": version},
+    })
+
+
+def release_held(db: Rows, node_id: str) -> list[str]:
+    """Release every task ``node_id`` holds; the ids released (a 409 is skipped).
+
+    Raises ServerUnreachable or ProtocolError like :class:`~.db.Db`.
+    """
+    released = []
+    for task_id, version in db.rows(HELD_SQL, (node_id,)):
+        rows = db.rows(RPC_SQL, (release_request(str(task_id), int(version)),))
+        reply = rows[0][0] if rows else None
+        head = reply.get("head", {}) if isinstance(reply, dict) else {}
+        if head.get("status") == 200:
+            released.append(str(task_id))
+    return released
+
+
+class PgLeaseReleaser(HttpLeaseReleaser):
+    """The supervisor's releaser on resonate-pg: same queue and thread, SQL instead of HTTP."""
+
+    def __init__(self, server_url: str, timeout_s: float = 2.0, db: Rows | None = None) -> None:
+        self.db: Rows = db if db is not None else Db(server_url, timeout_s)
+        super().__init__(server_url, timeout_s)
+
+    def release_now(self, node: str, node_id: str) -> ReleaseOutcome:
+        try:
+            ids = tuple(release_held(self.db, node_id))
+        except (ServerUnreachable, ProtocolError) as exc:
+            return ReleaseOutcome(node, node_id, None,
+                                  f"release failed ({exc}); leases lapse after the TTL")
+        return ReleaseOutcome(node, node_id, ids,
+                              f"{len(ids)} lease(s) of {node_id} back to the group")
