@@ -85,6 +85,6 @@ class LinkClient:
 
     def _no_links(self) -> RpcdemoError:
         if control.answering(self.home):
-            return UsageError(f"the topology under {self.home.root} runs without links "
-                              "(started with --no-links or links = false)")
+            return UsageError(f"the topology under {self.home.root} runs without links; "
+                              "start it with `rpcdemo up --links` (or links = true)")
         return NotRunningError(control.not_running_message(self.home))
