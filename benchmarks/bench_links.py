@@ -3,8 +3,8 @@
     python benchmarks/bench_links.py [--flows 150] [--rounds 3] [--delay-ms 0]
 
 Each round starts the whole topology twice with the real CLI (``rpcdemo up
---detach``, fresh HOME under /tmp, free ports), once with links (the
-default) and once with ``--no-links``, in alternating order, and runs
+--detach``, fresh HOME under /tmp, free ports), once with ``--links`` and once
+with ``--no-links`` (the default), in alternating order, and runs
 ``--flows`` await chains and as many fan-outs one after another through the
 gateway (HTTP keep-alive, after 10 warm-up flows of each). Latency is the
 gateway's answer time as the client sees it. ``--delay-ms N`` also runs a
@@ -79,8 +79,7 @@ def one_run(mode: str, flows: int, delay_ms: float) -> dict[str, list[float]]:
     gateway = free_port()
     args = ["up", "--detach", "--server-port", str(free_port()), "--gateway-port",
             str(gateway), "--memory"]
-    if mode == "no-links":
-        args.append("--no-links")
+    args.append("--no-links" if mode == "no-links" else "--links")
     try:
         rpcdemo(home, *args)
         if delay_ms > 0:

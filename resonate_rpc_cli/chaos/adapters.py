@@ -178,6 +178,7 @@ def own_topology(
     config = TopologyConfig(
         server_port=_free_port(), gateway_port=_free_port(), ttl_s=ttl_s,
         step_delay_s=step_delay_s, delay_mode=delay_mode, memory=memory,
+        links=True,  # chaos's own topology can always break links (network faults)
     )
     own: OwnTopology | None = None
     daemon: subprocess.Popen[bytes] | None = None

@@ -7,7 +7,7 @@ a typo never silently falls back to a default.
 
 Example (``examples/rpcdemo.toml``)::
 
-    links = true             # each node reaches the server through its own link proxy
+    links = false            # true: each node reaches the server through its own link proxy
 
     [server]
     port = 8001

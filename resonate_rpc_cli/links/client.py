@@ -68,6 +68,6 @@ class LinkClient:
 
     def _no_links(self) -> RpcdemoError:
         if SupervisorClient(self.home).answering():
-            return UsageError(f"the topology under {self.home.root} runs without links "
-                              "(started with --no-links or links = false)")
+            return UsageError(f"the topology under {self.home.root} runs without links; "
+                              "start it with `rpcdemo up --links` (or links = true)")
         return NotRunningError(not_running_message(self.home))

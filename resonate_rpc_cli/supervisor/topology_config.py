@@ -75,8 +75,9 @@ class TopologyConfig:
     only: list[str] = field(default_factory=list)
     restart_max_failures: int = 4
     restart_backoff_s: float = 0.25
-    #: every node reaches the server through its own link proxy (``links/``)
-    links: bool = True
+    #: every node reaches the server through its own link proxy (``links/``); off by
+    #: default: they cost more than the 15% flow latency budget (benchmarks/bench_links.py)
+    links: bool = False
     #: The embedded server's retention horizon in seconds (``None``: keep everything).
     retain_s: float | None = None
     #: resonate-pg's schema file (``postgres`` only), applied once to a new cluster

@@ -176,7 +176,8 @@ def test_logs_json_is_one_object_per_line(running: Running) -> None:
 
 
 def test_watch_json_streams_status_snapshots(running: Running) -> None:
-    code, out, err = rpcdemo(running.home, "watch", "--json", "--duration", "0.3",
+    # a snapshot with the server down costs a first urlopen (~0.5 s on a loaded machine)
+    code, out, err = rpcdemo(running.home, "watch", "--json", "--duration", "2",
                              "--interval", "0.1")
     assert code == 0, err
     snapshots = [json.loads(line) for line in out.splitlines()]

@@ -36,7 +36,9 @@ def cli() -> Iterator[Cli]:
         c = new_cli(home)
         try:
             with patched_environ({"RPCDEMO_FAIL_ALWAYS": "service-f"}):
-                up = c.run(*c.up_args("--detach", "--ttl", "60", "--delay", "service-c=120"))
+                # --links: the partition case below breaks service-c's link (links are opt-in)
+                up = c.run(*c.up_args("--detach", "--links", "--ttl", "60",
+                                      "--delay", "service-c=120"))
             assert up.returncode == 0, (up.stdout, up.stderr)
             yield c
         finally:
