@@ -1,7 +1,10 @@
 """Servers the protocol suite runs against, and one way to talk to them.
 
-``memory`` / ``durable``: ``rpcdemo server`` (``python -m resonate_rpc_cli server``)
-as a real process on a free port, in memory or on a SQLite store.
+* ``memory`` / ``durable``: ``rpcdemo server`` (``python -m resonate_rpc_cli server``)
+  as a real process on a free port, in memory or on a SQLite store;
+* ``resonate-pg``: Resonate HQ's server as stored procedures, when
+  ``RPCDEMO_RESONATE_SQL`` names a ``resonate.sql``: a cluster under the
+  test's HOME behind our HTTP adapter (pgadapter.py).
 
 :func:`send` posts one envelope and returns ``(status, data)`` from the
 response head, whatever the status.
@@ -11,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -21,7 +25,7 @@ from typing import Any
 from tests.procs import PYTHON, ProcGroup, free_port, spawn, wait_until
 
 PROTOCOL_VERSION = "2026-04-01"
-MODES = ("memory", "durable")
+MODES = ("memory", "durable", "resonate-pg")
 _corr = itertools.count()
 
 
@@ -64,3 +68,9 @@ def _healthy(url: str) -> bool:
             return int(resp.status) == 200
     except (urllib.error.URLError, OSError):
         return False
+
+
+def resonate_sql() -> Path | None:
+    """The ``resonate.sql`` named by ``RPCDEMO_RESONATE_SQL``, if any."""
+    value = os.environ.get("RPCDEMO_RESONATE_SQL")
+    return Path(value) if value else None
