@@ -216,7 +216,7 @@ def pct(xs: list[float], q: float) -> float:
     return statistics.quantiles(xs, n=100, method="inclusive")[int(q) - 1]
 
 
-def main() -> None:
+def _args() -> tuple[argparse.Namespace, list[str]]:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--flows", type=int, default=60, help="flows of each shape (default 60)")
     ap.add_argument("--load", type=float, default=12.0,
@@ -230,6 +230,11 @@ def main() -> None:
     backends = [b.strip() for b in args.backend.split(",") if b.strip()]
     if not backends or set(backends) - {"embedded", "postgres"}:
         raise SystemExit("bench_server: --backend takes embedded, postgres or both")
+    return args, backends
+
+
+def main() -> None:
+    args, backends = _args()
     tmp = Path(tempfile.mkdtemp(prefix="bench-server-"))
     procs = Procs(tmp)
     started = time.monotonic()

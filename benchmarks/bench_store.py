@@ -422,30 +422,9 @@ def fill_table(args: argparse.Namespace, tmp: Path) -> None:
                             f"{size})")
                 print(rows[-1], flush=True)
                 break
-            probe = TinyProbe(server.url)
-            probe.start()
-            w0, m0, c0 = time.time(), time.monotonic(), cpu_s(server.pid)
-            got, reqs, secs = run_load(server.url, trees, target_trees - trees, tmp,
-                                       seconds=left)
-            w1, m1, c1 = time.time(), time.monotonic(), cpu_s(server.pid)
-            cpu_us = (c1 - c0) / max(reqs, 1) * 1e6
-            probe.close()
+            got, row = _measure_window(server, trees, target_trees, tmp, left, base_rss)
             trees += got
-            rps = reqs / secs if secs > 0 else 0.0
-            stall = server_stall_ms(server.url, w0, w1)
-            slowest = probe.slowest_ms(m0, m1)
-            rss = rss_mb(server.pid)
-            held = trees * TREE
-            per = (rss - base_rss) * 1024 * 1024 / max(held, 1)
-            info_ms = info_latency_ms(server.url)
-            server.kill9()
-            restart = server.start()
-            kept = promise_count(server.url)
-            ok = "yes" if kept is None or kept >= held else f"NO ({kept})"
-            stall_s = f"{stall[0]:.0f}/{stall[1]:.1f}" if stall is not None else "-"
-            rows.append(f"{held:>10} {rps:>8.0f} {cpu_us:>10.0f} {stall_s:>11} "
-                        f"{slowest:>11.1f} {rss:>8.0f} "
-                        f"{per:>10.0f} {info_ms:>8.2f} {restart:>10.2f} {ok:>5}")
+            rows.append(row)
             print(rows[-1], flush=True)
             if trees < target_trees:
                 print(f"  (cap of {args.cap:.0f} s reached during the window)", flush=True)
@@ -453,6 +432,34 @@ def fill_table(args: argparse.Namespace, tmp: Path) -> None:
     finally:
         server.stop()
     print(f"\nbench_store: {time.monotonic() - started:.0f} s; logs in {tmp}")
+
+
+def _measure_window(server: Server, trees: int, target_trees: int, tmp: Path, left: float,
+                    base_rss: float) -> tuple[int, str]:
+    """Load ``server`` from ``trees`` up to ``target_trees`` (within ``left`` seconds), then
+    kill -9 and restart it; the trees added and the table row."""
+    probe = TinyProbe(server.url)
+    probe.start()
+    w0, m0, c0 = time.time(), time.monotonic(), cpu_s(server.pid)
+    got, reqs, secs = run_load(server.url, trees, target_trees - trees, tmp, seconds=left)
+    w1, m1, c1 = time.time(), time.monotonic(), cpu_s(server.pid)
+    cpu_us = (c1 - c0) / max(reqs, 1) * 1e6
+    probe.close()
+    rps = reqs / secs if secs > 0 else 0.0
+    stall = server_stall_ms(server.url, w0, w1)
+    slowest = probe.slowest_ms(m0, m1)
+    rss = rss_mb(server.pid)
+    held = (trees + got) * TREE
+    per = (rss - base_rss) * 1024 * 1024 / max(held, 1)
+    info_ms = info_latency_ms(server.url)
+    server.kill9()
+    restart = server.start()
+    kept = promise_count(server.url)
+    ok = "yes" if kept is None or kept >= held else f"NO ({kept})"
+    stall_s = f"{stall[0]:.0f}/{stall[1]:.1f}" if stall is not None else "-"
+    return got, (f"{held:>10} {rps:>8.0f} {cpu_us:>10.0f} {stall_s:>11} "
+                 f"{slowest:>11.1f} {rss:>8.0f} "
+                 f"{per:>10.0f} {info_ms:>8.2f} {restart:>10.2f} {ok:>5}")
 
 
 def soak(args: argparse.Namespace, tmp: Path) -> None:

@@ -12,7 +12,7 @@ def test_timers_hand_out_exactly_the_due_ids_once() -> None:
     rng = random.Random(5)
     timers = Timers()
     want: dict[str, int] = {}
-    for i in range(3000):
+    for _ in range(3000):
         key = f"k{rng.randint(0, 800)}"
         if rng.random() < 0.2:
             timers.remove(key)
