@@ -139,12 +139,14 @@ def test_a_killed_step_finishes_within_seconds_of_the_respawn_not_the_ttl(
 def test_a_surviving_replica_takes_the_killed_step_over_at_once(topology: EnvCli) -> None:
     cli = topology
     done: dict[str, Any] = {}
+    # node ids first: a status call between the step's start and the kill could outlast the step
+    node_ids = {name: cli.node(name)["node_id"] for name in ("service-b-1", "service-b-2")}
     start_flow(cli, "failover-replica", 51, done)
     wait_until(lambda: bar_started_not_ended(cli.home, 51), 30, "bar(51) to start its step")
     runner = next(e.node for e in read_ledger(cli.home / "ledger")
                   if e.func == "bar" and e.arg == 51)
     survivor = next(n for n in ("service-b-1", "service-b-2") if n != runner)
-    dead_id = cli.node(runner)["node_id"]
+    dead_id = node_ids[runner]
     killed_at = time.monotonic()
     kill = cli.run("kill", runner)  # no respawn: the other replica must take over
     assert kill.returncode == 0, kill.stderr
