@@ -6,12 +6,14 @@ import contextlib
 import json
 import signal
 import subprocess
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import psutil
 
+from tests.e2e._topology_support import patched_environ
 from tests.procs import PYTHON, free_port, processes_of_home, short_home, wait_until
 
 
@@ -69,3 +71,23 @@ def assert_nothing_left(home: Path, timeout: float = 8.0) -> None:
 
 
 __all__ = ["Cli", "assert_nothing_left", "end_leftovers", "new_cli", "short_home"]
+
+
+@contextlib.contextmanager
+def running_topology(*up_flags: str, env: Mapping[str, str] | None = None) -> Iterator[Cli]:
+    """A topology started with ``up --detach *up_flags`` under a fresh short HOME.
+
+    ``env`` is set around ``up`` only (the supervisor passes it on to its nodes). On exit
+    the topology is taken down and the test fails if any of its processes is left running.
+    """
+    with short_home() as home:
+        c = new_cli(home)
+        try:
+            with patched_environ(env or {}):
+                up = c.run(*c.up_args("--detach", *up_flags))
+            assert up.returncode == 0, (up.stdout, up.stderr)
+            yield c
+        finally:
+            c.run("down")
+            left = end_leftovers(home)
+            assert not left, f"left running after down: {left}"

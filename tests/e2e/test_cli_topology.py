@@ -11,7 +11,14 @@ from collections.abc import Iterator
 import psutil
 import pytest
 
-from tests.e2e._cli_support import Cli, assert_nothing_left, end_leftovers, new_cli, short_home
+from tests.e2e._cli_support import (
+    Cli,
+    assert_nothing_left,
+    end_leftovers,
+    new_cli,
+    running_topology,
+    short_home,
+)
 from tests.procs import wait_until
 
 pytestmark = pytest.mark.e2e
@@ -19,16 +26,8 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 def cli() -> Iterator[Cli]:
-    with short_home() as home:
-        c = new_cli(home)
-        try:
-            up = c.run(*c.up_args("--detach", "--ttl", "2", "--delay", "service-b=2"))
-            assert up.returncode == 0, (up.stdout, up.stderr)
-            yield c
-        finally:
-            c.run("down")
-            left = end_leftovers(home)
-            assert not left, f"left running after down: {left}"
+    with running_topology("--ttl", "2", "--delay", "service-b=2") as c:
+        yield c
 
 
 @pytest.mark.parametrize(("flow", "args", "value"), [

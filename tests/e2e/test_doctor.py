@@ -23,8 +23,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e._cli_support import Cli, end_leftovers, new_cli, short_home
-from tests.e2e._topology_support import patched_environ
+from tests.e2e._cli_support import Cli, running_topology
 from tests.procs import wait_until
 
 pytestmark = pytest.mark.e2e
@@ -32,19 +31,10 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 def cli() -> Iterator[Cli]:
-    with short_home() as home:
-        c = new_cli(home)
-        try:
-            with patched_environ({"RPCDEMO_FAIL_ALWAYS": "service-f"}):
-                # --links: the partition case below breaks service-c's link (links are opt-in)
-                up = c.run(*c.up_args("--detach", "--links", "--ttl", "60",
-                                      "--delay", "service-c=120"))
-            assert up.returncode == 0, (up.stdout, up.stderr)
-            yield c
-        finally:
-            c.run("down")
-            left = end_leftovers(home)
-            assert not left, f"left running after down: {left}"
+    # --links: the partition case below breaks service-c's link (links are opt-in)
+    with running_topology("--links", "--ttl", "60", "--delay", "service-c=120",
+                          env={"RPCDEMO_FAIL_ALWAYS": "service-f"}) as c:
+        yield c
 
 
 def start(cli: Cli, flow: str) -> str:

@@ -16,7 +16,7 @@ from resonate_rpc_cli.contracts.flows import flow_named
 from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.contracts.ledger import LedgerEntry, read_ledger
 from resonate_rpc_cli.observe.snapshot import collect_status
-from tests.e2e._cli_support import Cli, end_leftovers, new_cli, short_home
+from tests.e2e._cli_support import Cli, running_topology
 from tests.procs import wait_until
 
 pytestmark = pytest.mark.e2e
@@ -26,17 +26,9 @@ STEP_S = 1.0
 
 @pytest.fixture(scope="module")
 def cli() -> Iterator[Cli]:
-    with short_home() as home:
-        c = new_cli(home)
-        try:
-            up = c.run(*c.up_args("--detach", "--ttl", "3", "--replicas", "service-b=3",
-                                  "--delay", f"service-b={STEP_S}"))
-            assert up.returncode == 0, (up.stdout, up.stderr)
-            yield c
-        finally:
-            c.run("down")
-            left = end_leftovers(home)
-            assert not left, f"left running after down: {left}"
+    with running_topology("--ttl", "3", "--replicas", "service-b=3",
+                          "--delay", f"service-b={STEP_S}") as c:
+        yield c
 
 
 def run_chains(cli: Cli, args: list[int], tag: str) -> list[FlowOutcome]:
