@@ -122,3 +122,8 @@ class Home:
             os.chmod(self.root, 0o700)
         for sub in (self.run_dir, self.ready_dir, self.logs_dir, self.ledger_dir):
             sub.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+
+def not_running_message(home: Home) -> str:
+    """The one line for "no supervisor answers under ``home``" (exit 3)."""
+    return f"nothing is running under {home.root}; start it with `rpcdemo up`"

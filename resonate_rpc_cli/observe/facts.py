@@ -164,3 +164,19 @@ def _int(value: Any) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     return int(value)
+
+
+def node_names_by_id(nodes: list[dict[str, Any]]) -> dict[str, str]:
+    """Resonate node id → readable name; ids of dead incarnations say so.
+
+    A task can stay leased to a killed incarnation until its TTL runs out;
+    it shows as ``service-b-1 (incarnation 1, gone)``.
+    """
+    names: dict[str, str] = {}
+    for node in nodes:
+        for i, old in enumerate(node.get("past_node_ids") or [], start=1):
+            if old != "gateway":
+                names[str(old)] = f"{node['name']} (incarnation {i}, gone)"
+        if node.get("node_id"):
+            names[str(node["node_id"])] = str(node["name"])
+    return names
