@@ -2,7 +2,7 @@
 
 Everything here is data: promise records, task records, the process table,
 ledger counts, log lines, link states. :mod:`.doctor` turns them into causes
-without any I/O; :mod:`.doctor_gather` collects them from a running topology.
+without any I/O; :mod:`.gather` collects them from a running topology.
 A fact source the topology lacks is ``None`` (a bare external server has no
 process table; a server without ``task.search`` has no leases), and the
 doctor then says what it cannot know instead of guessing.

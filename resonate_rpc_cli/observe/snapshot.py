@@ -248,7 +248,7 @@ def collect_status(home: Home, pending_limit: int = MAX_PENDING) -> dict[str, An
         "promises": promises,
         # pending work: holder, lease left, attempts, idle (observe/leases.py)
         "tasks": work,
-        # null when the topology runs without links (`up --no-links`)
+        # null when the topology runs without links (`up` without `--links`)
         "links": None if links is None else [link.to_dict() for link in links],
         "events": sup.events[-20:],
     }
