@@ -11,7 +11,6 @@ the control socket inside it is private to the user who started it. Layout
     HOME/run/links.sock          the link hub's socket (``rpcdemo net``)
     HOME/run/supervisor.pid      the supervisor's pid
     HOME/run/ready/              ready files, one per incarnation
-    HOME/chaos/                  chaos reports
     HOME/postgres/data/          the cluster of ``up --server postgres`` (postgres/cluster.py)
     HOME/pgpass                  that cluster's password file (0600)
 """
@@ -64,10 +63,6 @@ class Home:
     @property
     def ledger_dir(self) -> Path:
         return self.root / LEDGER_DIR
-
-    @property
-    def chaos_dir(self) -> Path:
-        return self.root / "chaos"
 
     @property
     def store_path(self) -> Path:
