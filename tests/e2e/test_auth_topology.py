@@ -17,9 +17,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e._cli_support import Cli, running_topology
+from tests.e2e._cli_support import Cli, end_leftovers, new_cli, running_topology, short_home
 from tests.e2e.test_chaos_run import assert_proved
-from tests.procs import wait_until
+from tests.procs import processes_of_home, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -98,3 +98,20 @@ def test_a_short_chaos_run_passes(cli: Cli) -> None:
                f"every node ready again: {nodes}")
     # the server the chaos run restarted still checks tokens
     assert _status(f"http://127.0.0.1:{cli.server_port}/rpcdemo/info") == 401
+
+
+def test_up_on_every_interface_needs_auth_or_insecure() -> None:
+    with short_home() as home:
+        c = new_cli(home)
+        refused = c.run(*c.up_args("--detach", "--host", "0.0.0.0"))
+        assert refused.returncode == 2, (refused.stdout, refused.stderr)
+        assert len(refused.stderr.strip().splitlines()) == 1 and "--auth" in refused.stderr
+        assert not home.exists() and not processes_of_home(home), "nothing was started"
+        try:
+            started = c.run(*c.up_args("--detach", "--host", "0.0.0.0", "--insecure"))
+            assert started.returncode == 0, (started.stdout, started.stderr)
+            assert "insecure" in started.stderr and "without tokens" in started.stderr
+        finally:
+            c.run("down")
+            left = end_leftovers(home)
+            assert not left, left
