@@ -32,6 +32,7 @@ from typing import Any
 import jwt
 import msgspec
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from resonate.connections.local import wrap_response_envelope
@@ -117,7 +118,7 @@ class Authorizer:
         body = _json.encode(wrap_response_envelope(error_response(kind, corr_id, *refused)))
         return web.Response(body=body, status=refused[0], content_type="application/json")
 
-    def middleware(self) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+    def middleware(self) -> Middleware:
         """aiohttp middleware: ``/poll/…`` needs a valid bearer token (401 plain text, as
         the Rust server answers), ``/rpcdemo/…`` an admin's (401/403 ``{"error"}``)."""
 
