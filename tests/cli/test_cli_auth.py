@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import stat
 import time
 from pathlib import Path
@@ -16,7 +17,9 @@ from resonate_rpc_cli.contracts.errors import NotRunningError
 from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.supervisor import launch
 from resonate_rpc_cli.supervisor.topology_config import TopologyConfig
+from resonate_rpc_cli.server.__main__ import parse_args
 from tests.cli._fake_supervisor import rpcdemo
+from tests.procs import free_port
 
 
 @pytest.fixture
@@ -108,3 +111,28 @@ def test_token_bad_flags(home: Path, args: list[str], message: str) -> None:
     ensure_key_pair(Home(home))
     code, out, err = rpcdemo(home, "token", *args)
     assert code == 2 and message in err and not out
+
+
+def test_server_with_a_bad_key_file_is_exit_2_and_binds_nothing(home: Path, tmp_path: Path
+                                                                 ) -> None:
+    port = free_port()
+    junk = tmp_path / "junk.pem"
+    junk.write_text("-----BEGIN PUBLIC KEY-----\nnope\n-----END PUBLIC KEY-----\n")
+    for pem, message in ((tmp_path / "missing.pem", "cannot read the auth public key"),
+                         (junk, "unsupported or invalid public key")):
+        code, _, err = rpcdemo(home, "server", "--memory", "--port", str(port),
+                               "--auth-public-key", str(pem))
+        assert code == 2 and message in err, err
+        assert len(err.strip().splitlines()) == 1, err
+    code, _, err = rpcdemo(home, "server", "--memory", "--auth-iss", "me")
+    assert code == 2 and "need --auth-public-key" in err
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", port))  # nothing was left listening
+
+
+def test_the_module_entry_point_takes_the_same_auth_flags(tmp_path: Path) -> None:
+    config = parse_args(["--memory", "--auth-public-key", str(tmp_path / "k.pem"),
+                         "--auth-iss", "me", "--auth-aud", "api"])
+    assert (config.auth_public_key, config.auth_iss, config.auth_aud) == \
+        (tmp_path / "k.pem", "me", "api")
+    assert parse_args(["--memory"]).auth_public_key is None
