@@ -15,9 +15,9 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from resonate_rpc_cli.clients.tokens import KeyPair, ensure_key_pair
 from resonate_rpc_cli.contracts.errors import NotRunningError
 from resonate_rpc_cli.contracts.home import Home
+from resonate_rpc_cli.server.__main__ import parse_args
 from resonate_rpc_cli.supervisor import launch
 from resonate_rpc_cli.supervisor.topology_config import TopologyConfig
-from resonate_rpc_cli.server.__main__ import parse_args
 from tests.cli._fake_supervisor import rpcdemo
 from tests.procs import free_port
 
