@@ -48,6 +48,8 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 LEEWAY_S = 60
 #: Verified tokens remembered at most (the cache is cleared when full).
 CACHE_MAX = 4096
+#: src/types.rs ``SUPPORTED_VERSIONS`` (checked before the token, as server.rs does)
+SUPPORTED_VERSIONS = ("2026-04-01",)
 UNAUTHORIZED = (401, "Unauthorized")
 FORBIDDEN = (403, "Forbidden")
 
@@ -142,21 +144,25 @@ class Authorizer:
     def check_envelope(self, envelope: Any, now: float) -> tuple[int, str] | None:
         """``None`` if the request may proceed, else ``(status, message)`` to answer.
 
-        A body that is not a protocol envelope is refused with 400 (the Rust
-        server cannot parse it either), so nothing reaches the engine unchecked.
+        A body that is not a protocol envelope (or names another protocol version)
+        is refused with 400 before any token is read, as the Rust server does, so
+        nothing reaches the engine unchecked.
         """
         if not isinstance(envelope, dict):
             return 400, "Invalid request envelope: not an object"
         kind, head, data = envelope.get("kind"), envelope.get("head"), envelope.get("data")
         if not isinstance(kind, str) or not kind:
             return 400, "Missing or invalid 'kind' field — must be a non-empty string"
-        if not isinstance(head, dict):
-            return 400, "Invalid request envelope: missing head"
+        if not isinstance(head, dict) or not isinstance(head.get("corrId"), str):
+            return 400, "Invalid request envelope: head.corrId must be a string"
+        token, version = head.get("auth"), head.get("version")
+        if (token is not None and not isinstance(token, str)) or not isinstance(version, str):
+            return 400, "Invalid request envelope: head.version and head.auth must be strings"
         if not isinstance(data, dict):
             return 400, "Invalid 'data' field — must be an object"
-        token = head.get("auth")
-        if token is not None and not isinstance(token, str):
-            return 400, "Invalid request envelope: head.auth must be a string"
+        if version not in SUPPORTED_VERSIONS:
+            return 400, (f"Unsupported protocol version '{version}', supported versions: "
+                         f"{list(SUPPORTED_VERSIONS)}")
         claims = self.verify(token, now) if token else None
         if claims is None:
             return UNAUTHORIZED

@@ -94,12 +94,13 @@ def test_prefix_rules_per_kind(tmp_path: Path) -> None:
     now = time.time()
     assert auth.check_envelope(_envelope(token, pid="abc"), now) is None
     assert auth.check_envelope(_envelope(token, pid="xabc"), now) == (403, "Forbidden")
-    callback = {"kind": "promise.register_callback", "head": {"auth": token},
+    head = {"corrId": "c", "version": "2026-04-01", "auth": token}
+    callback = {"kind": "promise.register_callback", "head": head,
                 "data": {"awaited": "abz", "id": "zzz"}}
     assert auth.check_envelope(callback, now) is None
     callback["data"] = {"awaited": "zz", "id": "abz"}
     assert auth.check_envelope(callback, now) == (403, "Forbidden")
-    no_id = {"kind": "promise.get", "head": {"auth": token}, "data": {}}
+    no_id = {"kind": "promise.get", "head": head, "data": {}}
     assert auth.check_envelope(no_id, now) is None  # nothing to check: validation answers
 
 
@@ -108,5 +109,11 @@ def test_not_an_envelope_is_refused_before_any_token_is_read(tmp_path: Path) -> 
     now = time.time()
     assert auth.check_envelope([], now) is not None
     assert auth.check_envelope({"kind": "promise.get", "id": "a"}, now) is not None
-    refused = auth.check_envelope({"kind": "promise.get", "head": {"auth": 7}, "data": {}}, now)
+    head = {"corrId": "c", "version": "2026-04-01"}
+    for bad in ({**head, "auth": 7}, {"version": "2026-04-01"}, {**head, "version": "2025-01-01"}):
+        refused = auth.check_envelope({"kind": "promise.get", "head": bad, "data": {}}, now)
+        assert refused is not None and refused[0] == 400, bad
+    refused = auth.check_envelope({"kind": "promise.get", "head": head, "data": []}, now)
     assert refused is not None and refused[0] == 400
+    refused = auth.check_envelope({"kind": "promise.get", "head": head, "data": {}}, now)
+    assert refused == (401, "Unauthorized")  # a good envelope without a token
