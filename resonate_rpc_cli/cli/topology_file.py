@@ -17,6 +17,7 @@ Example (``examples/rpcdemo.toml``)::
     # resonate_sql = "resonate.sql" # with kind = "postgres": resonate-pg's schema file
     memory = false
     # retain = "1h"          # drop call trees settled longer ago (default: keep all)
+    # auth = true            # Resonate tokens (needed for a non-loopback host)
 
     [gateway]
     port = 5000
@@ -69,6 +70,7 @@ SCHEMA: dict[str, dict[str, tuple[str, cv.Check]]] = {
         "memory": ("memory", cv.flag),
         "retain": ("retain_s", cv.duration),
         "resonate_sql": ("resonate_sql", cv.path),
+        "auth": ("auth", cv.flag),
     },
     "gateway": {"port": ("gateway_port", cv.port)},
     "nodes": {

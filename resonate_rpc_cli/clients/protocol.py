@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from resonate_base import PROTOCOL_VERSION
 
 from resonate_rpc_cli.clients.http import exchange
+from resonate_rpc_cli.clients.tokens import server_token
 from resonate_rpc_cli.contracts.naming import is_postgres_url
 
 _corr = itertools.count(1)
@@ -40,9 +41,11 @@ class ResonateClient:
     """Blocking protocol client; cheap to construct, holds no connection."""
 
     def __init__(self, url: str, timeout_s: float = 5.0, token: str | None = None) -> None:
+        """``token`` (default :func:`~.tokens.server_token`) goes in every envelope's
+        ``head.auth`` and, for ``/rpcdemo/*``, in the ``Authorization`` header."""
         self.url = url.rstrip("/")
         self.timeout_s = timeout_s
-        self.token = token
+        self.token = token if token is not None else server_token(self.url)
 
     # -- raw -------------------------------------------------------------------
 
@@ -54,11 +57,10 @@ class ResonateClient:
 
     def request(self, kind: str, data: dict[str, Any]) -> dict[str, Any]:
         """Send one envelope; return its ``data`` or raise :class:`ProtocolError`."""
-        envelope = {
-            "kind": kind,
-            "head": {"corrId": f"rpcdemo-{next(_corr)}", "version": PROTOCOL_VERSION},
-            "data": data,
-        }
+        head = {"corrId": f"rpcdemo-{next(_corr)}", "version": PROTOCOL_VERSION}
+        if self.token:
+            head["auth"] = self.token
+        envelope = {"kind": kind, "head": head, "data": data}
         status, raw = self._http("POST", "/", json.dumps(envelope).encode())
         try:
             resp = json.loads(raw)

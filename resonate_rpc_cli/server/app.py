@@ -30,6 +30,7 @@ from resonate.connections.local import (
 )
 
 from resonate_rpc_cli import __version__
+from resonate_rpc_cli.server.auth import load_authorizer
 from resonate_rpc_cli.server.config import ServerConfig
 from resonate_rpc_cli.server.delivery import Address, Hub, Listener, Push
 from resonate_rpc_cli.server.engine import KNOWN_KINDS, Engine, error_response
@@ -59,6 +60,7 @@ class EmbeddedServer:
         engine.progress.visible = config.extras  # --no-extras: plain task records
         self.hub = Hub(config.hold_max, config.hold_age_s)
         self.on_fatal = on_fatal
+        self.auth = load_authorizer(config)  # None: auth off; UsageError: a bad key
         self.fatal: str | None = None
         #: task id → when its last ``execute`` went out, and to which listener.
         self._last_execute: dict[str, tuple[float, Listener]] = {}
@@ -186,6 +188,9 @@ class EmbeddedServer:
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             return _error(400, f"invalid JSON: {exc}")
         started = time.perf_counter()
+        if self.auth is not None and (refused := self.auth.refuse(envelope)) is not None:
+            self.busy_s += time.perf_counter() - started
+            return refused
         flat = unwrap_request_envelope(envelope)
         resp, outgoing = self._guard(lambda: self.engine.apply(flat, defer_commit=True))
         if self.engine.uncommitted:
@@ -325,7 +330,8 @@ class EmbeddedServer:
         return web.json_response({**done.to_json(), "dry_run": dry_run})
 
     def make_app(self) -> web.Application:
-        app = web.Application(client_max_size=self.config.max_body_bytes + 1)
+        app = web.Application(client_max_size=self.config.max_body_bytes + 1,
+                              middlewares=[self.auth.middleware()] if self.auth else [])
         app.router.add_post("/", self.handle_request)
         app.router.add_get("/poll/{group}/{pid}", self.handle_poll)
         app.router.add_get("/health", self.handle_health)

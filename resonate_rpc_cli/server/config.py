@@ -44,6 +44,11 @@ class ServerConfig:
     #: Retention: call trees settled longer ago than this many seconds are dropped
     #: (``None``: kept forever, the default).
     retain_s: float | None = None
+    #: Resonate's token auth (``server/auth.py``): the PEM public key tokens are verified
+    #: against (``None``: auth off), and the ``iss``/``aud`` they must carry, if set.
+    auth_public_key: Path | None = None
+    auth_iss: str | None = None
+    auth_aud: str | None = None
 
     @property
     def url(self) -> str:

@@ -23,6 +23,7 @@ import threading
 from dataclasses import dataclass
 
 from resonate_rpc_cli.clients.http import exchange
+from resonate_rpc_cli.clients.tokens import server_token
 from resonate_rpc_cli.contracts.naming import is_postgres_url
 
 #: Set to ``1`` in the supervisor's environment to turn failover off (benchmarks, tests).
@@ -105,7 +106,8 @@ class HttpLeaseReleaser:
         return self._extras
 
     def _http(self, method: str, path: str, body: bytes | None) -> tuple[int, bytes]:
-        return exchange(method, self.server_url + path, body, self.timeout_s)
+        return exchange(method, self.server_url + path, body, self.timeout_s,
+                        server_token(self.server_url))
 
     def _run(self) -> None:
         said = ""

@@ -22,6 +22,7 @@ from typing import Any
 import psutil
 
 from resonate_rpc_cli.clients.protocol import ResonateClient
+from resonate_rpc_cli.clients.tokens import ensure_key_pair, serve_home
 from resonate_rpc_cli.contracts.errors import NotRunningError, RpcdemoError, UsageError
 from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.contracts.lifeline import ENV_PARENT_PID
@@ -203,6 +204,9 @@ def up(
         check_port_free(config.host, config.server_port, "server")
     if config.includes(GATEWAY):
         check_port_free(config.host, config.gateway_port, "gateway")
+    if config.auth:  # the server verifies against HOME's key; our reads are signed with it
+        ensure_key_pair(home)
+        serve_home(config.server_url, home)
     started = time.monotonic()
     daemon = spawn_daemon(home, config, None if detach else os.getpid())
     try:

@@ -7,6 +7,7 @@ processes are started here. The environment follows the node contract in
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import shutil
@@ -15,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from resonate_rpc_cli.clients.tokens import ENV_TOKEN, KeyPair, node_token
 from resonate_rpc_cli.contracts import naming as topo
 from resonate_rpc_cli.contracts.durations import parse_duration
 from resonate_rpc_cli.contracts.errors import UsageError
@@ -82,6 +84,11 @@ class TopologyConfig:
     retain_s: float | None = None
     #: resonate-pg's schema file (``postgres`` only), applied once to a new cluster
     resonate_sql: str = ""
+    #: Resonate's token auth on the embedded server: a key pair under HOME, a token per
+    #: node, admin tokens for our reads (``clients/tokens.py``)
+    auth: bool = False
+    #: a non-loopback ``host`` without ``auth``, knowingly (``up --insecure``)
+    insecure: bool = False
 
     def __post_init__(self) -> None:
         if self.server_kind == POSTGRES_SERVER:
@@ -167,6 +174,7 @@ def validate_config(config: TopologyConfig) -> TopologyConfig:
         raise UsageError(f"--server-port and --gateway-port are both {config.server_port}")
     if config.retain_s is not None and config.server_kind != EMBEDDED_SERVER:
         raise UsageError("--retain (retain in the topology file) needs the embedded server")
+    check_exposure(config)
     if config.server_kind == EXTERNAL_SERVER:
         cv.checked("--server-url", cv.url, config.server_url)
     if config.server_kind == POSTGRES_SERVER and config.memory:
@@ -177,6 +185,26 @@ def validate_config(config: TopologyConfig) -> TopologyConfig:
         if part not in PART_NAMES:
             raise UsageError(f"--only: unknown part {part!r}; valid: {', '.join(PART_NAMES)}")
     return config
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is a loopback address (or ``localhost``)."""
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_exposure(config: TopologyConfig) -> None:
+    """UsageError when an HTTP server we start would listen beyond loopback without
+    tokens (unless ``insecure``), or ``auth`` is asked of a server that is not ours."""
+    if config.auth and config.server_kind != EMBEDDED_SERVER:
+        raise UsageError("--auth needs the embedded server (resonate-pg: the database's "
+                         "roles guard it; another server: give nodes RESONATE_TOKEN)")
+    if (config.server_kind in (EMBEDDED_SERVER, REAL_SERVER) and not config.auth
+            and not config.insecure and not is_loopback(config.host)):
+        raise UsageError(f"--host {config.host} would let anyone who reaches it drive the "
+                         "server: add --auth (tokens) or --insecure")
 
 
 def check_replicas(group: str, n: int) -> int:
@@ -285,8 +313,9 @@ def build_launch(
             return LaunchSpec(label, SERVER, node_id, incarnation, argv, env, log, None)
         store = ["--memory"] if config.memory else ["--store", str(home.store_path)]
         retain = ["--retain", repr(config.retain_s)] if config.retain_s is not None else []
+        auth = ["--auth-public-key", str(KeyPair.of(home).public)] if config.auth else []
         argv = [sys.executable, "-m", "resonate_rpc_cli.server", "--host", config.host,
-                "--port", str(config.server_port), *store, *retain]
+                "--port", str(config.server_port), *store, *retain, *auth]
         return LaunchSpec(label, SERVER, node_id, incarnation, argv, env, log, None)
     ready = home.ready_file(label, node_id)
     env.update({
@@ -297,6 +326,8 @@ def build_launch(
         topo.ENV_READY_FILE: str(ready),
         topo.ENV_TTL: repr(config.ttl_s),
     })
+    if config.auth:
+        env[ENV_TOKEN] = node_token(home)
     if name.group == GATEWAY:
         env[topo.ENV_GATEWAY_HOST] = config.host
         env[topo.ENV_GATEWAY_PORT] = str(config.gateway_port)
