@@ -97,6 +97,10 @@ def up(
     retain: Annotated[str | None, typer.Option(metavar="DURATION",
         help="The embedded server drops call trees settled longer ago than this, e.g. 1h "
         "(default: keep everything).", show_default=False)] = None,
+    variant: Annotated[str | None, typer.Option(metavar="seed|polyglot",
+        help="polyglot: service-h and service-i run on Resonate's TypeScript SDK "
+        "(services/ts, Node from the venv) (default seed: all Python).",
+        show_default=False)] = None,
     config_path: Annotated[Path | None, typer.Option("--config",
         help="Topology file (default ./rpcdemo.toml when present).")] = None,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for readiness.")]
@@ -114,7 +118,7 @@ def up(
         ("host", host), ("server_port", server_port), ("gateway_port", gateway_port),
         ("ttl_s", ttl), ("step_delay_s", step_delay), ("delay_mode", delay_mode),
         ("fail_first", fail_first), ("memory", memory), ("server_url", server_url),
-        ("links", links), ("resonate_sql", resonate_sql),
+        ("links", links), ("resonate_sql", resonate_sql), ("variant", variant),
     ) if value is not None}
     if retain is not None:
         flags["retain_s"] = retain_seconds(retain)

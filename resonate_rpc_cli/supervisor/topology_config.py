@@ -30,6 +30,7 @@ from resonate_rpc_cli.contracts.naming import (
     is_postgres_url,
 )
 from resonate_rpc_cli.supervisor import config_values as cv
+from resonate_rpc_cli.supervisor import variants
 
 DEFAULT_TTL_S = 5.0
 #: ``embedded``: our server (python -m resonate_rpc_cli.server); ``resonate``: the real
@@ -82,6 +83,9 @@ class TopologyConfig:
     retain_s: float | None = None
     #: resonate-pg's schema file (``postgres`` only), applied once to a new cluster
     resonate_sql: str = ""
+    #: which runtime runs each service group (``supervisor/variants.py``): ``seed`` (all
+    #: Python) or ``polyglot`` (service-h and service-i on the TypeScript SDK)
+    variant: str = variants.SEED
 
     def __post_init__(self) -> None:
         if self.server_kind == POSTGRES_SERVER:
@@ -158,6 +162,7 @@ def validate_config(config: TopologyConfig) -> TopologyConfig:
         *((f"delay for {group}", cv.seconds, d) for group, d in config.delays.items()),
         ("--delay-mode", cv.choice(DELAY_MODES), config.delay_mode),
         ("--server", cv.choice(SERVER_KINDS), config.server_kind),
+        ("--variant", cv.choice(variants.VARIANTS), config.variant),
         ("restart max_failures", cv.whole(1), config.restart_max_failures),
         ("restart backoff", cv.positive_seconds, config.restart_backoff_s),
     ]
@@ -169,6 +174,9 @@ def validate_config(config: TopologyConfig) -> TopologyConfig:
         raise UsageError("--retain (retain in the topology file) needs the embedded server")
     if config.server_kind == EXTERNAL_SERVER:
         cv.checked("--server-url", cv.url, config.server_url)
+    if config.variant == variants.POLYGLOT and is_postgres_url(config.server_url):
+        raise UsageError("--variant polyglot needs an HTTP server: the TypeScript SDK does "
+                         "not speak resonate-pg")
     if config.server_kind == POSTGRES_SERVER and config.memory:
         raise UsageError("--memory does not go with --server postgres (a database is durable)")
     for group, n in config.replicas.items():
@@ -307,7 +315,8 @@ def build_launch(
         env[topo.ENV_DELAY_MODE] = config.delay_mode
         if config.fail_first:
             env[topo.ENV_FAIL_FIRST] = "1"
-    argv = [sys.executable, "-m", module]
+    script = variants.ts_script(config.variant, name.group)
+    argv = variants.node_argv(script) if script else [sys.executable, "-m", module]
     return LaunchSpec(label, name.group, node_id, incarnation, argv, env, log, ready)
 
 
