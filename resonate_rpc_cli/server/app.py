@@ -23,11 +23,7 @@ from typing import Any
 
 import msgspec
 from aiohttp import web
-from resonate.connections.local import (
-    OutgoingMessage,
-    unwrap_request_envelope,
-    wrap_response_envelope,
-)
+from resonate.connections.local import OutgoingMessage, unwrap_request_envelope
 
 from resonate_rpc_cli import __version__
 from resonate_rpc_cli.server.config import ServerConfig
@@ -37,6 +33,7 @@ from resonate_rpc_cli.server.gcpolicy import freeze_loop
 from resonate_rpc_cli.server.probe import LoopProbe
 from resonate_rpc_cli.server.store import StoreError
 from resonate_rpc_cli.server.sweeper import Sweeper
+from resonate_rpc_cli.server import wire
 
 log = logging.getLogger("rpcdemo.server")
 
@@ -85,7 +82,8 @@ class EmbeddedServer:
             task_id = _execute_task_id(msg.message)
             if task_id is not None and not self.hub.groups.get(address.group):
                 continue  # an execute nobody can take is dropped, never held: skip encoding it
-            push = Push(address, _json.encode(msg.message).decode(), task_id)
+            wired = wire.message(msg.message, self.config.url)
+            push = Push(address, _json.encode(wired).decode(), task_id)
             listener = self.hub.deliver(push, now)
             if listener is not None and task_id is not None:
                 self._last_execute[task_id] = (now, listener)
@@ -103,8 +101,8 @@ class EmbeddedServer:
             last = self._last_execute.get(task_id)
             if last is not None and now - last[0] < RESEND_AFTER_S and not last[1].closed:
                 continue  # just sent to a member that is still connected
-            message = {"kind": "execute", "data": {"task": {"id": task_id, "version": version}}}
-            self.hub.send_to(listener, Push(address, _json.encode(message).decode(), task_id))
+            wired = wire.execute_message(task_id, version, self.config.url)
+            self.hub.send_to(listener, Push(address, _json.encode(wired).decode(), task_id))
             self._last_execute[task_id] = (now, listener)
             sent += 1
         return sent
@@ -193,7 +191,8 @@ class EmbeddedServer:
             await asyncio.shield(self._group_commit())
             started = time.perf_counter()
         self.dispatch(outgoing)
-        wrapped = wrap_response_envelope(resp)
+        action = flat.get("action") if isinstance(flat, dict) else None
+        wrapped = wire.envelope(resp, action.get("kind") if isinstance(action, dict) else None)
         status = wrapped["head"]["status"]
         body = _json.encode(wrapped)
         kind = wrapped["kind"]
@@ -367,7 +366,7 @@ async def _read_body(request: web.Request, limit: int) -> bytes | None:
 
 
 def _error(status: int, message: str) -> web.Response:
-    body = _json.encode(wrap_response_envelope(error_response(None, None, status, message)))
+    body = _json.encode(wire.envelope(error_response(None, None, status, message)))
     return web.Response(body=body, status=status, content_type="application/json")
 
 
