@@ -26,6 +26,7 @@ from aiohttp import web
 from resonate.connections.local import OutgoingMessage, unwrap_request_envelope
 
 from resonate_rpc_cli import __version__
+from resonate_rpc_cli.server import wire
 from resonate_rpc_cli.server.config import ServerConfig
 from resonate_rpc_cli.server.delivery import Address, Hub, Listener, Push
 from resonate_rpc_cli.server.engine import KNOWN_KINDS, Engine, error_response
@@ -33,7 +34,6 @@ from resonate_rpc_cli.server.gcpolicy import freeze_loop
 from resonate_rpc_cli.server.probe import LoopProbe
 from resonate_rpc_cli.server.store import StoreError
 from resonate_rpc_cli.server.sweeper import Sweeper
-from resonate_rpc_cli.server import wire
 
 log = logging.getLogger("rpcdemo.server")
 
