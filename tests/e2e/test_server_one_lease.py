@@ -10,7 +10,13 @@ second acquire is refused (409) as Resonate refuses it.
 
 from __future__ import annotations
 
+import contextlib
+import http.client
+import json
+import queue
+import socket
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections import Counter
@@ -18,19 +24,23 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from resonate_rpc_cli.clients.protocol import ResonateClient
+from resonate_rpc_cli.server.executes import RESEND_AFTER_S
 from tests.e2e._server_support import (
     assert_no_leftovers,
     client_result,
     executions,
+    info,
     start_client,
     start_server,
     start_worker,
     wait_listeners,
 )
-from tests.procs import ProcGroup
+from tests.procs import ProcGroup, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -111,3 +121,70 @@ def test_two_execute_messages_to_one_process_run_the_task_once(
         assert per_arg == Counter(calls.values()), f"each task exactly once; got {per_arg}"
         assert "Traceback" not in server.output()
         assert_no_leftovers(procs, tmp_path)
+
+
+class Stream:
+    """A raw ``GET /poll/{group}/{pid}`` listener: the messages it receives, one at a time."""
+
+    def __init__(self, url: str, group: str, pid: str) -> None:
+        host, port = url.removeprefix("http://").split(":")
+        self.conn = http.client.HTTPConnection(host, int(port), timeout=30)
+        self.conn.request("GET", f"/poll/{group}/{pid}")
+        self.resp = self.conn.getresponse()
+        self.messages: queue.Queue[dict[str, Any]] = queue.Queue()
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self) -> None:
+        with contextlib.suppress(OSError, ValueError, AttributeError, http.client.HTTPException):
+            for line in self.resp:
+                if line.startswith(b"data: "):
+                    self.messages.put(json.loads(line[6:]))
+
+    def next(self, timeout: float) -> dict[str, Any] | None:
+        """The next message within ``timeout`` seconds, or ``None``."""
+        try:
+            return self.messages.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+    def close(self) -> None:
+        sock = self.conn.sock
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        self.thread.join(5)
+        self.conn.close()
+
+
+def test_a_reconnecting_process_is_not_sent_the_same_execute_again(
+    procs: ProcGroup, tmp_path: Path
+) -> None:
+    """The server re-sends ``execute`` for pending tasks when a member connects; the
+    process it already went to, reconnecting (a recycled stream), must not get it twice.
+    Another process still does, and the message has the Rust server's shape."""
+    url, _ = start_server(procs, tmp_path)
+    client = ResonateClient(url)
+    first = Stream(url, "g", "p1")
+    wait_listeners(url, {"g": ["p1"]})
+    client.request("promise.create", {"id": "t1", "timeoutAt": 4_000_000_000_000, "param": {},
+                                      "tags": {"resonate:target": "poll://any@g"}})
+    sent_at = time.monotonic()
+    assert first.next(5) == {"kind": "execute", "head": {"serverUrl": url},
+                             "data": {"task": {"id": "t1", "version": 0}}}
+    first.close()
+    wait_until(lambda: "g" not in info(url)["listeners"], 10, "the first stream to close")
+    # Past the 1 s in which any member is spared a re-send: only the same-process rule holds.
+    wait_until(lambda: time.monotonic() - sent_at > RESEND_AFTER_S + 0.2, 5, "1.2 s to pass")
+    again = Stream(url, "g", "p1")
+    try:
+        assert again.next(2.0) is None, "the same process got the same execute twice"
+    finally:
+        again.close()
+    other = Stream(url, "g", "p2")
+    try:
+        msg = other.next(5)
+        assert msg is not None and msg["data"]["task"] == {"id": "t1", "version": 0}, msg
+    finally:
+        other.close()
+    assert_no_leftovers(procs, tmp_path)
