@@ -117,20 +117,24 @@ def test_kill_of_a_ts_node_mid_step_with_respawn_still_answers_right(cli: Cli) -
         cli.argv("run", "fan-out", "--id", root, "--arg", "7", "--json", "--timeout", "60"),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
-        # the ledger is read directly (ms): the 3 s step is still running when the kill lands
+        # the ledger is read and the node paused directly (ms, where a CLI call takes
+        # seconds on a loaded machine), so the kill below lands mid-step
         wait_until(lambda: rax_starts(cli, root), 15, "service-h-1 to start rax")
+        os.kill(before["pid"], signal.SIGSTOP)
+        # the TS step's promises show in status while it is stuck mid-step
+        status = cli.json("status")
+        assert status["promises"]["counts"]["pending"] >= 2, status["promises"]
+        assert {p["id"] for p in status["promises"]["pending"]} >= {root, f"{root}:1"}, \
+            status["promises"]
         kill = cli.json("kill", "service-h", "--respawn")
         assert kill["killed"] == [{"name": "service-h-1", "pid": before["pid"],
                                    "signal": "KILL"}]
         assert kill["respawned"][0]["pid"] != before["pid"]
-        # the TS step's promises show while the respawned node runs it again
-        status = cli.json("status")
-        assert status["promises"]["counts"]["pending"] >= 2, status["promises"]
         out, err = run.communicate(timeout=60)
     finally:
         if run.poll() is None:
             run.kill()
-            run.wait()
+            run.communicate()
     assert run.returncode == 0, (out, err)
     doc = json.loads(out)
     assert (doc["state"], doc["result"]) == ("resolved", 29), doc
