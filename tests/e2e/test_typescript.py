@@ -126,6 +126,9 @@ def test_kill_of_a_ts_node_mid_step_with_respawn_still_answers_right(cli: Cli) -
         assert status["promises"]["counts"]["pending"] >= 2, status["promises"]
         assert {p["id"] for p in status["promises"]["pending"]} >= {root, f"{root}:1"}, \
             status["promises"]
+        # and in the live view: the TS call, its function and its holder
+        view = cli.run("watch", "--duration", "1").stdout
+        assert f"{root}:1" in view and "rax@service-h" in view, view
         kill = cli.json("kill", "service-h", "--respawn")
         assert kill["killed"] == [{"name": "service-h-1", "pid": before["pid"],
                                    "signal": "KILL"}]
