@@ -2,7 +2,8 @@
 
 The oracle, the environment contract and the ledger line must be the Python nodes'
 exactly, or the checker would misjudge a TypeScript node. Each test runs a few lines
-of JavaScript in the venv's Node and compares what they print with Python's answer.
+of JavaScript in the venv's Node (a real process: this is the e2e tier, as the unit tier
+starts none) and compares what they print with Python's answer.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from resonate_rpc_cli.contracts.ledger import LedgerEntry, read_ledger
 from resonate_rpc_cli.supervisor import variants
 
 NODE = variants.node_binary()
-pytestmark = pytest.mark.skipif(NODE is None, reason="no Node in this environment")
+pytestmark = [pytest.mark.e2e,
+              pytest.mark.skipif(NODE is None, reason="no Node in this environment")]
 
 
 def node_eval(script: str, env: dict[str, str] | None = None) -> Any:
