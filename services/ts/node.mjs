@@ -25,12 +25,21 @@
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { PollMessageSource } from "@resonatehq/sdk";
 import { Exponential, Resonate } from "@resonatehq/sdk/async";
 import { readConfig, ConfigError, expectedValue } from "./config.mjs";
 
 /** @typedef {import("./config.mjs").NodeConfig} NodeConfig */
 /** @typedef {import("@resonatehq/sdk/async").Context} Context */
 /** @typedef {(ctx: Context, arg: number) => Promise<number>} DurableFn */
+
+// The SDK's SSE listener waits 1 s doubling to 30 s between reconnects: after a partition
+// or a server restart a node would stay deaf for up to 30 s. Use the Python nodes' ladder
+// (services/sse.py: 0.2 s doubling to 5 s); the SDK reads these statics on every retry.
+// @ts-expect-error private readonly in the SDK's types, a plain static field at run time
+PollMessageSource.INITIAL_BACKOFF_MS = 200;
+// @ts-expect-error as above
+PollMessageSource.MAX_BACKOFF_MS = 5000;
 
 /** How long a stopping node waits for the SDK before exiting anyway (ms). */
 const STOP_GRACE_MS = 2000;
