@@ -105,6 +105,10 @@ def up(
     insecure: Annotated[bool, typer.Option("--insecure",
         help="Allow a non-loopback --host without --auth (anyone who reaches the port "
         "can drive the server).")] = False,
+    variant: Annotated[str | None, typer.Option(metavar="seed|polyglot",
+        help="polyglot: service-h and service-i run on Resonate's TypeScript SDK "
+        "(services/ts, Node from the venv) (default seed: all Python).",
+        show_default=False)] = None,
     config_path: Annotated[Path | None, typer.Option("--config",
         help="Topology file (default ./rpcdemo.toml when present).")] = None,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for readiness.")]
@@ -123,6 +127,7 @@ def up(
         ("ttl_s", ttl), ("step_delay_s", step_delay), ("delay_mode", delay_mode),
         ("fail_first", fail_first), ("memory", memory), ("server_url", server_url),
         ("links", links), ("resonate_sql", resonate_sql), ("auth", auth),
+        ("variant", variant),
     ) if value is not None}
     flags["insecure"] = insecure
     if retain is not None:

@@ -8,6 +8,7 @@ a typo never silently falls back to a default.
 Example (``examples/rpcdemo.toml``)::
 
     links = false            # true: each node reaches the server through its own link proxy
+    variant = "seed"         # seed | polyglot (service-h, service-i on the TypeScript SDK)
 
     [server]
     port = 8001
@@ -56,6 +57,7 @@ from resonate_rpc_cli.supervisor.topology_config import (
     MAX_REPLICAS,
     SERVER_KINDS,
 )
+from resonate_rpc_cli.supervisor.variants import VARIANTS
 
 DEFAULT_CONFIG_NAME = "rpcdemo.toml"
 
@@ -85,7 +87,10 @@ SCHEMA: dict[str, dict[str, tuple[str, cv.Check]]] = {
     },
 }
 #: keys outside any table -> (TopologyConfig field, validator)
-TOP_LEVEL: dict[str, tuple[str, cv.Check]] = {"links": ("links", cv.flag)}
+TOP_LEVEL: dict[str, tuple[str, cv.Check]] = {
+    "links": ("links", cv.flag),
+    "variant": ("variant", cv.choice(VARIANTS)),
+}
 #: tables whose keys are service groups
 GROUP_TABLES: dict[str, tuple[str, cv.Check]] = {
     "nodes.delay": ("delays", cv.seconds),

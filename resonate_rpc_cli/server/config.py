@@ -49,6 +49,8 @@ class ServerConfig:
     auth_public_key: Path | None = None
     auth_iss: str | None = None
     auth_aud: str | None = None
+    #: Append every lease and settlement to this JSONL file (``--journal``; chaos runs).
+    journal: Path | None = None
 
     @property
     def url(self) -> str:

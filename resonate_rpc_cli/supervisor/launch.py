@@ -28,6 +28,7 @@ from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.contracts.lifeline import ENV_PARENT_PID
 from resonate_rpc_cli.contracts.naming import ENV_HOME, GATEWAY, is_postgres_url
 from resonate_rpc_cli.postgres.cluster import cluster_processes, cluster_root
+from resonate_rpc_cli.supervisor import variants
 from resonate_rpc_cli.supervisor.client import SupervisorClient, TopologyStatus
 from resonate_rpc_cli.supervisor.scan import ENV_SUPERVISOR, processes_of_home
 from resonate_rpc_cli.supervisor.states import EXITED, NodeState
@@ -192,6 +193,7 @@ def up(
     ``timeout_s`` — in every failure case after stopping whatever it started.
     """
     validate_config(config)
+    variants.check_installed(config.variant)
     config = check_server_choice(config, home)
     home.ensure()
     if SupervisorClient(home).answering():

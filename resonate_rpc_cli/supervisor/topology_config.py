@@ -32,6 +32,7 @@ from resonate_rpc_cli.contracts.naming import (
     is_postgres_url,
 )
 from resonate_rpc_cli.supervisor import config_values as cv
+from resonate_rpc_cli.supervisor import variants
 
 DEFAULT_TTL_S = 5.0
 #: ``embedded``: our server (python -m resonate_rpc_cli.server); ``resonate``: the real
@@ -89,6 +90,9 @@ class TopologyConfig:
     auth: bool = False
     #: a non-loopback ``host`` without ``auth``, knowingly (``up --insecure``)
     insecure: bool = False
+    #: which runtime runs each service group (``supervisor/variants.py``): ``seed`` (all
+    #: Python) or ``polyglot`` (service-h and service-i on the TypeScript SDK)
+    variant: str = variants.SEED
 
     def __post_init__(self) -> None:
         if self.server_kind == POSTGRES_SERVER:
@@ -165,6 +169,7 @@ def validate_config(config: TopologyConfig) -> TopologyConfig:
         *((f"delay for {group}", cv.seconds, d) for group, d in config.delays.items()),
         ("--delay-mode", cv.choice(DELAY_MODES), config.delay_mode),
         ("--server", cv.choice(SERVER_KINDS), config.server_kind),
+        ("--variant", cv.choice(variants.VARIANTS), config.variant),
         ("restart max_failures", cv.whole(1), config.restart_max_failures),
         ("restart backoff", cv.positive_seconds, config.restart_backoff_s),
     ]
@@ -177,6 +182,9 @@ def validate_config(config: TopologyConfig) -> TopologyConfig:
     check_exposure(config)
     if config.server_kind == EXTERNAL_SERVER:
         cv.checked("--server-url", cv.url, config.server_url)
+    if config.variant == variants.POLYGLOT and is_postgres_url(config.server_url):
+        raise UsageError("--variant polyglot needs an HTTP server: the TypeScript SDK does "
+                         "not speak resonate-pg")
     if config.server_kind == POSTGRES_SERVER and config.memory:
         raise UsageError("--memory does not go with --server postgres (a database is durable)")
     for group, n in config.replicas.items():
@@ -315,7 +323,8 @@ def build_launch(
         retain = ["--retain", repr(config.retain_s)] if config.retain_s is not None else []
         auth = ["--auth-public-key", str(KeyPair.of(home).public)] if config.auth else []
         argv = [sys.executable, "-m", "resonate_rpc_cli.server", "--host", config.host,
-                "--port", str(config.server_port), *store, *retain, *auth]
+                "--port", str(config.server_port), *store,
+                "--journal", str(home.transitions_path), *retain, *auth]
         return LaunchSpec(label, SERVER, node_id, incarnation, argv, env, log, None)
     ready = home.ready_file(label, node_id)
     env.update({
@@ -338,7 +347,8 @@ def build_launch(
         env[topo.ENV_DELAY_MODE] = config.delay_mode
         if config.fail_first:
             env[topo.ENV_FAIL_FIRST] = "1"
-    argv = [sys.executable, "-m", module]
+    script = variants.ts_script(config.variant, name.group)
+    argv = variants.node_argv(script) if script else [sys.executable, "-m", module]
     return LaunchSpec(label, name.group, node_id, incarnation, argv, env, log, ready)
 
 
