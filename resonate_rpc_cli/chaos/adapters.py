@@ -96,6 +96,14 @@ class SupervisedTopology:
     def resume(self, name: str) -> int:
         return self._signal(name, "CONT")
 
+    def hold(self, kind: str, node: str, for_s: float) -> int:
+        """Register a fault as a lease this process holds (see ``targets.FaultHolder``)."""
+        return self.supervisor.hold_fault(kind, node, for_s, holder="chaos",
+                                          holder_pid=os.getpid())
+
+    def release(self, lease_id: int) -> None:
+        self.supervisor.release_fault(lease_id)
+
     def respawn(self, name: str) -> NodeInfo:
         """Respawn ``name`` (or accept the supervisor's own restart) and wait until ready."""
         try:
