@@ -264,6 +264,8 @@ def collect_status(home: Home, pending_limit: int = MAX_PENDING) -> dict[str, An
         "tasks": work,
         # null when the topology runs without links (`up --no-links`)
         "links": None if links is None else [link.to_dict() for link in links],
+        # faults in force, held as leases: kind, node, holder, deadline, left_s
+        "faults": sup.fault_rows(),
         "events": sup.events[-20:],
     }
 
