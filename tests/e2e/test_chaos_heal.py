@@ -62,8 +62,8 @@ class ChaosProc:
 
     def wait_line(self, text: str, timeout: float = 30.0) -> str:
         try:
-            return wait_until(lambda: next((ln for ln in self.lines if text in ln), None),
-                              timeout, f"chaos to print {text!r}", 0.05)
+            return str(wait_until(lambda: next((ln for ln in self.lines if text in ln), None),
+                              timeout, f"chaos to print {text!r}", 0.05))
         except AssertionError as exc:
             self.proc.kill()
             self.proc.wait(10)
