@@ -209,9 +209,14 @@ class SupervisorClient:
         """Tell the supervisor the holder healed fault ``lease_id``; False if it already had."""
         return bool(self._call("fault.release", timeout_s=5.0, id=lease_id)["released"])
 
-    def heal(self, target: str | None = None) -> list[dict[str, Any]]:
-        """Heal every fault in force on ``target`` (a node or a group; all for None) now."""
-        return list(self._call("heal", target=target)["healed"])
+    def heal(self, target: str | None = None,
+             kinds: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
+        """Heal every fault in force on ``target`` (a node or a group; all for None) now
+        (with ``kinds``: only faults of those kinds)."""
+        args: dict[str, Any] = {"target": target}
+        if kinds is not None:
+            args["kinds"] = list(kinds)
+        return list(self._call("heal", **args)["healed"])
 
     def down(self, *, timeout_s: float = 5.0) -> int:
         """Ask the supervisor to stop everything; its pid (it exits once all is stopped)."""

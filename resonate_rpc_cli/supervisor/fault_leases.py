@@ -97,11 +97,18 @@ class FaultBook:
     def add(self, kind: str, node: str, *, holder: str, holder_pid: int | None,
             holder_started: float | None, for_s: float, now: float,
             wall: float) -> FaultLease:
-        """Register a fault held for ``for_s`` seconds; :class:`UsageError` for a bad value."""
+        """Register a fault held for ``for_s`` seconds; :class:`UsageError` for a bad value.
+
+        It replaces a lease of the same kind on the same node by the same holder (the
+        operator breaking a link again with `net`)."""
         if not kind or not node:
             raise UsageError("a fault needs a kind and a node")
         if not 0 < for_s <= MAX_LEASE_S:
             raise UsageError(f"a fault lease must last 0..{MAX_LEASE_S:g} s, got {for_s!r}")
+        for old in list(self.leases.values()):
+            if (old.kind, old.node, old.holder, old.holder_pid) == \
+                    (kind, node, holder, holder_pid):
+                del self.leases[old.id]
         lease = FaultLease(self._next, kind, node, holder, holder_pid, holder_started,
                            now + for_s, wall + for_s, wall)
         self._next += 1
@@ -191,8 +198,10 @@ def heal_due(sup: Supervisor, book: FaultBook, alive: AliveCheck = holder_alive)
     return done
 
 
-def heal_now(sup: Supervisor, book: FaultBook, target: str | None) -> list[dict[str, Any]]:
-    """``rpcdemo heal [NODE]``: heal every lease on ``target`` (all for None) now.
+def heal_now(sup: Supervisor, book: FaultBook, target: str | None,
+             kinds: frozenset[str] | None = None) -> list[dict[str, Any]]:
+    """``rpcdemo heal [NODE]``: heal every lease on ``target`` (all for None) now; with
+    ``kinds``, only the leases of those kinds (``net heal``: the link faults).
 
     Raises :class:`UsageError` for a target that is neither a node nor a group.
     """
@@ -201,6 +210,8 @@ def heal_now(sup: Supervisor, book: FaultBook, target: str | None) -> list[dict[
     healed = []
     for lease in book.on(target, lambda name: sup.nodes[name].name.group
                          if name in sup.nodes else name):
+        if kinds is not None and lease.kind not in kinds:
+            continue
         book.release(lease.id)
         did = heal_lease(sup, lease)
         with contextlib.suppress(KeyError):

@@ -181,8 +181,9 @@ def answer(sup: Supervisor, request: Request) -> dict[str, Any] | Waiting:
     if request.op == "fault.release":
         return {"released": sup.faults.release(int(args["id"])) is not None}
     if request.op == "heal":
-        target = args.get("target")
-        return {"healed": heal_now(sup, sup.faults, str(target) if target else None)}
+        target, kinds = args.get("target"), args.get("kinds")
+        return {"healed": heal_now(sup, sup.faults, str(target) if target else None,
+                                   None if kinds is None else frozenset(map(str, kinds)))}
     if request.op == "down":
         sup.shutdown()
         return {"stopping": True, "pid": os.getpid()}

@@ -198,6 +198,17 @@ def test_heal_by_hand(topo: Cli) -> None:
         topo.run("kill", "service-c-1", "--signal", "CONT")
 
 
+def test_net_faults_are_leases_the_operator_holds(topo: Cli) -> None:
+    cut = topo.run("net", "partition", "service-e-1", "--for", "30")
+    assert cut.returncode == 0, cut.stderr
+    rows = topo.json("status")["faults"]
+    assert [(r["kind"], r["node"], r["holder"]) for r in rows] == \
+        [("partition", "service-e-1", "net")], rows
+    assert 20 < rows[0]["left_s"] <= 30
+    assert topo.run("net", "heal", "service-e-1").returncode == 0
+    assert_healed(topo)
+
+
 @pytest.mark.parametrize("how", ["down", "supervisor killed"])
 def test_topology_gone_mid_run_exits_3_with_a_report(tmp_path: Path, how: str) -> None:
     with running_topology(*UP_FLAGS) as cli:
