@@ -27,6 +27,7 @@ import pytest
 
 from resonate_rpc_cli.clients.protocol import read_client
 from resonate_rpc_cli.contracts.home import Home
+from resonate_rpc_cli.links.client import LinkClient
 from resonate_rpc_cli.supervisor.client import SupervisorClient
 from tests.e2e._cli_support import Cli, running_topology
 from tests.procs import processes_of_home, wait_until
@@ -91,11 +92,13 @@ def topo() -> Iterator[Cli]:
 
 
 def broken(cli: Cli) -> dict[str, Any]:
-    """What is still broken: paused nodes (state or SIGSTOP), broken links, fault leases."""
-    doc = cli.json("status")
-    paused = [n["name"] for n in doc["nodes"] if n["state"] == "paused" or _stopped(n["pid"])]
-    links = [link["node"] for link in doc["links"] or [] if link["state"] != "ok"]
-    return {"paused": paused, "links": links, "faults": doc["faults"]}
+    """What is still broken: paused nodes (state or SIGSTOP), broken links, fault leases
+    (asked of the real supervisor and link hub in-process: a CLI start per poll is slow)."""
+    home = Home(cli.home)
+    status = SupervisorClient(home, timeout_s=5.0).status()
+    paused = [n.name for n in status.nodes if n.state == "paused" or _stopped(n.pid)]
+    links = [link.node for link in LinkClient(home).status() if link.state != "ok"]
+    return {"paused": paused, "links": links, "faults": status.fault_rows()}
 
 
 def _stopped(pid: int | None) -> bool:
@@ -111,7 +114,7 @@ def assert_healed(cli: Cli, within: float = HEAL_S) -> None:
 
 
 def pending_roots(cli: Cli) -> set[str]:
-    url = cli.json("status")["server"]["url"]
+    url = SupervisorClient(Home(cli.home), timeout_s=5.0).status().config.server_url
     return {str(p["id"]) for p in read_client(url, timeout_s=5.0).promise_search(
         state="pending") if ":" not in str(p["id"])}
 
@@ -159,7 +162,8 @@ def test_kill9_mid_fault_is_healed_by_the_supervisor(topo: Cli, tmp_path: Path,
     chaos.proc.kill()
     chaos.wait(10)
     assert_healed(topo)  # the holder is gone: healed long before the lease's deadline
-    events = [e["detail"] for e in topo.json("status")["events"] if e["kind"] == "healed"]
+    events = [e["detail"] for e in SupervisorClient(Home(topo.home)).status().events
+              if e["kind"] == "healed"]
     assert any("is gone" in d for d in events), events
     assert_flows_complete(topo, pending)
 
