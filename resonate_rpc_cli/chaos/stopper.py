@@ -10,7 +10,8 @@ verdict ``unknown`` and that reason.
 
 :class:`TopologyWatch` notices a topology that is gone within
 :data:`GONE_AFTER_S`: the supervisor does not answer (killed, or ``down``
-finished), or says it is shutting down (``down`` began), or the server is
+finished; one whose process still runs, maybe only slow, gets
+:data:`SLOW_BOUND_S`), or says it is shutting down (``down`` began), or the server is
 unreachable for longer than ``server_bound_s`` while no server fault is in
 force. It also notices a stdout or stderr whose reader went away (a pipe
 closed by ``head``), by polling their descriptors.
@@ -27,6 +28,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from types import FrameType
 
+import psutil
+
 from resonate_rpc_cli.clients.protocol import read_client
 from resonate_rpc_cli.contracts.errors import ExitStatus, RpcdemoError
 from resonate_rpc_cli.contracts.home import Home
@@ -35,6 +38,8 @@ from resonate_rpc_cli.supervisor import control
 #: The supervisor silent this long (or shutting down) means the topology is gone.
 GONE_AFTER_S = 2.0
 POLL_S = 0.5
+#: A supervisor process that still runs but does not answer is gone after this long.
+SLOW_BOUND_S = 15.0
 #: Signals that end a run cleanly (a second one ends the process at once).
 END_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
@@ -151,13 +156,24 @@ class TopologyWatch:
             doc = control.call(self.home, "ping", timeout_s=1.0)
         except RpcdemoError:
             silent_since = silent_since or now
-            if now - silent_since >= GONE_AFTER_S:
+            # a supervisor that still runs may only be slow (a loaded machine): longer bound
+            bound = SLOW_BOUND_S if _supervisor_runs(self.home) else GONE_AFTER_S
+            if now - silent_since >= bound:
                 return (f"the topology under {self.home.root} is gone (its supervisor "
-                        "does not answer)", silent_since)
+                        f"does not answer for {bound:g} s)", silent_since)
             return None, silent_since
         if isinstance(doc, dict) and doc.get("shutting_down"):
             return f"the topology under {self.home.root} is shutting down (rpcdemo down)", None
         return None, None
+
+
+def _supervisor_runs(home: Home) -> bool:
+    """Whether the process in ``run/supervisor.pid`` still runs (not a zombie)."""
+    try:
+        proc = psutil.Process(int(home.pid_file.read_text().strip()))
+        return bool(proc.status() != psutil.STATUS_ZOMBIE) and home.control_socket.exists()
+    except (OSError, ValueError, psutil.Error):
+        return False
 
 
 @contextlib.contextmanager
