@@ -88,15 +88,16 @@ def _http_ok(url: str, timeout_s: float = 2.0) -> bool:
         return False
 
 
-def wait_healthy(topology: ChaosTopology, timeout_s: float = 20.0) -> None:
-    """Wait until the server (its read side) and the gateway (``/health``) answer; else
-    :class:`NotRunningError`."""
+def wait_healthy(topology: ChaosTopology, timeout_s: float = 20.0,
+                 stop: threading.Event | None = None) -> None:
+    """Wait until the server (its read side) and the gateway (``/health``) answer (or
+    ``stop`` is set); else :class:`NotRunningError`."""
     deadline = time.monotonic() + timeout_s
     reader = read_client(topology.server_url, timeout_s=2.0)
     while True:
         server = reader.healthy()
         gateway = _http_ok(topology.gateway_url.rstrip("/") + "/health")
-        if server and gateway:
+        if (server and gateway) or (stop is not None and stop.is_set()):
             return
         if time.monotonic() >= deadline:
             down = [n for n, ok in (("server", server), ("gateway", gateway)) if not ok]
@@ -170,13 +171,14 @@ def _preflight(topology: ChaosTopology, options: ChaosOptions,
 
 def _play(topology: ChaosTopology, options: ChaosOptions, record: RunRecord,
           links: LinkControl | None, emit: Callable[[str], None], history: History,
-          guard: RunGuard) -> None:
+          guard: RunGuard, nemeses: list[Nemesis]) -> None:
     """The workload under the nemesis, until the stop rule (or the deadline, or the
-    guard's stopper) ends it."""
+    guard's stopper) ends it; the nemesis goes in ``nemeses`` (the watch asks it)."""
     started = time.monotonic()
     nemesis = Nemesis(topology, record.schedule, options.targets, on_event=emit,
                       overlap=options.overlap, holder_wait_s=options.holder_wait_s,
                       links=links)
+    nemeses.append(nemesis)
     supply = FlowSupply(options.seed, options.mix, record.run_tag, options.stop_rule(),
                         schedule_done=nemesis.done.is_set, rate=options.rate)
     workload = Workload(topology.gateway_url, supply, concurrency=options.concurrency,
@@ -184,22 +186,18 @@ def _play(topology: ChaosTopology, options: ChaosOptions, record: RunRecord,
                         request_timeout_s=options.request_timeout_s,
                         server_url=topology.server_url, abandon=guard.stopper.event)
     guard.stopper.on_trip(workload.stop.set)
-    watch = TopologyWatch(guard.stopper, guard.home, topology.server_url,
-                          server_faulted=lambda: SERVER in nemesis.in_force(),
-                          streams=guard.streams)
     emit(f"run {record.run_tag}: at least {options.flows} flows, for at least "
          f"{options.duration_s:g} s and until {len(record.schedule)} planned faults were "
          f"played (up to {options.overlap} at once), seed {options.seed}")
-    with watch:
-        nemesis.start()
-        try:
-            workload.run()
-        finally:
-            workload.stop.set()
-            nemesis.stop(timeout_s=20.0 if guard.stopper.tripped else 120.0)
-            record.workload_s = round(time.monotonic() - started, 3)
-            record.plans = supply.plans()
-            record.faults = list(nemesis.log)
+    nemesis.start()
+    try:
+        workload.run()
+    finally:
+        workload.stop.set()
+        nemesis.stop(timeout_s=20.0 if guard.stopper.tripped else 120.0)
+        record.workload_s = round(time.monotonic() - started, 3)
+        record.plans = supply.plans()
+        record.faults = list(nemesis.log)
     emit(f"workload done in {record.workload_s:.1f}s ({len(record.plans)} flows); healing")
 
 
@@ -230,10 +228,15 @@ def execute(
     )
     guard = guard or RunGuard(Stopper())
     history = History()
+    nemeses: list[Nemesis] = []
+    watch = TopologyWatch(guard.stopper, guard.home, topology.server_url,
+                          server_faulted=lambda: any(SERVER in n.in_force() for n in nemeses),
+                          streams=guard.streams)
     try:
-        _play(topology, options, record, links, emit, history, guard)
-        if not guard.stopper.tripped:
-            _finish(topology, options, record, links, emit, deadline, guard.stopper)
+        with watch:  # through settling too: a topology gone then ends the run as well
+            _play(topology, options, record, links, emit, history, guard, nemeses)
+            if not guard.stopper.tripped:
+                _finish(topology, options, record, links, emit, deadline, guard.stopper)
     except Exception as exc:  # any error ends the run, with its report
         status = exc.status if isinstance(exc, RpcdemoError) else ExitStatus.FAILED
         guard.stopper.trip(f"{type(exc).__name__}: {exc}", status)
@@ -268,7 +271,9 @@ def _finish(topology: ChaosTopology, options: ChaosOptions, record: RunRecord,
             stopper: Stopper) -> None:
     """Heal, settle and collect after a run that reached its stop rule."""
     record.healed = heal_everything(topology, links)
-    wait_healthy(topology, timeout_s=60.0)
+    wait_healthy(topology, timeout_s=60.0, stop=stopper.event)
+    if stopper.tripped:
+        return
     roots = [p.promise_id for p in record.plans]
     settle_started = time.monotonic()
     client = read_client(topology.server_url, timeout_s=10.0)
