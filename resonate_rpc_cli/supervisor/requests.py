@@ -22,7 +22,8 @@ from typing import Any
 
 from resonate_rpc_cli.contracts.errors import NotRunningError, RpcdemoError, UsageError
 from resonate_rpc_cli.supervisor.control import Request
-from resonate_rpc_cli.supervisor.fault_leases import heal_now, holder_alive, process_started
+from resonate_rpc_cli.supervisor.fault_heal import heal_now
+from resonate_rpc_cli.supervisor.fault_leases import holder_alive, process_started
 from resonate_rpc_cli.supervisor.manager import Supervisor
 from resonate_rpc_cli.supervisor.states import NodeState
 

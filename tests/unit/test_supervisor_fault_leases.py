@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from resonate_rpc_cli.contracts.errors import UsageError
-from resonate_rpc_cli.supervisor.fault_leases import FaultBook, heal_due, heal_now
+from resonate_rpc_cli.supervisor.fault_heal import heal_due, heal_now
+from resonate_rpc_cli.supervisor.fault_leases import FaultBook
 from tests.unit._supervisor_fakes import Rig, make_rig
 
 
