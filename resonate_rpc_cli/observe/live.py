@@ -139,7 +139,7 @@ class LiveModel:
         self.held = held_by_node(holders, names)
         if self.config is not None:
             report = lease_report(self.source, pending, self.nodes, self.config,
-                                  links=self.links)
+                                  links=self.links, faults=self.faults)
             self.tasks = report.tasks
             self.flags = {pid: d.short() for pid, d in report.diagnoses.items() if d.stuck}
         for rec in pending:
