@@ -7,7 +7,9 @@ than the test waits) the run is ended: SIGTERM, SIGKILL, its stdout closed,
 nothing is left broken (no node paused, no link broken, no fault lease held),
 that the flows pending then complete, and, where the chaos process survives,
 that it wrote its report with the verdict ``unknown`` and the reason and
-exited with the documented code. `rpcdemo heal` is exercised by hand.
+exited with the documented code. A kill fault's node is respawned by the
+supervisor once the chaos process is gone. `rpcdemo heal` and `net`'s leases
+are exercised by hand.
 """
 
 from __future__ import annotations
@@ -167,6 +169,21 @@ def test_kill9_mid_fault_is_healed_by_the_supervisor(topo: Cli, tmp_path: Path,
     events = [e["detail"] for e in SupervisorClient(Home(topo.home)).status().events
               if e["kind"] == "healed"]
     assert any("is gone" in d for d in events), events
+    assert_flows_complete(topo, pending)
+
+
+def test_kill9_mid_kill_fault_the_supervisor_respawns_the_node(topo: Cli, tmp_path: Path) -> None:
+    """A kill fault's respawn follows the same rule: the holder gone, the node comes back."""
+    chaos = ChaosProc(topo, "kill", tmp_path)
+    chaos.wait_line("chaos: kill service-b")
+    sup = SupervisorClient(Home(topo.home))
+    assert any(n.state == "killed" for n in sup.status().in_group("service-b"))
+    pending = pending_roots(topo)
+    chaos.proc.kill()
+    chaos.wait(10)
+    wait_until(lambda: all(n.state == "ready" for n in sup.status().nodes)
+               and not sup.status().fault_rows(), HEAL_S + 5,
+               "the killed node respawned by the supervisor", interval=0.1)
     assert_flows_complete(topo, pending)
 
 
