@@ -21,7 +21,15 @@ from resonate_rpc_cli.contracts import tags as tag
 from resonate_rpc_cli.contracts.naming import SERVICE_GROUPS
 from resonate_rpc_cli.links.status import LinkStatus
 from resonate_rpc_cli.observe.doctor import Diagnosis, diagnose
-from resonate_rpc_cli.observe.facts import Call, Facts, Lease, Link, Member, node_names_by_id
+from resonate_rpc_cli.observe.facts import (
+    Call,
+    Facts,
+    Lease,
+    Link,
+    Member,
+    fault_facts,
+    node_names_by_id,
+)
 from resonate_rpc_cli.supervisor.topology_config import TopologyConfig
 
 LIVE_TASK_STATES = ("acquired", "pending", "suspended")
@@ -71,8 +79,10 @@ def lease_report(
     source: LeaseSource, pending: Sequence[Mapping[str, Any]],
     nodes: Sequence[Mapping[str, Any]], config: TopologyConfig, *, now_ms: int | None = None,
     links: Sequence[LinkStatus] | None = None,
+    faults: Sequence[Mapping[str, Any]] = (),
 ) -> LeaseReport:
-    """The lease rows and flags for the pending promise records ``pending``."""
+    """The lease rows and flags for the pending promise records ``pending`` (``faults``:
+    the supervisor's fault leases, so an abandoned fault is named as the cause)."""
     leases, notice = fetch_leases(source)
     facts = Facts(
         calls={str(r["id"]): Call.from_record(r) for r in pending},
@@ -80,7 +90,7 @@ def lease_report(
         now_ms=int(time.time() * 1000) if now_ms is None else now_ms,
         stuck_after_s=config.ttl_s,
         local_groups=frozenset(g for g in SERVICE_GROUPS if config.includes(g)),
-        links=link_facts(links),
+        links=link_facts(links), faults=fault_facts(faults),
     )
     diagnoses = {d.promise_id: d for d in diagnose(facts)}
     names = node_names_by_id([dict(n) for n in nodes])

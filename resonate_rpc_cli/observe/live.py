@@ -87,6 +87,8 @@ class LiveModel:
     flags: dict[str, str] = field(default_factory=dict)
     #: every node's link, polled with the nodes (None: the topology runs without links)
     links: list[LinkStatus] | None = None
+    #: faults in force (the supervisor's fault leases), polled with the nodes
+    faults: list[dict[str, Any]] = field(default_factory=list)
 
     def refresh(self) -> None:
         """Poll whatever is due. Raises :class:`NotRunningError` once the supervisor is gone."""
@@ -105,6 +107,7 @@ class LiveModel:
             self.config = TopologyConfig.from_json(status["config"])
             self.source = PromiseSource(self.config.server_url, timeout_s=1.0)
         self.nodes = status["nodes"]
+        self.faults = list(status.get("faults", []))
         if self.config.links:
             self.links = LinkClient(self.home, timeout_s=1.0).status_or_none()
         for event in status["events"]:
@@ -136,7 +139,7 @@ class LiveModel:
         self.held = held_by_node(holders, names)
         if self.config is not None:
             report = lease_report(self.source, pending, self.nodes, self.config,
-                                  links=self.links)
+                                  links=self.links, faults=self.faults)
             self.tasks = report.tasks
             self.flags = {pid: d.short() for pid, d in report.diagnoses.items() if d.stuck}
         for rec in pending:

@@ -224,7 +224,8 @@ def collect_status(home: Home, pending_limit: int = MAX_PENDING) -> dict[str, An
                 PromiseRow.from_record(r, _holder(holders, names, str(r["id"]))).to_dict()
                 for r in records
             ]
-            work = _with_leases(promises, source, records, sup.node_rows(), config, links=links)
+            work = _with_leases(promises, source, records, sup.node_rows(), config, links=links,
+                                faults=sup.fault_rows())
         except ServerUnreachable as exc:
             promises["notice"] = str(exc)
     else:
@@ -250,15 +251,18 @@ def collect_status(home: Home, pending_limit: int = MAX_PENDING) -> dict[str, An
         "tasks": work,
         # null when the topology runs without links (`up` without `--links`)
         "links": None if links is None else [link.to_dict() for link in links],
+        # faults in force, held as leases: kind, node, holder, deadline, left_s
+        "faults": sup.fault_rows(),
         "events": sup.events[-20:],
     }
 
 
 def _with_leases(promises: dict[str, Any], source: PromiseSource, records: list[dict[str, Any]],
                  nodes: list[dict[str, Any]], config: TopologyConfig, *,
-                 links: list[LinkStatus] | None) -> list[dict[str, Any]]:
+                 links: list[LinkStatus] | None,
+                 faults: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
     """Flag the pending rows (stuck, the doctor's cause); return the task rows."""
-    report = lease_report(source, records, nodes, config, links=links)
+    report = lease_report(source, records, nodes, config, links=links, faults=faults or [])
     flag_rows(promises["pending"], report.diagnoses)
     if report.notice:
         promises["notice"] = report.notice

@@ -14,6 +14,7 @@ from rich.tree import Tree
 from resonate_rpc_cli.links.status import LinkStatus
 from resonate_rpc_cli.observe.snapshot import PromiseRow
 from resonate_rpc_cli.view.doctor_view import lease_table
+from resonate_rpc_cli.view.faults import faults_text
 from resonate_rpc_cli.view.links import broken_links_text
 from resonate_rpc_cli.view.style import age_ms, node_style, promise_style, seconds, short_id
 
@@ -91,6 +92,7 @@ def status_view(doc: dict[str, Any]) -> RenderableType:
     links = doc.get("links")
     parts.append(broken_links_text(
         None if links is None else [LinkStatus.from_dict(d) for d in links]))
+    parts.append(faults_text(doc.get("faults")))
     if doc["promises"].get("notice"):
         parts.append(Text(doc["promises"]["notice"], style="dim"))
     if doc["promises"].get("pending"):
