@@ -23,12 +23,13 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
+from resonate_rpc_cli.backends import read_client
 from resonate_rpc_cli.chaos.faults import FaultRecord
 from resonate_rpc_cli.chaos.history import wall_ms
 from resonate_rpc_cli.chaos.schedule import NODE_FAULTS, PlannedFault, scope_size
 from resonate_rpc_cli.chaos.strikes import Striker, pid_gone, pid_stopped, wait_for
 from resonate_rpc_cli.chaos.targets import RUNNING, ChaosTopology, LinkControl, NodeInfo
-from resonate_rpc_cli.clients.protocol import ProtocolError, ServerUnreachable, read_client
+from resonate_rpc_cli.clients.protocol import ProtocolError, ServerUnreachable
 from resonate_rpc_cli.contracts.errors import RpcdemoError
 from resonate_rpc_cli.contracts.naming import GATEWAY, SERVER
 

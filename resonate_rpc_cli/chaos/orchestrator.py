@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from resonate_rpc_cli.backends import read_client
 from resonate_rpc_cli.chaos.faults import FaultRecord
 from resonate_rpc_cli.chaos.history import History, Op, wall_ms
 from resonate_rpc_cli.chaos.nemesis import Nemesis, heal_everything
@@ -34,7 +35,6 @@ from resonate_rpc_cli.clients.protocol import (
     ProtocolError,
     ReadClient,
     ServerUnreachable,
-    read_client,
 )
 from resonate_rpc_cli.contracts import tags as tag
 from resonate_rpc_cli.contracts.errors import NotRunningError, UsageError
