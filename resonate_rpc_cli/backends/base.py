@@ -82,9 +82,12 @@ class Backend(Protocol):
     reads when it runs elsewhere (``contracts/connectors.py``), or ``None``.
     """
 
-    kind: str | None
-    connector: str | None
-    started: bool
+    @property
+    def kind(self) -> str | None: ...
+    @property
+    def connector(self) -> str | None: ...
+    @property
+    def started(self) -> bool: ...
 
     def server_url(self, settings: ServerSettings) -> str:
         """The server's URL for ``settings`` (its own URL when it starts one)."""
