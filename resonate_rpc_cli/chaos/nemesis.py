@@ -23,6 +23,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
+from resonate_rpc_cli.backends import read_client
 from resonate_rpc_cli.chaos.faults import FaultRecord
 from resonate_rpc_cli.chaos.history import wall_ms
 from resonate_rpc_cli.chaos.schedule import NODE_FAULTS, PlannedFault, scope_size
@@ -34,7 +35,7 @@ from resonate_rpc_cli.chaos.targets import (
     LinkControl,
     NodeInfo,
 )
-from resonate_rpc_cli.clients.protocol import ProtocolError, ServerUnreachable, read_client
+from resonate_rpc_cli.clients.protocol import ProtocolError, ServerUnreachable
 from resonate_rpc_cli.contracts.errors import RpcdemoError
 from resonate_rpc_cli.contracts.naming import GATEWAY, SERVER
 

@@ -28,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from resonate_rpc_cli.backends import read_client
 from resonate_rpc_cli.chaos.faults import FaultRecord
 from resonate_rpc_cli.chaos.history import History, Op, wall_ms
 from resonate_rpc_cli.chaos.invariants import read_journal
@@ -42,7 +43,6 @@ from resonate_rpc_cli.clients.protocol import (
     ProtocolError,
     ReadClient,
     ServerUnreachable,
-    read_client,
 )
 from resonate_rpc_cli.contracts import tags as tag
 from resonate_rpc_cli.contracts.errors import ExitStatus, NotRunningError, RpcdemoError, UsageError

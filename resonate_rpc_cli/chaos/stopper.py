@@ -30,7 +30,7 @@ from types import FrameType
 
 import psutil
 
-from resonate_rpc_cli.clients.protocol import read_client
+from resonate_rpc_cli.backends import read_client
 from resonate_rpc_cli.contracts.errors import ExitStatus, RpcdemoError
 from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.supervisor import control

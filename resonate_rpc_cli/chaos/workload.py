@@ -21,10 +21,11 @@ import urllib.error
 from dataclasses import dataclass
 from typing import Any
 
+from resonate_rpc_cli.backends import read_client
 from resonate_rpc_cli.chaos.history import History, OpType
 from resonate_rpc_cli.chaos.supply import FlowPlan, FlowSupply, plan_flows
 from resonate_rpc_cli.clients.http import exchange
-from resonate_rpc_cli.clients.protocol import ProtocolError, ServerUnreachable, read_client
+from resonate_rpc_cli.clients.protocol import ProtocolError, ServerUnreachable
 from resonate_rpc_cli.contracts.flows import flow_named
 
 __all__ = ["FlowPlan", "FlowSupply", "Outcome", "Workload", "plan_flows", "post_flow"]

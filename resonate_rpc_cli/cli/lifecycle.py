@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
+from resonate_rpc_cli.backends.base import is_loopback
 from resonate_rpc_cli.cli.common import (
     JsonOpt,
     app,
@@ -33,7 +34,6 @@ from resonate_rpc_cli.supervisor.topology_config import (
     MAX_REPLICAS,
     STARTED_SERVER_KINDS,
     TopologyConfig,
-    is_loopback,
     parse_delay,
     parse_only,
     parse_replicas,

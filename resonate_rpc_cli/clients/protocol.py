@@ -1,7 +1,8 @@
 """A small synchronous client for the Resonate server protocol (read side).
 
 Used by ``status``, ``tree``, the live view and the chaos checker, through
-:func:`read_client`, which picks SQL reads for a resonate-pg database. It speaks
+``backends.read_client``, which picks SQL reads for a resonate-pg database
+(:class:`ReadClient` is what both offer). It speaks
 only what the real server offers (``promise.get``, ``promise.search``,
 ``task.search``) plus, when :meth:`ResonateClient.info` says the server is our
 embedded one, its extras. Every method raises :class:`ServerUnreachable` when
@@ -20,7 +21,6 @@ from resonate_base import PROTOCOL_VERSION
 
 from resonate_rpc_cli.clients.http import exchange
 from resonate_rpc_cli.clients.tokens import server_token
-from resonate_rpc_cli.contracts.naming import is_postgres_url
 
 _corr = itertools.count(1)
 
@@ -176,13 +176,3 @@ class ReadClient(Protocol):
     def healthy(self) -> bool: ...
 
     def info(self) -> dict[str, Any] | None: ...
-
-
-def read_client(url: str, timeout_s: float = 5.0) -> ReadClient:
-    """The read side for ``url``: SQL for a resonate-pg database (``postgresql://``,
-    which answers 501 to the searches), else this HTTP client."""
-    if is_postgres_url(url):
-        from resonate_rpc_cli.postgres.reads import PgReader  # noqa: PLC0415 (slow, cyclic)
-
-        return PgReader(url, timeout_s=timeout_s)
-    return ResonateClient(url, timeout_s=timeout_s)

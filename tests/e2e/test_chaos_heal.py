@@ -28,7 +28,7 @@ from typing import Any
 import psutil
 import pytest
 
-from resonate_rpc_cli.clients.protocol import read_client
+from resonate_rpc_cli.backends import read_client
 from resonate_rpc_cli.contracts.errors import RpcdemoError
 from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.links.client import LinkClient
