@@ -68,7 +68,8 @@ class ResonateClient:
         code = int(head.get("status", status))
         body = resp.get("data", {}) if isinstance(resp, dict) else {}
         if code >= 400:
-            err = body.get("error") if isinstance(body, dict) else None
+            # the Rust server's error data is the message (older rpcdemo servers: {"error"})
+            err = body.get("error") if isinstance(body, dict) else body
             raise ProtocolError(code, str(err or resp))
         return body if isinstance(body, dict) else {}
 
