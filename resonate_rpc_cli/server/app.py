@@ -7,6 +7,9 @@ Routes: ``POST /`` (the protocol's JSON envelope), ``GET /poll/{group}/{pid}``
 Every request goes through the :class:`Engine` on the one event loop; the
 messages it produces are delivered by the :class:`Hub` right after, and the
 response is sent only after the engine has committed the request to the store.
+A restarted server serves at once and reads its store between requests
+(:meth:`EmbeddedServer._load_store`); searches, ``/rpcdemo/info``, release and
+retention wait for :attr:`EmbeddedServer.loaded`.
 Any malformed request (bad JSON, unknown kind, wrong types, oversized body) is
 answered with a 4xx JSON error in the protocol's envelope shape.
 """
@@ -31,7 +34,7 @@ from resonate_rpc_cli.server.config import ServerConfig
 from resonate_rpc_cli.server.delivery import Address, Hub, Listener, Push
 from resonate_rpc_cli.server.engine import KNOWN_KINDS, Engine, error_response
 from resonate_rpc_cli.server.executes import ExecuteLog, execute_of
-from resonate_rpc_cli.server.gcpolicy import freeze_loop
+from resonate_rpc_cli.server.gcpolicy import freeze, freeze_loop, no_gc
 from resonate_rpc_cli.server.probe import LoopProbe
 from resonate_rpc_cli.server.store import StoreError
 from resonate_rpc_cli.server.sweeper import Sweeper
@@ -40,6 +43,8 @@ log = logging.getLogger("rpcdemo.server")
 
 
 _json = msgspec.json.Encoder()
+#: Kinds that read every record: answered once the store is read.
+SEARCHES = frozenset({"promise.search", "task.search"})
 
 
 class EmbeddedServer:
@@ -62,7 +67,9 @@ class EmbeddedServer:
         self.requests: Counter[str] = Counter()
         self.busy_s = 0.0
         self.probe = LoopProbe()
-        self.sweeper = Sweeper(engine, self._guard)
+        #: Set once every stored record is in the state (at once for a new or memory store).
+        self.loaded = asyncio.Event()
+        self.sweeper = Sweeper(engine, self._guard, self.loaded)
         self._background: list[asyncio.Task[None]] = []
         self._commit: asyncio.Future[None] | None = None
         self._streams: set[asyncio.Task[Any]] = set()
@@ -145,6 +152,17 @@ class EmbeddedServer:
                 content_type="application/json",
             ) from exc
 
+    async def _load_store(self) -> None:
+        """Read the store a page per loop turn, then re-send every pending task's ``execute``."""
+        with no_gc():  # millions of new objects: no collections over the growing heap
+            while not self._guard(self.engine.load_step):
+                await asyncio.sleep(0)
+        freeze()
+        self.loaded.set()
+        for members in list(self.hub.groups.values()):
+            for listener in [m for m in members if not m.closed]:
+                self.resend_pending(listener)
+
     async def _tick_loop(self) -> None:
         """Tick every ``tick_interval_s``; at once again (after yielding) while a backlog of
         due timeouts remains, so a burst is worked off in bounded slices, not one stall."""
@@ -177,6 +195,8 @@ class EmbeddedServer:
             return _error(400, f"invalid JSON: {exc}")
         started = time.perf_counter()
         flat = unwrap_request_envelope(envelope)
+        if not self.loaded.is_set() and isinstance(flat, dict) and flat.get("kind") in SEARCHES:
+            await self.loaded.wait()
         resp, outgoing = self._guard(lambda: self.engine.apply(flat, defer_commit=True))
         if self.engine.uncommitted:
             self.busy_s += time.perf_counter() - started
@@ -254,10 +274,11 @@ class EmbeddedServer:
         return web.json_response({"status": "ok"})
 
     async def handle_ready(self, request: web.Request) -> web.Response:
-        # The store is loaded before the port is bound, so serving means ready.
+        # Serving means ready: a record not read yet is read when a request needs it.
         return await self.handle_health(request)
 
     async def handle_info(self, request: web.Request) -> web.Response:
+        await self.loaded.wait()  # the counts cover every record
         store = self.config.store
         return web.json_response({
             "kind": "embedded",
@@ -292,6 +313,7 @@ class EmbeddedServer:
         # The caller knows the node is dead: forget its streams first (a killed
         # process's stream can linger until a write fails), so nothing released
         # is handed back to it and its group's next member gets the work.
+        await self.loaded.wait()  # every lease it holds
         for listener in self.hub.listeners_of(pid):
             self.hub.disconnect(listener, [])
         released, outgoing = self._guard(lambda: self.engine.release(pid))
@@ -330,7 +352,8 @@ class EmbeddedServer:
         return app
 
     async def _on_startup(self, app: web.Application) -> None:
-        self._background = [asyncio.create_task(self._tick_loop()),
+        self._background = [asyncio.create_task(self._load_store()),
+                            asyncio.create_task(self._tick_loop()),
                             asyncio.create_task(self.probe.run()),
                             asyncio.create_task(freeze_loop())]
         if self.config.retain_s is not None:
