@@ -24,6 +24,7 @@ from typing import Any
 
 from resonate_rpc_cli.chaos.faults import FaultRecord
 from resonate_rpc_cli.chaos.history import History, Op, wall_ms
+from resonate_rpc_cli.chaos.invariants import read_journal
 from resonate_rpc_cli.chaos.nemesis import Nemesis, heal_everything
 from resonate_rpc_cli.chaos.options import ChaosOptions
 from resonate_rpc_cli.chaos.schedule import NET_FAULTS, PlannedFault
@@ -62,6 +63,8 @@ class RunRecord:
     settled: bool = False
     healed: list[str] = field(default_factory=list)
     topology: dict[str, Any] = field(default_factory=dict)
+    #: the server's transition journal from the run's start (``None``: it kept none)
+    journal: list[dict[str, Any]] | None = None
 
 
 def new_run_tag() -> str:
@@ -225,4 +228,7 @@ def execute(
     root_set = set(roots)
     record.ledger = [e for e in read_ledger(topology.ledger_dir)
                      if origin_of(e.promise_id) in root_set]
+    # HOME/run/transitions.jsonl (contracts/home.py), beside HOME/ledger
+    record.journal = read_journal(topology.ledger_dir.parent / "run" / "transitions.jsonl",
+                                  record.started_ms)
     return record

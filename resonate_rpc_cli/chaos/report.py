@@ -36,7 +36,7 @@ def judge(record: RunRecord, orphans: int = 0, orphans_checked: bool = False) ->
             planned_faults=len(record.schedule), orphans_checked=orphans_checked,
             requested_flows=len(record.plans),
         ),
-        orphans=orphans,
+        orphans=orphans, journal=record.journal,
     )
     if not record.settled:
         report["reasons"].append("the run did not settle before the deadline")

@@ -69,6 +69,11 @@ class Home:
         return self.root / STORE_FILE
 
     @property
+    def transitions_path(self) -> Path:
+        """The embedded server's transition journal (server/journal.py; read by chaos)."""
+        return self.run_dir / "transitions.jsonl"
+
+    @property
     def control_socket(self) -> Path:
         return self.run_dir / "control.sock"
 

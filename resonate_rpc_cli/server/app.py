@@ -32,7 +32,7 @@ from resonate_rpc_cli import __version__
 from resonate_rpc_cli.server import wire
 from resonate_rpc_cli.server.config import ServerConfig
 from resonate_rpc_cli.server.delivery import Address, Hub, Listener, Push
-from resonate_rpc_cli.server.engine import KNOWN_KINDS, Engine, error_response
+from resonate_rpc_cli.server.engine import KNOWN_KINDS, SEARCHES, Engine, error_response
 from resonate_rpc_cli.server.executes import ExecuteLog, execute_of
 from resonate_rpc_cli.server.gcpolicy import freeze, freeze_loop, no_gc
 from resonate_rpc_cli.server.probe import LoopProbe
@@ -43,8 +43,6 @@ log = logging.getLogger("rpcdemo.server")
 
 
 _json = msgspec.json.Encoder()
-#: Kinds that read every record: answered once the store is read.
-SEARCHES = frozenset({"promise.search", "task.search"})
 
 
 class EmbeddedServer:

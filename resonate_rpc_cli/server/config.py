@@ -44,6 +44,8 @@ class ServerConfig:
     #: Retention: call trees settled longer ago than this many seconds are dropped
     #: (``None``: kept forever, the default).
     retain_s: float | None = None
+    #: Append every lease and settlement to this JSONL file (``--journal``; chaos runs).
+    journal: Path | None = None
 
     @property
     def url(self) -> str:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -31,6 +32,7 @@ from resonate.connections.local import OutgoingMessage
 from resonate.error import ServerError
 
 from resonate_rpc_cli.contracts import tags as tag
+from resonate_rpc_cli.server.journal import TransitionJournal
 from resonate_rpc_cli.server.loader import PAGE, Loader, load_state
 from resonate_rpc_cli.server.progress import TaskProgress
 from resonate_rpc_cli.server.records import changed_rows
@@ -70,6 +72,8 @@ READ_KINDS = frozenset(
     {"promise.get", "promise.search", "task.search", "task.get", "schedule.get", "schedule.search"}
 )
 KNOWN_KINDS = MUTATING_KINDS | READ_KINDS
+#: Kinds that read every record (answered only once the store is read).
+SEARCHES = frozenset({"promise.search", "task.search"})
 
 
 def now_ms() -> int:
@@ -95,6 +99,8 @@ class Engine:
         self.store = store
         #: lease expiry, acquire counts, last change per task (extras on task.search)
         self.progress = TaskProgress()
+        #: the transition journal (journal.py), when asked for one
+        self.journal: TransitionJournal | None = None
         self._encoder = msgspec.msgpack.Encoder()
         #: Reads the store's records while serving (``None`` once all are in).
         self.loader: Loader | None = None
@@ -169,8 +175,6 @@ class Engine:
             self.state.end_op(persist=False)
             log.info("refused %s request: %d %s", kind, *refused)
             return error_response(kind, corr_id, *refused), []
-        if kind in ("promise.search", "task.search"):
-            self.finish_loading()  # a search must see every record
         if kind == "promise.search":
             return self._read(corr_id, req, lambda: promise_search(
                 self.state, self.state.index, corr_id, req)), []
@@ -197,6 +201,8 @@ class Engine:
         outgoing = self._take_outgoing()
         self.progress.observe(self.state, req, resp, now)
         self.state.end_op(persist=None if kind in READ_KINDS else True)
+        if self.journal is not None and kind in ("task.acquire", "task.create"):
+            self.journal.granted(kind, resp)
         if not defer_commit:
             self.commit()
         return resp, outgoing
@@ -274,8 +280,15 @@ class Engine:
         self.finish_loading()
         return self.state.census.counts()
 
+    def keep_journal(self, path: Path) -> None:
+        """Append every lease and settlement to ``path`` from now on (journal.py)."""
+        self.journal = TransitionJournal(path)
+        self.state.journal = self.journal
+
     def close(self) -> None:
-        """Commit what is left and close the store."""
+        """Commit what is left and close the store (and the journal)."""
+        if self.journal is not None:
+            self.journal.close()
         if self.store is not None:
             self.commit()
             self.store.close()
@@ -286,6 +299,8 @@ class Engine:
     def _read(self, corr_id: Any, req: dict[str, Any],
               answer: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         """``answer()`` of a read-only request, or its error response."""
+        if req.get("kind") in SEARCHES:
+            self.finish_loading()  # a search must see every record
         try:
             resp = answer()
         except ServerError as exc:
@@ -307,6 +322,8 @@ class Engine:
 
     def commit(self) -> None:
         """Write every record changed since the last commit, in one transaction."""
+        if self.journal is not None:
+            self.journal.flush()
         if self.store is None:
             self.state.take_dirty()
             return

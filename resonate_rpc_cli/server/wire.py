@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from resonate.connections.local import PROTOCOL_VERSION
+from resonate_base import PROTOCOL_VERSION
 
 #: Record keys of a ``PromiseRecord`` (src/types.rs), in its order.
 _PROMISE_KEYS = ("id", "state", "param", "value", "tags", "timeoutAt", "createdAt", "settledAt")
@@ -169,7 +169,8 @@ def message(msg: Any, server_url: str) -> Any:
     if not isinstance(msg, dict):
         return msg
     kind = msg.get("kind")
-    data = msg.get("data") if isinstance(msg.get("data"), dict) else {}
+    raw = msg.get("data")
+    data: dict[str, Any] = raw if isinstance(raw, dict) else {}
     if kind == "execute":
         return {"kind": "execute", "head": {"serverUrl": server_url}, "data": data}
     if kind == "unblock":

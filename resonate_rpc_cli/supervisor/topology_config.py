@@ -286,7 +286,8 @@ def build_launch(
         store = ["--memory"] if config.memory else ["--store", str(home.store_path)]
         retain = ["--retain", repr(config.retain_s)] if config.retain_s is not None else []
         argv = [sys.executable, "-m", "resonate_rpc_cli.server", "--host", config.host,
-                "--port", str(config.server_port), *store, *retain]
+                "--port", str(config.server_port), *store,
+                "--journal", str(home.transitions_path), *retain]
         return LaunchSpec(label, SERVER, node_id, incarnation, argv, env, log, None)
     ready = home.ready_file(label, node_id)
     env.update({

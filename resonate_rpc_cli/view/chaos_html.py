@@ -33,7 +33,10 @@ _COUNTS = (
     ("faults planned", ("faults", "planned")), ("faults landed", ("faults", "landed")),
     ("on a task holder", ("faults", "mid_step")),
     ("fenced stale holders", ("network", "fenced")),
-    ("pending after heal", ("pending_after_heal",)), ("orphans", ("orphans",)),
+    ("pending after heal", ("pending_after_heal",)),
+    ("two live leases (server)", ("invariants", "two_live_leases")),
+    ("settled promise changed (server)", ("invariants", "settled_promise_changed")),
+    ("orphans", ("orphans",)),
 )
 
 

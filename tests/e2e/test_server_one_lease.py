@@ -10,11 +10,6 @@ second acquire is refused (409) as Resonate refuses it.
 
 from __future__ import annotations
 
-import contextlib
-import http.client
-import json
-import queue
-import socket
 import threading
 import time
 import urllib.error
@@ -24,7 +19,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -41,6 +35,7 @@ from tests.e2e._server_support import (
     wait_listeners,
 )
 from tests.procs import ProcGroup, wait_until
+from tests.protocol.stream import Stream
 
 pytestmark = pytest.mark.e2e
 
@@ -121,40 +116,6 @@ def test_two_execute_messages_to_one_process_run_the_task_once(
         assert per_arg == Counter(calls.values()), f"each task exactly once; got {per_arg}"
         assert "Traceback" not in server.output()
         assert_no_leftovers(procs, tmp_path)
-
-
-class Stream:
-    """A raw ``GET /poll/{group}/{pid}`` listener: the messages it receives, one at a time."""
-
-    def __init__(self, url: str, group: str, pid: str) -> None:
-        host, port = url.removeprefix("http://").split(":")
-        self.conn = http.client.HTTPConnection(host, int(port), timeout=30)
-        self.conn.request("GET", f"/poll/{group}/{pid}")
-        self.resp = self.conn.getresponse()
-        self.messages: queue.Queue[dict[str, Any]] = queue.Queue()
-        self.thread = threading.Thread(target=self._read, daemon=True)
-        self.thread.start()
-
-    def _read(self) -> None:
-        with contextlib.suppress(OSError, ValueError, AttributeError, http.client.HTTPException):
-            for line in self.resp:
-                if line.startswith(b"data: "):
-                    self.messages.put(json.loads(line[6:]))
-
-    def next(self, timeout: float) -> dict[str, Any] | None:
-        """The next message within ``timeout`` seconds, or ``None``."""
-        try:
-            return self.messages.get(timeout=timeout)
-        except queue.Empty:
-            return None
-
-    def close(self) -> None:
-        sock = self.conn.sock
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-        self.thread.join(5)
-        self.conn.close()
 
 
 def test_a_reconnecting_process_is_not_sent_the_same_execute_again(

@@ -171,7 +171,7 @@ def envelope_problems(resp: Any, where: str = "response", kind: Any = None) -> P
                                           "status": _int,
                                           "version": lambda x: x == PROTOCOL_VERSION})
     status = head.get("status") if isinstance(head, dict) else None
-    if not _int(status):
+    if not isinstance(status, int) or isinstance(status, bool):
         return out
     data = resp.get("data")
     if status >= 400:
