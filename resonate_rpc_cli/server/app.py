@@ -7,9 +7,8 @@ Routes: ``POST /`` (the protocol's JSON envelope), ``GET /poll/{group}/{pid}``
 Every request goes through the :class:`Engine` on the one event loop; the
 messages it produces are delivered by the :class:`Hub` right after, and the
 response is sent only after the engine has committed the request to the store.
-A restarted server serves at once and reads its store between requests
-(:meth:`EmbeddedServer._load_store`); searches, ``/rpcdemo/info``, release and
-retention wait for :attr:`EmbeddedServer.loaded`.
+A restarted server reads its store between requests (``_load_store``); searches,
+``/rpcdemo/info``, release and retention wait for :attr:`EmbeddedServer.loaded`.
 Any malformed request (bad JSON, unknown kind, wrong types, oversized body) is
 answered with a 4xx JSON error in the protocol's envelope shape.
 """
@@ -34,7 +33,7 @@ from resonate_rpc_cli.server.config import ServerConfig
 from resonate_rpc_cli.server.delivery import Address, Hub, Listener, Push
 from resonate_rpc_cli.server.engine import KNOWN_KINDS, SEARCHES, Engine, error_response
 from resonate_rpc_cli.server.executes import ExecuteLog, execute_of
-from resonate_rpc_cli.server.gcpolicy import freeze, freeze_loop, no_gc
+from resonate_rpc_cli.server.gcpolicy import FREEZE_PAGES, freeze, freeze_loop
 from resonate_rpc_cli.server.probe import LoopProbe
 from resonate_rpc_cli.server.store import StoreError
 from resonate_rpc_cli.server.sweeper import Sweeper
@@ -151,10 +150,14 @@ class EmbeddedServer:
             ) from exc
 
     async def _load_store(self) -> None:
-        """Read the store a page per loop turn, then re-send every pending task's ``execute``."""
-        with no_gc():  # millions of new objects: no collections over the growing heap
-            while not self._guard(self.engine.load_step):
-                await asyncio.sleep(0)
+        """Read the store a page per loop turn (freezing what was read: gcpolicy.py),
+        then re-send every pending task's ``execute``."""
+        pages = 0
+        while not self._guard(self.engine.load_step):
+            pages += 1
+            if pages % FREEZE_PAGES == 0:
+                freeze()
+            await asyncio.sleep(0)
         freeze()
         self.loaded.set()
         for members in list(self.hub.groups.values()):
