@@ -474,13 +474,14 @@ async def _verify(url: str, created: set[str], settled: set[str]) -> int:
 def fill_table(args: argparse.Namespace, tmp: Path) -> None:
     sizes = [parse_size(s) for s in args.sizes.split(",")]
     server = Server(args.repo, tmp / "store.sqlite", tmp, [])
-    server.start()
+    empty = server.start()
     base_rss = rss_mb(server.pid)
     trees = 0
     rows: list[str] = []
     started = time.monotonic()
-    print(f"bench_store: {args.repo}, store {tmp / 'store.sqlite'}, base RSS {base_rss:.0f} MB",
-          flush=True)
+    print(f"bench_store: {args.repo}, store {tmp / 'store.sqlite'}, base RSS {base_rss:.0f} MB, "
+          f"start on an empty store (the floor of every restart) {empty:.2f} s / "
+          f"{server.ready_cpu:.2f} s CPU; load {os.getloadavg()[0]:.1f}", flush=True)
     header = (f"{'promises':>10} {'req/s':>8} {'CPU us/req':>10} {'stall ms':>11} "
               f"{'slowest ms':>11} {'RSS MB':>8} "
               f"{'B/promise':>10} {'info ms':>8} {'restart s/cpu':>14} {'loaded s':>9} "
@@ -517,7 +518,8 @@ def fill_table(args: argparse.Namespace, tmp: Path) -> None:
                 break
     finally:
         server.stop()
-    print(f"\nbench_store: {time.monotonic() - started:.0f} s; logs in {tmp}")
+    print(f"\nbench_store: {time.monotonic() - started:.0f} s; load {os.getloadavg()[0]:.1f}; "
+          f"logs in {tmp}")
 
 
 def _measure_window(server: Server, trees: int, target_trees: int, tmp: Path, left: float,
