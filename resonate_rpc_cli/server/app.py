@@ -314,9 +314,9 @@ class EmbeddedServer:
         # The caller knows the node is dead: forget its streams first (a killed
         # process's stream can linger until a write fails), so nothing released
         # is handed back to it and its group's next member gets the work.
-        await self.loaded.wait()  # every lease it holds
         for listener in self.hub.listeners_of(pid):
             self.hub.disconnect(listener, [])
+        await self.loaded.wait()  # every lease it holds
         released, outgoing = self._guard(lambda: self.engine.release(pid))
         self.dispatch(outgoing)
         log.info("released %d lease(s) of pid %s", len(released), pid)
