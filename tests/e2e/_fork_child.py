@@ -2,7 +2,8 @@
 
 * ``exit:N`` — exit with status N.
 * ``raise`` — raise (the fork server reports 1, the traceback goes to the log).
-* ``sleep`` — write ``{"pid", "sid", "parent", "env", "sigpipe_ignored"}`` to ``FORK_CHILD_FILE``, sleep.
+* ``sleep`` — write ``{"pid", "sid", "parent", "env", "sigpipe_ignored"}`` to
+  ``FORK_CHILD_FILE``, sleep.
 * ``lifeline`` — like ``sleep``, but exit when the fork server dies (like a node).
 """
 
