@@ -11,12 +11,14 @@ import json
 import os
 import shutil
 import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from resonate_rpc_cli.contracts import naming as topo
-from resonate_rpc_cli.contracts.durations import parse_duration
+from resonate_rpc_cli.contracts import node_env
+from resonate_rpc_cli.contracts import settings as table
+from resonate_rpc_cli.contracts import values as cv
 from resonate_rpc_cli.contracts.errors import UsageError
 from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.contracts.lifeline import ENV_PARENT_PID
@@ -29,7 +31,7 @@ from resonate_rpc_cli.contracts.naming import (
     NodeName,
     is_postgres_url,
 )
-from resonate_rpc_cli.supervisor import config_values as cv
+from resonate_rpc_cli.contracts.settings import setting
 
 DEFAULT_TTL_S = 5.0
 #: ``embedded``: our server (python -m resonate_rpc_cli.server); ``resonate``: the real
@@ -49,6 +51,73 @@ INSTALL_HINT = ("install it with `brew install resonatehq/tap/resonate` or a rel
                 "from https://github.com/resonatehq/resonate/releases, or use --server embedded")
 
 
+def parse_server_choice(text: str) -> str:
+    """``--server KIND``: a kind ``up`` starts itself; :class:`UsageError` otherwise."""
+    if text not in STARTED_SERVER_KINDS:
+        raise UsageError(f"--server must be embedded, resonate or postgres, got {text!r} "
+                         "(a running server: --server-url URL)")
+    return text
+
+
+def check_replicas(group: str, n: int) -> int:
+    """Return ``n`` if ``group`` is a service group and 0 <= n <= MAX_REPLICAS, else UsageError."""
+    if group not in SERVICE_GROUPS:
+        raise UsageError(f"unknown group {group!r}; valid groups: {', '.join(SERVICE_GROUPS)}")
+    if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= MAX_REPLICAS:
+        raise UsageError(f"replicas of {group} must be a whole number from 0 to {MAX_REPLICAS}, "
+                         f"got {n!r}")
+    return n
+
+
+def parse_replicas(text: str) -> tuple[str, int]:
+    """Parse ``GROUP=N`` (e.g. ``service-b=3``); raise :class:`UsageError` otherwise."""
+    group, sep, raw = text.partition("=")
+    group = group.strip()
+    if not sep or not group or not raw.strip():
+        raise UsageError(f"bad --replicas {text!r}: expected GROUP=N, e.g. service-b=3")
+    try:
+        n = int(raw)
+    except ValueError:
+        raise UsageError(f"bad --replicas {text!r}: {raw.strip()!r} is not a whole number") \
+            from None
+    try:
+        check_replicas(group, n)
+    except UsageError as exc:
+        raise UsageError(f"bad --replicas {text!r}: {exc}") from None
+    if n == 0:
+        raise UsageError(f"bad --replicas {text!r}: at least 1 at `up` (leave a group out "
+                         "with --only; `rpcdemo scale GROUP 0` stops a running one)")
+    return group, n
+
+
+def parse_only(text: str) -> list[str]:
+    """Parse ``gateway,service-a`` into its parts; raise :class:`UsageError` naming a bad one."""
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    if not parts:
+        raise UsageError(f"--only needs at least one of {', '.join(PART_NAMES)}")
+    for part in parts:
+        if part not in PART_NAMES:
+            raise UsageError(f"--only: unknown part {part!r}; valid: {', '.join(PART_NAMES)}")
+    return list(dict.fromkeys(parts))
+
+
+def parse_delay(text: str) -> tuple[str, float]:
+    """Parse ``GROUP=SECONDS`` (e.g. ``service-b=3``); raise :class:`UsageError` otherwise."""
+    group, sep, raw = text.partition("=")
+    group = group.strip()
+    if not sep or not group or not raw.strip():
+        raise UsageError(f"bad --delay {text!r}: expected GROUP=SECONDS, e.g. service-b=3")
+    if group not in SERVICE_GROUPS:
+        valid = ", ".join(SERVICE_GROUPS)
+        raise UsageError(f"bad --delay {text!r}: unknown group {group!r}; valid groups: {valid}")
+    try:
+        return group, cv.seconds(float(raw))
+    except ValueError:
+        raise UsageError(f"bad --delay {text!r}: {raw!r} is not a number of seconds") from None
+    except cv.BadValue as exc:
+        raise UsageError(f"bad --delay {text!r}: {exc}") from None
+
+
 @dataclass(frozen=True)
 class TopologyConfig:
     """Everything ``up`` was asked for; serialised to the supervisor as JSON.
@@ -59,29 +128,86 @@ class TopologyConfig:
     ``replicas`` sets nodes per service group (default 1, 0 allowed).
     """
 
-    server_port: int = topo.DEFAULT_SERVER_PORT
-    gateway_port: int = topo.DEFAULT_GATEWAY_PORT
-    host: str = topo.DEFAULT_HOST
-    ttl_s: float = DEFAULT_TTL_S
-    step_delay_s: float = 0.0
-    delays: dict[str, float] = field(default_factory=dict)
-    delay_mode: str = DEFAULT_DELAY_MODE
-    fail_first: bool = False
-    memory: bool = False
-    grace_s: float = 3.0
-    server_kind: str = EMBEDDED_SERVER
-    server_url: str = ""
-    replicas: dict[str, int] = field(default_factory=dict)
-    only: list[str] = field(default_factory=list)
-    restart_max_failures: int = 4
-    restart_backoff_s: float = 0.25
+    # -- the settings table: one entry per setting, in the topology file's order --
+    server_port: int = setting(
+        topo.DEFAULT_SERVER_PORT, toml="server.port", flag="--server-port", check=cv.port,
+        help=f"Port of the server we start (default {topo.DEFAULT_SERVER_PORT}).")
+    host: str = setting(
+        topo.DEFAULT_HOST, toml="server.host", flag="--host", check=cv.host,
+        help="Address the server and gateway bind and nodes connect to, e.g. this host's LAN "
+        "address so nodes on other hosts can join (default 127.0.0.1).")
+    server_kind: str = setting(
+        EMBEDDED_SERVER, toml="server.kind", flag="--server", check=cv.choice(SERVER_KINDS),
+        flag_type=str, parse=parse_server_choice,
+        help="embedded: our dev server; resonate: the real `resonate` binary on PATH; "
+        "postgres: resonate-pg on a PostgreSQL cluster under HOME (default embedded).")
+    server_url: str = setting(
+        "", toml="server.url", flag="--server-url", envvar="RESONATE_URL", check=cv.url,
+        help="Use a Resonate server that is already running: no server is started.")
+    memory: bool = setting(False, toml="server.memory", flag="--memory/--no-memory",
+                           check=cv.flag, help="Keep the server's state in memory only.")
+    #: The embedded server's retention horizon in seconds (``None``: keep everything).
+    retain_s: float | None = setting(
+        None, toml="server.retain", flag="--retain", flag_type=str, check=cv.duration,
+        optional=True, metavar="DURATION",
+        help="The embedded server drops call trees settled longer ago than this, e.g. 1h "
+        "(default: keep everything).")
+    #: resonate-pg's schema file (``postgres`` only), applied once to a new cluster
+    resonate_sql: str = setting(
+        "", toml="server.resonate_sql", flag="--resonate-sql", envvar="RPCDEMO_RESONATE_SQL",
+        check=cv.path, optional=True, metavar="PATH",
+        help="resonate-pg's schema file (resonate.sql from github.com/resonatehq/resonate-pg), "
+        "applied once to the cluster of --server postgres.")
+    gateway_port: int = setting(
+        topo.DEFAULT_GATEWAY_PORT, toml="gateway.port", flag="--gateway-port", check=cv.port,
+        help=f"Port of the gateway (default {topo.DEFAULT_GATEWAY_PORT}).")
+    ttl_s: float = setting(
+        DEFAULT_TTL_S, toml="nodes.ttl", flag="--ttl", check=cv.positive_seconds,
+        node_var=node_env.TTL,
+        help="Lease TTL of every node, in seconds. Short, so a killed node's work moves on "
+        f"quickly in a demo (Resonate's own default is 60) (default {DEFAULT_TTL_S}).")
+    step_delay_s: float = setting(
+        0.0, toml="nodes.step_delay", flag="--step-delay", check=cv.seconds,
+        node_var=node_env.STEP_DELAY, node_value=lambda config, group: config.delay_for(group),
+        help="Seconds every step takes (default 0).")
+    delay_mode: str = setting(
+        DEFAULT_DELAY_MODE, toml="nodes.delay_mode", flag="--delay-mode",
+        check=cv.choice(DELAY_MODES), node_var=node_env.DELAY_MODE,
+        help="work: busy work inside the step, re-done after a crash; sleep: a durable "
+        "ctx.sleep (a checkpoint) (default work).")
+    fail_first: bool = setting(
+        False, toml="nodes.fail_first", flag="--fail-first/--no-fail-first", check=cv.flag,
+        node_var=node_env.FAIL_FIRST,
+        help="Every step raises on its first attempt (shows the SDK's retry).")
+    #: per-group step delays; a group's nodes get theirs as the step delay
+    delays: dict[str, float] = setting(
+        factory=dict, toml="nodes.delay", flag="--delay", groups=True, check=cv.seconds,
+        label="delay", flag_type=list[str], metavar="GROUP=SECONDS",
+        parse=lambda texts: dict(parse_delay(t) for t in texts),
+        help="Step delay for one group, e.g. service-b=3 (repeatable).")
+    restart_max_failures: int = setting(4, toml="restart.max_failures", check=cv.whole(1),
+                                        label="restart max_failures", help="")
+    restart_backoff_s: float = setting(0.25, toml="restart.backoff", check=cv.positive_seconds,
+                                       label="restart backoff", help="")
+    #: nodes per service group (checked by :func:`check_replicas`: 0 comes from `scale`)
+    replicas: dict[str, int] = setting(
+        factory=dict, toml="replicas", flag="--replicas", groups=True, validated=False,
+        check=cv.whole(1, MAX_REPLICAS), flag_type=list[str], metavar="GROUP=N",
+        parse=lambda texts: dict(parse_replicas(t) for t in texts),
+        help=f"Nodes of one service group, e.g. service-b=3 (repeatable; 1..{MAX_REPLICAS}).")
     #: every node reaches the server through its own link proxy (``links/``); off by
     #: default: they cost more than the 15% flow latency budget (benchmarks/bench_links.py)
-    links: bool = False
-    #: The embedded server's retention horizon in seconds (``None``: keep everything).
-    retain_s: float | None = None
-    #: resonate-pg's schema file (``postgres`` only), applied once to a new cluster
-    resonate_sql: str = ""
+    links: bool = setting(
+        False, toml="links", flag="--links/--no-links", check=cv.flag,
+        help="Each node reaches the server through its own loopback link proxy, so "
+        "`rpcdemo net` can break one node's network (default off: they add about 10-25% "
+        "to flow latency).")
+    only: list[str] = setting(
+        factory=list, flag="--only", validated=False, flag_type=str, metavar="PART,...",
+        parse=parse_only,
+        help="Start only these of gateway, service-a … service-i (the server too, unless "
+        "--server-url).")
+    grace_s: float = 3.0
 
     def __post_init__(self) -> None:
         if self.server_kind == POSTGRES_SERVER:
@@ -133,42 +259,20 @@ class TopologyConfig:
 
 def retain_seconds(text: str | float | None) -> float | None:
     """``--retain``/``retain`` as seconds (> 0); ``None`` stays ``None``; else UsageError."""
-    if text is None:
-        return None
-    try:
-        seconds = parse_duration(text)
-    except ValueError as exc:
-        raise UsageError(f"--retain: {exc}") from None
-    if seconds <= 0:
-        raise UsageError(f"--retain must be longer than 0, got {text!r}")
-    return seconds
+    return None if text is None else float(cv.from_flag("--retain", cv.duration, text))
 
 
 def validate_config(config: TopologyConfig) -> TopologyConfig:
     """Return ``config`` or raise :class:`UsageError` naming the first bad value.
 
-    The value rules are those of ``config_values`` (the topology file uses them too).
+    Each setting by its rule in the settings table (the topology file uses the same
+    rules), then the rules that join settings.
     """
-    settings: list[tuple[str, cv.Check, Any]] = [
-        ("--server-port", cv.port, config.server_port),
-        ("--gateway-port", cv.port, config.gateway_port),
-        ("--host", cv.host, config.host),
-        ("--ttl", cv.positive_seconds, config.ttl_s),
-        ("--step-delay", cv.seconds, config.step_delay_s),
-        *((f"delay for {group}", cv.seconds, d) for group, d in config.delays.items()),
-        ("--delay-mode", cv.choice(DELAY_MODES), config.delay_mode),
-        ("--server", cv.choice(SERVER_KINDS), config.server_kind),
-        ("restart max_failures", cv.whole(1), config.restart_max_failures),
-        ("restart backoff", cv.positive_seconds, config.restart_backoff_s),
-    ]
-    for label, check, value in settings:
-        cv.checked(label, check, value)
+    table.validate(config)
     if config.server_port == config.gateway_port:
         raise UsageError(f"--server-port and --gateway-port are both {config.server_port}")
     if config.retain_s is not None and config.server_kind != EMBEDDED_SERVER:
         raise UsageError("--retain (retain in the topology file) needs the embedded server")
-    if config.server_kind == EXTERNAL_SERVER:
-        cv.checked("--server-url", cv.url, config.server_url)
     if config.server_kind == POSTGRES_SERVER and config.memory:
         raise UsageError("--memory does not go with --server postgres (a database is durable)")
     for group, n in config.replicas.items():
@@ -179,68 +283,9 @@ def validate_config(config: TopologyConfig) -> TopologyConfig:
     return config
 
 
-def check_replicas(group: str, n: int) -> int:
-    """Return ``n`` if ``group`` is a service group and 0 <= n <= MAX_REPLICAS, else UsageError."""
-    if group not in SERVICE_GROUPS:
-        raise UsageError(f"unknown group {group!r}; valid groups: {', '.join(SERVICE_GROUPS)}")
-    if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= MAX_REPLICAS:
-        raise UsageError(f"replicas of {group} must be a whole number from 0 to {MAX_REPLICAS}, "
-                         f"got {n!r}")
-    return n
-
-
-def parse_replicas(text: str) -> tuple[str, int]:
-    """Parse ``GROUP=N`` (e.g. ``service-b=3``); raise :class:`UsageError` otherwise."""
-    group, sep, raw = text.partition("=")
-    group = group.strip()
-    if not sep or not group or not raw.strip():
-        raise UsageError(f"bad --replicas {text!r}: expected GROUP=N, e.g. service-b=3")
-    try:
-        n = int(raw)
-    except ValueError:
-        raise UsageError(f"bad --replicas {text!r}: {raw.strip()!r} is not a whole number") \
-            from None
-    try:
-        check_replicas(group, n)
-    except UsageError as exc:
-        raise UsageError(f"bad --replicas {text!r}: {exc}") from None
-    if n == 0:
-        raise UsageError(f"bad --replicas {text!r}: at least 1 at `up` (leave a group out "
-                         "with --only; `rpcdemo scale GROUP 0` stops a running one)")
-    return group, n
-
-
-def parse_only(text: str) -> list[str]:
-    """Parse ``gateway,service-a`` into its parts; raise :class:`UsageError` naming a bad one."""
-    parts = [p.strip() for p in text.split(",") if p.strip()]
-    if not parts:
-        raise UsageError(f"--only needs at least one of {', '.join(PART_NAMES)}")
-    for part in parts:
-        if part not in PART_NAMES:
-            raise UsageError(f"--only: unknown part {part!r}; valid: {', '.join(PART_NAMES)}")
-    return list(dict.fromkeys(parts))
-
-
 def resonate_binary() -> str | None:
     """The path of the real ``resonate`` binary on PATH, or None."""
     return shutil.which(RESONATE_BINARY, path=os.environ.get("PATH"))
-
-
-def parse_delay(text: str) -> tuple[str, float]:
-    """Parse ``GROUP=SECONDS`` (e.g. ``service-b=3``); raise :class:`UsageError` otherwise."""
-    group, sep, raw = text.partition("=")
-    group = group.strip()
-    if not sep or not group or not raw.strip():
-        raise UsageError(f"bad --delay {text!r}: expected GROUP=SECONDS, e.g. service-b=3")
-    if group not in SERVICE_GROUPS:
-        valid = ", ".join(SERVICE_GROUPS)
-        raise UsageError(f"bad --delay {text!r}: unknown group {group!r}; valid groups: {valid}")
-    try:
-        return group, cv.seconds(float(raw))
-    except ValueError:
-        raise UsageError(f"bad --delay {text!r}: {raw!r} is not a number of seconds") from None
-    except cv.BadValue as exc:
-        raise UsageError(f"bad --delay {text!r}: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -295,7 +340,7 @@ def build_launch(
         topo.ENV_NODE_ID: node_id,
         topo.ENV_LEDGER_DIR: str(home.ledger_dir),
         topo.ENV_READY_FILE: str(ready),
-        topo.ENV_TTL: repr(config.ttl_s),
+        **node_environment(config, name.group),
     })
     if name.group == GATEWAY:
         env[topo.ENV_GATEWAY_HOST] = config.host
@@ -303,12 +348,25 @@ def build_launch(
         module = "services.gateway"
     else:
         module = SERVICE_GROUPS[name.group]
-        env[topo.ENV_STEP_DELAY] = repr(config.delay_for(name.group))
-        env[topo.ENV_DELAY_MODE] = config.delay_mode
-        if config.fail_first:
-            env[topo.ENV_FAIL_FIRST] = "1"
     argv = [sys.executable, "-m", module]
     return LaunchSpec(label, name.group, node_id, incarnation, argv, env, log, ready)
+
+
+def node_environment(config: TopologyConfig, group: str) -> dict[str, str]:
+    """The settings a node of ``group`` reads from its environment (``contracts/node_env.py``).
+
+    A setting's ``node_value`` picks the group's own value (the step delay).
+    """
+    env: dict[str, str] = {}
+    for entry in table.table(TopologyConfig):
+        var = entry.setting.node_var
+        if var is None or not var.reaches(group):
+            continue
+        pick = entry.setting.node_value
+        text = var.write(pick(config, group) if pick else getattr(config, entry.field))
+        if text is not None:
+            env[var.name] = text
+    return env
 
 
 def real_server_command(config: TopologyConfig, home: Home) -> tuple[list[str], dict[str, str]]:
