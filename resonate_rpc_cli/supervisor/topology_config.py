@@ -358,7 +358,7 @@ def node_environment(config: TopologyConfig, group: str) -> dict[str, str]:
     A setting's ``node_value`` picks the group's own value (the step delay).
     """
     env: dict[str, str] = {}
-    for entry in table.table(TopologyConfig):
+    for entry in table.table(type(config)):
         var = entry.setting.node_var
         if var is None or not var.reaches(group):
             continue
