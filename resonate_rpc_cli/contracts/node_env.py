@@ -15,10 +15,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from resonate_rpc_cli.contracts.naming import DEFAULT_DELAY_MODE, DELAY_MODES, GATEWAY
+from resonate_rpc_cli.contracts.naming import (
+    DEFAULT_DELAY_MODE,
+    DEFAULT_GATEWAY_PORT,
+    DEFAULT_HOST,
+    DELAY_MODES,
+    GATEWAY,
+)
 
 #: which nodes get a variable
-EVERY_NODE, SERVICE_NODES = "every node", "service nodes"
+EVERY_NODE, SERVICE_NODES, GATEWAY_NODE = "every node", "service nodes", "the gateway"
 
 
 class NodeEnvError(ValueError):
@@ -42,6 +48,8 @@ class NodeVar:
 
     def reaches(self, group: str) -> bool:
         """Whether a node of ``group`` (gateway or a service group) gets this variable."""
+        if self.nodes == GATEWAY_NODE:
+            return group == GATEWAY
         return self.nodes == EVERY_NODE or group != GATEWAY
 
     def read(self, env: Mapping[str, str]) -> Any:
@@ -74,6 +82,12 @@ def _mode(raw: str) -> str:
     return raw
 
 
+def _port(raw: str) -> int:
+    if not raw.isdigit() or int(raw) > 65535:
+        raise ValueError("must be a port number 0..65535")
+    return int(raw)
+
+
 def _switch(raw: str) -> bool:
     if raw not in ("0", "1"):
         raise ValueError("must be 0 or 1")
@@ -90,3 +104,7 @@ DELAY_MODE = NodeVar("RPCDEMO_DELAY_MODE", DEFAULT_DELAY_MODE, _mode, str, SERVI
 #: "1": each step raises on its first attempt
 FAIL_FIRST = NodeVar("RPCDEMO_FAIL_FIRST", False, _switch,
                      lambda on: "1" if on else None, SERVICE_NODES)
+#: the gateway's bind address
+GATEWAY_HOST = NodeVar("RPCDEMO_GATEWAY_HOST", DEFAULT_HOST, str, str, GATEWAY_NODE)
+#: the gateway's port
+GATEWAY_PORT = NodeVar("RPCDEMO_GATEWAY_PORT", DEFAULT_GATEWAY_PORT, _port, str, GATEWAY_NODE)

@@ -134,6 +134,7 @@ class TopologyConfig:
         help=f"Port of the server we start (default {topo.DEFAULT_SERVER_PORT}).")
     host: str = setting(
         topo.DEFAULT_HOST, toml="server.host", flag="--host", check=cv.host,
+        node_var=node_env.GATEWAY_HOST,
         help="Address the server and gateway bind and nodes connect to, e.g. this host's LAN "
         "address so nodes on other hosts can join (default 127.0.0.1).")
     server_kind: str = setting(
@@ -160,6 +161,7 @@ class TopologyConfig:
         "applied once to the cluster of --server postgres.")
     gateway_port: int = setting(
         topo.DEFAULT_GATEWAY_PORT, toml="gateway.port", flag="--gateway-port", check=cv.port,
+        node_var=node_env.GATEWAY_PORT,
         help=f"Port of the gateway (default {topo.DEFAULT_GATEWAY_PORT}).")
     ttl_s: float = setting(
         DEFAULT_TTL_S, toml="nodes.ttl", flag="--ttl", check=cv.positive_seconds,
@@ -342,12 +344,7 @@ def build_launch(
         topo.ENV_READY_FILE: str(ready),
         **node_environment(config, name.group),
     })
-    if name.group == GATEWAY:
-        env[topo.ENV_GATEWAY_HOST] = config.host
-        env[topo.ENV_GATEWAY_PORT] = str(config.gateway_port)
-        module = "services.gateway"
-    else:
-        module = SERVICE_GROUPS[name.group]
+    module = "services.gateway" if name.group == GATEWAY else SERVICE_GROUPS[name.group]
     argv = [sys.executable, "-m", module]
     return LaunchSpec(label, name.group, node_id, incarnation, argv, env, log, ready)
 
