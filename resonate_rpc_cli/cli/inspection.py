@@ -19,11 +19,11 @@ from resonate_rpc_cli.cli.common import (
 )
 from resonate_rpc_cli.clients.protocol import ServerUnreachable
 from resonate_rpc_cli.contracts.errors import NotRunningError, RpcdemoError, UsageError
-from resonate_rpc_cli.contracts.home import Home
+from resonate_rpc_cli.contracts.home import Home, not_running_message
 from resonate_rpc_cli.observe import snapshot as observe
+from resonate_rpc_cli.observe.facts import node_names_by_id
 from resonate_rpc_cli.observe.leases import stuck_in_tree
 from resonate_rpc_cli.supervisor.client import SupervisorClient
-from resonate_rpc_cli.supervisor.control import not_running_message
 from resonate_rpc_cli.view.console import err, out
 from resonate_rpc_cli.view.live import run_live
 from resonate_rpc_cli.view.render import promise_tree, status_view
@@ -88,7 +88,7 @@ def tree(
     config = status.config
     source = observe.PromiseSource(config.server_url)
     try:
-        rows = observe.tree_rows(source, promise_id, observe.node_names_by_id(status.node_rows()))
+        rows = observe.tree_rows(source, promise_id, node_names_by_id(status.node_rows()))
         stuck = stuck_in_tree(source, promise_id, status.node_rows(), config)
     except ServerUnreachable as exc:
         raise NotRunningError(str(exc)) from None

@@ -42,3 +42,13 @@ def request(path: Path, op: str, args: dict[str, Any], timeout_s: float, *, who:
     if not answer.get("ok"):
         raise RpcdemoError(str(answer.get("error")), ExitStatus(int(answer.get("status", 1))))
     return answer.get("result")
+
+
+def answers(path: Path, timeout_s: float = 2.0) -> bool:
+    """Whether a server answers ``ping`` on the socket at ``path`` within ``timeout_s``."""
+    try:
+        request(path, "ping", {}, timeout_s, who=str(path),
+                unreachable=lambda exc: NotRunningError(str(exc)))
+    except RpcdemoError:
+        return False
+    return True

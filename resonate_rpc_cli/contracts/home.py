@@ -11,7 +11,6 @@ the control socket inside it is private to the user who started it. Layout
     HOME/run/links.sock          the link hub's socket (``rpcdemo net``)
     HOME/run/supervisor.pid      the supervisor's pid
     HOME/run/ready/              ready files, one per incarnation
-    HOME/chaos/                  chaos reports
     HOME/postgres/data/          the cluster of ``up --server postgres`` (postgres/cluster.py)
     HOME/pgpass                  that cluster's password file (0600)
 """
@@ -66,10 +65,6 @@ class Home:
         return self.root / LEDGER_DIR
 
     @property
-    def chaos_dir(self) -> Path:
-        return self.root / "chaos"
-
-    @property
     def store_path(self) -> Path:
         return self.root / STORE_FILE
 
@@ -122,3 +117,8 @@ class Home:
             os.chmod(self.root, 0o700)
         for sub in (self.run_dir, self.ready_dir, self.logs_dir, self.ledger_dir):
             sub.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+
+def not_running_message(home: Home) -> str:
+    """The one line for "no supervisor answers under ``home``" (exit 3)."""
+    return f"nothing is running under {home.root}; start it with `rpcdemo up`"

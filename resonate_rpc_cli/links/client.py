@@ -14,10 +14,8 @@ from typing import Any
 
 from resonate_rpc_cli.clients import jsonline
 from resonate_rpc_cli.contracts.errors import NotRunningError, RpcdemoError, UsageError
-from resonate_rpc_cli.contracts.home import Home
+from resonate_rpc_cli.contracts.home import Home, not_running_message
 from resonate_rpc_cli.links.status import LinkState, LinkStatus
-from resonate_rpc_cli.supervisor.client import SupervisorClient
-from resonate_rpc_cli.supervisor.control import not_running_message
 
 __all__ = ["LinkClient", "LinkState", "LinkStatus"]
 
@@ -67,7 +65,7 @@ class LinkClient:
                                 unreachable=lambda _exc: self._no_links())
 
     def _no_links(self) -> RpcdemoError:
-        if SupervisorClient(self.home).answering():
+        if jsonline.answers(self.home.control_socket):  # the supervisor runs, without links
             return UsageError(f"the topology under {self.home.root} runs without links; "
                               "start it with `rpcdemo up --links` (or links = true)")
         return NotRunningError(not_running_message(self.home))

@@ -2,7 +2,7 @@
 
 Everything here is data: promise records, task records, the process table,
 ledger counts, log lines, link states. :mod:`.doctor` turns them into causes
-without any I/O; :mod:`.doctor_gather` collects them from a running topology.
+without any I/O; :mod:`.gather` collects them from a running topology.
 A fact source the topology lacks is ``None`` (a bare external server has no
 process table; a server without ``task.search`` has no leases), and the
 doctor then says what it cannot know instead of guessing.
@@ -164,3 +164,19 @@ def _int(value: Any) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     return int(value)
+
+
+def node_names_by_id(nodes: list[dict[str, Any]]) -> dict[str, str]:
+    """Resonate node id → readable name; ids of dead incarnations say so.
+
+    A task can stay leased to a killed incarnation until its TTL runs out;
+    it shows as ``service-b-1 (incarnation 1, gone)``.
+    """
+    names: dict[str, str] = {}
+    for node in nodes:
+        for i, old in enumerate(node.get("past_node_ids") or [], start=1):
+            if old != "gateway":
+                names[str(old)] = f"{node['name']} (incarnation {i}, gone)"
+        if node.get("node_id"):
+            names[str(node["node_id"])] = str(node["name"])
+    return names

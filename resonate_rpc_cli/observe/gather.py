@@ -139,7 +139,7 @@ def last_error_line(path: Path) -> str:
 
 
 def _links(home: Home, config: TopologyConfig) -> dict[str, Link] | None:
-    """Link states from the link proxies (None without them: `up --no-links`)."""
+    """Link states from the link proxies (None without them: `up` without `--links`)."""
     if not config.links:
         return None
     return link_facts(LinkClient(home, timeout_s=2.0).status_or_none())

@@ -14,15 +14,14 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-from resonate_rpc_cli.clients.protocol import ProtocolError
+from resonate_rpc_cli.clients.protocol import ProtocolError, ReadClient
 from resonate_rpc_cli.contracts import tags as tag
 from resonate_rpc_cli.contracts.naming import SERVICE_GROUPS
 from resonate_rpc_cli.links.status import LinkStatus
 from resonate_rpc_cli.observe.doctor import Diagnosis, diagnose
-from resonate_rpc_cli.observe.facts import Call, Facts, Lease, Link, Member
-from resonate_rpc_cli.observe.snapshot import PromiseSource, node_names_by_id
+from resonate_rpc_cli.observe.facts import Call, Facts, Lease, Link, Member, node_names_by_id
 from resonate_rpc_cli.supervisor.topology_config import TopologyConfig
 
 LIVE_TASK_STATES = ("acquired", "pending", "suspended")
@@ -31,7 +30,17 @@ NO_EXTRAS = ("this server does not report lease expiry or acquire counts (only r
              "embedded server does): lease countdowns and attempts are unknown")
 
 
-def fetch_leases(source: PromiseSource) -> tuple[dict[str, Lease] | None, str | None]:
+class LeaseSource(Protocol):
+    """The reads a lease report makes (:class:`~.snapshot.PromiseSource` is one; this
+    module does not import it, since :mod:`.snapshot` builds ``status`` from this one)."""
+
+    client: ReadClient
+
+    def search(self, state: str | None = None, tags: dict[str, str] | None = None,
+               limit: int = ...) -> list[dict[str, Any]]: ...
+
+
+def fetch_leases(source: LeaseSource) -> tuple[dict[str, Lease] | None, str | None]:
     """Every live task by id, and a notice of what this server cannot tell.
 
     ``None`` leases when the server has no ``task.search``. Raises
@@ -59,7 +68,7 @@ class LeaseReport:
 
 
 def lease_report(
-    source: PromiseSource, pending: Sequence[Mapping[str, Any]],
+    source: LeaseSource, pending: Sequence[Mapping[str, Any]],
     nodes: Sequence[Mapping[str, Any]], config: TopologyConfig, *, now_ms: int | None = None,
     links: Sequence[LinkStatus] | None = None,
 ) -> LeaseReport:
@@ -85,7 +94,7 @@ def link_facts(links: Sequence[LinkStatus] | None) -> dict[str, Link] | None:
     return {s.node: Link(str(s.state), float(s.delay_ms)) for s in links}
 
 
-def stuck_in_tree(source: PromiseSource, root_id: str, nodes: Sequence[Mapping[str, Any]],
+def stuck_in_tree(source: LeaseSource, root_id: str, nodes: Sequence[Mapping[str, Any]],
                   config: TopologyConfig) -> dict[str, str]:
     """Promise id → the doctor's short cause, for each stuck call of ``root_id``'s tree."""
     pending = source.search(state="pending", tags={tag.ORIGIN: root_id})

@@ -26,12 +26,12 @@ from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.links.client import LinkClient
 from resonate_rpc_cli.links.status import LinkStatus
 from resonate_rpc_cli.observe.events import describe
+from resonate_rpc_cli.observe.facts import node_names_by_id
 from resonate_rpc_cli.observe.leases import lease_report
 from resonate_rpc_cli.observe.snapshot import (
     PromiseRow,
     PromiseSource,
     held_by_node,
-    node_names_by_id,
     tree_rows,
 )
 from resonate_rpc_cli.supervisor.client import supervisor_status

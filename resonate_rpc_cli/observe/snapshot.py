@@ -19,6 +19,8 @@ from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.contracts.payload import decode_payload
 from resonate_rpc_cli.links.client import LinkClient
 from resonate_rpc_cli.links.status import LinkStatus
+from resonate_rpc_cli.observe.facts import node_names_by_id
+from resonate_rpc_cli.observe.leases import flag_rows, lease_report
 from resonate_rpc_cli.supervisor.client import SupervisorClient
 from resonate_rpc_cli.supervisor.topology_config import TopologyConfig
 
@@ -141,22 +143,6 @@ class PromiseSource:
         return out
 
 
-def node_names_by_id(nodes: list[dict[str, Any]]) -> dict[str, str]:
-    """Resonate node id → readable name; ids of dead incarnations say so.
-
-    A task can stay leased to a killed incarnation until its TTL runs out;
-    it shows as ``service-b-1 (incarnation 1, gone)``.
-    """
-    names: dict[str, str] = {}
-    for node in nodes:
-        for i, old in enumerate(node.get("past_node_ids") or [], start=1):
-            if old != "gateway":
-                names[str(old)] = f"{node['name']} (incarnation {i}, gone)"
-        if node.get("node_id"):
-            names[str(node["node_id"])] = str(node["name"])
-    return names
-
-
 def held_by_node(holders: dict[str, str], names: dict[str, str]) -> dict[str, list[str]]:
     """Node name (or unknown node id) -> the sorted ids of the tasks it holds.
 
@@ -262,7 +248,7 @@ def collect_status(home: Home, pending_limit: int = MAX_PENDING) -> dict[str, An
         "promises": promises,
         # pending work: holder, lease left, attempts, idle (observe/leases.py)
         "tasks": work,
-        # null when the topology runs without links (`up --no-links`)
+        # null when the topology runs without links (`up` without `--links`)
         "links": None if links is None else [link.to_dict() for link in links],
         "events": sup.events[-20:],
     }
@@ -272,8 +258,6 @@ def _with_leases(promises: dict[str, Any], source: PromiseSource, records: list[
                  nodes: list[dict[str, Any]], config: TopologyConfig, *,
                  links: list[LinkStatus] | None) -> list[dict[str, Any]]:
     """Flag the pending rows (stuck, the doctor's cause); return the task rows."""
-    from resonate_rpc_cli.observe.leases import flag_rows, lease_report  # noqa: PLC0415
-
     report = lease_report(source, records, nodes, config, links=links)
     flag_rows(promises["pending"], report.diagnoses)
     if report.notice:

@@ -1,6 +1,6 @@
 """The embedded server's options, shared by ``python -m resonate_rpc_cli.server`` and
 ``rpcdemo server`` (both make their flags from :class:`ServerConfig`'s settings
-table, build one and call ``serve``).
+table, build one and call ``serve.serve``).
 """
 
 from __future__ import annotations

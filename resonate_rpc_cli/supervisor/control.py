@@ -20,14 +20,10 @@ from typing import Any
 
 from resonate_rpc_cli.clients import jsonline
 from resonate_rpc_cli.contracts.errors import ExitStatus, NotRunningError, RpcdemoError
-from resonate_rpc_cli.contracts.home import Home
+from resonate_rpc_cli.contracts.home import Home, not_running_message
 
 #: How long a request may take, beyond the ``wait_s`` it asks the supervisor to wait.
 ANSWER_TIMEOUT_S = 30.0
-
-
-def not_running_message(home: Home) -> str:
-    return f"nothing is running under {home.root}; start it with `rpcdemo up`"
 
 
 @dataclass

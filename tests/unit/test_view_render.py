@@ -9,7 +9,8 @@ from typing import Any
 from rich.console import Console
 
 from resonate_rpc_cli.contracts.payload import decode_payload
-from resonate_rpc_cli.observe.snapshot import PromiseRow, node_names_by_id
+from resonate_rpc_cli.observe.facts import node_names_by_id
+from resonate_rpc_cli.observe.snapshot import PromiseRow
 from resonate_rpc_cli.view.render import nodes_table, promise_tree, run_view, status_view
 
 
