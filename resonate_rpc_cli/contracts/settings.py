@@ -17,14 +17,16 @@ So a new setting is one :func:`setting` entry, plus the code that uses it.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, get_type_hints
+from typing import TYPE_CHECKING, Any, get_type_hints
 
 from resonate_rpc_cli.contracts import values as cv
 from resonate_rpc_cli.contracts.node_env import NodeVar
+
+if TYPE_CHECKING:  # argparse only for python -m resonate_rpc_cli.server, not every command
+    import argparse
 
 _KEY = "rpcdemo.setting"
 
@@ -181,6 +183,8 @@ def _plain(hint: Any) -> Any:
 
 
 def _argument(kind: Any, check: cv.Check | None) -> Callable[[str], Any]:
+    import argparse  # noqa: PLC0415 (see the module's imports)
+
     def convert(text: str) -> Any:
         value = kind(text)
         try:
