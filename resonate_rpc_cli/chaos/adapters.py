@@ -70,12 +70,11 @@ class SupervisedTopology:
     def nodes(self) -> list[NodeInfo]:
         return [
             NodeInfo(
-                name=str(n["name"]), group=str(n["group"]),
-                pid=n.get("pid") if n.get("state") not in NO_PROCESS else None,
-                state=_STATES.get(str(n["state"]), str(n["state"])),
-                node_id=n.get("node_id") or None,
+                name=n.name, group=n.group,
+                pid=n.pid if n.state not in NO_PROCESS else None,
+                state=_STATES.get(n.state, n.state), node_id=n.node_id,
             )
-            for n in self._status().node_rows()
+            for n in self._status().nodes
         ]
 
     def _signal(self, name: str, sig: str) -> int:

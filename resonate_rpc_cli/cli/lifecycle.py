@@ -161,7 +161,7 @@ def _report_up(home: Home, config: TopologyConfig, result: launch.UpResult,
         emit_json({"home": str(home.root), "supervisor_pid": result.supervisor_pid,
                    "elapsed_s": round(result.elapsed_s, 3), "cleaned": result.cleaned,
                    "server": config.server_url, "server_kind": config.server_kind,
-                   "gateway": gateway, "nodes": result.status.node_rows()})
+                   "gateway": gateway, "nodes": [n.to_dict() for n in result.status.nodes]})
         return
     if result.cleaned:
         out.print(f"cleaned {result.cleaned} leftover process(es) of an earlier run")

@@ -116,7 +116,7 @@ def scale(
     if as_json:
         emit_json({"group": group, "replicas": count, "added": result.added,
                    "removed": result.removed, "respawned": result.respawned,
-                   "nodes": [{k: n.raw[k] for k in ("name", "pid", "node_id", "state")}
+                   "nodes": [{k: n.to_dict()[k] for k in ("name", "pid", "node_id", "state")}
                              for n in result.nodes]})
         return
     out.print(f"{group}: {count} node(s)" + (

@@ -16,6 +16,7 @@ from typing import Any
 
 from resonate_rpc_cli.contracts import tags as tag
 from resonate_rpc_cli.contracts.payload import decode_payload
+from resonate_rpc_cli.supervisor.rows import NodeRow
 
 #: Node states with a process expected to be doing work.
 WORKING_STATES = frozenset({"starting", "ready"})
@@ -107,13 +108,9 @@ class Member:
     log: str | None = None
 
     @classmethod
-    def from_status(cls, node: Mapping[str, Any]) -> Member:
-        return cls(
-            name=str(node["name"]), group=str(node["group"]), state=str(node["state"]),
-            os_pid=_int(node.get("pid")), node_id=node.get("node_id") or None,
-            past_ids=tuple(str(i) for i in node.get("past_node_ids") or ()),
-            log=node.get("log"),
-        )
+    def from_row(cls, node: NodeRow) -> Member:
+        return cls(name=node.name, group=node.group, state=node.state, os_pid=node.pid,
+                   node_id=node.node_id, past_ids=node.past_node_ids, log=node.log)
 
 
 @dataclass(frozen=True)

@@ -74,7 +74,7 @@ def gather(home: Home, stuck_after_s: float | None = None,
         leases = _leases(source, notices)
     except ServerUnreachable as exc:
         raise NotRunningError(str(exc)) from None
-    members = [Member.from_status(n) for n in sup.node_rows()]
+    members = [Member.from_row(n) for n in sup.nodes]
     attempts = _attempts(home)
     facts = Facts(
         calls=calls, leases=leases, members=members, now_ms=int(time.time() * 1000),

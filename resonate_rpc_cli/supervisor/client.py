@@ -6,8 +6,8 @@ Every caller outside the supervisor talks to it through
 ``wait=True`` return once the supervisor has seen the effect (new
 incarnations running, the group at its size), because the supervisor holds its
 answer until then. The wire format is ``control.py``'s; the raw documents stay
-available (``raw``/``to_dict()``) for the ``--json`` outputs, which pass them
-through unchanged.
+available (``raw``) for the ``--json`` outputs, which pass them through
+unchanged; node rows are :class:`~.rows.NodeRow`.
 
 Every method raises :class:`~resonate_rpc_cli.contracts.errors.NotRunningError`
 when no supervisor answers, and the supervisor's own error (a
@@ -23,6 +23,7 @@ from typing import Any
 from resonate_rpc_cli.contracts.errors import RpcdemoError
 from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.supervisor import control
+from resonate_rpc_cli.supervisor.rows import NodeRow
 from resonate_rpc_cli.supervisor.topology_config import TopologyConfig
 
 #: How long to wait for an answer beyond the time the supervisor itself waits.
@@ -32,33 +33,12 @@ RESPAWN_WAIT_S = 15.0
 
 
 @dataclass(frozen=True)
-class NodeStatus:
-    """One node as ``status`` reports it; ``raw`` is the supervisor's row, unchanged."""
-
-    name: str
-    group: str
-    state: str
-    pid: int | None
-    node_id: str | None
-    incarnation: int
-    raw: dict[str, Any] = field(repr=False, compare=False)
-
-    @classmethod
-    def from_dict(cls, row: dict[str, Any]) -> NodeStatus:
-        return cls(str(row["name"]), str(row["group"]), str(row["state"]), row.get("pid"),
-                   row.get("node_id") or None, int(row.get("incarnation", 0)), row)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.raw)
-
-
-@dataclass(frozen=True)
 class TopologyStatus:
     """What the supervisor runs: its configuration, nodes, readiness and recent events."""
 
     supervisor_pid: int
     config: TopologyConfig
-    nodes: list[NodeStatus]
+    nodes: list[NodeRow]
     all_ready: bool
     shutting_down: bool
     events: list[dict[str, Any]]
@@ -70,16 +50,12 @@ class TopologyStatus:
         return cls(
             supervisor_pid=int(doc["supervisor_pid"]),
             config=TopologyConfig.from_json(str(doc["config"])),
-            nodes=[NodeStatus.from_dict(n) for n in doc["nodes"]],
+            nodes=[NodeRow.from_dict(n) for n in doc["nodes"]],
             all_ready=bool(doc["all_ready"]), shutting_down=bool(doc["shutting_down"]),
             events=list(doc.get("events", [])), targets=list(doc.get("targets", [])), raw=doc,
         )
 
-    def node_rows(self) -> list[dict[str, Any]]:
-        """The nodes as the supervisor reported them (the ``status --json`` rows)."""
-        return [n.to_dict() for n in self.nodes]
-
-    def in_group(self, group: str) -> list[NodeStatus]:
+    def in_group(self, group: str) -> list[NodeRow]:
         return [n for n in self.nodes if n.group == group]
 
 
@@ -121,12 +97,7 @@ class ScaleResult:
     added: list[str]
     removed: list[str]
     respawned: list[str]
-    nodes: list[NodeStatus]
-
-
-def supervisor_status(home: Home, since: int = 0) -> dict[str, Any]:
-    """The raw ``status`` document of ``home``'s supervisor (events after ``since``)."""
-    return SupervisorClient(home).status(since=since).raw
+    nodes: list[NodeRow]
 
 
 def _started(rows: list[dict[str, Any]]) -> list[Started]:
@@ -191,7 +162,7 @@ class SupervisorClient:
         doc = self._call("scale", wait_s=wait_s if wait else 0.0, group=group, count=count)
         return ScaleResult(group, count, list(doc["added"]), list(doc["retiring"]),
                            list(doc.get("respawned", [])),
-                           [NodeStatus.from_dict(n) for n in doc.get("nodes", [])])
+                           [NodeRow.from_dict(n) for n in doc.get("nodes", [])])
 
     def down(self, *, timeout_s: float = 5.0) -> int:
         """Ask the supervisor to stop everything; its pid (it exits once all is stopped)."""

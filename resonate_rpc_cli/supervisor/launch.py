@@ -171,10 +171,10 @@ def spawn_daemon(home: Home, config: TopologyConfig, owner_pid: int | None
 
 def _startup_failure(status: TopologyStatus) -> str | None:
     """A one-line reason if some node died before ever getting ready, else None."""
-    for node in status.node_rows():
-        if node["last_exit"] is not None and node["state"] in EXITED:
-            tail = _tail(node["log"]) if node["log"] else ""
-            return f"{node['name']} exited with {node['last_exit']} while starting" + (
+    for node in status.nodes:
+        if node.last_exit is not None and node.state in EXITED:
+            tail = _tail(node.log) if node.log else ""
+            return f"{node.name} exited with {node.last_exit} while starting" + (
                 f": {tail}" if tail else "")
     return None
 

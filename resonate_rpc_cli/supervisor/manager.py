@@ -33,6 +33,7 @@ from resonate_rpc_cli.supervisor.node import (
     SignalSender,
     Spawner,
 )
+from resonate_rpc_cli.supervisor.rows import NodeRow
 from resonate_rpc_cli.supervisor.states import (
     SHUT,
     NodeState,
@@ -94,28 +95,21 @@ class Supervisor:
             n.state is NodeState.STOPPED and n.handle is None for n in self.nodes.values()
         )
 
-    def snapshot(self) -> list[dict[str, Any]]:
-        """One dict per node, for ``status``: the contract keys plus details."""
+    def snapshot(self) -> list[NodeRow]:
+        """One row per node, for ``status``."""
         now = self.clock.monotonic()
-        rows = []
-        for node in self.nodes.values():
-            alive = node.handle is not None
-            rows.append({
-                "name": node.label,
-                "group": node.name.group,
-                "pid": node.pid,
-                "state": str(node.state),
-                "restarts": node.restarts,
-                "uptime_s": round(now - node.started_at, 3)
-                if alive and node.started_at is not None else None,
-                "node_id": node.node_id or None,
-                "incarnation": node.incarnation,
-                "log": str(node.spec.log) if node.spec else None,
-                "last_exit": node.last_exit,
-                "past_node_ids": list(node.past_node_ids),
-                "retiring": node.retiring,
-            })
-        return rows
+        return [
+            NodeRow(
+                name=node.label, group=node.name.group, pid=node.pid, state=str(node.state),
+                restarts=node.restarts,
+                uptime_s=round(now - node.started_at, 3)
+                if node.handle is not None and node.started_at is not None else None,
+                node_id=node.node_id or None, incarnation=node.incarnation,
+                log=str(node.spec.log) if node.spec else None, last_exit=node.last_exit,
+                past_node_ids=tuple(node.past_node_ids), retiring=node.retiring,
+            )
+            for node in self.nodes.values()
+        ]
 
     def targets(self) -> list[str]:
         """Every valid kill/respawn target: groups that have nodes, then node names."""

@@ -22,6 +22,7 @@ from typing import Any
 from resonate_rpc_cli.contracts.errors import NotRunningError, RpcdemoError, UsageError
 from resonate_rpc_cli.supervisor.control import Request
 from resonate_rpc_cli.supervisor.manager import Supervisor
+from resonate_rpc_cli.supervisor.rows import NodeRow
 from resonate_rpc_cli.supervisor.states import NodeState
 
 #: Checks the supervisor for a request's effect: the answer once it is there, else None.
@@ -57,7 +58,7 @@ def status(sup: Supervisor, since: int = 0) -> dict[str, Any]:
     return {
         "supervisor_pid": os.getpid(),
         "config": sup.config.to_json(),
-        "nodes": sup.snapshot(),
+        "nodes": [row.to_dict() for row in sup.snapshot()],
         "all_ready": sup.all_ready(),
         "shutting_down": sup.shutting_down,
         "events": [e.to_dict() for e in sup.feed.since(since)],
@@ -124,17 +125,17 @@ def _scale(sup: Supervisor, args: dict[str, Any]) -> Outcome:
     group, count = str(args["group"]), int(args["count"])
     doc = sup.scale(group, count)
 
-    def rows(s: Supervisor) -> list[dict[str, Any]]:
-        return [r for r in s.snapshot() if r["group"] == group]
+    def rows(s: Supervisor) -> list[NodeRow]:
+        return [r for r in s.snapshot() if r.group == group]
 
     def effect(s: Supervisor) -> dict[str, Any] | None:
         nodes = rows(s)
-        if len(nodes) != count or any(r["state"] != NodeState.READY for r in nodes):
+        if len(nodes) != count or any(r.state != NodeState.READY for r in nodes):
             return None
-        return {**doc, "nodes": nodes}
+        return {**doc, "nodes": [r.to_dict() for r in nodes]}
 
     def late(s: Supervisor, wait_s: float) -> str:
-        seen = ", ".join(f"{r['name']} {r['state']}" for r in rows(s)) or "no nodes"
+        seen = ", ".join(f"{r.name} {r.state}" for r in rows(s)) or "no nodes"
         return f"{group} did not reach {count} ready node(s) within {wait_s:g}s ({seen})"
 
     return doc, effect, late

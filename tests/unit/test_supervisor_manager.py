@@ -210,9 +210,9 @@ def test_a_spawn_error_counts_as_a_quick_failure(tmp_path: Path) -> None:
 def test_snapshot_has_the_status_keys(tmp_path: Path) -> None:
     rig = ready_rig(tmp_path)
     rig.clock.advance(3.0)
-    row = next(r for r in rig.sup.snapshot() if r["name"] == "service-a-1")
-    assert {"name", "group", "pid", "state", "restarts", "uptime_s"} <= set(row)
-    assert row["state"] == "ready" and row["uptime_s"] == pytest.approx(3.1, abs=0.2)
+    row = next(r for r in rig.sup.snapshot() if r.name == "service-a-1")
+    assert {"name", "group", "pid", "state", "restarts", "uptime_s"} <= set(row.to_dict())
+    assert row.state == "ready" and row.uptime_s == pytest.approx(3.1, abs=0.2)
 
 
 def test_replayed_history_quick_crashes_then_failed(tmp_path: Path) -> None:
