@@ -72,7 +72,7 @@ class Started:
 
 
 @dataclass(frozen=True)
-class KillResult:
+class KillAnswer:
     """``killed``: ``{"name", "pid", "signal"}`` per node; ``respawned``: once running."""
 
     killed: list[dict[str, Any]]
@@ -136,7 +136,7 @@ class SupervisorClient:
 
     def kill(self, target: str, signal: str = "KILL", *, count: int | None = None,
              respawn: bool = False, respawn_after_s: float = 0.0, wait: bool = True,
-             wait_s: float | None = None) -> KillResult:
+             wait_s: float | None = None) -> KillAnswer:
         """Signal ``target``'s live nodes; with ``respawn`` and ``wait``, until the new ones run.
 
         ``wait_s`` defaults to ``respawn_after_s`` + 15 s; a respawn not
@@ -146,7 +146,7 @@ class SupervisorClient:
             if wait and respawn else 0.0
         doc = self._call("kill", wait_s=waiting, target=target, signal=signal, count=count,
                          respawn=respawn, respawn_after=respawn_after_s)
-        return KillResult(list(doc["killed"]), list(doc.get("respawn_pending", [])),
+        return KillAnswer(list(doc["killed"]), list(doc.get("respawn_pending", [])),
                           _started(doc.get("respawned", [])))
 
     def respawn(self, target: str, *, wait: bool = True,

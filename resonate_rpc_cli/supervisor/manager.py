@@ -11,19 +11,16 @@ from __future__ import annotations
 import signal
 import uuid
 from collections.abc import Callable
-from typing import Any
 
 from resonate_rpc_cli.contracts.errors import UsageError
 from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.contracts.naming import GATEWAY, SERVER, SERVICE_GROUPS
-from resonate_rpc_cli.supervisor import commands
 from resonate_rpc_cli.supervisor.events import EventFeed, EventKind
 from resonate_rpc_cli.supervisor.fork.client import LOST
 from resonate_rpc_cli.supervisor.node import (
     BecameReady,
     Clock,
     Exited,
-    KillResult,
     LeaseReleaser,
     LinkRouter,
     Node,
@@ -155,9 +152,8 @@ class Supervisor:
             self._on_exit(node, obs.code)
             self._fail_over(node, obs.pid, dead_id, obs.code)
         elif node.state is NodeState.STARTING:
-            self.move(node, NodeState.READY)
             node.ever_ready = True
-            self.emit(EventKind.READY, node)
+            self.move(node, NodeState.READY, EventKind.READY)
             for label, dead_id in self.unreleased.pop(node.name.group, []):
                 if self.releaser is not None and not self.shutting_down:
                     self.releaser.release(label, dead_id)
@@ -202,29 +198,25 @@ class Supervisor:
             self.emit(EventKind.STOPPED, node, detail=f"exit {code}; scaled down", pid=pid)
             return
         if node.state is NodeState.STOPPING:
-            self.move(node, NodeState.STOPPED)
-            self.emit(EventKind.STOPPED, node, detail=f"exit {code}", pid=pid)
+            self.move(node, NodeState.STOPPED, EventKind.STOPPED, f"exit {code}", pid=pid)
             return
         if node.state is NodeState.KILLED:
             self.emit(EventKind.EXITED, node, detail=f"exit {code} (killed)", pid=pid)
             return
         if self.shutting_down:
             self.move(node, NodeState.STOPPING)
-            self.move(node, NodeState.STOPPED)
-            self.emit(EventKind.STOPPED, node, detail=f"exit {code}", pid=pid)
+            self.move(node, NodeState.STOPPED, EventKind.STOPPED, f"exit {code}", pid=pid)
             return
         uptime = now - (node.started_at or now)
         node.quick_failures = node.quick_failures + 1 if uptime < self.policy.quick_s else 1
         if node.quick_failures >= self.policy.max_quick_failures:
-            self.move(node, NodeState.FAILED)
-            self.emit(EventKind.FAILED, node, pid=pid,
-                       detail=f"exit {code}; {node.quick_failures} quick failures, giving up")
+            self.move(node, NodeState.FAILED, EventKind.FAILED,
+                      f"exit {code}; {node.quick_failures} quick failures, giving up", pid=pid)
             return
         delay = self.policy.backoff(node.quick_failures)
-        self.move(node, NodeState.BACKOFF)
         node.restart_at = now + delay
-        self.emit(EventKind.EXITED, node, detail=f"exit {code}; restart in {delay:.2f}s",
-                   pid=pid)
+        self.move(node, NodeState.BACKOFF, EventKind.EXITED,
+                  f"exit {code}; restart in {delay:.2f}s", pid=pid)
 
     def _fail_over(self, node: Node, pid: int, dead_id: str, code: int) -> None:
         """After ``pid`` (node id ``dead_id``) was reaped: release its leases.
@@ -277,23 +269,7 @@ class Supervisor:
             why, EventKind.RESPAWNED)
         self.emit(kind, node, detail=f"incarnation {node.incarnation}")
 
-    # -- commands (the operator's; see commands.py) --------------------------------------
-
-    def kill(
-        self, target: str, signal_name: str = "KILL", *, count: int | None = None,
-        respawn: bool = False, respawn_after_s: float = 0.0,
-    ) -> KillResult:
-        """See :func:`.commands.kill`."""
-        return commands.kill(self, target, signal_name, count=count, respawn=respawn,
-                             respawn_after_s=respawn_after_s)
-
-    def respawn(self, target: str) -> list[str]:
-        """See :func:`.commands.respawn`."""
-        return commands.respawn(self, target)
-
-    def scale(self, group: str, count: int) -> dict[str, Any]:
-        """See :func:`.commands.scale`."""
-        return commands.scale(self, group, count)
+    # -- shutdown (the operator's other operations: operations.py) ------------------------
 
     def shutdown(self) -> None:
         """Begin stopping everything: TERM the nodes, then the server; KILL after grace."""
@@ -343,8 +319,13 @@ class Supervisor:
         if self.links is not None:
             self.links.drop(node.label)
 
-    def move(self, node: Node, new: NodeState) -> None:
+    def move(self, node: Node, new: NodeState, kind: EventKind | None = None,
+             detail: str = "", pid: int | None = None) -> None:
+        """Move ``node`` to ``new`` (a :class:`ValueError` if the move is not allowed);
+        with ``kind``, emit the event that says so, in the same call."""
         node.state = check_transition(node.state, new)
+        if kind is not None:
+            self.emit(kind, node, detail=detail, pid=pid)
 
     def emit(
         self, kind: EventKind, node: Node, detail: str = "", pid: int | None = None
