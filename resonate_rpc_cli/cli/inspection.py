@@ -19,12 +19,11 @@ from resonate_rpc_cli.cli.common import (
 )
 from resonate_rpc_cli.clients.protocol import ServerUnreachable
 from resonate_rpc_cli.contracts.errors import NotRunningError, RpcdemoError, UsageError
-from resonate_rpc_cli.contracts.home import Home
+from resonate_rpc_cli.contracts.home import Home, not_running_message
 from resonate_rpc_cli.observe.leases import Holders, fetch_leases, stuck_in_tree
 from resonate_rpc_cli.observe.picture import collect_status, picture
 from resonate_rpc_cli.observe.snapshot import PromiseSource, tree_rows
 from resonate_rpc_cli.supervisor.client import SupervisorClient
-from resonate_rpc_cli.supervisor.control import not_running_message
 from resonate_rpc_cli.view.console import err, out
 from resonate_rpc_cli.view.live import run_live
 from resonate_rpc_cli.view.render import promise_tree, status_view

@@ -20,9 +20,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from resonate_rpc_cli.clients import jsonline
 from resonate_rpc_cli.contracts.errors import RpcdemoError
 from resonate_rpc_cli.contracts.home import Home
-from resonate_rpc_cli.supervisor import control
 from resonate_rpc_cli.supervisor.rows import NodeRow
 from resonate_rpc_cli.supervisor.topology_config import TopologyConfig
 
@@ -116,7 +116,7 @@ class SupervisorClient:
         if wait_s > 0:
             args["wait_s"] = wait_s
         limit = (timeout_s or self.timeout_s) + (wait_s + ANSWER_MARGIN_S if wait_s else 0.0)
-        return control.call(self.home, op, timeout_s=limit, **args)
+        return jsonline.call(self.home, op, timeout_s=limit, **args)
 
     def answering(self) -> bool:
         """Whether a supervisor answers on the control socket (within two seconds)."""

@@ -104,7 +104,7 @@ def clean_stale(home: Home) -> int:
     leftovers = processes_of(home)
     if leftovers:
         terminate(leftovers)
-    for path in (home.control_socket, home.pid_file):
+    for path in (home.control_socket, home.pid_file, home.endpoints_file):
         with contextlib.suppress(OSError):
             path.unlink()
     if home.ready_dir.is_dir():

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from resonate_rpc_cli.clients import jsonline
 from resonate_rpc_cli.contracts.errors import NotRunningError, RpcdemoError, UsageError
 from resonate_rpc_cli.supervisor.control import Request
 from resonate_rpc_cli.supervisor.manager import Supervisor
@@ -37,12 +38,10 @@ class Waiting:
         """Answer the request if its effect is there or its time is up; whether it did."""
         result = self.effect(sup)
         if result is not None:
-            self.request.reply.set_result({"ok": True, "result": result})
+            self.request.reply.set_result(jsonline.ok(result))
             return True
         if now >= self.deadline:
-            error = NotRunningError(self.late(sup))
-            self.request.reply.set_result({"ok": False, "error": str(error),
-                                           "status": int(error.status)})
+            self.request.reply.set_result(jsonline.refusal(NotRunningError(self.late(sup))))
             return True
         return False
 
@@ -91,13 +90,12 @@ def reply(sup: Supervisor, request: Request) -> Waiting | None:
     try:
         result = answer(sup, request)
     except RpcdemoError as exc:
-        request.reply.set_result({"ok": False, "error": str(exc), "status": int(exc.status)})
+        request.reply.set_result(jsonline.refusal(exc))
         return None
     except (KeyError, TypeError, ValueError) as exc:
-        bad = UsageError(f"bad request: {exc}")
-        request.reply.set_result({"ok": False, "error": str(bad), "status": int(bad.status)})
+        request.reply.set_result(jsonline.refusal(UsageError(f"bad request: {exc}")))
         return None
     if isinstance(result, Waiting):
         return result
-    request.reply.set_result({"ok": True, "result": result})
+    request.reply.set_result(jsonline.ok(result))
     return None

@@ -10,7 +10,6 @@ import pytest
 
 from resonate_rpc_cli.cli.net import parse_duration
 from resonate_rpc_cli.contracts.errors import UsageError
-from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.links.hub import LinkHub
 from tests.cli._fake_supervisor import Running, rpcdemo
 
@@ -18,12 +17,14 @@ from tests.cli._fake_supervisor import Running, rpcdemo
 @pytest.fixture
 def hub(running: Running) -> Iterator[LinkHub]:
     """Links for the fake topology's nodes (nothing listens upstream; no traffic is sent)."""
-    started = LinkHub(Home(running.home).links_socket, ("127.0.0.1", 9)).start()
+    started = LinkHub(("127.0.0.1", 9)).start()
+    running.server.links = started
     try:
         for name in ("gateway", "service-b-1", "service-c-1"):
             started.url_for(name)
         yield started
     finally:
+        running.server.links = None
         started.close()
 
 
