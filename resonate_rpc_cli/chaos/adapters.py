@@ -24,7 +24,7 @@ from resonate_rpc_cli.chaos.targets import DOWN, PAUSED, RUNNING, LinkControl, N
 from resonate_rpc_cli.contracts.errors import ExitStatus, NotRunningError, RpcdemoError, UsageError
 from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.links.client import LinkClient
-from resonate_rpc_cli.supervisor import launch
+from resonate_rpc_cli.supervisor import updown
 from resonate_rpc_cli.supervisor.client import SupervisorClient, TopologyStatus
 from resonate_rpc_cli.supervisor.scan import processes_of_home
 from resonate_rpc_cli.supervisor.states import NO_PROCESS
@@ -183,7 +183,7 @@ def own_topology(
     daemon: subprocess.Popen[bytes] | None = None
     try:
         try:
-            daemon = launch.up(home, config, detach=True, timeout_s=up_timeout_s).daemon
+            daemon = updown.up(home, config, detach=True, timeout_s=up_timeout_s).daemon
         except RpcdemoError as exc:
             raise NotRunningError(f"chaos could not start its own topology: {exc}") from exc
         own = OwnTopology(SupervisedTopology(home), home)
@@ -192,7 +192,7 @@ def own_topology(
         cleaned = 0
         with contextlib.suppress(RpcdemoError):
             # processes the supervisor's own shutdown left behind, which down() then ended
-            cleaned = int(launch.down(home).get("leftovers", 0))
+            cleaned = int(updown.down(home).get("leftovers", 0))
         if daemon is not None:
             _reap(daemon)
         left = _wait_no_processes(root, 10.0)

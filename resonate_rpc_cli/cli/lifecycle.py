@@ -27,7 +27,7 @@ from resonate_rpc_cli.contracts.naming import (
 )
 from resonate_rpc_cli.server.config import ServerConfig
 from resonate_rpc_cli.supervisor import config_values as cv
-from resonate_rpc_cli.supervisor import launch
+from resonate_rpc_cli.supervisor import updown
 from resonate_rpc_cli.supervisor.topology_config import (
     DEFAULT_TTL_S,
     MAX_REPLICAS,
@@ -100,7 +100,7 @@ def up(
     config_path: Annotated[Path | None, typer.Option("--config",
         help="Topology file (default ./rpcdemo.toml when present).")] = None,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for readiness.")]
-        = launch.DEFAULT_UP_TIMEOUT_S,
+        = updown.DEFAULT_UP_TIMEOUT_S,
     as_json: JsonOpt = False,
 ) -> None:
     """Start the server, the gateway and the service nodes (one per group by default).
@@ -124,7 +124,7 @@ def up(
     home = home_of(ctx)
     if not detach:
         signal.signal(signal.SIGTERM, _interrupt)
-    result = launch.up(home, config, detach=detach, timeout_s=timeout)
+    result = updown.up(home, config, detach=detach, timeout_s=timeout)
     _report_up(home, config, result, as_json)
     if detach:
         return
@@ -154,7 +154,7 @@ def _group_flags(delay: list[str] | None, replicas: list[str] | None,
     return flags
 
 
-def _report_up(home: Home, config: TopologyConfig, result: launch.UpResult,
+def _report_up(home: Home, config: TopologyConfig, result: updown.UpResult,
                as_json: bool) -> None:
     gateway = config.gateway_url if config.includes(GATEWAY) else None
     if as_json:
@@ -176,7 +176,7 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
-def _foreground(home: Home, result: launch.UpResult) -> None:
+def _foreground(home: Home, result: updown.UpResult) -> None:
     """Attach the live view to the topology we own; tear it down when it ends."""
     try:
         if out.is_terminal:
@@ -188,7 +188,7 @@ def _foreground(home: Home, result: launch.UpResult) -> None:
         pass
     finally:
         err.print("stopping…")
-        launch.down(home)
+        updown.down(home)
         if result.daemon is not None:
             result.daemon.wait(10)
 
@@ -197,7 +197,7 @@ def _foreground(home: Home, result: launch.UpResult) -> None:
 @exit_on_error
 def down(ctx: typer.Context, *, as_json: JsonOpt = False) -> None:
     """Stop everything under HOME (TERM, grace, KILL). Exit 0 even if nothing ran."""
-    result = launch.down(home_of(ctx))
+    result = updown.down(home_of(ctx))
     if as_json:
         emit_json(result)
     elif result["was_running"]:

@@ -3,7 +3,7 @@
 The request is ``{"op": ..., **args}``; the answer ``{"ok": true, "result": ...}`` or
 ``{"ok": false, "error": "...", "status": N}`` (:func:`ok` and :func:`refusal` build
 them). One socket carries the supervisor's operations and, under ``links.``, the
-link hub's (``links.status``, ``links.partition``, ...): :func:`call` is the one client.
+link switchboard's (``links.status``, ``links.partition``, ...): :func:`call` is the one client.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from resonate_rpc_cli.contracts.errors import ExitStatus, NotRunningError, Rpcde
 from resonate_rpc_cli.contracts.home import Home, not_running_message
 
 MAX_LINE = 1 << 20
-#: Ops that go to the link hub rather than the supervisor's loop.
+#: Ops that go to the link switchboard rather than the supervisor's loop.
 LINKS_PREFIX = "links."
 
 

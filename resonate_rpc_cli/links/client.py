@@ -1,6 +1,6 @@
 """``LinkClient``: break and heal a running topology's links (``rpcdemo net``, chaos).
 
-Talks to the supervisor's link hub (see :mod:`.hub`) through the daemon's one
+Talks to the supervisor's link switchboard (see :mod:`.switchboard`) through the daemon's one
 control socket (``links.*`` ops, ``clients/jsonline.py``). Every method
 returns the :class:`LinkStatus` of the links it touched (``status``: all) and
 raises :class:`~resonate_rpc_cli.contracts.errors.UsageError` (exit 2) for a bad target

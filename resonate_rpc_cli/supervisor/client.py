@@ -42,7 +42,8 @@ class TopologyStatus:
     all_ready: bool
     shutting_down: bool
     events: list[dict[str, Any]]
-    targets: list[str]
+    #: every valid kill/respawn target (groups, then node names); "targets" on the wire
+    kill_targets: list[str]
     raw: dict[str, Any] = field(repr=False, compare=False)
 
     @classmethod
@@ -52,7 +53,7 @@ class TopologyStatus:
             config=TopologyConfig.from_json(str(doc["config"])),
             nodes=[NodeRow.from_dict(n) for n in doc["nodes"]],
             all_ready=bool(doc["all_ready"]), shutting_down=bool(doc["shutting_down"]),
-            events=list(doc.get("events", [])), targets=list(doc.get("targets", [])), raw=doc,
+            events=list(doc.get("events", [])), kill_targets=list(doc.get("targets", [])), raw=doc,
         )
 
     def in_group(self, group: str) -> list[NodeRow]:

@@ -3,7 +3,7 @@
 One request line ``{"op": ..., ...}``, one response line (the envelope and
 the client are ``clients/jsonline.py``'s). Supervisor operations go to the
 supervisor's loop thread through a queue, so its state has exactly one writer;
-``links.*`` operations go to the link hub's own loop (``links/hub.py``), or
+``links.*`` operations go to the link switchboard's own loop (``links/switchboard.py``), or
 are refused when the topology runs without links.
 """
 
@@ -22,7 +22,7 @@ from typing import Any
 from resonate_rpc_cli.clients import jsonline
 from resonate_rpc_cli.contracts.errors import NotRunningError, UsageError
 from resonate_rpc_cli.contracts.home import Home
-from resonate_rpc_cli.links.hub import LinkHub
+from resonate_rpc_cli.links.switchboard import Switchboard
 
 #: How long a request may take, beyond the ``wait_s`` it asks the supervisor to wait.
 ANSWER_TIMEOUT_S = 30.0
@@ -65,9 +65,9 @@ class ControlServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
 
     daemon_threads = True
 
-    def __init__(self, home: Home, links: LinkHub | None = None) -> None:
+    def __init__(self, home: Home, links: Switchboard | None = None) -> None:
         self.home = home
-        #: the link hub ``links.*`` operations go to (None: the topology runs without links)
+        #: the link switchboard ``links.*`` operations go to (None: the topology runs without links)
         self.links = links
         self.requests: queue.Queue[Request] = queue.Queue()
         path = home.control_socket

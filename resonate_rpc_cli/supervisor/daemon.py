@@ -12,7 +12,7 @@ Nodes are forked by a fork server (``forkspawn.py``; ``RPCDEMO_SPAWN=plain``
 turns it off), stopped with the daemon. A reaped node's leases are released on
 our embedded server (``failover.py``; ``RPCDEMO_NO_FAILOVER=1`` turns it off).
 With links on, every node's server URL is its own link proxy, served on a
-thread of this daemon (``links/hub.py``); the control socket carries their
+thread of this daemon (``links/switchboard.py``); the control socket carries their
 ``links.*`` operations too.
 """
 
@@ -26,7 +26,7 @@ import time
 from resonate_rpc_cli.contracts.home import Endpoints, Home
 from resonate_rpc_cli.contracts.lifeline import ENV_PARENT_PID, start_lifeline
 from resonate_rpc_cli.contracts.naming import GATEWAY
-from resonate_rpc_cli.links.hub import start_hub
+from resonate_rpc_cli.links.switchboard import start_switchboard
 from resonate_rpc_cli.supervisor.control import ControlServer, Request
 from resonate_rpc_cli.supervisor.manager import Supervisor
 from resonate_rpc_cli.supervisor.requests import Waiting, reply
@@ -86,7 +86,7 @@ def run_daemon(home: Home, config: TopologyConfig) -> int:
     home.ensure()
     if os.environ.get(ENV_PARENT_PID):
         start_lifeline()  # a foreground `up` owns us: die with it
-    links = start_hub(config.server_url, config.links)
+    links = start_switchboard(config.server_url, config.links)
     try:
         with supervising(home, config, links=links) as run:
             control = ControlServer(home, links)

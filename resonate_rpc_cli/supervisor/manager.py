@@ -108,7 +108,7 @@ class Supervisor:
             for node in self.nodes.values()
         ]
 
-    def targets(self) -> list[str]:
+    def kill_targets(self) -> list[str]:
         """Every valid kill/respawn target: groups that have nodes, then node names."""
         present = {n.name.group for n in self.nodes.values()}
         groups = [g for g in (SERVER, GATEWAY, *SERVICE_GROUPS) if g in present]
@@ -122,7 +122,7 @@ class Supervisor:
         found = [n for n in self.nodes.values() if n.name.group == target]
         if not found:
             raise UsageError(
-                f"unknown target {target!r}; valid targets: {', '.join(self.targets())}"
+                f"unknown target {target!r}; valid targets: {', '.join(self.kill_targets())}"
             )
         return found
 

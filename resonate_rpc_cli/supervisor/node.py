@@ -51,7 +51,7 @@ class ReadinessProbe(Protocol):
 
 
 class LinkRouter(Protocol):
-    """Where each node reaches the server: its own link (see ``links/hub.py``)."""
+    """Where each node reaches the server: its own link (see ``links/switchboard.py``)."""
 
     def url_for(self, node: str) -> str:
         """The node's server URL through its link, created on first use."""

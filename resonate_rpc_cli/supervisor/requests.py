@@ -55,7 +55,7 @@ def status(sup: Supervisor, since: int = 0) -> dict[str, Any]:
         "all_ready": sup.all_ready(),
         "shutting_down": sup.shutting_down,
         "events": [e.to_dict() for e in sup.feed.since(since)],
-        "targets": sup.targets(),
+        "targets": sup.kill_targets(),
     }
 
 

@@ -87,7 +87,7 @@ def test_scale_to_zero_and_back_reuses_the_lowest_numbers(tmp_path: Path) -> Non
     operations.scale(rig.sup, "service-b", 0)
     rig.steps(2)
     assert group_states(rig, "service-b") == {}
-    assert "service-b" not in rig.sup.targets()
+    assert "service-b" not in rig.sup.kill_targets()
     with pytest.raises(UsageError, match="unknown target 'service-b'"):
         operations.kill(rig.sup, "service-b")
     assert operations.scale(rig.sup, "service-b", 2)["added"] == ["service-b-1", "service-b-2"]

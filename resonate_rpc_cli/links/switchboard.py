@@ -1,12 +1,12 @@
 """The links of one topology: one :class:`~.proxy.Link` per node, on their own loop thread.
 
-The supervisor daemon owns a :class:`LinkHub` (``up`` without ``--no-links``):
-before it starts a node it asks :meth:`LinkHub.url_for` for the node's
+The supervisor daemon owns a :class:`Switchboard` (``up`` without ``--no-links``):
+before it starts a node it asks :meth:`Switchboard.url_for` for the node's
 ``RESONATE_URL``, which creates the node's link the first time and returns the
 same port for every later incarnation (a respawned node keeps its link and
 its faults; ``scale`` adds links as slots are added; :meth:`drop` removes the
 link of a slot scaled away). Faults are asked for over the daemon's control
-socket (``links.*`` ops, see :mod:`.client`); :meth:`LinkHub.request` runs
+socket (``links.*`` ops, see :mod:`.client`); :meth:`Switchboard.request` runs
 them on the same loop as the proxies.
 
 Why a thread of the supervisor and not a process of its own: the ports must
@@ -30,12 +30,12 @@ from urllib.parse import urlsplit
 from resonate_rpc_cli.clients import jsonline
 from resonate_rpc_cli.contracts.errors import RpcdemoError, UsageError
 from resonate_rpc_cli.links.proxy import Link
-from resonate_rpc_cli.links.targets import check_delay, check_seconds, resolve_target
+from resonate_rpc_cli.links.rules import check_delay, check_seconds, resolve_target
 
 START_TIMEOUT_S = 5.0
 
 
-class LinkHub:
+class Switchboard:
     """Every node's link, on a private event loop thread.
 
     Thread-safe: :meth:`url_for`, :meth:`drop`, :meth:`request` and
@@ -52,7 +52,7 @@ class LinkHub:
 
     # -- life ----------------------------------------------------------------------
 
-    def start(self) -> LinkHub:
+    def start(self) -> Switchboard:
         """Start the loop; raise OSError if it cannot start."""
         self._thread.start()
         self._ready.result(START_TIMEOUT_S)
@@ -96,7 +96,7 @@ class LinkHub:
         self._call(self._drop(node))
 
     def _call[T](self, coro: Coroutine[Any, Any, T]) -> T:
-        assert self._loop is not None, "LinkHub.start() first"
+        assert self._loop is not None, "Switchboard.start() first"
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(START_TIMEOUT_S)
 
     async def _ensure(self, node: str) -> int:
@@ -169,9 +169,9 @@ def upstream_of(server_url: str) -> tuple[str, int] | None:
     return parts.hostname, parts.port or 80
 
 
-def start_hub(server_url: str, enabled: bool) -> LinkHub | None:
-    """A started hub fronting ``server_url``, or None when links are off or cannot apply."""
+def start_switchboard(server_url: str, enabled: bool) -> Switchboard | None:
+    """A started switchboard fronting ``server_url``, or None when links are off or cannot apply."""
     upstream = upstream_of(server_url) if enabled else None
     if upstream is None:
         return None
-    return LinkHub(upstream).start()
+    return Switchboard(upstream).start()
