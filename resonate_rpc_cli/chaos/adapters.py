@@ -81,7 +81,7 @@ class SupervisedTopology:
         killed = self.supervisor.kill(name, sig, count=1).killed
         if not killed:
             raise RpcdemoError(f"the supervisor did not signal {name} with {sig}")
-        return int(killed[0]["pid"])
+        return killed[0].pid
 
     def kill(self, name: str) -> int:
         return self._signal(name, "KILL")

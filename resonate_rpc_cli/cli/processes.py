@@ -64,11 +64,11 @@ def kill(
         respawn = True
     result = SupervisorClient(home_of(ctx)).kill(
         target, sig, count=count, respawn=respawn, respawn_after_s=respawn_after or 0.0)
-    doc = {"killed": result.killed, "respawned": [n.to_dict() for n in result.respawned]}
     if as_json:
-        emit_json(doc)
+        emit_json({"killed": [k.to_dict() for k in result.killed],
+                   "respawned": [n.to_dict() for n in result.respawned]})
     else:
-        out.print(kill_view(doc))
+        out.print(kill_view(result))
 
 
 @app.command("respawn")

@@ -108,8 +108,8 @@ class LiveModel:
         if self.config.links:
             self.links = LinkClient(self.home, timeout_s=1.0).status_or_none()
         for event in status.events:
-            self.last_seq = max(self.last_seq, int(event["seq"]))
-            self.feed.append(describe(event))
+            self.last_seq = max(self.last_seq, event.seq)
+            self.feed.append(describe(event.to_dict()))
         self._sample_usage()
 
     def _sample_usage(self) -> None:

@@ -27,6 +27,7 @@ from resonate_rpc_cli.observe.doctor import Diagnosis
 from resonate_rpc_cli.observe.leases import Holders, TaskRow, assess, fetch_leases
 from resonate_rpc_cli.observe.snapshot import MAX_PENDING, PromiseRow, PromiseSource
 from resonate_rpc_cli.supervisor.client import SupervisorClient
+from resonate_rpc_cli.supervisor.events import Event
 from resonate_rpc_cli.supervisor.rows import NodeRow
 from resonate_rpc_cli.supervisor.topology_config import TopologyConfig
 
@@ -152,8 +153,8 @@ class Picture:
     links: list[LinkStatus] | None = None
     supervisor_pid: int = 0
     home: str = ""
-    #: the supervisor's latest events (JSON lines as it sent them)
-    events: list[dict[str, Any]] = field(default_factory=list)
+    #: the supervisor's latest events
+    events: list[Event] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """The ``status --json`` document."""
@@ -171,7 +172,7 @@ class Picture:
             # pending work: holder, lease left, attempts, idle (observe/leases.py)
             "tasks": [t.to_dict() for t in self.tasks],
             "links": None if self.links is None else [link.to_dict() for link in self.links],
-            "events": self.events,
+            "events": [e.to_dict() for e in self.events],
         }
 
 

@@ -23,7 +23,8 @@ from typing import Any
 from resonate_rpc_cli.clients import jsonline
 from resonate_rpc_cli.contracts.errors import RpcdemoError
 from resonate_rpc_cli.contracts.home import Home
-from resonate_rpc_cli.supervisor.rows import NodeRow
+from resonate_rpc_cli.supervisor.events import Event
+from resonate_rpc_cli.supervisor.rows import NodeRow, Signalled
 from resonate_rpc_cli.supervisor.topology_config import TopologyConfig
 
 #: How long to wait for an answer beyond the time the supervisor itself waits.
@@ -41,7 +42,7 @@ class TopologyStatus:
     nodes: list[NodeRow]
     all_ready: bool
     shutting_down: bool
-    events: list[dict[str, Any]]
+    events: list[Event]
     #: every valid kill/respawn target (groups, then node names); "targets" on the wire
     kill_targets: list[str]
     raw: dict[str, Any] = field(repr=False, compare=False)
@@ -53,7 +54,8 @@ class TopologyStatus:
             config=TopologyConfig.from_json(str(doc["config"])),
             nodes=[NodeRow.from_dict(n) for n in doc["nodes"]],
             all_ready=bool(doc["all_ready"]), shutting_down=bool(doc["shutting_down"]),
-            events=list(doc.get("events", [])), kill_targets=list(doc.get("targets", [])), raw=doc,
+            events=[Event.from_dict(e) for e in doc.get("events", [])],
+            kill_targets=list(doc.get("targets", [])), raw=doc,
         )
 
     def in_group(self, group: str) -> list[NodeRow]:
@@ -74,9 +76,9 @@ class Started:
 
 @dataclass(frozen=True)
 class KillAnswer:
-    """``killed``: ``{"name", "pid", "signal"}`` per node; ``respawned``: once running."""
+    """The nodes signalled; ``respawned``: the new incarnations, once running."""
 
-    killed: list[dict[str, Any]]
+    killed: list[Signalled]
     respawn_pending: list[str]
     respawned: list[Started]
 
@@ -147,7 +149,8 @@ class SupervisorClient:
             if wait and respawn else 0.0
         doc = self._call("kill", wait_s=waiting, target=target, signal=signal, count=count,
                          respawn=respawn, respawn_after=respawn_after_s)
-        return KillAnswer(list(doc["killed"]), list(doc.get("respawn_pending", [])),
+        return KillAnswer([Signalled.from_dict(k) for k in doc["killed"]],
+                          list(doc.get("respawn_pending", [])),
                           _started(doc.get("respawned", [])))
 
     def respawn(self, target: str, *, wait: bool = True,

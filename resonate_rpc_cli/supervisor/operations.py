@@ -24,7 +24,7 @@ from resonate_rpc_cli.contracts.naming import GATEWAY, SERVER, SERVICE_GROUPS, N
 from resonate_rpc_cli.supervisor.events import EventKind
 from resonate_rpc_cli.supervisor.manager import Supervisor
 from resonate_rpc_cli.supervisor.node import SIGNALS, Node
-from resonate_rpc_cli.supervisor.rows import NodeRow
+from resonate_rpc_cli.supervisor.rows import NodeRow, Signalled
 from resonate_rpc_cli.supervisor.states import (
     RESPAWNABLE,
     SIGNALLABLE,
@@ -53,9 +53,9 @@ class Outcome:
 
 @dataclass
 class KillResult:
-    """What :func:`kill` did: ``{"name", "pid", "signal"}`` per node, and who will respawn."""
+    """What :func:`kill` did: the nodes it signalled, and who will respawn."""
 
-    killed: list[dict[str, Any]] = field(default_factory=list)
+    killed: list[Signalled] = field(default_factory=list)
     respawn_pending: list[str] = field(default_factory=list)
 
 
@@ -164,7 +164,7 @@ def kill(
             _take_down(sup, node, pid, sig_name, respawn_after_s if respawn else None)
             if respawn:
                 result.respawn_pending.append(node.label)
-        result.killed.append({"name": node.label, "pid": pid, "signal": sig_name})
+        result.killed.append(Signalled(node.label, pid, sig_name))
     return result
 
 
@@ -178,7 +178,8 @@ def _kill(sup: Supervisor, args: dict[str, Any]) -> Outcome:
         respawn=bool(args.get("respawn", False)),
         respawn_after_s=float(args.get("respawn_after", 0.0)),
     )
-    doc = {"killed": result.killed, "respawn_pending": result.respawn_pending}
+    doc = {"killed": [k.to_dict() for k in result.killed],
+           "respawn_pending": result.respawn_pending}
     return _Incarnations(result.respawn_pending, before.before).outcome(doc, "respawned")
 
 
@@ -240,7 +241,23 @@ def _retire(sup: Supervisor, node: Node) -> None:
         sup.emit(EventKind.KILLED, node, detail="SIGTERM (scaled down)", pid=pid)
 
 
-def scale(sup: Supervisor, group: str, count: int) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Scaled:
+    """What :func:`scale` did: slots added, slots retiring (highest first), kept slots
+    respawned."""
+
+    group: str
+    replicas: int
+    added: list[str]
+    retiring: list[str]
+    respawned: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"group": self.group, "replicas": self.replicas, "added": self.added,
+                "retiring": self.retiring, "respawned": self.respawned}
+
+
+def scale(sup: Supervisor, group: str, count: int) -> Scaled:
     """Run ``count`` nodes of service ``group`` from now on.
 
     Scaling up adds slots ``<group>-<n>`` at the lowest free numbers; they
@@ -274,14 +291,13 @@ def scale(sup: Supervisor, group: str, count: int) -> dict[str, Any]:
     if only and group not in only:
         only = [*only, group]
     sup.config = replace(sup.config, replicas={**sup.config.replicas, group: count}, only=only)
-    return {"group": group, "replicas": count, "added": added, "retiring": retiring,
-            "respawned": respawned}
+    return Scaled(group, count, added, retiring, respawned)
 
 
 def _scale(sup: Supervisor, args: dict[str, Any]) -> Outcome:
     """``scale``; waits until the group has exactly ``count`` ready nodes (``"nodes"``)."""
     group, count = str(args["group"]), int(args["count"])
-    doc = scale(sup, group, count)
+    doc = scale(sup, group, count).to_dict()
 
     def rows(s: Supervisor) -> list[NodeRow]:
         return [r for r in s.snapshot() if r.group == group]

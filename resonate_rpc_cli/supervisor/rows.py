@@ -64,3 +64,18 @@ class NodeRow:
             "past_node_ids": list(self.past_node_ids), "retiring": self.retiring,
         }
 
+
+@dataclass(frozen=True)
+class Signalled:
+    """A node ``kill`` sent a signal to (``signal`` without ``SIG``: KILL, TERM, STOP, CONT)."""
+
+    name: str
+    pid: int
+    signal: str
+
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any]) -> Signalled:
+        return cls(str(doc["name"]), int(doc["pid"]), str(doc["signal"]))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "pid": self.pid, "signal": self.signal}

@@ -13,6 +13,7 @@ from rich.tree import Tree
 
 from resonate_rpc_cli.observe.picture import NodeLine, PendingRow, Picture
 from resonate_rpc_cli.observe.snapshot import PromiseRow
+from resonate_rpc_cli.supervisor.client import KillAnswer
 from resonate_rpc_cli.view.doctor_view import lease_table
 from resonate_rpc_cli.view.links import broken_links_text
 from resonate_rpc_cli.view.style import age_ms, node_style, promise_style, seconds, short_id
@@ -142,11 +143,11 @@ def promise_tree(rows: list[PromiseRow], title: str | None = None,
     return tree
 
 
-def kill_view(result: dict[str, Any]) -> RenderableType:
-    lines = [Text.assemble("sent SIG", k["signal"], " to ", (k["name"], "bold"),
-                           f" (pid {k['pid']})") for k in result["killed"]]
-    lines += [Text.assemble("respawned ", (r["name"], "bold green"), f" (pid {r['pid']})")
-              for r in result["respawned"]]
+def kill_view(result: KillAnswer) -> RenderableType:
+    lines = [Text.assemble("sent SIG", k.signal, " to ", (k.name, "bold"), f" (pid {k.pid})")
+             for k in result.killed]
+    lines += [Text.assemble("respawned ", (r.name, "bold green"), f" (pid {r.pid})")
+              for r in result.respawned]
     return Group(*lines)
 
 

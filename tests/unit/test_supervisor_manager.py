@@ -11,6 +11,7 @@ from resonate_rpc_cli.contracts.errors import UsageError
 from resonate_rpc_cli.contracts.naming import SERVICE_GROUPS
 from resonate_rpc_cli.supervisor import operations
 from resonate_rpc_cli.supervisor.node import BecameReady, Exited, RestartPolicy
+from resonate_rpc_cli.supervisor.rows import Signalled
 from tests.unit._supervisor_fakes import Rig, make_rig
 
 ALL = ["server", "gateway", *(f"{g}-1" for g in SERVICE_GROUPS)]
@@ -107,7 +108,7 @@ def test_kill_with_respawn_starts_a_new_node_id_in_the_same_slot(tmp_path: Path)
     rig = ready_rig(tmp_path)
     pid, old_id = rig.pid("service-b-1"), rig.sup.nodes["service-b-1"].node_id
     result = operations.kill(rig.sup, "service-b", "KILL", respawn=True)
-    assert result.killed == [{"name": "service-b-1", "pid": pid, "signal": "KILL"}]
+    assert result.killed == [Signalled("service-b-1", pid, "KILL")]
     assert result.respawn_pending == ["service-b-1"]
     assert (pid, signal.SIGKILL) in rig.signals.sent
     rig.steps(3)

@@ -34,7 +34,7 @@ def test_kill_count_one_leaves_the_rest_of_the_group_running(tmp_path: Path) -> 
     rig.steps(4)
     result = operations.kill(rig.sup, "service-b", count=1)
     rig.steps(2)
-    assert [k["name"] for k in result.killed] == ["service-b-1"]
+    assert [k.name for k in result.killed] == ["service-b-1"]
     assert group_states(rig, "service-b") == {
         "service-b-1": "killed", "service-b-2": "ready", "service-b-3": "ready"}
 
@@ -43,7 +43,7 @@ def test_scale_up_adds_slots_that_start_like_at_up(tmp_path: Path) -> None:
     rig = make_rig(tmp_path)
     rig.steps(4)
     out = operations.scale(rig.sup, "service-b", 3)
-    assert out["added"] == ["service-b-2", "service-b-3"] and out["retiring"] == []
+    assert out.added == ["service-b-2", "service-b-3"] and out.retiring == []
     rig.steps(2)
     assert group_states(rig, "service-b") == {
         "service-b-1": "ready", "service-b-2": "ready", "service-b-3": "ready"}
@@ -57,7 +57,7 @@ def test_scale_down_terms_the_highest_numbered_and_drops_their_slots(tmp_path: P
     rig.steps(4)
     pids = {i: rig.pid(f"service-b-{i}") for i in (1, 2, 3)}
     out = operations.scale(rig.sup, "service-b", 1)
-    assert out["retiring"] == ["service-b-3", "service-b-2"]
+    assert out.retiring == ["service-b-3", "service-b-2"]
     assert (pids[3], signal.SIGTERM) in rig.signals.sent
     assert (pids[2], signal.SIGTERM) in rig.signals.sent
     assert all(pid != pids[1] for pid, _ in rig.signals.sent)
@@ -90,7 +90,7 @@ def test_scale_to_zero_and_back_reuses_the_lowest_numbers(tmp_path: Path) -> Non
     assert "service-b" not in rig.sup.kill_targets()
     with pytest.raises(UsageError, match="unknown target 'service-b'"):
         operations.kill(rig.sup, "service-b")
-    assert operations.scale(rig.sup, "service-b", 2)["added"] == ["service-b-1", "service-b-2"]
+    assert operations.scale(rig.sup, "service-b", 2).added == ["service-b-1", "service-b-2"]
     rig.steps(2)
     assert group_states(rig, "service-b") == {"service-b-1": "ready", "service-b-2": "ready"}
 
@@ -102,8 +102,8 @@ def test_scale_respawns_kept_slots_that_are_down(tmp_path: Path) -> None:
     operations.kill(rig.sup, "service-b-1")
     rig.steps(2)
     out = operations.scale(rig.sup, "service-b", 2)
-    assert out == {"group": "service-b", "replicas": 2, "added": [], "retiring": [],
-                   "respawned": ["service-b-1"]}
+    assert out.to_dict() == {"group": "service-b", "replicas": 2, "added": [], "retiring": [],
+                             "respawned": ["service-b-1"]}
     rig.steps(2)
     assert group_states(rig, "service-b") == {"service-b-1": "ready", "service-b-2": "ready"}
     assert rig.pid("service-b-1") != old
