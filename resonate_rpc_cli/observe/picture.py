@@ -26,7 +26,7 @@ from resonate_rpc_cli.links.status import LinkStatus
 from resonate_rpc_cli.observe.doctor import Diagnosis
 from resonate_rpc_cli.observe.leases import Holders, TaskRow, assess, fetch_leases
 from resonate_rpc_cli.observe.snapshot import MAX_PENDING, PromiseRow, PromiseSource
-from resonate_rpc_cli.supervisor.client import SupervisorClient
+from resonate_rpc_cli.supervisor.client import SupervisorClient, TopologyStatus
 from resonate_rpc_cli.supervisor.events import Event
 from resonate_rpc_cli.supervisor.rows import NodeRow
 from resonate_rpc_cli.supervisor.topology_config import TopologyConfig
@@ -176,17 +176,28 @@ class Picture:
         }
 
 
+def read_topology(home: Home) -> tuple[TopologyStatus, list[LinkStatus] | None]:
+    """The node side: the supervisor's status (typed rows) and every link's state (None
+    when the topology runs without links or they do not answer); ``status``, ``watch``
+    and ``doctor`` start here.
+
+    Raises :class:`~resonate_rpc_cli.contracts.errors.NotRunningError` without a supervisor.
+    """
+    sup = SupervisorClient(home).status()
+    links = LinkClient(home, timeout_s=2.0).status_or_none() if sup.config.links else None
+    return sup, links
+
+
 def picture(home: Home, pending_limit: int = MAX_PENDING) -> Picture:
     """The topology under ``home`` now.
 
     Raises :class:`~resonate_rpc_cli.contracts.errors.NotRunningError` without a supervisor.
     """
-    sup = SupervisorClient(home).status()
+    sup, links = read_topology(home)
     config = sup.config
     source = PromiseSource(config.server_url)
     info = source.info()  # once per answer: the summary and the counts share it
     server = ServerSummary.read(config, source, info)
-    links = LinkClient(home, timeout_s=2.0).status_or_none() if config.links else None
     counts: dict[str, int] = {}
     work: Work | None = None
     notice: str | None = None
