@@ -1,4 +1,4 @@
-"""A node's settings, read from the environment contract of ``topology.py``.
+"""A node's settings, read from the environment contract of ``contracts/naming.py``.
 
 Pure: :meth:`NodeConfig.from_env` takes a mapping and either returns a
 complete config or raises :class:`ConfigError` with a one-line message naming

@@ -1,4 +1,4 @@
-""":class:`~.topology.ChaosTopology` over the supervisor's control socket.
+""":class:`~.targets.ChaosTopology` over the supervisor's control socket.
 
 :class:`SupervisedTopology` drives a topology that ``rpcdemo up`` started
 under a HOME. :func:`own_topology` starts one itself (through the same
@@ -124,7 +124,7 @@ class SupervisedTopology:
 def link_control(home: Home) -> LinkControl | None:
     """The link proxies of the topology under ``home``, or ``None`` when it runs without.
 
-    ``None`` when the links do not answer (``up --no-links``, an external
+    ``None`` when the links do not answer (``up`` without ``--links``, an external
     topology): network faults are then left out, or refused when asked for.
     """
     client = LinkClient(home)

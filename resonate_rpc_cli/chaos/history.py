@@ -15,13 +15,12 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 OpType = Literal["invoke", "ok", "fail", "info"]
-OP_TYPES: tuple[OpType, ...] = ("invoke", "ok", "fail", "info")
 
 
 def wall_ms() -> int:
@@ -51,28 +50,6 @@ class Op:
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"), sort_keys=True)
-
-    @classmethod
-    def from_dict(cls, obj: dict[str, Any]) -> Op:
-        """Build an op from its JSON form; raise ``ValueError`` on a malformed one."""
-        try:
-            op_type = str(obj["type"])
-            if op_type not in OP_TYPES:
-                raise ValueError(f"unknown op type {op_type!r}")
-            return cls(
-                index=int(obj["index"]),
-                type=op_type,
-                time_ms=int(obj["time_ms"]),
-                process=int(obj["process"]),
-                flow=str(obj["flow"]),
-                promise_id=str(obj["promise_id"]),
-                arg=int(obj["arg"]),
-                attempt=int(obj.get("attempt", 1)),
-                value=obj.get("value"),
-                error=obj.get("error"),
-            )
-        except (KeyError, TypeError) as exc:
-            raise ValueError(f"malformed history op: {obj!r}") from exc
 
 
 class History:
@@ -128,14 +105,3 @@ def write_jsonl(path: Path, rows: Iterable[str]) -> None:
         for row in rows:
             fh.write(row + "\n")
 
-
-def read_history(path: Path) -> Iterator[Op]:
-    """Read a ``history.jsonl``; raise ``ValueError`` naming the first bad line."""
-    with path.open(encoding="utf-8") as fh:
-        for n, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                yield Op.from_dict(json.loads(line))
-            except ValueError as exc:
-                raise ValueError(f"{path}:{n}: {exc}") from exc

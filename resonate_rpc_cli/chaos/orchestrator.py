@@ -1,4 +1,4 @@
-"""One chaos run against a :class:`~.topology.ChaosTopology`: the order of events.
+"""One chaos run against a :class:`~.targets.ChaosTopology`: the order of events.
 
 1. check the topology answers (gateway ``/health``, server ``/health``);
 2. start the nemesis on the seeded schedule and run the workload until its

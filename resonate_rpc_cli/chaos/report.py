@@ -1,4 +1,4 @@
-"""Turning a :class:`~.runner.RunRecord` into the report, and writing the report dir.
+"""Turning a :class:`~.orchestrator.RunRecord` into the report, and writing the report dir.
 
 ``report.json`` is the contract (see :func:`~.checker.check`), plus context:
 the run tag, the options, durations and the schedule, and ``network`` (stale

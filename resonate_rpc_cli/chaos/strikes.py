@@ -1,9 +1,9 @@
 """One fault on one node, per kind: strike it, confirm it took hold, undo it.
 
-Process faults go through the :class:`~.topology.ChaosTopology` (signals,
+Process faults go through the :class:`~.targets.ChaosTopology` (signals,
 respawns) and are confirmed with psutil: the pid is gone (or a zombie) after
 ``kill``/``term``/``gateway``/``server``, or stopped after ``pause``. Network
-faults go through a :class:`~.topology.LinkControl` (the node's link proxy)
+faults go through a :class:`~.targets.LinkControl` (the node's link proxy)
 and are confirmed by the link's reported state; a ``reset`` is confirmed by
 the call returning, and needs no undoing (connections simply reopen).
 """
@@ -69,7 +69,7 @@ class Striker:
 
     def _links(self) -> LinkControl:
         if self.links is None:
-            raise RpcdemoError("this topology has no link proxies (started with --no-links?)")
+            raise RpcdemoError("this topology has no link proxies (started without --links?)")
         return self.links
 
     def strike(self, planned: PlannedFault, victim: NodeInfo) -> tuple[int | None, bool]:

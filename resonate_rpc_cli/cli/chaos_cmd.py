@@ -1,7 +1,7 @@
 """``rpcdemo chaos``: the Typer command (the lead registers it: ``app.command("chaos")(chaos)``).
 
-Parses the flags into :class:`~.runner.ChaosOptions`, calls
-:func:`~.core.run_chaos` once, renders. Exit codes: verdict pass 0, fail 1,
+Parses the flags into :class:`~resonate_rpc_cli.chaos.options.ChaosOptions`, calls
+:func:`~resonate_rpc_cli.chaos.session.run_chaos` once, renders. Exit codes: verdict pass 0, fail 1,
 unknown 2; bad usage 2; infrastructure (could not start or reach the
 topology) 3. Errors are one line on stderr, never a traceback.
 """

@@ -1,8 +1,8 @@
 """`rpcdemo net`: break and heal the network of one node (or a group) through its link.
 
 Parses, calls :class:`~resonate_rpc_cli.links.client.LinkClient`, renders. A
-bad target or value is one line and exit 2; a topology started with
-``--no-links`` is exit 2 too; nothing running is exit 3.
+bad target or value is one line and exit 2; a topology started
+without ``--links`` is exit 2 too; nothing running is exit 3.
 """
 
 from __future__ import annotations

@@ -73,3 +73,4 @@ def request(path: Path, op: str, args: dict[str, Any], timeout_s: float, *, who:
     if not answer.get("ok"):
         raise RpcdemoError(str(answer.get("error")), ExitStatus(int(answer.get("status", 1))))
     return answer.get("result")
+

@@ -11,7 +11,6 @@ the control socket inside it is private to the user who started it. Layout
     HOME/run/supervisor.pid      the supervisor's pid
     HOME/run/endpoints.json      where the running topology answers (:class:`Endpoints`)
     HOME/run/ready/              ready files, one per incarnation
-    HOME/chaos/                  chaos reports
     HOME/postgres/data/          the cluster of ``up --server postgres`` (postgres/cluster.py)
     HOME/pgpass                  that cluster's password file (0600)
 """
@@ -66,10 +65,6 @@ class Home:
     @property
     def ledger_dir(self) -> Path:
         return self.root / LEDGER_DIR
-
-    @property
-    def chaos_dir(self) -> Path:
-        return self.root / "chaos"
 
     @property
     def store_path(self) -> Path:
@@ -178,5 +173,5 @@ def _alive(pid: int) -> bool:
 
 
 def not_running_message(home: Home) -> str:
-    """What every command says when nothing runs under ``home``."""
+    """The one line for "no supervisor answers under ``home``" (exit 3)."""
     return f"nothing is running under {home.root}; start it with `rpcdemo up`"

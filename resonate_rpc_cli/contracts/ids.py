@@ -18,7 +18,6 @@ from __future__ import annotations
 MAX_ID_LEN = 128
 #: Separates a promise id's origin (the root id) from the lineage below it.
 ORIGIN_SEP = ":"
-ID_RULE = f"printable, no spaces, no {ORIGIN_SEP!r}, at most {MAX_ID_LEN} characters"
 
 
 def root_id_problem(value: str) -> str | None:

@@ -2,7 +2,7 @@
 
 Everything here is data: promise records, task records, the process table,
 ledger counts, log lines, link states. :mod:`.doctor` turns them into causes
-without any I/O; :mod:`.doctor_gather` collects them from a running topology.
+without any I/O; :mod:`.gather` collects them from a running topology.
 A fact source the topology lacks is ``None`` (a bare external server has no
 process table; a server without ``task.search`` has no leases), and the
 doctor then says what it cannot know instead of guessing.
@@ -10,7 +10,7 @@ doctor then says what it cannot know instead of guessing.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -161,3 +161,19 @@ def _int(value: Any) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     return int(value)
+
+
+def node_names_by_id(nodes: Iterable[NodeRow]) -> dict[str, str]:
+    """Resonate node id → readable name; ids of dead incarnations say so.
+
+    A task can stay leased to a killed incarnation until its TTL runs out;
+    it shows as ``service-b-1 (incarnation 1, gone)``.
+    """
+    names: dict[str, str] = {}
+    for node in nodes:
+        for i, old in enumerate(node.past_node_ids, start=1):
+            if old != "gateway":
+                names[old] = f"{node.name} (incarnation {i}, gone)"
+        if node.node_id:
+            names[node.node_id] = node.name
+    return names

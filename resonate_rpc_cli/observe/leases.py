@@ -23,7 +23,7 @@ from resonate_rpc_cli.contracts import tags as tag
 from resonate_rpc_cli.contracts.naming import SERVICE_GROUPS
 from resonate_rpc_cli.links.status import LinkStatus
 from resonate_rpc_cli.observe.doctor import Diagnosis, diagnose
-from resonate_rpc_cli.observe.facts import Call, Facts, Lease, Link, Member
+from resonate_rpc_cli.observe.facts import Call, Facts, Lease, Link, Member, node_names_by_id
 from resonate_rpc_cli.observe.snapshot import PromiseSource
 from resonate_rpc_cli.supervisor.rows import NodeRow
 from resonate_rpc_cli.supervisor.topology_config import TopologyConfig
@@ -58,29 +58,13 @@ def fetch_leases(source: PromiseSource, *, views_need_it: bool = False
     return out, None if extras or not out else NO_EXTRAS
 
 
-def names_by_node_id(nodes: Iterable[NodeRow]) -> dict[str, str]:
-    """Resonate node id → readable name; ids of dead incarnations say so.
-
-    A task can stay leased to a killed incarnation until its TTL runs out;
-    it shows as ``service-b-1 (incarnation 1, gone)``.
-    """
-    names: dict[str, str] = {}
-    for node in nodes:
-        for i, old in enumerate(node.past_node_ids, start=1):
-            if old != "gateway":
-                names[old] = f"{node.name} (incarnation {i}, gone)"
-        if node.node_id:
-            names[node.node_id] = node.name
-    return names
-
-
 @dataclass(frozen=True)
 class Holders:
     """Who holds which task: the one map every view reads (from the acquired leases)."""
 
     #: task (= promise) id → Resonate pid (node id) of the node holding its lease
     by_task: Mapping[str, str]
-    #: node id → readable name (:func:`names_by_node_id`)
+    #: node id → readable name (:func:`~.facts.node_names_by_id`)
     names: Mapping[str, str]
 
     @classmethod
@@ -88,7 +72,7 @@ class Holders:
         """From :func:`fetch_leases`' answer (``None``: nobody is known to hold anything)."""
         by_task = {t.id: t.pid for t in (leases or {}).values()
                    if t.state == "acquired" and t.pid}
-        return cls(by_task, names_by_node_id(nodes))
+        return cls(by_task, node_names_by_id(nodes))
 
     def name(self, node_id: str) -> str:
         """The node's name, or the id itself for a node this topology does not know."""

@@ -25,7 +25,8 @@ from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.links.client import LinkClient
 from resonate_rpc_cli.links.status import LinkStatus
 from resonate_rpc_cli.observe.events import describe
-from resonate_rpc_cli.observe.leases import Holders, TaskRow, names_by_node_id
+from resonate_rpc_cli.observe.facts import node_names_by_id
+from resonate_rpc_cli.observe.leases import Holders, TaskRow
 from resonate_rpc_cli.observe.picture import NodeLine, node_lines, read_work
 from resonate_rpc_cli.observe.snapshot import PromiseRow, PromiseSource, tree_rows
 from resonate_rpc_cli.supervisor.client import SupervisorClient, TopologyStatus
@@ -137,7 +138,7 @@ class LiveModel:
             self.tasks = work.tasks
             self.flags = {pid: d.short() for pid, d in work.diagnoses.items() if d.stuck}
         else:
-            pending, holders = [], Holders({}, names_by_node_id(self.nodes))
+            pending, holders = [], Holders({}, node_names_by_id(self.nodes))
         self.held = holders.held_by()
         for rec in pending:
             origin = (rec.get("tags") or {}).get(tag.ORIGIN)

@@ -1,5 +1,5 @@
 """The embedded server's options, shared by ``python -m resonate_rpc_cli.server`` and
-``rpcdemo server`` (both build a :class:`ServerConfig` and call ``runner.serve``).
+``rpcdemo server`` (both build a :class:`ServerConfig` and call ``serve.serve``).
 """
 
 from __future__ import annotations

@@ -64,15 +64,6 @@ def parse(expr: str) -> Cron:
                 dom_any=parts[2] == "*", dow_any=parts[4] == "*")
 
 
-def is_valid(expr: str) -> bool:
-    """Whether ``expr`` parses and has at least one run time."""
-    try:
-        next_run(parse(expr), 0)
-    except CronError:
-        return False
-    return True
-
-
 def next_run(cron: Cron, after_ms: int) -> int:
     """The first run time (epoch ms, whole minute) strictly after ``after_ms``.
 

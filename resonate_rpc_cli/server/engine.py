@@ -30,7 +30,6 @@ from resonate.connections.local import OutgoingMessage
 from resonate.error import ServerError
 
 from resonate_rpc_cli.contracts import tags as tag
-from resonate_rpc_cli.server.migrate import migrate
 from resonate_rpc_cli.server.progress import TaskProgress
 from resonate_rpc_cli.server.records import changed_rows, load_state
 from resonate_rpc_cli.server.retention import Collected, collect
@@ -102,8 +101,8 @@ class Engine:
 
     @classmethod
     def load(cls, store: Store) -> Engine:
-        """The engine on the state ``store`` holds (migrating an old-format store first)."""
-        state = migrate(store) if store.old_format else load_state(store)
+        """The engine on the state ``store`` holds."""
+        state = load_state(store)
         return cls(state, store)
 
     # -- requests --------------------------------------------------------------

@@ -71,13 +71,6 @@ def changed_rows(state: IndexedServerState) -> Changes:
     return upserts, deletes
 
 
-def all_rows(state: IndexedServerState) -> dict[str, list[tuple[str, bytes]]]:
-    """Every row of the state (for rewriting a store whole, e.g. a migration)."""
-    for table in ("promises", "tasks", "schedules"):
-        state.dirty[table].update(getattr(state, table))
-    return changed_rows(state)[0]
-
-
 def _decode_all[T](decoder: msgspec.msgpack.Decoder[list[T]], blobs: list[bytes]) -> list[T]:
     """Decode many msgpack rows at once: they are the items of one msgpack array."""
     return decoder.decode(b"\xdd" + struct.pack(">I", len(blobs)) + b"".join(blobs))

@@ -14,15 +14,15 @@ pages are in the OS page cache; surviving power loss or an OS crash needs
 lock held for the store's lifetime, so a second server on the same file fails
 at once with :class:`StoreError` instead of corrupting the state.
 
-A store of the previous format (a command log plus snapshots) is read once by
-:mod:`.migrate` and rewritten as tables.
+A store of an older format (format 1: a command log plus snapshots) is not read:
+opening one fails with one :class:`StoreError` line.
 """
 
 from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
 
 FORMAT_VERSION = "2"
@@ -43,11 +43,9 @@ class StoreError(Exception):
 class Store:
     """Three id → record tables in one SQLite file, written in transactions."""
 
-    def __init__(self, path: Path, conn: sqlite3.Connection, old_format: bool) -> None:
+    def __init__(self, path: Path, conn: sqlite3.Connection) -> None:
         self.path = path
         self._conn = conn
-        #: The file holds a format-1 store (command log + snapshot) to migrate.
-        self.old_format = old_format
         self.bytes_written = 0
 
     @classmethod
@@ -62,7 +60,8 @@ class Store:
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open store {path}: {exc}") from exc
         try:
-            store = cls(path, conn, _prepare(conn, fsync))
+            _prepare(conn, fsync)
+            store = cls(path, conn)
         except sqlite3.OperationalError as exc:
             conn.close()
             if "locked" in str(exc):
@@ -114,25 +113,6 @@ class Store:
                     pass
             raise StoreError(f"cannot write store {self.path}: {exc}") from exc
 
-    def replace_all(self, rows: Mapping[str, Iterable[tuple[str, bytes]]]) -> None:
-        """Empty the tables, fill them with ``rows`` and drop any old-format tables."""
-        conn = self._conn
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            for table in TABLES:
-                conn.execute(f"DELETE FROM {table}")
-                conn.executemany(f"INSERT INTO {table} (id, data) VALUES (?, ?)",
-                                 rows.get(table, ()))
-            conn.execute("DROP TABLE IF EXISTS log")
-            conn.execute("DROP TABLE IF EXISTS snapshot")
-            conn.execute("UPDATE meta SET value = ? WHERE key = 'format'", (FORMAT_VERSION,))
-            conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise StoreError(f"cannot write store {self.path}: {exc}") from exc
-        self.old_format = False
-
     def close(self) -> None:
         """Checkpoint the WAL into the main file and close."""
         try:
@@ -142,8 +122,8 @@ class Store:
         self._conn.close()
 
 
-def _prepare(conn: sqlite3.Connection, fsync: bool) -> bool:
-    """Lock, set up and check the file; return whether it holds the old format."""
+def _prepare(conn: sqlite3.Connection, fsync: bool) -> None:
+    """Lock, set up and check the file (format :data:`FORMAT_VERSION` only)."""
     conn.execute("PRAGMA locking_mode=EXCLUSIVE")
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute(f"PRAGMA synchronous={'FULL' if fsync else 'NORMAL'}")
@@ -152,15 +132,12 @@ def _prepare(conn: sqlite3.Connection, fsync: bool) -> bool:
         if statement.strip():
             conn.execute(statement)
     row = conn.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
-    old = False
     if row is None:
         conn.execute("INSERT INTO meta VALUES ('format', ?)", (FORMAT_VERSION,))
-    elif row[0] == "1":
-        old = True
     elif row[0] != FORMAT_VERSION:
-        raise StoreError(f"has format {row[0]}, this server reads {FORMAT_VERSION}")
+        raise StoreError(f"has format {row[0]}; this server reads only format {FORMAT_VERSION} "
+                         "(move the file aside to start with an empty store)")
     conn.execute("COMMIT")
-    return old
 
 
 def _table(name: str) -> str:

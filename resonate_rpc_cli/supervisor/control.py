@@ -27,6 +27,7 @@ from resonate_rpc_cli.links.switchboard import Switchboard
 #: How long a request may take, beyond the ``wait_s`` it asks the supervisor to wait.
 ANSWER_TIMEOUT_S = 30.0
 
+
 @dataclass
 class Request:
     """One control request waiting for the loop thread to answer it."""

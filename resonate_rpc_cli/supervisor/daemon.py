@@ -2,13 +2,13 @@
 
 Started by ``rpcdemo up`` as ``python -m resonate_rpc_cli.supervisor --home H
 --config JSON`` in its own session. It writes ``run/supervisor.pid``, serves
-``run/control.sock``, steps the :class:`~.core.Supervisor` every 50 ms (every
+``run/control.sock``, steps the :class:`~.manager.Supervisor` every 50 ms (every
 4 ms while a node starts, dies or is due to restart) and answers control
 requests between steps. SIGTERM/SIGINT/SIGHUP (and the death of a foreground
 ``up`` that owns it, through the lifeline) start a clean shutdown; any
 unexpected error SIGKILLs every child before the daemon exits.
 
-Nodes are forked by a fork server (``forkspawn.py``; ``RPCDEMO_SPAWN=plain``
+Nodes are forked by a fork server (``fork/``; ``RPCDEMO_SPAWN=plain``
 turns it off), stopped with the daemon. A reaped node's leases are released on
 our embedded server (``failover.py``; ``RPCDEMO_NO_FAILOVER=1`` turns it off).
 With links on, every node's server URL is its own link proxy, served on a

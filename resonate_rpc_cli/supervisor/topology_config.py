@@ -2,7 +2,7 @@
 
 Pure functions of the configuration, the HOME and an incarnation; no
 processes are started here. The environment follows the node contract in
-``topology.py`` (every child also gets ``RPCDEMO_HOME`` and ``RPCDEMO_PARENT_PID``).
+``contracts/naming.py`` (every child also gets ``RPCDEMO_HOME`` and ``RPCDEMO_PARENT_PID``).
 """
 
 from __future__ import annotations
@@ -319,7 +319,7 @@ def real_server_command(config: TopologyConfig, home: Home) -> tuple[list[str], 
     variables (``__`` nests): bound to our host and port only, metrics off.
     """
     binary = resonate_binary() or RESONATE_BINARY
-    # under our guard: the binary has no lifeline of its own (see guard.py)
+    # under our guard: the binary has no lifeline of its own (see binary_guard.py)
     argv = [sys.executable, "-m", "resonate_rpc_cli.supervisor.binary_guard", binary,
             "dev" if config.memory else "serve"]
     env = {

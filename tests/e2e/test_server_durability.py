@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -100,4 +101,24 @@ def test_a_second_server_fails_with_one_line_and_exit_3(
     errors = [ln for ln in out.splitlines() if ln.startswith("rpcdemo server:")]
     assert len(errors) == 1, out
     assert (str(port) if clash == "port" else "in use by another server") in errors[0]
+    assert_no_leftovers(procs, tmp_path)
+
+
+def test_a_store_older_than_format_2_fails_with_one_line_and_exit_3(
+    procs: ProcGroup, tmp_path: Path
+) -> None:
+    store = tmp_path / "old.sqlite"
+    conn = sqlite3.connect(store)
+    conn.executescript("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+                       "INSERT INTO meta VALUES ('format', '1');")
+    conn.close()
+    server = procs.add(spawn([PYTHON, "-m", "resonate_rpc_cli.server", "--port", str(free_port()),
+                              "--store", str(store)], tmp_path / "server.log",
+                             env=home_env(tmp_path)))
+    assert server.popen.wait(15) == ExitStatus.NOT_RUNNING, server.output()
+    out = server.output()
+    assert "Traceback" not in out, out
+    errors = [ln for ln in out.splitlines() if ln.startswith("rpcdemo server:")]
+    assert errors == [f"rpcdemo server: store {store} has format 1; this server reads only "
+                      "format 2 (move the file aside to start with an empty store)"], out
     assert_no_leftovers(procs, tmp_path)

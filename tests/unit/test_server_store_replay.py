@@ -13,9 +13,6 @@ import pytest
 from resonate.connections.local import ServerState
 
 from resonate_rpc_cli.server.engine import Engine
-from resonate_rpc_cli.server.migrate import Snapshot
-from resonate_rpc_cli.server.schedules import as_records
-from resonate_rpc_cli.server.state import IndexedServerState
 from resonate_rpc_cli.server.store import Store, StoreError
 
 
@@ -177,34 +174,20 @@ def test_a_retried_acquire_by_the_same_pid_gets_the_lease_again(tmp_path: Path) 
     engine.close()
 
 
-def test_a_format_1_store_is_migrated_to_tables(tmp_path: Path) -> None:
-    """A store an earlier rpcdemo wrote (snapshot + command log) keeps every promise."""
-    source = IndexedServerState()
-    source.apply(5, {"kind": "promise.create", "id": "snap", "timeoutAt": 10**12,
-                     "tags": {"resonate:target": "poll://any@g"}})
+def test_a_format_1_store_is_refused_in_one_line_and_left_as_it_was(tmp_path: Path) -> None:
+    """Stores older than format 2 (rpcdemo 0.1.0's first week) are not read."""
     path = tmp_path / "old.sqlite"
     conn = sqlite3.connect(path)
     conn.executescript(
         "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
         "CREATE TABLE log (seq INTEGER PRIMARY KEY, now INTEGER NOT NULL, req BLOB NOT NULL);"
-        "CREATE TABLE snapshot (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL,"
-        " state BLOB NOT NULL);"
         "INSERT INTO meta VALUES ('format', '1');")
-    s = source
-    conn.execute("INSERT INTO snapshot VALUES (1, 1, ?)", (msgspec.msgpack.encode(Snapshot(
-        promises=s.promises, tasks=s.tasks, schedules=as_records(s.schedules),
-        p_timeouts=s.p_timeouts, t_timeouts=s.t_timeouts)),))
-    logged: dict[str, Any] = {"kind": "promise.create", "id": "logged", "timeoutAt": 10**12}
-    conn.execute("INSERT INTO log VALUES (2, 7, ?)", (msgspec.msgpack.encode(logged),))
-    conn.commit()
     conn.close()
-
-    engine = Engine.load(Store.open(path))
-    assert set(engine.state.promises) == {"snap", "logged"}
-    assert engine.state.tasks["snap"].state == "pending"
-    before = encoded(engine)
-    engine.close()
-    again = Engine.load(Store.open(path))
-    assert encoded(again) == before
-    assert again.store is not None and not again.store.old_format
-    again.close()
+    with pytest.raises(StoreError) as info:
+        Store.open(path)
+    assert str(info.value) == (f"store {path} has format 1; this server reads only format 2 "
+                               "(move the file aside to start with an empty store)")
+    conn = sqlite3.connect(path)
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    conn.close()
+    assert tables == {"meta", "log"}

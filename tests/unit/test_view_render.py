@@ -9,7 +9,7 @@ from typing import Any
 from rich.console import Console
 
 from resonate_rpc_cli.contracts.payload import decode_payload
-from resonate_rpc_cli.observe.leases import names_by_node_id
+from resonate_rpc_cli.observe.facts import node_names_by_id
 from resonate_rpc_cli.observe.picture import NodeLine, Picture, ServerSummary
 from resonate_rpc_cli.observe.snapshot import PromiseRow
 from resonate_rpc_cli.supervisor.rows import NodeRow
@@ -99,7 +99,7 @@ def test_status_and_run_views() -> None:
 
 
 def test_dead_incarnations_are_named_as_such() -> None:
-    names = names_by_node_id([NodeRow("service-b-1", "service-b", 1, "ready", node_id="new",
+    names = node_names_by_id([NodeRow("service-b-1", "service-b", 1, "ready", node_id="new",
                                       past_node_ids=("first", "second")),
                               NodeRow("server", "server", 2, "ready")])
     assert names == {"new": "service-b-1", "first": "service-b-1 (incarnation 1, gone)",

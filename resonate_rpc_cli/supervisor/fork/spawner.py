@@ -4,7 +4,7 @@ A node started with ``python -m`` spends ~0.5 s importing the SDK; a fork of
 the fork server (:mod:`resonate_rpc_cli.supervisor.fork.server`), which has imported it
 already, is listening within milliseconds. :class:`ForkSpawner` forks service
 and gateway nodes that way and starts everything else (the server) with the
-plain :class:`~.processes.PopenSpawner`. It also falls back to the plain
+plain :class:`~resonate_rpc_cli.supervisor.processes.PopenSpawner`. It also falls back to the plain
 spawner, one spawn at a time and without raising, when fork is unavailable
 (not Linux/macOS), when the fork server is not up yet after ``wait_s``, has
 died, or refuses a request; a fork server that died is started again in the

@@ -22,6 +22,8 @@ from resonate_rpc_cli.chaos.targets import DOWN, PAUSED, RUNNING, NodeInfo
 from resonate_rpc_cli.contracts.errors import ExitStatus, NotRunningError, UsageError
 from tests.procs import free_port, wait_until
 
+pytestmark = pytest.mark.e2e
+
 
 class SleepTopology:
     """Each node is a ``sleep`` in its own session; implements ChaosTopology."""

@@ -12,6 +12,8 @@ import pytest
 from resonate_rpc_cli.supervisor.processes import KillpgSender, PopenSpawner
 from resonate_rpc_cli.supervisor.topology_config import LaunchSpec
 
+pytestmark = pytest.mark.e2e
+
 REPORT = ("import json, os, sys, time; print(json.dumps({'sid': os.getsid(0), 'pid': os.getpid(),"
           " 'env': {k: v for k, v in os.environ.items() if k.startswith('RPCDEMO_')}}),"
           " flush=True); time.sleep(float(sys.argv[1]))")

@@ -18,8 +18,10 @@ from resonate_rpc_cli.chaos.nemesis import Nemesis, heal_everything, pid_gone
 from resonate_rpc_cli.chaos.schedule import PlannedFault
 from resonate_rpc_cli.chaos.targets import RUNNING
 from resonate_rpc_cli.contracts.errors import RpcdemoError
+from tests.e2e.test_chaos_nemesis import SleepTopology
 from tests.procs import free_port
-from tests.unit.test_chaos_nemesis import SleepTopology
+
+pytestmark = pytest.mark.e2e
 
 
 @dataclass
