@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from resonate_rpc_cli.contracts import naming as t
+from resonate_rpc_cli.contracts.connectors import connector_of
 from resonate_rpc_cli.contracts.home import Home
 
 DEFAULT_URL = f"http://{t.DEFAULT_HOST}:{t.DEFAULT_SERVER_PORT}"
@@ -79,7 +80,7 @@ class NodeConfig:
         """
         env = os.environ if env is None else env
         url = env.get(t.ENV_URL, "").strip() or DEFAULT_URL
-        if not url.startswith(("http://", "https://")) and not t.is_postgres_url(url):
+        if connector_of(url) is None:
             raise ConfigError(f"{t.ENV_URL} must be an http(s) URL or a postgresql:// "
                               f"database, got {url!r}")
         name = env.get(t.ENV_NODE_NAME, "").strip() or default_name or f"{group}-1"

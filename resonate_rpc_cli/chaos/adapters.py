@@ -95,6 +95,14 @@ class SupervisedTopology:
     def resume(self, name: str) -> int:
         return self._signal(name, "CONT")
 
+    def hold(self, kind: str, node: str, for_s: float) -> int:
+        """Register a fault as a lease this process holds (see ``targets.FaultHolder``)."""
+        return self.supervisor.hold_fault(kind, node, for_s, holder="chaos",
+                                          holder_pid=os.getpid())
+
+    def release(self, lease_id: int) -> None:
+        self.supervisor.release_fault(lease_id)
+
     def respawn(self, name: str) -> NodeInfo:
         """Respawn ``name`` (or accept the supervisor's own restart) and wait until ready."""
         try:
@@ -168,6 +176,9 @@ def own_topology(
 ) -> Iterator[OwnTopology]:
     """Start a whole topology under a temporary HOME; tear it down and count orphans after.
 
+    Its supervisor is owned by this process (the lifeline): if this process is
+    killed, the topology stops by itself.
+
     Raises :class:`NotRunningError` (exit 3) when it cannot start; whatever
     was started is stopped first. The HOME is removed afterwards unless
     ``keep_home`` (its logs help to debug a failed run).
@@ -183,7 +194,8 @@ def own_topology(
     daemon: subprocess.Popen[bytes] | None = None
     try:
         try:
-            daemon = updown.up(home, config, detach=True, timeout_s=up_timeout_s).daemon
+            # owned (lifeline): the topology dies with this process, even after kill -9
+            daemon = updown.up(home, config, detach=False, timeout_s=up_timeout_s).daemon
         except RpcdemoError as exc:
             raise NotRunningError(f"chaos could not start its own topology: {exc}") from exc
         own = OwnTopology(SupervisedTopology(home), home)

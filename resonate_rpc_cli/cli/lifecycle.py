@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
+from resonate_rpc_cli.backends.base import is_loopback
 from resonate_rpc_cli.cli.common import (
     JsonOpt,
     app,
@@ -97,6 +98,17 @@ def up(
     retain: Annotated[str | None, typer.Option(metavar="DURATION",
         help="The embedded server drops call trees settled longer ago than this, e.g. 1h "
         "(default: keep everything).", show_default=False)] = None,
+    auth: Annotated[bool | None, typer.Option("--auth/--no-auth",
+        help="Resonate tokens on the embedded server: a key pair under HOME, a token for "
+        "every node, 401/403 for anyone without one (`rpcdemo token` mints more).",
+        show_default=False)] = None,
+    insecure: Annotated[bool, typer.Option("--insecure",
+        help="Allow a non-loopback --host without --auth (anyone who reaches the port "
+        "can drive the server).")] = False,
+    variant: Annotated[str | None, typer.Option(metavar="seed|polyglot",
+        help="polyglot: service-h and service-i run on Resonate's TypeScript SDK "
+        "(services/ts, Node from the venv) (default seed: all Python).",
+        show_default=False)] = None,
     config_path: Annotated[Path | None, typer.Option("--config",
         help="Topology file (default ./rpcdemo.toml when present).")] = None,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for readiness.")]
@@ -114,14 +126,20 @@ def up(
         ("host", host), ("server_port", server_port), ("gateway_port", gateway_port),
         ("ttl_s", ttl), ("step_delay_s", step_delay), ("delay_mode", delay_mode),
         ("fail_first", fail_first), ("memory", memory), ("server_url", server_url),
-        ("links", links), ("resonate_sql", resonate_sql),
+        ("links", links), ("resonate_sql", resonate_sql), ("auth", auth),
+        ("variant", variant),
     ) if value is not None}
+    flags["insecure"] = insecure
     if retain is not None:
         flags["retain_s"] = retain_seconds(retain)
     flags.update(_group_flags(delay, replicas, server_choice, only))
     settings = load_config_file(config_path or ctx.meta.get("config_path"))
     config = validate_config(TopologyConfig(**merge_settings(settings, flags)))
     home = home_of(ctx)
+    if config.insecure and not config.auth and not is_loopback(config.host):
+        err.print(f"[yellow]insecure:[/] the server listens on {config.host} without tokens: "
+                  "anyone who reaches it can read, settle or cancel every promise and run "
+                  "or fail any step (use --auth)")
     if not detach:
         signal.signal(signal.SIGTERM, _interrupt)
     result = updown.up(home, config, detach=detach, timeout_s=timeout)
@@ -240,10 +258,16 @@ def server(
         help="Drop call trees settled longer ago than this, e.g. 1h (default: keep "
         "everything; a re-sent id of a dropped flow starts it afresh).",
         show_default=False)] = None,
+    auth_public_key: Annotated[Path | None, typer.Option(metavar="PEM",
+        help="Verify Resonate tokens (head.auth, /poll's bearer) against this public key "
+        "(RSA, EC or Ed25519): 401 without a valid one, 403 outside its prefix.")] = None,
+    auth_iss: Annotated[str | None, typer.Option(help="Tokens must carry this iss.")] = None,
+    auth_aud: Annotated[str | None, typer.Option(help="Tokens must carry this aud.")] = None,
 ) -> None:
     """Run only the embedded Resonate server in the foreground until Ctrl-C.
 
-    Exit 3 when the port is in use or the store cannot be opened.
+    Exit 3 when the port is in use or the store cannot be opened; exit 2 for a
+    key file that holds no supported public key.
     """
     # imported here: the server pulls in aiohttp, which every other command can skip
     from resonate_rpc_cli.server.serve import serve  # noqa: PLC0415
@@ -253,6 +277,8 @@ def server(
     cv.checked("--port", cv.port, port)
     if min(stream_lifetime, keepalive, hold_age) <= 0 or min(hold_max, max_body) <= 0:
         raise UsageError("--stream-lifetime, --keepalive, --hold-* and --max-body must be > 0")
+    if (auth_iss or auth_aud) and auth_public_key is None:
+        raise UsageError("--auth-iss and --auth-aud need --auth-public-key")
     home = home_of(ctx)
     if not memory and store is None:
         home.ensure()
@@ -260,6 +286,7 @@ def server(
     serve(ServerConfig(host=host, port=port, store=chosen, stream_lifetime_s=stream_lifetime,
                        keepalive_s=keepalive, hold_max=hold_max, hold_age_s=hold_age,
                        max_body_bytes=max_body, extras=not no_extras, fsync=fsync,
-                       retain_s=retain_seconds(retain)))
+                       retain_s=retain_seconds(retain), auth_public_key=auth_public_key,
+                       auth_iss=auth_iss, auth_aud=auth_aud))
 
 

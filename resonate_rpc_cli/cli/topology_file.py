@@ -8,6 +8,7 @@ a typo never silently falls back to a default.
 Example (``examples/rpcdemo.toml``)::
 
     links = false            # true: each node reaches the server through its own link proxy
+    variant = "seed"         # seed | polyglot (service-h, service-i on the TypeScript SDK)
 
     [server]
     port = 8001
@@ -17,6 +18,7 @@ Example (``examples/rpcdemo.toml``)::
     # resonate_sql = "resonate.sql" # with kind = "postgres": resonate-pg's schema file
     memory = false
     # retain = "1h"          # drop call trees settled longer ago (default: keep all)
+    # auth = true            # Resonate tokens (needed for a non-loopback host)
 
     [gateway]
     port = 5000
@@ -55,6 +57,7 @@ from resonate_rpc_cli.supervisor.topology_config import (
     MAX_REPLICAS,
     SERVER_KINDS,
 )
+from resonate_rpc_cli.supervisor.variants import VARIANTS
 
 DEFAULT_CONFIG_NAME = "rpcdemo.toml"
 
@@ -69,6 +72,7 @@ SCHEMA: dict[str, dict[str, tuple[str, cv.Check]]] = {
         "memory": ("memory", cv.flag),
         "retain": ("retain_s", cv.duration),
         "resonate_sql": ("resonate_sql", cv.path),
+        "auth": ("auth", cv.flag),
     },
     "gateway": {"port": ("gateway_port", cv.port)},
     "nodes": {
@@ -83,7 +87,10 @@ SCHEMA: dict[str, dict[str, tuple[str, cv.Check]]] = {
     },
 }
 #: keys outside any table -> (TopologyConfig field, validator)
-TOP_LEVEL: dict[str, tuple[str, cv.Check]] = {"links": ("links", cv.flag)}
+TOP_LEVEL: dict[str, tuple[str, cv.Check]] = {
+    "links": ("links", cv.flag),
+    "variant": ("variant", cv.choice(VARIANTS)),
+}
 #: tables whose keys are service groups
 GROUP_TABLES: dict[str, tuple[str, cv.Check]] = {
     "nodes.delay": ("delays", cv.seconds),

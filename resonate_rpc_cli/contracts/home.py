@@ -13,6 +13,7 @@ the control socket inside it is private to the user who started it. Layout
     HOME/run/ready/              ready files, one per incarnation
     HOME/postgres/data/          the cluster of ``up --server postgres`` (postgres/cluster.py)
     HOME/pgpass                  that cluster's password file (0600)
+    HOME/auth/                   ``up --auth``'s key pair (clients/tokens.py; private key 0600)
 """
 
 from __future__ import annotations
@@ -69,6 +70,11 @@ class Home:
     @property
     def store_path(self) -> Path:
         return self.root / STORE_FILE
+
+    @property
+    def transitions_path(self) -> Path:
+        """The embedded server's transition journal (server/journal.py; read by chaos)."""
+        return self.run_dir / "transitions.jsonl"
 
     @property
     def control_socket(self) -> Path:

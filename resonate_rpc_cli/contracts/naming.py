@@ -40,14 +40,6 @@ DELAY_MODES = ("work", "sleep")
 DELAY_WORK, DELAY_SLEEP = DELAY_MODES
 DEFAULT_DELAY_MODE = DELAY_WORK
 
-#: URL schemes of a resonate-pg database (a libpq connection URI) as the server.
-POSTGRES_SCHEMES = ("postgresql://", "postgres://")
-
-
-def is_postgres_url(url: str) -> bool:
-    """Whether the server URL names a resonate-pg database rather than an HTTP server."""
-    return url.strip().lower().startswith(POSTGRES_SCHEMES)
-
 
 @dataclass(frozen=True)
 class NodeName:

@@ -95,6 +95,16 @@ class Switchboard:
         """Close ``node``'s link (its slot was scaled away); nothing if it has none."""
         self._call(self._drop(node))
 
+    def heal_link(self, node: str) -> None:
+        """Clear every fault on ``node``'s link (a fault lease ended); nothing if it has none."""
+
+        async def heal() -> None:
+            link = self.links.get(node)
+            if link is not None:
+                link.heal()
+
+        self._call(heal())
+
     def _call[T](self, coro: Coroutine[Any, Any, T]) -> T:
         assert self._loop is not None, "Switchboard.start() first"
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(START_TIMEOUT_S)

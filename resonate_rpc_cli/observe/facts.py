@@ -124,6 +124,33 @@ class Attempts:
 
 
 @dataclass(frozen=True)
+class Fault:
+    """A fault in force on a node, held as a lease by the supervisor (``fault_leases.py``)."""
+
+    kind: str
+    holder: str
+    holder_pid: int | None
+    holder_alive: bool
+    left_s: float
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> Fault:
+        return cls(str(row["kind"]), str(row.get("holder", "?")), _int(row.get("holder_pid")),
+                   bool(row.get("holder_alive", True)), float(row.get("left_s", 0.0)))
+
+    def who(self) -> str:
+        return self.holder if self.holder_pid is None else f"{self.holder} (pid {self.holder_pid})"
+
+
+def fault_facts(rows: Sequence[Mapping[str, Any]]) -> dict[str, Fault]:
+    """Node name → the fault in force on it (the first, when several), from status rows."""
+    out: dict[str, Fault] = {}
+    for row in rows:
+        out.setdefault(str(row["node"]), Fault.from_row(row))
+    return out
+
+
+@dataclass(frozen=True)
 class Link:
     """A node's network link as the link proxies report it."""
 
@@ -148,6 +175,8 @@ class Facts:
     local_groups: frozenset[str] | None = None
     #: prefix of suggested commands, e.g. ``rpcdemo --home /tmp/h``
     command: str = "rpcdemo"
+    #: node name -> the fault in force on it (the supervisor's fault leases)
+    faults: Mapping[str, Fault] = field(default_factory=dict)
 
 
 def target_group(target: Any) -> str | None:

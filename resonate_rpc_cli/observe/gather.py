@@ -26,7 +26,14 @@ from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.contracts.ledger import read_ledger
 from resonate_rpc_cli.contracts.naming import SERVICE_GROUPS
 from resonate_rpc_cli.observe.doctor import attempts_of
-from resonate_rpc_cli.observe.facts import Attempts, Call, Facts, Lease, Member
+from resonate_rpc_cli.observe.facts import (
+    Attempts,
+    Call,
+    Facts,
+    Lease,
+    Member,
+    fault_facts,
+)
 from resonate_rpc_cli.observe.leases import fetch_leases, link_facts
 from resonate_rpc_cli.observe.picture import read_topology
 from resonate_rpc_cli.observe.snapshot import PromiseSource
@@ -80,6 +87,7 @@ def gather(home: Home, stuck_after_s: float | None = None,
         attempts=attempts, errors=_errors(members, attempts), links=link_facts(links),
         local_groups=frozenset(g for g in SERVICE_GROUPS if config.includes(g)),
         command=f"rpcdemo --home {home.root}",
+        faults=fault_facts(sup.fault_rows()),
     )
     if source.notice:
         notices.append(source.notice)

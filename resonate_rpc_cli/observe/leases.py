@@ -23,7 +23,15 @@ from resonate_rpc_cli.contracts import tags as tag
 from resonate_rpc_cli.contracts.naming import SERVICE_GROUPS
 from resonate_rpc_cli.links.status import LinkStatus
 from resonate_rpc_cli.observe.doctor import Diagnosis, diagnose
-from resonate_rpc_cli.observe.facts import Call, Facts, Lease, Link, Member, node_names_by_id
+from resonate_rpc_cli.observe.facts import (
+    Call,
+    Facts,
+    Lease,
+    Link,
+    Member,
+    fault_facts,
+    node_names_by_id,
+)
 from resonate_rpc_cli.observe.snapshot import PromiseSource
 from resonate_rpc_cli.supervisor.rows import NodeRow
 from resonate_rpc_cli.supervisor.topology_config import TopologyConfig
@@ -129,16 +137,18 @@ def assess(
     leases: Mapping[str, Lease] | None, notice: str | None,
     pending: Sequence[Mapping[str, Any]], nodes: Sequence[NodeRow], config: TopologyConfig, *,
     now_ms: int | None = None, links: Sequence[LinkStatus] | None = None,
+    faults: Sequence[Mapping[str, Any]] = (),
 ) -> LeaseReport:
     """The lease rows and flags for the pending promise records ``pending``, given the
-    leases and notice :func:`fetch_leases` answered."""
+    leases and notice :func:`fetch_leases` answered (``faults``: the supervisor's fault
+    leases, so an abandoned fault is named as the cause)."""
     facts = Facts(
         calls={str(r["id"]): Call.from_record(r) for r in pending},
         leases=leases, members=[Member.from_row(n) for n in nodes],
         now_ms=int(time.time() * 1000) if now_ms is None else now_ms,
         stuck_after_s=config.ttl_s,
         local_groups=frozenset(g for g in SERVICE_GROUPS if config.includes(g)),
-        links=link_facts(links),
+        links=link_facts(links), faults=fault_facts(faults),
     )
     diagnoses = {d.promise_id: d for d in diagnose(facts)}
     holders = Holders.of(leases, nodes)
@@ -148,11 +158,12 @@ def assess(
 def lease_report(
     source: PromiseSource, pending: Sequence[Mapping[str, Any]],
     nodes: Sequence[NodeRow], config: TopologyConfig, *, now_ms: int | None = None,
-    links: Sequence[LinkStatus] | None = None,
+    links: Sequence[LinkStatus] | None = None, faults: Sequence[Mapping[str, Any]] = (),
 ) -> LeaseReport:
     """:func:`assess` over the leases fetched now."""
     leases, notice = fetch_leases(source)
-    return assess(leases, notice, pending, nodes, config, now_ms=now_ms, links=links)
+    return assess(leases, notice, pending, nodes, config, now_ms=now_ms, links=links,
+                  faults=faults)
 
 
 def link_facts(links: Sequence[LinkStatus] | None) -> dict[str, Link] | None:

@@ -15,6 +15,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import psutil
 
@@ -88,6 +89,8 @@ class LiveModel:
     flags: dict[str, str] = field(default_factory=dict)
     #: every node's link, polled with the nodes (None: the topology runs without links)
     links: list[LinkStatus] | None = None
+    #: faults in force (the supervisor's fault leases), polled with the nodes
+    faults: list[dict[str, Any]] = field(default_factory=list)
 
     def refresh(self) -> None:
         """Poll whatever is due. Raises :class:`NotRunningError` once the supervisor is gone."""
@@ -106,6 +109,7 @@ class LiveModel:
             self.config = status.config
             self.source = PromiseSource(self.config.server_url, timeout_s=1.0)
         self.nodes = status.nodes
+        self.faults = status.fault_rows()
         if self.config.links:
             self.links = LinkClient(self.home, timeout_s=1.0).status_or_none()
         for event in status.events:
@@ -133,7 +137,7 @@ class LiveModel:
         assert self.source is not None
         if self.config is not None:
             work = read_work(self.source, self.nodes, self.config, links=self.links,
-                             pending_limit=200)
+                             faults=self.faults, pending_limit=200)
             pending, holders = work.records, work.holders
             self.tasks = work.tasks
             self.flags = {pid: d.short() for pid, d in work.diagnoses.items() if d.stuck}

@@ -104,14 +104,16 @@ class Work:
 
 
 def read_work(source: PromiseSource, nodes: Sequence[NodeRow], config: TopologyConfig, *,
-              links: Sequence[LinkStatus] | None, pending_limit: int = MAX_PENDING) -> Work:
-    """Leases (once: they give the holders too), pending promises, and the doctor's flags.
+              links: Sequence[LinkStatus] | None, faults: Sequence[Mapping[str, Any]] = (),
+              pending_limit: int = MAX_PENDING) -> Work:
+    """Leases (once: they give the holders too), pending promises, and the doctor's flags
+    (``faults``: the supervisor's fault rows, so an abandoned fault is named as the cause).
 
     Raises :class:`~resonate_rpc_cli.clients.protocol.ServerUnreachable`.
     """
     leases, notice = fetch_leases(source, views_need_it=True)
     records = source.search(state="pending", limit=pending_limit)
-    report = assess(leases, notice, records, nodes, config, links=links)
+    report = assess(leases, notice, records, nodes, config, links=links, faults=faults)
     pending = []
     for rec in records:
         promise_id = str(rec["id"])
@@ -151,6 +153,8 @@ class Picture:
     tasks: list[TaskRow] = field(default_factory=list)
     #: None when the topology runs without links
     links: list[LinkStatus] | None = None
+    #: faults in force, held as leases by the supervisor (its rows, as it sent them)
+    faults: list[dict[str, Any]] = field(default_factory=list)
     supervisor_pid: int = 0
     home: str = ""
     #: the supervisor's latest events
@@ -172,6 +176,8 @@ class Picture:
             # pending work: holder, lease left, attempts, idle (observe/leases.py)
             "tasks": [t.to_dict() for t in self.tasks],
             "links": None if self.links is None else [link.to_dict() for link in self.links],
+            # faults in force, held as leases: kind, node, holder, deadline, left_s
+            "faults": self.faults,
             "events": [e.to_dict() for e in self.events],
         }
 
@@ -203,7 +209,7 @@ def picture(home: Home, pending_limit: int = MAX_PENDING) -> Picture:
     notice: str | None = None
     if server.healthy:
         try:
-            work = read_work(source, sup.nodes, config, links=links,
+            work = read_work(source, sup.nodes, config, links=links, faults=sup.fault_rows(),
                              pending_limit=pending_limit)
             notice = work.notice
             counts = source.counts(info=info)
@@ -216,7 +222,8 @@ def picture(home: Home, pending_limit: int = MAX_PENDING) -> Picture:
     return Picture(
         server, config.gateway_url if config.includes("gateway") else None,
         node_lines(sup.nodes, held, links), counts, work.pending if work else [], notice,
-        work.tasks if work else [], links, sup.supervisor_pid, str(home.root), sup.events[-20:])
+        work.tasks if work else [], links, sup.fault_rows(), sup.supervisor_pid, str(home.root),
+        sup.events[-20:])
 
 
 def collect_status(home: Home, pending_limit: int = MAX_PENDING) -> dict[str, Any]:

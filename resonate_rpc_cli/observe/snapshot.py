@@ -14,7 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from resonate_rpc_cli.clients.protocol import ProtocolError, read_client
+from resonate_rpc_cli.backends import read_client
+from resonate_rpc_cli.clients.protocol import ProtocolError
 from resonate_rpc_cli.contracts import tags as tag
 from resonate_rpc_cli.contracts.payload import decode_payload
 

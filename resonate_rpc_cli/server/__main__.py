@@ -81,13 +81,23 @@ def parse_args(argv: list[str] | None = None) -> ServerConfig:
                    "(default: keep everything)")
     p.add_argument("--fsync", action="store_true",
                    help="fsync every commit (survive power loss; default survives crashes)")
+    p.add_argument("--auth-public-key", type=Path, default=None, metavar="PEM",
+                   help="verify Resonate tokens against this public key (RSA, EC or Ed25519)")
+    p.add_argument("--auth-iss", default=None, metavar="ISS", help="tokens must carry this iss")
+    p.add_argument("--auth-aud", default=None, metavar="AUD", help="tokens must carry this aud")
+    p.add_argument("--journal", type=Path, default=None, metavar="PATH",
+                   help="append every lease and settlement to this JSONL file (chaos runs)")
     args = p.parse_args(argv)
+    if (args.auth_iss or args.auth_aud) and args.auth_public_key is None:
+        p.error("--auth-iss and --auth-aud need --auth-public-key")
     store = None if args.memory else (args.store or default_store_path()).absolute()
     return ServerConfig(
         host=args.host, port=args.port, store=store, stream_lifetime_s=args.stream_lifetime,
         keepalive_s=args.keepalive, hold_max=args.hold_max, hold_age_s=args.hold_age,
         max_body_bytes=args.max_body, extras=not args.no_extras, fsync=args.fsync,
-        retain_s=args.retain,
+        retain_s=args.retain, auth_public_key=args.auth_public_key,
+        auth_iss=args.auth_iss, auth_aud=args.auth_aud,
+        journal=args.journal.absolute() if args.journal else None,
     )
 
 

@@ -23,16 +23,15 @@ from typing import Any
 
 import msgspec
 from aiohttp import web
-from resonate.connections.local import (
-    OutgoingMessage,
-    unwrap_request_envelope,
-    wrap_response_envelope,
-)
+from resonate.connections.local import OutgoingMessage, unwrap_request_envelope
 
 from resonate_rpc_cli import __version__
+from resonate_rpc_cli.server import wire
+from resonate_rpc_cli.server.auth import load_authorizer
 from resonate_rpc_cli.server.config import ServerConfig
 from resonate_rpc_cli.server.delivery import Address, Hub, Listener, Push
 from resonate_rpc_cli.server.engine import KNOWN_KINDS, Engine, error_response
+from resonate_rpc_cli.server.executes import ExecuteLog, execute_of
 from resonate_rpc_cli.server.gcpolicy import freeze_loop
 from resonate_rpc_cli.server.probe import LoopProbe
 from resonate_rpc_cli.server.store import StoreError
@@ -40,9 +39,6 @@ from resonate_rpc_cli.server.sweeper import Sweeper
 
 log = logging.getLogger("rpcdemo.server")
 
-#: A pending task whose ``execute`` went out less than this long ago is not
-#: re-sent to a newly connected member (it is probably being acquired).
-RESEND_AFTER_S = 1.0
 
 _json = msgspec.json.Encoder()
 
@@ -59,9 +55,10 @@ class EmbeddedServer:
         engine.progress.visible = config.extras  # --no-extras: plain task records
         self.hub = Hub(config.hold_max, config.hold_age_s)
         self.on_fatal = on_fatal
+        self.auth = load_authorizer(config)  # None: auth off; UsageError: a bad key
         self.fatal: str | None = None
-        #: task id → when its last ``execute`` went out, and to which listener.
-        self._last_execute: dict[str, tuple[float, Listener]] = {}
+        #: the last ``execute`` per task: where and when (no duplicates to one process)
+        self.executes = ExecuteLog()
         #: Requests served per kind, and the CPU time spent serving them between
         #: reading the body and writing the response (for the benchmark).
         self.requests: Counter[str] = Counter()
@@ -82,13 +79,15 @@ class EmbeddedServer:
             if address is None:
                 log.warning("dropping message for unroutable address %s", msg.address)
                 continue
-            task_id = _execute_task_id(msg.message)
+            execute = execute_of(msg.message)
+            task_id = execute[0] if execute is not None else None
             if task_id is not None and not self.hub.groups.get(address.group):
                 continue  # an execute nobody can take is dropped, never held: skip encoding it
-            push = Push(address, _json.encode(msg.message).decode(), task_id)
+            wired = wire.message(msg.message, self.config.url)
+            push = Push(address, _json.encode(wired).decode(), task_id)
             listener = self.hub.deliver(push, now)
-            if listener is not None and task_id is not None:
-                self._last_execute[task_id] = (now, listener)
+            if listener is not None and execute is not None:
+                self.executes.sent(execute[0], listener, execute[1], now)
 
     def resend_pending(self, listener: Listener) -> int:
         """Send ``execute`` for the pending tasks of the listener's group that nobody has."""
@@ -100,12 +99,11 @@ class EmbeddedServer:
                 continue
             if not address.anycast and address.pid != listener.pid:
                 continue
-            last = self._last_execute.get(task_id)
-            if last is not None and now - last[0] < RESEND_AFTER_S and not last[1].closed:
-                continue  # just sent to a member that is still connected
-            message = {"kind": "execute", "data": {"task": {"id": task_id, "version": version}}}
-            self.hub.send_to(listener, Push(address, _json.encode(message).decode(), task_id))
-            self._last_execute[task_id] = (now, listener)
+            if self.executes.has_it(task_id, listener, version, now):
+                continue
+            wired = wire.execute_message(task_id, version, self.config.url)
+            self.hub.send_to(listener, Push(address, _json.encode(wired).decode(), task_id))
+            self.executes.sent(task_id, listener, version, now)
             sent += 1
         return sent
 
@@ -166,14 +164,8 @@ class EmbeddedServer:
             self.dispatch(outgoing)
             now = _loop_time()
             self.hub.expire(now)
-            self._forget_old_executes(now)
+            self.executes.forget_old(now)
             backlog = self.engine.backlog()
-
-    def _forget_old_executes(self, now: float) -> None:
-        """Drop ``_last_execute`` entries too old to matter (it would grow with every task)."""
-        if len(self._last_execute) > 1024:
-            self._last_execute = {k: v for k, v in self._last_execute.items()
-                                  if now - v[0] < RESEND_AFTER_S}
 
     # -- HTTP --------------------------------------------------------------------
 
@@ -186,6 +178,9 @@ class EmbeddedServer:
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             return _error(400, f"invalid JSON: {exc}")
         started = time.perf_counter()
+        if self.auth is not None and (refused := self.auth.refuse(envelope)) is not None:
+            self.busy_s += time.perf_counter() - started
+            return refused
         flat = unwrap_request_envelope(envelope)
         resp, outgoing = self._guard(lambda: self.engine.apply(flat, defer_commit=True))
         if self.engine.uncommitted:
@@ -193,7 +188,8 @@ class EmbeddedServer:
             await asyncio.shield(self._group_commit())
             started = time.perf_counter()
         self.dispatch(outgoing)
-        wrapped = wrap_response_envelope(resp)
+        action = flat.get("action") if isinstance(flat, dict) else None
+        wrapped = wire.envelope(resp, action.get("kind") if isinstance(action, dict) else None)
         status = wrapped["head"]["status"]
         body = _json.encode(wrapped)
         kind = wrapped["kind"]
@@ -226,7 +222,7 @@ class EmbeddedServer:
         finally:
             if task is not None:
                 self._streams.discard(task)
-            self.hub.disconnect(listener, unwritten, _loop_time())
+            self.executes.rerouted(self.hub.disconnect(listener, unwritten, _loop_time()))
         with contextlib.suppress(ConnectionResetError, RuntimeError):
             await resp.write_eof()
         return resp
@@ -325,7 +321,8 @@ class EmbeddedServer:
         return web.json_response({**done.to_json(), "dry_run": dry_run})
 
     def make_app(self) -> web.Application:
-        app = web.Application(client_max_size=self.config.max_body_bytes + 1)
+        app = web.Application(client_max_size=self.config.max_body_bytes + 1,
+                              middlewares=[self.auth.middleware()] if self.auth else [])
         app.router.add_post("/", self.handle_request)
         app.router.add_get("/poll/{group}/{pid}", self.handle_poll)
         app.router.add_get("/health", self.handle_health)
@@ -367,20 +364,12 @@ async def _read_body(request: web.Request, limit: int) -> bytes | None:
 
 
 def _error(status: int, message: str) -> web.Response:
-    body = _json.encode(wrap_response_envelope(error_response(None, None, status, message)))
+    body = _json.encode(wire.envelope(error_response(None, None, status, message)))
     return web.Response(body=body, status=status, content_type="application/json")
 
 
 def _plain_error(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
-
-
-def _execute_task_id(message: Any) -> str | None:
-    if isinstance(message, dict) and message.get("kind") == "execute":
-        task = (message.get("data") or {}).get("task")
-        if isinstance(task, dict) and isinstance(task.get("id"), str):
-            return str(task["id"])
-    return None
 
 
 def _loop_time() -> float:

@@ -44,6 +44,13 @@ class ServerConfig:
     #: Retention: call trees settled longer ago than this many seconds are dropped
     #: (``None``: kept forever, the default).
     retain_s: float | None = None
+    #: Resonate's token auth (``server/auth.py``): the PEM public key tokens are verified
+    #: against (``None``: auth off), and the ``iss``/``aud`` they must carry, if set.
+    auth_public_key: Path | None = None
+    auth_iss: str | None = None
+    auth_aud: str | None = None
+    #: Append every lease and settlement to this JSONL file (``--journal``; chaos runs).
+    journal: Path | None = None
 
     @property
     def url(self) -> str:

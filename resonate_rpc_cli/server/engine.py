@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -30,6 +31,7 @@ from resonate.connections.local import OutgoingMessage
 from resonate.error import ServerError
 
 from resonate_rpc_cli.contracts import tags as tag
+from resonate_rpc_cli.server.journal import TransitionJournal
 from resonate_rpc_cli.server.progress import TaskProgress
 from resonate_rpc_cli.server.records import changed_rows, load_state
 from resonate_rpc_cli.server.retention import Collected, collect
@@ -93,6 +95,8 @@ class Engine:
         self.store = store
         #: lease expiry, acquire counts, last change per task (extras on task.search)
         self.progress = TaskProgress()
+        #: the transition journal (journal.py), when asked for one
+        self.journal: TransitionJournal | None = None
         self._encoder = msgspec.msgpack.Encoder()
 
     @property
@@ -158,6 +162,8 @@ class Engine:
         outgoing = self._take_outgoing()
         self.progress.observe(self.state, req, resp, now)
         self.state.end_op(persist=None if kind in READ_KINDS else True)
+        if self.journal is not None and kind in ("task.acquire", "task.create"):
+            self.journal.granted(kind, resp)
         if not defer_commit:
             self.commit()
         return resp, outgoing
@@ -232,8 +238,15 @@ class Engine:
         """Promises per state, kept as they change (O(1) to read)."""
         return self.state.census.counts()
 
+    def keep_journal(self, path: Path) -> None:
+        """Append every lease and settlement to ``path`` from now on (journal.py)."""
+        self.journal = TransitionJournal(path)
+        self.state.journal = self.journal
+
     def close(self) -> None:
-        """Commit what is left and close the store."""
+        """Commit what is left and close the store (and the journal)."""
+        if self.journal is not None:
+            self.journal.close()
         if self.store is not None:
             self.commit()
             self.store.close()
@@ -265,6 +278,8 @@ class Engine:
 
     def commit(self) -> None:
         """Write every record changed since the last commit, in one transaction."""
+        if self.journal is not None:
+            self.journal.flush()
         if self.store is None:
             self.state.take_dirty()
             return

@@ -35,6 +35,12 @@ log = logging.getLogger("rpcdemo.server")
 def serve(config: ServerConfig, out: TextIO | None = None) -> None:
     """Serve until SIGTERM/SIGINT (then return normally); raise ``RpcdemoError`` on failure."""
     engine = open_engine(config)
+    if config.journal is not None:
+        try:
+            engine.keep_journal(config.journal)
+        except OSError as exc:
+            engine.close()
+            raise NotRunningError(f"cannot open the journal {config.journal}: {exc}") from exc
     try:
         asyncio.run(_serve(config, engine, out or sys.stdout))
     finally:

@@ -35,6 +35,7 @@ from resonate.connections.local import (
 
 from resonate_rpc_cli.contracts import tags as tag
 from resonate_rpc_cli.server.census import ORIGIN_TAG, Census
+from resonate_rpc_cli.server.journal import TransitionJournal
 from resonate_rpc_cli.server.schedules import fire_due, schedule_due, schedules_due
 from resonate_rpc_cli.server.search import SearchIndex
 from resonate_rpc_cli.server.sortedids import SortedIds
@@ -69,10 +70,12 @@ class IndexedServerState(TimedServerState):
         self._last_id = ""
         #: Ids whose records changed since the store last took them.
         self.dirty: dict[str, set[str]] = {"promises": set(), "tasks": set(), "schedules": set()}
+        #: The transition journal (journal.py), when one is kept.
+        self.journal: TransitionJournal | None = None
         super().__init__()
         self.promises: TrackedDict[DurablePromise] = TrackedDict(
-            self._new_promise, _own_promise_sets)
-        self.tasks: TrackedDict[Task] = TrackedDict(on_touch=_own_task_sets)
+            self._new_promise, self._on_promise_touch)
+        self.tasks: TrackedDict[Task] = TrackedDict(on_touch=self._on_task_touch)
         self.schedules: TrackedDict[ScheduleStub] = TrackedDict()
 
     def restore(
@@ -164,6 +167,8 @@ class IndexedServerState(TimedServerState):
         promises = self.promises.take_touched()
         tasks = self.tasks.take_touched()
         schedules = self.schedules.take_touched()
+        if self.journal is not None:
+            self.journal.changes(self.promises, promises, self.tasks, tasks)
         census = self.census
         changed = False
         if SHARED_EMPTY:
@@ -211,6 +216,16 @@ class IndexedServerState(TimedServerState):
             if not members:
                 del self._branches[branch]  # type: ignore[arg-type]
         self.index.remove(pid, p.tags.get(ORIGIN_TAG))
+
+    def _on_promise_touch(self, p: DurablePromise) -> None:
+        _own_promise_sets(p)
+        if self.journal is not None:
+            self.journal.before_promise(p)
+
+    def _on_task_touch(self, t: Task) -> None:
+        _own_task_sets(t)
+        if self.journal is not None:
+            self.journal.before_task(t)
 
     def _touch_promise(self, promise_id: str) -> None:
         self.promises.touch(promise_id)

@@ -58,6 +58,10 @@ class TopologyStatus:
             kill_targets=list(doc.get("targets", [])), raw=doc,
         )
 
+    def fault_rows(self) -> list[dict[str, Any]]:
+        """The faults in force, each with its holder and time left (``fault_leases.py``)."""
+        return list(self.raw.get("faults", []))
+
     def in_group(self, group: str) -> list[NodeRow]:
         return [n for n in self.nodes if n.group == group]
 
@@ -167,6 +171,27 @@ class SupervisorClient:
         return ScaleResult(group, count, list(doc["added"]), list(doc["retiring"]),
                            list(doc.get("respawned", [])),
                            [NodeRow.from_dict(n) for n in doc.get("nodes", [])])
+
+    def hold_fault(self, kind: str, node: str, for_s: float, *, holder: str,
+                   holder_pid: int | None) -> int:
+        """Register a fault on ``node`` as a lease (healed by the supervisor after ``for_s``
+        or once ``holder_pid`` is gone); its id, for :meth:`release_fault`."""
+        doc = self._call("fault.hold", timeout_s=5.0, kind=kind, node=node, for_s=for_s,
+                         holder=holder, holder_pid=holder_pid)
+        return int(doc["id"])
+
+    def release_fault(self, lease_id: int) -> bool:
+        """Tell the supervisor the holder healed fault ``lease_id``; False if it already had."""
+        return bool(self._call("fault.release", timeout_s=5.0, id=lease_id)["released"])
+
+    def heal(self, target: str | None = None,
+             kinds: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
+        """Heal every fault in force on ``target`` (a node or a group; all for None) now
+        (with ``kinds``: only faults of those kinds)."""
+        args: dict[str, Any] = {"target": target}
+        if kinds is not None:
+            args["kinds"] = list(kinds)
+        return list(self._call("heal", **args)["healed"])
 
     def down(self, *, timeout_s: float = 5.0) -> int:
         """Ask the supervisor to stop everything; its pid (it exits once all is stopped)."""

@@ -13,9 +13,9 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from resonate_rpc_cli.contracts.connectors import URL_RULE, connector_of
 from resonate_rpc_cli.contracts.durations import parse_duration
 from resonate_rpc_cli.contracts.errors import UsageError
-from resonate_rpc_cli.contracts.naming import is_postgres_url
 
 Check = Callable[[Any], Any]
 
@@ -71,9 +71,8 @@ def choice(options: tuple[str, ...]) -> Check:
 
 
 def url(v: Any) -> str:
-    if not isinstance(v, str) or not (v.startswith(("http://", "https://"))
-                                      or is_postgres_url(v)):
-        raise BadValue("must be an http:// or https:// URL or a postgresql:// database")
+    if not isinstance(v, str) or connector_of(v) is None:
+        raise BadValue(URL_RULE)
     return v
 
 

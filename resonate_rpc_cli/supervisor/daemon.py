@@ -28,6 +28,7 @@ from resonate_rpc_cli.contracts.lifeline import ENV_PARENT_PID, start_lifeline
 from resonate_rpc_cli.contracts.naming import GATEWAY
 from resonate_rpc_cli.links.switchboard import start_switchboard
 from resonate_rpc_cli.supervisor.control import ControlServer, Request
+from resonate_rpc_cli.supervisor.fault_heal import heal_due
 from resonate_rpc_cli.supervisor.manager import Supervisor
 from resonate_rpc_cli.supervisor.requests import Waiting, reply
 from resonate_rpc_cli.supervisor.runner import drive, supervising
@@ -71,6 +72,8 @@ class RequestPump:
                 request = None
 
     def settle(self, sup: Supervisor) -> None:
+        if not sup.shutting_down:
+            heal_due(sup, sup.faults)  # faults past their deadline or whose holder is gone
         now = time.monotonic()
         self.waiting = [w for w in self.waiting if not w.settle(sup, now)]
 

@@ -16,6 +16,7 @@ from resonate_rpc_cli.contracts.errors import UsageError
 from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.contracts.naming import GATEWAY, SERVER, SERVICE_GROUPS
 from resonate_rpc_cli.supervisor.events import EventFeed, EventKind
+from resonate_rpc_cli.supervisor.fault_leases import FaultBook
 from resonate_rpc_cli.supervisor.fork.client import LOST
 from resonate_rpc_cli.supervisor.node import (
     BecameReady,
@@ -69,6 +70,8 @@ class Supervisor:
             base_backoff_s=config.restart_backoff_s)
         self.new_node_id = new_node_id
         self.feed = EventFeed()
+        #: faults in force, held as leases (``fault_leases.py``)
+        self.faults = FaultBook()
         self.nodes: dict[str, Node] = {str(n): Node(n) for n in config.node_names()}
         self.shutting_down = False
         self.started_wall = clock.wall()

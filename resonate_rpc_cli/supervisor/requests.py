@@ -1,6 +1,7 @@
 """Answering a control request: apply it, and hold the answer until its effect is there.
 
-:func:`answer` applies one request (``ping``, ``status``, ``down``, or one of
+:func:`answer` applies one request (``ping``, ``status``, ``down``, the fault
+leases' ``fault.hold``, ``fault.release``, ``heal``, or one of
 ``operations.py``'s ``kill``, ``respawn``, ``scale``, where each operation and
 its effect live) and returns its JSON-able result at once, or, when the
 request carries ``wait_s`` and has an effect to wait for, a :class:`Waiting`
@@ -20,6 +21,8 @@ from typing import Any
 from resonate_rpc_cli.clients import jsonline
 from resonate_rpc_cli.contracts.errors import NotRunningError, RpcdemoError, UsageError
 from resonate_rpc_cli.supervisor.control import Request
+from resonate_rpc_cli.supervisor.fault_heal import heal_now
+from resonate_rpc_cli.supervisor.fault_leases import holder_alive, process_started
 from resonate_rpc_cli.supervisor.manager import Supervisor
 from resonate_rpc_cli.supervisor.operations import OPERATIONS, Effect
 
@@ -56,7 +59,25 @@ def status(sup: Supervisor, since: int = 0) -> dict[str, Any]:
         "shutting_down": sup.shutting_down,
         "events": [e.to_dict() for e in sup.feed.since(since)],
         "targets": sup.kill_targets(),
+        "faults": sup.faults.rows(sup.clock.monotonic(), holder_alive),
     }
+
+
+def _hold(sup: Supervisor, args: dict[str, Any]) -> dict[str, Any]:
+    """``fault.hold``: register a fault lease (see ``fault_leases.py``); its row."""
+    pid = args.get("holder_pid")
+    holder_pid = int(pid) if pid is not None else None
+    started = process_started(holder_pid) if holder_pid is not None else None
+    if holder_pid is not None and started is None:
+        raise UsageError(f"the holder pid {holder_pid} does not run")
+    node = str(args["node"])
+    if node not in sup.nodes:
+        raise UsageError(f"unknown node {node!r}; valid: {', '.join(sup.nodes)}")
+    lease = sup.faults.add(str(args["kind"]), node, holder=str(args.get("holder", "client")),
+                           holder_pid=holder_pid, holder_started=started,
+                           for_s=float(args["for_s"]), now=sup.clock.monotonic(),
+                           wall=sup.clock.wall())
+    return lease.to_dict(sup.clock.monotonic(), True)
 
 
 def answer(sup: Supervisor, request: Request) -> dict[str, Any] | Waiting:
@@ -68,9 +89,18 @@ def answer(sup: Supervisor, request: Request) -> dict[str, Any] | Waiting:
     """
     args = request.args
     if request.op == "ping":
-        return {"pid": os.getpid(), "home": str(sup.home.root)}
+        return {"pid": os.getpid(), "home": str(sup.home.root),
+                "shutting_down": sup.shutting_down}
     if request.op == "status":
         return status(sup, int(args.get("since", 0)))
+    if request.op == "fault.hold":
+        return _hold(sup, args)
+    if request.op == "fault.release":
+        return {"released": sup.faults.release(int(args["id"])) is not None}
+    if request.op == "heal":
+        target, kinds = args.get("target"), args.get("kinds")
+        return {"healed": heal_now(sup, sup.faults, str(target) if target else None,
+                                   None if kinds is None else frozenset(map(str, kinds)))}
     if request.op == "down":
         sup.shutdown()
         return {"stopping": True, "pid": os.getpid()}

@@ -8,14 +8,15 @@ processes are started here. The environment follows the node contract in
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from resonate_rpc_cli.backends import Backend, backend_for, server_kinds
+from resonate_rpc_cli.clients.tokens import ENV_TOKEN, node_token
 from resonate_rpc_cli.contracts import naming as topo
+from resonate_rpc_cli.contracts.connectors import POSTGRES, connector_of
 from resonate_rpc_cli.contracts.durations import parse_duration
 from resonate_rpc_cli.contracts.errors import UsageError
 from resonate_rpc_cli.contracts.home import Home
@@ -27,9 +28,9 @@ from resonate_rpc_cli.contracts.naming import (
     SERVER,
     SERVICE_GROUPS,
     NodeName,
-    is_postgres_url,
 )
 from resonate_rpc_cli.supervisor import config_values as cv
+from resonate_rpc_cli.supervisor import variants
 
 DEFAULT_TTL_S = 5.0
 #: ``embedded``: our server (python -m resonate_rpc_cli.server); ``resonate``: the real
@@ -44,17 +45,15 @@ MAX_REPLICAS = 16
 #: What ``--only`` may name: the gateway and the service groups (the server follows
 #: the server kind).
 PART_NAMES = (GATEWAY, *SERVICE_GROUPS)
-RESONATE_BINARY = "resonate"
-INSTALL_HINT = ("install it with `brew install resonatehq/tap/resonate` or a release binary "
-                "from https://github.com/resonatehq/resonate/releases, or use --server embedded")
 
 
 @dataclass(frozen=True)
 class TopologyConfig:
     """Everything ``up`` was asked for; serialised to the supervisor as JSON.
 
-    ``server_url`` is computed from ``host``/``server_port`` unless
-    ``server_kind`` is ``external``, where it names the running server. ``only``
+    ``server_url`` is the backend's (``backends/``): computed from
+    ``host``/``server_port`` for a server ``up`` starts; for ``external`` it
+    names the running server. ``only``
     (empty = everything) limits the gateway and service groups started;
     ``replicas`` sets nodes per service group (default 1, 0 allowed).
     """
@@ -82,17 +81,27 @@ class TopologyConfig:
     retain_s: float | None = None
     #: resonate-pg's schema file (``postgres`` only), applied once to a new cluster
     resonate_sql: str = ""
+    #: Resonate's token auth on the embedded server: a key pair under HOME, a token per
+    #: node, admin tokens for our reads (``clients/tokens.py``)
+    auth: bool = False
+    #: a non-loopback ``host`` without ``auth``, knowingly (``up --insecure``)
+    insecure: bool = False
+    #: which runtime runs each service group (``supervisor/variants.py``): ``seed`` (all
+    #: Python) or ``polyglot`` (service-h and service-i on the TypeScript SDK)
+    variant: str = variants.SEED
 
     def __post_init__(self) -> None:
-        if self.server_kind == POSTGRES_SERVER:
-            # `up` names the cluster's password file in the URL (see postgres/cluster.py)
-            if not is_postgres_url(self.server_url):
-                object.__setattr__(self, "server_url", f"postgresql://postgres@{self.host}:"
-                                   f"{self.server_port}/postgres")
-        elif self.server_kind != EXTERNAL_SERVER:
-            object.__setattr__(self, "server_url", f"http://{self.host}:{self.server_port}")
-        else:
-            object.__setattr__(self, "server_url", self.server_url.rstrip("/"))
+        try:
+            url = self.backend.server_url(self)
+        except UsageError:  # no backend fits: validate_config says so
+            url = self.server_url.rstrip("/")
+        object.__setattr__(self, "server_url", url)
+
+    @property
+    def backend(self) -> Backend:
+        """The server's backend, chosen by ``server_kind`` (and the URL for ``external``);
+        :class:`UsageError` when none fits."""
+        return backend_for(self.server_kind, self.server_url)
 
     @property
     def gateway_url(self) -> str:
@@ -101,7 +110,7 @@ class TopologyConfig:
     @property
     def starts_server(self) -> bool:
         """Whether ``up`` starts a server (not for an external one)."""
-        return self.server_kind != EXTERNAL_SERVER
+        return self.backend.started
 
     def delay_for(self, group: str) -> float:
         return self.delays.get(group, self.step_delay_s)
@@ -157,7 +166,8 @@ def validate_config(config: TopologyConfig) -> TopologyConfig:
         ("--step-delay", cv.seconds, config.step_delay_s),
         *((f"delay for {group}", cv.seconds, d) for group, d in config.delays.items()),
         ("--delay-mode", cv.choice(DELAY_MODES), config.delay_mode),
-        ("--server", cv.choice(SERVER_KINDS), config.server_kind),
+        ("--server", cv.choice(server_kinds()), config.server_kind),
+        ("--variant", cv.choice(variants.VARIANTS), config.variant),
         ("restart max_failures", cv.whole(1), config.restart_max_failures),
         ("restart backoff", cv.positive_seconds, config.restart_backoff_s),
     ]
@@ -165,12 +175,10 @@ def validate_config(config: TopologyConfig) -> TopologyConfig:
         cv.checked(label, check, value)
     if config.server_port == config.gateway_port:
         raise UsageError(f"--server-port and --gateway-port are both {config.server_port}")
-    if config.retain_s is not None and config.server_kind != EMBEDDED_SERVER:
-        raise UsageError("--retain (retain in the topology file) needs the embedded server")
-    if config.server_kind == EXTERNAL_SERVER:
-        cv.checked("--server-url", cv.url, config.server_url)
-    if config.server_kind == POSTGRES_SERVER and config.memory:
-        raise UsageError("--memory does not go with --server postgres (a database is durable)")
+    config.backend.check(config)  # --server-url, and the settings the server refuses
+    if config.variant == variants.POLYGLOT and connector_of(config.server_url) == POSTGRES:
+        raise UsageError("--variant polyglot needs an HTTP server: the TypeScript SDK does "
+                         "not speak resonate-pg")
     for group, n in config.replicas.items():
         check_replicas(group, n)  # 0 only arrives through `scale`
     for part in config.only:
@@ -221,11 +229,6 @@ def parse_only(text: str) -> list[str]:
     return list(dict.fromkeys(parts))
 
 
-def resonate_binary() -> str | None:
-    """The path of the real ``resonate`` binary on PATH, or None."""
-    return shutil.which(RESONATE_BINARY, path=os.environ.get("PATH"))
-
-
 def parse_delay(text: str) -> tuple[str, float]:
     """Parse ``GROUP=SECONDS`` (e.g. ``service-b=3``); raise :class:`UsageError` otherwise."""
     group, sep, raw = text.partition("=")
@@ -274,19 +277,8 @@ def build_launch(
     }
     log = home.node_log(label, incarnation)
     if name.group == SERVER:
-        if config.server_kind == REAL_SERVER:
-            argv, server_env = real_server_command(config, home)
-            env.update(server_env)
-            return LaunchSpec(label, SERVER, node_id, incarnation, argv, env, log, None)
-        if config.server_kind == "postgres":
-            argv = [sys.executable, "-m", "resonate_rpc_cli.postgres.serve", "--home",
-                    str(home.root), "--host", config.host, "--port", str(config.server_port),
-                    "--schema", config.resonate_sql]
-            return LaunchSpec(label, SERVER, node_id, incarnation, argv, env, log, None)
-        store = ["--memory"] if config.memory else ["--store", str(home.store_path)]
-        retain = ["--retain", repr(config.retain_s)] if config.retain_s is not None else []
-        argv = [sys.executable, "-m", "resonate_rpc_cli.server", "--host", config.host,
-                "--port", str(config.server_port), *store, *retain]
+        argv, server_env = config.backend.server_command(config, home)
+        env.update(server_env)
         return LaunchSpec(label, SERVER, node_id, incarnation, argv, env, log, None)
     ready = home.ready_file(label, node_id)
     env.update({
@@ -297,6 +289,8 @@ def build_launch(
         topo.ENV_READY_FILE: str(ready),
         topo.ENV_TTL: repr(config.ttl_s),
     })
+    if config.auth:
+        env[ENV_TOKEN] = node_token(home)
     if name.group == GATEWAY:
         env[topo.ENV_GATEWAY_HOST] = config.host
         env[topo.ENV_GATEWAY_PORT] = str(config.gateway_port)
@@ -307,28 +301,6 @@ def build_launch(
         env[topo.ENV_DELAY_MODE] = config.delay_mode
         if config.fail_first:
             env[topo.ENV_FAIL_FIRST] = "1"
-    argv = [sys.executable, "-m", module]
+    script = variants.ts_script(config.variant, name.group)
+    argv = variants.node_argv(script) if script else [sys.executable, "-m", module]
     return LaunchSpec(label, name.group, node_id, incarnation, argv, env, log, ready)
-
-
-def real_server_command(config: TopologyConfig, home: Home) -> tuple[list[str], dict[str, str]]:
-    """argv and environment of the real Resonate server, run under our guard.
-
-    ``resonate dev`` (in-memory) with ``memory``, else ``resonate serve`` on
-    ``HOME/resonate.db``. The server reads its settings from ``RESONATE_*``
-    variables (``__`` nests): bound to our host and port only, metrics off.
-    """
-    binary = resonate_binary() or RESONATE_BINARY
-    # under our guard: the binary has no lifeline of its own (see binary_guard.py)
-    argv = [sys.executable, "-m", "resonate_rpc_cli.supervisor.binary_guard", binary,
-            "dev" if config.memory else "serve"]
-    env = {
-        "RESONATE_SERVER__HOST": config.host,
-        "RESONATE_SERVER__BIND": config.host,
-        "RESONATE_SERVER__PORT": str(config.server_port),
-        "RESONATE_OBSERVABILITY__METRICS_PORT": "0",
-    }
-    if not config.memory:
-        env["RESONATE_STORAGE__TYPE"] = "sqlite"
-        env["RESONATE_STORAGE__SQLITE__PATH"] = str(home.root / "resonate.db")
-    return argv, env

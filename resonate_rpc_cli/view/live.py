@@ -21,6 +21,7 @@ from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.contracts.naming import GATEWAY
 from resonate_rpc_cli.observe.live import TREE_ROWS, LiveModel
 from resonate_rpc_cli.view.doctor_view import lease_table
+from resonate_rpc_cli.view.faults import faults_text
 from resonate_rpc_cli.view.links import broken_links_text
 from resonate_rpc_cli.view.render import counts_text, nodes_table, promise_tree
 from resonate_rpc_cli.view.style import seconds
@@ -64,6 +65,7 @@ class Dashboard:
                   title_align="left"),
             counts_text(m.counts),
             broken_links_text(m.links),
+            faults_text(m.faults),
         ]
         if m.notice:
             parts.append(Text(m.notice, style="dim"))

@@ -15,6 +15,7 @@ from resonate_rpc_cli.observe.picture import NodeLine, PendingRow, Picture
 from resonate_rpc_cli.observe.snapshot import PromiseRow
 from resonate_rpc_cli.supervisor.client import KillAnswer
 from resonate_rpc_cli.view.doctor_view import lease_table
+from resonate_rpc_cli.view.faults import faults_text
 from resonate_rpc_cli.view.links import broken_links_text
 from resonate_rpc_cli.view.style import age_ms, node_style, promise_style, seconds, short_id
 
@@ -88,7 +89,7 @@ def status_view(pic: Picture) -> RenderableType:
                          f"  {server.kind}, {durable}   gateway ",
                          pic.gateway_url or "elsewhere")
     parts: list[RenderableType] = [head, nodes_table(pic.nodes), counts_text(pic.counts),
-                                   broken_links_text(pic.links)]
+                                   broken_links_text(pic.links), faults_text(pic.faults)]
     if pic.notice:
         parts.append(Text(pic.notice, style="dim"))
     if pic.pending:

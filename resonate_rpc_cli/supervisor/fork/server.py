@@ -54,8 +54,7 @@ DEFAULT_PRELOAD = (
     "werkzeug.serving",
     "services.gateway_app",
 )
-#: Added to the preload when the server is resonate-pg: the connector and psycopg.
-POSTGRES_PRELOAD = ("resonate_pg", "services.pgsource")
+#: A backend adds its nodes' own modules (``Backend.preload``, e.g. resonate-pg's connector).
 
 
 def _returncode(status: int) -> int:
