@@ -25,7 +25,7 @@ from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.contracts.naming import GATEWAY
 from resonate_rpc_cli.contracts.settings import validate
 from resonate_rpc_cli.server.config import ServerConfig, check_auth, with_store
-from resonate_rpc_cli.supervisor import launch
+from resonate_rpc_cli.supervisor import updown
 from resonate_rpc_cli.supervisor.topology_config import TopologyConfig, validate_config
 from resonate_rpc_cli.view.console import err, out
 from resonate_rpc_cli.view.live import run_live
@@ -43,7 +43,7 @@ def up(
     config_path: Annotated[Path | None, typer.Option("--config",
         help="Topology file (default ./rpcdemo.toml when present).")] = None,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for readiness.")]
-        = launch.DEFAULT_UP_TIMEOUT_S,
+        = updown.DEFAULT_UP_TIMEOUT_S,
     as_json: JsonOpt = False,
 ) -> None:
     """Start the server, the gateway and the service nodes (one per group by default).
@@ -67,21 +67,21 @@ def up(
                   "or fail any step (use --auth)")
     if not detach:
         signal.signal(signal.SIGTERM, _interrupt)
-    result = launch.up(home, config, detach=detach, timeout_s=timeout)
+    result = updown.up(home, config, detach=detach, timeout_s=timeout)
     _report_up(home, config, result, as_json)
     if detach:
         return
     _foreground(home, result)
 
 
-def _report_up(home: Home, config: TopologyConfig, result: launch.UpResult,
+def _report_up(home: Home, config: TopologyConfig, result: updown.UpResult,
                as_json: bool) -> None:
     gateway = config.gateway_url if config.includes(GATEWAY) else None
     if as_json:
         emit_json({"home": str(home.root), "supervisor_pid": result.supervisor_pid,
                    "elapsed_s": round(result.elapsed_s, 3), "cleaned": result.cleaned,
                    "server": config.server_url, "server_kind": config.server_kind,
-                   "gateway": gateway, "nodes": result.status.node_rows()})
+                   "gateway": gateway, "nodes": [n.to_dict() for n in result.status.nodes]})
         return
     if result.cleaned:
         out.print(f"cleaned {result.cleaned} leftover process(es) of an earlier run")
@@ -96,7 +96,7 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
-def _foreground(home: Home, result: launch.UpResult) -> None:
+def _foreground(home: Home, result: updown.UpResult) -> None:
     """Attach the live view to the topology we own; tear it down when it ends."""
     try:
         if out.is_terminal:
@@ -108,7 +108,7 @@ def _foreground(home: Home, result: launch.UpResult) -> None:
         pass
     finally:
         err.print("stopping…")
-        launch.down(home)
+        updown.down(home)
         if result.daemon is not None:
             result.daemon.wait(10)
 
@@ -117,7 +117,7 @@ def _foreground(home: Home, result: launch.UpResult) -> None:
 @exit_on_error
 def down(ctx: typer.Context, *, as_json: JsonOpt = False) -> None:
     """Stop everything under HOME (TERM, grace, KILL). Exit 0 even if nothing ran."""
-    result = launch.down(home_of(ctx))
+    result = updown.down(home_of(ctx))
     if as_json:
         emit_json(result)
     elif result["was_running"]:
