@@ -127,8 +127,9 @@ def _ended(home: Path, step_id: str) -> bool:
     return any(e.step_id == step_id and e.phase == "end" for e in read_ledger(home / "ledger"))
 
 
-def check_steps_of_a_finished_chain(cli: Cli) -> None:
-    """Every promise of a finished chain, root first, with one attempt on the right node."""
+def check_steps_of_a_finished_chain(cli: Cli) -> list[str]:
+    """Every promise of a finished chain, root first, with one attempt on the right node;
+    the notices of what the server could not tell."""
     chain = cli.json("run", "await-chain", "--fresh", timeout=120)
     assert chain["result"] == 3
     root = str(chain["promise_id"])
@@ -151,3 +152,4 @@ def check_steps_of_a_finished_chain(cli: Cli) -> None:
     text = cli.run("flow", "steps", root)
     assert text.returncode == 0 and "ROOT" in text.stdout and "bar@service-b" in text.stdout
     one_line_error(cli.run("flow", "steps", "no-such-flow"), 2, "no promise", "no-such-flow")
+    return [str(n) for n in doc["notices"]]
