@@ -181,24 +181,24 @@ def cancel_flow(home: Home, root: str, message: str = "canceled by rpcdemo flow 
     """
     problem = root_id_problem(root)
     if problem is not None:
-        raise UsageError(f"ROOT {root!r} {problem}; to cancel one promise of a tree use "
-                         "`rpcdemo promise cancel ID`" if ORIGIN_SEP in root
-                         else f"ROOT {root!r} {problem}")
+        hint = "; to cancel one promise of a tree use `rpcdemo promise cancel ID`"
+        raise UsageError(f"ROOT {root!r} {problem}{hint if ORIGIN_SEP in root else ''}")
     url = server_url_of(home)
     source = PromiseSource(url, timeout_s=5.0)
     payload = encode_value(error_value(message))
     canceled: list[str] = []
-    left: dict[str, str] = {}
     for _ in range(CANCEL_PASSES):
         tree = _tree(source, root)
         pending = sorted((i for i, s in tree.items() if s == "pending"), key=_depth)
-        left = {i: s for i, s in tree.items() if s != "pending" and i not in canceled}
         if not pending:
             break
         for promise_id in pending:
             after = _settle(url, promise_id, "rejected_canceled", payload)
             if after is not None and after.state == "rejected_canceled":
                 canceled.append(promise_id)
+    else:
+        tree = _tree(source, root)  # what the last pass left
+    left = {i: s for i, s in tree.items() if i not in canceled}
     if not canceled:
         state = left.get(root, "settled")
         raise RpcdemoError(f"nothing pending in {root} (it is {state}): nothing changed")

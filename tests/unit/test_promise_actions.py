@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from resonate_rpc_cli.clients.protocol import ProtocolError
-from resonate_rpc_cli.contracts.errors import UsageError
+from resonate_rpc_cli.contracts.errors import RpcdemoError, UsageError
+from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.contracts.ledger import LedgerEntry
 from resonate_rpc_cli.contracts.payload import decode_payload
+from resonate_rpc_cli.observe import settle
 from resonate_rpc_cli.observe.facts import Lease
 from resonate_rpc_cli.observe.settle import (
     _depth,
@@ -135,3 +138,90 @@ def test_resonate_pg_settles_through_its_own_protocol_entry() -> None:
     with pytest.raises(ProtocolError) as info:
         bad.promise_settle("p", "pending", {})
     assert info.value.status == 400
+
+
+class FakeServer:
+    """One call tree in memory: search by origin, get, settle (a settled promise stays);
+    ``spawn`` maps a promise id to a child created when that promise is canceled (a node
+    creating a call between ``flow cancel``'s read and its settle)."""
+
+    url = "http://fake"
+
+    def __init__(self, states: dict[str, str], spawn: dict[str, str] | None = None) -> None:
+        self.states = dict(states)
+        #: ids whose get answers pending (read just before someone else settles them)
+        self.stale: set[str] = set()
+        self.spawn = dict(spawn or {})
+        self.settled: list[str] = []
+        self.client = self
+
+    def search(self, state: str | None = None, tags: dict[str, str] | None = None,
+               limit: int = 500) -> list[dict[str, Any]]:
+        origin = (tags or {}).get("resonate:origin")
+        return [{"id": i, "state": s} for i, s in sorted(self.states.items())
+                if i.split(":")[0] == origin]
+
+    def promise_get(self, promise_id: str) -> dict[str, Any] | None:
+        state = "pending" if promise_id in self.stale else self.states.get(promise_id)
+        return None if state is None else {"id": promise_id, "state": state}
+
+    def promise_settle(self, promise_id: str, state: str, value: dict[str, Any]
+                       ) -> dict[str, Any] | None:
+        if promise_id not in self.states:
+            return None
+        if self.states[promise_id] == "pending":
+            self.states[promise_id] = state
+            self.settled.append(promise_id)
+            child = self.spawn.pop(promise_id, None)
+            if child is not None:
+                self.states[child] = "pending"
+        return {"id": promise_id, "state": self.states[promise_id], "value": value}
+
+
+@pytest.fixture
+def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., FakeServer]]:
+    made: list[FakeServer] = []
+
+    def make(states: dict[str, str], spawn: dict[str, str] | None = None) -> FakeServer:
+        server = FakeServer(states, spawn)
+        made.append(server)
+        monkeypatch.setattr(settle, "server_url_of", lambda home: server.url)
+        monkeypatch.setattr(settle, "PromiseSource", lambda url, timeout_s: server)
+        monkeypatch.setattr(settle, "write_client", lambda url: server)
+        monkeypatch.setattr(settle, "read_client", lambda url: server)
+        return server
+
+    yield make
+
+
+def test_flow_cancel_goes_parents_first_and_catches_children_created_meanwhile(
+        fake: Callable[..., FakeServer], tmp_path: Path) -> None:
+    server = fake({"r": "pending", "r:1": "pending", "r:1.1": "resolved", "r:1.2": "pending",
+                   "other": "pending"}, spawn={"r:1.2": "r:1.3"})
+    done = settle.cancel_flow(Home(tmp_path), "r")
+    assert done.canceled == ("r", "r:1", "r:1.2", "r:1.3")  # r:1.3 in the second pass
+    assert server.settled == ["r", "r:1", "r:1.2", "r:1.3"]
+    assert done.left == {"r:1.1": "resolved"}
+    assert server.states["other"] == "pending"  # another tree is not touched
+    with pytest.raises(RpcdemoError, match=r"nothing pending in r \(it is rejected_canceled\)") \
+            as info:
+        settle.cancel_flow(Home(tmp_path), "r")
+    assert info.value.status == 1
+    with pytest.raises(UsageError, match="no promise 'nope'"):
+        settle.cancel_flow(Home(tmp_path), "nope")
+
+
+def test_a_settle_refuses_a_settled_promise_and_one_settled_meanwhile(
+        fake: Callable[..., FakeServer], tmp_path: Path) -> None:
+    server = fake({"p": "pending", "q": "resolved"})
+    done = settle.settle_promise(Home(tmp_path), "p", "reject", (False, None))
+    assert done.promise.state == "rejected"
+    assert done.promise.value == {"__type": "error", "message": "rejected by rpcdemo"}
+    with pytest.raises(RpcdemoError, match="q is already resolved") as info:
+        settle.settle_promise(Home(tmp_path), "q", "resolve", (True, 1))
+    assert info.value.status == 1
+
+    server.stale.add("q")
+    with pytest.raises(RpcdemoError, match="settled meanwhile"):
+        settle.settle_promise(Home(tmp_path), "q", "cancel", (False, None))
+    assert server.states["q"] == "resolved"
