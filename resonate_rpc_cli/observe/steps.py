@@ -122,7 +122,7 @@ def flow_steps(home: Home, root: str) -> FlowSteps:
     ran = ledger_facts(read_ledger(home.ledger_dir), ids)
     if not ran:
         notices.append(NO_LEDGER)
-    names = node_names_by_id(sup.node_rows())
+    names = node_names_by_id(sup.nodes)
     steps = build_steps(records, leases, ran, names, int(time.time() * 1000))
     return FlowSteps(root, url, steps, notices)
 
