@@ -96,8 +96,10 @@ def cancel(ctx: typer.Context, *, promise_id: IdArg, value: ValueOpt = None,
 @flow.command("cancel")
 @exit_on_error
 def flow_cancel(ctx: typer.Context, *, root: RootArg, as_json: JsonOpt = False) -> None:
-    """Cancel every pending promise of ROOT's call tree (parents first); the settled ones
-    stay as they are."""
+    """Cancel every pending promise of ROOT's call tree; the settled ones stay.
+
+    Parents go first, so no awaiter wakes up to a child's cancel; children created
+    meanwhile are caught by reading the tree again (up to three passes)."""
     done = cancel_flow(home_of(ctx), root)
     if as_json:
         emit_json(done.to_dict())
@@ -108,8 +110,10 @@ def flow_cancel(ctx: typer.Context, *, root: RootArg, as_json: JsonOpt = False) 
 @flow.command("steps")
 @exit_on_error
 def steps(ctx: typer.Context, *, root: RootArg, as_json: JsonOpt = False) -> None:
-    """ROOT's call tree step by step: state, time taken, attempts and the nodes that ran
-    them (this HOME's ledgers), the task now, its holder and lease."""
+    """ROOT's call tree step by step: attempts, nodes, timings, the lease now.
+
+    Per promise: state, time taken, the starts and ends of its work and the nodes
+    that ran them (this HOME's ledgers), its task now, its holder and lease."""
     found = flow_steps(home_of(ctx), root)
     if as_json:
         emit_json(found.to_dict())
