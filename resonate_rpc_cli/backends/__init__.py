@@ -14,6 +14,7 @@ from resonate_rpc_cli.backends.base import (
     read_client,
     register,
     server_kinds,
+    write_client,
 )
 
 register(embedded.EmbeddedBackend)
@@ -22,4 +23,4 @@ register(postgres.PostgresBackend)
 register(http.HttpBackend)
 
 __all__ = ["EXTERNAL", "Backend", "Prepared", "ReleaseOutcome", "backend_for", "read_client",
-           "register", "server_kinds"]
+           "register", "server_kinds", "write_client"]

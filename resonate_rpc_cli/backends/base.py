@@ -4,11 +4,12 @@ A :class:`Backend` is one kind of server (our embedded one, a running HTTP
 server, resonate-pg, the real ``resonate`` binary). It owns everything that
 differs between them: the URL and command line of the server it starts, the
 settings it refuses, the checks before ``up`` starts anything, the read side
-the views use, how a dead node's leases are handed back, the timers it needs
+the views use, the write side (promise settles: ``rpcdemo promise``, ``flow
+cancel``), how a dead node's leases are handed back, the timers it needs
 driven, when its server is ready, and what the fork server preloads for its
 nodes. Callers choose once with :func:`backend_for` (the configured
-``server.kind`` and URL) or :func:`read_client` (a URL only) and never ask
-which kind they hold.
+``server.kind`` and URL) or :func:`read_client`/:func:`write_client` (a URL
+only) and never ask which kind they hold.
 
 Adding a backend is one module defining a class that satisfies
 :class:`Backend`, plus one ``register(...)`` line in ``backends/__init__.py``.
@@ -22,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from resonate_rpc_cli.clients.protocol import ReadClient, ResonateClient
+from resonate_rpc_cli.clients.protocol import ReadClient, ResonateClient, WriteClient
 from resonate_rpc_cli.contracts.connectors import URL_RULE, connector_of
 from resonate_rpc_cli.contracts.errors import UsageError
 from resonate_rpc_cli.contracts.home import Home
@@ -116,6 +117,10 @@ class Backend(Protocol):
         """The read side over the server at ``url``."""
         ...
 
+    def writer(self, url: str, timeout_s: float) -> WriteClient:
+        """The write side on the promises of the server at ``url`` (settles)."""
+        ...
+
     def releaser(self, url: str) -> Release:
         """The release of one dead node's leases (called on the releaser's thread)."""
         ...
@@ -185,6 +190,15 @@ def read_client(url: str, timeout_s: float = 5.0) -> ReadClient:
     if backend is None:
         return ResonateClient(url, timeout_s=timeout_s)
     return backend.reader(url, timeout_s)
+
+
+def write_client(url: str, timeout_s: float = 5.0) -> WriteClient:
+    """The write side for ``url``, whichever server it names (resonate-pg's own
+    ``resonate_rpc`` in SQL, else the HTTP protocol client)."""
+    backend = _by_url(url)
+    if backend is None:
+        return ResonateClient(url, timeout_s=timeout_s)
+    return backend.writer(url, timeout_s)
 
 
 def is_loopback(host: str) -> bool:

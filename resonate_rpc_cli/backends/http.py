@@ -2,8 +2,9 @@
 
 :class:`HttpServer` is what every HTTP server shares (our embedded one and the
 real binary derive from it): reads through the protocol client, readiness as
-``GET /ready``, no timers to drive, no extra preload, and lease release through
-our server's extra (:class:`ExtrasRelease`). :class:`HttpBackend` is the one
+``GET /ready``, no timers to drive, no extra preload, settles through the
+protocol client, and lease release through our server's extra
+(:class:`ExtrasRelease`). :class:`HttpBackend` is the one
 ``up`` does not start: it must answer ``GET /health`` before anything starts.
 """
 
@@ -19,7 +20,7 @@ from resonate_rpc_cli.backends.base import (
     refuse_exposure,
 )
 from resonate_rpc_cli.clients.http import exchange, http_ok
-from resonate_rpc_cli.clients.protocol import ReadClient, ResonateClient
+from resonate_rpc_cli.clients.protocol import ReadClient, ResonateClient, WriteClient
 from resonate_rpc_cli.clients.tokens import server_token
 from resonate_rpc_cli.contracts.connectors import HTTP
 from resonate_rpc_cli.contracts.errors import NotRunningError, UsageError
@@ -108,6 +109,9 @@ class HttpServer:
         raise ValueError(f"{type(self).__name__} starts no server")
 
     def reader(self, url: str, timeout_s: float) -> ReadClient:
+        return ResonateClient(url, timeout_s=timeout_s)
+
+    def writer(self, url: str, timeout_s: float) -> WriteClient:
         return ResonateClient(url, timeout_s=timeout_s)
 
     def releaser(self, url: str) -> ExtrasRelease:

@@ -4,7 +4,8 @@ Started by ``up --server postgres`` (a cluster under HOME, see
 :mod:`resonate_rpc_cli.postgres.serve`) or reached at ``--server-url
 postgresql://...``. It owns what the database needs from rpcdemo (the
 ``postgres/`` package): reads in SQL (resonate-pg answers 501 to the
-searches), lease release through ``task.release`` (:class:`PgRelease`), the
+searches), settles through the schema's ``resonate_rpc`` (``postgres/writes.py``),
+lease release through ``task.release`` (:class:`PgRelease`), the
 timers the supervisor fires every second, readiness as a SQL round trip, and
 the connector the fork server preloads. psycopg is slow to import, so every
 use of it is imported when first needed.
@@ -23,7 +24,12 @@ from resonate_rpc_cli.backends.base import (
     refuse_exposure,
 )
 from resonate_rpc_cli.backends.http import refuse_retain
-from resonate_rpc_cli.clients.protocol import ProtocolError, ReadClient, ServerUnreachable
+from resonate_rpc_cli.clients.protocol import (
+    ProtocolError,
+    ReadClient,
+    ServerUnreachable,
+    WriteClient,
+)
 from resonate_rpc_cli.contracts.connectors import POSTGRES, connector_of
 from resonate_rpc_cli.contracts.errors import UsageError
 from resonate_rpc_cli.contracts.home import Home
@@ -105,6 +111,11 @@ class PostgresBackend:
         from resonate_rpc_cli.postgres.reads import PgReader  # noqa: PLC0415 (slow import)
 
         return PgReader(url, timeout_s=timeout_s)
+
+    def writer(self, url: str, timeout_s: float) -> WriteClient:
+        from resonate_rpc_cli.postgres.writes import PgWriter  # noqa: PLC0415 (slow import)
+
+        return PgWriter(url, timeout_s=timeout_s)
 
     def releaser(self, url: str) -> PgRelease:
         return PgRelease(url)

@@ -13,6 +13,7 @@ from resonate_rpc_cli.cli import (  # noqa: F401  (registers commands)
     lifecycle,
     net,
     processes,
+    promise_cmd,
     run,
     token_cmd,
 )
@@ -24,7 +25,7 @@ app.command("chaos")(chaos)
 
 #: The order of ``rpcdemo --help``; commands not named here follow in registration order.
 HELP_ORDER = ("up", "down", "server", "run", "kill", "respawn", "scale", "node", "status",
-              "watch", "tree", "doctor", "logs", "chaos", "gc",
+              "watch", "tree", "doctor", "promise", "flow", "logs", "chaos", "gc",
               "token")
 
 

@@ -1,10 +1,11 @@
-"""A small synchronous client for the Resonate server protocol (read side).
+"""A small synchronous client for the Resonate server protocol (reads, and promise settles).
 
 Used by ``status``, ``tree``, the live view and the chaos checker, through
 ``backends.read_client``, which picks SQL reads for a resonate-pg database
 (:class:`ReadClient` is what both offer). It speaks
 only what the real server offers (``promise.get``, ``promise.search``,
-``task.search``) plus, when :meth:`ResonateClient.info` says the server is our
+``task.search``, ``promise.settle`` for ``rpcdemo promise``/``flow cancel``
+through ``backends.write_client``) plus, when :meth:`ResonateClient.info` says the server is our
 embedded one, its extras. Every method raises :class:`ServerUnreachable` when
 the server cannot be reached and :class:`ProtocolError` for an error status.
 """
@@ -86,6 +87,21 @@ class ResonateClient:
                 return None
             raise
 
+    def promise_settle(self, promise_id: str, state: str, value: dict[str, Any]
+                       ) -> dict[str, Any] | None:
+        """``promise.settle`` to ``state`` (``resolved``, ``rejected`` or
+        ``rejected_canceled``) with ``value`` (``{"headers"?, "data"?}``); the record the
+        server answers (an already settled promise comes back unchanged, as Resonate's
+        servers do), or ``None`` if the server does not know the promise."""
+        try:
+            data = self.request("promise.settle",
+                                {"id": promise_id, "state": state, "value": value})
+        except ProtocolError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return dict(data["promise"])
+
     def promise_search(
         self,
         state: str | None = None,
@@ -152,6 +168,16 @@ class ResonateClient:
         except ValueError:
             return None
         return obj if isinstance(obj, dict) else None
+
+
+class WriteClient(Protocol):
+    """The write side on durable promises, whichever server holds them (HTTP or
+    resonate-pg); raises :class:`ServerUnreachable` and :class:`ProtocolError`."""
+
+    url: str
+
+    def promise_settle(self, promise_id: str, state: str, value: dict[str, Any]
+                       ) -> dict[str, Any] | None: ...
 
 
 class ReadClient(Protocol):

@@ -24,7 +24,7 @@ from resonate_rpc_cli.backends.binary import BinaryBackend
 from resonate_rpc_cli.backends.embedded import EmbeddedBackend
 from resonate_rpc_cli.backends.http import HttpBackend
 from resonate_rpc_cli.backends.postgres import PostgresBackend
-from resonate_rpc_cli.clients.protocol import ReadClient, ResonateClient
+from resonate_rpc_cli.clients.protocol import ReadClient, ResonateClient, WriteClient
 from resonate_rpc_cli.contracts.errors import UsageError
 from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.contracts.naming import SERVER, NodeName
@@ -87,6 +87,12 @@ def test_the_read_side_follows_the_url() -> None:
     assert isinstance(backends.read_client("not a url"), ResonateClient)
 
 
+def test_the_write_side_follows_the_url() -> None:
+    assert isinstance(backends.write_client("http://127.0.0.1:1"), ResonateClient)
+    assert type(backends.write_client("postgresql://u@h:1/d")).__name__ == "PgWriter"
+    assert isinstance(backends.write_client("not a url"), ResonateClient)
+
+
 # -- a new backend is one module plus one line of registration --------------------------
 
 
@@ -125,6 +131,9 @@ class FakeBackend:
         return ["fake-server", str(settings.server_port)], {"FAKE_HOME": str(home.root)}
 
     def reader(self, url: str, timeout_s: float) -> ReadClient:
+        return ResonateClient(url, timeout_s)
+
+    def writer(self, url: str, timeout_s: float) -> WriteClient:
         return ResonateClient(url, timeout_s)
 
     def releaser(self, url: str) -> backend_base.Release:
