@@ -32,8 +32,6 @@ from resonate_rpc_cli.contracts.ids import origin_of, root_id_problem
 from resonate_rpc_cli.contracts.ledger import read_ledger
 from resonate_rpc_cli.contracts.payload import decode_payload
 
-DEFAULT_TIMEOUT_S = 60.0
-
 
 @dataclass(frozen=True)
 class FlowOutcome:

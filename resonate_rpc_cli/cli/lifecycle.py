@@ -6,11 +6,10 @@ import signal
 import time
 from pathlib import Path
 from types import FrameType
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from resonate_rpc_cli.backends.base import is_loopback
 from resonate_rpc_cli.cli.common import (
     JsonOpt,
     app,
@@ -18,7 +17,6 @@ from resonate_rpc_cli.cli.common import (
     exit_on_error,
     home_of,
 )
-from resonate_rpc_cli.cli.topology_file import load_config_file, merge_settings
 from resonate_rpc_cli.contracts.errors import UsageError
 from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.contracts.naming import (
@@ -28,9 +26,9 @@ from resonate_rpc_cli.contracts.naming import (
 )
 from resonate_rpc_cli.server.config import ServerConfig
 from resonate_rpc_cli.supervisor import config_values as cv
-from resonate_rpc_cli.supervisor import launch
 from resonate_rpc_cli.supervisor.topology_config import (
     DEFAULT_TTL_S,
+    DEFAULT_UP_TIMEOUT_S,
     MAX_REPLICAS,
     STARTED_SERVER_KINDS,
     TopologyConfig,
@@ -40,8 +38,9 @@ from resonate_rpc_cli.supervisor.topology_config import (
     retain_seconds,
     validate_config,
 )
-from resonate_rpc_cli.view.console import err, out
-from resonate_rpc_cli.view.live import run_live
+
+if TYPE_CHECKING:  # launching, the topology file and Rich load when a command runs (issue 21)
+    from resonate_rpc_cli.supervisor import launch
 
 
 @app.command()
@@ -112,7 +111,7 @@ def up(
     config_path: Annotated[Path | None, typer.Option("--config",
         help="Topology file (default ./rpcdemo.toml when present).")] = None,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for readiness.")]
-        = launch.DEFAULT_UP_TIMEOUT_S,
+        = DEFAULT_UP_TIMEOUT_S,
     as_json: JsonOpt = False,
 ) -> None:
     """Start the server, the gateway and the service nodes (one per group by default).
@@ -122,6 +121,11 @@ def up(
     A port in use is an error (exit 3) and nothing is left running. Flags
     override the topology file (./rpcdemo.toml or --config) field by field.
     """
+    from resonate_rpc_cli.backends.base import is_loopback
+    from resonate_rpc_cli.cli.topology_file import load_config_file, merge_settings
+    from resonate_rpc_cli.supervisor import launch
+    from resonate_rpc_cli.view.console import err
+
     flags: dict[str, Any] = {key: value for key, value in (
         ("host", host), ("server_port", server_port), ("gateway_port", gateway_port),
         ("ttl_s", ttl), ("step_delay_s", step_delay), ("delay_mode", delay_mode),
@@ -174,6 +178,8 @@ def _group_flags(delay: list[str] | None, replicas: list[str] | None,
 
 def _report_up(home: Home, config: TopologyConfig, result: launch.UpResult,
                as_json: bool) -> None:
+    from resonate_rpc_cli.view.console import out
+
     gateway = config.gateway_url if config.includes(GATEWAY) else None
     if as_json:
         emit_json({"home": str(home.root), "supervisor_pid": result.supervisor_pid,
@@ -196,6 +202,10 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 
 def _foreground(home: Home, result: launch.UpResult) -> None:
     """Attach the live view to the topology we own; tear it down when it ends."""
+    from resonate_rpc_cli.supervisor import launch
+    from resonate_rpc_cli.view.console import err, out
+    from resonate_rpc_cli.view.live import run_live
+
     try:
         if out.is_terminal:
             run_live(home, out)
@@ -215,6 +225,9 @@ def _foreground(home: Home, result: launch.UpResult) -> None:
 @exit_on_error
 def down(ctx: typer.Context, *, as_json: JsonOpt = False) -> None:
     """Stop everything under HOME (TERM, grace, KILL). Exit 0 even if nothing ran."""
+    from resonate_rpc_cli.supervisor import launch
+    from resonate_rpc_cli.view.console import out
+
     result = launch.down(home_of(ctx))
     if as_json:
         emit_json(result)
@@ -270,7 +283,7 @@ def server(
     key file that holds no supported public key.
     """
     # imported here: the server pulls in aiohttp, which every other command can skip
-    from resonate_rpc_cli.server.serve import serve  # noqa: PLC0415
+    from resonate_rpc_cli.server.serve import serve
 
     if store is not None and memory:
         raise UsageError("--store and --memory cannot be used together")

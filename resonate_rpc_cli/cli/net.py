@@ -10,21 +10,20 @@ from __future__ import annotations
 import contextlib
 import math
 import re
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from resonate_rpc_cli.cli.coercion import PlainGroup
 from resonate_rpc_cli.cli.common import JsonOpt, app, emit_json, exit_on_error, home_of
 from resonate_rpc_cli.contracts.errors import RpcdemoError, UsageError
 from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.links.client import LinkClient
-from resonate_rpc_cli.links.status import LinkStatus
-from resonate_rpc_cli.supervisor.client import SupervisorClient
-from resonate_rpc_cli.supervisor.fault_leases import LINK_FAULTS, MAX_LEASE_S
-from resonate_rpc_cli.view.console import out
-from resonate_rpc_cli.view.links import link_label, links_table
 
-net = typer.Typer(name="net", no_args_is_help=True, help=(
+if TYPE_CHECKING:  # the supervisor's client and Rich load inside the commands (issue 21)
+    from resonate_rpc_cli.links.status import LinkStatus
+
+net = typer.Typer(name="net", cls=PlainGroup, no_args_is_help=True, help=(
     "Break one node's network through its link: partition, delay, reset, heal, status. "
     "TARGET is a node (service-b-1, gateway) or a group (service-b: all its nodes)."))
 app.add_typer(net)
@@ -56,6 +55,9 @@ def _held(home: Home, kind: str, links: list[LinkStatus],
           for_s: float | None = None) -> list[LinkStatus]:
     """Register the fault on each link as a lease the operator holds (`status` lists it;
     the supervisor heals it after ``for_s``, or on `heal`); best effort: the fault stands."""
+    from resonate_rpc_cli.supervisor.client import SupervisorClient
+    from resonate_rpc_cli.supervisor.fault_leases import MAX_LEASE_S
+
     client = SupervisorClient(home, timeout_s=5.0)
     for link in links:
         with contextlib.suppress(RpcdemoError):
@@ -69,6 +71,9 @@ def _show(links: list[LinkStatus], as_json: bool, done: str = "") -> None:
     if as_json:
         emit_json([link.to_dict() for link in links])
         return
+    from resonate_rpc_cli.view.console import out
+    from resonate_rpc_cli.view.links import link_label
+
     for link in links:
         out.print(f"{link.node}: {done}{link_label(link)}")
 
@@ -121,6 +126,9 @@ def heal(
     *, as_json: JsonOpt = False,
 ) -> None:
     """Clear every fault on TARGET's link (every link without TARGET); held bytes flow on."""
+    from resonate_rpc_cli.supervisor.client import SupervisorClient
+    from resonate_rpc_cli.supervisor.fault_leases import LINK_FAULTS
+
     home = home_of(ctx)
     links = LinkClient(home).heal(target)
     with contextlib.suppress(RpcdemoError):  # the link faults are no longer in force
@@ -136,4 +144,7 @@ def net_status(ctx: typer.Context, *, as_json: JsonOpt = False) -> None:
     if as_json:
         emit_json([link.to_dict() for link in links])
     else:
+        from resonate_rpc_cli.view.console import out
+        from resonate_rpc_cli.view.links import links_table
+
         out.print(links_table(links))

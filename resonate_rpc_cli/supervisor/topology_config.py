@@ -33,6 +33,8 @@ from resonate_rpc_cli.supervisor import config_values as cv
 from resonate_rpc_cli.supervisor import variants
 
 DEFAULT_TTL_S = 5.0
+#: seconds `up` waits for every node to be ready (here, not in launch: `up --help` needs it)
+DEFAULT_UP_TIMEOUT_S = 60.0
 #: ``embedded``: our server (python -m resonate_rpc_cli.server); ``resonate``: the real
 #: binary on PATH; ``postgres``: resonate-pg on a PostgreSQL cluster under HOME;
 #: ``external``: a server (http(s)://) or resonate-pg database (postgresql://) already
