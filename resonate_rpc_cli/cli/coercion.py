@@ -51,16 +51,21 @@ class PlainRuntimeParam(RuntimeParam):
             return value if isinstance(value, bool) else _MISSING
         if info.parser is not None or info.min is not None or info.max is not None:
             return _MISSING
+        number = isinstance(value, int | float) and not isinstance(value, bool)  # a default
         if kind is int:
+            if isinstance(value, int) and number:
+                return value
             return int(value) if isinstance(value, str) and _INT.fullmatch(value) else _MISSING
         if kind is float:
+            if number:
+                return float(value)
             return float(value) if isinstance(value, str) and _FLOAT.fullmatch(value) \
                 else _MISSING
         if get_origin(kind) is list and get_args(kind) == (str,):
             ok = isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value)
             return list(value) if ok else _MISSING
         path_type = info.path_type or kind
-        if path_type is Path and isinstance(value, str):
+        if path_type is Path and isinstance(value, str | Path):
             return coerce_cli_path(Path(value), info, path_type=Path, param=param, ctx=ctx)
         return _MISSING
 
