@@ -18,9 +18,9 @@ from resonate_rpc_cli.cli.coercion import PlainGroup
 from resonate_rpc_cli.cli.common import JsonOpt, app, emit_json, exit_on_error, home_of
 from resonate_rpc_cli.contracts.errors import RpcdemoError, UsageError
 from resonate_rpc_cli.contracts.home import Home
-from resonate_rpc_cli.links.client import LinkClient
 
-if TYPE_CHECKING:  # the supervisor's client and Rich load inside the commands (issue 21)
+if TYPE_CHECKING:  # the link and supervisor clients and Rich load inside the commands (issue 21)
+    from resonate_rpc_cli.links.client import LinkClient
     from resonate_rpc_cli.links.status import LinkStatus
 
 net = typer.Typer(name="net", cls=PlainGroup, no_args_is_help=True, help=(
@@ -49,6 +49,12 @@ def parse_duration(text: str, label: str, unit: str) -> float:
     if not math.isfinite(value):
         raise UsageError(f"bad {label} {text!r}: not a finite duration")
     return value
+
+
+def _links(home: Home) -> LinkClient:
+    from resonate_rpc_cli.links.client import LinkClient
+
+    return LinkClient(home)
 
 
 def _held(home: Home, kind: str, links: list[LinkStatus],
@@ -89,7 +95,7 @@ def partition(
     """Cut TARGET off the server both ways: open connections hang, new ones hang too."""
     seconds = None if for_s is None else parse_duration(for_s, "--for", "s")
     home = home_of(ctx)
-    _show(_held(home, "partition", LinkClient(home).partition(target, seconds), seconds),
+    _show(_held(home, "partition", _links(home).partition(target, seconds), seconds),
           as_json)
 
 
@@ -107,14 +113,14 @@ def delay(
     delay_ms = parse_duration(latency, "delay", "ms")
     jitter_ms = parse_duration(jitter, "--jitter", "ms")
     home = home_of(ctx)
-    _show(_held(home, "delay", LinkClient(home).delay(target, delay_ms, jitter_ms)), as_json)
+    _show(_held(home, "delay", _links(home).delay(target, delay_ms, jitter_ms)), as_json)
 
 
 @net.command()
 @exit_on_error
 def reset(ctx: typer.Context, target: TargetArg, *, as_json: JsonOpt = False) -> None:
     """Close every open connection on TARGET's link (RST); new connections work."""
-    _show(LinkClient(home_of(ctx)).reset(target), as_json, "connections reset, link ")
+    _show(_links(home_of(ctx)).reset(target), as_json, "connections reset, link ")
 
 
 @net.command()
@@ -130,7 +136,7 @@ def heal(
     from resonate_rpc_cli.supervisor.fault_leases import LINK_FAULTS
 
     home = home_of(ctx)
-    links = LinkClient(home).heal(target)
+    links = _links(home).heal(target)
     with contextlib.suppress(RpcdemoError):  # the link faults are no longer in force
         SupervisorClient(home, timeout_s=5.0).heal(target, kinds=tuple(sorted(LINK_FAULTS)))
     _show(links, as_json, "healed, ")
@@ -140,7 +146,7 @@ def heal(
 @exit_on_error
 def net_status(ctx: typer.Context, *, as_json: JsonOpt = False) -> None:
     """Every link: its fault, open connections and port."""
-    links = LinkClient(home_of(ctx)).status()
+    links = _links(home_of(ctx)).status()
     if as_json:
         emit_json([link.to_dict() for link in links])
     else:

@@ -20,10 +20,10 @@ from resonate_rpc_cli.contracts.naming import (
     DEFAULT_SERVER_PORT,
     SERVICE_GROUPS,
 )
-from resonate_rpc_cli.supervisor.client import SupervisorClient
 from resonate_rpc_cli.supervisor.topology_config import DEFAULT_TTL_S, MAX_REPLICAS
 
-# Rich (the views) and the foreground runner load inside the commands that use them (issue 21).
+# The supervisor's client, Rich (the views) and the foreground runner load inside the
+# commands that use them (issue 21).
 
 # -- kill / respawn ----------------------------------------------------------------------
 
@@ -53,6 +53,8 @@ def kill(
         if respawn_after < 0:
             raise UsageError("--respawn-after must be >= 0")
         respawn = True
+    from resonate_rpc_cli.supervisor.client import SupervisorClient
+
     result = SupervisorClient(home_of(ctx)).kill(
         target, sig, count=count, respawn=respawn, respawn_after_s=respawn_after or 0.0)
     doc = {"killed": result.killed, "respawned": [n.to_dict() for n in result.respawned]}
@@ -74,6 +76,8 @@ def respawn_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Start a new incarnation of every node of TARGET that is down (killed or failed)."""
+    from resonate_rpc_cli.supervisor.client import SupervisorClient
+
     respawned = [n.to_dict() for n in SupervisorClient(home_of(ctx)).respawn(target).running]
     if as_json:
         emit_json({"respawned": respawned})
@@ -104,6 +108,8 @@ def heal_cmd(
     """
     if (target is None) == (not heal_all):
         raise UsageError("name a NODE (or a group) to heal, or --all for every fault")
+    from resonate_rpc_cli.supervisor.client import SupervisorClient
+
     healed = SupervisorClient(home_of(ctx)).heal(target)
     if as_json:
         emit_json({"healed": healed})
@@ -137,6 +143,7 @@ def scale(
     Waits until the group has exactly COUNT ready nodes (exit 3 if not
     within --timeout).
     """
+    from resonate_rpc_cli.supervisor.client import SupervisorClient
     from resonate_rpc_cli.supervisor.topology_config import check_replicas
 
     check_replicas(group, count)

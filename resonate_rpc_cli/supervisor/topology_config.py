@@ -11,9 +11,8 @@ import json
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from resonate_rpc_cli.backends import Backend, backend_for, server_kinds
 from resonate_rpc_cli.clients.tokens import ENV_TOKEN, node_token
 from resonate_rpc_cli.contracts import naming as topo
 from resonate_rpc_cli.contracts.connectors import POSTGRES, connector_of
@@ -31,6 +30,9 @@ from resonate_rpc_cli.contracts.naming import (
 )
 from resonate_rpc_cli.supervisor import config_values as cv
 from resonate_rpc_cli.supervisor import variants
+
+if TYPE_CHECKING:
+    from resonate_rpc_cli.backends import Backend
 
 DEFAULT_TTL_S = 5.0
 #: seconds `up` waits for every node to be ready (here, not in launch: `up --help` needs it)
@@ -103,6 +105,8 @@ class TopologyConfig:
     def backend(self) -> Backend:
         """The server's backend, chosen by ``server_kind`` (and the URL for ``external``);
         :class:`UsageError` when none fits."""
+        from resonate_rpc_cli.backends import backend_for  # noqa: PLC0415 (see _server_kinds)
+
         return backend_for(self.server_kind, self.server_url)
 
     @property
@@ -155,6 +159,14 @@ def retain_seconds(text: str | float | None) -> float | None:
     return seconds
 
 
+def _server_kinds() -> tuple[str, ...]:
+    """The kinds the backends register; imported here, not at the top, so the CLI's
+    `--help` reads this module's defaults without the backends (issue 21)."""
+    from resonate_rpc_cli.backends import server_kinds  # noqa: PLC0415
+
+    return server_kinds()
+
+
 def validate_config(config: TopologyConfig) -> TopologyConfig:
     """Return ``config`` or raise :class:`UsageError` naming the first bad value.
 
@@ -168,7 +180,7 @@ def validate_config(config: TopologyConfig) -> TopologyConfig:
         ("--step-delay", cv.seconds, config.step_delay_s),
         *((f"delay for {group}", cv.seconds, d) for group, d in config.delays.items()),
         ("--delay-mode", cv.choice(DELAY_MODES), config.delay_mode),
-        ("--server", cv.choice(server_kinds()), config.server_kind),
+        ("--server", cv.choice(_server_kinds()), config.server_kind),
         ("--variant", cv.choice(variants.VARIANTS), config.variant),
         ("restart max_failures", cv.whole(1), config.restart_max_failures),
         ("restart backoff", cv.positive_seconds, config.restart_backoff_s),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Group, RenderableType
 from rich.table import Table
@@ -12,11 +12,13 @@ from rich.text import Text
 from rich.tree import Tree
 
 from resonate_rpc_cli.links.status import LinkStatus
-from resonate_rpc_cli.observe.snapshot import PromiseRow
 from resonate_rpc_cli.view.doctor_view import lease_table
 from resonate_rpc_cli.view.faults import faults_text
 from resonate_rpc_cli.view.links import broken_links_text
 from resonate_rpc_cli.view.style import age_ms, node_style, promise_style, seconds, short_id
+
+if TYPE_CHECKING:  # rendering a flow's result must not load the read side (issue 21)
+    from resonate_rpc_cli.observe.snapshot import PromiseRow
 
 
 def nodes_table(nodes: list[dict[str, Any]], extra: dict[int, dict[str, str]] | None = None
