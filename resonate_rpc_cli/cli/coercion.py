@@ -61,7 +61,8 @@ class PlainRuntimeParam(RuntimeParam):
                 return float(value)
             return float(value) if isinstance(value, str) and _FLOAT.fullmatch(value) \
                 else _MISSING
-        if get_origin(kind) is list and get_args(kind) == (str,):
+        origin: Any = get_origin(kind)
+        if origin is list and get_args(kind) == (str,):
             ok = isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value)
             return list(value) if ok else _MISSING
         path_type = info.path_type or kind
