@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import pytest
 import typer
 import typer.core
+from typer._coercion import build_runtime_param
 from typer.testing import CliRunner
 
 from resonate_rpc_cli.cli.coercion import PlainGroup
@@ -52,11 +53,9 @@ def run(cls: type[typer.core.TyperGroup] | None, *args: str) -> tuple[int, str]:
 def adapters(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     """Every annotation Typer builds its own (pydantic) coercion for."""
     built: list[Any] = []
-    real = typer.core.build_runtime_param
-
     def recording(descriptor: Any) -> Any:
         built.append(descriptor.annotation)
-        return real(descriptor)
+        return build_runtime_param(descriptor)
 
     monkeypatch.setattr(typer.core, "build_runtime_param", recording)
     monkeypatch.setattr("resonate_rpc_cli.cli.coercion.build_runtime_param", recording)
