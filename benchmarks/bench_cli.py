@@ -9,7 +9,9 @@ the way a person feels them: `status --json`, `run await-chain --fresh`,
 resonate_rpc_cli.cli.app"`, each beside `python -c "import typer"` and a bare
 `python -c pass` measured in the same run. The commands are interleaved round
 by round (one warm-up round first) so a loaded machine slows all of them alike;
-the figure is the median per command. Ends with `rpcdemo down`.
+the figure is the median per command, of wall time and of CPU time (user + system
+of the process: less sensitive to other load on the machine than wall time). Ends
+with `rpcdemo down`.
 
 Targets (issue 21) are for a quiet 2-core machine where `import typer` takes
 0.10 s; on a loaded one this prints each target scaled by the `import typer`
@@ -25,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import socket
 import statistics
@@ -60,15 +63,18 @@ def cli_argv() -> list[str]:
     return [str(script)] if script.is_file() else [sys.executable, "-m", "resonate_rpc_cli"]
 
 
-def timed(argv: list[str], env: dict[str, str], ok: tuple[int, ...] = (0,)) -> float:
-    """Wall time of one whole process; exits the benchmark when it fails."""
+def timed(argv: list[str], env: dict[str, str], ok: tuple[int, ...] = (0,)) -> tuple[float, float]:
+    """(wall, CPU) seconds of one whole process; exits the benchmark when it fails."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False,
                           stdin=subprocess.DEVNULL, env=env)
     took = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode not in ok:
         raise SystemExit(f"{' '.join(argv)} failed ({proc.returncode}): {proc.stderr.strip()}")
-    return took
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return took, cpu
 
 
 def commands(home: Path) -> dict[str, tuple[list[str], tuple[int, ...]]]:
@@ -86,9 +92,12 @@ def commands(home: Path) -> dict[str, tuple[list[str], tuple[int, ...]]]:
     }
 
 
-def measure(home: Path, env: dict[str, str], runs: int) -> dict[str, list[float]]:
+Samples = dict[str, list[tuple[float, float]]]
+
+
+def measure(home: Path, env: dict[str, str], runs: int) -> Samples:
     todo = commands(home)
-    samples: dict[str, list[float]] = {name: [] for name in todo}
+    samples: Samples = {name: [] for name in todo}
     for round_no in range(runs + 1):
         for name, (argv, ok) in todo.items():
             took = timed(argv, env, ok)
@@ -97,15 +106,18 @@ def measure(home: Path, env: dict[str, str], runs: int) -> dict[str, list[float]
     return samples
 
 
-def report(samples: dict[str, list[float]], raw: bool) -> dict[str, Any]:
-    med = {name: statistics.median(v) for name, v in samples.items()}
-    typer_s = med["import typer"]
+def report(samples: Samples, raw: bool) -> dict[str, Any]:
+    wall = {name: statistics.median(w for w, _ in v) for name, v in samples.items()}
+    cpu = {name: statistics.median(c for _, c in v) for name, v in samples.items()}
+    typer_s, typer_cpu = wall["import typer"], cpu["import typer"]
     scale = typer_s / TYPER_QUIET_S
-    print(f"{'command':<26}{'median':>9}{'/ typer':>9}{'target (scaled)':>17}   verdict")
+    print(f"{'command':<26}{'wall':>8}{'/ typer':>9}{'cpu':>8}{'/ typer':>9}"
+          f"{'target (scaled)':>17}   verdict (wall)")
     rows: dict[str, Any] = {}
-    for name, value in med.items():
+    for name, value in wall.items():
         target = TARGETS_S.get(name)
-        line = f"{name:<26}{value:>8.3f}s{value / typer_s:>8.2f}x"
+        line = (f"{name:<26}{value:>7.3f}s{value / typer_s:>8.2f}x"
+                f"{cpu[name]:>7.3f}s{cpu[name] / typer_cpu:>8.2f}x")
         if name == "import cli.app":
             own = value - typer_s
             target = IMPORT_TARGET_S
@@ -115,8 +127,10 @@ def report(samples: dict[str, list[float]], raw: bool) -> dict[str, Any]:
             line += f"{target * scale:>16.3f}s   {'met' if value <= target * scale else 'MISSED'}"
         print(line)
         if raw:
-            print("    " + " ".join(f"{s:.3f}" for s in samples[name]))
+            print("    " + " ".join(f"{w:.3f}/{c:.3f}" for w, c in samples[name]))
         rows[name] = {"median_s": round(value, 4), "ratio_to_typer": round(value / typer_s, 2),
+                      "cpu_median_s": round(cpu[name], 4),
+                      "cpu_ratio_to_typer": round(cpu[name] / typer_cpu, 2),
                       "target_scaled_s": None if target is None else round(target * scale, 4)}
     return {"typer_s": round(typer_s, 4), "scale": round(scale, 2), "commands": rows}
 
