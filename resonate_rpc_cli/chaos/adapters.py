@@ -24,7 +24,7 @@ from resonate_rpc_cli.chaos.targets import DOWN, PAUSED, RUNNING, LinkControl, N
 from resonate_rpc_cli.contracts.errors import ExitStatus, NotRunningError, RpcdemoError, UsageError
 from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.links.client import LinkClient
-from resonate_rpc_cli.supervisor import launch
+from resonate_rpc_cli.supervisor import updown
 from resonate_rpc_cli.supervisor.client import SupervisorClient, TopologyStatus
 from resonate_rpc_cli.supervisor.scan import processes_of_home
 from resonate_rpc_cli.supervisor.states import NO_PROCESS
@@ -70,19 +70,18 @@ class SupervisedTopology:
     def nodes(self) -> list[NodeInfo]:
         return [
             NodeInfo(
-                name=str(n["name"]), group=str(n["group"]),
-                pid=n.get("pid") if n.get("state") not in NO_PROCESS else None,
-                state=_STATES.get(str(n["state"]), str(n["state"])),
-                node_id=n.get("node_id") or None,
+                name=n.name, group=n.group,
+                pid=n.pid if n.state not in NO_PROCESS else None,
+                state=_STATES.get(n.state, n.state), node_id=n.node_id,
             )
-            for n in self._status().node_rows()
+            for n in self._status().nodes
         ]
 
     def _signal(self, name: str, sig: str) -> int:
         killed = self.supervisor.kill(name, sig, count=1).killed
         if not killed:
             raise RpcdemoError(f"the supervisor did not signal {name} with {sig}")
-        return int(killed[0]["pid"])
+        return killed[0].pid
 
     def kill(self, name: str) -> int:
         return self._signal(name, "KILL")
@@ -196,7 +195,7 @@ def own_topology(
     try:
         try:
             # owned (lifeline): the topology dies with this process, even after kill -9
-            daemon = launch.up(home, config, detach=False, timeout_s=up_timeout_s).daemon
+            daemon = updown.up(home, config, detach=False, timeout_s=up_timeout_s).daemon
         except RpcdemoError as exc:
             raise NotRunningError(f"chaos could not start its own topology: {exc}") from exc
         own = OwnTopology(SupervisedTopology(home), home)
@@ -205,7 +204,7 @@ def own_topology(
         cleaned = 0
         with contextlib.suppress(RpcdemoError):
             # processes the supervisor's own shutdown left behind, which down() then ended
-            cleaned = int(launch.down(home).get("leftovers", 0))
+            cleaned = int(updown.down(home).get("leftovers", 0))
         if daemon is not None:
             _reap(daemon)
         left = _wait_no_processes(root, 10.0)

@@ -40,11 +40,17 @@ class Violation:
 
 
 def read_journal(path: Path, since_ms: int) -> list[dict[str, Any]] | None:
-    """The journal's events from ``since_ms`` on (``None``: no journal; bad lines skipped)."""
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except FileNotFoundError:
+    """The journal's events from ``since_ms`` on, its rotated older half first
+    (``None``: no journal; bad lines skipped)."""
+    texts = []
+    for part in (path.with_name(path.name + ".1"), path):  # server/journal.rotated_path
+        try:
+            texts.append(part.read_text(encoding="utf-8", errors="replace"))
+        except FileNotFoundError:
+            continue
+    if not texts:
         return None
+    text = "".join(texts)
     events = []
     for line in text.splitlines():
         try:

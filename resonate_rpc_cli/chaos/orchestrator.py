@@ -161,7 +161,6 @@ def collect_promises(client: ReadClient, roots: list[str]) -> list[dict[str, Any
 def _preflight(topology: ChaosTopology, options: ChaosOptions,
                links: LinkControl | None) -> None:
     """Refuse faults this topology cannot take; wait until it answers."""
-    options.validate()
     if "server" in options.faults and not topology.durable:
         raise UsageError("server faults need a durable store; start the topology without "
                          "--memory, or leave 'server' out of --faults")

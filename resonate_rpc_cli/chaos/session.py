@@ -85,7 +85,6 @@ def run_chaos(
     against a server that keeps no store, and network faults against a
     topology without link proxies, instead of being an error.
     """
-    options.validate()
     emit = on_event or (lambda _msg: None)
     if SupervisorClient(home).answering():
         emit(f"running against the topology under {home.root}")

@@ -31,9 +31,9 @@ from types import FrameType
 import psutil
 
 from resonate_rpc_cli.backends import read_client
+from resonate_rpc_cli.clients import jsonline
 from resonate_rpc_cli.contracts.errors import ExitStatus, RpcdemoError
 from resonate_rpc_cli.contracts.home import Home
-from resonate_rpc_cli.supervisor import control
 
 #: The supervisor silent this long (or shutting down) means the topology is gone.
 GONE_AFTER_S = 2.0
@@ -153,7 +153,7 @@ class TopologyWatch:
                          silent_since: float | None) -> tuple[str | None, float | None]:
         assert self.home is not None
         try:
-            doc = control.call(self.home, "ping", timeout_s=1.0)
+            doc = jsonline.call(self.home, "ping", timeout_s=1.0)
         except RpcdemoError:
             silent_since = silent_since or now
             # a supervisor that still runs may only be slow (a loaded machine): longer bound

@@ -77,7 +77,7 @@ def build_options(
         deadline_s=deadline, min_faults=min_faults, fault_count=fault_count,
         duration_s=duration, rate=per_s, overlap=overlap, scopes=scopes,
         holder_wait_s=holder_wait,
-    ).validate()
+    )
 
 
 @reporting("rpcdemo chaos")

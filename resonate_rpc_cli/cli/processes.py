@@ -57,14 +57,14 @@ def kill(
 
     result = SupervisorClient(home_of(ctx)).kill(
         target, sig, count=count, respawn=respawn, respawn_after_s=respawn_after or 0.0)
-    doc = {"killed": result.killed, "respawned": [n.to_dict() for n in result.respawned]}
     if as_json:
-        emit_json(doc)
+        emit_json({"killed": [k.to_dict() for k in result.killed],
+                   "respawned": [n.to_dict() for n in result.respawned]})
     else:
         from resonate_rpc_cli.view.console import out
         from resonate_rpc_cli.view.render import kill_view
 
-        out.print(kill_view(doc))
+        out.print(kill_view(result))
 
 
 @app.command("respawn")
@@ -151,7 +151,7 @@ def scale(
     if as_json:
         emit_json({"group": group, "replicas": count, "added": result.added,
                    "removed": result.removed, "respawned": result.respawned,
-                   "nodes": [{k: n.raw[k] for k in ("name", "pid", "node_id", "state")}
+                   "nodes": [{k: n.to_dict()[k] for k in ("name", "pid", "node_id", "state")}
                              for n in result.nodes]})
         return
     from resonate_rpc_cli.view.console import out

@@ -15,9 +15,7 @@ from resonate_rpc_cli.cli.common import (
 )
 from resonate_rpc_cli.contracts.errors import ExitStatus, NotRunningError, UsageError
 from resonate_rpc_cli.contracts.flows import flow_named
-from resonate_rpc_cli.contracts.naming import (
-    GATEWAY,
-)
+from resonate_rpc_cli.contracts.home import Endpoints, not_running_message
 
 #: seconds `run` waits for the result (the flow runner and Rich load when a flow runs)
 DEFAULT_TIMEOUT_S = 60.0
@@ -43,7 +41,6 @@ def run(
 ) -> None:
     """Run one flow through the gateway and print its result (exit 1 if it fails)."""
     from resonate_rpc_cli.cli import flowrun
-    from resonate_rpc_cli.supervisor.client import SupervisorClient
 
     try:
         chosen = flow_named(flow)
@@ -53,14 +50,15 @@ def run(
     if timeout <= 0:
         raise UsageError("--timeout must be positive")
     home = home_of(ctx)
-    status = SupervisorClient(home).status()
-    config = status.config
-    if not status.in_group(GATEWAY):
+    where = Endpoints.read(home)  # written by the supervisor daemon while it runs
+    if where is None:
+        raise NotRunningError(not_running_message(home))
+    if where.gateway_url is None:
         raise NotRunningError(f"the topology under {home.root} has no gateway (started with "
                               "--only); run flows with the HOME that runs the gateway")
-    outcome = flowrun.run_flow(config.gateway_url, chosen, pid, arg=arg, wait=wait,
+    outcome = flowrun.run_flow(where.gateway_url, chosen, pid, arg=arg, wait=wait,
                                timeout_s=timeout, ledger_dir=home.ledger_dir,
-                               server_url=config.server_url)
+                               server_url=where.server_url)
     if as_json:
         emit_json(outcome.to_dict())
     else:

@@ -7,6 +7,8 @@ Routes: ``POST /`` (the protocol's JSON envelope), ``GET /poll/{group}/{pid}``
 Every request goes through the :class:`Engine` on the one event loop; the
 messages it produces are delivered by the :class:`Hub` right after, and the
 response is sent only after the engine has committed the request to the store.
+A restarted server reads its store between requests (``_load_store``); searches,
+``/rpcdemo/info``, release and retention wait for :attr:`EmbeddedServer.loaded`.
 Any malformed request (bad JSON, unknown kind, wrong types, oversized body) is
 answered with a 4xx JSON error in the protocol's envelope shape.
 """
@@ -30,9 +32,16 @@ from resonate_rpc_cli.server import wire
 from resonate_rpc_cli.server.auth import load_authorizer
 from resonate_rpc_cli.server.config import ServerConfig
 from resonate_rpc_cli.server.delivery import Address, Hub, Listener, Push
-from resonate_rpc_cli.server.engine import KNOWN_KINDS, Engine, error_response
+from resonate_rpc_cli.server.engine import KNOWN_KINDS, SEARCHES, Engine, error_response
 from resonate_rpc_cli.server.executes import ExecuteLog, execute_of
-from resonate_rpc_cli.server.gcpolicy import freeze_loop
+from resonate_rpc_cli.server.gcpolicy import FREEZE_PAGES, freeze, freeze_loop
+from resonate_rpc_cli.server.httpio import (
+    error,
+    gather_quietly,
+    loop_time,
+    plain_error,
+    read_body,
+)
 from resonate_rpc_cli.server.probe import LoopProbe
 from resonate_rpc_cli.server.store import StoreError
 from resonate_rpc_cli.server.sweeper import Sweeper
@@ -64,7 +73,9 @@ class EmbeddedServer:
         self.requests: Counter[str] = Counter()
         self.busy_s = 0.0
         self.probe = LoopProbe()
-        self.sweeper = Sweeper(engine, self._guard)
+        #: Set once every stored record is in the state (at once for a new or memory store).
+        self.loaded = asyncio.Event()
+        self.sweeper = Sweeper(engine, self._guard, self.loaded)
         self._background: list[asyncio.Task[None]] = []
         self._commit: asyncio.Future[None] | None = None
         self._streams: set[asyncio.Task[Any]] = set()
@@ -73,7 +84,7 @@ class EmbeddedServer:
 
     def dispatch(self, outgoing: list[OutgoingMessage]) -> None:
         """Hand each produced message to the hub; remember when each ``execute`` went out."""
-        now = _loop_time()
+        now = loop_time()
         for msg in outgoing:
             address = Address.parse(msg.address)
             if address is None:
@@ -91,7 +102,7 @@ class EmbeddedServer:
 
     def resend_pending(self, listener: Listener) -> int:
         """Send ``execute`` for the pending tasks of the listener's group that nobody has."""
-        now = _loop_time()
+        now = loop_time()
         sent = 0
         for task_id, version, target in self.engine.pending_tasks():
             address = Address.parse(target)
@@ -147,6 +158,21 @@ class EmbeddedServer:
                 content_type="application/json",
             ) from exc
 
+    async def _load_store(self) -> None:
+        """Read the store a page per loop turn (freezing what was read: gcpolicy.py),
+        then re-send every pending task's ``execute``."""
+        pages = 0
+        while not self._guard(self.engine.load_step):
+            pages += 1
+            if pages % FREEZE_PAGES == 0:
+                freeze()
+            await asyncio.sleep(0)
+        freeze()
+        self.loaded.set()
+        for members in list(self.hub.groups.values()):
+            for listener in [m for m in members if not m.closed]:
+                self.resend_pending(listener)
+
     async def _tick_loop(self) -> None:
         """Tick every ``tick_interval_s``; at once again (after yielding) while a backlog of
         due timeouts remains, so a burst is worked off in bounded slices, not one stall."""
@@ -162,7 +188,7 @@ class EmbeddedServer:
                     self.on_fatal(str(exc))
                 return
             self.dispatch(outgoing)
-            now = _loop_time()
+            now = loop_time()
             self.hub.expire(now)
             self.executes.forget_old(now)
             backlog = self.engine.backlog()
@@ -170,18 +196,20 @@ class EmbeddedServer:
     # -- HTTP --------------------------------------------------------------------
 
     async def handle_request(self, request: web.Request) -> web.Response:
-        body = await _read_body(request, self.config.max_body_bytes)
+        body = await read_body(request, self.config.max_body_bytes)
         if body is None:
-            return _error(413, f"request body larger than {self.config.max_body_bytes} bytes")
+            return error(413, f"request body larger than {self.config.max_body_bytes} bytes")
         try:
             envelope = msgspec.json.decode(body)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            return _error(400, f"invalid JSON: {exc}")
+            return error(400, f"invalid JSON: {exc}")
         started = time.perf_counter()
         if self.auth is not None and (refused := self.auth.refuse(envelope)) is not None:
             self.busy_s += time.perf_counter() - started
             return refused
         flat = unwrap_request_envelope(envelope)
+        if not self.loaded.is_set() and isinstance(flat, dict) and flat.get("kind") in SEARCHES:
+            await self.loaded.wait()
         resp, outgoing = self._guard(lambda: self.engine.apply(flat, defer_commit=True))
         if self.engine.uncommitted:
             self.busy_s += time.perf_counter() - started
@@ -209,7 +237,7 @@ class EmbeddedServer:
         await resp.prepare(request)
         await resp.write(b": ok\n\n")
         listener = Listener(group=group, pid=pid)
-        self.hub.connect(listener, _loop_time())
+        self.hub.connect(listener, loop_time())
         self.resend_pending(listener)
         task = asyncio.current_task()
         if task is not None:
@@ -222,7 +250,7 @@ class EmbeddedServer:
         finally:
             if task is not None:
                 self._streams.discard(task)
-            self.executes.rerouted(self.hub.disconnect(listener, unwritten, _loop_time()))
+            self.executes.rerouted(self.hub.disconnect(listener, unwritten, loop_time()))
         with contextlib.suppress(ConnectionResetError, RuntimeError):
             await resp.write_eof()
         return resp
@@ -259,10 +287,11 @@ class EmbeddedServer:
         return web.json_response({"status": "ok"})
 
     async def handle_ready(self, request: web.Request) -> web.Response:
-        # The store is loaded before the port is bound, so serving means ready.
+        # Serving means ready: a record not read yet is read when a request needs it.
         return await self.handle_health(request)
 
     async def handle_info(self, request: web.Request) -> web.Response:
+        await self.loaded.wait()  # the counts cover every record
         store = self.config.store
         return web.json_response({
             "kind": "embedded",
@@ -284,21 +313,22 @@ class EmbeddedServer:
 
     async def handle_release(self, request: web.Request) -> web.Response:
         """``{"pid"}`` → ``{"released": [task ids]}``: that node's leases go back to pending."""
-        body = await _read_body(request, self.config.max_body_bytes)
+        body = await read_body(request, self.config.max_body_bytes)
         if body is None:
-            return _plain_error(413, "request body too large")
+            return plain_error(413, "request body too large")
         try:
             obj = msgspec.json.decode(body)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            return _plain_error(400, f"invalid JSON: {exc}")
+            return plain_error(400, f"invalid JSON: {exc}")
         pid = obj.get("pid") if isinstance(obj, dict) else None
         if not isinstance(pid, str) or not pid:
-            return _plain_error(400, 'body must be {"pid": "<node id>"}')
+            return plain_error(400, 'body must be {"pid": "<node id>"}')
         # The caller knows the node is dead: forget its streams first (a killed
         # process's stream can linger until a write fails), so nothing released
         # is handed back to it and its group's next member gets the work.
         for listener in self.hub.listeners_of(pid):
             self.hub.disconnect(listener, [])
+        await self.loaded.wait()  # every lease it holds
         released, outgoing = self._guard(lambda: self.engine.release(pid))
         self.dispatch(outgoing)
         log.info("released %d lease(s) of pid %s", len(released), pid)
@@ -306,16 +336,16 @@ class EmbeddedServer:
 
     async def handle_gc(self, request: web.Request) -> web.Response:
         """``{"older_than_s", "dry_run"?}`` → what was (or would be) dropped."""
-        body = await _read_body(request, self.config.max_body_bytes)
+        body = await read_body(request, self.config.max_body_bytes)
         try:
             obj = msgspec.json.decode(body or b"")
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            return _plain_error(400, f"invalid JSON: {exc}")
+            return plain_error(400, f"invalid JSON: {exc}")
         older = obj.get("older_than_s") if isinstance(obj, dict) else None
         dry_run = obj.get("dry_run", False) if isinstance(obj, dict) else False
         if (isinstance(older, bool) or not isinstance(older, int | float) or older < 0
                 or not isinstance(dry_run, bool)):
-            return _plain_error(400, 'body must be {"older_than_s": seconds >= 0, '
+            return plain_error(400, 'body must be {"older_than_s": seconds >= 0, '
                                      '"dry_run": true|false}')
         done = await self.sweeper.sweep(float(older), dry_run)
         return web.json_response({**done.to_json(), "dry_run": dry_run})
@@ -336,7 +366,8 @@ class EmbeddedServer:
         return app
 
     async def _on_startup(self, app: web.Application) -> None:
-        self._background = [asyncio.create_task(self._tick_loop()),
+        self._background = [asyncio.create_task(self._load_store()),
+                            asyncio.create_task(self._tick_loop()),
                             asyncio.create_task(self.probe.run()),
                             asyncio.create_task(freeze_loop())]
         if self.config.retain_s is not None:
@@ -346,36 +377,4 @@ class EmbeddedServer:
         for task in [*self._streams, *self._background]:
             task.cancel()
         tasks: list[Awaitable[Any]] = [*self._streams, *self._background]
-        await _gather_quietly(tasks)
-
-
-async def _read_body(request: web.Request, limit: int) -> bytes | None:
-    """The body, or ``None`` if it is longer than ``limit`` bytes."""
-    if request.content_length is not None and request.content_length > limit:
-        return None
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.content.iter_chunked(65536):
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _error(status: int, message: str) -> web.Response:
-    body = _json.encode(wire.envelope(error_response(None, None, status, message)))
-    return web.Response(body=body, status=status, content_type="application/json")
-
-
-def _plain_error(status: int, message: str) -> web.Response:
-    return web.json_response({"error": message}, status=status)
-
-
-def _loop_time() -> float:
-    return asyncio.get_running_loop().time()
-
-
-async def _gather_quietly(aws: list[Awaitable[Any]]) -> None:
-    if aws:
-        await asyncio.gather(*aws, return_exceptions=True)
+        await gather_quietly(tasks)

@@ -22,7 +22,10 @@ One JSON object a line, ``t`` the server's wall clock in ms:
 
 Lines are written after the operation and flushed once per operation; they are
 not fsync'd (a record for tests and chaos runs, not a store). A write failure
-turns the journal off with one log line: it never stops the server.
+turns the journal off with one log line: it never stops the server. The journal
+is bounded: past :data:`MAX_BYTES` the file moves to ``PATH.1`` (replacing the one
+before) and a new one starts, so a topology left running for days keeps at most
+twice that on disk; :func:`rotated_path` names the older half for readers.
 """
 
 from __future__ import annotations
@@ -40,6 +43,14 @@ log = logging.getLogger("rpcdemo.server")
 
 _json = msgspec.json.Encoder()
 
+#: Size past which the journal moves to ``PATH.1`` and starts afresh (about 400k events).
+MAX_BYTES = 64 * 1024 * 1024
+
+
+def rotated_path(path: Path) -> Path:
+    """Where the older half of the journal at ``path`` lives once it rotated."""
+    return path.with_name(path.name + ".1")
+
 
 def digest(value: Any) -> str:
     """A short digest of a promise value (its JSON, keys sorted)."""
@@ -50,8 +61,9 @@ def digest(value: Any) -> str:
 class TransitionJournal:
     """Collects an operation's before-images and appends its transitions to ``path``."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, max_bytes: int = MAX_BYTES) -> None:
         self.path = path
+        self.max_bytes = max_bytes
         path.parent.mkdir(parents=True, exist_ok=True)
         self._out: IO[bytes] | None = path.open("ab")
         self._tasks: dict[str, tuple[int, str | None]] = {}
@@ -114,10 +126,19 @@ class TransitionJournal:
         try:
             self._out.write(b"".join(self._lines))
             self._out.flush()
+            if self._out.tell() > self.max_bytes:
+                self._rotate()
         except OSError as exc:
             log.error("transition journal %s failed, turned off: %s", self.path, exc)
             self._out = None
         self._lines.clear()
+
+    def _rotate(self) -> None:
+        """Move the full journal to ``PATH.1`` and start a new one (OSError: the caller's)."""
+        assert self._out is not None
+        self._out.close()
+        self.path.replace(rotated_path(self.path))
+        self._out = self.path.open("ab")
 
     def close(self) -> None:
         self.flush()

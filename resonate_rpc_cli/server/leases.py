@@ -59,7 +59,7 @@ class LeaseServerState(ServerState):
         """ServerState's, then the version bump of the acquire it made (if it made one)."""
         action = extract_action_data(req.get("action")) if isinstance(req, dict) else None
         task_id = action.get("id") if isinstance(action, dict) else None
-        before = dict.get(self.tasks, task_id) if isinstance(task_id, str) else None
+        before = self.tasks.get(task_id) if isinstance(task_id, str) else None
         was = before.state if before is not None else None
         resp = super().task_create(now, corr_id, req)
         t = self.tasks.get(task_id) if isinstance(task_id, str) else None

@@ -30,8 +30,6 @@ from typing import Any
 
 from resonate_base import PROTOCOL_VERSION
 
-#: Record keys of a ``PromiseRecord`` (src/types.rs), in its order.
-_PROMISE_KEYS = ("id", "state", "param", "value", "tags", "timeoutAt", "createdAt", "settledAt")
 #: The message an error without text of its own carries, per status (src/server.rs).
 _DEFAULT_ERRORS = {400: "Invalid request", 404: "Not found",
                    409: "Task version mismatch or invalid state", 422: "Unprocessable request"}
@@ -41,14 +39,20 @@ _PROMISE_LISTS = ("promises", "preload")
 
 
 def promise_value(v: Any) -> dict[str, Any]:
-    """A ``PromiseValue``: ``{headers?, data?}``, ``{}`` for ``null`` (never ``null`` inside)."""
-    if not isinstance(v, dict):
+    """A ``PromiseValue``: ``{headers?, data?}``, ``{}`` for ``null`` (never ``null`` inside).
+
+    A value already in that shape is returned as is (it is serialized at once,
+    never changed).
+    """
+    if type(v) is not dict:
         return {}
-    out: dict[str, Any] = {}
     headers = v.get("headers")
+    data = v.get("data")
+    if headers is not None and data is not None and len(v) == 2:
+        return v
+    out: dict[str, Any] = {}
     if headers is not None:
         out["headers"] = headers
-    data = v.get("data")
     if data is not None:
         out["data"] = data
     return out
@@ -56,15 +60,14 @@ def promise_value(v: Any) -> dict[str, Any]:
 
 def promise_record(rec: dict[str, Any]) -> dict[str, Any]:
     """A ``PromiseRecord``: param/value as :func:`promise_value`, ``settledAt`` only if set."""
-    out: dict[str, Any] = {}
-    for key in _PROMISE_KEYS:
-        value = rec.get(key)
-        if key in ("param", "value"):
-            out[key] = promise_value(value)
-        elif key == "tags":
-            out[key] = value if isinstance(value, dict) else {}
-        elif value is not None or key != "settledAt":
-            out[key] = value
+    tags = rec.get("tags")
+    out = {"id": rec.get("id"), "state": rec.get("state"),
+           "param": promise_value(rec.get("param")), "value": promise_value(rec.get("value")),
+           "tags": tags if type(tags) is dict else {},
+           "timeoutAt": rec.get("timeoutAt"), "createdAt": rec.get("createdAt")}
+    settled = rec.get("settledAt")
+    if settled is not None:
+        out["settledAt"] = settled
     return out
 
 

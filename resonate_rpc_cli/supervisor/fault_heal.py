@@ -13,7 +13,7 @@ import contextlib
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from resonate_rpc_cli.contracts.errors import RpcdemoError
-from resonate_rpc_cli.supervisor import commands
+from resonate_rpc_cli.supervisor import operations
 from resonate_rpc_cli.supervisor.events import EventKind
 from resonate_rpc_cli.supervisor.fault_leases import (
     HOLDER_POLL_S,
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 @runtime_checkable
 class LinkHealer(Protocol):
-    """The link hub's side the supervisor heals a link with."""
+    """The link switchboard's side the supervisor heals a link with."""
 
     def heal_link(self, node: str) -> None:
         """Clear every fault on ``node``'s link (nothing when it has none)."""
@@ -54,11 +54,11 @@ def heal_lease(sup: Supervisor, lease: FaultLease) -> str:
         if node is None or sup.shutting_down:
             return "nothing to heal"
         if node.state is NodeState.PAUSED:
-            commands.kill(sup, node.label, "CONT")
+            operations.kill(sup, node.label, "CONT")
             return "resumed"
         if lease.kind in PROCESS_DOWN and node.handle is None and \
                 node.state is NodeState.KILLED:
-            commands.respawn(sup, node.label)
+            operations.respawn(sup, node.label)
             return "respawned"
         if lease.kind in PROCESS_DOWN and node.state is NodeState.KILLED and \
                 node.restart_at is None:

@@ -47,7 +47,7 @@ class Run:
 def supervising(home: Home, config: TopologyConfig,
                 links: LinkRouter | None = None) -> Iterator[Run]:
     """A real supervisor of ``config`` under ``home`` for the ``with`` block (see the module);
-    ``links`` routes each node to the server through its link (the daemon's link hub)."""
+    ``links`` routes each node to the server through its link (the daemon's link switchboard)."""
     run: Run | None = None
     pending: list[int] = []
 

@@ -43,7 +43,7 @@ class Dashboard:
         head = Text.assemble(("rpcdemo ", "bold"), str(m.home.root))
         if cfg is not None:
             where = "" if cfg.starts_server else " (external)"
-            gateway = cfg.gateway_url if any(n["group"] == GATEWAY for n in m.nodes) \
+            gateway = cfg.gateway_url if any(n.group == GATEWAY for n in m.nodes) \
                 else "elsewhere"
             head.append(f"   server {cfg.server_url}{where}   gateway {gateway}   "
                         f"ttl {seconds(cfg.ttl_s)}")

@@ -16,7 +16,7 @@ from resonate_rpc_cli.clients.tokens import KeyPair, ensure_key_pair
 from resonate_rpc_cli.contracts.errors import NotRunningError
 from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.server.__main__ import parse_args
-from resonate_rpc_cli.supervisor import launch
+from resonate_rpc_cli.supervisor import updown
 from resonate_rpc_cli.supervisor.topology_config import TopologyConfig
 from tests.cli._fake_supervisor import rpcdemo
 from tests.procs import free_port
@@ -31,7 +31,7 @@ def captured(monkeypatch: pytest.MonkeyPatch) -> list[TopologyConfig]:
         seen.append(config)
         raise NotRunningError("captured")
 
-    monkeypatch.setattr(launch, "up", fake_up)
+    monkeypatch.setattr(updown, "up", fake_up)
     return seen
 
 

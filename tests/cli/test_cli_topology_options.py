@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from resonate_rpc_cli.contracts.errors import NotRunningError
-from resonate_rpc_cli.supervisor import launch
+from resonate_rpc_cli.supervisor import updown
 from resonate_rpc_cli.supervisor.topology_config import TopologyConfig
 from tests.cli._fake_supervisor import Running, rpcdemo
 from tests.procs import free_port
@@ -24,7 +24,7 @@ def captured(monkeypatch: pytest.MonkeyPatch) -> list[TopologyConfig]:
         seen.append(config)
         raise NotRunningError("captured")
 
-    monkeypatch.setattr(launch, "up", fake_up)
+    monkeypatch.setattr(updown, "up", fake_up)
     return seen
 
 

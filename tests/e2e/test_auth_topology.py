@@ -26,7 +26,7 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 def cli() -> Iterator[Cli]:
-    with running_topology("--auth", "--ttl", "2", "--delay", "service-b=2") as c:
+    with running_topology("--auth", "--ttl", "2", "--delay", "service-b=4") as c:
         yield c
 
 

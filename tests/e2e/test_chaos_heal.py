@@ -99,7 +99,7 @@ def topo() -> Iterator[Cli]:
 
 def broken(cli: Cli) -> dict[str, Any]:
     """What is still broken: paused nodes (state or SIGSTOP), broken links, fault leases
-    (asked of the real supervisor and link hub in-process: a CLI start per poll is slow)."""
+    (asked of the real supervisor and link switchboard in-process: a CLI start per poll is slow)."""
     home = Home(cli.home)
     status = SupervisorClient(home, timeout_s=5.0).status()
     paused = [n.name for n in status.nodes if n.state == "paused" or _stopped(n.pid)]
@@ -168,8 +168,8 @@ def test_kill9_mid_fault_is_healed_by_the_supervisor(topo: Cli, tmp_path: Path,
     chaos.proc.kill()
     chaos.wait(10)
     assert_healed(topo)  # the holder is gone: healed long before the lease's deadline
-    events = [e["detail"] for e in SupervisorClient(Home(topo.home)).status().events
-              if e["kind"] == "healed"]
+    events = [e.detail for e in SupervisorClient(Home(topo.home)).status().events
+              if e.kind == "healed"]
     assert any("is gone" in d for d in events), events
     assert_flows_complete(topo, pending)
 

@@ -28,7 +28,7 @@ from resonate_rpc_cli.clients.protocol import ReadClient, ResonateClient
 from resonate_rpc_cli.contracts.errors import UsageError
 from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.contracts.naming import SERVER, NodeName
-from resonate_rpc_cli.supervisor import launch, runner
+from resonate_rpc_cli.supervisor import runner, updown
 from resonate_rpc_cli.supervisor.failover import ReleaseWorker
 from resonate_rpc_cli.supervisor.fork.spawner import make_spawner
 from resonate_rpc_cli.supervisor.node import Spawner
@@ -160,7 +160,7 @@ def test_a_registered_fake_backend_drives_config_launch_and_preflight(tmp_path: 
     spec = build_launch(config, home, NodeName(SERVER, 1), incarnation=1, node_id="n",
                         parent_pid=1)
     assert spec.argv == ["fake-server", "7"] and spec.env["FAKE_HOME"] == str(tmp_path)
-    prepared = launch.check_server_choice(config, home)
+    prepared = updown.check_server_choice(config, home)
     assert (prepared.server_url, prepared.resonate_sql) == \
         ("fake://127.0.0.1:7", "fake.sql")
     assert HttpReadinessProbe(config, config.backend).ready(spec)

@@ -1,50 +1,41 @@
-"""The transition journal records every granted lease, every task transition and every
-settlement, in order, from the engine's own operations."""
+"""The transition journal stays bounded: past its size it moves to PATH.1, and the
+chaos checker's reader reads both halves in order."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
-from resonate_rpc_cli.server.engine import Engine
-
-TARGET = {"resonate:target": "poll://any@g"}
+from resonate_rpc_cli.chaos.invariants import read_journal
+from resonate_rpc_cli.server.journal import TransitionJournal, rotated_path
 
 
-def lines(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(ln) for ln in path.read_text().splitlines()]
+def grant(journal: TransitionJournal, task: str, version: int) -> None:
+    journal.granted("task.acquire", {"status": 200, "task": {
+        "id": task, "state": "acquired", "version": version, "pid": "p"}})
+    journal.flush()
 
 
-def test_leases_transitions_and_settlements_are_journaled(tmp_path: Path) -> None:
-    path = tmp_path / "run" / "transitions.jsonl"
-    engine = Engine()
-    engine.keep_journal(path)
-    engine.apply({"kind": "promise.create", "id": "t", "timeoutAt": 10**12, "tags": TARGET}, 1)
-    acquire = {"kind": "task.acquire", "id": "t", "version": 0, "pid": "a", "ttl": 100}
-    assert engine.apply(acquire, 2)[0]["status"] == 200
-    assert engine.apply(acquire, 3)[0]["status"] == 409  # refused: no grant, no change
-    engine.tick(200)  # a's lease lapses
-    assert engine.apply({**acquire, "version": 1, "pid": "b"}, 201)[0]["status"] == 200
-    settle = {"kind": "task.fulfill", "id": "t", "version": 2,
-              "action": {"id": "t", "state": "resolved", "value": {"data": "MQ=="}}}
-    assert engine.apply(settle, 202)[0]["status"] == 200
-    engine.apply({"kind": "promise.settle", "id": "t", "state": "rejected"}, 203)  # no change
-    engine.close()
+def test_a_full_journal_rotates_and_the_reader_sees_both_halves(tmp_path: Path) -> None:
+    path = tmp_path / "transitions.jsonl"
+    journal = TransitionJournal(path, max_bytes=400)
+    for v in range(1, 13):
+        grant(journal, "t", v)
+    journal.close()
+    older = rotated_path(path)
+    assert older.exists(), "no rotation happened"
+    assert path.stat().st_size <= 400 + 200 and older.stat().st_size > 400
+    events = read_journal(path, since_ms=0)
+    assert events is not None
+    versions = [e["version"] for e in events]
+    # at most two halves are kept: what survives is the newest, still in order
+    assert versions == sorted(versions) and versions[-1] == 12, versions
 
-    got = [{k: v for k, v in e.items() if k != "t"} for e in lines(path)]
-    assert got == [
-        {"task": "t", "version": 0, "from": None, "to": "pending", "pid": None, "was": None},
-        {"task": "t", "version": 1, "from": "pending", "to": "acquired", "pid": "a",
-         "was": None},
-        {"task": "t", "version": 1, "pid": "a", "grant": "task.acquire"},
-        {"task": "t", "version": 1, "from": "acquired", "to": "pending", "pid": None,
-         "was": "a"},
-        {"task": "t", "version": 2, "from": "pending", "to": "acquired", "pid": "b",
-         "was": None},
-        {"task": "t", "version": 2, "pid": "b", "grant": "task.acquire"},
-        {"task": "t", "version": 2, "from": "acquired", "to": "fulfilled", "pid": None,
-         "was": "b"},
-        {"promise": "t", "from": "pending", "to": "resolved", "value": got[-1]["value"]},
-    ]
-    assert all(isinstance(e["t"], int) for e in lines(path))
+
+def test_no_journal_is_none_and_a_rotated_one_alone_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "transitions.jsonl"
+    assert read_journal(path, since_ms=0) is None
+    rotated_path(path).write_text('{"t": 5, "task": "a", "version": 1, "pid": "p", '
+                                  '"grant": "task.acquire"}\n', encoding="utf-8")
+    assert read_journal(path, since_ms=0) == [
+        {"t": 5, "task": "a", "version": 1, "pid": "p", "grant": "task.acquire"}]
+    assert read_journal(path, since_ms=6) == []

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from resonate_rpc_cli.contracts.errors import UsageError
+from resonate_rpc_cli.supervisor import operations
 from resonate_rpc_cli.supervisor.fault_heal import heal_due, heal_now
 from resonate_rpc_cli.supervisor.fault_leases import FaultBook
 from tests.unit._supervisor_fakes import Rig, make_rig
@@ -37,7 +38,7 @@ def hold(rig: Rig, kind: str, node: str, for_s: float, pid: int = 77) -> int:
 
 def test_a_paused_node_is_resumed_once_its_holder_is_gone(tmp_path: Path) -> None:
     rig, holders = ready(tmp_path), Holders()
-    rig.sup.kill("service-b-1", "STOP")
+    operations.kill(rig.sup, "service-b-1", "STOP")
     hold(rig, "pause", "service-b-1", 60.0)
     assert heal_due(rig.sup, rig.sup.faults, holders.alive) == []
     assert rig.states()["service-b-1"] == "paused"
@@ -56,7 +57,7 @@ def test_a_paused_node_is_resumed_once_its_holder_is_gone(tmp_path: Path) -> Non
 def test_a_killed_node_is_respawned_at_the_deadline(tmp_path: Path) -> None:
     rig, holders = ready(tmp_path), Holders()
     old = rig.pid("service-c-1")
-    rig.sup.kill("service-c-1")
+    operations.kill(rig.sup, "service-c-1")
     rig.steps(2)
     hold(rig, "kill", "service-c-1", 5.0)
     rig.clock.advance(4.0)
@@ -76,7 +77,7 @@ def test_a_released_lease_is_not_healed_and_heal_by_hand(tmp_path: Path) -> None
     assert rig.sup.faults.release(first) is None  # already released: said so
     rig.clock.advance(2.0)
     assert heal_due(rig.sup, rig.sup.faults, holders.alive) == []
-    rig.sup.kill("service-d-1", "STOP")
+    operations.kill(rig.sup, "service-d-1", "STOP")
     hold(rig, "pause", "service-d-1", 60.0)
     hold(rig, "partition", "service-e-1", 60.0)
     rows = rig.sup.faults.rows(rig.clock.monotonic(), holders.alive)

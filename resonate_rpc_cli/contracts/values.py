@@ -1,10 +1,10 @@
-"""The rule for each kind of topology setting, written once.
+"""The rule for each kind of setting value, written once.
 
 Each check returns the value (normalised) or raises :class:`BadValue` whose
 message is the rule (``"must be a port number between 1 and 65535"``). The
-topology file (``cli/topology_file.py``) and :func:`validate_config` frame
-that message with their own label: a file key (``server.port``) or a flag
-(``--server-port``).
+settings table (``contracts/settings.py``) names a check per setting; the
+topology file, validation and the command lines frame that message with their
+own label: a file key (``server.port``) or a flag (``--server-port``).
 """
 
 from __future__ import annotations
@@ -24,6 +24,10 @@ class BadValue(Exception):
     """A setting breaks its rule; the message says the rule."""
 
 
+class NotAValue(BadValue):
+    """The text is no value of the kind at all (e.g. ``"soon"`` for a duration)."""
+
+
 def port(v: Any) -> int:
     if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 65535:
         raise BadValue("must be a port number between 1 and 65535")
@@ -40,6 +44,13 @@ def positive_seconds(v: Any) -> float:
     if seconds(v) <= 0:
         raise BadValue("must be a number of seconds > 0")
     return float(v)
+
+
+def positive(v: Any) -> float:
+    """A number > 0 (a whole one stays whole)."""
+    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v) or v <= 0:
+        raise BadValue("must be > 0")
+    return v
 
 
 def flag(v: Any) -> bool:
@@ -83,7 +94,7 @@ def duration(v: Any) -> float:
     try:
         seconds = parse_duration(v)
     except ValueError as exc:
-        raise BadValue(str(exc)) from None
+        raise NotAValue(str(exc)) from None
     if seconds <= 0:
         raise BadValue("must be longer than 0")
     return seconds
@@ -107,3 +118,14 @@ def checked(label: str, check: Check, value: Any) -> Any:
         return check(value)
     except BadValue as exc:
         raise UsageError(f"{label} {exc}, got {value!r}") from None
+
+
+def from_flag(label: str, check: Check, text: Any) -> Any:
+    """:func:`checked` for a flag's text: text that is no value at all reads
+    ``"<label>: <why>"`` (``--retain: not a duration: 'soon' ...``)."""
+    try:
+        return check(text)
+    except NotAValue as exc:
+        raise UsageError(f"{label}: {exc}") from None
+    except BadValue as exc:
+        raise UsageError(f"{label} {exc}, got {text!r}") from None

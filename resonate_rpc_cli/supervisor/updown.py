@@ -99,7 +99,7 @@ def clean_stale(home: Home) -> int:
     leftovers = processes_of(home)
     if leftovers:
         terminate(leftovers)
-    for path in (home.control_socket, home.pid_file):
+    for path in (home.control_socket, home.pid_file, home.endpoints_file):
         with contextlib.suppress(OSError):
             path.unlink()
     if home.ready_dir.is_dir():
@@ -166,10 +166,10 @@ def spawn_daemon(home: Home, config: TopologyConfig, owner_pid: int | None
 
 def _startup_failure(status: TopologyStatus) -> str | None:
     """A one-line reason if some node died before ever getting ready, else None."""
-    for node in status.node_rows():
-        if node["last_exit"] is not None and node["state"] in EXITED:
-            tail = _tail(node["log"]) if node["log"] else ""
-            return f"{node['name']} exited with {node['last_exit']} while starting" + (
+    for node in status.nodes:
+        if node.last_exit is not None and node.state in EXITED:
+            tail = _tail(node.log) if node.log else ""
+            return f"{node.name} exited with {node.last_exit} while starting" + (
                 f": {tail}" if tail else "")
     return None
 
