@@ -16,12 +16,10 @@ import random
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from resonate_rpc_cli.chaos.orchestrator import ChaosOptions
-from resonate_rpc_cli.chaos.replay import replay_command, replay_options
 from resonate_rpc_cli.chaos.schedule import (
     FAULT_KINDS,
     parse_kinds,
@@ -29,19 +27,14 @@ from resonate_rpc_cli.chaos.schedule import (
     parse_scopes,
     parse_targets,
 )
-from resonate_rpc_cli.chaos.session import OwnTopologySettings, run_chaos
-from resonate_rpc_cli.chaos.stopper import (
-    RunGuard,
-    Stopper,
-    ending_on_signals,
-    stream_closed,
-)
 from resonate_rpc_cli.cli.common import reporting
 from resonate_rpc_cli.contracts.errors import ExitStatus, UsageError
 from resonate_rpc_cli.contracts.flows import FLOWS
 from resonate_rpc_cli.contracts.home import Home
-from resonate_rpc_cli.view.chaos_html import render_html
-from resonate_rpc_cli.view.chaos_report import render_report, render_schedule, show
+
+if TYPE_CHECKING:  # the run, its stopper and the views load only when chaos runs (issue 21)
+    from resonate_rpc_cli.chaos.options import ChaosOptions
+    from resonate_rpc_cli.chaos.stopper import Stopper
 
 DEFAULT_MIX = ",".join(FLOWS)
 DEFAULT_FAULTS = ",".join(FAULT_KINDS)
@@ -65,6 +58,8 @@ def build_options(
     overlap: int = 1, scope: str = "one", holder_wait: float = 5.0,
 ) -> ChaosOptions:
     """The options the flags describe; :class:`UsageError` naming the first bad flag."""
+    from resonate_rpc_cli.chaos.options import ChaosOptions
+
     try:
         kinds = parse_kinds(faults or DEFAULT_FAULTS)
         target_groups = parse_targets(targets)
@@ -160,6 +155,11 @@ def chaos(
     killed); 128+N when signal N (INT, TERM, HUP) ended the run. A run that ends
     early heals what it broke and writes its report (verdict unknown, the reason).
     """
+    from resonate_rpc_cli.chaos.replay import replay_command, replay_options
+    from resonate_rpc_cli.chaos.session import OwnTopologySettings, run_chaos
+    from resonate_rpc_cli.chaos.stopper import RunGuard, Stopper, ending_on_signals
+    from resonate_rpc_cli.view.chaos_html import render_html
+
     home = ctx.obj if isinstance(ctx.obj, Home) else Home.resolve(None)
     options = replay_options(replay) if replay is not None else build_options(
         flows=flows, concurrency=concurrency, mix=mix, faults=faults, targets=targets,
@@ -229,11 +229,15 @@ def _quietly(write: Callable[[], None]) -> bool:
 
 
 def _stream_broken(stream: object) -> bool:
+    from resonate_rpc_cli.chaos.stopper import stream_closed
+
     fileno = getattr(stream, "fileno", None)
     return fileno is None or stream_closed(int(fileno()))
 
 
 def _render_schedule(options: ChaosOptions, as_json: bool) -> None:
+    from resonate_rpc_cli.view.chaos_report import render_schedule, show
+
     schedule = [f.to_dict() for f in options.schedule()]
     if as_json:
         typer.echo(json.dumps({"seed": options.seed, "schedule": schedule}, indent=2))
@@ -242,6 +246,8 @@ def _render_schedule(options: ChaosOptions, as_json: bool) -> None:
 
 
 def _render(report: dict[str, Any], as_json: bool) -> None:
+    from resonate_rpc_cli.view.chaos_report import render_report, show
+
     if as_json:
         typer.echo(json.dumps(report, indent=2, sort_keys=True, default=str))
     else:

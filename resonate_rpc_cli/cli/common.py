@@ -16,12 +16,13 @@ from typing import Annotated, Any
 
 import typer
 
+from resonate_rpc_cli.cli.coercion import PlainGroup
 from resonate_rpc_cli.clients.tokens import use_home
 from resonate_rpc_cli.contracts.errors import exit_code_of
 from resonate_rpc_cli.contracts.home import Home
 
 app = typer.Typer(
-    name="rpcdemo", no_args_is_help=True, add_completion=False,
+    name="rpcdemo", cls=PlainGroup, no_args_is_help=True, add_completion=False,
     pretty_exceptions_enable=False,
     help="Bring up, drive, break and watch a durable RPC topology on Resonate.\n\n"
          "Exit codes: 0 ok, 1 a flow failed or timed out, 2 usage error, "

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from resonate_rpc_cli.cli.common import JsonOpt, app, emit_json, exit_on_error, home_of
 from resonate_rpc_cli.contracts.errors import ExitStatus, UsageError
-from resonate_rpc_cli.observe.doctor import Diagnosis, diagnose, stuck_count
-from resonate_rpc_cli.observe.gather import Gathered, gather
-from resonate_rpc_cli.view.console import out
-from resonate_rpc_cli.view.doctor_view import doctor_view
+
+if TYPE_CHECKING:  # the diagnosis and Rich load when doctor runs (issue 21)
+    from resonate_rpc_cli.observe.doctor import Diagnosis
+    from resonate_rpc_cli.observe.gather import Gathered
 
 
 @app.command()
@@ -45,6 +45,9 @@ def doctor(
     """
     if stuck_after is not None and stuck_after <= 0:
         raise UsageError("--stuck-after must be > 0 seconds")
+    from resonate_rpc_cli.observe.doctor import diagnose, stuck_count
+    from resonate_rpc_cli.observe.gather import gather
+
     found = gather(home_of(ctx), stuck_after, promise_id)
     diagnoses = diagnose(found.facts, only=promise_id)
     if promise_id is not None and not diagnoses:
@@ -52,6 +55,9 @@ def doctor(
     if as_json:
         emit_json(doctor_document(found, diagnoses))
     else:
+        from resonate_rpc_cli.view.console import out
+        from resonate_rpc_cli.view.doctor_view import doctor_view
+
         out.print(doctor_view(diagnoses, found.notices, found.facts.stuck_after_s))
     if stuck_count(diagnoses):
         raise typer.Exit(int(ExitStatus.FAILED))
@@ -59,6 +65,8 @@ def doctor(
 
 def doctor_document(found: Gathered, diagnoses: list[Diagnosis]) -> dict[str, Any]:
     """The ``doctor --json`` contract."""
+    from resonate_rpc_cli.observe.doctor import stuck_count
+
     return {
         "server": found.server_url,
         "stuck_after_s": found.facts.stuck_after_s,
@@ -74,6 +82,8 @@ def _not_a_pending_call(found: Gathered, promise_id: str) -> None:
     if call is None:
         raise UsageError(f"no promise {promise_id!r} on {found.server_url}")
     if call.state != "pending":
+        from resonate_rpc_cli.view.console import out
+
         out.print(f"{promise_id} is {call.state}: nothing holds it up")
         raise typer.Exit(int(ExitStatus.OK))
     raise UsageError(f"{promise_id} is a {call.label} checkpoint, not a call; "

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.error
 import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -31,8 +30,6 @@ from resonate_rpc_cli.contracts.flows import Flow
 from resonate_rpc_cli.contracts.ids import origin_of, root_id_problem
 from resonate_rpc_cli.contracts.ledger import read_ledger
 from resonate_rpc_cli.contracts.payload import decode_payload
-
-DEFAULT_TIMEOUT_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -144,12 +141,11 @@ def run_flow(
         status, body = _post(gateway_url + flow.route, {"id": promise_id, "arg": arg}, timeout_s)
     except TimeoutError:
         return outcome("timeout", None)
-    except urllib.error.URLError as exc:
-        if isinstance(exc.reason, TimeoutError):
-            return outcome("timeout", None)
-        raise NotRunningError(f"cannot reach the gateway at {gateway_url}: {exc.reason}") from exc
     except OSError as exc:
-        raise NotRunningError(f"cannot reach the gateway at {gateway_url}: {exc}") from exc
+        reason = getattr(exc, "reason", exc)  # urllib (https) wraps the cause: URLError.reason
+        if isinstance(reason, TimeoutError):
+            return outcome("timeout", None)
+        raise NotRunningError(f"cannot reach the gateway at {gateway_url}: {reason}") from exc
     if status != 200:
         return outcome("rejected", _refusal(status, body))
     message = body.get("message") if isinstance(body, dict) else None

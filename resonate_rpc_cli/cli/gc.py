@@ -7,11 +7,8 @@ from typing import Annotated
 import typer
 
 from resonate_rpc_cli.cli.common import JsonOpt, app, emit_json, exit_on_error, home_of
-from resonate_rpc_cli.clients.gc import collect
 from resonate_rpc_cli.contracts.durations import parse_duration
 from resonate_rpc_cli.contracts.errors import UsageError
-from resonate_rpc_cli.supervisor.client import SupervisorClient
-from resonate_rpc_cli.view.console import out
 
 
 @app.command()
@@ -39,12 +36,18 @@ def gc(
         seconds = parse_duration(older_than)
     except ValueError as exc:
         raise UsageError(f"--older-than: {exc}") from None
+    from resonate_rpc_cli.clients.gc import collect
+
     if server_url is None:
+        from resonate_rpc_cli.supervisor.client import SupervisorClient
+
         server_url = SupervisorClient(home_of(ctx)).status().config.server_url
     result = collect(server_url, seconds, dry_run)
     if as_json:
         emit_json(result)
         return
+    from resonate_rpc_cli.view.console import out
+
     verb = "would drop" if dry_run else "dropped"
     out.print(f"{verb} {result['promises']} promises in {result['trees']} call trees "
               f"({result['tasks']} tasks), {_size(result['bytes'])} of records, "

@@ -17,16 +17,11 @@ from resonate_rpc_cli.cli.common import (
     exit_on_error,
     home_of,
 )
-from resonate_rpc_cli.clients.protocol import ServerUnreachable
 from resonate_rpc_cli.contracts.errors import NotRunningError, RpcdemoError, UsageError
 from resonate_rpc_cli.contracts.home import Home, not_running_message
-from resonate_rpc_cli.observe.leases import Holders, fetch_leases, stuck_in_tree
-from resonate_rpc_cli.observe.picture import collect_status, picture
-from resonate_rpc_cli.observe.snapshot import PromiseSource, tree_rows
-from resonate_rpc_cli.supervisor.client import SupervisorClient
-from resonate_rpc_cli.view.console import err, out
-from resonate_rpc_cli.view.live import run_live
-from resonate_rpc_cli.view.render import promise_tree, status_view
+
+# Each command imports the rest inside its body: Rich only to print a view, the
+# read side only where it is read (issue 21: a command loads only what it uses).
 
 # -- looking -----------------------------------------------------------------------------
 
@@ -35,10 +30,15 @@ from resonate_rpc_cli.view.render import promise_tree, status_view
 @exit_on_error
 def status(ctx: typer.Context, *, as_json: JsonOpt = False) -> None:
     """Server, nodes (state, pid, restarts, uptime, task held) and promise counts."""
+    from resonate_rpc_cli.observe.picture import picture
+
     pic = picture(home_of(ctx))
     if as_json:
         emit_json(pic.to_dict())
         return
+    from resonate_rpc_cli.view.console import out
+    from resonate_rpc_cli.view.render import status_view
+
     out.print(status_view(pic))
 
 
@@ -59,6 +59,8 @@ def watch(
 
     With --json, a stream of status snapshots (JSON lines) for scripts.
     """
+    from resonate_rpc_cli.observe.picture import collect_status
+
     home = home_of(ctx)
     if as_json:
         if interval <= 0:
@@ -69,6 +71,9 @@ def watch(
             if deadline is not None and time.monotonic() + interval > deadline:
                 return
             time.sleep(interval)
+    from resonate_rpc_cli.view.console import out
+    from resonate_rpc_cli.view.live import run_live
+
     why = run_live(home, out, duration_s=duration)
     if why == "gone":
         raise NotRunningError("the supervisor went away")
@@ -83,6 +88,11 @@ def tree(
     as_json: JsonOpt = False,
 ) -> None:
     """One call graph (every promise tagged with this origin) and its states."""
+    from resonate_rpc_cli.clients.protocol import ServerUnreachable
+    from resonate_rpc_cli.observe.leases import Holders, fetch_leases, stuck_in_tree
+    from resonate_rpc_cli.observe.snapshot import PromiseSource, tree_rows
+    from resonate_rpc_cli.supervisor.client import SupervisorClient
+
     home = home_of(ctx)
     status = SupervisorClient(home).status()
     config = status.config
@@ -99,6 +109,9 @@ def tree(
         emit_json({"root": promise_id, "promises": [r.to_dict() for r in rows],
                    "stuck": stuck, "notice": source.notice})
         return
+    from resonate_rpc_cli.view.console import err, out
+    from resonate_rpc_cli.view.render import promise_tree
+
     out.print(promise_tree(rows, title=promise_id, flags=stuck))
     if source.notice:
         err.print(source.notice, markup=False)
@@ -149,6 +162,8 @@ def _log_path(home: Home, node: str, incarnation: int | None) -> Path:
                        key=lambda p: int(p.stem.rsplit(".", 1)[1]) if
                        p.stem.rsplit(".", 1)[1].isdigit() else 0)
         if not found:
+            from resonate_rpc_cli.supervisor.client import SupervisorClient
+
             if not SupervisorClient(home).answering():
                 raise NotRunningError(not_running_message(home))
             known = sorted({p.name.split(".", 1)[0] for p in home.logs_dir.glob("*.log")})

@@ -6,11 +6,10 @@ import signal
 import time
 from pathlib import Path
 from types import FrameType
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from resonate_rpc_cli.backends.base import is_loopback
 from resonate_rpc_cli.cli.common import (
     JsonOpt,
     app,
@@ -19,16 +18,19 @@ from resonate_rpc_cli.cli.common import (
     home_of,
 )
 from resonate_rpc_cli.cli.options import setting_options
-from resonate_rpc_cli.cli.topology_file import load_config_file, merge_settings
 from resonate_rpc_cli.contracts.errors import UsageError
 from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.contracts.naming import GATEWAY
 from resonate_rpc_cli.contracts.settings import validate
 from resonate_rpc_cli.server.config import ServerConfig, check_auth, with_store
-from resonate_rpc_cli.supervisor import updown
-from resonate_rpc_cli.supervisor.topology_config import TopologyConfig, validate_config
-from resonate_rpc_cli.view.console import err, out
-from resonate_rpc_cli.view.live import run_live
+from resonate_rpc_cli.supervisor.topology_config import (
+    DEFAULT_UP_TIMEOUT_S,
+    TopologyConfig,
+    validate_config,
+)
+
+if TYPE_CHECKING:  # launching, the topology file and Rich load when a command runs (issue 21)
+    from resonate_rpc_cli.supervisor import updown
 
 
 @app.command()
@@ -43,7 +45,7 @@ def up(
     config_path: Annotated[Path | None, typer.Option("--config",
         help="Topology file (default ./rpcdemo.toml when present).")] = None,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for readiness.")]
-        = updown.DEFAULT_UP_TIMEOUT_S,
+        = DEFAULT_UP_TIMEOUT_S,
     as_json: JsonOpt = False,
 ) -> None:
     """Start the server, the gateway and the service nodes (one per group by default).
@@ -53,6 +55,11 @@ def up(
     A port in use is an error (exit 3) and nothing is left running. Flags
     override the topology file (./rpcdemo.toml or --config) field by field.
     """
+    from resonate_rpc_cli.backends.base import is_loopback
+    from resonate_rpc_cli.cli.topology_file import load_config_file, merge_settings
+    from resonate_rpc_cli.supervisor import updown
+    from resonate_rpc_cli.view.console import err
+
     # the file may name replicas of groups another host runs; a flag may not
     left_out = [g for g in settings.get("replicas", {}) if g not in settings.get("only", [g])]
     if left_out:
@@ -76,6 +83,8 @@ def up(
 
 def _report_up(home: Home, config: TopologyConfig, result: updown.UpResult,
                as_json: bool) -> None:
+    from resonate_rpc_cli.view.console import out
+
     gateway = config.gateway_url if config.includes(GATEWAY) else None
     if as_json:
         emit_json({"home": str(home.root), "supervisor_pid": result.supervisor_pid,
@@ -98,6 +107,10 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 
 def _foreground(home: Home, result: updown.UpResult) -> None:
     """Attach the live view to the topology we own; tear it down when it ends."""
+    from resonate_rpc_cli.supervisor import updown
+    from resonate_rpc_cli.view.console import err, out
+    from resonate_rpc_cli.view.live import run_live
+
     try:
         if out.is_terminal:
             run_live(home, out)
@@ -117,6 +130,9 @@ def _foreground(home: Home, result: updown.UpResult) -> None:
 @exit_on_error
 def down(ctx: typer.Context, *, as_json: JsonOpt = False) -> None:
     """Stop everything under HOME (TERM, grace, KILL). Exit 0 even if nothing ran."""
+    from resonate_rpc_cli.supervisor import updown
+    from resonate_rpc_cli.view.console import out
+
     result = updown.down(home_of(ctx))
     if as_json:
         emit_json(result)
@@ -139,7 +155,7 @@ def server(ctx: typer.Context, *, settings: dict[str, Any]) -> None:
     key file that holds no supported public key.
     """
     # imported here: the server pulls in aiohttp, which every other command can skip
-    from resonate_rpc_cli.server.serve import serve  # noqa: PLC0415
+    from resonate_rpc_cli.server.serve import serve
 
     config = check_auth(ServerConfig(**settings))
     validate(config)

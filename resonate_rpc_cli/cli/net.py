@@ -10,21 +10,20 @@ from __future__ import annotations
 import contextlib
 import math
 import re
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from resonate_rpc_cli.cli.coercion import PlainGroup
 from resonate_rpc_cli.cli.common import JsonOpt, app, emit_json, exit_on_error, home_of
 from resonate_rpc_cli.contracts.errors import RpcdemoError, UsageError
 from resonate_rpc_cli.contracts.home import Home
-from resonate_rpc_cli.links.client import LinkClient
-from resonate_rpc_cli.links.status import LinkStatus
-from resonate_rpc_cli.supervisor.client import SupervisorClient
-from resonate_rpc_cli.supervisor.fault_leases import LINK_FAULTS, MAX_LEASE_S
-from resonate_rpc_cli.view.console import out
-from resonate_rpc_cli.view.links import link_label, links_table
 
-net = typer.Typer(name="net", no_args_is_help=True, help=(
+if TYPE_CHECKING:  # the link and supervisor clients and Rich load inside the commands (issue 21)
+    from resonate_rpc_cli.links.client import LinkClient
+    from resonate_rpc_cli.links.status import LinkStatus
+
+net = typer.Typer(name="net", cls=PlainGroup, no_args_is_help=True, help=(
     "Break one node's network through its link: partition, delay, reset, heal, status. "
     "TARGET is a node (service-b-1, gateway) or a group (service-b: all its nodes)."))
 app.add_typer(net)
@@ -52,10 +51,19 @@ def parse_duration(text: str, label: str, unit: str) -> float:
     return value
 
 
+def _links(home: Home) -> LinkClient:
+    from resonate_rpc_cli.links.client import LinkClient
+
+    return LinkClient(home)
+
+
 def _held(home: Home, kind: str, links: list[LinkStatus],
           for_s: float | None = None) -> list[LinkStatus]:
     """Register the fault on each link as a lease the operator holds (`status` lists it;
     the supervisor heals it after ``for_s``, or on `heal`); best effort: the fault stands."""
+    from resonate_rpc_cli.supervisor.client import SupervisorClient
+    from resonate_rpc_cli.supervisor.fault_leases import MAX_LEASE_S
+
     client = SupervisorClient(home, timeout_s=5.0)
     for link in links:
         with contextlib.suppress(RpcdemoError):
@@ -69,6 +77,9 @@ def _show(links: list[LinkStatus], as_json: bool, done: str = "") -> None:
     if as_json:
         emit_json([link.to_dict() for link in links])
         return
+    from resonate_rpc_cli.view.console import out
+    from resonate_rpc_cli.view.links import link_label
+
     for link in links:
         out.print(f"{link.node}: {done}{link_label(link)}")
 
@@ -84,7 +95,7 @@ def partition(
     """Cut TARGET off the server both ways: open connections hang, new ones hang too."""
     seconds = None if for_s is None else parse_duration(for_s, "--for", "s")
     home = home_of(ctx)
-    _show(_held(home, "partition", LinkClient(home).partition(target, seconds), seconds),
+    _show(_held(home, "partition", _links(home).partition(target, seconds), seconds),
           as_json)
 
 
@@ -102,14 +113,14 @@ def delay(
     delay_ms = parse_duration(latency, "delay", "ms")
     jitter_ms = parse_duration(jitter, "--jitter", "ms")
     home = home_of(ctx)
-    _show(_held(home, "delay", LinkClient(home).delay(target, delay_ms, jitter_ms)), as_json)
+    _show(_held(home, "delay", _links(home).delay(target, delay_ms, jitter_ms)), as_json)
 
 
 @net.command()
 @exit_on_error
 def reset(ctx: typer.Context, target: TargetArg, *, as_json: JsonOpt = False) -> None:
     """Close every open connection on TARGET's link (RST); new connections work."""
-    _show(LinkClient(home_of(ctx)).reset(target), as_json, "connections reset, link ")
+    _show(_links(home_of(ctx)).reset(target), as_json, "connections reset, link ")
 
 
 @net.command()
@@ -121,8 +132,11 @@ def heal(
     *, as_json: JsonOpt = False,
 ) -> None:
     """Clear every fault on TARGET's link (every link without TARGET); held bytes flow on."""
+    from resonate_rpc_cli.supervisor.client import SupervisorClient
+    from resonate_rpc_cli.supervisor.fault_leases import LINK_FAULTS
+
     home = home_of(ctx)
-    links = LinkClient(home).heal(target)
+    links = _links(home).heal(target)
     with contextlib.suppress(RpcdemoError):  # the link faults are no longer in force
         SupervisorClient(home, timeout_s=5.0).heal(target, kinds=tuple(sorted(LINK_FAULTS)))
     _show(links, as_json, "healed, ")
@@ -132,8 +146,11 @@ def heal(
 @exit_on_error
 def net_status(ctx: typer.Context, *, as_json: JsonOpt = False) -> None:
     """Every link: its fault, open connections and port."""
-    links = LinkClient(home_of(ctx)).status()
+    links = _links(home_of(ctx)).status()
     if as_json:
         emit_json([link.to_dict() for link in links])
     else:
+        from resonate_rpc_cli.view.console import out
+        from resonate_rpc_cli.view.links import links_table
+
         out.print(links_table(links))

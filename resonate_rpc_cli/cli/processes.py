@@ -20,20 +20,10 @@ from resonate_rpc_cli.contracts.naming import (
     DEFAULT_SERVER_PORT,
     SERVICE_GROUPS,
 )
-from resonate_rpc_cli.observe.events import describe
-from resonate_rpc_cli.supervisor import foreground as nodecmd
-from resonate_rpc_cli.supervisor.client import SupervisorClient
-from resonate_rpc_cli.supervisor.topology_config import (
-    DEFAULT_TTL_S,
-    EXTERNAL_SERVER,
-    MAX_REPLICAS,
-    TopologyConfig,
-    check_replicas,
-    validate_config,
-)
-from resonate_rpc_cli.view.console import out
-from resonate_rpc_cli.view.faults import healed_text
-from resonate_rpc_cli.view.render import kill_view
+from resonate_rpc_cli.supervisor.topology_config import DEFAULT_TTL_S, MAX_REPLICAS
+
+# The supervisor's client, Rich (the views) and the foreground runner load inside the
+# commands that use them (issue 21).
 
 # -- kill / respawn ----------------------------------------------------------------------
 
@@ -63,12 +53,17 @@ def kill(
         if respawn_after < 0:
             raise UsageError("--respawn-after must be >= 0")
         respawn = True
+    from resonate_rpc_cli.supervisor.client import SupervisorClient
+
     result = SupervisorClient(home_of(ctx)).kill(
         target, sig, count=count, respawn=respawn, respawn_after_s=respawn_after or 0.0)
     if as_json:
         emit_json({"killed": [k.to_dict() for k in result.killed],
                    "respawned": [n.to_dict() for n in result.respawned]})
     else:
+        from resonate_rpc_cli.view.console import out
+        from resonate_rpc_cli.view.render import kill_view
+
         out.print(kill_view(result))
 
 
@@ -81,10 +76,14 @@ def respawn_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Start a new incarnation of every node of TARGET that is down (killed or failed)."""
+    from resonate_rpc_cli.supervisor.client import SupervisorClient
+
     respawned = [n.to_dict() for n in SupervisorClient(home_of(ctx)).respawn(target).running]
     if as_json:
         emit_json({"respawned": respawned})
     else:
+        from resonate_rpc_cli.view.console import out
+
         for node in respawned:
             out.print(f"respawned [bold green]{node['name']}[/] (pid {node['pid']})")
 
@@ -109,10 +108,15 @@ def heal_cmd(
     """
     if (target is None) == (not heal_all):
         raise UsageError("name a NODE (or a group) to heal, or --all for every fault")
+    from resonate_rpc_cli.supervisor.client import SupervisorClient
+
     healed = SupervisorClient(home_of(ctx)).heal(target)
     if as_json:
         emit_json({"healed": healed})
     else:
+        from resonate_rpc_cli.view.console import out
+        from resonate_rpc_cli.view.faults import healed_text
+
         out.print(healed_text(healed))
 
 
@@ -139,6 +143,9 @@ def scale(
     Waits until the group has exactly COUNT ready nodes (exit 3 if not
     within --timeout).
     """
+    from resonate_rpc_cli.supervisor.client import SupervisorClient
+    from resonate_rpc_cli.supervisor.topology_config import check_replicas
+
     check_replicas(group, count)
     result = SupervisorClient(home_of(ctx)).scale(group, count, wait_s=timeout)
     if as_json:
@@ -147,6 +154,8 @@ def scale(
                    "nodes": [{k: n.to_dict()[k] for k in ("name", "pid", "node_id", "state")}
                              for n in result.nodes]})
         return
+    from resonate_rpc_cli.view.console import out
+
     out.print(f"{group}: {count} node(s)" + (
         f"; started {', '.join(result.added)}" if result.added else "") + (
         f"; stopped {', '.join(result.removed)}" if result.removed else "") + (
@@ -176,6 +185,14 @@ def node(
     ledgers go under HOME. Exit 3 when the server does not answer or every
     node fails; 2 for an unknown group or a HOME that runs a topology.
     """
+    from resonate_rpc_cli.observe.events import describe
+    from resonate_rpc_cli.supervisor import foreground as nodecmd
+    from resonate_rpc_cli.supervisor.topology_config import (
+        EXTERNAL_SERVER,
+        TopologyConfig,
+        validate_config,
+    )
+
     if group not in SERVICE_GROUPS:
         raise UsageError(f"unknown group {group!r}; valid groups: {', '.join(SERVICE_GROUPS)}")
     if not 1 <= count <= MAX_REPLICAS:

@@ -6,7 +6,6 @@ from typing import Annotated
 
 import typer
 
-from resonate_rpc_cli.cli import flowrun
 from resonate_rpc_cli.cli.common import (
     JsonOpt,
     app,
@@ -17,8 +16,9 @@ from resonate_rpc_cli.cli.common import (
 from resonate_rpc_cli.contracts.errors import ExitStatus, NotRunningError, UsageError
 from resonate_rpc_cli.contracts.flows import flow_named
 from resonate_rpc_cli.contracts.home import Endpoints, not_running_message
-from resonate_rpc_cli.view.console import out
-from resonate_rpc_cli.view.render import run_view
+
+#: seconds `run` waits for the result (the flow runner and Rich load when a flow runs)
+DEFAULT_TIMEOUT_S = 60.0
 
 # -- flows -----------------------------------------------------------------------------
 
@@ -36,10 +36,12 @@ def run(
     wait: Annotated[bool, typer.Option(help="Detached chain: wait until cog has run "
         "and report its value (asked of the server, so the nodes may run anywhere).")] = False,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the result.")]
-        = flowrun.DEFAULT_TIMEOUT_S,
+        = DEFAULT_TIMEOUT_S,
     as_json: JsonOpt = False,
 ) -> None:
     """Run one flow through the gateway and print its result (exit 1 if it fails)."""
+    from resonate_rpc_cli.cli import flowrun
+
     try:
         chosen = flow_named(flow)
     except KeyError as exc:
@@ -60,6 +62,9 @@ def run(
     if as_json:
         emit_json(outcome.to_dict())
     else:
+        from resonate_rpc_cli.view.console import out
+        from resonate_rpc_cli.view.render import run_view
+
         out.print(run_view(outcome.to_dict()))
     if outcome.exit_status is not ExitStatus.OK:
         raise typer.Exit(int(outcome.exit_status))

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from resonate_rpc_cli.cli.common import app, exit_on_error, home_of
-from resonate_rpc_cli.clients.tokens import KeyPair, mint
+from resonate_rpc_cli.clients.tokens import KeyPair
 from resonate_rpc_cli.contracts.durations import parse_duration
 from resonate_rpc_cli.contracts.errors import UsageError
 
@@ -46,5 +46,7 @@ def token(
     if not KeyPair.of(home).exists():
         raise UsageError(f"no key pair under {home.root}: start the topology with "
                          "`rpcdemo up --auth` first")
+    from resonate_rpc_cli.clients.tokens import mint
+
     typer.echo(mint(home, admin=admin, prefix=prefix or "", ttl_s=seconds,
                     iss=iss, aud=aud))

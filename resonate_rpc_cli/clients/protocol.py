@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import urllib.error
 from collections.abc import Iterator
 from typing import Any, Protocol
 
@@ -53,7 +52,7 @@ class ResonateClient:
     def _http(self, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]:
         try:
             return exchange(method, self.url + path, body, self.timeout_s, self.token)
-        except (urllib.error.URLError, OSError) as exc:
+        except OSError as exc:  # refused, reset, timed out (urllib's URLError is one too)
             raise ServerUnreachable(f"cannot reach Resonate server at {self.url}: {exc}") from exc
 
     def request(self, kind: str, data: dict[str, Any]) -> dict[str, Any]:

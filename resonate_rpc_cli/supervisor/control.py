@@ -15,17 +15,27 @@ import os
 import queue
 import socketserver
 import threading
-from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from resonate_rpc_cli.clients import jsonline
 from resonate_rpc_cli.contracts.errors import NotRunningError, UsageError
 from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.links.switchboard import Switchboard
 
+if TYPE_CHECKING:
+    from concurrent.futures import Future
+
 #: How long a request may take, beyond the ``wait_s`` it asks the supervisor to wait.
 ANSWER_TIMEOUT_S = 30.0
+
+
+def _future() -> Future[dict[str, Any]]:
+    """A new reply; concurrent.futures (and the logging it loads) is imported by the
+    supervisor's side only, never by a CLI command that merely calls (issue 21)."""
+    from concurrent.futures import Future  # noqa: PLC0415
+
+    return Future()
 
 
 @dataclass
@@ -34,7 +44,7 @@ class Request:
 
     op: str
     args: dict[str, Any]
-    reply: Future[dict[str, Any]] = field(default_factory=Future)
+    reply: Future[dict[str, Any]] = field(default_factory=_future)
 
 
 def _wait_s(args: dict[str, Any]) -> float:

@@ -11,9 +11,8 @@ import json
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from resonate_rpc_cli.backends import Backend, backend_for, server_kinds
 from resonate_rpc_cli.clients.tokens import ENV_TOKEN, node_token
 from resonate_rpc_cli.contracts import naming as topo
 from resonate_rpc_cli.contracts import node_env
@@ -34,7 +33,13 @@ from resonate_rpc_cli.contracts.naming import (
 from resonate_rpc_cli.contracts.settings import setting
 from resonate_rpc_cli.supervisor import variants
 
+if TYPE_CHECKING:  # the backends (and their HTTP client) load when a config picks one,
+    # not when the CLI registers its options from this module (issue 21)
+    from resonate_rpc_cli.backends import Backend
+
 DEFAULT_TTL_S = 5.0
+#: seconds `up` waits for every node to be ready (here, not in updown: `up --help` needs it)
+DEFAULT_UP_TIMEOUT_S = 60.0
 #: ``embedded``: our server (python -m resonate_rpc_cli.server); ``resonate``: the real
 #: binary on PATH; ``postgres``: resonate-pg on a PostgreSQL cluster under HOME;
 #: ``external``: a server (http(s)://) or resonate-pg database (postgresql://) already
@@ -52,6 +57,8 @@ PART_NAMES = (GATEWAY, *SERVICE_GROUPS)
 def server_kind_rule(value: Any) -> str:
     """The rule of ``server.kind``: a registered backend's kind (asked when checked, so a
     backend registered after import counts); :class:`~.values.BadValue` otherwise."""
+    from resonate_rpc_cli.backends import server_kinds  # noqa: PLC0415 (see TYPE_CHECKING)
+
     kind: str = cv.choice(server_kinds())(value)
     return kind
 
@@ -248,6 +255,8 @@ class TopologyConfig:
     def backend(self) -> Backend:
         """The server's backend, chosen by ``server_kind`` (and the URL for ``external``);
         :class:`UsageError` when none fits."""
+        from resonate_rpc_cli.backends import backend_for  # noqa: PLC0415 (see TYPE_CHECKING)
+
         return backend_for(self.server_kind, self.server_url)
 
     @property

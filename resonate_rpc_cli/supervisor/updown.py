@@ -31,9 +31,11 @@ from resonate_rpc_cli.supervisor import variants
 from resonate_rpc_cli.supervisor.client import SupervisorClient, TopologyStatus
 from resonate_rpc_cli.supervisor.scan import ENV_SUPERVISOR, processes_of_home
 from resonate_rpc_cli.supervisor.states import EXITED, NodeState
-from resonate_rpc_cli.supervisor.topology_config import TopologyConfig, validate_config
-
-DEFAULT_UP_TIMEOUT_S = 60.0
+from resonate_rpc_cli.supervisor.topology_config import (
+    DEFAULT_UP_TIMEOUT_S,
+    TopologyConfig,
+    validate_config,
+)
 
 
 @dataclass

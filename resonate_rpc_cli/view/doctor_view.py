@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from resonate_rpc_cli.observe.doctor import Diagnosis
-from resonate_rpc_cli.observe.leases import TaskRow
 from resonate_rpc_cli.view.style import seconds
+
+if TYPE_CHECKING:  # views render data; `run`'s one line must not load the read side (issue 21)
+    from resonate_rpc_cli.observe.doctor import Diagnosis
+    from resonate_rpc_cli.observe.leases import TaskRow
 
 CAUSE_STYLE = {"running": "green", "sleeping": "cyan", "queued": "yellow"}
 

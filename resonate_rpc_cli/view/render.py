@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
-from resonate_rpc_cli.observe.picture import NodeLine, PendingRow, Picture
-from resonate_rpc_cli.observe.snapshot import PromiseRow
-from resonate_rpc_cli.supervisor.client import KillAnswer
 from resonate_rpc_cli.view.doctor_view import lease_table
 from resonate_rpc_cli.view.faults import faults_text
 from resonate_rpc_cli.view.links import broken_links_text
 from resonate_rpc_cli.view.style import age_ms, node_style, promise_style, seconds, short_id
+
+if TYPE_CHECKING:  # rendering a flow's result must not load the read side (issue 21)
+    from resonate_rpc_cli.observe.picture import NodeLine, PendingRow, Picture
+    from resonate_rpc_cli.observe.snapshot import PromiseRow
+    from resonate_rpc_cli.supervisor.client import KillAnswer
 
 
 def nodes_table(nodes: Sequence[NodeLine], extra: dict[int, dict[str, str]] | None = None

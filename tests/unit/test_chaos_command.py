@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from resonate_rpc_cli.chaos import session
 from resonate_rpc_cli.chaos.options import ChaosOptions
 from resonate_rpc_cli.chaos.session import ChaosResult
-from resonate_rpc_cli.cli import chaos_cmd
 from resonate_rpc_cli.contracts.errors import UsageError
 from tests.unit._chaos_cli import invoke
 
@@ -104,7 +104,8 @@ def test_a_run_that_does_not_pass_keeps_its_report_and_prints_the_replay_command
         result.report_dir = kept
         return result
 
-    monkeypatch.setattr(chaos_cmd, "run_chaos", fake_run)
+    # the command imports run_chaos when it runs (issue 21), so the fake goes on its module
+    monkeypatch.setattr(session, "run_chaos", fake_run)
     home = tmp_path / "home"
     code, out, err = invoke("--home", str(home), "chaos", "--seed", "4", "--faults", "kill",
                             "--json")
