@@ -14,20 +14,6 @@ from typing import Annotated
 import typer
 
 from resonate_rpc_cli.cli.common import JsonOpt, app, emit_json, exit_on_error, home_of
-from resonate_rpc_cli.observe.settle import (
-    cancel_flow,
-    get_promise,
-    parse_value,
-    settle_promise,
-)
-from resonate_rpc_cli.observe.steps import flow_steps
-from resonate_rpc_cli.view.console import out
-from resonate_rpc_cli.view.promise_view import (
-    canceled_view,
-    promise_view,
-    settled_line,
-    steps_table,
-)
 
 EXIT_HELP = ("Exit codes: 0 ok, 1 nothing changed (already settled / nothing pending), "
              "2 bad input (bad or unknown id, --value not JSON), 3 not running.")
@@ -53,6 +39,9 @@ ValueOpt = Annotated[str | None, typer.Option(
 @exit_on_error
 def get(ctx: typer.Context, *, promise_id: IdArg, as_json: JsonOpt = False) -> None:
     """Show one promise: state, value, param, times, tags."""
+    from resonate_rpc_cli.observe.settle import get_promise
+    from resonate_rpc_cli.view.console import out
+    from resonate_rpc_cli.view.promise_view import promise_view
     found = get_promise(home_of(ctx), promise_id)
     if as_json:
         emit_json(found.to_dict())
@@ -62,6 +51,9 @@ def get(ctx: typer.Context, *, promise_id: IdArg, as_json: JsonOpt = False) -> N
 
 def _settle(ctx: typer.Context, action: str, promise_id: str, value: str | None,
             as_json: bool) -> None:
+    from resonate_rpc_cli.observe.settle import parse_value, settle_promise
+    from resonate_rpc_cli.view.console import out
+    from resonate_rpc_cli.view.promise_view import settled_line
     done = settle_promise(home_of(ctx), promise_id, action, parse_value(value))
     if as_json:
         emit_json(done.to_dict())
@@ -100,6 +92,9 @@ def flow_cancel(ctx: typer.Context, *, root: RootArg, as_json: JsonOpt = False) 
 
     Parents go first, so no awaiter wakes up to a child's cancel; children created
     meanwhile are caught by reading the tree again (up to three passes)."""
+    from resonate_rpc_cli.observe.settle import cancel_flow
+    from resonate_rpc_cli.view.console import out
+    from resonate_rpc_cli.view.promise_view import canceled_view
     done = cancel_flow(home_of(ctx), root)
     if as_json:
         emit_json(done.to_dict())
@@ -114,6 +109,9 @@ def steps(ctx: typer.Context, *, root: RootArg, as_json: JsonOpt = False) -> Non
 
     Per promise: state, time taken, the starts and ends of its work and the nodes
     that ran them (this HOME's ledgers), its task now, its holder and lease."""
+    from resonate_rpc_cli.observe.steps import flow_steps
+    from resonate_rpc_cli.view.console import out
+    from resonate_rpc_cli.view.promise_view import steps_table
     found = flow_steps(home_of(ctx), root)
     if as_json:
         emit_json(found.to_dict())
