@@ -131,6 +131,7 @@ def main() -> None:
     load_before = os.getloadavg()[0]
     samples: dict[str, dict[str, list[float]]] = {}
     modes = ["links", "no-links"]
+    round_costs: dict[str, list[float]] = {}
     for r in range(args.rounds):
         got = one_round(modes if r % 2 == 0 else modes[::-1], args.flows, 0.0)
         for mode, by_flow in got.items():
@@ -139,6 +140,12 @@ def main() -> None:
             line = ", ".join(f"{f} p50 {statistics.median(xs) * 1000:.2f} ms"
                              for f, xs in by_flow.items())
             print(f"round {r + 1} {mode:<8}: {line}", flush=True)
+        costs = {f: statistics.median(got["links"][f]) / statistics.median(got["no-links"][f]) - 1
+                 for f in FLOWS}
+        print(f"round {r + 1} links cost: " + ", ".join(f"{f} {c * 100:+.1f}%"
+                                                       for f, c in costs.items()), flush=True)
+        for f, c in costs.items():
+            round_costs.setdefault(f, []).append(c)
     if args.delay_ms > 0:
         mode = f"links+delay {args.delay_ms:g}ms"
         samples[mode] = one_round(["links"], args.flows, args.delay_ms)["links"]
@@ -156,6 +163,10 @@ def main() -> None:
             summary[f"{mode}/{flow}"] = {"p50_ms": round(p50 * 1000, 3),
                                          "p90_ms": round(pct(xs, 0.9) * 1000, 3),
                                          "vs_no_links": round(p50 / base - 1, 4)}
+    for f, cs in round_costs.items():
+        summary[f"round_costs/{f}"] = [round(c, 4) for c in cs]
+        print(f"{f}: links cost per round " + ", ".join(f"{c * 100:+.1f}%" for c in cs)
+              + f" (median {statistics.median(cs) * 100:+.1f}%)")
     worst = max(summary[f"links/{f}"]["vs_no_links"] for f in FLOWS)
     verdict = "met" if worst < TARGET else "NOT met"
     print(f"\nlinks cost at p50: worst {worst * 100:+.1f}% (target < {TARGET * 100:.0f}%: "
