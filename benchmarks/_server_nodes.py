@@ -139,8 +139,10 @@ async def load(url: str, seconds: float, concurrency: int) -> None:
 async def rtt(url: str, n: int) -> None:
     """Sequential promise.get round trips from an aiohttp client, like the SDK's."""
     times = []
-    body = {"kind": "promise.get", "head": {"corrId": "rtt", "version": "2026-04-01"},
-            "data": {"id": "nope"}}
+    head = {"corrId": "rtt", "version": "2026-04-01"}
+    if os.environ.get("RESONATE_TOKEN"):  # a server with auth: the token a node would send
+        head["auth"] = os.environ["RESONATE_TOKEN"]
+    body = {"kind": "promise.get", "head": head, "data": {"id": "nope"}}
     async with aiohttp.ClientSession() as session:
         for i in range(n + 20):
             started = time.perf_counter()

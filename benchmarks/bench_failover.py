@@ -68,7 +68,7 @@ class Topology:
     def events(self) -> list[dict[str, Any]]:
         """The supervisor's events, through its control socket (ms; `status --json` reads
         the server too and takes seconds on a loaded machine)."""
-        return list(SupervisorClient(Home(self.home)).status().events)
+        return [e.to_dict() for e in SupervisorClient(Home(self.home)).status().events]
 
 
 class KilledTooLate(Exception):

@@ -7,6 +7,11 @@ process on the SDK's ``LocalConnection`` (the lower bound) and the ratio; the
 requests per second the server sustains (promise.create + promise.settle from
 several client processes); and the durable/memory throughput ratio.
 
+The same flows also run on a durable server with Resonate's token auth on
+(``--auth-public-key``, every node sending a token): the server's busy time per
+request with and without auth, in the same run, and the verification's own cost
+measured in-process (a cached token, and a token seen for the first time).
+
 With ``--backend postgres`` (needs ``RPCDEMO_RESONATE_SQL``, resonate-pg's schema
 file) the same cross-process flows also run on resonate-pg (a cluster in a temp
 dir, workers on ``PostgresConnection``), printed side by side with the embedded
@@ -34,11 +39,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import jwt
 import psycopg
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from resonate_rpc_cli.postgres.cluster import Cluster
 from resonate_rpc_cli.postgres.db import schema_answers
 from resonate_rpc_cli.postgres.timers import TimerDriver
+from resonate_rpc_cli.server.auth import Authorizer
 
 HERE = Path(__file__).resolve().parent
 NODES = str(HERE / "_server_nodes.py")
@@ -63,11 +72,13 @@ class Procs:
         self.logdir = logdir
         self.children: list[subprocess.Popen[bytes]] = []
 
-    def start(self, name: str, *args: str) -> subprocess.Popen[bytes]:
+    def start(self, name: str, *args: str, token: str | None = None
+              ) -> subprocess.Popen[bytes]:
+        env = {**os.environ, **({"RESONATE_TOKEN": token} if token else {})}
         with (self.logdir / f"{name}.log").open("ab") as log:
             p = subprocess.Popen([PY, *args], stdout=subprocess.PIPE, stderr=log,
                                  stdin=subprocess.DEVNULL, start_new_session=True,
-                                 cwd=HERE.parent)
+                                 cwd=HERE.parent, env=env)
         self.children.append(p)
         return p
 
@@ -84,13 +95,50 @@ class Procs:
                 p.wait(5)
 
 
+class Auth:
+    """A key pair in ``tmp``: the public PEM the server verifies against, a node token
+    (``prefix: ""``) and an admin token (for ``/rpcdemo/info``)."""
+
+    def __init__(self, tmp: Path) -> None:
+        key = ed25519.Ed25519PrivateKey.generate()
+        self.pem = tmp / "auth-public.pem"
+        self.pem.write_bytes(key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+        exp = int(time.time()) + 3600
+        self.node = jwt.encode({"exp": exp, "prefix": ""}, key, algorithm="EdDSA")
+        self.admin = jwt.encode({"exp": exp, "role": "admin"}, key, algorithm="EdDSA")
+        self.key = key
+
+
+def verification_us(auth: Auth) -> tuple[float, float]:
+    """In-process cost of checking one envelope (µs): with the token cached, and fresh."""
+    checker = Authorizer.load(auth.pem)
+    envelope = {"kind": "promise.get", "head": {"corrId": "c", "version": "2026-04-01",
+                                                "auth": auth.node}, "data": {"id": "x"}}
+    now = time.time()
+    checker.check_envelope(envelope, now)
+    n = 20_000
+    started = time.perf_counter()
+    for _ in range(n):
+        checker.check_envelope(envelope, now)
+    cached = (time.perf_counter() - started) / n * 1e6
+    fresh = [jwt.encode({"exp": int(now) + 60 + i, "prefix": ""}, auth.key, algorithm="EdDSA")
+             for i in range(300)]
+    started = time.perf_counter()
+    for token in fresh:
+        checker.verify(token, now)
+    return cached, (time.perf_counter() - started) / len(fresh) * 1e6
+
+
 @contextlib.contextmanager
-def server(procs: Procs, tmp: Path, durable: bool) -> Iterator[str]:
-    """An embedded server (durable store in ``tmp``, or ``--memory``); yields its URL."""
+def server(procs: Procs, tmp: Path, durable: bool, auth: Auth | None = None) -> Iterator[str]:
+    """An embedded server (durable store in ``tmp``, or ``--memory``; with ``auth``, tokens
+    are checked); yields its URL."""
     port = free_port()
     store = ["--store", str(tmp / f"store-{port}.sqlite")] if durable else ["--memory"]
+    keyed = ["--auth-public-key", str(auth.pem)] if auth else []
     proc = procs.start(f"server-{port}", "-m", "resonate_rpc_cli.server", "--port", str(port),
-                       *store)
+                       *store, *keyed)
     url = f"http://127.0.0.1:{port}"
     wait_for(lambda: _get(url + "/health") is not None, 15, "server")
     try:
@@ -100,14 +148,17 @@ def server(procs: Procs, tmp: Path, durable: bool) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def topology(procs: Procs, tmp: Path, durable: bool) -> Iterator[str]:
+def topology(procs: Procs, tmp: Path, durable: bool, auth: Auth | None = None
+             ) -> Iterator[str]:
     """A server plus three worker processes serving the nine groups; yields the URL."""
-    with server(procs, tmp, durable) as url:
-        workers = [procs.start(f"worker-{p}-{url.rsplit(':', 1)[1]}", NODES, "worker", url, g, p)
+    with server(procs, tmp, durable, auth) as url:
+        workers = [procs.start(f"worker-{p}-{url.rsplit(':', 1)[1]}", NODES, "worker", url, g, p,
+                               token=auth.node if auth else None)
                    for p, g in LAYOUT.items()]
         want = {f"{p}-{g}" for p, gs in LAYOUT.items() for g in gs.split(",")}
+        admin = auth.admin if auth else None
         try:
-            wait_for(lambda: want <= _listening(url), 30, "workers")
+            wait_for(lambda: want <= _listening(url, admin), 30, "workers")
             yield url
         finally:
             for p in workers:
@@ -162,16 +213,18 @@ def stop(p: subprocess.Popen[bytes]) -> None:
         p.wait(5)
 
 
-def _get(url: str) -> Any:
+def _get(url: str, token: str | None = None) -> Any:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
-        with urllib.request.urlopen(url, timeout=1) as resp:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers),
+                                    timeout=1) as resp:
             return json.loads(resp.read())
     except OSError:
         return None
 
 
-def _listening(url: str) -> set[str]:
-    info = _get(url + "/rpcdemo/info") or {}
+def _listening(url: str, token: str | None = None) -> set[str]:
+    info = _get(url + "/rpcdemo/info", token) or {}
     return {pid for pids in info.get("listeners", {}).values() for pid in pids}
 
 
@@ -183,8 +236,9 @@ def wait_for(probe: Any, timeout: float, what: str) -> None:
         time.sleep(0.05)
 
 
-def run_json(procs: Procs, name: str, *args: str, timeout: float = 90) -> dict[str, Any]:
-    p = procs.start(name, NODES, *args)
+def run_json(procs: Procs, name: str, *args: str, timeout: float = 90,
+             token: str | None = None) -> dict[str, Any]:
+    p = procs.start(name, NODES, *args, token=token)
     out, _ = p.communicate(timeout=timeout)
     if p.returncode != 0:
         raise SystemExit(f"bench_server: {name} failed (see {procs.logdir}/{name}.log)")
@@ -248,13 +302,19 @@ def main() -> None:
             with pg_topology(procs, tmp) as url:
                 lat["postgres"] = run_json(procs, "flows-postgres", "flows", url,
                                            str(args.flows), timeout=300)
-        for mode in ("durable", "memory") if "embedded" in backends else ():
-            with topology(procs, tmp, durable=mode == "durable") as url:
-                before = _get(url + "/rpcdemo/info")
-                lat[mode] = run_json(procs, f"flows-{mode}", "flows", url, str(args.flows))
-                after = _get(url + "/rpcdemo/info")
+        auth = Auth(tmp)
+        for mode in ("durable", "memory", "auth") if "embedded" in backends else ():
+            keyed = auth if mode == "auth" else None
+            token = auth.node if keyed else None
+            with topology(procs, tmp, durable=mode != "memory", auth=keyed) as url:
+                admin = auth.admin if keyed else None
+                before = _get(url + "/rpcdemo/info", admin)
+                lat[mode] = run_json(procs, f"flows-{mode}", "flows", url, str(args.flows),
+                                     token=token)
+                after = _get(url + "/rpcdemo/info", admin)
                 cost[mode] = _request_cost(before, after, 2 * (args.flows + 3))
-                rtt[mode] = run_json(procs, f"rtt-{mode}", "rtt", url, "300")["rtt"]
+                rtt[mode] = run_json(procs, f"rtt-{mode}", "rtt", url, "300",
+                                     token=token)["rtt"]
         # Throughput: bare servers side by side, rounds alternating so that load
         # from anything else on the machine hits both alike; the best round counts.
         with server(procs, tmp, durable=True) as durable, server(procs, tmp, durable=False) as mem:
@@ -278,7 +338,8 @@ def main() -> None:
         base = pct(local[flow], 50)
         rows = [("in-process (LocalConn.)", local[flow]),
                 ("cross-process, durable", lat["durable"][flow]),
-                ("cross-process, memory", lat["memory"][flow])]
+                ("cross-process, memory", lat["memory"][flow]),
+                ("cross-process, dur.+auth", lat["auth"][flow])]
         for label, xs in rows:
             print(f"{flow:<13}{label:<26}{pct(xs, 50):>9.2f}{pct(xs, 90):>9.2f}"
                   f"{pct(xs, 50) / base:>17.1f}x")
@@ -288,6 +349,7 @@ def main() -> None:
         print(f"  {mode:<8} {per_flow:.1f} requests per flow x {r:.2f} ms round trip "
               f"(p50, bare aiohttp client) = {per_flow * r:.1f} ms; server busy "
               f"{per_req * 1000:.0f} us per request = {per_flow * per_req:.2f} ms per flow")
+    _print_auth(cost, verification_us(auth))
     print(f"\nthroughput ({args.clients} processes x {args.concurrency} in flight, "
           f"promise.create + promise.settle, best of {args.rounds} alternating rounds):")
     print(f"  durable  {rps['durable']:>8.0f} req/s")
@@ -295,6 +357,20 @@ def main() -> None:
     print(f"  durable / memory = {rps['durable'] / rps['memory']:.2f} "
           f"(durability costs {100 * (1 - rps['durable'] / rps['memory']):.0f}%)")
     print(f"\nlogs: {tmp}")
+
+
+def _print_auth(cost: dict[str, tuple[float, float]], verify: tuple[float, float]) -> None:
+    """Token auth's cost beside the server's busy time per request, same run."""
+    off, on = cost["durable"][1] * 1000, cost["auth"][1] * 1000
+    cached, fresh = verify
+    print("\ntoken auth (durable server, every request carrying a node token):")
+    print(f"  server busy per request: {off:.0f} us without auth, {on:.0f} us with "
+          f"({100 * (on - off) / off:+.1f}%, between two topologies: includes noise)")
+    lean = cost["memory"][1] * 1000
+    print(f"  the check itself, in-process: {cached:.2f} us with the token cached "
+          f"= {100 * cached / off:.1f}% of the durable server's busy time per request, "
+          f"{100 * cached / lean:.1f}% of the memory server's (budget 10%); "
+          f"{fresh:.0f} us the first time a token is seen")
 
 
 def _print_postgres(lat: dict[str, dict[str, list[float]]],

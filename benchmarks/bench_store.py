@@ -18,8 +18,16 @@ requests in flight from two load processes, against
   alongside the load;
 * the server's RSS, and RSS above the empty server's per held promise;
 * ``/rpcdemo/info`` latency (median of 30, idle);
-* restart: ``kill -9``, start again on the same store, time to ``/ready``, and
-  a check that every acknowledged promise is still there.
+* restart: ``kill -9``, start again on the same store, time to ``/ready`` (wall
+  and the server's own CPU seconds, which the machine's load does not inflate); the
+  server reads its records after that, so ``loaded`` is the time from
+  ``/ready`` until ``/rpcdemo/info`` (which waits for every record) answers, and
+  ``kept`` checks its count against every promise acknowledged so far;
+* crash: a write load (creates and settles) on fresh trees, ``kill -9`` once
+  at least ``--acked`` requests were acknowledged, restart (time to
+  ``/ready``), then every acknowledged id is read back with ``promise.get``
+  (each create found, each acknowledged settle settled), while the restarted
+  server is still reading its store.
 
 ``--cap SECONDS`` stops filling after that long (the row then says how far it
 got). ``--prefill`` writes all but each window straight into the stopped
@@ -124,6 +132,8 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
+        #: CPU seconds the server used from spawn to ``/ready`` (the machine's load aside)
+        self.ready_cpu = 0.0
 
     def start(self) -> float:
         """Start; return seconds from spawn to ``/ready`` answering 200."""
@@ -138,7 +148,9 @@ class Server:
         )
         log.close()
         wait_for(lambda: _get(self.url + "/ready", 1.0) is not None, 600, "/ready")
-        return time.monotonic() - started
+        took = time.monotonic() - started
+        self.ready_cpu = cpu_s(self.proc.pid)
+        return took
 
     @property
     def pid(self) -> int:
@@ -279,7 +291,7 @@ class Conn:
         reader, writer = await asyncio.open_connection(host, port)
         return cls(reader, writer)
 
-    async def post(self, body: bytes) -> int:
+    async def post(self, body: bytes) -> tuple[int, bytes]:
         self.writer.write(b"POST / HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json"
                           b"\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
         head = await self.reader.readuntil(b"\r\n\r\n")
@@ -288,12 +300,16 @@ class Conn:
         for line in head.split(b"\r\n"):
             if line[:15].lower() == b"content-length:":
                 length = int(line[15:])
-        await self.reader.readexactly(length)
-        return status
+        return status, await self.reader.readexactly(length)
 
 
-async def _load(url: str, first: int, count: int, settle_all: bool, seconds: float) -> None:
-    """Create (and half settle) trees ``first .. first+count`` (or until ``seconds``)."""
+async def _load(url: str, first: int, count: int, settle_all: bool, seconds: float,
+                acks: str = "") -> None:
+    """Create (and half settle) trees ``first .. first+count`` (or until ``seconds``).
+
+    ``acks``: a file to append ``<kind> <id>`` to for each acknowledged request
+    (as it is acknowledged); a connection the server dropped (it was killed)
+    then ends its worker instead of failing the load."""
     import msgspec  # noqa: PLC0415  (only the load processes need it)
 
     enc = msgspec.json.Encoder()
@@ -303,15 +319,18 @@ async def _load(url: str, first: int, count: int, settle_all: bool, seconds: flo
     next_tree = first
     deadline = time.monotonic() + seconds if seconds > 0 else float("inf")
     salt = uuid.uuid4().hex[:6]
+    ack_file = open(acks, "a", buffering=1) if acks else None  # noqa: SIM115
 
     async def post(conn: Conn, kind: str, data: dict[str, Any]) -> None:
         nonlocal requests
         body = enc.encode({"kind": kind, "head": {"corrId": data["id"], "version": VERSION},
                            "data": data})
-        status = await conn.post(body)
+        status, _ = await conn.post(body)
         if status >= 400:
             raise SystemExit(f"load: {kind} answered {status}")
         requests += 1
+        if ack_file is not None:
+            ack_file.write(f"{kind} {data['id']}\n")
 
     async def tree(conn: Conn, n: int) -> None:
         for kind, data in tree_requests(salt, n, settle_all):
@@ -326,6 +345,9 @@ async def _load(url: str, first: int, count: int, settle_all: bool, seconds: flo
                 next_tree += 1
                 await tree(conn, n)
                 done += 1
+        except (OSError, asyncio.IncompleteReadError):
+            if ack_file is None:
+                raise
         finally:
             conn.writer.close()
 
@@ -335,19 +357,28 @@ async def _load(url: str, first: int, count: int, settle_all: bool, seconds: flo
                       "seconds": time.monotonic() - started}), flush=True)
 
 
-def run_load(url: str, first_tree: int, trees: int, logdir: Path, *, settle_all: bool = False,
-             seconds: float = 0.0) -> tuple[int, int, float]:
-    """Two load processes share ``trees`` trees; returns (trees, requests, wall seconds)."""
+def start_load(url: str, first_tree: int, trees: int, logdir: Path, *,
+               settle_all: bool = False, seconds: float = 0.0,
+               acks: Path | None = None) -> list[subprocess.Popen[bytes]]:
+    """Two load processes sharing ``trees`` trees (``acks``: see :func:`_load`)."""
     per = -(-trees // CLIENTS)
     procs = []
-    started = time.monotonic()
     for i in range(CLIENTS):
         first = first_tree + i * per
         count = max(0, min(per, first_tree + trees - first))
         with (logdir / "load.log").open("ab") as log:
             procs.append(subprocess.Popen(
                 [PY, __file__, "_load", url, str(first), str(count), str(int(settle_all)),
-                 str(seconds)], stdout=subprocess.PIPE, stderr=log, start_new_session=True))
+                 str(seconds), str(acks or "")],
+                stdout=subprocess.PIPE, stderr=log, start_new_session=True))
+    return procs
+
+
+def run_load(url: str, first_tree: int, trees: int, logdir: Path, *, settle_all: bool = False,
+             seconds: float = 0.0) -> tuple[int, int, float]:
+    """Two load processes share ``trees`` trees; returns (trees, requests, wall seconds)."""
+    started = time.monotonic()
+    procs = start_load(url, first_tree, trees, logdir, settle_all=settle_all, seconds=seconds)
     done = reqs = 0
     for p in procs:
         out, _ = p.communicate()
@@ -383,24 +414,78 @@ def server_stall_ms(url: str, since_wall: float,
 
 
 def promise_count(url: str) -> int | None:
-    info = _get(url + "/rpcdemo/info", 30) or {}
+    info = _get(url + "/rpcdemo/info", 600) or {}
     n = info.get("promises")
     return int(n) if isinstance(n, int) else None
+
+
+def crash(server: Server, first_tree: int, tmp: Path, want: int) -> tuple[float, int, int]:
+    """A write load on fresh trees; ``kill -9`` once ``want`` requests were acknowledged;
+    restart. Returns (seconds to ``/ready``, requests acknowledged, of them found as
+    acknowledged: every created id there, every settled id settled)."""
+    acks = tmp / f"acks-{server.starts}.txt"
+    acks.write_text("")
+    procs = start_load(server.url, first_tree, 10**6, tmp, seconds=300, acks=acks)
+
+    def acked() -> int:
+        return acks.read_text().count("\n")
+
+    try:
+        wait_for(lambda: acked() >= want, 300, f"{want} acknowledged requests")
+        server.kill9()
+    finally:
+        for p in procs:
+            p.communicate(timeout=60)
+    restart = server.start()
+    lines = [line.split(" ", 1) for line in acks.read_text().splitlines()]
+    created = {pid for kind, pid in lines if kind == "promise.create"}
+    settled = {pid for kind, pid in lines if kind == "promise.settle"}
+    found = asyncio.run(_verify(server.url, created, settled))
+    return restart, len(lines), found
+
+
+async def _verify(url: str, created: set[str], settled: set[str]) -> int:
+    """How many of the acknowledged requests the server shows (``promise.get`` each id)."""
+    host, port = url.rsplit("/", 1)[1].rsplit(":", 1)
+    ids = sorted(created | settled)
+    found = 0
+
+    async def worker(chunk: list[str]) -> None:
+        nonlocal found
+        conn = await Conn.open(host, int(port))
+        try:
+            for pid in chunk:
+                status, body = await conn.post(json.dumps({
+                    "kind": "promise.get", "head": {"corrId": pid, "version": VERSION},
+                    "data": {"id": pid}}).encode())
+                data = json.loads(body).get("data") if status == 200 else None
+                promise = data.get("promise") if isinstance(data, dict) else None
+                if not isinstance(promise, dict) or promise.get("id") != pid:
+                    continue
+                found += pid in created
+                found += pid in settled and promise.get("state") == "resolved"
+        finally:
+            conn.writer.close()
+
+    await asyncio.gather(*(worker(ids[i::8]) for i in range(8)))
+    return found
 
 
 def fill_table(args: argparse.Namespace, tmp: Path) -> None:
     sizes = [parse_size(s) for s in args.sizes.split(",")]
     server = Server(args.repo, tmp / "store.sqlite", tmp, [])
-    server.start()
+    empty = server.start()
     base_rss = rss_mb(server.pid)
     trees = 0
     rows: list[str] = []
     started = time.monotonic()
-    print(f"bench_store: {args.repo}, store {tmp / 'store.sqlite'}, base RSS {base_rss:.0f} MB",
-          flush=True)
+    print(f"bench_store: {args.repo}, store {tmp / 'store.sqlite'}, base RSS {base_rss:.0f} MB, "
+          f"start on an empty store (the floor of every restart) {empty:.2f} s / "
+          f"{server.ready_cpu:.2f} s CPU; load {os.getloadavg()[0]:.1f}", flush=True)
     header = (f"{'promises':>10} {'req/s':>8} {'CPU us/req':>10} {'stall ms':>11} "
               f"{'slowest ms':>11} {'RSS MB':>8} "
-              f"{'B/promise':>10} {'info ms':>8} {'restart s':>10} {'kept':>5}")
+              f"{'B/promise':>10} {'info ms':>8} {'restart s/cpu':>14} {'loaded s':>9} "
+              f"{'kept':>5} {'crash s/cpu':>12} {'acked kept':>12}")
     print(header, flush=True)
     try:
         for size in sizes:
@@ -413,6 +498,7 @@ def fill_table(args: argparse.Namespace, tmp: Path) -> None:
                 prefill(server.store, trees, fill_to - trees)
                 trees = fill_to
                 server.start()
+                promise_count(server.url)  # the window measures serving, not the store's read
             elif fill_to > trees and left > 0:
                 got, _, _ = run_load(server.url, trees, fill_to - trees, tmp, seconds=left)
                 trees += got
@@ -422,7 +508,8 @@ def fill_table(args: argparse.Namespace, tmp: Path) -> None:
                             f"{size})")
                 print(rows[-1], flush=True)
                 break
-            got, row = _measure_window(server, trees, target_trees, tmp, left, base_rss)
+            got, row = _measure_window(server, trees, target_trees, tmp, left, base_rss,
+                                       args.acked)
             trees += got
             rows.append(row)
             print(rows[-1], flush=True)
@@ -431,13 +518,14 @@ def fill_table(args: argparse.Namespace, tmp: Path) -> None:
                 break
     finally:
         server.stop()
-    print(f"\nbench_store: {time.monotonic() - started:.0f} s; logs in {tmp}")
+    print(f"\nbench_store: {time.monotonic() - started:.0f} s; load {os.getloadavg()[0]:.1f}; "
+          f"logs in {tmp}")
 
 
 def _measure_window(server: Server, trees: int, target_trees: int, tmp: Path, left: float,
-                    base_rss: float) -> tuple[int, str]:
+                    base_rss: float, want_acks: int) -> tuple[int, str]:
     """Load ``server`` from ``trees`` up to ``target_trees`` (within ``left`` seconds), then
-    kill -9 and restart it; the trees added and the table row."""
+    kill -9 and restart it, then crash it under load; the trees added and the table row."""
     probe = TinyProbe(server.url)
     probe.start()
     w0, m0, c0 = time.time(), time.monotonic(), cpu_s(server.pid)
@@ -453,13 +541,19 @@ def _measure_window(server: Server, trees: int, target_trees: int, tmp: Path, le
     per = (rss - base_rss) * 1024 * 1024 / max(held, 1)
     info_ms = info_latency_ms(server.url)
     server.kill9()
-    restart = server.start()
+    restart = f"{server.start():.2f}/{server.ready_cpu:.2f}"
+    ready_at = time.monotonic()
     kept = promise_count(server.url)
-    ok = "yes" if kept is None or kept >= held else f"NO ({kept})"
+    loaded = time.monotonic() - ready_at
+    ok = "yes" if kept is not None and kept >= held else f"NO ({kept})"
+    crash_s, acked, found = crash(server, trees + got + 1, tmp, want_acks)
+    crash_t = f"{crash_s:.2f}/{server.ready_cpu:.2f}"
+    acked_ok = f"{found}/{acked}"
     stall_s = f"{stall[0]:.0f}/{stall[1]:.1f}" if stall is not None else "-"
     return got, (f"{held:>10} {rps:>8.0f} {cpu_us:>10.0f} {stall_s:>11} "
                  f"{slowest:>11.1f} {rss:>8.0f} "
-                 f"{per:>10.0f} {info_ms:>8.2f} {restart:>10.2f} {ok:>5}")
+                 f"{per:>10.0f} {info_ms:>8.2f} {restart:>14} {loaded:>9.2f} {ok:>5} "
+                 f"{crash_t:>12} {acked_ok:>12}")
 
 
 def soak(args: argparse.Namespace, tmp: Path) -> None:
@@ -495,8 +589,8 @@ def soak(args: argparse.Namespace, tmp: Path) -> None:
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "_load":
-        url, first, count, settle_all, seconds = sys.argv[2:7]
-        asyncio.run(_load(url, int(first), int(count), settle_all == "1", float(seconds)))
+        url, first, count, settle_all, seconds, acks = sys.argv[2:8]
+        asyncio.run(_load(url, int(first), int(count), settle_all == "1", float(seconds), acks))
         return
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="10k,100k,400k,1M",
@@ -510,6 +604,8 @@ def main() -> None:
     ap.add_argument("--prefill", action="store_true",
                     help="write all but each measuring window straight into the store "
                     "(the server's own records; needs this checkout's server)")
+    ap.add_argument("--acked", type=int, default=2000,
+                    help="crash: kill -9 once this many writes were acknowledged (default 2000)")
     ap.add_argument("--retain", help="soak mode: the server's --retain (e.g. 60s)")
     ap.add_argument("--soak", default="10m", help="soak length with --retain (default 10m)")
     args = ap.parse_args()

@@ -31,7 +31,6 @@ Fault-injection knobs (off by default):
 
 from __future__ import annotations
 
-import math
 import os
 import uuid
 from collections.abc import Mapping
@@ -39,14 +38,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from resonate_rpc_cli.contracts import naming as t
+from resonate_rpc_cli.contracts import node_env
+from resonate_rpc_cli.contracts.connectors import connector_of
 from resonate_rpc_cli.contracts.home import Home
+from resonate_rpc_cli.contracts.node_env import NodeEnvError as ConfigError
+
+__all__ = ["ConfigError", "NodeConfig"]
 
 DEFAULT_URL = f"http://{t.DEFAULT_HOST}:{t.DEFAULT_SERVER_PORT}"
-DEFAULT_TTL_S = 60.0
-
-
-class ConfigError(ValueError):
-    """An environment variable has a value the node cannot use."""
 
 
 @dataclass(frozen=True)
@@ -79,7 +78,7 @@ class NodeConfig:
         """
         env = os.environ if env is None else env
         url = env.get(t.ENV_URL, "").strip() or DEFAULT_URL
-        if not url.startswith(("http://", "https://")) and not t.is_postgres_url(url):
+        if connector_of(url) is None:
             raise ConfigError(f"{t.ENV_URL} must be an http(s) URL or a postgresql:// "
                               f"database, got {url!r}")
         name = env.get(t.ENV_NODE_NAME, "").strip() or default_name or f"{group}-1"
@@ -89,13 +88,6 @@ class NodeConfig:
         ledger_raw = env.get(t.ENV_LEDGER_DIR, "").strip()
         ledger_dir = Path(ledger_raw) if ledger_raw else Home.resolve(env=env).ledger_dir
         ready_raw = env.get(t.ENV_READY_FILE, "").strip()
-        mode = env.get(t.ENV_DELAY_MODE, "").strip() or t.DEFAULT_DELAY_MODE
-        if mode not in t.DELAY_MODES:
-            raise ConfigError(f"{t.ENV_DELAY_MODE} must be one of {', '.join(t.DELAY_MODES)}, "
-                              f"got {mode!r}")
-        fail_raw = env.get(t.ENV_FAIL_FIRST, "").strip()
-        if fail_raw not in ("", "0", "1"):
-            raise ConfigError(f"{t.ENV_FAIL_FIRST} must be 0 or 1, got {fail_raw!r}")
         return cls(
             url=url.rstrip("/"),
             group=group,
@@ -103,10 +95,10 @@ class NodeConfig:
             node_id=node_id,
             ledger_dir=ledger_dir.absolute(),
             ready_file=Path(ready_raw).absolute() if ready_raw else None,
-            ttl_s=_seconds(env, t.ENV_TTL, DEFAULT_TTL_S, minimum_exclusive=True),
-            step_delay_s=_seconds(env, t.ENV_STEP_DELAY, 0.0),
-            delay_mode=mode,
-            fail_first=fail_raw == "1",
+            ttl_s=node_env.TTL.read(env),
+            step_delay_s=node_env.STEP_DELAY.read(env),
+            delay_mode=node_env.DELAY_MODE.read(env),
+            fail_first=node_env.FAIL_FIRST.read(env),
             fail_always=group in _groups(env.get(t.ENV_FAIL_ALWAYS, "")),
             token=env.get("RESONATE_TOKEN") or None,
         )
@@ -115,18 +107,3 @@ class NodeConfig:
 def _groups(raw: str) -> set[str]:
     return {part.strip() for part in raw.split(",") if part.strip()}
 
-
-def _seconds(
-    env: Mapping[str, str], var: str, default: float, minimum_exclusive: bool = False
-) -> float:
-    raw = env.get(var, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{var} must be a number of seconds, got {raw!r}") from None
-    if not math.isfinite(value) or value < 0 or (minimum_exclusive and value == 0):
-        bound = "> 0" if minimum_exclusive else ">= 0"
-        raise ConfigError(f"{var} must be {bound} seconds, got {raw!r}")
-    return value

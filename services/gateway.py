@@ -33,16 +33,11 @@ from typing import Any, NoReturn
 from resonate.handle import ResonateHandle
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from resonate_rpc_cli.contracts import node_env
 from resonate_rpc_cli.contracts.errors import NotRunningError, UsageError, exit_code_of
 from resonate_rpc_cli.contracts.flows import Flow
 from resonate_rpc_cli.contracts.lifeline import start_lifeline
-from resonate_rpc_cli.contracts.naming import (
-    DEFAULT_GATEWAY_PORT,
-    DEFAULT_HOST,
-    ENV_GATEWAY_HOST,
-    ENV_GATEWAY_PORT,
-    GATEWAY,
-)
+from resonate_rpc_cli.contracts.naming import GATEWAY
 from services.config import ConfigError, NodeConfig
 from services.gateway_app import (
     FlowConflict,
@@ -168,13 +163,9 @@ class SdkBridge:
 
 def bind_address(env: dict[str, str] | os._Environ[str]) -> tuple[str, int]:
     """The gateway's host and port from the environment; :class:`ConfigError` if bad."""
-    host = env.get(ENV_GATEWAY_HOST, "").strip() or DEFAULT_HOST
-    raw = env.get(ENV_GATEWAY_PORT, "").strip()
-    if not raw:
-        return host, DEFAULT_GATEWAY_PORT
-    if not raw.isdigit() or int(raw) > 65535:
-        raise ConfigError(f"{ENV_GATEWAY_PORT} must be a port number 0..65535, got {raw!r}")
-    return host, int(raw)
+    host: str = node_env.GATEWAY_HOST.read(env)
+    port: int = node_env.GATEWAY_PORT.read(env)
+    return host, port
 
 
 def listen(host: str, port: int) -> socket.socket:

@@ -37,9 +37,9 @@ from flask import Flask, Response, jsonify
 from flask import request as flask_request
 from werkzeug.exceptions import HTTPException
 
+from resonate_rpc_cli.contracts.connectors import POSTGRES, connector_of
 from resonate_rpc_cli.contracts.flows import DEFAULT_ARG, FLOWS, Flow
 from resonate_rpc_cli.contracts.ids import root_id_problem
-from resonate_rpc_cli.contracts.naming import is_postgres_url
 
 DEFAULT_WAIT_S = 300.0
 MAX_WAIT_S = 86_400.0
@@ -115,7 +115,7 @@ def probe_server(url: str, timeout_s: float = 1.0) -> str | None:
     A resonate-pg database (``postgresql://``) counts as reachable when its
     host accepts a TCP connection on its port.
     """
-    if is_postgres_url(url):
+    if connector_of(url) == POSTGRES:
         parts = urlsplit(url)
         try:
             with socket.create_connection((parts.hostname or "localhost", parts.port or 5432),

@@ -47,11 +47,12 @@ from resonate.connections import HttpConnection
 from resonate.context import Context
 from resonate.resonate import Resonate
 
+from resonate_rpc_cli.contracts.connectors import POSTGRES, connector_of
 from resonate_rpc_cli.contracts.errors import NotRunningError, UsageError, exit_code_of
 from resonate_rpc_cli.contracts.flows import expected_value
 from resonate_rpc_cli.contracts.ledger import LedgerEntry, LedgerWriter
 from resonate_rpc_cli.contracts.lifeline import start_lifeline
-from resonate_rpc_cli.contracts.naming import DELAY_SLEEP, DELAY_WORK, is_postgres_url
+from resonate_rpc_cli.contracts.naming import DELAY_SLEEP, DELAY_WORK
 from services.config import ConfigError, NodeConfig
 from services.sse import RECONNECT_BACKOFF, NodeSSEConnection
 
@@ -210,12 +211,12 @@ class Node:
     def start_sdk(self, on_connect: Callable[[], None] | None = None) -> Resonate:
         """Build and start ``Resonate`` for this node; must run inside the event loop.
 
-        On resonate-pg (a ``postgresql://`` URL) one ``PostgresConnection`` is the
-        network and the source (see :mod:`services.pgsource`); else our SSE source
-        and an HTTP network.
+        The connector follows the URL (``contracts/connectors.py``): on resonate-pg
+        (``postgresql://``) one ``PostgresConnection`` is the network and the source
+        (see :mod:`services.pgsource`); else our SSE source and an HTTP network.
         """
         cfg = self.config
-        if is_postgres_url(cfg.url):
+        if connector_of(cfg.url) == POSTGRES:
             from services.pgsource import postgres_connection  # noqa: PLC0415 (psycopg: slow)
 
             conn, self.source = postgres_connection(cfg.url, cfg.node_id, cfg.group, on_connect)

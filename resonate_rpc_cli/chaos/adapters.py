@@ -24,7 +24,7 @@ from resonate_rpc_cli.chaos.targets import DOWN, PAUSED, RUNNING, LinkControl, N
 from resonate_rpc_cli.contracts.errors import ExitStatus, NotRunningError, RpcdemoError, UsageError
 from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.links.client import LinkClient
-from resonate_rpc_cli.supervisor import launch
+from resonate_rpc_cli.supervisor import updown
 from resonate_rpc_cli.supervisor.client import SupervisorClient, TopologyStatus
 from resonate_rpc_cli.supervisor.scan import processes_of_home
 from resonate_rpc_cli.supervisor.states import NO_PROCESS
@@ -70,19 +70,18 @@ class SupervisedTopology:
     def nodes(self) -> list[NodeInfo]:
         return [
             NodeInfo(
-                name=str(n["name"]), group=str(n["group"]),
-                pid=n.get("pid") if n.get("state") not in NO_PROCESS else None,
-                state=_STATES.get(str(n["state"]), str(n["state"])),
-                node_id=n.get("node_id") or None,
+                name=n.name, group=n.group,
+                pid=n.pid if n.state not in NO_PROCESS else None,
+                state=_STATES.get(n.state, n.state), node_id=n.node_id,
             )
-            for n in self._status().node_rows()
+            for n in self._status().nodes
         ]
 
     def _signal(self, name: str, sig: str) -> int:
         killed = self.supervisor.kill(name, sig, count=1).killed
         if not killed:
             raise RpcdemoError(f"the supervisor did not signal {name} with {sig}")
-        return int(killed[0]["pid"])
+        return killed[0].pid
 
     def kill(self, name: str) -> int:
         return self._signal(name, "KILL")
@@ -95,6 +94,14 @@ class SupervisedTopology:
 
     def resume(self, name: str) -> int:
         return self._signal(name, "CONT")
+
+    def hold(self, kind: str, node: str, for_s: float) -> int:
+        """Register a fault as a lease this process holds (see ``targets.FaultHolder``)."""
+        return self.supervisor.hold_fault(kind, node, for_s, holder="chaos",
+                                          holder_pid=os.getpid())
+
+    def release(self, lease_id: int) -> None:
+        self.supervisor.release_fault(lease_id)
 
     def respawn(self, name: str) -> NodeInfo:
         """Respawn ``name`` (or accept the supervisor's own restart) and wait until ready."""
@@ -169,6 +176,9 @@ def own_topology(
 ) -> Iterator[OwnTopology]:
     """Start a whole topology under a temporary HOME; tear it down and count orphans after.
 
+    Its supervisor is owned by this process (the lifeline): if this process is
+    killed, the topology stops by itself.
+
     Raises :class:`NotRunningError` (exit 3) when it cannot start; whatever
     was started is stopped first. The HOME is removed afterwards unless
     ``keep_home`` (its logs help to debug a failed run).
@@ -184,7 +194,8 @@ def own_topology(
     daemon: subprocess.Popen[bytes] | None = None
     try:
         try:
-            daemon = launch.up(home, config, detach=True, timeout_s=up_timeout_s).daemon
+            # owned (lifeline): the topology dies with this process, even after kill -9
+            daemon = updown.up(home, config, detach=False, timeout_s=up_timeout_s).daemon
         except RpcdemoError as exc:
             raise NotRunningError(f"chaos could not start its own topology: {exc}") from exc
         own = OwnTopology(SupervisedTopology(home), home)
@@ -193,7 +204,7 @@ def own_topology(
         cleaned = 0
         with contextlib.suppress(RpcdemoError):
             # processes the supervisor's own shutdown left behind, which down() then ended
-            cleaned = int(launch.down(home).get("leftovers", 0))
+            cleaned = int(updown.down(home).get("leftovers", 0))
         if daemon is not None:
             _reap(daemon)
         left = _wait_no_processes(root, 10.0)

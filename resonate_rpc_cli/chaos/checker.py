@@ -19,7 +19,10 @@ Rules (each turns the verdict to ``fail``):
   (the ``ctx.run`` checkpoint; else the function's own promise) had already
   settled: ``floor(ts * 1000) > settledAt``, both wall-clock ms on one machine;
 * **pending after heal** — any promise of the run still pending;
-* **orphans** — processes of ours left after teardown.
+* **orphans** — processes of ours left after teardown;
+* **server invariants** (from the server's transition journal, when it kept
+  one: :mod:`.invariants`) — a task with two live leases at once, or a
+  settled promise that changed.
 
 Coverage (else ``unknown``): at least ``min_faults`` faults landed, every flow
 kind of the mix completed at least once, every requested flow was started, and
@@ -36,6 +39,7 @@ from typing import Any
 
 from resonate_rpc_cli.chaos.faults import FaultRecord
 from resonate_rpc_cli.chaos.history import Op
+from resonate_rpc_cli.chaos.invariants import LEASES, SETTLED, summary
 from resonate_rpc_cli.chaos.measures import latency_ms, recovery_s, step_executions
 from resonate_rpc_cli.chaos.outcomes import FlowRecord, attach, flows_from_history
 from resonate_rpc_cli.contracts.flows import FLOWS, expected_value, flow_named
@@ -68,6 +72,7 @@ def check(
     *,
     options: CheckOptions,
     orphans: int = 0,
+    journal: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Judge one run; return the report dict (the ``report.json`` contract).
 
@@ -108,6 +113,9 @@ def check(
     steps = step_executions(entries, records, problems)
     pending = sorted(pid for pid, rec in records.items() if rec.get("state") == "pending")
     problems["pending"] = pending
+
+    invariants, broken = summary(journal)
+    problems.update(broken)
 
     landed = [f for f in faults if f.landed]
     recovery = recovery_s(landed, flows)
@@ -160,6 +168,7 @@ def check(
         "recovery_s": recovery,
         "latency_ms": latency,
         "pending_after_heal": len(pending),
+        "invariants": invariants,
         "orphans": orphans,
         "orphans_checked": options.orphans_checked,
         "coverage": {
@@ -182,6 +191,10 @@ def _failures(problems: dict[str, list[Any]], steps: dict[str, Any], *, lost: in
     _reason(reasons, steps["reexecuted_after_settle"],
             "step execution(s) started after the step had settled")
     _reason(reasons, len(problems["pending"]), "promise(s) still pending after heal")
+    _reason(reasons, len(problems["two_live_leases"]),
+            f"time(s) a task had two live leases (invariant: {LEASES})")
+    _reason(reasons, len(problems["settled_promise_changed"]),
+            f"settled promise(s) changed (invariant: {SETTLED})")
     _reason(reasons, orphans, "process(es) left after teardown")
     return reasons
 

@@ -23,12 +23,19 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
+from resonate_rpc_cli.backends import read_client
 from resonate_rpc_cli.chaos.faults import FaultRecord
 from resonate_rpc_cli.chaos.history import wall_ms
 from resonate_rpc_cli.chaos.schedule import NODE_FAULTS, PlannedFault, scope_size
 from resonate_rpc_cli.chaos.strikes import Striker, pid_gone, pid_stopped, wait_for
-from resonate_rpc_cli.chaos.targets import RUNNING, ChaosTopology, LinkControl, NodeInfo
-from resonate_rpc_cli.clients.protocol import ProtocolError, ServerUnreachable, read_client
+from resonate_rpc_cli.chaos.targets import (
+    RUNNING,
+    ChaosTopology,
+    FaultHolder,
+    LinkControl,
+    NodeInfo,
+)
+from resonate_rpc_cli.clients.protocol import ProtocolError, ServerUnreachable
 from resonate_rpc_cli.contracts.errors import RpcdemoError
 from resonate_rpc_cli.contracts.naming import GATEWAY, SERVER
 
@@ -38,6 +45,8 @@ __all__ = ["Nemesis", "heal_everything", "pid_gone", "pid_stopped", "task_holder
 INSTANT_FAULTS = frozenset({"reset"})
 #: How often a fault waiting for a task holder asks the server again.
 HOLDER_POLL_S = 0.03
+#: A fault's lease outlasts its planned down time by this much (the heal's own time).
+LEASE_MARGIN_S = 10.0
 
 
 def task_holders(server_url: str, nodes: Sequence[NodeInfo]) -> dict[str, list[str]]:
@@ -89,6 +98,8 @@ class Nemesis:
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._in_force: set[str] = set()
+        #: fault index -> the lease ids the supervisor holds for it
+        self._leases: dict[int, list[int]] = {}
         self._thread: threading.Thread | None = None
         self.started_at = 0.0
 
@@ -104,6 +115,11 @@ class Nemesis:
             self._thread.join(timeout_s)
         with self._lock:
             self.log.sort(key=lambda r: r.index)
+
+    def in_force(self) -> set[str]:
+        """The names of the nodes a fault holds (or is about to hold) now."""
+        with self._lock:
+            return set(self._in_force)
 
     def _run(self) -> None:
         slots = threading.BoundedSemaphore(self.overlap)
@@ -223,6 +239,7 @@ class Nemesis:
                     record: FaultRecord) -> None:
         failed: list[str] = []
         for victim in victims:
+            self._hold(planned, victim.name)
             pid, ok = self.striker.strike(planned, victim)
             if pid is not None:
                 record.os_pids.append(pid)
@@ -239,8 +256,26 @@ class Nemesis:
             self.on_event(f"{planned.kind} {', '.join(record.targets)}"
                           + (f" holding {len(record.held)} task(s)" if record.held else ""))
 
+    def _hold(self, planned: PlannedFault, node: str) -> None:
+        """Register the fault with the topology before striking (when it holds leases):
+        if this process dies mid-fault, the supervisor heals it. Raises
+        :class:`RpcdemoError` when it refuses (then the fault is not struck)."""
+        if isinstance(self.topology, FaultHolder):
+            lease = self.topology.hold(planned.kind, node, planned.down_s + LEASE_MARGIN_S)
+            with self._lock:
+                self._leases.setdefault(planned.index, []).append(lease)
+
+    def _release(self, index: int) -> None:
+        with self._lock:
+            leases = self._leases.pop(index, [])
+        if isinstance(self.topology, FaultHolder):
+            for lease in leases:
+                with contextlib.suppress(RpcdemoError):  # healed for us meanwhile: fine
+                    self.topology.release(lease)
+
     def heal(self, record: FaultRecord) -> None:
-        """Undo a landed fault on every victim: resume, respawn or heal the link."""
+        """Undo a landed fault on every victim: resume, respawn or heal the link; then
+        release its leases (a failed heal keeps them: the supervisor heals at the deadline)."""
         try:
             for name in record.targets or [record.target]:
                 record.heal, pid = self.striker.undo(record.kind, name)
@@ -250,6 +285,8 @@ class Nemesis:
             self.on_event(f"healed {', '.join(record.targets)} ({record.heal})")
         except RpcdemoError as exc:
             record.error = f"heal failed: {exc}"
+            return
+        self._release(record.index)
 
 
 def heal_everything(topology: ChaosTopology, links: LinkControl | None = None) -> list[str]:

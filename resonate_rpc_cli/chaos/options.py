@@ -32,7 +32,8 @@ class ChaosOptions:
     may be in force at once; ``scopes`` are drawn from per node fault; a node
     fault waits up to ``holder_wait_s`` for a node holding a task.
     ``deadline_s`` bounds the workload; settling gets whatever is left of it,
-    and at least ``settle_min_s``.
+    and at least ``settle_min_s``. A ``ChaosOptions`` is valid once made: bad values
+    are a :class:`UsageError` from the constructor.
     """
 
     flows: int = 100
@@ -71,8 +72,9 @@ class ChaosOptions:
             interval_s=self.interval_s, down_s=self.down_s, scopes=self.scopes,
         )
 
-    def validate(self) -> ChaosOptions:
-        """Return self, or raise :class:`UsageError` naming the first bad value."""
+    def __post_init__(self) -> None:
+        """Valid by construction: :class:`UsageError` naming the first bad value (the flags,
+        a replayed report and ``dataclasses.replace`` all pass through here, once)."""
         if self.flows < 1:
             raise UsageError(f"--flows must be >= 1, got {self.flows}")
         if self.concurrency < 1:
@@ -96,7 +98,6 @@ class ChaosOptions:
             self.schedule()
         except ValueError as exc:
             raise UsageError(str(exc)) from None
-        return self
 
     def to_dict(self) -> dict[str, Any]:
         return {

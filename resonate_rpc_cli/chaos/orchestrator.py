@@ -8,6 +8,11 @@
    pending or the settle deadline passes;
 5. collect the promises (per root, by ``resonate:origin``) and the ledgers.
 
+A run that ends early (its :class:`~.stopper.Stopper` tripped: a signal, a
+closed output, an error, its topology gone) stops the workload, heals what
+it holds (unless the topology is gone), skips settling, collects what it can
+within a few seconds, and records why in ``RunRecord.ended``.
+
 :func:`execute` returns a :class:`RunRecord`; judging it is the pure
 :func:`~.checker.check`, done by the caller once it knows about orphans.
 """
@@ -15,6 +20,7 @@
 from __future__ import annotations
 
 import secrets
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -22,11 +28,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from resonate_rpc_cli.backends import read_client
 from resonate_rpc_cli.chaos.faults import FaultRecord
 from resonate_rpc_cli.chaos.history import History, Op, wall_ms
+from resonate_rpc_cli.chaos.invariants import read_journal
 from resonate_rpc_cli.chaos.nemesis import Nemesis, heal_everything
 from resonate_rpc_cli.chaos.options import ChaosOptions
 from resonate_rpc_cli.chaos.schedule import NET_FAULTS, PlannedFault
+from resonate_rpc_cli.chaos.stopper import RunGuard, Stopper, TopologyWatch
 from resonate_rpc_cli.chaos.supply import FlowPlan, FlowSupply
 from resonate_rpc_cli.chaos.targets import ChaosTopology, LinkControl
 from resonate_rpc_cli.chaos.workload import Workload
@@ -34,12 +43,12 @@ from resonate_rpc_cli.clients.protocol import (
     ProtocolError,
     ReadClient,
     ServerUnreachable,
-    read_client,
 )
 from resonate_rpc_cli.contracts import tags as tag
-from resonate_rpc_cli.contracts.errors import NotRunningError, UsageError
+from resonate_rpc_cli.contracts.errors import ExitStatus, NotRunningError, RpcdemoError, UsageError
 from resonate_rpc_cli.contracts.ids import origin_of
 from resonate_rpc_cli.contracts.ledger import LedgerEntry, read_ledger
+from resonate_rpc_cli.contracts.naming import SERVER
 
 __all__ = ["ChaosOptions", "RunRecord", "execute", "settle", "wait_healthy"]
 
@@ -62,6 +71,11 @@ class RunRecord:
     settled: bool = False
     healed: list[str] = field(default_factory=list)
     topology: dict[str, Any] = field(default_factory=dict)
+    #: the server's transition journal from the run's start (``None``: it kept none)
+    journal: list[dict[str, Any]] | None = None
+    #: why the run ended before its stop rule (None: it did not), and its exit code
+    ended: str | None = None
+    end_status: int | None = None
 
 
 def new_run_tag() -> str:
@@ -77,15 +91,16 @@ def _http_ok(url: str, timeout_s: float = 2.0) -> bool:
         return False
 
 
-def wait_healthy(topology: ChaosTopology, timeout_s: float = 20.0) -> None:
-    """Wait until the server (its read side) and the gateway (``/health``) answer; else
-    :class:`NotRunningError`."""
+def wait_healthy(topology: ChaosTopology, timeout_s: float = 20.0,
+                 stop: threading.Event | None = None) -> None:
+    """Wait until the server (its read side) and the gateway (``/health``) answer (or
+    ``stop`` is set); else :class:`NotRunningError`."""
     deadline = time.monotonic() + timeout_s
     reader = read_client(topology.server_url, timeout_s=2.0)
     while True:
         server = reader.healthy()
         gateway = _http_ok(topology.gateway_url.rstrip("/") + "/health")
-        if server and gateway:
+        if (server and gateway) or (stop is not None and stop.is_set()):
             return
         if time.monotonic() >= deadline:
             down = [n for n, ok in (("server", server), ("gateway", gateway)) if not ok]
@@ -109,8 +124,10 @@ def pending_roots(client: ReadClient, roots: list[str]) -> list[str]:
 def settle(
     client: ReadClient, roots: list[str], deadline: float,
     on_event: Callable[[str], None],
+    stop: threading.Event | None = None,
 ) -> bool:
-    """Poll until no call tree of ``roots`` has a pending promise; False at the deadline.
+    """Poll until no call tree of ``roots`` has a pending promise; False at the deadline
+    (or once ``stop`` is set).
 
     A server that does not answer (restarting) is polled again, not fatal.
     """
@@ -125,7 +142,7 @@ def settle(
             if not left:
                 return True
         now = time.monotonic()
-        if now >= deadline:
+        if now >= deadline or (stop is not None and stop.is_set()):
             return False
         if now - last_report > 5:
             on_event(f"settling: {len(left)} call tree(s) still pending")
@@ -144,7 +161,6 @@ def collect_promises(client: ReadClient, roots: list[str]) -> list[dict[str, Any
 def _preflight(topology: ChaosTopology, options: ChaosOptions,
                links: LinkControl | None) -> None:
     """Refuse faults this topology cannot take; wait until it answers."""
-    options.validate()
     if "server" in options.faults and not topology.durable:
         raise UsageError("server faults need a durable store; start the topology without "
                          "--memory, or leave 'server' out of --faults")
@@ -156,19 +172,22 @@ def _preflight(topology: ChaosTopology, options: ChaosOptions,
 
 
 def _play(topology: ChaosTopology, options: ChaosOptions, record: RunRecord,
-          links: LinkControl | None, emit: Callable[[str], None]) -> History:
-    """The workload under the nemesis, until the stop rule (or the deadline) ends it."""
-    history = History()
+          links: LinkControl | None, emit: Callable[[str], None], history: History,
+          guard: RunGuard, nemeses: list[Nemesis]) -> None:
+    """The workload under the nemesis, until the stop rule (or the deadline, or the
+    guard's stopper) ends it; the nemesis goes in ``nemeses`` (the watch asks it)."""
     started = time.monotonic()
     nemesis = Nemesis(topology, record.schedule, options.targets, on_event=emit,
                       overlap=options.overlap, holder_wait_s=options.holder_wait_s,
                       links=links)
+    nemeses.append(nemesis)
     supply = FlowSupply(options.seed, options.mix, record.run_tag, options.stop_rule(),
                         schedule_done=nemesis.done.is_set, rate=options.rate)
     workload = Workload(topology.gateway_url, supply, concurrency=options.concurrency,
                         history=history, deadline=started + options.deadline_s,
                         request_timeout_s=options.request_timeout_s,
-                        server_url=topology.server_url)
+                        server_url=topology.server_url, abandon=guard.stopper.event)
+    guard.stopper.on_trip(workload.stop.set)
     emit(f"run {record.run_tag}: at least {options.flows} flows, for at least "
          f"{options.duration_s:g} s and until {len(record.schedule)} planned faults were "
          f"played (up to {options.overlap} at once), seed {options.seed}")
@@ -177,12 +196,11 @@ def _play(topology: ChaosTopology, options: ChaosOptions, record: RunRecord,
         workload.run()
     finally:
         workload.stop.set()
-        nemesis.stop()
-    record.workload_s = round(time.monotonic() - started, 3)
-    record.plans = supply.plans()
-    record.faults = list(nemesis.log)
+        nemesis.stop(timeout_s=20.0 if guard.stopper.tripped else 120.0)
+        record.workload_s = round(time.monotonic() - started, 3)
+        record.plans = supply.plans()
+        record.faults = list(nemesis.log)
     emit(f"workload done in {record.workload_s:.1f}s ({len(record.plans)} flows); healing")
-    return history
 
 
 def execute(
@@ -191,13 +209,15 @@ def execute(
     on_event: Callable[[str], None] | None = None,
     run_tag: str | None = None,
     links: LinkControl | None = None,
+    guard: RunGuard | None = None,
 ) -> RunRecord:
     """Run the workload under the nemesis, heal, settle and collect; see the module docstring.
 
     Raises :class:`UsageError` for ``server`` faults on a server without a
     durable store or network faults without ``links``, and
-    :class:`NotRunningError` when the topology is not healthy at the start or
-    its server cannot be read at the end.
+    :class:`NotRunningError` when the topology is not healthy at the start.
+    From then on it does not raise (but :class:`KeyboardInterrupt`): whatever
+    ends the run early trips ``guard.stopper`` and is in ``record.ended``.
     """
     emit = on_event or (lambda _msg: None)
     _preflight(topology, options, links)
@@ -208,21 +228,66 @@ def execute(
         topology={"server_url": topology.server_url, "gateway_url": topology.gateway_url,
                   "durable": topology.durable, "links": links is not None},
     )
-    history = _play(topology, options, record, links, emit)
+    guard = guard or RunGuard(Stopper())
+    history = History()
+    nemeses: list[Nemesis] = []
+    watch = TopologyWatch(guard.stopper, guard.home, topology.server_url,
+                          server_faulted=lambda: any(SERVER in n.in_force() for n in nemeses),
+                          streams=guard.streams)
+    try:
+        with watch:  # through settling too: a topology gone then ends the run as well
+            _play(topology, options, record, links, emit, history, guard, nemeses)
+            if not guard.stopper.tripped:
+                _finish(topology, options, record, links, emit, deadline, guard.stopper)
+    except Exception as exc:  # any error ends the run, with its report
+        status = exc.status if isinstance(exc, RpcdemoError) else ExitStatus.FAILED
+        guard.stopper.trip(f"{type(exc).__name__}: {exc}", status)
+    if guard.stopper.tripped:
+        _end_early(topology, record, links, emit, guard.stopper)
+    record.history = history.ops()
+    root_set = {p.promise_id for p in record.plans}
+    record.ledger = [e for e in read_ledger(topology.ledger_dir)
+                     if origin_of(e.promise_id) in root_set]
+    # HOME/run/transitions.jsonl (contracts/home.py), beside HOME/ledger
+    record.journal = read_journal(topology.ledger_dir.parent / "run" / "transitions.jsonl",
+                                  record.started_ms)
+    return record
+
+
+def _end_early(topology: ChaosTopology, record: RunRecord, links: LinkControl | None,
+               emit: Callable[[str], None], stopper: Stopper) -> None:
+    """After the stopper tripped: heal (unless the topology is gone), collect what answers."""
+    record.ended, record.end_status = stopper.reason, stopper.status
+    emit(f"run ended early: {stopper.reason}")
+    if stopper.status != ExitStatus.NOT_RUNNING:
+        record.healed = heal_everything(topology, links)
+        emit("healed: " + ("; ".join(record.healed) or "nothing was broken"))
+    if record.promises:
+        return
+    try:
+        client = read_client(topology.server_url, timeout_s=2.0)
+        record.promises = collect_promises(client, [p.promise_id for p in record.plans])
+    except (ServerUnreachable, ProtocolError, OSError):
+        pass  # the report says what happened without them
+
+
+def _finish(topology: ChaosTopology, options: ChaosOptions, record: RunRecord,
+            links: LinkControl | None, emit: Callable[[str], None], deadline: float,
+            stopper: Stopper) -> None:
+    """Heal, settle and collect after a run that reached its stop rule."""
     record.healed = heal_everything(topology, links)
-    wait_healthy(topology, timeout_s=60.0)
+    wait_healthy(topology, timeout_s=60.0, stop=stopper.event)
+    if stopper.tripped:
+        return
     roots = [p.promise_id for p in record.plans]
     settle_started = time.monotonic()
     client = read_client(topology.server_url, timeout_s=10.0)
     record.settled = settle(client, roots, max(deadline, settle_started + options.settle_min_s),
-                            emit)
+                            emit, stopper.event)
     record.settle_s = round(time.monotonic() - settle_started, 3)
+    if stopper.tripped:
+        return
     try:
         record.promises = collect_promises(client, roots)
     except (ServerUnreachable, ProtocolError) as exc:
         raise NotRunningError(f"cannot read the run's promises: {exc}") from exc
-    record.history = history.ops()
-    root_set = set(roots)
-    record.ledger = [e for e in read_ledger(topology.ledger_dir)
-                     if origin_of(e.promise_id) in root_set]
-    return record

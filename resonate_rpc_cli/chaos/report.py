@@ -10,20 +10,27 @@ planned faults, and ``report.html`` all of it as one offline page.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from resonate_rpc_cli.chaos.checker import CheckOptions, check
+from resonate_rpc_cli.chaos.faults import FaultRecord
 from resonate_rpc_cli.chaos.fence import fenced_executions
-from resonate_rpc_cli.chaos.history import write_jsonl
+from resonate_rpc_cli.chaos.history import Op, write_jsonl
 from resonate_rpc_cli.chaos.orchestrator import RunRecord
-from resonate_rpc_cli.view.chaos_html import render_html
+from resonate_rpc_cli.contracts.ledger import LedgerEntry
 
 REPORT_FILE = "report.json"
 HISTORY_FILE = "history.jsonl"
 FAULTS_FILE = "faults.jsonl"
 SCHEDULE_FILE = "schedule.json"
 HTML_FILE = "report.html"
+
+#: Renders ``report.html`` from the report, the history, the fault log and the ledger
+#: (``view.chaos_html.render_html``; passed in by the CLI, so chaos/ never imports view/).
+HtmlRenderer = Callable[
+    [dict[str, Any], Sequence[Op], Sequence[FaultRecord], Sequence[LedgerEntry]], str]
 
 
 def judge(record: RunRecord, orphans: int = 0, orphans_checked: bool = False) -> dict[str, Any]:
@@ -36,9 +43,12 @@ def judge(record: RunRecord, orphans: int = 0, orphans_checked: bool = False) ->
             planned_faults=len(record.schedule), orphans_checked=orphans_checked,
             requested_flows=len(record.plans),
         ),
-        orphans=orphans,
+        orphans=orphans, journal=record.journal,
     )
-    if not record.settled:
+    if record.ended is not None:
+        report["verdict"] = "unknown"
+        report["reasons"].insert(0, f"the run ended early: {record.ended}")
+    elif not record.settled:
         report["reasons"].append("the run did not settle before the deadline")
     report["run"] = {
         "tag": record.run_tag,
@@ -50,6 +60,7 @@ def judge(record: RunRecord, orphans: int = 0, orphans_checked: bool = False) ->
         "topology": record.topology,
         "options": options.to_dict(),
         "flows_issued": len(record.plans),
+        "ended": record.ended,
     }
     report["network"] = fenced_executions(record.ledger, record.faults)
     report["fault_log"] = [
@@ -62,20 +73,24 @@ def judge(record: RunRecord, orphans: int = 0, orphans_checked: bool = False) ->
     return report
 
 
-def write_report_dir(directory: Path, report: dict[str, Any], record: RunRecord) -> list[Path]:
-    """Write the report, history, fault log, schedule and page under ``directory``; return paths.
+def write_report_dir(directory: Path, report: dict[str, Any], record: RunRecord,
+                     render_html: HtmlRenderer | None = None) -> list[Path]:
+    """Write the report, history, fault log, schedule and (with ``render_html``) the page
+    under ``directory``; return their paths.
 
     Creates ``directory`` if needed; raises ``OSError`` if it cannot be written.
     """
     directory.mkdir(parents=True, exist_ok=True)
-    paths = [directory / n
-             for n in (REPORT_FILE, HISTORY_FILE, FAULTS_FILE, SCHEDULE_FILE, HTML_FILE)]
+    names = (REPORT_FILE, HISTORY_FILE, FAULTS_FILE, SCHEDULE_FILE)
+    paths = [directory / n for n in (*names, HTML_FILE)]
     paths[0].write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     write_jsonl(paths[1], (op.to_json() for op in record.history))
     write_jsonl(paths[2], (f.to_json() for f in record.faults))
     paths[3].write_text(
         json.dumps([p.to_dict() for p in record.schedule], indent=2) + "\n", encoding="utf-8"
     )
+    if render_html is None:
+        return paths[:4]
     paths[4].write_text(render_html(report, record.history, record.faults, record.ledger),
                         encoding="utf-8")
     return paths

@@ -15,8 +15,9 @@ from typing import Any
 
 from resonate_rpc_cli.chaos.adapters import SupervisedTopology, link_control, own_topology
 from resonate_rpc_cli.chaos.orchestrator import ChaosOptions, RunRecord, execute
-from resonate_rpc_cli.chaos.report import judge, write_report_dir
+from resonate_rpc_cli.chaos.report import HtmlRenderer, judge, write_report_dir
 from resonate_rpc_cli.chaos.schedule import NET_FAULTS
+from resonate_rpc_cli.chaos.stopper import RunGuard, Stopper
 from resonate_rpc_cli.contracts.errors import ExitStatus, RpcdemoError
 from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.supervisor.client import SupervisorClient
@@ -43,8 +44,17 @@ class ChaosResult:
     report_dir: Path | None = None
 
     @property
-    def status(self) -> ExitStatus:
-        return VERDICT_STATUS.get(str(self.report["verdict"]), ExitStatus.FAILED)
+    def ended(self) -> str | None:
+        """Why the run ended before its stop rule (None: it did not)."""
+        return getattr(self.record, "ended", None)
+
+    @property
+    def status(self) -> int:
+        """The exit code: the verdict's, or the one of what ended the run early."""
+        end_status = getattr(self.record, "end_status", None)
+        if end_status is not None:
+            return int(end_status)
+        return int(VERDICT_STATUS.get(str(self.report["verdict"]), ExitStatus.FAILED))
 
 
 def run_chaos(
@@ -56,20 +66,25 @@ def run_chaos(
     on_event: Callable[[str], None] | None = None,
     explicit_faults: bool = True,
     keep_failed: bool = False,
+    guard: RunGuard | None = None,
+    render_html: HtmlRenderer | None = None,
 ) -> ChaosResult:
     """Run one chaos experiment end to end; see the module docstring.
 
     Raises :class:`~resonate_rpc_cli.contracts.errors.UsageError` for bad options and
     :class:`~resonate_rpc_cli.contracts.errors.NotRunningError` (exit 3) when the
-    topology cannot be started, reached or read. The report is written to
-    ``report_dir`` even when the verdict is ``fail``; with ``keep_failed``, a
+    topology cannot be started or reached at the start. The report is written to
+    ``report_dir`` (``report.html`` too when ``render_html`` is given) even
+    when the verdict is ``fail``; with ``keep_failed``, a
     run that does not pass and has no ``report_dir`` writes it to a fresh
-    temporary directory (``result.report_dir``) so it can be replayed. With ``explicit_faults``
+    temporary directory (``result.report_dir``) so it can be replayed. A run
+    ended early by ``guard``'s stopper (a signal, a closed output, an error,
+    its topology gone) is reported too, verdict ``unknown``, with the stopper's
+    exit code as ``result.status``. With ``explicit_faults``
     false (the user did not pass ``--faults``), ``server`` faults are left out
     against a server that keeps no store, and network faults against a
     topology without link proxies, instead of being an error.
     """
-    options.validate()
     emit = on_event or (lambda _msg: None)
     if SupervisorClient(home).answering():
         emit(f"running against the topology under {home.root}")
@@ -77,18 +92,19 @@ def run_chaos(
         links = link_control(home)
         options = _fit_faults(options, topology.durable, links is not None, explicit_faults,
                               emit)
-        record = execute(topology, options, emit, links=links)
+        record = execute(topology, options, emit, links=links,
+                         guard=replace(guard or RunGuard(Stopper()), home=home))
         report = judge(record, orphans=0, orphans_checked=False)
     else:
         record, report = _against_own(options, home, own or OwnTopologySettings(),
-                                      explicit_faults, emit)
+                                      explicit_faults, emit, guard or RunGuard(Stopper()))
     result = ChaosResult(report, record)
     if report_dir is None and keep_failed and report["verdict"] != "pass":
         report_dir = Path(tempfile.mkdtemp(prefix="rpcdemo-chaos-report-"))
     result.report_dir = report_dir
     if report_dir is not None:
         try:
-            result.written = write_report_dir(report_dir, report, record)
+            result.written = write_report_dir(report_dir, report, record, render_html)
         except OSError as exc:
             raise RpcdemoError(f"cannot write the report to {report_dir}: {exc}") from exc
     return result
@@ -113,7 +129,8 @@ def _fit_faults(options: ChaosOptions, durable: bool, has_links: bool, explicit:
 
 
 def _against_own(options: ChaosOptions, home: Home, settings: OwnTopologySettings,
-                 explicit: bool, emit: Callable[[str], None]) -> tuple[RunRecord, dict[str, Any]]:
+                 explicit: bool, emit: Callable[[str], None],
+                 guard: RunGuard) -> tuple[RunRecord, dict[str, Any]]:
     """Start a topology of our own, run against it, tear it down, judge (orphans counted)."""
     memory = settings.memory and "server" not in options.faults  # server faults need a store
     emit(f"nothing running under {home.root}: starting a topology of our own")
@@ -123,7 +140,8 @@ def _against_own(options: ChaosOptions, home: Home, settings: OwnTopologySetting
         emit(f"own topology up under {mine.home.root}")
         links = link_control(mine.home)
         options = _fit_faults(options, not memory, links is not None, explicit, emit)
-        record = execute(mine.topology, options, emit, links=links)
+        record = execute(mine.topology, options, emit, links=links,
+                         guard=replace(guard, home=mine.home))
     emit(f"own topology torn down; {mine.orphans} process(es) left")
     report = judge(record, orphans=mine.orphans, orphans_checked=True)
     report["run"]["own_home"] = str(mine.home.root)

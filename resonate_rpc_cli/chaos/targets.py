@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 #: Normalised node states the runner understands.
 RUNNING = "running"
@@ -122,3 +122,18 @@ class LinkControl(Protocol):
 
     def status(self) -> Sequence[LinkState]:
         """Every link's state now."""
+
+
+@runtime_checkable
+class FaultHolder(Protocol):
+    """A topology that holds faults as leases (the supervisor's; ``fault_leases.py``).
+
+    The nemesis registers every fault before it strikes and releases it once
+    healed, so a fault it cannot heal (it was killed) is healed for it.
+    """
+
+    def hold(self, kind: str, node: str, for_s: float) -> int:
+        """Register a fault on ``node`` held by this process for ``for_s``; its lease id."""
+
+    def release(self, lease_id: int) -> None:
+        """The fault of ``lease_id`` is healed: forget it."""

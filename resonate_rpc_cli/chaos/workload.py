@@ -21,10 +21,11 @@ import urllib.error
 from dataclasses import dataclass
 from typing import Any
 
+from resonate_rpc_cli.backends import read_client
 from resonate_rpc_cli.chaos.history import History, OpType
 from resonate_rpc_cli.chaos.supply import FlowPlan, FlowSupply, plan_flows
 from resonate_rpc_cli.clients.http import exchange
-from resonate_rpc_cli.clients.protocol import ProtocolError, ServerUnreachable, read_client
+from resonate_rpc_cli.clients.protocol import ProtocolError, ServerUnreachable
 from resonate_rpc_cli.contracts.flows import flow_named
 
 __all__ = ["FlowPlan", "FlowSupply", "Outcome", "Workload", "plan_flows", "post_flow"]
@@ -67,7 +68,8 @@ class Workload:
     ``concurrency`` workers each take a flow, run it to an outcome, take the
     next, until the supply says no more (its stop rule). ``deadline`` is a
     ``time.monotonic()`` instant: no attempt starts after it, and an attempt
-    in flight is cut at it. ``stop`` ends the run early.
+    in flight is cut at it. ``stop`` ends the run early; ``abandon`` also
+    leaves the flows in flight behind (a run that ends early).
     """
 
     def __init__(
@@ -80,6 +82,7 @@ class Workload:
         deadline: float,
         request_timeout_s: float = 30.0,
         server_url: str | None = None,
+        abandon: threading.Event | None = None,
     ) -> None:
         self.gateway_url = gateway_url
         self.supply = supply
@@ -89,6 +92,8 @@ class Workload:
         self.request_timeout_s = request_timeout_s
         self.server = read_client(server_url, timeout_s=2.0) if server_url else None
         self.stop = threading.Event()
+        #: once set, :meth:`run` returns without waiting for the flows in flight
+        self.abandon = abandon or threading.Event()
         self.done = 0
         self._lock = threading.Lock()
 
@@ -102,7 +107,8 @@ class Workload:
         for t in threads:
             t.start()
         for t in threads:
-            t.join()
+            while t.is_alive() and not self.abandon.is_set():
+                t.join(0.1)
 
     def _worker(self, process: int) -> None:
         while not self.stop.is_set() and time.monotonic() < self.deadline:

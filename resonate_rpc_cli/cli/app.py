@@ -14,6 +14,7 @@ from resonate_rpc_cli.cli import (  # noqa: F401  (registers commands)
     net,
     processes,
     run,
+    token_cmd,
 )
 from resonate_rpc_cli.cli.chaos_cmd import chaos
 from resonate_rpc_cli.cli.common import app
@@ -23,7 +24,8 @@ app.command("chaos")(chaos)
 
 #: The order of ``rpcdemo --help``; commands not named here follow in registration order.
 HELP_ORDER = ("up", "down", "server", "run", "kill", "respawn", "scale", "node", "status",
-              "watch", "tree", "doctor", "logs", "chaos", "gc")
+              "watch", "tree", "doctor", "logs", "chaos", "gc",
+              "token")
 
 
 def _help_rank(name: str | None) -> int:

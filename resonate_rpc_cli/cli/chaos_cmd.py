@@ -3,13 +3,18 @@
 Parses the flags into :class:`~resonate_rpc_cli.chaos.options.ChaosOptions`, calls
 :func:`~resonate_rpc_cli.chaos.session.run_chaos` once, renders. Exit codes: verdict pass 0, fail 1,
 unknown 2; bad usage 2; infrastructure (could not start or reach the
-topology) 3. Errors are one line on stderr, never a traceback.
+topology, or it went away mid-run) 3; ended by signal N 128+N. Errors are
+one line on stderr, never a traceback.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import random
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -25,10 +30,17 @@ from resonate_rpc_cli.chaos.schedule import (
     parse_targets,
 )
 from resonate_rpc_cli.chaos.session import OwnTopologySettings, run_chaos
+from resonate_rpc_cli.chaos.stopper import (
+    RunGuard,
+    Stopper,
+    ending_on_signals,
+    stream_closed,
+)
 from resonate_rpc_cli.cli.common import reporting
 from resonate_rpc_cli.contracts.errors import ExitStatus, UsageError
 from resonate_rpc_cli.contracts.flows import FLOWS
 from resonate_rpc_cli.contracts.home import Home
+from resonate_rpc_cli.view.chaos_html import render_html
 from resonate_rpc_cli.view.chaos_report import render_report, render_schedule, show
 
 DEFAULT_MIX = ",".join(FLOWS)
@@ -70,7 +82,7 @@ def build_options(
         deadline_s=deadline, min_faults=min_faults, fault_count=fault_count,
         duration_s=duration, rate=per_s, overlap=overlap, scopes=scopes,
         holder_wait_s=holder_wait,
-    ).validate()
+    )
 
 
 @reporting("rpcdemo chaos")
@@ -143,7 +155,10 @@ def chaos(
     (a temporary directory without --report) and prints the --replay command.
 
     Exit codes: 0 pass, 1 fail, 2 unknown (too few faults landed or a flow kind
-    never completed) or bad usage, 3 the topology could not start or be reached.
+    never completed; or stdout/stderr closed mid-run) or bad usage, 3 the topology
+    could not start or be reached, or went away mid-run (`down`, its supervisor
+    killed); 128+N when signal N (INT, TERM, HUP) ended the run. A run that ends
+    early heals what it broke and writes its report (verdict unknown, the reason).
     """
     home = ctx.obj if isinstance(ctx.obj, Home) else Home.resolve(None)
     options = replay_options(replay) if replay is not None else build_options(
@@ -157,18 +172,65 @@ def chaos(
         return
     if ttl <= 0 or step_delay < 0:
         raise UsageError("--ttl must be > 0 and --step-delay >= 0")
-    result = run_chaos(
-        options, home, report_dir=report,
-        own=OwnTopologySettings(ttl_s=ttl, step_delay_s=step_delay, keep_home=keep_home),
-        on_event=lambda msg: typer.echo(f"chaos: {msg}", err=True),
-        explicit_faults=faults is not None or replay is not None, keep_failed=True,
-    )
-    _render(result.report, as_json)
+    stopper = Stopper()
+    progress = _Progress(stopper)
+    with ending_on_signals(stopper):
+        result = run_chaos(
+            options, home, report_dir=report,
+            own=OwnTopologySettings(ttl_s=ttl, step_delay_s=step_delay, keep_home=keep_home),
+            on_event=progress.say, explicit_faults=faults is not None or replay is not None,
+            keep_failed=True, guard=RunGuard(stopper, streams=(1, 2)), render_html=render_html,
+        )
+    if result.ended is not None:
+        progress.say(f"ended early ({result.ended}): verdict unknown, "
+                     f"exit {result.status}")
+    elif not _quietly(lambda: _render(result.report, as_json)):
+        progress.say("stdout was closed: the report is in the files below")
     for path in result.written:
-        typer.echo(f"chaos: wrote {path}", err=True)
+        progress.say(f"wrote {path}")
     if result.status != ExitStatus.OK and result.report_dir is not None:
-        typer.echo(f"chaos: replay with: {replay_command(home, result.report_dir)}", err=True)
+        progress.say(f"replay with: {replay_command(home, result.report_dir)}")
     raise typer.Exit(int(result.status))
+
+
+class _Progress:
+    """Progress lines on stderr; a stream that is gone trips the run's stopper, never
+    raises (printing never kills a run)."""
+
+    def __init__(self, stopper: Stopper) -> None:
+        self.stopper = stopper
+        self.closed = False
+
+    def say(self, msg: str) -> None:
+        if self.closed:
+            return
+        if not _quietly(lambda: typer.echo(f"chaos: {msg}", err=True)):
+            self.closed = True
+            self.stopper.trip("stderr was closed (its reader went away)", ExitStatus.USAGE)
+
+
+def _quietly(write: Callable[[], None]) -> bool:
+    """Run ``write``; False (and later writes to a broken stream muted) if it failed."""
+    try:
+        write()
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()
+    except (OSError, ValueError):
+        # a closed pipe: point both streams at /dev/null, so the exit flush stays quiet
+        with contextlib.suppress(OSError, ValueError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            for stream in (sys.stdout, sys.stderr):
+                with contextlib.suppress(OSError, ValueError):
+                    if _stream_broken(stream):
+                        os.dup2(devnull, stream.fileno())
+            os.close(devnull)
+        return False
+    return True
+
+
+def _stream_broken(stream: object) -> bool:
+    fileno = getattr(stream, "fileno", None)
+    return fileno is None or stream_closed(int(fileno()))
 
 
 def _render_schedule(options: ChaosOptions, as_json: bool) -> None:

@@ -16,6 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
+from resonate_rpc_cli.clients.tokens import use_home
 from resonate_rpc_cli.contracts.errors import exit_code_of
 from resonate_rpc_cli.contracts.home import Home
 
@@ -70,6 +71,7 @@ def _root(
         = None,
 ) -> None:
     ctx.obj = Home.resolve(home)
+    use_home(ctx.obj)  # this HOME's key (`up --auth`) signs the admin token of our reads
     ctx.meta["config_path"] = config_path
 
 

@@ -18,12 +18,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from resonate_rpc_cli.backends import read_client
 from resonate_rpc_cli.clients.http import exchange
 from resonate_rpc_cli.clients.protocol import (
     ProtocolError,
     ReadClient,
     ServerUnreachable,
-    read_client,
 )
 from resonate_rpc_cli.contracts import tags as tag
 from resonate_rpc_cli.contracts.errors import ExitStatus, NotRunningError, UsageError

@@ -20,9 +20,9 @@ from resonate_rpc_cli.cli.common import (
 from resonate_rpc_cli.clients.protocol import ServerUnreachable
 from resonate_rpc_cli.contracts.errors import NotRunningError, RpcdemoError, UsageError
 from resonate_rpc_cli.contracts.home import Home, not_running_message
-from resonate_rpc_cli.observe import snapshot as observe
-from resonate_rpc_cli.observe.facts import node_names_by_id
-from resonate_rpc_cli.observe.leases import stuck_in_tree
+from resonate_rpc_cli.observe.leases import Holders, fetch_leases, stuck_in_tree
+from resonate_rpc_cli.observe.picture import collect_status, picture
+from resonate_rpc_cli.observe.snapshot import PromiseSource, tree_rows
 from resonate_rpc_cli.supervisor.client import SupervisorClient
 from resonate_rpc_cli.view.console import err, out
 from resonate_rpc_cli.view.live import run_live
@@ -35,11 +35,11 @@ from resonate_rpc_cli.view.render import promise_tree, status_view
 @exit_on_error
 def status(ctx: typer.Context, *, as_json: JsonOpt = False) -> None:
     """Server, nodes (state, pid, restarts, uptime, task held) and promise counts."""
-    doc = observe.collect_status(home_of(ctx))
+    pic = picture(home_of(ctx))
     if as_json:
-        emit_json(doc)
+        emit_json(pic.to_dict())
         return
-    out.print(status_view(doc))
+    out.print(status_view(pic))
 
 
 @app.command()
@@ -65,7 +65,7 @@ def watch(
             raise UsageError("--interval must be > 0 seconds")
         deadline = None if duration is None else time.monotonic() + duration
         while True:
-            typer.echo(json.dumps(observe.collect_status(home), default=str))
+            typer.echo(json.dumps(collect_status(home), default=str))
             if deadline is not None and time.monotonic() + interval > deadline:
                 return
             time.sleep(interval)
@@ -86,10 +86,11 @@ def tree(
     home = home_of(ctx)
     status = SupervisorClient(home).status()
     config = status.config
-    source = observe.PromiseSource(config.server_url)
+    source = PromiseSource(config.server_url)
     try:
-        rows = observe.tree_rows(source, promise_id, node_names_by_id(status.node_rows()))
-        stuck = stuck_in_tree(source, promise_id, status.node_rows(), config)
+        leases, _ = fetch_leases(source, views_need_it=True)
+        rows = tree_rows(source, promise_id, Holders.of(leases, status.nodes).holder)
+        stuck = stuck_in_tree(source, promise_id, status.nodes, config)
     except ServerUnreachable as exc:
         raise NotRunningError(str(exc)) from None
     if not rows and source.notice is None:

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
+from resonate_rpc_cli.backends.base import is_loopback
 from resonate_rpc_cli.cli.common import (
     JsonOpt,
     app,
@@ -17,90 +18,32 @@ from resonate_rpc_cli.cli.common import (
     exit_on_error,
     home_of,
 )
+from resonate_rpc_cli.cli.options import setting_options
 from resonate_rpc_cli.cli.topology_file import load_config_file, merge_settings
 from resonate_rpc_cli.contracts.errors import UsageError
 from resonate_rpc_cli.contracts.home import Home
-from resonate_rpc_cli.contracts.naming import (
-    DEFAULT_GATEWAY_PORT,
-    DEFAULT_SERVER_PORT,
-    GATEWAY,
-)
-from resonate_rpc_cli.server.config import ServerConfig
-from resonate_rpc_cli.supervisor import config_values as cv
-from resonate_rpc_cli.supervisor import launch
-from resonate_rpc_cli.supervisor.topology_config import (
-    DEFAULT_TTL_S,
-    MAX_REPLICAS,
-    STARTED_SERVER_KINDS,
-    TopologyConfig,
-    parse_delay,
-    parse_only,
-    parse_replicas,
-    retain_seconds,
-    validate_config,
-)
+from resonate_rpc_cli.contracts.naming import GATEWAY
+from resonate_rpc_cli.contracts.settings import validate
+from resonate_rpc_cli.server.config import ServerConfig, check_auth, with_store
+from resonate_rpc_cli.supervisor import updown
+from resonate_rpc_cli.supervisor.topology_config import TopologyConfig, validate_config
 from resonate_rpc_cli.view.console import err, out
 from resonate_rpc_cli.view.live import run_live
 
 
 @app.command()
 @exit_on_error
+@setting_options(TopologyConfig, overrides=True)
 def up(
     ctx: typer.Context,
     *,
     detach: Annotated[bool, typer.Option("--detach", "-d",
         help="Return once every node is ready; leave the supervisor running.")] = False,
-    host: Annotated[str | None, typer.Option(help="Address the server and gateway bind "
-        "and nodes connect to, e.g. this host's LAN address so nodes on other hosts can "
-        "join (default 127.0.0.1).", show_default=False)] = None,
-    server_port: Annotated[int | None, typer.Option(help="Port of the server we start "
-        f"(default {DEFAULT_SERVER_PORT}).", show_default=False)] = None,
-    gateway_port: Annotated[int | None, typer.Option(help="Port of the gateway "
-        f"(default {DEFAULT_GATEWAY_PORT}).", show_default=False)] = None,
-    ttl: Annotated[float | None, typer.Option(help="Lease TTL of every node, in seconds. Short, "
-        "so a killed node's work moves on quickly in a demo (Resonate's own default is 60) "
-        f"(default {DEFAULT_TTL_S}).", show_default=False)] = None,
-    step_delay: Annotated[float | None, typer.Option(help="Seconds every step takes "
-        "(default 0).", show_default=False)] = None,
-    delay: Annotated[list[str] | None, typer.Option("--delay", metavar="GROUP=SECONDS",
-        help="Step delay for one group, e.g. service-b=3 (repeatable).")] = None,
-    delay_mode: Annotated[str | None, typer.Option(help="work: busy work inside the step, "
-        "re-done after a crash; sleep: a durable ctx.sleep (a checkpoint) (default work).",
-        show_default=False)] = None,
-    fail_first: Annotated[bool | None, typer.Option("--fail-first/--no-fail-first",
-        help="Every step raises on its first attempt (shows the SDK's retry).",
-        show_default=False)] = None,
-    memory: Annotated[bool | None, typer.Option("--memory/--no-memory",
-        help="Keep the server's state in memory only.", show_default=False)] = None,
-    replicas: Annotated[list[str] | None, typer.Option("--replicas", metavar="GROUP=N",
-        help="Nodes of one service group, e.g. service-b=3 "
-        f"(repeatable; 1..{MAX_REPLICAS}).")] = None,
-    server_choice: Annotated[str | None, typer.Option("--server",
-        help="embedded: our dev server; resonate: the real `resonate` binary on PATH; "
-        "postgres: resonate-pg on a PostgreSQL cluster under HOME (default embedded).",
-        show_default=False)] = None,
-    resonate_sql: Annotated[str | None, typer.Option("--resonate-sql", metavar="PATH",
-        envvar="RPCDEMO_RESONATE_SQL", help="resonate-pg's schema file (resonate.sql from "
-        "github.com/resonatehq/resonate-pg), applied once to the cluster of --server postgres.",
-        show_default=False)] = None,
-    server_url: Annotated[str | None, typer.Option("--server-url", envvar="RESONATE_URL",
-        help="Use a Resonate server that is already running: no server is started.",
-        show_default=False)] = None,
-    links: Annotated[bool | None, typer.Option("--links/--no-links",
-        help="Each node reaches the server through its own loopback link proxy, so "
-        "`rpcdemo net` can break one node's network (default off: they add about 10-25% "
-        "to flow latency).",
-        show_default=False)] = None,
-    only: Annotated[str | None, typer.Option("--only", metavar="PART,...",
-        help="Start only these of gateway, service-a … service-i (the server too, "
-        "unless --server-url).")] = None,
-    retain: Annotated[str | None, typer.Option(metavar="DURATION",
-        help="The embedded server drops call trees settled longer ago than this, e.g. 1h "
-        "(default: keep everything).", show_default=False)] = None,
+    settings: dict[str, Any],
     config_path: Annotated[Path | None, typer.Option("--config",
         help="Topology file (default ./rpcdemo.toml when present).")] = None,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for readiness.")]
-        = launch.DEFAULT_UP_TIMEOUT_S,
+        = updown.DEFAULT_UP_TIMEOUT_S,
     as_json: JsonOpt = False,
 ) -> None:
     """Start the server, the gateway and the service nodes (one per group by default).
@@ -110,58 +53,35 @@ def up(
     A port in use is an error (exit 3) and nothing is left running. Flags
     override the topology file (./rpcdemo.toml or --config) field by field.
     """
-    flags: dict[str, Any] = {key: value for key, value in (
-        ("host", host), ("server_port", server_port), ("gateway_port", gateway_port),
-        ("ttl_s", ttl), ("step_delay_s", step_delay), ("delay_mode", delay_mode),
-        ("fail_first", fail_first), ("memory", memory), ("server_url", server_url),
-        ("links", links), ("resonate_sql", resonate_sql),
-    ) if value is not None}
-    if retain is not None:
-        flags["retain_s"] = retain_seconds(retain)
-    flags.update(_group_flags(delay, replicas, server_choice, only))
-    settings = load_config_file(config_path or ctx.meta.get("config_path"))
-    config = validate_config(TopologyConfig(**merge_settings(settings, flags)))
+    # the file may name replicas of groups another host runs; a flag may not
+    left_out = [g for g in settings.get("replicas", {}) if g not in settings.get("only", [g])]
+    if left_out:
+        raise UsageError(f"--replicas names {', '.join(left_out)}, which --only "
+                         f"{','.join(settings['only'])} leaves out")
+    file_settings = load_config_file(config_path or ctx.meta.get("config_path"))
+    config = validate_config(TopologyConfig(**merge_settings(file_settings, settings)))
     home = home_of(ctx)
+    if config.insecure and not config.auth and not is_loopback(config.host):
+        err.print(f"[yellow]insecure:[/] the server listens on {config.host} without tokens: "
+                  "anyone who reaches it can read, settle or cancel every promise and run "
+                  "or fail any step (use --auth)")
     if not detach:
         signal.signal(signal.SIGTERM, _interrupt)
-    result = launch.up(home, config, detach=detach, timeout_s=timeout)
+    result = updown.up(home, config, detach=detach, timeout_s=timeout)
     _report_up(home, config, result, as_json)
     if detach:
         return
     _foreground(home, result)
 
 
-def _group_flags(delay: list[str] | None, replicas: list[str] | None,
-                 server_choice: str | None, only: str | None) -> dict[str, Any]:
-    """The flags that need parsing, as ``TopologyConfig`` fields; UsageError if bad."""
-    flags: dict[str, Any] = {}
-    if delay:
-        flags["delays"] = dict(parse_delay(d) for d in delay)
-    if replicas:
-        flags["replicas"] = dict(parse_replicas(r) for r in replicas)
-    if server_choice is not None:
-        if server_choice not in STARTED_SERVER_KINDS:
-            raise UsageError(f"--server must be embedded, resonate or postgres, got "
-                             f"{server_choice!r} (a running server: --server-url URL)")
-        flags["server_kind"] = server_choice
-    if only is not None:
-        flags["only"] = parse_only(only)
-        # the file may name replicas of groups another host runs; a flag may not
-        left_out = [g for g in flags.get("replicas", {}) if g not in flags["only"]]
-        if left_out:
-            raise UsageError(f"--replicas names {', '.join(left_out)}, which --only "
-                             f"{only} leaves out")
-    return flags
-
-
-def _report_up(home: Home, config: TopologyConfig, result: launch.UpResult,
+def _report_up(home: Home, config: TopologyConfig, result: updown.UpResult,
                as_json: bool) -> None:
     gateway = config.gateway_url if config.includes(GATEWAY) else None
     if as_json:
         emit_json({"home": str(home.root), "supervisor_pid": result.supervisor_pid,
                    "elapsed_s": round(result.elapsed_s, 3), "cleaned": result.cleaned,
                    "server": config.server_url, "server_kind": config.server_kind,
-                   "gateway": gateway, "nodes": result.status.node_rows()})
+                   "gateway": gateway, "nodes": [n.to_dict() for n in result.status.nodes]})
         return
     if result.cleaned:
         out.print(f"cleaned {result.cleaned} leftover process(es) of an earlier run")
@@ -176,7 +96,7 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
-def _foreground(home: Home, result: launch.UpResult) -> None:
+def _foreground(home: Home, result: updown.UpResult) -> None:
     """Attach the live view to the topology we own; tear it down when it ends."""
     try:
         if out.is_terminal:
@@ -188,7 +108,7 @@ def _foreground(home: Home, result: launch.UpResult) -> None:
         pass
     finally:
         err.print("stopping…")
-        launch.down(home)
+        updown.down(home)
         if result.daemon is not None:
             result.daemon.wait(10)
 
@@ -197,7 +117,7 @@ def _foreground(home: Home, result: launch.UpResult) -> None:
 @exit_on_error
 def down(ctx: typer.Context, *, as_json: JsonOpt = False) -> None:
     """Stop everything under HOME (TERM, grace, KILL). Exit 0 even if nothing ran."""
-    result = launch.down(home_of(ctx))
+    result = updown.down(home_of(ctx))
     if as_json:
         emit_json(result)
     elif result["was_running"]:
@@ -209,57 +129,21 @@ def down(ctx: typer.Context, *, as_json: JsonOpt = False) -> None:
 
 # -- the server alone ----------------------------------------------------------------
 
-#: the flags' defaults are the server's own
-_SERVER = ServerConfig()
-
-
 @app.command()
 @exit_on_error
-def server(
-    ctx: typer.Context,
-    *,
-    host: Annotated[str, typer.Option(help="Address to bind.")] = _SERVER.host,
-    port: Annotated[int, typer.Option(help="Port to bind.")] = _SERVER.port,
-    store: Annotated[Path | None, typer.Option(help="SQLite store "
-        "(default HOME/store.sqlite).")] = None,
-    memory: Annotated[bool, typer.Option(help="Keep state in memory only.")] = False,
-    stream_lifetime: Annotated[float, typer.Option(help="End SSE streams after S seconds.")]
-        = _SERVER.stream_lifetime_s,
-    keepalive: Annotated[float, typer.Option(help="Keepalive interval on idle streams (s).")]
-        = _SERVER.keepalive_s,
-    hold_max: Annotated[int, typer.Option(help="Max messages held for absent listeners.")]
-        = _SERVER.hold_max,
-    hold_age: Annotated[float, typer.Option(help="Max age of a held message (s).")]
-        = _SERVER.hold_age_s,
-    max_body: Annotated[int, typer.Option(help="Largest accepted request body (bytes).")]
-        = _SERVER.max_body_bytes,
-    no_extras: Annotated[bool, typer.Option("--no-extras",
-        help="Hide /rpcdemo/* like a real server.")] = False,
-    fsync: Annotated[bool, typer.Option(help="fsync every commit.")] = False,
-    retain: Annotated[str | None, typer.Option(metavar="DURATION",
-        help="Drop call trees settled longer ago than this, e.g. 1h (default: keep "
-        "everything; a re-sent id of a dropped flow starts it afresh).",
-        show_default=False)] = None,
-) -> None:
+@setting_options(ServerConfig, overrides=False)
+def server(ctx: typer.Context, *, settings: dict[str, Any]) -> None:
     """Run only the embedded Resonate server in the foreground until Ctrl-C.
 
-    Exit 3 when the port is in use or the store cannot be opened.
+    Exit 3 when the port is in use or the store cannot be opened; exit 2 for a
+    key file that holds no supported public key.
     """
     # imported here: the server pulls in aiohttp, which every other command can skip
     from resonate_rpc_cli.server.serve import serve  # noqa: PLC0415
 
-    if store is not None and memory:
-        raise UsageError("--store and --memory cannot be used together")
-    cv.checked("--port", cv.port, port)
-    if min(stream_lifetime, keepalive, hold_age) <= 0 or min(hold_max, max_body) <= 0:
-        raise UsageError("--stream-lifetime, --keepalive, --hold-* and --max-body must be > 0")
+    config = check_auth(ServerConfig(**settings))
+    validate(config)
     home = home_of(ctx)
-    if not memory and store is None:
+    if not config.memory and config.store is None:
         home.ensure()
-    chosen = None if memory else (store or home.store_path).absolute()
-    serve(ServerConfig(host=host, port=port, store=chosen, stream_lifetime_s=stream_lifetime,
-                       keepalive_s=keepalive, hold_max=hold_max, hold_age_s=hold_age,
-                       max_body_bytes=max_body, extras=not no_extras, fsync=fsync,
-                       retain_s=retain_seconds(retain)))
-
-
+    serve(with_store(config, home.store_path))

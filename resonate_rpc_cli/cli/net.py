@@ -7,6 +7,7 @@ without ``--links`` is exit 2 too; nothing running is exit 3.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 from typing import Annotated
@@ -14,9 +15,12 @@ from typing import Annotated
 import typer
 
 from resonate_rpc_cli.cli.common import JsonOpt, app, emit_json, exit_on_error, home_of
-from resonate_rpc_cli.contracts.errors import UsageError
+from resonate_rpc_cli.contracts.errors import RpcdemoError, UsageError
+from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.links.client import LinkClient
 from resonate_rpc_cli.links.status import LinkStatus
+from resonate_rpc_cli.supervisor.client import SupervisorClient
+from resonate_rpc_cli.supervisor.fault_leases import LINK_FAULTS, MAX_LEASE_S
 from resonate_rpc_cli.view.console import out
 from resonate_rpc_cli.view.links import link_label, links_table
 
@@ -48,6 +52,18 @@ def parse_duration(text: str, label: str, unit: str) -> float:
     return value
 
 
+def _held(home: Home, kind: str, links: list[LinkStatus],
+          for_s: float | None = None) -> list[LinkStatus]:
+    """Register the fault on each link as a lease the operator holds (`status` lists it;
+    the supervisor heals it after ``for_s``, or on `heal`); best effort: the fault stands."""
+    client = SupervisorClient(home, timeout_s=5.0)
+    for link in links:
+        with contextlib.suppress(RpcdemoError):
+            client.hold_fault(kind, link.node, for_s or MAX_LEASE_S, holder="net",
+                              holder_pid=None)
+    return links
+
+
 def _show(links: list[LinkStatus], as_json: bool, done: str = "") -> None:
     """The links a command touched: JSON, or ``node: [done, ]link state`` per line."""
     if as_json:
@@ -67,7 +83,9 @@ def partition(
 ) -> None:
     """Cut TARGET off the server both ways: open connections hang, new ones hang too."""
     seconds = None if for_s is None else parse_duration(for_s, "--for", "s")
-    _show(LinkClient(home_of(ctx)).partition(target, seconds), as_json)
+    home = home_of(ctx)
+    _show(_held(home, "partition", LinkClient(home).partition(target, seconds), seconds),
+          as_json)
 
 
 @net.command()
@@ -83,7 +101,8 @@ def delay(
     """Delay every byte on TARGET's link by DELAY ± jitter, in each direction, in order."""
     delay_ms = parse_duration(latency, "delay", "ms")
     jitter_ms = parse_duration(jitter, "--jitter", "ms")
-    _show(LinkClient(home_of(ctx)).delay(target, delay_ms, jitter_ms), as_json)
+    home = home_of(ctx)
+    _show(_held(home, "delay", LinkClient(home).delay(target, delay_ms, jitter_ms)), as_json)
 
 
 @net.command()
@@ -102,7 +121,11 @@ def heal(
     *, as_json: JsonOpt = False,
 ) -> None:
     """Clear every fault on TARGET's link (every link without TARGET); held bytes flow on."""
-    _show(LinkClient(home_of(ctx)).heal(target), as_json, "healed, ")
+    home = home_of(ctx)
+    links = LinkClient(home).heal(target)
+    with contextlib.suppress(RpcdemoError):  # the link faults are no longer in force
+        SupervisorClient(home, timeout_s=5.0).heal(target, kinds=tuple(sorted(LINK_FAULTS)))
+    _show(links, as_json, "healed, ")
 
 
 @net.command("status")

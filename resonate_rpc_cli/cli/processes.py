@@ -1,4 +1,4 @@
-"""`kill`, `respawn`, `scale` and `node`: change what runs."""
+"""`kill`, `respawn`, `heal`, `scale` and `node`: change what runs."""
 
 from __future__ import annotations
 
@@ -32,6 +32,7 @@ from resonate_rpc_cli.supervisor.topology_config import (
     validate_config,
 )
 from resonate_rpc_cli.view.console import out
+from resonate_rpc_cli.view.faults import healed_text
 from resonate_rpc_cli.view.render import kill_view
 
 # -- kill / respawn ----------------------------------------------------------------------
@@ -64,11 +65,11 @@ def kill(
         respawn = True
     result = SupervisorClient(home_of(ctx)).kill(
         target, sig, count=count, respawn=respawn, respawn_after_s=respawn_after or 0.0)
-    doc = {"killed": result.killed, "respawned": [n.to_dict() for n in result.respawned]}
     if as_json:
-        emit_json(doc)
+        emit_json({"killed": [k.to_dict() for k in result.killed],
+                   "respawned": [n.to_dict() for n in result.respawned]})
     else:
-        out.print(kill_view(doc))
+        out.print(kill_view(result))
 
 
 @app.command("respawn")
@@ -86,6 +87,33 @@ def respawn_cmd(
     else:
         for node in respawned:
             out.print(f"respawned [bold green]{node['name']}[/] (pid {node['pid']})")
+
+
+@app.command("heal")
+@exit_on_error
+def heal_cmd(
+    ctx: typer.Context,
+    *,
+    target: Annotated[str | None, typer.Argument(
+        help="A node or a group whose faults to heal (default: with --all, every one).")]
+        = None,
+    heal_all: Annotated[bool, typer.Option("--all", help="Heal every fault in force.")]
+        = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Heal the faults in force now: resume a paused node, respawn a killed one, heal a link.
+
+    Every fault (chaos's, `net`'s) is a lease the supervisor holds, healed by
+    itself at its deadline or once its holder is gone; `heal` ends it now.
+    `status` lists them with their holder and time left.
+    """
+    if (target is None) == (not heal_all):
+        raise UsageError("name a NODE (or a group) to heal, or --all for every fault")
+    healed = SupervisorClient(home_of(ctx)).heal(target)
+    if as_json:
+        emit_json({"healed": healed})
+    else:
+        out.print(healed_text(healed))
 
 
 # -- shape: scale and foreground nodes ---------------------------------------------------
@@ -116,7 +144,7 @@ def scale(
     if as_json:
         emit_json({"group": group, "replicas": count, "added": result.added,
                    "removed": result.removed, "respawned": result.respawned,
-                   "nodes": [{k: n.raw[k] for k in ("name", "pid", "node_id", "state")}
+                   "nodes": [{k: n.to_dict()[k] for k in ("name", "pid", "node_id", "state")}
                              for n in result.nodes]})
         return
     out.print(f"{group}: {count} node(s)" + (

@@ -16,10 +16,7 @@ from resonate_rpc_cli.cli.common import (
 )
 from resonate_rpc_cli.contracts.errors import ExitStatus, NotRunningError, UsageError
 from resonate_rpc_cli.contracts.flows import flow_named
-from resonate_rpc_cli.contracts.naming import (
-    GATEWAY,
-)
-from resonate_rpc_cli.supervisor.client import SupervisorClient
+from resonate_rpc_cli.contracts.home import Endpoints, not_running_message
 from resonate_rpc_cli.view.console import out
 from resonate_rpc_cli.view.render import run_view
 
@@ -51,14 +48,15 @@ def run(
     if timeout <= 0:
         raise UsageError("--timeout must be positive")
     home = home_of(ctx)
-    status = SupervisorClient(home).status()
-    config = status.config
-    if not status.in_group(GATEWAY):
+    where = Endpoints.read(home)  # written by the supervisor daemon while it runs
+    if where is None:
+        raise NotRunningError(not_running_message(home))
+    if where.gateway_url is None:
         raise NotRunningError(f"the topology under {home.root} has no gateway (started with "
                               "--only); run flows with the HOME that runs the gateway")
-    outcome = flowrun.run_flow(config.gateway_url, chosen, pid, arg=arg, wait=wait,
+    outcome = flowrun.run_flow(where.gateway_url, chosen, pid, arg=arg, wait=wait,
                                timeout_s=timeout, ledger_dir=home.ledger_dir,
-                               server_url=config.server_url)
+                               server_url=where.server_url)
     if as_json:
         emit_json(outcome.to_dict())
     else:

@@ -8,6 +8,7 @@ a typo never silently falls back to a default.
 Example (``examples/rpcdemo.toml``)::
 
     links = false            # true: each node reaches the server through its own link proxy
+    variant = "seed"         # seed | polyglot (service-h, service-i on the TypeScript SDK)
 
     [server]
     port = 8001
@@ -17,6 +18,7 @@ Example (``examples/rpcdemo.toml``)::
     # resonate_sql = "resonate.sql" # with kind = "postgres": resonate-pg's schema file
     memory = false
     # retain = "1h"          # drop call trees settled longer ago (default: keep all)
+    # auth = true            # Resonate tokens (needed for a non-loopback host)
 
     [gateway]
     port = 5000
@@ -38,7 +40,8 @@ Example (``examples/rpcdemo.toml``)::
     backoff = 0.5
 
 :func:`load_config_file` returns the settings as a flat mapping whose keys
-are the supervisor's ``TopologyConfig`` field names.
+are the supervisor's ``TopologyConfig`` field names. The keys, their rules and
+their fields are ``TopologyConfig``'s settings table (``contracts/settings.py``).
 """
 
 from __future__ import annotations
@@ -47,52 +50,36 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from resonate_rpc_cli.contracts import values as cv
 from resonate_rpc_cli.contracts.errors import UsageError
-from resonate_rpc_cli.contracts.naming import DELAY_MODES, SERVICE_GROUPS
-from resonate_rpc_cli.supervisor import config_values as cv
-from resonate_rpc_cli.supervisor.topology_config import (
-    EXTERNAL_SERVER,
-    MAX_REPLICAS,
-    SERVER_KINDS,
-)
+from resonate_rpc_cli.contracts.naming import SERVICE_GROUPS
+from resonate_rpc_cli.contracts.settings import Entry, table
+from resonate_rpc_cli.supervisor.topology_config import EXTERNAL_SERVER, TopologyConfig
 
 DEFAULT_CONFIG_NAME = "rpcdemo.toml"
 
 
-#: table -> key -> (TopologyConfig field, validator)
-SCHEMA: dict[str, dict[str, tuple[str, cv.Check]]] = {
-    "server": {
-        "port": ("server_port", cv.port),
-        "host": ("host", cv.host),
-        "kind": ("server_kind", cv.choice(SERVER_KINDS)),
-        "url": ("server_url", cv.url),
-        "memory": ("memory", cv.flag),
-        "retain": ("retain_s", cv.duration),
-        "resonate_sql": ("resonate_sql", cv.path),
-    },
-    "gateway": {"port": ("gateway_port", cv.port)},
-    "nodes": {
-        "ttl": ("ttl_s", cv.positive_seconds),
-        "step_delay": ("step_delay_s", cv.seconds),
-        "delay_mode": ("delay_mode", cv.choice(DELAY_MODES)),
-        "fail_first": ("fail_first", cv.flag),
-    },
-    "restart": {
-        "max_failures": ("restart_max_failures", cv.whole(1)),
-        "backoff": ("restart_backoff_s", cv.positive_seconds),
-    },
-}
-#: keys outside any table -> (TopologyConfig field, validator)
-TOP_LEVEL: dict[str, tuple[str, cv.Check]] = {"links": ("links", cv.flag)}
-#: tables whose keys are service groups
-GROUP_TABLES: dict[str, tuple[str, cv.Check]] = {
-    "nodes.delay": ("delays", cv.seconds),
-    "replicas": ("replicas", cv.whole(1, MAX_REPLICAS)),
-}
+def _file_keys(cls: type[Any]) -> tuple[dict[str, dict[str, Entry]], dict[str, Entry]]:
+    """The settings table by file key: ``{table: {key: entry}}`` and the top-level keys
+    (a scalar like ``links``, or a table of service groups like ``[replicas]``)."""
+    tables: dict[str, dict[str, Entry]] = {}
+    top: dict[str, Entry] = {}
+    for entry in table(cls):
+        key = entry.setting.toml
+        if key is None:
+            continue
+        head, dot, tail = key.partition(".")
+        if dot:
+            tables.setdefault(head, {})[tail] = entry
+        else:
+            top[key] = entry
+    return tables, top
 
 
-def parse_config(text: str, source: str = DEFAULT_CONFIG_NAME) -> dict[str, Any]:
-    """Validate TOML ``text``; return ``{TopologyConfig field: value}``.
+def parse_config(text: str, source: str = DEFAULT_CONFIG_NAME,
+                 cls: type[Any] = TopologyConfig) -> dict[str, Any]:
+    """Validate TOML ``text``; return ``{TopologyConfig field: value}`` (``cls``: another
+    config record's settings table).
 
     Raises :class:`UsageError` (one line, naming ``source`` and the key) on any
     syntax error, unknown table or key, or bad value.
@@ -101,21 +88,22 @@ def parse_config(text: str, source: str = DEFAULT_CONFIG_NAME) -> dict[str, Any]
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"{source}: not valid TOML: {exc}") from None
+    tables, top = _file_keys(cls)
     out: dict[str, Any] = {}
-    for table, body in doc.items():
-        if table in TOP_LEVEL:
-            field, check = TOP_LEVEL[table]
-            out[field] = cv.checked(f"{source}: {table}", check, body)
+    for name, body in doc.items():
+        entry = top.get(name)
+        if entry is not None and not entry.setting.groups:
+            out[entry.field] = cv.checked(f"{source}: {name}", _check(entry), body)
             continue
-        if table not in SCHEMA and table not in GROUP_TABLES:
-            valid = ", ".join([*SCHEMA, "replicas"])
-            raise UsageError(f"{source}: unknown table [{table}] (valid: {valid})")
+        if name not in tables and entry is None:
+            valid = ", ".join([*tables, *(k for k, e in top.items() if e.setting.groups)])
+            raise UsageError(f"{source}: unknown table [{name}] (valid: {valid})")
         if not isinstance(body, dict):
-            raise UsageError(f"{source}: {table} must be a table, e.g. [{table}]")
-        if table in GROUP_TABLES:
-            _parse_groups(table, body, source, out)
+            raise UsageError(f"{source}: {name} must be a table, e.g. [{name}]")
+        if entry is not None:
+            _parse_groups(name, entry, body, source, out)
         else:
-            _parse_table(table, body, source, out)
+            _parse_table(name, tables[name], body, source, out)
     if out.get("server_kind") == EXTERNAL_SERVER and "server_url" not in out:
         raise UsageError(f"{source}: server.kind = \"external\" needs server.url")
     if "server_url" in out and out.get("server_kind", EXTERNAL_SERVER) != EXTERNAL_SERVER:
@@ -123,31 +111,39 @@ def parse_config(text: str, source: str = DEFAULT_CONFIG_NAME) -> dict[str, Any]
     return out
 
 
-def _parse_table(table: str, body: dict[str, Any], source: str, out: dict[str, Any]) -> None:
-    """The keys of one ``SCHEMA`` table (and ``[nodes.delay]`` inside ``[nodes]``)."""
+def _check(entry: Entry) -> cv.Check:
+    check = entry.setting.check
+    assert check is not None, f"{entry.field} has a file key but no rule"
+    return check
+
+
+def _parse_table(name: str, keys: dict[str, Entry], body: dict[str, Any], source: str,
+                 out: dict[str, Any]) -> None:
+    """The keys of one table (and a table of service groups inside it: ``[nodes.delay]``)."""
     for key, value in body.items():
-        dotted = f"{table}.{key}"
-        if table == "nodes" and key == "delay":
+        dotted = f"{name}.{key}"
+        entry = keys.get(key)
+        if entry is None:
+            valid = ", ".join(keys)
+            raise UsageError(f"{source}: unknown key {dotted} (valid in [{name}]: {valid})")
+        if entry.setting.groups:
             if not isinstance(value, dict):
-                raise UsageError(f"{source}: nodes.delay must be a table of GROUP = SECONDS")
-            _parse_groups("nodes.delay", value, source, out)
-            continue
-        if key not in SCHEMA[table]:
-            valid = ", ".join(SCHEMA[table]) + (", delay" if table == "nodes" else "")
-            raise UsageError(f"{source}: unknown key {dotted} (valid in [{table}]: {valid})")
-        field, check = SCHEMA[table][key]
-        out[field] = cv.checked(f"{source}: {dotted}", check, value)
+                shape = (entry.setting.metavar or "GROUP=VALUE").replace("=", " = ")
+                raise UsageError(f"{source}: {dotted} must be a table of {shape}")
+            _parse_groups(dotted, entry, value, source, out)
+        else:
+            out[entry.field] = cv.checked(f"{source}: {dotted}", _check(entry), value)
 
 
-def _parse_groups(table: str, body: dict[str, Any], source: str, out: dict[str, Any]) -> None:
-    field, check = GROUP_TABLES[table]
+def _parse_groups(name: str, entry: Entry, body: dict[str, Any], source: str,
+                  out: dict[str, Any]) -> None:
     parsed: dict[str, Any] = {}
     for group, value in body.items():
         if group not in SERVICE_GROUPS:
             valid = ", ".join(SERVICE_GROUPS)
-            raise UsageError(f"{source}: unknown group {table}.{group} (valid: {valid})")
-        parsed[group] = cv.checked(f"{source}: {table}.{group}", check, value)
-    out[field] = parsed
+            raise UsageError(f"{source}: unknown group {name}.{group} (valid: {valid})")
+        parsed[group] = cv.checked(f"{source}: {name}.{group}", _check(entry), value)
+    out[entry.field] = parsed
 
 
 def load_config_file(path: Path | None, cwd: Path | None = None) -> dict[str, Any]:

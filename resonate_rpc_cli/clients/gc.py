@@ -7,6 +7,7 @@ import urllib.error
 from typing import Any
 
 from resonate_rpc_cli.clients.http import exchange
+from resonate_rpc_cli.clients.tokens import server_token
 from resonate_rpc_cli.contracts.errors import NotRunningError, RpcdemoError
 
 
@@ -19,7 +20,8 @@ def collect(server_url: str, older_than_s: float, dry_run: bool = False,
     """
     body = json.dumps({"older_than_s": older_than_s, "dry_run": dry_run}).encode()
     try:
-        status, raw = exchange("POST", server_url.rstrip("/") + "/rpcdemo/gc", body, timeout_s)
+        status, raw = exchange("POST", server_url.rstrip("/") + "/rpcdemo/gc", body, timeout_s,
+                               server_token(server_url))
     except (urllib.error.URLError, OSError) as exc:
         raise NotRunningError(f"cannot reach the server at {server_url}: {exc}") from None
     if status in (404, 405):

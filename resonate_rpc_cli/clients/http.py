@@ -27,3 +27,12 @@ def exchange(
     except urllib.error.HTTPError as exc:
         with exc:  # closes the error's response and its socket
             return exc.code, exc.read()
+
+
+def http_ok(url: str, timeout_s: float = 0.5) -> bool:
+    """Whether ``GET url`` answers 200 within ``timeout_s``."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout_s) as resp:
+            return int(resp.status) == 200
+    except (urllib.error.URLError, OSError, ValueError):
+        return False

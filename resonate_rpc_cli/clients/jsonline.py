@@ -1,7 +1,9 @@
-"""One JSON line each way over a private Unix socket (the supervisor's and the link hub's).
+"""One JSON line each way over the supervisor daemon's control socket, ``HOME/run/control.sock``.
 
 The request is ``{"op": ..., **args}``; the answer ``{"ok": true, "result": ...}`` or
-``{"ok": false, "error": "...", "status": N}``.
+``{"ok": false, "error": "...", "status": N}`` (:func:`ok` and :func:`refusal` build
+them). One socket carries the supervisor's operations and, under ``links.``, the
+link switchboard's (``links.status``, ``links.partition``, ...): :func:`call` is the one client.
 """
 
 from __future__ import annotations
@@ -13,8 +15,37 @@ from pathlib import Path
 from typing import Any
 
 from resonate_rpc_cli.contracts.errors import ExitStatus, NotRunningError, RpcdemoError
+from resonate_rpc_cli.contracts.home import Home, not_running_message
 
 MAX_LINE = 1 << 20
+#: Ops that go to the link switchboard rather than the supervisor's loop.
+LINKS_PREFIX = "links."
+
+
+def ok(result: Any) -> dict[str, Any]:
+    """The answer envelope of a request that succeeded."""
+    return {"ok": True, "result": result}
+
+
+def refusal(exc: RpcdemoError) -> dict[str, Any]:
+    """The answer envelope of a refused request: its message and exit status."""
+    return {"ok": False, "error": str(exc), "status": int(exc.status)}
+
+
+def call(home: Home, op: str, timeout_s: float = 30.0, **args: Any) -> Any:
+    """Send one request to the supervisor daemon of ``home``; return its result.
+
+    Raises :class:`NotRunningError` when no supervisor answers on the socket,
+    and the error it reports (with its exit status) otherwise.
+    """
+
+    def unreachable(exc: OSError) -> RpcdemoError:
+        if isinstance(exc, FileNotFoundError | ConnectionRefusedError | NotADirectoryError):
+            return NotRunningError(not_running_message(home))
+        return NotRunningError(f"{not_running_message(home)} ({exc.strerror})")
+
+    return request(home.control_socket, op, args, timeout_s,
+                   who=f"the supervisor under {home.root}", unreachable=unreachable)
 
 
 def request(path: Path, op: str, args: dict[str, Any], timeout_s: float, *, who: str,
@@ -43,12 +74,3 @@ def request(path: Path, op: str, args: dict[str, Any], timeout_s: float, *, who:
         raise RpcdemoError(str(answer.get("error")), ExitStatus(int(answer.get("status", 1))))
     return answer.get("result")
 
-
-def answers(path: Path, timeout_s: float = 2.0) -> bool:
-    """Whether a server answers ``ping`` on the socket at ``path`` within ``timeout_s``."""
-    try:
-        request(path, "ping", {}, timeout_s, who=str(path),
-                unreachable=lambda exc: NotRunningError(str(exc)))
-    except RpcdemoError:
-        return False
-    return True

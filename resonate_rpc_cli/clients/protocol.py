@@ -1,7 +1,8 @@
 """A small synchronous client for the Resonate server protocol (read side).
 
 Used by ``status``, ``tree``, the live view and the chaos checker, through
-:func:`read_client`, which picks SQL reads for a resonate-pg database. It speaks
+``backends.read_client``, which picks SQL reads for a resonate-pg database
+(:class:`ReadClient` is what both offer). It speaks
 only what the real server offers (``promise.get``, ``promise.search``,
 ``task.search``) plus, when :meth:`ResonateClient.info` says the server is our
 embedded one, its extras. Every method raises :class:`ServerUnreachable` when
@@ -19,7 +20,7 @@ from typing import Any, Protocol
 from resonate_base import PROTOCOL_VERSION
 
 from resonate_rpc_cli.clients.http import exchange
-from resonate_rpc_cli.contracts.naming import is_postgres_url
+from resonate_rpc_cli.clients.tokens import server_token
 
 _corr = itertools.count(1)
 
@@ -40,9 +41,11 @@ class ResonateClient:
     """Blocking protocol client; cheap to construct, holds no connection."""
 
     def __init__(self, url: str, timeout_s: float = 5.0, token: str | None = None) -> None:
+        """``token`` (default :func:`~.tokens.server_token`) goes in every envelope's
+        ``head.auth`` and, for ``/rpcdemo/*``, in the ``Authorization`` header."""
         self.url = url.rstrip("/")
         self.timeout_s = timeout_s
-        self.token = token
+        self.token = token if token is not None else server_token(self.url)
 
     # -- raw -------------------------------------------------------------------
 
@@ -54,11 +57,10 @@ class ResonateClient:
 
     def request(self, kind: str, data: dict[str, Any]) -> dict[str, Any]:
         """Send one envelope; return its ``data`` or raise :class:`ProtocolError`."""
-        envelope = {
-            "kind": kind,
-            "head": {"corrId": f"rpcdemo-{next(_corr)}", "version": PROTOCOL_VERSION},
-            "data": data,
-        }
+        head = {"corrId": f"rpcdemo-{next(_corr)}", "version": PROTOCOL_VERSION}
+        if self.token:
+            head["auth"] = self.token
+        envelope = {"kind": kind, "head": head, "data": data}
         status, raw = self._http("POST", "/", json.dumps(envelope).encode())
         try:
             resp = json.loads(raw)
@@ -68,7 +70,8 @@ class ResonateClient:
         code = int(head.get("status", status))
         body = resp.get("data", {}) if isinstance(resp, dict) else {}
         if code >= 400:
-            err = body.get("error") if isinstance(body, dict) else None
+            # the Rust server's error data is the message (older rpcdemo servers: {"error"})
+            err = body.get("error") if isinstance(body, dict) else body
             raise ProtocolError(code, str(err or resp))
         return body if isinstance(body, dict) else {}
 
@@ -173,13 +176,3 @@ class ReadClient(Protocol):
     def healthy(self) -> bool: ...
 
     def info(self) -> dict[str, Any] | None: ...
-
-
-def read_client(url: str, timeout_s: float = 5.0) -> ReadClient:
-    """The read side for ``url``: SQL for a resonate-pg database (``postgresql://``,
-    which answers 501 to the searches), else this HTTP client."""
-    if is_postgres_url(url):
-        from resonate_rpc_cli.postgres.reads import PgReader  # noqa: PLC0415 (slow, cyclic)
-
-        return PgReader(url, timeout_s=timeout_s)
-    return ResonateClient(url, timeout_s=timeout_s)

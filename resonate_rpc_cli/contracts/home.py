@@ -7,16 +7,19 @@ the control socket inside it is private to the user who started it. Layout
     HOME/store.sqlite            the embedded server's store
     HOME/ledger/                 execution ledgers of the nodes
     HOME/logs/<name>.<n>.log     one log per node per incarnation
-    HOME/run/control.sock        the supervisor's control socket
-    HOME/run/links.sock          the link hub's socket (``rpcdemo net``)
+    HOME/run/control.sock        the supervisor daemon's control socket (and its links')
     HOME/run/supervisor.pid      the supervisor's pid
+    HOME/run/endpoints.json      where the running topology answers (:class:`Endpoints`)
     HOME/run/ready/              ready files, one per incarnation
     HOME/postgres/data/          the cluster of ``up --server postgres`` (postgres/cluster.py)
     HOME/pgpass                  that cluster's password file (0600)
+    HOME/auth/                   ``up --auth``'s key pair (clients/tokens.py; private key 0600)
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import stat
 from collections.abc import Mapping
@@ -69,16 +72,21 @@ class Home:
         return self.root / STORE_FILE
 
     @property
+    def transitions_path(self) -> Path:
+        """The embedded server's transition journal (server/journal.py; read by chaos)."""
+        return self.run_dir / "transitions.jsonl"
+
+    @property
     def control_socket(self) -> Path:
         return self.run_dir / "control.sock"
 
     @property
-    def links_socket(self) -> Path:
-        return self.run_dir / "links.sock"
-
-    @property
     def pid_file(self) -> Path:
         return self.run_dir / "supervisor.pid"
+
+    @property
+    def endpoints_file(self) -> Path:
+        return self.run_dir / "endpoints.json"
 
     @property
     def supervisor_log(self) -> Path:
@@ -117,6 +125,57 @@ class Home:
             os.chmod(self.root, 0o700)
         for sub in (self.run_dir, self.ready_dir, self.logs_dir, self.ledger_dir):
             sub.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """Where the topology running under a HOME answers.
+
+    Its supervisor daemon writes ``HOME/run/endpoints.json`` once it serves
+    (atomically: temp file + rename) and removes it when it stops, so a
+    caller that only needs the URLs (``rpcdemo run``) reads one file instead
+    of asking the supervisor.
+    """
+
+    server_url: str
+    #: None when this topology runs no gateway (``up --only`` without it)
+    gateway_url: str | None
+    supervisor_pid: int
+
+    def write(self, home: Home) -> None:
+        tmp = home.endpoints_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"server_url": self.server_url,
+                                   "gateway_url": self.gateway_url,
+                                   "supervisor_pid": self.supervisor_pid}) + "\n")
+        tmp.replace(home.endpoints_file)
+
+    @classmethod
+    def read(cls, home: Home) -> Endpoints | None:
+        """The endpoints of the topology under ``home``; None when none runs (no file, an
+        unreadable one, or one a supervisor that is gone left behind)."""
+        try:
+            doc = json.loads(home.endpoints_file.read_text())
+            gateway = doc["gateway_url"]
+            found = cls(str(doc["server_url"]), None if gateway is None else str(gateway),
+                        int(doc["supervisor_pid"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        return found if _alive(found.supervisor_pid) else None
+
+    @staticmethod
+    def remove(home: Home) -> None:
+        with contextlib.suppress(OSError):
+            home.endpoints_file.unlink()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return pid > 0
 
 
 def not_running_message(home: Home) -> str:

@@ -28,25 +28,12 @@ ENV_NODE_NAME = "RPCDEMO_NODE_NAME"  # readable name, e.g. service-b-1
 ENV_NODE_ID = "RPCDEMO_NODE_ID"  # Resonate pid of this incarnation (uuid hex)
 ENV_LEDGER_DIR = "RPCDEMO_LEDGER_DIR"  # where the node appends its execution ledger
 ENV_READY_FILE = "RPCDEMO_READY_FILE"  # written (atomically) once the listener is connected
-ENV_TTL = "RPCDEMO_TTL"  # lease TTL in seconds (float)
-ENV_STEP_DELAY = "RPCDEMO_STEP_DELAY"  # seconds each step takes (float, default 0)
-ENV_DELAY_MODE = "RPCDEMO_DELAY_MODE"  # "work" (re-done after a crash) or "sleep" (ctx.sleep)
-ENV_FAIL_FIRST = "RPCDEMO_FAIL_FIRST"  # "1": each step raises on its first attempt
+# the variables of topology settings (TTL, step delay, gateway address, ...): node_env.py
 ENV_FAIL_ALWAYS = "RPCDEMO_FAIL_ALWAYS"  # groups (comma list) whose steps raise on every attempt
-ENV_GATEWAY_PORT = "RPCDEMO_GATEWAY_PORT"  # gateway's port
-ENV_GATEWAY_HOST = "RPCDEMO_GATEWAY_HOST"  # gateway's bind address
-#: values of ENV_DELAY_MODE; the first is the default
+#: values of RPCDEMO_DELAY_MODE (node_env.DELAY_MODE); the first is the default
 DELAY_MODES = ("work", "sleep")
 DELAY_WORK, DELAY_SLEEP = DELAY_MODES
 DEFAULT_DELAY_MODE = DELAY_WORK
-
-#: URL schemes of a resonate-pg database (a libpq connection URI) as the server.
-POSTGRES_SCHEMES = ("postgresql://", "postgres://")
-
-
-def is_postgres_url(url: str) -> bool:
-    """Whether the server URL names a resonate-pg database rather than an HTTP server."""
-    return url.strip().lower().startswith(POSTGRES_SCHEMES)
 
 
 @dataclass(frozen=True)

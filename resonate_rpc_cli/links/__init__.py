@@ -2,6 +2,6 @@
 
 Under ``up --links`` (or ``links = true``) every node reaches the server through
 its own link, a TCP proxy on 127.0.0.1 run by the supervisor daemon
-(:mod:`.hub`, :mod:`.proxy`). ``rpcdemo net`` and the chaos runner break and
+(:mod:`.switchboard`, :mod:`.proxy`). ``rpcdemo net`` and the chaos runner break and
 heal links through :class:`.client.LinkClient`.
 """

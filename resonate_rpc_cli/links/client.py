@@ -1,7 +1,7 @@
 """``LinkClient``: break and heal a running topology's links (``rpcdemo net``, chaos).
 
-Talks JSON lines to the supervisor's link hub on ``HOME/run/links.sock``
-(see :mod:`.hub`): one request ``{"op": ..., ...}``, one answer. Every method
+Talks to the supervisor's link switchboard (see :mod:`.switchboard`) through the daemon's one
+control socket (``links.*`` ops, ``clients/jsonline.py``). Every method
 returns the :class:`LinkStatus` of the links it touched (``status``: all) and
 raises :class:`~resonate_rpc_cli.contracts.errors.UsageError` (exit 2) for a bad target
 or value or a topology running without links, and
@@ -13,8 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 from resonate_rpc_cli.clients import jsonline
-from resonate_rpc_cli.contracts.errors import NotRunningError, RpcdemoError, UsageError
-from resonate_rpc_cli.contracts.home import Home, not_running_message
+from resonate_rpc_cli.contracts.errors import RpcdemoError
+from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.links.status import LinkState, LinkStatus
 
 __all__ = ["LinkClient", "LinkState", "LinkStatus"]
@@ -60,12 +60,4 @@ class LinkClient:
         return [LinkStatus.from_dict(d) for d in self._call(op, **args)]
 
     def _call(self, op: str, **args: Any) -> Any:
-        return jsonline.request(self.home.links_socket, op, args, self.timeout_s,
-                                who=f"the links under {self.home.root}",
-                                unreachable=lambda _exc: self._no_links())
-
-    def _no_links(self) -> RpcdemoError:
-        if jsonline.answers(self.home.control_socket):  # the supervisor runs, without links
-            return UsageError(f"the topology under {self.home.root} runs without links; "
-                              "start it with `rpcdemo up --links` (or links = true)")
-        return NotRunningError(not_running_message(self.home))
+        return jsonline.call(self.home, jsonline.LINKS_PREFIX + op, self.timeout_s, **args)

@@ -12,6 +12,9 @@ everything up, and names one :class:`Cause` there:
 * ``failing``: the step started N times and never ended (it raises on every
   attempt); the last error line of the node's log and the log's path;
 * ``partitioned``: the holder's network link (``rpcdemo net``) is cut;
+* ``abandoned_fault``: the holder is paused, cut off or down by a fault whose
+  holder (a chaos run that was killed) is gone; the supervisor heals it at
+  once, ``rpcdemo heal NODE`` does it by hand;
 * ``timed_out``: the promise's timeout has passed (the server settles it soon);
 * ``unknown_holder``: leased to a node id the process table does not know
   (another HOME or host; nothing here can tell whether it is alive);
@@ -43,8 +46,8 @@ from resonate_rpc_cli.observe.facts import (
 )
 
 #: Causes that hold a flow up until someone acts (or a lease lapses), most severe first.
-BLOCKING = ("timed_out", "no_live_member", "dead_holder", "paused_holder", "partitioned",
-            "failing")
+BLOCKING = ("timed_out", "abandoned_fault", "no_live_member", "dead_holder", "paused_holder",
+            "partitioned", "failing")
 #: Every cause, most severe first (a fan-out reports its worst branch).
 SEVERITY = (*BLOCKING, "unknown_holder", "no_task", "unknown", "slowed", "queued", "running",
             "sleeping")
@@ -195,6 +198,18 @@ class _Doctor:
         when = f"{left:.1f} s" if left is not None else "an unknown time"
         return Cause("sleeping", f"a durable sleep ({timer.id}) wakes it in {when}")
 
+    def abandoned(self, member: Member, what: str, left: float | None) -> Cause | None:
+        """The cause when ``member`` is ``what`` (paused, cut off) by a fault whose holder is
+        gone; None when no such fault holds it."""
+        fault = self.f.faults.get(member.name)
+        if fault is None or fault.holder_alive:
+            return None
+        return Cause("abandoned_fault", f"its task is held by {member.name}, {what} by a "
+                     f"{fault.kind} fault whose holder {fault.who()} is gone; the supervisor "
+                     f"heals it at once (its lease ends in {fault.left_s:.0f} s at the latest)",
+                     member.name, member.os_pid, left,
+                     command=f"{self.f.command} heal {member.name}")
+
     def held(self, call: Call, lease: Lease) -> Cause:
         left = _left_s(self.f.now_ms, lease.expires_ms)
         lapse = (f"the lease lapses in {left:.1f} s" if left is not None
@@ -212,6 +227,9 @@ class _Doctor:
         if not current or member.state in DEAD_STATES:
             return self.dead(call, member, who, lapse, left)
         if member.state == "paused":
+            abandoned = self.abandoned(member, "paused", left)
+            if abandoned is not None:
+                return abandoned
             return Cause("paused_holder", f"its task is held by {who}, which is paused "
                          f"(SIGSTOP) and renews nothing: {lapse}", member.name, member.os_pid,
                          left, command=f"{self.f.command} kill {member.name} --signal CONT")
@@ -230,6 +248,9 @@ class _Doctor:
     def live_holder(self, call: Call, member: Member, who: str, left: float | None) -> Cause:
         link = (self.f.links or {}).get(member.name)
         if link is not None and link.state in ("partitioned", "delayed"):
+            abandoned = self.abandoned(member, f"{link.state} from the server", left)
+            if abandoned is not None:
+                return abandoned
             kind, how = ("partitioned", "partitioned from the server") \
                 if link.state == "partitioned" else ("slowed", f"slowed by {link.delay_ms:.0f} ms")
             return Cause(kind, f"its task is held by {who}, whose network link is {how}",

@@ -10,12 +10,13 @@ doctor then says what it cannot know instead of guessing.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from resonate_rpc_cli.contracts import tags as tag
 from resonate_rpc_cli.contracts.payload import decode_payload
+from resonate_rpc_cli.supervisor.rows import NodeRow
 
 #: Node states with a process expected to be doing work.
 WORKING_STATES = frozenset({"starting", "ready"})
@@ -107,13 +108,9 @@ class Member:
     log: str | None = None
 
     @classmethod
-    def from_status(cls, node: Mapping[str, Any]) -> Member:
-        return cls(
-            name=str(node["name"]), group=str(node["group"]), state=str(node["state"]),
-            os_pid=_int(node.get("pid")), node_id=node.get("node_id") or None,
-            past_ids=tuple(str(i) for i in node.get("past_node_ids") or ()),
-            log=node.get("log"),
-        )
+    def from_row(cls, node: NodeRow) -> Member:
+        return cls(name=node.name, group=node.group, state=node.state, os_pid=node.pid,
+                   node_id=node.node_id, past_ids=node.past_node_ids, log=node.log)
 
 
 @dataclass(frozen=True)
@@ -124,6 +121,33 @@ class Attempts:
     ends: int
     last_ts: float
     node: str  # the node of the latest start
+
+
+@dataclass(frozen=True)
+class Fault:
+    """A fault in force on a node, held as a lease by the supervisor (``fault_leases.py``)."""
+
+    kind: str
+    holder: str
+    holder_pid: int | None
+    holder_alive: bool
+    left_s: float
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> Fault:
+        return cls(str(row["kind"]), str(row.get("holder", "?")), _int(row.get("holder_pid")),
+                   bool(row.get("holder_alive", True)), float(row.get("left_s", 0.0)))
+
+    def who(self) -> str:
+        return self.holder if self.holder_pid is None else f"{self.holder} (pid {self.holder_pid})"
+
+
+def fault_facts(rows: Sequence[Mapping[str, Any]]) -> dict[str, Fault]:
+    """Node name → the fault in force on it (the first, when several), from status rows."""
+    out: dict[str, Fault] = {}
+    for row in rows:
+        out.setdefault(str(row["node"]), Fault.from_row(row))
+    return out
 
 
 @dataclass(frozen=True)
@@ -151,6 +175,8 @@ class Facts:
     local_groups: frozenset[str] | None = None
     #: prefix of suggested commands, e.g. ``rpcdemo --home /tmp/h``
     command: str = "rpcdemo"
+    #: node name -> the fault in force on it (the supervisor's fault leases)
+    faults: Mapping[str, Fault] = field(default_factory=dict)
 
 
 def target_group(target: Any) -> str | None:
@@ -166,7 +192,7 @@ def _int(value: Any) -> int | None:
     return int(value)
 
 
-def node_names_by_id(nodes: list[dict[str, Any]]) -> dict[str, str]:
+def node_names_by_id(nodes: Iterable[NodeRow]) -> dict[str, str]:
     """Resonate node id → readable name; ids of dead incarnations say so.
 
     A task can stay leased to a killed incarnation until its TTL runs out;
@@ -174,9 +200,9 @@ def node_names_by_id(nodes: list[dict[str, Any]]) -> dict[str, str]:
     """
     names: dict[str, str] = {}
     for node in nodes:
-        for i, old in enumerate(node.get("past_node_ids") or [], start=1):
+        for i, old in enumerate(node.past_node_ids, start=1):
             if old != "gateway":
-                names[str(old)] = f"{node['name']} (incarnation {i}, gone)"
-        if node.get("node_id"):
-            names[str(node["node_id"])] = str(node["name"])
+                names[old] = f"{node.name} (incarnation {i}, gone)"
+        if node.node_id:
+            names[node.node_id] = node.name
     return names

@@ -25,13 +25,18 @@ from resonate_rpc_cli.contracts.errors import NotRunningError
 from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.contracts.ledger import read_ledger
 from resonate_rpc_cli.contracts.naming import SERVICE_GROUPS
-from resonate_rpc_cli.links.client import LinkClient
 from resonate_rpc_cli.observe.doctor import attempts_of
-from resonate_rpc_cli.observe.facts import Attempts, Call, Facts, Lease, Link, Member
+from resonate_rpc_cli.observe.facts import (
+    Attempts,
+    Call,
+    Facts,
+    Lease,
+    Member,
+    fault_facts,
+)
 from resonate_rpc_cli.observe.leases import fetch_leases, link_facts
+from resonate_rpc_cli.observe.picture import read_topology
 from resonate_rpc_cli.observe.snapshot import PromiseSource
-from resonate_rpc_cli.supervisor.client import SupervisorClient
-from resonate_rpc_cli.supervisor.topology_config import TopologyConfig
 
 MAX_PENDING = 500
 MAX_TREES = 30
@@ -55,7 +60,7 @@ def gather(home: Home, stuck_after_s: float | None = None,
 
     ``promise_id`` is read even when it is not pending (so the caller can say what it is).
     """
-    sup = SupervisorClient(home).status()
+    sup, links = read_topology(home)
     config = sup.config
     source = PromiseSource(config.server_url, timeout_s=5.0)
     if not source.client.healthy():
@@ -74,14 +79,15 @@ def gather(home: Home, stuck_after_s: float | None = None,
         leases = _leases(source, notices)
     except ServerUnreachable as exc:
         raise NotRunningError(str(exc)) from None
-    members = [Member.from_status(n) for n in sup.node_rows()]
+    members = [Member.from_row(n) for n in sup.nodes]
     attempts = _attempts(home)
     facts = Facts(
         calls=calls, leases=leases, members=members, now_ms=int(time.time() * 1000),
         stuck_after_s=config.ttl_s if stuck_after_s is None else stuck_after_s,
-        attempts=attempts, errors=_errors(members, attempts), links=_links(home, config),
+        attempts=attempts, errors=_errors(members, attempts), links=link_facts(links),
         local_groups=frozenset(g for g in SERVICE_GROUPS if config.includes(g)),
         command=f"rpcdemo --home {home.root}",
+        faults=fault_facts(sup.fault_rows()),
     )
     if source.notice:
         notices.append(source.notice)
@@ -136,10 +142,3 @@ def last_error_line(path: Path) -> str:
         return ""
     lines = [line.strip() for line in tail.splitlines() if ERROR_LINE.search(line)]
     return lines[-1][:300] if lines else ""
-
-
-def _links(home: Home, config: TopologyConfig) -> dict[str, Link] | None:
-    """Link states from the link proxies (None without them: `up` without `--links`)."""
-    if not config.links:
-        return None
-    return link_facts(LinkClient(home, timeout_s=2.0).status_or_none())

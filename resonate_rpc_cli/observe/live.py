@@ -27,14 +27,11 @@ from resonate_rpc_cli.links.client import LinkClient
 from resonate_rpc_cli.links.status import LinkStatus
 from resonate_rpc_cli.observe.events import describe
 from resonate_rpc_cli.observe.facts import node_names_by_id
-from resonate_rpc_cli.observe.leases import lease_report
-from resonate_rpc_cli.observe.snapshot import (
-    PromiseRow,
-    PromiseSource,
-    held_by_node,
-    tree_rows,
-)
-from resonate_rpc_cli.supervisor.client import supervisor_status
+from resonate_rpc_cli.observe.leases import Holders, TaskRow
+from resonate_rpc_cli.observe.picture import NodeLine, node_lines, read_work
+from resonate_rpc_cli.observe.snapshot import PromiseRow, PromiseSource, tree_rows
+from resonate_rpc_cli.supervisor.client import SupervisorClient, TopologyStatus
+from resonate_rpc_cli.supervisor.rows import NodeRow
 from resonate_rpc_cli.supervisor.topology_config import TopologyConfig
 
 TREE_ROWS = 30
@@ -56,14 +53,19 @@ class Every:
         return False
 
 
+def supervisor_status(home: Home, since: int) -> TopologyStatus:
+    """The supervisor's status with the events after ``since``."""
+    return SupervisorClient(home).status(since=since)
+
+
 @dataclass
 class LiveModel:
     """The latest picture of one topology, refreshed by :meth:`refresh`."""
 
     home: Home
-    status: Callable[[Home, int], dict[str, Any]] = supervisor_status
+    status: Callable[[Home, int], TopologyStatus] = supervisor_status
     clock: Callable[[], float] = time.monotonic
-    nodes: list[dict[str, Any]] = field(default_factory=list)
+    nodes: list[NodeRow] = field(default_factory=list)
     config: TopologyConfig | None = None
     trees: dict[str, list[PromiseRow]] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
@@ -83,10 +85,12 @@ class LiveModel:
     #: node name -> ids of the tasks it holds (from the last task.search)
     held: dict[str, list[str]] = field(default_factory=dict)
     #: pending work (holder, lease left, attempts, idle) and the stuck promises' causes
-    tasks: list[dict[str, Any]] = field(default_factory=list)
+    tasks: list[TaskRow] = field(default_factory=list)
     flags: dict[str, str] = field(default_factory=dict)
     #: every node's link, polled with the nodes (None: the topology runs without links)
     links: list[LinkStatus] | None = None
+    #: faults in force (the supervisor's fault leases), polled with the nodes
+    faults: list[dict[str, Any]] = field(default_factory=list)
 
     def refresh(self) -> None:
         """Poll whatever is due. Raises :class:`NotRunningError` once the supervisor is gone."""
@@ -102,18 +106,19 @@ class LiveModel:
     def _poll_nodes(self) -> None:
         status = self.status(self.home, self.last_seq)
         if self.config is None:
-            self.config = TopologyConfig.from_json(status["config"])
+            self.config = status.config
             self.source = PromiseSource(self.config.server_url, timeout_s=1.0)
-        self.nodes = status["nodes"]
+        self.nodes = status.nodes
+        self.faults = status.fault_rows()
         if self.config.links:
             self.links = LinkClient(self.home, timeout_s=1.0).status_or_none()
-        for event in status["events"]:
-            self.last_seq = max(self.last_seq, int(event["seq"]))
-            self.feed.append(describe(event))
+        for event in status.events:
+            self.last_seq = max(self.last_seq, event.seq)
+            self.feed.append(describe(event.to_dict()))
         self._sample_usage()
 
     def _sample_usage(self) -> None:
-        live = {int(n["pid"]) for n in self.nodes if n.get("pid")}
+        live = {n.pid for n in self.nodes if n.pid}
         for pid in list(self._procs):
             if pid not in live:
                 del self._procs[pid]
@@ -130,22 +135,22 @@ class LiveModel:
 
     def _poll_promises(self, now: float) -> None:
         assert self.source is not None
-        names = node_names_by_id(self.nodes)
-        pending = self.source.search(state="pending", limit=200)
-        holders = self.source.task_holders()
-        self.held = held_by_node(holders, names)
         if self.config is not None:
-            report = lease_report(self.source, pending, self.nodes, self.config,
-                                  links=self.links)
-            self.tasks = report.tasks
-            self.flags = {pid: d.short() for pid, d in report.diagnoses.items() if d.stuck}
+            work = read_work(self.source, self.nodes, self.config, links=self.links,
+                             faults=self.faults, pending_limit=200)
+            pending, holders = work.records, work.holders
+            self.tasks = work.tasks
+            self.flags = {pid: d.short() for pid, d in work.diagnoses.items() if d.stuck}
+        else:
+            pending, holders = [], Holders({}, node_names_by_id(self.nodes))
+        self.held = holders.held_by()
         for rec in pending:
             origin = (rec.get("tags") or {}).get(tag.ORIGIN)
             if origin and origin not in self.pinned and origin not in self.recent:
                 self.recent.append(origin)
         trees = {}
         for root in (*self.pinned, *self.recent):
-            rows = tree_rows(self.source, root, names, holders, limit=TREE_ROWS)
+            rows = tree_rows(self.source, root, holders.holder, limit=TREE_ROWS)
             if rows:
                 trees[root] = rows
                 self._note_settled(root, rows[0])
@@ -166,7 +171,6 @@ class LiveModel:
                                        "detail": f"{top.state}{value}"}))
         self.settled[root] = top.state
 
-    def nodes_with_tasks(self) -> list[dict[str, Any]]:
+    def nodes_with_tasks(self) -> list[NodeLine]:
         """The node rows with the task(s) each holds, as of the last promise poll."""
-        return [{**n, "task": ", ".join(self.held.get(str(n["name"]), [])) or n.get("task")}
-                for n in self.nodes]
+        return node_lines(self.nodes, self.held, self.links, all_tasks=True)

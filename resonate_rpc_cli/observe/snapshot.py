@@ -1,5 +1,6 @@
-"""Read-only views of a running topology: nodes (from the supervisor), promises and tasks
-(from the server), combined into plain data for ``status``, ``tree`` and the live view.
+"""The server's promises as the views read them: :class:`PromiseSource` (queries that
+remember what the server lacks), :class:`PromiseRow` and one call graph (``tree_rows``).
+The topology picture that combines them with the nodes is ``observe/picture.py``'s.
 
 Everything here degrades instead of failing: a server without
 ``promise.search``/``task.search`` yields a one-line ``notice`` and empty
@@ -9,20 +10,14 @@ promise data; an unreachable server yields ``server.healthy = False``.
 from __future__ import annotations
 
 import contextlib
-from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from resonate_rpc_cli.clients.protocol import ProtocolError, ServerUnreachable, read_client
+from resonate_rpc_cli.backends import read_client
+from resonate_rpc_cli.clients.protocol import ProtocolError
 from resonate_rpc_cli.contracts import tags as tag
-from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.contracts.payload import decode_payload
-from resonate_rpc_cli.links.client import LinkClient
-from resonate_rpc_cli.links.status import LinkStatus
-from resonate_rpc_cli.observe.facts import node_names_by_id
-from resonate_rpc_cli.observe.leases import flag_rows, lease_report
-from resonate_rpc_cli.supervisor.client import SupervisorClient
-from resonate_rpc_cli.supervisor.topology_config import TopologyConfig
 
 PROMISE_STATES = ("pending", "resolved", "rejected", "rejected_canceled", "rejected_timedout")
 MAX_COUNTED = 100_000
@@ -83,21 +78,10 @@ class PromiseSource:
         #: whether the server is our embedded one with its extras (None: not asked yet)
         self.extras: bool | None = None
 
-    def _unsupported(self, exc: ProtocolError, what: str) -> None:
+    def unsupported(self, exc: ProtocolError, what: str) -> None:
+        """Note that the server lacks ``what``: promise views are off from now on."""
         self.search_supported = False
         self.notice = f"the server does not offer {what} ({exc}); promise views are off"
-
-    def task_holders(self) -> dict[str, str]:
-        """Task (= promise) id → Resonate pid (node id) of the node holding it."""
-        if not self.search_supported:
-            return {}
-        try:
-            tasks = self.client.task_search(state="acquired")
-        except ProtocolError as exc:
-            if exc.status in (400, 404, 501):
-                self._unsupported(exc, "task.search")
-            return {}
-        return {str(t["id"]): str(t["pid"]) for t in tasks if t.get("pid")}
 
     def search(self, state: str | None = None, tags: dict[str, str] | None = None,
                limit: int = MAX_PENDING) -> list[dict[str, Any]]:
@@ -109,7 +93,7 @@ class PromiseSource:
                 state=state, tags=tags, page_size=min(1000, max(1, limit)), max_items=limit))
         except ProtocolError as exc:
             if exc.status in (400, 404, 501):
-                self._unsupported(exc, "promise.search")
+                self.unsupported(exc, "promise.search")
             return []
 
     def counts_are_cheap(self) -> bool:
@@ -143,123 +127,18 @@ class PromiseSource:
         return out
 
 
-def held_by_node(holders: dict[str, str], names: dict[str, str]) -> dict[str, list[str]]:
-    """Node name (or unknown node id) -> the sorted ids of the tasks it holds.
-
-    ``holders`` maps task id -> node id (:meth:`PromiseSource.task_holders`),
-    ``names`` node id -> name (:func:`node_names_by_id`).
-    """
-    held: dict[str, list[str]] = {}
-    for task_id, pid in holders.items():
-        held.setdefault(names.get(pid, pid), []).append(task_id)
-    return {name: sorted(ids) for name, ids in held.items()}
-
-
-def tree_rows(source: PromiseSource, root_id: str, names: dict[str, str],
-              holders: dict[str, str] | None = None, limit: int = MAX_TREE) -> list[PromiseRow]:
+def tree_rows(source: PromiseSource, root_id: str, holder: Callable[[str], str | None],
+              limit: int = MAX_TREE) -> list[PromiseRow]:
     """The call graph rooted at ``root_id`` (root first, then by creation), up to ``limit``.
 
-    ``holders`` (task id → node id, from :meth:`PromiseSource.task_holders`) is
-    fetched when not given.
+    ``holder`` names the node holding a task (``observe.leases.Holders.holder``).
     """
-    if holders is None:
-        holders = source.task_holders()
     records = {r["id"]: r for r in source.search(tags={tag.ORIGIN: root_id}, limit=limit)}
     if root_id not in records:
         with contextlib.suppress(ProtocolError):
             root = source.client.promise_get(root_id)
             if root is not None:
                 records[root_id] = root
-    rows = [PromiseRow.from_record(r, _holder(holders, names, str(r["id"])))
-            for r in records.values()]
+    rows = [PromiseRow.from_record(r, holder(str(r["id"]))) for r in records.values()]
     rows.sort(key=lambda r: (r.id != root_id, r.created_ms or 0, r.id))
     return rows
-
-
-def _holder(holders: dict[str, str], names: dict[str, str], promise_id: str) -> str | None:
-    pid = holders.get(promise_id)
-    if pid is None:
-        return None
-    return names.get(pid, pid)
-
-
-def server_summary(config: TopologyConfig, source: PromiseSource,
-                   info: dict[str, Any] | None) -> dict[str, Any]:
-    """The ``server`` part of ``status``; ``info`` is :meth:`PromiseSource.info`'s answer."""
-    healthy = source.client.healthy()
-    return {
-        "url": config.server_url,
-        "healthy": healthy,
-        "kind": (info or {}).get("kind", "resonate" if healthy else "unknown"),
-        "durable": (info or {}).get("durable"),
-        "store": (info or {}).get("store"),
-        # started by this topology (embedded/resonate) or already running elsewhere
-        "managed": config.starts_server,
-        "extras": info is not None,
-    }
-
-
-def collect_status(home: Home, pending_limit: int = MAX_PENDING) -> dict[str, Any]:
-    """The ``status --json`` document: ``{"server", "nodes", "promises"}`` (plus ``events``).
-
-    Raises :class:`~resonate_rpc_cli.contracts.errors.NotRunningError` without a supervisor.
-    """
-    sup = SupervisorClient(home).status()
-    config = sup.config
-    source = PromiseSource(config.server_url)
-    info = source.info()  # once per answer: the summary and the counts share it
-    server = server_summary(config, source, info)
-    names = node_names_by_id(sup.node_rows())
-    links = LinkClient(home, timeout_s=2.0).status_or_none() if config.links else None
-    promises: dict[str, Any] = {"counts": {}, "pending": []}
-    work: list[dict[str, Any]] = []
-    held: dict[str, list[str]] = {}
-    if server["healthy"]:
-        try:
-            holders = source.task_holders()
-            held = held_by_node(holders, names)
-            promises["counts"] = source.counts(info=info)
-            records = source.search(state="pending", limit=pending_limit)
-            promises["pending"] = [
-                PromiseRow.from_record(r, _holder(holders, names, str(r["id"]))).to_dict()
-                for r in records
-            ]
-            work = _with_leases(promises, source, records, sup.node_rows(), config, links=links)
-        except ServerUnreachable as exc:
-            promises["notice"] = str(exc)
-    else:
-        promises["notice"] = f"the server at {config.server_url} is not answering"
-    if source.notice:
-        promises["notice"] = source.notice
-    link_of = {link.node: link.state for link in links or []}
-    nodes = []
-    for node in sup.node_rows():
-        tasks = held.get(node["name"], [])
-        nodes.append({**node, "task": tasks[0] if tasks else None, "tasks": tasks,
-                      "link": link_of.get(node["name"])})
-    counts = Counter(n["state"] for n in nodes)
-    return {
-        "server": server,
-        # null when this topology runs no gateway (`up --only` without it)
-        "gateway": {"url": config.gateway_url if config.includes("gateway") else None},
-        "supervisor": {"pid": sup.supervisor_pid, "home": str(home.root),
-                       "states": dict(counts)},
-        "nodes": nodes,
-        "promises": promises,
-        # pending work: holder, lease left, attempts, idle (observe/leases.py)
-        "tasks": work,
-        # null when the topology runs without links (`up` without `--links`)
-        "links": None if links is None else [link.to_dict() for link in links],
-        "events": sup.events[-20:],
-    }
-
-
-def _with_leases(promises: dict[str, Any], source: PromiseSource, records: list[dict[str, Any]],
-                 nodes: list[dict[str, Any]], config: TopologyConfig, *,
-                 links: list[LinkStatus] | None) -> list[dict[str, Any]]:
-    """Flag the pending rows (stuck, the doctor's cause); return the task rows."""
-    report = lease_report(source, records, nodes, config, links=links)
-    flag_rows(promises["pending"], report.diagnoses)
-    if report.notice:
-        promises["notice"] = report.notice
-    return report.tasks

@@ -11,7 +11,6 @@ resonate schema now (:class:`NotRunningError`). Nothing is started by either.
 from __future__ import annotations
 
 import os
-from dataclasses import replace
 from pathlib import Path
 
 from resonate_rpc_cli.contracts.errors import NotRunningError, UsageError
@@ -19,7 +18,6 @@ from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.postgres.cluster import Cluster, require_bindir
 from resonate_rpc_cli.postgres.reads import PgReader
 from resonate_rpc_cli.postgres.urls import ENV_RESONATE_SQL, SCHEMA_SOURCE, redact
-from resonate_rpc_cli.supervisor.topology_config import TopologyConfig
 
 
 def schema_path(given: str) -> Path:
@@ -40,13 +38,12 @@ def schema_path(given: str) -> Path:
     return path
 
 
-def prepare_local(config: TopologyConfig, home: Home) -> TopologyConfig:
-    """``config`` for a cluster under ``home``: its URL (naming the password file) and the
-    absolute schema path. Raises as the module docstring says."""
-    schema = schema_path(config.resonate_sql)
+def prepare_local(resonate_sql: str, host: str, port: int, home: Home) -> tuple[str, str]:
+    """The URL (naming the password file) of a cluster under ``home`` on ``host:port`` and
+    the absolute schema path. Raises as the module docstring says."""
+    schema = schema_path(resonate_sql)
     require_bindir()
-    url = Cluster(home.root, config.host, config.server_port).url
-    return replace(config, server_url=url, resonate_sql=str(schema))
+    return Cluster(home.root, host, port).url, str(schema)
 
 
 def check_external(url: str) -> None:

@@ -1,7 +1,8 @@
 """Failover on resonate-pg: hand a dead node's leases back through ``task.release``.
 
 When the supervisor has reaped a node it knows the node's leases are dead.
-:class:`PgLeaseReleaser` reads the tasks that node id still holds
+:func:`release_held` (run by the backend's ``PgRelease``, see
+``backends/postgres.py``) reads the tasks that node id still holds
 (``state = 'acquired' AND pid = node id``) and sends ``task.release`` for each
 with the version it read, through the protocol (``resonate.resonate_rpc``).
 resonate-pg's ``task_release`` checks the version, not the holder: a task
@@ -19,9 +20,7 @@ import json
 
 from resonate_base import PROTOCOL_VERSION
 
-from resonate_rpc_cli.clients.protocol import ProtocolError, ServerUnreachable
-from resonate_rpc_cli.postgres.db import Db, Rows
-from resonate_rpc_cli.supervisor.failover import HttpLeaseReleaser, ReleaseOutcome
+from resonate_rpc_cli.postgres.db import Rows
 
 HELD_SQL = ("SELECT id, version FROM resonate.tasks WHERE state = 'acquired' AND pid = %s "
             "ORDER BY id")
@@ -52,19 +51,3 @@ def release_held(db: Rows, node_id: str) -> list[str]:
             released.append(str(task_id))
     return released
 
-
-class PgLeaseReleaser(HttpLeaseReleaser):
-    """The supervisor's releaser on resonate-pg: same queue and thread, SQL instead of HTTP."""
-
-    def __init__(self, server_url: str, timeout_s: float = 2.0, db: Rows | None = None) -> None:
-        self.db: Rows = db if db is not None else Db(server_url, timeout_s)
-        super().__init__(server_url, timeout_s)
-
-    def release_now(self, node: str, node_id: str) -> ReleaseOutcome:
-        try:
-            ids = tuple(release_held(self.db, node_id))
-        except (ServerUnreachable, ProtocolError) as exc:
-            return ReleaseOutcome(node, node_id, None,
-                                  f"release failed ({exc}); leases lapse after the TTL")
-        return ReleaseOutcome(node, node_id, ids,
-                              f"{len(ids)} lease(s) of {node_id} back to the group")

@@ -1,7 +1,8 @@
-"""Which server URLs are Postgres databases, and how to show one (pure).
+"""How to show a Postgres server URL, and where its schema comes from (pure).
 
 A Postgres server URL is a libpq connection URI (``postgresql://`` or
-``postgres://``). A local cluster's URL names the password file in its query
+``postgres://``; which URLs are is ``contracts/connectors.py``). A local
+cluster's URL names the password file in its query
 (``?passfile=HOME/postgres/pgpass``), so the URL itself carries no secret;
 :func:`redact` hides a password a user put in a URL before it is shown.
 """
@@ -10,9 +11,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit, urlunsplit
 
-from resonate_rpc_cli.contracts.naming import is_postgres_url
-
-__all__ = ["ENV_RESONATE_SQL", "SCHEMA_SOURCE", "describe", "is_postgres_url", "redact"]
+__all__ = ["ENV_RESONATE_SQL", "SCHEMA_SOURCE", "describe", "redact"]
 
 #: Where resonate.sql comes from (named by every error about a missing schema).
 SCHEMA_SOURCE = "https://github.com/resonatehq/resonate-pg (resonate.sql)"

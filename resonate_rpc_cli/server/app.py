@@ -7,6 +7,8 @@ Routes: ``POST /`` (the protocol's JSON envelope), ``GET /poll/{group}/{pid}``
 Every request goes through the :class:`Engine` on the one event loop; the
 messages it produces are delivered by the :class:`Hub` right after, and the
 response is sent only after the engine has committed the request to the store.
+A restarted server reads its store between requests (``_load_store``); searches,
+``/rpcdemo/info``, release and retention wait for :attr:`EmbeddedServer.loaded`.
 Any malformed request (bad JSON, unknown kind, wrong types, oversized body) is
 answered with a 4xx JSON error in the protocol's envelope shape.
 """
@@ -23,26 +25,29 @@ from typing import Any
 
 import msgspec
 from aiohttp import web
-from resonate.connections.local import (
-    OutgoingMessage,
-    unwrap_request_envelope,
-    wrap_response_envelope,
-)
+from resonate.connections.local import OutgoingMessage, unwrap_request_envelope
 
 from resonate_rpc_cli import __version__
+from resonate_rpc_cli.server import wire
+from resonate_rpc_cli.server.auth import load_authorizer
 from resonate_rpc_cli.server.config import ServerConfig
 from resonate_rpc_cli.server.delivery import Address, Hub, Listener, Push
-from resonate_rpc_cli.server.engine import KNOWN_KINDS, Engine, error_response
-from resonate_rpc_cli.server.gcpolicy import freeze_loop
+from resonate_rpc_cli.server.engine import KNOWN_KINDS, SEARCHES, Engine, error_response
+from resonate_rpc_cli.server.executes import ExecuteLog, execute_of
+from resonate_rpc_cli.server.gcpolicy import FREEZE_PAGES, freeze, freeze_loop
+from resonate_rpc_cli.server.httpio import (
+    error,
+    gather_quietly,
+    loop_time,
+    plain_error,
+    read_body,
+)
 from resonate_rpc_cli.server.probe import LoopProbe
 from resonate_rpc_cli.server.store import StoreError
 from resonate_rpc_cli.server.sweeper import Sweeper
 
 log = logging.getLogger("rpcdemo.server")
 
-#: A pending task whose ``execute`` went out less than this long ago is not
-#: re-sent to a newly connected member (it is probably being acquired).
-RESEND_AFTER_S = 1.0
 
 _json = msgspec.json.Encoder()
 
@@ -59,15 +64,18 @@ class EmbeddedServer:
         engine.progress.visible = config.extras  # --no-extras: plain task records
         self.hub = Hub(config.hold_max, config.hold_age_s)
         self.on_fatal = on_fatal
+        self.auth = load_authorizer(config)  # None: auth off; UsageError: a bad key
         self.fatal: str | None = None
-        #: task id → when its last ``execute`` went out, and to which listener.
-        self._last_execute: dict[str, tuple[float, Listener]] = {}
+        #: the last ``execute`` per task: where and when (no duplicates to one process)
+        self.executes = ExecuteLog()
         #: Requests served per kind, and the CPU time spent serving them between
         #: reading the body and writing the response (for the benchmark).
         self.requests: Counter[str] = Counter()
         self.busy_s = 0.0
         self.probe = LoopProbe()
-        self.sweeper = Sweeper(engine, self._guard)
+        #: Set once every stored record is in the state (at once for a new or memory store).
+        self.loaded = asyncio.Event()
+        self.sweeper = Sweeper(engine, self._guard, self.loaded)
         self._background: list[asyncio.Task[None]] = []
         self._commit: asyncio.Future[None] | None = None
         self._streams: set[asyncio.Task[Any]] = set()
@@ -76,23 +84,25 @@ class EmbeddedServer:
 
     def dispatch(self, outgoing: list[OutgoingMessage]) -> None:
         """Hand each produced message to the hub; remember when each ``execute`` went out."""
-        now = _loop_time()
+        now = loop_time()
         for msg in outgoing:
             address = Address.parse(msg.address)
             if address is None:
                 log.warning("dropping message for unroutable address %s", msg.address)
                 continue
-            task_id = _execute_task_id(msg.message)
+            execute = execute_of(msg.message)
+            task_id = execute[0] if execute is not None else None
             if task_id is not None and not self.hub.groups.get(address.group):
                 continue  # an execute nobody can take is dropped, never held: skip encoding it
-            push = Push(address, _json.encode(msg.message).decode(), task_id)
+            wired = wire.message(msg.message, self.config.url)
+            push = Push(address, _json.encode(wired).decode(), task_id)
             listener = self.hub.deliver(push, now)
-            if listener is not None and task_id is not None:
-                self._last_execute[task_id] = (now, listener)
+            if listener is not None and execute is not None:
+                self.executes.sent(execute[0], listener, execute[1], now)
 
     def resend_pending(self, listener: Listener) -> int:
         """Send ``execute`` for the pending tasks of the listener's group that nobody has."""
-        now = _loop_time()
+        now = loop_time()
         sent = 0
         for task_id, version, target in self.engine.pending_tasks():
             address = Address.parse(target)
@@ -100,12 +110,11 @@ class EmbeddedServer:
                 continue
             if not address.anycast and address.pid != listener.pid:
                 continue
-            last = self._last_execute.get(task_id)
-            if last is not None and now - last[0] < RESEND_AFTER_S and not last[1].closed:
-                continue  # just sent to a member that is still connected
-            message = {"kind": "execute", "data": {"task": {"id": task_id, "version": version}}}
-            self.hub.send_to(listener, Push(address, _json.encode(message).decode(), task_id))
-            self._last_execute[task_id] = (now, listener)
+            if self.executes.has_it(task_id, listener, version, now):
+                continue
+            wired = wire.execute_message(task_id, version, self.config.url)
+            self.hub.send_to(listener, Push(address, _json.encode(wired).decode(), task_id))
+            self.executes.sent(task_id, listener, version, now)
             sent += 1
         return sent
 
@@ -149,6 +158,21 @@ class EmbeddedServer:
                 content_type="application/json",
             ) from exc
 
+    async def _load_store(self) -> None:
+        """Read the store a page per loop turn (freezing what was read: gcpolicy.py),
+        then re-send every pending task's ``execute``."""
+        pages = 0
+        while not self._guard(self.engine.load_step):
+            pages += 1
+            if pages % FREEZE_PAGES == 0:
+                freeze()
+            await asyncio.sleep(0)
+        freeze()
+        self.loaded.set()
+        for members in list(self.hub.groups.values()):
+            for listener in [m for m in members if not m.closed]:
+                self.resend_pending(listener)
+
     async def _tick_loop(self) -> None:
         """Tick every ``tick_interval_s``; at once again (after yielding) while a backlog of
         due timeouts remains, so a burst is worked off in bounded slices, not one stall."""
@@ -164,36 +188,36 @@ class EmbeddedServer:
                     self.on_fatal(str(exc))
                 return
             self.dispatch(outgoing)
-            now = _loop_time()
+            now = loop_time()
             self.hub.expire(now)
-            self._forget_old_executes(now)
+            self.executes.forget_old(now)
             backlog = self.engine.backlog()
-
-    def _forget_old_executes(self, now: float) -> None:
-        """Drop ``_last_execute`` entries too old to matter (it would grow with every task)."""
-        if len(self._last_execute) > 1024:
-            self._last_execute = {k: v for k, v in self._last_execute.items()
-                                  if now - v[0] < RESEND_AFTER_S}
 
     # -- HTTP --------------------------------------------------------------------
 
     async def handle_request(self, request: web.Request) -> web.Response:
-        body = await _read_body(request, self.config.max_body_bytes)
+        body = await read_body(request, self.config.max_body_bytes)
         if body is None:
-            return _error(413, f"request body larger than {self.config.max_body_bytes} bytes")
+            return error(413, f"request body larger than {self.config.max_body_bytes} bytes")
         try:
             envelope = msgspec.json.decode(body)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            return _error(400, f"invalid JSON: {exc}")
+            return error(400, f"invalid JSON: {exc}")
         started = time.perf_counter()
+        if self.auth is not None and (refused := self.auth.refuse(envelope)) is not None:
+            self.busy_s += time.perf_counter() - started
+            return refused
         flat = unwrap_request_envelope(envelope)
+        if not self.loaded.is_set() and isinstance(flat, dict) and flat.get("kind") in SEARCHES:
+            await self.loaded.wait()
         resp, outgoing = self._guard(lambda: self.engine.apply(flat, defer_commit=True))
         if self.engine.uncommitted:
             self.busy_s += time.perf_counter() - started
             await asyncio.shield(self._group_commit())
             started = time.perf_counter()
         self.dispatch(outgoing)
-        wrapped = wrap_response_envelope(resp)
+        action = flat.get("action") if isinstance(flat, dict) else None
+        wrapped = wire.envelope(resp, action.get("kind") if isinstance(action, dict) else None)
         status = wrapped["head"]["status"]
         body = _json.encode(wrapped)
         kind = wrapped["kind"]
@@ -213,7 +237,7 @@ class EmbeddedServer:
         await resp.prepare(request)
         await resp.write(b": ok\n\n")
         listener = Listener(group=group, pid=pid)
-        self.hub.connect(listener, _loop_time())
+        self.hub.connect(listener, loop_time())
         self.resend_pending(listener)
         task = asyncio.current_task()
         if task is not None:
@@ -226,7 +250,7 @@ class EmbeddedServer:
         finally:
             if task is not None:
                 self._streams.discard(task)
-            self.hub.disconnect(listener, unwritten, _loop_time())
+            self.executes.rerouted(self.hub.disconnect(listener, unwritten, loop_time()))
         with contextlib.suppress(ConnectionResetError, RuntimeError):
             await resp.write_eof()
         return resp
@@ -263,10 +287,11 @@ class EmbeddedServer:
         return web.json_response({"status": "ok"})
 
     async def handle_ready(self, request: web.Request) -> web.Response:
-        # The store is loaded before the port is bound, so serving means ready.
+        # Serving means ready: a record not read yet is read when a request needs it.
         return await self.handle_health(request)
 
     async def handle_info(self, request: web.Request) -> web.Response:
+        await self.loaded.wait()  # the counts cover every record
         store = self.config.store
         return web.json_response({
             "kind": "embedded",
@@ -288,21 +313,22 @@ class EmbeddedServer:
 
     async def handle_release(self, request: web.Request) -> web.Response:
         """``{"pid"}`` → ``{"released": [task ids]}``: that node's leases go back to pending."""
-        body = await _read_body(request, self.config.max_body_bytes)
+        body = await read_body(request, self.config.max_body_bytes)
         if body is None:
-            return _plain_error(413, "request body too large")
+            return plain_error(413, "request body too large")
         try:
             obj = msgspec.json.decode(body)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            return _plain_error(400, f"invalid JSON: {exc}")
+            return plain_error(400, f"invalid JSON: {exc}")
         pid = obj.get("pid") if isinstance(obj, dict) else None
         if not isinstance(pid, str) or not pid:
-            return _plain_error(400, 'body must be {"pid": "<node id>"}')
+            return plain_error(400, 'body must be {"pid": "<node id>"}')
         # The caller knows the node is dead: forget its streams first (a killed
         # process's stream can linger until a write fails), so nothing released
         # is handed back to it and its group's next member gets the work.
         for listener in self.hub.listeners_of(pid):
             self.hub.disconnect(listener, [])
+        await self.loaded.wait()  # every lease it holds
         released, outgoing = self._guard(lambda: self.engine.release(pid))
         self.dispatch(outgoing)
         log.info("released %d lease(s) of pid %s", len(released), pid)
@@ -310,22 +336,23 @@ class EmbeddedServer:
 
     async def handle_gc(self, request: web.Request) -> web.Response:
         """``{"older_than_s", "dry_run"?}`` → what was (or would be) dropped."""
-        body = await _read_body(request, self.config.max_body_bytes)
+        body = await read_body(request, self.config.max_body_bytes)
         try:
             obj = msgspec.json.decode(body or b"")
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            return _plain_error(400, f"invalid JSON: {exc}")
+            return plain_error(400, f"invalid JSON: {exc}")
         older = obj.get("older_than_s") if isinstance(obj, dict) else None
         dry_run = obj.get("dry_run", False) if isinstance(obj, dict) else False
         if (isinstance(older, bool) or not isinstance(older, int | float) or older < 0
                 or not isinstance(dry_run, bool)):
-            return _plain_error(400, 'body must be {"older_than_s": seconds >= 0, '
+            return plain_error(400, 'body must be {"older_than_s": seconds >= 0, '
                                      '"dry_run": true|false}')
         done = await self.sweeper.sweep(float(older), dry_run)
         return web.json_response({**done.to_json(), "dry_run": dry_run})
 
     def make_app(self) -> web.Application:
-        app = web.Application(client_max_size=self.config.max_body_bytes + 1)
+        app = web.Application(client_max_size=self.config.max_body_bytes + 1,
+                              middlewares=[self.auth.middleware()] if self.auth else [])
         app.router.add_post("/", self.handle_request)
         app.router.add_get("/poll/{group}/{pid}", self.handle_poll)
         app.router.add_get("/health", self.handle_health)
@@ -339,7 +366,8 @@ class EmbeddedServer:
         return app
 
     async def _on_startup(self, app: web.Application) -> None:
-        self._background = [asyncio.create_task(self._tick_loop()),
+        self._background = [asyncio.create_task(self._load_store()),
+                            asyncio.create_task(self._tick_loop()),
                             asyncio.create_task(self.probe.run()),
                             asyncio.create_task(freeze_loop())]
         if self.config.retain_s is not None:
@@ -349,44 +377,4 @@ class EmbeddedServer:
         for task in [*self._streams, *self._background]:
             task.cancel()
         tasks: list[Awaitable[Any]] = [*self._streams, *self._background]
-        await _gather_quietly(tasks)
-
-
-async def _read_body(request: web.Request, limit: int) -> bytes | None:
-    """The body, or ``None`` if it is longer than ``limit`` bytes."""
-    if request.content_length is not None and request.content_length > limit:
-        return None
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.content.iter_chunked(65536):
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _error(status: int, message: str) -> web.Response:
-    body = _json.encode(wrap_response_envelope(error_response(None, None, status, message)))
-    return web.Response(body=body, status=status, content_type="application/json")
-
-
-def _plain_error(status: int, message: str) -> web.Response:
-    return web.json_response({"error": message}, status=status)
-
-
-def _execute_task_id(message: Any) -> str | None:
-    if isinstance(message, dict) and message.get("kind") == "execute":
-        task = (message.get("data") or {}).get("task")
-        if isinstance(task, dict) and isinstance(task.get("id"), str):
-            return str(task["id"])
-    return None
-
-
-def _loop_time() -> float:
-    return asyncio.get_running_loop().time()
-
-
-async def _gather_quietly(aws: list[Awaitable[Any]]) -> None:
-    if aws:
-        await asyncio.gather(*aws, return_exceptions=True)
+        await gather_quietly(tasks)

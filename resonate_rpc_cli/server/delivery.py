@@ -103,8 +103,12 @@ class Hub:
 
     def disconnect(
         self, listener: Listener, unwritten: list[Push], now: float | None = None
-    ) -> None:
-        """Forget a listener; re-route what it had queued (and ``unwritten``) by address."""
+    ) -> list[tuple[Push, Listener | None]]:
+        """Forget a listener; re-route what it had queued (and ``unwritten``) by address.
+
+        Returns each re-routed message with the listener it went to (``None``:
+        held, or dropped for an ``execute``).
+        """
         listener.closed = True
         members = self.groups.get(listener.group, [])
         if listener in members:
@@ -113,8 +117,7 @@ class Hub:
             self.groups.pop(listener.group, None)
         while not listener.queue.empty():
             unwritten.append(listener.queue.get_nowait())
-        for push in unwritten:
-            self.deliver(push, now)
+        return [(push, self.deliver(push, now)) for push in unwritten]
 
     def listeners_of(self, pid: str) -> list[Listener]:
         """Every open listener of the process ``pid`` (in any group)."""

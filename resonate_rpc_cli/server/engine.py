@@ -10,8 +10,9 @@
 * when it has a :class:`Store`, writes the records each state-changing request
   (or tick, release, restart grace, retention pass) changed, and nothing else,
   and commits them *before* returning (or, with ``defer_commit``, before the
-  caller acknowledges: group commit). A restart loads the tables: there is no
-  log to replay and no snapshot of the whole state, ever.
+  caller acknowledges: group commit). A restart reads the tables: there is no
+  log to replay and no snapshot of the whole state, ever; :meth:`Engine.open`
+  serves at once and reads the records while serving (:mod:`.loader`).
 
 It returns the outgoing messages each call produced; delivering them is the
 caller's job. :class:`StoreError` from the store propagates: a server that can
@@ -23,6 +24,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -30,8 +32,10 @@ from resonate.connections.local import OutgoingMessage
 from resonate.error import ServerError
 
 from resonate_rpc_cli.contracts import tags as tag
+from resonate_rpc_cli.server.journal import TransitionJournal
+from resonate_rpc_cli.server.loader import PAGE, Loader, load_state
 from resonate_rpc_cli.server.progress import TaskProgress
-from resonate_rpc_cli.server.records import changed_rows, load_state
+from resonate_rpc_cli.server.records import changed_rows
 from resonate_rpc_cli.server.retention import Collected, collect
 from resonate_rpc_cli.server.search import promise_search, task_get, task_search
 from resonate_rpc_cli.server.state import IndexedServerState
@@ -68,6 +72,8 @@ READ_KINDS = frozenset(
     {"promise.get", "promise.search", "task.search", "task.get", "schedule.get", "schedule.search"}
 )
 KNOWN_KINDS = MUTATING_KINDS | READ_KINDS
+#: Kinds that read every record (answered only once the store is read).
+SEARCHES = frozenset({"promise.search", "task.search"})
 
 
 def now_ms() -> int:
@@ -93,7 +99,11 @@ class Engine:
         self.store = store
         #: lease expiry, acquire counts, last change per task (extras on task.search)
         self.progress = TaskProgress()
+        #: the transition journal (journal.py), when asked for one
+        self.journal: TransitionJournal | None = None
         self._encoder = msgspec.msgpack.Encoder()
+        #: Reads the store's records while serving (``None`` once all are in).
+        self.loader: Loader | None = None
 
     @property
     def durable(self) -> bool:
@@ -101,9 +111,42 @@ class Engine:
 
     @classmethod
     def load(cls, store: Store) -> Engine:
-        """The engine on the state ``store`` holds."""
+        """The engine on the state ``store`` holds, all of it read now."""
         state = load_state(store)
         return cls(state, store)
+
+    @classmethod
+    def open(cls, store: Store, *, page: int = PAGE,
+             clock: Callable[[], int] = now_ms) -> Engine:
+        """The engine on ``store``, ready to serve before its records are read.
+
+        Call :meth:`load_step` until it returns ``True`` (between requests);
+        meanwhile a record a request needs is read by id. Each acquired task
+        gets a full TTL from when it is read (``clock()``, :meth:`restart_grace`).
+        """
+        loader = Loader.open(store, page=page, grace_at=clock)
+        engine = cls(loader.state, store)
+        engine.loader = loader
+        return engine
+
+    @property
+    def loading(self) -> bool:
+        return self.loader is not None
+
+    def load_step(self) -> bool:
+        """Read the next page of the store and commit what that changed; ``True`` when done."""
+        if self.loader is None:
+            return True
+        done = self.loader.step()
+        self.commit()
+        if done:
+            self.loader = None
+        return done
+
+    def finish_loading(self) -> None:
+        """Read every record not read yet, now (what needs them all calls this first)."""
+        while not self.load_step():
+            pass
 
     # -- requests --------------------------------------------------------------
 
@@ -158,6 +201,8 @@ class Engine:
         outgoing = self._take_outgoing()
         self.progress.observe(self.state, req, resp, now)
         self.state.end_op(persist=None if kind in READ_KINDS else True)
+        if self.journal is not None and kind in ("task.acquire", "task.create"):
+            self.journal.granted(kind, resp)
         if not defer_commit:
             self.commit()
         return resp, outgoing
@@ -183,6 +228,7 @@ class Engine:
     def release(self, pid: str, now: int | None = None) -> tuple[list[str], list[OutgoingMessage]]:
         """Release every lease ``pid`` holds; return the task ids and the execute messages."""
         now = now_ms() if now is None else now
+        self.finish_loading()
         self.state.outgoing = []
         released = release_leases(self.state, now, pid)
         for task_id in released:
@@ -224,16 +270,25 @@ class Engine:
                 dry_run: bool = False, now: int | None = None) -> Collected:
         """One retention batch: drop up to ``budget`` trees settled ``older_than_ms`` ago."""
         now = now_ms() if now is None else now
+        self.finish_loading()
         done = collect(self.state, now - older_than_ms, budget, refs, dry_run)
         self.commit()
         return done
 
     def counts(self) -> dict[str, int]:
-        """Promises per state, kept as they change (O(1) to read)."""
+        """Promises per state, kept as they change (O(1) to read once loaded)."""
+        self.finish_loading()
         return self.state.census.counts()
 
+    def keep_journal(self, path: Path) -> None:
+        """Append every lease and settlement to ``path`` from now on (journal.py)."""
+        self.journal = TransitionJournal(path)
+        self.state.journal = self.journal
+
     def close(self) -> None:
-        """Commit what is left and close the store."""
+        """Commit what is left and close the store (and the journal)."""
+        if self.journal is not None:
+            self.journal.close()
         if self.store is not None:
             self.commit()
             self.store.close()
@@ -244,6 +299,8 @@ class Engine:
     def _read(self, corr_id: Any, req: dict[str, Any],
               answer: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         """``answer()`` of a read-only request, or its error response."""
+        if req.get("kind") in SEARCHES:
+            self.finish_loading()  # a search must see every record
         try:
             resp = answer()
         except ServerError as exc:
@@ -265,6 +322,8 @@ class Engine:
 
     def commit(self) -> None:
         """Write every record changed since the last commit, in one transaction."""
+        if self.journal is not None:
+            self.journal.flush()
         if self.store is None:
             self.state.take_dirty()
             return

@@ -6,8 +6,9 @@ generation has grown by a quarter, so the pauses grow with the store. The
 state's records form no reference cycles (a dropped promise is freed by its
 reference count alone), so they need no walking:
 
-* :func:`no_gc` turns the collector off while a store loads (millions of new
-  objects would otherwise trigger collections over the growing heap);
+* a server reading its store (millions of new objects, which would otherwise
+  trigger collections over the growing heap) freezes what it read every
+  ``FREEZE_PAGES`` pages; the collector stays on for what serving allocates;
 * :func:`freeze` (after loading, then every ``FREEZE_EVERY_S`` from
   :func:`freeze_loop`) collects the young generations and moves every
   surviving object to the permanent generation, which collections skip. What
@@ -17,23 +18,11 @@ reference count alone), so they need no walking:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
-from collections.abc import Iterator
 
 FREEZE_EVERY_S = 10.0
-
-
-@contextlib.contextmanager
-def no_gc() -> Iterator[None]:
-    """The cyclic collector off for the block (on again after it, if it was on)."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
+#: Pages of records read (server/loader.py) between freezes while a store is read.
+FREEZE_PAGES = 10
 
 
 def freeze() -> None:

@@ -6,11 +6,11 @@ task ``state``/``version``/``resumes``, timeouts, outgoing messages) and is
 deterministic, so the command log's replay rebuilds the same state.
 
 Semantics are the real server's (src/server.rs and
-src/persistence/persistence_sqlite.rs in resonatehq/resonate), in
-ServerState's version convention: ServerState bumps a task's version when a
-lease ends (release, lapse, resume), not on acquire, so ``task.continue``
-bumps it too: a holder whose task was halted under it can no longer fulfill
-it after someone else acquired it.
+src/persistence/persistence_sqlite.rs in resonatehq/resonate), in its
+version convention (leases.py): only an acquire bumps a task's version, so
+a resume or ``task.continue`` leaves it pending at its version and a holder
+whose task was halted under it can no longer fulfill it (it is not acquired,
+or acquired by someone else at a newer version).
 """
 
 from __future__ import annotations
@@ -66,7 +66,6 @@ def _resume(state: ServerState, now: int, task: Task, awaiter: DurablePromise,
     """The same transition as ServerState.resume_awaiters for one settled promise."""
     if task.state == "suspended":
         task.state = "pending"
-        task.version += 1
         task.resumes = {awaited_id}
         state.set_t_timeout(task.id, RETRY_TIMEOUT, now + PENDING_RETRY_TTL)
         state.send_execute_message(awaiter.tags[tag.TARGET], task.id, task.version)
@@ -99,7 +98,7 @@ def task_halt(state: ServerState, now: int, req: dict[str, Any]) -> dict[str, An
 def task_continue(state: ServerState, now: int, req: dict[str, Any]) -> dict[str, Any]:
     """Put a halted task back to pending and send ``execute`` (src/server.rs:2120-2180).
 
-    404 unknown, 409 not halted. The version is bumped (see the module doc).
+    404 unknown, 409 not halted. The version stays (the next acquire bumps it).
     """
     task_id = req["id"]
     state.try_auto_timeout(now, task_id)
@@ -109,7 +108,6 @@ def task_continue(state: ServerState, now: int, req: dict[str, Any]) -> dict[str
     if t.state != "halted":
         return _error(req, 409, f"task is not halted (state: {t.state})")
     t.state = "pending"
-    t.version += 1
     state.set_t_timeout(task_id, RETRY_TIMEOUT, now + PENDING_RETRY_TTL)
     p = state.promises.get(task_id)
     target = p.tags.get(tag.TARGET) if p is not None else None

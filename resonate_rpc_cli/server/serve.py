@@ -1,8 +1,9 @@
 """``serve(config)``: run the embedded server in the foreground until SIGTERM/SIGINT.
 
 Both ``python -m resonate_rpc_cli.server`` and ``rpcdemo server`` call it.
-It opens and loads the store (if any), binds the port, prints one line saying
-durable (with the store's path) or memory and the URL, serves, and on
+It opens the store (if any), binds the port, prints one line saying
+durable (with the store's path) or memory and the URL, serves (reading the
+store's records while serving, :mod:`.loader`), and on
 SIGTERM/SIGINT stops serving, commits and closes the store, and returns.
 
 Failures raise :class:`~resonate_rpc_cli.contracts.errors.RpcdemoError` subclasses with
@@ -26,7 +27,6 @@ from resonate_rpc_cli.contracts.errors import NotRunningError, RpcdemoError
 from resonate_rpc_cli.server.app import EmbeddedServer
 from resonate_rpc_cli.server.config import ServerConfig
 from resonate_rpc_cli.server.engine import Engine
-from resonate_rpc_cli.server.gcpolicy import freeze, no_gc
 from resonate_rpc_cli.server.store import Store, StoreError
 
 log = logging.getLogger("rpcdemo.server")
@@ -35,6 +35,12 @@ log = logging.getLogger("rpcdemo.server")
 def serve(config: ServerConfig, out: TextIO | None = None) -> None:
     """Serve until SIGTERM/SIGINT (then return normally); raise ``RpcdemoError`` on failure."""
     engine = open_engine(config)
+    if config.journal is not None:
+        try:
+            engine.keep_journal(config.journal)
+        except OSError as exc:
+            engine.close()
+            raise NotRunningError(f"cannot open the journal {config.journal}: {exc}") from exc
     try:
         asyncio.run(_serve(config, engine, out or sys.stdout))
     finally:
@@ -45,16 +51,12 @@ def serve(config: ServerConfig, out: TextIO | None = None) -> None:
 
 
 def open_engine(config: ServerConfig) -> Engine:
-    """An engine on ``config.store`` (loaded) or in memory; ``NotRunningError`` if unusable."""
+    """An engine on ``config.store`` (its records read while serving) or in memory;
+    ``NotRunningError`` if unusable."""
     if config.store is None:
         return Engine()
     try:
-        store = Store.open(config.store, fsync=config.fsync)
-        with no_gc():
-            engine = Engine.load(store)
-        freeze()
-        engine.restart_grace()
-        return engine
+        return Engine.open(Store.open(config.store, fsync=config.fsync))
     except StoreError as exc:
         raise NotRunningError(str(exc)) from exc
 

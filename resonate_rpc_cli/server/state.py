@@ -35,9 +35,9 @@ from resonate.connections.local import (
 
 from resonate_rpc_cli.contracts import tags as tag
 from resonate_rpc_cli.server.census import ORIGIN_TAG, Census
+from resonate_rpc_cli.server.journal import TransitionJournal
 from resonate_rpc_cli.server.schedules import fire_due, schedule_due, schedules_due
 from resonate_rpc_cli.server.search import SearchIndex
-from resonate_rpc_cli.server.sortedids import SortedIds
 from resonate_rpc_cli.server.timed import TimedServerState
 from resonate_rpc_cli.server.tracking import TrackedDict, state_of
 
@@ -69,10 +69,12 @@ class IndexedServerState(TimedServerState):
         self._last_id = ""
         #: Ids whose records changed since the store last took them.
         self.dirty: dict[str, set[str]] = {"promises": set(), "tasks": set(), "schedules": set()}
+        #: The transition journal (journal.py), when one is kept.
+        self.journal: TransitionJournal | None = None
         super().__init__()
         self.promises: TrackedDict[DurablePromise] = TrackedDict(
-            self._new_promise, _own_promise_sets)
-        self.tasks: TrackedDict[Task] = TrackedDict(on_touch=_own_task_sets)
+            self._new_promise, self._on_promise_touch)
+        self.tasks: TrackedDict[Task] = TrackedDict(on_touch=self._on_task_touch)
         self.schedules: TrackedDict[ScheduleStub] = TrackedDict()
 
     def restore(
@@ -82,49 +84,51 @@ class IndexedServerState(TimedServerState):
         schedules: Mapping[str, ScheduleStub],
         p_timeouts: list[PTimeout],
         t_timeouts: list[TTimeout],
-        *,
-        compacted: bool = False,
     ) -> None:
-        """Replace the whole state (from a store) and rebuild every index and count.
-
-        One pass over the promises (ids in any order; in id order, as a store
-        yields them, the search index is built without sorting). ``compacted``:
-        the caller already passed every promise through :meth:`compact`.
-        """
+        """Replace the whole state and rebuild every index and count (:meth:`admit_promise`)."""
         self.__init__()  # type: ignore[misc]
-        dict.update(self.promises, promises)
-        dict.update(self.tasks, tasks)
         dict.update(self.schedules, schedules)
-        for pt in p_timeouts:
-            self._pt[pt.id] = pt
-            self._p_timers.set(pt.id, pt.timeout)
-        for tt in t_timeouts:
-            self._tt[tt.id] = tt
-            self._t_timers.set(tt.id, tt.timeout)
-        census = self.census
-        by_origin = self.index.by_origin
-        branches = self._branches
-        awaiting = self._awaiting
+        pts = {pt.id: pt.timeout for pt in p_timeouts}
+        tts = {tt.id: (tt.typ, tt.timeout) for tt in t_timeouts}
         for pid, p in promises.items():
-            tags = p.tags
-            if not compacted:
-                self.compact(p, promises)
-            branch = tags.get(BRANCH_TAG)
-            if branch is not None:
-                branches.setdefault(branch, []).append(pid)
-            origin = tags.get(ORIGIN_TAG)
-            if origin is not None:
-                by_origin.setdefault(origin, []).append(pid)
-            census.promise(None, p)
-            for task_id in p.awaiters:
-                awaiting.setdefault(task_id, set()).add(pid)
-        for ids in by_origin.values():
-            ids.sort()
-        self.index.ids = SortedIds(promises)
-        for t in tasks.values():
-            census.task(None, t, t.id)
-            if not t.resumes:
-                t.resumes = SHARED_EMPTY
+            self.admit_promise(p, pts.get(pid))
+        for tid, t in tasks.items():
+            self.admit_task(t, *tts.get(tid, (None, None)))
+
+    def admit_promise(self, p: DurablePromise, timeout: int | None) -> None:
+        """Put a stored promise (not already here) in, with its timeout, indexes and counts.
+
+        Records come in in any order (:mod:`.loader`). A task this state already
+        fulfilled is dropped from the promise's awaiters: fulfilling it could
+        not reach a promise that was not loaded yet.
+        """
+        pid = p.id
+        self.compact(p, self.promises)
+        dict.__setitem__(self.promises, pid, p)
+        if timeout is not None:
+            self._pt[pid] = PTimeout(id=pid, timeout=timeout)
+            self._p_timers.set(pid, timeout)
+        self._index_promise(pid, p)
+        self.census.promise(None, p)
+        if p.awaiters:
+            for task_id in list(p.awaiters):
+                t = dict.get(self.tasks, task_id)
+                if t is not None and t.state == "fulfilled":
+                    p.awaiters.discard(task_id)
+                    self.dirty["promises"].add(pid)
+                else:
+                    self._awaiting.setdefault(task_id, set()).add(pid)
+            _share_promise_sets(p)
+
+    def admit_task(self, t: Task, typ: int | None, timeout: int | None) -> None:
+        """Put a stored task (not already here) in, with its timeout and counts."""
+        dict.__setitem__(self.tasks, t.id, t)
+        if typ is not None and timeout is not None:
+            self._tt[t.id] = TTimeout(id=t.id, typ=typ, timeout=timeout)
+            self._t_timers.set(t.id, timeout)
+        self.census.task(None, t, t.id)
+        if not t.resumes:
+            t.resumes = SHARED_EMPTY
 
     # -- operations --------------------------------------------------------------
 
@@ -164,6 +168,8 @@ class IndexedServerState(TimedServerState):
         promises = self.promises.take_touched()
         tasks = self.tasks.take_touched()
         schedules = self.schedules.take_touched()
+        if self.journal is not None:
+            self.journal.changes(self.promises, promises, self.tasks, tasks)
         census = self.census
         changed = False
         if SHARED_EMPTY:
@@ -211,6 +217,16 @@ class IndexedServerState(TimedServerState):
             if not members:
                 del self._branches[branch]  # type: ignore[arg-type]
         self.index.remove(pid, p.tags.get(ORIGIN_TAG))
+
+    def _on_promise_touch(self, p: DurablePromise) -> None:
+        _own_promise_sets(p)
+        if self.journal is not None:
+            self.journal.before_promise(p)
+
+    def _on_task_touch(self, t: Task) -> None:
+        _own_task_sets(t)
+        if self.journal is not None:
+            self.journal.before_task(t)
 
     def _touch_promise(self, promise_id: str) -> None:
         self.promises.touch(promise_id)

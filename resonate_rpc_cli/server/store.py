@@ -5,7 +5,10 @@ the msgpack of one record (a promise with its timeout, a task with its
 timeout, a schedule). A request's changed records are upserted (or deleted)
 in one transaction, committed before its response is sent (several requests
 share a commit: group commit). Nothing is ever proportional to the whole
-state except :meth:`Store.load` at start, which reads the three tables whole.
+state except :meth:`Store.load`, which reads a table whole. A server starts
+without reading the promises and tasks: it reads them a page at a time
+(:meth:`Store.page`) after it is serving, and any one it needs before that by
+id (:meth:`Store.get`); see :mod:`.loader`.
 
 SQLite runs in WAL mode. ``synchronous=NORMAL`` (the default) loses nothing
 acknowledged when the *process* dies, ``kill -9`` included, because committed
@@ -86,6 +89,26 @@ class Store:
         cursor = self._conn.execute(f"SELECT data FROM {_table(table)}")
         while rows := cursor.fetchmany(chunk):
             yield [r[0] for r in rows]
+
+    def get(self, table: str, key: str) -> bytes | None:
+        """The row of ``key`` in ``table`` (``None`` if there is none)."""
+        row = self._conn.execute(f"SELECT data FROM {_table(table)} WHERE id = ?",
+                                 (key,)).fetchone()
+        return row[0] if row is not None else None
+
+    def page(self, table: str, after: str | None, limit: int) -> list[tuple[str, bytes]]:
+        """Up to ``limit`` rows ``(id, data)`` of ``table`` with ids above ``after``, in id order.
+
+        A fresh statement per page, so writes between pages are safe (an open
+        cursor over a table written on the same connection is undefined).
+        """
+        name = _table(table)
+        if after is None:
+            return self._conn.execute(
+                f"SELECT id, data FROM {name} ORDER BY id LIMIT ?", (limit,)).fetchall()
+        return self._conn.execute(
+            f"SELECT id, data FROM {name} WHERE id > ? ORDER BY id LIMIT ?",
+            (after, limit)).fetchall()
 
     def write(self, upserts: dict[str, list[tuple[str, bytes]]],
               deletes: dict[str, list[str]]) -> None:

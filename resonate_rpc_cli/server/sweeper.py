@@ -26,15 +26,20 @@ BATCH = 50
 class Sweeper:
     """Runs retention sweeps through ``guard`` (which turns a store failure fatal)."""
 
-    def __init__(self, engine: Engine, guard: Callable[[Callable[[], Any]], Any]) -> None:
+    def __init__(self, engine: Engine, guard: Callable[[Callable[[], Any]], Any],
+                 loaded: asyncio.Event | None = None) -> None:
         self.engine = engine
         self.guard = guard
+        #: set once the store is read: a sweep waits for it (it needs every record)
+        self.loaded = loaded
         self.total = Collected()
         self._lock = asyncio.Lock()
 
     async def sweep(self, older_than_s: float, dry_run: bool = False) -> Collected:
         """Drop (or count) every tree settled more than ``older_than_s`` ago."""
         older_than_ms = int(older_than_s * 1000)
+        if self.loaded is not None:
+            await self.loaded.wait()
         async with self._lock:
             refs = self.engine.state.referenced()
             done = Collected()

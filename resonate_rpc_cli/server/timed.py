@@ -13,27 +13,22 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from resonate.connections.local import (
-    PENDING_RETRY_TTL,
     OutgoingMessage,
     PTimeout,
-    ServerState,
     TTimeout,
 )
 
-from resonate_rpc_cli.contracts import tags as tag
+from resonate_rpc_cli.server.leases import LEASE_TIMEOUT, RETRY_TIMEOUT, LeaseServerState
 from resonate_rpc_cli.server.timers import Timers
+
+__all__ = ["LEASE_TIMEOUT", "RETRY_TIMEOUT", "TimedServerState"]
 
 #: At most this many timeouts fire per tick; more wait for the next (100 ms later).
 TICK_LIMIT = 200
 
 
-#: The kinds of a task timeout (``TTimeout.typ``) as the SDK's ``ServerState.tick``
-#: reads them: a pending task's retry (its ``execute`` is sent again) ...
-RETRY_TIMEOUT = 0
-#: ... and an acquired task's lease expiry (the task goes back to pending).
-LEASE_TIMEOUT = 1
 
-class TimedServerState(ServerState):
+class TimedServerState(LeaseServerState):
     """ServerState with indexed timeouts (subclasses mark touched records in ``_touch_*``)."""
 
     def __init__(self) -> None:
@@ -44,8 +39,6 @@ class TimedServerState(ServerState):
         #: task id → (position, message) of its ``execute`` in ``outgoing``.
         self._execute_at: dict[str, tuple[int, OutgoingMessage]] = {}
         self.tick_limit = TICK_LIMIT
-        #: Tasks whose lease the last tick let lapse (released).
-        self.lapsed: list[str] = []
         super().__init__()
 
     def tick(self, now: int) -> None:
@@ -147,37 +140,6 @@ class TimedServerState(ServerState):
                 retries.append((tid, t.version))
         self._fire(now, settles, releases, retries)
 
-    def _fire(self, now: int, settles: list[str], releases: list[tuple[str, int]],
-              retries: list[tuple[str, int]]) -> None:
-        """The phases of ``ServerState.tick`` for the given due records."""
-        for pid in settles:
-            p = self.promises[pid]
-            p.state = self.timeout_state(p.tags)
-            p.value = None
-            p.settled_at = p.timeout_at
-            self.del_p_timeout(pid)
-        for pid in settles:
-            self.enqueue_settle(pid)
-        for pid in settles:
-            self.resume_awaiters(pid, now)
-            self.notify_subscribers(pid)
-        self.lapsed = []
-        for tid, version in releases:
-            t = self.tasks[tid]
-            if t.state == "acquired" and t.version == version:
-                self.lapsed.append(tid)
-                t.state = "pending"
-                t.version = version + 1
-                t.pid = None
-                t.ttl = None
-                self.set_t_timeout(tid, RETRY_TIMEOUT, now + PENDING_RETRY_TTL)
-                self._send_execute_for(tid, t.version)
-        for tid, _version in retries:
-            waiting = dict.get(self.tasks, tid)
-            if waiting is not None and waiting.state == "pending":
-                self._retry_later(tid, now + PENDING_RETRY_TTL)
-                self._send_execute_for(tid, waiting.version)
-
     def _retry_later(self, task_id: str, timeout: int) -> None:
         """Move a pending task's retry time without touching the task.
 
@@ -193,12 +155,6 @@ class TimedServerState(ServerState):
         tt.typ = RETRY_TIMEOUT
         tt.timeout = timeout
         self._t_timers.set(task_id, timeout)
-
-    def _send_execute_for(self, tid: str, version: int) -> None:
-        p = dict.get(self.promises, tid)
-        address = p.tags.get(tag.TARGET) if p is not None else None
-        if address is not None:
-            self.send_execute_message(address, tid, version)
 
     def send_execute_message(self, address: str, task_id: str, version: int) -> None:
         """ServerState's upsert of one ``execute`` per task, without scanning the queue."""

@@ -6,6 +6,10 @@ A TrackedDict records each key on its first touch, with the record's state at
 that moment, so that after one request the engine knows exactly which records
 may have changed (to persist just those) and how states moved (to keep counts
 without walking everything). Reads that must not count use ``dict.get(d, k)``.
+
+While a server is still loading its store (:mod:`.loader`), a key that is not
+here may be in the store: ``on_miss(key)`` is called first on every touch or
+``in`` of a missing key, and may put the stored record in.
 """
 
 from __future__ import annotations
@@ -39,6 +43,8 @@ class TrackedDict[V](dict[str, V]):
         self.touched: dict[str, str | None] = {}
         self.on_new = on_new
         self.on_touch = on_touch
+        #: Called with a missing key before it is touched or tested (``None``: all here).
+        self.on_miss: Callable[[str], None] | None = None
 
     def touch(self, key: str) -> None:
         """Record ``key`` as touched (its current state is its state before)."""
@@ -47,9 +53,20 @@ class TrackedDict[V](dict[str, V]):
 
     def _first_touch(self, key: str) -> None:
         value = dict.get(self, key)
+        if value is None and self.on_miss is not None:
+            self.on_miss(key)
+            value = dict.get(self, key)
         self.touched[key] = state_of(value)
         if value is not None and self.on_touch is not None:
             self.on_touch(value)
+
+    def __contains__(self, key: object) -> bool:
+        if dict.__contains__(self, key):
+            return True
+        if self.on_miss is None or not isinstance(key, str):
+            return False
+        self.on_miss(key)
+        return dict.__contains__(self, key)
 
     def get(self, key: Any, default: Any = None) -> Any:
         if isinstance(key, str) and key not in self.touched:

@@ -1,7 +1,7 @@
-"""State transitions the engine adds to ServerState's: idempotent acquire, version
+"""State transitions the engine adds to ServerState's: version
 fencing, releasing a dead pid's leases, and the restart grace for leases.
 
-Each works on a plain :class:`ServerState` too (the tests compare both); on an
+Each works on a plain :class:`~.leases.LeaseServerState` too (the tests compare both); on an
 :class:`IndexedServerState` the lease functions look only at live tasks.
 """
 
@@ -9,39 +9,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from resonate.connections.local import PENDING_RETRY_TTL, ServerState, Task
+from resonate.connections.local import ServerState, Task
 
-from resonate_rpc_cli.contracts import tags as tag
 from resonate_rpc_cli.server.kinds import apply_extra
+from resonate_rpc_cli.server.leases import LEASE_TIMEOUT, LeaseServerState
 from resonate_rpc_cli.server.state import IndexedServerState
-from resonate_rpc_cli.server.timed import LEASE_TIMEOUT, RETRY_TIMEOUT
 
 
 def apply_request(state: ServerState, now: int, req: dict[str, Any]) -> dict[str, Any]:
-    """``state.apply``, except that a retried ``task.acquire`` is idempotent.
+    """``state.apply``, with the kinds ServerState lacks and version fencing.
 
-    A worker whose acquire was committed but whose response was lost (the
-    server died in between) retries it after the restart; ServerState would
-    answer 409 and the worker would give the task up while the lease keeps it
-    from everyone else until its TTL runs out. Here the same pid re-acquiring
-    the same version gets the lease again (refreshed), as if the first
-    response had arrived.
+    There is no idempotent re-acquire: a second ``task.acquire`` of an
+    acquired task is refused (409) whoever sends it, as Resonate refuses it
+    (leases.py). A worker whose acquire was committed but whose response was
+    lost to a server crash retries it after the restart and is refused; it
+    gives the task up, the lease it never learnt of lapses after its TTL and
+    the task's ``execute`` goes out again (docs/protocol-differences.md).
     """
-    if req.get("kind") == "task.acquire":
-        task_id = req.get("id")
-        t = state.tasks.get(task_id) if isinstance(task_id, str) else None
-        if (t is not None and t.state == "acquired" and t.pid == req.get("pid")
-                and t.version == req.get("version") and t.ttl is not None):
-            state.set_t_timeout(t.id, LEASE_TIMEOUT, now + t.ttl)
-            p = state.promises.get(t.id)
-            return {
-                "kind": "task.acquire",
-                "corrId": req.get("corrId"),
-                "status": 200,
-                "task": t.to_record(),
-                "promise": p.to_record() if p is not None else None,
-                "preload": state.preload(t.id),
-            }
     extra = apply_extra(state, now, req)
     if extra is not None:
         return extra
@@ -78,12 +62,12 @@ def _stale_version(state: ServerState, req: dict[str, Any]) -> dict[str, Any] | 
         "kind": req.get("kind"),
         "corrId": req.get("corrId"),
         "status": 409,
-        "error": f"task {task_id} is at version {t.version}, not {version}",
+        "error": "Task version mismatch or invalid state",
     }
 
 
-def release_leases(state: ServerState, now: int, pid: str) -> list[str]:
-    """Put every task leased by ``pid`` back to pending (version + 1) and re-send ``execute``.
+def release_leases(state: LeaseServerState, now: int, pid: str) -> list[str]:
+    """Put every task leased by ``pid`` back to pending (same version) and re-send ``execute``.
 
     The same transition as ``task.release`` and as a lapsed lease in ``tick``.
     """
@@ -92,15 +76,7 @@ def release_leases(state: ServerState, now: int, pid: str) -> list[str]:
         if t.state != "acquired" or t.pid != pid:
             continue
         state.tasks.get(t.id)  # touched: it changes
-        t.version += 1
-        t.state = "pending"
-        t.pid = None
-        t.ttl = None
-        state.set_t_timeout(t.id, RETRY_TIMEOUT, now + PENDING_RETRY_TTL)
-        p = state.promises.get(t.id)
-        target = p.tags.get(tag.TARGET) if p is not None else None
-        if target is not None:
-            state.send_execute_message(target, t.id, t.version)
+        state.end_lease(now, t.id)
         released.append(t.id)
     if isinstance(state, IndexedServerState):
         state.end_op()

@@ -243,17 +243,15 @@ def _task_acquire(state: ServerState, req: dict[str, Any]) -> None:
     """src/types.rs:431-440; 404/409 as src/server.rs:1366-1402."""
     task_id = need_str(req, "id")
     version = need_int(req, "version", 0)
-    pid = need_str(req, "pid")
+    need_str(req, "pid")
     need_int(req, "ttl", 1)
     t = state.tasks.get(task_id)
     if t is None:
-        raise Invalid(404, "task not found")
-    if t.state == "acquired" and t.pid == pid and t.version == version:
-        return  # a retried acquire: engine.apply_request answers it idempotently
-    if t.state != "pending":
-        raise Invalid(409, f"task is not pending (state: {t.state})")
+        raise Invalid(404, "Task not found")
+    if t.state != "pending":  # whoever asks, its holder too: one lease per acquire
+        raise Invalid(409, "Task is not pending")
     if t.version != version:
-        raise Invalid(409, f"version mismatch: task is at {t.version}, not {version}")
+        raise Invalid(409, "Version mismatch")
 
 
 def _task_release(state: ServerState, req: dict[str, Any]) -> None:

@@ -6,8 +6,8 @@ Every caller outside the supervisor talks to it through
 ``wait=True`` return once the supervisor has seen the effect (new
 incarnations running, the group at its size), because the supervisor holds its
 answer until then. The wire format is ``control.py``'s; the raw documents stay
-available (``raw``/``to_dict()``) for the ``--json`` outputs, which pass them
-through unchanged.
+available (``raw``) for the ``--json`` outputs, which pass them through
+unchanged; node rows are :class:`~.rows.NodeRow`.
 
 Every method raises :class:`~resonate_rpc_cli.contracts.errors.NotRunningError`
 when no supervisor answers, and the supervisor's own error (a
@@ -20,9 +20,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from resonate_rpc_cli.clients import jsonline
 from resonate_rpc_cli.contracts.errors import RpcdemoError
 from resonate_rpc_cli.contracts.home import Home
-from resonate_rpc_cli.supervisor import control
+from resonate_rpc_cli.supervisor.events import Event
+from resonate_rpc_cli.supervisor.rows import NodeRow, Signalled
 from resonate_rpc_cli.supervisor.topology_config import TopologyConfig
 
 #: How long to wait for an answer beyond the time the supervisor itself waits.
@@ -32,37 +34,17 @@ RESPAWN_WAIT_S = 15.0
 
 
 @dataclass(frozen=True)
-class NodeStatus:
-    """One node as ``status`` reports it; ``raw`` is the supervisor's row, unchanged."""
-
-    name: str
-    group: str
-    state: str
-    pid: int | None
-    node_id: str | None
-    incarnation: int
-    raw: dict[str, Any] = field(repr=False, compare=False)
-
-    @classmethod
-    def from_dict(cls, row: dict[str, Any]) -> NodeStatus:
-        return cls(str(row["name"]), str(row["group"]), str(row["state"]), row.get("pid"),
-                   row.get("node_id") or None, int(row.get("incarnation", 0)), row)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.raw)
-
-
-@dataclass(frozen=True)
 class TopologyStatus:
     """What the supervisor runs: its configuration, nodes, readiness and recent events."""
 
     supervisor_pid: int
     config: TopologyConfig
-    nodes: list[NodeStatus]
+    nodes: list[NodeRow]
     all_ready: bool
     shutting_down: bool
-    events: list[dict[str, Any]]
-    targets: list[str]
+    events: list[Event]
+    #: every valid kill/respawn target (groups, then node names); "targets" on the wire
+    kill_targets: list[str]
     raw: dict[str, Any] = field(repr=False, compare=False)
 
     @classmethod
@@ -70,16 +52,17 @@ class TopologyStatus:
         return cls(
             supervisor_pid=int(doc["supervisor_pid"]),
             config=TopologyConfig.from_json(str(doc["config"])),
-            nodes=[NodeStatus.from_dict(n) for n in doc["nodes"]],
+            nodes=[NodeRow.from_dict(n) for n in doc["nodes"]],
             all_ready=bool(doc["all_ready"]), shutting_down=bool(doc["shutting_down"]),
-            events=list(doc.get("events", [])), targets=list(doc.get("targets", [])), raw=doc,
+            events=[Event.from_dict(e) for e in doc.get("events", [])],
+            kill_targets=list(doc.get("targets", [])), raw=doc,
         )
 
-    def node_rows(self) -> list[dict[str, Any]]:
-        """The nodes as the supervisor reported them (the ``status --json`` rows)."""
-        return [n.to_dict() for n in self.nodes]
+    def fault_rows(self) -> list[dict[str, Any]]:
+        """The faults in force, each with its holder and time left (``fault_leases.py``)."""
+        return list(self.raw.get("faults", []))
 
-    def in_group(self, group: str) -> list[NodeStatus]:
+    def in_group(self, group: str) -> list[NodeRow]:
         return [n for n in self.nodes if n.group == group]
 
 
@@ -96,10 +79,10 @@ class Started:
 
 
 @dataclass(frozen=True)
-class KillResult:
-    """``killed``: ``{"name", "pid", "signal"}`` per node; ``respawned``: once running."""
+class KillAnswer:
+    """The nodes signalled; ``respawned``: the new incarnations, once running."""
 
-    killed: list[dict[str, Any]]
+    killed: list[Signalled]
     respawn_pending: list[str]
     respawned: list[Started]
 
@@ -121,12 +104,7 @@ class ScaleResult:
     added: list[str]
     removed: list[str]
     respawned: list[str]
-    nodes: list[NodeStatus]
-
-
-def supervisor_status(home: Home, since: int = 0) -> dict[str, Any]:
-    """The raw ``status`` document of ``home``'s supervisor (events after ``since``)."""
-    return SupervisorClient(home).status(since=since).raw
+    nodes: list[NodeRow]
 
 
 def _started(rows: list[dict[str, Any]]) -> list[Started]:
@@ -145,7 +123,7 @@ class SupervisorClient:
         if wait_s > 0:
             args["wait_s"] = wait_s
         limit = (timeout_s or self.timeout_s) + (wait_s + ANSWER_MARGIN_S if wait_s else 0.0)
-        return control.call(self.home, op, timeout_s=limit, **args)
+        return jsonline.call(self.home, op, timeout_s=limit, **args)
 
     def answering(self) -> bool:
         """Whether a supervisor answers on the control socket (within two seconds)."""
@@ -165,7 +143,7 @@ class SupervisorClient:
 
     def kill(self, target: str, signal: str = "KILL", *, count: int | None = None,
              respawn: bool = False, respawn_after_s: float = 0.0, wait: bool = True,
-             wait_s: float | None = None) -> KillResult:
+             wait_s: float | None = None) -> KillAnswer:
         """Signal ``target``'s live nodes; with ``respawn`` and ``wait``, until the new ones run.
 
         ``wait_s`` defaults to ``respawn_after_s`` + 15 s; a respawn not
@@ -175,7 +153,8 @@ class SupervisorClient:
             if wait and respawn else 0.0
         doc = self._call("kill", wait_s=waiting, target=target, signal=signal, count=count,
                          respawn=respawn, respawn_after=respawn_after_s)
-        return KillResult(list(doc["killed"]), list(doc.get("respawn_pending", [])),
+        return KillAnswer([Signalled.from_dict(k) for k in doc["killed"]],
+                          list(doc.get("respawn_pending", [])),
                           _started(doc.get("respawned", [])))
 
     def respawn(self, target: str, *, wait: bool = True,
@@ -191,7 +170,28 @@ class SupervisorClient:
         doc = self._call("scale", wait_s=wait_s if wait else 0.0, group=group, count=count)
         return ScaleResult(group, count, list(doc["added"]), list(doc["retiring"]),
                            list(doc.get("respawned", [])),
-                           [NodeStatus.from_dict(n) for n in doc.get("nodes", [])])
+                           [NodeRow.from_dict(n) for n in doc.get("nodes", [])])
+
+    def hold_fault(self, kind: str, node: str, for_s: float, *, holder: str,
+                   holder_pid: int | None) -> int:
+        """Register a fault on ``node`` as a lease (healed by the supervisor after ``for_s``
+        or once ``holder_pid`` is gone); its id, for :meth:`release_fault`."""
+        doc = self._call("fault.hold", timeout_s=5.0, kind=kind, node=node, for_s=for_s,
+                         holder=holder, holder_pid=holder_pid)
+        return int(doc["id"])
+
+    def release_fault(self, lease_id: int) -> bool:
+        """Tell the supervisor the holder healed fault ``lease_id``; False if it already had."""
+        return bool(self._call("fault.release", timeout_s=5.0, id=lease_id)["released"])
+
+    def heal(self, target: str | None = None,
+             kinds: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
+        """Heal every fault in force on ``target`` (a node or a group; all for None) now
+        (with ``kinds``: only faults of those kinds)."""
+        args: dict[str, Any] = {"target": target}
+        if kinds is not None:
+            args["kinds"] = list(kinds)
+        return list(self._call("heal", **args)["healed"])
 
     def down(self, *, timeout_s: float = 5.0) -> int:
         """Ask the supervisor to stop everything; its pid (it exits once all is stopped)."""

@@ -1,9 +1,10 @@
-"""The control channel: JSON lines over ``HOME/run/control.sock`` (mode 0600).
+"""The control channel's server: JSON lines over ``HOME/run/control.sock`` (mode 0600).
 
-One request line ``{"op": ..., ...}``, one response line: ``{"ok": true,
-"result": ...}`` or ``{"ok": false, "error": "...", "status": N}``. The server
-side hands each request to the supervisor's loop thread through a queue, so
-the supervisor's state has exactly one writer.
+One request line ``{"op": ..., ...}``, one response line (the envelope and
+the client are ``clients/jsonline.py``'s). Supervisor operations go to the
+supervisor's loop thread through a queue, so its state has exactly one writer;
+``links.*`` operations go to the link switchboard's own loop (``links/switchboard.py``), or
+are refused when the topology runs without links.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from resonate_rpc_cli.clients import jsonline
-from resonate_rpc_cli.contracts.errors import ExitStatus, NotRunningError, RpcdemoError
-from resonate_rpc_cli.contracts.home import Home, not_running_message
+from resonate_rpc_cli.contracts.errors import NotRunningError, UsageError
+from resonate_rpc_cli.contracts.home import Home
+from resonate_rpc_cli.links.switchboard import Switchboard
 
 #: How long a request may take, beyond the ``wait_s`` it asks the supervisor to wait.
 ANSWER_TIMEOUT_S = 30.0
@@ -52,16 +54,9 @@ class _Handler(socketserver.StreamRequestHandler):
             if not isinstance(obj, dict) or not isinstance(obj.get("op"), str):
                 raise ValueError("request must be an object with an 'op'")
         except ValueError as exc:
-            answer: dict[str, Any] = {"ok": False, "error": f"bad request: {exc}",
-                                      "status": int(ExitStatus.USAGE)}
+            answer = jsonline.refusal(UsageError(f"bad request: {exc}"))
         else:
-            request = Request(obj.pop("op"), obj)
-            self.server.requests.put(request)
-            try:
-                answer = request.reply.result(timeout=ANSWER_TIMEOUT_S + _wait_s(obj))
-            except TimeoutError:
-                answer = {"ok": False, "error": "the supervisor did not answer",
-                          "status": int(ExitStatus.NOT_RUNNING)}
+            answer = self.server.answer(obj.pop("op"), obj)
         with contextlib.suppress(OSError):
             self.wfile.write(json.dumps(answer).encode() + b"\n")
 
@@ -71,7 +66,10 @@ class ControlServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
 
     daemon_threads = True
 
-    def __init__(self, home: Home) -> None:
+    def __init__(self, home: Home, links: Switchboard | None = None) -> None:
+        self.home = home
+        #: the link switchboard ``links.*`` operations go to (None: the topology runs without links)
+        self.links = links
         self.requests: queue.Queue[Request] = queue.Queue()
         path = home.control_socket
         with contextlib.suppress(FileNotFoundError):
@@ -88,22 +86,21 @@ class ControlServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     def start(self) -> None:
         self._thread.start()
 
+    def answer(self, op: str, args: dict[str, Any]) -> dict[str, Any]:
+        """The answer envelope to one request (on a handler thread)."""
+        if op.startswith(jsonline.LINKS_PREFIX):
+            if self.links is None:
+                return jsonline.refusal(UsageError(
+                    f"the topology under {self.home.root} runs without links; "
+                    "start it with `rpcdemo up --links` (or links = true)"))
+            return self.links.request(op.removeprefix(jsonline.LINKS_PREFIX), args)
+        request = Request(op, args)
+        self.requests.put(request)
+        try:
+            return request.reply.result(timeout=ANSWER_TIMEOUT_S + _wait_s(args))
+        except TimeoutError:
+            return jsonline.refusal(NotRunningError("the supervisor did not answer"))
+
     def close(self) -> None:
         self.shutdown()
         self.server_close()
-
-
-def call(home: Home, op: str, timeout_s: float = 30.0, **args: Any) -> Any:
-    """Send one request to the supervisor of ``home``; return its result.
-
-    Raises :class:`NotRunningError` when no supervisor answers on the socket,
-    and the error it reports (with its exit status) otherwise.
-    """
-
-    def unreachable(exc: OSError) -> RpcdemoError:
-        if isinstance(exc, FileNotFoundError | ConnectionRefusedError | NotADirectoryError):
-            return NotRunningError(not_running_message(home))
-        return NotRunningError(f"{not_running_message(home)} ({exc.strerror})")
-
-    return jsonline.request(home.control_socket, op, args, timeout_s,
-                            who=f"the supervisor under {home.root}", unreachable=unreachable)

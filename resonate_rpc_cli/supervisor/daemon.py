@@ -11,8 +11,9 @@ unexpected error SIGKILLs every child before the daemon exits.
 Nodes are forked by a fork server (``fork/``; ``RPCDEMO_SPAWN=plain``
 turns it off), stopped with the daemon. A reaped node's leases are released on
 our embedded server (``failover.py``; ``RPCDEMO_NO_FAILOVER=1`` turns it off).
-Unless the config turns links off, every node's server URL is its own link
-proxy, served on a thread of this daemon (``links/hub.py``).
+With links on, every node's server URL is its own link proxy, served on a
+thread of this daemon (``links/switchboard.py``); the control socket carries their
+``links.*`` operations too.
 """
 
 from __future__ import annotations
@@ -22,10 +23,12 @@ import os
 import queue
 import time
 
-from resonate_rpc_cli.contracts.home import Home
+from resonate_rpc_cli.contracts.home import Endpoints, Home
 from resonate_rpc_cli.contracts.lifeline import ENV_PARENT_PID, start_lifeline
-from resonate_rpc_cli.links.hub import start_hub
+from resonate_rpc_cli.contracts.naming import GATEWAY
+from resonate_rpc_cli.links.switchboard import start_switchboard
 from resonate_rpc_cli.supervisor.control import ControlServer, Request
+from resonate_rpc_cli.supervisor.fault_heal import heal_due
 from resonate_rpc_cli.supervisor.manager import Supervisor
 from resonate_rpc_cli.supervisor.requests import Waiting, reply
 from resonate_rpc_cli.supervisor.runner import drive, supervising
@@ -69,6 +72,8 @@ class RequestPump:
                 request = None
 
     def settle(self, sup: Supervisor) -> None:
+        if not sup.shutting_down:
+            heal_due(sup, sup.faults)  # faults past their deadline or whose holder is gone
         now = time.monotonic()
         self.waiting = [w for w in self.waiting if not w.settle(sup, now)]
 
@@ -84,18 +89,22 @@ def run_daemon(home: Home, config: TopologyConfig) -> int:
     home.ensure()
     if os.environ.get(ENV_PARENT_PID):
         start_lifeline()  # a foreground `up` owns us: die with it
-    links = start_hub(home.links_socket, config.server_url, config.links)
+    links = start_switchboard(config.server_url, config.links)
     try:
         with supervising(home, config, links=links) as run:
-            control = ControlServer(home)
+            control = ControlServer(home, links)
             tmp = home.pid_file.with_suffix(".tmp")
             tmp.write_text(f"{os.getpid()}\n")
             tmp.replace(home.pid_file)
             control.start()
+            Endpoints(config.server_url,
+                      config.gateway_url if config.includes(GATEWAY) else None,
+                      os.getpid()).write(home)
             print(f"rpcdemo supervisor {os.getpid()} for {home.root}", flush=True)
             try:
                 serve(run.sup, control.requests, run.stop)
             finally:
+                Endpoints.remove(home)
                 control.close()
                 with contextlib.suppress(OSError):
                     home.control_socket.unlink()

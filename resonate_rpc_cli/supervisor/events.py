@@ -24,6 +24,7 @@ class EventKind(StrEnum):
     FAILED = "failed"
     STOPPED = "stopped"
     RELEASED = "released"  # a dead node's leases went back to its group (failover)
+    HEALED = "healed"  # a fault lease ended by the supervisor (deadline, holder gone, heal)
 
 
 @dataclass(frozen=True)

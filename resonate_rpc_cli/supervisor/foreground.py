@@ -16,7 +16,7 @@ from typing import Any
 
 from resonate_rpc_cli.contracts.errors import ExitStatus, UsageError
 from resonate_rpc_cli.contracts.home import Home
-from resonate_rpc_cli.supervisor import launch
+from resonate_rpc_cli.supervisor import updown
 from resonate_rpc_cli.supervisor.client import SupervisorClient
 from resonate_rpc_cli.supervisor.manager import Supervisor
 from resonate_rpc_cli.supervisor.runner import drive, supervising
@@ -39,7 +39,7 @@ def run_nodes(home: Home, config: TopologyConfig, emit: Callable[[dict[str, Any]
     if SupervisorClient(home).answering():
         raise UsageError(f"a topology runs under {home.root}; give `rpcdemo node` its own "
                          "--home (or use `rpcdemo scale` on that topology)")
-    config = launch.check_server_choice(config, home)
+    config = updown.check_server_choice(config, home)
     home.ensure()
     announced = False
     seen = 0

@@ -11,19 +11,17 @@ from __future__ import annotations
 import signal
 import uuid
 from collections.abc import Callable
-from typing import Any
 
 from resonate_rpc_cli.contracts.errors import UsageError
 from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.contracts.naming import GATEWAY, SERVER, SERVICE_GROUPS
-from resonate_rpc_cli.supervisor import commands
 from resonate_rpc_cli.supervisor.events import EventFeed, EventKind
+from resonate_rpc_cli.supervisor.fault_leases import FaultBook
 from resonate_rpc_cli.supervisor.fork.client import LOST
 from resonate_rpc_cli.supervisor.node import (
     BecameReady,
     Clock,
     Exited,
-    KillResult,
     LeaseReleaser,
     LinkRouter,
     Node,
@@ -33,6 +31,7 @@ from resonate_rpc_cli.supervisor.node import (
     SignalSender,
     Spawner,
 )
+from resonate_rpc_cli.supervisor.rows import NodeRow
 from resonate_rpc_cli.supervisor.states import (
     SHUT,
     NodeState,
@@ -71,6 +70,8 @@ class Supervisor:
             base_backoff_s=config.restart_backoff_s)
         self.new_node_id = new_node_id
         self.feed = EventFeed()
+        #: faults in force, held as leases (``fault_leases.py``)
+        self.faults = FaultBook()
         self.nodes: dict[str, Node] = {str(n): Node(n) for n in config.node_names()}
         self.shutting_down = False
         self.started_wall = clock.wall()
@@ -94,30 +95,23 @@ class Supervisor:
             n.state is NodeState.STOPPED and n.handle is None for n in self.nodes.values()
         )
 
-    def snapshot(self) -> list[dict[str, Any]]:
-        """One dict per node, for ``status``: the contract keys plus details."""
+    def snapshot(self) -> list[NodeRow]:
+        """One row per node, for ``status``."""
         now = self.clock.monotonic()
-        rows = []
-        for node in self.nodes.values():
-            alive = node.handle is not None
-            rows.append({
-                "name": node.label,
-                "group": node.name.group,
-                "pid": node.pid,
-                "state": str(node.state),
-                "restarts": node.restarts,
-                "uptime_s": round(now - node.started_at, 3)
-                if alive and node.started_at is not None else None,
-                "node_id": node.node_id or None,
-                "incarnation": node.incarnation,
-                "log": str(node.spec.log) if node.spec else None,
-                "last_exit": node.last_exit,
-                "past_node_ids": list(node.past_node_ids),
-                "retiring": node.retiring,
-            })
-        return rows
+        return [
+            NodeRow(
+                name=node.label, group=node.name.group, pid=node.pid, state=str(node.state),
+                restarts=node.restarts,
+                uptime_s=round(now - node.started_at, 3)
+                if node.handle is not None and node.started_at is not None else None,
+                node_id=node.node_id or None, incarnation=node.incarnation,
+                log=str(node.spec.log) if node.spec else None, last_exit=node.last_exit,
+                past_node_ids=tuple(node.past_node_ids), retiring=node.retiring,
+            )
+            for node in self.nodes.values()
+        ]
 
-    def targets(self) -> list[str]:
+    def kill_targets(self) -> list[str]:
         """Every valid kill/respawn target: groups that have nodes, then node names."""
         present = {n.name.group for n in self.nodes.values()}
         groups = [g for g in (SERVER, GATEWAY, *SERVICE_GROUPS) if g in present]
@@ -131,7 +125,7 @@ class Supervisor:
         found = [n for n in self.nodes.values() if n.name.group == target]
         if not found:
             raise UsageError(
-                f"unknown target {target!r}; valid targets: {', '.join(self.targets())}"
+                f"unknown target {target!r}; valid targets: {', '.join(self.kill_targets())}"
             )
         return found
 
@@ -161,9 +155,8 @@ class Supervisor:
             self._on_exit(node, obs.code)
             self._fail_over(node, obs.pid, dead_id, obs.code)
         elif node.state is NodeState.STARTING:
-            self.move(node, NodeState.READY)
             node.ever_ready = True
-            self.emit(EventKind.READY, node)
+            self.move(node, NodeState.READY, EventKind.READY)
             for label, dead_id in self.unreleased.pop(node.name.group, []):
                 if self.releaser is not None and not self.shutting_down:
                     self.releaser.release(label, dead_id)
@@ -208,29 +201,25 @@ class Supervisor:
             self.emit(EventKind.STOPPED, node, detail=f"exit {code}; scaled down", pid=pid)
             return
         if node.state is NodeState.STOPPING:
-            self.move(node, NodeState.STOPPED)
-            self.emit(EventKind.STOPPED, node, detail=f"exit {code}", pid=pid)
+            self.move(node, NodeState.STOPPED, EventKind.STOPPED, f"exit {code}", pid=pid)
             return
         if node.state is NodeState.KILLED:
             self.emit(EventKind.EXITED, node, detail=f"exit {code} (killed)", pid=pid)
             return
         if self.shutting_down:
             self.move(node, NodeState.STOPPING)
-            self.move(node, NodeState.STOPPED)
-            self.emit(EventKind.STOPPED, node, detail=f"exit {code}", pid=pid)
+            self.move(node, NodeState.STOPPED, EventKind.STOPPED, f"exit {code}", pid=pid)
             return
         uptime = now - (node.started_at or now)
         node.quick_failures = node.quick_failures + 1 if uptime < self.policy.quick_s else 1
         if node.quick_failures >= self.policy.max_quick_failures:
-            self.move(node, NodeState.FAILED)
-            self.emit(EventKind.FAILED, node, pid=pid,
-                       detail=f"exit {code}; {node.quick_failures} quick failures, giving up")
+            self.move(node, NodeState.FAILED, EventKind.FAILED,
+                      f"exit {code}; {node.quick_failures} quick failures, giving up", pid=pid)
             return
         delay = self.policy.backoff(node.quick_failures)
-        self.move(node, NodeState.BACKOFF)
         node.restart_at = now + delay
-        self.emit(EventKind.EXITED, node, detail=f"exit {code}; restart in {delay:.2f}s",
-                   pid=pid)
+        self.move(node, NodeState.BACKOFF, EventKind.EXITED,
+                  f"exit {code}; restart in {delay:.2f}s", pid=pid)
 
     def _fail_over(self, node: Node, pid: int, dead_id: str, code: int) -> None:
         """After ``pid`` (node id ``dead_id``) was reaped: release its leases.
@@ -283,23 +272,7 @@ class Supervisor:
             why, EventKind.RESPAWNED)
         self.emit(kind, node, detail=f"incarnation {node.incarnation}")
 
-    # -- commands (the operator's; see commands.py) --------------------------------------
-
-    def kill(
-        self, target: str, signal_name: str = "KILL", *, count: int | None = None,
-        respawn: bool = False, respawn_after_s: float = 0.0,
-    ) -> KillResult:
-        """See :func:`.commands.kill`."""
-        return commands.kill(self, target, signal_name, count=count, respawn=respawn,
-                             respawn_after_s=respawn_after_s)
-
-    def respawn(self, target: str) -> list[str]:
-        """See :func:`.commands.respawn`."""
-        return commands.respawn(self, target)
-
-    def scale(self, group: str, count: int) -> dict[str, Any]:
-        """See :func:`.commands.scale`."""
-        return commands.scale(self, group, count)
+    # -- shutdown (the operator's other operations: operations.py) ------------------------
 
     def shutdown(self) -> None:
         """Begin stopping everything: TERM the nodes, then the server; KILL after grace."""
@@ -349,8 +322,13 @@ class Supervisor:
         if self.links is not None:
             self.links.drop(node.label)
 
-    def move(self, node: Node, new: NodeState) -> None:
+    def move(self, node: Node, new: NodeState, kind: EventKind | None = None,
+             detail: str = "", pid: int | None = None) -> None:
+        """Move ``node`` to ``new`` (a :class:`ValueError` if the move is not allowed);
+        with ``kind``, emit the event that says so, in the same call."""
         node.state = check_transition(node.state, new)
+        if kind is not None:
+            self.emit(kind, node, detail=detail, pid=pid)
 
     def emit(
         self, kind: EventKind, node: Node, detail: str = "", pid: int | None = None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import signal
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 from resonate_rpc_cli.contracts.naming import NodeName
 from resonate_rpc_cli.supervisor.failover import ReleaseOutcome
@@ -51,7 +51,7 @@ class ReadinessProbe(Protocol):
 
 
 class LinkRouter(Protocol):
-    """Where each node reaches the server: its own link (see ``links/hub.py``)."""
+    """Where each node reaches the server: its own link (see ``links/switchboard.py``)."""
 
     def url_for(self, node: str) -> str:
         """The node's server URL through its link, created on first use."""
@@ -139,9 +139,3 @@ class Node:
     @property
     def node_id(self) -> str:
         return self.spec.node_id if self.spec is not None else ""
-
-
-@dataclass
-class KillResult:
-    killed: list[dict[str, Any]] = field(default_factory=list)
-    respawn_pending: list[str] = field(default_factory=list)

@@ -7,11 +7,10 @@ import json
 import os
 import subprocess
 import time
-import urllib.error
-import urllib.request
-from typing import Protocol
 
-from resonate_rpc_cli.contracts.naming import GATEWAY, SERVER, is_postgres_url
+from resonate_rpc_cli.backends import Backend
+from resonate_rpc_cli.clients.http import http_ok
+from resonate_rpc_cli.contracts.naming import GATEWAY, SERVER
 from resonate_rpc_cli.supervisor.topology_config import LaunchSpec, TopologyConfig
 
 
@@ -75,15 +74,6 @@ class KillpgSender:
             os.killpg(pid, sig)
 
 
-def http_ok(url: str, timeout_s: float = 0.5) -> bool:
-    """Whether ``GET url`` answers 200 within ``timeout_s``."""
-    try:
-        with urllib.request.urlopen(url, timeout=timeout_s) as resp:
-            return int(resp.status) == 200
-    except (urllib.error.URLError, OSError, ValueError):
-        return False
-
-
 def read_ready_file(spec: LaunchSpec) -> dict[str, object] | None:
     """The ready file of this incarnation if it exists and names its node id."""
     if spec.ready_file is None:
@@ -100,40 +90,19 @@ def read_ready_file(spec: LaunchSpec) -> dict[str, object] | None:
 
 
 class HttpReadinessProbe:
-    """Server: ``GET /ready`` (resonate-pg: a SQL round trip); gateway: ready file and
-    ``GET /health``; services: ready file."""
+    """Server: the backend's readiness (``GET /ready``; resonate-pg: a SQL round trip);
+    gateway: ready file and ``GET /health``; services: ready file."""
 
-    def __init__(self, config: TopologyConfig) -> None:
+    def __init__(self, config: TopologyConfig, backend: Backend) -> None:
         self.config = config
+        self.backend = backend
 
     def ready(self, spec: LaunchSpec) -> bool:
         if spec.group == SERVER:
-            if is_postgres_url(self.config.server_url):
-                return schema_answers(self.config.server_url)
-            return http_ok(self.config.server_url + "/ready")
+            return self.backend.ready(self.config.server_url)
         if read_ready_file(spec) is None:
             return False
         if spec.group == GATEWAY:
             return http_ok(self.config.gateway_url + "/health")
         return True
 
-
-class Stoppable(Protocol):
-    def stop(self, timeout_s: float = 2.0) -> None: ...
-
-
-def schema_answers(url: str) -> bool:
-    """Whether the resonate-pg database at ``url`` answers a query on its schema now."""
-    from resonate_rpc_cli.postgres.db import schema_answers as answers  # noqa: PLC0415 (slow)
-
-    return answers(url)
-
-
-def start_timers(server_url: str) -> Stoppable | None:
-    """On resonate-pg, the thread firing its timers every second (see postgres/timers.py);
-    ``None`` for any other server (which keeps its own timers)."""
-    if not is_postgres_url(server_url):
-        return None
-    from resonate_rpc_cli.postgres.timers import TimerDriver  # noqa: PLC0415 (slow import)
-
-    return TimerDriver(server_url).start()

@@ -1,8 +1,8 @@
 """One way to run a :class:`~.manager.Supervisor` for real, for the daemon and ``rpcdemo node``.
 
 :func:`supervising` wires a supervisor to the real world (the fork-server
-spawner, killpg, HTTP/ready-file readiness, lease release on our server, the timers of a
-Postgres server) and
+spawner, killpg, ready files, and what the server's backend brings: its
+readiness, lease release, timers and preload; see ``backends/``) and
 tears it down: SIGINT/SIGTERM/SIGHUP only ask for a stop (``Run.stop``);
 any unexpected error SIGKILLs every child before it propagates; the spawner
 is closed and the previous signal handlers restored in every case.
@@ -29,7 +29,6 @@ from resonate_rpc_cli.supervisor.processes import (
     HttpReadinessProbe,
     KillpgSender,
     SystemClock,
-    start_timers,
 )
 from resonate_rpc_cli.supervisor.topology_config import TopologyConfig
 
@@ -48,7 +47,7 @@ class Run:
 def supervising(home: Home, config: TopologyConfig,
                 links: LinkRouter | None = None) -> Iterator[Run]:
     """A real supervisor of ``config`` under ``home`` for the ``with`` block (see the module);
-    ``links`` routes each node to the server through its link (the daemon's link hub)."""
+    ``links`` routes each node to the server through its link (the daemon's link switchboard)."""
     run: Run | None = None
     pending: list[int] = []
 
@@ -56,13 +55,14 @@ def supervising(home: Home, config: TopologyConfig,
         (run.stop if run is not None else pending).append(signum)
 
     previous = {sig: signal.signal(sig, on_signal) for sig in STOP_SIGNALS}
-    spawner = make_spawner(home, config.server_url)
-    timers = start_timers(config.server_url)
+    backend = config.backend
+    spawner = make_spawner(home, backend.preload())
+    timers = backend.start_timers(config.server_url)
     try:
         sup = Supervisor(config, home, clock=SystemClock(), spawner=spawner,
-                         signals=KillpgSender(), probe=HttpReadinessProbe(config),
-                         parent_pid=os.getpid(), releaser=make_releaser(config.server_url),
-                         links=links)
+                         signals=KillpgSender(), probe=HttpReadinessProbe(config, backend),
+                         parent_pid=os.getpid(),
+                         releaser=make_releaser(backend, config.server_url), links=links)
         run = Run(sup, pending)
         try:
             yield run

@@ -8,15 +8,18 @@ processes are started here. The environment follows the node contract in
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from resonate_rpc_cli.backends import Backend, backend_for, server_kinds
+from resonate_rpc_cli.clients.tokens import ENV_TOKEN, node_token
 from resonate_rpc_cli.contracts import naming as topo
-from resonate_rpc_cli.contracts.durations import parse_duration
+from resonate_rpc_cli.contracts import node_env
+from resonate_rpc_cli.contracts import settings as table
+from resonate_rpc_cli.contracts import values as cv
+from resonate_rpc_cli.contracts.connectors import POSTGRES, connector_of
 from resonate_rpc_cli.contracts.errors import UsageError
 from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.contracts.lifeline import ENV_PARENT_PID
@@ -27,9 +30,9 @@ from resonate_rpc_cli.contracts.naming import (
     SERVER,
     SERVICE_GROUPS,
     NodeName,
-    is_postgres_url,
 )
-from resonate_rpc_cli.supervisor import config_values as cv
+from resonate_rpc_cli.contracts.settings import setting
+from resonate_rpc_cli.supervisor import variants
 
 DEFAULT_TTL_S = 5.0
 #: ``embedded``: our server (python -m resonate_rpc_cli.server); ``resonate``: the real
@@ -44,139 +47,21 @@ MAX_REPLICAS = 16
 #: What ``--only`` may name: the gateway and the service groups (the server follows
 #: the server kind).
 PART_NAMES = (GATEWAY, *SERVICE_GROUPS)
-RESONATE_BINARY = "resonate"
-INSTALL_HINT = ("install it with `brew install resonatehq/tap/resonate` or a release binary "
-                "from https://github.com/resonatehq/resonate/releases, or use --server embedded")
 
 
-@dataclass(frozen=True)
-class TopologyConfig:
-    """Everything ``up`` was asked for; serialised to the supervisor as JSON.
-
-    ``server_url`` is computed from ``host``/``server_port`` unless
-    ``server_kind`` is ``external``, where it names the running server. ``only``
-    (empty = everything) limits the gateway and service groups started;
-    ``replicas`` sets nodes per service group (default 1, 0 allowed).
-    """
-
-    server_port: int = topo.DEFAULT_SERVER_PORT
-    gateway_port: int = topo.DEFAULT_GATEWAY_PORT
-    host: str = topo.DEFAULT_HOST
-    ttl_s: float = DEFAULT_TTL_S
-    step_delay_s: float = 0.0
-    delays: dict[str, float] = field(default_factory=dict)
-    delay_mode: str = DEFAULT_DELAY_MODE
-    fail_first: bool = False
-    memory: bool = False
-    grace_s: float = 3.0
-    server_kind: str = EMBEDDED_SERVER
-    server_url: str = ""
-    replicas: dict[str, int] = field(default_factory=dict)
-    only: list[str] = field(default_factory=list)
-    restart_max_failures: int = 4
-    restart_backoff_s: float = 0.25
-    #: every node reaches the server through its own link proxy (``links/``); off by
-    #: default: they cost more than the 15% flow latency budget (benchmarks/bench_links.py)
-    links: bool = False
-    #: The embedded server's retention horizon in seconds (``None``: keep everything).
-    retain_s: float | None = None
-    #: resonate-pg's schema file (``postgres`` only), applied once to a new cluster
-    resonate_sql: str = ""
-
-    def __post_init__(self) -> None:
-        if self.server_kind == POSTGRES_SERVER:
-            # `up` names the cluster's password file in the URL (see postgres/cluster.py)
-            if not is_postgres_url(self.server_url):
-                object.__setattr__(self, "server_url", f"postgresql://postgres@{self.host}:"
-                                   f"{self.server_port}/postgres")
-        elif self.server_kind != EXTERNAL_SERVER:
-            object.__setattr__(self, "server_url", f"http://{self.host}:{self.server_port}")
-        else:
-            object.__setattr__(self, "server_url", self.server_url.rstrip("/"))
-
-    @property
-    def gateway_url(self) -> str:
-        return f"http://{self.host}:{self.gateway_port}"
-
-    @property
-    def starts_server(self) -> bool:
-        """Whether ``up`` starts a server (not for an external one)."""
-        return self.server_kind != EXTERNAL_SERVER
-
-    def delay_for(self, group: str) -> float:
-        return self.delays.get(group, self.step_delay_s)
-
-    def includes(self, part: str) -> bool:
-        """Whether ``part`` (gateway or a service group) is started by this topology."""
-        return not self.only or part in self.only
-
-    def replicas_of(self, group: str) -> int:
-        return self.replicas.get(group, 1) if self.includes(group) else 0
-
-    def node_names(self) -> list[NodeName]:
-        """The initial nodes: server (unless external), gateway, N nodes per service group."""
-        names = [NodeName(SERVER, 1)] if self.starts_server else []
-        if self.includes(GATEWAY):
-            names.append(NodeName(GATEWAY, 1))
-        for group in SERVICE_GROUPS:
-            names += [NodeName(group, i) for i in range(1, self.replicas_of(group) + 1)]
-        return names
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text: str) -> TopologyConfig:
-        obj: dict[str, Any] = json.loads(text)
-        return cls(**obj)
+def server_kind_rule(value: Any) -> str:
+    """The rule of ``server.kind``: a registered backend's kind (asked when checked, so a
+    backend registered after import counts); :class:`~.values.BadValue` otherwise."""
+    kind: str = cv.choice(server_kinds())(value)
+    return kind
 
 
-def retain_seconds(text: str | float | None) -> float | None:
-    """``--retain``/``retain`` as seconds (> 0); ``None`` stays ``None``; else UsageError."""
-    if text is None:
-        return None
-    try:
-        seconds = parse_duration(text)
-    except ValueError as exc:
-        raise UsageError(f"--retain: {exc}") from None
-    if seconds <= 0:
-        raise UsageError(f"--retain must be longer than 0, got {text!r}")
-    return seconds
-
-
-def validate_config(config: TopologyConfig) -> TopologyConfig:
-    """Return ``config`` or raise :class:`UsageError` naming the first bad value.
-
-    The value rules are those of ``config_values`` (the topology file uses them too).
-    """
-    settings: list[tuple[str, cv.Check, Any]] = [
-        ("--server-port", cv.port, config.server_port),
-        ("--gateway-port", cv.port, config.gateway_port),
-        ("--host", cv.host, config.host),
-        ("--ttl", cv.positive_seconds, config.ttl_s),
-        ("--step-delay", cv.seconds, config.step_delay_s),
-        *((f"delay for {group}", cv.seconds, d) for group, d in config.delays.items()),
-        ("--delay-mode", cv.choice(DELAY_MODES), config.delay_mode),
-        ("--server", cv.choice(SERVER_KINDS), config.server_kind),
-        ("restart max_failures", cv.whole(1), config.restart_max_failures),
-        ("restart backoff", cv.positive_seconds, config.restart_backoff_s),
-    ]
-    for label, check, value in settings:
-        cv.checked(label, check, value)
-    if config.server_port == config.gateway_port:
-        raise UsageError(f"--server-port and --gateway-port are both {config.server_port}")
-    if config.retain_s is not None and config.server_kind != EMBEDDED_SERVER:
-        raise UsageError("--retain (retain in the topology file) needs the embedded server")
-    if config.server_kind == EXTERNAL_SERVER:
-        cv.checked("--server-url", cv.url, config.server_url)
-    if config.server_kind == POSTGRES_SERVER and config.memory:
-        raise UsageError("--memory does not go with --server postgres (a database is durable)")
-    for group, n in config.replicas.items():
-        check_replicas(group, n)  # 0 only arrives through `scale`
-    for part in config.only:
-        if part not in PART_NAMES:
-            raise UsageError(f"--only: unknown part {part!r}; valid: {', '.join(PART_NAMES)}")
-    return config
+def parse_server_choice(text: str) -> str:
+    """``--server KIND``: a kind ``up`` starts itself; :class:`UsageError` otherwise."""
+    if text not in STARTED_SERVER_KINDS:
+        raise UsageError(f"--server must be embedded, resonate or postgres, got {text!r} "
+                         "(a running server: --server-url URL)")
+    return text
 
 
 def check_replicas(group: str, n: int) -> int:
@@ -221,11 +106,6 @@ def parse_only(text: str) -> list[str]:
     return list(dict.fromkeys(parts))
 
 
-def resonate_binary() -> str | None:
-    """The path of the real ``resonate`` binary on PATH, or None."""
-    return shutil.which(RESONATE_BINARY, path=os.environ.get("PATH"))
-
-
 def parse_delay(text: str) -> tuple[str, float]:
     """Parse ``GROUP=SECONDS`` (e.g. ``service-b=3``); raise :class:`UsageError` otherwise."""
     group, sep, raw = text.partition("=")
@@ -241,6 +121,196 @@ def parse_delay(text: str) -> tuple[str, float]:
         raise UsageError(f"bad --delay {text!r}: {raw!r} is not a number of seconds") from None
     except cv.BadValue as exc:
         raise UsageError(f"bad --delay {text!r}: {exc}") from None
+
+
+@dataclass(frozen=True)
+class TopologyConfig:
+    """Everything ``up`` was asked for; serialised to the supervisor as JSON.
+
+    ``server_url`` is the backend's (``backends/``): computed from
+    ``host``/``server_port`` for a server ``up`` starts; for ``external`` it
+    names the running server. ``only``
+    (empty = everything) limits the gateway and service groups started;
+    ``replicas`` sets nodes per service group (default 1, 0 allowed).
+    """
+
+    # -- the settings table: one entry per setting, in the topology file's order --
+    server_port: int = setting(
+        topo.DEFAULT_SERVER_PORT, toml="server.port", flag="--server-port", check=cv.port,
+        help=f"Port of the server we start (default {topo.DEFAULT_SERVER_PORT}).")
+    host: str = setting(
+        topo.DEFAULT_HOST, toml="server.host", flag="--host", check=cv.host,
+        node_var=node_env.GATEWAY_HOST,
+        help="Address the server and gateway bind and nodes connect to, e.g. this host's LAN "
+        "address so nodes on other hosts can join (default 127.0.0.1).")
+    server_kind: str = setting(
+        EMBEDDED_SERVER, toml="server.kind", flag="--server", check=server_kind_rule,
+        flag_type=str, parse=parse_server_choice,
+        help="embedded: our dev server; resonate: the real `resonate` binary on PATH; "
+        "postgres: resonate-pg on a PostgreSQL cluster under HOME (default embedded).")
+    #: checked by its backend (``config.backend``: the URL a backend reads), not the table
+    server_url: str = setting(
+        "", toml="server.url", flag="--server-url", envvar="RESONATE_URL", check=cv.url,
+        validated=False,
+        help="Use a Resonate server that is already running: no server is started.")
+    memory: bool = setting(False, toml="server.memory", flag="--memory/--no-memory",
+                           check=cv.flag, help="Keep the server's state in memory only.")
+    #: The embedded server's retention horizon in seconds (``None``: keep everything).
+    retain_s: float | None = setting(
+        None, toml="server.retain", flag="--retain", flag_type=str, check=cv.duration,
+        optional=True, metavar="DURATION",
+        help="The embedded server drops call trees settled longer ago than this, e.g. 1h "
+        "(default: keep everything).")
+    #: resonate-pg's schema file (``postgres`` only), applied once to a new cluster
+    resonate_sql: str = setting(
+        "", toml="server.resonate_sql", flag="--resonate-sql", envvar="RPCDEMO_RESONATE_SQL",
+        check=cv.path, optional=True, metavar="PATH",
+        help="resonate-pg's schema file (resonate.sql from github.com/resonatehq/resonate-pg), "
+        "applied once to the cluster of --server postgres.")
+    #: Resonate's token auth on the embedded server: a key pair under HOME, a token per
+    #: node, admin tokens for our reads (``clients/tokens.py``)
+    auth: bool = setting(
+        False, toml="server.auth", flag="--auth/--no-auth", check=cv.flag,
+        help="Resonate tokens on the embedded server: a key pair under HOME, a token for "
+        "every node, 401/403 for anyone without one (`rpcdemo token` mints more).")
+    #: a non-loopback ``host`` without ``auth``, knowingly (``up --insecure``; flag only)
+    insecure: bool = setting(
+        False, flag="--insecure", check=cv.flag,
+        help="Allow a non-loopback --host without --auth (anyone who reaches the port "
+        "can drive the server).")
+    gateway_port: int = setting(
+        topo.DEFAULT_GATEWAY_PORT, toml="gateway.port", flag="--gateway-port", check=cv.port,
+        node_var=node_env.GATEWAY_PORT,
+        help=f"Port of the gateway (default {topo.DEFAULT_GATEWAY_PORT}).")
+    ttl_s: float = setting(
+        DEFAULT_TTL_S, toml="nodes.ttl", flag="--ttl", check=cv.positive_seconds,
+        node_var=node_env.TTL,
+        help="Lease TTL of every node, in seconds. Short, so a killed node's work moves on "
+        f"quickly in a demo (Resonate's own default is 60) (default {DEFAULT_TTL_S}).")
+    step_delay_s: float = setting(
+        0.0, toml="nodes.step_delay", flag="--step-delay", check=cv.seconds,
+        node_var=node_env.STEP_DELAY, node_value=lambda config, group: config.delay_for(group),
+        help="Seconds every step takes (default 0).")
+    delay_mode: str = setting(
+        DEFAULT_DELAY_MODE, toml="nodes.delay_mode", flag="--delay-mode",
+        check=cv.choice(DELAY_MODES), node_var=node_env.DELAY_MODE,
+        help="work: busy work inside the step, re-done after a crash; sleep: a durable "
+        "ctx.sleep (a checkpoint) (default work).")
+    fail_first: bool = setting(
+        False, toml="nodes.fail_first", flag="--fail-first/--no-fail-first", check=cv.flag,
+        node_var=node_env.FAIL_FIRST,
+        help="Every step raises on its first attempt (shows the SDK's retry).")
+    #: per-group step delays; a group's nodes get theirs as the step delay
+    delays: dict[str, float] = setting(
+        factory=dict, toml="nodes.delay", flag="--delay", groups=True, check=cv.seconds,
+        label="delay", flag_type=list[str], metavar="GROUP=SECONDS",
+        parse=lambda texts: dict(parse_delay(t) for t in texts),
+        help="Step delay for one group, e.g. service-b=3 (repeatable).")
+    restart_max_failures: int = setting(4, toml="restart.max_failures", check=cv.whole(1),
+                                        label="restart max_failures", help="")
+    restart_backoff_s: float = setting(0.25, toml="restart.backoff", check=cv.positive_seconds,
+                                       label="restart backoff", help="")
+    #: nodes per service group (checked by :func:`check_replicas`: 0 comes from `scale`)
+    replicas: dict[str, int] = setting(
+        factory=dict, toml="replicas", flag="--replicas", groups=True, validated=False,
+        check=cv.whole(1, MAX_REPLICAS), flag_type=list[str], metavar="GROUP=N",
+        parse=lambda texts: dict(parse_replicas(t) for t in texts),
+        help=f"Nodes of one service group, e.g. service-b=3 (repeatable; 1..{MAX_REPLICAS}).")
+    #: every node reaches the server through its own link proxy (``links/``); off by
+    #: default: they cost more than the 15% flow latency budget (benchmarks/bench_links.py)
+    links: bool = setting(
+        False, toml="links", flag="--links/--no-links", check=cv.flag,
+        help="Each node reaches the server through its own loopback link proxy, so "
+        "`rpcdemo net` can break one node's network (default off: they add about 10-25% "
+        "to flow latency).")
+    #: which runtime runs each service group (``supervisor/variants.py``): ``seed`` (all
+    #: Python) or ``polyglot`` (service-h and service-i on the TypeScript SDK)
+    variant: str = setting(
+        variants.SEED, toml="variant", flag="--variant", check=cv.choice(variants.VARIANTS),
+        metavar="seed|polyglot",
+        help="polyglot: service-h and service-i run on Resonate's TypeScript SDK "
+        "(services/ts, Node from the venv) (default seed: all Python).")
+    only: list[str] = setting(
+        factory=list, flag="--only", validated=False, flag_type=str, metavar="PART,...",
+        parse=parse_only,
+        help="Start only these of gateway, service-a … service-i (the server too, unless "
+        "--server-url).")
+    grace_s: float = 3.0
+
+    def __post_init__(self) -> None:
+        try:
+            url = self.backend.server_url(self)
+        except UsageError:  # no backend fits: validate_config says so
+            url = self.server_url.rstrip("/")
+        object.__setattr__(self, "server_url", url)
+
+    @property
+    def backend(self) -> Backend:
+        """The server's backend, chosen by ``server_kind`` (and the URL for ``external``);
+        :class:`UsageError` when none fits."""
+        return backend_for(self.server_kind, self.server_url)
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://{self.host}:{self.gateway_port}"
+
+    @property
+    def starts_server(self) -> bool:
+        """Whether ``up`` starts a server (not for an external one)."""
+        return self.backend.started
+
+    def delay_for(self, group: str) -> float:
+        return self.delays.get(group, self.step_delay_s)
+
+    def includes(self, part: str) -> bool:
+        """Whether ``part`` (gateway or a service group) is started by this topology."""
+        return not self.only or part in self.only
+
+    def replicas_of(self, group: str) -> int:
+        return self.replicas.get(group, 1) if self.includes(group) else 0
+
+    def node_names(self) -> list[NodeName]:
+        """The initial nodes: server (unless external), gateway, N nodes per service group."""
+        names = [NodeName(SERVER, 1)] if self.starts_server else []
+        if self.includes(GATEWAY):
+            names.append(NodeName(GATEWAY, 1))
+        for group in SERVICE_GROUPS:
+            names += [NodeName(group, i) for i in range(1, self.replicas_of(group) + 1)]
+        return names
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> TopologyConfig:
+        obj: dict[str, Any] = json.loads(text)
+        return cls(**obj)
+
+
+def retain_seconds(text: str | float | None) -> float | None:
+    """``--retain``/``retain`` as seconds (> 0); ``None`` stays ``None``; else UsageError."""
+    return None if text is None else float(cv.from_flag("--retain", cv.duration, text))
+
+
+def validate_config(config: TopologyConfig) -> TopologyConfig:
+    """Return ``config`` or raise :class:`UsageError` naming the first bad value.
+
+    Each setting by its rule in the settings table (the topology file uses the same
+    rules), then the rules that join settings.
+    """
+    table.validate(config)
+    if config.server_port == config.gateway_port:
+        raise UsageError(f"--server-port and --gateway-port are both {config.server_port}")
+    config.backend.check(config)  # --server-url, and the settings the server refuses
+    if config.variant == variants.POLYGLOT and connector_of(config.server_url) == POSTGRES:
+        raise UsageError("--variant polyglot needs an HTTP server: the TypeScript SDK does "
+                         "not speak resonate-pg")
+    for group, n in config.replicas.items():
+        check_replicas(group, n)  # 0 only arrives through `scale`
+    for part in config.only:
+        if part not in PART_NAMES:
+            raise UsageError(f"--only: unknown part {part!r}; valid: {', '.join(PART_NAMES)}")
+    return config
 
 
 @dataclass(frozen=True)
@@ -274,19 +344,8 @@ def build_launch(
     }
     log = home.node_log(label, incarnation)
     if name.group == SERVER:
-        if config.server_kind == REAL_SERVER:
-            argv, server_env = real_server_command(config, home)
-            env.update(server_env)
-            return LaunchSpec(label, SERVER, node_id, incarnation, argv, env, log, None)
-        if config.server_kind == "postgres":
-            argv = [sys.executable, "-m", "resonate_rpc_cli.postgres.serve", "--home",
-                    str(home.root), "--host", config.host, "--port", str(config.server_port),
-                    "--schema", config.resonate_sql]
-            return LaunchSpec(label, SERVER, node_id, incarnation, argv, env, log, None)
-        store = ["--memory"] if config.memory else ["--store", str(home.store_path)]
-        retain = ["--retain", repr(config.retain_s)] if config.retain_s is not None else []
-        argv = [sys.executable, "-m", "resonate_rpc_cli.server", "--host", config.host,
-                "--port", str(config.server_port), *store, *retain]
+        argv, server_env = config.backend.server_command(config, home)
+        env.update(server_env)
         return LaunchSpec(label, SERVER, node_id, incarnation, argv, env, log, None)
     ready = home.ready_file(label, node_id)
     env.update({
@@ -295,40 +354,28 @@ def build_launch(
         topo.ENV_NODE_ID: node_id,
         topo.ENV_LEDGER_DIR: str(home.ledger_dir),
         topo.ENV_READY_FILE: str(ready),
-        topo.ENV_TTL: repr(config.ttl_s),
+        **node_environment(config, name.group),
     })
-    if name.group == GATEWAY:
-        env[topo.ENV_GATEWAY_HOST] = config.host
-        env[topo.ENV_GATEWAY_PORT] = str(config.gateway_port)
-        module = "services.gateway"
-    else:
-        module = SERVICE_GROUPS[name.group]
-        env[topo.ENV_STEP_DELAY] = repr(config.delay_for(name.group))
-        env[topo.ENV_DELAY_MODE] = config.delay_mode
-        if config.fail_first:
-            env[topo.ENV_FAIL_FIRST] = "1"
-    argv = [sys.executable, "-m", module]
+    if config.auth:
+        env[ENV_TOKEN] = node_token(home)
+    module = "services.gateway" if name.group == GATEWAY else SERVICE_GROUPS[name.group]
+    script = variants.ts_script(config.variant, name.group)
+    argv = variants.node_argv(script) if script else [sys.executable, "-m", module]
     return LaunchSpec(label, name.group, node_id, incarnation, argv, env, log, ready)
 
 
-def real_server_command(config: TopologyConfig, home: Home) -> tuple[list[str], dict[str, str]]:
-    """argv and environment of the real Resonate server, run under our guard.
+def node_environment(config: TopologyConfig, group: str) -> dict[str, str]:
+    """The settings a node of ``group`` reads from its environment (``contracts/node_env.py``).
 
-    ``resonate dev`` (in-memory) with ``memory``, else ``resonate serve`` on
-    ``HOME/resonate.db``. The server reads its settings from ``RESONATE_*``
-    variables (``__`` nests): bound to our host and port only, metrics off.
+    A setting's ``node_value`` picks the group's own value (the step delay).
     """
-    binary = resonate_binary() or RESONATE_BINARY
-    # under our guard: the binary has no lifeline of its own (see binary_guard.py)
-    argv = [sys.executable, "-m", "resonate_rpc_cli.supervisor.binary_guard", binary,
-            "dev" if config.memory else "serve"]
-    env = {
-        "RESONATE_SERVER__HOST": config.host,
-        "RESONATE_SERVER__BIND": config.host,
-        "RESONATE_SERVER__PORT": str(config.server_port),
-        "RESONATE_OBSERVABILITY__METRICS_PORT": "0",
-    }
-    if not config.memory:
-        env["RESONATE_STORAGE__TYPE"] = "sqlite"
-        env["RESONATE_STORAGE__SQLITE__PATH"] = str(home.root / "resonate.db")
-    return argv, env
+    env: dict[str, str] = {}
+    for entry in table.table(type(config)):
+        var = entry.setting.node_var
+        if var is None or not var.reaches(group):
+            continue
+        pick = entry.setting.node_value
+        text = var.write(pick(config, group) if pick else getattr(config, entry.field))
+        if text is not None:
+            env[var.name] = text
+    return env

@@ -20,6 +20,7 @@ from typing import Any
 from resonate_rpc_cli.chaos.faults import FaultRecord
 from resonate_rpc_cli.chaos.history import Op
 from resonate_rpc_cli.contracts.ledger import LedgerEntry
+from resonate_rpc_cli.view.chaos_bound import bound_model
 from resonate_rpc_cli.view.chaos_html_page import SCRIPT, STYLE
 from resonate_rpc_cli.view.chaos_timeline import timeline_model
 
@@ -33,7 +34,10 @@ _COUNTS = (
     ("faults planned", ("faults", "planned")), ("faults landed", ("faults", "landed")),
     ("on a task holder", ("faults", "mid_step")),
     ("fenced stale holders", ("network", "fenced")),
-    ("pending after heal", ("pending_after_heal",)), ("orphans", ("orphans",)),
+    ("pending after heal", ("pending_after_heal",)),
+    ("two live leases (server)", ("invariants", "two_live_leases")),
+    ("settled promise changed (server)", ("invariants", "settled_promise_changed")),
+    ("orphans", ("orphans",)),
 )
 
 
@@ -67,11 +71,18 @@ def render_html(
     """The whole page (see the module docstring); never raises on odd report data."""
     verdict = str(report.get("verdict", "unknown"))
     reasons = "".join(f"<li>{html.escape(str(r))}</li>" for r in report.get("reasons", []))
+    model = bound_model(timeline_model(report, history, faults, ledger))
+    aggregated = "aggregated" in model  # a long run: the raw history is in history.jsonl
     data = {
-        "model": timeline_model(report, history, faults, ledger), "report": report,
-        "history": [asdict(op) for op in history], "faults": [f.to_dict() for f in faults],
-        "ledger": [asdict(e) for e in ledger],
+        "model": model, "report": report,
+        "history": [] if aggregated else [asdict(op) for op in history],
+        "faults": [f.to_dict() for f in faults],
+        "ledger": [] if aggregated else [asdict(e) for e in ledger],
     }
+    note = ("" if not aggregated else
+            f"<p class=note>A long run: marks are aggregated per {model['aggregated']['bin_ms']}"
+            f" ms (a bar stands for n executions or attempts, two dots per bin: the median "
+            f"and the slowest); every operation is in history.jsonl.</p>")
     run = report.get("run", {})
     title = f"rpcdemo chaos · seed {report.get('seed')} · run {run.get('tag', '?')}"
     return f"""<!doctype html>
@@ -83,6 +94,7 @@ def render_html(
 <ul class=reasons>{reasons}</ul>
 <div class=grid>{_counts_table(report)}</div>
 <h2>Timeline</h2>
+{note}
 <p>A lane per node incarnation (bars: step executions from the ledgers; orange with a red
 edge: a re-execution; faded: never ended), flow attempts per workload worker (green ok,
 yellow unknown, red failed), and every landed fault as a shaded band over what it hit.</p>

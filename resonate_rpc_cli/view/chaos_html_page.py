@@ -63,7 +63,7 @@ SCRIPT = r"""
         width: Math.max(2, x(b.t1) - x(b.t0)), height: LANE - 1}, g));
     });
     m.bars.forEach(b => tip(el('rect', {x: x(b.t0), y: row[b.lane] * LANE + 3,
-      width: Math.max(1.5, x(b.t1) - x(b.t0)), height: LANE - 6,
+      width: Math.max(1.5, x(b.t1) - x(b.t0)), height: LANE - 6, 'data-n': b.n || 1,
       class: 'bar' + (b.reexec ? ' reexec' : '') + (b.cut ? ' cut' : '')}, svg),
       b.title + (b.reexec ? ' (re-executed)' : '') + (b.cut ? ' (never ended)' : '')));
     m.attempts.forEach(a => tip(el('rect', {x: x(a.t0), y: row[a.lane] * LANE + 4,
@@ -101,8 +101,10 @@ SCRIPT = r"""
   }
   timeline(); latency(); recovery();
   const drawn = document.body.dataset;
-  drawn.bars = document.querySelectorAll('#timeline rect.bar').length;
-  drawn.reexec = document.querySelectorAll('#timeline rect.bar.reexec').length;
+  const total = sel => Array.from(document.querySelectorAll(sel))
+    .reduce((n, e) => n + Number(e.getAttribute('data-n') || 1), 0);
+  drawn.bars = total('#timeline rect.bar');
+  drawn.reexec = total('#timeline rect.bar.reexec');
   drawn.bands = document.querySelectorAll('#timeline g.band').length;
   drawn.drawn = '1';
 })();

@@ -85,6 +85,7 @@ def _counts(report: dict[str, Any]) -> Table:
         ("stale holders fenced (partitions)", report.get("network", {}).get("fenced"), ""),
         ("pending after heal", report.get("pending_after_heal"),
          _bad(report.get("pending_after_heal"))),
+        *_invariant_rows(report.get("invariants") or {}),
         ("orphans" + ("" if report.get("orphans_checked") else " (not checked)"),
          report.get("orphans"), _bad(report.get("orphans"))),
     ]
@@ -94,6 +95,16 @@ def _counts(report: dict[str, Any]) -> Table:
     for label, value, style in rows:
         counts.add_row(label, Text(_num(value), style=style))
     return counts
+
+
+def _invariant_rows(inv: dict[str, Any]) -> list[tuple[str, Any, str]]:
+    """The server-side invariants (from the server's journal), or that they were not checked."""
+    if not inv.get("checked"):
+        return [("server invariants", "not checked (no journal)", "")]
+    return [(f"two live leases on a task (server, {inv.get('events')} events)",
+             inv.get("two_live_leases"), _bad(inv.get("two_live_leases"))),
+            ("settled promise changed (server)", inv.get("settled_promise_changed"),
+             _bad(inv.get("settled_promise_changed")))]
 
 
 def _landed_table(title: str, column: str, by: dict[str, Any]) -> Table:

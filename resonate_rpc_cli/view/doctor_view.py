@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
 from resonate_rpc_cli.observe.doctor import Diagnosis
+from resonate_rpc_cli.observe.leases import TaskRow
 from resonate_rpc_cli.view.style import seconds
 
 CAUSE_STYLE = {"running": "green", "sleeping": "cyan", "queued": "yellow"}
@@ -36,18 +36,17 @@ def doctor_view(diagnoses: Sequence[Diagnosis], notices: Sequence[str],
     return Group(*parts)
 
 
-def lease_table(rows: Sequence[Mapping[str, Any]], limit: int = 20) -> Table:
+def lease_table(rows: Sequence[TaskRow], limit: int = 20) -> Table:
     """Pending tasks: holder, lease left (countdown), attempts, time since progress."""
     table = Table(box=None, pad_edge=False, header_style="bold")
     for col in ("task", "call", "state", "holder", "lease left", "attempts", "idle"):
         table.add_column(col, no_wrap=col != "task", overflow="fold")
     for row in rows[:limit]:
-        attempts = row.get("attempts")
         table.add_row(
-            Text(str(row["id"]), style="red" if row.get("stuck") else "yellow"),
-            str(row.get("call") or "-"), str(row.get("state")), row.get("holder") or "-",
-            seconds(row.get("lease_left_s")), "-" if attempts is None else str(attempts),
-            seconds(row.get("idle_s")),
+            Text(row.id, style="red" if row.stuck else "yellow"),
+            row.call or "-", row.state, row.holder or "-",
+            seconds(row.lease_left_s), "-" if row.attempts is None else str(row.attempts),
+            seconds(row.idle_s),
         )
     if len(rows) > limit:
         table.add_row(Text(f"… {len(rows) - limit} more", style="dim"), *[""] * 6)

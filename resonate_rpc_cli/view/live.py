@@ -21,6 +21,7 @@ from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.contracts.naming import GATEWAY
 from resonate_rpc_cli.observe.live import TREE_ROWS, LiveModel
 from resonate_rpc_cli.view.doctor_view import lease_table
+from resonate_rpc_cli.view.faults import faults_text
 from resonate_rpc_cli.view.links import broken_links_text
 from resonate_rpc_cli.view.render import counts_text, nodes_table, promise_tree
 from resonate_rpc_cli.view.style import seconds
@@ -42,7 +43,7 @@ class Dashboard:
         head = Text.assemble(("rpcdemo ", "bold"), str(m.home.root))
         if cfg is not None:
             where = "" if cfg.starts_server else " (external)"
-            gateway = cfg.gateway_url if any(n["group"] == GATEWAY for n in m.nodes) \
+            gateway = cfg.gateway_url if any(n.group == GATEWAY for n in m.nodes) \
                 else "elsewhere"
             head.append(f"   server {cfg.server_url}{where}   gateway {gateway}   "
                         f"ttl {seconds(cfg.ttl_s)}")
@@ -64,6 +65,7 @@ class Dashboard:
                   title_align="left"),
             counts_text(m.counts),
             broken_links_text(m.links),
+            faults_text(m.faults),
         ]
         if m.notice:
             parts.append(Text(m.notice, style="dim"))

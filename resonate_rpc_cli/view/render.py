@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rich.console import Group, RenderableType
@@ -11,23 +11,25 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
-from resonate_rpc_cli.links.status import LinkStatus
+from resonate_rpc_cli.observe.picture import NodeLine, PendingRow, Picture
 from resonate_rpc_cli.observe.snapshot import PromiseRow
+from resonate_rpc_cli.supervisor.client import KillAnswer
 from resonate_rpc_cli.view.doctor_view import lease_table
+from resonate_rpc_cli.view.faults import faults_text
 from resonate_rpc_cli.view.links import broken_links_text
 from resonate_rpc_cli.view.style import age_ms, node_style, promise_style, seconds, short_id
 
 
-def nodes_table(nodes: list[dict[str, Any]], extra: dict[int, dict[str, str]] | None = None
+def nodes_table(nodes: Sequence[NodeLine], extra: dict[int, dict[str, str]] | None = None
                 ) -> Table:
     """The process table; ``extra`` maps an OS pid to columns like CPU and memory."""
     table = Table(box=None, pad_edge=False, collapse_padding=True, header_style="bold")
     # names, groups, pids and states are never shortened; the task id gives way first
-    widest = max([len(str(n["name"])) for n in nodes] + [4])
+    widest = max([len(n.row.name) for n in nodes] + [4])
     table.add_column("node", no_wrap=True, min_width=widest)
     table.add_column("id", no_wrap=True, min_width=8)
     table.add_column("group", no_wrap=True, min_width=max(
-        [len(str(n["group"])) for n in nodes] + [5]))
+        [len(n.row.group) for n in nodes] + [5]))
     table.add_column("pid", no_wrap=True, min_width=5)
     table.add_column("state", no_wrap=True, min_width=8)
     table.add_column("uptime", no_wrap=True)
@@ -36,17 +38,17 @@ def nodes_table(nodes: list[dict[str, Any]], extra: dict[int, dict[str, str]] | 
         table.add_column("cpu", justify="right", no_wrap=True)
         table.add_column("mem", justify="right", no_wrap=True)
     table.add_column("task", overflow="fold")
-    for node in nodes:
-        state = str(node["state"])
+    for line in nodes:
+        node = line.row
         row: list[RenderableType] = [
-            node["name"], short_id(node.get("node_id")), node["group"],
-            str(node["pid"] or "-"), Text(state, style=node_style(state)),
-            seconds(node.get("uptime_s")), str(node.get("restarts", 0)),
+            node.name, short_id(node.node_id), node.group,
+            str(node.pid or "-"), Text(node.state, style=node_style(node.state)),
+            seconds(node.uptime_s), str(node.restarts),
         ]
         if extra is not None:
-            cols = extra.get(int(node["pid"] or 0), {})
+            cols = extra.get(node.pid or 0, {})
             row += [cols.get("cpu", "-"), cols.get("mem", "-")]
-        row.append(node.get("task") or "-")
+        row.append(line.task or "-")
         table.add_row(*row)
     return table
 
@@ -62,41 +64,38 @@ def counts_text(counts: dict[str, int]) -> Text:
     return text
 
 
-def pending_table(pending: list[dict[str, Any]], limit: int = 20) -> Table:
+def pending_table(pending: Sequence[PendingRow], limit: int = 20) -> Table:
     table = Table(box=None, pad_edge=False, header_style="bold")
     for col in ("pending promise", "func", "held by", "pending for"):
         table.add_column(col)
     table.add_column("stuck? (rpcdemo doctor)", overflow="fold")
     now = time.time()
     for row in pending[:limit]:
-        stuck = row.get("stuck")
-        table.add_row(Text(row["id"], style="red" if stuck else "yellow"), row.get("func") or "-",
-                      row.get("holder") or "-", age_ms(row.get("created_ms"), now),
-                      Text(f"STUCK: {row.get('cause')}", style="red") if stuck else "")
+        promise = row.promise
+        table.add_row(Text(promise.id, style="red" if row.stuck else "yellow"),
+                      promise.func or "-", promise.holder or "-",
+                      age_ms(promise.created_ms, now),
+                      Text(f"STUCK: {row.cause}", style="red") if row.stuck else "")
     if len(pending) > limit:
         table.add_row(Text(f"… {len(pending) - limit} more", style="dim"), "", "", "", "")
     return table
 
 
-def status_view(doc: dict[str, Any]) -> RenderableType:
-    server = doc["server"]
-    health = Text("healthy", style="green") if server["healthy"] else Text("down", style="red")
-    durable = {True: "durable", False: "in memory", None: "durability unknown"}[
-        server.get("durable")]
-    head = Text.assemble("server ", (server["url"], "bold"), " ", health,
-                         f"  {server['kind']}, {durable}   gateway ",
-                         doc["gateway"]["url"] or "elsewhere")
-    parts: list[RenderableType] = [head, nodes_table(doc["nodes"]),
-                                   counts_text(doc["promises"].get("counts", {}))]
-    links = doc.get("links")
-    parts.append(broken_links_text(
-        None if links is None else [LinkStatus.from_dict(d) for d in links]))
-    if doc["promises"].get("notice"):
-        parts.append(Text(doc["promises"]["notice"], style="dim"))
-    if doc["promises"].get("pending"):
-        parts.append(pending_table(doc["promises"]["pending"]))
-    if doc.get("tasks"):
-        parts.append(lease_table(doc["tasks"]))
+def status_view(pic: Picture) -> RenderableType:
+    server = pic.server
+    health = Text("healthy", style="green") if server.healthy else Text("down", style="red")
+    durable = {True: "durable", False: "in memory", None: "durability unknown"}[server.durable]
+    head = Text.assemble("server ", (server.url, "bold"), " ", health,
+                         f"  {server.kind}, {durable}   gateway ",
+                         pic.gateway_url or "elsewhere")
+    parts: list[RenderableType] = [head, nodes_table(pic.nodes), counts_text(pic.counts),
+                                   broken_links_text(pic.links), faults_text(pic.faults)]
+    if pic.notice:
+        parts.append(Text(pic.notice, style="dim"))
+    if pic.pending:
+        parts.append(pending_table(pic.pending))
+    if pic.tasks:
+        parts.append(lease_table(pic.tasks))
     return Group(*parts)
 
 
@@ -145,11 +144,11 @@ def promise_tree(rows: list[PromiseRow], title: str | None = None,
     return tree
 
 
-def kill_view(result: dict[str, Any]) -> RenderableType:
-    lines = [Text.assemble("sent SIG", k["signal"], " to ", (k["name"], "bold"),
-                           f" (pid {k['pid']})") for k in result["killed"]]
-    lines += [Text.assemble("respawned ", (r["name"], "bold green"), f" (pid {r['pid']})")
-              for r in result["respawned"]]
+def kill_view(result: KillAnswer) -> RenderableType:
+    lines = [Text.assemble("sent SIG", k.signal, " to ", (k.name, "bold"), f" (pid {k.pid})")
+             for k in result.killed]
+    lines += [Text.assemble("respawned ", (r.name, "bold green"), f" (pid {r.pid})")
+              for r in result.respawned]
     return Group(*lines)
 
 

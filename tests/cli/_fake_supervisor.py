@@ -21,6 +21,8 @@ from tests.unit._supervisor_fakes import Rig, make_rig
 class Running:
     home: Path
     rig: Rig
+    #: the control socket's server (its ``links`` take the ``links.*`` ops)
+    server: ControlServer
 
 
 @contextmanager
@@ -36,7 +38,7 @@ def fake_supervisor(home: Path) -> Iterator[Running]:
     thread = threading.Thread(target=serve, args=(rig.sup, server.requests, stop), daemon=True)
     thread.start()
     try:
-        yield Running(home, rig)
+        yield Running(home, rig, server)
     finally:
         stop.append(True)
         thread.join(10)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from resonate_rpc_cli.contracts.errors import NotRunningError
-from resonate_rpc_cli.supervisor import launch
+from resonate_rpc_cli.supervisor import updown
 from resonate_rpc_cli.supervisor.topology_config import TopologyConfig
 from tests.cli._fake_supervisor import Running, rpcdemo
 from tests.procs import free_port
@@ -24,7 +24,7 @@ def captured(monkeypatch: pytest.MonkeyPatch) -> list[TopologyConfig]:
         seen.append(config)
         raise NotRunningError("captured")
 
-    monkeypatch.setattr(launch, "up", fake_up)
+    monkeypatch.setattr(updown, "up", fake_up)
     return seen
 
 
@@ -160,3 +160,16 @@ def test_node_against_a_server_that_does_not_answer_exits_3(home: Path) -> None:
 def test_node_refuses_a_home_that_runs_a_topology(running: Running) -> None:
     code, _, err = rpcdemo(running.home, "node", "service-b")
     assert code == 2 and "give `rpcdemo node` its own --home" in err
+
+
+def test_variant_comes_from_the_flag_or_the_file_and_a_bad_one_is_exit_2(
+        home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        captured: list[TopologyConfig]) -> None:
+    (tmp_path / "rpcdemo.toml").write_text('variant = "polyglot"\n')
+    monkeypatch.chdir(tmp_path)
+    rpcdemo(home, "up", "-d")
+    rpcdemo(home, "up", "-d", "--variant", "seed")
+    assert [c.variant for c in captured] == ["polyglot", "seed"]
+    code, _, err = rpcdemo(home, "up", "-d", "--variant", "rust")
+    assert code == 2 and "--variant must be one of seed, polyglot" in err, err
+    assert len(err.strip().splitlines()) == 1, err

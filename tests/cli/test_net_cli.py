@@ -10,20 +10,21 @@ import pytest
 
 from resonate_rpc_cli.cli.net import parse_duration
 from resonate_rpc_cli.contracts.errors import UsageError
-from resonate_rpc_cli.contracts.home import Home
-from resonate_rpc_cli.links.hub import LinkHub
+from resonate_rpc_cli.links.switchboard import Switchboard
 from tests.cli._fake_supervisor import Running, rpcdemo
 
 
 @pytest.fixture
-def hub(running: Running) -> Iterator[LinkHub]:
+def switchboard(running: Running) -> Iterator[Switchboard]:
     """Links for the fake topology's nodes (nothing listens upstream; no traffic is sent)."""
-    started = LinkHub(Home(running.home).links_socket, ("127.0.0.1", 9)).start()
+    started = Switchboard(("127.0.0.1", 9)).start()
+    running.server.links = started
     try:
         for name in ("gateway", "service-b-1", "service-c-1"):
             started.url_for(name)
         yield started
     finally:
+        running.server.links = None
         started.close()
 
 
@@ -41,7 +42,7 @@ def test_bad_durations_are_usage_errors(text: str) -> None:
         parse_duration(text, "delay", "ms")
 
 
-def test_partition_delay_heal_and_status(running: Running, hub: LinkHub) -> None:
+def test_partition_delay_heal_and_status(running: Running, switchboard: Switchboard) -> None:
     code, out, _ = rpcdemo(running.home, "net", "partition", "service-b", "--for", "30")
     assert code == 0 and "service-b-1: partitioned" in out and "heals in" in out
     code, out, _ = rpcdemo(running.home, "net", "delay", "gateway", "200ms", "--jitter", "50ms")
@@ -55,7 +56,7 @@ def test_partition_delay_heal_and_status(running: Running, hub: LinkHub) -> None
     assert code == 0 and "partitioned" not in out and "service-c-1" in out
 
 
-def test_a_bad_target_is_one_line_and_exit_2(running: Running, hub: LinkHub) -> None:
+def test_a_bad_target_is_one_line_and_exit_2(running: Running, switchboard: Switchboard) -> None:
     code, _, err = rpcdemo(running.home, "net", "reset", "service-z")
     assert code == 2 and err.strip().count("\n") == 0 and "unknown target 'service-z'" in err
     code, _, err = rpcdemo(running.home, "net", "delay", "service-b", "lots")

@@ -2,7 +2,8 @@
 
 * ``exit:N`` — exit with status N.
 * ``raise`` — raise (the fork server reports 1, the traceback goes to the log).
-* ``sleep`` — write ``{"pid", "sid", "parent", "env"}`` to ``FORK_CHILD_FILE``, sleep.
+* ``sleep`` — write ``{"pid", "sid", "parent", "env", "sigpipe_ignored"}`` to
+  ``FORK_CHILD_FILE``, sleep.
 * ``lifeline`` — like ``sleep``, but exit when the fork server dies (like a node).
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import time
 
@@ -25,7 +27,8 @@ def main() -> None:
     if mode == "lifeline":
         start_lifeline(interval_s=0.05, grace_s=1.0)
     info = {"pid": os.getpid(), "sid": os.getsid(0), "parent": os.getppid(),
-            "env": dict(os.environ), "argv": sys.argv}
+            "env": dict(os.environ), "argv": sys.argv,
+            "sigpipe_ignored": signal.getsignal(signal.SIGPIPE) == signal.SIG_IGN}
     path = os.environ["FORK_CHILD_FILE"]
     with open(path + ".tmp", "w") as fh:
         json.dump(info, fh)

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from resonate_rpc_cli.contracts.home import Home
-from resonate_rpc_cli.supervisor import launch
+from resonate_rpc_cli.supervisor import updown
 from resonate_rpc_cli.supervisor.topology_config import TopologyConfig
 from tests.browser import chromium, dump_dom, screenshot
 from tests.e2e._cli_support import assert_nothing_left, end_leftovers
@@ -31,11 +31,11 @@ def fast_home() -> Iterator[Path]:
     with short_home() as home:
         h = Home(home)
         config = TopologyConfig(server_port=free_port(), gateway_port=free_port(), ttl_s=3.0)
-        daemon = launch.up(h, config, detach=True, timeout_s=60).daemon
+        daemon = updown.up(h, config, detach=True, timeout_s=60).daemon
         try:
             yield home
         finally:
-            launch.down(h)
+            updown.down(h)
             if daemon is not None:
                 daemon.wait(15)
             left = end_leftovers(home)

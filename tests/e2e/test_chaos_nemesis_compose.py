@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from resonate_rpc_cli.chaos.nemesis import Nemesis, heal_everything, pid_gone
+from resonate_rpc_cli.chaos.nemesis import LEASE_MARGIN_S, Nemesis, heal_everything, pid_gone
 from resonate_rpc_cli.chaos.schedule import PlannedFault
 from resonate_rpc_cli.chaos.targets import RUNNING
 from resonate_rpc_cli.contracts.errors import RpcdemoError
@@ -214,3 +214,38 @@ def test_a_node_in_force_is_not_hit_twice() -> None:
         srv.shutdown()
         srv.server_close()
     assert all(pid_gone(p.pid) for p in topo.all)
+
+
+class LeasedTopology(SleepTopology):
+    """A topology that holds faults as leases: records hold/release around each strike."""
+
+    def __init__(self, *args: object, **kw: object) -> None:
+        super().__init__(*args, **kw)  # type: ignore[arg-type]
+        self.leases: list[tuple[str, str, str, float]] = []
+        self._ids = 0
+
+    def hold(self, kind: str, node: str, for_s: float) -> int:
+        self._ids += 1
+        self.leases.append(("hold", kind, node, for_s))
+        return self._ids
+
+    def release(self, lease_id: int) -> None:
+        self.leases.append(("release", str(lease_id), "", 0.0))
+
+
+def test_every_fault_is_held_as_a_lease_before_it_strikes_and_released_once_healed() -> None:
+    topo = LeasedTopology(NAMES, f"http://127.0.0.1:{free_port()}")
+    try:
+        links = FakeLinks([n for n in NAMES if n.startswith("service")])
+        plan = [fault(0, "partition", "service-b", down=0.2),
+                fault(1, "pause", "service-a", at=0.05, down=0.2, scope="all")]
+        play(Nemesis(topo, plan, ("service-a", "service-b"), links=links))
+        holds = [(k, n, s) for op, k, n, s in topo.leases if op == "hold"]
+        assert holds[0] == ("partition", "service-b-1", 0.2 + LEASE_MARGIN_S)
+        assert sorted(n for k, n, _s in holds if k == "pause") == \
+            ["service-a-1", "service-a-2", "service-a-3"]
+        released = sorted(int(i) for op, i, _n, _s in topo.leases if op == "release")
+        assert released == [1, 2, 3, 4]  # every lease, once healed
+        assert links.calls[0] == ("partition", "service-b-1")
+    finally:
+        topo.close()

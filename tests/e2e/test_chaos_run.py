@@ -18,7 +18,7 @@ import pytest
 from resonate_rpc_cli.chaos.orchestrator import ChaosOptions
 from resonate_rpc_cli.chaos.session import run_chaos
 from resonate_rpc_cli.contracts.home import Home
-from resonate_rpc_cli.supervisor import launch
+from resonate_rpc_cli.supervisor import updown
 from resonate_rpc_cli.supervisor.client import SupervisorClient
 from resonate_rpc_cli.supervisor.topology_config import TopologyConfig
 from tests.e2e._cli_support import assert_nothing_left, end_leftovers, short_home
@@ -85,7 +85,7 @@ def test_server_kill_on_the_durable_store_loses_nothing(home: Path) -> None:
     h = Home(home)
     daemon = None
     try:
-        daemon = launch.up(h, config, detach=True, timeout_s=60).daemon
+        daemon = updown.up(h, config, detach=True, timeout_s=60).daemon
         options = ChaosOptions(
             flows=18, concurrency=3, faults=("server", "kill"), interval_s=(0.5, 1.2),
             down_s=(0.3, 0.8), seed=21, deadline_s=40, fault_count=5, settle_min_s=40,
@@ -100,7 +100,7 @@ def test_server_kill_on_the_durable_store_loses_nothing(home: Path) -> None:
         status = json.dumps(SupervisorClient(h).status().raw)
         assert all(n["state"] == "ready" for n in json.loads(status)["nodes"]), status
     finally:
-        launch.down(h)
+        updown.down(h)
         if daemon is not None:
             daemon.wait(15)
         left = end_leftovers(home)

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from resonate_rpc_cli.contracts.home import Home
-from resonate_rpc_cli.supervisor import launch
+from resonate_rpc_cli.supervisor import updown
 from resonate_rpc_cli.supervisor.client import SupervisorClient
 from tests.e2e._cli_support import (
     Cli,
@@ -118,7 +118,7 @@ def test_stale_cleanup_ends_our_leftovers_but_not_a_bystander_with_the_same_home
                                     start_new_session=True)
         try:
             wait_until(lambda: len(processes_of_home(home)) == 2, 5, "both sleepers to run")
-            assert launch.clean_stale(h) == 1
+            assert updown.clean_stale(h) == 1
             leftover.wait(5)  # ended (psutil reaped it already, so no exit code to compare)
             assert bystander.poll() is None
         finally:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.observe.live import LiveModel
+from resonate_rpc_cli.supervisor.client import TopologyStatus
 from resonate_rpc_cli.supervisor.topology_config import TopologyConfig
 from resonate_rpc_cli.view.live import Dashboard
 from tests.e2e._view_load import populate
@@ -25,8 +25,10 @@ def test_refreshing_with_thousands_of_promises_costs_little_cpu(
     populate(url, settled=3000, pending=150)
     config = TopologyConfig(server_port=port, gateway_port=free_port())
 
-    def fake_supervisor(home: Home, since: int) -> dict[str, Any]:
-        return {"config": config.to_json(), "events": [], "nodes": []}
+    def fake_supervisor(home: Home, since: int) -> TopologyStatus:
+        return TopologyStatus.from_dict({"supervisor_pid": 1, "config": config.to_json(),
+                                         "events": [], "nodes": [], "all_ready": True,
+                                         "shutting_down": False})
 
     board = LiveModel(Home(tmp_path), status=fake_supervisor)
     cpu0, wall0 = time.process_time(), time.monotonic()

@@ -23,8 +23,9 @@ from typing import Any
 import psutil
 import pytest
 
+from resonate_rpc_cli.backends.http import ExtrasRelease
 from resonate_rpc_cli.contracts.ledger import read_ledger
-from resonate_rpc_cli.supervisor.failover import HttpLeaseReleaser
+from resonate_rpc_cli.supervisor.failover import ReleaseWorker
 from tests.e2e._cli_support import Cli, assert_nothing_left, end_leftovers, new_cli, short_home
 from tests.procs import free_port, proc_group, start_server, wait_until
 
@@ -187,7 +188,7 @@ def test_the_releaser_talks_only_to_a_server_with_the_extra(tmp_path: Path) -> N
         dead_url = f"http://127.0.0.1:{free_port()}"
         outcomes = {}
         for label, url in (("extras", extras_url), ("plain", plain_url), ("dead", dead_url)):
-            releaser = HttpLeaseReleaser(url, timeout_s=1.0)
+            releaser = ReleaseWorker(ExtrasRelease(url, timeout_s=1.0))
             releaser.release(f"service-b-{label}", "0123abcd")
             got = wait_until(releaser.outcomes, 10, f"the release against {label}")
             releaser.close()

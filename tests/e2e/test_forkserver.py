@@ -110,6 +110,8 @@ def test_a_child_leads_its_own_session_with_the_environment_it_was_given(
     assert info["parent"] == client.proc.pid
     assert info["env"]["RPCDEMO_PARENT_PID"] == str(client.proc.pid)
     assert info["env"]["ONLY_HERE"] == "yes"
+    # as under `python -m`: a client gone mid-response must not kill a forked gateway
+    assert info["sigpipe_ignored"], "a forked child dies of SIGPIPE"
     other = child(client, home, "sleep", "two")
     assert "ONLY_HERE" not in child_info(home, "two")["env"], "environments leak between forks"
     assert "child" in (home / "one.log").read_text()

@@ -122,3 +122,49 @@ def test_a_store_older_than_format_2_fails_with_one_line_and_exit_3(
     assert errors == [f"rpcdemo server: store {store} has format 1; this server reads only "
                       "format 2 (move the file aside to start with an empty store)"], out
     assert_no_leftovers(procs, tmp_path)
+
+
+def _write_store(path: Path, trees: int) -> None:
+    """``trees`` settled call trees of ten promises, written as the server stores them."""
+    import msgspec  # noqa: PLC0415
+    from resonate.connections.local import DurablePromise  # noqa: PLC0415
+
+    from resonate_rpc_cli.server.records import PromiseRow  # noqa: PLC0415
+    from resonate_rpc_cli.server.store import Store  # noqa: PLC0415
+
+    encode = msgspec.msgpack.Encoder().encode
+    rows = []
+    for n in range(trees):
+        root = f"t{n:05}"
+        for pid in [root, *(f"{root}.{i}" for i in range(1, 10))]:
+            p = DurablePromise(
+                id=pid, state="resolved", param={"headers": {}, "data": None},
+                value={"headers": {}, "data": f"v-{pid}"}, tags={"resonate:origin": root},
+                timeout_at=2**62, created_at=1, settled_at=2, awaiters=set(), subscribers=set())
+            rows.append((pid, encode(PromiseRow(p, None))))
+    store = Store.open(path)
+    store.write({"promises": rows}, {})
+    store.close()
+
+
+def test_a_restart_serves_before_reading_a_large_store_and_hides_nothing(
+        procs: ProcGroup, tmp_path: Path) -> None:
+    """40k stored promises: right after /ready (the server still reading its store),
+    a settled promise the reader has not reached is found, a create with its id
+    finds it (no new promise), and a tree search and the counts see every record."""
+    _write_store(tmp_path / "store.sqlite", 4000)
+    url, server = start_server(procs, tmp_path, memory=False)
+    client = ResonateClient(url, timeout_s=30.0)
+    last = client.promise_get("t03999.9")
+    assert last is not None and last["state"] == "resolved"
+    again = client.request("promise.create", {"id": "t03998.9", "timeoutAt": 2**62,
+                                              "tags": {"resonate:origin": "t03998"}})
+    assert again["promise"]["state"] == "resolved"
+    assert again["promise"]["value"]["data"] == "v-t03998.9"
+    tree = [p["id"] for p in client.promise_search(tags={"resonate:origin": "t03997"})]
+    assert tree == ["t03997", *(f"t03997.{i}" for i in range(1, 10))]
+    info = client.info()
+    assert info is not None and info["promise_states"] == {"resolved": 40_000}
+    wait_until(lambda: "loaded store" in server.output(), 30, "the load's log line")
+    print(next(line for line in server.output().splitlines() if "loaded store" in line))
+    assert_no_leftovers(procs, tmp_path)

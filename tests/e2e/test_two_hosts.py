@@ -1,5 +1,7 @@
 """e2e: docs/two-hosts.md, run on one machine: HOME A and HOME B on 127.0.0.1 stand in for
 host A and host B, a third HOME for the foreground `node` host; flows cross all of them.
+Host A's server checks tokens (`up --auth`); hosts B and C get theirs from `rpcdemo token`
+(``RESONATE_TOKEN``), and whoever has none is refused.
 
 Every command is a template; the test checks that its documented form (host
 10.0.0.5, default ports) is written in the doc, then runs it with free ports.
@@ -21,13 +23,15 @@ from resonate_rpc_cli.contracts.flows import expected_value, flow_named
 from resonate_rpc_cli.contracts.ledger import read_ledger
 from resonate_rpc_cli.contracts.naming import DEFAULT_SERVER_PORT
 from tests.e2e._cli_support import Cli, assert_nothing_left, end_leftovers, short_home
+from tests.e2e._topology_support import patched_environ
 from tests.procs import PYTHON, free_port, wait_until
 
 pytestmark = pytest.mark.e2e
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "two-hosts.md"
 DOC_HOST = "10.0.0.5"
-HOST_A_UP = "up --detach --host {host} --only gateway,service-a,service-b,service-c"
+HOST_A_UP = "up --detach --host {host} --auth --only gateway,service-a,service-b,service-c"
+TOKEN = "token --ttl 30d"
 HOST_B_UP = ("up --detach --server-url {url} --only "
              "service-d,service-e,service-f,service-g,service-h,service-i")
 NODE_H = "node service-h --server-url {url} --count 2"
@@ -53,7 +57,7 @@ class Hosts:
 
 @pytest.fixture(scope="module")
 def hosts() -> Iterator[Hosts]:
-    for template in (HOST_A_UP, HOST_B_UP, NODE_H):
+    for template in (HOST_A_UP, TOKEN, HOST_B_UP, NODE_H):
         documented(template)
     with short_home() as home_a:
         a = Cli(home_a, free_port(), free_port())
@@ -63,9 +67,16 @@ def hosts() -> Iterator[Hosts]:
             up_a = a.run(*concrete(HOST_A_UP, url), "--server-port", str(a.server_port),
                          "--gateway-port", str(a.gateway_port), "--ttl", "3")
             assert up_a.returncode == 0, (up_a.stdout, up_a.stderr)
-            up_b = b.run(*concrete(HOST_B_UP, url), "--ttl", "3")
-            assert up_b.returncode == 0, (up_b.stdout, up_b.stderr)
-            yield Hosts(a, b, url)
+            without = b.run(*concrete(HOST_B_UP, url), "--ttl", "3", "--timeout", "8")
+            assert without.returncode != 0, "host B's nodes joined without a token"
+            b.run("down")
+            minted = a.run(*concrete(TOKEN, url))
+            assert minted.returncode == 0 and minted.stdout.count(".") == 2, minted.stderr
+            # host B (and C) hold the token the way the doc says: RESONATE_TOKEN
+            with patched_environ({"RESONATE_TOKEN": minted.stdout.strip()}):
+                up_b = b.run(*concrete(HOST_B_UP, url), "--ttl", "3")
+                assert up_b.returncode == 0, (up_b.stdout, up_b.stderr)
+                yield Hosts(a, b, url)
         finally:
             for cli in (b, a):
                 cli.run("down")

@@ -25,6 +25,7 @@ PG_DIFFERENCES: dict[str, str] = {
     "unknown_kind": "an unknown kind falls out of resonate_rpc's CASE as an internal error",
     "promise_search": "resonate.sql answers 501 to the searches",
     "schedule_search": "resonate.sql answers 501 to the searches",
+    "task_search": "resonate.sql answers 501 to the searches",
     "acquire_version_not_integer": "the version is cast with ::int, so \"0\" is accepted",
     "fulfill_other_promise": "task_fulfill ignores the action's id and settles the task's own",
     "suspend_awaiter_not_task": "task_suspend ignores the actions' awaiter field",

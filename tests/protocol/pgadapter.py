@@ -5,7 +5,12 @@ given ``resonate.sql`` (``python -m resonate_rpc_cli.postgres.serve``, the
 same server slot ``up --server postgres`` uses: initdb as the ``postgres``
 user when root, schema applied once), then serves the protocol's envelope on
 a loopback port from a thread: one connection, one request at a time, the
-function's envelope answered as is (HTTP status = its ``head.status``).
+function's envelope answered (HTTP status = its ``head.status``) with its
+records in the Rust server's shapes: resonate-pg writes ``null`` for the
+optional fields the Rust server omits (``settledAt``, ``lastRunAt``, a value's
+``data``), and the adapter omits them as the Rust server does, with
+:func:`resonate_rpc_cli.server.wire.shape_data`, the embedded server's own
+shaping (docs/protocol-differences.md). Nothing else is changed.
 Everything is stopped at exit; the cluster's processes go with their group.
 """
 
@@ -24,6 +29,7 @@ from psycopg.types.json import Jsonb
 
 from resonate_rpc_cli.postgres.cluster import Cluster
 from resonate_rpc_cli.postgres.db import schema_answers
+from resonate_rpc_cli.server.wire import shape_data
 from tests.procs import PYTHON, ProcGroup, free_port, spawn, wait_until
 
 RPC = "SELECT resonate.resonate_rpc(%s)"
@@ -62,9 +68,10 @@ def _handler(conn: psycopg.Connection[Any], lock: threading.Lock) -> type[BaseHT
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            req = json.loads(body)
             with lock:
-                row = conn.execute(RPC, (Jsonb(json.loads(body)),)).fetchone()
-            envelope = row[0] if row else {}
+                row = conn.execute(RPC, (Jsonb(req),)).fetchone()
+            envelope = _shaped(row[0] if row else {}, req)
             self._answer(int(envelope.get("head", {}).get("status", 500)), envelope)
 
         def do_GET(self) -> None:
@@ -82,3 +89,15 @@ def _handler(conn: psycopg.Connection[Any], lock: threading.Lock) -> type[BaseHT
             pass
 
     return Handler
+
+
+def _shaped(envelope: Any, req: Any) -> Any:
+    """resonate-pg's envelope with its success data's records in the Rust shapes."""
+    head = envelope.get("head") if isinstance(envelope, dict) else None
+    data = envelope.get("data") if isinstance(envelope, dict) else None
+    if not isinstance(head, dict) or not isinstance(data, dict) or head.get("status", 500) >= 400:
+        return envelope
+    action = req.get("data", {}).get("action") if isinstance(req, dict) else None
+    kind = str(envelope.get("kind"))
+    action_kind = action.get("kind") if isinstance(action, dict) else None
+    return {**envelope, "data": shape_data(kind, data, head.get("corrId"), action_kind)}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from resonate_rpc_cli.chaos.options import ChaosOptions
 from resonate_rpc_cli.chaos.session import ChaosResult
 from resonate_rpc_cli.cli import chaos_cmd
+from resonate_rpc_cli.contracts.errors import UsageError
 from tests.unit._chaos_cli import invoke
 
 FLAGS = ["--flows", "--concurrency", "--mix", "--faults", "--targets", "--interval", "--seed",
@@ -120,3 +122,13 @@ def test_a_run_that_does_not_pass_keeps_its_report_and_prints_the_replay_command
     assert isinstance(replayed, ChaosOptions)
     assert replayed.schedule() == options.schedule() and replayed.flows == 9
     assert seen["explicit_faults"] is True
+
+
+def test_options_are_checked_once_when_made_whatever_makes_them(tmp_path: Path) -> None:
+    """The flags, a replayed report and ``replace`` all go through the one check."""
+    with pytest.raises(UsageError, match=r"^--overlap must be >= 1, got 0$"):
+        replace(ChaosOptions(), overlap=0)
+    bad = {**ChaosOptions(seed=1).to_dict(), "concurrency": 0}
+    (tmp_path / "report.json").write_text(json.dumps({"run": {"options": bad}}))
+    code, _, err = invoke("chaos", "--replay", str(tmp_path), "--dry-run")
+    assert code == 2 and "--concurrency must be >= 1, got 0" in err

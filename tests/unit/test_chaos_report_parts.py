@@ -17,9 +17,10 @@ from resonate_rpc_cli.chaos.replay import replay_command, replay_options
 from resonate_rpc_cli.contracts.errors import UsageError
 from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.contracts.ledger import LedgerEntry
+from resonate_rpc_cli.view.chaos_bound import BINS, bound_model
 from resonate_rpc_cli.view.chaos_html import render_html
 from resonate_rpc_cli.view.chaos_timeline import timeline_model
-from tests.unit._chaos_synthetic import T0, Run, add_fault, clean_run
+from tests.unit._chaos_synthetic import T0, Run, add_fault, add_flow, clean_run
 
 
 def entry(ts_ms: int, phase: str, node: str, node_id: str, step: str) -> LedgerEntry:
@@ -134,3 +135,31 @@ def test_replay_of_a_bad_directory_is_a_usage_error(
         (tmp_path / "report.json").write_text(content)
     with pytest.raises(UsageError, match=message):
         replay_options(tmp_path)
+
+
+def test_a_long_run_keeps_the_page_bounded_and_its_counts_true() -> None:
+    """A ten-minute soak (10 flows/s): marks are aggregated, the page stays small, and the
+    counts the page reports (sums of the aggregated marks' ``n``) still match."""
+    run = Run()
+    flows = 4_500
+    for n in range(flows):
+        add_flow(run, ("await-chain", "fan-out")[n % 2], f"chaos-long-{n}", n, T0 + n * 100)
+    for i in range(50):
+        add_fault(run, i, "kill", "n-1", T0 + i * 12_000)
+    report = judged(run)
+    model = bound_model(timeline_model(report, run.ops(), run.faults, run.ledger))
+    assert model["aggregated"]["bars"] == report["steps"]["executions"]  # type: ignore[index]
+    assert len(model["bars"]) + len(model["attempts"]) <= 4 * BINS
+    assert sum(b["n"] for b in model["bars"]) == model["expect"]["bars"]
+    assert sum(a["n"] for a in model["attempts"]) == flows
+    assert len(model["bands"]) == 50 and len(model["latency"]) <= 2 * BINS
+    page = render_html(report, run.ops(), run.faults, run.ledger)
+    assert len(page.encode()) < 2_000_000, len(page.encode())
+    assert "history.jsonl" in page
+
+
+def test_a_short_run_is_drawn_mark_by_mark() -> None:
+    run = clean_run()
+    report = judged(run)
+    model = timeline_model(report, run.ops(), run.faults, run.ledger)
+    assert bound_model(model) is model

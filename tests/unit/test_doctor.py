@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from resonate_rpc_cli.observe.doctor import Diagnosis, attempts_of, diagnose, stuck_count
-from resonate_rpc_cli.observe.facts import Attempts, Call, Facts, Lease, Link, Member
+from resonate_rpc_cli.observe.facts import Attempts, Call, Facts, Fault, Lease, Link, Member
 
 NOW = 1_000_000
 
@@ -216,3 +216,18 @@ def test_a_child_settled_recently_is_progress() -> None:
     d = diagnose(facts(old, {"x": Lease("x", "acquired", "id-service-a-1")},
                        members=[member("service-a-1", "service-g")]))[0]
     assert d.idle_s == 1.0 and not d.stuck and d.cause.kind == "running"
+
+
+def test_a_fault_whose_holder_is_gone_is_named_as_the_cause() -> None:
+    paused = [*MEMBERS[:2], member("service-c-1", "service-c", "paused")]
+    gone = {"service-c-1": Fault("pause", "chaos", 4242, holder_alive=False, left_s=51.0)}
+    d = root(diagnose(facts(members=paused, faults=gone)))
+    assert d.cause.kind == "abandoned_fault" and d.stuck
+    assert "paused by a pause fault whose holder chaos (pid 4242) is gone" in d.line()
+    assert d.cause.command == "rpcdemo --home /h heal service-c-1"
+    cut = {"service-c-1": Fault("partition", "chaos", 4242, holder_alive=False, left_s=9.0)}
+    d = root(diagnose(facts(links={"service-c-1": Link("partitioned")}, faults=cut)))
+    assert d.cause.kind == "abandoned_fault" and "partitioned from the server" in d.line()
+    # while its holder lives, the fault is the chaos run's business: the plain cause
+    held = {"service-c-1": replace(gone["service-c-1"], holder_alive=True)}
+    assert root(diagnose(facts(members=paused, faults=held))).cause.kind == "paused_holder"

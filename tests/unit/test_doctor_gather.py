@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
+from resonate_rpc_cli.clients import jsonline
 from resonate_rpc_cli.contracts.errors import NotRunningError
 from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.contracts.ledger import LedgerEntry, LedgerWriter
 from resonate_rpc_cli.observe import gather as gather_mod
 from resonate_rpc_cli.observe.doctor import diagnose
-from resonate_rpc_cli.supervisor import control
 from resonate_rpc_cli.supervisor.topology_config import TopologyConfig
 
 
@@ -76,7 +76,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Home:
               "node_id": "id-f", "past_node_ids": [], "log": str(log)}]
     status = {"supervisor_pid": 1, "config": config.to_json(), "nodes": nodes,
               "all_ready": True, "shutting_down": False, "events": [], "targets": []}
-    monkeypatch.setattr(control, "call", lambda h, op, **kw: status)
+    monkeypatch.setattr(jsonline, "call", lambda h, op, **kw: status)
     monkeypatch.setattr(gather_mod, "PromiseSource", FakeSource)
     return home
 

@@ -17,6 +17,7 @@ import pytest
 
 from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.contracts.naming import NodeName
+from resonate_rpc_cli.supervisor import operations
 from resonate_rpc_cli.supervisor.daemon import FAST_TICK_S, TICK_S, tick_interval
 from resonate_rpc_cli.supervisor.fork import spawner as forkspawn
 from resonate_rpc_cli.supervisor.fork.client import ForkServerError
@@ -204,11 +205,11 @@ def test_the_daemon_ticks_fast_only_while_a_node_starts_dies_or_awaits_restart(
     rig.steps(2)
     assert rig.sup.all_ready() and tick_interval(rig.sup) == TICK_S
     rig.signals.obey_term = False
-    rig.sup.kill("service-c-1", "TERM")
+    operations.kill(rig.sup, "service-c-1", "TERM")
     assert tick_interval(rig.sup) == FAST_TICK_S  # signalled, not reaped yet
     rig.steps(100, dt=0.1)
     assert rig.sup.nodes["service-c-1"].state == "killed"
     assert tick_interval(rig.sup) == TICK_S  # reaped, left down: nothing to watch closely
-    rig.sup.kill("service-d-1", "KILL", respawn=True, respawn_after_s=5)
+    operations.kill(rig.sup, "service-d-1", "KILL", respawn=True, respawn_after_s=5)
     rig.steps(2)
     assert tick_interval(rig.sup) == FAST_TICK_S  # a respawn is due

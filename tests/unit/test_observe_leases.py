@@ -10,8 +10,11 @@ from rich.console import Console
 
 from resonate_rpc_cli.observe.doctor import diagnose
 from resonate_rpc_cli.observe.facts import Call, Facts, Lease, Member
-from resonate_rpc_cli.observe.leases import fetch_leases, flag_rows, task_rows
+from resonate_rpc_cli.observe.leases import Holders, fetch_leases, task_rows
+from resonate_rpc_cli.observe.picture import read_work
 from resonate_rpc_cli.observe.snapshot import PromiseRow, PromiseSource
+from resonate_rpc_cli.supervisor.rows import NodeRow
+from resonate_rpc_cli.supervisor.topology_config import TopologyConfig
 from resonate_rpc_cli.view.doctor_view import doctor_view, lease_table
 from resonate_rpc_cli.view.render import promise_tree
 
@@ -39,24 +42,52 @@ def test_task_rows_carry_holder_countdown_attempts_and_the_cause() -> None:
     f = facts()
     diags = {d.promise_id: d for d in diagnose(f)}
     rows = task_rows(f, diags, {"id-b": "service-b-1"})
-    assert [r["id"] for r in rows] == ["f:1"]  # suspended work is not a row of its own
+    assert [r.id for r in rows] == ["f:1"]  # suspended work is not a row of its own
     row = rows[0]
-    assert (row["holder"], row["lease_left_s"], row["attempts"]) == ("service-b-1", 2.5, 2)
-    assert row["stuck"] is True and "paused (SIGSTOP)" in row["cause"]
+    assert (row.holder, row.lease_left_s, row.attempts) == ("service-b-1", 2.5, 2)
+    assert row.stuck is True and row.cause is not None and "paused (SIGSTOP)" in row.cause
+    assert list(row.to_dict()) == ["id", "call", "state", "holder", "node_id", "lease_left_s",
+                                   "attempts", "idle_s", "stuck", "cause"]
     shown = text(lease_table(rows))
     assert "service-b-1" in shown and "2.5s" in shown and "bar@service-b" in shown
 
 
 def test_stuck_promises_are_flagged_in_the_table_rows_and_the_tree() -> None:
-    f = facts()
-    diags = {d.promise_id: d for d in diagnose(f)}
-    rows: list[dict[str, Any]] = [{"id": "f"}, {"id": "other"}]
-    flag_rows(rows, diags)
-    assert rows[0]["stuck"] is True and rows[0]["cause"].startswith("waiting on f:1")
-    assert rows[1] == {"id": "other", "stuck": False, "cause": None}
+    payload = base64.b64encode(json.dumps({"func": "bar"}).encode()).decode()
+    pending = [{"id": "f", "state": "PENDING", "createdAt": NOW - 9000,
+                "tags": {"resonate:target": "poll://any@service-a/x"}},
+               {"id": "f:1", "state": "PENDING", "createdAt": NOW - 9000,
+                "param": {"data": payload},
+                "tags": {"resonate:target": "poll://any@service-b/x", "resonate:parent": "f"}}]
+    tasks = [{"id": "f", "state": "suspended", "version": 1},
+             {"id": "f:1", "state": "acquired", "version": 1, "pid": "id-b", "ttl": 5000,
+              "rpcdemo": {"expiresAt": NOW + 2500, "acquires": 2, "changedAt": NOW - 8000}}]
+    src = source(tasks)
+    src.search = lambda state=None, tags=None, limit=200: pending  # type: ignore[method-assign]
+    nodes = [NodeRow("service-b-1", "service-b", 42, "paused", node_id="id-b")]
+    work = read_work(src, nodes, TopologyConfig(), links=None)
+    rows = {r.promise.id: r for r in work.pending}
+    assert rows["f:1"].stuck is True and rows["f:1"].promise.holder == "service-b-1"
+    assert rows["f:1"].cause is not None and "paused" in rows["f:1"].cause
+    assert rows["f"].stuck is True and str(rows["f"].cause).startswith("waiting on f:1")
+    assert work.holders.held_by() == {"service-b-1": ["f:1"]}
+    assert list(rows["f"].to_dict())[-2:] == ["stuck", "cause"]
     tree = promise_tree([PromiseRow("f", "pending", "foo", [1], None, None, "f", NOW, None)],
                         title="f", flags={"f": "held by a paused node"})
     assert "STUCK: held by a paused node" in text(tree)
+
+
+def test_one_holder_map_names_dead_incarnations() -> None:
+    leases = {"t1": Lease("t1", "acquired", "old"), "t2": Lease("t2", "acquired", "new"),
+              "t3": Lease("t3", "pending"), "t4": Lease("t4", "acquired", "stranger")}
+    nodes = [NodeRow("service-b-1", "service-b", 7, "ready", node_id="new",
+                     past_node_ids=("old",))]
+    holders = Holders.of(leases, nodes)
+    assert holders.holder("t1") == "service-b-1 (incarnation 1, gone)"
+    assert holders.holder("t2") == "service-b-1" and holders.holder("t3") is None
+    assert holders.held_by() == {"service-b-1 (incarnation 1, gone)": ["t1"],
+                                 "service-b-1": ["t2"], "stranger": ["t4"]}
+    assert Holders.of(None, nodes).held_by() == {}
 
 
 def test_doctor_view_says_stuck_the_fix_and_the_notices() -> None:

@@ -7,14 +7,11 @@ from typing import Any
 
 import pytest
 
-from resonate_rpc_cli.clients.protocol import (
-    ProtocolError,
-    ResonateClient,
-    ServerUnreachable,
-    read_client,
-)
+from resonate_rpc_cli.backends import read_client
+from resonate_rpc_cli.clients.protocol import ProtocolError, ResonateClient, ServerUnreachable
+from resonate_rpc_cli.contracts.connectors import HTTP, POSTGRES, connector_of
 from resonate_rpc_cli.postgres.reads import PgReader, promise_query, promise_record, task_record
-from resonate_rpc_cli.postgres.urls import describe, is_postgres_url, redact
+from resonate_rpc_cli.postgres.urls import describe, redact
 
 
 def row(pid: str, state: str = "resolved", origin: str = "root") -> tuple[Any, ...]:
@@ -109,7 +106,8 @@ def test_the_scheme_picks_the_reader_and_urls_are_shown_without_secrets() -> Non
     assert isinstance(read_client("postgresql://u@h:1/d"), PgReader)
     assert isinstance(read_client("postgres://u@h:1/d"), PgReader)
     assert isinstance(read_client("http://127.0.0.1:8001"), ResonateClient)
-    assert is_postgres_url("PostgreSQL://x") and not is_postgres_url("http://x")
+    assert connector_of("PostgreSQL://x") == POSTGRES and connector_of("http://x") == HTTP
+    assert connector_of("ftp://x") is None
     assert redact("postgresql://u:pw@h:5/db?x=1") == "postgresql://u:***@h:5/db?x=1"
     assert redact("postgresql://u@h/db") == "postgresql://u@h/db"
     assert describe("postgresql://u:pw@h:5/db") == "h:5/db"

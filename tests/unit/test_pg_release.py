@@ -6,8 +6,9 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from resonate_rpc_cli.backends.postgres import PgRelease
 from resonate_rpc_cli.clients.protocol import ProtocolError, ServerUnreachable
-from resonate_rpc_cli.postgres.release import PgLeaseReleaser, release_held
+from resonate_rpc_cli.postgres.release import release_held
 from resonate_rpc_cli.postgres.timers import TimerDriver, cron_schedules_timers
 
 
@@ -43,18 +44,12 @@ def test_releases_each_held_task_with_the_version_it_read() -> None:
 
 
 def test_the_releaser_reports_outcomes_and_failures() -> None:
-    ok = PgLeaseReleaser("postgresql://h/d", db=FakeDb({"dead": [("a", 1)]}))
-    try:
-        outcome = ok.release_now("service-b-1", "dead")
-        assert outcome.released == ("a",) and "1 lease(s)" in outcome.detail
-    finally:
-        ok.close()
-    down = PgLeaseReleaser("postgresql://h/d", db=FakeDb({}, fail=ServerUnreachable("x")))
-    try:
-        outcome = down.release_now("service-b-1", "dead")
-        assert outcome.released is None and "lapse after the TTL" in outcome.detail
-    finally:
-        down.close()
+    ok = PgRelease("postgresql://h/d", db=FakeDb({"dead": [("a", 1)]}))
+    outcome = ok("service-b-1", "dead")
+    assert outcome.released == ("a",) and "1 lease(s)" in outcome.detail
+    down = PgRelease("postgresql://h/d", db=FakeDb({}, fail=ServerUnreachable("x")))
+    outcome = down("service-b-1", "dead")
+    assert outcome.released is None and "lapse after the TTL" in outcome.detail
 
 
 class TimerDb:

@@ -66,9 +66,10 @@ def test_last_page_has_no_cursor() -> None:
 
 def test_task_search_and_get_have_the_real_servers_shape() -> None:
     state = make_state(6)
-    state.apply(1_002, {"kind": "task.acquire", "id": "p001", "pid": "w", "ttl": 5000})
+    state.apply(1_002, {"kind": "task.acquire", "id": "p001", "version": 0,
+                        "pid": "w", "ttl": 5000})
     tasks = task_search(state, state.index, "c", {"state": "acquired"})["tasks"]
-    assert tasks == [{"id": "p001", "state": "acquired", "version": 0, "resumes": 0,
+    assert tasks == [{"id": "p001", "state": "acquired", "version": 1, "resumes": 0,
                       "ttl": 5000, "pid": "w"}]
     pending = task_search(state, state.index, "c", {"state": "pending", "limit": 2})
     assert [t["id"] for t in pending["tasks"]] == ["p002", "p003"]

@@ -1,4 +1,5 @@
-"""IndexedServerState behaves exactly like the SDK's ServerState, only faster."""
+"""IndexedServerState behaves exactly like LeaseServerState (the SDK's ServerState with
+Resonate's lease numbering), only faster."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import msgspec
 from resonate.connections.local import DurablePromise, PTimeout, ServerState, Task, TTimeout
 
 from resonate_rpc_cli.server.engine import release_leases
+from resonate_rpc_cli.server.leases import LeaseServerState
 from resonate_rpc_cli.server.state import IndexedServerState
 from tests.unit.test_server_store_replay import canonical as encoded
 from tests.unit.test_server_store_replay import random_request
@@ -26,7 +28,7 @@ def messages(s: ServerState) -> list[tuple[str, str]]:
 
 def test_same_responses_messages_and_state_on_a_random_workload() -> None:
     rng = random.Random(11)
-    plain, indexed = ServerState(), IndexedServerState()
+    plain, indexed = LeaseServerState(), IndexedServerState()
     now = 1_000_000
     for step in range(3000):
         now += rng.randint(0, 40)

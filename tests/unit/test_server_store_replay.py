@@ -157,21 +157,27 @@ def test_a_file_that_is_not_a_store_is_a_clear_error(tmp_path: Path) -> None:
         Store.open(bogus)
 
 
-def test_a_retried_acquire_by_the_same_pid_gets_the_lease_again(tmp_path: Path) -> None:
+def test_a_retried_acquire_is_refused_and_the_task_comes_back_after_its_ttl(
+        tmp_path: Path) -> None:
+    """A worker whose acquire was committed but whose response was lost (the server
+    crashed) retries it after the restart: refused, as Resonate refuses it; the lease
+    it never learnt of lapses after its TTL and the task's execute goes out again."""
     engine = Engine(store=Store.open(tmp_path / "s.sqlite"))
     engine.apply({"kind": "promise.create", "id": "t", "timeoutAt": 10**12,
                   "tags": {"resonate:target": "poll://any@g"}}, 1)
     acquire = {"kind": "task.acquire", "id": "t", "version": 0, "pid": "w", "ttl": 100}
     assert engine.apply(acquire, 2)[0]["status"] == 200
-    again, _ = engine.apply(acquire, 50)  # the first response was lost
-    assert again["status"] == 200 and again["task"]["pid"] == "w"
-    other, _ = engine.apply({**acquire, "pid": "x"}, 60)
-    assert other["status"] == 409
-    assert engine.tick(120) == []  # the retry refreshed the lease: 50 + 100
     reloaded = Engine.load(Store.open(crash_copy(tmp_path / "s.sqlite", tmp_path / "crash")))
     assert encoded(reloaded) == encoded(engine)
-    reloaded.close()
     engine.close()
+    again, _ = reloaded.apply(acquire, 50)  # the first response was lost
+    assert again["status"] == 409 and reloaded.state.tasks["t"].version == 1
+    assert reloaded.tick(101) == []  # the lease still runs: 2 + 100
+    out = reloaded.tick(102)
+    assert [m.message for m in out] == [
+        {"kind": "execute", "data": {"task": {"id": "t", "version": 1}}}]
+    assert reloaded.apply({**acquire, "version": 1}, 103)[0]["task"]["version"] == 2
+    reloaded.close()
 
 
 def test_a_format_1_store_is_refused_in_one_line_and_left_as_it_was(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from resonate_rpc_cli.contracts.naming import ENV_URL
+from resonate_rpc_cli.supervisor import operations
 from tests.unit._supervisor_fakes import make_rig
 
 
@@ -36,7 +37,7 @@ def test_every_node_but_the_server_reaches_it_through_its_own_link(tmp_path: Pat
         assert spec.env[ENV_URL] == f"http://127.0.0.1:{links.ports[name]}"
     first = specs["service-b-2"]
     assert first is not None
-    rig.sup.kill("service-b-2", respawn=True)
+    operations.kill(rig.sup, "service-b-2", respawn=True)
     rig.steps(4)
     again = rig.sup.nodes["service-b-2"].spec
     assert again is not None and again.incarnation == 2
@@ -47,10 +48,10 @@ def test_scale_adds_links_and_drops_the_links_of_retired_slots(tmp_path: Path) -
     links = FakeLinks()
     rig.sup.links = links
     rig.steps(4)
-    rig.sup.scale("service-b", 3)
+    operations.scale(rig.sup, "service-b", 3)
     rig.steps(3)
     assert {"service-b-2", "service-b-3"} <= set(links.ports)
-    rig.sup.scale("service-b", 1)
+    operations.scale(rig.sup, "service-b", 1)
     rig.steps(3)
     assert sorted(links.dropped) == ["service-b-2", "service-b-3"]
 

@@ -9,7 +9,9 @@ import pytest
 
 from resonate_rpc_cli.contracts.errors import UsageError
 from resonate_rpc_cli.contracts.naming import SERVICE_GROUPS
+from resonate_rpc_cli.supervisor import operations
 from resonate_rpc_cli.supervisor.node import BecameReady, Exited, RestartPolicy
+from resonate_rpc_cli.supervisor.rows import Signalled
 from tests.unit._supervisor_fakes import Rig, make_rig
 
 ALL = ["server", "gateway", *(f"{g}-1" for g in SERVICE_GROUPS)]
@@ -105,8 +107,8 @@ def test_a_failure_after_a_long_run_resets_the_count(tmp_path: Path) -> None:
 def test_kill_with_respawn_starts_a_new_node_id_in_the_same_slot(tmp_path: Path) -> None:
     rig = ready_rig(tmp_path)
     pid, old_id = rig.pid("service-b-1"), rig.sup.nodes["service-b-1"].node_id
-    result = rig.sup.kill("service-b", "KILL", respawn=True)
-    assert result.killed == [{"name": "service-b-1", "pid": pid, "signal": "KILL"}]
+    result = operations.kill(rig.sup, "service-b", "KILL", respawn=True)
+    assert result.killed == [Signalled("service-b-1", pid, "KILL")]
     assert result.respawn_pending == ["service-b-1"]
     assert (pid, signal.SIGKILL) in rig.signals.sent
     rig.steps(3)
@@ -120,7 +122,7 @@ def test_kill_with_respawn_starts_a_new_node_id_in_the_same_slot(tmp_path: Path)
 
 def test_respawn_after_waits(tmp_path: Path) -> None:
     rig = ready_rig(tmp_path)
-    rig.sup.kill("service-b-1", respawn=True, respawn_after_s=2.0)
+    operations.kill(rig.sup, "service-b-1", respawn=True, respawn_after_s=2.0)
     rig.steps(10, dt=0.1)
     assert rig.sup.nodes["service-b-1"].state == "killed"
     rig.steps(15, dt=0.1)
@@ -129,36 +131,36 @@ def test_respawn_after_waits(tmp_path: Path) -> None:
 
 def test_a_killed_node_stays_down_until_respawned(tmp_path: Path) -> None:
     rig = ready_rig(tmp_path)
-    rig.sup.kill("service-h")
+    operations.kill(rig.sup, "service-h")
     rig.steps(50, dt=1.0)
     assert rig.sup.nodes["service-h-1"].state == "killed"
-    assert rig.sup.respawn("service-h") == ["service-h-1"]
+    assert operations.respawn(rig.sup, "service-h") == ["service-h-1"]
     rig.steps(2)
     assert rig.sup.nodes["service-h-1"].state == "ready"
     with pytest.raises(UsageError, match="nothing to respawn"):
-        rig.sup.respawn("service-h-1")
+        operations.respawn(rig.sup, "service-h-1")
 
 
 def test_unknown_target_lists_the_valid_ones(tmp_path: Path) -> None:
     rig = ready_rig(tmp_path)
     with pytest.raises(UsageError) as err:
-        rig.sup.kill("service-z")
+        operations.kill(rig.sup, "service-z")
     assert "unknown target 'service-z'" in str(err.value)
     assert "service-b" in str(err.value) and "service-b-1" in str(err.value)
     with pytest.raises(UsageError, match="unknown signal"):
-        rig.sup.kill("service-b", "HUP")
+        operations.kill(rig.sup, "service-b", "HUP")
 
 
 def test_stop_pauses_a_live_node_and_cont_resumes_it(tmp_path: Path) -> None:
     rig = ready_rig(tmp_path)
     pid = rig.pid("service-g-1")
-    rig.sup.kill("service-g", "STOP")
+    operations.kill(rig.sup, "service-g", "STOP")
     rig.steps(5)
     node = rig.sup.nodes["service-g-1"]
     assert node.state == "paused" and node.pid == pid
     with pytest.raises(UsageError, match="can take STOP"):
-        rig.sup.kill("service-g", "STOP")
-    rig.sup.kill("service-g", "CONT")
+        operations.kill(rig.sup, "service-g", "STOP")
+    operations.kill(rig.sup, "service-g", "CONT")
     assert node.state == "ready" and (pid, signal.SIGCONT) in rig.signals.sent
 
 
@@ -166,7 +168,7 @@ def test_term_that_is_ignored_is_followed_by_kill_after_grace(tmp_path: Path) ->
     rig = ready_rig(tmp_path, grace_s=2.0)
     rig.signals.obey_term = False
     pid = rig.pid("service-a-1")
-    rig.sup.kill("service-a", "TERM")
+    operations.kill(rig.sup, "service-a", "TERM")
     rig.steps(10, dt=0.1)
     assert rig.sup.nodes["service-a-1"].pid == pid
     rig.steps(15, dt=0.1)
@@ -176,7 +178,7 @@ def test_term_that_is_ignored_is_followed_by_kill_after_grace(tmp_path: Path) ->
 
 def test_count_limits_how_many_nodes_of_a_group(tmp_path: Path) -> None:
     rig = ready_rig(tmp_path)
-    result = rig.sup.kill("service-i", count=1)
+    result = operations.kill(rig.sup, "service-i", count=1)
     assert len(result.killed) == 1
 
 
@@ -185,7 +187,7 @@ def test_shutdown_stops_nodes_before_the_server_and_kills_the_stubborn(tmp_path:
     server_pid = rig.pid("server")
     stubborn = rig.pid("service-f-1")
     rig.spawner.by_pid(stubborn).stopped = True  # a stopped process ignores TERM here
-    rig.sup.kill("service-c")  # already down: must not block shutdown
+    operations.kill(rig.sup, "service-c")  # already down: must not block shutdown
     rig.sup.shutdown()
     rig.sup.step()
     term_pids = [pid for pid, sig in rig.signals.sent if sig == signal.SIGTERM]
@@ -196,7 +198,7 @@ def test_shutdown_stops_nodes_before_the_server_and_kills_the_stubborn(tmp_path:
     assert rig.sup.done(), rig.states()
     assert set(rig.states().values()) == {"stopped"}
     with pytest.raises(UsageError, match="shutting down"):
-        rig.sup.kill("service-a")
+        operations.kill(rig.sup, "service-a")
 
 
 def test_a_spawn_error_counts_as_a_quick_failure(tmp_path: Path) -> None:
@@ -210,9 +212,9 @@ def test_a_spawn_error_counts_as_a_quick_failure(tmp_path: Path) -> None:
 def test_snapshot_has_the_status_keys(tmp_path: Path) -> None:
     rig = ready_rig(tmp_path)
     rig.clock.advance(3.0)
-    row = next(r for r in rig.sup.snapshot() if r["name"] == "service-a-1")
-    assert {"name", "group", "pid", "state", "restarts", "uptime_s"} <= set(row)
-    assert row["state"] == "ready" and row["uptime_s"] == pytest.approx(3.1, abs=0.2)
+    row = next(r for r in rig.sup.snapshot() if r.name == "service-a-1")
+    assert {"name", "group", "pid", "state", "restarts", "uptime_s"} <= set(row.to_dict())
+    assert row.state == "ready" and row.uptime_s == pytest.approx(3.1, abs=0.2)
 
 
 def test_replayed_history_quick_crashes_then_failed(tmp_path: Path) -> None:
@@ -235,7 +237,7 @@ def test_replayed_history_quick_crashes_then_failed(tmp_path: Path) -> None:
 def test_an_observation_about_an_earlier_incarnation_is_ignored(tmp_path: Path) -> None:
     rig = ready_rig(tmp_path)
     old = rig.pid("service-b-1")
-    rig.sup.kill("service-b", respawn=True)
+    operations.kill(rig.sup, "service-b", respawn=True)
     rig.steps(2)
     new = rig.pid("service-b-1")
     assert new != old

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from resonate_rpc_cli.contracts.home import Home
+from resonate_rpc_cli.supervisor import operations
 from resonate_rpc_cli.supervisor.failover import ReleaseOutcome
 from resonate_rpc_cli.supervisor.fork.client import LOST
 from resonate_rpc_cli.supervisor.manager import Supervisor
@@ -71,7 +72,7 @@ def test_kill_with_respawn_releases_the_dead_id_once_the_new_node_is_ready(
     rig, releaser = failover_rig(tmp_path)
     rig.probe.slow.add("service-b-1")  # the respawned node takes a while to get ready
     dead_id = rig.sup.nodes["service-b-1"].node_id
-    rig.sup.kill("service-b", "KILL", respawn=True)
+    operations.kill(rig.sup, "service-b", "KILL", respawn=True)
     rig.steps(3)
     node = rig.sup.nodes["service-b-1"]
     assert node.state == "starting" and node.node_id != dead_id, rig.states()
@@ -88,7 +89,7 @@ def test_kill_with_respawn_releases_the_dead_id_once_the_new_node_is_ready(
 def test_a_ready_sibling_gets_the_work_at_once(tmp_path: Path) -> None:
     rig, releaser = failover_rig(tmp_path, replicas={"service-b": 2})
     dead_id = rig.sup.nodes["service-b-2"].node_id
-    rig.sup.kill("service-b-2", "KILL")
+    operations.kill(rig.sup, "service-b-2", "KILL")
     rig.sup.step()
     assert releaser.asked == [("service-b-2", dead_id)]
     assert rig.sup.nodes["service-b-2"].state == "killed"
@@ -111,27 +112,27 @@ def test_a_node_that_crashes_on_its_own_is_released_when_its_restart_is_ready(
 def test_a_killed_node_left_down_is_released_when_respawned_later(tmp_path: Path) -> None:
     rig, releaser = failover_rig(tmp_path)
     dead_id = rig.sup.nodes["service-h-1"].node_id
-    rig.sup.kill("service-h")
+    operations.kill(rig.sup, "service-h")
     rig.steps(20, dt=1.0)
     assert releaser.asked == []
-    rig.sup.respawn("service-h")
+    operations.respawn(rig.sup, "service-h")
     rig.steps(2)
     assert releaser.asked == [("service-h-1", dead_id)]
 
 
 def test_a_paused_node_is_alive_and_keeps_its_leases(tmp_path: Path) -> None:
     rig, releaser = failover_rig(tmp_path, replicas={"service-b": 2})
-    rig.sup.kill("service-b-1", "STOP")
+    operations.kill(rig.sup, "service-b-1", "STOP")
     rig.steps(20, dt=1.0)
     assert rig.sup.nodes["service-b-1"].state == "paused"
-    rig.sup.kill("service-b-1", "CONT")
+    operations.kill(rig.sup, "service-b-1", "CONT")
     rig.steps(5)
     assert rig.sup.nodes["service-b-1"].state == "ready"
     assert releaser.asked == []
     # killed while paused: now it is dead, and its leases go back
     paused_id = rig.sup.nodes["service-b-1"].node_id
-    rig.sup.kill("service-b-1", "STOP")
-    rig.sup.kill("service-b-1", "KILL")
+    operations.kill(rig.sup, "service-b-1", "STOP")
+    operations.kill(rig.sup, "service-b-1", "KILL")
     rig.sup.step()
     assert releaser.asked == [("service-b-1", paused_id)]
 
@@ -140,7 +141,7 @@ def test_a_term_that_is_not_obeyed_releases_only_after_the_kill_lands(tmp_path: 
     rig, releaser = failover_rig(tmp_path, replicas={"service-c": 2}, grace_s=3.0)
     rig.signals.obey_term = False
     dead_id = rig.sup.nodes["service-c-1"].node_id
-    rig.sup.kill("service-c-1", "TERM")
+    operations.kill(rig.sup, "service-c-1", "TERM")
     rig.steps(10, dt=0.2)  # 2 s: still alive, holding its leases
     assert releaser.asked == []
     rig.steps(10, dt=0.2)  # past the grace: SIGKILL, reaped
@@ -149,10 +150,10 @@ def test_a_term_that_is_not_obeyed_releases_only_after_the_kill_lands(tmp_path: 
 
 def test_gateway_server_and_shutdown_exits_release_nothing(tmp_path: Path) -> None:
     rig, releaser = failover_rig(tmp_path)
-    rig.sup.kill("gateway", "KILL", respawn=True)  # its id "gateway" lives on
+    operations.kill(rig.sup, "gateway", "KILL", respawn=True)  # its id "gateway" lives on
     rig.steps(5)
     assert rig.sup.nodes["gateway"].state == "ready"
-    rig.sup.kill("server", "KILL", respawn=True)
+    operations.kill(rig.sup, "server", "KILL", respawn=True)
     rig.steps(5)
     rig.sup.shutdown()
     rig.steps(10, dt=1.0)
@@ -180,7 +181,7 @@ def test_without_a_releaser_deaths_are_handled_as_before(tmp_path: Path) -> None
                      signals=FakeSignals(spawner), probe=FakeProbe(), parent_pid=1)
     rig = Rig(sup, clock, spawner, FakeSignals(spawner), FakeProbe())
     rig.steps(4)
-    sup.kill("service-b", "KILL", respawn=True)
+    operations.kill(sup, "service-b", "KILL", respawn=True)
     rig.steps(3)
     assert sup.nodes["service-b-1"].state == "ready"
     assert released_events(rig) == []
@@ -190,7 +191,7 @@ def test_a_release_the_server_could_not_do_is_not_shown_as_released(tmp_path: Pa
     rig, releaser = failover_rig(tmp_path, replicas={"service-b": 2})
     releaser.no_extra = True
     dead_id = rig.sup.nodes["service-b-1"].node_id
-    rig.sup.kill("service-b-1", "KILL")
+    operations.kill(rig.sup, "service-b-1", "KILL")
     rig.steps(2)
     assert releaser.asked == [("service-b-1", dead_id)]
     assert released_events(rig) == []

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from resonate_rpc_cli.contracts.errors import UsageError
+from resonate_rpc_cli.supervisor import operations
 from resonate_rpc_cli.supervisor.node import RestartPolicy
 from tests.unit._supervisor_fakes import Rig, make_rig
 
@@ -31,9 +32,9 @@ def test_replicas_get_readable_names_and_all_start(tmp_path: Path) -> None:
 def test_kill_count_one_leaves_the_rest_of_the_group_running(tmp_path: Path) -> None:
     rig = make_rig(tmp_path, replicas={"service-b": 3})
     rig.steps(4)
-    result = rig.sup.kill("service-b", count=1)
+    result = operations.kill(rig.sup, "service-b", count=1)
     rig.steps(2)
-    assert [k["name"] for k in result.killed] == ["service-b-1"]
+    assert [k.name for k in result.killed] == ["service-b-1"]
     assert group_states(rig, "service-b") == {
         "service-b-1": "killed", "service-b-2": "ready", "service-b-3": "ready"}
 
@@ -41,8 +42,8 @@ def test_kill_count_one_leaves_the_rest_of_the_group_running(tmp_path: Path) -> 
 def test_scale_up_adds_slots_that_start_like_at_up(tmp_path: Path) -> None:
     rig = make_rig(tmp_path)
     rig.steps(4)
-    out = rig.sup.scale("service-b", 3)
-    assert out["added"] == ["service-b-2", "service-b-3"] and out["retiring"] == []
+    out = operations.scale(rig.sup, "service-b", 3)
+    assert out.added == ["service-b-2", "service-b-3"] and out.retiring == []
     rig.steps(2)
     assert group_states(rig, "service-b") == {
         "service-b-1": "ready", "service-b-2": "ready", "service-b-3": "ready"}
@@ -55,8 +56,8 @@ def test_scale_down_terms_the_highest_numbered_and_drops_their_slots(tmp_path: P
     rig = make_rig(tmp_path, replicas={"service-b": 3})
     rig.steps(4)
     pids = {i: rig.pid(f"service-b-{i}") for i in (1, 2, 3)}
-    out = rig.sup.scale("service-b", 1)
-    assert out["retiring"] == ["service-b-3", "service-b-2"]
+    out = operations.scale(rig.sup, "service-b", 1)
+    assert out.retiring == ["service-b-3", "service-b-2"]
     assert (pids[3], signal.SIGTERM) in rig.signals.sent
     assert (pids[2], signal.SIGTERM) in rig.signals.sent
     assert all(pid != pids[1] for pid, _ in rig.signals.sent)
@@ -71,7 +72,7 @@ def test_a_retiring_node_that_ignores_term_is_killed_after_grace(tmp_path: Path)
     rig.steps(4)
     rig.signals.obey_term = False
     pid = rig.pid("service-b-2")
-    rig.sup.scale("service-b", 1)
+    operations.scale(rig.sup, "service-b", 1)
     rig.steps(2)
     assert "service-b-2" in rig.sup.nodes, "still there while its process lives"
     rig.clock.advance(rig.sup.config.grace_s)
@@ -83,13 +84,13 @@ def test_a_retiring_node_that_ignores_term_is_killed_after_grace(tmp_path: Path)
 def test_scale_to_zero_and_back_reuses_the_lowest_numbers(tmp_path: Path) -> None:
     rig = make_rig(tmp_path, replicas={"service-b": 2})
     rig.steps(4)
-    rig.sup.scale("service-b", 0)
+    operations.scale(rig.sup, "service-b", 0)
     rig.steps(2)
     assert group_states(rig, "service-b") == {}
-    assert "service-b" not in rig.sup.targets()
+    assert "service-b" not in rig.sup.kill_targets()
     with pytest.raises(UsageError, match="unknown target 'service-b'"):
-        rig.sup.kill("service-b")
-    assert rig.sup.scale("service-b", 2)["added"] == ["service-b-1", "service-b-2"]
+        operations.kill(rig.sup, "service-b")
+    assert operations.scale(rig.sup, "service-b", 2).added == ["service-b-1", "service-b-2"]
     rig.steps(2)
     assert group_states(rig, "service-b") == {"service-b-1": "ready", "service-b-2": "ready"}
 
@@ -98,11 +99,11 @@ def test_scale_respawns_kept_slots_that_are_down(tmp_path: Path) -> None:
     rig = make_rig(tmp_path, replicas={"service-b": 2})
     rig.steps(4)
     old = rig.pid("service-b-1")
-    rig.sup.kill("service-b-1")
+    operations.kill(rig.sup, "service-b-1")
     rig.steps(2)
-    out = rig.sup.scale("service-b", 2)
-    assert out == {"group": "service-b", "replicas": 2, "added": [], "retiring": [],
-                   "respawned": ["service-b-1"]}
+    out = operations.scale(rig.sup, "service-b", 2)
+    assert out.to_dict() == {"group": "service-b", "replicas": 2, "added": [], "retiring": [],
+                             "respawned": ["service-b-1"]}
     rig.steps(2)
     assert group_states(rig, "service-b") == {"service-b-1": "ready", "service-b-2": "ready"}
     assert rig.pid("service-b-1") != old
@@ -118,7 +119,7 @@ def test_scale_rejects_bad_requests(tmp_path: Path, group: str, count: int, why:
     rig = make_rig(tmp_path)
     rig.steps(4)
     with pytest.raises(UsageError, match=why):
-        rig.sup.scale(group, count)
+        operations.scale(rig.sup, group, count)
 
 
 def test_scale_during_shutdown_is_refused(tmp_path: Path) -> None:
@@ -126,7 +127,7 @@ def test_scale_during_shutdown_is_refused(tmp_path: Path) -> None:
     rig.steps(4)
     rig.sup.shutdown()
     with pytest.raises(UsageError, match="shutting down"):
-        rig.sup.scale("service-b", 2)
+        operations.scale(rig.sup, "service-b", 2)
 
 
 def test_external_server_starts_no_server_and_nodes_at_once(tmp_path: Path) -> None:
@@ -148,7 +149,7 @@ def test_scale_adds_a_group_that_only_left_out(tmp_path: Path) -> None:
     rig = make_rig(tmp_path, only=["gateway", "service-a"])
     rig.steps(4)
     assert set(rig.states()) == {"server", "gateway", "service-a-1"}
-    rig.sup.scale("service-b", 1)
+    operations.scale(rig.sup, "service-b", 1)
     rig.steps(2)
     assert rig.states()["service-b-1"] == "ready"
     assert rig.sup.config.only == ["gateway", "service-a", "service-b"]

@@ -10,6 +10,7 @@ from rich.console import Console
 from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.observe.live import Every, LiveModel
 from resonate_rpc_cli.observe.snapshot import PromiseSource
+from resonate_rpc_cli.supervisor.client import TopologyStatus
 from resonate_rpc_cli.supervisor.topology_config import TopologyConfig
 from resonate_rpc_cli.view.live import Dashboard
 from tests.procs import free_port
@@ -20,14 +21,15 @@ class FakeSupervisor:
         self.calls: list[dict[str, Any]] = []
         self.config = TopologyConfig(server_port=free_port(), gateway_port=free_port())
 
-    def __call__(self, home: Home, since: int) -> dict[str, Any]:
+    def __call__(self, home: Home, since: int) -> TopologyStatus:
         self.calls.append({"since": since})
         events = [{"seq": 1, "ts": 0.0, "kind": "killed", "node": "service-b-1", "pid": 7,
                    "detail": "SIGKILL"}] if since < 1 else []
-        return {"config": self.config.to_json(), "events": events,
-                "nodes": [{"name": "service-b-1", "group": "service-b", "pid": None,
-                           "state": "killed", "restarts": 0, "uptime_s": None,
-                           "node_id": "n1", "task": None}]}
+        return TopologyStatus.from_dict({
+            "supervisor_pid": 1, "config": self.config.to_json(), "events": events,
+            "all_ready": False, "shutting_down": False,
+            "nodes": [{"name": "service-b-1", "group": "service-b", "pid": None,
+                       "state": "killed", "restarts": 0, "uptime_s": None, "node_id": "n1"}]})
 
 
 def test_every_limits_the_rate() -> None:

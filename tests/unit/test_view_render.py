@@ -10,7 +10,9 @@ from rich.console import Console
 
 from resonate_rpc_cli.contracts.payload import decode_payload
 from resonate_rpc_cli.observe.facts import node_names_by_id
+from resonate_rpc_cli.observe.picture import NodeLine, Picture, ServerSummary
 from resonate_rpc_cli.observe.snapshot import PromiseRow
+from resonate_rpc_cli.supervisor.rows import NodeRow
 from resonate_rpc_cli.view.render import nodes_table, promise_tree, run_view, status_view
 
 
@@ -73,9 +75,9 @@ def test_tree_of_nothing_says_so() -> None:
     assert "no promises" in text(promise_tree([], title="x"))
 
 
-def node(name: str, state: str, pid: int | None = 10) -> dict[str, Any]:
-    return {"name": name, "group": name.rsplit("-", 1)[0], "pid": pid, "state": state,
-            "restarts": 1, "uptime_s": 75.0, "node_id": "abcdef0123456789", "task": "t:1"}
+def node(name: str, state: str, pid: int | None = 10) -> NodeLine:
+    return NodeLine(NodeRow(name, name.rsplit("-", 1)[0], pid, state, restarts=1, uptime_s=75.0,
+                            node_id="abcdef0123456789"), task="t:1")
 
 
 def test_tables_show_state_uptime_and_usage() -> None:
@@ -86,11 +88,10 @@ def test_tables_show_state_uptime_and_usage() -> None:
 
 
 def test_status_and_run_views() -> None:
-    doc = {"server": {"url": "http://127.0.0.1:1", "healthy": False, "kind": "unknown",
-                      "durable": None},
-           "gateway": {"url": "http://127.0.0.1:2"}, "nodes": [node("gateway", "ready")],
-           "promises": {"counts": {}, "pending": [], "notice": "server is not answering"}}
-    out = text(status_view(doc))
+    pic = Picture(ServerSummary("http://127.0.0.1:1", False, "unknown", None, None, True, False),
+                  "http://127.0.0.1:2", [node("gateway", "ready")],
+                  notice="server is not answering")
+    out = text(status_view(pic))
     assert "down" in out and "server is not answering" in out
     run = {"flow": "fan-out", "promise_id": "p", "state": "timeout", "result": None,
            "elapsed_ms": 5}
@@ -98,8 +99,8 @@ def test_status_and_run_views() -> None:
 
 
 def test_dead_incarnations_are_named_as_such() -> None:
-    names = node_names_by_id([{"name": "service-b-1", "node_id": "new",
-                               "past_node_ids": ["first", "second"]},
-                              {"name": "server", "node_id": None}])
+    names = node_names_by_id([NodeRow("service-b-1", "service-b", 1, "ready", node_id="new",
+                                      past_node_ids=("first", "second")),
+                              NodeRow("server", "server", 2, "ready")])
     assert names == {"new": "service-b-1", "first": "service-b-1 (incarnation 1, gone)",
                      "second": "service-b-1 (incarnation 2, gone)"}

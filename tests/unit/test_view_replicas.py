@@ -9,6 +9,8 @@ from rich.console import Console
 
 from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.observe.live import LiveModel
+from resonate_rpc_cli.supervisor.client import TopologyStatus
+from resonate_rpc_cli.supervisor.rows import NodeRow
 from resonate_rpc_cli.supervisor.topology_config import TopologyConfig
 from resonate_rpc_cli.view.live import Dashboard
 
@@ -20,11 +22,14 @@ class FakeClient:
         return None
 
     def task_search(self, state: str | None = None) -> list[dict[str, Any]]:
-        return []  # the lease rows of the live view (observe/leases.py): none here
+        """Two replicas of service-b hold one task each; a dead incarnation a third."""
+        held = {"flow-1:1": "id-b2", "flow-2:1": "id-b3", "flow-3:1": "id-old"}
+        return [{"id": t, "state": "acquired", "pid": pid, "version": 1}
+                for t, pid in held.items()] if state == "acquired" else []
 
 
 class FakeSource:
-    """Two replicas of service-b hold one task each; nothing else is known."""
+    """No promise is known; the tasks come from task.search."""
 
     notice: str | None = None
     client = FakeClient()
@@ -33,9 +38,6 @@ class FakeSource:
                limit: int = 200) -> list[dict[str, Any]]:
         return []
 
-    def task_holders(self) -> dict[str, str]:
-        return {"flow-1:1": "id-b2", "flow-2:1": "id-b3", "flow-3:1": "id-old"}
-
     def counts_are_cheap(self) -> bool:
         return False
 
@@ -43,9 +45,8 @@ class FakeSource:
         return {"pending": 3}
 
 
-def node(name: str, node_id: str) -> dict[str, Any]:
-    return {"name": name, "group": "service-b", "pid": 10, "state": "ready", "restarts": 0,
-            "uptime_s": 1.0, "node_id": node_id, "past_node_ids": [], "task": None}
+def node(name: str, node_id: str) -> NodeRow:
+    return NodeRow(name, "service-b", 10, "ready", uptime_s=1.0, node_id=node_id)
 
 
 def test_each_replica_row_shows_the_task_it_holds(tmp_path: Path) -> None:
@@ -54,14 +55,14 @@ def test_each_replica_row_shows_the_task_it_holds(tmp_path: Path) -> None:
     nodes = [node("service-b-1", "id-b1"), node("service-b-2", "id-b2"),
              node("service-b-3", "id-b3")]
 
-    def status(home: Home, since: int) -> dict[str, Any]:
-        return {"config": config.to_json(), "events": [], "nodes": nodes}
+    def status(home: Home, since: int) -> TopologyStatus:
+        return TopologyStatus(1, config, nodes, True, False, [], [], raw={})
 
     board = LiveModel(Home(tmp_path), status=status, clock=lambda: 0.0)
     board.config = config
     board.source = FakeSource()  # type: ignore[assignment]
     board.refresh()
-    rows = {n["name"]: n["task"] for n in board.nodes_with_tasks()}
+    rows = {n.row.name: n.task for n in board.nodes_with_tasks()}
     assert rows == {"service-b-1": None, "service-b-2": "flow-1:1", "service-b-3": "flow-2:1"}
     console = Console(record=True, width=160, color_system=None)
     console.print(Dashboard(board).render())

@@ -54,8 +54,7 @@ DEFAULT_PRELOAD = (
     "werkzeug.serving",
     "services.gateway_app",
 )
-#: Added to the preload when the server is resonate-pg: the connector and psycopg.
-POSTGRES_PRELOAD = ("resonate_pg", "services.pgsource")
+#: A backend adds its nodes' own modules (``Backend.preload``, e.g. resonate-pg's connector).
 
 
 def _returncode(status: int) -> int:
@@ -95,8 +94,11 @@ def _run_child(
         os.setsid()
         os.write(in_session_fd, b"1")
         os.close(in_session_fd)
-        for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGPIPE):
+        for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, signal.SIG_DFL)
+        # as a fresh interpreter has it: a peer gone mid-write is EPIPE, not death
+        # (with SIG_DFL a gateway died of SIGPIPE when a client was killed mid-request)
+        signal.signal(signal.SIGPIPE, signal.SIG_IGN)
         signal.set_wakeup_fd(-1)
         fd = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         devnull = os.open(os.devnull, os.O_RDONLY)

@@ -25,9 +25,9 @@ from typing import Protocol
 
 from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.contracts.lifeline import ENV_PARENT_PID
-from resonate_rpc_cli.contracts.naming import ENV_HOME, SERVER, is_postgres_url
+from resonate_rpc_cli.contracts.naming import ENV_HOME, SERVER
 from resonate_rpc_cli.supervisor.fork.client import ForkClient, ForkServerError
-from resonate_rpc_cli.supervisor.fork.server import DEFAULT_PRELOAD, POSTGRES_PRELOAD
+from resonate_rpc_cli.supervisor.fork.server import DEFAULT_PRELOAD
 from resonate_rpc_cli.supervisor.node import ProcessHandle, Spawner
 from resonate_rpc_cli.supervisor.processes import PopenSpawner, child_env, prepare
 from resonate_rpc_cli.supervisor.topology_config import LaunchSpec
@@ -181,11 +181,11 @@ class ForkSpawner:
             client.close()
 
 
-def make_spawner(home: Home, server_url: str = "") -> Spawner:
+def make_spawner(home: Home, preload: tuple[str, ...] = ()) -> Spawner:
     """The daemon's spawner: :class:`ForkSpawner` unless fork is off or unavailable.
 
-    On resonate-pg (a ``postgresql://`` ``server_url``) the fork server also
-    preloads the Postgres connector (psycopg is slow to import), else not.
+    The fork server also imports ``preload`` (the backend's modules beyond the
+    SDK's, e.g. resonate-pg's connector: psycopg is slow to import).
     """
     plain = PopenSpawner()
     if os.environ.get(ENV_SPAWN, "fork") == "plain" or not fork_available():
@@ -195,6 +195,5 @@ def make_spawner(home: Home, server_url: str = "") -> Spawner:
     env[ENV_HOME] = str(home.root)  # so stale-state cleanup and orphan checks find it
     sock = home.run_dir / "fork.sock"
     log = home.logs_dir / "forkserver.log"
-    preload = ",".join((*DEFAULT_PRELOAD, *POSTGRES_PRELOAD)) \
-        if is_postgres_url(server_url) else None
-    return ForkSpawner(lambda: ForkClient(sock, log, env, preload=preload), plain)
+    modules = ",".join((*DEFAULT_PRELOAD, *preload)) if preload else None
+    return ForkSpawner(lambda: ForkClient(sock, log, env, preload=modules), plain)

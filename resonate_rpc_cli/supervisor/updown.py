@@ -16,29 +16,22 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import psutil
 
-from resonate_rpc_cli.clients.protocol import ResonateClient
+from resonate_rpc_cli.clients.tokens import ensure_key_pair, serve_home
 from resonate_rpc_cli.contracts.errors import NotRunningError, RpcdemoError, UsageError
 from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.contracts.lifeline import ENV_PARENT_PID
-from resonate_rpc_cli.contracts.naming import ENV_HOME, GATEWAY, is_postgres_url
+from resonate_rpc_cli.contracts.naming import ENV_HOME, GATEWAY
 from resonate_rpc_cli.postgres.cluster import cluster_processes, cluster_root
+from resonate_rpc_cli.supervisor import variants
 from resonate_rpc_cli.supervisor.client import SupervisorClient, TopologyStatus
 from resonate_rpc_cli.supervisor.scan import ENV_SUPERVISOR, processes_of_home
 from resonate_rpc_cli.supervisor.states import EXITED, NodeState
-from resonate_rpc_cli.supervisor.topology_config import (
-    EXTERNAL_SERVER,
-    INSTALL_HINT,
-    POSTGRES_SERVER,
-    REAL_SERVER,
-    TopologyConfig,
-    resonate_binary,
-    validate_config,
-)
+from resonate_rpc_cli.supervisor.topology_config import TopologyConfig, validate_config
 
 DEFAULT_UP_TIMEOUT_S = 60.0
 
@@ -104,7 +97,7 @@ def clean_stale(home: Home) -> int:
     leftovers = processes_of(home)
     if leftovers:
         terminate(leftovers)
-    for path in (home.control_socket, home.pid_file):
+    for path in (home.control_socket, home.pid_file, home.endpoints_file):
         with contextlib.suppress(OSError):
             path.unlink()
     if home.ready_dir.is_dir():
@@ -171,10 +164,10 @@ def spawn_daemon(home: Home, config: TopologyConfig, owner_pid: int | None
 
 def _startup_failure(status: TopologyStatus) -> str | None:
     """A one-line reason if some node died before ever getting ready, else None."""
-    for node in status.node_rows():
-        if node["last_exit"] is not None and node["state"] in EXITED:
-            tail = _tail(node["log"]) if node["log"] else ""
-            return f"{node['name']} exited with {node['last_exit']} while starting" + (
+    for node in status.nodes:
+        if node.last_exit is not None and node.state in EXITED:
+            tail = _tail(node.log) if node.log else ""
+            return f"{node.name} exited with {node.last_exit} while starting" + (
                 f": {tail}" if tail else "")
     return None
 
@@ -191,6 +184,7 @@ def up(
     ``timeout_s`` — in every failure case after stopping whatever it started.
     """
     validate_config(config)
+    variants.check_installed(config.variant)
     config = check_server_choice(config, home)
     home.ensure()
     if SupervisorClient(home).answering():
@@ -203,6 +197,9 @@ def up(
         check_port_free(config.host, config.server_port, "server")
     if config.includes(GATEWAY):
         check_port_free(config.host, config.gateway_port, "gateway")
+    if config.auth:  # the server verifies against HOME's key; our reads are signed with it
+        ensure_key_pair(home)
+        serve_home(config.server_url, home)
     started = time.monotonic()
     daemon = spawn_daemon(home, config, None if detach else os.getpid())
     try:
@@ -216,30 +213,16 @@ def up(
 def check_server_choice(config: TopologyConfig, home: Home) -> TopologyConfig:
     """Fail before anything starts if the chosen server cannot be had; the config to run.
 
-    ``resonate`` needs the binary on PATH; ``external`` needs the server to
-    answer ``GET /health`` (a database: hold the resonate schema) now. Both are
-    :class:`NotRunningError` (exit 3). ``postgres`` needs the schema file
-    (:class:`UsageError`) and the server binaries; its config gets the
-    cluster's URL (see :mod:`resonate_rpc_cli.postgres.preflight`).
+    The backend's preflight (``Backend.preflight``): ``resonate`` needs the
+    binary on PATH; ``external`` needs the server to answer ``GET /health`` (a
+    database: hold the resonate schema) now. Both are :class:`NotRunningError`
+    (exit 3). ``postgres`` needs the schema file (:class:`UsageError`) and the
+    server binaries; its config gets the cluster's URL and the absolute schema path.
     """
-    if config.server_kind == POSTGRES_SERVER:
-        from resonate_rpc_cli.postgres import preflight  # noqa: PLC0415 (psycopg: slow import)
-
-        return preflight.prepare_local(config, home)
-    if config.server_kind == EXTERNAL_SERVER and is_postgres_url(config.server_url):
-        from resonate_rpc_cli.postgres import preflight  # noqa: PLC0415
-
-        preflight.check_external(config.server_url)
+    prepared = config.backend.preflight(config, home)
+    if (prepared.server_url, prepared.resonate_sql) == (config.server_url, config.resonate_sql):
         return config
-    if config.server_kind == REAL_SERVER and resonate_binary() is None:
-        raise NotRunningError(f"--server resonate: no `resonate` binary on PATH; {INSTALL_HINT}")
-    if config.server_kind == EXTERNAL_SERVER and \
-            not ResonateClient(config.server_url, timeout_s=3.0).healthy():
-        raise NotRunningError(
-            f"no Resonate server answers at {config.server_url} (GET /health); start it first "
-            "or fix --server-url"
-        )
-    return config
+    return replace(config, server_url=prepared.server_url, resonate_sql=prepared.resonate_sql)
 
 
 def _wait_ready(

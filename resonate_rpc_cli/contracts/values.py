@@ -1,10 +1,10 @@
-"""The rule for each kind of topology setting, written once.
+"""The rule for each kind of setting value, written once.
 
 Each check returns the value (normalised) or raises :class:`BadValue` whose
 message is the rule (``"must be a port number between 1 and 65535"``). The
-topology file (``cli/topology_file.py``) and :func:`validate_config` frame
-that message with their own label: a file key (``server.port``) or a flag
-(``--server-port``).
+settings table (``contracts/settings.py``) names a check per setting; the
+topology file, validation and the command lines frame that message with their
+own label: a file key (``server.port``) or a flag (``--server-port``).
 """
 
 from __future__ import annotations
@@ -13,15 +13,19 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from resonate_rpc_cli.contracts.connectors import URL_RULE, connector_of
 from resonate_rpc_cli.contracts.durations import parse_duration
 from resonate_rpc_cli.contracts.errors import UsageError
-from resonate_rpc_cli.contracts.naming import is_postgres_url
 
 Check = Callable[[Any], Any]
 
 
 class BadValue(Exception):
     """A setting breaks its rule; the message says the rule."""
+
+
+class NotAValue(BadValue):
+    """The text is no value of the kind at all (e.g. ``"soon"`` for a duration)."""
 
 
 def port(v: Any) -> int:
@@ -40,6 +44,13 @@ def positive_seconds(v: Any) -> float:
     if seconds(v) <= 0:
         raise BadValue("must be a number of seconds > 0")
     return float(v)
+
+
+def positive(v: Any) -> float:
+    """A number > 0 (a whole one stays whole)."""
+    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v) or v <= 0:
+        raise BadValue("must be > 0")
+    return v
 
 
 def flag(v: Any) -> bool:
@@ -71,9 +82,8 @@ def choice(options: tuple[str, ...]) -> Check:
 
 
 def url(v: Any) -> str:
-    if not isinstance(v, str) or not (v.startswith(("http://", "https://"))
-                                      or is_postgres_url(v)):
-        raise BadValue("must be an http:// or https:// URL or a postgresql:// database")
+    if not isinstance(v, str) or connector_of(v) is None:
+        raise BadValue(URL_RULE)
     return v
 
 
@@ -84,7 +94,7 @@ def duration(v: Any) -> float:
     try:
         seconds = parse_duration(v)
     except ValueError as exc:
-        raise BadValue(str(exc)) from None
+        raise NotAValue(str(exc)) from None
     if seconds <= 0:
         raise BadValue("must be longer than 0")
     return seconds
@@ -108,3 +118,14 @@ def checked(label: str, check: Check, value: Any) -> Any:
         return check(value)
     except BadValue as exc:
         raise UsageError(f"{label} {exc}, got {value!r}") from None
+
+
+def from_flag(label: str, check: Check, text: Any) -> Any:
+    """:func:`checked` for a flag's text: text that is no value at all reads
+    ``"<label>: <why>"`` (``--retain: not a duration: 'soon' ...``)."""
+    try:
+        return check(text)
+    except NotAValue as exc:
+        raise UsageError(f"{label}: {exc}") from None
+    except BadValue as exc:
+        raise UsageError(f"{label} {exc}, got {text!r}") from None

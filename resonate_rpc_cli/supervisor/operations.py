@@ -1,20 +1,30 @@
-"""The operator's commands on a running :class:`~.manager.Supervisor`: kill, respawn, scale.
+"""The operator's operations on a running :class:`~.manager.Supervisor`, each next to the
+effect its answer waits for: kill, respawn, scale.
 
 Each runs on the supervisor's loop thread between steps (the control socket
-queues them), changes the node table and returns what it did; every refusal
-is a :class:`~resonate_rpc_cli.contracts.errors.UsageError`.
+queues them) and changes the node table: :func:`kill`, :func:`respawn` and
+:func:`scale` return what they did; :data:`OPERATIONS` maps a control op to
+the same change wrapped in an :class:`Outcome`: the JSON result, and the
+effect a waiting answer holds out for (``kill`` with ``respawn``: the new
+incarnations run, ``"respawned": [{"name", "pid", "node_id"}]``;
+``respawn``: likewise, ``"running"``; ``scale``: the group has exactly
+``count`` ready nodes and none retiring, ``"nodes"``: their rows). Every
+refusal is a :class:`~resonate_rpc_cli.contracts.errors.UsageError`.
 """
 
 from __future__ import annotations
 
 import signal
-from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from resonate_rpc_cli.contracts.errors import UsageError
 from resonate_rpc_cli.contracts.naming import GATEWAY, SERVER, SERVICE_GROUPS, NodeName
 from resonate_rpc_cli.supervisor.events import EventKind
-from resonate_rpc_cli.supervisor.node import SIGNALS, KillResult, Node
+from resonate_rpc_cli.supervisor.manager import Supervisor
+from resonate_rpc_cli.supervisor.node import SIGNALS, Node
+from resonate_rpc_cli.supervisor.rows import NodeRow, Signalled
 from resonate_rpc_cli.supervisor.states import (
     RESPAWNABLE,
     SIGNALLABLE,
@@ -23,8 +33,60 @@ from resonate_rpc_cli.supervisor.states import (
 )
 from resonate_rpc_cli.supervisor.topology_config import check_replicas
 
-if TYPE_CHECKING:
-    from resonate_rpc_cli.supervisor.manager import Supervisor
+#: Checks the supervisor for an operation's effect: the answer once it is there, else None.
+Effect = Callable[[Supervisor], dict[str, Any] | None]
+
+
+def _never_late(sup: Supervisor, wait_s: float) -> str:
+    return f"no effect to wait for within {wait_s:g}s"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """An operation's JSON result, the effect to wait for (None: nothing), and the message
+    when it does not come within ``wait_s`` seconds."""
+
+    result: dict[str, Any]
+    effect: Effect | None = None
+    late: Callable[[Supervisor, float], str] = _never_late
+
+
+@dataclass
+class KillResult:
+    """What :func:`kill` did: the nodes it signalled, and who will respawn."""
+
+    killed: list[Signalled] = field(default_factory=list)
+    respawn_pending: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Incarnations:
+    """Waits for new incarnations of ``names`` (newer than ``before``) to run."""
+
+    names: list[str]
+    before: dict[str, int]
+
+    @classmethod
+    def now(cls, sup: Supervisor, names: list[str] | None = None) -> _Incarnations:
+        return cls(names or [], {n.label: n.incarnation for n in sup.nodes.values()})
+
+    def fresh(self, sup: Supervisor) -> list[dict[str, Any]]:
+        nodes = [sup.nodes.get(name) for name in self.names]
+        return [{"name": n.label, "pid": n.pid, "node_id": n.node_id or None} for n in nodes
+                if n is not None and n.incarnation > self.before.get(n.label, 0) and n.pid]
+
+    def outcome(self, doc: dict[str, Any], key: str) -> Outcome:
+        """``doc``, answered once every one of ``names`` runs anew (the list under ``key``)."""
+        def check(sup: Supervisor) -> dict[str, Any] | None:
+            fresh = self.fresh(sup)
+            return {**doc, key: fresh} if len(fresh) == len(self.names) else None
+
+        return Outcome(doc, check if self.names else None, self.late)
+
+    def late(self, sup: Supervisor, wait_s: float) -> str:
+        done = {row["name"] for row in self.fresh(sup)}
+        late = sorted(set(self.names) - done)
+        return f"not respawned within {wait_s:g}s: {', '.join(late)}"
 
 
 def _check_running(sup: Supervisor) -> None:
@@ -61,7 +123,7 @@ def _take_down(sup: Supervisor, node: Node, pid: int, sig_name: str,
                respawn_after_s: float | None) -> None:
     """KILL/TERM ``node``: ``killed`` until respawned (at once or after the delay)."""
     now = sup.clock.monotonic()
-    sup.move(node, NodeState.KILLED)
+    sup.move(node, NodeState.KILLED, EventKind.KILLED, f"SIG{sig_name}", pid=pid)
     sup.signals.send_group(pid, SIGNALS[sig_name])
     if node.paused_from is not None:
         sup.signals.send_group(pid, signal.SIGCONT)  # a stopped TERM target
@@ -91,20 +153,34 @@ def kill(
         if sig_name == "CONT":
             # resume the group before the state says so
             sup.signals.send_group(pid, SIGNALS[sig_name])
-            sup.move(node, node.paused_from or NodeState.READY)
+            sup.move(node, node.paused_from or NodeState.READY, EventKind.SIGNALLED,
+                     f"SIG{sig_name}", pid=pid)
             node.paused_from = None
         elif sig_name == "STOP":
             sup.signals.send_group(pid, SIGNALS[sig_name])
             node.paused_from = node.state
-            sup.move(node, NodeState.PAUSED)
+            sup.move(node, NodeState.PAUSED, EventKind.SIGNALLED, f"SIG{sig_name}", pid=pid)
         else:
             _take_down(sup, node, pid, sig_name, respawn_after_s if respawn else None)
             if respawn:
                 result.respawn_pending.append(node.label)
-        sup.emit(EventKind.KILLED if sig_name in ("KILL", "TERM") else EventKind.SIGNALLED,
-                 node, detail=f"SIG{sig_name}", pid=pid)
-        result.killed.append({"name": node.label, "pid": pid, "signal": sig_name})
+        result.killed.append(Signalled(node.label, pid, sig_name))
     return result
+
+
+def _kill(sup: Supervisor, args: dict[str, Any]) -> Outcome:
+    """``kill``; with ``respawn``, waits for the new incarnations (``"respawned"``)."""
+    count = args.get("count")
+    before = _Incarnations.now(sup)
+    result = kill(
+        sup, str(args["target"]), str(args.get("signal", "KILL")),
+        count=int(count) if count is not None else None,
+        respawn=bool(args.get("respawn", False)),
+        respawn_after_s=float(args.get("respawn_after", 0.0)),
+    )
+    doc = {"killed": [k.to_dict() for k in result.killed],
+           "respawn_pending": result.respawn_pending}
+    return _Incarnations(result.respawn_pending, before.before).outcome(doc, "respawned")
 
 
 def respawn(sup: Supervisor, target: str) -> list[str]:
@@ -123,6 +199,13 @@ def respawn(sup: Supervisor, target: str) -> list[str]:
         node.quick_failures = 0
         sup.start_node(node, "respawn")
     return [n.label for n in down]
+
+
+def _respawn(sup: Supervisor, args: dict[str, Any]) -> Outcome:
+    """``respawn``; waits for the new incarnations (``"running"``)."""
+    before = _Incarnations.now(sup)
+    names = respawn(sup, str(args["target"]))
+    return _Incarnations(names, before.before).outcome({"respawned": names}, "running")
 
 
 def _add_slots(sup: Supervisor, group: str, n: int) -> list[str]:
@@ -151,13 +234,30 @@ def _retire(sup: Supervisor, node: Node) -> None:
     if node.paused_from is not None or node.state is NodeState.PAUSED:
         sup.signals.send_group(pid, signal.SIGCONT)
         node.paused_from = None
-    if node.state is not NodeState.KILLED:
-        sup.move(node, NodeState.KILLED)
     node.kill_at = node.kill_at or sup.clock.monotonic() + sup.config.grace_s
-    sup.emit(EventKind.KILLED, node, detail="SIGTERM (scaled down)", pid=pid)
+    if node.state is not NodeState.KILLED:
+        sup.move(node, NodeState.KILLED, EventKind.KILLED, "SIGTERM (scaled down)", pid=pid)
+    else:
+        sup.emit(EventKind.KILLED, node, detail="SIGTERM (scaled down)", pid=pid)
 
 
-def scale(sup: Supervisor, group: str, count: int) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Scaled:
+    """What :func:`scale` did: slots added, slots retiring (highest first), kept slots
+    respawned."""
+
+    group: str
+    replicas: int
+    added: list[str]
+    retiring: list[str]
+    respawned: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"group": self.group, "replicas": self.replicas, "added": self.added,
+                "retiring": self.retiring, "respawned": self.respawned}
+
+
+def scale(sup: Supervisor, group: str, count: int) -> Scaled:
     """Run ``count`` nodes of service ``group`` from now on.
 
     Scaling up adds slots ``<group>-<n>`` at the lowest free numbers; they
@@ -191,5 +291,31 @@ def scale(sup: Supervisor, group: str, count: int) -> dict[str, Any]:
     if only and group not in only:
         only = [*only, group]
     sup.config = replace(sup.config, replicas={**sup.config.replicas, group: count}, only=only)
-    return {"group": group, "replicas": count, "added": added, "retiring": retiring,
-            "respawned": respawned}
+    return Scaled(group, count, added, retiring, respawned)
+
+
+def _scale(sup: Supervisor, args: dict[str, Any]) -> Outcome:
+    """``scale``; waits until the group has exactly ``count`` ready nodes (``"nodes"``)."""
+    group, count = str(args["group"]), int(args["count"])
+    doc = scale(sup, group, count).to_dict()
+
+    def rows(s: Supervisor) -> list[NodeRow]:
+        return [r for r in s.snapshot() if r.group == group]
+
+    def effect(s: Supervisor) -> dict[str, Any] | None:
+        nodes = rows(s)
+        if len(nodes) != count or any(r.state != NodeState.READY for r in nodes):
+            return None
+        return {**doc, "nodes": [r.to_dict() for r in nodes]}
+
+    def late(s: Supervisor, wait_s: float) -> str:
+        seen = ", ".join(f"{r.name} {r.state}" for r in rows(s)) or "no nodes"
+        return f"{group} did not reach {count} ready node(s) within {wait_s:g}s ({seen})"
+
+    return Outcome(doc, effect, late)
+
+
+#: The control ops that change the node table.
+OPERATIONS: dict[str, Callable[[Supervisor, dict[str, Any]], Outcome]] = {
+    "kill": _kill, "respawn": _respawn, "scale": _scale,
+}

@@ -1,12 +1,13 @@
 """The links of one topology: one :class:`~.proxy.Link` per node, on their own loop thread.
 
-The supervisor daemon owns a :class:`LinkHub` (``up --links``):
-before it starts a node it asks :meth:`LinkHub.url_for` for the node's
+The supervisor daemon owns a :class:`Switchboard` (``up --links``):
+before it starts a node it asks :meth:`Switchboard.url_for` for the node's
 ``RESONATE_URL``, which creates the node's link the first time and returns the
 same port for every later incarnation (a respawned node keeps its link and
 its faults; ``scale`` adds links as slots are added; :meth:`drop` removes the
-link of a slot scaled away). Faults are asked for over ``HOME/run/links.sock``
-(JSON lines, see :mod:`.client`), served on the same loop as the proxies.
+link of a slot scaled away). Faults are asked for over the daemon's control
+socket (``links.*`` ops, see :mod:`.client`); :meth:`Switchboard.request` runs
+them on the same loop as the proxies.
 
 Why a thread of the supervisor and not a process of its own: the ports must
 exist before the nodes that use them start, scale and respawn happen in the
@@ -20,32 +21,28 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
-import os
 import threading
 from collections.abc import Coroutine
 from concurrent.futures import Future
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from resonate_rpc_cli.contracts.errors import ExitStatus, RpcdemoError, UsageError
+from resonate_rpc_cli.clients import jsonline
+from resonate_rpc_cli.contracts.errors import RpcdemoError, UsageError
 from resonate_rpc_cli.links.proxy import Link
-from resonate_rpc_cli.links.targets import check_delay, check_seconds, resolve_target
+from resonate_rpc_cli.links.rules import check_delay, check_seconds, resolve_target
 
-MAX_LINE = 1 << 16
 START_TIMEOUT_S = 5.0
 
 
-class LinkHub:
-    """Every node's link and the control socket, on a private event loop thread.
+class Switchboard:
+    """Every node's link, on a private event loop thread.
 
-    Thread-safe: :meth:`url_for`, :meth:`drop` and :meth:`close` may be called
-    from any thread; control requests run on the loop thread.
+    Thread-safe: :meth:`url_for`, :meth:`drop`, :meth:`request` and
+    :meth:`close` may be called from any thread; they run on the loop thread.
     """
 
-    def __init__(self, socket_path: Path, upstream: tuple[str, int]) -> None:
-        self.socket_path = socket_path
+    def __init__(self, upstream: tuple[str, int]) -> None:
         self.upstream = upstream
         self.links: dict[str, Link] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -55,14 +52,14 @@ class LinkHub:
 
     # -- life ----------------------------------------------------------------------
 
-    def start(self) -> LinkHub:
-        """Start the loop and the control socket; raise OSError if they cannot start."""
+    def start(self) -> Switchboard:
+        """Start the loop; raise OSError if it cannot start."""
         self._thread.start()
         self._ready.result(START_TIMEOUT_S)
         return self
 
     def close(self) -> None:
-        """Close every link and the control socket; wait for the thread to end."""
+        """Close every link; wait for the thread to end."""
         loop, stop = self._loop, self._stop
         if loop is not None and stop is not None and self._thread.is_alive():
             with contextlib.suppress(RuntimeError):
@@ -80,23 +77,12 @@ class LinkHub:
     async def _main(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
-        with contextlib.suppress(FileNotFoundError):
-            self.socket_path.unlink()
-        old_umask = os.umask(0o177)
-        try:
-            server = await asyncio.start_unix_server(self._serve, str(self.socket_path),
-                                                     limit=MAX_LINE)
-        finally:
-            os.umask(old_umask)
         self._ready.set_result(None)
         try:
             await self._stop.wait()
         finally:
-            server.close()
             for link in self.links.values():
                 await link.close()
-            with contextlib.suppress(OSError):
-                self.socket_path.unlink()
 
     # -- the supervisor's side -------------------------------------------------------
 
@@ -109,8 +95,18 @@ class LinkHub:
         """Close ``node``'s link (its slot was scaled away); nothing if it has none."""
         self._call(self._drop(node))
 
+    def heal_link(self, node: str) -> None:
+        """Clear every fault on ``node``'s link (a fault lease ended); nothing if it has none."""
+
+        async def heal() -> None:
+            link = self.links.get(node)
+            if link is not None:
+                link.heal()
+
+        self._call(heal())
+
     def _call[T](self, coro: Coroutine[Any, Any, T]) -> T:
-        assert self._loop is not None, "LinkHub.start() first"
+        assert self._loop is not None, "Switchboard.start() first"
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(START_TIMEOUT_S)
 
     async def _ensure(self, node: str) -> int:
@@ -127,6 +123,18 @@ class LinkHub:
             await link.close()
 
     # -- control requests (on the loop) ----------------------------------------------
+
+    def request(self, op: str, args: dict[str, Any]) -> dict[str, Any]:
+        """The answer envelope to one ``links.<op>`` request (from any thread)."""
+        try:
+            return jsonline.ok(self._call(self._apply(op, args)))
+        except RpcdemoError as exc:
+            return jsonline.refusal(exc)
+        except (TypeError, ValueError) as exc:
+            return jsonline.refusal(UsageError(f"bad request: {exc}"))
+
+    async def _apply(self, op: str, args: dict[str, Any]) -> list[dict[str, Any]]:
+        return self.apply(op, args)
 
     def apply(self, op: str, args: dict[str, Any]) -> list[dict[str, Any]]:
         """Carry out one request; the statuses of the links it touched (all for status).
@@ -162,29 +170,6 @@ class LinkHub:
             raise UsageError(f"{op} needs a target")
         return [self.links[n] for n in resolve_target(target, list(self.links))]
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            line = await reader.readline()
-            answer = self._answer(line)
-            writer.write(json.dumps(answer).encode() + b"\n")
-            await writer.drain()
-        except (OSError, ValueError):
-            pass  # a client that went away or sent an over-long line
-        finally:
-            writer.close()
-
-    def _answer(self, line: bytes) -> dict[str, Any]:
-        try:
-            obj = json.loads(line)
-            if not isinstance(obj, dict) or not isinstance(obj.get("op"), str):
-                raise UsageError("bad request: expected an object with an 'op'")
-            return {"ok": True, "result": self.apply(obj.pop("op"), obj)}
-        except RpcdemoError as exc:
-            return {"ok": False, "error": str(exc), "status": int(exc.status)}
-        except ValueError as exc:
-            return {"ok": False, "error": f"bad request: {exc}",
-                    "status": int(ExitStatus.USAGE)}
-
 
 def upstream_of(server_url: str) -> tuple[str, int] | None:
     """``(host, port)`` a link forwards to, or None for a URL links cannot front (https)."""
@@ -194,9 +179,9 @@ def upstream_of(server_url: str) -> tuple[str, int] | None:
     return parts.hostname, parts.port or 80
 
 
-def start_hub(socket_path: Path, server_url: str, enabled: bool) -> LinkHub | None:
-    """A started hub fronting ``server_url``, or None when links are off or cannot apply."""
+def start_switchboard(server_url: str, enabled: bool) -> Switchboard | None:
+    """A started switchboard fronting ``server_url``, or None when links are off or cannot apply."""
     upstream = upstream_of(server_url) if enabled else None
     if upstream is None:
         return None
-    return LinkHub(socket_path, upstream).start()
+    return Switchboard(upstream).start()

@@ -1,6 +1,6 @@
-"""The link hub and its client: ports per node, targets, fault values, errors.
+"""The link switchboard and its client: ports per node, targets, fault values, errors.
 
-A real :class:`LinkHub` (its own loop thread and Unix socket under a short
+A real :class:`Switchboard` (its own loop thread, behind a real control socket under a short
 temporary HOME) driven through :class:`LinkClient`; the pure target and value
 rules on their own.
 """
@@ -15,8 +15,9 @@ import pytest
 from resonate_rpc_cli.contracts.errors import ExitStatus, NotRunningError, RpcdemoError, UsageError
 from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.links.client import LinkClient
-from resonate_rpc_cli.links.hub import LinkHub, start_hub, upstream_of
-from resonate_rpc_cli.links.targets import check_delay, check_seconds, resolve_target
+from resonate_rpc_cli.links.rules import check_delay, check_seconds, resolve_target
+from resonate_rpc_cli.links.switchboard import Switchboard, start_switchboard, upstream_of
+from resonate_rpc_cli.supervisor.control import ControlServer
 from tests.procs import short_home
 
 NAMES = ["gateway", "service-a-1", "service-b-1", "service-b-2"]
@@ -31,31 +32,35 @@ def home() -> Iterator[Home]:
 
 
 @pytest.fixture
-def hub(home: Home) -> Iterator[LinkHub]:
+def switchboard(home: Home) -> Iterator[Switchboard]:
     with socket.socket() as s:  # a port nobody listens on: the control side needs no server
         s.bind(("127.0.0.1", 0))
         port = int(s.getsockname()[1])
-    started = LinkHub(home.links_socket, ("127.0.0.1", port)).start()
+    started = Switchboard(("127.0.0.1", port)).start()
+    control = ControlServer(home, links=started)  # link ops need no supervisor loop
+    control.start()
     try:
         for name in NAMES:
             started.url_for(name)
         yield started
     finally:
+        control.close()
         started.close()
 
 
-def test_each_node_keeps_one_port_and_a_dropped_slot_loses_its_link(hub: LinkHub) -> None:
-    urls = {name: hub.url_for(name) for name in NAMES}
+def test_each_node_keeps_one_port_and_a_dropped_slot_loses_its_link(
+        home: Home, switchboard: Switchboard) -> None:
+    urls = {name: switchboard.url_for(name) for name in NAMES}
     assert len(set(urls.values())) == len(NAMES)
     assert all(u.startswith("http://127.0.0.1:") for u in urls.values())
-    assert hub.url_for("service-b-1") == urls["service-b-1"]  # a respawn keeps its link
-    hub.drop("service-b-2")
-    assert [s.node for s in LinkClient(Home(hub.socket_path.parent.parent)).status()] == \
-        ["gateway", "service-a-1", "service-b-1"]
+    assert switchboard.url_for("service-b-1") == urls["service-b-1"]  # a respawn keeps its link
+    switchboard.drop("service-b-2")
+    assert [s.node for s in LinkClient(home).status()] == ["gateway", "service-a-1",
+                                                           "service-b-1"]
 
 
 def test_a_group_target_breaks_every_node_of_the_group_and_heal_clears_all(
-        home: Home, hub: LinkHub) -> None:
+        home: Home, switchboard: Switchboard) -> None:
     client = LinkClient(home)
     touched = client.partition("service-b", for_s=30)
     assert [(s.node, s.state) for s in touched] == [
@@ -83,7 +88,7 @@ def test_a_group_target_breaks_every_node_of_the_group_and_heal_clears_all(
     (lambda c: c.delay("service-b-1", -5), "delay must be between 0 and"),
 ])
 def test_bad_targets_and_values_are_one_line_usage_errors(
-        home: Home, hub: LinkHub, call: object, message: str) -> None:
+        home: Home, switchboard: Switchboard, call: object, message: str) -> None:
     with pytest.raises(RpcdemoError) as info:
         call(LinkClient(home))  # type: ignore[operator]
     assert info.value.status is ExitStatus.USAGE
@@ -117,5 +122,5 @@ def test_links_front_plain_http_servers_only(home: Home) -> None:
     assert upstream_of("http://127.0.0.1:8001") == ("127.0.0.1", 8001)
     assert upstream_of("http://db-host") == ("db-host", 80)
     assert upstream_of("https://db-host:8443") is None
-    assert start_hub(home.links_socket, "https://db-host:8443", enabled=True) is None
-    assert start_hub(home.links_socket, "http://127.0.0.1:8001", enabled=False) is None
+    assert start_switchboard("https://db-host:8443", enabled=True) is None
+    assert start_switchboard("http://127.0.0.1:8001", enabled=False) is None

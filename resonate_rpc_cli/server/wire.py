@@ -1,0 +1,197 @@
+"""The wire: every response and pushed message in the shapes of the Rust server's types.
+
+The engine answers flat responses built from the SDK's ``ServerState`` records
+(``201`` for a create, a pending promise's ``value`` ``null``, task records
+with ``promiseId`` and no ``resumes``, error text under ``error``). Clients
+that type-check what they receive (the TypeScript SDK 0.11.5 does, with the
+types of ``src/types.rs`` of resonatehq/resonate at c8d7c7ba) refuse those.
+This module is the one place that turns them into exactly what the Rust
+server sends; nothing else changes them, so the state, the store and the
+unit tests keep the flat form.
+
+* :func:`envelope`: a flat response → ``{kind, head: {corrId, status,
+  version}, data}``. Status ``201`` becomes ``200`` (the Rust server answers
+  ``200`` to every success but a suspend's redirect, ``300``); an error's
+  ``data`` is its message string; records are shaped by :func:`promise_record`,
+  :func:`task_record`, :func:`schedule_record`; a ``task.fence`` ``action``
+  is a whole response envelope (``src/server.rs:1870-1880, 1947-1965``).
+* :func:`message`: an outgoing ``execute``/``unblock`` message for ``GET
+  /poll``: ``{kind, head, data}`` (``src/types.rs`` ``ExecuteMsg``;
+  ``src/processing/processing_messages.rs``).
+
+Fields the Rust types omit when absent (``settledAt``, a task's ``ttl`` and
+``pid``, a schedule's ``lastRunAt``, a value's ``headers``/``data``, a page's
+``cursor``) are omitted here, never ``null``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from resonate_base import PROTOCOL_VERSION
+
+#: The message an error without text of its own carries, per status (src/server.rs).
+_DEFAULT_ERRORS = {400: "Invalid request", 404: "Not found",
+                   409: "Task version mismatch or invalid state", 422: "Unprocessable request"}
+#: Keys whose value is one record, or a list of records, of one type.
+_PROMISE_FIELDS = ("promise",)
+_PROMISE_LISTS = ("promises", "preload")
+
+
+def promise_value(v: Any) -> dict[str, Any]:
+    """A ``PromiseValue``: ``{headers?, data?}``, ``{}`` for ``null`` (never ``null`` inside).
+
+    A value already in that shape is returned as is (it is serialized at once,
+    never changed).
+    """
+    if type(v) is not dict:
+        return {}
+    headers = v.get("headers")
+    data = v.get("data")
+    if headers is not None and data is not None and len(v) == 2:
+        return v
+    out: dict[str, Any] = {}
+    if headers is not None:
+        out["headers"] = headers
+    if data is not None:
+        out["data"] = data
+    return out
+
+
+def promise_record(rec: dict[str, Any]) -> dict[str, Any]:
+    """A ``PromiseRecord``: param/value as :func:`promise_value`, ``settledAt`` only if set."""
+    tags = rec.get("tags")
+    out = {"id": rec.get("id"), "state": rec.get("state"),
+           "param": promise_value(rec.get("param")), "value": promise_value(rec.get("value")),
+           "tags": tags if type(tags) is dict else {},
+           "timeoutAt": rec.get("timeoutAt"), "createdAt": rec.get("createdAt")}
+    settled = rec.get("settledAt")
+    if settled is not None:
+        out["settledAt"] = settled
+    return out
+
+
+def task_record(rec: dict[str, Any]) -> dict[str, Any]:
+    """A ``TaskRecord``: ``{id, state, version, resumes, ttl?, pid?}`` (``resumes`` a count)."""
+    resumes = rec.get("resumes", 0)
+    out: dict[str, Any] = {
+        "id": rec.get("id"),
+        "state": rec.get("state"),
+        "version": rec.get("version"),
+        "resumes": resumes if isinstance(resumes, int) else len(resumes or ()),
+    }
+    for key in ("ttl", "pid"):
+        if rec.get(key) is not None:
+            out[key] = rec[key]
+    for key, value in rec.items():  # rpcdemo's extras (``rpcdemo``), when turned on
+        if key not in out and key not in ("promiseId", "resumes", "ttl", "pid"):
+            out[key] = value
+    return out
+
+
+def schedule_record(rec: dict[str, Any]) -> dict[str, Any]:
+    """A ``ScheduleRecord``: ``promiseParam`` a value object, ``lastRunAt`` only if set."""
+    out = dict(rec)
+    out["promiseParam"] = promise_value(rec.get("promiseParam"))
+    if not isinstance(out.get("promiseTags"), dict):
+        out["promiseTags"] = {}
+    if out.get("lastRunAt") is None:
+        out.pop("lastRunAt", None)
+    return out
+
+
+def shape_data(kind: str, data: dict[str, Any], corr_id: Any,
+               action_kind: Any = None) -> dict[str, Any]:
+    """The ``data`` of a successful response of ``kind``, every record in its Rust shape."""
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        if key in _PROMISE_FIELDS and isinstance(value, dict):
+            out[key] = promise_record(value)
+        elif key in _PROMISE_LISTS and isinstance(value, list):
+            out[key] = [promise_record(r) for r in value if isinstance(r, dict)]
+        elif key == "task" and isinstance(value, dict):
+            out[key] = task_record(value)
+        elif key == "tasks" and isinstance(value, list):
+            out[key] = [task_record(r) for r in value if isinstance(r, dict)]
+        elif key == "schedule" and isinstance(value, dict):
+            out[key] = schedule_record(value)
+        elif key == "schedules" and isinstance(value, list):
+            out[key] = [schedule_record(r) for r in value if isinstance(r, dict)]
+        elif key == "action" and kind == "task.fence":
+            out[key] = _fence_action(value, corr_id, action_kind)
+        elif key == "redirect" or (key == "cursor" and value is None):
+            continue
+        elif value is not None:
+            out[key] = value
+    return out
+
+
+def _fence_action(action: Any, corr_id: Any, action_kind: Any) -> dict[str, Any]:
+    """The fenced request's own response envelope (src/server.rs:1870-1880, 1947-1965)."""
+    data = action.get("data") if isinstance(action, dict) else None
+    promise = data.get("promise") if isinstance(data, dict) else None
+    status = 200 if isinstance(promise, dict) else 404
+    return {
+        "kind": action_kind if isinstance(action_kind, str) else "promise.create",
+        "head": {"corrId": _corr(corr_id), "status": status, "version": PROTOCOL_VERSION},
+        "data": {"promise": promise_record(promise)} if isinstance(promise, dict)
+        else "Promise not found",
+    }
+
+
+def envelope(flat: dict[str, Any], action_kind: Any = None) -> dict[str, Any]:
+    """The Rust server's response envelope for one flat response.
+
+    ``action_kind``: the ``action.kind`` of a ``task.fence`` request (its
+    response's inner envelope names it).
+    """
+    kind = flat.get("kind")
+    corr_id = flat.get("corrId")
+    status = flat.get("status")
+    status = 200 if status == 201 or not isinstance(status, int) else status
+    kind = kind if isinstance(kind, str) else "unknown"
+    if status >= 400:
+        error = flat.get("error")
+        data: Any = error if isinstance(error, str) and error else _DEFAULT_ERRORS.get(
+            status, f"request failed with status {status}")
+    else:
+        rest = {k: v for k, v in flat.items() if k not in ("kind", "corrId", "status", "error")}
+        data = shape_data(kind, rest, corr_id, action_kind)
+    return {"kind": kind,
+            "head": {"corrId": _corr(corr_id), "status": status, "version": PROTOCOL_VERSION},
+            "data": data}
+
+
+def message(msg: Any, server_url: str) -> Any:
+    """A pushed message as the Rust server pushes it on ``GET /poll``.
+
+    ``execute``: ``{"kind": "execute", "head": {"serverUrl"}, "data": {"task": {id,
+    version}}}``; ``unblock``: ``{"kind": "unblock", "head": {}, "data": {"promise"}}``
+    with the promise record shaped. Anything else passes unchanged.
+    """
+    if not isinstance(msg, dict):
+        return msg
+    kind = msg.get("kind")
+    raw = msg.get("data")
+    data: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    if kind == "execute":
+        return {"kind": "execute", "head": {"serverUrl": server_url}, "data": data}
+    if kind == "unblock":
+        promise = data.get("promise")
+        return {"kind": "unblock", "head": {},
+                "data": {"promise": promise_record(promise) if isinstance(promise, dict)
+                         else promise}}
+    return msg
+
+
+def execute_message(task_id: str, version: int, server_url: str) -> dict[str, Any]:
+    """The ``execute`` message for one pending task."""
+    return {"kind": "execute", "head": {"serverUrl": server_url},
+            "data": {"task": {"id": task_id, "version": version}}}
+
+
+def _corr(corr_id: Any) -> str:
+    """The Rust server's ``corrId`` is a string (``"0"`` when the request had none)."""
+    if isinstance(corr_id, str):
+        return corr_id
+    return "0" if corr_id is None else str(corr_id)

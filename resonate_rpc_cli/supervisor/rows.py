@@ -1,0 +1,81 @@
+"""The node row: one node slot as the supervisor reports it, from its table to every view.
+
+:class:`NodeRow` is what :meth:`~.manager.Supervisor.snapshot` returns, what
+:class:`~.client.SupervisorClient` hands back, and what ``status``, the live
+view, ``doctor`` and chaos read. Its JSON form (:meth:`NodeRow.to_dict`, the
+``status --json`` node keys in their order) exists only at the control
+socket and in ``--json`` output.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+def _opt_int(value: object) -> int | None:
+    return int(value) if isinstance(value, int | float | str) and str(value) != "" else None
+
+
+@dataclass(frozen=True)
+class NodeRow:
+    """One node slot: its process (``pid`` None when it has none), state and history."""
+
+    name: str
+    group: str
+    pid: int | None
+    state: str
+    restarts: int = 0
+    #: seconds since this incarnation started; None without a live process
+    uptime_s: float | None = None
+    #: the Resonate pid of the current incarnation; None before the first start
+    node_id: str | None = None
+    incarnation: int = 0
+    log: str | None = None
+    last_exit: int | None = None
+    #: Resonate pids of earlier incarnations, oldest first
+    past_node_ids: tuple[str, ...] = ()
+    #: scaled away: the slot goes once its process has exited
+    retiring: bool = False
+
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any]) -> NodeRow:
+        """Parse one JSON row (missing optional keys take their defaults)."""
+        uptime = doc.get("uptime_s")
+        return cls(
+            name=str(doc["name"]), group=str(doc["group"]), pid=_opt_int(doc.get("pid")),
+            state=str(doc["state"]), restarts=int(doc.get("restarts") or 0),
+            uptime_s=float(uptime) if uptime is not None else None,
+            node_id=str(doc["node_id"]) if doc.get("node_id") else None,
+            incarnation=int(doc.get("incarnation") or 0),
+            log=str(doc["log"]) if doc.get("log") else None,
+            last_exit=_opt_int(doc.get("last_exit")),
+            past_node_ids=tuple(str(i) for i in doc.get("past_node_ids") or ()),
+            retiring=bool(doc.get("retiring", False)),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON row (the keys of ``status --json``'s nodes, in their order)."""
+        return {
+            "name": self.name, "group": self.group, "pid": self.pid, "state": self.state,
+            "restarts": self.restarts, "uptime_s": self.uptime_s, "node_id": self.node_id,
+            "incarnation": self.incarnation, "log": self.log, "last_exit": self.last_exit,
+            "past_node_ids": list(self.past_node_ids), "retiring": self.retiring,
+        }
+
+
+@dataclass(frozen=True)
+class Signalled:
+    """A node ``kill`` sent a signal to (``signal`` without ``SIG``: KILL, TERM, STOP, CONT)."""
+
+    name: str
+    pid: int
+    signal: str
+
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any]) -> Signalled:
+        return cls(str(doc["name"]), int(doc["pid"]), str(doc["signal"]))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "pid": self.pid, "signal": self.signal}
