@@ -16,18 +16,28 @@ Pure functions, no SDK import (the CLI must not pay for it).
 from __future__ import annotations
 
 MAX_ID_LEN = 128
+#: Any promise id, children's lineage included (``root:1.2.3``), as the CLI accepts one.
+MAX_PROMISE_ID_LEN = 1024
 #: Separates a promise id's origin (the root id) from the lineage below it.
 ORIGIN_SEP = ":"
 
 
-def root_id_problem(value: str) -> str | None:
-    """Why ``value`` cannot be a caller-chosen root id, or ``None`` when it can."""
+def promise_id_problem(value: str, max_len: int = MAX_PROMISE_ID_LEN) -> str | None:
+    """Why ``value`` cannot be a promise id (any id the SDK mints, children too), or None."""
     if not value:
         return "must not be empty"
-    if len(value) > MAX_ID_LEN:
-        return f"must be at most {MAX_ID_LEN} characters, got {len(value)}"
+    if len(value) > max_len:
+        return f"must be at most {max_len} characters, got {len(value)}"
     if not value.isprintable() or any(c.isspace() for c in value):
         return "must be printable and contain no spaces"
+    return None
+
+
+def root_id_problem(value: str) -> str | None:
+    """Why ``value`` cannot be a caller-chosen root id, or ``None`` when it can: a
+    promise id (:func:`promise_id_problem`) without the origin separator."""
+    if (problem := promise_id_problem(value, MAX_ID_LEN)) is not None:
+        return problem
     if ORIGIN_SEP in value:
         return f"must not contain {ORIGIN_SEP!r} (Resonate reserves it for child ids)"
     return None

@@ -29,7 +29,7 @@ from resonate_rpc_cli.clients.protocol import ProtocolError, ServerUnreachable
 from resonate_rpc_cli.contracts import tags as tag
 from resonate_rpc_cli.contracts.errors import NotRunningError, RpcdemoError, UsageError
 from resonate_rpc_cli.contracts.home import Home
-from resonate_rpc_cli.contracts.ids import ORIGIN_SEP, root_id_problem
+from resonate_rpc_cli.contracts.ids import ORIGIN_SEP, promise_id_problem, root_id_problem
 from resonate_rpc_cli.contracts.payload import decode_payload
 from resonate_rpc_cli.observe.snapshot import MAX_TREE, PromiseSource
 from resonate_rpc_cli.supervisor.client import SupervisorClient
@@ -38,7 +38,6 @@ from resonate_rpc_cli.supervisor.client import SupervisorClient
 SETTLE_STATES = {"resolve": "resolved", "reject": "rejected", "cancel": "rejected_canceled"}
 #: Passes of ``flow cancel``: a node may create a child between the read and the settle.
 CANCEL_PASSES = 3
-MAX_ID_LEN = 1024
 
 
 @dataclass(frozen=True)
@@ -99,17 +98,6 @@ class FlowCanceled:
     def to_dict(self) -> dict[str, Any]:
         return {"root": self.root, "canceled": list(self.canceled), "left": self.left,
                 "server": self.server_url}
-
-
-def promise_id_problem(value: str) -> str | None:
-    """Why ``value`` cannot be a promise id (any id the SDK mints, children too), or None."""
-    if not value:
-        return "must not be empty"
-    if len(value) > MAX_ID_LEN:
-        return f"must be at most {MAX_ID_LEN} characters, got {len(value)}"
-    if not value.isprintable() or any(c.isspace() for c in value):
-        return "must be printable and contain no spaces"
-    return None
 
 
 def parse_value(text: str | None) -> tuple[bool, Any]:

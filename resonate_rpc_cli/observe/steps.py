@@ -22,10 +22,10 @@ from resonate_rpc_cli.clients.protocol import ServerUnreachable
 from resonate_rpc_cli.contracts import tags as tag
 from resonate_rpc_cli.contracts.errors import NotRunningError, UsageError
 from resonate_rpc_cli.contracts.home import Home
+from resonate_rpc_cli.contracts.ids import promise_id_problem
 from resonate_rpc_cli.contracts.ledger import LedgerEntry, read_ledger
 from resonate_rpc_cli.observe.facts import Call, Lease, node_names_by_id
 from resonate_rpc_cli.observe.leases import NO_EXTRAS, fetch_leases
-from resonate_rpc_cli.observe.settle import promise_id_problem
 from resonate_rpc_cli.observe.snapshot import MAX_TREE, PromiseSource
 from resonate_rpc_cli.supervisor.client import SupervisorClient
 

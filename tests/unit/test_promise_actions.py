@@ -14,6 +14,7 @@ import pytest
 from resonate_rpc_cli.clients.protocol import ProtocolError
 from resonate_rpc_cli.contracts.errors import RpcdemoError, UsageError
 from resonate_rpc_cli.contracts.home import Home
+from resonate_rpc_cli.contracts.ids import promise_id_problem
 from resonate_rpc_cli.contracts.ledger import LedgerEntry
 from resonate_rpc_cli.contracts.payload import decode_payload
 from resonate_rpc_cli.observe import settle
@@ -23,7 +24,6 @@ from resonate_rpc_cli.observe.settle import (
     encode_value,
     error_value,
     parse_value,
-    promise_id_problem,
 )
 from resonate_rpc_cli.observe.steps import build_steps, ledger_facts
 from resonate_rpc_cli.postgres.writes import PgWriter
