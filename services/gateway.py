@@ -30,7 +30,9 @@ from dataclasses import replace
 from types import FrameType
 from typing import Any, NoReturn
 
+from resonate.error import ServerError
 from resonate.handle import ResonateHandle
+from resonate.resonate import Resonate
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from resonate_rpc_cli.contracts import node_env
@@ -53,6 +55,32 @@ DETACHED_CREATE_TIMEOUT_S = 10.0
 STOP_GRACE_S = 2.0
 
 log = logging.getLogger("rpcdemo.gateway")
+
+
+async def flow_outcome(resonate: Resonate, promise_id: str, handle: ResonateHandle[Any]) -> Any:
+    """The value of the flow ``handle`` started; raise the error its promise was rejected with.
+
+    A handle can be rejected by the SDK rather than by the server: the SDK's
+    listener refresh (every 60 s, resonate 0.8.1 ``Resonate._run_refresh``)
+    re-registers every pending subscription, including one whose
+    ``promise.create`` is still in flight; the server answers that
+    ``promise.register_listener`` 404 and the SDK settles the handle rejected
+    with "promise <id> not found" although the create succeeds a moment later.
+    So a rejection is read once more from the server, through a fresh
+    subscription (``resonate.get``): the server's record is the flow's outcome
+    (its value, the wait for it, or its real error). If the server answers 404
+    there too, the promise really is gone and the first error stands.
+    """
+    try:
+        return await handle.result()
+    except Exception as first:
+        try:
+            again = await resonate.get(promise_id)
+        except ServerError as exc:
+            if exc.code == 404:
+                raise first from None
+            raise
+    return await again.result()
 
 
 class SdkBridge:
@@ -127,7 +155,8 @@ class SdkBridge:
 
         async def run() -> Any:
             handle = await self._hand_off(flow, req)
-            return await handle.result()
+            assert self.node.resonate is not None
+            return await flow_outcome(self.node.resonate, req.promise_id, handle)
 
         return self._run_flow(run(), req.timeout_s)
 
