@@ -160,6 +160,5 @@ def server(ctx: typer.Context, *, settings: dict[str, Any]) -> None:
     config = check_auth(ServerConfig(**settings))
     validate(config)
     home = home_of(ctx)
-    if not config.memory and config.store is None:
-        home.ensure()
-    serve(with_store(config, home.store_path))
+    in_home = not config.memory and config.store is None
+    serve(with_store(config, home.store_path), prepare=home.ensure if in_home else None)

@@ -29,7 +29,7 @@ from resonate.connections.local import OutgoingMessage, unwrap_request_envelope
 
 from resonate_rpc_cli import __version__
 from resonate_rpc_cli.server import wire
-from resonate_rpc_cli.server.auth import load_authorizer
+from resonate_rpc_cli.server.auth import Authorizer
 from resonate_rpc_cli.server.config import ServerConfig
 from resonate_rpc_cli.server.delivery import Address, Hub, Listener, Push
 from resonate_rpc_cli.server.engine import KNOWN_KINDS, SEARCHES, Engine, error_response
@@ -57,14 +57,14 @@ class EmbeddedServer:
 
     def __init__(
         self, config: ServerConfig, engine: Engine,
-        on_fatal: Callable[[str], None] | None = None,
+        on_fatal: Callable[[str], None] | None = None, auth: Authorizer | None = None,
     ) -> None:
         self.config = config
         self.engine = engine
         engine.progress.visible = config.extras  # --no-extras: plain task records
         self.hub = Hub(config.hold_max, config.hold_age_s)
         self.on_fatal = on_fatal
-        self.auth = load_authorizer(config)  # None: auth off; UsageError: a bad key
+        self.auth = auth  # None: auth off (serve() loads it before anything is created)
         self.fatal: str | None = None
         #: the last ``execute`` per task: where and when (no duplicates to one process)
         self.executes = ExecuteLog()

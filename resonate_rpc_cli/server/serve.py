@@ -19,12 +19,14 @@ import errno
 import logging
 import signal
 import sys
+from collections.abc import Callable
 from typing import TextIO
 
 from aiohttp import web
 
 from resonate_rpc_cli.contracts.errors import NotRunningError, RpcdemoError
 from resonate_rpc_cli.server.app import EmbeddedServer
+from resonate_rpc_cli.server.auth import Authorizer, load_authorizer
 from resonate_rpc_cli.server.config import ServerConfig
 from resonate_rpc_cli.server.engine import Engine
 from resonate_rpc_cli.server.store import Store, StoreError
@@ -32,8 +34,16 @@ from resonate_rpc_cli.server.store import Store, StoreError
 log = logging.getLogger("rpcdemo.server")
 
 
-def serve(config: ServerConfig, out: TextIO | None = None) -> None:
-    """Serve until SIGTERM/SIGINT (then return normally); raise ``RpcdemoError`` on failure."""
+def serve(config: ServerConfig, out: TextIO | None = None,
+          prepare: Callable[[], None] | None = None) -> None:
+    """Serve until SIGTERM/SIGINT (then return normally); raise ``RpcdemoError`` on failure.
+
+    The auth key is read first (a bad one: :class:`UsageError`, exit 2), then
+    ``prepare`` runs (what must exist before the store opens: the CLI's HOME), so
+    bad input creates nothing."""
+    auth = load_authorizer(config)
+    if prepare is not None:
+        prepare()
     engine = open_engine(config)
     if config.journal is not None:
         try:
@@ -42,7 +52,7 @@ def serve(config: ServerConfig, out: TextIO | None = None) -> None:
             engine.close()
             raise NotRunningError(f"cannot open the journal {config.journal}: {exc}") from exc
     try:
-        asyncio.run(_serve(config, engine, out or sys.stdout))
+        asyncio.run(_serve(config, engine, out or sys.stdout, auth))
     finally:
         try:
             engine.close()
@@ -61,7 +71,8 @@ def open_engine(config: ServerConfig) -> Engine:
         raise NotRunningError(str(exc)) from exc
 
 
-async def _serve(config: ServerConfig, engine: Engine, out: TextIO) -> None:
+async def _serve(config: ServerConfig, engine: Engine, out: TextIO,
+                 auth: Authorizer | None) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     fatal: list[str] = []
@@ -70,7 +81,7 @@ async def _serve(config: ServerConfig, engine: Engine, out: TextIO) -> None:
         fatal.append(message)
         stop.set()
 
-    server = EmbeddedServer(config, engine, on_fatal=on_fatal)
+    server = EmbeddedServer(config, engine, on_fatal=on_fatal, auth=auth)
     runner = web.AppRunner(
         server.make_app(), handle_signals=False, access_log=None,
         shutdown_timeout=1.0, handler_cancellation=True,

@@ -124,6 +124,10 @@ def test_server_with_a_bad_key_file_is_exit_2_and_binds_nothing(home: Path, tmp_
                                "--auth-public-key", str(pem))
         assert code == 2 and message in err, err
         assert len(err.strip().splitlines()) == 1, err
+        # a durable server too: the key is read before HOME or its store is created
+        code, _, err = rpcdemo(home / "fresh", "server", "--port", str(port),
+                               "--auth-public-key", str(pem))
+        assert code == 2 and message in err and not (home / "fresh").exists(), err
     code, _, err = rpcdemo(home, "server", "--memory", "--auth-iss", "me")
     assert code == 2 and "need --auth-public-key" in err
     with socket.socket() as s:
