@@ -46,6 +46,7 @@ from resonate_rpc_cli.clients.protocol import (
 )
 from resonate_rpc_cli.contracts import tags as tag
 from resonate_rpc_cli.contracts.errors import ExitStatus, NotRunningError, RpcdemoError, UsageError
+from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.contracts.ids import origin_of
 from resonate_rpc_cli.contracts.ledger import LedgerEntry, read_ledger
 from resonate_rpc_cli.contracts.naming import SERVER
@@ -248,8 +249,8 @@ def execute(
     root_set = {p.promise_id for p in record.plans}
     record.ledger = [e for e in read_ledger(topology.ledger_dir)
                      if origin_of(e.promise_id) in root_set]
-    # HOME/run/transitions.jsonl (contracts/home.py), beside HOME/ledger
-    record.journal = read_journal(topology.ledger_dir.parent / "run" / "transitions.jsonl",
+    # the HOME whose ledger this is: HOME/ledger (contracts/home.py)
+    record.journal = read_journal(Home(topology.ledger_dir.parent).transitions_path,
                                   record.started_ms)
     return record
 

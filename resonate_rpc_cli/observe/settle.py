@@ -26,12 +26,12 @@ from typing import Any
 
 from resonate_rpc_cli.backends import read_client, write_client
 from resonate_rpc_cli.clients.protocol import ProtocolError, ServerUnreachable
-from resonate_rpc_cli.contracts import tags as tag
 from resonate_rpc_cli.contracts.errors import NotRunningError, RpcdemoError, UsageError
 from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.contracts.ids import ORIGIN_SEP, promise_id_problem, root_id_problem
 from resonate_rpc_cli.contracts.payload import decode_payload
-from resonate_rpc_cli.observe.snapshot import MAX_TREE, PromiseSource
+from resonate_rpc_cli.observe.snapshot import PromiseSource
+from resonate_rpc_cli.observe.steps import tree_records
 from resonate_rpc_cli.supervisor.client import SupervisorClient
 
 #: What the operator may settle a promise to, by command.
@@ -196,19 +196,12 @@ def cancel_flow(home: Home, root: str, message: str = "canceled by rpcdemo flow 
 def _tree(source: PromiseSource, root: str) -> dict[str, str]:
     """Promise id -> state of every promise of ``root``'s tree (UsageError if none)."""
     try:
-        records = source.search(tags={tag.ORIGIN: root}, limit=MAX_TREE)
-        states = {str(r["id"]): str(r.get("state", "?")).lower() for r in records}
-        if root not in states:
-            rec = source.client.promise_get(root)
-            if rec is not None:
-                states[root] = str(rec.get("state", "?")).lower()
+        records = tree_records(source, root)
     except ServerUnreachable as exc:
         raise NotRunningError(str(exc)) from None
     except ProtocolError as exc:
         raise RpcdemoError(f"the server refused to read {root}: {exc}") from None
-    if root not in states:
-        raise UsageError(f"no promise {root!r} on {source.client.url}")
-    return states
+    return {str(r["id"]): str(r.get("state", "?")).lower() for r in records}
 
 
 def _get(url: str, promise_id: str) -> dict[str, Any]:

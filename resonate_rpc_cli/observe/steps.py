@@ -106,7 +106,7 @@ def flow_steps(home: Home, root: str) -> FlowSteps:
     source = PromiseSource(url, timeout_s=5.0)
     notices: list[str] = []
     try:
-        records = _tree(source, root)
+        records = tree_records(source, root)
         leases, notice = fetch_leases(source)
         info = source.info()
     except ServerUnreachable as exc:
@@ -127,7 +127,8 @@ def flow_steps(home: Home, root: str) -> FlowSteps:
     return FlowSteps(root, url, steps, notices)
 
 
-def _tree(source: PromiseSource, root: str) -> list[dict[str, Any]]:
+def tree_records(source: PromiseSource, root: str) -> list[dict[str, Any]]:
+    """Every promise record of ``root``'s tree (UsageError if the server does not hold it)."""
     records = {str(r["id"]): r for r in source.search(tags={tag.ORIGIN: root}, limit=MAX_TREE)}
     if root not in records:
         rec = source.client.promise_get(root)

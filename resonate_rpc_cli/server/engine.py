@@ -241,7 +241,8 @@ class Engine:
     def restart_grace(self, now: int | None = None) -> int:
         """Give every held lease a full TTL from ``now``; return how many were extended.
 
-        Called once after loading a store: while the server was down no holder
+        For an engine made by :meth:`load` (a served store gets the same grace
+        per task as the loader reads it, :meth:`open`): while the server was down no holder
         could heartbeat, so a lease that lapsed during the outage says nothing
         about its holder. Without this, a restart releases every lease older
         than its TTL and live nodes redo steps they are about to finish.

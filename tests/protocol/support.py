@@ -27,7 +27,7 @@ from typing import Any
 from tests.procs import PYTHON, ProcGroup, free_port, spawn, wait_until
 from tests.protocol import schema
 
-PROTOCOL_VERSION = "2026-04-01"
+PROTOCOL_VERSION = schema.PROTOCOL_VERSION
 MODES = ("memory", "durable", "resonate-pg")
 _corr = itertools.count()
 
