@@ -35,9 +35,10 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
-from resonate.connections.local import wrap_response_envelope
+from resonate_base import PROTOCOL_VERSION
 
 from resonate_rpc_cli.contracts.errors import UsageError
+from resonate_rpc_cli.server import wire
 from resonate_rpc_cli.server.config import ServerConfig
 from resonate_rpc_cli.server.engine import error_response
 
@@ -49,7 +50,7 @@ LEEWAY_S = 60
 #: Verified tokens remembered at most (the cache is cleared when full).
 CACHE_MAX = 4096
 #: src/types.rs ``SUPPORTED_VERSIONS`` (checked before the token, as server.rs does)
-SUPPORTED_VERSIONS = ("2026-04-01",)
+SUPPORTED_VERSIONS = (PROTOCOL_VERSION,)
 UNAUTHORIZED = (401, "Unauthorized")
 FORBIDDEN = (403, "Forbidden")
 
@@ -117,7 +118,7 @@ class Authorizer:
         if isinstance(envelope, dict):
             kind, head = envelope.get("kind"), envelope.get("head")
             corr_id = head.get("corrId") if isinstance(head, dict) else None
-        body = _json.encode(wrap_response_envelope(error_response(kind, corr_id, *refused)))
+        body = _json.encode(wire.envelope(error_response(kind, corr_id, *refused)))
         return web.Response(body=body, status=refused[0], content_type="application/json")
 
     def middleware(self) -> Middleware:
