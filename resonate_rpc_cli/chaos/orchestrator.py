@@ -22,8 +22,6 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,6 +37,7 @@ from resonate_rpc_cli.chaos.stopper import RunGuard, Stopper, TopologyWatch
 from resonate_rpc_cli.chaos.supply import FlowPlan, FlowSupply
 from resonate_rpc_cli.chaos.targets import ChaosTopology, LinkControl
 from resonate_rpc_cli.chaos.workload import Workload
+from resonate_rpc_cli.clients.http import http_ok
 from resonate_rpc_cli.clients.protocol import (
     ProtocolError,
     ReadClient,
@@ -84,14 +83,6 @@ def new_run_tag() -> str:
     return secrets.token_hex(4)
 
 
-def _http_ok(url: str, timeout_s: float = 2.0) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=timeout_s) as resp:
-            return int(resp.status) == 200
-    except (urllib.error.URLError, OSError):
-        return False
-
-
 def wait_healthy(topology: ChaosTopology, timeout_s: float = 20.0,
                  stop: threading.Event | None = None) -> None:
     """Wait until the server (its read side) and the gateway (``/health``) answer (or
@@ -100,7 +91,7 @@ def wait_healthy(topology: ChaosTopology, timeout_s: float = 20.0,
     reader = read_client(topology.server_url, timeout_s=2.0)
     while True:
         server = reader.healthy()
-        gateway = _http_ok(topology.gateway_url.rstrip("/") + "/health")
+        gateway = http_ok(topology.gateway_url.rstrip("/") + "/health", 2.0)
         if (server and gateway) or (stop is not None and stop.is_set()):
             return
         if time.monotonic() >= deadline:
