@@ -71,6 +71,16 @@ class ReleaseOutcome:
     released: tuple[str, ...] | None
     detail: str
 
+    @classmethod
+    def failed(cls, node: str, node_id: str, exc: Exception) -> ReleaseOutcome:
+        """The server could not be asked; the leases lapse after the TTL."""
+        return cls(node, node_id, None, f"release failed ({exc}); leases lapse after the TTL")
+
+    @classmethod
+    def done(cls, node: str, node_id: str, ids: tuple[str, ...]) -> ReleaseOutcome:
+        """``ids`` were handed back to the group."""
+        return cls(node, node_id, ids, f"{len(ids)} lease(s) of {node_id} back to the group")
+
 
 #: One lease release, run on the releaser's thread: (node name, node id) -> outcome.
 Release = Callable[[str, str], ReleaseOutcome]
@@ -220,3 +230,9 @@ def refuse_exposure(settings: ServerSettings, *, tokens: bool, listens: bool) ->
             and not is_loopback(settings.host)):
         raise UsageError(f"--host {settings.host} would let anyone who reaches it drive the "
                          "server: add --auth (tokens) or --insecure")
+
+
+def refuse_retain(settings: ServerSettings) -> None:
+    """Only our embedded server forgets settled flows; the others refuse ``--retain``."""
+    if settings.retain_s is not None:
+        raise UsageError("--retain (retain in the topology file) needs the embedded server")

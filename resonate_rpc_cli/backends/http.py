@@ -18,19 +18,14 @@ from resonate_rpc_cli.backends.base import (
     ServerSettings,
     Stoppable,
     refuse_exposure,
+    refuse_retain,
 )
 from resonate_rpc_cli.clients.http import exchange, http_ok
 from resonate_rpc_cli.clients.protocol import ReadClient, ResonateClient, WriteClient
 from resonate_rpc_cli.clients.tokens import server_token
 from resonate_rpc_cli.contracts.connectors import HTTP
-from resonate_rpc_cli.contracts.errors import NotRunningError, UsageError
+from resonate_rpc_cli.contracts.errors import NotRunningError
 from resonate_rpc_cli.contracts.home import Home
-
-
-def refuse_retain(settings: ServerSettings) -> None:
-    """Only our embedded server forgets settled flows; the others refuse ``--retain``."""
-    if settings.retain_s is not None:
-        raise UsageError("--retain (retain in the topology file) needs the embedded server")
 
 
 class ExtrasRelease:
@@ -54,8 +49,7 @@ class ExtrasRelease:
         try:
             status, raw = self._http("POST", "/rpcdemo/release", body)
         except OSError as exc:
-            return ReleaseOutcome(node, node_id, None,
-                                  f"release failed ({exc}); leases lapse after the TTL")
+            return ReleaseOutcome.failed(node, node_id, exc)
         if status == 404:
             self._extras = None  # the server changed under us; ask again next time
         if status != 200:
@@ -66,8 +60,7 @@ class ExtrasRelease:
             ids = tuple(str(t) for t in released)
         except (ValueError, KeyError, TypeError):
             return ReleaseOutcome(node, node_id, None, "release answered nonsense")
-        return ReleaseOutcome(node, node_id, ids,
-                              f"{len(ids)} lease(s) of {node_id} back to the group")
+        return ReleaseOutcome.done(node, node_id, ids)
 
     def _has_extras(self) -> bool:
         if self._extras:

@@ -22,8 +22,8 @@ from resonate_rpc_cli.backends.base import (
     ServerSettings,
     Stoppable,
     refuse_exposure,
+    refuse_retain,
 )
-from resonate_rpc_cli.backends.http import refuse_retain
 from resonate_rpc_cli.clients.protocol import (
     ProtocolError,
     ReadClient,
@@ -60,10 +60,8 @@ class PgRelease:
         try:
             ids = tuple(release_held(self.db, node_id))
         except (ServerUnreachable, ProtocolError) as exc:
-            return ReleaseOutcome(node, node_id, None,
-                                  f"release failed ({exc}); leases lapse after the TTL")
-        return ReleaseOutcome(node, node_id, ids,
-                              f"{len(ids)} lease(s) of {node_id} back to the group")
+            return ReleaseOutcome.failed(node, node_id, exc)
+        return ReleaseOutcome.done(node, node_id, ids)
 
 
 class PostgresBackend:

@@ -15,18 +15,24 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import itertools
+import json
 import threading
 from collections.abc import Sequence
 from typing import Any, Protocol
 
 import psycopg
 from psycopg.conninfo import make_conninfo
+from resonate_base import PROTOCOL_VERSION
 
 from resonate_rpc_cli.clients.protocol import ProtocolError, ServerUnreachable
 from resonate_rpc_cli.postgres.urls import redact
 
 #: SQLSTATE of "insufficient privilege".
 DENIED = "42501"
+#: The schema's one protocol entry (``release.py``: task.release; ``writes.py``: promise.settle).
+RPC_SQL = "SELECT resonate.resonate_rpc(%s::jsonb)"
+_corr = itertools.count(1)
 
 
 class Rows(Protocol):
@@ -119,3 +125,16 @@ def schema_answers(url: str, timeout_s: float = 1.0) -> bool:
     except psycopg.Error:
         return False
     return bool(row and row[0])
+
+
+def rpc(db: Rows, kind: str, data: dict[str, Any], tag: str) -> dict[str, Any]:
+    """Send one ``kind`` request through ``resonate.resonate_rpc``; its reply envelope
+    (``{}`` when there is none). ``tag`` names the caller in the ``corrId``."""
+    request = json.dumps({
+        "kind": kind,
+        "head": {"corrId": f"rpcdemo-{tag}-{next(_corr)}", "version": PROTOCOL_VERSION},
+        "data": data,
+    })
+    rows = db.rows(RPC_SQL, (request,))
+    reply = rows[0][0] if rows else None
+    return reply if isinstance(reply, dict) else {}

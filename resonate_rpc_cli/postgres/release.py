@@ -15,26 +15,10 @@ live or paused one); the supervisor's failover rule guarantees that.
 
 from __future__ import annotations
 
-import itertools
-import json
-
-from resonate_base import PROTOCOL_VERSION
-
-from resonate_rpc_cli.postgres.db import Rows
+from resonate_rpc_cli.postgres.db import Rows, rpc
 
 HELD_SQL = ("SELECT id, version FROM resonate.tasks WHERE state = 'acquired' AND pid = %s "
             "ORDER BY id")
-RPC_SQL = "SELECT resonate.resonate_rpc(%s::jsonb)"
-_corr = itertools.count(1)
-
-
-def release_request(task_id: str, version: int) -> str:
-    """The ``task.release`` envelope for one task at ``version``."""
-    return json.dumps({
-        "kind": "task.release",
-        "head": {"corrId": f"rpcdemo-release-{next(_corr)}", "version": PROTOCOL_VERSION},
-        "data": {"id": task_id, "version": version},
-    })
 
 
 def release_held(db: Rows, node_id: str) -> list[str]:
@@ -44,10 +28,9 @@ def release_held(db: Rows, node_id: str) -> list[str]:
     """
     released = []
     for task_id, version in db.rows(HELD_SQL, (node_id,)):
-        rows = db.rows(RPC_SQL, (release_request(str(task_id), int(version)),))
-        reply = rows[0][0] if rows else None
-        head = reply.get("head", {}) if isinstance(reply, dict) else {}
-        if head.get("status") == 200:
+        reply = rpc(db, "task.release", {"id": str(task_id), "version": int(version)},
+                    "release")
+        if reply.get("head", {}).get("status") == 200:
             released.append(str(task_id))
     return released
 

@@ -11,26 +11,10 @@ promise comes back unchanged. The role must be allowed to run
 
 from __future__ import annotations
 
-import itertools
-import json
 from typing import Any
 
-from resonate_base import PROTOCOL_VERSION
-
 from resonate_rpc_cli.clients.protocol import ProtocolError
-from resonate_rpc_cli.postgres.db import Db, Rows
-
-RPC_SQL = "SELECT resonate.resonate_rpc(%s::jsonb)"
-_corr = itertools.count(1)
-
-
-def settle_request(promise_id: str, state: str, value: dict[str, Any]) -> str:
-    """The ``promise.settle`` envelope of one settle."""
-    return json.dumps({
-        "kind": "promise.settle",
-        "head": {"corrId": f"rpcdemo-settle-{next(_corr)}", "version": PROTOCOL_VERSION},
-        "data": {"id": promise_id, "state": state, "value": value},
-    })
+from resonate_rpc_cli.postgres.db import Db, Rows, rpc
 
 
 class PgWriter:
@@ -44,11 +28,11 @@ class PgWriter:
                        ) -> dict[str, Any] | None:
         """The settled (or already settled) record; ``None`` if the database does not hold
         the promise; ProtocolError for any other error status."""
-        rows = self.db.rows(RPC_SQL, (settle_request(promise_id, state, value),))
-        reply = rows[0][0] if rows else None
-        head = reply.get("head") if isinstance(reply, dict) else None
+        reply = rpc(self.db, "promise.settle",
+                    {"id": promise_id, "state": state, "value": value}, "settle")
+        head = reply.get("head")
         status = head.get("status") if isinstance(head, dict) else None
-        data = reply.get("data") if isinstance(reply, dict) else None
+        data = reply.get("data")
         if status == 404:
             return None
         if status != 200 or not isinstance(data, dict) or not isinstance(

@@ -66,10 +66,6 @@ class _Incarnations:
     names: list[str]
     before: dict[str, int]
 
-    @classmethod
-    def now(cls, sup: Supervisor, names: list[str] | None = None) -> _Incarnations:
-        return cls(names or [], {n.label: n.incarnation for n in sup.nodes.values()})
-
     def fresh(self, sup: Supervisor) -> list[dict[str, Any]]:
         nodes = [sup.nodes.get(name) for name in self.names]
         return [{"name": n.label, "pid": n.pid, "node_id": n.node_id or None} for n in nodes
@@ -87,6 +83,10 @@ class _Incarnations:
         done = {row["name"] for row in self.fresh(sup)}
         late = sorted(set(self.names) - done)
         return f"not respawned within {wait_s:g}s: {', '.join(late)}"
+
+
+def _incarnations(sup: Supervisor) -> dict[str, int]:
+    return {n.label: n.incarnation for n in sup.nodes.values()}
 
 
 def _check_running(sup: Supervisor) -> None:
@@ -171,7 +171,7 @@ def kill(
 def _kill(sup: Supervisor, args: dict[str, Any]) -> Outcome:
     """``kill``; with ``respawn``, waits for the new incarnations (``"respawned"``)."""
     count = args.get("count")
-    before = _Incarnations.now(sup)
+    before = _incarnations(sup)
     result = kill(
         sup, str(args["target"]), str(args.get("signal", "KILL")),
         count=int(count) if count is not None else None,
@@ -180,7 +180,7 @@ def _kill(sup: Supervisor, args: dict[str, Any]) -> Outcome:
     )
     doc = {"killed": [k.to_dict() for k in result.killed],
            "respawn_pending": result.respawn_pending}
-    return _Incarnations(result.respawn_pending, before.before).outcome(doc, "respawned")
+    return _Incarnations(result.respawn_pending, before).outcome(doc, "respawned")
 
 
 def respawn(sup: Supervisor, target: str) -> list[str]:
@@ -203,9 +203,9 @@ def respawn(sup: Supervisor, target: str) -> list[str]:
 
 def _respawn(sup: Supervisor, args: dict[str, Any]) -> Outcome:
     """``respawn``; waits for the new incarnations (``"running"``)."""
-    before = _Incarnations.now(sup)
+    before = _incarnations(sup)
     names = respawn(sup, str(args["target"]))
-    return _Incarnations(names, before.before).outcome({"respawned": names}, "running")
+    return _Incarnations(names, before).outcome({"respawned": names}, "running")
 
 
 def _add_slots(sup: Supervisor, group: str, n: int) -> list[str]:
