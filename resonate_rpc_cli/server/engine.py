@@ -208,8 +208,12 @@ class Engine:
         return resp, outgoing
 
     def tick(self, now: int | None = None) -> list[OutgoingMessage]:
-        """Fire due timeouts (at most ``state.tick_limit`` per call) and persist what changed."""
+        """Fire due timeouts (at most ``state.tick_limit`` per call) and persist what changed.
+
+        Also folds the store's redo log into its tables once it has waited long enough."""
         now = now_ms() if now is None else now
+        if self.store is not None:
+            self.store.idle_flush()
         if not self.state.due(now):
             return []
         self.state.outgoing = []

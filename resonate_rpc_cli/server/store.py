@@ -1,21 +1,28 @@
-"""The durable store: one SQLite table per kind of record, keyed by id.
+"""The durable store: one SQLite table per kind of record, keyed by id, and a redo log.
 
 ``promises``, ``tasks`` and ``schedules`` each hold ``(id, data)`` with ``data``
 the msgpack of one record (a promise with its timeout, a task with its
 timeout, a schedule). A request's changed records are upserted (or deleted)
-in one transaction, committed before its response is sent (several requests
-share a commit: group commit). Nothing is ever proportional to the whole
-state except :meth:`Store.load`, which reads a table whole. A server starts
-without reading the promises and tasks: it reads them a page at a time
-(:meth:`Store.page`) after it is serving, and any one it needs before that by
-id (:meth:`Store.get`); see :mod:`.loader`.
+together, durable before its response is sent (several requests share one
+write: group commit). A write is one frame appended to the store's redo log
+(``<store>-log``, :mod:`.redolog`); the logged rows are folded into SQLite in one
+transaction every :data:`FLUSH_ROWS` rows or :data:`FLUSH_S` seconds, and the log
+is emptied after that commit. Opening a store first folds in what its log holds
+(a server killed between two folds), so the tables are whole before anything
+reads them; :meth:`Store.get` sees rows not folded yet. Nothing is ever
+proportional to the whole state except :meth:`Store.load`, which reads a table
+whole. A server starts without reading the promises and tasks: it reads them a
+page at a time (:meth:`Store.page`) after it is serving, and any one it needs
+before that by id (:meth:`Store.get`); see :mod:`.loader`.
 
-SQLite runs in WAL mode. ``synchronous=NORMAL`` (the default) loses nothing
-acknowledged when the *process* dies, ``kill -9`` included, because committed
-pages are in the OS page cache; surviving power loss or an OS crash needs
-``synchronous=FULL`` (``fsync=True``). The database is opened with an exclusive
-lock held for the store's lifetime, so a second server on the same file fails
-at once with :class:`StoreError` instead of corrupting the state.
+SQLite runs in WAL mode. ``synchronous=NORMAL`` (the default) and the log's
+plain ``write()`` lose nothing acknowledged when the *process* dies, ``kill -9``
+included, because what was written is in the OS page cache; surviving power
+loss or an OS crash needs ``fsync=True`` (``synchronous=FULL`` and ``fdatasync``
+after each log append). The database is opened with an exclusive lock held for
+the store's lifetime (the log is opened only under it), so a second server on
+the same file fails at once with :class:`StoreError` instead of corrupting the
+state.
 
 A store of an older format (format 1: a command log plus snapshots) is not read:
 opening one fails with one :class:`StoreError` line.
@@ -25,11 +32,20 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from resonate_rpc_cli.server.redolog import Change, RedoLog
+
 FORMAT_VERSION = "2"
 TABLES = ("promises", "tasks", "schedules")
+#: Rows held in the log before they are folded into SQLite (each costs ~10-20 µs
+#: there, so a fold is a bounded pause); a write of at least this many rows goes
+#: straight to SQLite.
+FLUSH_ROWS = 512
+#: ... and the longest a logged row waits for its fold while writes come in.
+FLUSH_S = 0.5
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -44,16 +60,24 @@ class StoreError(Exception):
 
 
 class Store:
-    """Three id → record tables in one SQLite file, written in transactions."""
+    """Three id → record tables in one SQLite file, written through a redo log."""
 
-    def __init__(self, path: Path, conn: sqlite3.Connection) -> None:
+    def __init__(self, path: Path, conn: sqlite3.Connection, log: RedoLog) -> None:
         self.path = path
         self._conn = conn
+        self._log = log
         self.bytes_written = 0
+        #: Rows logged but not yet in SQLite, per table (``None``: deleted).
+        self._pending: dict[str, dict[str, bytes | None]] = {t: {} for t in TABLES}
+        self._npending = 0
+        self._deleting: set[str] = set()
+        self._flushed_at = time.monotonic()
 
     @classmethod
     def open(cls, path: Path, fsync: bool = False) -> Store:
-        """Open (creating it and its directory, mode 0700) or fail with :class:`StoreError`."""
+        """Open (creating it and its directory, mode 0700) or fail with :class:`StoreError`.
+
+        What the redo log holds is folded into the tables before this returns."""
         try:
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         except OSError as exc:
@@ -64,7 +88,7 @@ class Store:
             raise StoreError(f"cannot open store {path}: {exc}") from exc
         try:
             _prepare(conn, fsync)
-            store = cls(path, conn)
+            store = cls(path, conn, _open_log(conn, Path(f"{path}-log"), fsync))
         except sqlite3.OperationalError as exc:
             conn.close()
             if "locked" in str(exc):
@@ -73,6 +97,9 @@ class Store:
         except sqlite3.DatabaseError as exc:
             conn.close()
             raise StoreError(f"store {path} is not a valid store: {exc}") from exc
+        except OSError as exc:
+            conn.close()
+            raise StoreError(f"cannot open the redo log of store {path}: {exc}") from exc
         except StoreError as exc:
             conn.close()
             raise StoreError(f"store {path} {exc}") from exc
@@ -86,13 +113,17 @@ class Store:
 
     def load(self, table: str, chunk: int = 20_000) -> Iterator[list[bytes]]:
         """Every record of ``table`` (ordered by id), ``chunk`` at a time."""
+        self.flush()
         cursor = self._conn.execute(f"SELECT data FROM {_table(table)}")
         while rows := cursor.fetchmany(chunk):
             yield [r[0] for r in rows]
 
     def get(self, table: str, key: str) -> bytes | None:
         """The row of ``key`` in ``table`` (``None`` if there is none)."""
-        row = self._conn.execute(f"SELECT data FROM {_table(table)} WHERE id = ?",
+        pending = self._pending[_table(table)]
+        if key in pending:
+            return pending[key]
+        row = self._conn.execute(f"SELECT data FROM {table} WHERE id = ?",
                                  (key,)).fetchone()
         return row[0] if row is not None else None
 
@@ -100,9 +131,13 @@ class Store:
         """Up to ``limit`` rows ``(id, data)`` of ``table`` with ids above ``after``, in id order.
 
         A fresh statement per page, so writes between pages are safe (an open
-        cursor over a table written on the same connection is undefined).
+        cursor over a table written on the same connection is undefined). Rows
+        written since the last fold may be older here (the caller holds the newer
+        record); a table with deletes not folded yet is folded first.
         """
         name = _table(table)
+        if name in self._deleting:
+            self.flush()
         if after is None:
             return self._conn.execute(
                 f"SELECT id, data FROM {name} ORDER BY id LIMIT ?", (limit,)).fetchall()
@@ -112,37 +147,108 @@ class Store:
 
     def write(self, upserts: dict[str, list[tuple[str, bytes]]],
               deletes: dict[str, list[str]]) -> None:
-        """Apply one batch of changes in one committed transaction (durable on return)."""
-        if not any(upserts.values()) and not any(deletes.values()):
+        """Apply one batch of changes, durable on return (one log append, or one
+        SQLite transaction for a batch of :data:`FLUSH_ROWS` rows or more)."""
+        changes: list[Change] = [(_table(t), i, d) for t, rows in upserts.items()
+                                 for i, d in rows]
+        changes += [(_table(t), i, None) for t, ids in deletes.items() for i in ids]
+        if not changes:
             return
-        conn = self._conn
+        if len(changes) < FLUSH_ROWS:
+            try:
+                self.bytes_written += self._log.append(changes)
+            except OSError as exc:
+                raise StoreError(f"cannot write the redo log of store {self.path}: {exc}") \
+                    from exc
+        else:
+            self.bytes_written += sum(len(d) for _, _, d in changes if d is not None)
+        self._hold(changes)
+        if self._npending >= FLUSH_ROWS or time.monotonic() - self._flushed_at >= FLUSH_S:
+            self.flush()
+
+    def idle_flush(self) -> None:
+        """Fold what the log holds if it has waited :data:`FLUSH_S` (call when idle)."""
+        if self._npending and time.monotonic() - self._flushed_at >= FLUSH_S:
+            self.flush()
+
+    def flush(self) -> None:
+        """Fold every logged row into SQLite in one transaction, then empty the log."""
+        self._flushed_at = time.monotonic()
+        if not self._npending:
+            return
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            for table, rows in upserts.items():
-                if rows:
-                    conn.executemany(
-                        f"INSERT OR REPLACE INTO {_table(table)} (id, data) VALUES (?, ?)", rows)
-                    self.bytes_written += sum(len(r[1]) for r in rows)
-            for table, ids in deletes.items():
-                if ids:
-                    conn.executemany(f"DELETE FROM {_table(table)} WHERE id = ?",
-                                     ((i,) for i in ids))
-            conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            if conn.in_transaction:
-                try:
-                    conn.execute("ROLLBACK")
-                except sqlite3.Error:
-                    pass
+            _apply(self._conn, self._pending)
+            self._log.clear()
+        except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"cannot write store {self.path}: {exc}") from exc
+        for rows in self._pending.values():
+            rows.clear()
+        self._npending = 0
+        self._deleting.clear()
 
     def close(self) -> None:
-        """Checkpoint the WAL into the main file and close."""
+        """Fold the log in, checkpoint the WAL into the main file and close.
+
+        If the fold fails the log is kept (the next open folds it) and
+        :class:`StoreError` is raised after closing."""
+        try:
+            self.flush()
+        except StoreError:
+            self._log.close()
+            self._conn.close()
+            raise
+        self._log.close(remove=True)
         try:
             self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         except sqlite3.Error:
             pass
         self._conn.close()
+
+    def _hold(self, changes: list[Change]) -> None:
+        pending = self._pending
+        for table, key, data in changes:
+            rows = pending[table]
+            if key not in rows:
+                self._npending += 1
+            rows[key] = data
+            if data is None:
+                self._deleting.add(table)
+
+
+def _open_log(conn: sqlite3.Connection, path: Path, fsync: bool) -> RedoLog:
+    """The store's redo log, with what it held (a killed server's last writes) folded in."""
+    log = RedoLog(path, fsync)
+    if log.size:
+        pending: dict[str, dict[str, bytes | None]] = {t: {} for t in TABLES}
+        for table, key, data in log.read():
+            pending[_table(table)][key] = data
+        _apply(conn, pending)
+        log.clear()
+    if os.name == "posix":
+        os.chmod(path, 0o600)
+    return log
+
+
+def _apply(conn: sqlite3.Connection, pending: dict[str, dict[str, bytes | None]]) -> None:
+    """Upsert and delete ``pending``'s rows in one committed transaction."""
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        for table, rows in pending.items():
+            upserts = [(k, d) for k, d in rows.items() if d is not None]
+            if upserts:
+                conn.executemany(f"INSERT OR REPLACE INTO {table} (id, data) VALUES (?, ?)",
+                                 upserts)
+            if len(upserts) < len(rows):
+                conn.executemany(f"DELETE FROM {table} WHERE id = ?",
+                                 [(k,) for k, d in rows.items() if d is None])
+        conn.execute("COMMIT")
+    except sqlite3.Error:
+        if conn.in_transaction:
+            try:
+                conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+        raise
 
 
 def _prepare(conn: sqlite3.Connection, fsync: bool) -> None:

@@ -30,9 +30,9 @@ def encoded(engine: Engine) -> bytes:
 
 
 def crash_copy(path: Path, to: Path) -> Path:
-    """The store's files as a kill -9 would leave them (the database and its WAL)."""
+    """The store's files as a kill -9 would leave them (the database, its WAL, its redo log)."""
     to.mkdir()
-    for suffix in ("", "-wal"):
+    for suffix in ("", "-wal", "-log"):
         if Path(f"{path}{suffix}").exists():
             shutil.copy(f"{path}{suffix}", f"{to / path.name}{suffix}")
     return to / path.name
