@@ -29,12 +29,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import jwt
 import msgspec
 from aiohttp import web
 from aiohttp.typedefs import Middleware
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from resonate_base import PROTOCOL_VERSION
 
 from resonate_rpc_cli.contracts.errors import UsageError
@@ -91,6 +88,13 @@ class Authorizer:
         except OSError as exc:
             raise UsageError(f"cannot read the auth public key {path}: "
                              f"{exc.strerror or exc}") from None
+        # PyJWT and cryptography cost ~0.2 s of a server's start: only a server with a key
+        # loads them (issue 21: restart time)
+        from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa  # noqa: PLC0415
+        from cryptography.hazmat.primitives.serialization import (  # noqa: PLC0415
+            load_pem_public_key,
+        )
+
         try:
             key = load_pem_public_key(pem)
         except (ValueError, TypeError):
@@ -201,6 +205,8 @@ class Authorizer:
         return claims
 
     def _decode(self, token: str) -> Claims | None:
+        import jwt  # noqa: PLC0415  # loaded once a key is (see load)
+
         try:
             alg = jwt.get_unverified_header(token).get("alg")
             if alg not in self.algorithms:

@@ -54,13 +54,13 @@ class TaskProgress:
                 or not isinstance(task_id, str):
             return
         self.touch(state, task_id, now, kind)
-        task = state.tasks.get(task_id)
+        task = dict.get(state.tasks, task_id)  # a read, not a touch (tracking.py)
         if kind in ACQUIRING and task is not None and task.state == "acquired":
             self.acquires[task_id] = self.acquires.get(task_id, 0) + 1
 
     def touch(self, state: ServerState, task_id: str, now: int, why: str) -> None:
         """``task_id`` changed at ``now`` because of ``why`` (a kind, ``lapse``, ``release``)."""
-        task = state.tasks.get(task_id)
+        task = dict.get(state.tasks, task_id)  # a read, not a touch (tracking.py)
         if task is None or task.state == "fulfilled":
             self.acquires.pop(task_id, None)
             self.changed.pop(task_id, None)
