@@ -59,6 +59,10 @@ LAYOUT = {
 }
 
 
+#: The embedded servers' process ids by URL (their whole CPU time is read from /proc).
+SERVER_PIDS: dict[str, int] = {}
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -140,6 +144,7 @@ def server(procs: Procs, tmp: Path, durable: bool, auth: Auth | None = None) -> 
     proc = procs.start(f"server-{port}", "-m", "resonate_rpc_cli.server", "--port", str(port),
                        *store, *keyed)
     url = f"http://127.0.0.1:{port}"
+    SERVER_PIDS[url] = proc.pid
     wait_for(lambda: _get(url + "/health") is not None, 15, "server")
     try:
         yield url
@@ -266,6 +271,12 @@ def _request_cost(before: Any, after: Any, flows: int) -> tuple[float, float]:
     return n / flows, busy / max(n, 1)
 
 
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds process ``pid`` has used (whole process: HTTP, loop, pushes)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def pct(xs: list[float], q: float) -> float:
     return statistics.quantiles(xs, n=100, method="inclusive")[int(q) - 1]
 
@@ -289,6 +300,10 @@ def _args() -> tuple[argparse.Namespace, list[str]]:
 
 def main() -> None:
     args, backends = _args()
+    # the project's bytecode, as an installed package has it (PYTHONDONTWRITEBYTECODE may be
+    # set, and each server would otherwise compile ~50 modules at start)
+    subprocess.run([PY, "-m", "compileall", "-q", str(HERE.parent / "resonate_rpc_cli")],
+                   stdout=subprocess.DEVNULL, check=False)
     tmp = Path(tempfile.mkdtemp(prefix="bench-server-"))
     procs = Procs(tmp)
     started = time.monotonic()
@@ -297,6 +312,7 @@ def main() -> None:
         lat: dict[str, dict[str, list[float]]] = {}
         rps: dict[str, float] = {}
         cost: dict[str, tuple[float, float]] = {}
+        cpu: dict[str, float] = {}
         rtt: dict[str, list[float]] = {}
         if "postgres" in backends:
             with pg_topology(procs, tmp) as url:
@@ -308,11 +324,12 @@ def main() -> None:
             token = auth.node if keyed else None
             with topology(procs, tmp, durable=mode != "memory", auth=keyed) as url:
                 admin = auth.admin if keyed else None
-                before = _get(url + "/rpcdemo/info", admin)
+                before, cpu0 = _get(url + "/rpcdemo/info", admin), cpu_s(SERVER_PIDS[url])
                 lat[mode] = run_json(procs, f"flows-{mode}", "flows", url, str(args.flows),
                                      token=token)
-                after = _get(url + "/rpcdemo/info", admin)
+                after, cpu1 = _get(url + "/rpcdemo/info", admin), cpu_s(SERVER_PIDS[url])
                 cost[mode] = _request_cost(before, after, 2 * (args.flows + 3))
+                cpu[mode] = (cpu1 - cpu0) / max(cost[mode][0] * 2 * (args.flows + 3), 1)
                 rtt[mode] = run_json(procs, f"rtt-{mode}", "rtt", url, "300",
                                      token=token)["rtt"]
         # Throughput: bare servers side by side, rounds alternating so that load
@@ -348,7 +365,8 @@ def main() -> None:
         r = pct(rtt[mode], 50)
         print(f"  {mode:<8} {per_flow:.1f} requests per flow x {r:.2f} ms round trip "
               f"(p50, bare aiohttp client) = {per_flow * r:.1f} ms; server busy "
-              f"{per_req * 1000:.0f} us per request = {per_flow * per_req:.2f} ms per flow")
+              f"{per_req * 1000:.0f} us per request = {per_flow * per_req:.2f} ms per flow; "
+              f"the whole server process {cpu[mode] * 1e6:.0f} us CPU per request")
     _print_auth(cost, verification_us(auth))
     print(f"\nthroughput ({args.clients} processes x {args.concurrency} in flight, "
           f"promise.create + promise.settle, best of {args.rounds} alternating rounds):")

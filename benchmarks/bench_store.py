@@ -93,6 +93,16 @@ def wait_for(probe: Any, timeout: float, what: str) -> float:
     return time.monotonic() - started
 
 
+def compile_bytecode(repo: Path) -> None:
+    """Write the checkout's bytecode (``__pycache__``), as an installed package has it.
+
+    Where ``PYTHONDONTWRITEBYTECODE`` is set (as in some shells here) no import writes it,
+    and every server start would compile the project's ~50 modules from source again
+    (~0.15 s of CPU, more than a third of a restart's)."""
+    subprocess.run([PY, "-m", "compileall", "-q", str(repo / "resonate_rpc_cli")],
+                   stdout=subprocess.DEVNULL, check=False)
+
+
 def cpu_s(pid: int) -> float:
     """User + system CPU seconds the process has used."""
     with open(f"/proc/{pid}/stat") as f:
@@ -612,6 +622,7 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # still stop the server
     tmp = Path(tempfile.mkdtemp(prefix="bench-store-"))
     sys.path.insert(0, str(args.repo.resolve()))  # --prefill uses that checkout's records
+    compile_bytecode(args.repo)
     if args.retain:
         soak(args, tmp)
     else:

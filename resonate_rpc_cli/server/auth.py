@@ -38,6 +38,7 @@ from resonate_rpc_cli.contracts.errors import UsageError
 from resonate_rpc_cli.server import wire
 from resonate_rpc_cli.server.config import ServerConfig
 from resonate_rpc_cli.server.engine import error_response
+from resonate_rpc_cli.server.jsonobj import JsonObject
 
 _json = msgspec.json.Encoder()
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -232,7 +233,7 @@ def load_authorizer(config: ServerConfig) -> Authorizer | None:
     return Authorizer.load(config.auth_public_key, config.auth_iss, config.auth_aud)
 
 
-def _claims_of(payload: dict[str, Any]) -> Claims | None:
+def _claims_of(payload: JsonObject) -> Claims | None:
     """Typed claims, or ``None`` where the Rust server's ``Claims`` would not deserialize
     (``role``/``iss`` not a string, ``aud`` not a list of strings)."""
     role, iss, aud = payload.get("role"), payload.get("iss"), payload.get("aud")
@@ -248,7 +249,7 @@ def _claims_of(payload: dict[str, Any]) -> Claims | None:
                   exp=float(payload["exp"]))
 
 
-def _allowed(prefix: str | None, kind: str, data: dict[str, Any]) -> bool:
+def _allowed(prefix: str | None, kind: str, data: JsonObject) -> bool:
     """auth.rs's authorization for a non-admin token with ``prefix`` (``None``: absent,
     null or not a string: forbidden)."""
     if prefix is None:
@@ -267,7 +268,7 @@ def _allowed(prefix: str | None, kind: str, data: dict[str, Any]) -> bool:
     return resource is None or resource.startswith(prefix)
 
 
-def _resource_id(kind: str, data: dict[str, Any]) -> str | None:
+def _resource_id(kind: str, data: JsonObject) -> str | None:
     """The id a prefix must start (``""`` fails closed; ``None``: nothing to check)."""
     if kind in _BY_ID:
         value = data.get("id")

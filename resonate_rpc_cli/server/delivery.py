@@ -23,7 +23,7 @@ import functools
 import itertools
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TypedDict
 from urllib.parse import urlsplit
 
 
@@ -178,7 +178,7 @@ class Hub:
                 target.queue.put_nowait(h.push)
         self.held = keep
 
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self) -> HubSnapshot:
         return {
             "listeners": self.listener_pids(),
             "held": len(self.held),
@@ -187,6 +187,14 @@ class Hub:
 
     def listener_pids(self) -> dict[str, list[str]]:
         return {g: [m.pid for m in ms if not m.closed] for g, ms in self.groups.items() if ms}
+
+
+class HubSnapshot(TypedDict):
+    """Who listens per group, how many messages are held, how many were dropped."""
+
+    listeners: dict[str, list[str]]
+    held: int
+    dropped: int
 
 
 @functools.lru_cache(maxsize=4096)

@@ -33,6 +33,7 @@ from resonate.error import ServerError
 
 from resonate_rpc_cli.contracts import tags as tag
 from resonate_rpc_cli.server.journal import TransitionJournal
+from resonate_rpc_cli.server.jsonobj import JsonObject
 from resonate_rpc_cli.server.loader import PAGE, Loader, load_state
 from resonate_rpc_cli.server.progress import TaskProgress
 from resonate_rpc_cli.server.records import changed_rows
@@ -80,7 +81,7 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def error_response(kind: Any, corr_id: Any, status: int, message: str) -> dict[str, Any]:
+def error_response(kind: Any, corr_id: Any, status: int, message: str) -> JsonObject:
     """A flat error response; ``kind``/``corrId`` echoed only when they are strings/scalars."""
     return {
         "kind": kind if isinstance(kind, str) else None,
@@ -152,7 +153,7 @@ class Engine:
 
     def apply(
         self, req: Any, now: int | None = None, defer_commit: bool = False
-    ) -> tuple[dict[str, Any], list[OutgoingMessage]]:
+    ) -> tuple[JsonObject, list[OutgoingMessage]]:
         """Apply one flat request; return the flat response and the messages to deliver.
 
         What the request changed is committed to the store before this returns,
@@ -301,8 +302,8 @@ class Engine:
 
     # -- internals -------------------------------------------------------------
 
-    def _read(self, corr_id: Any, req: dict[str, Any],
-              answer: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    def _read(self, corr_id: Any, req: JsonObject,
+              answer: Callable[[], JsonObject]) -> JsonObject:
         """``answer()`` of a read-only request, or its error response."""
         if req.get("kind") in SEARCHES:
             self.finish_loading()  # a search must see every record

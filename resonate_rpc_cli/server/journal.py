@@ -39,6 +39,8 @@ from typing import IO, Any
 import msgspec
 from resonate.connections.local import DurablePromise, Task
 
+from resonate_rpc_cli.server.jsonobj import JsonObject
+
 log = logging.getLogger("rpcdemo.server")
 
 _json = msgspec.json.Encoder()
@@ -109,7 +111,7 @@ class TransitionJournal:
         self._tasks.clear()
         self._settled.clear()
 
-    def granted(self, kind: str, resp: dict[str, Any]) -> None:
+    def granted(self, kind: str, resp: JsonObject) -> None:
         """Note a response that hands out a lease (``task.acquire``/``task.create``)."""
         task = resp.get("task")
         if resp.get("status", 0) >= 300 or not isinstance(task, dict) \
@@ -146,5 +148,5 @@ class TransitionJournal:
             self._out.close()
             self._out = None
 
-    def _add(self, event: dict[str, Any]) -> None:
+    def _add(self, event: JsonObject) -> None:
         self._lines.append(_json.encode(event) + b"\n")

@@ -15,17 +15,16 @@ or acquired by someone else at a newer version).
 
 from __future__ import annotations
 
-from typing import Any
-
 from resonate.connections.local import PENDING_RETRY_TTL, DurablePromise, ServerState, Task
 
 from resonate_rpc_cli.contracts import tags as tag
 from resonate_rpc_cli.server import schedules
+from resonate_rpc_cli.server.jsonobj import JsonObject
 from resonate_rpc_cli.server.state import IndexedServerState
 from resonate_rpc_cli.server.timed import RETRY_TIMEOUT
 
 
-def register_callback(state: ServerState, now: int, req: dict[str, Any]) -> dict[str, Any]:
+def register_callback(state: ServerState, now: int, req: JsonObject) -> JsonObject:
     """Make the awaiter's task wait for ``awaited`` (src/persistence/persistence_sqlite.rs:533-605).
 
     404 if ``awaited`` does not exist, 422 if the awaiter does not exist or has
@@ -73,7 +72,7 @@ def _resume(state: ServerState, now: int, task: Task, awaiter: DurablePromise,
         task.resumes.add(awaited_id)
 
 
-def task_halt(state: ServerState, now: int, req: dict[str, Any]) -> dict[str, Any]:
+def task_halt(state: ServerState, now: int, req: JsonObject) -> JsonObject:
     """Stop a task until ``task.continue`` (src/server.rs:2054-2110, sqlite:1093-1113).
 
     404 unknown, 409 fulfilled; otherwise the task is ``halted`` (idempotent):
@@ -95,7 +94,7 @@ def task_halt(state: ServerState, now: int, req: dict[str, Any]) -> dict[str, An
     return {"kind": req["kind"], "corrId": req.get("corrId"), "status": 200}
 
 
-def task_continue(state: ServerState, now: int, req: dict[str, Any]) -> dict[str, Any]:
+def task_continue(state: ServerState, now: int, req: JsonObject) -> JsonObject:
     """Put a halted task back to pending and send ``execute`` (src/server.rs:2120-2180).
 
     404 unknown, 409 not halted. The version stays (the next acquire bumps it).
@@ -116,7 +115,7 @@ def task_continue(state: ServerState, now: int, req: dict[str, Any]) -> dict[str
     return {"kind": req["kind"], "corrId": req.get("corrId"), "status": 200}
 
 
-def _error(req: dict[str, Any], status: int, message: str) -> dict[str, Any]:
+def _error(req: JsonObject, status: int, message: str) -> JsonObject:
     return {"kind": req["kind"], "corrId": req.get("corrId"), "status": status, "error": message}
 
 
@@ -132,7 +131,7 @@ EXTRA_KINDS = {
 }
 
 
-def apply_extra(state: ServerState, now: int, req: dict[str, Any]) -> dict[str, Any] | None:
+def apply_extra(state: ServerState, now: int, req: JsonObject) -> JsonObject | None:
     """The response if ``req`` is one of :data:`EXTRA_KINDS` (now applied), else ``None``."""
     fn = EXTRA_KINDS.get(req.get("kind"))  # type: ignore[arg-type]
     return None if fn is None else fn(state, now, req)

@@ -36,6 +36,7 @@ from resonate.connections.local import (
 )
 
 from resonate_rpc_cli.contracts import tags as tag
+from resonate_rpc_cli.server.jsonobj import JsonObject
 
 #: The kinds of a task timeout (``TTimeout.typ``) as the SDK's ``ServerState.tick``
 #: reads them: a pending task's retry (its ``execute`` is sent again) ...
@@ -55,7 +56,7 @@ class LeaseServerState(ServerState):
 
     # -- requests ------------------------------------------------------------------
 
-    def task_create(self, now: int, corr_id: Any, req: Any) -> dict[str, Any]:
+    def task_create(self, now: int, corr_id: Any, req: Any) -> JsonObject:
         """ServerState's, then the version bump of the acquire it made (if it made one)."""
         action = extract_action_data(req.get("action")) if isinstance(req, dict) else None
         task_id = action.get("id") if isinstance(action, dict) else None
@@ -69,7 +70,7 @@ class LeaseServerState(ServerState):
             resp["task"] = t.to_record()
         return resp
 
-    def task_acquire(self, now: int, corr_id: Any, req: Any) -> dict[str, Any]:
+    def task_acquire(self, now: int, corr_id: Any, req: Any) -> JsonObject:
         """Grant the lease of a pending task at the version named, and bump the version."""
         task_id = require_task_id(req)
         pid = req.get("pid")
@@ -100,7 +101,7 @@ class LeaseServerState(ServerState):
             "preload": preload,
         }
 
-    def task_release(self, now: int, corr_id: Any, req: Any) -> dict[str, Any]:
+    def task_release(self, now: int, corr_id: Any, req: Any) -> JsonObject:
         """Back to pending at the same version; ``execute`` is sent again."""
         task_id = require_task_id(req)
         t = self.tasks.get(task_id)
@@ -192,5 +193,5 @@ class LeaseServerState(ServerState):
             self.send_execute_message(address, tid, version)
 
 
-def _refused(kind: str, corr_id: Any, status: int, message: str) -> dict[str, Any]:
+def _refused(kind: str, corr_id: Any, status: int, message: str) -> JsonObject:
     return {"kind": kind, "corrId": corr_id, "status": status, "error": message}

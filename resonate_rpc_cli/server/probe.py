@@ -15,10 +15,19 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from typing import Any
+from typing import TypedDict
 
 #: Stalls at least this long (wall or CPU) are remembered individually.
 NOTABLE_MS = 5.0
+
+
+class LoopReport(TypedDict):
+    """``/rpcdemo/info``'s ``loop``: the longest stalls so far and the recent notable ones."""
+
+    stall_max_ms: float
+    stall_cpu_max_ms: float
+    #: ``[unix time, wall ms, CPU ms]`` each
+    stalls: list[list[float]]
 
 
 class LoopProbe:
@@ -45,7 +54,7 @@ class LoopProbe:
         if max(late_ms, cpu_ms) >= NOTABLE_MS:
             self.recent.append((round(time.time(), 3), round(late_ms, 1), round(cpu_ms, 1)))
 
-    def report(self) -> dict[str, Any]:
+    def report(self) -> LoopReport:
         """``{"stall_max_ms", "stall_cpu_max_ms", "stalls": [[unix time, ms, cpu ms], ...]}``."""
         return {"stall_max_ms": round(self.max_ms, 1),
                 "stall_cpu_max_ms": round(self.max_cpu_ms, 1),

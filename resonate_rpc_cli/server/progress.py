@@ -24,6 +24,7 @@ from typing import Any
 
 from resonate.connections.local import ServerState
 
+from resonate_rpc_cli.server.jsonobj import JsonObject
 from resonate_rpc_cli.server.state import IndexedServerState
 from resonate_rpc_cli.server.timed import LEASE_TIMEOUT
 
@@ -44,7 +45,7 @@ class TaskProgress:
         self.changed: dict[str, int] = {}
         self.changed_by: dict[str, str] = {}
 
-    def observe(self, state: ServerState, req: dict[str, Any], resp: dict[str, Any],
+    def observe(self, state: ServerState, req: JsonObject, resp: JsonObject,
                 now: int) -> None:
         """Note what one applied request did (call after every ``apply``)."""
         kind = req.get("kind")
@@ -69,7 +70,7 @@ class TaskProgress:
         self.changed[task_id] = now
         self.changed_by[task_id] = why
 
-    def annotate(self, state: ServerState, resp: dict[str, Any]) -> None:
+    def annotate(self, state: ServerState, resp: JsonObject) -> None:
         """Add the extras to the task records of a ``task.search``/``task.get`` response."""
         if not self.visible:
             return

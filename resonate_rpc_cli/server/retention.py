@@ -17,8 +17,8 @@ afresh: that is why retention is off unless asked for.
 from __future__ import annotations
 
 import heapq
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
+from typing import TypedDict
 
 import msgspec
 
@@ -26,6 +26,15 @@ from resonate_rpc_cli.server.census import ORIGIN_TAG
 from resonate_rpc_cli.server.state import IndexedServerState
 
 _encode = msgspec.msgpack.Encoder().encode
+
+
+class CollectedJson(TypedDict):
+    """What ``/rpcdemo/gc`` and ``/rpcdemo/info``'s ``collected`` say was dropped."""
+
+    trees: int
+    promises: int
+    tasks: int
+    bytes: int
 
 
 @dataclass
@@ -45,10 +54,9 @@ class Collected:
         self.bytes += other.bytes
         self.more = other.more
 
-    def to_json(self) -> dict[str, Any]:
-        out = asdict(self)
-        del out["more"]
-        return out
+    def to_json(self) -> CollectedJson:
+        return {"trees": self.trees, "promises": self.promises, "tasks": self.tasks,
+                "bytes": self.bytes}
 
 
 def collect(state: IndexedServerState, cutoff_ms: int, budget: int, refs: set[str],

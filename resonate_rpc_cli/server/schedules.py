@@ -27,6 +27,7 @@ from resonate.connections.local import ScheduleStub, ServerState
 
 from resonate_rpc_cli.contracts import tags as tag
 from resonate_rpc_cli.server.cron import CronError, next_run, parse
+from resonate_rpc_cli.server.jsonobj import JsonObject
 
 #: At most this many missed ticks of one schedule are fired per timer tick
 #: (the rest on the following ones), so a long outage cannot stall the server.
@@ -41,7 +42,7 @@ class ScheduleRecord(ScheduleStub, kw_only=True):
     next_run_at: int = 0
     last_run_at: int | None = None
 
-    def to_record(self) -> dict[str, Any]:
+    def to_record(self) -> JsonObject:
         rec = super().to_record()
         rec["nextRunAt"] = self.next_run_at
         if self.last_run_at is None:
@@ -51,7 +52,7 @@ class ScheduleRecord(ScheduleStub, kw_only=True):
         return rec
 
 
-def schedule_create(state: ServerState, now: int, req: dict[str, Any]) -> dict[str, Any]:
+def schedule_create(state: ServerState, now: int, req: JsonObject) -> JsonObject:
     """Create (or return the existing) schedule; its first tick is the next cron time after now."""
     existing = state.schedules.get(req["id"])
     if existing is None:
@@ -66,20 +67,20 @@ def schedule_create(state: ServerState, now: int, req: dict[str, Any]) -> dict[s
     return _ok(req, schedule=existing.to_record())
 
 
-def schedule_get(state: ServerState, now: int, req: dict[str, Any]) -> dict[str, Any]:
+def schedule_get(state: ServerState, now: int, req: JsonObject) -> JsonObject:
     s = state.schedules.get(req["id"])
     if s is None:
         return _error(req, 404, f"schedule {req['id']} not found")
     return _ok(req, schedule=s.to_record())
 
 
-def schedule_delete(state: ServerState, now: int, req: dict[str, Any]) -> dict[str, Any]:
+def schedule_delete(state: ServerState, now: int, req: JsonObject) -> JsonObject:
     if state.schedules.pop(req["id"], None) is None:
         return _error(req, 404, f"schedule {req['id']} not found")
     return _ok(req)
 
 
-def schedule_search(state: ServerState, now: int, req: dict[str, Any]) -> dict[str, Any]:
+def schedule_search(state: ServerState, now: int, req: JsonObject) -> JsonObject:
     """``{tags?, limit?, cursor?}`` → ``{schedules, cursor?}`` by id; ``tags`` is containment."""
     tags = req.get("tags") or {}
     limit = min(req.get("limit") or DEFAULT_LIMIT, MAX_LIMIT)
@@ -159,9 +160,9 @@ def _tags(s: ScheduleStub) -> dict[str, str]:
     return s.promise_tags if isinstance(s.promise_tags, dict) else {}
 
 
-def _ok(req: dict[str, Any], **data: Any) -> dict[str, Any]:
+def _ok(req: JsonObject, **data: Any) -> JsonObject:
     return {"kind": req["kind"], "corrId": req.get("corrId"), "status": 200, **data}
 
 
-def _error(req: dict[str, Any], status: int, message: str) -> dict[str, Any]:
+def _error(req: JsonObject, status: int, message: str) -> JsonObject:
     return {"kind": req["kind"], "corrId": req.get("corrId"), "status": status, "error": message}

@@ -7,16 +7,15 @@ Each works on a plain :class:`~.leases.LeaseServerState` too (the tests compare 
 
 from __future__ import annotations
 
-from typing import Any
-
 from resonate.connections.local import ServerState, Task
 
+from resonate_rpc_cli.server.jsonobj import JsonObject
 from resonate_rpc_cli.server.kinds import apply_extra
 from resonate_rpc_cli.server.leases import LEASE_TIMEOUT, LeaseServerState
 from resonate_rpc_cli.server.state import IndexedServerState
 
 
-def apply_request(state: ServerState, now: int, req: dict[str, Any]) -> dict[str, Any]:
+def apply_request(state: ServerState, now: int, req: JsonObject) -> JsonObject:
     """``state.apply``, with the kinds ServerState lacks and version fencing.
 
     There is no idempotent re-acquire: a second ``task.acquire`` of an
@@ -39,7 +38,7 @@ def apply_request(state: ServerState, now: int, req: dict[str, Any]) -> dict[str
 FENCED_KINDS = frozenset({"task.release", "task.fulfill", "task.suspend"})
 
 
-def _stale_version(state: ServerState, req: dict[str, Any]) -> dict[str, Any] | None:
+def _stale_version(state: ServerState, req: JsonObject) -> JsonObject | None:
     """A 409 for a release/fulfill/suspend naming a version the task no longer has.
 
     ServerState checks only that the task is acquired, not by whom: a holder

@@ -33,6 +33,7 @@ from resonate_rpc_cli.contracts import tags as tag
 from resonate_rpc_cli.contracts.ids import ORIGIN_SEP, origin_of
 from resonate_rpc_cli.server.addresses import is_valid_address
 from resonate_rpc_cli.server.cron import CronError, next_run, parse
+from resonate_rpc_cli.server.jsonobj import JsonObject
 
 #: States a client may settle a promise to (``src/types.rs:97-104``): never
 #: ``pending``, never the server-owned ``rejected_timedout``.
@@ -53,7 +54,7 @@ class Invalid(Exception):
         self.message = message
 
 
-def validate(state: ServerState, req: dict[str, Any]) -> tuple[int, str] | None:
+def validate(state: ServerState, req: JsonObject) -> tuple[int, str] | None:
     """``(status, message)`` if the real server would refuse ``req``, else ``None``."""
     check = CHECKS.get(req.get("kind"))  # type: ignore[arg-type]
     if check is None:
@@ -70,28 +71,28 @@ def validate(state: ServerState, req: dict[str, Any]) -> tuple[int, str] | None:
 # -- field helpers --------------------------------------------------------------
 
 
-def need_str(obj: dict[str, Any], key: str, what: str | None = None) -> str:
+def need_str(obj: JsonObject, key: str, what: str | None = None) -> str:
     value = obj.get(key)
     if type(value) is not str or not value:
         raise Invalid(400, f"{what or key} must be a non-empty string")
     return value
 
 
-def need_int(obj: dict[str, Any], key: str, low: int) -> int:
+def need_int(obj: JsonObject, key: str, low: int) -> int:
     value = obj.get(key)
     if type(value) is not int or not low <= value <= I64_MAX:  # type(): a bool is no integer
         raise Invalid(400, f"{key} must be an integer >= {low}")
     return value
 
 
-def need_obj(obj: dict[str, Any], key: str) -> dict[str, Any]:
+def need_obj(obj: JsonObject, key: str) -> JsonObject:
     value = obj.get(key)
     if not isinstance(value, dict):
         raise Invalid(400, f"{key} must be an object")
     return value
 
 
-def opt_value(obj: dict[str, Any], key: str) -> None:
+def opt_value(obj: JsonObject, key: str) -> None:
     """A value/param: absent or ``{headers?: {str: str}, data?: str}`` (src/types.rs:203-209)."""
     value = obj.get(key)
     if value is None:
@@ -106,7 +107,7 @@ def opt_value(obj: dict[str, Any], key: str) -> None:
         raise Invalid(400, f"{key}.data must be a string")
 
 
-def opt_tags(obj: dict[str, Any], key: str = "tags") -> dict[str, str]:
+def opt_tags(obj: JsonObject, key: str = "tags") -> dict[str, str]:
     """Tags: absent, or an object whose values are all strings (src/types.rs:279)."""
     tags = obj.get(key)
     if tags is None:
@@ -130,7 +131,7 @@ def _extends(promise_id: str, ancestor: str) -> bool:
     return len(promise_id) > n and promise_id[n] in ":." and promise_id.startswith(ancestor)
 
 
-def action_data(action: Any, key: str, kind: str) -> dict[str, Any]:
+def action_data(action: Any, key: str, kind: str) -> JsonObject:
     """The ``data`` of the nested action envelope ``action`` (a flat action is accepted too)."""
     if not isinstance(action, dict):
         raise Invalid(400, f"{key} must be an object")
@@ -145,7 +146,7 @@ def action_data(action: Any, key: str, kind: str) -> dict[str, Any]:
 # -- promises -------------------------------------------------------------------
 
 
-def check_promise_create_data(data: dict[str, Any]) -> dict[str, str]:
+def check_promise_create_data(data: JsonObject) -> dict[str, str]:
     """A promise.create's fields (top level, task.create, fence actions); returns the tags."""
     promise_id = need_str(data, "id")
     if "\0" in promise_id:
@@ -185,7 +186,7 @@ def _check_delay(tags: dict[str, str], timeout_at: int) -> None:
         raise Invalid(400, "resonate:delay requires a resonate:target tag")
 
 
-def check_settle_data(data: dict[str, Any]) -> None:
+def check_settle_data(data: JsonObject) -> None:
     need_str(data, "id")
     settle = data.get("state")
     if not isinstance(settle, str) or settle not in SETTLE_STATES:  # src/types.rs:339-345
@@ -193,19 +194,19 @@ def check_settle_data(data: dict[str, Any]) -> None:
     opt_value(data, "value")
 
 
-def _promise_get(state: ServerState, req: dict[str, Any]) -> None:
+def _promise_get(state: ServerState, req: JsonObject) -> None:
     need_str(req, "id")
 
 
-def _promise_create(state: ServerState, req: dict[str, Any]) -> None:
+def _promise_create(state: ServerState, req: JsonObject) -> None:
     check_promise_create_data(req)
 
 
-def _promise_settle(state: ServerState, req: dict[str, Any]) -> None:
+def _promise_settle(state: ServerState, req: JsonObject) -> None:
     check_settle_data(req)
 
 
-def _register_callback(state: ServerState, req: dict[str, Any]) -> None:
+def _register_callback(state: ServerState, req: JsonObject) -> None:
     """src/types.rs:348-372 (404/422 come from the kind itself, server/kinds.py)."""
     awaited = need_str(req, "awaited")
     awaiter = need_str(req, "awaiter")
@@ -215,7 +216,7 @@ def _register_callback(state: ServerState, req: dict[str, Any]) -> None:
         raise Invalid(400, "awaiter and awaited must belong to the same origin")
 
 
-def _register_listener(state: ServerState, req: dict[str, Any]) -> None:
+def _register_listener(state: ServerState, req: JsonObject) -> None:
     need_str(req, "awaited")
     if not is_valid_address(need_str(req, "address")):
         raise Invalid(400, "invalid listener address")  # src/server.rs:884-895
@@ -224,7 +225,7 @@ def _register_listener(state: ServerState, req: dict[str, Any]) -> None:
 # -- tasks ----------------------------------------------------------------------
 
 
-def _task_create(state: ServerState, req: dict[str, Any]) -> None:
+def _task_create(state: ServerState, req: JsonObject) -> None:
     """src/types.rs:398-418 and src/server.rs:1297."""
     need_str(req, "pid")
     need_int(req, "ttl", 1)
@@ -239,7 +240,7 @@ def _task_create(state: ServerState, req: dict[str, Any]) -> None:
         raise Invalid(422, "the promise does not have a resonate:target tag")
 
 
-def _task_acquire(state: ServerState, req: dict[str, Any]) -> None:
+def _task_acquire(state: ServerState, req: JsonObject) -> None:
     """src/types.rs:431-440; 404/409 as src/server.rs:1366-1402."""
     task_id = need_str(req, "id")
     version = need_int(req, "version", 0)
@@ -254,12 +255,12 @@ def _task_acquire(state: ServerState, req: dict[str, Any]) -> None:
         raise Invalid(409, "Version mismatch")
 
 
-def _task_release(state: ServerState, req: dict[str, Any]) -> None:
+def _task_release(state: ServerState, req: JsonObject) -> None:
     need_str(req, "id")
     need_int(req, "version", 0)  # src/types.rs:443-448
 
 
-def _task_fulfill(state: ServerState, req: dict[str, Any]) -> None:
+def _task_fulfill(state: ServerState, req: JsonObject) -> None:
     """src/types.rs:513-529: the settle action names the task's own promise."""
     task_id = need_str(req, "id")
     need_int(req, "version", 0)
@@ -269,7 +270,7 @@ def _task_fulfill(state: ServerState, req: dict[str, Any]) -> None:
         raise Invalid(400, "action id must match the task id")
 
 
-def _task_suspend(state: ServerState, req: dict[str, Any]) -> None:
+def _task_suspend(state: ServerState, req: JsonObject) -> None:
     """src/types.rs:461-491; 404/409/422 as src/server.rs:1667-1692."""
     task_id = need_str(req, "id")
     version = need_int(req, "version", 0)
@@ -300,7 +301,7 @@ def _suspend_action(task_id: str, action: Any) -> str:
     return awaited
 
 
-def _task_fence(state: ServerState, req: dict[str, Any]) -> None:
+def _task_fence(state: ServerState, req: JsonObject) -> None:
     """src/types.rs:540-557: a create or settle of a promise other than the task's own."""
     task_id = need_str(req, "id")
     need_int(req, "version", 0)
@@ -317,7 +318,7 @@ def _task_fence(state: ServerState, req: dict[str, Any]) -> None:
         raise Invalid(400, "action id must not be the task id")
 
 
-def _task_heartbeat(state: ServerState, req: dict[str, Any]) -> None:
+def _task_heartbeat(state: ServerState, req: JsonObject) -> None:
     """src/types.rs:559-572. Not enforced: the same-origin rule of src/types.rs:574-587,
     because SDK 0.8.1 heartbeats every task of a process in one request (resonate/send.py)."""
     need_str(req, "pid")
@@ -331,14 +332,14 @@ def _task_heartbeat(state: ServerState, req: dict[str, Any]) -> None:
         need_int(ref, "version", 0)
 
 
-def _task_id_only(state: ServerState, req: dict[str, Any]) -> None:
+def _task_id_only(state: ServerState, req: JsonObject) -> None:
     need_str(req, "id")  # task.halt, task.continue: src/types.rs:589-599
 
 
 # -- schedules ------------------------------------------------------------------
 
 
-def _schedule_create(state: ServerState, req: dict[str, Any]) -> None:
+def _schedule_create(state: ServerState, req: JsonObject) -> None:
     """src/types.rs:615-646 and src/server.rs:2373 (cron)."""
     schedule_id = need_str(req, "id")
     if "." in schedule_id:
@@ -359,7 +360,7 @@ def _schedule_create(state: ServerState, req: dict[str, Any]) -> None:
         raise Invalid(400, "invalid resonate:target address")
 
 
-def _schedule_search(state: ServerState, req: dict[str, Any]) -> None:
+def _schedule_search(state: ServerState, req: JsonObject) -> None:
     opt_tags(req)
     if req.get("limit") is not None:
         need_int(req, "limit", 1)
@@ -368,7 +369,7 @@ def _schedule_search(state: ServerState, req: dict[str, Any]) -> None:
         raise Invalid(400, "cursor must be a string")
 
 
-CHECKS: dict[str, Callable[[ServerState, dict[str, Any]], None]] = {
+CHECKS: dict[str, Callable[[ServerState, JsonObject], None]] = {
     "promise.get": _promise_get,
     "promise.create": _promise_create,
     "promise.settle": _promise_settle,

@@ -26,9 +26,11 @@ Fields the Rust types omit when absent (``settledAt``, a task's ``ttl`` and
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 from resonate_base import PROTOCOL_VERSION
+
+from resonate_rpc_cli.server.jsonobj import JsonObject
 
 #: The message an error without text of its own carries, per status (src/server.rs).
 _DEFAULT_ERRORS = {400: "Invalid request", 404: "Not found",
@@ -38,7 +40,43 @@ _PROMISE_FIELDS = ("promise",)
 _PROMISE_LISTS = ("promises", "preload")
 
 
-def promise_value(v: Any) -> dict[str, Any]:
+class PromiseValue(TypedDict, total=False):
+    """``src/types.rs`` ``PromiseValue``: both fields omitted when absent."""
+
+    headers: dict[str, str]
+    data: str
+
+
+class PromiseRecord(TypedDict):
+    """``src/types.rs`` ``PromiseRecord``."""
+
+    id: str
+    state: str
+    param: PromiseValue
+    value: PromiseValue
+    tags: dict[str, str]
+    timeoutAt: int
+    createdAt: int
+    settledAt: NotRequired[int]
+
+
+class Head(TypedDict):
+    """A response envelope's ``head``."""
+
+    corrId: str
+    status: int
+    version: str
+
+
+class Envelope(TypedDict):
+    """A response envelope: ``data`` the shaped records, or the error's message."""
+
+    kind: str
+    head: Head
+    data: Any
+
+
+def promise_value(v: Any) -> PromiseValue:
     """A ``PromiseValue``: ``{headers?, data?}``, ``{}`` for ``null`` (never ``null`` inside).
 
     A value already in that shape is returned as is (it is serialized at once,
@@ -49,8 +87,8 @@ def promise_value(v: Any) -> dict[str, Any]:
     headers = v.get("headers")
     data = v.get("data")
     if headers is not None and data is not None and len(v) == 2:
-        return v
-    out: dict[str, Any] = {}
+        return v  # type: ignore[return-value]  # already the shape: no copy per record
+    out: PromiseValue = {}
     if headers is not None:
         out["headers"] = headers
     if data is not None:
@@ -58,23 +96,25 @@ def promise_value(v: Any) -> dict[str, Any]:
     return out
 
 
-def promise_record(rec: dict[str, Any]) -> dict[str, Any]:
+def promise_record(rec: JsonObject) -> PromiseRecord:
     """A ``PromiseRecord``: param/value as :func:`promise_value`, ``settledAt`` only if set."""
-    tags = rec.get("tags")
-    out = {"id": rec.get("id"), "state": rec.get("state"),
-           "param": promise_value(rec.get("param")), "value": promise_value(rec.get("value")),
-           "tags": tags if type(tags) is dict else {},
-           "timeoutAt": rec.get("timeoutAt"), "createdAt": rec.get("createdAt")}
-    settled = rec.get("settledAt")
+    r: Any = rec  # the SDK's ``to_record()`` (or a stored row's): fields passed on as they are
+    tags = r.get("tags")
+    out: PromiseRecord = {
+        "id": r.get("id"), "state": r.get("state"),
+        "param": promise_value(r.get("param")), "value": promise_value(r.get("value")),
+        "tags": tags if type(tags) is dict else {},
+        "timeoutAt": r.get("timeoutAt"), "createdAt": r.get("createdAt")}
+    settled = r.get("settledAt")
     if settled is not None:
         out["settledAt"] = settled
     return out
 
 
-def task_record(rec: dict[str, Any]) -> dict[str, Any]:
+def task_record(rec: JsonObject) -> JsonObject:
     """A ``TaskRecord``: ``{id, state, version, resumes, ttl?, pid?}`` (``resumes`` a count)."""
     resumes = rec.get("resumes", 0)
-    out: dict[str, Any] = {
+    out: JsonObject = {
         "id": rec.get("id"),
         "state": rec.get("state"),
         "version": rec.get("version"),
@@ -89,7 +129,7 @@ def task_record(rec: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def schedule_record(rec: dict[str, Any]) -> dict[str, Any]:
+def schedule_record(rec: JsonObject) -> JsonObject:
     """A ``ScheduleRecord``: ``promiseParam`` a value object, ``lastRunAt`` only if set."""
     out = dict(rec)
     out["promiseParam"] = promise_value(rec.get("promiseParam"))
@@ -100,10 +140,10 @@ def schedule_record(rec: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def shape_data(kind: str, data: dict[str, Any], corr_id: Any,
-               action_kind: Any = None) -> dict[str, Any]:
+def shape_data(kind: str, data: JsonObject, corr_id: Any,
+               action_kind: Any = None) -> JsonObject:
     """The ``data`` of a successful response of ``kind``, every record in its Rust shape."""
-    out: dict[str, Any] = {}
+    out: JsonObject = {}
     for key, value in data.items():
         if key in _PROMISE_FIELDS and isinstance(value, dict):
             out[key] = promise_record(value)
@@ -126,7 +166,7 @@ def shape_data(kind: str, data: dict[str, Any], corr_id: Any,
     return out
 
 
-def _fence_action(action: Any, corr_id: Any, action_kind: Any) -> dict[str, Any]:
+def _fence_action(action: Any, corr_id: Any, action_kind: Any) -> JsonObject:
     """The fenced request's own response envelope (src/server.rs:1870-1880, 1947-1965)."""
     data = action.get("data") if isinstance(action, dict) else None
     promise = data.get("promise") if isinstance(data, dict) else None
@@ -139,7 +179,7 @@ def _fence_action(action: Any, corr_id: Any, action_kind: Any) -> dict[str, Any]
     }
 
 
-def envelope(flat: dict[str, Any], action_kind: Any = None) -> dict[str, Any]:
+def envelope(flat: JsonObject, action_kind: Any = None) -> Envelope:
     """The Rust server's response envelope for one flat response.
 
     ``action_kind``: the ``action.kind`` of a ``task.fence`` request (its
@@ -173,7 +213,7 @@ def message(msg: Any, server_url: str) -> Any:
         return msg
     kind = msg.get("kind")
     raw = msg.get("data")
-    data: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    data: JsonObject = raw if isinstance(raw, dict) else {}
     if kind == "execute":
         return {"kind": "execute", "head": {"serverUrl": server_url}, "data": data}
     if kind == "unblock":
@@ -184,7 +224,7 @@ def message(msg: Any, server_url: str) -> Any:
     return msg
 
 
-def execute_message(task_id: str, version: int, server_url: str) -> dict[str, Any]:
+def execute_message(task_id: str, version: int, server_url: str) -> JsonObject:
     """The ``execute`` message for one pending task."""
     return {"kind": "execute", "head": {"serverUrl": server_url},
             "data": {"task": {"id": task_id, "version": version}}}
