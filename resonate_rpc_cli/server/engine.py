@@ -333,5 +333,7 @@ class Engine:
         if self.store is None:
             self.state.take_dirty()
             return
+        if not self.uncommitted:
+            return
         upserts, deletes = changed_rows(self.state)
         self.store.write(upserts, deletes)
