@@ -50,6 +50,18 @@ class TimedServerState(LeaseServerState):
         return self._pt.values(), self._tt.values()
 
 
+    def try_auto_timeout(self, now: int, promise_id: str) -> None:
+        """ServerState's, reaching the promise through a tracked lookup only when it times
+        out now: a request that only checks it (an acquire, a fulfill's or a fence's
+        task promise) does not count as changing it, so its row is not written again.
+        A record not read yet (:mod:`.loader`) is read by the tracked lookup as before."""
+        p = dict.get(self.promises, promise_id)
+        if p is None and getattr(self.promises, "on_miss", None) is not None:
+            p = self.promises.get(promise_id)
+        if p is None or p.state != "pending" or now < p.timeout_at:
+            return
+        super().try_auto_timeout(now, promise_id)
+
     def _touch_promise(self, promise_id: str) -> None:
         """Called when a promise's timeout changes."""
 
