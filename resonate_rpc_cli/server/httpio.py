@@ -19,9 +19,15 @@ _json = msgspec.json.Encoder()
 
 
 async def read_body(request: web.Request, limit: int) -> bytes | None:
-    """The body, or ``None`` if it is longer than ``limit`` bytes."""
-    if request.content_length is not None and request.content_length > limit:
-        return None
+    """The body, or ``None`` if it is longer than ``limit`` bytes (a body cut short: what came)."""
+    length = request.content_length
+    if length is not None:
+        if length > limit:
+            return None
+        try:  # no async iterator per request: usually the body is already buffered
+            return await request.content.readexactly(length)
+        except asyncio.IncompleteReadError as exc:
+            return exc.partial
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.content.iter_chunked(65536):
