@@ -22,7 +22,7 @@ import gc
 
 FREEZE_EVERY_S = 10.0
 #: Pages of records read (server/loader.py) between freezes while a store is read.
-FREEZE_PAGES = 10
+FREEZE_PAGES = 40
 
 
 def freeze() -> None:

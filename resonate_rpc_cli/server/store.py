@@ -43,7 +43,7 @@ TABLES = ("promises", "tasks", "schedules")
 #: Rows held in the log before they are folded into SQLite (each costs ~10-20 µs
 #: there, so a fold is a bounded pause); a write of at least this many rows goes
 #: straight to SQLite.
-FLUSH_ROWS = 512
+FLUSH_ROWS = 128
 #: ... and the longest a logged row waits for its fold while writes come in.
 FLUSH_S = 0.5
 
