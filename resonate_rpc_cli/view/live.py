@@ -113,7 +113,8 @@ class Dashboard:
 
 
 def run_live(home: Home, console: Console | None = None, refresh_s: float = 0.25,
-             duration_s: float | None = None, keyboard: TextIO | None = None) -> str:
+             duration_s: float | None = None, keyboard: TextIO | None = None,
+             model: LiveModel | None = None) -> str:
     """Show the live view until Ctrl-C, ``q``, ``duration_s`` or the supervisor's exit.
 
     Keys are read from ``keyboard`` (default: stdin) when it and the console are
@@ -121,7 +122,7 @@ def run_live(home: Home, console: Console | None = None, refresh_s: float = 0.25
     stopped: ``"interrupted"``, ``"quit"``, ``"duration"`` or ``"gone"``.
     """
     console = console or Console()
-    model = LiveModel(home)
+    model = model or LiveModel(home)
     board = Dashboard(model)
     model.refresh()  # raises NotRunningError at once if nothing runs
     started = time.monotonic()
