@@ -79,7 +79,8 @@ def help_view() -> RenderableType:
         for action in (a for a in ACTIONS if a.kind is kind):
             table.add_row(f" {action.key}", action.label, action.help)
     table.add_row("", Text("anywhere", style="bold underline"), "")
-    for key, label in (*NAVIGATION, ("esc", "close help, drop a prompt")):
+    for key, label in (*NAVIGATION, ("g G", "first row, last row"),
+                       ("PgUp PgDn", "ten rows up, down"), ("esc", "close help, drop a prompt")):
         table.add_row(f" {key}", label, "")
     note = Text("A key acts on the selected row (>) at once, through the same calls as the "
                 "CLI's commands (kill, respawn, scale, net, run, promise, flow cancel); its "
