@@ -49,11 +49,6 @@ def footer(controls: Controls, rows: Sequence[Row]) -> list[Text]:
     return lines
 
 
-def height_of(lines: Sequence[Text], width: int) -> int:
-    """The screen lines ``lines`` take at ``width`` columns (each wraps)."""
-    return sum(max(1, -(-line.cell_len // max(1, width))) for line in lines)
-
-
 def status_line(controls: Controls) -> Text | None:
     """What is under way, else the note on the last key, else how the last action ended."""
     if controls.running:
