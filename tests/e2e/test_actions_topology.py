@@ -201,6 +201,27 @@ def test_resolve_reject_and_cancel_a_pending_promise(cli: Cli) -> None:
     assert isinstance(bad, Refused) and bad.status == ExitStatus.USAGE
 
 
+def test_cancel_a_running_flow(cli: Cli) -> None:
+    """The flow row's c: the chain's pending promises are canceled, its caller told so."""
+    home = Home(cli.home)
+    ran: list[Outcome] = []
+    runner = threading.Thread(target=lambda: ran.append(actions.perform(home, "run",
+                                                                        "await-chain")))
+    runner.start()
+    try:
+        _holder_of_bar(home)
+        root = next(p.promise.id for p in picture(home).pending if p.promise.func == "foo")
+        done = _done(actions.perform(home, "cancel-flow", root))
+    finally:
+        runner.join(90)
+    assert done.canceled is not None and root in done.canceled.canceled
+    assert done.message.startswith(f"canceled {len(done.canceled.canceled)} pending")
+    run = _done(ran[0])
+    assert run.flow is not None and run.flow.state == "rejected", run.flow
+    again = actions.perform(home, "cancel-flow", root)
+    assert isinstance(again, Refused) and "nothing pending" in again.message
+
+
 def test_an_unknown_node_is_refused_in_one_line(cli: Cli) -> None:
     refused = actions.perform(Home(cli.home), "kill", "service-z-1")
     assert isinstance(refused, Refused) and refused.status == ExitStatus.USAGE
