@@ -42,6 +42,7 @@ from resonate_rpc_cli.chaos.history import Op
 from resonate_rpc_cli.chaos.invariants import LEASES, SETTLED, summary
 from resonate_rpc_cli.chaos.measures import latency_ms, recovery_s, step_executions
 from resonate_rpc_cli.chaos.outcomes import FlowRecord, attach, flows_from_history
+from resonate_rpc_cli.clients.protocol import PromiseRecord
 from resonate_rpc_cli.contracts.flows import FLOWS, expected_value, flow_named
 from resonate_rpc_cli.contracts.ids import origin_of
 from resonate_rpc_cli.contracts.ledger import LedgerEntry
@@ -67,7 +68,7 @@ class CheckOptions:
 def check(
     history: Sequence[Op],
     ledger: Iterable[LedgerEntry],
-    promises: Iterable[dict[str, Any]],
+    promises: Iterable[PromiseRecord],
     faults: Sequence[FaultRecord],
     *,
     options: CheckOptions,

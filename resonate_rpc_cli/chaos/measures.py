@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from resonate_rpc_cli.chaos.faults import FaultRecord
 from resonate_rpc_cli.chaos.outcomes import FlowRecord
+from resonate_rpc_cli.clients.protocol import PromiseRecord
 from resonate_rpc_cli.contracts.ids import origin_of
 from resonate_rpc_cli.contracts.ledger import LedgerEntry
 
@@ -27,7 +28,7 @@ def percentile(values: Sequence[float], q: float) -> float | None:
 
 def step_executions(
     entries: Sequence[LedgerEntry],
-    records: dict[str, dict[str, Any]],
+    records: Mapping[str, PromiseRecord],
     problems: dict[str, list[Any]],
 ) -> dict[str, Any]:
     starts: dict[str, list[LedgerEntry]] = defaultdict(list)

@@ -39,6 +39,7 @@ from resonate_rpc_cli.chaos.targets import ChaosTopology, LinkControl
 from resonate_rpc_cli.chaos.workload import Workload
 from resonate_rpc_cli.clients.http import http_ok
 from resonate_rpc_cli.clients.protocol import (
+    PromiseRecord,
     ProtocolError,
     ReadClient,
     ServerUnreachable,
@@ -64,7 +65,7 @@ class RunRecord:
     history: list[Op]
     faults: list[FaultRecord]
     ledger: list[LedgerEntry]
-    promises: list[dict[str, Any]]
+    promises: list[PromiseRecord]
     started_ms: int
     workload_s: float = 0.0
     settle_s: float = 0.0
@@ -142,9 +143,9 @@ def settle(
         time.sleep(0.2)
 
 
-def collect_promises(client: ReadClient, roots: list[str]) -> list[dict[str, Any]]:
+def collect_promises(client: ReadClient, roots: list[str]) -> list[PromiseRecord]:
     """Every promise of the run's call trees (one tag search per root)."""
-    out: list[dict[str, Any]] = []
+    out: list[PromiseRecord] = []
     for root in roots:
         out.extend(client.promise_search(tags={tag.ORIGIN: root}))
     return out

@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from resonate_rpc_cli.clients.protocol import ServerUnreachable
+from resonate_rpc_cli.clients.protocol import PromiseRecord, ServerInfo, ServerUnreachable
 from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.links.client import LinkClient
 from resonate_rpc_cli.links.status import LinkStatus
@@ -48,7 +48,7 @@ class ServerSummary:
 
     @classmethod
     def read(cls, config: TopologyConfig, source: PromiseSource,
-             info: Mapping[str, Any] | None) -> ServerSummary:
+             info: ServerInfo | None) -> ServerSummary:
         """Ask the server if it is healthy; ``info`` is :meth:`PromiseSource.info`'s answer."""
         healthy = source.client.healthy()
         extra = info or {}
@@ -95,7 +95,7 @@ class Work:
     """The server's side of the picture."""
 
     #: the pending promise records as the server sent them (for the views' trees)
-    records: list[dict[str, Any]]
+    records: list[PromiseRecord]
     pending: list[PendingRow]
     holders: Holders
     tasks: list[TaskRow]
