@@ -112,7 +112,7 @@ def heal_cmd(
 
     healed = SupervisorClient(home_of(ctx)).heal(target)
     if as_json:
-        emit_json({"healed": healed})
+        emit_json({"healed": [h.to_dict() for h in healed]})
     else:
         from resonate_rpc_cli.view.console import out
         from resonate_rpc_cli.view.faults import healed_text

@@ -15,7 +15,6 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import psutil
 
@@ -31,7 +30,7 @@ from resonate_rpc_cli.observe.leases import Holders, TaskRow
 from resonate_rpc_cli.observe.picture import NodeLine, node_lines, read_work
 from resonate_rpc_cli.observe.snapshot import PromiseRow, PromiseSource, tree_rows
 from resonate_rpc_cli.supervisor.client import SupervisorClient, TopologyStatus
-from resonate_rpc_cli.supervisor.rows import NodeRow
+from resonate_rpc_cli.supervisor.rows import FaultRow, NodeRow
 from resonate_rpc_cli.supervisor.topology_config import TopologyConfig
 
 TREE_ROWS = 30
@@ -90,7 +89,7 @@ class LiveModel:
     #: every node's link, polled with the nodes (None: the topology runs without links)
     links: list[LinkStatus] | None = None
     #: faults in force (the supervisor's fault leases), polled with the nodes
-    faults: list[dict[str, Any]] = field(default_factory=list)
+    faults: list[FaultRow] = field(default_factory=list)
 
     def refresh(self) -> None:
         """Poll whatever is due. Raises :class:`NotRunningError` once the supervisor is gone."""

@@ -79,3 +79,69 @@ class Signalled:
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "pid": self.pid, "signal": self.signal}
+
+
+@dataclass(frozen=True)
+class Started:
+    """A node incarnation the supervisor started on request, once it runs."""
+
+    name: str
+    pid: int
+    node_id: str | None
+
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any]) -> Started:
+        return cls(str(doc["name"]), int(doc["pid"]), str(doc["node_id"]) if doc.get("node_id")
+                   else None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "pid": self.pid, "node_id": self.node_id}
+
+
+@dataclass(frozen=True)
+class FaultRow:
+    """One fault in force, held as a lease by the supervisor (``fault_leases.py``): who
+    holds it, whether the holder still runs, its deadline (epoch s) and time left."""
+
+    id: int
+    kind: str
+    node: str
+    holder: str
+    holder_pid: int | None
+    holder_alive: bool
+    deadline: float
+    left_s: float
+    since: float
+
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any]) -> FaultRow:
+        return cls(int(doc["id"]), str(doc["kind"]), str(doc["node"]),
+                   str(doc.get("holder", "?")), _opt_int(doc.get("holder_pid")),
+                   bool(doc.get("holder_alive", True)), float(doc.get("deadline", 0.0)),
+                   float(doc.get("left_s", 0.0)), float(doc.get("since", 0.0)))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``status`` row (``status --json``'s ``faults``, keys in their order)."""
+        return {"id": self.id, "kind": self.kind, "node": self.node, "holder": self.holder,
+                "holder_pid": self.holder_pid, "holder_alive": self.holder_alive,
+                "deadline": self.deadline, "left_s": self.left_s, "since": self.since}
+
+
+@dataclass(frozen=True)
+class Healed:
+    """A fault ``heal`` ended: which, held by whom, and what healing it did."""
+
+    id: int
+    kind: str
+    node: str
+    holder: str
+    done: str
+
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any]) -> Healed:
+        return cls(int(doc["id"]), str(doc["kind"]), str(doc["node"]), str(doc["holder"]),
+                   str(doc["done"]))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "kind": self.kind, "node": self.node, "holder": self.holder,
+                "done": self.done}
