@@ -49,6 +49,35 @@ class Event:
         )
 
 
+@dataclass(frozen=True)
+class AllReady:
+    """``rpcdemo node``'s line once every node first is ready."""
+
+    ts: float
+    group: str
+    count: int
+    server: str
+    home: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": "all_ready", "ts": self.ts, "group": self.group, "count": self.count,
+                "server": self.server, "home": self.home}
+
+
+@dataclass(frozen=True)
+class StoppedAll:
+    """``rpcdemo node``'s last line."""
+
+    ts: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": "stopped_all", "ts": self.ts}
+
+
+#: What ``rpcdemo node`` reports: each supervisor event, then its own two lines.
+NodeReport = Event | AllReady | StoppedAll
+
+
 class EventFeed:
     """The last ``capacity`` events, numbered from 1."""
 
