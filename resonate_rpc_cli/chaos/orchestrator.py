@@ -29,7 +29,7 @@ from typing import Any
 from resonate_rpc_cli.backends import read_client
 from resonate_rpc_cli.chaos.faults import FaultRecord
 from resonate_rpc_cli.chaos.history import History, Op, wall_ms
-from resonate_rpc_cli.chaos.invariants import read_journal
+from resonate_rpc_cli.chaos.invariants import JournalEvent, read_journal
 from resonate_rpc_cli.chaos.nemesis import Nemesis, heal_everything
 from resonate_rpc_cli.chaos.options import ChaosOptions
 from resonate_rpc_cli.chaos.schedule import NET_FAULTS, PlannedFault
@@ -73,7 +73,7 @@ class RunRecord:
     healed: list[str] = field(default_factory=list)
     topology: dict[str, Any] = field(default_factory=dict)
     #: the server's transition journal from the run's start (``None``: it kept none)
-    journal: list[dict[str, Any]] | None = None
+    journal: list[JournalEvent] | None = None
     #: why the run ended before its stop rule (None: it did not), and its exit code
     ended: str | None = None
     end_status: int | None = None
