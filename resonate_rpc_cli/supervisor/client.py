@@ -18,13 +18,20 @@ otherwise.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from resonate_rpc_cli.clients import jsonline
 from resonate_rpc_cli.contracts.errors import RpcdemoError
 from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.supervisor.events import Event
-from resonate_rpc_cli.supervisor.rows import FaultRow, Healed, NodeRow, Signalled, Started
+from resonate_rpc_cli.supervisor.rows import (
+    FaultRow,
+    Healed,
+    NodeRow,
+    Signalled,
+    Started,
+    StatusDoc,
+)
 from resonate_rpc_cli.supervisor.topology_config import TopologyConfig
 
 #: How long to wait for an answer beyond the time the supervisor itself waits.
@@ -45,12 +52,12 @@ class TopologyStatus:
     events: list[Event]
     #: every valid kill/respawn target (groups, then node names); "targets" on the wire
     kill_targets: list[str]
-    raw: dict[str, Any] = field(repr=False, compare=False)
+    raw: StatusDoc = field(repr=False, compare=False)
     #: the faults in force, each with its holder and time left (``fault_leases.py``)
     faults: list[FaultRow] = field(default_factory=list)
 
     @classmethod
-    def from_dict(cls, doc: dict[str, Any]) -> TopologyStatus:
+    def from_dict(cls, doc: StatusDoc) -> TopologyStatus:
         return cls(
             supervisor_pid=int(doc["supervisor_pid"]),
             config=TopologyConfig.from_json(str(doc["config"])),
@@ -126,7 +133,7 @@ class SupervisorClient:
         doc = self._call("status", timeout_s=timeout_s, **args)
         if not isinstance(doc, dict):
             raise RpcdemoError(f"the supervisor under {self.home.root} sent no status")
-        return TopologyStatus.from_dict(doc)
+        return TopologyStatus.from_dict(cast("StatusDoc", doc))
 
     def kill(self, target: str, signal: str = "KILL", *, count: int | None = None,
              respawn: bool = False, respawn_after_s: float = 0.0, wait: bool = True,

@@ -39,7 +39,7 @@ from resonate_rpc_cli.supervisor.topology_config import check_replicas
 class Answer(Protocol):
     """An operation's typed result; ``to_dict()`` is its JSON on the control socket."""
 
-    def to_dict(self) -> dict[str, Any]: ...
+    def to_dict(self) -> Mapping[str, object]: ...
 
 
 #: Checks the supervisor for an operation's effect: the answer once it is there, else None.

@@ -25,6 +25,7 @@ from resonate_rpc_cli.supervisor.fault_heal import heal_now
 from resonate_rpc_cli.supervisor.fault_leases import holder_alive, process_started
 from resonate_rpc_cli.supervisor.manager import Supervisor
 from resonate_rpc_cli.supervisor.operations import OPERATIONS, Effect
+from resonate_rpc_cli.supervisor.rows import FaultRowJson, StatusDoc
 
 
 @dataclass
@@ -49,7 +50,7 @@ class Waiting:
         return False
 
 
-def status(sup: Supervisor, since: int = 0) -> dict[str, Any]:
+def status(sup: Supervisor, since: int = 0) -> StatusDoc:
     """The ``status`` document (the wire format of ``SupervisorClient.status``)."""
     return {
         "supervisor_pid": os.getpid(),
@@ -63,7 +64,7 @@ def status(sup: Supervisor, since: int = 0) -> dict[str, Any]:
     }
 
 
-def _hold(sup: Supervisor, args: Mapping[str, Any]) -> dict[str, Any]:
+def _hold(sup: Supervisor, args: Mapping[str, Any]) -> FaultRowJson:
     """``fault.hold``: register a fault lease (see ``fault_leases.py``); its row."""
     pid = args.get("holder_pid")
     holder_pid = int(pid) if pid is not None else None
@@ -80,7 +81,7 @@ def _hold(sup: Supervisor, args: Mapping[str, Any]) -> dict[str, Any]:
     return lease.row(sup.clock.monotonic(), True).to_dict()
 
 
-def answer(sup: Supervisor, request: Request) -> dict[str, Any] | Waiting:
+def answer(sup: Supervisor, request: Request) -> Mapping[str, object] | Waiting:
     """Apply one control request; its result, or a :class:`Waiting` for its effect.
 
     Raises :class:`~resonate_rpc_cli.contracts.errors.RpcdemoError` (the
