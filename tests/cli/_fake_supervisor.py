@@ -31,7 +31,7 @@ def fake_supervisor(home: Path, **config: object) -> Iterator[Running]:
     (``config``: its ``TopologyConfig`` fields)."""
     h = Home(home)
     h.ensure()
-    rig = make_rig(home, **config)
+    rig = make_rig(home, None, **config)
     rig.steps(4)
     server = ControlServer(h)
     server.start()
