@@ -30,6 +30,7 @@ from resonate_rpc_cli.observe.facts import node_names_by_id
 from resonate_rpc_cli.observe.leases import Holders, TaskRow
 from resonate_rpc_cli.observe.picture import NodeLine, node_lines, read_work
 from resonate_rpc_cli.observe.snapshot import PromiseRow, PromiseSource, tree_rows
+from resonate_rpc_cli.supervisor.app_launch import KEEPER
 from resonate_rpc_cli.supervisor.client import SupervisorClient, TopologyStatus
 from resonate_rpc_cli.supervisor.rows import NodeRow
 from resonate_rpc_cli.supervisor.topology_config import TopologyConfig
@@ -127,7 +128,7 @@ class LiveModel:
             with contextlib.suppress(psutil.Error):
                 proc = self._procs.get(pid)
                 if proc is None:
-                    proc = self._procs[pid] = psutil.Process(pid)
+                    proc = self._procs[pid] = _measured(psutil.Process(pid))
                     proc.cpu_percent(None)
                 usage[pid] = {"cpu": f"{proc.cpu_percent(None):.0f}%",
                               "mem": f"{proc.memory_info().rss / 2**20:.0f}M"}
@@ -174,3 +175,13 @@ class LiveModel:
     def nodes_with_tasks(self) -> list[NodeLine]:
         """The node rows with the task(s) each holds, as of the last promise poll."""
         return node_lines(self.nodes, self.held, self.links, all_tasks=True)
+
+
+def _measured(proc: psutil.Process) -> psutil.Process:
+    """The process whose CPU and memory a node's row shows: a declared node's command,
+    not the keeper that runs it (``supervisor/keeper.py``)."""
+    if KEEPER in proc.cmdline():
+        children = proc.children()
+        if children:
+            return children[0]
+    return proc

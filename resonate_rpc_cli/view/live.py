@@ -45,9 +45,13 @@ class Dashboard:
             where = "" if cfg.starts_server else " (external)"
             gateway = cfg.gateway_url if any(n.group == GATEWAY for n in m.nodes) \
                 else "elsewhere"
-            app = f"   app {cfg.app.name}" if cfg.app is not None else ""
-            head.append(f"{app}   server {cfg.server_url}{where}   gateway {gateway}   "
-                        f"ttl {seconds(cfg.ttl_s)}")
+            if cfg.app is not None:  # its own leases, and a gateway only if it declares one
+                gateway_part = f"   gateway {gateway}" if gateway != "elsewhere" else ""
+                head.append(f"   app {cfg.app.name}   server {cfg.server_url}{where}"
+                            f"{gateway_part}")
+            else:
+                head.append(f"   server {cfg.server_url}{where}   gateway {gateway}   "
+                            f"ttl {seconds(cfg.ttl_s)}")
         work = m.tasks[:TASK_ROWS]
         budget = TREE_ROWS * MAX_TREES if height is None else max(
             4, height - len(m.nodes) - len(m.feed) - len(work) - 17)
