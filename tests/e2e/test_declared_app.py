@@ -131,8 +131,8 @@ def test_up_run_kill_mid_step_partition_down(cli: Cli, app_dir: Path) -> None:
     flow = subprocess.Popen(cli.argv("run", "slow-order", "--id", "po-kill", "--json"),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        wait_until(lambda: (server.promise_get("po-kill:1") or {}).get("state") == "pending",
-                   30, "charge to be under way")
+        wait_until(lambda: _state(server, "po-kill:1") == "pending", 30,
+                   "charge to be under way")
         killed = cli.run("kill", "payments", "--respawn")
         assert killed.returncode == 0, killed.stderr
         out, err = flow.communicate(timeout=60)
@@ -169,6 +169,11 @@ def test_kill_9_of_the_supervisor_leaves_no_node(cli: Cli, app_dir: Path) -> Non
     assert all(pids)
     os.kill(int((cli.home / "run" / "supervisor.pid").read_text()), signal.SIGKILL)
     assert_nothing_left(cli.home, timeout=15)
+
+
+def _state(server: ResonateClient, promise_id: str) -> str | None:
+    record = server.promise_get(promise_id)
+    return None if record is None else str(record["state"])
 
 
 @pytest.mark.parametrize(("group", "message"), [
