@@ -1,0 +1,47 @@
+"""The console's page: one HTML document with its style and script inline.
+
+The style and the script are hand-written files beside this module
+(``static/console.css``, ``static/console.js``), read once; every response
+carries them under a fresh CSP nonce, so the page loads nothing else, from
+anywhere.
+"""
+
+from __future__ import annotations
+
+import functools
+from importlib import resources
+
+BODY = """<header><h1>rpcdemo console</h1><span id=where></span><span id=counts></span></header>
+<div id=banner></div>
+<main>
+<section class=wide><h2>Nodes</h2>
+<table id=nodes><thead><tr><th>node</th><th>state</th><th>pid</th><th>restarts</th>
+<th>holds (lease left)</th><th>link</th><th>cpu mem</th><th>actions</th></tr></thead>
+<tbody></tbody></table>
+<p>scale: <span id=scale></span></p><p id=notice class=notice></p></section>
+<section class=wide><h2>Call graphs</h2>
+<p id=run>run a flow: <span id=run-buttons></span> argument
+<input id=run-arg class=num value="1" aria-label="flow argument"></p>
+<div id=flows class=flows></div>
+<div id=promise-panel><b id=promise-id></b><br>
+value (JSON) <input id=promise-value value="" placeholder='{"ok": true}'>
+<span id=promise-actions></span></div></section>
+<section><h2>Events</h2><pre id=events></pre></section>
+<section><h2>Links</h2><div id=links></div><h2>Faults in force</h2><div id=faults></div></section>
+<section class=wide id=chaos-section hidden><h2>Chaos run</h2><div id=chaos></div></section>
+</main>
+<div id=toast></div>"""
+
+
+@functools.cache
+def _asset(name: str) -> str:
+    return (resources.files("resonate_rpc_cli.web") / "static" / name).read_text("utf-8")
+
+
+def render_page(nonce: str) -> str:
+    """The whole page, its inline style and script marked with ``nonce`` (the CSP's)."""
+    return (f"<!doctype html>\n<html lang=en><head><meta charset=utf-8>"
+            f"<meta name=referrer content=no-referrer><title>rpcdemo console</title>"
+            f"<style nonce=\"{nonce}\">{_asset('console.css')}</style></head>\n"
+            f"<body>{BODY}\n<script nonce=\"{nonce}\">{_asset('console.js')}</script>"
+            f"</body></html>\n")

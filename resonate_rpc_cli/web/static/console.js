@@ -1,0 +1,319 @@
+// rpcdemo console: hand-written, no library, nothing loaded from the network.
+// It draws what the console's server-sent events carry (the live view's model) and sends
+// each button press to POST /api/action; it never polls by itself.
+(function () {
+  'use strict';
+  const TOKEN = new URLSearchParams(location.search).get('token') || '';
+  const NS = 'http://www.w3.org/2000/svg';
+  const $ = id => document.getElementById(id);
+  let doc = null, selected = null, firstDrawn = false;
+  const scaleValues = {};
+  const opened = performance.now();
+
+  function h(tag, attrs, parent, text) {
+    const e = document.createElement(tag);
+    for (const k in attrs || {}) e.setAttribute(k, attrs[k]);
+    if (text !== undefined && text !== null) e.textContent = String(text);
+    if (parent) parent.appendChild(e);
+    return e;
+  }
+  function s(tag, attrs, parent, text) {
+    const e = document.createElementNS(NS, tag);
+    for (const k in attrs || {}) e.setAttribute(k, attrs[k]);
+    if (text !== undefined && text !== null) e.textContent = String(text);
+    if (parent) parent.appendChild(e);
+    return e;
+  }
+  function toast(text, error) {
+    const t = $('toast');
+    t.textContent = text; t.className = 'show' + (error ? ' error' : '');
+    clearTimeout(toast.timer); toast.timer = setTimeout(() => { t.className = ''; }, 4000);
+  }
+
+  // ---- actions -------------------------------------------------------------------------
+  async function act(action, target, extra) {
+    const body = Object.assign({action: action, target: target}, extra || {});
+    document.body.dataset.acting = action + ' ' + target;
+    try {
+      const r = await fetch('/api/action', {method: 'POST', headers: {
+        'Content-Type': 'application/json', 'X-Rpcdemo-Token': TOKEN, 'X-Rpcdemo-Console': '1'},
+        body: JSON.stringify(body), credentials: 'same-origin'});
+      const answer = await r.json().catch(() => ({ok: false, error: 'HTTP ' + r.status}));
+      document.body.dataset.lastAction = action + ' ' + target + ' ' + (answer.ok ? 'ok' : 'error');
+      if (answer.ok) toast(action + ' ' + target + ': ' + summary(answer.result));
+      else toast(action + ' ' + target + ': ' + answer.error, true);
+      return answer;
+    } catch (e) {
+      toast(action + ' ' + target + ': ' + e, true);
+      return {ok: false, error: String(e)};
+    } finally { delete document.body.dataset.acting; }
+  }
+  function summary(result) {
+    if (result === null || result === undefined) return 'done';
+    if (typeof result === 'string') return result;
+    if (result.message) return result.message;
+    return JSON.stringify(result).slice(0, 160);
+  }
+  const DANGER = {'kill': 1, 'kill-respawn': 1, 'partition': 1, 'cancel': 1, 'cancel-flow': 1,
+                  'reject': 1, 'scale-down': 1};
+  // One button per action the core offers the row (observe/actions.py: the terminal's keys
+  // read the same table); ``value`` gives what an action that asks for one needs.
+  function buttons(parent, actions, target, value) {
+    (actions || []).forEach(a => {
+      const b = h('button', {'data-action': a.name, 'data-target': target, title: a.help}, parent,
+        a.label);
+      if (DANGER[a.name]) b.className = 'danger';
+      b.addEventListener('click', () => {
+        const v = a.ask ? value(a) : null;
+        if (v === false) return;
+        act(a.name, target, v === null ? {} : {value: v});
+      });
+    });
+  }
+  // ---- nodes ---------------------------------------------------------------------------
+  function leaseLeft(task) {
+    if (task.lease_left_s === null || task.lease_left_s === undefined) return null;
+    return Math.max(0, task.lease_left_s - (Date.now() - doc.at_ms) / 1000);
+  }
+  function drawNodes() {
+    const body = $('nodes').querySelector('tbody');
+    body.textContent = '';
+    const links = doc.links !== null;
+    doc.nodes.forEach(n => {
+      const tr = h('tr', {'data-node': n.name, 'data-state': n.state, 'data-pid': n.pid || ''}, body);
+      h('td', {}, tr, n.name);
+      const st = h('td', {}, tr); h('span', {class: 'state ' + n.state}, st, n.state);
+      h('td', {class: 'n'}, tr, n.pid || '-');
+      h('td', {class: 'n'}, tr, n.restarts);
+      const tasks = h('td', {class: 'tasks'}, tr);
+      n.tasks.forEach(t => {
+        const line = h('div', {'data-task': t.id}, tasks, t.id + ' ');
+        const left = leaseLeft(t);
+        if (left !== null) h('span', {class: 'lease', 'data-lease': t.lease_left_s}, line,
+          left.toFixed(1) + 's');
+      });
+      if (!n.tasks.length) tasks.textContent = '-';
+      h('td', {}, tr, links ? (n.link || '-') : '');
+      h('td', {class: 'n muted'}, tr, (n.cpu || '') + ' ' + (n.mem || ''));
+      buttons(h('td', {class: 'row-actions'}, tr), n.actions, n.name, () => null);
+    });
+    const scale = $('scale');
+    scale.textContent = '';
+    doc.groups.forEach(g => {
+      if (!g.actions.length) return;
+      const span = h('span', {class: 'row-actions', 'data-group': g.group}, scale,
+        g.group + ' ×' + g.count + ' ');
+      const input = h('input', {class: 'num', 'aria-label': g.group + ' nodes'}, null);
+      input.value = scaleValues[g.group] === undefined ? g.count : scaleValues[g.group];
+      input.addEventListener('input', () => { scaleValues[g.group] = input.value; });
+      buttons(span, g.actions, g.group, () => input.value);
+      span.appendChild(input);
+      h('span', {}, scale, '  ');
+    });
+  }
+  function tickLeases() {
+    if (!doc) return;
+    document.querySelectorAll('span.lease').forEach(e => {
+      const left = leaseLeft({lease_left_s: Number(e.dataset.lease)});
+      if (left !== null) e.textContent = left.toFixed(1) + 's';
+    });
+  }
+
+  // ---- call graphs ---------------------------------------------------------------------
+  function layout(promises) {
+    const byId = {}, depth = {}, rows = {};
+    promises.forEach(p => { byId[p.id] = p; });
+    function d(p, seen) {
+      if (depth[p.id] !== undefined) return depth[p.id];
+      const parent = p.parent && byId[p.parent] && !seen[p.parent] ? byId[p.parent] : null;
+      seen[p.id] = true;
+      return (depth[p.id] = parent ? d(parent, seen) + 1 : 0);
+    }
+    promises.forEach(p => d(p, {}));
+    const pos = {};
+    promises.forEach(p => {
+      const k = depth[p.id];
+      rows[k] = (rows[k] || 0) + 1;
+      pos[p.id] = {col: k, row: rows[k] - 1};
+    });
+    return {pos: pos, cols: Math.max(0, ...Object.values(depth)) + 1,
+            rows: Math.max(1, ...Object.values(rows))};
+  }
+  function label(p) {
+    const f = p.func || '(promise)';
+    return f.length > 18 ? f.slice(0, 17) + '…' : f;
+  }
+  function drawFlow(parent, flow) {
+    const BW = 150, BH = 38, GX = 30, GY = 10;
+    const box = h('div', {class: 'flow', 'data-root': flow.root}, parent);
+    const root = flow.promises[0];
+    const title = h('h3', {}, box, flow.root + (root ? ' · ' + root.state : '') + ' ');
+    buttons(title, flow.actions, flow.root, () => $('run-arg').value);
+    const L = layout(flow.promises);
+    const svg = s('svg', {width: L.cols * (BW + GX), height: L.rows * (BH + GY) + 4,
+                          class: 'dag'}, box);
+    const at = p => L.pos[p.id];
+    flow.promises.forEach(p => {
+      if (!p.parent || !L.pos[p.parent]) return;
+      const a = at({id: p.parent}), b = at(p);
+      const x1 = a.col * (BW + GX) + BW, y1 = a.row * (BH + GY) + BH / 2 + 2;
+      const x2 = b.col * (BW + GX), y2 = b.row * (BH + GY) + BH / 2 + 2;
+      s('path', {class: 'edge', d: `M${x1},${y1} C${x1 + GX / 2},${y1} ${x2 - GX / 2},${y2} ${x2},${y2}`}, svg);
+    });
+    flow.promises.forEach(p => {
+      const q = at(p);
+      const g = s('g', {class: 'promise ' + p.state + (p.flag ? ' stuck' : '') +
+                  (selected === p.id ? ' selected' : ''), 'data-promise-id': p.id,
+                  'data-state': p.state, 'data-holder': p.holder || '',
+                  transform: `translate(${q.col * (BW + GX)},${q.row * (BH + GY) + 2})`}, svg);
+      s('rect', {width: BW, height: BH}, g);
+      s('text', {x: 6, y: 15}, g, label(p) + (p.args ? '(' + JSON.stringify(p.args).slice(1, -1).slice(0, 12) + ')' : ''));
+      const second = p.state === 'pending' ? (p.holder ? '⏳ held by ' + p.holder : '⏳ pending')
+        : p.state + (p.value !== null && p.value !== undefined ? ' = ' + JSON.stringify(p.value).slice(0, 14) : '');
+      s('text', {x: 6, y: 30}, g, second);
+      s('title', {}, g, p.id + '\n' + p.state + (p.holder ? '\nholder ' + p.holder : '') +
+        (p.flag ? '\n' + p.flag : ''));
+      g.addEventListener('click', () => { selected = p.id; drawFlows(); drawPromisePanel(); });
+    });
+  }
+  function drawFlows() {
+    const box = $('flows');
+    box.textContent = '';
+    doc.flows.forEach(f => drawFlow(box, f));
+    if (!doc.flows.length) h('p', {class: 'muted'}, box, 'no call graphs yet: run a flow');
+  }
+  function findPromise(id) {
+    for (const f of (doc ? doc.flows : [])) for (const p of f.promises) if (p.id === id) return p;
+    return null;
+  }
+  function drawPromisePanel() {
+    const panel = $('promise-panel');
+    const p = selected && findPromise(selected);
+    panel.className = p ? 'show' : '';
+    if (!p) return;
+    $('promise-id').textContent = p.id + ' · ' + p.state + (p.holder ? ' · held by ' + p.holder : '');
+    panel.dataset.promise = p.id;
+    const box = $('promise-actions');
+    box.textContent = '';
+    buttons(box, p.actions, p.id, () => promiseValue());
+    if (!p.actions.length) h('span', {class: 'muted'}, box, ' settled: nothing to do');
+  }
+  function promiseValue() {
+    const raw = $('promise-value').value.trim();
+    return raw === '' ? null : raw;
+  }
+
+  // ---- events, links, faults -----------------------------------------------------------
+  function drawRunBar() {
+    const bar = $('run-buttons');
+    bar.textContent = '';
+    doc.runnable.forEach(f => {
+      const span = h('span', {'data-flow': f.name}, bar, f.name + ' ');
+      buttons(span, f.actions, f.root, () => $('run-arg').value);
+    });
+  }
+  function drawSide() {
+    $('events').textContent = doc.events.join('\n') || 'no events yet';
+    const links = $('links');
+    links.textContent = '';
+    if (doc.links === null) { links.textContent = 'the topology runs without link proxies (up --links)'; }
+    else {
+      const t = h('table', {}, links);
+      doc.links.forEach(l => {
+        const tr = h('tr', {'data-link': l.node, 'data-state': l.state}, t);
+        h('td', {}, tr, l.node); h('td', {}, tr, l.state);
+        h('td', {class: 'n'}, tr, l.delay_ms ? l.delay_ms + ' ms' : '');
+        h('td', {class: 'n'}, tr, l.connections + ' conn');
+      });
+    }
+    const faults = $('faults');
+    faults.textContent = doc.faults.length ? '' : 'none';
+    doc.faults.forEach(f => h('div', {}, faults, `${f.kind} ${f.node} (holder ${f.holder})`));
+    const c = doc.counts || {};
+    $('counts').textContent = Object.keys(c).map(k => k + ' ' + c[k]).join(' · ');
+    $('notice').textContent = doc.notice || '';
+    $('where').textContent = `server ${doc.server_url || '?'} · gateway ${doc.gateway_url || '(none)'} · home ${doc.home}`;
+  }
+
+  // ---- chaos timeline (the report's drawing model, view/chaos_timeline.py) ----------------
+  function drawChaos(chaos) {
+    const box = $('chaos');
+    box.textContent = '';
+    $('chaos-section').hidden = !chaos;
+    if (!chaos) return;
+    const m = chaos.model;
+    const head = h('p', {}, box);
+    const verdict = chaos.verdict || (chaos.state === 'done' ? 'unknown' : 'running');
+    h('span', {class: 'verdict ' + verdict, id: 'verdict', 'data-verdict': verdict}, head,
+      verdict.toUpperCase());
+    h('span', {}, head, `  run ${chaos.run_tag} · ${chaos.ops_total} operations · ${chaos.faults} faults`);
+    (chaos.reasons || []).forEach(r => h('div', {class: 'notice'}, box, r));
+    const W = Math.max(700, box.clientWidth - 10), LABEL = 170, LANE = 16;
+    const x = t => LABEL + (W - LABEL - 10) * t / m.span;
+    const row = {}; m.lanes.forEach((l, i) => { row[l.id] = i; });
+    const H = m.lanes.length * LANE + 24;
+    const svg = s('svg', {width: W, height: H, id: 'timeline'}, box);
+    m.lanes.forEach((l, i) => {
+      s('line', {x1: LABEL, x2: W, y1: i * LANE + LANE, y2: i * LANE + LANE, class: 'lane'}, svg);
+      s('text', {x: 4, y: i * LANE + 12}, svg, l.label);
+    });
+    m.bands.forEach(b => {
+      const g = s('g', {class: 'band ' + b.kind}, svg);
+      s('title', {}, g, `fault ${b.index}: ${b.kind} ${b.target}`);
+      b.lanes.forEach(id => s('rect', {x: x(b.t0), y: row[id] * LANE + 1,
+        width: Math.max(2, x(b.t1) - x(b.t0)), height: LANE - 1}, g));
+    });
+    m.bars.forEach(b => { if (row[b.lane] === undefined) return;
+      s('rect', {x: x(b.t0), y: row[b.lane] * LANE + 3, width: Math.max(1.5, x(b.t1) - x(b.t0)),
+        height: LANE - 6, class: 'bar' + (b.reexec ? ' reexec' : '') + (b.cut ? ' cut' : '')}, svg); });
+    m.attempts.forEach(a => { if (row[a.lane] === undefined) return;
+      s('rect', {x: x(a.t0), y: row[a.lane] * LANE + 4, width: Math.max(1, x(a.t1) - x(a.t0)),
+        height: LANE - 8, class: 'attempt ' + a.type}, svg); });
+    for (let i = 0; i <= 10; i++) s('text', {x: x(m.span * i / 10) - 8, y: H - 4}, svg,
+      (m.span * i / 10000).toFixed(1) + 's');
+    const LH = 140, top = 10, bottom = LH - 20;
+    const max = Math.max(1, ...m.latency.map(p => p.ms));
+    const lat = s('svg', {width: W, height: LH, id: 'latency'}, box);
+    m.bands.forEach(b => s('rect', {x: x(b.t0), y: top, height: bottom - top,
+      width: Math.max(2, x(b.t1) - x(b.t0)), class: 'lat-band'}, lat));
+    s('text', {x: 4, y: top + 10}, lat, max + ' ms'); s('text', {x: 4, y: bottom}, lat, '0 ms');
+    m.latency.forEach(p => s('circle', {cx: x(p.t), cy: bottom - (bottom - top) * p.ms / max,
+      r: 2.5, class: 'pt'}, lat));
+    document.body.dataset.chaosBars = m.bars.length;
+    document.body.dataset.chaosBands = m.bands.length;
+    document.body.dataset.chaosVerdict = verdict;
+  }
+
+  // ---- the stream ----------------------------------------------------------------------
+  function render() {
+    drawNodes(); drawRunBar(); drawFlows(); drawPromisePanel(); drawSide();
+    const d = document.body.dataset;
+    d.nodes = doc.nodes.length;
+    d.flows = doc.flows.length;
+    d.promises = document.querySelectorAll('g.promise').length;
+    d.updates = Number(d.updates || 0) + 1;
+    if (!firstDrawn && doc.nodes.length) {
+      firstDrawn = true;
+      d.firstDrawnMs = Math.round(performance.now() - opened);
+    }
+    d.drawnMs = Math.round(performance.now() - opened);
+  }
+  function connect() {
+    const es = new EventSource('/events?token=' + encodeURIComponent(TOKEN));
+    es.addEventListener('state', e => { doc = JSON.parse(e.data); render(); });
+    es.addEventListener('chaos', e => drawChaos(JSON.parse(e.data)));
+    es.addEventListener('gone', () => {
+      $('banner').className = 'show';
+      $('banner').textContent = 'the topology stopped: this page no longer updates';
+      document.body.dataset.gone = '1';
+      es.close();
+    });
+    es.onopen = () => { document.body.dataset.connected = '1'; };
+  }
+
+  function setup() {
+    setInterval(tickLeases, 200);
+    connect();
+  }
+  setup();
+})();
