@@ -13,9 +13,8 @@ from resonate_rpc_cli.cli.common import (
     exit_on_error,
     home_of,
 )
-from resonate_rpc_cli.contracts.errors import ExitStatus, NotRunningError, UsageError
+from resonate_rpc_cli.contracts.errors import ExitStatus, UsageError
 from resonate_rpc_cli.contracts.flows import flow_named
-from resonate_rpc_cli.contracts.home import Endpoints, not_running_message
 
 #: seconds `run` waits for the result (the flow runner and Rich load when a flow runs)
 DEFAULT_TIMEOUT_S = 60.0
@@ -40,7 +39,7 @@ def run(
     as_json: JsonOpt = False,
 ) -> None:
     """Run one flow through the gateway and print its result (exit 1 if it fails)."""
-    from resonate_rpc_cli.cli import flowrun
+    from resonate_rpc_cli.observe import flowrun
 
     try:
         chosen = flow_named(flow)
@@ -49,16 +48,7 @@ def run(
     pid = flowrun.choose_id(chosen, promise_id, fresh)
     if timeout <= 0:
         raise UsageError("--timeout must be positive")
-    home = home_of(ctx)
-    where = Endpoints.read(home)  # written by the supervisor daemon while it runs
-    if where is None:
-        raise NotRunningError(not_running_message(home))
-    if where.gateway_url is None:
-        raise NotRunningError(f"the topology under {home.root} has no gateway (started with "
-                              "--only); run flows with the HOME that runs the gateway")
-    outcome = flowrun.run_flow(where.gateway_url, chosen, pid, arg=arg, wait=wait,
-                               timeout_s=timeout, ledger_dir=home.ledger_dir,
-                               server_url=where.server_url)
+    outcome = flowrun.run_in(home_of(ctx), chosen, pid, arg=arg, wait=wait, timeout_s=timeout)
     if as_json:
         emit_json(outcome.to_dict())
     else:
