@@ -57,14 +57,15 @@
   const DANGER = {'kill': 1, 'kill-respawn': 1, 'partition': 1, 'cancel': 1, 'cancel-flow': 1,
                   'reject': 1, 'scale-down': 1};
   // One button per action the core offers the row (observe/actions.py: the terminal's keys
-  // read the same table); ``value`` gives what an action that asks for one needs.
+  // read the same table); ``value(action)`` gives the value typed beside the row (null: none),
+  // which an action that asks for one needs (scale…, resolve…) and run takes as its argument.
   function buttons(parent, actions, target, value) {
     (actions || []).forEach(a => {
       const b = h('button', {'data-action': a.name, 'data-target': target, title: a.help}, parent,
         a.label);
       if (DANGER[a.name]) b.className = 'danger';
       b.addEventListener('click', () => {
-        const v = a.ask ? value(a) : null;
+        const v = value(a);
         if (v === false) return;
         act(a.name, target, v === null ? {} : {value: v});
       });
@@ -165,10 +166,11 @@
       const g = s('g', {class: 'promise ' + p.state + (p.flag ? ' stuck' : '') +
                   (selected === p.id ? ' selected' : ''), 'data-promise-id': p.id,
                   'data-state': p.state, 'data-holder': p.holder || '',
+                  'data-value': p.value === null || p.value === undefined ? '' : JSON.stringify(p.value),
                   transform: `translate(${q.col * (BW + GX)},${q.row * (BH + GY) + 2})`}, svg);
       s('rect', {width: BW, height: BH}, g);
       s('text', {x: 6, y: 15}, g, label(p) + (p.args ? '(' + JSON.stringify(p.args).slice(1, -1).slice(0, 12) + ')' : ''));
-      const second = p.state === 'pending' ? (p.holder ? '⏳ held by ' + p.holder : '⏳ pending')
+      const second = p.state === 'pending' ? (p.holder ? 'pending · held by ' + p.holder : 'pending')
         : p.state + (p.value !== null && p.value !== undefined ? ' = ' + JSON.stringify(p.value).slice(0, 14) : '');
       s('text', {x: 6, y: 30}, g, second);
       s('title', {}, g, p.id + '\n' + p.state + (p.holder ? '\nholder ' + p.holder : '') +
