@@ -58,7 +58,7 @@ def page(console: Console) -> Iterator[Page]:
         assert p.loaded and all(u.startswith(console.base) for u in p.loaded), p.loaded
 
 
-def js(value: str) -> str:
+def js(value: Any) -> str:
     return json.dumps(value)
 
 
