@@ -213,6 +213,9 @@ class Page:
         with contextlib.suppress(Exception):
             await self._ws.close()
         self._reader.cancel()
+        for task in list(self._gates):
+            task.cancel()
+        await asyncio.gather(self._reader, *self._gates, return_exceptions=True)
         await self._http.close()
 
     def __enter__(self) -> Page:
