@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import stat
 import subprocess
 import time
@@ -27,8 +28,16 @@ from resonate_rpc_cli.clients.protocol import ResonateClient
 from resonate_rpc_cli.contracts import tags as tag
 from tests.browser import chromium
 from tests.cdp import Page
-from tests.e2e._cli_support import Cli, running_topology
-from tests.e2e._console_support import Console, console_of
+from tests.e2e._cli_support import (
+    Cli,
+    assert_nothing_left,
+    end_leftovers,
+    new_cli,
+    running_topology,
+    short_home,
+)
+from tests.e2e._console_support import Console, console_of, read_url
+from tests.procs import wait_until
 
 pytestmark = [pytest.mark.e2e,
               pytest.mark.skipif(chromium() is None, reason="chromium is not installed")]
@@ -257,3 +266,48 @@ def test_a_chaos_run_grows_its_timeline_on_the_page(page: Page, cli: Cli,
     assert run.returncode == 0, (out[-2000:], err[-2000:])
     page.wait_for("document.body.dataset.chaosVerdict === 'pass'", 10, "the verdict shown")
     assert int(page.eval("Number(document.body.dataset.chaosBands)")) >= 2
+
+
+def test_up_ui_prints_the_url_and_the_page_sees_the_seed_topology() -> None:
+    """`up --ui` in the foreground (no terminal: no live view) serves the console; Ctrl-C
+    stops the console and the topology, and nothing is left."""
+    with short_home() as home:
+        c = new_cli(home)
+        proc = subprocess.Popen(c.argv(*c.up_args("--ui")), stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
+                                start_new_session=True)
+        try:
+            url = read_url(proc, timeout=60)
+            assert url.startswith("http://127.0.0.1:") and "token=" in url
+            state = url.replace("/?", "/api/state?")
+
+            def eleven() -> bool:
+                with urllib.request.urlopen(state, timeout=5) as resp:
+                    doc = json.loads(resp.read())
+                return len(doc["state"]["nodes"]) == 11 if doc["state"] else False
+
+            wait_until(eleven, 20, "the console's state with eleven nodes")
+            proc.send_signal(signal.SIGINT)
+            _, err = proc.communicate(timeout=60)
+            assert "Traceback" not in err, err
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(10)
+            left = end_leftovers(home)
+        assert not left, left
+        assert_nothing_left(home)
+
+
+def test_ui_bad_input_and_nothing_running_are_one_line() -> None:
+    with short_home() as home:
+        c = new_cli(home)
+        nothing = c.run("ui")
+        assert nothing.returncode == 3 and nothing.stdout == "", nothing
+        assert len(nothing.stderr.strip().splitlines()) == 1, nothing.stderr
+        bad = c.run("ui", "--port", "70000")
+        assert bad.returncode == 2 and "--port" in bad.stderr, bad
+        detached = c.run(*c.up_args("--detach", "--ui"))
+        assert detached.returncode == 2 and "rpcdemo ui" in detached.stderr, detached
+        assert len(detached.stderr.strip().splitlines()) == 1, detached.stderr
+        assert_nothing_left(home)
