@@ -126,19 +126,22 @@ def _foreground(home: Home, result: updown.UpResult,
                 console_at: tuple[str, int] | None = None) -> None:
     """Attach the live view (and with ``console_at`` the browser console) to the topology
     we own; tear it down when it ends."""
+    from resonate_rpc_cli.observe.live import LiveModel
     from resonate_rpc_cli.supervisor import updown
     from resonate_rpc_cli.view.console import err, out
     from resonate_rpc_cli.view.live import run_live
     from resonate_rpc_cli.web.serve import ConsoleThread
 
-    console = None if console_at is None else ConsoleThread(home, *console_at)
+    # one model for both views: the terminal's refreshes it, the page reads it
+    model = LiveModel(home) if out.is_terminal else None
+    console = None if console_at is None else ConsoleThread(home, *console_at, model=model)
     try:
         if console is not None:
             from resonate_rpc_cli.cli.ui_cmd import announce
 
             announce(console.start(), "the console and the topology")
         if out.is_terminal:
-            run_live(home, out)
+            run_live(home, out, model=model)
         else:
             while result.daemon is not None and result.daemon.poll() is None:
                 time.sleep(0.2)

@@ -2,10 +2,11 @@
 
 :class:`Feed` is the one poller of a console: on a worker thread it calls
 :meth:`~resonate_rpc_cli.observe.live.LiveModel.refresh` (the same model and
-rates as the terminal's live view) and reads the chaos run's progress once a
-second, then publishes :func:`~.document.console_document`'s JSON when it
-changed. Pages only receive (``web/app.py``'s server-sent events); they never
-make the console poll more.
+rates as the terminal's live view; under ``up --ui`` with a terminal it is the
+terminal view's own model, which that view refreshes, and the feed only reads
+it) and reads the chaos run's progress once a second, then publishes
+:func:`~.document.console_document`'s JSON when it changed. Pages only receive
+(``web/app.py``'s server-sent events); they never make the console poll more.
 """
 
 from __future__ import annotations
@@ -53,6 +54,9 @@ class Feed:
     chaos_feed: ChaosFeed | None = None
     state: Published = field(default_factory=Published)
     chaos: Published = field(default_factory=Published)
+    #: whether this feed refreshes the model (False: another view does, e.g. the terminal's
+    #: live view of ``up --ui``, and the feed only reads what it polled)
+    drives: bool = True
     #: set once the topology's supervisor stopped answering
     gone: bool = False
     chaos_every: Every = field(default_factory=lambda: Every(1.0))
@@ -68,17 +72,29 @@ class Feed:
         Raises :class:`NotRunningError` when the supervisor is gone.
         """
         assert self.model is not None and self.chaos_feed is not None
-        self.model.refresh()
+        if self.drives:
+            self.model.refresh()
         changed = False
         if self.chaos_every.due(time.monotonic()):
             chaos = self.chaos_feed.read()
             text = _dumps(chaos)
             changed = self.chaos.offer(text, text)
-        doc = console_document(self.model).to_dict()
+        doc = self._document()
         at = doc.pop("at_ms")
         key = _dumps(doc)
         doc["at_ms"] = at
         return self.state.offer(key, _dumps(doc)) or changed
+
+    def _document(self) -> dict[str, Any]:
+        """The model's picture; when another thread refreshes it, a read that met a change
+        half-way (a deque appended to while copied) is read again."""
+        assert self.model is not None
+        for _ in range(5):
+            try:
+                return console_document(self.model).to_dict()
+            except RuntimeError:
+                time.sleep(0.01)
+        return console_document(self.model).to_dict()
 
     def nudge(self) -> None:
         """Make every poll due at once (after an action, so its effect shows now)."""

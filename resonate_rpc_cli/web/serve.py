@@ -22,6 +22,7 @@ from aiohttp import web
 
 from resonate_rpc_cli.contracts.errors import NotRunningError
 from resonate_rpc_cli.contracts.home import Home
+from resonate_rpc_cli.observe.live import LiveModel
 from resonate_rpc_cli.web.actions import Actor
 from resonate_rpc_cli.web.app import make_app
 from resonate_rpc_cli.web.feed import Feed
@@ -103,8 +104,12 @@ def serve_console(home: Home, host: str, port: int, on_ready: Callable[[str], No
 class ConsoleThread:
     """The console on a thread of its own (``up --ui``: the live view keeps the terminal)."""
 
-    def __init__(self, home: Home, host: str = "127.0.0.1", port: int = 0) -> None:
-        self.console = Console(home, host, port)
+    def __init__(self, home: Home, host: str = "127.0.0.1", port: int = 0,
+                 model: LiveModel | None = None) -> None:
+        """``model``: the terminal live view's, which that view refreshes (None: the
+        console polls a model of its own)."""
+        feed = Feed(home, model=model, drives=model is None)
+        self.console = Console(home, host, port, feed)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="console",
                                         daemon=True)
