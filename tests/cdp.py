@@ -187,9 +187,13 @@ class Page:
         assert clicked, f"nothing to click at {selector}"
 
     def screenshot(self, out: Path) -> None:
-        shot = self._run(self._send("Page.captureScreenshot", {"format": "png",
-                                                               "captureBeyondViewport": True},
-                                    self._session), 30)
+        """A PNG of the whole page (not only the window) at ``out``."""
+        size = self._run(self._send("Page.getLayoutMetrics", {}, self._session), 30)
+        content = size.get("cssContentSize") or size["contentSize"]
+        clip = {"x": 0, "y": 0, "width": content["width"], "height": content["height"],
+                "scale": 1}
+        shot = self._run(self._send("Page.captureScreenshot", {
+            "format": "png", "captureBeyondViewport": True, "clip": clip}, self._session), 30)
         out.write_bytes(base64.b64decode(shot["data"]))
 
     def close(self) -> None:

@@ -254,8 +254,9 @@ def test_a_chaos_run_grows_its_timeline_on_the_page(page: Page, cli: Cli,
                            stdin=subprocess.DEVNULL, start_new_session=True)
     try:
         page.wait_for("document.body.dataset.chaosVerdict === 'running' && "
-                      "Number(document.body.dataset.chaosBars) > 0", 30,
-                      "the timeline drawn while the run goes")
+                      "Number(document.body.dataset.chaosBars) > 0 && "
+                      "Number(document.body.dataset.chaosBands) > 0", 40,
+                      "the timeline drawn with a fault band while the run goes")
         page.screenshot(tmp_path / "console-mid-chaos.png")
         assert (tmp_path / "console-mid-chaos.png").stat().st_size > 10_000
         out, err = run.communicate(timeout=180)
