@@ -19,6 +19,7 @@ server refuse what no longer applies).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -243,7 +244,8 @@ def _settle(action: str) -> Runner:
     def run(home: Home, promise_id: str, value: str | None) -> Done:
         text = value if value is not None and value.strip() else None
         done = settle_promise(home, promise_id, action, parse_value(text))
-        shown = f" = {done.promise.value}" if done.promise.value is not None else ""
+        shown = "" if done.promise.value is None else \
+            f" = {json.dumps(done.promise.value, default=str)}"
         return Done(action, promise_id, f"{promise_id} {done.promise.state}{shown}",
                     promise=done.promise)
     return run

@@ -24,9 +24,9 @@ def _key(text: Text, key: str, label: str) -> None:
     text.append(f" {label}  ")
 
 
-def footer(controls: Controls, rows: Sequence[Row]) -> RenderableType:
+def footer(controls: Controls, rows: Sequence[Row]) -> list[Text]:
     """The lines under the view: the outcome line, then the prompt or the keys."""
-    lines: list[RenderableType] = []
+    lines: list[Text] = []
     status = status_line(controls)
     if status is not None:
         lines.append(status)
@@ -36,7 +36,7 @@ def footer(controls: Controls, rows: Sequence[Row]) -> RenderableType:
             (f"{prompt.action.label.rstrip('…')} {prompt.target.id}", "bold"),
             f" — {prompt.action.ask}: ", (prompt.text, "bold"), ("▏", "blink"),
             ("   enter: do it  esc: cancel", "dim")))
-        return Group(*lines)
+        return lines
     row = controls.current(rows)
     keys = Text()
     if row is not None:
@@ -46,7 +46,12 @@ def footer(controls: Controls, rows: Sequence[Row]) -> RenderableType:
     for key, label in NAVIGATION:
         _key(keys, key, label)
     lines.append(keys)
-    return Group(*lines)
+    return lines
+
+
+def height_of(lines: Sequence[Text], width: int) -> int:
+    """The screen lines ``lines`` take at ``width`` columns (each wraps)."""
+    return sum(max(1, -(-line.cell_len // max(1, width))) for line in lines)
 
 
 def status_line(controls: Controls) -> Text | None:
@@ -66,14 +71,14 @@ def status_line(controls: Controls) -> Text | None:
 def help_view() -> RenderableType:
     """Every key: the actions by the kind of row they apply to, then moving around."""
     table = Table(box=None, pad_edge=False, show_header=False)
-    table.add_column("key", style="bold", no_wrap=True)
+    table.add_column("key", style="bold", no_wrap=True, min_width=6)
     table.add_column("action", no_wrap=True)
     table.add_column("what it does")
     for kind in Kind:
-        table.add_row(Text(KIND_TITLES[kind], style="bold underline"), "", "")
+        table.add_row("", Text(KIND_TITLES[kind], style="bold underline"), "")
         for action in (a for a in ACTIONS if a.kind is kind):
             table.add_row(f" {action.key}", action.label, action.help)
-    table.add_row(Text("anywhere", style="bold underline"), "", "")
+    table.add_row("", Text("anywhere", style="bold underline"), "")
     for key, label in (*NAVIGATION, ("esc", "close help, drop a prompt")):
         table.add_row(f" {key}", label, "")
     note = Text("A key acts on the selected row (>) at once, through the same calls as the "

@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from typing import TextIO
 
 from rich.columns import Columns
-from rich.console import Console, Group, RenderableType
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.live import Live
 from rich.panel import Panel
+from rich.segment import Segment
 from rich.text import Text
 
 from resonate_rpc_cli.contracts.errors import NotRunningError
@@ -29,7 +30,7 @@ from resonate_rpc_cli.observe.live import TREE_ROWS, LiveModel
 from resonate_rpc_cli.view.doctor_view import lease_table
 from resonate_rpc_cli.view.faults import faults_text
 from resonate_rpc_cli.view.keyboard import KeyReader, keys_from
-from resonate_rpc_cli.view.keys_view import footer, help_view
+from resonate_rpc_cli.view.keys_view import footer, height_of, help_view
 from resonate_rpc_cli.view.links import broken_links_text
 from resonate_rpc_cli.view.render import counts_text, nodes_table, promise_tree
 from resonate_rpc_cli.view.style import seconds
@@ -44,8 +45,9 @@ class Dashboard:
 
     model: LiveModel
 
-    def render(self, height: int | None = None) -> RenderableType:
-        """One frame; with ``height`` the promise trees are trimmed to fit the screen."""
+    def render(self, height: int | None = None, width: int = 80) -> RenderableType:
+        """One frame; with ``height`` the promise trees are trimmed to fit the screen and
+        the footer of the keys stays on it (the rest is cut above it)."""
         m = self.model
         keys = m.controls
         rows = m.rows() if keys.interactive else []
@@ -59,13 +61,13 @@ class Dashboard:
                 else "elsewhere"
             head.append(f"   server {cfg.server_url}{where}   gateway {gateway}   "
                         f"ttl {seconds(cfg.ttl_s)}")
-        bottom = footer(keys, rows) if keys.interactive else None
+        bottom = footer(keys, rows) if keys.interactive else []
         if keys.help:
-            return Group(head, Panel(help_view(), title="keys (? or esc closes)",
-                                     title_align="left"), *([bottom] if bottom else []))
+            return self._framed([head, Panel(help_view(), title="keys (? or esc closes)",
+                                             title_align="left")], bottom, height, width)
         work = m.tasks[:TASK_ROWS]
         budget = TREE_ROWS * MAX_TREES if height is None else max(
-            4, height - len(m.nodes) - len(m.feed) - len(work) - (20 if bottom else 17))
+            4, height - len(m.nodes) - len(m.feed) - len(work) - 17 - len(bottom))
         selected_node = "" if keys.interactive else None
         if picked is not None and picked.kind is Kind.NODE:
             selected_node = picked.id
@@ -88,9 +90,18 @@ class Dashboard:
                                title_align="left"))
         feed = Text("\n".join(m.feed) or "no events yet", style="dim" if not m.feed else "")
         parts.append(Panel(feed, title="events", title_align="left"))
-        if bottom is not None:
-            parts.append(bottom)
-        return Group(*parts)
+        return self._framed(parts, bottom, height, width)
+
+    @staticmethod
+    def _framed(parts: list[RenderableType], bottom: list[Text], height: int | None,
+                width: int) -> RenderableType:
+        """``parts`` with the footer's lines under them; with ``height``, the footer pinned
+        to the bottom of the screen and ``parts`` cut to what fits above it."""
+        if not bottom:
+            return Group(*parts)
+        if height is None:
+            return Group(*parts, *bottom)
+        return Pinned(Group(*parts), Group(*bottom), max(1, height - height_of(bottom, width)))
 
     def _trees(self, budget: int, picked: Target | None) -> list[RenderableType]:
         """One tree per flow within ``budget`` lines; with keys, the seed's flows that have
@@ -112,6 +123,24 @@ class Dashboard:
         return trees
 
 
+@dataclass(frozen=True)
+class Pinned:
+    """``body`` cut or padded to ``room`` lines, then ``foot``: the keys stay on the
+    screen's last lines however much the body holds, and never move."""
+
+    body: RenderableType
+    foot: RenderableType
+    room: int
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        lines = console.render_lines(self.body, options.update(height=None), pad=False)
+        for line in lines[:self.room]:
+            yield from line
+            yield Segment.line()
+        yield Segment("\n" * max(0, self.room - len(lines)))
+        yield self.foot
+
+
 def run_live(home: Home, console: Console | None = None, refresh_s: float = 0.25,
              duration_s: float | None = None, keyboard: TextIO | None = None,
              model: LiveModel | None = None) -> str:
@@ -128,7 +157,8 @@ def run_live(home: Home, console: Console | None = None, refresh_s: float = 0.25
     started = time.monotonic()
     with keys_from(keyboard or sys.stdin) as reader:
         model.controls.interactive = reader is not None and console.is_terminal
-        with Live(board.render(console.size.height), console=console, auto_refresh=False,
+        size = console.size
+        with Live(board.render(size.height, size.width), console=console, auto_refresh=False,
                   transient=False, redirect_stdout=False) as live:
             try:
                 return _loop(model, board, live, console, reader if
@@ -157,5 +187,5 @@ def _loop(model: LiveModel, board: Dashboard, live: Live, console: Console,
                 model.refresh()
             except NotRunningError:
                 return "gone"
-        live.update(board.render(console.size.height), refresh=True)
+        live.update(board.render(console.size.height, console.size.width), refresh=True)
     return "duration"

@@ -86,7 +86,7 @@ def model(tmp_path: Path) -> Iterator[tuple[LiveModel, Supervisor, Performer]]:
 
 def _screen(m: LiveModel, width: int = 200) -> str:
     console = Console(record=True, width=width, color_system=None)
-    console.print(Dashboard(m).render(60))
+    console.print(Dashboard(m).render(60, width))
     return console.export_text()
 
 
@@ -284,3 +284,19 @@ def test_run_live_restores_the_terminal_when_the_view_fails(
     assert run_live(Home(tmp_path), plain, refresh_s=0.05, duration_s=0.3,
                     keyboard=io.StringIO(), model=_live(tmp_path, Supervisor())) == "duration"
     assert "quit" not in plain.file.getvalue()  # type: ignore[attr-defined]
+
+
+def test_the_keys_stay_on_a_small_screen(model: Any) -> None:
+    m, _sup, _perform = model
+    for i in range(30):
+        m.feed.append(f"event {i}")
+    console = Console(record=True, width=100, height=20, color_system=None)
+    console.print(Dashboard(m).render(20, 100))
+    lines = console.export_text().rstrip("\n").splitlines()
+    assert len(lines) == 20, len(lines)
+    assert lines[-1].rstrip().endswith("quit") and lines[0].startswith("rpcdemo ")
+    m.feed.clear()  # a short body: the keys stay on the last line
+    console = Console(record=True, width=100, height=40, color_system=None)
+    console.print(Dashboard(m).render(40, 100))
+    lines = console.export_text().rstrip("\n").splitlines()
+    assert len(lines) == 40 and lines[-1].rstrip().endswith("quit"), lines
