@@ -158,6 +158,45 @@ def test_resolving_a_pending_promise_from_the_page_settles_it(page: Page, cli: C
     assert got is not None and got["state"] == "resolved"
     page.wait_for("document.getElementById('promise-actions').textContent.includes('settled')",
                   5, "a settled promise offers no action")
+    assert page.eval(f"document.querySelector('g.promise[data-promise-id=\"{pid}\"]')"
+                     ".dataset.value") == '{"approved":true}'
+
+
+@pytest.mark.parametrize(("action", "state"), [("reject", "rejected"),
+                                               ("cancel", "rejected_canceled")])
+def test_rejecting_or_canceling_a_pending_promise_from_the_page(
+        page: Page, cli: Cli, action: str, state: str) -> None:
+    client = ResonateClient(f"http://127.0.0.1:{cli.server_port}")
+    pid = f"approval-{action}-{time.time_ns()}"
+    client.request("promise.create", {"id": pid, "param": {}, "tags": {tag.ORIGIN: pid},
+                                      "timeoutAt": int(time.time() * 1000) + 3_600_000})
+    page.wait_for(f"!!document.querySelector('g.promise[data-promise-id=\"{pid}\"]')", 10,
+                  "the approval drawn")
+    page.click(f"g.promise[data-promise-id=\"{pid}\"]")
+    page.wait_for(f"document.getElementById('promise-panel').dataset.promise === '{pid}'", 5,
+                  "the promise selected")
+    page.eval("document.getElementById('promise-value').value = ''")
+    page.click(f"#promise-actions button[data-action={action}]")
+    page.wait_for(f"document.querySelector('g.promise[data-promise-id=\"{pid}\"]')"
+                  f".dataset.state === '{state}'", 5, f"the approval shown {state}")
+    got = client.promise_get(pid)
+    assert got is not None and got["state"] == state
+
+
+def test_canceling_a_flow_from_the_page_cancels_its_pending_promises(
+        page: Page, cli: Cli) -> None:
+    root = run_from_page(page, "fan-out", 2)
+    page.wait_for(f"(() => {{ const g = document.querySelector("
+                  f"'g.promise[data-promise-id=\"{root}:1\"]'); "
+                  "return g && g.dataset.holder === 'service-h-1'; })()", 10, "rax held")
+    page.click(f".flow[data-root=\"{root}\"] h3 button[data-action=cancel-flow]")
+    page.wait_for(f"document.querySelector('g.promise[data-promise-id=\"{root}\"]')"
+                  ".dataset.state === 'rejected_canceled'", 10, "the root shown canceled")
+    client = ResonateClient(f"http://127.0.0.1:{cli.server_port}")
+    got = client.promise_get(root)
+    assert got is not None and got["state"] == "rejected_canceled"
+    dop = client.promise_get(f"{root}:2")  # settled before the cancel: left as it was
+    assert dop is not None and dop["state"] == "resolved"
 
 
 def test_node_actions_from_the_page(page: Page, cli: Cli) -> None:
@@ -183,12 +222,23 @@ def test_node_actions_from_the_page(page: Page, cli: Cli) -> None:
                   "=== 'ok'", 5, "service-c-1's link healed")
     assert _link(cli, "service-c-1") == "ok"
 
-    page.click("[data-group=service-d] button[data-action=scale-up]")
-    row_is("service-d-2", "r.dataset.state === 'ready'", 20)
-    assert len([n for n in cli.json("status")["nodes"] if n["group"] == "service-d"]) == 2
-    page.click("[data-group=service-d] button[data-action=scale-down]")
-    page.wait_for("!document.querySelector('tr[data-node=service-d-2]')", 20,
-                  "service-d back to one node")
+    def scale(action: str, size: int, typed: str | None = None) -> None:
+        if typed is not None:
+            page.eval(f"(() => {{ const i = document.querySelector('[data-group=service-d] "
+                      f"input'); i.value = '{typed}'; i.dispatchEvent(new Event('input')); }})()")
+        page.click(f"[data-group=service-d] button[data-action={action}]")
+        page.wait_for(f"document.querySelectorAll('tr[data-node^=service-d-][data-state=ready]')"
+                      f".length === {size} && document.querySelectorAll("
+                      f"'tr[data-node^=service-d-]').length === {size}", 20,
+                      f"service-d at {size} node(s) after {action}")
+        live = [n for n in cli.json("status")["nodes"]
+                if n["group"] == "service-d" and not n.get("retiring")]
+        assert len(live) == size, live
+
+    scale("scale-up", 2)
+    scale("scale-down", 1)
+    scale("scale", 2, typed="2")
+    scale("scale", 1, typed="1")
 
     old = int(cli.node("service-e-1")["pid"])
     page.click("tr[data-node=service-e-1] button[data-action=kill-respawn]")
@@ -312,3 +362,36 @@ def test_ui_bad_input_and_nothing_running_are_one_line() -> None:
         assert detached.returncode == 2 and "rpcdemo ui" in detached.stderr, detached
         assert len(detached.stderr.strip().splitlines()) == 1, detached.stderr
         assert_nothing_left(home)
+
+
+def test_the_page_and_rpcdemo_ui_notice_when_the_topology_stops() -> None:
+    """`down` under an open page: the page says the topology stopped, `ui` exits 3 in one line."""
+    with short_home() as home:
+        c = new_cli(home)
+        try:
+            up = c.run(*c.up_args("--detach", "--only", "gateway,service-a"))
+            assert up.returncode == 0, up.stderr
+            proc = subprocess.Popen(c.argv("ui"), stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, text=True,
+                                    stdin=subprocess.DEVNULL, start_new_session=True)
+            try:
+                url = read_url(proc)
+                with Page() as page:
+                    page.goto(url)
+                    page.wait_for("document.body.dataset.nodes == 3", 10, "three nodes drawn")
+                    assert c.run("down").returncode == 0
+                    page.wait_for("document.body.dataset.gone === '1' && document.getElementById"
+                                  "('banner').textContent.includes('stopped')", 15,
+                                  "the page says the topology stopped")
+                    assert page.blocked == []
+                _, err = proc.communicate(timeout=15)
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait(10)
+            assert proc.returncode == 3, err
+            assert err.strip().splitlines()[-1].startswith("rpcdemo: the topology stopped"), err
+        finally:
+            c.run("down")
+            left = end_leftovers(home)
+        assert not left, left
