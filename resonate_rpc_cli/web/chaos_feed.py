@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from resonate_rpc_cli.chaos.faults import FaultRecord
@@ -19,7 +20,7 @@ from resonate_rpc_cli.chaos.history import Op
 from resonate_rpc_cli.chaos.progress import progress_path
 from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.contracts.ids import origin_of
-from resonate_rpc_cli.contracts.ledger import LedgerEntry, read_ledger
+from resonate_rpc_cli.contracts.ledger import LedgerEntry
 from resonate_rpc_cli.view.chaos_bound import bound_model
 from resonate_rpc_cli.view.chaos_timeline import timeline_model
 
@@ -57,12 +58,42 @@ def chaos_view(doc: dict[str, Any], ledger: list[LedgerEntry]) -> dict[str, Any]
 
 
 @dataclass
+class LedgerTail:
+    """The HOME's ledgers read incrementally: each file from where the last read stopped
+    (whole lines only), so a long run costs the console its new lines, not all of them."""
+
+    directory: Path
+    entries: list[LedgerEntry] = field(default_factory=list)
+    _offsets: dict[Path, int] = field(default_factory=dict)
+
+    def read(self) -> list[LedgerEntry]:
+        """Every entry so far (a torn or malformed line is skipped, never fatal)."""
+        for path in sorted(self.directory.glob("*.jsonl")):
+            start = self._offsets.get(path, 0)
+            try:
+                with path.open("rb") as fh:
+                    fh.seek(start)
+                    chunk = fh.read()
+            except OSError:
+                continue
+            whole = chunk[:chunk.rfind(b"\n") + 1]
+            self._offsets[path] = start + len(whole)
+            for line in whole.splitlines():
+                try:
+                    self.entries.append(LedgerEntry.from_dict(json.loads(line)))
+                except (ValueError, KeyError, TypeError):
+                    continue
+        return self.entries
+
+
+@dataclass
 class ChaosFeed:
     """The latest run against one HOME (read again only when its file changed or it runs)."""
 
     home: Home
     _seen: tuple[float, int] | None = None
     _view: dict[str, Any] | None = field(default=None)
+    _ledger: LedgerTail | None = None
 
     def read(self) -> dict[str, Any] | None:
         """The chaos part now, or None when no run published anything here."""
@@ -82,7 +113,7 @@ class ChaosFeed:
         if not isinstance(doc, dict):
             return self._view
         roots = {op.promise_id for op in _ops(doc.get("history"))}
-        ledger = [e for e in read_ledger(self.home.ledger_dir)
-                  if origin_of(e.promise_id) in roots]
+        self._ledger = self._ledger or LedgerTail(self.home.ledger_dir)
+        ledger = [e for e in self._ledger.read() if origin_of(e.promise_id) in roots]
         self._seen, self._view = stamp, chaos_view(doc, ledger)
         return self._view

@@ -19,6 +19,7 @@ from resonate_rpc_cli.chaos.history import History
 from resonate_rpc_cli.chaos.progress import RunProgress, progress_path, publish_verdict
 from resonate_rpc_cli.contracts.errors import UsageError
 from resonate_rpc_cli.contracts.home import Home
+from resonate_rpc_cli.contracts.ledger import LedgerEntry
 from resonate_rpc_cli.observe.leases import TaskRow
 from resonate_rpc_cli.observe.live import LiveModel
 from resonate_rpc_cli.observe.snapshot import PromiseRow
@@ -26,7 +27,7 @@ from resonate_rpc_cli.supervisor.rows import NodeRow
 from resonate_rpc_cli.supervisor.topology_config import TopologyConfig
 from resonate_rpc_cli.web.actions import ActionCall, ActionError, Actor, parse_action
 from resonate_rpc_cli.web.app import make_app
-from resonate_rpc_cli.web.chaos_feed import ChaosFeed
+from resonate_rpc_cli.web.chaos_feed import ChaosFeed, LedgerTail
 from resonate_rpc_cli.web.document import console_document
 from resonate_rpc_cli.web.feed import Feed, Published
 from resonate_rpc_cli.web.page import render_page
@@ -222,3 +223,20 @@ def test_every_request_needs_the_token_and_actions_the_same_origin(tmp_path: Pat
     status, answer = got["post_ok"]
     assert status == 503 and answer["ok"] is False  # through the core: nothing runs here
     assert got["events"][0] == 200 and "event: gone" in got["events"][1]
+
+
+def test_the_ledger_is_read_incrementally_whole_lines_only(tmp_path: Path) -> None:
+    def line(n: int, phase: str = "start") -> str:
+        return LedgerEntry(ts=1.0 + n, phase=phase, node="service-b-1", node_id="n1",
+                           os_pid=7, group="service-b", func="bar", promise_id=f"r{n}:1",
+                           step_id=f"r{n}:1.1", arg=n).to_json() + "\n"
+
+    path = tmp_path / "service-b-1.n1.jsonl"
+    path.write_text(line(1) + line(2)[:20])  # the second line is torn (still being written)
+    tail = LedgerTail(tmp_path)
+    assert [e.promise_id for e in tail.read()] == ["r1:1"]
+    with path.open("a") as fh:
+        fh.write(line(2)[20:] + "not json\n" + line(3, "end"))
+    assert [(e.promise_id, e.phase) for e in tail.read()] == [
+        ("r1:1", "start"), ("r2:1", "start"), ("r3:1", "end")]
+    assert len(tail.read()) == 3  # nothing new: nothing read twice
