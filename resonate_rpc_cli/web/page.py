@@ -22,7 +22,7 @@ BODY = """<header><h1>rpcdemo console</h1><span id=where></span><span id=counts>
 <section class=wide><h2>Call graphs</h2>
 <p id=run>run a flow: <span id=run-buttons></span> argument
 <input id=run-arg class=num value="1" aria-label="flow argument"></p>
-<div id=flows class=flows></div>
+<p id=flows-empty class=muted>no call graphs yet: run a flow</p><div id=flows class=flows></div>
 <div id=promise-panel><b id=promise-id></b><br>
 value (JSON) <input id=promise-value value="" placeholder='{"ok": true}'>
 <span id=promise-actions></span></div></section>

@@ -75,47 +75,80 @@
     if (task.lease_left_s === null || task.lease_left_s === undefined) return null;
     return Math.max(0, task.lease_left_s - (Date.now() - doc.at_ms) / 1000);
   }
+  // Rebuild only what changed: an element stays while its key (what it shows, as JSON) is
+  // the same, so a button under the pointer is not replaced between press and release.
+  function keyed(box, items, idOf, keyOf, build) {
+    const old = {};
+    Array.from(box.children).forEach(e => { if (e.dataset.kid) old[e.dataset.kid] = e; });
+    let prev = null;
+    items.forEach(item => {
+      const id = idOf(item), key = keyOf(item);
+      let e = old[id];
+      delete old[id];
+      if (!e || e.dataset.key !== key) {
+        const fresh = build(item);
+        fresh.dataset.kid = id; fresh.dataset.key = key;
+        if (e) box.replaceChild(fresh, e);
+        e = fresh;
+      }
+      const want = prev ? prev.nextSibling : box.firstChild;
+      if (want !== e) box.insertBefore(e, want);
+      prev = e;
+    });
+    Object.values(old).forEach(e => e.remove());
+  }
+  function nodeRow(n, links) {
+    const tr = h('tr', {'data-node': n.name, 'data-state': n.state, 'data-pid': n.pid || ''});
+    h('td', {}, tr, n.name);
+    const st = h('td', {}, tr); h('span', {class: 'state ' + n.state}, st, n.state);
+    h('td', {class: 'n'}, tr, n.pid || '-');
+    h('td', {class: 'n'}, tr, n.restarts);
+    const tasks = h('td', {class: 'tasks'}, tr);
+    n.tasks.forEach(t => {
+      const line = h('div', {'data-task': t.id}, tasks, t.id + ' ');
+      h('span', {class: 'lease'}, line);
+    });
+    if (!n.tasks.length) tasks.textContent = '-';
+    h('td', {}, tr, links ? (n.link || '-') : '');
+    h('td', {class: 'n muted usage'}, tr);
+    buttons(h('td', {class: 'row-actions'}, tr), n.actions, n.name, () => null);
+    return tr;
+  }
   function drawNodes() {
     const body = $('nodes').querySelector('tbody');
-    body.textContent = '';
     const links = doc.links !== null;
+    keyed(body, doc.nodes, n => n.name,
+      n => JSON.stringify([n.state, n.pid, n.restarts, n.link, links, n.actions,
+                           n.tasks.map(t => t.id)]),
+      n => nodeRow(n, links));
+    // what changes every poll is updated in place
     doc.nodes.forEach(n => {
-      const tr = h('tr', {'data-node': n.name, 'data-state': n.state, 'data-pid': n.pid || ''}, body);
-      h('td', {}, tr, n.name);
-      const st = h('td', {}, tr); h('span', {class: 'state ' + n.state}, st, n.state);
-      h('td', {class: 'n'}, tr, n.pid || '-');
-      h('td', {class: 'n'}, tr, n.restarts);
-      const tasks = h('td', {class: 'tasks'}, tr);
-      n.tasks.forEach(t => {
-        const line = h('div', {'data-task': t.id}, tasks, t.id + ' ');
-        const left = leaseLeft(t);
-        if (left !== null) h('span', {class: 'lease', 'data-lease': t.lease_left_s}, line,
-          left.toFixed(1) + 's');
+      const tr = body.querySelector(`tr[data-kid="${CSS.escape(n.name)}"]`);
+      tr.querySelector('td.usage').textContent = (n.cpu || '') + ' ' + (n.mem || '');
+      tr.querySelectorAll('div[data-task]').forEach((line, i) => {
+        const t = n.tasks[i], span = line.querySelector('span.lease');
+        span.dataset.lease = t.lease_left_s === null ? '' : t.lease_left_s;
       });
-      if (!n.tasks.length) tasks.textContent = '-';
-      h('td', {}, tr, links ? (n.link || '-') : '');
-      h('td', {class: 'n muted'}, tr, (n.cpu || '') + ' ' + (n.mem || ''));
-      buttons(h('td', {class: 'row-actions'}, tr), n.actions, n.name, () => null);
     });
-    const scale = $('scale');
-    scale.textContent = '';
-    doc.groups.forEach(g => {
-      if (!g.actions.length) return;
-      const span = h('span', {class: 'row-actions', 'data-group': g.group}, scale,
-        g.group + ' ×' + g.count + ' ');
-      const input = h('input', {class: 'num', 'aria-label': g.group + ' nodes'}, null);
-      input.value = scaleValues[g.group] === undefined ? g.count : scaleValues[g.group];
-      input.addEventListener('input', () => { scaleValues[g.group] = input.value; });
-      buttons(span, g.actions, g.group, () => input.value);
-      span.appendChild(input);
-      h('span', {}, scale, '  ');
-    });
+    tickLeases();
+    keyed($('scale'), doc.groups.filter(g => g.actions.length), g => g.group,
+      g => JSON.stringify(g), g => {
+        const span = h('span', {class: 'row-actions', 'data-group': g.group}, null,
+          g.group + ' ×' + g.count + ' ');
+        const input = h('input', {class: 'num', 'aria-label': g.group + ' nodes'}, null);
+        input.value = scaleValues[g.group] === undefined ? g.count : scaleValues[g.group];
+        input.addEventListener('input', () => { scaleValues[g.group] = input.value; });
+        buttons(span, g.actions, g.group, () => input.value);
+        span.appendChild(input);
+        return span;
+      });
   }
   function tickLeases() {
     if (!doc) return;
     document.querySelectorAll('span.lease').forEach(e => {
-      const left = leaseLeft({lease_left_s: Number(e.dataset.lease)});
-      if (left !== null) e.textContent = left.toFixed(1) + 's';
+      const left = e.dataset.lease === '' || e.dataset.lease === undefined ? null
+        : leaseLeft({lease_left_s: Number(e.dataset.lease)});
+      e.textContent = left === null ? '' : left.toFixed(1) + 's';
     });
   }
 
@@ -143,9 +176,9 @@
     const f = p.func || '(promise)';
     return f.length > 18 ? f.slice(0, 17) + '…' : f;
   }
-  function drawFlow(parent, flow) {
+  function drawFlow(flow) {
     const BW = 150, BH = 38, GX = 30, GY = 10;
-    const box = h('div', {class: 'flow', 'data-root': flow.root}, parent);
+    const box = h('div', {class: 'flow', 'data-root': flow.root});
     const root = flow.promises[0];
     const title = h('h3', {}, box, flow.root + (root ? ' · ' + root.state : '') + ' ');
     buttons(title, flow.actions, flow.root, () => $('run-arg').value);
@@ -176,12 +209,13 @@
         (p.flag ? '\n' + p.flag : ''));
       g.addEventListener('click', () => { selected = p.id; drawFlows(); drawPromisePanel(); });
     });
+    return box;
   }
   function drawFlows() {
-    const box = $('flows');
-    box.textContent = '';
-    doc.flows.forEach(f => drawFlow(box, f));
-    if (!doc.flows.length) h('p', {class: 'muted'}, box, 'no call graphs yet: run a flow');
+    keyed($('flows'), doc.flows, f => f.root,
+      f => JSON.stringify(f) + (f.promises.some(p => p.id === selected) ? selected : ''),
+      drawFlow);
+    $('flows-empty').hidden = doc.flows.length > 0;
   }
   function findPromise(id) {
     for (const f of (doc ? doc.flows : [])) for (const p of f.promises) if (p.id === id) return p;
@@ -195,6 +229,9 @@
     $('promise-id').textContent = p.id + ' · ' + p.state + (p.holder ? ' · held by ' + p.holder : '');
     panel.dataset.promise = p.id;
     const box = $('promise-actions');
+    const key = JSON.stringify([p.id, p.state, p.actions]);
+    if (box.dataset.key === key) return;
+    box.dataset.key = key;
     box.textContent = '';
     buttons(box, p.actions, p.id, () => promiseValue());
     if (!p.actions.length) h('span', {class: 'muted'}, box, ' settled: nothing to do');
@@ -206,11 +243,10 @@
 
   // ---- events, links, faults -----------------------------------------------------------
   function drawRunBar() {
-    const bar = $('run-buttons');
-    bar.textContent = '';
-    doc.runnable.forEach(f => {
-      const span = h('span', {'data-flow': f.name}, bar, f.name + ' ');
+    keyed($('run-buttons'), doc.runnable, f => f.name, f => JSON.stringify(f), f => {
+      const span = h('span', {'data-flow': f.name}, null, f.name + ' ');
       buttons(span, f.actions, f.root, () => $('run-arg').value);
+      return span;
     });
   }
   function drawSide() {
