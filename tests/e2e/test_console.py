@@ -356,6 +356,8 @@ def test_ui_bad_input_and_nothing_running_are_one_line() -> None:
         nothing = c.run("ui")
         assert nothing.returncode == 3 and nothing.stdout == "", nothing
         assert len(nothing.stderr.strip().splitlines()) == 1, nothing.stderr
+        exposed = c.run("ui", "--host", "0.0.0.0")  # a warning first, then nothing runs: 3
+        assert exposed.returncode == 3 and "exposed:" in exposed.stderr, exposed
         bad = c.run("ui", "--port", "70000")
         assert bad.returncode == 2 and "--port" in bad.stderr, bad
         detached = c.run(*c.up_args("--detach", "--ui"))
