@@ -130,6 +130,8 @@ def test_kill_on_the_holder_from_the_page_and_the_flow_still_completes(
     shown_s = time.monotonic() - clicked
     assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
     assert shown_s < 3.0, f"the kill showed after {shown_s:.2f}s"
+    page.wait_for("document.getElementById('events').textContent.includes("
+                  f"'service-h-1 killed pid {pid}')", 5, "the kill in the event stream")
     page.click("tr[data-node=service-h-1] button[data-action=respawn]")
     page.wait_for("document.querySelector('tr[data-node=service-h-1]').dataset.state "
                   "=== 'ready'", 15, "service-h-1 respawned")

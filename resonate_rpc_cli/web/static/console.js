@@ -8,6 +8,7 @@
   const $ = id => document.getElementById(id);
   let doc = null, selected = null, firstDrawn = false;
   const scaleValues = {};
+  const MAX_EVENTS = 300, events = [], seenEvents = new Set();
 
   function h(tag, attrs, parent, text) {
     const e = document.createElement(tag);
@@ -250,7 +251,15 @@
     });
   }
   function drawSide() {
-    $('events').textContent = doc.events.join('\n') || 'no events yet';
+    // the model keeps the latest few lines; the page keeps what it has seen since it opened
+    doc.events.forEach(line => {
+      if (!seenEvents.has(line)) { seenEvents.add(line); events.push(line); }
+    });
+    while (events.length > MAX_EVENTS) seenEvents.delete(events.shift());
+    const pre = $('events');
+    const atEnd = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
+    pre.textContent = events.join('\n') || 'no events yet';
+    if (atEnd) pre.scrollTop = pre.scrollHeight;
     const links = $('links');
     links.textContent = '';
     if (doc.links === null) { links.textContent = 'the topology runs without link proxies (up --links)'; }
