@@ -78,7 +78,8 @@ async def page(request: web.Request) -> web.Response:
     csp = (f"default-src 'none'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; "
            "connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; "
            "frame-ancestors 'none'")
-    return web.Response(text=render_page(nonce), content_type="text/html",
+    state_json = request.app[FEED_KEY].state.json
+    return web.Response(text=render_page(nonce, state_json), content_type="text/html",
                         headers={"Content-Security-Policy": csp})
 
 

@@ -38,10 +38,19 @@ def _asset(name: str) -> str:
     return (resources.files("resonate_rpc_cli.web") / "static" / name).read_text("utf-8")
 
 
-def render_page(nonce: str) -> str:
-    """The whole page, its inline style and script marked with ``nonce`` (the CSP's)."""
+def _embed(text: str) -> str:
+    """JSON text safe inside ``<script>`` (no ``</script>`` can end it early)."""
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def render_page(nonce: str, state_json: str = "null") -> str:
+    """The whole page, its inline style and script marked with ``nonce`` (the CSP's), and
+    ``state_json`` (the feed's latest document) so the first frame needs no round trip."""
     return (f"<!doctype html>\n<html lang=en><head><meta charset=utf-8>"
             f"<meta name=referrer content=no-referrer><title>rpcdemo console</title>"
+            f"<link rel=icon href=\"data:,\">"
             f"<style nonce=\"{nonce}\">{_asset('console.css')}</style></head>\n"
-            f"<body>{BODY}\n<script nonce=\"{nonce}\">{_asset('console.js')}</script>"
+            f"<body>{BODY}\n<script type=application/json id=initial-state>"
+            f"{_embed(state_json)}</script>\n"
+            f"<script nonce=\"{nonce}\">{_asset('console.js')}</script>"
             f"</body></html>\n")

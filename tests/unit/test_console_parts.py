@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import stat
 from pathlib import Path
 from typing import Any
@@ -177,11 +178,16 @@ def test_the_chaos_feed_draws_the_reports_timeline_as_the_run_goes(tmp_path: Pat
 
 
 def test_the_page_loads_nothing_from_elsewhere() -> None:
-    page = render_page("n0nce")
+    page = render_page("n0nce", '{"home": "</script><script>alert(1)</script>"}')
     assert page.count('nonce="n0nce"') == 2
-    for marker in ("src=", "href=", "@import", "url(", "//cdn", "https:"):
+    for marker in ("src=", "@import", "url(", "//cdn", "https:"):
         assert marker not in page, marker
+    # the one URL in it is the SVG namespace, a name the browser never fetches
+    assert re.findall(r"http://[^'\"]*", page) == ["http://www.w3.org/2000/svg"]
+    assert re.findall(r'href="([^"]*)"', page) == ["data:,"]  # no favicon request either
     assert "new EventSource('/events?token='" in page
+    # the embedded first state cannot end its script element early
+    assert "<script><" not in page and "\\u003c/script\\u003e" in page
 
 
 async def _exchange(home: Home, token: str) -> dict[str, Any]:

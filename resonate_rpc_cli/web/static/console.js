@@ -350,7 +350,12 @@
   }
   function connect() {
     const es = new EventSource('/events?token=' + encodeURIComponent(TOKEN));
-    es.addEventListener('state', e => { doc = JSON.parse(e.data); render(); });
+    const d = document.body.dataset;
+    d.connectMs = Math.round(performance.now());
+    es.addEventListener('state', e => {
+      if (!d.firstStateMs) d.firstStateMs = Math.round(performance.now());
+      doc = JSON.parse(e.data); render();
+    });
     es.addEventListener('chaos', e => drawChaos(JSON.parse(e.data)));
     es.addEventListener('gone', () => {
       $('banner').className = 'show';
@@ -358,11 +363,14 @@
       document.body.dataset.gone = '1';
       es.close();
     });
-    es.onopen = () => { document.body.dataset.connected = '1'; };
+    es.onopen = () => { d.connected = '1'; d.openMs = Math.round(performance.now()); };
   }
 
   function setup() {
     setInterval(tickLeases, 200);
+    // the document as the page was served: the first frame without waiting for the stream
+    const initial = JSON.parse($('initial-state').textContent || 'null');
+    if (initial) { doc = initial; render(); }
     connect();
   }
   setup();
