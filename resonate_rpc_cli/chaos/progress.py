@@ -1,8 +1,9 @@
 """A chaos run's progress, published under its HOME while it runs (for ``rpcdemo ui``).
 
-:class:`RunProgress` rewrites ``HOME/run/chaos.json`` twice a second from a
-daemon thread: the run's tag, the history so far (the latest
-:data:`MAX_OPS` operations) and the fault log so far; :func:`publish_verdict`
+:class:`RunProgress` rewrites ``HOME/run/chaos.json`` once a second from a
+daemon thread when something happened: the run's tag, the history so far (the
+latest :data:`MAX_OPS` operations: a long run's page shows its last minutes;
+``report.html`` has it all) and the fault log so far; :func:`publish_verdict`
 adds the report once the checker judged the run. The console reads the file
 and draws the report's timeline from it (``web/chaos_feed.py``); nothing
 else depends on it, so a failed write is skipped, never fatal to the run.
@@ -23,7 +24,7 @@ from resonate_rpc_cli.chaos.faults import FaultRecord
 from resonate_rpc_cli.chaos.history import History
 from resonate_rpc_cli.contracts.home import Home
 
-MAX_OPS = 5000
+MAX_OPS = 3000
 
 
 def progress_path(home: Home) -> Path:
@@ -47,7 +48,7 @@ class RunProgress:
     started_ms: int
     history: History
     faults: Callable[[], list[FaultRecord]]
-    period_s: float = 0.5
+    period_s: float = 1.0
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
@@ -65,8 +66,13 @@ class RunProgress:
         self._thread.start()
 
     def _loop(self) -> None:
+        last: tuple[int, str] | None = None
         while not self._stop.wait(self.period_s):
-            _write_atomic(self.path, self.document("running"))
+            # written again only when an operation or a fault changed (cheap to compare)
+            seen = (len(self.history), repr(self.faults()))
+            if seen != last:
+                last = seen
+                _write_atomic(self.path, self.document("running"))
 
     def stop(self) -> None:
         """Stop the thread and write the whole run's operations (``checking``)."""
