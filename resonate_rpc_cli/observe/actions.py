@@ -310,7 +310,7 @@ ACTIONS: tuple[Action, ...] = (
     Action("scale", Kind.GROUP, "s", "scale…", "run this many nodes of the group", _service,
            _scale, ask=f"nodes (0..{MAX_REPLICAS})"),
     Action("run", Kind.FLOW, "f", "run",
-           "run the flow again under a fresh id (value: its argument, default 1)",
+           "run the flow again under a fresh id (argument 1, or the value given)",
            lambda t: flow_of(t.id) is not None, _run_flow),
     Action("cancel-flow", Kind.FLOW, "c", "cancel flow",
            "cancel the pending promises of this call tree; the settled ones stay", _pending,

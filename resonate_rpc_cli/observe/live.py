@@ -209,8 +209,11 @@ class LiveModel:
         self.controls.running.append(request)
 
         def work() -> None:
-            outcome = self.perform(self.home, request.action.name, request.target.id,
-                                   request.value)
+            name, target = request.action.name, request.target.id
+            try:
+                outcome = self.perform(self.home, name, target, request.value)
+            except Exception as exc:  # a bug must not kill the view's thread unseen
+                outcome = actions.Refused(name, target, f"{type(exc).__name__}: {exc}")
             self._finished.append((request, outcome))
 
         self.launch(work)

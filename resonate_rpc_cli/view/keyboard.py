@@ -3,7 +3,8 @@
 :func:`keys_from` puts the terminal in cbreak mode (no echo, no line buffering; Ctrl-C
 still interrupts) for the block and restores the saved settings on the way out, on an
 exception too, and yields a :class:`KeyReader`; it yields None when the stream is not a
-terminal (a pipe, CI, a test), so the view runs without keys. :func:`decode` turns the
+terminal (a pipe, CI, a test) or the process runs in the background, so the view runs
+without keys. :func:`decode` turns the
 bytes of a read into key names (``observe/keys.py``'s: one character, or ``up``,
 ``down``, ``enter``, ``esc``...).
 """
@@ -89,7 +90,9 @@ def keys_from(stream: TextIO) -> Iterator[KeyReader | None]:
     settings restored after it (exception or not); None if ``stream`` is not a terminal."""
     try:
         fd = stream.fileno()
-        saved = termios.tcgetattr(fd) if os.isatty(fd) else None
+        # a job in the background (`rpcdemo watch &`) would be stopped by changing the
+        # terminal's settings: it reads no keys
+        saved = termios.tcgetattr(fd) if os.isatty(fd) and _foreground(fd) else None
     except (OSError, ValueError, termios.error):  # closed, not a file, not a terminal
         saved = None
     if saved is None:
@@ -100,3 +103,12 @@ def keys_from(stream: TextIO) -> Iterator[KeyReader | None]:
         yield KeyReader(fd)
     finally:
         termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+
+
+def _foreground(fd: int) -> bool:
+    """Whether this process may change the terminal ``fd`` without being stopped: it is
+    in its foreground process group, or ``fd`` is not its controlling terminal."""
+    try:
+        return os.tcgetpgrp(fd) == os.getpgrp()
+    except OSError:  # not our controlling terminal: no job control applies
+        return True

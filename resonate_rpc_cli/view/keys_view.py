@@ -49,11 +49,6 @@ def footer(controls: Controls, rows: Sequence[Row]) -> list[Text]:
     return lines
 
 
-def height_of(lines: Sequence[Text], width: int) -> int:
-    """The screen lines ``lines`` take at ``width`` columns (each wraps)."""
-    return sum(max(1, -(-line.cell_len // max(1, width))) for line in lines)
-
-
 def status_line(controls: Controls) -> Text | None:
     """What is under way, else the note on the last key, else how the last action ended."""
     if controls.running:
@@ -79,7 +74,8 @@ def help_view() -> RenderableType:
         for action in (a for a in ACTIONS if a.kind is kind):
             table.add_row(f" {action.key}", action.label, action.help)
     table.add_row("", Text("anywhere", style="bold underline"), "")
-    for key, label in (*NAVIGATION, ("esc", "close help, drop a prompt")):
+    for key, label in (*NAVIGATION, ("g G", "first row, last row"),
+                       ("PgUp PgDn", "ten rows up, down"), ("esc", "close help, drop a prompt")):
         table.add_row(f" {key}", label, "")
     note = Text("A key acts on the selected row (>) at once, through the same calls as the "
                 "CLI's commands (kill, respawn, scale, net, run, promise, flow cancel); its "

@@ -30,7 +30,7 @@ from resonate_rpc_cli.observe.live import TREE_ROWS, LiveModel
 from resonate_rpc_cli.view.doctor_view import lease_table
 from resonate_rpc_cli.view.faults import faults_text
 from resonate_rpc_cli.view.keyboard import KeyReader, keys_from
-from resonate_rpc_cli.view.keys_view import footer, height_of, help_view
+from resonate_rpc_cli.view.keys_view import footer, help_view
 from resonate_rpc_cli.view.links import broken_links_text
 from resonate_rpc_cli.view.render import counts_text, nodes_table, promise_tree
 from resonate_rpc_cli.view.style import seconds
@@ -45,7 +45,7 @@ class Dashboard:
 
     model: LiveModel
 
-    def render(self, height: int | None = None, width: int = 80) -> RenderableType:
+    def render(self, height: int | None = None) -> RenderableType:
         """One frame; with ``height`` the promise trees are trimmed to fit the screen and
         the footer of the keys stays on it (the rest is cut above it)."""
         m = self.model
@@ -64,7 +64,7 @@ class Dashboard:
         bottom = footer(keys, rows) if keys.interactive else []
         if keys.help:
             return self._framed([head, Panel(help_view(), title="keys (? or esc closes)",
-                                             title_align="left")], bottom, height, width)
+                                             title_align="left")], bottom, height)
         work = m.tasks[:TASK_ROWS]
         budget = TREE_ROWS * MAX_TREES if height is None else max(
             4, height - len(m.nodes) - len(m.feed) - len(work) - 17 - len(bottom))
@@ -90,18 +90,18 @@ class Dashboard:
                                title_align="left"))
         feed = Text("\n".join(m.feed) or "no events yet", style="dim" if not m.feed else "")
         parts.append(Panel(feed, title="events", title_align="left"))
-        return self._framed(parts, bottom, height, width)
+        return self._framed(parts, bottom, height)
 
     @staticmethod
-    def _framed(parts: list[RenderableType], bottom: list[Text], height: int | None,
-                width: int) -> RenderableType:
+    def _framed(parts: list[RenderableType], bottom: list[Text], height: int | None
+                ) -> RenderableType:
         """``parts`` with the footer's lines under them; with ``height``, the footer pinned
         to the bottom of the screen and ``parts`` cut to what fits above it."""
         if not bottom:
             return Group(*parts)
         if height is None:
             return Group(*parts, *bottom)
-        return Pinned(Group(*parts), Group(*bottom), max(1, height - height_of(bottom, width)))
+        return Pinned(Group(*parts), Group(*bottom), height)
 
     def _trees(self, budget: int, picked: Target | None) -> list[RenderableType]:
         """One tree per flow within ``budget`` lines; with keys, the seed's flows that have
@@ -125,20 +125,22 @@ class Dashboard:
 
 @dataclass(frozen=True)
 class Pinned:
-    """``body`` cut or padded to ``room`` lines, then ``foot``: the keys stay on the
-    screen's last lines however much the body holds, and never move."""
+    """``body`` cut or padded so that ``foot`` ends on the last of ``height`` lines: the
+    keys stay on the screen's last lines however much the body holds, and never move."""
 
     body: RenderableType
     foot: RenderableType
-    room: int
+    height: int
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        lines = console.render_lines(self.body, options.update(height=None), pad=False)
-        for line in lines[:self.room]:
+        free = options.update(height=None)
+        foot = console.render_lines(self.foot, free, pad=False)
+        room = max(1, self.height - len(foot))
+        lines = console.render_lines(self.body, free, pad=False)[:room]
+        lines += [[]] * (room - len(lines))
+        for line in (*lines, *foot):
             yield from line
             yield Segment.line()
-        yield Segment("\n" * max(0, self.room - len(lines)))
-        yield self.foot
 
 
 def run_live(home: Home, console: Console | None = None, refresh_s: float = 0.25,
@@ -158,7 +160,7 @@ def run_live(home: Home, console: Console | None = None, refresh_s: float = 0.25
     with keys_from(keyboard or sys.stdin) as reader:
         model.controls.interactive = reader is not None and console.is_terminal
         size = console.size
-        with Live(board.render(size.height, size.width), console=console, auto_refresh=False,
+        with Live(board.render(size.height), console=console, auto_refresh=False,
                   transient=False, redirect_stdout=False) as live:
             try:
                 return _loop(model, board, live, console, reader if
@@ -187,5 +189,5 @@ def _loop(model: LiveModel, board: Dashboard, live: Live, console: Console,
                 model.refresh()
             except NotRunningError:
                 return "gone"
-        live.update(board.render(console.size.height, console.size.width), refresh=True)
+        live.update(board.render(console.size.height), refresh=True)
     return "duration"

@@ -86,7 +86,7 @@ def model(tmp_path: Path) -> Iterator[tuple[LiveModel, Supervisor, Performer]]:
 
 def _screen(m: LiveModel, width: int = 200) -> str:
     console = Console(record=True, width=width, color_system=None)
-    console.print(Dashboard(m).render(60, width))
+    console.print(Dashboard(m).render(60))
     return console.export_text()
 
 
@@ -291,12 +291,30 @@ def test_the_keys_stay_on_a_small_screen(model: Any) -> None:
     for i in range(30):
         m.feed.append(f"event {i}")
     console = Console(record=True, width=100, height=20, color_system=None)
-    console.print(Dashboard(m).render(20, 100))
+    console.print(Dashboard(m).render(20))
     lines = console.export_text().rstrip("\n").splitlines()
     assert len(lines) == 20, len(lines)
     assert lines[-1].rstrip().endswith("quit") and lines[0].startswith("rpcdemo ")
+    narrow = Console(record=True, width=50, height=20, color_system=None)
+    narrow.print(Dashboard(m).render(20))  # the keys wrap over several lines, all shown
+    lines = narrow.export_text().rstrip("\n").splitlines()
+    assert len(lines) == 20 and lines[-1].rstrip().endswith("quit"), lines
+    assert any(line.startswith("gateway  x  kill") for line in lines[-4:]), lines
     m.feed.clear()  # a short body: the keys stay on the last line
     console = Console(record=True, width=100, height=40, color_system=None)
-    console.print(Dashboard(m).render(40, 100))
+    console.print(Dashboard(m).render(40))
     lines = console.export_text().rstrip("\n").splitlines()
     assert len(lines) == 40 and lines[-1].rstrip().endswith("quit"), lines
+
+
+def test_an_action_that_fails_unexpectedly_is_shown_not_lost(model: Any) -> None:
+    m, _sup, perform = model
+
+    def broken(name: str, target: str) -> Outcome:
+        raise RuntimeError("socket went away")
+
+    perform.answer = broken
+    _press(m, "x")
+    m.refresh()
+    assert not m.controls.running
+    assert "✗ kill gateway: RuntimeError: socket went away" in _screen(m)
