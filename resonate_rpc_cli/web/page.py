@@ -1,15 +1,18 @@
 """The console's page: one HTML document with its style and script inline.
 
 The style and the script are hand-written files beside this module
-(``static/console.css``, ``static/console.js``), read once; every response
-carries them under a fresh CSP nonce, so the page loads nothing else, from
-anywhere.
+(``static/console.css``, ``static/console.js``), read once, with the chaos
+report's own timeline drawing and its styles (``view/chaos_html_page.py``);
+every response carries them under a fresh CSP nonce, so the page loads nothing
+else, from anywhere.
 """
 
 from __future__ import annotations
 
 import functools
 from importlib import resources
+
+from resonate_rpc_cli.view.chaos_html_page import DRAW_TIMELINE, TIMELINE_STYLE
 
 BODY = """<header><h1>rpcdemo console</h1><span id=where></span><span id=counts></span></header>
 <div id=banner></div>
@@ -49,8 +52,8 @@ def render_page(nonce: str, state_json: str = "null") -> str:
     return (f"<!doctype html>\n<html lang=en><head><meta charset=utf-8>"
             f"<meta name=referrer content=no-referrer><title>rpcdemo console</title>"
             f"<link rel=icon href=\"data:,\">"
-            f"<style nonce=\"{nonce}\">{_asset('console.css')}</style></head>\n"
+            f"<style nonce=\"{nonce}\">{TIMELINE_STYLE}{_asset('console.css')}</style></head>\n"
             f"<body>{BODY}\n<script type=application/json id=initial-state>"
             f"{_embed(state_json)}</script>\n"
-            f"<script nonce=\"{nonce}\">{_asset('console.js')}</script>"
+            f"<script nonce=\"{nonce}\">{DRAW_TIMELINE}{_asset('console.js')}</script>"
             f"</body></html>\n")

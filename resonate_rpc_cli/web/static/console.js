@@ -294,39 +294,11 @@
       verdict.toUpperCase());
     h('span', {}, head, `  run ${chaos.run_tag} · ${chaos.ops_total} operations · ${chaos.faults} faults`);
     (chaos.reasons || []).forEach(r => h('div', {class: 'notice'}, box, r));
-    const W = Math.max(700, box.clientWidth - 10), LABEL = 170, LANE = 16;
-    const x = t => LABEL + (W - LABEL - 10) * t / m.span;
-    const row = {}; m.lanes.forEach((l, i) => { row[l.id] = i; });
-    const H = m.lanes.length * LANE + 24;
-    const svg = s('svg', {width: W, height: H, id: 'timeline'}, box);
-    m.lanes.forEach((l, i) => {
-      s('line', {x1: LABEL, x2: W, y1: i * LANE + LANE, y2: i * LANE + LANE, class: 'lane'}, svg);
-      s('text', {x: 4, y: i * LANE + 12}, svg, l.label);
-    });
-    m.bands.forEach(b => {
-      const g = s('g', {class: 'band ' + b.kind}, svg);
-      s('title', {}, g, `fault ${b.index}: ${b.kind} ${b.target}`);
-      b.lanes.forEach(id => s('rect', {x: x(b.t0), y: row[id] * LANE + 1,
-        width: Math.max(2, x(b.t1) - x(b.t0)), height: LANE - 1}, g));
-    });
-    m.bars.forEach(b => { if (row[b.lane] === undefined) return;
-      s('rect', {x: x(b.t0), y: row[b.lane] * LANE + 3, width: Math.max(1.5, x(b.t1) - x(b.t0)),
-        height: LANE - 6, class: 'bar' + (b.reexec ? ' reexec' : '') + (b.cut ? ' cut' : '')}, svg); });
-    m.attempts.forEach(a => { if (row[a.lane] === undefined) return;
-      s('rect', {x: x(a.t0), y: row[a.lane] * LANE + 4, width: Math.max(1, x(a.t1) - x(a.t0)),
-        height: LANE - 8, class: 'attempt ' + a.type}, svg); });
-    for (let i = 0; i <= 10; i++) s('text', {x: x(m.span * i / 10) - 8, y: H - 4}, svg,
-      (m.span * i / 10000).toFixed(1) + 's');
-    const LH = 140, top = 10, bottom = LH - 20;
-    const max = Math.max(1, ...m.latency.map(p => p.ms));
-    const lat = s('svg', {width: W, height: LH, id: 'latency'}, box);
-    m.bands.forEach(b => s('rect', {x: x(b.t0), y: top, height: bottom - top,
-      width: Math.max(2, x(b.t1) - x(b.t0)), class: 'lat-band'}, lat));
-    s('text', {x: 4, y: top + 10}, lat, max + ' ms'); s('text', {x: 4, y: bottom}, lat, '0 ms');
-    m.latency.forEach(p => s('circle', {cx: x(p.t), cy: bottom - (bottom - top) * p.ms / max,
-      r: 2.5, class: 'pt'}, lat));
-    document.body.dataset.chaosBars = m.bars.length;
-    document.body.dataset.chaosBands = m.bands.length;
+    // the report's own drawing (view/chaos_html_page.py), again at each update
+    const drawn = rpcdemoDrawTimeline(m, {tl: h('div', {}, box), lat: h('div', {}, box),
+                                          width: Math.max(700, box.clientWidth - 10)});
+    document.body.dataset.chaosBars = drawn.bars;
+    document.body.dataset.chaosBands = drawn.bands;
     document.body.dataset.chaosVerdict = verdict;
   }
 
