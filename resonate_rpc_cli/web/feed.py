@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +23,8 @@ from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.observe.live import Every, LiveModel
 from resonate_rpc_cli.web.chaos_feed import ChaosFeed
 from resonate_rpc_cli.web.document import console_document
+
+log = logging.getLogger("rpcdemo.console")
 
 
 def _dumps(doc: Any) -> str:
@@ -113,7 +116,11 @@ class Feed:
         event.set()
 
     async def run(self) -> None:
-        """Poll every ``period_s`` until the supervisor goes away (then publish that)."""
+        """Poll every ``period_s`` until the supervisor goes away (then publish that).
+
+        Any other failure of one poll (a reply it could not read) is logged and the next
+        poll tries again: the pages keep the last picture rather than freezing for good.
+        """
         while True:
             try:
                 changed = await asyncio.to_thread(self.poll)
@@ -121,6 +128,10 @@ class Feed:
                 self.gone = True
                 self._publish()
                 return
+            except Exception as exc:  # one bad poll must not stop every page's updates
+                log.warning("console poll failed: %s: %s", type(exc).__name__, exc)
+                changed = False
+                await asyncio.sleep(1.0)
             if changed:
                 self._publish()
             await asyncio.sleep(self.period_s)

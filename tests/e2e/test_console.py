@@ -294,6 +294,10 @@ def test_requests_without_the_token_are_refused_and_change_nothing(
     assert _request(f"{console.base}/api/state?token={console.token}") == 200
     assert _request(f"{console.base}/api/action?token={console.token}", method="POST",
                     body={"action": "explode", "target": "x"}, headers=same) == 400
+    # a second console on the first one's port: one line, exit 3, nothing served
+    busy = cli.run("ui", "--port", console.base.rsplit(":", 1)[1], timeout=30)
+    assert busy.returncode == 3 and "already in use" in busy.stderr, busy
+    assert len(busy.stderr.strip().splitlines()) == 1 and busy.stdout == "", busy
 
 
 def test_a_chaos_run_grows_its_timeline_on_the_page(page: Page, cli: Cli,
