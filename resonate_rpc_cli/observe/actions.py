@@ -39,7 +39,8 @@ from resonate_rpc_cli.observe.settle import (
     parse_value,
     settle_promise,
 )
-from resonate_rpc_cli.supervisor.client import Started, SupervisorClient
+from resonate_rpc_cli.supervisor.client import SupervisorClient
+from resonate_rpc_cli.supervisor.rows import Started
 from resonate_rpc_cli.supervisor.states import RESPAWNABLE, SIGNALLABLE, NodeState
 from resonate_rpc_cli.supervisor.topology_config import MAX_REPLICAS, check_replicas
 

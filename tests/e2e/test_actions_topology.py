@@ -160,7 +160,7 @@ def test_partition_and_heal_a_nodes_link(cli: Cli) -> None:
     links = {link.node: link.state for link in LinkClient(home).status()}
     assert links["service-c-1"] == "partitioned" and links["service-a-1"] == "ok"
     faults = SupervisorClient(home).status().fault_rows()
-    assert [(f["kind"], f["node"], f["holder"]) for f in faults] == [
+    assert [(f.kind, f.node, f.holder) for f in faults] == [
         ("partition", "service-c-1", "net")], faults
     healed = _done(actions.perform(home, "heal-link", "service-c-1"))
     assert [(link.node, link.state) for link in healed.links] == [("service-c-1", "ok")]

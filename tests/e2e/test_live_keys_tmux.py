@@ -50,9 +50,14 @@ class Pane:
         return self.tmux("capture-pane", "-p", "-t", "keys")
 
     def footer(self) -> str:
-        """The keys line: the last line that lists ``q  quit``."""
-        lines = [line for line in self.screen().splitlines() if "q  quit" in line]
-        return lines[-1] if lines else ""
+        """The keys line: the last line that lists ``q  quit`` (read again while the view
+        is caught redrawing it)."""
+        deadline = time.monotonic() + 5.0
+        while True:
+            lines = [line for line in self.screen().splitlines() if "q  quit" in line]
+            if lines or time.monotonic() > deadline:
+                return lines[-1] if lines else ""
+            time.sleep(0.02)
 
     def wait(self, pattern: str, what: str, timeout: float = 30.0) -> str:
         """Poll the screen until ``pattern`` is on it; fail showing the last screen."""
@@ -134,14 +139,14 @@ def test_keys_in_a_real_terminal(tmp_path: Path) -> None:
 def _node_keys(pane: Pane, home: Path) -> None:
     """Pause and resume service-c-1, kill it with a respawn, partition and heal its link."""
     pane.select("service-c-1")
-    assert re.search(r"> service-c-1 ", pane.screen())
-    assert " x  kill " in pane.footer() and " n  partition " in pane.footer()
+    pane.wait(r"> service-c-1 ", "the selected row marked")
+    pane.wait(r"^service-c-1 .* x  kill .* n  partition ", "the node's keys")
     first = _node(home, "service-c-1")
 
     pane.keys("p")
     pane.wait(r"> service-c-1 .* paused ", "service-c-1 paused on screen", 10)
     assert _node(home, "service-c-1").state == "paused"
-    assert " p  resume " in pane.footer()
+    pane.wait(r"^service-c-1 .* p  resume ", "the resume key")
     pane.keys("p")
     pane.wait(r"> service-c-1 .* ready ", "service-c-1 resumed on screen", 10)
 
