@@ -17,6 +17,7 @@ from resonate_rpc_cli.contracts.flows import FLOWS
 from resonate_rpc_cli.observe.actions import Kind, Target, actions_for
 from resonate_rpc_cli.observe.live import LiveModel
 from resonate_rpc_cli.observe.snapshot import PromiseRow
+from resonate_rpc_cli.supervisor.rows import FaultRow
 
 
 def offered(target: Target) -> list[dict[str, Any]]:
@@ -90,7 +91,8 @@ class ConsoleDocument:
     counts: dict[str, int]
     events: tuple[str, ...]
     links: list[dict[str, Any]] | None
-    faults: list[dict[str, Any]]
+    #: faults in force, held as leases by the supervisor
+    faults: tuple[FaultRow, ...]
     notice: str | None
     #: the chaos run's timeline (``web/chaos_feed.py``), None when none ran here
     chaos: dict[str, Any] | None = None
@@ -113,7 +115,8 @@ class ConsoleDocument:
                               "actions": offered(Target(Kind.FLOW, f.promise_id))}
                              for f in FLOWS.values()],
                 "flows": [f.to_dict() for f in self.flows], "counts": self.counts,
-                "events": list(self.events), "links": self.links, "faults": self.faults,
+                "events": list(self.events), "links": self.links,
+                "faults": [dict(f.to_dict()) for f in self.faults],
                 "notice": self.notice, "chaos": self.chaos, "at_ms": self.at_ms}
 
 
@@ -146,5 +149,5 @@ def console_document(model: LiveModel, chaos: dict[str, Any] | None = None,
         nodes=_nodes(model), flows=flows, counts=dict(model.counts),
         events=tuple(model.feed),
         links=None if model.links is None else [link.to_dict() for link in model.links],
-        faults=list(model.faults), notice=model.notice, chaos=chaos,
+        faults=tuple(model.faults), notice=model.notice, chaos=chaos,
         at_ms=int(time.time() * 1000) if now_ms is None else now_ms)
