@@ -32,6 +32,7 @@ from resonate_rpc_cli.chaos.history import History, Op, wall_ms
 from resonate_rpc_cli.chaos.invariants import JournalEvent, read_journal
 from resonate_rpc_cli.chaos.nemesis import Nemesis, heal_everything
 from resonate_rpc_cli.chaos.options import ChaosOptions
+from resonate_rpc_cli.chaos.progress import RunProgress, progress_path
 from resonate_rpc_cli.chaos.schedule import NET_FAULTS, PlannedFault
 from resonate_rpc_cli.chaos.stopper import RunGuard, Stopper, TopologyWatch
 from resonate_rpc_cli.chaos.supply import FlowPlan, FlowSupply
@@ -227,6 +228,12 @@ def execute(
     watch = TopologyWatch(guard.stopper, guard.home, topology.server_url,
                           server_faulted=lambda: any(SERVER in n.in_force() for n in nemeses),
                           streams=guard.streams)
+    # the console (rpcdemo ui) draws the timeline from it as the run goes
+    progress = None if guard.home is None else RunProgress(
+        progress_path(guard.home), record.run_tag, record.started_ms, history,
+        lambda: [f for n in nemeses for f in list(n.log)])
+    if progress is not None:
+        progress.start()
     try:
         with watch:  # through settling too: a topology gone then ends the run as well
             _play(topology, options, record, links, emit, history, guard, nemeses)
@@ -237,6 +244,8 @@ def execute(
         guard.stopper.trip(f"{type(exc).__name__}: {exc}", status)
     if guard.stopper.tripped:
         _end_early(topology, record, links, emit, guard.stopper)
+    if progress is not None:
+        progress.stop()
     record.history = history.ops()
     root_set = {p.promise_id for p in record.plans}
     record.ledger = [e for e in read_ledger(topology.ledger_dir)

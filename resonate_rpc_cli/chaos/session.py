@@ -15,6 +15,7 @@ from typing import Any
 
 from resonate_rpc_cli.chaos.adapters import SupervisedTopology, link_control, own_topology
 from resonate_rpc_cli.chaos.orchestrator import ChaosOptions, RunRecord, execute
+from resonate_rpc_cli.chaos.progress import publish_verdict
 from resonate_rpc_cli.chaos.report import HtmlRenderer, judge, write_report_dir
 from resonate_rpc_cli.chaos.schedule import NET_FAULTS
 from resonate_rpc_cli.chaos.stopper import RunGuard, Stopper
@@ -95,6 +96,7 @@ def run_chaos(
         record = execute(topology, options, emit, links=links,
                          guard=replace(guard or RunGuard(Stopper()), home=home))
         report = judge(record, orphans=0, orphans_checked=False)
+        publish_verdict(home, record.run_tag, report)
     else:
         record, report = _against_own(options, home, own or OwnTopologySettings(),
                                       explicit_faults, emit, guard or RunGuard(Stopper()))

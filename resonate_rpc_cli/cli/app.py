@@ -19,6 +19,7 @@ from resonate_rpc_cli.cli import (  # noqa: F401  (registers commands)
     promise_cmd,
     run,
     token_cmd,
+    ui_cmd,
 )
 from resonate_rpc_cli.cli.chaos_cmd import chaos
 from resonate_rpc_cli.cli.common import app
@@ -28,7 +29,7 @@ app.command("chaos")(chaos)
 
 #: The order of ``rpcdemo --help``; commands not named here follow in registration order.
 HELP_ORDER = ("init", "up", "down", "server", "run", "kill", "respawn", "scale", "node", "status",
-              "watch", "tree", "doctor", "promise", "flow", "logs", "chaos", "gc",
+              "watch", "ui", "tree", "doctor", "promise", "flow", "logs", "chaos", "gc",
               "token")
 
 
