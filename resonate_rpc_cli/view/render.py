@@ -11,9 +11,11 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
+from resonate_rpc_cli.view import textviews
 from resonate_rpc_cli.view.doctor_view import lease_table
 from resonate_rpc_cli.view.faults import faults_text
 from resonate_rpc_cli.view.links import broken_links_text
+from resonate_rpc_cli.view.richlines import to_text, to_tree
 from resonate_rpc_cli.view.style import age_ms, node_style, promise_style, seconds, short_id
 
 if TYPE_CHECKING:  # rendering a flow's result must not load the read side (issue 21)
@@ -103,21 +105,7 @@ def status_view(pic: Picture) -> RenderableType:
 
 def promise_label(row: PromiseRow, now: float, flag: str | None = None) -> Text:
     """One line of the tree; ``flag`` (the doctor's cause of a stuck promise) goes beside it."""
-    text = Text(row.id, style=promise_style(row.state))
-    text.append(f"  {row.func or '?'}", style="bold")
-    if row.args is not None:
-        args = ", ".join(map(str, row.args)) if isinstance(row.args, list) else str(row.args)
-        text.append(f"({args})")
-    text.append(f"  {row.state}", style=promise_style(row.state))
-    if row.state == "pending":
-        text.append(f" for {age_ms(row.created_ms, now)}")
-        if row.holder:
-            text.append(f"  held by {row.holder}", style="cyan")
-    elif row.value is not None:
-        text.append(f" = {row.value}")
-    if flag:
-        text.append(f"  STUCK: {flag}", style="bold red")
-    return text
+    return to_text(textviews.promise_label(row, now, flag))
 
 
 def promise_tree(rows: list[PromiseRow], title: str | None = None,
@@ -126,24 +114,7 @@ def promise_tree(rows: list[PromiseRow], title: str | None = None,
 
     ``flags`` maps the ids of stuck promises to the doctor's one-line cause.
     """
-    now = time.time()
-    by_id = {r.id: r for r in rows}
-    children: dict[str | None, list[PromiseRow]] = {}
-    for row in rows:
-        parent = row.parent if row.parent in by_id else None
-        children.setdefault(parent, []).append(row)
-    tree = Tree(Text(title or "call graph", style="bold"))
-
-    def add(node: Tree, parent: str | None, depth: int) -> None:
-        for row in children.get(parent, []):
-            branch = node.add(promise_label(row, now, (flags or {}).get(row.id)))
-            if depth < 20:
-                add(branch, row.id, depth + 1)
-
-    add(tree, None, 0)
-    if not rows:
-        tree.add(Text("no promises", style="dim"))
-    return tree
+    return to_tree(textviews.promise_tree(rows, title, flags))
 
 
 def kill_view(result: KillAnswer) -> RenderableType:
@@ -155,11 +126,4 @@ def kill_view(result: KillAnswer) -> RenderableType:
 
 
 def run_view(outcome: dict[str, Any]) -> Text:
-    state = outcome["state"]
-    style = {"resolved": "green", "started": "cyan", "rejected": "red", "timeout": "red"}[state]
-    text = Text.assemble((outcome["flow"], "bold"), f" [{outcome['promise_id']}] ",
-                         (state, style))
-    if outcome["result"] is not None:
-        text.append(f": {outcome['result']}")
-    text.append(f"  ({outcome['elapsed_ms']} ms)", style="dim")
-    return text
+    return to_text(textviews.run_line(outcome))
