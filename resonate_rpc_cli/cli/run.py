@@ -1,4 +1,4 @@
-"""`run`: one flow through the gateway."""
+"""`run`: one flow through the gateway (the body: ``cli/everyday.py``)."""
 
 from __future__ import annotations
 
@@ -6,19 +6,8 @@ from typing import Annotated
 
 import typer
 
-from resonate_rpc_cli.cli.common import (
-    JsonOpt,
-    app,
-    emit_json,
-    exit_on_error,
-    home_of,
-)
-from resonate_rpc_cli.contracts.errors import ExitStatus, NotRunningError, UsageError
-from resonate_rpc_cli.contracts.flows import flow_named
-from resonate_rpc_cli.contracts.home import Endpoints, not_running_message
-
-#: seconds `run` waits for the result (the flow runner and Rich load when a flow runs)
-DEFAULT_TIMEOUT_S = 60.0
+from resonate_rpc_cli.cli import everyday
+from resonate_rpc_cli.cli.common import JsonOpt, app, exit_on_error, home_of
 
 # -- flows -----------------------------------------------------------------------------
 
@@ -36,37 +25,9 @@ def run(
     wait: Annotated[bool, typer.Option(help="Detached chain: wait until cog has run "
         "and report its value (asked of the server, so the nodes may run anywhere).")] = False,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the result.")]
-        = DEFAULT_TIMEOUT_S,
+        = everyday.DEFAULT_TIMEOUT_S,
     as_json: JsonOpt = False,
-) -> None:
+) -> int:
     """Run one flow through the gateway and print its result (exit 1 if it fails)."""
-    from resonate_rpc_cli.cli import flowrun
-
-    try:
-        chosen = flow_named(flow)
-    except KeyError as exc:
-        raise UsageError(str(exc.args[0])) from None
-    pid = flowrun.choose_id(chosen, promise_id, fresh)
-    if timeout <= 0:
-        raise UsageError("--timeout must be positive")
-    home = home_of(ctx)
-    where = Endpoints.read(home)  # written by the supervisor daemon while it runs
-    if where is None:
-        raise NotRunningError(not_running_message(home))
-    if where.gateway_url is None:
-        raise NotRunningError(f"the topology under {home.root} has no gateway (started with "
-                              "--only); run flows with the HOME that runs the gateway")
-    outcome = flowrun.run_flow(where.gateway_url, chosen, pid, arg=arg, wait=wait,
-                               timeout_s=timeout, ledger_dir=home.ledger_dir,
-                               server_url=where.server_url)
-    if as_json:
-        emit_json(outcome.to_dict())
-    else:
-        from resonate_rpc_cli.view.console import out
-        from resonate_rpc_cli.view.render import run_view
-
-        out.print(run_view(outcome.to_dict()))
-    if outcome.exit_status is not ExitStatus.OK:
-        raise typer.Exit(int(outcome.exit_status))
-
-
+    return everyday.run(home_of(ctx), flow=flow, promise_id=promise_id, fresh=fresh, arg=arg,
+                        wait=wait, timeout=timeout, as_json=as_json)
