@@ -7,14 +7,32 @@ import sys
 
 def main() -> None:
     """Run ``rpcdemo`` with ``sys.argv``: the quick path (``cli/quick.py``) when it knows the
-    command line, else the Typer app (``cli/app.py``), which then parses it all."""
+    command line, the recorded ``--help`` (``cli/helpcache.py``) when there is one, else the
+    Typer app (``cli/app.py``), which then parses it all."""
     from resonate_rpc_cli.cli.quick import parse
 
-    call = parse(sys.argv[1:])
+    args = sys.argv[1:]
+    call = parse(args)
     if call is not None:
         from resonate_rpc_cli.contracts.errors import exit_code_of
 
         sys.exit(exit_code_of("rpcdemo", call))
+    if args in CACHED_HELP:
+        from resonate_rpc_cli.cli import helpcache
+
+        digest = helpcache.key()
+        if helpcache.show(digest):
+            sys.exit(0)
+        with helpcache.recording(digest):
+            _typer_main()
+    _typer_main()
+
+
+#: the command lines ``helpcache`` answers (kept here so other lines never import it)
+CACHED_HELP = (["--help"],)
+
+
+def _typer_main() -> None:
     from resonate_rpc_cli.cli.app import main as typer_main
 
     typer_main()
