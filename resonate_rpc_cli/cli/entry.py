@@ -17,10 +17,10 @@ def main() -> None:
         from resonate_rpc_cli.contracts.errors import exit_code_of
 
         sys.exit(exit_code_of("rpcdemo", call))
-    if args in CACHED_HELP:
+    if _root_help(args):
         from resonate_rpc_cli.cli import helpcache
 
-        digest = helpcache.key()
+        digest = helpcache.key(args)
         if helpcache.show(digest):
             sys.exit(0)
         with helpcache.recording(digest):
@@ -28,8 +28,13 @@ def main() -> None:
     _typer_main()
 
 
-#: the command lines ``helpcache`` answers (kept here so other lines never import it)
-CACHED_HELP = (["--help"],)
+def _root_help(args: list[str]) -> bool:
+    """``--help``, after ``--home H`` or not: what ``helpcache`` answers."""
+    if args[-1:] != ["--help"]:
+        return False
+    before = args[:-1]
+    return not before or (len(before) == 2 and before[0] == "--home") or (
+        len(before) == 1 and before[0].startswith("--home="))
 
 
 def _typer_main() -> None:

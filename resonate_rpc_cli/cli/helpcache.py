@@ -37,9 +37,9 @@ def cache_dir() -> Path | None:
     return Path(base, "rpcdemo") if base else None
 
 
-def key() -> str:
-    """A digest of everything the help's bytes depend on."""
-    parts: list[Any] = [sys.version, sys.executable, _terminal()]
+def key(args: list[str]) -> str:
+    """A digest of everything the help's bytes depend on (``args``: the command line)."""
+    parts: list[Any] = [args, sys.version, sys.executable, _terminal()]
     parts += sorted((n, v) for n, v in os.environ.items() if STEERING.search(n))
     with os.scandir(CLI_DIR) as entries:
         parts += sorted(_stamp(e.path) for e in entries if e.name.endswith(".py"))

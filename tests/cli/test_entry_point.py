@@ -43,9 +43,10 @@ def test_help_still_works() -> None:
     assert "Usage: rpcdemo" in proc.stdout
 
 
-def _help(cache: Path | None, *options: str, **env: str) -> subprocess.CompletedProcess[str]:
+def _help(cache: Path | None, *options: str, args: tuple[str, ...] = ("--help",), **env: str,
+          ) -> subprocess.CompletedProcess[str]:
     more = {"XDG_CACHE_HOME": str(cache)} if cache is not None else {}
-    return subprocess.run([sys.executable, *options, "-m", "resonate_rpc_cli", "--help"],
+    return subprocess.run([sys.executable, *options, "-m", "resonate_rpc_cli", *args],
                           capture_output=True, text=True, timeout=60, check=False,
                           stdin=subprocess.DEVNULL,
                           env={"PATH": "/usr/bin", **more, **env})
@@ -63,3 +64,7 @@ def test_help_is_recorded_once_then_printed_from_the_record(tmp_path: Path) -> N
     narrow_live, narrow = _help(None, COLUMNS="60"), _help(tmp_path, COLUMNS="60")
     assert narrow.stdout == narrow_live.stdout != live.stdout  # another width, another record
     assert len(list((tmp_path / "rpcdemo").glob("help-*.txt"))) == 2
+    with_home = ("--home", str(tmp_path), "--help")
+    assert _help(tmp_path, args=with_home).stdout == live.stdout  # recorded
+    assert _help(tmp_path, "-X", "importtime", args=with_home).stdout == live.stdout
+    assert len(list((tmp_path / "rpcdemo").glob("help-*.txt"))) == 3
