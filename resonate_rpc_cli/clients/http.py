@@ -50,7 +50,9 @@ def exchange(
         head.append(f"Authorization: Bearer {token}")
     request = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + (body or b"")
     deadline = time.monotonic() + timeout_s
-    with socket.create_connection((host, port), timeout=timeout_s) as sock:
+    # an ASCII host as bytes: a str would load the idna codec (and unicodedata) to look it up
+    address = host.encode() if host.isascii() else host
+    with socket.create_connection((address, port), timeout=timeout_s) as sock:  # type: ignore[arg-type]  # getaddrinfo takes bytes
         sock.sendall(request)
         return _read_response(sock, deadline, method == "HEAD")
 

@@ -31,6 +31,7 @@ ATTRIBUTES = {"bold": "1", "dim": "2", "italic": "3", "underline": "4"}
 COLOURS = {name: str(30 + n) for n, name in enumerate(
     ("black", "red", "green", "yellow", "blue", "magenta", "cyan", "white"))}
 _WORD = re.compile(r"\s*\S+\s*")  # rich._wrap's word: leading and trailing spaces included
+_EMOJI = re.compile(r":\S*?:")  # what rich.emoji's replacement could match
 #: Rich's tree guides (``Tree.TREE_GUIDES[0]``): space, continue, fork, end.
 GUIDES = ("    ", "│   ", "├── ", "└── ")
 
@@ -68,6 +69,17 @@ def print_tree(root: Node) -> None:
         out.print(to_tree(root))
         return
     _write(stream, text)
+
+
+def print_text(text: str, *, stderr: bool = False) -> None:
+    """Print a plain string as ``Console.print(text, markup=False)`` does (Rich when the
+    string holds what its emoji codes could replace)."""
+    if _EMOJI.search(text):
+        from resonate_rpc_cli.view.console import err, out
+
+        (err if stderr else out).print(text, markup=False)
+        return
+    print_lines([Line(text)], stderr=stderr)
 
 
 def _write(stream: TextIO, text: str) -> None:
