@@ -80,7 +80,9 @@ def gather(home: Home, stuck_after_s: float | None = None,
     except ServerUnreachable as exc:
         raise NotRunningError(str(exc)) from None
     members = [Member.from_row(n) for n in sup.nodes]
-    attempts = _attempts(home)
+    # the ledgers (every step ever run) matter only to a pending call's diagnosis
+    pending = any(c.state == "pending" and c.kind == "call" for c in calls.values())
+    attempts = _attempts(home) if pending else {}
     facts = Facts(
         calls=calls, leases=leases, members=members, now_ms=int(time.time() * 1000),
         stuck_after_s=config.ttl_s if stuck_after_s is None else stuck_after_s,
