@@ -123,7 +123,7 @@ class _BufferTee:
 def recording(digest: str) -> Iterator[None]:
     """Record what is written on stdout inside; keep it if the block exits with 0."""
     tee = _Tee(sys.stdout)
-    sys.stdout = tee  # type: ignore[assignment]  # a stand-in with the real stream's traits
+    sys.stdout = tee  # a stand-in with the real stream's traits
     try:
         yield
     except SystemExit as done:

@@ -73,10 +73,9 @@ def parse(argv: list[str], env: dict[str, str] | None = None,
     values = _command(rest[1:], positional, options)
     if raw_home is None:
         raw_home = env.get(HOME_ENV) or None  # click ignores an empty variable
-    home = _home(raw_home)
-    if values is None or home is False:
+    if values is None or (raw_home is not None and not _plain_home(raw_home)):
         return None
-    return functools.partial(_invoke, body, home, values)
+    return functools.partial(_invoke, body, None if raw_home is None else Path(raw_home), values)
 
 
 def _invoke(body: Callable[..., int], raw_home: Path | None, values: dict[str, Any]) -> int:
@@ -143,16 +142,13 @@ def _command(args: list[str], positional: tuple[tuple[str, bool], ...], options:
     return values
 
 
-def _home(raw: str | None) -> Path | bool | None:
-    """``--home`` as Typer's path option gives it (``False``: let Typer judge it: it checks
-    that an existing path is readable)."""
-    if raw is None:
-        return None
+def _plain_home(raw: str) -> bool:
+    """Whether Typer's path option takes ``--home raw`` as plain ``Path(raw)``: it refuses an
+    existing path it cannot read (and an empty one is left to it too)."""
     if not raw:
         return False
-    path = Path(raw)
     try:
-        os.stat(path)
+        os.stat(raw)
     except OSError:
-        return path
-    return path if os.access(path, os.R_OK) else False
+        return True
+    return os.access(raw, os.R_OK)

@@ -6,6 +6,7 @@ import io
 import os
 import pty
 import sys
+from typing import Literal
 
 import pytest
 from hypothesis import given, settings
@@ -22,10 +23,12 @@ from tests.unit.test_observe_leases import facts
 
 STYLES = ["", "bold", "dim", "green", "red", "cyan", "yellow", "magenta", "white",
           "bold red", "bold green", "dim red"]
-SYSTEMS = ["standard", "256", "truecolor"]
+System = Literal["standard", "256", "truecolor"]
+SYSTEMS: list[System] = ["standard", "256", "truecolor"]
 
 
-def rich_bytes(renderable: object, terminal: bool, width: int, system: str = "standard") -> str:
+def rich_bytes(renderable: object, terminal: bool, width: int, system: System = "standard",
+               ) -> str:
     out = io.StringIO()
     Console(file=out, force_terminal=terminal, width=width, highlight=False,
             color_system=system if terminal else None, _environ={}).print(renderable)
@@ -51,7 +54,7 @@ def rows() -> list[PromiseRow]:
 
 @pytest.mark.parametrize("terminal", [False, True])
 @pytest.mark.parametrize("system", SYSTEMS)
-def test_the_views_print_as_rich_does(terminal: bool, system: str) -> None:
+def test_the_views_print_as_rich_does(terminal: bool, system: System) -> None:
     outcome = {"flow": "await-chain", "promise_id": "await-chain-1", "state": "resolved",
                "result": 3, "elapsed_ms": 12}
     doctor = doctor_lines(diagnose(facts()), ["a notice"], 5.0)
@@ -94,14 +97,14 @@ def trees(draw: st.DrawFn, depth: int = 0) -> Node:
 @given(st.lists(lines, max_size=5), st.integers(1, 60), st.booleans(),
        st.sampled_from(SYSTEMS))
 def test_any_lines_are_rich_bytes_or_left_to_rich(ls: list[Line], width: int, terminal: bool,
-                                                  system: str) -> None:
+                                                  system: System) -> None:
     assert plain_lines(ls, terminal, width) == rich_bytes(to_group(ls), terminal, width, system)
 
 
 @settings(max_examples=200, deadline=None)
 @given(trees(), st.integers(1, 60), st.booleans(), st.sampled_from(SYSTEMS))
 def test_any_tree_is_rich_bytes_or_left_to_rich(root: Node, width: int, terminal: bool,
-                                                system: str) -> None:
+                                                system: System) -> None:
     try:
         mine = plain_tree(root, terminal, width)
     except plain.Unsure:  # guides as wide as the console
