@@ -28,7 +28,6 @@ from resonate_rpc_cli.contracts import tags as tag
 from resonate_rpc_cli.contracts.errors import ExitStatus, NotRunningError, UsageError
 from resonate_rpc_cli.contracts.flows import Flow
 from resonate_rpc_cli.contracts.ids import origin_of, root_id_problem
-from resonate_rpc_cli.contracts.ledger import read_ledger
 from resonate_rpc_cli.contracts.payload import decode_payload
 
 
@@ -74,6 +73,8 @@ def _post(url: str, body: dict[str, Any], timeout_s: float) -> tuple[int, Any]:
 
 def cog_value(ledger_dir: Path, root_id: str) -> Any | None:
     """The value ``cog`` computed for the detached chain rooted at ``root_id``, if it did."""
+    from resonate_rpc_cli.contracts.ledger import read_ledger  # only `run --wait` reads it
+
     for entry in read_ledger(ledger_dir):
         if entry.func == "cog" and entry.phase == "end" and \
                 origin_of(entry.promise_id) == root_id:

@@ -23,7 +23,6 @@ from resonate_rpc_cli.clients.protocol import ProtocolError, ServerUnreachable
 from resonate_rpc_cli.contracts import tags as tag
 from resonate_rpc_cli.contracts.errors import NotRunningError
 from resonate_rpc_cli.contracts.home import Home
-from resonate_rpc_cli.contracts.ledger import read_ledger
 from resonate_rpc_cli.contracts.naming import SERVICE_GROUPS
 from resonate_rpc_cli.observe.doctor import attempts_of
 from resonate_rpc_cli.observe.facts import (
@@ -119,6 +118,8 @@ def _leases(source: PromiseSource, notices: list[str]) -> dict[str, Lease] | Non
 
 
 def _attempts(home: Home) -> dict[str, Attempts]:
+    from resonate_rpc_cli.contracts.ledger import read_ledger  # noqa: PLC0415  (issue 21)
+
     return attempts_of([(e.promise_id, e.phase, e.ts, e.node)
                         for e in read_ledger(home.ledger_dir)])
 
