@@ -6,17 +6,10 @@ import sys
 
 
 def main() -> None:
-    """Run ``rpcdemo`` with ``sys.argv``: the quick path (``cli/quick.py``) when it knows the
-    command line, the recorded ``--help`` (``cli/helpcache.py``) when there is one, else the
+    """Run ``rpcdemo`` with ``sys.argv``: the recorded ``--help`` (``cli/helpcache.py``) when
+    there is one, the quick path (``cli/quick.py``) when it knows the command line, else the
     Typer app (``cli/app.py``), which then parses it all."""
-    from resonate_rpc_cli.cli.quick import parse
-
     args = sys.argv[1:]
-    call = parse(args)
-    if call is not None:
-        from resonate_rpc_cli.contracts.errors import exit_code_of
-
-        sys.exit(exit_code_of("rpcdemo", call))
     if _root_help(args):
         from resonate_rpc_cli.cli import helpcache
 
@@ -25,6 +18,13 @@ def main() -> None:
             sys.exit(0)
         with helpcache.recording(digest):
             _typer_main()
+    from resonate_rpc_cli.cli.quick import parse
+
+    call = parse(args)
+    if call is not None:
+        from resonate_rpc_cli.contracts.errors import exit_code_of
+
+        sys.exit(exit_code_of("rpcdemo", call))
     _typer_main()
 
 
