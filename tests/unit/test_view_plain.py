@@ -93,7 +93,7 @@ def trees(draw: st.DrawFn, depth: int = 0) -> Node:
     return node
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.lists(lines, max_size=5), st.integers(1, 60), st.booleans(),
        st.sampled_from(SYSTEMS))
 def test_any_lines_are_rich_bytes_or_left_to_rich(ls: list[Line], width: int, terminal: bool,
@@ -101,7 +101,7 @@ def test_any_lines_are_rich_bytes_or_left_to_rich(ls: list[Line], width: int, te
     assert plain_lines(ls, terminal, width) == rich_bytes(to_group(ls), terminal, width, system)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(trees(), st.integers(1, 60), st.booleans(), st.sampled_from(SYSTEMS))
 def test_any_tree_is_rich_bytes_or_left_to_rich(root: Node, width: int, terminal: bool,
                                                 system: System) -> None:
