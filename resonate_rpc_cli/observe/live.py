@@ -15,7 +15,6 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import psutil
 
@@ -25,13 +24,13 @@ from resonate_rpc_cli.contracts.flows import FLOWS
 from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.links.client import LinkClient
 from resonate_rpc_cli.links.status import LinkStatus
-from resonate_rpc_cli.observe.events import describe
+from resonate_rpc_cli.observe.events import describe, line
 from resonate_rpc_cli.observe.facts import node_names_by_id
 from resonate_rpc_cli.observe.leases import Holders, TaskRow
 from resonate_rpc_cli.observe.picture import NodeLine, node_lines, read_work
 from resonate_rpc_cli.observe.snapshot import PromiseRow, PromiseSource, tree_rows
 from resonate_rpc_cli.supervisor.client import SupervisorClient, TopologyStatus
-from resonate_rpc_cli.supervisor.rows import NodeRow
+from resonate_rpc_cli.supervisor.rows import FaultRow, NodeRow
 from resonate_rpc_cli.supervisor.topology_config import TopologyConfig
 
 TREE_ROWS = 30
@@ -90,7 +89,7 @@ class LiveModel:
     #: every node's link, polled with the nodes (None: the topology runs without links)
     links: list[LinkStatus] | None = None
     #: faults in force (the supervisor's fault leases), polled with the nodes
-    faults: list[dict[str, Any]] = field(default_factory=list)
+    faults: list[FaultRow] = field(default_factory=list)
 
     def refresh(self) -> None:
         """Poll whatever is due. Raises :class:`NotRunningError` once the supervisor is gone."""
@@ -114,7 +113,7 @@ class LiveModel:
             self.links = LinkClient(self.home, timeout_s=1.0).status_or_none()
         for event in status.events:
             self.last_seq = max(self.last_seq, event.seq)
-            self.feed.append(describe(event.to_dict()))
+            self.feed.append(describe(event))
         self._sample_usage()
 
     def _sample_usage(self) -> None:
@@ -167,8 +166,7 @@ class LiveModel:
             return
         if top.state != "pending" and self.settled.get(root) == "pending":
             value = f" = {top.value}" if top.value is not None else ""
-            self.feed.append(describe({"ts": time.time(), "node": root, "kind": "flow",
-                                       "detail": f"{top.state}{value}"}))
+            self.feed.append(line(time.time(), root, "flow", detail=f"{top.state}{value}"))
         self.settled[root] = top.state
 
     def nodes_with_tasks(self) -> list[NodeLine]:
