@@ -47,8 +47,8 @@ def print_lines(lines: Sequence[Line], *, stderr: bool = False) -> None:
         terminal, width = console_mode(stream)
         text = "".join(render_line(line, terminal, width) for line in lines)
     except Unsure:
-        from resonate_rpc_cli.view.console import err, out
-        from resonate_rpc_cli.view.richlines import to_group
+        from resonate_rpc_cli.view.console import err, out  # noqa: PLC0415
+        from resonate_rpc_cli.view.richlines import to_group  # noqa: PLC0415
 
         (err if stderr else out).print(to_group(lines))
         return
@@ -63,8 +63,8 @@ def print_tree(root: Node) -> None:
         text = "".join(render_line(line, terminal, width, prefix, more)
                        for prefix, more, line in _tree_lines(root, []))
     except Unsure:
-        from resonate_rpc_cli.view.console import out
-        from resonate_rpc_cli.view.richlines import to_tree
+        from resonate_rpc_cli.view.console import out  # noqa: PLC0415
+        from resonate_rpc_cli.view.richlines import to_tree  # noqa: PLC0415
 
         out.print(to_tree(root))
         return
@@ -75,7 +75,7 @@ def print_text(text: str, *, stderr: bool = False) -> None:
     """Print a plain string as ``Console.print(text, markup=False)`` does (Rich when the
     string holds what its emoji codes could replace)."""
     if _EMOJI.search(text):
-        from resonate_rpc_cli.view.console import err, out
+        from resonate_rpc_cli.view.console import err, out  # noqa: PLC0415
 
         (err if stderr else out).print(text, markup=False)
         return
