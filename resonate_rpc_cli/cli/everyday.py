@@ -20,7 +20,7 @@ from resonate_rpc_cli.contracts.errors import (
     RpcdemoError,
     UsageError,
 )
-from resonate_rpc_cli.contracts.home import Endpoints, Home, not_running_message
+from resonate_rpc_cli.contracts.home import Home
 
 if TYPE_CHECKING:  # the diagnosis loads when doctor runs
     from resonate_rpc_cli.observe.doctor import Diagnosis
@@ -55,8 +55,8 @@ def run(home: Home, *, flow: str, promise_id: str | None = None, fresh: bool = F
         arg: int = 1, wait: bool = False, timeout: float = DEFAULT_TIMEOUT_S,
         as_json: bool = False) -> int:
     """One flow through the gateway; 1 if it failed or timed out."""
-    from resonate_rpc_cli.cli import flowrun
     from resonate_rpc_cli.contracts.flows import flow_named
+    from resonate_rpc_cli.observe import flowrun
 
     try:
         chosen = flow_named(flow)
@@ -65,15 +65,7 @@ def run(home: Home, *, flow: str, promise_id: str | None = None, fresh: bool = F
     pid = flowrun.choose_id(chosen, promise_id, fresh)
     if timeout <= 0:
         raise UsageError("--timeout must be positive")
-    where = Endpoints.read(home)  # written by the supervisor daemon while it runs
-    if where is None:
-        raise NotRunningError(not_running_message(home))
-    if where.gateway_url is None:
-        raise NotRunningError(f"the topology under {home.root} has no gateway (started with "
-                              "--only); run flows with the HOME that runs the gateway")
-    outcome = flowrun.run_flow(where.gateway_url, chosen, pid, arg=arg, wait=wait,
-                               timeout_s=timeout, ledger_dir=home.ledger_dir,
-                               server_url=where.server_url)
+    outcome = flowrun.run_in(home, chosen, pid, arg=arg, wait=wait, timeout_s=timeout)
     if as_json:
         emit_json(outcome.to_dict())
     else:
