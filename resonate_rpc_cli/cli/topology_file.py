@@ -51,6 +51,7 @@ from pathlib import Path
 from typing import Any
 
 from resonate_rpc_cli.contracts import values as cv
+from resonate_rpc_cli.contracts.app_parse import APP_TABLES, parse_app, toml_problem
 from resonate_rpc_cli.contracts.errors import UsageError
 from resonate_rpc_cli.contracts.naming import SERVICE_GROUPS
 from resonate_rpc_cli.contracts.settings import Entry, table
@@ -82,14 +83,21 @@ def parse_config(text: str, source: str = DEFAULT_CONFIG_NAME,
     config record's settings table).
 
     Raises :class:`UsageError` (one line, naming ``source`` and the key) on any
-    syntax error, unknown table or key, or bad value.
+    syntax error, unknown table or key, or bad value. The ``[app]``, ``[groups.*]`` and
+    ``[flows.*]`` tables of a declared application (``contracts/app_parse.py``) become
+    the ``app`` field: an :class:`~resonate_rpc_cli.contracts.app_topology.AppTopology`.
     """
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise UsageError(f"{source}: not valid TOML: {exc}") from None
+        raise toml_problem(exc, source) from None
     tables, top = _file_keys(cls)
     out: dict[str, Any] = {}
+    if cls is TopologyConfig:
+        app = parse_app({k: doc.pop(k) for k in APP_TABLES if k in doc}, text, source,
+                        Path(source).resolve().parent)
+        if app is not None:
+            out["app"] = app
     for name, body in doc.items():
         entry = top.get(name)
         if entry is not None and not entry.setting.groups:

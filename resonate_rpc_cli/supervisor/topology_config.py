@@ -18,6 +18,7 @@ from resonate_rpc_cli.contracts import naming as topo
 from resonate_rpc_cli.contracts import node_env
 from resonate_rpc_cli.contracts import settings as table
 from resonate_rpc_cli.contracts import values as cv
+from resonate_rpc_cli.contracts.app_topology import AppTopology
 from resonate_rpc_cli.contracts.connectors import POSTGRES, connector_of
 from resonate_rpc_cli.contracts.errors import UsageError
 from resonate_rpc_cli.contracts.home import Home
@@ -243,6 +244,8 @@ class TopologyConfig:
         help="Start only these of gateway, service-a … service-i (the server too, unless "
         "--server-url).")
     grace_s: float = 3.0
+    #: a declared application (``[groups.*]``, ``[flows.*]``); None: the seed
+    app: AppTopology | None = None
 
     def __post_init__(self) -> None:
         try:
@@ -293,7 +296,8 @@ class TopologyConfig:
     @classmethod
     def from_json(cls, text: str) -> TopologyConfig:
         obj: dict[str, Any] = json.loads(text)
-        return cls(**obj)
+        app = obj.pop("app", None)
+        return cls(**obj, app=AppTopology.from_dict(app) if app else None)
 
 
 def retain_seconds(text: str | float | None) -> float | None:
