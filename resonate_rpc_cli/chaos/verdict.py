@@ -56,6 +56,8 @@ class FlowRun:
     ``promise_id`` is its root (``None``: an HTTP flow chaos could not name);
     ``answered``/``answer`` what the workload was told; ``state``/``value`` the root
     promise on the server after heal (``state`` ``None``: unknown to the server).
+    ``by_answer``: the flow's value is its answer (an HTTP flow's response), not the
+    root's value; it is judged only when answered.
     """
 
     flow: str
@@ -65,6 +67,12 @@ class FlowRun:
     answer: Any = None
     state: str | None = None
     value: Any = None
+    by_answer: bool = False
+
+    @property
+    def judgeable(self) -> bool:
+        """Settled, with a value to compare (an HTTP flow's answer came)."""
+        return self.settled and (self.answered or not self.by_answer)
 
     @property
     def settled(self) -> bool:
@@ -80,7 +88,7 @@ class FlowRun:
     def outcome(self) -> Any:
         """What the flow came to: the resolved value, ``{"rejected": value}``, or the
         answer of a flow chaos could not name (``None`` while unsettled)."""
-        if self.promise_id is None:
+        if self.promise_id is None or self.by_answer:
             return self.answer if self.answered else None
         if self.state == "resolved":
             return self.value
@@ -187,7 +195,7 @@ def _wrong(runs: list[FlowRun], history: RunHistory) -> CheckResult:
     by_expect = by_base = unjudged = 0
     wrong: list[str] = []
     for r in runs:
-        if not r.settled:
+        if not r.judgeable:
             continue
         key = flow_key(r.flow, r.args)
         if r.flow in history.expected:

@@ -18,6 +18,7 @@ import json
 import threading
 import time
 import urllib.error
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,7 +64,8 @@ def post_flow(gateway_url: str, plan: FlowPlan, timeout_s: float) -> Outcome:
 
 
 class Workload:
-    """Runs flows from a :class:`~.supply.FlowSupply` against the gateway; see the module docstring.
+    """Runs flows from a :class:`~.supply.FlowSupply` against the gateway (or through
+    ``send``); see the module docstring.
 
     ``concurrency`` workers each take a flow, run it to an outcome, take the
     next, until the supply says no more (its stop rule). ``deadline`` is a
@@ -83,8 +85,12 @@ class Workload:
         request_timeout_s: float = 30.0,
         server_url: str | None = None,
         abandon: threading.Event | None = None,
+        send: Callable[[FlowPlan, float], Outcome] | None = None,
     ) -> None:
         self.gateway_url = gateway_url
+        #: how one attempt is made (default: POST to the seed's gateway; a declared
+        #: topology's flows: ``declared.flow_sender``)
+        self.send = send or (lambda plan, timeout_s: post_flow(gateway_url, plan, timeout_s))
         self.supply = supply
         self.concurrency = max(1, concurrency)
         self.history = history
@@ -139,7 +145,7 @@ class Workload:
             attempt += 1
             self.history.record("invoke", process, plan.flow, plan.promise_id, plan.arg,
                                 attempt=attempt)
-            out = post_flow(self.gateway_url, plan, min(self.request_timeout_s, left))
+            out = self.send(plan, min(self.request_timeout_s, left))
             self.history.record(out.type, process, plan.flow, plan.promise_id, plan.arg,
                                 attempt=attempt, value=out.value, error=out.error)
             if out.type != "info" or self._settled_on_server(plan.promise_id):
