@@ -5,11 +5,13 @@ flows are named and compared (chaos/declared.py, chaos/report.py)."""
 from __future__ import annotations
 
 import base64
+import io
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.console import Console
 
 from resonate_rpc_cli.chaos.declared import _fill, history_of, names_root
 from resonate_rpc_cli.chaos.faults import FaultRecord
@@ -130,10 +132,6 @@ def test_http_flows_carry_their_id_and_compare_with_it_put_back() -> None:
 
 
 def _text(renderable: Any) -> str:
-    import io
-
-    from rich.console import Console
-
     console = Console(width=200, file=io.StringIO())
     console.print(renderable)
     out = console.file
