@@ -128,7 +128,7 @@ def heal_cmd(
 def scale(
     ctx: typer.Context,
     *,
-    group: Annotated[str, typer.Argument(help="A service group, e.g. service-b.")],
+    group: Annotated[str, typer.Argument(help="A group, e.g. service-b (or a declared one).")],
     count: Annotated[int, typer.Argument(
         help=f"Nodes it should run from now on (0..{MAX_REPLICAS}).")],
     timeout: Annotated[float, typer.Option(help="Seconds to wait until the group has "
@@ -146,7 +146,7 @@ def scale(
     from resonate_rpc_cli.supervisor.client import SupervisorClient
     from resonate_rpc_cli.supervisor.topology_config import check_replicas
 
-    check_replicas(group, count)
+    check_replicas(group, count, (group,))  # the count here; the group by the running topology
     result = SupervisorClient(home_of(ctx)).scale(group, count, wait_s=timeout)
     if as_json:
         emit_json({"group": group, "replicas": count, "added": result.added,

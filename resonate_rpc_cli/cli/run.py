@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import json
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -15,7 +16,10 @@ from resonate_rpc_cli.cli.common import (
 )
 from resonate_rpc_cli.contracts.errors import ExitStatus, NotRunningError, UsageError
 from resonate_rpc_cli.contracts.flows import flow_named
-from resonate_rpc_cli.contracts.home import Endpoints, not_running_message
+from resonate_rpc_cli.contracts.home import Endpoints, Home, not_running_message
+
+if TYPE_CHECKING:
+    from resonate_rpc_cli.contracts.app_topology import AppTopology
 
 #: seconds `run` waits for the result (the flow runner and Rich load when a flow runs)
 DEFAULT_TIMEOUT_S = 60.0
@@ -39,9 +43,20 @@ def run(
         = DEFAULT_TIMEOUT_S,
     as_json: JsonOpt = False,
 ) -> None:
-    """Run one flow through the gateway and print its result (exit 1 if it fails)."""
+    """Run one flow through the gateway and print its result (exit 1 if it fails).
+
+    On a declared application (a topology file with [flows.NAME]) FLOW is one of its
+    flows: started through the server as the SDK's rpc does (or its http route), waited
+    for, its value printed; exit 1 if it is rejected, differs from its `expect` or does
+    not settle within --timeout.
+    """
     from resonate_rpc_cli.cli import flowrun
 
+    home = home_of(ctx)
+    declared = _declared_app(home)
+    if declared is not None:
+        _run_declared(*declared, flow, promise_id, timeout, as_json)
+        return
     try:
         chosen = flow_named(flow)
     except KeyError as exc:
@@ -49,7 +64,6 @@ def run(
     pid = flowrun.choose_id(chosen, promise_id, fresh)
     if timeout <= 0:
         raise UsageError("--timeout must be positive")
-    home = home_of(ctx)
     where = Endpoints.read(home)  # written by the supervisor daemon while it runs
     if where is None:
         raise NotRunningError(not_running_message(home))
@@ -70,3 +84,55 @@ def run(
         raise typer.Exit(int(outcome.exit_status))
 
 
+
+
+def _declared_app(home: Home) -> tuple[AppTopology, str] | None:
+    """The running topology's declared application and server URL, or None (the seed, or
+    nothing runs: the seed's path says so)."""
+    from resonate_rpc_cli.supervisor.client import SupervisorClient
+
+    if Endpoints.read(home) is None:
+        return None
+    try:
+        config = SupervisorClient(home).status().config
+    except NotRunningError:
+        return None
+    return None if config.app is None else (config.app, config.server_url)
+
+
+def _run_declared(app_topology: AppTopology, server_url: str, name: str,
+                  promise_id: str | None, timeout: float, as_json: bool) -> None:
+    from resonate_rpc_cli.clients.app_flows import run_declared
+    from resonate_rpc_cli.clients.protocol import ProtocolError, ServerUnreachable
+    from resonate_rpc_cli.contracts.ids import root_id_problem
+
+    flow = app_topology.flow(name)
+    if flow is None:
+        valid = ", ".join(app_topology.flow_names) or "none"
+        raise UsageError(f"unknown flow {name!r}; {app_topology.source} declares: {valid}")
+    if timeout <= 0:
+        raise UsageError("--timeout must be positive")
+    problem = root_id_problem(promise_id) if promise_id is not None else None
+    if problem:
+        raise UsageError(f"--id {problem}")
+    try:
+        outcome = run_declared(flow, server_url, promise_id=promise_id, timeout_s=timeout)
+    except ServerUnreachable as exc:
+        raise NotRunningError(str(exc)) from None
+    except ProtocolError as exc:
+        raise NotRunningError(f"the server refused flow {name}: {exc}") from None
+    if as_json:
+        emit_json(outcome.to_dict())
+    else:
+        typer.echo(json.dumps(outcome.value))
+    if outcome.ok:
+        return
+    if not outcome.settled:
+        why = f"flow {name} did not settle within {timeout:g}s (promise {outcome.promise_id})"
+    elif outcome.expected is False:
+        why = f"flow {name} answered {json.dumps(outcome.value)}, expected " \
+              f"{json.dumps(flow.expect)}"
+    else:
+        why = f"flow {name} ended {outcome.state}: {json.dumps(outcome.value)}"
+    typer.echo(f"rpcdemo: {why}", err=True)
+    raise typer.Exit(int(ExitStatus.FAILED))
