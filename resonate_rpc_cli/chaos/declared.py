@@ -26,7 +26,7 @@ from resonate_rpc_cli.chaos.history import Op
 from resonate_rpc_cli.chaos.supply import FlowPlan
 from resonate_rpc_cli.chaos.verdict import FlowRun, RunHistory, StuckPromise, flow_key
 from resonate_rpc_cli.chaos.workload import Outcome
-from resonate_rpc_cli.clients.app_flows import start_flow
+from resonate_rpc_cli.clients.app_flows import fill_id, names_root, start_flow
 from resonate_rpc_cli.clients.http import exchange
 from resonate_rpc_cli.clients.protocol import ProtocolError, ResonateClient, ServerUnreachable
 from resonate_rpc_cli.contracts.app_topology import HTTP_FLOW, AppTopology, FlowSpec
@@ -35,13 +35,7 @@ from resonate_rpc_cli.contracts.ledger import LedgerEntry
 from resonate_rpc_cli.contracts.payload import decode_payload
 
 Sender = Callable[[FlowPlan, float], Outcome]
-ID_MARK = "{id}"
 POLL_S = 0.1
-
-
-def names_root(spec: FlowSpec) -> bool:
-    """Whether chaos can name an instance's root promise (rpc, or http with ``{id}``)."""
-    return spec.kind != HTTP_FLOW or ID_MARK in spec.url or ID_MARK in json.dumps(spec.body)
 
 
 def flow_sender(app: AppTopology, server_url: str) -> Sender:
@@ -90,23 +84,10 @@ def settled_outcome(record: Mapping[str, Any]) -> Any:
     return value if state == "resolved" else {state: value}
 
 
-def _fill(value: Any, promise_id: str, back: bool = False) -> Any:
-    """``value`` with ``{id}`` replaced by ``promise_id`` (``back``: the other way, so an
-    answer that echoes its id compares with ``expect`` and with the baseline's answer)."""
-    if isinstance(value, str):
-        return value.replace(promise_id, ID_MARK) if back else value.replace(ID_MARK,
-                                                                             promise_id)
-    if isinstance(value, list):
-        return [_fill(v, promise_id, back) for v in value]
-    if isinstance(value, dict):
-        return {k: _fill(v, promise_id, back) for k, v in value.items()}
-    return value
-
-
 def _send_http(spec: FlowSpec, promise_id: str, timeout_s: float) -> Outcome:
-    body = None if spec.body is None else json.dumps(_fill(spec.body, promise_id)).encode()
+    body = None if spec.body is None else json.dumps(fill_id(spec.body, promise_id)).encode()
     try:
-        status, raw = exchange(spec.method, _fill(spec.url, promise_id), body, timeout_s)
+        status, raw = exchange(spec.method, fill_id(spec.url, promise_id), body, timeout_s)
     except (urllib.error.URLError, OSError) as exc:
         return Outcome("info", error=f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}")
     try:
@@ -135,7 +116,7 @@ def run_baseline(app: AppTopology, send: Sender, run_tag: str, timeout_s: float,
             if outcome.type != "info":
                 break
         if outcome.type == "ok":
-            value = (_fill(outcome.value, plan.promise_id, back=True)
+            value = (fill_id(outcome.value, plan.promise_id, back=True)
                      if spec.kind == HTTP_FLOW else outcome.value)
             out[flow_key(spec.name, _args(spec))] = value
             emit(f"baseline {spec.name}: {json.dumps(outcome.value, sort_keys=True)}")
@@ -158,7 +139,7 @@ def history_of(app: AppTopology, plans: Sequence[FlowPlan], ops: Sequence[Op],
     answers: dict[str, Any] = {}
     for op in ops:
         if op.type == "ok" and op.promise_id not in answers:
-            answers[op.promise_id] = _fill(op.value, op.promise_id, back=True)
+            answers[op.promise_id] = fill_id(op.value, op.promise_id, back=True)
     started = {op.promise_id for op in ops if op.type == "invoke"}
     runs = []
     for plan in plans:

@@ -10,7 +10,10 @@ hands the root's task to a member of the group. Creating the same id again is
 idempotent (the server answers the existing promise), so a flow started twice runs
 once. Its outcome is read with ``promise.get`` and the value decoded as the SDK does
 (base64 JSON; a rejection's ``message``). An ``http`` flow is one request to the
-application's own route; its JSON answer is the value.
+application's own route; its JSON answer is the value. ``"{id}"`` in its URL or body
+becomes the run's promise id (fresh per run), so the application can name its root
+after it and chaos can find it; in the answer the id goes back to ``"{id}"``, so
+``expect = { id = "{id}", ... }`` compares.
 
 This is the one module the CLI (``rpcdemo run``) and chaos use for declared flows:
 :func:`start_flow`, :func:`read_outcome`, :func:`run_declared` and
@@ -138,10 +141,33 @@ def run_declared(flow: FlowSpec, server_url: str, *, promise_id: str | None = No
         time.sleep(poll_s)
 
 
+ID_MARK = "{id}"
+
+
+def fill_id(value: Any, promise_id: str, back: bool = False) -> Any:
+    """``value`` with ``{id}`` replaced by ``promise_id`` in every string (``back``: the
+    other way, so an answer that echoes its id compares with ``expect``)."""
+    if isinstance(value, str):
+        return value.replace(promise_id, ID_MARK) if back else value.replace(ID_MARK,
+                                                                             promise_id)
+    if isinstance(value, list):
+        return [fill_id(v, promise_id, back) for v in value]
+    if isinstance(value, dict):
+        return {k: fill_id(v, promise_id, back) for k, v in value.items()}
+    return value
+
+
+def names_root(flow: FlowSpec) -> bool:
+    """Whether a run's root promise id is known: a function flow, or an ``http`` flow
+    with ``{id}`` in its URL or body."""
+    return flow.kind != HTTP_FLOW or ID_MARK in flow.url or ID_MARK in json.dumps(flow.body)
+
+
 def _run_http(flow: FlowSpec, timeout_s: float, started: float) -> DeclaredOutcome:
-    body = None if flow.body is None else json.dumps(flow.body).encode()
+    pid = new_promise_id(flow) if names_root(flow) else None
+    body = None if flow.body is None else json.dumps(fill_id(flow.body, pid or "")).encode()
     try:
-        status, raw = exchange(flow.method, flow.url, body, timeout_s)
+        status, raw = exchange(flow.method, fill_id(flow.url, pid or ""), body, timeout_s)
     except OSError as exc:
         raise ServerUnreachable(f"cannot reach {flow.url}: {exc}") from exc
     try:
@@ -151,7 +177,9 @@ def _run_http(flow: FlowSpec, timeout_s: float, started: float) -> DeclaredOutco
     state = HTTP_OK if 200 <= status < 300 else HTTP_FAILED
     if state == HTTP_FAILED:
         value = {"status": status, "body": value}
-    return _judged(flow, None, state, value, _ms_since(started))
+    if pid is not None:
+        value = fill_id(value, pid, back=True)
+    return _judged(flow, pid, state, value, _ms_since(started))
 
 
 def _judged(flow: FlowSpec, promise_id: str | None, state: str, value: Any,

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from resonate_rpc_cli.chaos.declared import _fill, history_of, names_root
+from resonate_rpc_cli.chaos.declared import history_of
 from resonate_rpc_cli.chaos.faults import FaultRecord
 from resonate_rpc_cli.chaos.history import History
 from resonate_rpc_cli.chaos.options import ChaosOptions
@@ -22,6 +22,7 @@ from resonate_rpc_cli.chaos.report import judge
 from resonate_rpc_cli.chaos.supply import FlowPlan, plan_flow
 from resonate_rpc_cli.chaos.verdict import StuckPromise, flow_key
 from resonate_rpc_cli.cli.topology_file import load_config_file
+from resonate_rpc_cli.clients.app_flows import fill_id, names_root
 from resonate_rpc_cli.contracts.app_topology import AppTopology
 from resonate_rpc_cli.contracts.errors import UsageError
 from resonate_rpc_cli.view.chaos_html import render_html
@@ -121,7 +122,7 @@ def test_http_flows_carry_their_id_and_compare_with_it_put_back() -> None:
     app = app_of("polyglot")
     spec = app.flow("await-chain")
     assert spec is not None and names_root(spec)
-    assert _fill(spec.body, "c-1") == {"id": "c-1", "arg": 3}
+    assert fill_id(spec.body, "c-1") == {"id": "c-1", "arg": 3}
     history = History()
     history.record("invoke", 0, "await-chain", "c-1", 0)
     history.record("ok", 0, "await-chain", "c-1", 0, value={"id": "c-1", "message": 5})
