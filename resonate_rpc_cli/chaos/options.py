@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from resonate_rpc_cli.chaos.schedule import (
@@ -113,11 +114,13 @@ class ChaosOptions:
             "fault_count": self.planned_fault_count(), "duration_s": self.duration_s,
             "rate": self.rate, "overlap": self.overlap, "scopes": list(self.scopes),
             "holder_wait_s": self.holder_wait_s,
-        } | ({} if self.app is None else {"app": self.app.name, "config": self.app.source})
+        } | ({} if self.app is None else {"app": self.app.name,
+                                          "config": str(Path(self.app.source).absolute())})
 
     @classmethod
-    def from_dict(cls, obj: dict[str, Any]) -> ChaosOptions:
-        """The options a report's ``run.options`` recorded; ``ValueError`` if malformed."""
+    def from_dict(cls, obj: dict[str, Any], app: AppTopology | None = None) -> ChaosOptions:
+        """The options a report's ``run.options`` recorded (on the declared topology
+        ``app`` when the run was on one); ``ValueError`` if malformed."""
         try:
             return cls(
                 flows=int(obj["flows"]), concurrency=int(obj["concurrency"]),
@@ -130,7 +133,7 @@ class ChaosOptions:
                 rate=None if obj.get("rate") is None else float(obj["rate"]),
                 overlap=int(obj.get("overlap", 1)),
                 scopes=parse_scopes(",".join(obj.get("scopes", ["one"]))),
-                holder_wait_s=float(obj.get("holder_wait_s", 5.0)),
+                holder_wait_s=float(obj.get("holder_wait_s", 5.0)), app=app,
             )
         except (KeyError, TypeError) as exc:
             raise ValueError(f"malformed run options: {exc}") from None

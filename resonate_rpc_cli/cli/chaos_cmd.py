@@ -183,14 +183,15 @@ def chaos(
     killed); 128+N when signal N (INT, TERM, HUP) ended the run. A run that ends
     early heals what it broke and writes its report (verdict unknown, the reason).
     """
-    from resonate_rpc_cli.chaos.replay import replay_command, replay_options
+    from resonate_rpc_cli.chaos.replay import recorded_config, replay_command, replay_options
     from resonate_rpc_cli.chaos.session import OwnTopologySettings, run_chaos
     from resonate_rpc_cli.chaos.stopper import RunGuard, Stopper, ending_on_signals
     from resonate_rpc_cli.view.chaos_html import render_html
 
     home = ctx.obj if isinstance(ctx.obj, Home) else Home.resolve(None)
-    app = declared_app(config or ctx.meta.get("config_path"))
-    options = replay_options(replay) if replay is not None else build_options(
+    app = declared_app(config or ctx.meta.get("config_path")
+                       or (recorded_config(replay) if replay is not None else None))
+    options = replay_options(replay, app) if replay is not None else build_options(
         flows=flows, concurrency=concurrency, mix=mix, faults=faults, targets=targets,
         interval=interval, down=down, seed=seed, deadline=deadline,
         min_faults=min_faults, fault_count=fault_count, duration=duration, rate=rate,

@@ -18,6 +18,7 @@ from resonate_rpc_cli.chaos.faults import FaultRecord
 from resonate_rpc_cli.chaos.history import History
 from resonate_rpc_cli.chaos.options import ChaosOptions
 from resonate_rpc_cli.chaos.orchestrator import RunRecord
+from resonate_rpc_cli.chaos.replay import recorded_config, replay_options
 from resonate_rpc_cli.chaos.report import judge
 from resonate_rpc_cli.chaos.supply import FlowPlan, plan_flow
 from resonate_rpc_cli.chaos.verdict import StuckPromise, flow_key
@@ -116,6 +117,16 @@ def test_options_on_a_declared_topology_refuse_undeclared_names_and_gateway_faul
     with pytest.raises(UsageError, match="gateway faults"):
         ChaosOptions(mix=app.flow_names, targets=app.group_names, app=app)
     assert plan_flow(3, 5, app.flow_names, "t", seed_flows=False).flow in app.flow_names
+
+
+def test_a_declared_run_replays_on_the_topology_file_it_recorded(tmp_path: Path) -> None:
+    record = saga_record(RIGHT)
+    (tmp_path / "report.json").write_text(json.dumps(judge(record)), encoding="utf-8")
+    config = recorded_config(tmp_path)
+    assert config == (EXAMPLES / "own-app" / "rpcdemo.toml").absolute()
+    again = replay_options(tmp_path, app_of("own-app"))
+    assert again.mix == record.options.mix and again.schedule() == record.schedule
+    assert again.app is not None and again.app.name == "order-saga"
 
 
 def test_http_flows_carry_their_id_and_compare_with_it_put_back() -> None:
