@@ -26,7 +26,7 @@ from resonate_rpc_cli.chaos.history import Op
 from resonate_rpc_cli.chaos.supply import FlowPlan
 from resonate_rpc_cli.chaos.verdict import FlowRun, RunHistory, StuckPromise, flow_key
 from resonate_rpc_cli.chaos.workload import Outcome
-from resonate_rpc_cli.clients.app_flows import fill_id, names_root, start_flow
+from resonate_rpc_cli.clients.app_flows import ID_MARK, fill_id, start_flow
 from resonate_rpc_cli.clients.http import exchange
 from resonate_rpc_cli.clients.protocol import ProtocolError, ResonateClient, ServerUnreachable
 from resonate_rpc_cli.contracts.app_topology import HTTP_FLOW, AppTopology, FlowSpec
@@ -36,6 +36,12 @@ from resonate_rpc_cli.contracts.payload import decode_payload
 
 Sender = Callable[[FlowPlan, float], Outcome]
 POLL_S = 0.1
+
+
+def names_root(spec: FlowSpec) -> bool:
+    """Whether chaos can name an instance's root promise: a function flow, or an ``http``
+    flow with ``{id}`` in its URL or body."""
+    return spec.kind != HTTP_FLOW or ID_MARK in spec.url or ID_MARK in json.dumps(spec.body)
 
 
 def flow_sender(app: AppTopology, server_url: str) -> Sender:

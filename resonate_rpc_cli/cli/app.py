@@ -11,6 +11,7 @@ from typer.main import get_command_name
 from resonate_rpc_cli.cli import (  # noqa: F401  (registers commands)
     doctor,
     gc,
+    init_cmd,
     inspection,
     lifecycle,
     net,
@@ -26,7 +27,7 @@ from resonate_rpc_cli.contracts.errors import ExitStatus
 app.command("chaos")(chaos)
 
 #: The order of ``rpcdemo --help``; commands not named here follow in registration order.
-HELP_ORDER = ("up", "down", "server", "run", "kill", "respawn", "scale", "node", "status",
+HELP_ORDER = ("init", "up", "down", "server", "run", "kill", "respawn", "scale", "node", "status",
               "watch", "tree", "doctor", "promise", "flow", "logs", "chaos", "gc",
               "token")
 

@@ -47,17 +47,36 @@ their fields are ``TopologyConfig``'s settings table (``contracts/settings.py``)
 from __future__ import annotations
 
 import tomllib
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 from resonate_rpc_cli.contracts import values as cv
 from resonate_rpc_cli.contracts.app_parse import APP_TABLES, parse_app, toml_problem
+from resonate_rpc_cli.contracts.app_topology import AppTopology
 from resonate_rpc_cli.contracts.errors import UsageError
 from resonate_rpc_cli.contracts.naming import SERVICE_GROUPS
 from resonate_rpc_cli.contracts.settings import Entry, table
 from resonate_rpc_cli.supervisor.topology_config import EXTERNAL_SERVER, TopologyConfig
 
 DEFAULT_CONFIG_NAME = "rpcdemo.toml"
+#: the package data of ``rpcdemo init``: the seed in the file format, and a template
+TOPOLOGIES = ("topologies",)
+SEED_FILE, TEMPLATE_FILE = "seed.toml", "template.toml"
+
+
+def packaged_text(name: str) -> str:
+    """The text of ``topologies/<name>`` shipped with the package (``seed.toml``,
+    ``template.toml``)."""
+    return files("resonate_rpc_cli").joinpath(*TOPOLOGIES, name).read_text(encoding="utf-8")
+
+
+def seed_topology() -> AppTopology:
+    """The built-in seed as a declared application (``topologies/seed.toml``)."""
+    path = files("resonate_rpc_cli").joinpath(*TOPOLOGIES, SEED_FILE)
+    app = parse_config(packaged_text(SEED_FILE), str(path)).get("app")
+    assert isinstance(app, AppTopology), "seed.toml declares the seed's groups"
+    return app
 
 
 def _file_keys(cls: type[Any]) -> tuple[dict[str, dict[str, Entry]], dict[str, Entry]]:

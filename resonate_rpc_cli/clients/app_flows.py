@@ -10,10 +10,9 @@ hands the root's task to a member of the group. Creating the same id again is
 idempotent (the server answers the existing promise), so a flow started twice runs
 once. Its outcome is read with ``promise.get`` and the value decoded as the SDK does
 (base64 JSON; a rejection's ``message``). An ``http`` flow is one request to the
-application's own route; its JSON answer is the value. ``"{id}"`` in its URL or body
-becomes the run's promise id (fresh per run), so the application can name its root
-after it and chaos can find it; in the answer the id goes back to ``"{id}"``, so
-``expect = { id = "{id}", ... }`` compares.
+application's own route, with ``"{id}"`` in its URL or body replaced by the run's
+promise id (and in the answer put back before it is compared with ``expect``); its JSON
+answer is the value.
 
 This is the one module the CLI (``rpcdemo run``) and chaos use for declared flows:
 :func:`start_flow`, :func:`read_outcome`, :func:`run_declared` and
@@ -34,10 +33,13 @@ from resonate_rpc_cli.clients.http import exchange
 from resonate_rpc_cli.clients.protocol import ProtocolError, ResonateClient, ServerUnreachable
 from resonate_rpc_cli.contracts import tags as tag
 from resonate_rpc_cli.contracts.app_topology import HTTP_FLOW, FlowSpec
+from resonate_rpc_cli.contracts.payload import decode_payload
 
 #: the SDK's DEFAULT_TOP_LEVEL_TIMEOUT (one day), in ms
 ROOT_TIMEOUT_MS = 86_400_000
 PENDING = "pending"
+#: in an ``http`` flow's URL, body or expect: the run's promise id (so its root is found)
+ID_MARK = "{id}"
 #: the states of an ``http`` flow's outcome
 HTTP_OK, HTTP_FAILED = "ok", "failed"
 
@@ -80,16 +82,16 @@ def encode_value(value: Any) -> str:
     return base64.b64encode(json.dumps(value, separators=(",", ":")).encode()).decode("ascii")
 
 
-def decode_value(value: Any) -> Any:
-    """A promise record's ``value``/``param`` (``{"headers", "data"}``) as JSON data;
-    undecodable data is returned as it is."""
-    data = value.get("data") if isinstance(value, dict) else None
-    if not data:
-        return None
-    try:
-        return json.loads(base64.b64decode(data, validate=True))
-    except ValueError:
-        return data
+def fill_id(value: Any, promise_id: str, back: bool = False) -> Any:
+    """``value`` with :data:`ID_MARK` replaced by ``promise_id`` in every string (``back``:
+    the other way, so an answer that echoes its id compares with ``expect``)."""
+    if isinstance(value, str):
+        return value.replace(promise_id, ID_MARK) if back else value.replace(ID_MARK, promise_id)
+    if isinstance(value, list):
+        return [fill_id(v, promise_id, back) for v in value]
+    if isinstance(value, dict):
+        return {k: fill_id(v, promise_id, back) for k, v in value.items()}
+    return value
 
 
 def create_request(flow: FlowSpec, promise_id: str, now_ms: int) -> dict[str, Any]:
@@ -118,7 +120,7 @@ def read_outcome(flow: FlowSpec, server_url: str, promise_id: str,
     """How the root ``promise_id`` of ``flow`` stands now (``pending`` if not found)."""
     record = ResonateClient(server_url).promise_get(promise_id)
     state = str(record.get("state", PENDING)) if record else PENDING
-    value = decode_value(record.get("value")) if record and state != PENDING else None
+    value = decode_payload(record.get("value")) if record and state != PENDING else None
     if state.startswith("rejected") and isinstance(value, dict) and "message" in value:
         value = value["message"]
     return _judged(flow, promise_id, state, value, elapsed_ms)
@@ -129,9 +131,9 @@ def run_declared(flow: FlowSpec, server_url: str, *, promise_id: str | None = No
     """Start ``flow`` and wait up to ``timeout_s`` for its outcome (``pending`` when it has
     not settled by then). An ``http`` flow is its one request."""
     started = time.monotonic()
-    if flow.kind == HTTP_FLOW:
-        return _run_http(flow, timeout_s, started)
     pid = promise_id or new_promise_id(flow)
+    if flow.kind == HTTP_FLOW:
+        return _run_http(flow, pid, timeout_s, started)
     start_flow(flow, server_url, pid)
     deadline = started + timeout_s
     while True:
@@ -141,33 +143,11 @@ def run_declared(flow: FlowSpec, server_url: str, *, promise_id: str | None = No
         time.sleep(poll_s)
 
 
-ID_MARK = "{id}"
-
-
-def fill_id(value: Any, promise_id: str, back: bool = False) -> Any:
-    """``value`` with ``{id}`` replaced by ``promise_id`` in every string (``back``: the
-    other way, so an answer that echoes its id compares with ``expect``)."""
-    if isinstance(value, str):
-        return value.replace(promise_id, ID_MARK) if back else value.replace(ID_MARK,
-                                                                             promise_id)
-    if isinstance(value, list):
-        return [fill_id(v, promise_id, back) for v in value]
-    if isinstance(value, dict):
-        return {k: fill_id(v, promise_id, back) for k, v in value.items()}
-    return value
-
-
-def names_root(flow: FlowSpec) -> bool:
-    """Whether a run's root promise id is known: a function flow, or an ``http`` flow
-    with ``{id}`` in its URL or body."""
-    return flow.kind != HTTP_FLOW or ID_MARK in flow.url or ID_MARK in json.dumps(flow.body)
-
-
-def _run_http(flow: FlowSpec, timeout_s: float, started: float) -> DeclaredOutcome:
-    pid = new_promise_id(flow) if names_root(flow) else None
-    body = None if flow.body is None else json.dumps(fill_id(flow.body, pid or "")).encode()
+def _run_http(flow: FlowSpec, promise_id: str, timeout_s: float,
+              started: float) -> DeclaredOutcome:
+    body = None if flow.body is None else json.dumps(fill_id(flow.body, promise_id)).encode()
     try:
-        status, raw = exchange(flow.method, fill_id(flow.url, pid or ""), body, timeout_s)
+        status, raw = exchange(flow.method, fill_id(flow.url, promise_id), body, timeout_s)
     except OSError as exc:
         raise ServerUnreachable(f"cannot reach {flow.url}: {exc}") from exc
     try:
@@ -177,14 +157,14 @@ def _run_http(flow: FlowSpec, timeout_s: float, started: float) -> DeclaredOutco
     state = HTTP_OK if 200 <= status < 300 else HTTP_FAILED
     if state == HTTP_FAILED:
         value = {"status": status, "body": value}
-    if pid is not None:
-        value = fill_id(value, pid, back=True)
-    return _judged(flow, pid, state, value, _ms_since(started))
+    named = ID_MARK in flow.url or ID_MARK in json.dumps(flow.body)
+    return _judged(flow, promise_id if named else None, state, value, _ms_since(started))
 
 
 def _judged(flow: FlowSpec, promise_id: str | None, state: str, value: Any,
             elapsed_ms: int) -> DeclaredOutcome:
-    expected = (value == flow.expect) if flow.has_expect and state in ("resolved", HTTP_OK) \
+    seen = fill_id(value, promise_id, back=True) if promise_id else value
+    expected = (seen == flow.expect) if flow.has_expect and state in ("resolved", HTTP_OK) \
         else None
     return DeclaredOutcome(flow.name, promise_id, state, value, elapsed_ms, expected)
 
@@ -193,5 +173,5 @@ def _ms_since(started: float) -> int:
     return int((time.monotonic() - started) * 1000)
 
 
-__all__ = ["DeclaredOutcome", "ProtocolError", "ServerUnreachable", "new_promise_id",
-           "read_outcome", "run_declared", "start_flow"]
+__all__ = ["DeclaredOutcome", "ProtocolError", "ServerUnreachable", "create_request",
+           "fill_id", "new_promise_id", "read_outcome", "run_declared", "start_flow"]

@@ -80,12 +80,12 @@ def toml_problem(exc: tomllib.TOMLDecodeError, source: str) -> UsageError:
     return UsageError(f"{source}: not valid TOML: {text}")
 
 
-def parse_app(doc: dict[str, Any], text: str, source: str, folder: Path, *,
-              builtin: bool = False) -> AppTopology | None:
+def parse_app(doc: dict[str, Any], text: str, source: str, folder: Path) -> AppTopology | None:
     """The application the ``app``/``groups``/``flows`` tables of ``doc`` declare, or None
     when it declares no groups (the seed runs). ``text`` is the file's (for line numbers),
-    ``folder`` the file's folder (``cwd`` is relative to it); ``builtin``: the seed's own
-    file, which may name its gateway. :class:`UsageError` (one line) for any problem."""
+    ``folder`` the file's folder (``cwd`` is relative to it). A group named ``gateway`` is
+    the seed's one-node gateway (its port and host settings reach it). :class:`UsageError`
+    (one line) for any problem."""
     where = _Where(text, source)
     app = _table(doc.get("app", {}), "app", where.at("app"))
     groups_doc = _table(doc.get("groups", {}), "groups", where.at("groups"))
@@ -100,7 +100,7 @@ def parse_app(doc: dict[str, Any], text: str, source: str, folder: Path, *,
     name = app.get("name", folder.name or "app")
     if not isinstance(name, str) or not name.strip():
         raise UsageError(f"{where.at('app')}: app.name must be a non-empty string, got {name!r}")
-    groups = tuple(_group(g, body, folder, where, builtin) for g, body in groups_doc.items())
+    groups = tuple(_group(g, body, folder, where) for g, body in groups_doc.items())
     declared = tuple(g.name for g in groups)
     flows = tuple(_flow(f, body, declared, where) for f, body in flows_doc.items())
     return AppTopology(name=name.strip(), source=source, groups=groups, flows=flows)
@@ -137,7 +137,7 @@ def _known(body: dict[str, Any], keys: tuple[str, ...], label: str, where: str) 
             raise UsageError(f"{where}: unknown key {label}.{key} (valid: {', '.join(keys)})")
 
 
-def _group(name: str, body: Any, folder: Path, where: _Where, builtin: bool) -> GroupSpec:
+def _group(name: str, body: Any, folder: Path, where: _Where) -> GroupSpec:
     label = f"groups.{name}"
     at = where.at(label)
     if not isinstance(body, dict):
@@ -145,7 +145,7 @@ def _group(name: str, body: Any, folder: Path, where: _Where, builtin: bool) -> 
     if not GROUP_NAME.match(name):
         raise UsageError(f"{at}: [{label}]: a group name is lower-case letters, digits, - and _ "
                          f"(Resonate routes on it), got {name!r}")
-    if name in RESERVED_GROUPS or (name == "gateway" and not builtin):
+    if name in RESERVED_GROUPS:
         raise UsageError(f"{at}: [{label}]: {name!r} is rpcdemo's own node; name the group "
                          "otherwise")
     _known(body, GROUP_KEYS, label, at)

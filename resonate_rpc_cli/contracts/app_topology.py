@@ -26,7 +26,8 @@ DEFAULT_READY_TIMEOUT_S = 30.0
 #: a group name: what Resonate routes on (``poll://any@GROUP``); lower case, as the real
 #: server lower-cases URL hosts
 GROUP_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
-#: names rpcdemo gives its own parts; no declared group may take them
+#: names rpcdemo gives its own parts; no declared group may take them (``gateway`` may be
+#: declared: the seed's gateway, one node)
 RESERVED_GROUPS = ("server",)
 #: the methods an HTTP flow may use
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")

