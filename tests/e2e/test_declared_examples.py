@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from resonate_rpc_cli.cli.topology_file import load_config_file
+from resonate_rpc_cli.clients.app_flows import fill_id
 from resonate_rpc_cli.contracts.app_topology import AppTopology
 from tests.e2e._cli_support import Cli, assert_nothing_left, end_leftovers, new_cli
 from tests.procs import free_port, short_home, wait_until
@@ -55,7 +56,14 @@ def prepared(example: str, folder: Path) -> Path:
 def run_flow(cli: Cli, flow: str) -> Any:
     proc = cli.run("run", flow, "--json", timeout=90)
     assert proc.returncode == 0, (flow, proc.stdout, proc.stderr)
-    return json.loads(proc.stdout)["value"]
+    return unfilled(json.loads(proc.stdout))
+
+
+def unfilled(outcome: dict[str, Any]) -> Any:
+    """The value with the run's own promise id put back to ``{id}`` (an HTTP flow's
+    answer echoes it; its ``expect`` says ``{id}``)."""
+    pid = outcome.get("promise_id")
+    return fill_id(outcome["value"], pid, back=True) if pid else outcome["value"]
 
 
 def kill_mid_step(cli: Cli, flow: str, group: str, want: Any) -> None:
@@ -76,7 +84,7 @@ def kill_mid_step(cli: Cli, flow: str, group: str, want: Any) -> None:
             running.kill()
             running.wait()
     assert running.returncode == 0, (out, err)
-    assert json.loads(out)["value"] == want
+    assert unfilled(json.loads(out)) == want
 
 
 @pytest.mark.parametrize("example", ["own-app", "polyglot"])
