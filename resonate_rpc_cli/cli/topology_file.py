@@ -112,11 +112,13 @@ def parse_config(text: str, source: str = DEFAULT_CONFIG_NAME,
         raise toml_problem(exc, source) from None
     tables, top = _file_keys(cls)
     out: dict[str, Any] = {}
+    groups = tuple(SERVICE_GROUPS)
     if cls is TopologyConfig:
         app = parse_app({k: doc.pop(k) for k in APP_TABLES if k in doc}, text, source,
                         Path(source).resolve().parent)
         if app is not None:
             out["app"] = app
+            groups = app.group_names
     for name, body in doc.items():
         entry = top.get(name)
         if entry is not None and not entry.setting.groups:
@@ -128,9 +130,9 @@ def parse_config(text: str, source: str = DEFAULT_CONFIG_NAME,
         if not isinstance(body, dict):
             raise UsageError(f"{source}: {name} must be a table, e.g. [{name}]")
         if entry is not None:
-            _parse_groups(name, entry, body, source, out)
+            _parse_groups(name, entry, body, source, out, groups)
         else:
-            _parse_table(name, tables[name], body, source, out)
+            _parse_table(name, tables[name], body, source, out, groups)
     if out.get("server_kind") == EXTERNAL_SERVER and "server_url" not in out:
         raise UsageError(f"{source}: server.kind = \"external\" needs server.url")
     if "server_url" in out and out.get("server_kind", EXTERNAL_SERVER) != EXTERNAL_SERVER:
@@ -145,7 +147,7 @@ def _check(entry: Entry) -> cv.Check:
 
 
 def _parse_table(name: str, keys: dict[str, Entry], body: dict[str, Any], source: str,
-                 out: dict[str, Any]) -> None:
+                 out: dict[str, Any], groups: tuple[str, ...]) -> None:
     """The keys of one table (and a table of service groups inside it: ``[nodes.delay]``)."""
     for key, value in body.items():
         dotted = f"{name}.{key}"
@@ -157,17 +159,19 @@ def _parse_table(name: str, keys: dict[str, Entry], body: dict[str, Any], source
             if not isinstance(value, dict):
                 shape = (entry.setting.metavar or "GROUP=VALUE").replace("=", " = ")
                 raise UsageError(f"{source}: {dotted} must be a table of {shape}")
-            _parse_groups(dotted, entry, value, source, out)
+            _parse_groups(dotted, entry, value, source, out, groups)
         else:
             out[entry.field] = cv.checked(f"{source}: {dotted}", _check(entry), value)
 
 
 def _parse_groups(name: str, entry: Entry, body: dict[str, Any], source: str,
-                  out: dict[str, Any]) -> None:
+                  out: dict[str, Any], groups: tuple[str, ...]) -> None:
+    """A table of groups (``[replicas]``, ``[nodes.delay]``): the seed's service groups,
+    or the declared application's."""
     parsed: dict[str, Any] = {}
     for group, value in body.items():
-        if group not in SERVICE_GROUPS:
-            valid = ", ".join(SERVICE_GROUPS)
+        if group not in groups:
+            valid = ", ".join(groups)
             raise UsageError(f"{source}: unknown group {name}.{group} (valid: {valid})")
         parsed[group] = cv.checked(f"{source}: {name}.{group}", _check(entry), value)
     out[entry.field] = parsed

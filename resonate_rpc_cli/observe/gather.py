@@ -24,7 +24,6 @@ from resonate_rpc_cli.contracts import tags as tag
 from resonate_rpc_cli.contracts.errors import NotRunningError
 from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.contracts.ledger import read_ledger
-from resonate_rpc_cli.contracts.naming import SERVICE_GROUPS
 from resonate_rpc_cli.observe.doctor import attempts_of
 from resonate_rpc_cli.observe.facts import (
     Attempts,
@@ -85,7 +84,7 @@ def gather(home: Home, stuck_after_s: float | None = None,
         calls=calls, leases=leases, members=members, now_ms=int(time.time() * 1000),
         stuck_after_s=config.ttl_s if stuck_after_s is None else stuck_after_s,
         attempts=attempts, errors=_errors(members, attempts), links=link_facts(links),
-        local_groups=frozenset(g for g in SERVICE_GROUPS if config.includes(g)),
+        local_groups=frozenset(g for g in config.group_names if config.includes(g)),
         command=f"rpcdemo --home {home.root}",
         faults=fault_facts(sup.fault_rows()),
     )

@@ -45,7 +45,8 @@ class Dashboard:
             where = "" if cfg.starts_server else " (external)"
             gateway = cfg.gateway_url if any(n.group == GATEWAY for n in m.nodes) \
                 else "elsewhere"
-            head.append(f"   server {cfg.server_url}{where}   gateway {gateway}   "
+            app = f"   app {cfg.app.name}" if cfg.app is not None else ""
+            head.append(f"{app}   server {cfg.server_url}{where}   gateway {gateway}   "
                         f"ttl {seconds(cfg.ttl_s)}")
         work = m.tasks[:TASK_ROWS]
         budget = TREE_ROWS * MAX_TREES if height is None else max(

@@ -87,9 +87,11 @@ def status_view(pic: Picture) -> RenderableType:
     server = pic.server
     health = Text("healthy", style="green") if server.healthy else Text("down", style="red")
     durable = {True: "durable", False: "in memory", None: "durability unknown"}[server.durable]
-    head = Text.assemble("server ", (server.url, "bold"), " ", health,
-                         f"  {server.kind}, {durable}   gateway ",
-                         pic.gateway_url or "elsewhere")
+    head = Text.assemble(*(("app ", (pic.app, "bold"), "   ") if pic.app else ()),
+                         "server ", (server.url, "bold"), " ", health,
+                         f"  {server.kind}, {durable}",
+                         f"   gateway {pic.gateway_url or 'elsewhere'}"
+                         if pic.gateway_url or not pic.app else "")
     parts: list[RenderableType] = [head, nodes_table(pic.nodes), counts_text(pic.counts),
                                    broken_links_text(pic.links), faults_text(pic.faults)]
     if pic.notice:

@@ -113,3 +113,10 @@ def test_bad_input_is_one_line_naming_file_and_key(tmp_path: Path, text: str,
 ])
 def test_readiness_forms(text: str, ready: Readiness) -> None:
     assert parse_readiness(text) == ready
+
+
+def test_group_tables_name_the_declared_groups(tmp_path: Path) -> None:
+    text = "[replicas]\norders = 3\n[groups.orders]\ncommand = 'a'\n"
+    assert parse(text, tmp_path)["replicas"] == {"orders": 3}
+    with pytest.raises(UsageError, match=r"unknown group replicas.service-b \(valid: orders\)"):
+        parse(text.replace("orders = 3", "service-b = 3"), tmp_path)
