@@ -20,6 +20,7 @@ from resonate_rpc_cli.chaos.faults import FaultRecord
 from resonate_rpc_cli.chaos.fence import fenced_executions
 from resonate_rpc_cli.chaos.history import Op, write_jsonl
 from resonate_rpc_cli.chaos.invariants import summary
+from resonate_rpc_cli.chaos.measures import span_latency_ms
 from resonate_rpc_cli.chaos.orchestrator import RunRecord
 from resonate_rpc_cli.chaos.verdict import judge_runs
 from resonate_rpc_cli.contracts.app_topology import AppTopology
@@ -115,10 +116,22 @@ def judge_declared(record: RunRecord, app: AppTopology, orphans: int,
                                  if op.type == "invoke" and op.attempt > 1}),
                   "by_kind": by_kind},
         "steps": verdict["steps"] or {}, "faults": fault_summary(landed, len(record.schedule)),
+        "latency_ms": span_latency_ms(_answered_spans(record.history), landed),
         "pending_after_heal": counts["stuck"], "invariants": summary(record.journal)[0],
         "orphans": orphans, "orphans_checked": orphans_checked,
         "problems": {c["name"]: c["failures"] for c in verdict["checks"] if c["failures"]},
     }
+
+
+def _answered_spans(ops: Sequence[Op]) -> list[tuple[int, int]]:
+    """Each answered flow's first invoke and first answer (wall ms)."""
+    first: dict[str, int] = {}
+    spans: dict[str, tuple[int, int]] = {}
+    for op in ops:
+        first.setdefault(op.promise_id, op.time_ms)
+        if op.type == "ok" and op.promise_id not in spans:
+            spans[op.promise_id] = (first[op.promise_id], op.time_ms)
+    return list(spans.values())
 
 
 def write_report_dir(directory: Path, report: dict[str, Any], record: RunRecord,

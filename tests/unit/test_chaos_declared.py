@@ -86,6 +86,7 @@ def test_a_right_run_of_the_saga_passes_and_both_views_name_the_checks() -> None
     checks = {c["name"]: c for c in report["checks"]}
     assert checks["wrong"]["note"] == "2 against expect, 2 against the fault-free baseline"
     assert checks["two_live_leases"]["applied"] and not checks["reexecuted_steps"]["applied"]
+    assert report["latency_ms"]["all"]["count"] == 4  # invoke to answer, per flow
     page = render_html(report, [], [], [])
     assert "<h2>Checks</h2>" in page and "against the fault-free baseline" in page
     assert "not applied" in page  # the step helper's check, with why
