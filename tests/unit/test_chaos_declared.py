@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from rich.console import Console
 
+from resonate_rpc_cli.chaos import orchestrator
 from resonate_rpc_cli.chaos.declared import history_of, names_root
 from resonate_rpc_cli.chaos.faults import FaultRecord
 from resonate_rpc_cli.chaos.history import History
@@ -25,7 +26,8 @@ from resonate_rpc_cli.chaos.verdict import StuckPromise, flow_key
 from resonate_rpc_cli.cli.topology_file import load_config_file
 from resonate_rpc_cli.clients.app_flows import fill_id
 from resonate_rpc_cli.contracts.app_topology import AppTopology
-from resonate_rpc_cli.contracts.errors import UsageError
+from resonate_rpc_cli.contracts.errors import NotRunningError, UsageError
+from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.view.chaos_html import render_html
 from resonate_rpc_cli.view.chaos_report import render_report
 
@@ -150,3 +152,27 @@ def _text(renderable: Any) -> str:
     out = console.file
     assert isinstance(out, io.StringIO)
     return out.getvalue()
+
+
+def test_stuck_promises_carry_doctors_line_or_why_it_could_not_look(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    promises = [{"id": "c-1", "state": "resolved"}, {"id": "c-1:1", "state": "pending"}]
+    assert orchestrator.stuck_promises(Home(tmp_path), promises[:1]) == []
+
+    class Said:
+        promise_id = "c-1:1"
+
+        def line(self) -> str:
+            return "no live member of payments"
+
+    monkeypatch.setattr(orchestrator, "gather", lambda home: type("G", (), {"facts": None}))
+    monkeypatch.setattr(orchestrator, "diagnose", lambda facts: [Said()])
+    assert orchestrator.stuck_promises(Home(tmp_path), promises) == [
+        StuckPromise("c-1:1", "no live member of payments")]
+
+    def gone(home: Home) -> None:
+        raise NotRunningError("the server is not answering")
+
+    monkeypatch.setattr(orchestrator, "gather", gone)
+    (stuck,) = orchestrator.stuck_promises(Home(tmp_path), promises)
+    assert stuck.cause == "pending (doctor could not look: the server is not answering)"
