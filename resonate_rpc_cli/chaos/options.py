@@ -20,7 +20,7 @@ from resonate_rpc_cli.chaos.supply import StopRule
 from resonate_rpc_cli.contracts.app_topology import AppTopology
 from resonate_rpc_cli.contracts.errors import UsageError
 from resonate_rpc_cli.contracts.flows import FLOWS, flow_named
-from resonate_rpc_cli.contracts.naming import SERVICE_GROUPS
+from resonate_rpc_cli.contracts.naming import GATEWAY, SERVICE_GROUPS
 
 
 @dataclass(frozen=True)
@@ -147,8 +147,9 @@ def _pair(value: Any) -> tuple[float, float]:
 def for_app(options: ChaosOptions, app: AppTopology, *, mix_given: bool = False,
             targets_given: bool = False, faults_given: bool = False) -> ChaosOptions:
     """``options`` on the declared topology ``app``: its flows and groups unless given,
-    and no gateway faults unless asked for (then a :class:`UsageError`)."""
-    faults = options.faults if faults_given else tuple(
+    and no gateway faults unless it declares the seed's gateway (or they were asked for:
+    then a :class:`UsageError` without one)."""
+    faults = options.faults if faults_given or has_gateway(app) else tuple(
         k for k in options.faults if k != "gateway")
     return replace(options, app=app, mix=options.mix if mix_given else app.flow_names,
                    targets=options.targets if targets_given else app.group_names,
@@ -163,9 +164,15 @@ def _check_declared(options: ChaosOptions, app: AppTopology) -> None:
         if bad:
             raise UsageError(f"{what}: {bad[0]!r} is not declared in {app.source} "
                              f"(declared: {', '.join(valid) or 'none'})")
-    if "gateway" in options.faults:
+    if "gateway" in options.faults and not has_gateway(app):
         raise UsageError(f"gateway faults need the seed's gateway; {app.source} declares "
-                         "its own groups (leave 'gateway' out of --faults)")
+                         "no [groups.gateway] (leave 'gateway' out of --faults)")
+
+
+def has_gateway(app: AppTopology | None) -> bool:
+    """Whether ``app`` is the seed's or declares the seed's gateway (``[groups.gateway]``:
+    ``gateway`` faults and its ``/health`` then apply)."""
+    return app is None or app.group(GATEWAY) is not None
 
 
 def _check_pacing(options: ChaosOptions) -> None:

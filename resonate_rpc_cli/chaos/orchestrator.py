@@ -32,7 +32,7 @@ from resonate_rpc_cli.chaos.faults import FaultRecord
 from resonate_rpc_cli.chaos.history import History, Op, wall_ms
 from resonate_rpc_cli.chaos.invariants import read_journal
 from resonate_rpc_cli.chaos.nemesis import Nemesis, heal_everything
-from resonate_rpc_cli.chaos.options import ChaosOptions
+from resonate_rpc_cli.chaos.options import ChaosOptions, has_gateway
 from resonate_rpc_cli.chaos.schedule import NET_FAULTS, PlannedFault
 from resonate_rpc_cli.chaos.stopper import RunGuard, Stopper, TopologyWatch
 from resonate_rpc_cli.chaos.supply import FlowPlan, FlowSupply
@@ -170,7 +170,7 @@ def _preflight(topology: ChaosTopology, options: ChaosOptions,
     if net and links is None:
         raise UsageError(f"{', '.join(net)} faults need link proxies; start the topology "
                          "with its links, or leave them out of --faults")
-    wait_healthy(topology, options.health_timeout_s, gateway=options.app is None)
+    wait_healthy(topology, options.health_timeout_s, gateway=has_gateway(options.app))
 
 
 def _play(topology: ChaosTopology, options: ChaosOptions, record: RunRecord,
@@ -308,7 +308,8 @@ def _finish(topology: ChaosTopology, options: ChaosOptions, record: RunRecord,
             stopper: Stopper) -> None:
     """Heal, settle and collect after a run that reached its stop rule."""
     record.healed = heal_everything(topology, links)
-    wait_healthy(topology, timeout_s=60.0, stop=stopper.event, gateway=options.app is None)
+    wait_healthy(topology, timeout_s=60.0, stop=stopper.event,
+                 gateway=has_gateway(options.app))
     if stopper.tripped:
         return
     roots = [p.promise_id for p in record.plans]

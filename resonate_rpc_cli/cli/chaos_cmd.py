@@ -62,12 +62,13 @@ def build_options(
     """The options the flags describe; :class:`UsageError` naming the first bad flag.
 
     On a declared topology (``app``) the default mix is its flows, the default targets
-    its groups, and the default fault kinds leave out ``gateway`` (it has none)."""
+    its groups, and the default fault kinds leave out ``gateway`` unless it declares the
+    seed's gateway (``[groups.gateway]``)."""
     from resonate_rpc_cli.chaos.options import ChaosOptions
 
     if app is not None and mix == DEFAULT_MIX:
         mix = ",".join(app.flow_names)
-    if app is not None and faults is None:
+    if app is not None and faults is None and app.group("gateway") is None:
         faults = ",".join(k for k in FAULT_KINDS if k != "gateway")
     try:
         kinds = parse_kinds(faults or DEFAULT_FAULTS)

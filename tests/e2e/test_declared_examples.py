@@ -25,7 +25,7 @@ from resonate_rpc_cli.cli.topology_file import load_config_file
 from resonate_rpc_cli.clients.app_flows import fill_id
 from resonate_rpc_cli.contracts.app_topology import AppTopology
 from tests.e2e._cli_support import Cli, assert_nothing_left, end_leftovers, new_cli
-from tests.procs import free_port, short_home, wait_until
+from tests.procs import short_home, wait_until
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,8 +36,9 @@ APPLIED = {"lost", "wrong", "stuck", "two_live_leases", "settled_promise_changed
            "reexecuted_steps"}
 
 
-def prepared(example: str, folder: Path) -> Path:
-    """The example's topology file with free ports, absolute ``cwd`` and 1.5 s steps."""
+def prepared(example: str, folder: Path, gateway_port: int) -> Path:
+    """The example's topology file with its gateway on ``gateway_port``, absolute ``cwd``
+    and 1.5 s steps."""
     text = (EXAMPLES / example / "rpcdemo.toml").read_text(encoding="utf-8")
     if example == "own-app":
         text = re.sub(r"^\[groups\.([\w-]+)\]$",
@@ -46,7 +47,7 @@ def prepared(example: str, folder: Path) -> Path:
         text = text.replace('SAGA_STEP_SECONDS = "0.5"', 'SAGA_STEP_SECONDS = "1.5"')
     else:
         text = text.replace('cwd = "../.."', f'cwd = "{ROOT}"').replace(
-            "5000", str(free_port())).replace('RPCDEMO_STEP_DELAY = "0.3"',
+            "5000", str(gateway_port)).replace('RPCDEMO_STEP_DELAY = "0.3"',
                                               'RPCDEMO_STEP_DELAY = "1.5"')
     path = folder / "rpcdemo.toml"
     path.write_text(text, encoding="utf-8")
@@ -90,10 +91,10 @@ def kill_mid_step(cli: Cli, flow: str, group: str, want: Any) -> None:
 @pytest.mark.parametrize("example", ["own-app", "polyglot"])
 def test_a_declared_example_comes_up_answers_survives_kills_and_chaos(example: str) -> None:
     with short_home() as home:
-        config = prepared(example, home.parent)
+        cli = new_cli(home)
+        config = prepared(example, home.parent, cli.gateway_port)
         app = load_config_file(config)["app"]
         assert isinstance(app, AppTopology)
-        cli = new_cli(home)
         try:
             up = cli.run("--config", str(config), *cli.up_args("--detach"), timeout=180)
             assert up.returncode == 0, up.stderr
