@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from resonate_rpc_cli.backends import read_client
-from resonate_rpc_cli.chaos.declared import flow_sender, run_baseline
 from resonate_rpc_cli.chaos.faults import FaultRecord
 from resonate_rpc_cli.chaos.history import History, Op, wall_ms
 from resonate_rpc_cli.chaos.invariants import read_journal
@@ -38,7 +37,7 @@ from resonate_rpc_cli.chaos.stopper import RunGuard, Stopper, TopologyWatch
 from resonate_rpc_cli.chaos.supply import FlowPlan, FlowSupply
 from resonate_rpc_cli.chaos.targets import ChaosTopology, LinkControl
 from resonate_rpc_cli.chaos.verdict import StuckPromise
-from resonate_rpc_cli.chaos.workload import Workload
+from resonate_rpc_cli.chaos.workload import Workload, flow_sender, run_baseline
 from resonate_rpc_cli.clients.http import http_ok
 from resonate_rpc_cli.clients.protocol import (
     ProtocolError,

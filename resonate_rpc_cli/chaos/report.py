@@ -15,14 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from resonate_rpc_cli.chaos.checker import CheckOptions, check, fault_summary
-from resonate_rpc_cli.chaos.declared import history_of
 from resonate_rpc_cli.chaos.faults import FaultRecord
 from resonate_rpc_cli.chaos.fence import fenced_executions
 from resonate_rpc_cli.chaos.history import Op, write_jsonl
 from resonate_rpc_cli.chaos.invariants import summary
 from resonate_rpc_cli.chaos.measures import span_latency_ms
 from resonate_rpc_cli.chaos.orchestrator import RunRecord
-from resonate_rpc_cli.chaos.verdict import judge_runs
+from resonate_rpc_cli.chaos.verdict import history_of, judge_runs
 from resonate_rpc_cli.contracts.app_topology import AppTopology
 from resonate_rpc_cli.contracts.ledger import LedgerEntry
 

@@ -21,6 +21,7 @@ applied and, when not, why:
 
 The verdict is ``fail`` when an applied check found something, ``unknown`` when no flow
 settled or some flow's outcome is not known (never accepted), else ``pass``.
+:func:`history_of` makes the typed history of a run's operations and records (pure too).
 """
 
 from __future__ import annotations
@@ -31,10 +32,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from resonate_rpc_cli.chaos.history import Op
 from resonate_rpc_cli.chaos.invariants import summary
 from resonate_rpc_cli.chaos.measures import step_executions
+from resonate_rpc_cli.chaos.supply import FlowPlan
+from resonate_rpc_cli.clients.app_flows import ID_MARK, fill_id
+from resonate_rpc_cli.contracts.app_topology import HTTP_FLOW, AppTopology, FlowSpec
 from resonate_rpc_cli.contracts.ids import origin_of
 from resonate_rpc_cli.contracts.ledger import LedgerEntry
+from resonate_rpc_cli.contracts.payload import decode_payload
 
 #: How many examples each check keeps.
 EXAMPLES = 20
@@ -245,3 +251,45 @@ def _reexecuted(history: RunHistory) -> tuple[CheckResult, dict[str, Any] | None
             f"{steps['reexecuted_before_settle']} re-executed before settle (allowed)")
     return (CheckResult("reexecuted_steps", True, note,
                         tuple(problems["reexecuted_after_settle"])), steps)
+
+
+def names_root(spec: FlowSpec) -> bool:
+    """Whether chaos can name an instance's root promise: a function flow, or an ``http``
+    flow with ``{id}`` in its URL or body."""
+    return spec.kind != HTTP_FLOW or ID_MARK in spec.url or ID_MARK in json.dumps(spec.body)
+
+
+def call_args(spec: FlowSpec) -> Any:
+    """What makes two instances of a flow the same call (its baseline key)."""
+    return spec.body if spec.kind == HTTP_FLOW else list(spec.args)
+
+
+def history_of(app: AppTopology, plans: Sequence[FlowPlan], ops: Sequence[Op],
+               promises: Sequence[Mapping[str, Any]], *, baseline: Mapping[str, Any] | None,
+               stuck: Sequence[StuckPromise] | None, journal: list[dict[str, Any]] | None,
+               ledger: Sequence[LedgerEntry]) -> RunHistory:
+    """The run as the checker's typed history (one :class:`FlowRun` per flow issued)."""
+    records = {str(p["id"]): dict(p) for p in promises}
+    answers: dict[str, Any] = {}
+    for op in ops:
+        if op.type == "ok" and op.promise_id not in answers:
+            answers[op.promise_id] = fill_id(op.value, op.promise_id, back=True)
+    started = {op.promise_id for op in ops if op.type == "invoke"}
+    runs = []
+    for plan in plans:
+        spec = app.flow(plan.flow)
+        if spec is None or plan.promise_id not in started:
+            continue
+        named = names_root(spec)
+        root = records.get(plan.promise_id) if named else None
+        runs.append(FlowRun(
+            plan.flow, call_args(spec), plan.promise_id if named else None,
+            answered=plan.promise_id in answers, answer=answers.get(plan.promise_id),
+            state=None if root is None else str(root.get("state")),
+            value=None if root is None else decode_payload(root.get("value")),
+            by_answer=spec.kind == HTTP_FLOW))
+    roots = {r.promise_id for r in runs if r.promise_id}
+    steps = [e for e in ledger if origin_of(e.step_id) in roots] or None
+    return RunHistory(runs, expected={f.name: f.expect for f in app.flows if f.has_expect},
+                      baseline=baseline, stuck=stuck, journal=journal, steps=steps,
+                      promises=records)
