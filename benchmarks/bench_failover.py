@@ -42,6 +42,7 @@ from typing import Any
 from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.contracts.ledger import read_ledger
 from resonate_rpc_cli.supervisor.client import SupervisorClient
+from resonate_rpc_cli.supervisor.events import EventJson
 
 
 def free_port() -> int:
@@ -65,7 +66,7 @@ class Topology:
                              f"{proc.stderr.strip()}")
         return proc.stdout
 
-    def events(self) -> list[dict[str, Any]]:
+    def events(self) -> list[EventJson]:
         """The supervisor's events, through its control socket (ms; `status --json` reads
         the server too and takes seconds on a loaded machine)."""
         return [e.to_dict() for e in SupervisorClient(Home(self.home)).status().events]

@@ -91,7 +91,8 @@ class SdkBridge:
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._run_loop, name="resonate-loop", daemon=True)
         self._connected = threading.Event()
-        self.extra_ready_info: dict[str, Any] = {}
+        #: the gateway's own URL, for the ready file (set once it listens)
+        self.url: str | None = None
 
     def _run_loop(self) -> None:
         asyncio.set_event_loop(self.loop)
@@ -112,8 +113,10 @@ class SdkBridge:
         if first:
             cfg = self.node.config
             if cfg.ready_file is not None:
-                write_ready_file(cfg.ready_file, {**self.node.ready_info(),
-                                                  **self.extra_ready_info})
+                info = self.node.ready_info()
+                if self.url is not None:
+                    info["url"] = self.url
+                write_ready_file(cfg.ready_file, info)
             say(f"gateway ready: listener connected to {cfg.url}")
 
     def _call[T](self, coro: Coroutine[Any, Any, T], timeout_s: float) -> T:
@@ -237,7 +240,7 @@ def _serve() -> None:
     server: BaseWSGIServer = make_server(host, port, app, threaded=True, fd=listener.fileno())
     listener.close()
     url = f"http://{host}:{server.port}"
-    bridge.extra_ready_info = {"url": url}
+    bridge.url = url
 
     stop = threading.Event()
 

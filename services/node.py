@@ -41,7 +41,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, NotRequired, TypedDict
 
 from resonate.connections import HttpConnection
 from resonate.context import Context
@@ -77,11 +77,23 @@ class WrongChildValue(RuntimeError):
     """A remote call returned a value the oracle says is wrong; the flow is rejected."""
 
 
-def write_ready_file(path: Path, info: Mapping[str, Any]) -> None:
+class ReadyInfo(TypedDict):
+    """The ready file's JSON (the supervisor reads it): who is ready, and when; the
+    gateway adds the ``url`` it serves."""
+
+    name: str
+    group: str
+    node_id: str
+    pid: int
+    ready_at: float
+    url: NotRequired[str]
+
+
+def write_ready_file(path: Path, info: ReadyInfo) -> None:
     """Write ``info`` as JSON to ``path`` atomically (temp file in the same dir + rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(dict(info), sort_keys=True) + "\n", encoding="utf-8")
+    tmp.write_text(json.dumps(info, sort_keys=True) + "\n", encoding="utf-8")
     os.replace(tmp, path)
 
 
@@ -241,7 +253,7 @@ class Node:
         self.resonate = resonate.start()
         return resonate
 
-    def ready_info(self) -> dict[str, Any]:
+    def ready_info(self) -> ReadyInfo:
         cfg = self.config
         return {"name": cfg.name, "group": cfg.group, "node_id": cfg.node_id,
                 "pid": os.getpid(), "ready_at": time.time()}

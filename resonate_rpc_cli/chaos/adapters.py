@@ -213,7 +213,7 @@ def own_topology(
         cleaned = 0
         with contextlib.suppress(RpcdemoError):
             # processes the supervisor's own shutdown left behind, which down() then ended
-            cleaned = int(updown.down(home).get("leftovers", 0))
+            cleaned = updown.down(home).leftovers
         if daemon is not None:
             _reap(daemon)
         left = _wait_no_processes(root, 10.0)

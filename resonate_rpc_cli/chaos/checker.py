@@ -39,9 +39,10 @@ from typing import Any
 
 from resonate_rpc_cli.chaos.faults import FaultRecord
 from resonate_rpc_cli.chaos.history import Op
-from resonate_rpc_cli.chaos.invariants import LEASES, SETTLED, summary
-from resonate_rpc_cli.chaos.measures import latency_ms, recovery_s, step_executions
+from resonate_rpc_cli.chaos.invariants import LEASES, SETTLED, JournalEvent, summary
+from resonate_rpc_cli.chaos.measures import StepCounts, latency_ms, recovery_s, step_executions
 from resonate_rpc_cli.chaos.outcomes import FlowRecord, attach, flows_from_history
+from resonate_rpc_cli.clients.protocol import PromiseRecord
 from resonate_rpc_cli.contracts.flows import FLOWS, expected_value, flow_named
 from resonate_rpc_cli.contracts.ids import origin_of
 from resonate_rpc_cli.contracts.ledger import LedgerEntry
@@ -67,12 +68,12 @@ class CheckOptions:
 def check(
     history: Sequence[Op],
     ledger: Iterable[LedgerEntry],
-    promises: Iterable[dict[str, Any]],
+    promises: Iterable[PromiseRecord],
     faults: Sequence[FaultRecord],
     *,
     options: CheckOptions,
     orphans: int = 0,
-    journal: list[dict[str, Any]] | None = None,
+    journal: list[JournalEvent] | None = None,
 ) -> dict[str, Any]:
     """Judge one run; return the report dict (the ``report.json`` contract).
 
@@ -185,7 +186,7 @@ def fault_summary(landed: Sequence[FaultRecord], planned: int) -> dict[str, Any]
     }
 
 
-def _failures(problems: dict[str, list[Any]], steps: dict[str, Any], *, lost: int,
+def _failures(problems: dict[str, list[Any]], steps: StepCounts, *, lost: int,
               wrong: int, failed: int, orphans: int) -> list[str]:
     """Why the verdict is ``fail`` (empty: it is not)."""
     reasons: list[str] = []

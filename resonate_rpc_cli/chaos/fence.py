@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TypedDict
 
 from resonate_rpc_cli.chaos.faults import FaultRecord
 from resonate_rpc_cli.contracts.ledger import LedgerEntry
@@ -40,15 +40,22 @@ def _windows(faults: Sequence[FaultRecord]) -> dict[str, list[tuple[int, int]]]:
     return out
 
 
+class Fenced(TypedDict):
+    """The report's ``network`` section."""
+
+    #: landed partition faults, and those whose victim held a task
+    partitions: int
+    partitioned_holders: int
+    #: stale executions, and those whose body still finished
+    fenced: int
+    stale_ends: int
+    examples: list[str]
+
+
 def fenced_executions(
     ledger: Iterable[LedgerEntry], faults: Sequence[FaultRecord]
-) -> dict[str, Any]:
-    """Count stale executions (see the module docstring) and how many still reached ``end``.
-
-    Returns ``{"partitions": landed partition faults, "partitioned_holders":
-    those whose victim held a task, "fenced": stale executions,
-    "stale_ends": stale executions whose body still finished, "examples": ...}``.
-    """
+) -> Fenced:
+    """Count stale executions (see the module docstring) and how many still reached ``end``."""
     windows = _windows(faults)
     by_step: dict[str, list[LedgerEntry]] = defaultdict(list)
     ends: dict[tuple[str, str], float] = {}

@@ -21,10 +21,10 @@ reported as not checked).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, cast
 
 LEASES = "one live lease per task"
 SETTLED = "a settled promise never changes"
@@ -39,7 +39,26 @@ class Violation:
     detail: str
 
 
-def read_journal(path: Path, since_ms: int) -> list[dict[str, Any]] | None:
+#: One line of the server's transition journal (``server/journal.py``): a task's lease
+#: (``task``, ``grant``, ``from``/``to``, ``was``, ``pid``, ``version``) or a promise's
+#: settle (``promise``, ``to``, ``value``, ``changed``), at ``t`` (ms).
+JournalEvent = TypedDict("JournalEvent", {
+    "t": int, "task": str, "promise": str, "grant": str, "pid": str | None,
+    "version": int | None,
+    "from": str, "to": str, "was": str | None, "value": object, "changed": bool,
+}, total=False)
+
+
+class InvariantCounts(TypedDict):
+    """The report's ``invariants`` section."""
+
+    checked: bool
+    events: int
+    two_live_leases: int
+    settled_promise_changed: int
+
+
+def read_journal(path: Path, since_ms: int) -> list[JournalEvent] | None:
     """The journal's events from ``since_ms`` on, its rotated older half first
     (``None``: no journal; bad lines skipped)."""
     texts = []
@@ -51,18 +70,18 @@ def read_journal(path: Path, since_ms: int) -> list[dict[str, Any]] | None:
     if not texts:
         return None
     text = "".join(texts)
-    events = []
+    events: list[JournalEvent] = []
     for line in text.splitlines():
         try:
             event = json.loads(line)
         except ValueError:
             continue
         if isinstance(event, dict) and isinstance(event.get("t"), int) and event["t"] >= since_ms:
-            events.append(event)
+            events.append(cast("JournalEvent", event))
     return events
 
 
-def violations(events: Iterable[Mapping[str, Any]]) -> list[Violation]:
+def violations(events: Iterable[JournalEvent]) -> list[Violation]:
     """Every moment the events break :data:`LEASES` or :data:`SETTLED`, in order."""
     live: dict[str, tuple[Any, Any]] = {}
     settled: dict[str, tuple[Any, Any]] = {}
@@ -75,7 +94,7 @@ def violations(events: Iterable[Mapping[str, Any]]) -> list[Violation]:
     return found
 
 
-def _lease_event(e: Mapping[str, Any], live: dict[str, tuple[Any, Any]],
+def _lease_event(e: JournalEvent, live: dict[str, tuple[Any, Any]],
                  found: list[Violation]) -> None:
     task = str(e["task"])
     holder = (e.get("pid"), e.get("version"))
@@ -93,7 +112,7 @@ def _lease_event(e: Mapping[str, Any], live: dict[str, tuple[Any, Any]],
             "without ending")))
 
 
-def _settle_event(e: Mapping[str, Any], settled: dict[str, tuple[Any, Any]],
+def _settle_event(e: JournalEvent, settled: dict[str, tuple[Any, Any]],
                   found: list[Violation]) -> None:
     promise = str(e["promise"])
     now = (e.get("to"), e.get("value"))
@@ -104,7 +123,8 @@ def _settle_event(e: Mapping[str, Any], settled: dict[str, tuple[Any, Any]],
             f"at {e.get('t')}")))
 
 
-def summary(events: list[dict[str, Any]] | None) -> tuple[dict[str, Any], dict[str, list[str]]]:
+def summary(events: list[JournalEvent] | None
+            ) -> tuple[InvariantCounts, dict[str, list[str]]]:
     """The report's ``invariants`` section and the problem lists of :func:`violations`."""
     if events is None:
         return {"checked": False, "events": 0, "two_live_leases": 0,

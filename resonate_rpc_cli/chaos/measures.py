@@ -1,19 +1,64 @@
 """What a chaos run measured: step executions, recovery after each fault, latency.
 
-Pure functions of the flows (``outcomes.py``), ledger entries and the fault log.
+Pure functions of the flows (``outcomes.py``), ledger entries and the fault log;
+each returns its section of ``report.json`` (a TypedDict: the section's JSON shape).
 """
 
 from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, TypedDict
 
 from resonate_rpc_cli.chaos.faults import FaultRecord
 from resonate_rpc_cli.chaos.outcomes import FlowRecord
+from resonate_rpc_cli.clients.protocol import PromiseRecord
 from resonate_rpc_cli.contracts.ids import origin_of
 from resonate_rpc_cli.contracts.ledger import LedgerEntry
+
+
+class StepCounts(TypedDict):
+    """The report's ``steps``: step executions from the ledgers, and re-executions."""
+
+    executions: int
+    distinct: int
+    max_starts_per_step: int
+    reexecuted_by_func: dict[str, int]
+    reexecuted_before_settle: int
+    reexecuted_after_settle: int
+    unverified: int
+
+
+class FaultRecovery(TypedDict):
+    """One landed fault's recovery (``None``: not measured or never recovered)."""
+
+    index: int
+    recovery_s: float | None
+
+
+class Recovery(TypedDict):
+    """The report's ``recovery_s``."""
+
+    p50: float | None
+    max: float | None
+    measured: int
+    unrecovered: int
+    per_fault: list[FaultRecovery]
+
+
+class LatencySummary(TypedDict):
+    count: int
+    p50: float | None
+    p99: float | None
+
+
+class Latency(TypedDict):
+    """The report's ``latency_ms``: every completed flow, and split by fault overlap."""
+
+    all: LatencySummary
+    with_faults: LatencySummary
+    without_faults: LatencySummary
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
@@ -27,9 +72,9 @@ def percentile(values: Sequence[float], q: float) -> float | None:
 
 def step_executions(
     entries: Sequence[LedgerEntry],
-    records: dict[str, dict[str, Any]],
+    records: Mapping[str, PromiseRecord],
     problems: dict[str, list[Any]],
-) -> dict[str, Any]:
+) -> StepCounts:
     starts: dict[str, list[LedgerEntry]] = defaultdict(list)
     for e in entries:
         if e.phase == "start":
@@ -62,7 +107,7 @@ def step_executions(
     }
 
 
-def recovery_s(landed: Sequence[FaultRecord], flows: dict[str, FlowRecord]) -> dict[str, Any]:
+def recovery_s(landed: Sequence[FaultRecord], flows: dict[str, FlowRecord]) -> Recovery:
     """Per fault: time from landing until the flows it hit (or, if none, any flow) finished.
 
     A fault whose victim held tasks recovers when every flow owning those tasks
@@ -70,7 +115,7 @@ def recovery_s(landed: Sequence[FaultRecord], flows: dict[str, FlowRecord]) -> d
     finishes. A fault with neither is not measured.
     """
     times: list[float] = []
-    per_fault: list[dict[str, Any]] = []
+    per_fault: list[FaultRecovery] = []
     unrecovered = 0
     for fault in landed:
         if fault.at_ms is None:
@@ -111,14 +156,14 @@ def _recovery_of(fault: FaultRecord, at_ms: int,
     return (min(later) - at_ms) / 1000 if later else None
 
 
-def latency_ms(completed: Sequence[FlowRecord], landed: Sequence[FaultRecord]) -> dict[str, Any]:
+def latency_ms(completed: Sequence[FlowRecord], landed: Sequence[FaultRecord]) -> Latency:
     """Flow latency (first invoke to finished) p50/p99, split by overlap with a fault."""
     return span_latency_ms([(f.first_invoke_ms, end) for f in completed
                             if (end := f.finished_ms()) is not None], landed)
 
 
 def span_latency_ms(spans: Sequence[tuple[int, int]],
-                    landed: Sequence[FaultRecord]) -> dict[str, Any]:
+                    landed: Sequence[FaultRecord]) -> Latency:
     """Latency of each ``(start_ms, end_ms)`` p50/p99, split by overlap with a fault."""
     windows = [
         (f.at_ms, f.healed_ms if f.healed_ms is not None else f.at_ms)
@@ -133,7 +178,7 @@ def span_latency_ms(spans: Sequence[tuple[int, int]],
         overlaps = any(lo <= end and start <= hi for lo, hi in windows)
         (hit if overlaps else clean).append(lat)
 
-    def summary(values: list[float]) -> dict[str, Any]:
+    def summary(values: list[float]) -> LatencySummary:
         return {"count": len(values), "p50": percentile(values, 50), "p99": percentile(values, 99)}
 
     return {"all": summary(all_), "with_faults": summary(hit), "without_faults": summary(clean)}

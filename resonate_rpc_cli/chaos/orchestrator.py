@@ -29,7 +29,7 @@ from typing import Any
 from resonate_rpc_cli.backends import read_client
 from resonate_rpc_cli.chaos.faults import FaultRecord
 from resonate_rpc_cli.chaos.history import History, Op, wall_ms
-from resonate_rpc_cli.chaos.invariants import read_journal
+from resonate_rpc_cli.chaos.invariants import JournalEvent, read_journal
 from resonate_rpc_cli.chaos.nemesis import Nemesis, heal_everything
 from resonate_rpc_cli.chaos.options import ChaosOptions, has_gateway
 from resonate_rpc_cli.chaos.schedule import NET_FAULTS, PlannedFault
@@ -40,6 +40,7 @@ from resonate_rpc_cli.chaos.verdict import StuckPromise
 from resonate_rpc_cli.chaos.workload import Workload, flow_sender, run_baseline
 from resonate_rpc_cli.clients.http import http_ok
 from resonate_rpc_cli.clients.protocol import (
+    PromiseRecord,
     ProtocolError,
     ReadClient,
     ServerUnreachable,
@@ -67,7 +68,7 @@ class RunRecord:
     history: list[Op]
     faults: list[FaultRecord]
     ledger: list[LedgerEntry]
-    promises: list[dict[str, Any]]
+    promises: list[PromiseRecord]
     started_ms: int
     workload_s: float = 0.0
     settle_s: float = 0.0
@@ -75,7 +76,7 @@ class RunRecord:
     healed: list[str] = field(default_factory=list)
     topology: dict[str, Any] = field(default_factory=dict)
     #: the server's transition journal from the run's start (``None``: it kept none)
-    journal: list[dict[str, Any]] | None = None
+    journal: list[JournalEvent] | None = None
     #: why the run ended before its stop rule (None: it did not), and its exit code
     ended: str | None = None
     end_status: int | None = None
@@ -151,9 +152,9 @@ def settle(
         time.sleep(0.2)
 
 
-def collect_promises(client: ReadClient, roots: list[str]) -> list[dict[str, Any]]:
+def collect_promises(client: ReadClient, roots: list[str]) -> list[PromiseRecord]:
     """Every promise of the run's call trees (one tag search per root)."""
-    out: list[dict[str, Any]] = []
+    out: list[PromiseRecord] = []
     for root in roots:
         out.extend(client.promise_search(tags={tag.ORIGIN: root}))
     return out
@@ -272,7 +273,7 @@ def _baseline(topology: ChaosTopology, options: ChaosOptions, record: RunRecord,
                                    record.run_tag, options.request_timeout_s, emit)
 
 
-def stuck_promises(home: Home, promises: list[dict[str, Any]]) -> list[StuckPromise]:
+def stuck_promises(home: Home, promises: list[PromiseRecord]) -> list[StuckPromise]:
     """The run's promises pending after heal, each with doctor's cause (``pending``
     when doctor names none, or says why it could not look)."""
     pending = [str(p["id"]) for p in promises if p.get("state") == "pending"]

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from resonate_rpc_cli.chaos.history import Op
+from resonate_rpc_cli.clients.protocol import PromiseRecord
 from resonate_rpc_cli.contracts.flows import flow_named
 from resonate_rpc_cli.contracts.ids import origin_of
 from resonate_rpc_cli.contracts.ledger import LedgerEntry
@@ -27,8 +28,8 @@ class FlowRecord:
     acknowledged: bool = False
     failed_error: str | None = None
     last_type: str = "invoke"
-    root: dict[str, Any] | None = None
-    promises: list[dict[str, Any]] = field(default_factory=list)
+    root: PromiseRecord | None = None
+    promises: list[PromiseRecord] = field(default_factory=list)
     cog_end: LedgerEntry | None = None
 
     @property
@@ -88,8 +89,8 @@ def flows_from_history(history: Sequence[Op]) -> dict[str, FlowRecord]:
     return flows
 
 
-def attach(flows: dict[str, FlowRecord], promises: Iterable[dict[str, Any]],
-           ledger: Iterable[LedgerEntry]) -> tuple[dict[str, dict[str, Any]], list[LedgerEntry]]:
+def attach(flows: dict[str, FlowRecord], promises: Iterable[PromiseRecord],
+           ledger: Iterable[LedgerEntry]) -> tuple[dict[str, PromiseRecord], list[LedgerEntry]]:
     """Give each flow its promise records, root and ``cog`` end; the run's records
     (by id) and ledger entries (other runs' are left out)."""
     records = {str(p["id"]): p for p in promises if origin_of(str(p["id"])) in flows}

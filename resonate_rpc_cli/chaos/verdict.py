@@ -33,10 +33,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from resonate_rpc_cli.chaos.history import Op
-from resonate_rpc_cli.chaos.invariants import summary
-from resonate_rpc_cli.chaos.measures import step_executions
+from resonate_rpc_cli.chaos.invariants import JournalEvent, summary
+from resonate_rpc_cli.chaos.measures import StepCounts, step_executions
 from resonate_rpc_cli.chaos.supply import FlowPlan
 from resonate_rpc_cli.clients.app_flows import ID_MARK, fill_id
+from resonate_rpc_cli.clients.protocol import PromiseRecord
 from resonate_rpc_cli.contracts.app_topology import HTTP_FLOW, AppTopology, FlowSpec
 from resonate_rpc_cli.contracts.ids import origin_of
 from resonate_rpc_cli.contracts.ledger import LedgerEntry
@@ -126,9 +127,9 @@ class RunHistory:
     expected: Mapping[str, Any] = field(default_factory=dict)
     baseline: Mapping[str, Any] | None = None
     stuck: Sequence[StuckPromise] | None = None
-    journal: list[dict[str, Any]] | None = None
+    journal: list[JournalEvent] | None = None
     steps: Sequence[LedgerEntry] | None = None
-    promises: Mapping[str, dict[str, Any]] = field(default_factory=dict)
+    promises: Mapping[str, PromiseRecord] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -153,7 +154,7 @@ class Verdict:
     reasons: tuple[str, ...]
     checks: tuple[CheckResult, ...]
     counts: Mapping[str, int]
-    steps: Mapping[str, Any] | None = None
+    steps: StepCounts | None = None
 
     def check(self, name: CheckName) -> CheckResult:
         return next(c for c in self.checks if c.name == name)
@@ -227,7 +228,7 @@ def _stuck(stuck: Sequence[StuckPromise] | None) -> CheckResult:
                        tuple(f"{s.promise_id}: {s.cause}" for s in stuck))
 
 
-def _invariants(journal: list[dict[str, Any]] | None) -> tuple[CheckResult, CheckResult]:
+def _invariants(journal: list[JournalEvent] | None) -> tuple[CheckResult, CheckResult]:
     section, broken = summary(journal)
     if not section["checked"]:
         why = "the server kept no transition journal"
@@ -239,7 +240,7 @@ def _invariants(journal: list[dict[str, Any]] | None) -> tuple[CheckResult, Chec
                         tuple(broken["settled_promise_changed"])))
 
 
-def _reexecuted(history: RunHistory) -> tuple[CheckResult, dict[str, Any] | None]:
+def _reexecuted(history: RunHistory) -> tuple[CheckResult, StepCounts | None]:
     roots = {r.promise_id for r in history.runs if r.promise_id is not None}
     entries = [e for e in history.steps or () if origin_of(e.step_id) in roots]
     if not entries:
@@ -265,11 +266,11 @@ def call_args(spec: FlowSpec) -> Any:
 
 
 def history_of(app: AppTopology, plans: Sequence[FlowPlan], ops: Sequence[Op],
-               promises: Sequence[Mapping[str, Any]], *, baseline: Mapping[str, Any] | None,
-               stuck: Sequence[StuckPromise] | None, journal: list[dict[str, Any]] | None,
+               promises: Sequence[PromiseRecord], *, baseline: Mapping[str, Any] | None,
+               stuck: Sequence[StuckPromise] | None, journal: list[JournalEvent] | None,
                ledger: Sequence[LedgerEntry]) -> RunHistory:
     """The run as the checker's typed history (one :class:`FlowRun` per flow issued)."""
-    records = {str(p["id"]): dict(p) for p in promises}
+    records = {str(p["id"]): p for p in promises}
     answers: dict[str, Any] = {}
     for op in ops:
         if op.type == "ok" and op.promise_id not in answers:

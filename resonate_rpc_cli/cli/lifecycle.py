@@ -135,12 +135,12 @@ def down(ctx: typer.Context, *, as_json: JsonOpt = False) -> None:
 
     result = updown.down(home_of(ctx))
     if as_json:
-        emit_json(result)
-    elif result["was_running"]:
+        emit_json(result.to_dict())
+    elif result.was_running:
         out.print("stopped")
     else:
         out.print(f"nothing was running under {home_of(ctx).root}" + (
-            f"; ended {result['leftovers']} leftover process(es)" if result["leftovers"] else ""))
+            f"; ended {result.leftovers} leftover process(es)" if result.leftovers else ""))
 
 
 # -- the server alone ----------------------------------------------------------------

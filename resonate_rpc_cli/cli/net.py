@@ -7,7 +7,6 @@ without ``--links`` is exit 2 too; nothing running is exit 3.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import re
 from typing import TYPE_CHECKING, Annotated
@@ -16,7 +15,7 @@ import typer
 
 from resonate_rpc_cli.cli.coercion import PlainGroup
 from resonate_rpc_cli.cli.common import JsonOpt, app, emit_json, exit_on_error, home_of
-from resonate_rpc_cli.contracts.errors import RpcdemoError, UsageError
+from resonate_rpc_cli.contracts.errors import UsageError
 from resonate_rpc_cli.contracts.home import Home
 
 if TYPE_CHECKING:  # the link and supervisor clients and Rich load inside the commands (issue 21)
@@ -57,21 +56,6 @@ def _links(home: Home) -> LinkClient:
     return LinkClient(home)
 
 
-def _held(home: Home, kind: str, links: list[LinkStatus],
-          for_s: float | None = None) -> list[LinkStatus]:
-    """Register the fault on each link as a lease the operator holds (`status` lists it;
-    the supervisor heals it after ``for_s``, or on `heal`); best effort: the fault stands."""
-    from resonate_rpc_cli.supervisor.client import SupervisorClient
-    from resonate_rpc_cli.supervisor.fault_leases import MAX_LEASE_S
-
-    client = SupervisorClient(home, timeout_s=5.0)
-    for link in links:
-        with contextlib.suppress(RpcdemoError):
-            client.hold_fault(kind, link.node, for_s or MAX_LEASE_S, holder="net",
-                              holder_pid=None)
-    return links
-
-
 def _show(links: list[LinkStatus], as_json: bool, done: str = "") -> None:
     """The links a command touched: JSON, or ``node: [done, ]link state`` per line."""
     if as_json:
@@ -93,10 +77,10 @@ def partition(
     as_json: JsonOpt = False,
 ) -> None:
     """Cut TARGET off the server both ways: open connections hang, new ones hang too."""
+    from resonate_rpc_cli.observe import linkfaults
+
     seconds = None if for_s is None else parse_duration(for_s, "--for", "s")
-    home = home_of(ctx)
-    _show(_held(home, "partition", _links(home).partition(target, seconds), seconds),
-          as_json)
+    _show(linkfaults.partition(home_of(ctx), target, seconds), as_json)
 
 
 @net.command()
@@ -112,8 +96,9 @@ def delay(
     """Delay every byte on TARGET's link by DELAY ± jitter, in each direction, in order."""
     delay_ms = parse_duration(latency, "delay", "ms")
     jitter_ms = parse_duration(jitter, "--jitter", "ms")
-    home = home_of(ctx)
-    _show(_held(home, "delay", _links(home).delay(target, delay_ms, jitter_ms)), as_json)
+    from resonate_rpc_cli.observe import linkfaults
+
+    _show(linkfaults.delay(home_of(ctx), target, delay_ms, jitter_ms), as_json)
 
 
 @net.command()
@@ -132,14 +117,9 @@ def heal(
     *, as_json: JsonOpt = False,
 ) -> None:
     """Clear every fault on TARGET's link (every link without TARGET); held bytes flow on."""
-    from resonate_rpc_cli.supervisor.client import SupervisorClient
-    from resonate_rpc_cli.supervisor.fault_leases import LINK_FAULTS
+    from resonate_rpc_cli.observe import linkfaults
 
-    home = home_of(ctx)
-    links = _links(home).heal(target)
-    with contextlib.suppress(RpcdemoError):  # the link faults are no longer in force
-        SupervisorClient(home, timeout_s=5.0).heal(target, kinds=tuple(sorted(LINK_FAULTS)))
-    _show(links, as_json, "healed, ")
+    _show(linkfaults.heal(home_of(ctx), target), as_json, "healed, ")
 
 
 @net.command("status")

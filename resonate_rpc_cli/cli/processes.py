@@ -112,7 +112,7 @@ def heal_cmd(
 
     healed = SupervisorClient(home_of(ctx)).heal(target)
     if as_json:
-        emit_json({"healed": healed})
+        emit_json({"healed": [h.to_dict() for h in healed]})
     else:
         from resonate_rpc_cli.view.console import out
         from resonate_rpc_cli.view.faults import healed_text
@@ -208,7 +208,7 @@ def node(
         ttl_s=ttl, step_delay_s=step_delay, delay_mode=delay_mode, app=declared))
     if declared is not None:
         check_programs(declared)
-    emit = (lambda event: typer.echo(json.dumps(event))) if as_json else \
+    emit = (lambda event: typer.echo(json.dumps(event.to_dict()))) if as_json else \
         (lambda event: typer.echo(describe(event)))
     code = nodecmd.run_nodes(home_of(ctx), config, emit)
     if code:

@@ -16,7 +16,7 @@ from resonate_rpc_cli.cli.common import (
 )
 from resonate_rpc_cli.contracts.errors import ExitStatus, NotRunningError, UsageError
 from resonate_rpc_cli.contracts.flows import flow_named
-from resonate_rpc_cli.contracts.home import Endpoints, Home, not_running_message
+from resonate_rpc_cli.contracts.home import Endpoints, Home
 
 if TYPE_CHECKING:
     from resonate_rpc_cli.contracts.app_topology import AppTopology
@@ -50,7 +50,7 @@ def run(
     for, its value printed; exit 1 if it is rejected, differs from its `expect` or does
     not settle within --timeout.
     """
-    from resonate_rpc_cli.cli import flowrun
+    from resonate_rpc_cli.observe import flowrun
 
     home = home_of(ctx)
     declared = _declared_app(home)
@@ -64,15 +64,7 @@ def run(
     pid = flowrun.choose_id(chosen, promise_id, fresh)
     if timeout <= 0:
         raise UsageError("--timeout must be positive")
-    where = Endpoints.read(home)  # written by the supervisor daemon while it runs
-    if where is None:
-        raise NotRunningError(not_running_message(home))
-    if where.gateway_url is None:
-        raise NotRunningError(f"the topology under {home.root} has no gateway (started with "
-                              "--only); run flows with the HOME that runs the gateway")
-    outcome = flowrun.run_flow(where.gateway_url, chosen, pid, arg=arg, wait=wait,
-                               timeout_s=timeout, ledger_dir=home.ledger_dir,
-                               server_url=where.server_url)
+    outcome = flowrun.run_in(home, chosen, pid, arg=arg, wait=wait, timeout_s=timeout)
     if as_json:
         emit_json(outcome.to_dict())
     else:

@@ -4,15 +4,25 @@ from __future__ import annotations
 
 import json
 import urllib.error
-from typing import Any
+from typing import TypedDict, cast
 
 from resonate_rpc_cli.clients.http import exchange
 from resonate_rpc_cli.clients.tokens import server_token
 from resonate_rpc_cli.contracts.errors import NotRunningError, RpcdemoError
 
 
+class Collected(TypedDict):
+    """The server's answer (``rpcdemo gc --json`` passes it on as it came)."""
+
+    trees: int
+    promises: int
+    tasks: int
+    bytes: int
+    dry_run: bool
+
+
 def collect(server_url: str, older_than_s: float, dry_run: bool = False,
-            timeout_s: float = 300.0) -> dict[str, Any]:
+            timeout_s: float = 300.0) -> Collected:
     """``{"trees", "promises", "tasks", "bytes", "dry_run"}`` dropped (or, dry, droppable).
 
     Raises :class:`NotRunningError` if the server cannot be reached and
@@ -28,9 +38,10 @@ def collect(server_url: str, older_than_s: float, dry_run: bool = False,
         raise RpcdemoError(f"the server at {server_url} has no /rpcdemo/gc (only rpcdemo's "
                            "embedded server without --no-extras collects)")
     try:
-        answer: dict[str, Any] = json.loads(raw)
+        answer = json.loads(raw)
     except ValueError:
-        answer = {}
-    if status != 200:
-        raise RpcdemoError(f"gc failed on {server_url}: {answer.get('error', status)}")
-    return answer
+        answer = None
+    if status != 200 or not isinstance(answer, dict):
+        error = answer.get("error", status) if isinstance(answer, dict) else status
+        raise RpcdemoError(f"gc failed on {server_url}: {error}")
+    return cast("Collected", answer)

@@ -12,7 +12,7 @@ import json
 import socket
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 from resonate_rpc_cli.contracts.errors import ExitStatus, NotRunningError, RpcdemoError
 from resonate_rpc_cli.contracts.home import Home, not_running_message
@@ -22,12 +22,22 @@ MAX_LINE = 1 << 20
 LINKS_PREFIX = "links."
 
 
-def ok(result: Any) -> dict[str, Any]:
+class Reply(TypedDict):
+    """The answer envelope, one JSON line: ``result`` when ``ok``, else ``error`` and
+    ``status`` (the exit status the caller leaves with)."""
+
+    ok: bool
+    result: NotRequired[Any]
+    error: NotRequired[str]
+    status: NotRequired[int]
+
+
+def ok(result: Any) -> Reply:
     """The answer envelope of a request that succeeded."""
     return {"ok": True, "result": result}
 
 
-def refusal(exc: RpcdemoError) -> dict[str, Any]:
+def refusal(exc: RpcdemoError) -> Reply:
     """The answer envelope of a refused request: its message and exit status."""
     return {"ok": False, "error": str(exc), "status": int(exc.status)}
 

@@ -8,14 +8,18 @@ only what the real server offers (``promise.get``, ``promise.search``,
 through ``backends.write_client``) plus, when :meth:`ResonateClient.info` says the server is our
 embedded one, its extras. Every method raises :class:`ServerUnreachable` when
 the server cannot be reached and :class:`ProtocolError` for an error status.
+
+The records travel as the protocol's JSON shapes (:class:`PromiseRecord`,
+:class:`TaskRecord`, :class:`ServerInfo`): the HTTP client passes the server's
+JSON on as it came, the resonate-pg reader builds the same shapes from rows.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Iterator
-from typing import Any, Protocol
+from collections.abc import Iterator, Mapping
+from typing import Any, NotRequired, Protocol, TypedDict, cast
 
 from resonate_base import PROTOCOL_VERSION
 
@@ -23,6 +27,72 @@ from resonate_rpc_cli.clients.http import exchange
 from resonate_rpc_cli.clients.tokens import server_token
 
 _corr = itertools.count(1)
+
+
+class Payload(TypedDict, total=False):
+    """A promise's ``param`` or ``value``: headers and base64 data (absent when empty)."""
+
+    headers: dict[str, str] | None
+    data: str | None
+
+
+class PromiseRecord(TypedDict):
+    """One durable promise as the protocol carries it (times in ms since the epoch).
+
+    Only ``id`` is sure: readers take the rest with ``.get`` (a server may leave a
+    part out, or spell a state in capitals)."""
+
+    id: str
+    state: NotRequired[str]
+    param: NotRequired[Payload | None]
+    value: NotRequired[Payload | None]
+    tags: NotRequired[dict[str, str] | None]
+    timeoutAt: NotRequired[int | None]
+    createdAt: NotRequired[int | None]
+    settledAt: NotRequired[int | None]
+
+
+class TaskExtras(TypedDict, total=False):
+    """Our embedded server's ``rpcdemo`` part of a task (``server/progress.py``)."""
+
+    expiresAt: int | None
+    acquires: int
+    changedAt: int | None
+    changedBy: str | None
+
+
+class TaskRecord(TypedDict):
+    """One task as ``task.search`` answers it; ``pid``/``ttl`` while it is leased, and our
+    embedded server's extras when it offers them."""
+
+    id: str
+    state: str
+    version: int
+    pid: NotRequired[str | None]
+    ttl: NotRequired[int | None]
+    rpcdemo: NotRequired[TaskExtras]
+
+
+class ServerInfo(TypedDict, total=False):
+    """What a server says about itself (``GET /rpcdemo/info`` on ours; resonate-pg's
+    reader answers the first four); only the keys the views read are named."""
+
+    kind: str
+    durable: bool
+    store: str | None
+    promise_states: dict[str, int]
+    version: str
+    listeners: list[str]
+    held: int
+    promises: int
+    tasks: int
+
+
+class _Search(TypedDict, total=False):
+    limit: int
+    state: str
+    tags: dict[str, str]
+    cursor: str
 
 
 class ServerUnreachable(Exception):
@@ -55,7 +125,7 @@ class ResonateClient:
         except OSError as exc:  # refused, reset, timed out (urllib's URLError is one too)
             raise ServerUnreachable(f"cannot reach Resonate server at {self.url}: {exc}") from exc
 
-    def request(self, kind: str, data: dict[str, Any]) -> dict[str, Any]:
+    def request(self, kind: str, data: Mapping[str, object]) -> dict[str, Any]:
         """Send one envelope; return its ``data`` or raise :class:`ProtocolError`."""
         head = {"corrId": f"rpcdemo-{next(_corr)}", "version": PROTOCOL_VERSION}
         if self.token:
@@ -77,17 +147,18 @@ class ResonateClient:
 
     # -- promises and tasks ----------------------------------------------------
 
-    def promise_get(self, promise_id: str) -> dict[str, Any] | None:
+    def promise_get(self, promise_id: str) -> PromiseRecord | None:
         """The promise record, or ``None`` if the server does not know it."""
         try:
-            return dict(self.request("promise.get", {"id": promise_id})["promise"])
+            record: PromiseRecord = self.request("promise.get", {"id": promise_id})["promise"]
+            return record
         except ProtocolError as exc:
             if exc.status == 404:
                 return None
             raise
 
-    def promise_settle(self, promise_id: str, state: str, value: dict[str, Any]
-                       ) -> dict[str, Any] | None:
+    def promise_settle(self, promise_id: str, state: str, value: Payload
+                       ) -> PromiseRecord | None:
         """``promise.settle`` to ``state`` (``resolved``, ``rejected`` or
         ``rejected_canceled``) with ``value`` (``{"headers"?, "data"?}``); the record the
         server answers (an already settled promise comes back unchanged, as Resonate's
@@ -99,7 +170,8 @@ class ResonateClient:
             if exc.status == 404:
                 return None
             raise
-        return dict(data["promise"])
+        record: PromiseRecord = data["promise"]
+        return record
 
     def promise_search(
         self,
@@ -107,12 +179,12 @@ class ResonateClient:
         tags: dict[str, str] | None = None,
         page_size: int = 1000,
         max_items: int | None = None,
-    ) -> Iterator[dict[str, Any]]:
+    ) -> Iterator[PromiseRecord]:
         """Every promise matching ``state`` and ``tags``, following cursors."""
         cursor: str | None = None
         seen = 0
         while True:
-            data: dict[str, Any] = {"limit": page_size}
+            data: _Search = {"limit": page_size}
             if state is not None:
                 data["state"] = state
             if tags:
@@ -129,12 +201,12 @@ class ResonateClient:
             if not cursor:
                 return
 
-    def task_search(self, state: str | None = None, page_size: int = 1000) -> list[dict[str, Any]]:
+    def task_search(self, state: str | None = None, page_size: int = 1000) -> list[TaskRecord]:
         """Every task (optionally in ``state``), following cursors."""
-        out: list[dict[str, Any]] = []
+        out: list[TaskRecord] = []
         cursor: str | None = None
         while True:
-            data: dict[str, Any] = {"limit": page_size}
+            data: _Search = {"limit": page_size}
             if state is not None:
                 data["state"] = state
             if cursor is not None:
@@ -154,7 +226,7 @@ class ResonateClient:
             return False
         return status == 200
 
-    def info(self) -> dict[str, Any] | None:
+    def info(self) -> ServerInfo | None:
         """Our embedded server's ``GET /rpcdemo/info``; ``None`` on any other server."""
         try:
             status, raw = self._http("GET", "/rpcdemo/info")
@@ -166,7 +238,7 @@ class ResonateClient:
             obj = json.loads(raw)
         except ValueError:
             return None
-        return obj if isinstance(obj, dict) else None
+        return cast("ServerInfo", obj) if isinstance(obj, dict) else None
 
 
 class WriteClient(Protocol):
@@ -175,8 +247,8 @@ class WriteClient(Protocol):
 
     url: str
 
-    def promise_settle(self, promise_id: str, state: str, value: dict[str, Any]
-                       ) -> dict[str, Any] | None: ...
+    def promise_settle(self, promise_id: str, state: str, value: Payload
+                       ) -> PromiseRecord | None: ...
 
 
 class ReadClient(Protocol):
@@ -188,16 +260,16 @@ class ReadClient(Protocol):
 
     url: str
 
-    def promise_get(self, promise_id: str) -> dict[str, Any] | None: ...
+    def promise_get(self, promise_id: str) -> PromiseRecord | None: ...
 
     def promise_search(
         self, state: str | None = None, tags: dict[str, str] | None = None,
         page_size: int = 1000, max_items: int | None = None,
-    ) -> Iterator[dict[str, Any]]: ...
+    ) -> Iterator[PromiseRecord]: ...
 
     def task_search(self, state: str | None = None, page_size: int = 1000
-                    ) -> list[dict[str, Any]]: ...
+                    ) -> list[TaskRecord]: ...
 
     def healthy(self) -> bool: ...
 
-    def info(self) -> dict[str, Any] | None: ...
+    def info(self) -> ServerInfo | None: ...

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
@@ -36,7 +37,7 @@ class LinkStatus:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, obj: dict[str, Any]) -> LinkStatus:
+    def from_dict(cls, obj: Mapping[str, Any]) -> LinkStatus:
         state = str(obj["state"])
         if state not in LINK_STATES:
             raise ValueError(f"unknown link state {state!r}")

@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Mapping
 from concurrent.futures import Future
 from typing import Any
 from urllib.parse import urlsplit
@@ -31,6 +31,7 @@ from resonate_rpc_cli.clients import jsonline
 from resonate_rpc_cli.contracts.errors import RpcdemoError, UsageError
 from resonate_rpc_cli.links.proxy import Link
 from resonate_rpc_cli.links.rules import check_delay, check_seconds, resolve_target
+from resonate_rpc_cli.links.status import LinkStatus
 
 START_TIMEOUT_S = 5.0
 
@@ -124,25 +125,25 @@ class Switchboard:
 
     # -- control requests (on the loop) ----------------------------------------------
 
-    def request(self, op: str, args: dict[str, Any]) -> dict[str, Any]:
+    def request(self, op: str, args: Mapping[str, Any]) -> jsonline.Reply:
         """The answer envelope to one ``links.<op>`` request (from any thread)."""
         try:
-            return jsonline.ok(self._call(self._apply(op, args)))
+            return jsonline.ok([s.to_dict() for s in self._call(self._apply(op, args))])
         except RpcdemoError as exc:
             return jsonline.refusal(exc)
         except (TypeError, ValueError) as exc:
             return jsonline.refusal(UsageError(f"bad request: {exc}"))
 
-    async def _apply(self, op: str, args: dict[str, Any]) -> list[dict[str, Any]]:
+    async def _apply(self, op: str, args: Mapping[str, Any]) -> list[LinkStatus]:
         return self.apply(op, args)
 
-    def apply(self, op: str, args: dict[str, Any]) -> list[dict[str, Any]]:
+    def apply(self, op: str, args: Mapping[str, Any]) -> list[LinkStatus]:
         """Carry out one request; the statuses of the links it touched (all for status).
 
         Raises :class:`UsageError` for an unknown op, target or bad value.
         """
         if op == "status":
-            return [link.status().to_dict() for link in self.links.values()]
+            return [link.status() for link in self.links.values()]
         chosen = self._chosen(op, args.get("target"))
         if op == "partition":
             for_s = check_seconds("--for", args.get("for_s"))
@@ -160,7 +161,7 @@ class Switchboard:
                 link.heal()
         else:
             raise UsageError(f"unknown links op {op!r}")
-        return [link.status().to_dict() for link in chosen]
+        return [link.status() for link in chosen]
 
     def _chosen(self, op: str, target: Any) -> list[Link]:
         """The links ``target`` names (every link for a bare ``heal``)."""

@@ -2,23 +2,32 @@
 
 from __future__ import annotations
 
-import time
 from datetime import datetime
-from typing import Any
+
+from resonate_rpc_cli.supervisor.events import AllReady, Event, NodeReport, StoppedAll
 
 
-def describe(event: dict[str, Any]) -> str:
-    """``HH:MM:SS <node> <kind> pid <pid> id <node id[:8]>: <detail>`` (parts only when known).
+def line(ts: float, node: str, kind: str, *, pid: int | None = None,
+         node_id: str | None = None, detail: str = "") -> str:
+    """``HH:MM:SS <node> <kind> pid <pid> id <node id[:8]>: <detail>`` (parts only when known)."""
+    pid_part = f" pid {pid}" if pid else ""
+    id_part = f" id {node_id[:8]}" if node_id else ""
+    detail_part = f": {detail}" if detail else ""
+    return f"{_stamp(ts)} {node} {kind}{pid_part}{id_part}{detail_part}"
 
-    Two kinds of ``rpcdemo node`` have their own line: ``all_ready`` and ``stopped_all``.
-    """
-    stamp = datetime.fromtimestamp(float(event.get("ts", time.time()))).strftime("%H:%M:%S")
-    if event["kind"] == "all_ready":
-        return (f"{stamp} ready: {event['count']} node(s) of {event['group']} on "
-                f"{event['server']} (home {event['home']}); Ctrl-C stops them")
-    if event["kind"] == "stopped_all":
-        return f"{stamp} all nodes stopped"
-    pid = f" pid {event['pid']}" if event.get("pid") else ""
-    node_id = f" id {event['node_id'][:8]}" if event.get("node_id") else ""
-    detail = f": {event['detail']}" if event.get("detail") else ""
-    return f"{stamp} {event['node']} {event['kind']}{pid}{node_id}{detail}"
+
+def describe(event: NodeReport) -> str:
+    """One supervisor event as :func:`line`; ``rpcdemo node``'s ``all_ready`` and
+    ``stopped_all`` have their own lines."""
+    if isinstance(event, AllReady):
+        return (f"{_stamp(event.ts)} ready: {event.count} node(s) of {event.group} on "
+                f"{event.server} (home {event.home}); Ctrl-C stops them")
+    if isinstance(event, StoppedAll):
+        return f"{_stamp(event.ts)} all nodes stopped"
+    assert isinstance(event, Event)
+    return line(event.ts, event.node, str(event.kind), pid=event.pid, node_id=event.node_id,
+                detail=event.detail)
+
+
+def _stamp(ts: float) -> str:
+    return datetime.fromtimestamp(ts).strftime("%H:%M:%S")

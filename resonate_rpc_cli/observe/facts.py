@@ -16,7 +16,7 @@ from typing import Any
 
 from resonate_rpc_cli.contracts import tags as tag
 from resonate_rpc_cli.contracts.payload import decode_payload
-from resonate_rpc_cli.supervisor.rows import NodeRow
+from resonate_rpc_cli.supervisor.rows import FaultRow, NodeRow
 
 #: Node states with a process expected to be doing work.
 WORKING_STATES = frozenset({"starting", "ready"})
@@ -134,19 +134,18 @@ class Fault:
     left_s: float
 
     @classmethod
-    def from_row(cls, row: Mapping[str, Any]) -> Fault:
-        return cls(str(row["kind"]), str(row.get("holder", "?")), _int(row.get("holder_pid")),
-                   bool(row.get("holder_alive", True)), float(row.get("left_s", 0.0)))
+    def from_row(cls, row: FaultRow) -> Fault:
+        return cls(row.kind, row.holder, row.holder_pid, row.holder_alive, row.left_s)
 
     def who(self) -> str:
         return self.holder if self.holder_pid is None else f"{self.holder} (pid {self.holder_pid})"
 
 
-def fault_facts(rows: Sequence[Mapping[str, Any]]) -> dict[str, Fault]:
+def fault_facts(rows: Sequence[FaultRow]) -> dict[str, Fault]:
     """Node name → the fault in force on it (the first, when several), from status rows."""
     out: dict[str, Fault] = {}
     for row in rows:
-        out.setdefault(str(row["node"]), Fault.from_row(row))
+        out.setdefault(row.node, Fault.from_row(row))
     return out
 
 

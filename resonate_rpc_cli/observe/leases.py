@@ -32,7 +32,7 @@ from resonate_rpc_cli.observe.facts import (
     node_names_by_id,
 )
 from resonate_rpc_cli.observe.snapshot import PromiseSource
-from resonate_rpc_cli.supervisor.rows import NodeRow
+from resonate_rpc_cli.supervisor.rows import FaultRow, NodeRow
 from resonate_rpc_cli.supervisor.topology_config import TopologyConfig
 
 LIVE_TASK_STATES = ("acquired", "pending", "suspended")
@@ -136,7 +136,7 @@ def assess(
     leases: Mapping[str, Lease] | None, notice: str | None,
     pending: Sequence[Mapping[str, Any]], nodes: Sequence[NodeRow], config: TopologyConfig, *,
     now_ms: int | None = None, links: Sequence[LinkStatus] | None = None,
-    faults: Sequence[Mapping[str, Any]] = (),
+    faults: Sequence[FaultRow] = (),
 ) -> LeaseReport:
     """The lease rows and flags for the pending promise records ``pending``, given the
     leases and notice :func:`fetch_leases` answered (``faults``: the supervisor's fault
@@ -157,7 +157,7 @@ def assess(
 def lease_report(
     source: PromiseSource, pending: Sequence[Mapping[str, Any]],
     nodes: Sequence[NodeRow], config: TopologyConfig, *, now_ms: int | None = None,
-    links: Sequence[LinkStatus] | None = None, faults: Sequence[Mapping[str, Any]] = (),
+    links: Sequence[LinkStatus] | None = None, faults: Sequence[FaultRow] = (),
 ) -> LeaseReport:
     """:func:`assess` over the leases fetched now."""
     leases, notice = fetch_leases(source)

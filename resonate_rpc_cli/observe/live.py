@@ -11,11 +11,11 @@ little.
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import psutil
 
@@ -25,13 +25,16 @@ from resonate_rpc_cli.contracts.flows import FLOWS
 from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.links.client import LinkClient
 from resonate_rpc_cli.links.status import LinkStatus
-from resonate_rpc_cli.observe.events import describe
+from resonate_rpc_cli.observe import actions
+from resonate_rpc_cli.observe.actions import Outcome
+from resonate_rpc_cli.observe.events import describe, line
 from resonate_rpc_cli.observe.facts import node_names_by_id
+from resonate_rpc_cli.observe.keys import Controls, Request, Row, rows_of
 from resonate_rpc_cli.observe.leases import Holders, TaskRow
 from resonate_rpc_cli.observe.picture import NodeLine, node_lines, read_work
 from resonate_rpc_cli.observe.snapshot import PromiseRow, PromiseSource, tree_rows
 from resonate_rpc_cli.supervisor.client import SupervisorClient, TopologyStatus
-from resonate_rpc_cli.supervisor.rows import NodeRow
+from resonate_rpc_cli.supervisor.rows import FaultRow, NodeRow
 from resonate_rpc_cli.supervisor.topology_config import TopologyConfig
 
 TREE_ROWS = 30
@@ -56,6 +59,12 @@ class Every:
 def supervisor_status(home: Home, since: int) -> TopologyStatus:
     """The supervisor's status with the events after ``since``."""
     return SupervisorClient(home).status(since=since)
+
+
+def in_thread(work: Callable[[], None]) -> None:
+    """Run ``work`` on a daemon thread (an action must not stop the view from drawing, and
+    one still under way must not hold up the exit)."""
+    threading.Thread(target=work, name="rpcdemo-action", daemon=True).start()
 
 
 @dataclass
@@ -90,10 +99,16 @@ class LiveModel:
     #: every node's link, polled with the nodes (None: the topology runs without links)
     links: list[LinkStatus] | None = None
     #: faults in force (the supervisor's fault leases), polled with the nodes
-    faults: list[dict[str, Any]] = field(default_factory=list)
+    faults: list[FaultRow] = field(default_factory=list)
+    #: the selection, prompt and help of the keys, and the actions under way
+    controls: Controls = field(default_factory=Controls)
+    perform: Callable[[Home, str, str, str | None], Outcome] = actions.perform
+    launch: Callable[[Callable[[], None]], None] = in_thread
+    _finished: deque[tuple[Request, Outcome]] = field(default_factory=deque)
 
     def refresh(self) -> None:
         """Poll whatever is due. Raises :class:`NotRunningError` once the supervisor is gone."""
+        self._collect()
         now = self.clock()
         if self.node_every.due(now):
             self._poll_nodes()
@@ -114,7 +129,7 @@ class LiveModel:
             self.links = LinkClient(self.home, timeout_s=1.0).status_or_none()
         for event in status.events:
             self.last_seq = max(self.last_seq, event.seq)
-            self.feed.append(describe(event.to_dict()))
+            self.feed.append(describe(event))
         self._sample_usage()
 
     def _sample_usage(self) -> None:
@@ -145,7 +160,8 @@ class LiveModel:
             pending, holders = [], Holders({}, node_names_by_id(self.nodes))
         self.held = holders.held_by()
         for rec in pending:
-            origin = (rec.get("tags") or {}).get(tag.ORIGIN)
+            # a promise made outside any flow (a person's approval) is a root of its own
+            origin = (rec.get("tags") or {}).get(tag.ORIGIN) or rec.get("id")
             if origin and origin not in self.pinned and origin not in self.recent:
                 self.recent.append(origin)
         trees = {}
@@ -167,10 +183,45 @@ class LiveModel:
             return
         if top.state != "pending" and self.settled.get(root) == "pending":
             value = f" = {top.value}" if top.value is not None else ""
-            self.feed.append(describe({"ts": time.time(), "node": root, "kind": "flow",
-                                       "detail": f"{top.state}{value}"}))
+            self.feed.append(line(time.time(), root, "flow", detail=f"{top.state}{value}"))
         self.settled[root] = top.state
 
     def nodes_with_tasks(self) -> list[NodeLine]:
         """The node rows with the task(s) each holds, as of the last promise poll."""
         return node_lines(self.nodes, self.held, self.links, all_tasks=True)
+
+    def roots(self) -> list[str]:
+        """The flows' roots the view shows, in order: the seed's, then recent ones."""
+        return [*self.pinned, *(r for r in self.recent if r not in self.pinned)]
+
+    def rows(self) -> list[Row]:
+        """The rows a key can act on, in screen order (``observe/keys.py``)."""
+        return rows_of(self.nodes_with_tasks(), self.trees, self.roots())
+
+    def press(self, key: str) -> None:
+        """Handle one key; an action it asks for starts at once, off this thread, and its
+        outcome shows (and everything is polled again) at the next :meth:`refresh`."""
+        request = self.controls.press(key, self.rows())
+        if request is None:
+            return
+        self.controls.running.append(request)
+
+        def work() -> None:
+            name, target = request.action.name, request.target.id
+            try:
+                outcome = self.perform(self.home, name, target, request.value)
+            except Exception as exc:  # a bug must not kill the view's thread unseen
+                outcome = actions.Refused(name, target, f"{type(exc).__name__}: {exc}")
+            self._finished.append((request, outcome))
+
+        self.launch(work)
+
+    def _collect(self) -> None:
+        """Take in the outcomes of finished actions; poll everything at once after one."""
+        while self._finished:
+            request, outcome = self._finished.popleft()
+            with contextlib.suppress(ValueError):
+                self.controls.running.remove(request)
+            self.controls.last = outcome
+            for every in (self.node_every, self.promise_every, self.count_every):
+                every.last = float("-inf")

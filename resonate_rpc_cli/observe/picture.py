@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from resonate_rpc_cli.clients.protocol import ServerUnreachable
+from resonate_rpc_cli.clients.protocol import PromiseRecord, ServerInfo, ServerUnreachable
 from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.links.client import LinkClient
 from resonate_rpc_cli.links.status import LinkStatus
@@ -28,7 +28,7 @@ from resonate_rpc_cli.observe.leases import Holders, TaskRow, assess, fetch_leas
 from resonate_rpc_cli.observe.snapshot import MAX_PENDING, PromiseRow, PromiseSource
 from resonate_rpc_cli.supervisor.client import SupervisorClient, TopologyStatus
 from resonate_rpc_cli.supervisor.events import Event
-from resonate_rpc_cli.supervisor.rows import NodeRow
+from resonate_rpc_cli.supervisor.rows import FaultRow, NodeRow
 from resonate_rpc_cli.supervisor.topology_config import TopologyConfig
 
 
@@ -48,7 +48,7 @@ class ServerSummary:
 
     @classmethod
     def read(cls, config: TopologyConfig, source: PromiseSource,
-             info: Mapping[str, Any] | None) -> ServerSummary:
+             info: ServerInfo | None) -> ServerSummary:
         """Ask the server if it is healthy; ``info`` is :meth:`PromiseSource.info`'s answer."""
         healthy = source.client.healthy()
         extra = info or {}
@@ -95,7 +95,7 @@ class Work:
     """The server's side of the picture."""
 
     #: the pending promise records as the server sent them (for the views' trees)
-    records: list[dict[str, Any]]
+    records: list[PromiseRecord]
     pending: list[PendingRow]
     holders: Holders
     tasks: list[TaskRow]
@@ -104,7 +104,7 @@ class Work:
 
 
 def read_work(source: PromiseSource, nodes: Sequence[NodeRow], config: TopologyConfig, *,
-              links: Sequence[LinkStatus] | None, faults: Sequence[Mapping[str, Any]] = (),
+              links: Sequence[LinkStatus] | None, faults: Sequence[FaultRow] = (),
               pending_limit: int = MAX_PENDING) -> Work:
     """Leases (once: they give the holders too), pending promises, and the doctor's flags
     (``faults``: the supervisor's fault rows, so an abandoned fault is named as the cause).
@@ -154,7 +154,7 @@ class Picture:
     #: None when the topology runs without links
     links: list[LinkStatus] | None = None
     #: faults in force, held as leases by the supervisor (its rows, as it sent them)
-    faults: list[dict[str, Any]] = field(default_factory=list)
+    faults: list[FaultRow] = field(default_factory=list)
     supervisor_pid: int = 0
     home: str = ""
     #: the supervisor's latest events
@@ -179,7 +179,7 @@ class Picture:
             "tasks": [t.to_dict() for t in self.tasks],
             "links": None if self.links is None else [link.to_dict() for link in self.links],
             # faults in force, held as leases: kind, node, holder, deadline, left_s
-            "faults": self.faults,
+            "faults": [f.to_dict() for f in self.faults],
             "events": [e.to_dict() for e in self.events],
             "app": self.app,
         }

@@ -25,7 +25,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from resonate_rpc_cli.backends import read_client, write_client
-from resonate_rpc_cli.clients.protocol import ProtocolError, ServerUnreachable
+from resonate_rpc_cli.clients.protocol import (
+    Payload,
+    PromiseRecord,
+    ProtocolError,
+    ServerUnreachable,
+)
 from resonate_rpc_cli.contracts.errors import NotRunningError, RpcdemoError, UsageError
 from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.contracts.ids import ORIGIN_SEP, promise_id_problem, root_id_problem
@@ -54,7 +59,7 @@ class PromiseView:
     timeout_ms: int | None
 
     @classmethod
-    def from_record(cls, rec: dict[str, Any]) -> PromiseView:
+    def from_record(cls, rec: PromiseRecord) -> PromiseView:
         tags = rec.get("tags") or {}
         state = str(rec.get("state", "?")).lower()
         return cls(
@@ -111,7 +116,7 @@ def parse_value(text: str | None) -> tuple[bool, Any]:
                          ) from None
 
 
-def encode_value(value: Any) -> dict[str, Any]:
+def encode_value(value: Any) -> Payload:
     """``{"data": base64(json)}`` as the SDKs write a value (``{}`` for null)."""
     if value is None:
         return {}
@@ -204,7 +209,7 @@ def _tree(source: PromiseSource, root: str) -> dict[str, str]:
     return {str(r["id"]): str(r.get("state", "?")).lower() for r in records}
 
 
-def _get(url: str, promise_id: str) -> dict[str, Any]:
+def _get(url: str, promise_id: str) -> PromiseRecord:
     try:
         rec = read_client(url).promise_get(promise_id)
     except ServerUnreachable as exc:
@@ -216,7 +221,7 @@ def _get(url: str, promise_id: str) -> dict[str, Any]:
     return rec
 
 
-def _settle(url: str, promise_id: str, state: str, value: dict[str, Any]
+def _settle(url: str, promise_id: str, state: str, value: Payload
             ) -> PromiseView | None:
     """The promise after the settle; ``None`` if the server does not hold it (any more)."""
     try:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from resonate_rpc_cli.backends import read_client
-from resonate_rpc_cli.clients.protocol import ProtocolError
+from resonate_rpc_cli.clients.protocol import PromiseRecord, ProtocolError, ServerInfo
 from resonate_rpc_cli.contracts import tags as tag
 from resonate_rpc_cli.contracts.payload import decode_payload
 
@@ -41,7 +41,7 @@ class PromiseRow:
     holder: str | None = None  # node name holding its task
 
     @classmethod
-    def from_record(cls, rec: dict[str, Any], holder: str | None = None) -> PromiseRow:
+    def from_record(cls, rec: PromiseRecord, holder: str | None = None) -> PromiseRow:
         tags = rec.get("tags") or {}
         param = decode_payload(rec.get("param"))
         func = param.get("func") if isinstance(param, dict) else None
@@ -84,7 +84,7 @@ class PromiseSource:
         self.notice = f"the server does not offer {what} ({exc}); promise views are off"
 
     def search(self, state: str | None = None, tags: dict[str, str] | None = None,
-               limit: int = MAX_PENDING) -> list[dict[str, Any]]:
+               limit: int = MAX_PENDING) -> list[PromiseRecord]:
         """Up to ``limit`` promise records; empty (with :attr:`notice`) if unsupported."""
         if not self.search_supported:
             return []
@@ -102,14 +102,14 @@ class PromiseSource:
             self.extras = self.client.info() is not None
         return self.extras
 
-    def info(self) -> dict[str, Any] | None:
+    def info(self) -> ServerInfo | None:
         """Our server's ``/rpcdemo/info`` (``None`` elsewhere); remembers which it is."""
         info = self.client.info()
         self.extras = info is not None
         return info
 
     def counts(self, limit: int = MAX_COUNTED,
-               info: dict[str, Any] | None = None) -> dict[str, int]:
+               info: ServerInfo | None = None) -> dict[str, int]:
         """Promises per state: from our server's info (``info`` when already fetched) in
         one request, else by searching (each count then capped at ``limit``)."""
         if info is not None or self.counts_are_cheap():

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from resonate_rpc_cli.clients.protocol import ServerUnreachable
+from resonate_rpc_cli.clients.protocol import PromiseRecord, ServerUnreachable
 from resonate_rpc_cli.contracts import tags as tag
 from resonate_rpc_cli.contracts.errors import NotRunningError, UsageError
 from resonate_rpc_cli.contracts.home import Home
@@ -127,7 +127,7 @@ def flow_steps(home: Home, root: str) -> FlowSteps:
     return FlowSteps(root, url, steps, notices)
 
 
-def tree_records(source: PromiseSource, root: str) -> list[dict[str, Any]]:
+def tree_records(source: PromiseSource, root: str) -> list[PromiseRecord]:
     """Every promise record of ``root``'s tree (UsageError if the server does not hold it)."""
     records = {str(r["id"]): r for r in source.search(tags={tag.ORIGIN: root}, limit=MAX_TREE)}
     if root not in records:

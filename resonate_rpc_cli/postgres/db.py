@@ -18,7 +18,7 @@ import contextlib
 import itertools
 import json
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 import psycopg
@@ -127,7 +127,7 @@ def schema_answers(url: str, timeout_s: float = 1.0) -> bool:
     return bool(row and row[0])
 
 
-def rpc(db: Rows, kind: str, data: dict[str, Any], tag: str) -> dict[str, Any]:
+def rpc(db: Rows, kind: str, data: Mapping[str, object], tag: str) -> dict[str, Any]:
     """Send one ``kind`` request through ``resonate.resonate_rpc``; its reply envelope
     (``{}`` when there is none). ``tag`` names the caller in the ``corrId``."""
     request = json.dumps({

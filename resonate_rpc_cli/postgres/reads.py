@@ -22,7 +22,13 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from resonate_rpc_cli.clients.protocol import ProtocolError, ServerUnreachable
+from resonate_rpc_cli.clients.protocol import (
+    PromiseRecord,
+    ProtocolError,
+    ServerInfo,
+    ServerUnreachable,
+    TaskRecord,
+)
 from resonate_rpc_cli.contracts import tags as tag
 from resonate_rpc_cli.postgres.db import Db, Rows
 from resonate_rpc_cli.postgres.urls import describe
@@ -33,7 +39,7 @@ PROMISE_COLUMNS = ("id, state, param_headers, param_data, value_headers, value_d
 STATES = ("pending", "resolved", "rejected", "rejected_canceled", "rejected_timedout")
 
 
-def promise_record(row: tuple[Any, ...]) -> dict[str, Any]:
+def promise_record(row: tuple[Any, ...]) -> PromiseRecord:
     """One ``resonate.promises`` row (in :data:`PROMISE_COLUMNS` order) as a PromiseRecord."""
     (pid, state, p_headers, p_data, v_headers, v_data, tags, timeout_at, created_at,
      settled_at) = row
@@ -46,11 +52,11 @@ def promise_record(row: tuple[Any, ...]) -> dict[str, Any]:
     }
 
 
-def task_record(row: tuple[Any, ...]) -> dict[str, Any]:
+def task_record(row: tuple[Any, ...]) -> TaskRecord:
     """One ``resonate.tasks`` row (id, state, version, ttl, pid) as the protocol's task;
     ``ttl``/``pid`` only while it is leased."""
     tid, state, version, ttl, pid = row
-    rec: dict[str, Any] = {"id": tid, "state": state, "version": version}
+    rec: TaskRecord = {"id": tid, "state": state, "version": version}
     if pid is not None:
         rec["pid"] = pid
     if ttl is not None:
@@ -96,7 +102,7 @@ class PgReader:
         self.timeout_s = timeout_s
         self.db: Rows = db if db is not None else Db(url, timeout_s, read_only=True)
 
-    def promise_get(self, promise_id: str) -> dict[str, Any] | None:
+    def promise_get(self, promise_id: str) -> PromiseRecord | None:
         """The promise record, or ``None`` if the database does not hold it."""
         rows = self.db.rows(f"SELECT {PROMISE_COLUMNS} FROM resonate.promises WHERE id = %s",
                             (promise_id,))
@@ -105,7 +111,7 @@ class PgReader:
     def promise_search(
         self, state: str | None = None, tags: dict[str, str] | None = None,
         page_size: int = 1000, max_items: int | None = None,
-    ) -> Iterator[dict[str, Any]]:
+    ) -> Iterator[PromiseRecord]:
         """Every promise matching ``state`` and ``tags`` (up to ``max_items``), by id."""
         cursor: str | None = None
         seen = 0
@@ -121,7 +127,7 @@ class PgReader:
             cursor = str(rows[-1][0])
 
     def task_search(self, state: str | None = None, page_size: int = 1000
-                    ) -> list[dict[str, Any]]:
+                    ) -> list[TaskRecord]:
         """Every task (optionally in ``state``), by id."""
         sql = "SELECT id, state, version, ttl, pid FROM resonate.tasks"
         params: list[Any] = []
@@ -143,7 +149,7 @@ class PgReader:
         except (ServerUnreachable, ProtocolError):
             return False
 
-    def info(self) -> dict[str, Any] | None:
+    def info(self) -> ServerInfo | None:
         """What ``status`` shows about the server: kind, durability, where, counts.
 
         ``None`` when the database cannot be read (the views then say so).

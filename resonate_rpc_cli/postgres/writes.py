@@ -11,9 +11,7 @@ promise comes back unchanged. The role must be allowed to run
 
 from __future__ import annotations
 
-from typing import Any
-
-from resonate_rpc_cli.clients.protocol import ProtocolError
+from resonate_rpc_cli.clients.protocol import Payload, PromiseRecord, ProtocolError
 from resonate_rpc_cli.postgres.db import Db, Rows, rpc
 
 
@@ -24,8 +22,8 @@ class PgWriter:
         self.url = url
         self.db: Rows = db if db is not None else Db(url, timeout_s)
 
-    def promise_settle(self, promise_id: str, state: str, value: dict[str, Any]
-                       ) -> dict[str, Any] | None:
+    def promise_settle(self, promise_id: str, state: str, value: Payload
+                       ) -> PromiseRecord | None:
         """The settled (or already settled) record; ``None`` if the database does not hold
         the promise; ProtocolError for any other error status."""
         reply = rpc(self.db, "promise.settle",
@@ -39,4 +37,5 @@ class PgWriter:
                 data.get("promise"), dict):
             raise ProtocolError(int(status) if isinstance(status, int) else 500,
                                 f"promise.settle answered {data!r}")
-        return dict(data["promise"])
+        record: PromiseRecord = data["promise"]
+        return record

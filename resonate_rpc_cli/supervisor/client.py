@@ -18,13 +18,20 @@ otherwise.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from resonate_rpc_cli.clients import jsonline
 from resonate_rpc_cli.contracts.errors import RpcdemoError
 from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.supervisor.events import Event
-from resonate_rpc_cli.supervisor.rows import NodeRow, Signalled
+from resonate_rpc_cli.supervisor.rows import (
+    FaultRow,
+    Healed,
+    NodeRow,
+    Signalled,
+    Started,
+    StatusDoc,
+)
 from resonate_rpc_cli.supervisor.topology_config import TopologyConfig
 
 #: How long to wait for an answer beyond the time the supervisor itself waits.
@@ -45,10 +52,12 @@ class TopologyStatus:
     events: list[Event]
     #: every valid kill/respawn target (groups, then node names); "targets" on the wire
     kill_targets: list[str]
-    raw: dict[str, Any] = field(repr=False, compare=False)
+    raw: StatusDoc = field(repr=False, compare=False)
+    #: the faults in force, each with its holder and time left (``fault_leases.py``)
+    faults: list[FaultRow] = field(default_factory=list)
 
     @classmethod
-    def from_dict(cls, doc: dict[str, Any]) -> TopologyStatus:
+    def from_dict(cls, doc: StatusDoc) -> TopologyStatus:
         return cls(
             supervisor_pid=int(doc["supervisor_pid"]),
             config=TopologyConfig.from_json(str(doc["config"])),
@@ -56,26 +65,15 @@ class TopologyStatus:
             all_ready=bool(doc["all_ready"]), shutting_down=bool(doc["shutting_down"]),
             events=[Event.from_dict(e) for e in doc.get("events", [])],
             kill_targets=list(doc.get("targets", [])), raw=doc,
+            faults=[FaultRow.from_dict(f) for f in doc.get("faults", [])],
         )
 
-    def fault_rows(self) -> list[dict[str, Any]]:
+    def fault_rows(self) -> list[FaultRow]:
         """The faults in force, each with its holder and time left (``fault_leases.py``)."""
-        return list(self.raw.get("faults", []))
+        return list(self.faults)
 
     def in_group(self, group: str) -> list[NodeRow]:
         return [n for n in self.nodes if n.group == group]
-
-
-@dataclass(frozen=True)
-class Started:
-    """A node incarnation the supervisor started on request, once it runs."""
-
-    name: str
-    pid: int
-    node_id: str | None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "pid": self.pid, "node_id": self.node_id}
 
 
 @dataclass(frozen=True)
@@ -107,10 +105,6 @@ class ScaleResult:
     nodes: list[NodeRow]
 
 
-def _started(rows: list[dict[str, Any]]) -> list[Started]:
-    return [Started(str(r["name"]), int(r["pid"]), r.get("node_id") or None) for r in rows]
-
-
 class SupervisorClient:
     """Requests to the supervisor of ``home``; cheap to construct, holds no connection."""
 
@@ -139,7 +133,7 @@ class SupervisorClient:
         doc = self._call("status", timeout_s=timeout_s, **args)
         if not isinstance(doc, dict):
             raise RpcdemoError(f"the supervisor under {self.home.root} sent no status")
-        return TopologyStatus.from_dict(doc)
+        return TopologyStatus.from_dict(cast("StatusDoc", doc))
 
     def kill(self, target: str, signal: str = "KILL", *, count: int | None = None,
              respawn: bool = False, respawn_after_s: float = 0.0, wait: bool = True,
@@ -155,14 +149,15 @@ class SupervisorClient:
                          respawn=respawn, respawn_after=respawn_after_s)
         return KillAnswer([Signalled.from_dict(k) for k in doc["killed"]],
                           list(doc.get("respawn_pending", [])),
-                          _started(doc.get("respawned", [])))
+                          [Started.from_dict(r) for r in doc.get("respawned", [])])
 
     def respawn(self, target: str, *, wait: bool = True,
                 wait_s: float = RESPAWN_WAIT_S) -> RespawnResult:
         """Start new incarnations of ``target``'s nodes that are down; with ``wait``,
         until they run (``running`` then holds their pids)."""
         doc = self._call("respawn", wait_s=wait_s if wait else 0.0, target=target)
-        return RespawnResult([str(n) for n in doc["respawned"]], _started(doc.get("running", [])))
+        return RespawnResult([str(n) for n in doc["respawned"]],
+                             [Started.from_dict(r) for r in doc.get("running", [])])
 
     def scale(self, group: str, count: int, *, wait: bool = True,
               wait_s: float = 30.0) -> ScaleResult:
@@ -185,13 +180,11 @@ class SupervisorClient:
         return bool(self._call("fault.release", timeout_s=5.0, id=lease_id)["released"])
 
     def heal(self, target: str | None = None,
-             kinds: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
+             kinds: tuple[str, ...] | None = None) -> list[Healed]:
         """Heal every fault in force on ``target`` (a node or a group; all for None) now
         (with ``kinds``: only faults of those kinds)."""
-        args: dict[str, Any] = {"target": target}
-        if kinds is not None:
-            args["kinds"] = list(kinds)
-        return list(self._call("heal", **args)["healed"])
+        doc = self._call("heal", target=target, kinds=None if kinds is None else list(kinds))
+        return [Healed.from_dict(h) for h in doc["healed"]]
 
     def down(self, *, timeout_s: float = 5.0) -> int:
         """Ask the supervisor to stop everything; its pid (it exits once all is stopped)."""

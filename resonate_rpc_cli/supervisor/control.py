@@ -15,6 +15,7 @@ import os
 import queue
 import socketserver
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
 ANSWER_TIMEOUT_S = 30.0
 
 
-def _future() -> Future[dict[str, Any]]:
+def _future() -> Future[jsonline.Reply]:
     """A new reply; concurrent.futures (and the logging it loads) is imported by the
     supervisor's side only, never by a CLI command that merely calls (issue 21)."""
     from concurrent.futures import Future  # noqa: PLC0415
@@ -43,11 +44,12 @@ class Request:
     """One control request waiting for the loop thread to answer it."""
 
     op: str
+    #: the request's JSON object as it came (without ``op``); the op parses it
     args: dict[str, Any]
-    reply: Future[dict[str, Any]] = field(default_factory=_future)
+    reply: Future[jsonline.Reply] = field(default_factory=_future)
 
 
-def _wait_s(args: dict[str, Any]) -> float:
+def _wait_s(args: Mapping[str, Any]) -> float:
     try:
         return max(0.0, float(args.get("wait_s", 0.0)))
     except (TypeError, ValueError):
@@ -96,7 +98,7 @@ class ControlServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     def start(self) -> None:
         self._thread.start()
 
-    def answer(self, op: str, args: dict[str, Any]) -> dict[str, Any]:
+    def answer(self, op: str, args: dict[str, Any]) -> jsonline.Reply:
         """The answer envelope to one request (on a handler thread)."""
         if op.startswith(jsonline.LINKS_PREFIX):
             if self.links is None:

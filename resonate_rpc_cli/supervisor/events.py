@@ -8,9 +8,9 @@ since N".
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypedDict
 
 
 class EventKind(StrEnum):
@@ -27,6 +27,18 @@ class EventKind(StrEnum):
     HEALED = "healed"  # a fault lease ended by the supervisor (deadline, holder gone, heal)
 
 
+class EventJson(TypedDict):
+    """An event's JSON (``status``'s events, ``rpcdemo node --json``'s lines)."""
+
+    seq: int
+    ts: float
+    kind: str
+    node: str
+    pid: int | None
+    node_id: str | None
+    detail: str
+
+
 @dataclass(frozen=True)
 class Event:
     seq: int
@@ -37,16 +49,46 @@ class Event:
     node_id: str | None = None
     detail: str = ""
 
-    def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "kind": str(self.kind)}
+    def to_dict(self) -> EventJson:
+        return {"seq": self.seq, "ts": self.ts, "kind": str(self.kind), "node": self.node,
+                "pid": self.pid, "node_id": self.node_id, "detail": self.detail}
 
     @classmethod
-    def from_dict(cls, obj: dict[str, Any]) -> Event:
+    def from_dict(cls, obj: EventJson) -> Event:
         return cls(
             seq=int(obj["seq"]), ts=float(obj["ts"]), kind=EventKind(obj["kind"]),
             node=str(obj["node"]), pid=obj.get("pid"), node_id=obj.get("node_id"),
             detail=str(obj.get("detail", "")),
         )
+
+
+@dataclass(frozen=True)
+class AllReady:
+    """``rpcdemo node``'s line once every node first is ready."""
+
+    ts: float
+    group: str
+    count: int
+    server: str
+    home: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": "all_ready", "ts": self.ts, "group": self.group, "count": self.count,
+                "server": self.server, "home": self.home}
+
+
+@dataclass(frozen=True)
+class StoppedAll:
+    """``rpcdemo node``'s last line."""
+
+    ts: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": "stopped_all", "ts": self.ts}
+
+
+#: What ``rpcdemo node`` reports: each supervisor event, then its own two lines.
+NodeReport = Event | AllReady | StoppedAll
 
 
 class EventFeed:

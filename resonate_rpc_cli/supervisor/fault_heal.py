@@ -10,7 +10,7 @@ one, heal the link) and one ``healed`` event.
 from __future__ import annotations
 
 import contextlib
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from resonate_rpc_cli.contracts.errors import RpcdemoError
 from resonate_rpc_cli.supervisor import operations
@@ -24,6 +24,7 @@ from resonate_rpc_cli.supervisor.fault_leases import (
     FaultLease,
     holder_alive,
 )
+from resonate_rpc_cli.supervisor.rows import Healed
 from resonate_rpc_cli.supervisor.states import NodeState
 
 if TYPE_CHECKING:
@@ -86,7 +87,7 @@ def heal_due(sup: Supervisor, book: FaultBook, alive: AliveCheck = holder_alive)
 
 
 def heal_now(sup: Supervisor, book: FaultBook, target: str | None,
-             kinds: frozenset[str] | None = None) -> list[dict[str, Any]]:
+             kinds: frozenset[str] | None = None) -> list[Healed]:
     """``rpcdemo heal [NODE]``: heal every lease on ``target`` (all for None) now; with
     ``kinds``, only the leases of those kinds (``net heal``: the link faults).
 
@@ -103,8 +104,7 @@ def heal_now(sup: Supervisor, book: FaultBook, target: str | None,
         did = heal_lease(sup, lease)
         with contextlib.suppress(KeyError):
             _emit_healed(sup, lease, f"{lease.kind} healed: {did} (rpcdemo heal)")
-        healed.append({"id": lease.id, "kind": lease.kind, "node": lease.node,
-                       "holder": lease.holder, "done": did})
+        healed.append(Healed(lease.id, lease.kind, lease.node, lease.holder, did))
     return healed
 
 

@@ -19,11 +19,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import psutil
 
 from resonate_rpc_cli.contracts.errors import UsageError
+from resonate_rpc_cli.supervisor.rows import FaultRow
 
 #: Fault kinds the supervisor knows how to heal (anything else is healed as "nothing to do").
 PROCESS_DOWN = frozenset({"kill", "term", "gateway", "server"})
@@ -71,13 +71,11 @@ class FaultLease:
     deadline_wall: float
     since_wall: float
 
-    def to_dict(self, now: float, alive: bool) -> dict[str, Any]:
+    def row(self, now: float, alive: bool) -> FaultRow:
         """The ``status`` row: who holds it and how long it has left."""
-        return {"id": self.id, "kind": self.kind, "node": self.node, "holder": self.holder,
-                "holder_pid": self.holder_pid, "holder_alive": alive,
-                "deadline": round(self.deadline_wall, 3),
-                "left_s": round(max(0.0, self.deadline - now), 3),
-                "since": round(self.since_wall, 3)}
+        return FaultRow(self.id, self.kind, self.node, self.holder, self.holder_pid, alive,
+                        round(self.deadline_wall, 3), round(max(0.0, self.deadline - now), 3),
+                        round(self.since_wall, 3))
 
 
 class FaultBook:
@@ -131,7 +129,7 @@ class FaultBook:
             self.leases.pop(lease.id, None)
         return out
 
-    def rows(self, now: float, alive: AliveCheck) -> list[dict[str, Any]]:
-        return [lease.to_dict(now, lease.holder_pid is None
+    def rows(self, now: float, alive: AliveCheck) -> list[FaultRow]:
+        return [lease.row(now, lease.holder_pid is None
                               or alive(lease.holder_pid, lease.holder_started))
                 for lease in self.leases.values()]

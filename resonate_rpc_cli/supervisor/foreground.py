@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
 
 from resonate_rpc_cli.contracts.errors import ExitStatus, UsageError
 from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.supervisor import updown
 from resonate_rpc_cli.supervisor.client import SupervisorClient
+from resonate_rpc_cli.supervisor.events import AllReady, NodeReport, StoppedAll
 from resonate_rpc_cli.supervisor.manager import Supervisor
 from resonate_rpc_cli.supervisor.runner import drive, supervising
 from resonate_rpc_cli.supervisor.topology_config import TopologyConfig
@@ -25,7 +25,7 @@ from resonate_rpc_cli.supervisor.topology_config import TopologyConfig
 TICK_S = 0.05
 
 
-def run_nodes(home: Home, config: TopologyConfig, emit: Callable[[dict[str, Any]], None],
+def run_nodes(home: Home, config: TopologyConfig, emit: Callable[[NodeReport], None],
               *, tick_s: float = TICK_S) -> int:
     """Run ``config``'s nodes (an external server, one group) until a stop signal.
 
@@ -49,17 +49,16 @@ def run_nodes(home: Home, config: TopologyConfig, emit: Callable[[dict[str, Any]
         nonlocal announced, seen, code
         for event in sup.feed.since(seen):
             seen = event.seq
-            emit(event.to_dict())
+            emit(event)
         if not announced and sup.all_ready():
             announced = True
-            emit({"kind": "all_ready", "ts": time.time(),
-                  "group": config.only[0] if config.only else "?", "count": len(sup.nodes),
-                  "server": config.server_url, "home": str(home.root)})
+            emit(AllReady(time.time(), config.only[0] if config.only else "?",
+                          len(sup.nodes), config.server_url, str(home.root)))
         if not sup.shutting_down and sup.nodes and len(sup.failed_nodes()) == len(sup.nodes):
             code = int(ExitStatus.NOT_RUNNING)
             sup.shutdown()
 
     with supervising(home, config) as run:
         drive(run.sup, run.stop, lambda _sup: time.sleep(tick_s), after_step)
-    emit({"kind": "stopped_all", "ts": time.time()})
+    emit(StoppedAll(time.time()))
     return code

@@ -4,27 +4,29 @@ effect its answer waits for: kill, respawn, scale.
 Each runs on the supervisor's loop thread between steps (the control socket
 queues them) and changes the node table: :func:`kill`, :func:`respawn` and
 :func:`scale` return what they did; :data:`OPERATIONS` maps a control op to
-the same change wrapped in an :class:`Outcome`: the JSON result, and the
-effect a waiting answer holds out for (``kill`` with ``respawn``: the new
-incarnations run, ``"respawned": [{"name", "pid", "node_id"}]``;
-``respawn``: likewise, ``"running"``; ``scale``: the group has exactly
-``count`` ready nodes and none retiring, ``"nodes"``: their rows). Every
-refusal is a :class:`~resonate_rpc_cli.contracts.errors.UsageError`.
+the same change wrapped in an :class:`Outcome`: the typed result (its
+``to_dict()`` is the JSON answer), and the effect a waiting answer holds
+out for (``kill`` with ``respawn``: the new incarnations run,
+``"respawned": [{"name", "pid", "node_id"}]``; ``respawn``: likewise,
+``"running"``; ``scale``: the group has exactly ``count`` ready nodes and
+none retiring, ``"nodes"``: their rows). Every refusal is a
+:class:`~resonate_rpc_cli.contracts.errors.UsageError`. A request's
+arguments are parsed once, by the op's entry in :data:`OPERATIONS`.
 """
 
 from __future__ import annotations
 
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Protocol
 
 from resonate_rpc_cli.contracts.errors import UsageError
 from resonate_rpc_cli.contracts.naming import GATEWAY, SERVER, NodeName
 from resonate_rpc_cli.supervisor.events import EventKind
 from resonate_rpc_cli.supervisor.manager import Supervisor
 from resonate_rpc_cli.supervisor.node import SIGNALS, Node
-from resonate_rpc_cli.supervisor.rows import NodeRow, Signalled
+from resonate_rpc_cli.supervisor.rows import NodeRow, Signalled, Started
 from resonate_rpc_cli.supervisor.states import (
     RESPAWNABLE,
     SIGNALLABLE,
@@ -33,8 +35,28 @@ from resonate_rpc_cli.supervisor.states import (
 )
 from resonate_rpc_cli.supervisor.topology_config import check_replicas
 
+
+class Answer(Protocol):
+    """An operation's typed result; ``to_dict()`` is its JSON on the control socket."""
+
+    def to_dict(self) -> Mapping[str, object]: ...
+
+
 #: Checks the supervisor for an operation's effect: the answer once it is there, else None.
-Effect = Callable[[Supervisor], dict[str, Any] | None]
+Effect = Callable[[Supervisor], Answer | None]
+
+
+@dataclass(frozen=True)
+class Joined:
+    """An operation's result with what its effect brought under ``key`` (the new
+    incarnations, the group's ready rows)."""
+
+    base: Answer
+    key: str
+    items: Sequence[Answer]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.base.to_dict(), self.key: [i.to_dict() for i in self.items]}
 
 
 def _never_late(sup: Supervisor, wait_s: float) -> str:
@@ -43,10 +65,10 @@ def _never_late(sup: Supervisor, wait_s: float) -> str:
 
 @dataclass(frozen=True)
 class Outcome:
-    """An operation's JSON result, the effect to wait for (None: nothing), and the message
+    """An operation's result, the effect to wait for (None: nothing), and the message
     when it does not come within ``wait_s`` seconds."""
 
-    result: dict[str, Any]
+    result: Answer
     effect: Effect | None = None
     late: Callable[[Supervisor, float], str] = _never_late
 
@@ -58,6 +80,20 @@ class KillResult:
     killed: list[Signalled] = field(default_factory=list)
     respawn_pending: list[str] = field(default_factory=list)
 
+    def to_dict(self) -> dict[str, Any]:
+        return {"killed": [k.to_dict() for k in self.killed],
+                "respawn_pending": self.respawn_pending}
+
+
+@dataclass(frozen=True)
+class Respawned:
+    """What :func:`respawn` started."""
+
+    names: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"respawned": self.names}
+
 
 @dataclass(frozen=True)
 class _Incarnations:
@@ -66,21 +102,21 @@ class _Incarnations:
     names: list[str]
     before: dict[str, int]
 
-    def fresh(self, sup: Supervisor) -> list[dict[str, Any]]:
+    def fresh(self, sup: Supervisor) -> list[Started]:
         nodes = [sup.nodes.get(name) for name in self.names]
-        return [{"name": n.label, "pid": n.pid, "node_id": n.node_id or None} for n in nodes
+        return [Started(n.label, n.pid, n.node_id or None) for n in nodes
                 if n is not None and n.incarnation > self.before.get(n.label, 0) and n.pid]
 
-    def outcome(self, doc: dict[str, Any], key: str) -> Outcome:
-        """``doc``, answered once every one of ``names`` runs anew (the list under ``key``)."""
-        def check(sup: Supervisor) -> dict[str, Any] | None:
+    def outcome(self, result: Answer, key: str) -> Outcome:
+        """``result``, answered once every one of ``names`` runs anew (the list under ``key``)."""
+        def check(sup: Supervisor) -> Answer | None:
             fresh = self.fresh(sup)
-            return {**doc, key: fresh} if len(fresh) == len(self.names) else None
+            return Joined(result, key, fresh) if len(fresh) == len(self.names) else None
 
-        return Outcome(doc, check if self.names else None, self.late)
+        return Outcome(result, check if self.names else None, self.late)
 
     def late(self, sup: Supervisor, wait_s: float) -> str:
-        done = {row["name"] for row in self.fresh(sup)}
+        done = {started.name for started in self.fresh(sup)}
         late = sorted(set(self.names) - done)
         return f"not respawned within {wait_s:g}s: {', '.join(late)}"
 
@@ -168,7 +204,7 @@ def kill(
     return result
 
 
-def _kill(sup: Supervisor, args: dict[str, Any]) -> Outcome:
+def _kill(sup: Supervisor, args: Mapping[str, Any]) -> Outcome:
     """``kill``; with ``respawn``, waits for the new incarnations (``"respawned"``)."""
     count = args.get("count")
     before = _incarnations(sup)
@@ -178,9 +214,7 @@ def _kill(sup: Supervisor, args: dict[str, Any]) -> Outcome:
         respawn=bool(args.get("respawn", False)),
         respawn_after_s=float(args.get("respawn_after", 0.0)),
     )
-    doc = {"killed": [k.to_dict() for k in result.killed],
-           "respawn_pending": result.respawn_pending}
-    return _Incarnations(result.respawn_pending, before).outcome(doc, "respawned")
+    return _Incarnations(result.respawn_pending, before).outcome(result, "respawned")
 
 
 def respawn(sup: Supervisor, target: str) -> list[str]:
@@ -201,11 +235,11 @@ def respawn(sup: Supervisor, target: str) -> list[str]:
     return [n.label for n in down]
 
 
-def _respawn(sup: Supervisor, args: dict[str, Any]) -> Outcome:
+def _respawn(sup: Supervisor, args: Mapping[str, Any]) -> Outcome:
     """``respawn``; waits for the new incarnations (``"running"``)."""
     before = _incarnations(sup)
     names = respawn(sup, str(args["target"]))
-    return _Incarnations(names, before).outcome({"respawned": names}, "running")
+    return _Incarnations(names, before).outcome(Respawned(names), "running")
 
 
 def _add_slots(sup: Supervisor, group: str, n: int) -> list[str]:
@@ -294,28 +328,28 @@ def scale(sup: Supervisor, group: str, count: int) -> Scaled:
     return Scaled(group, count, added, retiring, respawned)
 
 
-def _scale(sup: Supervisor, args: dict[str, Any]) -> Outcome:
+def _scale(sup: Supervisor, args: Mapping[str, Any]) -> Outcome:
     """``scale``; waits until the group has exactly ``count`` ready nodes (``"nodes"``)."""
     group, count = str(args["group"]), int(args["count"])
-    doc = scale(sup, group, count).to_dict()
+    scaled = scale(sup, group, count)
 
     def rows(s: Supervisor) -> list[NodeRow]:
         return [r for r in s.snapshot() if r.group == group]
 
-    def effect(s: Supervisor) -> dict[str, Any] | None:
+    def effect(s: Supervisor) -> Answer | None:
         nodes = rows(s)
         if len(nodes) != count or any(r.state != NodeState.READY for r in nodes):
             return None
-        return {**doc, "nodes": [r.to_dict() for r in nodes]}
+        return Joined(scaled, "nodes", nodes)
 
     def late(s: Supervisor, wait_s: float) -> str:
         seen = ", ".join(f"{r.name} {r.state}" for r in rows(s)) or "no nodes"
         return f"{group} did not reach {count} ready node(s) within {wait_s:g}s ({seen})"
 
-    return Outcome(doc, effect, late)
+    return Outcome(scaled, effect, late)
 
 
-#: The control ops that change the node table.
-OPERATIONS: dict[str, Callable[[Supervisor, dict[str, Any]], Outcome]] = {
+#: The control ops that change the node table, each parsing its request's arguments.
+OPERATIONS: dict[str, Callable[[Supervisor, Mapping[str, Any]], Outcome]] = {
     "kill": _kill, "respawn": _respawn, "scale": _scale,
 }

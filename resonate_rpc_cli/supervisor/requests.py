@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +25,7 @@ from resonate_rpc_cli.supervisor.fault_heal import heal_now
 from resonate_rpc_cli.supervisor.fault_leases import holder_alive, process_started
 from resonate_rpc_cli.supervisor.manager import Supervisor
 from resonate_rpc_cli.supervisor.operations import OPERATIONS, Effect
+from resonate_rpc_cli.supervisor.rows import FaultRowJson, StatusDoc
 
 
 @dataclass
@@ -41,7 +42,7 @@ class Waiting:
         """Answer the request if its effect is there or its time is up; whether it did."""
         result = self.effect(sup)
         if result is not None:
-            self.request.reply.set_result(jsonline.ok(result))
+            self.request.reply.set_result(jsonline.ok(result.to_dict()))
             return True
         if now >= self.deadline:
             self.request.reply.set_result(jsonline.refusal(NotRunningError(self.late(sup))))
@@ -49,7 +50,7 @@ class Waiting:
         return False
 
 
-def status(sup: Supervisor, since: int = 0) -> dict[str, Any]:
+def status(sup: Supervisor, since: int = 0) -> StatusDoc:
     """The ``status`` document (the wire format of ``SupervisorClient.status``)."""
     return {
         "supervisor_pid": os.getpid(),
@@ -59,11 +60,11 @@ def status(sup: Supervisor, since: int = 0) -> dict[str, Any]:
         "shutting_down": sup.shutting_down,
         "events": [e.to_dict() for e in sup.feed.since(since)],
         "targets": sup.kill_targets(),
-        "faults": sup.faults.rows(sup.clock.monotonic(), holder_alive),
+        "faults": [row.to_dict() for row in sup.faults.rows(sup.clock.monotonic(), holder_alive)],
     }
 
 
-def _hold(sup: Supervisor, args: dict[str, Any]) -> dict[str, Any]:
+def _hold(sup: Supervisor, args: Mapping[str, Any]) -> FaultRowJson:
     """``fault.hold``: register a fault lease (see ``fault_leases.py``); its row."""
     pid = args.get("holder_pid")
     holder_pid = int(pid) if pid is not None else None
@@ -77,10 +78,10 @@ def _hold(sup: Supervisor, args: dict[str, Any]) -> dict[str, Any]:
                            holder_pid=holder_pid, holder_started=started,
                            for_s=float(args["for_s"]), now=sup.clock.monotonic(),
                            wall=sup.clock.wall())
-    return lease.to_dict(sup.clock.monotonic(), True)
+    return lease.row(sup.clock.monotonic(), True).to_dict()
 
 
-def answer(sup: Supervisor, request: Request) -> dict[str, Any] | Waiting:
+def answer(sup: Supervisor, request: Request) -> Mapping[str, object] | Waiting:
     """Apply one control request; its result, or a :class:`Waiting` for its effect.
 
     Raises :class:`~resonate_rpc_cli.contracts.errors.RpcdemoError` (the
@@ -99,8 +100,9 @@ def answer(sup: Supervisor, request: Request) -> dict[str, Any] | Waiting:
         return {"released": sup.faults.release(int(args["id"])) is not None}
     if request.op == "heal":
         target, kinds = args.get("target"), args.get("kinds")
-        return {"healed": heal_now(sup, sup.faults, str(target) if target else None,
-                                   None if kinds is None else frozenset(map(str, kinds)))}
+        healed = heal_now(sup, sup.faults, str(target) if target else None,
+                          None if kinds is None else frozenset(map(str, kinds)))
+        return {"healed": [h.to_dict() for h in healed]}
     if request.op == "down":
         sup.shutdown()
         return {"stopping": True, "pid": os.getpid()}
@@ -110,7 +112,7 @@ def answer(sup: Supervisor, request: Request) -> dict[str, Any] | Waiting:
     outcome = operation(sup, args)
     wait_s = float(args.get("wait_s", 0.0))
     if outcome.effect is None or wait_s <= 0:
-        return outcome.result
+        return outcome.result.to_dict()
     return Waiting(request, outcome.effect, time.monotonic() + wait_s,
                    lambda s: outcome.late(s, wait_s))
 

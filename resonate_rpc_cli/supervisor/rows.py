@@ -4,14 +4,64 @@
 :class:`~.client.SupervisorClient` hands back, and what ``status``, the live
 view, ``doctor`` and chaos read. Its JSON form (:meth:`NodeRow.to_dict`, the
 ``status --json`` node keys in their order) exists only at the control
-socket and in ``--json`` output.
+socket and in ``--json`` output; its shape is :class:`NodeRowJson`, and the
+``status`` answer's :class:`StatusDoc`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NotRequired, TypedDict
+
+from resonate_rpc_cli.supervisor.events import EventJson
+
+
+class NodeRowJson(TypedDict):
+    """A node row's JSON (``status --json``'s nodes, keys in this order); a reader takes
+    the optional parts as absent when they are missing."""
+
+    name: str
+    group: str
+    pid: NotRequired[int | None]
+    state: str
+    restarts: NotRequired[int]
+    uptime_s: NotRequired[float | None]
+    node_id: NotRequired[str | None]
+    incarnation: NotRequired[int]
+    log: NotRequired[str | None]
+    last_exit: NotRequired[int | None]
+    past_node_ids: NotRequired[list[str]]
+    retiring: NotRequired[bool]
+
+
+class FaultRowJson(TypedDict):
+    """A fault row's JSON (``status --json``'s faults)."""
+
+    id: int
+    kind: str
+    node: str
+    holder: str
+    holder_pid: int | None
+    holder_alive: bool
+    deadline: float
+    left_s: float
+    since: float
+
+
+class StatusDoc(TypedDict):
+    """The supervisor's ``status`` answer on the control socket (``requests.status``
+    writes it, :class:`~.client.TopologyStatus` reads it); ``config`` is the
+    topology's settings as JSON text, ``targets`` every kill/respawn target."""
+
+    supervisor_pid: int
+    config: str
+    nodes: list[NodeRowJson]
+    all_ready: bool
+    shutting_down: bool
+    events: NotRequired[list[EventJson]]
+    targets: NotRequired[list[str]]
+    faults: NotRequired[list[FaultRowJson]]
 
 
 def _opt_int(value: object) -> int | None:
@@ -55,7 +105,7 @@ class NodeRow:
             retiring=bool(doc.get("retiring", False)),
         )
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> NodeRowJson:
         """The JSON row (the keys of ``status --json``'s nodes, in their order)."""
         return {
             "name": self.name, "group": self.group, "pid": self.pid, "state": self.state,
@@ -79,3 +129,69 @@ class Signalled:
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "pid": self.pid, "signal": self.signal}
+
+
+@dataclass(frozen=True)
+class Started:
+    """A node incarnation the supervisor started on request, once it runs."""
+
+    name: str
+    pid: int
+    node_id: str | None
+
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any]) -> Started:
+        return cls(str(doc["name"]), int(doc["pid"]), str(doc["node_id"]) if doc.get("node_id")
+                   else None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "pid": self.pid, "node_id": self.node_id}
+
+
+@dataclass(frozen=True)
+class FaultRow:
+    """One fault in force, held as a lease by the supervisor (``fault_leases.py``): who
+    holds it, whether the holder still runs, its deadline (epoch s) and time left."""
+
+    id: int
+    kind: str
+    node: str
+    holder: str
+    holder_pid: int | None
+    holder_alive: bool
+    deadline: float
+    left_s: float
+    since: float
+
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any]) -> FaultRow:
+        return cls(int(doc["id"]), str(doc["kind"]), str(doc["node"]),
+                   str(doc.get("holder", "?")), _opt_int(doc.get("holder_pid")),
+                   bool(doc.get("holder_alive", True)), float(doc.get("deadline", 0.0)),
+                   float(doc.get("left_s", 0.0)), float(doc.get("since", 0.0)))
+
+    def to_dict(self) -> FaultRowJson:
+        """The ``status`` row (``status --json``'s ``faults``, keys in their order)."""
+        return {"id": self.id, "kind": self.kind, "node": self.node, "holder": self.holder,
+                "holder_pid": self.holder_pid, "holder_alive": self.holder_alive,
+                "deadline": self.deadline, "left_s": self.left_s, "since": self.since}
+
+
+@dataclass(frozen=True)
+class Healed:
+    """A fault ``heal`` ended: which, held by whom, and what healing it did."""
+
+    id: int
+    kind: str
+    node: str
+    holder: str
+    done: str
+
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any]) -> Healed:
+        return cls(int(doc["id"]), str(doc["kind"]), str(doc["node"]), str(doc["holder"]),
+                   str(doc["done"]))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "kind": self.kind, "node": self.node, "holder": self.holder,
+                "done": self.done}

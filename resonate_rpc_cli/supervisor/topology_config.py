@@ -66,7 +66,8 @@ STARTED_SERVER_KINDS = (EMBEDDED_SERVER, REAL_SERVER, POSTGRES_SERVER)
 
 def server_kind_rule(value: Any) -> str:
     """The rule of ``server.kind``: a registered backend's kind (asked when checked, so a
-    backend registered after import counts); :class:`~.values.BadValue` otherwise."""
+    backend registered after import counts);
+    :class:`~resonate_rpc_cli.contracts.values.BadValue` otherwise."""
     from resonate_rpc_cli.backends import server_kinds  # noqa: PLC0415 (see TYPE_CHECKING)
 
     kind: str = cv.choice(server_kinds())(value)

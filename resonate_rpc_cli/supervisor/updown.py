@@ -290,11 +290,23 @@ def supervisor_pid(home: Home) -> int | None:
         return None
 
 
-def down(home: Home, timeout_s: float = 30.0) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Stopped:
+    """What :func:`down` did: whether a supervisor ran, and the leftover processes it ended."""
+
+    was_running: bool
+    leftovers: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """``down --json``."""
+        return {"was_running": self.was_running, "leftovers": self.leftovers}
+
+
+def down(home: Home, timeout_s: float = 30.0) -> Stopped:
     """Stop everything under ``home``; fine (and reported) if nothing was running.
 
     Asks the supervisor to shut down and waits for it to exit; then ends any
-    leftover process of this HOME. Returns ``{"was_running", "leftovers"}``.
+    leftover process of this HOME.
     """
     pid = supervisor_pid(home)
     was_running = True
@@ -307,7 +319,7 @@ def down(home: Home, timeout_s: float = 30.0) -> dict[str, Any]:
         while time.monotonic() < deadline and _pid_alive(pid):
             time.sleep(0.05)
     leftovers = clean_stale(home) if home.root.is_dir() else 0
-    return {"was_running": was_running, "leftovers": leftovers}
+    return Stopped(was_running, leftovers)
 
 
 def _pid_alive(pid: int) -> bool:

@@ -16,7 +16,8 @@ from __future__ import annotations
 import math
 import statistics
 from collections import defaultdict
-from typing import Any
+
+from resonate_rpc_cli.view.chaos_timeline import Mark, Point, TimelineModel
 
 #: Bars and attempts drawn one by one, at most.
 MAX_MARKS = 12_000
@@ -26,7 +27,7 @@ MAX_DOTS = 4_000
 BINS = 300
 
 
-def bound_model(model: dict[str, Any]) -> dict[str, Any]:
+def bound_model(model: TimelineModel) -> TimelineModel:
     """``model`` as is when small enough, else with its marks aggregated (module docstring).
 
     ``model["aggregated"]`` then says so: the bin width and the raw counts.
@@ -35,40 +36,46 @@ def bound_model(model: dict[str, Any]) -> dict[str, Any]:
     if marks <= MAX_MARKS and len(model["latency"]) <= MAX_DOTS:
         return model
     bin_ms = max(1, math.ceil(int(model["span"]) / BINS))
-    return {
-        **model,
-        "bars": _fold(model["bars"], bin_ms, ("reexec", "cut"), "step execution"),
-        "attempts": _fold(model["attempts"], bin_ms, ("type",), "flow attempt"),
-        "latency": _dots(model["latency"], bin_ms),
-        "aggregated": {"bin_ms": bin_ms, "bars": len(model["bars"]),
-                       "attempts": len(model["attempts"]), "dots": len(model["latency"])},
-    }
+    bounded = model.copy()
+    bounded["bars"] = _fold(model["bars"], bin_ms, "step execution")
+    bounded["attempts"] = _fold(model["attempts"], bin_ms, "flow attempt", by_type=True)
+    bounded["latency"] = _dots(model["latency"], bin_ms)
+    bounded["aggregated"] = {"bin_ms": bin_ms, "bars": len(model["bars"]),
+                             "attempts": len(model["attempts"]),
+                             "dots": len(model["latency"])}
+    return bounded
 
 
-def _fold(marks: list[dict[str, Any]], bin_ms: int, keys: tuple[str, ...],
-          noun: str) -> list[dict[str, Any]]:
-    """One mark per (lane, bin, ``keys``): spanning its members, ``n`` of them."""
-    groups: dict[tuple[Any, ...], list[dict[str, Any]]] = defaultdict(list)
+def _fold(marks: list[Mark], bin_ms: int, noun: str, *, by_type: bool = False) -> list[Mark]:
+    """One mark per (lane, bin, kind): spanning its members, ``n`` of them. The kind is a
+    step execution's ``reexec``/``cut``, or with ``by_type`` an attempt's ``type``."""
+    groups: dict[tuple[str, int, object, object], list[Mark]] = defaultdict(list)
     for mark in marks:
-        key = (mark["lane"], int(mark["t0"]) // bin_ms, *(mark.get(k) for k in keys))
-        groups[key].append(mark)
-    out = []
-    for key, members in groups.items():
+        kind = (mark.get("type"), None) if by_type else (mark.get("reexec"), mark.get("cut"))
+        groups[(mark["lane"], int(mark["t0"]) // bin_ms, *kind)].append(mark)
+    out: list[Mark] = []
+    for (lane, _bin, _a, _b), members in groups.items():
         first = members[0]
         n = len(members)
-        out.append({**{k: first.get(k) for k in keys}, "lane": key[0],
-                    "t0": min(m["t0"] for m in members), "t1": max(m["t1"] for m in members),
-                    "n": n, "title": f"{n} {noun}{'s' if n != 1 else ''}"
-                    + (f" ({first['type']})" if "type" in keys else "")})
+        folded: Mark = {"lane": lane, "t0": min(m["t0"] for m in members),
+                        "t1": max(m["t1"] for m in members), "n": n,
+                        "title": f"{n} {noun}{'s' if n != 1 else ''}"}
+        if by_type:
+            folded["type"] = first.get("type", "")
+            folded["title"] += f" ({first.get('type')})"
+        else:
+            folded["reexec"] = first.get("reexec", False)
+            folded["cut"] = first.get("cut", False)
+        out.append(folded)
     return sorted(out, key=lambda m: (m["lane"], m["t0"]))
 
 
-def _dots(points: list[dict[str, Any]], bin_ms: int) -> list[dict[str, Any]]:
+def _dots(points: list[Point], bin_ms: int) -> list[Point]:
     """Per bin: the median and the slowest answer."""
-    bins: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    bins: dict[int, list[Point]] = defaultdict(list)
     for p in points:
         bins[int(p["t"]) // bin_ms].append(p)
-    out = []
+    out: list[Point] = []
     for b, members in sorted(bins.items()):
         t = b * bin_ms + bin_ms // 2
         slowest = max(members, key=lambda p: p["ms"])

@@ -11,13 +11,16 @@ Lanes come in three kinds: ``infra`` (the server and the gateway), ``node``
 (one per node *incarnation*: a node name and the node id it ran with, in the
 order they first wrote to the ledger) and ``worker`` (one per workload
 thread, carrying its flow attempts).
+
+The model is JSON embedded in the page for its script: its parts are
+TypedDicts (:class:`TimelineModel` and below), the shapes the script reads.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, NotRequired, TypedDict
 
 from resonate_rpc_cli.chaos.faults import FaultRecord
 from resonate_rpc_cli.chaos.history import Op
@@ -28,6 +31,82 @@ from resonate_rpc_cli.contracts.naming import GATEWAY, SERVER
 _WIDE = {SERVER: "all", GATEWAY: "workers"}
 
 
+class Lane(TypedDict):
+    """A row of the timeline: ``infra``, a ``node`` incarnation or a workload ``worker``."""
+
+    id: str
+    label: str
+    kind: str
+    node: NotRequired[str]
+
+
+class Mark(TypedDict):
+    """A bar on a lane: a step execution (``reexec``, ``cut``) or a flow attempt (``type``);
+    ``n`` the marks it stands for once aggregated (``chaos_bound.py``)."""
+
+    lane: str
+    t0: int
+    t1: int
+    title: str
+    reexec: NotRequired[bool]
+    cut: NotRequired[bool]
+    type: NotRequired[str]
+    n: NotRequired[int]
+
+
+class Band(TypedDict):
+    """A landed fault, shaded over the lanes it hit."""
+
+    index: int
+    kind: str
+    target: str
+    t0: int
+    t1: int
+    lanes: list[str]
+    held: int
+
+
+class Point(TypedDict):
+    """A flow's gateway answer: when (``t``) and how long after its first invoke (``ms``)."""
+
+    t: int
+    ms: int
+    flow: str
+    id: str
+
+
+class Expect(TypedDict):
+    """The counts the page must show (a browser test reads them back)."""
+
+    bars: int
+    reexec: int
+    bands: int
+
+
+class Aggregated(TypedDict):
+    """A long run's bin width and the raw counts its aggregated marks stand for."""
+
+    bin_ms: int
+    bars: int
+    attempts: int
+    dots: int
+
+
+class TimelineModel(TypedDict):
+    """Everything the page draws (see the module docstring)."""
+
+    t0: int
+    span: int
+    lanes: list[Lane]
+    bars: list[Mark]
+    attempts: list[Mark]
+    bands: list[Band]
+    latency: list[Point]
+    expect: Expect
+    recovery: list[Any]
+    aggregated: NotRequired[Aggregated]
+
+
 def _t0(history: Sequence[Op], faults: Sequence[FaultRecord],
         ledger: Sequence[LedgerEntry]) -> int:
     times = [op.time_ms for op in history] + [int(e.ts * 1000) for e in ledger]
@@ -35,7 +114,7 @@ def _t0(history: Sequence[Op], faults: Sequence[FaultRecord],
     return min(times, default=0)
 
 
-def _node_lanes(ledger: Sequence[LedgerEntry]) -> list[dict[str, Any]]:
+def _node_lanes(ledger: Sequence[LedgerEntry]) -> list[Lane]:
     first: dict[tuple[str, str], float] = {}
     for e in ledger:
         key = (e.node, e.node_id)
@@ -53,14 +132,14 @@ def _cut_at(faults: Sequence[FaultRecord], node: str, start_ms: int, t_end: int)
 
 
 def _step_bars(ledger: Sequence[LedgerEntry], faults: Sequence[FaultRecord], t0: int,
-               t_end: int) -> list[dict[str, Any]]:
+               t_end: int) -> list[Mark]:
     """One bar per ledger ``start``; ``reexec`` for every start of a step after its first."""
     ends = {(e.step_id, e.node_id): e.ts for e in ledger if e.phase == "end"}
     starts: dict[str, list[LedgerEntry]] = defaultdict(list)
     for e in ledger:
         if e.phase == "start":
             starts[e.step_id].append(e)
-    bars = []
+    bars: list[Mark] = []
     for step_id, runs in starts.items():
         runs.sort(key=lambda e: e.ts)
         for n, e in enumerate(runs):
@@ -76,10 +155,10 @@ def _step_bars(ledger: Sequence[LedgerEntry], faults: Sequence[FaultRecord], t0:
     return sorted(bars, key=lambda b: (b["lane"], b["t0"]))
 
 
-def _attempts(history: Sequence[Op], t0: int) -> list[dict[str, Any]]:
+def _attempts(history: Sequence[Op], t0: int) -> list[Mark]:
     """One bar per invoke, to its completion (an attempt never completed has none)."""
     open_: dict[tuple[str, int], Op] = {}
-    out = []
+    out: list[Mark] = []
     for op in sorted(history, key=lambda o: o.index):
         key = (op.promise_id, op.attempt)
         if op.type == "invoke":
@@ -93,7 +172,7 @@ def _attempts(history: Sequence[Op], t0: int) -> list[dict[str, Any]]:
     return out
 
 
-def _band_lanes(fault: FaultRecord, lanes: Sequence[dict[str, Any]]) -> list[str]:
+def _band_lanes(fault: FaultRecord, lanes: Sequence[Lane]) -> list[str]:
     wide = _WIDE.get(fault.target)
     if wide == "all":
         return [lane["id"] for lane in lanes]
@@ -104,9 +183,9 @@ def _band_lanes(fault: FaultRecord, lanes: Sequence[dict[str, Any]]) -> list[str
     return [lane["id"] for lane in lanes if lane.get("node") in hit]
 
 
-def _bands(faults: Sequence[FaultRecord], lanes: Sequence[dict[str, Any]], t0: int,
-           t_end: int) -> list[dict[str, Any]]:
-    out = []
+def _bands(faults: Sequence[FaultRecord], lanes: Sequence[Lane], t0: int,
+           t_end: int) -> list[Band]:
+    out: list[Band] = []
     for f in faults:
         if not f.landed or f.at_ms is None:
             continue
@@ -117,10 +196,10 @@ def _bands(faults: Sequence[FaultRecord], lanes: Sequence[dict[str, Any]], t0: i
     return out
 
 
-def _latency(history: Sequence[Op], t0: int) -> list[dict[str, Any]]:
+def _latency(history: Sequence[Op], t0: int) -> list[Point]:
     """Per flow answered by the gateway: when, and how long after its first invoke."""
     first: dict[str, int] = {}
-    points = []
+    points: list[Point] = []
     for op in sorted(history, key=lambda o: o.index):
         first.setdefault(op.promise_id, op.time_ms)
         if op.type == "ok":
@@ -130,19 +209,19 @@ def _latency(history: Sequence[Op], t0: int) -> list[dict[str, Any]]:
 
 
 def timeline_model(
-    report: dict[str, Any],
+    report: Mapping[str, Any],
     history: Sequence[Op],
     faults: Sequence[FaultRecord],
     ledger: Sequence[LedgerEntry],
-) -> dict[str, Any]:
+) -> TimelineModel:
     """Everything the page draws, plus the counts it must show (see the module docstring)."""
     t0 = _t0(history, faults, ledger)
     times = [op.time_ms for op in history] + [int(e.ts * 1000) for e in ledger]
     times += [f.healed_ms or f.at_ms or 0 for f in faults]
     t_end = max(times, default=t0) - t0
     workers = sorted({op.process for op in history})
-    lanes = [{"id": SERVER, "label": SERVER, "kind": "infra"},
-             {"id": GATEWAY, "label": GATEWAY, "kind": "infra"}]
+    lanes: list[Lane] = [{"id": SERVER, "label": SERVER, "kind": "infra"},
+                         {"id": GATEWAY, "label": GATEWAY, "kind": "infra"}]
     lanes += _node_lanes(ledger)
     lanes += [{"id": f"worker-{w}", "label": f"worker {w}", "kind": "worker"} for w in workers]
     bars = _step_bars(ledger, faults, t0, t_end)

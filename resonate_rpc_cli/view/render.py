@@ -22,12 +22,17 @@ if TYPE_CHECKING:  # rendering a flow's result must not load the read side (issu
     from resonate_rpc_cli.supervisor.client import KillAnswer
 
 
-def nodes_table(nodes: Sequence[NodeLine], extra: dict[int, dict[str, str]] | None = None
-                ) -> Table:
-    """The process table; ``extra`` maps an OS pid to columns like CPU and memory."""
+def nodes_table(nodes: Sequence[NodeLine], extra: dict[int, dict[str, str]] | None = None,
+                selected: str | None = None) -> Table:
+    """The process table; ``extra`` maps an OS pid to columns like CPU and memory.
+
+    ``selected`` (the live view's keys): the selected node's name, or ``""`` for none;
+    every name then starts with two marker characters, ``> `` on the selected row (reversed).
+    """
     table = Table(box=None, pad_edge=False, collapse_padding=True, header_style="bold")
     # names, groups, pids and states are never shortened; the task id gives way first
-    widest = max([len(n.row.name) for n in nodes] + [4])
+    mark = selected is not None
+    widest = max([len(n.row.name) + (2 if mark else 0) for n in nodes] + [4])
     table.add_column("node", no_wrap=True, min_width=widest)
     table.add_column("id", no_wrap=True, min_width=8)
     table.add_column("group", no_wrap=True, min_width=max(
@@ -42,8 +47,10 @@ def nodes_table(nodes: Sequence[NodeLine], extra: dict[int, dict[str, str]] | No
     table.add_column("task", overflow="fold")
     for line in nodes:
         node = line.row
+        here = mark and node.name == selected
+        name = (("> " if here else "  ") + node.name) if mark else node.name
         row: list[RenderableType] = [
-            node.name, short_id(node.node_id), node.group,
+            name, short_id(node.node_id), node.group,
             str(node.pid or "-"), Text(node.state, style=node_style(node.state)),
             seconds(node.uptime_s), str(node.restarts),
         ]
@@ -51,7 +58,7 @@ def nodes_table(nodes: Sequence[NodeLine], extra: dict[int, dict[str, str]] | No
             cols = extra.get(node.pid or 0, {})
             row += [cols.get("cpu", "-"), cols.get("mem", "-")]
         row.append(line.task or "-")
-        table.add_row(*row)
+        table.add_row(*row, style="reverse" if here else None)
     return table
 
 
@@ -123,10 +130,13 @@ def promise_label(row: PromiseRow, now: float, flag: str | None = None) -> Text:
 
 
 def promise_tree(rows: list[PromiseRow], title: str | None = None,
-                 flags: Mapping[str, str] | None = None) -> Tree:
+                 flags: Mapping[str, str] | None = None, selected: str | None = None,
+                 title_selected: bool = False, empty: str = "no promises") -> Tree:
     """A call graph as a tree: children under their ``resonate:parent``.
 
-    ``flags`` maps the ids of stuck promises to the doctor's one-line cause.
+    ``flags`` maps the ids of stuck promises to the doctor's one-line cause; the live
+    view's keys mark the ``selected`` promise's line or, with ``title_selected``, the
+    title; ``empty`` is what a tree without rows says.
     """
     now = time.time()
     by_id = {r.id: r for r in rows}
@@ -134,18 +144,29 @@ def promise_tree(rows: list[PromiseRow], title: str | None = None,
     for row in rows:
         parent = row.parent if row.parent in by_id else None
         children.setdefault(parent, []).append(row)
-    tree = Tree(Text(title or "call graph", style="bold"))
+    head = Text(title or "call graph", style="bold")
+    tree = Tree(_marked(head, title_selected))
 
     def add(node: Tree, parent: str | None, depth: int) -> None:
         for row in children.get(parent, []):
-            branch = node.add(promise_label(row, now, (flags or {}).get(row.id)))
+            label = promise_label(row, now, (flags or {}).get(row.id))
+            branch = node.add(_marked(label, row.id == selected))
             if depth < 20:
                 add(branch, row.id, depth + 1)
 
     add(tree, None, 0)
     if not rows:
-        tree.add(Text("no promises", style="dim"))
+        tree.add(Text(empty, style="dim"))
     return tree
+
+
+def _marked(label: Text, selected: bool) -> Text:
+    """``label`` as the selected line: a ``>`` before it, reversed."""
+    if not selected:
+        return label
+    marked = Text("> ").append_text(label)
+    marked.stylize("reverse")
+    return marked
 
 
 def kill_view(result: KillAnswer) -> RenderableType:

@@ -104,7 +104,7 @@ def broken(cli: Cli) -> dict[str, Any]:
     status = SupervisorClient(home, timeout_s=5.0).status()
     paused = [n.name for n in status.nodes if n.state == "paused" or _stopped(n.pid)]
     links = [link.node for link in LinkClient(home).status() if link.state != "ok"]
-    return {"paused": paused, "links": links, "faults": status.fault_rows()}
+    return {"paused": paused, "links": links, "faults": [f.to_dict() for f in status.fault_rows()]}
 
 
 def _stopped(pid: int | None) -> bool:

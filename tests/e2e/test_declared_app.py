@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from resonate_rpc_cli.clients.protocol import ResonateClient
+from resonate_rpc_cli.clients.protocol import PromiseRecord, ResonateClient
 from tests.e2e._cli_support import Cli, assert_nothing_left, end_leftovers
 from tests.procs import free_port, short_home, wait_until
 
@@ -123,7 +123,7 @@ def test_up_run_kill_mid_step_partition_down(cli: Cli, app_dir: Path) -> None:
     flow = subprocess.Popen(cli.argv("run", "place-order", "--id", "po-kill", "--json"),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        wait_until(lambda: (server.promise_get("po-kill:1") or {}).get("state") == "pending",
+        wait_until(lambda: _state(server.promise_get("po-kill:1")) == "pending",
                    30, "charge to be under way")
         killed = cli.run("kill", "payments", "--respawn")
         assert killed.returncode == 0, killed.stderr
@@ -176,3 +176,7 @@ def test_a_node_that_cannot_start_is_exit_3_and_leaves_nothing(tmp_path: Path, g
         assert up.stderr.strip() == f"rpcdemo: {path}: {message}", up.stderr
         assert not home.exists(), "no HOME is left half-created"
         assert_nothing_left(home)
+
+
+def _state(record: PromiseRecord | None) -> str | None:
+    return None if record is None else record.get("state")

@@ -11,10 +11,10 @@ from concurrent.futures import ThreadPoolExecutor
 import psutil
 import pytest
 
-from resonate_rpc_cli.cli.flowrun import FlowOutcome, run_flow
 from resonate_rpc_cli.contracts.flows import flow_named
 from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.contracts.ledger import LedgerEntry, read_ledger
+from resonate_rpc_cli.observe.flowrun import FlowOutcome, run_flow
 from resonate_rpc_cli.observe.picture import collect_status
 from tests.e2e._cli_support import Cli, running_topology
 from tests.procs import wait_until

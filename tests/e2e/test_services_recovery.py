@@ -124,7 +124,7 @@ def test_a_node_killed_in_a_durable_sleep_loses_nothing(topo: Topology) -> None:
     client = ResonateClient(topo.url)
     rax_timer = "sleepy-1:1.1"  # rax's first durable op is its ctx.sleep
     timer = wait_until(lambda: client.promise_get(rax_timer), 15, "rax's timer promise")
-    assert timer is not None and timer.get("tags", {}).get("resonate:timer") == "true", timer
+    assert timer is not None and (timer.get("tags") or {}).get("resonate:timer") == "true", timer
     victim = topo.nodes["service-h-1"]
     victim.proc.signal(signal.SIGKILL)
     victim.proc.popen.wait(5)

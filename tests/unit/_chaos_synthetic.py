@@ -15,13 +15,14 @@ from typing import Any
 
 from resonate_rpc_cli.chaos.faults import FaultRecord
 from resonate_rpc_cli.chaos.history import History, Op
+from resonate_rpc_cli.clients.protocol import Payload, PromiseRecord
 from resonate_rpc_cli.contracts.flows import expected_value, flow_named
 from resonate_rpc_cli.contracts.ledger import LedgerEntry
 
 T0 = 1_700_000_000_000  # wall ms
 
 
-def enc(value: Any) -> dict[str, Any]:
+def enc(value: Any) -> Payload:
     return {"headers": None, "data": base64.b64encode(json.dumps(value).encode()).decode()}
 
 
@@ -29,13 +30,13 @@ def enc(value: Any) -> dict[str, Any]:
 class Run:
     history: History = field(default_factory=History)
     ledger: list[LedgerEntry] = field(default_factory=list)
-    promises: dict[str, dict[str, Any]] = field(default_factory=dict)
+    promises: dict[str, PromiseRecord] = field(default_factory=dict)
     faults: list[FaultRecord] = field(default_factory=list)
 
     def ops(self) -> list[Op]:
         return self.history.ops()
 
-    def records(self) -> list[dict[str, Any]]:
+    def records(self) -> list[PromiseRecord]:
         return list(self.promises.values())
 
 

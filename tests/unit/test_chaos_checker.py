@@ -120,7 +120,7 @@ def _rerun(run: Run, func: str, pid: str, at_ms: float) -> None:
 def test_reexecution_after_the_step_settled_fails() -> None:
     run = clean_run()
     pid = "chaos-await-chain-0"
-    settled = run.promises[pid + ":2.1"]["settledAt"]
+    settled = run.promises[pid + ":2.1"].get("settledAt") or 0
     _rerun(run, "bar", pid, settled + 1)
     report = judge(run)
     assert report["verdict"] == "fail"
@@ -132,7 +132,7 @@ def test_reexecution_after_the_step_settled_fails() -> None:
 def test_reexecution_within_the_same_millisecond_as_settle_is_not_after() -> None:
     run = clean_run()
     pid = "chaos-await-chain-0"
-    settled = run.promises[pid + ":2.1"]["settledAt"]
+    settled = run.promises[pid + ":2.1"].get("settledAt") or 0
     _rerun(run, "bar", pid, settled + 0.9)  # floor() puts it in the settle's own ms
     report = judge(run)
     assert report["steps"]["reexecuted_after_settle"] == 0

@@ -24,6 +24,7 @@ from resonate_rpc_cli.chaos.supply import FlowPlan, plan_flow
 from resonate_rpc_cli.chaos.verdict import StuckPromise, flow_key, history_of, names_root
 from resonate_rpc_cli.cli.topology_file import load_config_file
 from resonate_rpc_cli.clients.app_flows import fill_id
+from resonate_rpc_cli.clients.protocol import Payload, PromiseRecord
 from resonate_rpc_cli.contracts.app_topology import AppTopology
 from resonate_rpc_cli.contracts.errors import NotRunningError, UsageError
 from resonate_rpc_cli.contracts.home import Home
@@ -40,7 +41,7 @@ def app_of(name: str) -> AppTopology:
     return app
 
 
-def enc(value: Any) -> dict[str, Any]:
+def enc(value: Any) -> Payload:
     return {"data": base64.b64encode(json.dumps(value).encode()).decode()}
 
 
@@ -51,7 +52,8 @@ def saga_record(values: dict[str, Any], *, stuck: list[StuckPromise] | None = No
     options = ChaosOptions(flows=4, mix=app.flow_names, targets=app.group_names,
                            faults=("kill", "pause", "partition"), app=app, seed=3)
     history = History()
-    plans, promises = [], []
+    plans: list[FlowPlan] = []
+    promises: list[PromiseRecord] = []
     for n, flow in enumerate(app.flow_names):
         plan = FlowPlan(n, flow, f"chaos-t-{flow}-{n}", 0)
         plans.append(plan)
@@ -139,7 +141,7 @@ def test_http_flows_carry_their_id_and_compare_with_it_put_back() -> None:
     history = History()
     history.record("invoke", 0, "await-chain", "c-1", 0)
     history.record("ok", 0, "await-chain", "c-1", 0, value={"id": "c-1", "message": 5})
-    promises = [{"id": "c-1", "state": "resolved", "value": enc(5)}]
+    promises: list[PromiseRecord] = [{"id": "c-1", "state": "resolved", "value": enc(5)}]
     runs = history_of(app, [FlowPlan(0, "await-chain", "c-1", 0)], history.ops(), promises,
                       baseline=None, stuck=[], journal=None, ledger=[]).runs
     assert runs[0].outcome() == spec.expect == {"id": "{id}", "message": 5}
@@ -155,7 +157,8 @@ def _text(renderable: Any) -> str:
 
 def test_stuck_promises_carry_doctors_line_or_why_it_could_not_look(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    promises = [{"id": "c-1", "state": "resolved"}, {"id": "c-1:1", "state": "pending"}]
+    promises: list[PromiseRecord] = [{"id": "c-1", "state": "resolved"},
+                                     {"id": "c-1:1", "state": "pending"}]
     assert orchestrator.stuck_promises(Home(tmp_path), promises[:1]) == []
 
     class Said:

@@ -8,12 +8,18 @@ problems and ``invariants`` section (and in the text and HTML renderings).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from rich.console import Console
 
 from resonate_rpc_cli.chaos.checker import CheckOptions, check
-from resonate_rpc_cli.chaos.invariants import LEASES, SETTLED, read_journal, violations
+from resonate_rpc_cli.chaos.invariants import (
+    LEASES,
+    SETTLED,
+    JournalEvent,
+    read_journal,
+    violations,
+)
 from resonate_rpc_cli.view.chaos_html import render_html
 from resonate_rpc_cli.view.chaos_report import render_report
 from tests.unit._chaos_synthetic import Run, clean_run
@@ -21,19 +27,19 @@ from tests.unit._chaos_synthetic import Run, clean_run
 T = 1_000
 
 
-def grant(task: str, pid: str, version: int, t: int) -> dict[str, Any]:
+def grant(task: str, pid: str, version: int, t: int) -> JournalEvent:
     return {"t": t, "task": task, "version": version, "pid": pid, "grant": "task.acquire"}
 
 
 def move(task: str, frm: str, to: str, t: int, version: int = 1, pid: str | None = None,
-         was: str | None = None) -> dict[str, Any]:
+         was: str | None = None) -> JournalEvent:
     return {"t": t, "task": task, "version": version, "from": frm, "to": to, "pid": pid,
             "was": was}
 
 
-def settle(promise: str, state: str, value: str, t: int, **extra: Any) -> dict[str, Any]:
-    return {"t": t, "promise": promise, "from": "pending", "to": state, "value": value,
-            **extra}
+def settle(promise: str, state: str, value: str, t: int, **extra: Any) -> JournalEvent:
+    return cast("JournalEvent", {"t": t, "promise": promise, "from": "pending", "to": state,
+                                 "value": value, **extra})
 
 
 CLEAN = [
@@ -44,7 +50,7 @@ CLEAN = [
 ]
 
 
-def judge(run: Run, journal: list[dict[str, Any]] | None) -> dict[str, Any]:
+def judge(run: Run, journal: list[JournalEvent] | None) -> dict[str, Any]:
     return check(run.ops(), run.ledger, run.records(), run.faults,
                  options=CheckOptions(seed=7, planned_faults=len(run.faults)), journal=journal)
 
@@ -80,7 +86,7 @@ def test_a_holder_switch_without_an_end_fails_too() -> None:
 def test_a_settled_promise_that_changed_fails_the_verdict() -> None:
     for second in (settle("r", "rejected", "v2", T + 50),
                    settle("r", "resolved", "v2", T + 50),
-                   {**settle("r", "resolved", "v1", T + 50), "changed": True}):
+                   settle("r", "resolved", "v1", T + 50, changed=True)):
         report = judge(clean_run(), [settle("r", "resolved", "v1", T), second])
         assert report["verdict"] == "fail"
         assert any(SETTLED in r for r in report["reasons"]), report["reasons"]

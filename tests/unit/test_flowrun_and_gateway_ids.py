@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from resonate_rpc_cli.cli.flowrun import choose_id
 from resonate_rpc_cli.contracts.errors import UsageError
 from resonate_rpc_cli.contracts.flows import FLOWS
 from resonate_rpc_cli.contracts.ids import MAX_ID_LEN, origin_of, root_id_problem
+from resonate_rpc_cli.observe.flowrun import choose_id
 from services.gateway_app import BadRequest, validate_id
 
 GOOD = ["x", "my.app.workflow", "order-42", "x" * MAX_ID_LEN]

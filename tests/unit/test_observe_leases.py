@@ -8,6 +8,7 @@ from typing import Any
 
 from rich.console import Console
 
+from resonate_rpc_cli.clients.protocol import PromiseRecord
 from resonate_rpc_cli.observe.doctor import diagnose
 from resonate_rpc_cli.observe.facts import Call, Facts, Lease, Member
 from resonate_rpc_cli.observe.leases import Holders, fetch_leases, task_rows
@@ -54,7 +55,7 @@ def test_task_rows_carry_holder_countdown_attempts_and_the_cause() -> None:
 
 def test_stuck_promises_are_flagged_in_the_table_rows_and_the_tree() -> None:
     payload = base64.b64encode(json.dumps({"func": "bar"}).encode()).decode()
-    pending = [{"id": "f", "state": "PENDING", "createdAt": NOW - 9000,
+    pending: list[PromiseRecord] = [{"id": "f", "state": "PENDING", "createdAt": NOW - 9000,
                 "tags": {"resonate:target": "poll://any@service-a/x"}},
                {"id": "f:1", "state": "PENDING", "createdAt": NOW - 9000,
                 "param": {"data": payload},

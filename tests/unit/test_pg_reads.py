@@ -59,7 +59,7 @@ def test_promise_query_uses_the_indexed_origin_column_and_the_cursor() -> None:
 def test_records_have_the_protocol_shape() -> None:
     rec = promise_record(row("a", "pending"))
     assert rec["param"] == {"headers": {}, "data": "eyJmdW5jIjoiZm9vIn0="}
-    assert rec["tags"]["resonate:origin"] == "root" and rec["state"] == "pending"
+    assert (rec.get("tags") or {})["resonate:origin"] == "root" and rec["state"] == "pending"
     assert (rec["timeoutAt"], rec["createdAt"], rec["settledAt"]) == (10, 1, 2)
     assert task_record(("t", "acquired", 2, 5000, "n")) == {
         "id": "t", "state": "acquired", "version": 2, "pid": "n", "ttl": 5000}

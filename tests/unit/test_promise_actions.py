@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from resonate_rpc_cli.clients.protocol import ProtocolError
+from resonate_rpc_cli.clients.protocol import PromiseRecord, ProtocolError
 from resonate_rpc_cli.contracts.errors import RpcdemoError, UsageError
 from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.contracts.ids import promise_id_problem
@@ -37,7 +37,7 @@ def test_a_value_is_json_and_encoded_as_the_sdk_reads_it() -> None:
     with pytest.raises(UsageError, match="--value is not JSON"):
         parse_value("{bad")
     encoded = encode_value({"ok": True, "n": [1, 2]})
-    assert json.loads(base64.b64decode(encoded["data"])) == {"ok": True, "n": [1, 2]}
+    assert json.loads(base64.b64decode(encoded.get("data") or "")) == {"ok": True, "n": [1, 2]}
     assert decode_payload(encoded) == {"ok": True, "n": [1, 2]}
     assert encode_value(None) == {}
     assert decode_payload(encode_value(error_value("no"))) == {"__type": "error",
@@ -123,7 +123,7 @@ class FakeDb:
 
 
 def test_resonate_pg_settles_through_its_own_protocol_entry() -> None:
-    record = {"id": "p", "state": "resolved", "value": {"data": "MQ=="}}
+    record: PromiseRecord = {"id": "p", "state": "resolved", "value": {"data": "MQ=="}}
     db = FakeDb({"kind": "promise.settle", "head": {"status": 200}, "data": {"promise": record}})
     writer = PgWriter("postgresql://h/d", db=db)
     assert writer.promise_settle("p", "resolved", {"data": "MQ=="}) == record

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from services.config import ConfigError, NodeConfig
-from services.node import write_ready_file
+from services.node import ReadyInfo, write_ready_file
 
 
 def test_defaults_without_environment() -> None:
@@ -61,6 +61,8 @@ def test_bad_values_raise_one_line_naming_the_variable(var: str, value: str) -> 
 
 def test_ready_file_is_written_whole(tmp_path: Path) -> None:
     path = tmp_path / "run" / "service-a-1.ready"
-    write_ready_file(path, {"name": "service-a-1", "pid": 7})
-    assert json.loads(path.read_text()) == {"name": "service-a-1", "pid": 7}
+    info: ReadyInfo = {"name": "service-a-1", "group": "service-a", "node_id": "n1", "pid": 7,
+                       "ready_at": 1.5}
+    write_ready_file(path, info)
+    assert json.loads(path.read_text()) == info
     assert [p.name for p in path.parent.iterdir()] == [path.name], "temp file left behind"

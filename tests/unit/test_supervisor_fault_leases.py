@@ -81,14 +81,14 @@ def test_a_released_lease_is_not_healed_and_heal_by_hand(tmp_path: Path) -> None
     hold(rig, "pause", "service-d-1", 60.0)
     hold(rig, "partition", "service-e-1", 60.0)
     rows = rig.sup.faults.rows(rig.clock.monotonic(), holders.alive)
-    assert [(r["kind"], r["node"], r["left_s"], r["holder_alive"]) for r in rows] == [
+    assert [(r.kind, r.node, r.left_s, r.holder_alive) for r in rows] == [
         ("pause", "service-d-1", 60.0, True), ("partition", "service-e-1", 60.0, True)]
     with pytest.raises(UsageError, match="unknown target"):
         heal_now(rig.sup, rig.sup.faults, "service-z")
     healed = heal_now(rig.sup, rig.sup.faults, "service-d")  # a group names its nodes
-    assert [(h["node"], h["done"]) for h in healed] == [("service-d-1", "resumed")]
+    assert [(h.node, h.done) for h in healed] == [("service-d-1", "resumed")]
     healed = heal_now(rig.sup, rig.sup.faults, None)
-    assert [(h["node"], h["done"]) for h in healed] == [("service-e-1", "nothing to heal")]
+    assert [(h.node, h.done) for h in healed] == [("service-e-1", "nothing to heal")]
     assert not rig.sup.faults.leases
 
 

@@ -11,6 +11,7 @@ from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.observe.live import Every, LiveModel
 from resonate_rpc_cli.observe.snapshot import PromiseSource
 from resonate_rpc_cli.supervisor.client import TopologyStatus
+from resonate_rpc_cli.supervisor.events import EventJson
 from resonate_rpc_cli.supervisor.topology_config import TopologyConfig
 from resonate_rpc_cli.view.live import Dashboard
 from tests.procs import free_port
@@ -23,8 +24,9 @@ class FakeSupervisor:
 
     def __call__(self, home: Home, since: int) -> TopologyStatus:
         self.calls.append({"since": since})
-        events = [{"seq": 1, "ts": 0.0, "kind": "killed", "node": "service-b-1", "pid": 7,
-                   "detail": "SIGKILL"}] if since < 1 else []
+        events: list[EventJson] = [{"seq": 1, "ts": 0.0, "kind": "killed", "node": "service-b-1",
+                                    "pid": 7, "node_id": None, "detail": "SIGKILL"}
+                                   ] if since < 1 else []
         return TopologyStatus.from_dict({
             "supervisor_pid": 1, "config": self.config.to_json(), "events": events,
             "all_ready": False, "shutting_down": False,

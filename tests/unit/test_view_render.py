@@ -8,6 +8,7 @@ from typing import Any
 
 from rich.console import Console
 
+from resonate_rpc_cli.clients.protocol import Payload, PromiseRecord
 from resonate_rpc_cli.contracts.payload import decode_payload
 from resonate_rpc_cli.observe.facts import node_names_by_id
 from resonate_rpc_cli.observe.picture import NodeLine, Picture, ServerSummary
@@ -16,12 +17,12 @@ from resonate_rpc_cli.supervisor.rows import NodeRow
 from resonate_rpc_cli.view.render import nodes_table, promise_tree, run_view, status_view
 
 
-def payload(obj: Any) -> dict[str, Any]:
+def payload(obj: Any) -> Payload:
     return {"headers": None, "data": base64.b64encode(json.dumps(obj).encode()).decode()}
 
 
 def record(pid: str, state: str, func: str | None, parent: str | None, value: Any = None,
-           **tags: str) -> dict[str, Any]:
+           **tags: str) -> PromiseRecord:
     t = {"resonate:origin": pid.split(":", 1)[0], **tags}
     if parent:
         t["resonate:parent"] = parent

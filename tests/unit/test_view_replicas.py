@@ -56,7 +56,9 @@ def test_each_replica_row_shows_the_task_it_holds(tmp_path: Path) -> None:
              node("service-b-3", "id-b3")]
 
     def status(home: Home, since: int) -> TopologyStatus:
-        return TopologyStatus(1, config, nodes, True, False, [], [], raw={})
+        return TopologyStatus(1, config, nodes, True, False, [], [],
+                              raw={"supervisor_pid": 1, "config": config.to_json(), "nodes": [],
+                                   "all_ready": True, "shutting_down": False})
 
     board = LiveModel(Home(tmp_path), status=status, clock=lambda: 0.0)
     board.config = config

@@ -22,7 +22,9 @@ import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import cast
+
+from resonate_rpc_cli.supervisor.fork.server import Message
 
 #: Exit code reported for a child whose fork server vanished before it did.
 LOST = -1000
@@ -79,7 +81,7 @@ class ForkClient:
             )
         self.sock = self._connect(start_timeout_s)
         self._lock = threading.Lock()
-        self._replies: dict[int, dict[str, Any]] = {}
+        self._replies: dict[int, Message] = {}
         self._reply_ready = threading.Condition(self._lock)
         self._exits: dict[int, int] = {}
         self._live: set[int] = set()
@@ -119,7 +121,9 @@ class ForkClient:
             while b"\n" in buf:
                 line, buf = buf.split(b"\n", 1)
                 with contextlib.suppress(ValueError):
-                    self._dispatch(json.loads(line))
+                    msg = json.loads(line)
+                    if isinstance(msg, dict):
+                        self._dispatch(cast("Message", msg))
         with self._lock:
             self._dead = True
             for pid in self._live:
@@ -127,22 +131,22 @@ class ForkClient:
             self._live.clear()
             self._reply_ready.notify_all()
 
-    def _dispatch(self, msg: dict[str, Any]) -> None:
+    def _dispatch(self, msg: Message) -> None:
+        rid, pid = msg.get("id"), msg.get("pid")
         with self._lock:
             if msg.get("event") == "exited":
-                pid = int(msg["pid"])
-                self._exits[pid] = int(msg["returncode"])
-                self._live.discard(pid)
-            elif isinstance(msg.get("id"), int):
-                if msg["id"] in self._abandoned:
+                self._exits[int(msg["pid"])] = int(msg["returncode"])
+                self._live.discard(int(msg["pid"]))
+            elif isinstance(rid, int):
+                if rid in self._abandoned:
                     # its spawn timed out and was started another way: this
                     # late child would be a second copy of the node
-                    self._abandoned.discard(msg["id"])
-                    if isinstance(msg.get("pid"), int):
+                    self._abandoned.discard(rid)
+                    if isinstance(pid, int):
                         with contextlib.suppress(ProcessLookupError, PermissionError):
-                            os.killpg(msg["pid"], signal.SIGKILL)
+                            os.killpg(pid, signal.SIGKILL)
                     return
-                self._replies[msg["id"]] = msg
+                self._replies[rid] = msg
                 self._reply_ready.notify_all()
 
     @property

@@ -38,7 +38,8 @@ import socket
 import sys
 import time
 import traceback
-from typing import Any
+from dataclasses import dataclass
+from typing import TypedDict
 
 from resonate_rpc_cli.contracts.lifeline import ENV_PARENT_PID
 
@@ -55,6 +56,38 @@ DEFAULT_PRELOAD = (
     "services.gateway_app",
 )
 #: A backend adds its nodes' own modules (``Backend.preload``, e.g. resonate-pg's connector).
+
+
+class Message(TypedDict, total=False):
+    """A line from the fork server: a spawn's reply (``id`` with ``pid`` or ``error``) or
+    an ``exited`` event (``pid``, ``returncode``)."""
+
+    id: object
+    pid: int
+    error: str
+    event: str
+    returncode: int
+
+
+@dataclass(frozen=True, slots=True)
+class Spawn:
+    """A spawn request, parsed from its line (see the module docstring)."""
+
+    id: object
+    module: str
+    env: dict[str, str]
+    log: str
+    cwd: str | None
+
+    @classmethod
+    def parse(cls, obj: dict[str, object]) -> Spawn:
+        """The request in ``obj``; ValueError unless it is a spawn with a module and a log."""
+        module, log, env, cwd = obj.get("module"), obj.get("log"), obj.get("env"), obj.get("cwd")
+        if obj.get("op") != "spawn" or not isinstance(module, str) or not isinstance(log, str):
+            raise ValueError(f"bad request: {obj!r}"[:300])
+        return cls(obj.get("id"), module,
+                   {str(k): str(v) for k, v in env.items()} if isinstance(env, dict) else {},
+                   log, str(cwd) if cwd else None)
 
 
 def _returncode(status: int) -> int:
@@ -78,7 +111,7 @@ def _set_process_name(name: str) -> None:
 
 
 def _run_child(
-    request: dict[str, Any], closing: list[socket.socket], parent: int, in_session_fd: int
+    request: Spawn, closing: list[socket.socket], parent: int, in_session_fd: int
 ) -> None:
     """In the forked child: detach, redirect, set the environment, run the module.
 
@@ -100,22 +133,21 @@ def _run_child(
         # (with SIG_DFL a gateway died of SIGPIPE when a client was killed mid-request)
         signal.signal(signal.SIGPIPE, signal.SIG_IGN)
         signal.set_wakeup_fd(-1)
-        fd = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        fd = os.open(request.log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         devnull = os.open(os.devnull, os.O_RDONLY)
         os.dup2(devnull, 0)
         os.dup2(fd, 1)
         os.dup2(fd, 2)
         os.close(fd)
         os.close(devnull)
-        env = {str(k): str(v) for k, v in request.get("env", {}).items()}
-        env[ENV_PARENT_PID] = str(parent)
+        env = {**request.env, ENV_PARENT_PID: str(parent)}
         os.environ.clear()
         os.environ.update(env)
-        if request.get("cwd"):
-            os.chdir(request["cwd"])
-        sys.argv = [request["module"]]
-        _set_process_name(env.get("RPCDEMO_NODE_NAME") or request["module"])
-        runpy.run_module(request["module"], run_name="__main__", alter_sys=True)
+        if request.cwd:
+            os.chdir(request.cwd)
+        sys.argv = [request.module]
+        _set_process_name(env.get("RPCDEMO_NODE_NAME") or request.module)
+        runpy.run_module(request.module, run_name="__main__", alter_sys=True)
         code = 0
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
@@ -152,7 +184,7 @@ class ForkServer:
         self.stopping = False
         self.selector = selectors.DefaultSelector()
 
-    def send(self, obj: dict[str, Any]) -> None:
+    def send(self, obj: Message) -> None:
         if self.client is None:
             return
         try:
@@ -171,10 +203,12 @@ class ForkServer:
             self.children.discard(pid)
             self.send({"event": "exited", "pid": pid, "returncode": _returncode(status)})
 
-    def spawn(self, request: dict[str, Any]) -> None:
-        rid = request.get("id")
-        if request.get("op") != "spawn" or not isinstance(request.get("module"), str):
-            self.send({"id": rid, "error": f"bad request: {request!r}"[:300]})
+    def spawn(self, obj: dict[str, object]) -> None:
+        rid = obj.get("id")
+        try:
+            request = Spawn.parse(obj)
+        except ValueError as exc:
+            self.send({"id": rid, "error": str(exc)})
             return
         closing = [s for s in (self.listener, self.client) if s is not None]
         parent = os.getpid()

@@ -27,6 +27,7 @@ from resonate_rpc_cli.clients.protocol import (
 from resonate_rpc_cli.contracts import tags as tag
 from resonate_rpc_cli.contracts.errors import ExitStatus, NotRunningError, UsageError
 from resonate_rpc_cli.contracts.flows import Flow
+from resonate_rpc_cli.contracts.home import Endpoints, Home, not_running_message
 from resonate_rpc_cli.contracts.ids import origin_of, root_id_problem
 from resonate_rpc_cli.contracts.ledger import read_ledger
 from resonate_rpc_cli.contracts.payload import decode_payload
@@ -155,6 +156,24 @@ def run_flow(
         return outcome("started", message)
     found = _wait_for_cog(server_url, ledger_dir, promise_id, started + timeout_s)
     return outcome("timeout", None) if found is None else outcome(*found)
+
+
+def run_in(home: Home, flow: Flow, promise_id: str, *, arg: int = 1, wait: bool = False,
+           timeout_s: float = 60.0) -> FlowOutcome:
+    """:func:`run_flow` through the gateway of the topology under ``home`` (``rpcdemo run``,
+    the live view's and the console's run action).
+
+    Raises :class:`NotRunningError` when nothing runs there or it runs no gateway.
+    """
+    where = Endpoints.read(home)  # written by the supervisor daemon while it runs
+    if where is None:
+        raise NotRunningError(not_running_message(home))
+    if where.gateway_url is None:
+        raise NotRunningError(f"the topology under {home.root} has no gateway (started with "
+                              "--only); run flows with the HOME that runs the gateway")
+    return run_flow(where.gateway_url, flow, promise_id, arg=arg, wait=wait,
+                    timeout_s=timeout_s, ledger_dir=home.ledger_dir,
+                    server_url=where.server_url)
 
 
 def _refusal(status: int, body: Any) -> Any:
