@@ -83,7 +83,8 @@ def _declared_app(home: Home) -> tuple[AppTopology, str] | None:
     nothing runs: the seed's path says so)."""
     from resonate_rpc_cli.supervisor.client import SupervisorClient
 
-    if Endpoints.read(home) is None:
+    where = Endpoints.read(home)
+    if where is None or where.app is None:  # the seed (or nothing runs): its path says so
         return None
     try:
         config = SupervisorClient(home).status().config

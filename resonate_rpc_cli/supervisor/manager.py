@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import replace
 
+from resonate_rpc_cli.contracts.app_topology import LISTENER
 from resonate_rpc_cli.contracts.errors import UsageError
 from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.contracts.naming import GATEWAY, SERVER
@@ -192,8 +193,20 @@ class Supervisor:
         if server is not None and server.state is NodeState.PENDING:
             self.start_node(server, "start")
         elif server is None or server.state is NodeState.READY:
+            starting = {n.name.group for n in self.nodes.values()
+                        if n.state is NodeState.STARTING}
             for node in pending:
+                if node.name.group in starting and self._one_at_a_time(node.name.group):
+                    continue
                 self.start_node(node, "start")
+                starting.add(node.name.group)
+
+    def _one_at_a_time(self, group: str) -> bool:
+        """Whether ``group``'s nodes start one after another: a declared group ready by its
+        listener, so each new listener id the server lists is surely the one node's that
+        waits for it (``readiness.py``), and its leases are released at once if it dies."""
+        spec = self.config.app.group(group) if self.config.app is not None else None
+        return spec is not None and spec.ready.kind == LISTENER
 
     def _on_exit(self, node: Node, code: int) -> None:
         pid = node.pid

@@ -6,8 +6,9 @@ An application that knows nothing of rpcdemo picks its own id, so a starting nod
 ready once its group lists an id no node has claimed before: the node claims it, and
 the supervisor keeps it as the node's id, so the node's leases are released at once
 when it dies (``failover.py``). The claim is only trusted when it cannot be another
-node's (one new id, one node of the group waiting); otherwise the node is ready but
-its id stays unknown and a dead node's leases lapse after their TTL instead. A node
+node's (one new id, one node of the group waiting: the supervisor starts such a group's nodes one
+after another); otherwise the node is ready but its id stays unknown and a dead node's
+leases lapse after their TTL instead. A node
 whose listener uses the id rpcdemo gave it (``RPCDEMO_NODE_ID``, as our own services
 do) is matched exactly. On a server without the extras (``resonate``, a server
 elsewhere) a listener readiness is a node alive for :data:`NO_INFO_DELAY_S`.

@@ -39,6 +39,9 @@ from resonate_rpc_cli.supervisor.topology_config import (
     validate_config,
 )
 
+#: beyond the longest declared ready_timeout: the server's start and the nodes' spawn
+DECLARED_MARGIN_S = 15.0
+
 
 @dataclass
 class UpResult:
@@ -191,6 +194,9 @@ def up(
     variants.check_installed(config.variant)
     if config.app is not None:
         check_programs(config.app)
+        # a group's own ready_timeout is the longer wait: its message says which it was
+        longest = max(g.ready_timeout_s for g in config.app.groups)
+        timeout_s = max(timeout_s, longest + DECLARED_MARGIN_S)
     config = check_server_choice(config, home)
     fresh = not home.root.exists()
     home.ensure()

@@ -89,7 +89,7 @@ def test_run_scale_and_kill_name_the_declared_groups_and_flows(home: Path,
                     "[flows.place-order]\nfunction = 'place'\ngroup = 'orders'\n")
     app = load_config_file(path)["app"]
     with fake_supervisor(home, app=app):
-        Endpoints("http://127.0.0.1:1", None, os.getpid()).write(Home(home))
+        Endpoints("http://127.0.0.1:1", None, os.getpid(), app.name).write(Home(home))
         code, _, err = rpcdemo(home, "run", "nope")
         assert code == 2 and f"unknown flow 'nope'; {path} declares: place-order" in err
         code, _, err = rpcdemo(home, "scale", "service-b", "2")

@@ -197,3 +197,18 @@ def test_id_marks_are_filled_and_put_back() -> None:
     body = {"id": "{id}", "items": ["{id}-x", 3]}
     assert fill_id(body, "p-9") == {"id": "p-9", "items": ["p-9-x", 3]}
     assert fill_id(fill_id(body, "p-9"), "p-9", back=True) == body
+
+
+def test_replicas_ready_by_listener_start_one_after_another(app: AppTopology,
+                                                            tmp_path: Path) -> None:
+    rig = make_rig(tmp_path, app=app, replicas={"orders": 2})
+    rig.probe.slow = {"orders-1"}
+    rig.steps(4)
+    states = rig.states()
+    assert (states["orders-1"], states["orders-2"]) == ("starting", "pending"), \
+        "the second listener waits until the first one's id is claimed"
+    assert (states["payments-1"], states["payments-2"]) == ("ready", "ready"), \
+        "a log readiness says which node it is: both start at once"
+    rig.probe.slow = set()
+    rig.steps(4)
+    assert rig.states()["orders-2"] == "ready"
