@@ -18,7 +18,6 @@ The nodes' side is not here: they pick their connector from the URL (``contracts
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -213,6 +212,8 @@ def write_client(url: str, timeout_s: float = 5.0) -> WriteClient:
 
 def is_loopback(host: str) -> bool:
     """Whether ``host`` is a loopback address (or ``localhost``)."""
+    import ipaddress  # noqa: PLC0415  (not for every command that reads a server: issue 21)
+
     try:
         return host == "localhost" or ipaddress.ip_address(host).is_loopback
     except ValueError:

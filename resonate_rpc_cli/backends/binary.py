@@ -8,7 +8,6 @@ binary is not on PATH.
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 
 from resonate_rpc_cli.backends.base import Prepared, ServerSettings
@@ -23,6 +22,8 @@ INSTALL_HINT = ("install it with `brew install resonatehq/tap/resonate` or a rel
 
 def resonate_binary() -> str | None:
     """The path of the real ``resonate`` binary on PATH, or None."""
+    import shutil  # noqa: PLC0415  (with zlib, bz2, lzma: not for every read of a server)
+
     return shutil.which(RESONATE_BINARY, path=os.environ.get("PATH"))
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from resonate_rpc_cli.chaos.targets import DOWN, PAUSED, RUNNING, LinkControl, NodeInfo
+from resonate_rpc_cli.contracts.app_topology import AppTopology
 from resonate_rpc_cli.contracts.errors import ExitStatus, NotRunningError, RpcdemoError, UsageError
 from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.links.client import LinkClient
@@ -66,6 +67,11 @@ class SupervisedTopology:
     @property
     def durable(self) -> bool:
         return not self.config.memory
+
+    @property
+    def app(self) -> AppTopology | None:
+        """The declared application it runs (``None``: the seed)."""
+        return self.config.app
 
     def nodes(self) -> list[NodeInfo]:
         return [
@@ -173,6 +179,7 @@ def own_topology(
     memory: bool = False,
     keep_home: bool = False,
     up_timeout_s: float = 90.0,
+    app: AppTopology | None = None,
 ) -> Iterator[OwnTopology]:
     """Start a whole topology under a temporary HOME; tear it down and count orphans after.
 
@@ -181,7 +188,8 @@ def own_topology(
 
     Raises :class:`NotRunningError` (exit 3) when it cannot start; whatever
     was started is stopped first. The HOME is removed afterwards unless
-    ``keep_home`` (its logs help to debug a failed run).
+    ``keep_home`` (its logs help to debug a failed run). ``app``: a declared topology's
+    groups instead of the seed's services.
     """
     root = Path(tempfile.mkdtemp(prefix="rpcdemo-chaos-"))
     home = Home(root)
@@ -189,6 +197,7 @@ def own_topology(
         server_port=_free_port(), gateway_port=_free_port(), ttl_s=ttl_s,
         step_delay_s=step_delay_s, delay_mode=delay_mode, memory=memory,
         links=True,  # chaos's own topology can always break links (network faults)
+        app=app,
     )
     own: OwnTopology | None = None
     daemon: subprocess.Popen[bytes] | None = None

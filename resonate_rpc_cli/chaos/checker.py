@@ -159,13 +159,7 @@ def check(
         },
         "detached": {"started": len(detached), "cog_ran": len(cog_ran)},
         "steps": steps,
-        "faults": {
-            "planned": options.planned_faults,
-            "landed": len(landed),
-            "mid_step": sum(1 for f in landed if f.held),
-            "by_kind": dict(sorted(Counter(f.kind for f in landed).items())),
-            "by_target": dict(sorted(Counter(f.target for f in landed).items())),
-        },
+        "faults": fault_summary(landed, options.planned_faults),
         "recovery_s": recovery,
         "latency_ms": latency,
         "pending_after_heal": len(pending),
@@ -178,6 +172,17 @@ def check(
             "kinds_missing": kinds_missing,
         },
         "problems": {k: v[:EXAMPLES] for k, v in sorted(problems.items()) if v},
+    }
+
+
+def fault_summary(landed: Sequence[FaultRecord], planned: int) -> dict[str, Any]:
+    """The report's ``faults`` section: planned, landed, mid-step, by kind and target."""
+    return {
+        "planned": planned,
+        "landed": len(landed),
+        "mid_step": sum(1 for f in landed if f.held),
+        "by_kind": dict(sorted(Counter(f.kind for f in landed).items())),
+        "by_target": dict(sorted(Counter(f.target for f in landed).items())),
     }
 
 

@@ -158,6 +158,13 @@ def _recovery_of(fault: FaultRecord, at_ms: int,
 
 def latency_ms(completed: Sequence[FlowRecord], landed: Sequence[FaultRecord]) -> Latency:
     """Flow latency (first invoke to finished) p50/p99, split by overlap with a fault."""
+    return span_latency_ms([(f.first_invoke_ms, end) for f in completed
+                            if (end := f.finished_ms()) is not None], landed)
+
+
+def span_latency_ms(spans: Sequence[tuple[int, int]],
+                    landed: Sequence[FaultRecord]) -> Latency:
+    """Latency of each ``(start_ms, end_ms)`` p50/p99, split by overlap with a fault."""
     windows = [
         (f.at_ms, f.healed_ms if f.healed_ms is not None else f.at_ms)
         for f in landed if f.at_ms is not None
@@ -165,13 +172,10 @@ def latency_ms(completed: Sequence[FlowRecord], landed: Sequence[FaultRecord]) -
     all_: list[float] = []
     hit: list[float] = []
     clean: list[float] = []
-    for f in completed:
-        end = f.finished_ms()
-        if end is None:
-            continue
-        lat = float(max(0, end - f.first_invoke_ms))
+    for start, end in spans:
+        lat = float(max(0, end - start))
         all_.append(lat)
-        overlaps = any(lo <= end and f.first_invoke_ms <= hi for lo, hi in windows)
+        overlaps = any(lo <= end and start <= hi for lo, hi in windows)
         (hit if overlaps else clean).append(lat)
 
     def summary(values: list[float]) -> LatencySummary:

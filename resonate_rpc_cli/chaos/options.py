@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from resonate_rpc_cli.chaos.schedule import (
@@ -16,9 +17,10 @@ from resonate_rpc_cli.chaos.schedule import (
     plan_faults,
 )
 from resonate_rpc_cli.chaos.supply import StopRule
+from resonate_rpc_cli.contracts.app_topology import AppTopology
 from resonate_rpc_cli.contracts.errors import UsageError
 from resonate_rpc_cli.contracts.flows import FLOWS, flow_named
-from resonate_rpc_cli.contracts.naming import SERVICE_GROUPS
+from resonate_rpc_cli.contracts.naming import GATEWAY, SERVICE_GROUPS
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,8 @@ class ChaosOptions:
     overlap: int = 1
     scopes: tuple[Scope, ...] = ("one",)
     holder_wait_s: float = 5.0
+    #: a declared topology (``--config``): ``mix`` names its flows, ``targets`` its groups
+    app: AppTopology | None = None
 
     def stop_rule(self) -> StopRule:
         """When the workload stops issuing flows."""
@@ -89,7 +93,9 @@ class ChaosOptions:
             raise UsageError(f"--fault-count must be >= 0, got {self.fault_count}")
         if not self.mix:
             raise UsageError("--mix is empty")
-        for name in self.mix:
+        if self.app is not None:
+            _check_declared(self, self.app)
+        for name in self.mix if self.app is None else ():
             try:
                 flow_named(name)
             except KeyError as exc:
@@ -108,11 +114,13 @@ class ChaosOptions:
             "fault_count": self.planned_fault_count(), "duration_s": self.duration_s,
             "rate": self.rate, "overlap": self.overlap, "scopes": list(self.scopes),
             "holder_wait_s": self.holder_wait_s,
-        }
+        } | ({} if self.app is None else {"app": self.app.name,
+                                          "config": str(Path(self.app.source).absolute())})
 
     @classmethod
-    def from_dict(cls, obj: dict[str, Any]) -> ChaosOptions:
-        """The options a report's ``run.options`` recorded; ``ValueError`` if malformed."""
+    def from_dict(cls, obj: dict[str, Any], app: AppTopology | None = None) -> ChaosOptions:
+        """The options a report's ``run.options`` recorded (on the declared topology
+        ``app`` when the run was on one); ``ValueError`` if malformed."""
         try:
             return cls(
                 flows=int(obj["flows"]), concurrency=int(obj["concurrency"]),
@@ -125,7 +133,7 @@ class ChaosOptions:
                 rate=None if obj.get("rate") is None else float(obj["rate"]),
                 overlap=int(obj.get("overlap", 1)),
                 scopes=parse_scopes(",".join(obj.get("scopes", ["one"]))),
-                holder_wait_s=float(obj.get("holder_wait_s", 5.0)),
+                holder_wait_s=float(obj.get("holder_wait_s", 5.0)), app=app,
             )
         except (KeyError, TypeError) as exc:
             raise ValueError(f"malformed run options: {exc}") from None
@@ -134,6 +142,37 @@ class ChaosOptions:
 def _pair(value: Any) -> tuple[float, float]:
     lo, hi = value
     return float(lo), float(hi)
+
+
+def for_app(options: ChaosOptions, app: AppTopology, *, mix_given: bool = False,
+            targets_given: bool = False, faults_given: bool = False) -> ChaosOptions:
+    """``options`` on the declared topology ``app``: its flows and groups unless given,
+    and no gateway faults unless it declares the seed's gateway (or they were asked for:
+    then a :class:`UsageError` without one)."""
+    faults = options.faults if faults_given or has_gateway(app) else tuple(
+        k for k in options.faults if k != "gateway")
+    return replace(options, app=app, mix=options.mix if mix_given else app.flow_names,
+                   targets=options.targets if targets_given else app.group_names,
+                   faults=faults)
+
+
+def _check_declared(options: ChaosOptions, app: AppTopology) -> None:
+    """The flows, targets and fault kinds against a declared topology (one line each)."""
+    for what, names, valid in (("--mix", options.mix, app.flow_names),
+                               ("--targets", options.targets, app.group_names)):
+        bad = [n for n in names if n not in valid]
+        if bad:
+            raise UsageError(f"{what}: {bad[0]!r} is not declared in {app.source} "
+                             f"(declared: {', '.join(valid) or 'none'})")
+    if "gateway" in options.faults and not has_gateway(app):
+        raise UsageError(f"gateway faults need the seed's gateway; {app.source} declares "
+                         "no [groups.gateway] (leave 'gateway' out of --faults)")
+
+
+def has_gateway(app: AppTopology | None) -> bool:
+    """Whether ``app`` is the seed's or declares the seed's gateway (``[groups.gateway]``:
+    ``gateway`` faults and its ``/health`` then apply)."""
+    return app is None or app.group(GATEWAY) is not None
 
 
 def _check_pacing(options: ChaosOptions) -> None:

@@ -31,12 +31,14 @@ from resonate_rpc_cli.chaos.faults import FaultRecord
 from resonate_rpc_cli.chaos.history import History, Op, wall_ms
 from resonate_rpc_cli.chaos.invariants import JournalEvent, read_journal
 from resonate_rpc_cli.chaos.nemesis import Nemesis, heal_everything
-from resonate_rpc_cli.chaos.options import ChaosOptions
+from resonate_rpc_cli.chaos.options import ChaosOptions, has_gateway
+from resonate_rpc_cli.chaos.progress import RunProgress, progress_path
 from resonate_rpc_cli.chaos.schedule import NET_FAULTS, PlannedFault
 from resonate_rpc_cli.chaos.stopper import RunGuard, Stopper, TopologyWatch
 from resonate_rpc_cli.chaos.supply import FlowPlan, FlowSupply
 from resonate_rpc_cli.chaos.targets import ChaosTopology, LinkControl
-from resonate_rpc_cli.chaos.workload import Workload
+from resonate_rpc_cli.chaos.verdict import StuckPromise
+from resonate_rpc_cli.chaos.workload import Workload, flow_sender, run_baseline
 from resonate_rpc_cli.clients.http import http_ok
 from resonate_rpc_cli.clients.protocol import (
     PromiseRecord,
@@ -50,6 +52,8 @@ from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.contracts.ids import origin_of
 from resonate_rpc_cli.contracts.ledger import LedgerEntry, read_ledger
 from resonate_rpc_cli.contracts.naming import SERVER
+from resonate_rpc_cli.observe.doctor import diagnose
+from resonate_rpc_cli.observe.gather import gather
 
 __all__ = ["ChaosOptions", "RunRecord", "execute", "settle", "wait_healthy"]
 
@@ -77,6 +81,10 @@ class RunRecord:
     #: why the run ended before its stop rule (None: it did not), and its exit code
     ended: str | None = None
     end_status: int | None = None
+    #: a declared topology's fault-free outcomes by ``verdict.flow_key`` (None: no baseline)
+    baseline: dict[str, Any] | None = None
+    #: promises of the run pending after heal, with doctor's cause (None: not read)
+    stuck: list[StuckPromise] | None = None
 
 
 def new_run_tag() -> str:
@@ -85,14 +93,16 @@ def new_run_tag() -> str:
 
 
 def wait_healthy(topology: ChaosTopology, timeout_s: float = 20.0,
-                 stop: threading.Event | None = None) -> None:
-    """Wait until the server (its read side) and the gateway (``/health``) answer (or
-    ``stop`` is set); else :class:`NotRunningError`."""
+                 stop: threading.Event | None = None, gateway: bool = True) -> None:
+    """Wait until the server (its read side) and the gateway (``/health``; not when
+    ``gateway`` is false: a declared topology has none) answer (or ``stop`` is set);
+    else :class:`NotRunningError`."""
     deadline = time.monotonic() + timeout_s
     reader = read_client(topology.server_url, timeout_s=2.0)
+    health = topology.gateway_url.rstrip("/") + "/health"
     while True:
         server = reader.healthy()
-        gateway = http_ok(topology.gateway_url.rstrip("/") + "/health", 2.0)
+        gateway = not gateway or http_ok(health, 2.0)
         if (server and gateway) or (stop is not None and stop.is_set()):
             return
         if time.monotonic() >= deadline:
@@ -161,7 +171,7 @@ def _preflight(topology: ChaosTopology, options: ChaosOptions,
     if net and links is None:
         raise UsageError(f"{', '.join(net)} faults need link proxies; start the topology "
                          "with its links, or leave them out of --faults")
-    wait_healthy(topology, options.health_timeout_s)
+    wait_healthy(topology, options.health_timeout_s, gateway=has_gateway(options.app))
 
 
 def _play(topology: ChaosTopology, options: ChaosOptions, record: RunRecord,
@@ -175,11 +185,14 @@ def _play(topology: ChaosTopology, options: ChaosOptions, record: RunRecord,
                       links=links)
     nemeses.append(nemesis)
     supply = FlowSupply(options.seed, options.mix, record.run_tag, options.stop_rule(),
-                        schedule_done=nemesis.done.is_set, rate=options.rate)
+                        schedule_done=nemesis.done.is_set, rate=options.rate,
+                        seed_flows=options.app is None)
     workload = Workload(topology.gateway_url, supply, concurrency=options.concurrency,
                         history=history, deadline=started + options.deadline_s,
                         request_timeout_s=options.request_timeout_s,
-                        server_url=topology.server_url, abandon=guard.stopper.event)
+                        server_url=topology.server_url, abandon=guard.stopper.event,
+                        send=None if options.app is None
+                        else flow_sender(options.app, topology.server_url))
     guard.stopper.on_trip(workload.stop.set)
     emit(f"run {record.run_tag}: at least {options.flows} flows, for at least "
          f"{options.duration_s:g} s and until {len(record.schedule)} planned faults were "
@@ -227,8 +240,15 @@ def execute(
     watch = TopologyWatch(guard.stopper, guard.home, topology.server_url,
                           server_faulted=lambda: any(SERVER in n.in_force() for n in nemeses),
                           streams=guard.streams)
+    # the console (rpcdemo ui) draws the timeline from it as the run goes
+    progress = None if guard.home is None else RunProgress(
+        progress_path(guard.home), record.run_tag, record.started_ms, history,
+        lambda: [f for n in nemeses for f in list(n.log)])
+    if progress is not None:
+        progress.start()
     try:
         with watch:  # through settling too: a topology gone then ends the run as well
+            _baseline(topology, options, record, emit)
             _play(topology, options, record, links, emit, history, guard, nemeses)
             if not guard.stopper.tripped:
                 _finish(topology, options, record, links, emit, deadline, guard.stopper)
@@ -237,6 +257,8 @@ def execute(
         guard.stopper.trip(f"{type(exc).__name__}: {exc}", status)
     if guard.stopper.tripped:
         _end_early(topology, record, links, emit, guard.stopper)
+    if progress is not None:
+        progress.stop()
     record.history = history.ops()
     root_set = {p.promise_id for p in record.plans}
     record.ledger = [e for e in read_ledger(topology.ledger_dir)
@@ -244,7 +266,33 @@ def execute(
     # the HOME whose ledger this is: HOME/ledger (contracts/home.py)
     record.journal = read_journal(Home(topology.ledger_dir.parent).transitions_path,
                                   record.started_ms)
+    if options.app is not None and record.ended is None:
+        record.stuck = stuck_promises(Home(topology.ledger_dir.parent), record.promises)
     return record
+
+
+def _baseline(topology: ChaosTopology, options: ChaosOptions, record: RunRecord,
+              emit: Callable[[str], None]) -> None:
+    """A declared topology's fault-free run of the flows that declare no ``expect``."""
+    app = options.app
+    if app is None or all(f.has_expect for f in app.flows if f.name in options.mix):
+        return
+    emit("fault-free baseline of the flows without expect")
+    record.baseline = run_baseline(app, flow_sender(app, topology.server_url),
+                                   record.run_tag, options.request_timeout_s, emit)
+
+
+def stuck_promises(home: Home, promises: list[PromiseRecord]) -> list[StuckPromise]:
+    """The run's promises pending after heal, each with doctor's cause (``pending``
+    when doctor names none, or says why it could not look)."""
+    pending = [str(p["id"]) for p in promises if p.get("state") == "pending"]
+    if not pending:
+        return []
+    try:
+        causes = {d.promise_id: d.line() for d in diagnose(gather(home).facts)}
+    except RpcdemoError as exc:
+        return [StuckPromise(p, f"pending (doctor could not look: {exc})") for p in pending]
+    return [StuckPromise(p, causes.get(p, "pending")) for p in pending]
 
 
 def _end_early(topology: ChaosTopology, record: RunRecord, links: LinkControl | None,
@@ -269,7 +317,8 @@ def _finish(topology: ChaosTopology, options: ChaosOptions, record: RunRecord,
             stopper: Stopper) -> None:
     """Heal, settle and collect after a run that reached its stop rule."""
     record.healed = heal_everything(topology, links)
-    wait_healthy(topology, timeout_s=60.0, stop=stopper.event)
+    wait_healthy(topology, timeout_s=60.0, stop=stopper.event,
+                 gateway=has_gateway(options.app))
     if stopper.tripped:
         return
     roots = [p.promise_id for p in record.plans]

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from resonate_rpc_cli.chaos.options import ChaosOptions
+from resonate_rpc_cli.contracts.app_topology import AppTopology
 from resonate_rpc_cli.contracts.errors import UsageError
 from resonate_rpc_cli.contracts.home import Home
 
@@ -36,8 +37,19 @@ def _read_run(path: Path) -> dict[str, Any]:
     return run
 
 
-def replay_options(directory: Path) -> ChaosOptions:
-    """The options to play the run reported in ``directory`` again.
+def recorded_config(directory: Path) -> Path | None:
+    """The topology file a declared topology's run recorded (``None``: the seed's run, or
+    no readable report: :func:`replay_options` says so)."""
+    try:
+        config = _read_run(directory / REPORT_FILE)["options"].get("config")
+    except UsageError:
+        return None
+    return Path(config) if isinstance(config, str) else None
+
+
+def replay_options(directory: Path, app: AppTopology | None = None) -> ChaosOptions:
+    """The options to play the run reported in ``directory`` again (on the declared
+    topology ``app``, read from :func:`recorded_config`, when the run was on one).
 
     Raises :class:`UsageError` (exit 2) when the directory holds no readable
     ``report.json`` with the run's options.
@@ -45,7 +57,7 @@ def replay_options(directory: Path) -> ChaosOptions:
     path = directory / REPORT_FILE
     run = _read_run(path)
     try:
-        options = ChaosOptions.from_dict(run["options"])
+        options = ChaosOptions.from_dict(run["options"], app)
     except ValueError as exc:
         raise UsageError(f"--replay: {path}: {exc}") from None
     issued = run.get("flows_issued")

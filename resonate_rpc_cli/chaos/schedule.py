@@ -202,11 +202,13 @@ def parse_kinds(text: str) -> tuple[FaultKind, ...]:
                  for n in _parse_names(text, FAULT_KINDS, "fault kind", "fault kinds"))
 
 
-def parse_targets(text: str | None) -> tuple[str, ...]:
-    """Parse ``service-b,service-h``; ``None``/empty means every service group."""
+def parse_targets(text: str | None, valid: tuple[str, ...] = tuple(SERVICE_GROUPS)
+                  ) -> tuple[str, ...]:
+    """Parse ``service-b,service-h``; ``None``/empty means every group of ``valid`` (the
+    seed's services, or a declared topology's groups)."""
     if not text:
-        return tuple(SERVICE_GROUPS)
-    return tuple(_parse_names(text, tuple(SERVICE_GROUPS), "target group", "target groups"))
+        return valid
+    return tuple(_parse_names(text, valid, "target group", "target groups"))
 
 
 def parse_range(text: str, what: str) -> tuple[float, float]:

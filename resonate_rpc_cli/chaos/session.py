@@ -14,11 +14,15 @@ from pathlib import Path
 from typing import Any
 
 from resonate_rpc_cli.chaos.adapters import SupervisedTopology, link_control, own_topology
+from resonate_rpc_cli.chaos.options import for_app
 from resonate_rpc_cli.chaos.orchestrator import ChaosOptions, RunRecord, execute
+from resonate_rpc_cli.chaos.progress import publish_verdict
 from resonate_rpc_cli.chaos.report import HtmlRenderer, judge, write_report_dir
 from resonate_rpc_cli.chaos.schedule import NET_FAULTS
 from resonate_rpc_cli.chaos.stopper import RunGuard, Stopper
-from resonate_rpc_cli.contracts.errors import ExitStatus, RpcdemoError
+from resonate_rpc_cli.contracts.app_topology import AppTopology
+from resonate_rpc_cli.contracts.errors import ExitStatus, RpcdemoError, UsageError
+from resonate_rpc_cli.contracts.flows import FLOWS
 from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.supervisor.client import SupervisorClient
 
@@ -89,12 +93,14 @@ def run_chaos(
     if SupervisorClient(home).answering():
         emit(f"running against the topology under {home.root}")
         topology = SupervisedTopology(home)
+        options = _running_app(options, topology.app)
         links = link_control(home)
         options = _fit_faults(options, topology.durable, links is not None, explicit_faults,
                               emit)
         record = execute(topology, options, emit, links=links,
                          guard=replace(guard or RunGuard(Stopper()), home=home))
         report = judge(record, orphans=0, orphans_checked=False)
+        publish_verdict(home, record.run_tag, report)
     else:
         record, report = _against_own(options, home, own or OwnTopologySettings(),
                                       explicit_faults, emit, guard or RunGuard(Stopper()))
@@ -109,6 +115,22 @@ def run_chaos(
             raise RpcdemoError(f"cannot write the report to {report_dir}: {exc}") from exc
     return result
 
+
+
+def _running_app(options: ChaosOptions, running: AppTopology | None) -> ChaosOptions:
+    """The options on the application HOME runs: its declared one when no ``--config``
+    said otherwise; a different one named is a :class:`UsageError`."""
+    if running is None:
+        if options.app is not None:
+            raise UsageError(f"HOME runs the seed's topology, not {options.app.source}'s "
+                             f"(bring it up with: rpcdemo up --config {options.app.source})")
+        return options
+    if options.app is None:
+        return for_app(options, running, mix_given=options.mix != tuple(FLOWS))
+    if options.app.name != running.name:
+        raise UsageError(f"HOME runs {running.name!r} ({running.source}), not "
+                         f"{options.app.name!r} ({options.app.source})")
+    return options
 
 
 def _fit_faults(options: ChaosOptions, durable: bool, has_links: bool, explicit: bool,
@@ -136,7 +158,7 @@ def _against_own(options: ChaosOptions, home: Home, settings: OwnTopologySetting
     emit(f"nothing running under {home.root}: starting a topology of our own")
     with own_topology(ttl_s=settings.ttl_s, step_delay_s=settings.step_delay_s,
                       delay_mode=settings.delay_mode, memory=memory,
-                      keep_home=settings.keep_home) as mine:
+                      keep_home=settings.keep_home, app=options.app) as mine:
         emit(f"own topology up under {mine.home.root}")
         links = link_control(mine.home)
         options = _fit_faults(options, not memory, links is not None, explicit, emit)

@@ -35,17 +35,19 @@ class FlowPlan:
     arg: int
 
 
-def plan_flow(seed: int, n: int, mix: tuple[str, ...], run_tag: str) -> FlowPlan:
+def plan_flow(seed: int, n: int, mix: tuple[str, ...], run_tag: str,
+              seed_flows: bool = True) -> FlowPlan:
     """Flow number ``n`` of a run: a pure function of its arguments.
 
     Every block of ``len(mix)`` consecutive flows holds each kind once, in a
     seeded order, so any prefix of the sequence is balanced. Ids are
     ``chaos-<run_tag>-<kind>-<n>``: fresh for every run, free of ``:``.
-    Raises ``ValueError`` for an empty mix and ``KeyError`` for an unknown kind.
+    Raises ``ValueError`` for an empty mix and ``KeyError`` for an unknown kind (of the
+    seed's; a declared topology's flows, ``seed_flows`` false, are taken as named).
     """
     if not mix:
         raise ValueError("the flow mix is empty")
-    kinds = [flow_named(m).name for m in mix]
+    kinds = [flow_named(m).name for m in mix] if seed_flows else list(mix)
     block, slot = divmod(n, len(kinds))
     random.Random(f"{seed}/flows/{block}").shuffle(kinds)
     arg = random.Random(f"{seed}/arg/{n}").randint(0, MAX_ARG)
@@ -94,8 +96,10 @@ class FlowSupply:
         *,
         schedule_done: Callable[[], bool] = lambda: True,
         rate: float | None = None,
+        seed_flows: bool = True,
     ) -> None:
         self.seed, self.mix, self.run_tag, self.rule = seed, mix, run_tag, rule
+        self.seed_flows = seed_flows
         self.schedule_done = schedule_done
         self.rate = rate
         self.issued: list[FlowPlan] = []
@@ -113,7 +117,7 @@ class FlowSupply:
     def _plan(self, n: int) -> FlowPlan:
         if self.preset is not None:
             return self.preset[n]
-        return plan_flow(self.seed, n, self.mix, self.run_tag)
+        return plan_flow(self.seed, n, self.mix, self.run_tag, self.seed_flows)
 
     def take(self, stop: threading.Event) -> FlowPlan | None:
         """The next flow to issue, or ``None`` when no more should be (or ``stop`` is set)."""

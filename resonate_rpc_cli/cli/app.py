@@ -11,6 +11,7 @@ from typer.main import get_command_name
 from resonate_rpc_cli.cli import (  # noqa: F401  (registers commands)
     doctor,
     gc,
+    init_cmd,
     inspection,
     lifecycle,
     net,
@@ -18,6 +19,7 @@ from resonate_rpc_cli.cli import (  # noqa: F401  (registers commands)
     promise_cmd,
     run,
     token_cmd,
+    ui_cmd,
 )
 from resonate_rpc_cli.cli.chaos_cmd import chaos
 from resonate_rpc_cli.cli.common import app
@@ -26,8 +28,8 @@ from resonate_rpc_cli.contracts.errors import ExitStatus
 app.command("chaos")(chaos)
 
 #: The order of ``rpcdemo --help``; commands not named here follow in registration order.
-HELP_ORDER = ("up", "down", "server", "run", "kill", "respawn", "scale", "node", "status",
-              "watch", "tree", "doctor", "promise", "flow", "logs", "chaos", "gc",
+HELP_ORDER = ("init", "up", "down", "server", "run", "kill", "respawn", "scale", "node", "status",
+              "watch", "ui", "tree", "doctor", "promise", "flow", "logs", "chaos", "gc",
               "token")
 
 

@@ -28,6 +28,7 @@ from resonate_rpc_cli.chaos.schedule import (
     parse_targets,
 )
 from resonate_rpc_cli.cli.common import reporting
+from resonate_rpc_cli.contracts.app_topology import AppTopology
 from resonate_rpc_cli.contracts.errors import ExitStatus, UsageError
 from resonate_rpc_cli.contracts.flows import FLOWS
 from resonate_rpc_cli.contracts.home import Home
@@ -56,13 +57,23 @@ def build_options(
     interval: str, down: str, seed: int | None, deadline: float, min_faults: int,
     fault_count: int | None, duration: float = 0.0, rate: str | None = None,
     overlap: int = 1, scope: str = "one", holder_wait: float = 5.0,
+    app: AppTopology | None = None,
 ) -> ChaosOptions:
-    """The options the flags describe; :class:`UsageError` naming the first bad flag."""
+    """The options the flags describe; :class:`UsageError` naming the first bad flag.
+
+    On a declared topology (``app``) the default mix is its flows, the default targets
+    its groups, and the default fault kinds leave out ``gateway`` unless it declares the
+    seed's gateway (``[groups.gateway]``)."""
     from resonate_rpc_cli.chaos.options import ChaosOptions
 
+    if app is not None and mix == DEFAULT_MIX:
+        mix = ",".join(app.flow_names)
+    if app is not None and faults is None and app.group("gateway") is None:
+        faults = ",".join(k for k in FAULT_KINDS if k != "gateway")
     try:
         kinds = parse_kinds(faults or DEFAULT_FAULTS)
-        target_groups = parse_targets(targets)
+        target_groups = (parse_targets(targets) if app is None
+                         else parse_targets(targets, app.group_names))
         interval_s = parse_range(interval, "--interval")
         down_s = parse_range(down, "--down")
         scopes = parse_scopes(scope)
@@ -76,8 +87,22 @@ def build_options(
         seed=seed if seed is not None else random.SystemRandom().randrange(1 << 31),
         deadline_s=deadline, min_faults=min_faults, fault_count=fault_count,
         duration_s=duration, rate=per_s, overlap=overlap, scopes=scopes,
-        holder_wait_s=holder_wait,
+        holder_wait_s=holder_wait, app=app,
     )
+
+
+def declared_app(path: Path | None) -> AppTopology | None:
+    """The application the topology file at ``path`` declares (``None``: no file);
+    :class:`UsageError` for a file that declares no ``[groups.*]``."""
+    if path is None:
+        return None
+    from resonate_rpc_cli.cli.topology_file import load_config_file
+
+    app = load_config_file(path).get("app")
+    if not isinstance(app, AppTopology):
+        raise UsageError(f"{path}: declares no [groups.*]; chaos --config needs a declared "
+                         "application (without --config chaos runs the seed's)")
+    return app
 
 
 @reporting("rpcdemo chaos")
@@ -135,6 +160,10 @@ def chaos(
     replay: Annotated[Path | None, typer.Option(
         metavar="DIR", help="Play the schedule and workload of the report in DIR again "
                             "(its options replace the schedule and workload flags).")] = None,
+    config: Annotated[Path | None, typer.Option(
+        "--config", metavar="FILE",
+        help="A declared application (rpcdemo.toml with [groups.*], docs/own-app.md): run "
+             "its flows, fault its groups, judge with the generic checker.")] = None,
 ) -> None:
     """Break the topology on a seeded schedule while flows run, then prove nothing was lost.
 
@@ -155,17 +184,19 @@ def chaos(
     killed); 128+N when signal N (INT, TERM, HUP) ended the run. A run that ends
     early heals what it broke and writes its report (verdict unknown, the reason).
     """
-    from resonate_rpc_cli.chaos.replay import replay_command, replay_options
+    from resonate_rpc_cli.chaos.replay import recorded_config, replay_command, replay_options
     from resonate_rpc_cli.chaos.session import OwnTopologySettings, run_chaos
     from resonate_rpc_cli.chaos.stopper import RunGuard, Stopper, ending_on_signals
     from resonate_rpc_cli.view.chaos_html import render_html
 
     home = ctx.obj if isinstance(ctx.obj, Home) else Home.resolve(None)
-    options = replay_options(replay) if replay is not None else build_options(
+    app = declared_app(config or ctx.meta.get("config_path")
+                       or (recorded_config(replay) if replay is not None else None))
+    options = replay_options(replay, app) if replay is not None else build_options(
         flows=flows, concurrency=concurrency, mix=mix, faults=faults, targets=targets,
         interval=interval, down=down, seed=seed, deadline=deadline,
         min_faults=min_faults, fault_count=fault_count, duration=duration, rate=rate,
-        overlap=overlap, scope=scope, holder_wait=holder_wait,
+        overlap=overlap, scope=scope, holder_wait=holder_wait, app=app,
     )
     if dry_run:
         _render_schedule(options, as_json)

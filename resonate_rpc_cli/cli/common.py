@@ -32,11 +32,12 @@ app = typer.Typer(
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
 
 
-def reporting[**P](prog: str) -> Callable[[Callable[P, None]], Callable[P, None]]:
+def reporting[**P](prog: str) -> Callable[[Callable[P, int | None]], Callable[P, None]]:
     """A command decorator: errors become one line ``<prog>: ...`` on stderr and their
-    documented exit code (:func:`~resonate_rpc_cli.contracts.errors.exit_code_of`)."""
+    documented exit code (:func:`~resonate_rpc_cli.contracts.errors.exit_code_of`); a
+    command may also return its exit code."""
 
-    def decorate(fn: Callable[P, None]) -> Callable[P, None]:
+    def decorate(fn: Callable[P, int | None]) -> Callable[P, None]:
         @functools.wraps(fn)
         def wrapper(*args: P.args, **kwargs: P.kwargs) -> None:
             code = exit_code_of(prog, functools.partial(fn, *args, **kwargs))

@@ -10,14 +10,9 @@ from typing import Annotated
 
 import typer
 
-from resonate_rpc_cli.cli.common import (
-    JsonOpt,
-    app,
-    emit_json,
-    exit_on_error,
-    home_of,
-)
-from resonate_rpc_cli.contracts.errors import NotRunningError, RpcdemoError, UsageError
+from resonate_rpc_cli.cli import everyday
+from resonate_rpc_cli.cli.common import JsonOpt, app, exit_on_error, home_of
+from resonate_rpc_cli.contracts.errors import NotRunningError, UsageError
 from resonate_rpc_cli.contracts.home import Home, not_running_message
 
 # Each command imports the rest inside its body: Rich only to print a view, the
@@ -28,18 +23,9 @@ from resonate_rpc_cli.contracts.home import Home, not_running_message
 
 @app.command()
 @exit_on_error
-def status(ctx: typer.Context, *, as_json: JsonOpt = False) -> None:
+def status(ctx: typer.Context, *, as_json: JsonOpt = False) -> int:
     """Server, nodes (state, pid, restarts, uptime, task held) and promise counts."""
-    from resonate_rpc_cli.observe.picture import picture
-
-    pic = picture(home_of(ctx))
-    if as_json:
-        emit_json(pic.to_dict())
-        return
-    from resonate_rpc_cli.view.console import out
-    from resonate_rpc_cli.view.render import status_view
-
-    out.print(status_view(pic))
+    return everyday.status(home_of(ctx), as_json=as_json)
 
 
 @app.command()
@@ -86,35 +72,9 @@ def tree(
     *,
     promise_id: Annotated[str, typer.Argument(help="Root promise id, e.g. await-chain.")],
     as_json: JsonOpt = False,
-) -> None:
+) -> int:
     """One call graph (every promise tagged with this origin) and its states."""
-    from resonate_rpc_cli.clients.protocol import ServerUnreachable
-    from resonate_rpc_cli.observe.leases import Holders, fetch_leases, stuck_in_tree
-    from resonate_rpc_cli.observe.snapshot import PromiseSource, tree_rows
-    from resonate_rpc_cli.supervisor.client import SupervisorClient
-
-    home = home_of(ctx)
-    status = SupervisorClient(home).status()
-    config = status.config
-    source = PromiseSource(config.server_url)
-    try:
-        leases, _ = fetch_leases(source, views_need_it=True)
-        rows = tree_rows(source, promise_id, Holders.of(leases, status.nodes).holder)
-        stuck = stuck_in_tree(source, promise_id, status.nodes, config)
-    except ServerUnreachable as exc:
-        raise NotRunningError(str(exc)) from None
-    if not rows and source.notice is None:
-        raise RpcdemoError(f"no promise {promise_id!r} on {config.server_url}")
-    if as_json:
-        emit_json({"root": promise_id, "promises": [r.to_dict() for r in rows],
-                   "stuck": stuck, "notice": source.notice})
-        return
-    from resonate_rpc_cli.view.console import err, out
-    from resonate_rpc_cli.view.render import promise_tree
-
-    out.print(promise_tree(rows, title=promise_id, flags=stuck))
-    if source.notice:
-        err.print(source.notice, markup=False)
+    return everyday.tree(home_of(ctx), promise_id=promise_id, as_json=as_json)
 
 
 @app.command()

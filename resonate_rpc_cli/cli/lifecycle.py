@@ -47,11 +47,21 @@ def up(
     timeout: Annotated[float, typer.Option(help="Seconds to wait for readiness.")]
         = DEFAULT_UP_TIMEOUT_S,
     as_json: JsonOpt = False,
+    ui: Annotated[bool, typer.Option("--ui",
+        help="Also serve the browser console (as `rpcdemo ui`) while the topology runs in "
+             "the foreground; its URL is printed.")] = False,
+    ui_host: Annotated[str, typer.Option("--ui-host",
+        help="With --ui: the console's address (beyond 127.0.0.1 only when asked).")]
+        = "127.0.0.1",
+    ui_port: Annotated[int, typer.Option("--ui-port",
+        help="With --ui: the console's port (0: a free one).")] = 0,
 ) -> None:
     """Start the server, the gateway and the service nodes (one per group by default).
 
     Waits until every node is ready, then shows the live view (Ctrl-C stops
     everything) or, with --detach, returns 0 and leaves the topology running.
+    With --ui the browser console is served too (not with --detach: attach one
+    to a detached topology with `rpcdemo ui`).
     A port in use is an error (exit 3) and nothing is left running. Flags
     override the topology file (./rpcdemo.toml or --config) field by field.
     """
@@ -68,6 +78,13 @@ def up(
     file_settings = load_config_file(config_path or ctx.meta.get("config_path"))
     config = validate_config(TopologyConfig(**merge_settings(file_settings, settings)))
     home = home_of(ctx)
+    if ui:
+        from resonate_rpc_cli.cli.ui_cmd import check_address
+
+        if detach:
+            raise UsageError("--ui serves the console from the foreground; for a detached "
+                             "topology run `rpcdemo ui`")
+        check_address(ui_host, ui_port)
     if config.insecure and not config.auth and not is_loopback(config.host):
         err.print(f"[yellow]insecure:[/] the server listens on {config.host} without tokens: "
                   "anyone who reaches it can read, settle or cancel every promise and run "
@@ -78,7 +95,7 @@ def up(
     _report_up(home, config, result, as_json)
     if detach:
         return
-    _foreground(home, result)
+    _foreground(home, result, (ui_host, ui_port) if ui else None)
 
 
 def _report_up(home: Home, config: TopologyConfig, result: updown.UpResult,
@@ -105,21 +122,34 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
-def _foreground(home: Home, result: updown.UpResult) -> None:
-    """Attach the live view to the topology we own; tear it down when it ends."""
+def _foreground(home: Home, result: updown.UpResult,
+                console_at: tuple[str, int] | None = None) -> None:
+    """Attach the live view (and with ``console_at`` the browser console) to the topology
+    we own; tear it down when it ends."""
+    from resonate_rpc_cli.observe.live import LiveModel
     from resonate_rpc_cli.supervisor import updown
     from resonate_rpc_cli.view.console import err, out
     from resonate_rpc_cli.view.live import run_live
+    from resonate_rpc_cli.web.serve import ConsoleThread
 
+    # one model for both views: the terminal's refreshes it, the page reads it
+    model = LiveModel(home) if out.is_terminal else None
+    console = None if console_at is None else ConsoleThread(home, *console_at, model=model)
     try:
+        if console is not None:
+            from resonate_rpc_cli.cli.ui_cmd import announce
+
+            announce(console.start(), "the console and the topology")
         if out.is_terminal:
-            run_live(home, out)
+            run_live(home, out, model=model)
         else:
             while result.daemon is not None and result.daemon.poll() is None:
                 time.sleep(0.2)
     except KeyboardInterrupt:
         pass
     finally:
+        if console is not None:
+            console.stop()
         err.print("stopping…")
         updown.down(home)
         if result.daemon is not None:

@@ -128,7 +128,7 @@ def heal_cmd(
 def scale(
     ctx: typer.Context,
     *,
-    group: Annotated[str, typer.Argument(help="A service group, e.g. service-b.")],
+    group: Annotated[str, typer.Argument(help="A group, e.g. service-b (or a declared one).")],
     count: Annotated[int, typer.Argument(
         help=f"Nodes it should run from now on (0..{MAX_REPLICAS}).")],
     timeout: Annotated[float, typer.Option(help="Seconds to wait until the group has "
@@ -146,7 +146,7 @@ def scale(
     from resonate_rpc_cli.supervisor.client import SupervisorClient
     from resonate_rpc_cli.supervisor.topology_config import check_replicas
 
-    check_replicas(group, count)
+    check_replicas(group, count, (group,))  # the count here; the group by the running topology
     result = SupervisorClient(home_of(ctx)).scale(group, count, wait_s=timeout)
     if as_json:
         emit_json({"group": group, "replicas": count, "added": result.added,
@@ -167,7 +167,8 @@ def scale(
 def node(
     ctx: typer.Context,
     *,
-    group: Annotated[str, typer.Argument(help="The service group to serve, e.g. service-b.")],
+    group: Annotated[str, typer.Argument(help="The group to serve, e.g. service-b (or one "
+        "the topology file declares).")],
     server_url: Annotated[str, typer.Option("--server-url", envvar="RESONATE_URL",
         help="The Resonate server to join.")] = f"http://127.0.0.1:{DEFAULT_SERVER_PORT}",
     count: Annotated[int, typer.Option(help=f"How many nodes of GROUP (1..{MAX_REPLICAS}).")] = 1,
@@ -185,21 +186,28 @@ def node(
     ledgers go under HOME. Exit 3 when the server does not answer or every
     node fails; 2 for an unknown group or a HOME that runs a topology.
     """
+    from resonate_rpc_cli.cli.topology_file import load_config_file
     from resonate_rpc_cli.observe.events import describe
     from resonate_rpc_cli.supervisor import foreground as nodecmd
+    from resonate_rpc_cli.supervisor.app_launch import check_programs
     from resonate_rpc_cli.supervisor.topology_config import (
         EXTERNAL_SERVER,
         TopologyConfig,
         validate_config,
     )
 
-    if group not in SERVICE_GROUPS:
-        raise UsageError(f"unknown group {group!r}; valid groups: {', '.join(SERVICE_GROUPS)}")
+    # a declared application's groups come from its file (--config, or ./rpcdemo.toml)
+    declared = load_config_file(ctx.meta.get("config_path")).get("app")
+    groups = declared.group_names if declared is not None else tuple(SERVICE_GROUPS)
+    if group not in groups:
+        raise UsageError(f"unknown group {group!r}; valid groups: {', '.join(groups)}")
     if not 1 <= count <= MAX_REPLICAS:
         raise UsageError(f"--count must be from 1 to {MAX_REPLICAS}, got {count}")
     config = validate_config(TopologyConfig(
         server_kind=EXTERNAL_SERVER, server_url=server_url, only=[group], replicas={group: count},
-        ttl_s=ttl, step_delay_s=step_delay, delay_mode=delay_mode))
+        ttl_s=ttl, step_delay_s=step_delay, delay_mode=delay_mode, app=declared))
+    if declared is not None:
+        check_programs(declared)
     emit = (lambda event: typer.echo(json.dumps(event.to_dict()))) if as_json else \
         (lambda event: typer.echo(describe(event)))
     code = nodecmd.run_nodes(home_of(ctx), config, emit)

@@ -1,4 +1,4 @@
-"""`run`: one flow through the gateway."""
+"""`run`: one flow through the gateway (the body: ``cli/everyday.py``)."""
 
 from __future__ import annotations
 
@@ -6,18 +6,8 @@ from typing import Annotated
 
 import typer
 
-from resonate_rpc_cli.cli.common import (
-    JsonOpt,
-    app,
-    emit_json,
-    exit_on_error,
-    home_of,
-)
-from resonate_rpc_cli.contracts.errors import ExitStatus, UsageError
-from resonate_rpc_cli.contracts.flows import flow_named
-
-#: seconds `run` waits for the result (the flow runner and Rich load when a flow runs)
-DEFAULT_TIMEOUT_S = 60.0
+from resonate_rpc_cli.cli import everyday
+from resonate_rpc_cli.cli.common import JsonOpt, app, exit_on_error, home_of
 
 # -- flows -----------------------------------------------------------------------------
 
@@ -27,7 +17,9 @@ DEFAULT_TIMEOUT_S = 60.0
 def run(
     ctx: typer.Context,
     *,
-    flow: Annotated[str, typer.Argument(help="await-chain, detached-chain or fan-out.")],
+    flow: Annotated[str, typer.Argument(
+        help="await-chain, detached-chain or fan-out; on a declared application, one of its "
+             "[flows].")],
     promise_id: Annotated[str | None, typer.Option("--id", help="Promise id of the root.")]
         = None,
     fresh: Annotated[bool, typer.Option(help="Use a new unique promise id.")] = False,
@@ -35,28 +27,15 @@ def run(
     wait: Annotated[bool, typer.Option(help="Detached chain: wait until cog has run "
         "and report its value (asked of the server, so the nodes may run anywhere).")] = False,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the result.")]
-        = DEFAULT_TIMEOUT_S,
+        = everyday.DEFAULT_TIMEOUT_S,
     as_json: JsonOpt = False,
-) -> None:
-    """Run one flow through the gateway and print its result (exit 1 if it fails)."""
-    from resonate_rpc_cli.observe import flowrun
+) -> int:
+    """Run one flow through the gateway and print its result (exit 1 if it fails).
 
-    try:
-        chosen = flow_named(flow)
-    except KeyError as exc:
-        raise UsageError(str(exc.args[0])) from None
-    pid = flowrun.choose_id(chosen, promise_id, fresh)
-    if timeout <= 0:
-        raise UsageError("--timeout must be positive")
-    outcome = flowrun.run_in(home_of(ctx), chosen, pid, arg=arg, wait=wait, timeout_s=timeout)
-    if as_json:
-        emit_json(outcome.to_dict())
-    else:
-        from resonate_rpc_cli.view.console import out
-        from resonate_rpc_cli.view.render import run_view
-
-        out.print(run_view(outcome.to_dict()))
-    if outcome.exit_status is not ExitStatus.OK:
-        raise typer.Exit(int(outcome.exit_status))
-
-
+    On a declared application (a topology file with [flows.NAME]) FLOW is one of its
+    flows: started through the server as the SDK's rpc does (or its http route), waited
+    for, its value printed; exit 1 if it is rejected, differs from its `expect` or does
+    not settle within --timeout.
+    """
+    return everyday.run(home_of(ctx), flow=flow, promise_id=promise_id, fresh=fresh, arg=arg,
+                        wait=wait, timeout=timeout, as_json=as_json)

@@ -47,16 +47,36 @@ their fields are ``TopologyConfig``'s settings table (``contracts/settings.py``)
 from __future__ import annotations
 
 import tomllib
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 from resonate_rpc_cli.contracts import values as cv
+from resonate_rpc_cli.contracts.app_parse import APP_TABLES, parse_app, toml_problem
+from resonate_rpc_cli.contracts.app_topology import AppTopology
 from resonate_rpc_cli.contracts.errors import UsageError
 from resonate_rpc_cli.contracts.naming import SERVICE_GROUPS
 from resonate_rpc_cli.contracts.settings import Entry, table
 from resonate_rpc_cli.supervisor.topology_config import EXTERNAL_SERVER, TopologyConfig
 
 DEFAULT_CONFIG_NAME = "rpcdemo.toml"
+#: the package data of ``rpcdemo init``: the seed in the file format, and a template
+TOPOLOGIES = ("topologies",)
+SEED_FILE, TEMPLATE_FILE = "seed.toml", "template.toml"
+
+
+def packaged_text(name: str) -> str:
+    """The text of ``topologies/<name>`` shipped with the package (``seed.toml``,
+    ``template.toml``)."""
+    return files("resonate_rpc_cli").joinpath(*TOPOLOGIES, name).read_text(encoding="utf-8")
+
+
+def seed_topology() -> AppTopology:
+    """The built-in seed as a declared application (``topologies/seed.toml``)."""
+    path = files("resonate_rpc_cli").joinpath(*TOPOLOGIES, SEED_FILE)
+    app = parse_config(packaged_text(SEED_FILE), str(path)).get("app")
+    assert isinstance(app, AppTopology), "seed.toml declares the seed's groups"
+    return app
 
 
 def _file_keys(cls: type[Any]) -> tuple[dict[str, dict[str, Entry]], dict[str, Entry]]:
@@ -82,14 +102,23 @@ def parse_config(text: str, source: str = DEFAULT_CONFIG_NAME,
     config record's settings table).
 
     Raises :class:`UsageError` (one line, naming ``source`` and the key) on any
-    syntax error, unknown table or key, or bad value.
+    syntax error, unknown table or key, or bad value. The ``[app]``, ``[groups.*]`` and
+    ``[flows.*]`` tables of a declared application (``contracts/app_parse.py``) become
+    the ``app`` field: an :class:`~resonate_rpc_cli.contracts.app_topology.AppTopology`.
     """
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise UsageError(f"{source}: not valid TOML: {exc}") from None
+        raise toml_problem(exc, source) from None
     tables, top = _file_keys(cls)
     out: dict[str, Any] = {}
+    groups = tuple(SERVICE_GROUPS)
+    if cls is TopologyConfig:
+        app = parse_app({k: doc.pop(k) for k in APP_TABLES if k in doc}, text, source,
+                        Path(source).resolve().parent)
+        if app is not None:
+            out["app"] = app
+            groups = app.group_names
     for name, body in doc.items():
         entry = top.get(name)
         if entry is not None and not entry.setting.groups:
@@ -101,9 +130,9 @@ def parse_config(text: str, source: str = DEFAULT_CONFIG_NAME,
         if not isinstance(body, dict):
             raise UsageError(f"{source}: {name} must be a table, e.g. [{name}]")
         if entry is not None:
-            _parse_groups(name, entry, body, source, out)
+            _parse_groups(name, entry, body, source, out, groups)
         else:
-            _parse_table(name, tables[name], body, source, out)
+            _parse_table(name, tables[name], body, source, out, groups)
     if out.get("server_kind") == EXTERNAL_SERVER and "server_url" not in out:
         raise UsageError(f"{source}: server.kind = \"external\" needs server.url")
     if "server_url" in out and out.get("server_kind", EXTERNAL_SERVER) != EXTERNAL_SERVER:
@@ -118,7 +147,7 @@ def _check(entry: Entry) -> cv.Check:
 
 
 def _parse_table(name: str, keys: dict[str, Entry], body: dict[str, Any], source: str,
-                 out: dict[str, Any]) -> None:
+                 out: dict[str, Any], groups: tuple[str, ...]) -> None:
     """The keys of one table (and a table of service groups inside it: ``[nodes.delay]``)."""
     for key, value in body.items():
         dotted = f"{name}.{key}"
@@ -130,17 +159,19 @@ def _parse_table(name: str, keys: dict[str, Entry], body: dict[str, Any], source
             if not isinstance(value, dict):
                 shape = (entry.setting.metavar or "GROUP=VALUE").replace("=", " = ")
                 raise UsageError(f"{source}: {dotted} must be a table of {shape}")
-            _parse_groups(dotted, entry, value, source, out)
+            _parse_groups(dotted, entry, value, source, out, groups)
         else:
             out[entry.field] = cv.checked(f"{source}: {dotted}", _check(entry), value)
 
 
 def _parse_groups(name: str, entry: Entry, body: dict[str, Any], source: str,
-                  out: dict[str, Any]) -> None:
+                  out: dict[str, Any], groups: tuple[str, ...]) -> None:
+    """A table of groups (``[replicas]``, ``[nodes.delay]``): the seed's service groups,
+    or the declared application's."""
     parsed: dict[str, Any] = {}
     for group, value in body.items():
-        if group not in SERVICE_GROUPS:
-            valid = ", ".join(SERVICE_GROUPS)
+        if group not in groups:
+            valid = ", ".join(groups)
             raise UsageError(f"{source}: unknown group {name}.{group} (valid: {valid})")
         parsed[group] = cv.checked(f"{source}: {name}.{group}", _check(entry), value)
     out[entry.field] = parsed

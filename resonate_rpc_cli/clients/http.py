@@ -17,9 +17,10 @@ peer of ours is reached directly.
 
 from __future__ import annotations
 
+import re
 import socket
 import time
-from urllib.parse import urlsplit
+from typing import NamedTuple
 
 _MAX_HEAD = 64 * 1024
 
@@ -33,7 +34,7 @@ def exchange(
     token: str | None = None,
 ) -> tuple[int, bytes]:
     """Send one request; return the status and the whole response body."""
-    parts = urlsplit(url)
+    parts = _split(url)
     if parts.scheme != "http":
         return _exchange_urllib(method, url, body, timeout_s, token)
     if parts.hostname is None:
@@ -50,9 +51,37 @@ def exchange(
         head.append(f"Authorization: Bearer {token}")
     request = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + (body or b"")
     deadline = time.monotonic() + timeout_s
-    with socket.create_connection((host, port), timeout=timeout_s) as sock:
+    # an ASCII host as bytes: a str would load the idna codec (and unicodedata) to look it up
+    address = host.encode() if host.isascii() else host
+    with socket.create_connection((address, port), timeout=timeout_s) as sock:  # type: ignore[arg-type]  # getaddrinfo takes bytes
         sock.sendall(request)
         return _read_response(sock, deadline, method == "HEAD")
+
+
+class _Parts(NamedTuple):
+    scheme: str
+    netloc: str
+    hostname: str | None
+    port: int | None
+    path: str
+    query: str
+
+
+#: ``http://host:port/path?query`` with a lower-case name or IPv4 host: every URL of ours
+_PLAIN_URL = re.compile(r"http://([a-z0-9.-]+):([0-9]{1,5})(/[^?#\s]*)?(?:\?([^#\s]*))?")
+
+
+def _split(url: str) -> _Parts:
+    """``urllib.parse.urlsplit``'s parts; the plain form without importing it (issue 21)."""
+    plain = _PLAIN_URL.fullmatch(url)
+    if plain is not None and int(plain[2]) <= 65535:
+        host, port, path, query = plain.groups()
+        return _Parts("http", f"{host}:{port}", host, int(port), path or "", query or "")
+    from urllib.parse import urlsplit  # noqa: PLC0415
+
+    parts = urlsplit(url)
+    return _Parts(parts.scheme, parts.netloc, parts.hostname, parts.port, parts.path,
+                  parts.query)
 
 
 def http_ok(url: str, timeout_s: float = 0.5) -> bool:

@@ -141,12 +141,15 @@ class Endpoints:
     #: None when this topology runs no gateway (``up --only`` without it)
     gateway_url: str | None
     supervisor_pid: int
+    #: the declared application's name (None: the seed), so ``run`` knows without asking
+    app: str | None = None
 
     def write(self, home: Home) -> None:
         tmp = home.endpoints_file.with_suffix(".tmp")
         tmp.write_text(json.dumps({"server_url": self.server_url,
                                    "gateway_url": self.gateway_url,
-                                   "supervisor_pid": self.supervisor_pid}) + "\n")
+                                   "supervisor_pid": self.supervisor_pid,
+                                   "app": self.app}) + "\n")
         tmp.replace(home.endpoints_file)
 
     @classmethod
@@ -156,8 +159,9 @@ class Endpoints:
         try:
             doc = json.loads(home.endpoints_file.read_text())
             gateway = doc["gateway_url"]
+            app = doc.get("app")
             found = cls(str(doc["server_url"]), None if gateway is None else str(gateway),
-                        int(doc["supervisor_pid"]))
+                        int(doc["supervisor_pid"]), None if app is None else str(app))
         except (OSError, ValueError, KeyError, TypeError):
             return None
         return found if _alive(found.supervisor_pid) else None

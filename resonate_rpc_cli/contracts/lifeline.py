@@ -12,8 +12,6 @@ where no signal handler of the parent can run, and on macOS where
 from __future__ import annotations
 
 import os
-import signal
-import threading
 import time
 
 ENV_PARENT_PID = "RPCDEMO_PARENT_PID"
@@ -34,6 +32,9 @@ def start_lifeline(
         parent_pid = int(raw)
     if os.getppid() != parent_pid:
         os._exit(3)  # parent died before we even started
+    # here, not at the top: the CLI reads ENV_PARENT_PID and starts no lifeline (issue 21)
+    import signal  # noqa: PLC0415
+    import threading  # noqa: PLC0415
 
     def watch() -> None:
         while os.getppid() == parent_pid:

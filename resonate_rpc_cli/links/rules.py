@@ -18,10 +18,12 @@ MAX_DELAY_MS = 60_000.0
 
 
 def group_of(name: str) -> str | None:
+    """The group of node ``name`` (``service-b-1``, ``orders-2``, ``gateway``), or None."""
     try:
         return NodeName.parse(name).group
     except ValueError:
-        return None
+        group, sep, index = name.rpartition("-")  # a declared group's node (issue 19)
+        return group if sep and group and index.isdigit() and int(index) >= 1 else None
 
 
 def resolve_target(target: str, names: list[str]) -> list[str]:
@@ -33,11 +35,11 @@ def resolve_target(target: str, names: list[str]) -> list[str]:
     have = ", ".join(names) or "none"
     if target in names:
         return [target]
-    if target == GATEWAY or target in SERVICE_GROUPS:
-        chosen = [n for n in names if group_of(n) == target]
-        if not chosen:
-            raise UsageError(f"no link of group {target!r} is up (links: {have})")
+    chosen = [n for n in names if group_of(n) == target]
+    if chosen:
         return chosen
+    if target == GATEWAY or target in SERVICE_GROUPS:
+        raise UsageError(f"no link of group {target!r} is up (links: {have})")
     if group_of(target) is not None:
         raise UsageError(f"no link named {target!r} (links: {have})")
     raise UsageError(f"unknown target {target!r}: expected a node like service-b-1 or a group "

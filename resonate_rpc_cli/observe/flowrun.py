@@ -29,7 +29,6 @@ from resonate_rpc_cli.contracts.errors import ExitStatus, NotRunningError, Usage
 from resonate_rpc_cli.contracts.flows import Flow
 from resonate_rpc_cli.contracts.home import Endpoints, Home, not_running_message
 from resonate_rpc_cli.contracts.ids import origin_of, root_id_problem
-from resonate_rpc_cli.contracts.ledger import read_ledger
 from resonate_rpc_cli.contracts.payload import decode_payload
 
 
@@ -75,6 +74,8 @@ def _post(url: str, body: dict[str, Any], timeout_s: float) -> tuple[int, Any]:
 
 def cog_value(ledger_dir: Path, root_id: str) -> Any | None:
     """The value ``cog`` computed for the detached chain rooted at ``root_id``, if it did."""
+    from resonate_rpc_cli.contracts.ledger import read_ledger  # noqa: PLC0415  (run --wait)
+
     for entry in read_ledger(ledger_dir):
         if entry.func == "cog" and entry.phase == "end" and \
                 origin_of(entry.promise_id) == root_id:

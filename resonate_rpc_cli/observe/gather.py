@@ -23,8 +23,6 @@ from resonate_rpc_cli.clients.protocol import ProtocolError, ServerUnreachable
 from resonate_rpc_cli.contracts import tags as tag
 from resonate_rpc_cli.contracts.errors import NotRunningError
 from resonate_rpc_cli.contracts.home import Home
-from resonate_rpc_cli.contracts.ledger import read_ledger
-from resonate_rpc_cli.contracts.naming import SERVICE_GROUPS
 from resonate_rpc_cli.observe.doctor import attempts_of
 from resonate_rpc_cli.observe.facts import (
     Attempts,
@@ -80,12 +78,14 @@ def gather(home: Home, stuck_after_s: float | None = None,
     except ServerUnreachable as exc:
         raise NotRunningError(str(exc)) from None
     members = [Member.from_row(n) for n in sup.nodes]
-    attempts = _attempts(home)
+    # the ledgers (every step ever run) matter only to a pending call's diagnosis
+    pending = any(c.state == "pending" and c.kind == "call" for c in calls.values())
+    attempts = _attempts(home) if pending else {}
     facts = Facts(
         calls=calls, leases=leases, members=members, now_ms=int(time.time() * 1000),
         stuck_after_s=config.ttl_s if stuck_after_s is None else stuck_after_s,
         attempts=attempts, errors=_errors(members, attempts), links=link_facts(links),
-        local_groups=frozenset(g for g in SERVICE_GROUPS if config.includes(g)),
+        local_groups=frozenset(g for g in config.group_names if config.includes(g)),
         command=f"rpcdemo --home {home.root}",
         faults=fault_facts(sup.fault_rows()),
     )
@@ -117,6 +117,8 @@ def _leases(source: PromiseSource, notices: list[str]) -> dict[str, Lease] | Non
 
 
 def _attempts(home: Home) -> dict[str, Attempts]:
+    from resonate_rpc_cli.contracts.ledger import read_ledger  # noqa: PLC0415  (issue 21)
+
     return attempts_of([(e.promise_id, e.phase, e.ts, e.node)
                         for e in read_ledger(home.ledger_dir)])
 

@@ -20,7 +20,6 @@ from typing import Any
 
 from resonate_rpc_cli.clients.protocol import ProtocolError
 from resonate_rpc_cli.contracts import tags as tag
-from resonate_rpc_cli.contracts.naming import SERVICE_GROUPS
 from resonate_rpc_cli.links.status import LinkStatus
 from resonate_rpc_cli.observe.doctor import Diagnosis, diagnose
 from resonate_rpc_cli.observe.facts import (
@@ -147,7 +146,7 @@ def assess(
         leases=leases, members=[Member.from_row(n) for n in nodes],
         now_ms=int(time.time() * 1000) if now_ms is None else now_ms,
         stuck_after_s=config.ttl_s,
-        local_groups=frozenset(g for g in SERVICE_GROUPS if config.includes(g)),
+        local_groups=frozenset(g for g in config.group_names if config.includes(g)),
         links=link_facts(links), faults=fault_facts(faults),
     )
     diagnoses = {d.promise_id: d for d in diagnose(facts)}

@@ -33,6 +33,7 @@ from resonate_rpc_cli.observe.keys import Controls, Request, Row, rows_of
 from resonate_rpc_cli.observe.leases import Holders, TaskRow
 from resonate_rpc_cli.observe.picture import NodeLine, node_lines, read_work
 from resonate_rpc_cli.observe.snapshot import PromiseRow, PromiseSource, tree_rows
+from resonate_rpc_cli.supervisor.app_launch import KEEPER
 from resonate_rpc_cli.supervisor.client import SupervisorClient, TopologyStatus
 from resonate_rpc_cli.supervisor.rows import FaultRow, NodeRow
 from resonate_rpc_cli.supervisor.topology_config import TopologyConfig
@@ -142,7 +143,7 @@ class LiveModel:
             with contextlib.suppress(psutil.Error):
                 proc = self._procs.get(pid)
                 if proc is None:
-                    proc = self._procs[pid] = psutil.Process(pid)
+                    proc = self._procs[pid] = _measured(psutil.Process(pid))
                     proc.cpu_percent(None)
                 usage[pid] = {"cpu": f"{proc.cpu_percent(None):.0f}%",
                               "mem": f"{proc.memory_info().rss / 2**20:.0f}M"}
@@ -225,3 +226,13 @@ class LiveModel:
             self.controls.last = outcome
             for every in (self.node_every, self.promise_every, self.count_every):
                 every.last = float("-inf")
+
+
+def _measured(proc: psutil.Process) -> psutil.Process:
+    """The process whose CPU and memory a node's row shows: a declared node's command,
+    not the keeper that runs it (``supervisor/keeper.py``)."""
+    if KEEPER in proc.cmdline():
+        children = proc.children()
+        if children:
+            return children[0]
+    return proc

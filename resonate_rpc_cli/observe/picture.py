@@ -159,6 +159,8 @@ class Picture:
     home: str = ""
     #: the supervisor's latest events
     events: list[Event] = field(default_factory=list)
+    #: the declared application's name (None: the seed)
+    app: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The ``status --json`` document."""
@@ -179,6 +181,7 @@ class Picture:
             # faults in force, held as leases: kind, node, holder, deadline, left_s
             "faults": [f.to_dict() for f in self.faults],
             "events": [e.to_dict() for e in self.events],
+            "app": self.app,
         }
 
 
@@ -223,7 +226,7 @@ def picture(home: Home, pending_limit: int = MAX_PENDING) -> Picture:
         server, config.gateway_url if config.includes("gateway") else None,
         node_lines(sup.nodes, held, links), counts, work.pending if work else [], notice,
         work.tasks if work else [], links, sup.fault_rows(), sup.supervisor_pid, str(home.root),
-        sup.events[-20:])
+        sup.events[-20:], config.app.name if config.app is not None else None)
 
 
 def collect_status(home: Home, pending_limit: int = MAX_PENDING) -> dict[str, Any]:

@@ -99,7 +99,8 @@ def run_daemon(home: Home, config: TopologyConfig) -> int:
             control.start()
             Endpoints(config.server_url,
                       config.gateway_url if config.includes(GATEWAY) else None,
-                      os.getpid()).write(home)
+                      os.getpid(), config.app.name if config.app is not None else None
+                      ).write(home)
             print(f"rpcdemo supervisor {os.getpid()} for {home.root}", flush=True)
             try:
                 serve(run.sup, control.requests, run.stop)

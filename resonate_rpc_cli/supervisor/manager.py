@@ -11,10 +11,12 @@ from __future__ import annotations
 import signal
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 
+from resonate_rpc_cli.contracts.app_topology import LISTENER
 from resonate_rpc_cli.contracts.errors import UsageError
 from resonate_rpc_cli.contracts.home import Home
-from resonate_rpc_cli.contracts.naming import GATEWAY, SERVER, SERVICE_GROUPS
+from resonate_rpc_cli.contracts.naming import GATEWAY, SERVER
 from resonate_rpc_cli.supervisor.events import EventFeed, EventKind
 from resonate_rpc_cli.supervisor.fault_leases import FaultBook
 from resonate_rpc_cli.supervisor.fork.client import LOST
@@ -114,7 +116,7 @@ class Supervisor:
     def kill_targets(self) -> list[str]:
         """Every valid kill/respawn target: groups that have nodes, then node names."""
         present = {n.name.group for n in self.nodes.values()}
-        groups = [g for g in (SERVER, GATEWAY, *SERVICE_GROUPS) if g in present]
+        groups = [g for g in (SERVER, *self.config.group_names) if g in present]
         names = [n for n in self.nodes if n not in groups]
         return groups + names
 
@@ -140,9 +142,11 @@ class Supervisor:
             code = node.handle.poll()
             if code is not None:
                 seen.append(Exited(node.label, node.handle.pid, code))
-            elif node.state is NodeState.STARTING and node.spec is not None and \
-                    self.probe.ready(node.spec):
-                seen.append(BecameReady(node.label, node.handle.pid))
+            elif node.state is NodeState.STARTING and node.spec is not None:
+                ready = self.probe.ready(node.spec)
+                if ready:
+                    seen.append(BecameReady(node.label, node.handle.pid,
+                                            ready if isinstance(ready, str) else None))
         return seen
 
     def handle(self, obs: Observation) -> None:
@@ -155,6 +159,8 @@ class Supervisor:
             self._on_exit(node, obs.code)
             self._fail_over(node, obs.pid, dead_id, obs.code)
         elif node.state is NodeState.STARTING:
+            if obs.node_id and node.spec is not None:
+                node.spec = replace(node.spec, node_id=obs.node_id)
             node.ever_ready = True
             self.move(node, NodeState.READY, EventKind.READY)
             for label, dead_id in self.unreleased.pop(node.name.group, []):
@@ -187,8 +193,20 @@ class Supervisor:
         if server is not None and server.state is NodeState.PENDING:
             self.start_node(server, "start")
         elif server is None or server.state is NodeState.READY:
+            starting = {n.name.group for n in self.nodes.values()
+                        if n.state is NodeState.STARTING}
             for node in pending:
+                if node.name.group in starting and self._one_at_a_time(node.name.group):
+                    continue
                 self.start_node(node, "start")
+                starting.add(node.name.group)
+
+    def _one_at_a_time(self, group: str) -> bool:
+        """Whether ``group``'s nodes start one after another: a declared group ready by its
+        listener, so each new listener id the server lists is surely the one node's that
+        waits for it (``readiness.py``), and its leases are released at once if it dies."""
+        spec = self.config.app.group(group) if self.config.app is not None else None
+        return spec is not None and spec.ready.kind == LISTENER
 
     def _on_exit(self, node: Node, code: int) -> None:
         pid = node.pid

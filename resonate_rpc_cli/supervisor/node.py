@@ -46,8 +46,9 @@ class SignalSender(Protocol):
 
 
 class ReadinessProbe(Protocol):
-    def ready(self, spec: LaunchSpec) -> bool:
-        """Whether the incarnation described by ``spec`` is ready to work."""
+    def ready(self, spec: LaunchSpec) -> bool | str:
+        """Whether the incarnation described by ``spec`` is ready to work; a string: it is,
+        and that is its Resonate id (a declared node's listener, ``readiness.py``)."""
 
 
 class LinkRouter(Protocol):
@@ -81,10 +82,12 @@ class Exited:
 
 @dataclass(frozen=True)
 class BecameReady:
-    """Observed: the starting process ``pid`` of ``node`` passed its readiness check."""
+    """Observed: the starting process ``pid`` of ``node`` passed its readiness check
+    (``node_id``: the Resonate id it turned out to listen as)."""
 
     node: str
     pid: int
+    node_id: str | None = None
 
 
 Observation = Exited | BecameReady

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from resonate_rpc_cli.contracts.errors import UsageError
-from resonate_rpc_cli.contracts.naming import GATEWAY, SERVER, SERVICE_GROUPS, NodeName
+from resonate_rpc_cli.contracts.naming import GATEWAY, SERVER, NodeName
 from resonate_rpc_cli.supervisor.events import EventKind
 from resonate_rpc_cli.supervisor.manager import Supervisor
 from resonate_rpc_cli.supervisor.node import SIGNALS, Node
@@ -304,7 +304,7 @@ def scale(sup: Supervisor, group: str, count: int) -> Scaled:
     for an unknown group, a count outside 0..MAX_REPLICAS, or during shutdown.
     """
     _check_running(sup)
-    check_replicas(group, count)
+    check_replicas(group, count, tuple(g for g in sup.config.group_names if g != GATEWAY))
     slots = sorted((n for n in sup.nodes.values() if n.name.group == group and not n.retiring),
                    key=lambda n: n.name.index)
     added = _add_slots(sup, group, count - len(slots))
@@ -318,7 +318,7 @@ def scale(sup: Supervisor, group: str, count: int) -> Scaled:
     retiring = [node.label for node in reversed(slots[count:])]
     for node in reversed(slots[count:]):
         _retire(sup, node)
-    order = {g: i for i, g in enumerate([SERVER, GATEWAY, *SERVICE_GROUPS])}
+    order = {g: i for i, g in enumerate([SERVER, *sup.config.group_names])}
     sup.nodes = dict(sorted(sup.nodes.items(),
                             key=lambda kv: (order[kv[1].name.group], kv[1].name.index)))
     only = sup.config.only

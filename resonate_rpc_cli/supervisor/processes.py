@@ -11,6 +11,7 @@ import time
 from resonate_rpc_cli.backends import Backend
 from resonate_rpc_cli.clients.http import http_ok
 from resonate_rpc_cli.contracts.naming import GATEWAY, SERVER
+from resonate_rpc_cli.supervisor.readiness import DeclaredReadiness, server_listeners
 from resonate_rpc_cli.supervisor.topology_config import LaunchSpec, TopologyConfig
 
 
@@ -61,7 +62,7 @@ class PopenSpawner:
         with spec.log.open("ab") as out:
             popen = subprocess.Popen(
                 spec.argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                env=env, start_new_session=True, close_fds=True,
+                env=env, start_new_session=True, close_fds=True, cwd=spec.cwd,
             )
         return PopenHandle(popen)
 
@@ -91,15 +92,19 @@ def read_ready_file(spec: LaunchSpec) -> dict[str, object] | None:
 
 class HttpReadinessProbe:
     """Server: the backend's readiness (``GET /ready``; resonate-pg: a SQL round trip);
-    gateway: ready file and ``GET /health``; services: ready file."""
+    a declared group's node: its group's readiness (``readiness.py``); gateway: ready file
+    and ``GET /health``; services: ready file."""
 
     def __init__(self, config: TopologyConfig, backend: Backend) -> None:
         self.config = config
         self.backend = backend
+        self.declared = DeclaredReadiness(server_listeners(config.server_url))
 
-    def ready(self, spec: LaunchSpec) -> bool:
+    def ready(self, spec: LaunchSpec) -> bool | str:
         if spec.group == SERVER:
             return self.backend.ready(self.config.server_url)
+        if spec.ready is not None:
+            return self.declared.ready(spec)
         if read_ready_file(spec) is None:
             return False
         if spec.group == GATEWAY:

@@ -18,6 +18,7 @@ from resonate_rpc_cli.contracts import naming as topo
 from resonate_rpc_cli.contracts import node_env
 from resonate_rpc_cli.contracts import settings as table
 from resonate_rpc_cli.contracts import values as cv
+from resonate_rpc_cli.contracts.app_topology import AppTopology, Readiness
 from resonate_rpc_cli.contracts.connectors import POSTGRES, connector_of
 from resonate_rpc_cli.contracts.errors import UsageError
 from resonate_rpc_cli.contracts.home import Home
@@ -32,6 +33,19 @@ from resonate_rpc_cli.contracts.naming import (
 )
 from resonate_rpc_cli.contracts.settings import setting
 from resonate_rpc_cli.supervisor import variants
+from resonate_rpc_cli.supervisor.app_launch import check_app, declared_argv, declared_env
+from resonate_rpc_cli.supervisor.topology_flags import (
+    MAX_REPLICAS,
+    PART_NAMES,
+    check_replicas,
+    parse_delay,
+    parse_only,
+    parse_replicas,
+)
+
+#: the flag rules moved to topology_flags.py, still importable from here
+__all__ = ["MAX_REPLICAS", "PART_NAMES", "check_replicas", "parse_delay", "parse_only",
+           "parse_replicas"]
 
 if TYPE_CHECKING:  # the backends (and their HTTP client) load when a config picks one,
     # not when the CLI registers its options from this module (issue 21)
@@ -48,10 +62,6 @@ SERVER_KINDS = ("embedded", "resonate", "postgres", "external")
 EMBEDDED_SERVER, REAL_SERVER, POSTGRES_SERVER, EXTERNAL_SERVER = SERVER_KINDS
 #: the kinds ``up --server`` starts itself
 STARTED_SERVER_KINDS = (EMBEDDED_SERVER, REAL_SERVER, POSTGRES_SERVER)
-MAX_REPLICAS = 16
-#: What ``--only`` may name: the gateway and the service groups (the server follows
-#: the server kind).
-PART_NAMES = (GATEWAY, *SERVICE_GROUPS)
 
 
 def server_kind_rule(value: Any) -> str:
@@ -70,65 +80,6 @@ def parse_server_choice(text: str) -> str:
         raise UsageError(f"--server must be embedded, resonate or postgres, got {text!r} "
                          "(a running server: --server-url URL)")
     return text
-
-
-def check_replicas(group: str, n: int) -> int:
-    """Return ``n`` if ``group`` is a service group and 0 <= n <= MAX_REPLICAS, else UsageError."""
-    if group not in SERVICE_GROUPS:
-        raise UsageError(f"unknown group {group!r}; valid groups: {', '.join(SERVICE_GROUPS)}")
-    if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= MAX_REPLICAS:
-        raise UsageError(f"replicas of {group} must be a whole number from 0 to {MAX_REPLICAS}, "
-                         f"got {n!r}")
-    return n
-
-
-def parse_replicas(text: str) -> tuple[str, int]:
-    """Parse ``GROUP=N`` (e.g. ``service-b=3``); raise :class:`UsageError` otherwise."""
-    group, sep, raw = text.partition("=")
-    group = group.strip()
-    if not sep or not group or not raw.strip():
-        raise UsageError(f"bad --replicas {text!r}: expected GROUP=N, e.g. service-b=3")
-    try:
-        n = int(raw)
-    except ValueError:
-        raise UsageError(f"bad --replicas {text!r}: {raw.strip()!r} is not a whole number") \
-            from None
-    try:
-        check_replicas(group, n)
-    except UsageError as exc:
-        raise UsageError(f"bad --replicas {text!r}: {exc}") from None
-    if n == 0:
-        raise UsageError(f"bad --replicas {text!r}: at least 1 at `up` (leave a group out "
-                         "with --only; `rpcdemo scale GROUP 0` stops a running one)")
-    return group, n
-
-
-def parse_only(text: str) -> list[str]:
-    """Parse ``gateway,service-a`` into its parts; raise :class:`UsageError` naming a bad one."""
-    parts = [p.strip() for p in text.split(",") if p.strip()]
-    if not parts:
-        raise UsageError(f"--only needs at least one of {', '.join(PART_NAMES)}")
-    for part in parts:
-        if part not in PART_NAMES:
-            raise UsageError(f"--only: unknown part {part!r}; valid: {', '.join(PART_NAMES)}")
-    return list(dict.fromkeys(parts))
-
-
-def parse_delay(text: str) -> tuple[str, float]:
-    """Parse ``GROUP=SECONDS`` (e.g. ``service-b=3``); raise :class:`UsageError` otherwise."""
-    group, sep, raw = text.partition("=")
-    group = group.strip()
-    if not sep or not group or not raw.strip():
-        raise UsageError(f"bad --delay {text!r}: expected GROUP=SECONDS, e.g. service-b=3")
-    if group not in SERVICE_GROUPS:
-        valid = ", ".join(SERVICE_GROUPS)
-        raise UsageError(f"bad --delay {text!r}: unknown group {group!r}; valid groups: {valid}")
-    try:
-        return group, cv.seconds(float(raw))
-    except ValueError:
-        raise UsageError(f"bad --delay {text!r}: {raw!r} is not a number of seconds") from None
-    except cv.BadValue as exc:
-        raise UsageError(f"bad --delay {text!r}: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -244,6 +195,8 @@ class TopologyConfig:
         help="Start only these of gateway, service-a … service-i (the server too, unless "
         "--server-url).")
     grace_s: float = 3.0
+    #: a declared application (``[groups.*]``, ``[flows.*]``); None: the seed
+    app: AppTopology | None = None
 
     def __post_init__(self) -> None:
         try:
@@ -272,19 +225,25 @@ class TopologyConfig:
     def delay_for(self, group: str) -> float:
         return self.delays.get(group, self.step_delay_s)
 
+    @property
+    def group_names(self) -> tuple[str, ...]:
+        """The groups nodes run in: the declared application's, else the seed's gateway and
+        nine service groups."""
+        return self.app.group_names if self.app is not None else PART_NAMES
+
     def includes(self, part: str) -> bool:
-        """Whether ``part`` (gateway or a service group) is started by this topology."""
-        return not self.only or part in self.only
+        """Whether ``part`` (a group: the gateway or a service group) is started here."""
+        return part in self.group_names and (not self.only or part in self.only)
 
     def replicas_of(self, group: str) -> int:
-        return self.replicas.get(group, 1) if self.includes(group) else 0
+        spec = self.app.group(group) if self.app is not None else None
+        default = spec.replicas if spec is not None else 1
+        return self.replicas.get(group, default) if self.includes(group) else 0
 
     def node_names(self) -> list[NodeName]:
-        """The initial nodes: server (unless external), gateway, N nodes per service group."""
+        """The initial nodes: server (unless external), then N nodes per group."""
         names = [NodeName(SERVER, 1)] if self.starts_server else []
-        if self.includes(GATEWAY):
-            names.append(NodeName(GATEWAY, 1))
-        for group in SERVICE_GROUPS:
+        for group in self.group_names:
             names += [NodeName(group, i) for i in range(1, self.replicas_of(group) + 1)]
         return names
 
@@ -294,7 +253,8 @@ class TopologyConfig:
     @classmethod
     def from_json(cls, text: str) -> TopologyConfig:
         obj: dict[str, Any] = json.loads(text)
-        return cls(**obj)
+        app = obj.pop("app", None)
+        return cls(**obj, app=AppTopology.from_dict(app) if app else None)
 
 
 def retain_seconds(text: str | float | None) -> float | None:
@@ -315,11 +275,15 @@ def validate_config(config: TopologyConfig) -> TopologyConfig:
     if config.variant == variants.POLYGLOT and connector_of(config.server_url) == POSTGRES:
         raise UsageError("--variant polyglot needs an HTTP server: the TypeScript SDK does "
                          "not speak resonate-pg")
+    groups = tuple(g for g in config.group_names if g != GATEWAY)
     for group, n in config.replicas.items():
-        check_replicas(group, n)  # 0 only arrives through `scale`
+        check_replicas(group, n, groups)  # 0 only arrives through `scale`
     for part in config.only:
-        if part not in PART_NAMES:
-            raise UsageError(f"--only: unknown part {part!r}; valid: {', '.join(PART_NAMES)}")
+        if part not in config.group_names:
+            valid = ", ".join(config.group_names)
+            raise UsageError(f"--only: unknown part {part!r}; valid: {valid}")
+    if config.app is not None:
+        check_app(config.app, config.variant)
     return config
 
 
@@ -335,6 +299,10 @@ class LaunchSpec:
     env: dict[str, str]
     log: Path
     ready_file: Path | None
+    #: the working directory (a declared group's ``cwd``); None: ours
+    cwd: str | None = None
+    #: how a declared group's node is known to be ready; None: the seed's ready file
+    ready: Readiness | None = None
 
 
 def build_launch(
@@ -368,6 +336,11 @@ def build_launch(
     })
     if config.auth:
         env[ENV_TOKEN] = node_token(home)
+    declared = config.app.group(name.group) if config.app is not None else None
+    if declared is not None:
+        env.update(declared_env(declared, label))
+        return LaunchSpec(label, name.group, node_id, incarnation, declared_argv(declared), env,
+                          log, ready, cwd=declared.cwd, ready=declared.ready)
     module = "services.gateway" if name.group == GATEWAY else SERVICE_GROUPS[name.group]
     script = variants.ts_script(config.variant, name.group)
     argv = variants.node_argv(script) if script else [sys.executable, "-m", module]

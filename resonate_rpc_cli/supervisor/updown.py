@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -28,6 +29,7 @@ from resonate_rpc_cli.contracts.lifeline import ENV_PARENT_PID
 from resonate_rpc_cli.contracts.naming import ENV_HOME, GATEWAY
 from resonate_rpc_cli.postgres.cluster import cluster_processes, cluster_root
 from resonate_rpc_cli.supervisor import variants
+from resonate_rpc_cli.supervisor.app_launch import check_programs, declared_failure
 from resonate_rpc_cli.supervisor.client import SupervisorClient, TopologyStatus
 from resonate_rpc_cli.supervisor.scan import ENV_SUPERVISOR, processes_of_home
 from resonate_rpc_cli.supervisor.states import EXITED, NodeState
@@ -36,6 +38,9 @@ from resonate_rpc_cli.supervisor.topology_config import (
     TopologyConfig,
     validate_config,
 )
+
+#: beyond the longest declared ready_timeout: the server's start and the nodes' spawn
+DECLARED_MARGIN_S = 15.0
 
 
 @dataclass
@@ -187,8 +192,23 @@ def up(
     """
     validate_config(config)
     variants.check_installed(config.variant)
+    if config.app is not None:
+        check_programs(config.app)
+        # a group's own ready_timeout is the longer wait: its message says which it was
+        longest = max(g.ready_timeout_s for g in config.app.groups)
+        timeout_s = max(timeout_s, longest + DECLARED_MARGIN_S)
     config = check_server_choice(config, home)
+    fresh = not home.root.exists()
     home.ensure()
+    try:
+        return _up(home, config, detach, timeout_s)
+    except BaseException:
+        if fresh:  # nothing half-created: a HOME this `up` made goes with its failure
+            shutil.rmtree(home.root, ignore_errors=True)
+        raise
+
+
+def _up(home: Home, config: TopologyConfig, detach: bool, timeout_s: float) -> UpResult:
     if SupervisorClient(home).answering():
         raise UsageError(
             f"a topology is already running under {home.root}; "
@@ -205,7 +225,7 @@ def up(
     started = time.monotonic()
     daemon = spawn_daemon(home, config, None if detach else os.getpid())
     try:
-        status = _wait_ready(home, daemon, started + timeout_s, timeout_s)
+        status = _wait_ready(home, daemon, started + timeout_s, timeout_s, config)
     except BaseException:
         _abort(home, daemon)
         raise
@@ -229,6 +249,7 @@ def check_server_choice(config: TopologyConfig, home: Home) -> TopologyConfig:
 
 def _wait_ready(
     home: Home, daemon: subprocess.Popen[bytes], deadline: float, timeout_s: float,
+    config: TopologyConfig,
 ) -> TopologyStatus:
     client = SupervisorClient(home)
     status: TopologyStatus | None = None
@@ -242,7 +263,8 @@ def _wait_ready(
         if status is not None:
             if status.all_ready:
                 return status
-            reason = _startup_failure(status)
+            reason = _startup_failure(status) if config.app is None else \
+                declared_failure(config.app, status.nodes, _tail)
             if reason:
                 raise NotRunningError(reason)
         if time.monotonic() >= deadline:

@@ -56,6 +56,21 @@ def _counts_table(report: dict[str, Any]) -> str:
     return f"<table id=counts>{rows}</table>"
 
 
+def _checks_table(report: dict[str, Any]) -> str:
+    """A declared topology's checks: which applied, what each covered or why not."""
+    checks = report.get("checks")
+    if not isinstance(checks, list) or not checks:
+        return ""
+    rows = "".join(
+        f"<tr><td>{html.escape(str(c.get('name', '?')).replace('_', ' '))}</td>"
+        f"<td>{'applied' if c.get('applied') else 'not applied'}</td>"
+        f"<td class=n>{html.escape(str(c.get('found', 0)) if c.get('applied') else '-')}</td>"
+        f"<td>{html.escape(str(c.get('note', '')))}</td></tr>"
+        for c in checks if isinstance(c, dict))
+    return ("<h2>Checks</h2><table id=checks><thead><tr><th>check</th><th>applied</th>"
+            f"<th>found</th><th>what it covered</th></tr></thead><tbody>{rows}</tbody></table>")
+
+
 def _embed(obj: Any) -> str:
     """JSON safe inside ``<script>`` (no ``</script>`` can end it early)."""
     text = json.dumps(obj, separators=(",", ":"), sort_keys=True, default=str)
@@ -93,6 +108,7 @@ def render_html(
 <span class="verdict {html.escape(verdict)}">{html.escape(verdict.upper())}</span></h1>
 <ul class=reasons>{reasons}</ul>
 <div class=grid>{_counts_table(report)}</div>
+{_checks_table(report)}
 <h2>Timeline</h2>
 {note}
 <p>A lane per node incarnation (bars: step executions from the ledgers; orange with a red

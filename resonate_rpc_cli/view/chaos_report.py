@@ -49,8 +49,8 @@ def render_report(report: dict[str, Any]) -> RenderableType:
                          f"   seed {report.get('seed')}")
     reasons = [Text(f"  - {r}", style="yellow" if verdict != "fail" else "red")
                for r in report.get("reasons", [])]
-    parts: list[RenderableType] = [head, *reasons, _counts(report), *_faults(report),
-                                   _timing(report)]
+    parts: list[RenderableType] = [head, *reasons, _counts(report), *_checks(report),
+                                   *_faults(report), _timing(report)]
     problems = report.get("problems", {})
     if problems:
         parts.append(_problems(problems))
@@ -75,8 +75,9 @@ def _counts(report: dict[str, Any]) -> Table:
         ("flows failed", flows.get("failed"), _bad(flows.get("failed"))),
         ("no known outcome", flows.get("unknown"), "yellow" if flows.get("unknown") else ""),
         ("re-sent (reconnects)", flows.get("resent"), ""),
-        ("detached chains started / cog ran",
-         f"{detached.get('started')} / {detached.get('cog_ran')}", _bad(cog_missing)),
+        *([("detached chains started / cog ran",
+            f"{detached.get('started')} / {detached.get('cog_ran')}", _bad(cog_missing))]
+          if detached else []),
         ("step executions", steps.get("executions"), ""),
         ("re-executed before settle (allowed)", steps.get("reexecuted_before_settle"), ""),
         ("most starts of one step", steps.get("max_starts_per_step"), ""),
@@ -95,6 +96,25 @@ def _counts(report: dict[str, Any]) -> Table:
     for label, value, style in rows:
         counts.add_row(label, Text(_num(value), style=style))
     return counts
+
+
+def _checks(report: dict[str, Any]) -> list[RenderableType]:
+    """A declared topology's checks (the generic checker): applied or not, and why."""
+    checks = [c for c in report.get("checks") or [] if isinstance(c, dict)]
+    if not checks:
+        return []
+    table = Table(title="checks", title_justify="left")
+    for col in ("check", "applied", "found", "what it covered"):
+        table.add_column(col, justify="right" if col == "found" else "left")
+    for c in checks:
+        applied = bool(c.get("applied"))
+        table.add_row(str(c.get("name", "?")).replace("_", " "),
+                      Text("applied" if applied else "not applied",
+                           style="" if applied else "dim"),
+                      Text(_num(c.get("found")) if applied else "-",
+                           style=_bad(c.get("found")) if applied else "dim"),
+                      str(c.get("note", "")))
+    return [table]
 
 
 def _invariant_rows(inv: dict[str, Any]) -> list[tuple[str, Any, str]]:

@@ -5,38 +5,22 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from rich.console import Group, RenderableType
+from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from resonate_rpc_cli.view.richlines import to_group
 from resonate_rpc_cli.view.style import seconds
+from resonate_rpc_cli.view.textviews import doctor_lines
 
 if TYPE_CHECKING:  # views render data; `run`'s one line must not load the read side (issue 21)
     from resonate_rpc_cli.observe.doctor import Diagnosis
     from resonate_rpc_cli.observe.leases import TaskRow
 
-CAUSE_STYLE = {"running": "green", "sleeping": "cyan", "queued": "yellow"}
-
-
 def doctor_view(diagnoses: Sequence[Diagnosis], notices: Sequence[str],
                 stuck_after_s: float) -> RenderableType:
     """One line per pending call: id, call, STUCK/ok, idle time, then the cause."""
-    parts: list[RenderableType] = []
-    if not diagnoses:
-        parts.append(Text("nothing is pending", style="green"))
-    for d in diagnoses:
-        flag = Text("STUCK", style="bold red") if d.stuck else Text("ok", style="green")
-        head = Text.assemble((d.promise_id, "bold"), f" {d.call} ", flag,
-                             (f" idle {seconds(d.idle_s)}", "dim"))
-        body = Text("  " + d.line(), style=CAUSE_STYLE.get(d.cause.kind, "red"))
-        parts += [head, body]
-        if d.cause.command:
-            parts.append(Text(f"  to fix: {d.cause.command}", style="cyan"))
-    stuck = sum(1 for d in diagnoses if d.stuck)
-    parts.append(Text(f"{len(diagnoses)} pending, {stuck} stuck (stuck: a cause that blocks, "
-                      f"or no progress for more than {seconds(stuck_after_s)})", style="dim"))
-    parts += [Text(n, style="dim") for n in notices]
-    return Group(*parts)
+    return to_group(doctor_lines(diagnoses, notices, stuck_after_s))
 
 
 def lease_table(rows: Sequence[TaskRow], limit: int = 20) -> Table:

@@ -59,8 +59,13 @@ class Dashboard:
             where = "" if cfg.starts_server else " (external)"
             gateway = cfg.gateway_url if any(n.group == GATEWAY for n in m.nodes) \
                 else "elsewhere"
-            head.append(f"   server {cfg.server_url}{where}   gateway {gateway}   "
-                        f"ttl {seconds(cfg.ttl_s)}")
+            if cfg.app is not None:  # its own leases, and a gateway only if it declares one
+                gateway_part = f"   gateway {gateway}" if gateway != "elsewhere" else ""
+                head.append(f"   app {cfg.app.name}   server {cfg.server_url}{where}"
+                            f"{gateway_part}")
+            else:
+                head.append(f"   server {cfg.server_url}{where}   gateway {gateway}   "
+                            f"ttl {seconds(cfg.ttl_s)}")
         bottom = footer(keys, rows) if keys.interactive else []
         if keys.help:
             return self._framed([head, Panel(help_view(), title="keys (? or esc closes)",

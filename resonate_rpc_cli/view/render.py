@@ -11,9 +11,11 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
+from resonate_rpc_cli.view import textviews
 from resonate_rpc_cli.view.doctor_view import lease_table
 from resonate_rpc_cli.view.faults import faults_text
 from resonate_rpc_cli.view.links import broken_links_text
+from resonate_rpc_cli.view.richlines import to_text
 from resonate_rpc_cli.view.style import age_ms, node_style, promise_style, seconds, short_id
 
 if TYPE_CHECKING:  # rendering a flow's result must not load the read side (issue 21)
@@ -94,9 +96,11 @@ def status_view(pic: Picture) -> RenderableType:
     server = pic.server
     health = Text("healthy", style="green") if server.healthy else Text("down", style="red")
     durable = {True: "durable", False: "in memory", None: "durability unknown"}[server.durable]
-    head = Text.assemble("server ", (server.url, "bold"), " ", health,
-                         f"  {server.kind}, {durable}   gateway ",
-                         pic.gateway_url or "elsewhere")
+    head = Text.assemble(*(("app ", (pic.app, "bold"), "   ") if pic.app else ()),
+                         "server ", (server.url, "bold"), " ", health,
+                         f"  {server.kind}, {durable}",
+                         f"   gateway {pic.gateway_url or 'elsewhere'}"
+                         if pic.gateway_url or not pic.app else "")
     parts: list[RenderableType] = [head, nodes_table(pic.nodes), counts_text(pic.counts),
                                    broken_links_text(pic.links), faults_text(pic.faults)]
     if pic.notice:
@@ -110,21 +114,7 @@ def status_view(pic: Picture) -> RenderableType:
 
 def promise_label(row: PromiseRow, now: float, flag: str | None = None) -> Text:
     """One line of the tree; ``flag`` (the doctor's cause of a stuck promise) goes beside it."""
-    text = Text(row.id, style=promise_style(row.state))
-    text.append(f"  {row.func or '?'}", style="bold")
-    if row.args is not None:
-        args = ", ".join(map(str, row.args)) if isinstance(row.args, list) else str(row.args)
-        text.append(f"({args})")
-    text.append(f"  {row.state}", style=promise_style(row.state))
-    if row.state == "pending":
-        text.append(f" for {age_ms(row.created_ms, now)}")
-        if row.holder:
-            text.append(f"  held by {row.holder}", style="cyan")
-    elif row.value is not None:
-        text.append(f" = {row.value}")
-    if flag:
-        text.append(f"  STUCK: {flag}", style="bold red")
-    return text
+    return to_text(textviews.promise_label(row, now, flag))
 
 
 def promise_tree(rows: list[PromiseRow], title: str | None = None,
@@ -176,11 +166,4 @@ def kill_view(result: KillAnswer) -> RenderableType:
 
 
 def run_view(outcome: dict[str, Any]) -> Text:
-    state = outcome["state"]
-    style = {"resolved": "green", "started": "cyan", "rejected": "red", "timeout": "red"}[state]
-    text = Text.assemble((outcome["flow"], "bold"), f" [{outcome['promise_id']}] ",
-                         (state, style))
-    if outcome["result"] is not None:
-        text.append(f": {outcome['result']}")
-    text.append(f"  ({outcome['elapsed_ms']} ms)", style="dim")
-    return text
+    return to_text(textviews.run_line(outcome))

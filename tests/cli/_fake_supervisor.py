@@ -26,11 +26,12 @@ class Running:
 
 
 @contextmanager
-def fake_supervisor(home: Path) -> Iterator[Running]:
-    """Serve ``home``'s control socket from a fake-process supervisor in a thread."""
+def fake_supervisor(home: Path, **config: object) -> Iterator[Running]:
+    """Serve ``home``'s control socket from a fake-process supervisor in a thread
+    (``config``: its ``TopologyConfig`` fields)."""
     h = Home(home)
     h.ensure()
-    rig = make_rig(home)
+    rig = make_rig(home, None, **config)
     rig.steps(4)
     server = ControlServer(h)
     server.start()

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 from collections.abc import Iterator
 
 import psutil
 import pytest
+from typer.testing import CliRunner
 
+from resonate_rpc_cli.cli import app
+from resonate_rpc_cli.view.plain import terminal_width
 from tests.e2e._cli_support import (
     Cli,
     assert_nothing_left,
@@ -61,6 +65,23 @@ def test_status_json_shape(cli: Cli) -> None:
         assert node["state"] in ("ready", "starting"), node
     assert {"counts", "pending"} <= set(doc["promises"])
     assert "resolved" in doc["promises"]["counts"], doc["promises"]
+
+
+@pytest.mark.parametrize("args", [
+    ["tree", "await-chain"], ["tree", "await-chain", "--json"], ["doctor"], ["doctor", "--json"],
+    ["status", "--json"], ["run", "await-chain"], ["run", "fan-out", "--arg", "3", "--json"],
+    ["tree", "no-such-flow"],
+], ids=" ".join)
+def test_the_quick_path_answers_as_typer_does(cli: Cli, args: list[str]) -> None:
+    """The process (cli/quick.py, no Typer, the plain views) and the Typer app in-process
+    print the same and exit the same against a real topology (numbers masked: times)."""
+    if terminal_width() != 80:  # pytest's own terminal: Rich here would wrap elsewhere
+        pytest.skip("the in-process views would be as wide as this terminal")
+    quick = cli.run(*args)
+    typer_run = CliRunner().invoke(app, ["--home", str(cli.home), *args])
+    mask = re.compile(r"[0-9a-f]{12}|\d+(\.\d+)?")
+    assert (quick.returncode, mask.sub("N", quick.stdout), mask.sub("N", quick.stderr)) == (
+        typer_run.exit_code, mask.sub("N", typer_run.stdout), mask.sub("N", typer_run.stderr))
 
 
 def test_kill_service_b_mid_step_with_respawn_still_answers_right(cli: Cli) -> None:

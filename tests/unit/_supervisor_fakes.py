@@ -83,9 +83,11 @@ class FakeProbe:
     """Everything is ready as soon as it is spawned, except names in ``slow``."""
 
     slow: set[str] = field(default_factory=set)
+    #: node name -> the Resonate id its readiness reports (a declared node's listener)
+    answers: dict[str, str] = field(default_factory=dict)
 
-    def ready(self, spec: LaunchSpec) -> bool:
-        return spec.name not in self.slow
+    def ready(self, spec: LaunchSpec) -> bool | str:
+        return spec.name not in self.slow and self.answers.get(spec.name, True)
 
 
 @dataclass

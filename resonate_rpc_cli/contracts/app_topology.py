@@ -1,0 +1,148 @@
+"""A declared application: its groups and its flows, as typed records (issue 19).
+
+A topology file (``rpcdemo.toml``) may declare ``[app]``, ``[groups.NAME]`` and
+``[flows.NAME]`` tables (docs/own-app.md; the format is ``contracts/app_parse.py``'s).
+They become one :class:`AppTopology`: a :class:`GroupSpec` per group (how one node is
+started and how its readiness is known) and a :class:`FlowSpec` per flow (how one run
+is started and what a correct one returns). The records are frozen and plain data:
+they travel to the supervisor inside ``TopologyConfig`` as JSON (:meth:`AppTopology.
+to_dict`, :meth:`AppTopology.from_dict`) and come back in every ``status``.
+
+A file with groups describes the whole application: the seed's services are not
+started with it. No groups: the seed, the built-in topology (``topologies/seed.toml``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass
+from typing import Any
+
+#: how a node's readiness is known (the first is the default)
+READY_KINDS = ("listener", "log", "http", "delay")
+LISTENER, LOG, HTTP, DELAY = READY_KINDS
+DEFAULT_READY_TIMEOUT_S = 30.0
+#: a group name: what Resonate routes on (``poll://any@GROUP``); lower case, as the real
+#: server lower-cases URL hosts
+GROUP_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+#: names rpcdemo gives its own parts; no declared group may take them (``gateway`` may be
+#: declared: the seed's gateway, one node)
+RESERVED_GROUPS = ("server",)
+#: the methods an HTTP flow may use
+HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+#: the kinds of flow
+RPC_FLOW, HTTP_FLOW = "rpc", "http"
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """How a node of a group is known to be ready.
+
+    ``listener``: the node's SDK listener is connected (the embedded server lists it
+    under the group); ``log``: a line of its output matches ``pattern``; ``http``: ``url``
+    answers 200; ``delay``: ``delay_s`` after the start.
+    """
+
+    kind: str = LISTENER
+    pattern: str = ""
+    url: str = ""
+    delay_s: float = 0.0
+
+    def __str__(self) -> str:
+        detail = {LOG: self.pattern, HTTP: self.url, DELAY: f"{self.delay_s:g}s"}.get(self.kind)
+        return f"{self.kind}:{detail}" if detail is not None else self.kind
+
+
+@dataclass(frozen=True)
+class GroupSpec:
+    """One group: the command that starts one node, and everything around it.
+
+    ``command`` is argv (no shell); ``cwd`` is absolute; ``env`` is added to what
+    rpcdemo gives every node; a node that is not ready within ``ready_timeout_s`` of
+    its start fails ``up`` (exit 3).
+    """
+
+    name: str
+    command: tuple[str, ...]
+    cwd: str
+    replicas: int = 1
+    env: tuple[tuple[str, str], ...] = ()
+    ready: Readiness = Readiness()
+    ready_timeout_s: float = DEFAULT_READY_TIMEOUT_S
+
+    @property
+    def environment(self) -> dict[str, str]:
+        return dict(self.env)
+
+
+@dataclass(frozen=True)
+class FlowSpec:
+    """One flow: how a run is started, with which arguments, and what it must return.
+
+    ``kind`` ``rpc``: ``function`` registered in ``group``, invoked through the server
+    as the SDK's ``rpc`` does (``args`` positional); ``http``: ``method`` ``url`` with
+    ``body`` as JSON, the response's JSON is the value. ``expect`` is the value of a
+    correct run when ``has_expect`` (any JSON, ``null`` included).
+    """
+
+    name: str
+    kind: str
+    function: str = ""
+    group: str = ""
+    args: tuple[Any, ...] = ()
+    method: str = ""
+    url: str = ""
+    body: Any = None
+    expect: Any = None
+    has_expect: bool = False
+
+    def describe(self) -> str:
+        """``place_order@orders("o-1", 3)`` or ``POST http://…/orders``."""
+        if self.kind == HTTP_FLOW:
+            return f"{self.method} {self.url}"
+        args = ", ".join(_json_text(a) for a in self.args)
+        return f"{self.function}@{self.group}({args})"
+
+
+@dataclass(frozen=True)
+class AppTopology:
+    """A declared application: its name, the file it came from, its groups and flows."""
+
+    name: str
+    source: str
+    groups: tuple[GroupSpec, ...]
+    flows: tuple[FlowSpec, ...] = ()
+
+    @property
+    def group_names(self) -> tuple[str, ...]:
+        return tuple(g.name for g in self.groups)
+
+    @property
+    def flow_names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.flows)
+
+    def group(self, name: str) -> GroupSpec | None:
+        return next((g for g in self.groups if g.name == name), None)
+
+    def flow(self, name: str) -> FlowSpec | None:
+        return next((f for f in self.flows if f.name == name), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, obj: dict[str, Any]) -> AppTopology:
+        """The record :meth:`to_dict` wrote (after a JSON round trip: lists for tuples)."""
+        groups = tuple(
+            GroupSpec(name=g["name"], command=tuple(g["command"]), cwd=g["cwd"],
+                      replicas=int(g["replicas"]),
+                      env=tuple((str(k), str(v)) for k, v in g["env"]),
+                      ready=Readiness(**g["ready"]), ready_timeout_s=float(g["ready_timeout_s"]))
+            for g in obj["groups"])
+        flows = tuple(FlowSpec(**{**f, "args": tuple(f["args"])}) for f in obj["flows"])
+        return cls(name=str(obj["name"]), source=str(obj["source"]), groups=groups, flows=flows)
+
+
+def _json_text(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
