@@ -102,11 +102,11 @@ def wait_healthy(topology: ChaosTopology, timeout_s: float = 20.0,
     health = topology.gateway_url.rstrip("/") + "/health"
     while True:
         server = reader.healthy()
-        gateway = not gateway or http_ok(health, 2.0)
-        if (server and gateway) or (stop is not None and stop.is_set()):
+        gateway_ok = not gateway or http_ok(health, 2.0)
+        if (server and gateway_ok) or (stop is not None and stop.is_set()):
             return
         if time.monotonic() >= deadline:
-            down = [n for n, ok in (("server", server), ("gateway", gateway)) if not ok]
+            down = [n for n, ok in (("server", server), ("gateway", gateway_ok)) if not ok]
             raise NotRunningError(
                 f"{' and '.join(down)} not healthy after {timeout_s:g}s "
                 f"(server {topology.server_url}, gateway {topology.gateway_url})"
