@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from resonate_rpc_cli.contracts.errors import ExitStatus, RpcdemoError, UsageError
 from resonate_rpc_cli.contracts.flows import FLOWS, Flow
 from resonate_rpc_cli.contracts.home import Home
-from resonate_rpc_cli.contracts.naming import SERVICE_GROUPS
+from resonate_rpc_cli.contracts.naming import GATEWAY, SERVER
 from resonate_rpc_cli.links.status import LinkStatus
 from resonate_rpc_cli.observe import declared, flowrun, linkfaults
 from resonate_rpc_cli.observe.flowrun import FlowOutcome
@@ -202,7 +202,7 @@ def _names(links: list[LinkStatus]) -> str:
 
 
 def _scale_to(home: Home, group: str, count: int, name: str) -> Done:
-    check_replicas(group, count)
+    check_replicas(group, count, (group,))  # the count here; the group by the supervisor
     result = SupervisorClient(home).scale(group, count)
     nodes = tuple(Started(n.name, n.pid, n.node_id) for n in result.nodes if n.pid)
     changed = "; ".join(part for part in (
@@ -297,7 +297,9 @@ def _broken(t: Target) -> bool:
 
 
 def _service(t: Target) -> bool:
-    return t.id in SERVICE_GROUPS
+    """A group of workers (the seed's services, a declared application's groups): not the
+    server, not the seed's one gateway."""
+    return t.id not in (SERVER, GATEWAY)
 
 
 def _pending(t: Target) -> bool:

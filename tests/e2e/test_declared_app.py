@@ -22,7 +22,7 @@ import pytest
 from resonate_rpc_cli.clients.protocol import ResonateClient
 from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.observe import actions
-from resonate_rpc_cli.observe.actions import Done, Kind
+from resonate_rpc_cli.observe.actions import Done, Kind, actions_for
 from resonate_rpc_cli.observe.live import LiveModel
 from resonate_rpc_cli.web.document import console_document
 from tests.e2e._cli_support import Cli, assert_nothing_left, end_leftovers
@@ -198,6 +198,12 @@ def _run_key_and_button_run_the_declared_flows(home: Home) -> None:
     assert isinstance(button, Done) and button.to_dict()["flow"]["value"] == EXPECTED, button
     seed = actions.perform(home, "run", "await-chain")
     assert not seed.ok and "declares (place-order, slow-order)" in seed.message, seed
+    group = next(r.also[0] for r in model.rows() if r.target.id == "payments-1")
+    assert {a.name for a, _t in actions_for(group)} == {"scale-up", "scale-down", "scale"}
+    up = actions.perform(home, "scale-up", "payments")
+    assert isinstance(up, Done) and [n.name for n in up.nodes] == ["payments-1", "payments-2"]
+    down = actions.perform(home, "scale-down", "payments")
+    assert isinstance(down, Done) and "stopped payments-2" in down.message, down
 
 
 def test_kill_9_of_the_supervisor_leaves_no_node(cli: Cli, app_dir: Path) -> None:

@@ -75,3 +75,12 @@ def test_an_outcome_reads_as_the_seeds_with_its_judgement() -> None:
     stuck = DeclaredOutcome("place-order", "po-3", "pending", None, 60_000)
     assert summary(PLACE, stuck) == "place-order [po-3] pending in 60000 ms: flow " \
         "place-order did not settle within 60s (promise po-3)"
+
+
+def test_a_declared_group_offers_scale_the_server_and_gateway_do_not() -> None:
+    def names(target: Target) -> list[str]:
+        return [a.name for a, _t in actions_for(target)]
+
+    assert names(Target(Kind.GROUP, "orders", count=1)) == ["scale-up", "scale-down", "scale"]
+    assert names(Target(Kind.GROUP, "server", count=1)) == []
+    assert names(Target(Kind.GROUP, "gateway", count=1)) == []
