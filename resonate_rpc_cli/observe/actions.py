@@ -6,7 +6,8 @@ Every action is done by the same call the CLI command makes (no second code path
 kill, pause and resume by :meth:`SupervisorClient.kill` (``rpcdemo kill [--respawn]
 [--signal STOP|CONT]``), respawn and scale by :meth:`SupervisorClient.respawn` and
 :meth:`SupervisorClient.scale`, a link's partition and heal by :mod:`.linkfaults`
-(``rpcdemo net``), a flow by :func:`.flowrun.run_in` (``rpcdemo run --fresh``), a promise
+(``rpcdemo net``), a flow by :func:`.flowrun.run_in` (``rpcdemo run --fresh``) or, when a
+declared application runs, by :func:`.declared.run_flow` (``rpcdemo run FLOW``), a promise
 or a call tree by :mod:`.settle` (``rpcdemo promise`` and ``rpcdemo flow cancel``).
 
 :func:`perform` never raises for what the user can get wrong: it returns :class:`Done`
@@ -23,14 +24,14 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from resonate_rpc_cli.contracts.errors import ExitStatus, RpcdemoError, UsageError
 from resonate_rpc_cli.contracts.flows import FLOWS, Flow
 from resonate_rpc_cli.contracts.home import Home
-from resonate_rpc_cli.contracts.naming import SERVICE_GROUPS
+from resonate_rpc_cli.contracts.naming import GATEWAY, SERVER
 from resonate_rpc_cli.links.status import LinkStatus
-from resonate_rpc_cli.observe import flowrun, linkfaults
+from resonate_rpc_cli.observe import declared, flowrun, linkfaults
 from resonate_rpc_cli.observe.flowrun import FlowOutcome
 from resonate_rpc_cli.observe.settle import (
     FlowCanceled,
@@ -43,6 +44,10 @@ from resonate_rpc_cli.supervisor.client import SupervisorClient
 from resonate_rpc_cli.supervisor.rows import Started
 from resonate_rpc_cli.supervisor.states import RESPAWNABLE, SIGNALLABLE, NodeState
 from resonate_rpc_cli.supervisor.topology_config import MAX_REPLICAS, check_replicas
+
+if TYPE_CHECKING:
+    from resonate_rpc_cli.clients.app_flows import DeclaredOutcome
+    from resonate_rpc_cli.contracts.app_topology import AppTopology
 
 
 class Kind(StrEnum):
@@ -67,6 +72,9 @@ class Target:
     link: str | None = None
     #: a group's nodes (not retiring)
     count: int = 0
+    #: a flow row on a declared application: the declared flow its root belongs to (""
+    #: none); None: the seed's flows decide (:func:`flow_of`). See :func:`flow_target`.
+    flow: str | None = None
 
     @property
     def ref(self) -> str:
@@ -75,7 +83,7 @@ class Target:
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": str(self.kind), "id": self.id, "state": self.state, "link": self.link,
-                "count": self.count}
+                "count": self.count, "flow": self.flow}
 
 
 @dataclass(frozen=True)
@@ -91,6 +99,8 @@ class Done:
     promise: PromiseView | None = None
     #: how a flow run ended
     flow: FlowOutcome | None = None
+    #: how a declared application's flow run ended
+    declared: DeclaredOutcome | None = None
     #: what a flow cancel canceled and left
     canceled: FlowCanceled | None = None
     #: the links a partition or heal touched
@@ -101,7 +111,8 @@ class Done:
         return {"ok": True, "action": self.action, "target": self.target,
                 "message": self.message, "nodes": [n.to_dict() for n in self.nodes],
                 "promise": self.promise.to_dict() if self.promise else None,
-                "flow": self.flow.to_dict() if self.flow else None,
+                "flow": self.flow.to_dict() if self.flow else
+                self.declared.to_dict() if self.declared else None,
                 "canceled": self.canceled.to_dict() if self.canceled else None,
                 "links": [link.to_dict() for link in self.links]}
 
@@ -191,7 +202,7 @@ def _names(links: list[LinkStatus]) -> str:
 
 
 def _scale_to(home: Home, group: str, count: int, name: str) -> Done:
-    check_replicas(group, count)
+    check_replicas(group, count, (group,))  # the count here; the group by the supervisor
     result = SupervisorClient(home).scale(group, count)
     nodes = tuple(Started(n.name, n.pid, n.node_id) for n in result.nodes if n.pid)
     changed = "; ".join(part for part in (
@@ -218,6 +229,9 @@ def _scale_by(step: int, name: str) -> Runner:
 
 
 def _run_flow(home: Home, root: str, value: str | None) -> Done:
+    running = declared.declared_app(home)
+    if running is not None:
+        return _run_declared(*running, root)
     flow = flow_of(root)
     if flow is None:
         raise UsageError(f"{root} is not the root of a flow this topology runs")
@@ -226,6 +240,17 @@ def _run_flow(home: Home, root: str, value: str | None) -> Done:
     result = f" = {outcome.result}" if outcome.result is not None else ""
     return Done("run", root, f"{flow.name} [{outcome.promise_id}] {outcome.state}{result} "
                 f"in {outcome.elapsed_ms} ms", flow=outcome)
+
+
+def _run_declared(app: AppTopology, server_url: str, root: str) -> Done:
+    """The declared flow ``root`` belongs to, under a fresh id with its declared arguments
+    (a value typed for the seed's argument does not apply)."""
+    spec = declared.flow_for_root(app, root)
+    if spec is None:
+        raise UsageError(f"{root} is not the root of a flow {app.source} declares "
+                         f"({', '.join(app.flow_names) or 'none'})")
+    outcome = declared.run_flow(app, server_url, spec.name, None, declared.TIMEOUT_S)
+    return Done("run", root, declared.summary(spec, outcome), declared=outcome)
 
 
 def _int_arg(text: str) -> int:
@@ -272,11 +297,26 @@ def _broken(t: Target) -> bool:
 
 
 def _service(t: Target) -> bool:
-    return t.id in SERVICE_GROUPS
+    """A group of workers (the seed's services, a declared application's groups): not the
+    server, not the seed's one gateway."""
+    return t.id not in (SERVER, GATEWAY)
 
 
 def _pending(t: Target) -> bool:
     return t.state == "pending"
+
+
+def _runnable(t: Target) -> bool:
+    return bool(t.flow) if t.flow is not None else flow_of(t.id) is not None
+
+
+def flow_target(root: str, state: str = "", app: AppTopology | None = None) -> Target:
+    """The row of the flow rooted at ``root``: on a declared application ``app`` it runs
+    the declared flow the root belongs to (or none), else the seed's."""
+    if app is None:
+        return Target(Kind.FLOW, root, state)
+    spec = declared.flow_for_root(app, root)
+    return Target(Kind.FLOW, root, state, flow=spec.name if spec is not None else "")
 
 
 def flow_of(root: str) -> Flow | None:
@@ -311,8 +351,8 @@ ACTIONS: tuple[Action, ...] = (
     Action("scale", Kind.GROUP, "s", "scale…", "run this many nodes of the group", _service,
            _scale, ask=f"nodes (0..{MAX_REPLICAS})"),
     Action("run", Kind.FLOW, "f", "run",
-           "run the flow again under a fresh id (argument 1, or the value given)",
-           lambda t: flow_of(t.id) is not None, _run_flow),
+           "run the flow again under a fresh id (argument 1, or the value given; a declared "
+           "flow: its declared arguments)", _runnable, _run_flow),
     Action("cancel-flow", Kind.FLOW, "c", "cancel flow",
            "cancel the pending promises of this call tree; the settled ones stay", _pending,
            _cancel_flow),
@@ -355,4 +395,4 @@ def perform(home: Home, name: str, target: str, value: str | None = None) -> Out
 
 
 __all__ = ["ACTIONS", "Action", "Done", "Kind", "Outcome", "Refused", "Target", "action_named",
-           "actions_for", "flow_of", "perform"]
+           "actions_for", "flow_of", "flow_target", "perform"]

@@ -16,10 +16,21 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from resonate_rpc_cli.observe.actions import Action, Kind, Outcome, Target, actions_for
+from resonate_rpc_cli.observe.actions import (
+    Action,
+    Kind,
+    Outcome,
+    Target,
+    actions_for,
+    flow_target,
+)
 from resonate_rpc_cli.observe.picture import NodeLine
 from resonate_rpc_cli.observe.snapshot import PromiseRow
+
+if TYPE_CHECKING:
+    from resonate_rpc_cli.contracts.app_topology import AppTopology
 
 #: keys that move the selection, by the step they take (None: to an end)
 MOVES: dict[str, int] = {"up": -1, "k": -1, "down": 1, "j": 1, "pgup": -10, "pgdn": 10,
@@ -65,9 +76,10 @@ class Prompt:
 
 
 def rows_of(nodes: Sequence[NodeLine], trees: Mapping[str, Sequence[PromiseRow]],
-            roots: Sequence[str]) -> list[Row]:
+            roots: Sequence[str], app: AppTopology | None = None) -> list[Row]:
     """The selectable rows in screen order: ``nodes``, then each of ``roots`` (its tree
-    from ``trees``, possibly none yet) with its pending promises in tree order."""
+    from ``trees``, possibly none yet) with its pending promises in tree order. With a
+    declared application ``app`` a root's run is its declared flow's."""
     sizes: dict[str, int] = {}
     for line in nodes:
         if not line.row.retiring:
@@ -78,7 +90,7 @@ def rows_of(nodes: Sequence[NodeLine], trees: Mapping[str, Sequence[PromiseRow]]
     for root in roots:
         tree = list(trees.get(root, ()))
         top = next((r for r in tree if r.id == root), None)
-        rows.append(Row(Target(Kind.FLOW, root, top.state if top else "")))
+        rows.append(Row(flow_target(root, top.state if top else "", app)))
         rows += [Row(Target(Kind.PROMISE, r.id, r.state)) for r in tree_order(tree)
                  if r.state == "pending"]
     return rows

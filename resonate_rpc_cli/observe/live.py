@@ -82,7 +82,8 @@ class LiveModel:
     feed: deque[str] = field(default_factory=lambda: deque(maxlen=FEED_LINES))
     notice: str | None = None
     last_seq: int = 0
-    #: the seed's static flow ids are always shown; other roots while recent
+    #: the seed's static flow ids (a declared application's flow names) are always
+    #: shown; other roots while recent
     pinned: tuple[str, ...] = tuple(f.promise_id for f in FLOWS.values())
     recent: deque[str] = field(default_factory=lambda: deque(maxlen=MAX_RECENT_ROOTS))
     settled: dict[str, str] = field(default_factory=dict)
@@ -123,6 +124,8 @@ class LiveModel:
         status = self.status(self.home, self.last_seq)
         if self.config is None:
             self.config = status.config
+            if self.config.app is not None:
+                self.pinned = self.config.app.flow_names
             self.source = PromiseSource(self.config.server_url, timeout_s=1.0)
         self.nodes = status.nodes
         self.faults = status.fault_rows()
@@ -197,7 +200,8 @@ class LiveModel:
 
     def rows(self) -> list[Row]:
         """The rows a key can act on, in screen order (``observe/keys.py``)."""
-        return rows_of(self.nodes_with_tasks(), self.trees, self.roots())
+        return rows_of(self.nodes_with_tasks(), self.trees, self.roots(),
+                       self.config.app if self.config is not None else None)
 
     def press(self, key: str) -> None:
         """Handle one key; an action it asks for starts at once, off this thread, and its

@@ -77,6 +77,8 @@ class Supervisor:
         self.nodes: dict[str, Node] = {str(n): Node(n) for n in config.node_names()}
         self.shutting_down = False
         self.started_wall = clock.wall()
+        #: every node was ready once: `up` is over, later starts are the supervisor's to judge
+        self.came_up = False
 
     # -- queries -------------------------------------------------------------------
 
@@ -176,7 +178,9 @@ class Supervisor:
         for obs in self.observe():
             self.handle(obs)
         now = self.clock.monotonic()
+        self.came_up = self.came_up or self.all_ready()
         for node in self.nodes.values():
+            self._expire_readiness(node, now)
             if node.kill_at is not None and node.handle is not None and now >= node.kill_at:
                 node.kill_at = None
                 self.signals.send_group(node.handle.pid, signal.SIGKILL)
@@ -208,6 +212,23 @@ class Supervisor:
         spec = self.config.app.group(group) if self.config.app is not None else None
         return spec is not None and spec.ready.kind == LISTENER
 
+    def _ready_timeout(self, node: Node) -> float | None:
+        group = self.config.app.group(node.name.group) if self.config.app is not None else None
+        return group.ready_timeout_s if group is not None else None
+
+    def _expire_readiness(self, node: Node, now: float) -> None:
+        """A declared node started after `up` (a respawn, a restart, a scale) that is not
+        ready within its group's ``ready_timeout`` is killed; its exit then counts as a
+        quick failure (backoff, then failed), as a node that cannot start. During `up`
+        ``up`` itself judges (``app_launch.declared_failure``)."""
+        timeout = self._ready_timeout(node)
+        if timeout is None or not self.came_up or node.state is not NodeState.STARTING or \
+                node.handle is None or node.ready_expired or node.started_at is None or \
+                now - node.started_at <= timeout:
+            return
+        node.ready_expired = True
+        self.signals.send_group(node.handle.pid, signal.SIGKILL)
+
     def _on_exit(self, node: Node, code: int) -> None:
         pid = node.pid
         node.handle = None
@@ -229,15 +250,19 @@ class Supervisor:
             self.move(node, NodeState.STOPPED, EventKind.STOPPED, f"exit {code}", pid=pid)
             return
         uptime = now - (node.started_at or now)
-        node.quick_failures = node.quick_failures + 1 if uptime < self.policy.quick_s else 1
+        expired, node.ready_expired = node.ready_expired, False
+        quick = uptime < self.policy.quick_s or expired
+        node.quick_failures = node.quick_failures + 1 if quick else 1
+        why = f"exit {code}" + (f"; not ready within {self._ready_timeout(node):g}s "
+                                "(ready_timeout)" if expired else "")
         if node.quick_failures >= self.policy.max_quick_failures:
             self.move(node, NodeState.FAILED, EventKind.FAILED,
-                      f"exit {code}; {node.quick_failures} quick failures, giving up", pid=pid)
+                      f"{why}; {node.quick_failures} quick failures, giving up", pid=pid)
             return
         delay = self.policy.backoff(node.quick_failures)
         node.restart_at = now + delay
         self.move(node, NodeState.BACKOFF, EventKind.EXITED,
-                  f"exit {code}; restart in {delay:.2f}s", pid=pid)
+                  f"{why}; restart in {delay:.2f}s", pid=pid)
 
     def _fail_over(self, node: Node, pid: int, dead_id: str, code: int) -> None:
         """After ``pid`` (node id ``dead_id``) was reaped: release its leases.

@@ -127,6 +127,8 @@ class Node:
     paused_from: NodeState | None = None
     last_exit: int | None = None
     ever_ready: bool = False
+    #: this incarnation was killed for not being ready within its group's ready_timeout
+    ready_expired: bool = False
     past_node_ids: list[str] = field(default_factory=list)
     #: being scaled away: once its process is gone the slot is removed
     retiring: bool = False

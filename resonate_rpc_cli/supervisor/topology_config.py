@@ -163,8 +163,9 @@ class TopologyConfig:
     delays: dict[str, float] = setting(
         factory=dict, toml="nodes.delay", flag="--delay", groups=True, check=cv.seconds,
         label="delay", flag_type=list[str], metavar="GROUP=SECONDS",
-        parse=lambda texts: dict(parse_delay(t) for t in texts),
-        help="Step delay for one group, e.g. service-b=3 (repeatable).")
+        parse=lambda texts: dict(parse_delay(t, None) for t in texts),
+        help="Step delay for one group (the seed's or the topology file's), e.g. "
+        "service-b=3 (repeatable).")
     restart_max_failures: int = setting(4, toml="restart.max_failures", check=cv.whole(1),
                                         label="restart max_failures", help="")
     restart_backoff_s: float = setting(0.25, toml="restart.backoff", check=cv.positive_seconds,
@@ -173,8 +174,9 @@ class TopologyConfig:
     replicas: dict[str, int] = setting(
         factory=dict, toml="replicas", flag="--replicas", groups=True, validated=False,
         check=cv.whole(1, MAX_REPLICAS), flag_type=list[str], metavar="GROUP=N",
-        parse=lambda texts: dict(parse_replicas(t) for t in texts),
-        help=f"Nodes of one service group, e.g. service-b=3 (repeatable; 1..{MAX_REPLICAS}).")
+        parse=lambda texts: dict(parse_replicas(t, None) for t in texts),
+        help="Nodes of one group (the seed's or the topology file's), e.g. service-b=3 "
+        f"(repeatable; 1..{MAX_REPLICAS}).")
     #: every node reaches the server through its own link proxy (``links/``); off by
     #: default: they cost more than the 15% flow latency budget (benchmarks/bench_links.py)
     links: bool = setting(
@@ -191,9 +193,9 @@ class TopologyConfig:
         "(services/ts, Node from the venv) (default seed: all Python).")
     only: list[str] = setting(
         factory=list, flag="--only", validated=False, flag_type=str, metavar="PART,...",
-        parse=parse_only,
-        help="Start only these of gateway, service-a … service-i (the server too, unless "
-        "--server-url).")
+        parse=lambda text: parse_only(text, None),
+        help="Start only these of gateway, service-a … service-i, or of the topology file's "
+        "groups (the server too, unless --server-url).")
     grace_s: float = 3.0
     #: a declared application (``[groups.*]``, ``[flows.*]``); None: the seed
     app: AppTopology | None = None
@@ -277,7 +279,14 @@ def validate_config(config: TopologyConfig) -> TopologyConfig:
                          "not speak resonate-pg")
     groups = tuple(g for g in config.group_names if g != GATEWAY)
     for group, n in config.replicas.items():
-        check_replicas(group, n, groups)  # 0 only arrives through `scale`
+        try:
+            check_replicas(group, n, groups)  # 0 only arrives through `scale`
+        except UsageError as exc:
+            raise UsageError(f"--replicas: {exc}") from None
+    for group in config.delays:
+        if group not in groups:
+            raise UsageError(f"--delay: unknown group {group!r}; valid groups: "
+                             f"{', '.join(groups)}")
     for part in config.only:
         if part not in config.group_names:
             valid = ", ".join(config.group_names)

@@ -1,8 +1,10 @@
 """The flags of ``up`` that name groups: ``--replicas``, ``--delay``, ``--only`` (pure rules).
 
 Each returns the parsed value or raises :class:`UsageError` naming the flag and what is
-wrong. They check against the seed's groups (a declared application's are checked once
-its file is read: ``TopologyConfig.group_names``).
+wrong. Called with their defaults they check group names against the seed's; ``up``'s
+flags are parsed with ``groups=None`` (the shape only), because the topology file, read
+after the flags, may declare other groups: ``validate_config`` then checks every name
+against ``TopologyConfig.group_names`` (the declared groups, or the seed's).
 """
 
 from __future__ import annotations
@@ -28,8 +30,10 @@ def check_replicas(group: str, n: int, groups: tuple[str, ...] = tuple(SERVICE_G
     return n
 
 
-def parse_replicas(text: str) -> tuple[str, int]:
-    """Parse ``GROUP=N`` (e.g. ``service-b=3``); raise :class:`UsageError` otherwise."""
+def parse_replicas(text: str, groups: tuple[str, ...] | None = tuple(SERVICE_GROUPS)
+                   ) -> tuple[str, int]:
+    """Parse ``GROUP=N`` (e.g. ``service-b=3``) with GROUP one of ``groups`` (None: any
+    name, checked later); raise :class:`UsageError` otherwise."""
     group, sep, raw = text.partition("=")
     group = group.strip()
     if not sep or not group or not raw.strip():
@@ -40,7 +44,7 @@ def parse_replicas(text: str) -> tuple[str, int]:
         raise UsageError(f"bad --replicas {text!r}: {raw.strip()!r} is not a whole number") \
             from None
     try:
-        check_replicas(group, n)
+        check_replicas(group, n, (group,) if groups is None else groups)
     except UsageError as exc:
         raise UsageError(f"bad --replicas {text!r}: {exc}") from None
     if n == 0:
@@ -49,25 +53,28 @@ def parse_replicas(text: str) -> tuple[str, int]:
     return group, n
 
 
-def parse_only(text: str) -> list[str]:
-    """Parse ``gateway,service-a`` into its parts; raise :class:`UsageError` naming a bad one."""
-    parts = [p.strip() for p in text.split(",") if p.strip()]
-    if not parts:
-        raise UsageError(f"--only needs at least one of {', '.join(PART_NAMES)}")
-    for part in parts:
-        if part not in PART_NAMES:
-            raise UsageError(f"--only: unknown part {part!r}; valid: {', '.join(PART_NAMES)}")
-    return list(dict.fromkeys(parts))
+def parse_only(text: str, parts: tuple[str, ...] | None = PART_NAMES) -> list[str]:
+    """Parse ``gateway,service-a`` into its parts, each one of ``parts`` (None: any name,
+    checked later); raise :class:`UsageError` naming a bad one."""
+    named = [p.strip() for p in text.split(",") if p.strip()]
+    if not named:
+        raise UsageError(f"--only needs at least one of {', '.join(parts or PART_NAMES)}")
+    for part in named:
+        if parts is not None and part not in parts:
+            raise UsageError(f"--only: unknown part {part!r}; valid: {', '.join(parts)}")
+    return list(dict.fromkeys(named))
 
 
-def parse_delay(text: str) -> tuple[str, float]:
-    """Parse ``GROUP=SECONDS`` (e.g. ``service-b=3``); raise :class:`UsageError` otherwise."""
+def parse_delay(text: str, groups: tuple[str, ...] | None = tuple(SERVICE_GROUPS)
+                ) -> tuple[str, float]:
+    """Parse ``GROUP=SECONDS`` (e.g. ``service-b=3``) with GROUP one of ``groups`` (None:
+    any name, checked later); raise :class:`UsageError` otherwise."""
     group, sep, raw = text.partition("=")
     group = group.strip()
     if not sep or not group or not raw.strip():
         raise UsageError(f"bad --delay {text!r}: expected GROUP=SECONDS, e.g. service-b=3")
-    if group not in SERVICE_GROUPS:
-        valid = ", ".join(SERVICE_GROUPS)
+    if groups is not None and group not in groups:
+        valid = ", ".join(groups)
         raise UsageError(f"bad --delay {text!r}: unknown group {group!r}; valid groups: {valid}")
     try:
         return group, cv.seconds(float(raw))

@@ -13,8 +13,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from resonate_rpc_cli.contracts.app_topology import AppTopology
 from resonate_rpc_cli.contracts.flows import FLOWS
-from resonate_rpc_cli.observe.actions import Kind, Target, actions_for
+from resonate_rpc_cli.observe.actions import Kind, Target, actions_for, flow_target
 from resonate_rpc_cli.observe.live import LiveModel
 from resonate_rpc_cli.observe.snapshot import PromiseRow
 from resonate_rpc_cli.supervisor.rows import FaultRow
@@ -69,10 +70,12 @@ class FlowGraph:
     promises: tuple[PromiseRow, ...]
     #: promise id → the doctor's short cause for a stuck pending promise
     flags: dict[str, str] = field(default_factory=dict)
+    #: the declared application that runs (its flows are what a root runs); None: the seed
+    app: AppTopology | None = None
 
     def to_dict(self) -> dict[str, Any]:
         top = self.promises[0].state if self.promises else ""
-        return {"root": self.root, "actions": offered(Target(Kind.FLOW, self.root, top)),
+        return {"root": self.root, "actions": offered(flow_target(self.root, top, self.app)),
                 "promises": [{**p.to_dict(), "flag": self.flags.get(p.id),
                               "actions": offered(Target(Kind.PROMISE, p.id, p.state))}
                              for p in self.promises]}
@@ -98,6 +101,17 @@ class ConsoleDocument:
     chaos: dict[str, Any] | None = None
     #: wall-clock ms when it was built (the page counts leases down from it)
     at_ms: int = 0
+    #: the declared application that runs (its flows are the runnable ones); None: the seed
+    app: AppTopology | None = None
+
+    def runnable(self) -> list[dict[str, Any]]:
+        """The flows a run button starts: the declared application's, else the seed's."""
+        if self.app is not None:
+            return [{"name": f.name, "root": f.name,
+                     "actions": offered(flow_target(f.name, "", self.app))}
+                    for f in self.app.flows]
+        return [{"name": f.name, "root": f.promise_id,
+                 "actions": offered(Target(Kind.FLOW, f.promise_id))} for f in FLOWS.values()]
 
     def groups(self) -> list[dict[str, Any]]:
         """Each group with its size and the actions it offers (scale)."""
@@ -111,9 +125,7 @@ class ConsoleDocument:
         return {"home": self.home, "server_url": self.server_url,
                 "gateway_url": self.gateway_url, "ttl_s": self.ttl_s,
                 "nodes": [n.to_dict() for n in self.nodes], "groups": self.groups(),
-                "runnable": [{"name": f.name, "root": f.promise_id,
-                              "actions": offered(Target(Kind.FLOW, f.promise_id))}
-                             for f in FLOWS.values()],
+                "runnable": self.runnable(),
                 "flows": [f.to_dict() for f in self.flows], "counts": self.counts,
                 "events": list(self.events), "links": self.links,
                 "faults": [dict(f.to_dict()) for f in self.faults],
@@ -138,8 +150,9 @@ def console_document(model: LiveModel, chaos: dict[str, Any] | None = None,
                      now_ms: int | None = None) -> ConsoleDocument:
     """The page's frame from what ``model`` last polled (no I/O here)."""
     cfg = model.config
+    app = cfg.app if cfg else None
     flows = tuple(FlowGraph(root, tuple(rows),
-                            {p.id: model.flags[p.id] for p in rows if p.id in model.flags})
+                            {p.id: model.flags[p.id] for p in rows if p.id in model.flags}, app)
                   for root, rows in model.trees.items())
     return ConsoleDocument(
         home=str(model.home.root),
@@ -150,4 +163,4 @@ def console_document(model: LiveModel, chaos: dict[str, Any] | None = None,
         events=tuple(model.feed),
         links=None if model.links is None else [link.to_dict() for link in model.links],
         faults=tuple(model.faults), notice=model.notice, chaos=chaos,
-        at_ms=int(time.time() * 1000) if now_ms is None else now_ms)
+        at_ms=int(time.time() * 1000) if now_ms is None else now_ms, app=app)

@@ -20,6 +20,11 @@ from pathlib import Path
 import pytest
 
 from resonate_rpc_cli.clients.protocol import ResonateClient
+from resonate_rpc_cli.contracts.home import Home
+from resonate_rpc_cli.observe import actions
+from resonate_rpc_cli.observe.actions import Done, Kind, actions_for
+from resonate_rpc_cli.observe.live import LiveModel
+from resonate_rpc_cli.web.document import console_document
 from tests.e2e._cli_support import Cli, assert_nothing_left, end_leftovers
 from tests.procs import free_port, short_home, wait_until
 
@@ -125,6 +130,7 @@ def test_up_run_kill_mid_step_partition_down(cli: Cli, app_dir: Path) -> None:
     ran = cli.run("run", "place-order")
     assert ran.returncode == 0, ran.stderr
     assert json.loads(ran.stdout) == EXPECTED
+    _run_key_and_button_run_the_declared_flows(Home(cli.home))
 
     # kill the payments node while it runs charge; a respawned node runs it again
     server = ResonateClient(cli.json("status")["server"]["url"])
@@ -160,6 +166,44 @@ def test_up_run_kill_mid_step_partition_down(cli: Cli, app_dir: Path) -> None:
 
     assert cli.run("down").returncode == 0
     assert_nothing_left(cli.home)
+
+
+def _run_key_and_button_run_the_declared_flows(home: Home) -> None:
+    """The live view's `f` and the console's run button offer the declared flows and run
+    one as `rpcdemo run` does: its value, judged against expect."""
+    model = LiveModel(home)
+    model.controls.interactive = True
+    model.refresh()
+    flows = [r.target for r in model.rows() if r.target.kind is Kind.FLOW]
+    assert [t.id for t in flows[:2]] == ["place-order", "slow-order"], flows
+    runnable = console_document(model).to_dict()["runnable"]
+    assert [(f["root"], [a["name"] for a in f["actions"]]) for f in runnable] == [
+        ("place-order", ["run"]), ("slow-order", ["run"])]
+    for _ in range([r.target.ref for r in model.rows()].index("flow:place-order")):
+        model.press("j")
+    model.press("f")
+
+    def answered() -> bool:
+        model.refresh()
+        return not model.controls.running and model.controls.last is not None
+
+    wait_until(answered, 30, "the run key's flow to answer", interval=0.05)
+    done = model.controls.last
+    assert isinstance(done, Done) and done.declared is not None, done
+    assert (done.declared.state, done.declared.value, done.declared.expected) == (
+        "resolved", EXPECTED, True), done
+    assert done.message.startswith("place-order [place-order-") and \
+        done.message.endswith("(as expected)"), done.message
+    button = actions.perform(home, "run", runnable[0]["root"], "1")  # the page sends its arg
+    assert isinstance(button, Done) and button.to_dict()["flow"]["value"] == EXPECTED, button
+    seed = actions.perform(home, "run", "await-chain")
+    assert not seed.ok and "declares (place-order, slow-order)" in seed.message, seed
+    group = next(r.also[0] for r in model.rows() if r.target.id == "payments-1")
+    assert {a.name for a, _t in actions_for(group)} == {"scale-up", "scale-down", "scale"}
+    up = actions.perform(home, "scale-up", "payments")
+    assert isinstance(up, Done) and [n.name for n in up.nodes] == ["payments-1", "payments-2"]
+    down = actions.perform(home, "scale-down", "payments")
+    assert isinstance(down, Done) and "stopped payments-2" in down.message, down
 
 
 def test_kill_9_of_the_supervisor_leaves_no_node(cli: Cli, app_dir: Path) -> None:
