@@ -11,6 +11,9 @@ prove that (issue 21: printing a line must not cost an import of Rich);
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Protocol
+
 
 class Line:
     """One line of text: a base style and the pieces ``(text, style)`` in order ("" = none)."""
@@ -56,3 +59,21 @@ class Node:
         child = Node(label)
         self.children.append(child)
         return child
+
+
+class _Linked(Protocol):
+    @property
+    def id(self) -> str: ...
+    @property
+    def parent(self) -> str | None: ...
+
+
+def children_by_parent[R: _Linked](rows: Sequence[R]) -> dict[str | None, list[R]]:
+    """A call graph's rows under their parent's id, in order; a row whose parent is not
+    among ``rows`` goes under ``None`` (a root of the drawing). One rule for the Rich tree
+    (``render.promise_tree``) and the plain one (``textviews.promise_tree``)."""
+    ids = {r.id for r in rows}
+    children: dict[str | None, list[R]] = {}
+    for row in rows:
+        children.setdefault(row.parent if row.parent in ids else None, []).append(row)
+    return children

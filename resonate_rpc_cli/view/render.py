@@ -14,6 +14,7 @@ from rich.tree import Tree
 from resonate_rpc_cli.view import textviews
 from resonate_rpc_cli.view.doctor_view import lease_table
 from resonate_rpc_cli.view.faults import faults_text
+from resonate_rpc_cli.view.lines import children_by_parent
 from resonate_rpc_cli.view.links import broken_links_text
 from resonate_rpc_cli.view.richlines import to_text
 from resonate_rpc_cli.view.style import age_ms, node_style, promise_style, seconds, short_id
@@ -127,11 +128,7 @@ def promise_tree(rows: list[PromiseRow], title: str | None = None,
     title; ``empty`` is what a tree without rows says.
     """
     now = time.time()
-    by_id = {r.id: r for r in rows}
-    children: dict[str | None, list[PromiseRow]] = {}
-    for row in rows:
-        parent = row.parent if row.parent in by_id else None
-        children.setdefault(parent, []).append(row)
+    children = children_by_parent(rows)
     head = Text(title or "call graph", style="bold")
     tree = Tree(_marked(head, title_selected))
 

@@ -11,7 +11,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from resonate_rpc_cli.view.lines import Line, Node
+from resonate_rpc_cli.view.lines import Line, Node, children_by_parent
 from resonate_rpc_cli.view.style import age_ms, promise_style, seconds
 
 if TYPE_CHECKING:  # views render data; `run`'s one line must not load the read side (issue 21)
@@ -58,11 +58,7 @@ def promise_tree(rows: list[PromiseRow], title: str | None = None,
     ``flags`` maps the ids of stuck promises to the doctor's one-line cause.
     """
     now = time.time()
-    by_id = {r.id: r for r in rows}
-    children: dict[str | None, list[PromiseRow]] = {}
-    for row in rows:
-        parent = row.parent if row.parent in by_id else None
-        children.setdefault(parent, []).append(row)
+    children = children_by_parent(rows)
     tree = Node(Line(title or "call graph", style="bold"))
 
     def add(node: Node, parent: str | None, depth: int) -> None:
