@@ -13,26 +13,11 @@ import pytest
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from resonate_rpc_cli.clients.tokens import KeyPair, ensure_key_pair
-from resonate_rpc_cli.contracts.errors import NotRunningError
 from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.server.__main__ import parse_args
-from resonate_rpc_cli.supervisor import updown
 from resonate_rpc_cli.supervisor.topology_config import TopologyConfig
 from tests.cli._fake_supervisor import rpcdemo
 from tests.procs import free_port
-
-
-@pytest.fixture
-def captured(monkeypatch: pytest.MonkeyPatch) -> list[TopologyConfig]:
-    """The config `up` would start, captured instead of started (parsing only)."""
-    seen: list[TopologyConfig] = []
-
-    def fake_up(home: Any, config: TopologyConfig, **kwargs: Any) -> Any:
-        seen.append(config)
-        raise NotRunningError("captured")
-
-    monkeypatch.setattr(updown, "up", fake_up)
-    return seen
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "10.0.0.5", "myhost.lan"])

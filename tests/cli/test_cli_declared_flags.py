@@ -4,30 +4,14 @@ when the topology file declares groups (the seed's names otherwise)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from resonate_rpc_cli.contracts.errors import NotRunningError
-from resonate_rpc_cli.supervisor import updown
 from resonate_rpc_cli.supervisor.topology_config import TopologyConfig
 from tests.cli._fake_supervisor import rpcdemo
 
 APP = ('[groups.orders]\ncommand = ["python", "-m", "orders"]\n'
        '[groups.payments]\ncommand = ["python", "-m", "payments"]\n')
-
-
-@pytest.fixture
-def captured(monkeypatch: pytest.MonkeyPatch) -> list[TopologyConfig]:
-    """The config `up` would start, captured instead of started (parsing only)."""
-    seen: list[TopologyConfig] = []
-
-    def fake_up(home: Any, config: TopologyConfig, **kwargs: Any) -> Any:
-        seen.append(config)
-        raise NotRunningError("captured")
-
-    monkeypatch.setattr(updown, "up", fake_up)
-    return seen
 
 
 @pytest.fixture

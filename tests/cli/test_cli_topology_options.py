@@ -4,28 +4,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from resonate_rpc_cli.contracts.errors import NotRunningError
-from resonate_rpc_cli.supervisor import updown
 from resonate_rpc_cli.supervisor.topology_config import TopologyConfig
 from tests.cli._fake_supervisor import Running, rpcdemo
 from tests.procs import free_port
-
-
-@pytest.fixture
-def captured(monkeypatch: pytest.MonkeyPatch) -> list[TopologyConfig]:
-    """The config `up` would start, captured instead of started (parsing only)."""
-    seen: list[TopologyConfig] = []
-
-    def fake_up(home: Any, config: TopologyConfig, **kwargs: Any) -> Any:
-        seen.append(config)
-        raise NotRunningError("captured")
-
-    monkeypatch.setattr(updown, "up", fake_up)
-    return seen
 
 
 @pytest.mark.parametrize(("text", "message"), [
