@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 import re
 from pathlib import Path
 
 import pytest
+import typer.main
 from typer.testing import CliRunner
 
 from resonate_rpc_cli.cli import app, quick
@@ -91,3 +93,22 @@ def test_an_unreadable_home_is_left_to_typer(tmp_path: Path) -> None:
         assert quick.parse(["status"], {"RPCDEMO_HOME": ""}) is not None
     finally:
         locked.chmod(0o700)
+
+
+@pytest.mark.parametrize("name", sorted(quick.COMMANDS))
+def test_the_quick_table_declares_what_typer_declares(name: str) -> None:
+    """cli/quick.py's table names the same options, parameters and defaults as the Typer
+    command (the two declarations of one command must not drift apart)."""
+    command = typer.main.get_command(app).commands[name]  # type: ignore[attr-defined]
+    body, positional, options = quick.COMMANDS[name]
+    typer_options = {opt: p.name for p in command.params if p.param_type_name == "option"
+                     for opt in (*p.opts, *p.secondary_opts) if opt != "--help"}
+    assert {opt: param for opt, (param, _) in options.items()} == typer_options
+    typer_arguments = [(p.name, p.required) for p in command.params
+                       if p.param_type_name == "argument"]
+    assert list(positional) == typer_arguments
+    defaults = {k: v.default for k, v in inspect.signature(body).parameters.items()
+                if v.default is not inspect.Parameter.empty}
+    for p in command.params:
+        if p.name in defaults and p.name != "home":
+            assert p.default == defaults[p.name], (name, p.name, p.default, defaults[p.name])
