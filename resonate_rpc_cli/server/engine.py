@@ -327,13 +327,14 @@ class Engine:
         return self.store is not None and any(self.state.dirty.values())
 
     def commit(self) -> None:
-        """Write every record changed since the last commit, in one transaction."""
+        """Write every record changed since the last commit, in one transaction; then the
+        journal's lines for them, so the journal testifies only to what the store kept (a
+        server killed between the two leaves a kept change unjournaled, never a journaled
+        grant the store lost and a restarted server hands out again)."""
+        if self.store is not None and self.uncommitted:
+            upserts, deletes = changed_rows(self.state)
+            self.store.write(upserts, deletes)
+        elif self.store is None:
+            self.state.take_dirty()
         if self.journal is not None:
             self.journal.flush()
-        if self.store is None:
-            self.state.take_dirty()
-            return
-        if not self.uncommitted:
-            return
-        upserts, deletes = changed_rows(self.state)
-        self.store.write(upserts, deletes)

@@ -1,12 +1,17 @@
 """The transition journal stays bounded: past its size it moves to PATH.1, and the
-chaos checker's reader reads both halves in order."""
+chaos checker's reader reads both halves in order; it records a grant only once the
+store kept it."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from resonate_rpc_cli.chaos.invariants import read_journal
+from resonate_rpc_cli.server.engine import Engine
 from resonate_rpc_cli.server.journal import TransitionJournal, rotated_path
+from resonate_rpc_cli.server.store import Store
 
 
 def grant(journal: TransitionJournal, task: str, version: int) -> None:
@@ -39,3 +44,31 @@ def test_no_journal_is_none_and_a_rotated_one_alone_is_read(tmp_path: Path) -> N
     assert read_journal(path, since_ms=0) == [
         {"t": 5, "task": "a", "version": 1, "pid": "p", "grant": "task.acquire"}]
     assert read_journal(path, since_ms=6) == []
+
+
+def test_a_grant_the_store_did_not_keep_is_not_journaled(tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """A server killed between its journal and its store must not leave a journaled grant
+    that a restarted server (which never kept it) hands out again: the chaos checker would
+    see two live leases that no two holders ever had."""
+    engine = Engine(store=Store.open(tmp_path / "s.sqlite"))
+    journal_path = tmp_path / "transitions.jsonl"
+    engine.keep_journal(journal_path)
+    created, _ = engine.apply({"kind": "promise.create", "id": "p", "timeoutAt": 10**13,
+                               "param": {}, "tags": {"resonate:target": "poll://any@g"}}, 1)
+    assert created["status"] == 201
+    kept = journal_path.read_text()
+
+    def killed(*_: object) -> None:
+        raise KeyboardInterrupt("killed before the store wrote")
+
+    monkeypatch.setattr(engine.store, "write", killed)
+    with pytest.raises(KeyboardInterrupt):
+        engine.apply({"kind": "task.acquire", "id": "p", "version": 0, "pid": "w",
+                      "ttl": 5000}, 2)
+    assert journal_path.read_text() == kept  # no line for the lease the store lost
+    monkeypatch.undo()
+    engine.commit()  # the store keeps it now: then, and only then, the journal says so
+    engine.close()
+    lines = journal_path.read_text()[len(kept):]
+    assert '"grant":"task.acquire"' in lines, lines
