@@ -15,6 +15,13 @@ figure does the same with a new connection per request (``Connection: close``,
 as the gateway's per-flow ``/health`` probe does): what a link adds to a
 connection's set-up, request and close.
 
+``--bare`` adds a third path: a bare relay, a process of its own with one
+epoll loop that does nothing but ``recv_into`` and ``send`` (no faults, no
+lock, no other thread; started by this script, ended with it). What it adds
+over direct is the floor of any Python relay process on this machine; the
+link's cost above it is what our relay's own code and its sharing of the
+supervisor daemon cost.
+
 Target (issue 21): links cost ≤ +5 % of flow p50; with ~19 SDK requests plus
 the SSE messages per ~30 ms flow, that is ≤ ~70 µs per round trip (the relay
 on a thread of the supervisor measured ~130-150 µs per crossing on 2026-12-04).
@@ -28,6 +35,7 @@ import argparse
 import http.client
 import json
 import os
+import select
 import shutil
 import socket
 import statistics
@@ -35,6 +43,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import suppress
 from pathlib import Path
 
 CLI = [sys.executable, "-m", "resonate_rpc_cli"]
@@ -98,6 +107,7 @@ def fresh_round(ports: dict[str, int], trips: int) -> dict[str, list[float]]:
 
 
 def one_round(ports: dict[str, int], trips: int) -> dict[str, list[float]]:
+    """``trips`` keep-alive round trips per path, alternating (the order turns each time)."""
     conns = {path: http.client.HTTPConnection("127.0.0.1", port, timeout=10)
              for path, port in ports.items()}
     times: dict[str, list[float]] = {path: [] for path in ports}
@@ -115,55 +125,126 @@ def one_round(ports: dict[str, int], trips: int) -> dict[str, list[float]]:
     return times
 
 
+def bare_relay(listen_port: int, upstream_port: int) -> None:
+    """Forward each connection on ``listen_port`` to ``upstream_port``: recv, send, nothing else."""
+    listener = socket.create_server(("127.0.0.1", listen_port))
+    listener.setblocking(False)
+    ep = select.epoll()
+    ep.register(listener.fileno(), select.EPOLLIN)
+    peers: dict[int, tuple[socket.socket, socket.socket]] = {}
+    buf = bytearray(64 * 1024)
+    view = memoryview(buf)
+    while True:
+        for fd, _ in ep.poll():
+            if fd == listener.fileno():
+                down, _ = listener.accept()
+                up = socket.create_connection(("127.0.0.1", upstream_port))
+                for a, b in ((down, up), (up, down)):
+                    a.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                    a.setblocking(False)
+                    peers[a.fileno()] = (a, b)
+                    ep.register(a.fileno(), select.EPOLLIN)
+                continue
+            src, dst = peers[fd]
+            try:
+                n = src.recv_into(buf)
+            except BlockingIOError:
+                continue
+            if n == 0:
+                ep.unregister(fd)
+                peers.pop(fd)
+                dst.close() if dst.fileno() not in peers else dst.shutdown(socket.SHUT_WR)
+                continue
+            dst.sendall(view[:n])
+
+
+def start_bare(upstream_port: int) -> tuple[subprocess.Popen[bytes], int]:
+    """A bare relay process in front of ``upstream_port``, listening; its port."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, __file__, "--bare-relay", str(port),
+                             str(upstream_port)])
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+            return proc, port
+        time.sleep(0.02)
+    proc.kill()
+    raise SystemExit("the bare relay did not listen within 10 s")
+
+
+def measure(paths: dict[str, int], args: argparse.Namespace) -> dict[str, object]:
+    """Every round's and the pooled figures, printed as they come; the JSON summary's part."""
+    pooled: dict[str, list[float]] = {path: [] for path in paths}
+    costs: dict[str, list[float]] = {path: [] for path in paths if path != "direct"}
+    for r in range(args.rounds):
+        got = one_round(paths, args.trips)
+        base = statistics.median(got["direct"])
+        parts = []
+        for path, xs in got.items():
+            pooled[path] += xs
+            if path != "direct":
+                costs[path].append(statistics.median(xs) - base)
+                parts.append(f"{path} +{(statistics.median(xs) - base) * 1e6:.0f} µs")
+        print(f"round {r + 1}: direct p50 {base * 1e6:.0f} µs; per round trip "
+              + ", ".join(parts), flush=True)
+    fresh = fresh_round(paths, max(50, args.trips // 4))
+    fbase = statistics.median(fresh["direct"])
+    print(f"new connection per request: direct p50 {fbase * 1e6:.0f} µs; "
+          + ", ".join(f"{p} +{(statistics.median(xs) - fbase) * 1e6:.0f} µs"
+                      for p, xs in fresh.items() if p != "direct"), flush=True)
+    base = statistics.median(pooled["direct"])
+    out: dict[str, object] = {"direct_p50_us": round(base * 1e6, 1),
+                              "new_connection_direct_p50_us": round(fbase * 1e6, 1)}
+    for path, rounds in costs.items():
+        cost = statistics.median(pooled[path]) - base
+        print(f"{path}: p50 {statistics.median(pooled[path]) * 1e6:.0f} µs, adds "
+              f"{cost * 1e6:.0f} µs per round trip ({cost * 1e6 / 2:.0f} µs per crossing; "
+              f"median of rounds {statistics.median(rounds) * 1e6:.0f} µs), "
+              f"{(statistics.median(fresh[path]) - fbase) * 1e6:.0f} µs per new connection")
+        out[path] = {"p50_us": round(statistics.median(pooled[path]) * 1e6, 1),
+                     "per_round_trip_us": round(cost * 1e6, 1),
+                     "per_crossing_us": round(cost * 1e6 / 2, 1),
+                     "round_costs_us": [round(c * 1e6, 1) for c in rounds],
+                     "per_new_connection_us":
+                         round((statistics.median(fresh[path]) - fbase) * 1e6, 1)}
+    return out
+
+
 def main() -> None:
+    if sys.argv[1:2] == ["--bare-relay"]:
+        bare_relay(int(sys.argv[2]), int(sys.argv[3]))
+        return
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--trips", type=int, default=3000, help="round trips per path per round")
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--bare", action="store_true",
+                    help="also measure a bare relay process (the floor of any Python relay)")
     args = ap.parse_args()
     load_before = os.getloadavg()[0]
     root = Path(tempfile.mkdtemp(prefix="rpcd-hop-"))
     home = root / "home"
     server = free_port()
+    bare: subprocess.Popen[bytes] | None = None
     try:
         rpcdemo(home, "up", "--detach", "--memory", "--links", "--server-port", str(server),
                 "--gateway-port", str(free_port()))
         links = json.loads(rpcdemo(home, "net", "status", "--json"))
-        port = next(int(link["port"]) for link in links if link["node"] == NODE)
-        costs: list[float] = []
-        direct_all: list[float] = []
-        link_all: list[float] = []
-        for r in range(args.rounds):
-            got = one_round({"direct": server, "link": port}, args.trips)
-            d, lk = statistics.median(got["direct"]), statistics.median(got["link"])
-            direct_all += got["direct"]
-            link_all += got["link"]
-            costs.append(lk - d)
-            print(f"round {r + 1}: direct p50 {d * 1e6:.0f} µs, through {NODE}'s link "
-                  f"{lk * 1e6:.0f} µs: +{(lk - d) * 1e6:.0f} µs per round trip", flush=True)
-        fresh = fresh_round({"direct": server, "link": port}, args.trips // 4)
-        fd, fl = statistics.median(fresh["direct"]), statistics.median(fresh["link"])
-        print(f"new connection per request: direct p50 {fd * 1e6:.0f} µs, link "
-              f"{fl * 1e6:.0f} µs: +{(fl - fd) * 1e6:.0f} µs per connection", flush=True)
+        paths = {"direct": server,
+                 "link": next(int(link["port"]) for link in links if link["node"] == NODE)}
+        if args.bare:
+            bare, paths["bare relay"] = start_bare(server)
+        summary = measure(paths, args)
     finally:
+        if bare is not None:
+            bare.kill()
+            bare.wait()
         rpcdemo(home, "down")
         shutil.rmtree(root, ignore_errors=True)
-    d, lk = statistics.median(direct_all), statistics.median(link_all)
-    fd, fl = statistics.median(fresh["direct"]), statistics.median(fresh["link"])
     load_after = os.getloadavg()[0]
     print(f"load average (1 min) at start {load_before:.2f}, at end {load_after:.2f} "
           f"on {os.cpu_count()} cores")
-    print(f"pooled: direct p50 {d * 1e6:.0f} µs, link p50 {lk * 1e6:.0f} µs; the link adds "
-          f"{(lk - d) * 1e6:.0f} µs per round trip ({(lk - d) * 1e6 / 2:.0f} µs per crossing); "
-          f"median of rounds {statistics.median(costs) * 1e6:.0f} µs")
     print(json.dumps({"trips": args.trips, "rounds": args.rounds,
-                      "load_1m": [round(load_before, 2), round(load_after, 2)],
-                      "direct_p50_us": round(d * 1e6, 1), "link_p50_us": round(lk * 1e6, 1),
-                      "per_round_trip_us": round((lk - d) * 1e6, 1),
-                      "per_crossing_us": round((lk - d) * 1e6 / 2, 1),
-                      "round_costs_us": [round(c * 1e6, 1) for c in costs],
-                      "new_connection_us": {"direct_p50": round(fd * 1e6, 1),
-                                            "link_p50": round(fl * 1e6, 1),
-                                            "cost": round((fl - fd) * 1e6, 1)}}))
+                      "load_1m": [round(load_before, 2), round(load_after, 2)], **summary}))
 
 
 if __name__ == "__main__":
