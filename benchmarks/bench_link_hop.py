@@ -20,7 +20,9 @@ epoll loop that does nothing but ``recv_into`` and ``send`` (no faults, no
 lock, no other thread; started by this script, ended with it). What it adds
 over direct is the floor of any Python relay process on this machine; the
 link's cost above it is what our relay's own code and its sharing of the
-supervisor daemon cost.
+supervisor daemon cost. ``--load`` runs await chains through the gateway, one
+after another, in a process of their own while measuring: the links then carry
+the flows' traffic on the daemon's other link threads, as in ``bench_links.py``.
 
 Target (issue 21): links cost ≤ +5 % of flow p50; with ~19 SDK requests plus
 the SSE messages per ~30 ms flow, that is ≤ ~70 µs per round trip (the relay
@@ -158,6 +160,18 @@ def bare_relay(listen_port: int, upstream_port: int) -> None:
             dst.sendall(view[:n])
 
 
+def flow_load(gateway_port: int) -> None:
+    """Await chains through the gateway, one after another, until killed."""
+    conn = http.client.HTTPConnection("127.0.0.1", gateway_port, timeout=60)
+    i = 0
+    while True:
+        i += 1
+        conn.request("POST", "/await-chain", json.dumps({"id": f"hop-{os.getpid()}-{i}",
+                                                          "arg": i % 7 + 1}),
+                     {"Content-Type": "application/json"})
+        conn.getresponse().read()
+
+
 def start_bare(upstream_port: int) -> tuple[subprocess.Popen[bytes], int]:
     """A bare relay process in front of ``upstream_port``, listening; its port."""
     port = free_port()
@@ -214,36 +228,46 @@ def main() -> None:
     if sys.argv[1:2] == ["--bare-relay"]:
         bare_relay(int(sys.argv[2]), int(sys.argv[3]))
         return
+    if sys.argv[1:2] == ["--flow-load"]:
+        flow_load(int(sys.argv[2]))
+        return
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--trips", type=int, default=3000, help="round trips per path per round")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--bare", action="store_true",
                     help="also measure a bare relay process (the floor of any Python relay)")
+    ap.add_argument("--load", action="store_true",
+                    help="run await chains through the gateway meanwhile (links busy)")
     args = ap.parse_args()
     load_before = os.getloadavg()[0]
     root = Path(tempfile.mkdtemp(prefix="rpcd-hop-"))
     home = root / "home"
     server = free_port()
-    bare: subprocess.Popen[bytes] | None = None
+    gateway = free_port()
+    helpers: list[subprocess.Popen[bytes]] = []
     try:
         rpcdemo(home, "up", "--detach", "--memory", "--links", "--server-port", str(server),
-                "--gateway-port", str(free_port()))
+                "--gateway-port", str(gateway))
         links = json.loads(rpcdemo(home, "net", "status", "--json"))
         paths = {"direct": server,
                  "link": next(int(link["port"]) for link in links if link["node"] == NODE)}
         if args.bare:
             bare, paths["bare relay"] = start_bare(server)
+            helpers.append(bare)
+        if args.load:
+            helpers.append(subprocess.Popen([sys.executable, __file__, "--flow-load",
+                                             str(gateway)]))
         summary = measure(paths, args)
     finally:
-        if bare is not None:
-            bare.kill()
-            bare.wait()
+        for helper in helpers:
+            helper.kill()
+            helper.wait()
         rpcdemo(home, "down")
         shutil.rmtree(root, ignore_errors=True)
     load_after = os.getloadavg()[0]
     print(f"load average (1 min) at start {load_before:.2f}, at end {load_after:.2f} "
           f"on {os.cpu_count()} cores")
-    print(json.dumps({"trips": args.trips, "rounds": args.rounds,
+    print(json.dumps({"trips": args.trips, "rounds": args.rounds, "flow_load": args.load,
                       "load_1m": [round(load_before, 2), round(load_after, 2)], **summary}))
 
 
