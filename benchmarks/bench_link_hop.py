@@ -155,7 +155,12 @@ def bare_relay(listen_port: int, upstream_port: int) -> None:
             if n == 0:
                 ep.unregister(fd)
                 peers.pop(fd)
-                dst.close() if dst.fileno() not in peers else dst.shutdown(socket.SHUT_WR)
+                if dst.fileno() in peers:
+                    with suppress(OSError):
+                        dst.shutdown(socket.SHUT_WR)  # half-close: the peer sees the EOF
+                else:
+                    src.close()
+                    dst.close()
                 continue
             dst.sendall(view[:n])
 
