@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 from resonate_rpc_cli.clients.protocol import ReadClient, ResonateClient, WriteClient
@@ -144,6 +145,11 @@ class Backend(Protocol):
 
     def preload(self) -> tuple[str, ...]:
         """Modules its nodes need beyond the SDK's, for the fork server to import once."""
+        ...
+
+    def handoff_socket(self, home: Home) -> Path | None:
+        """The Unix socket its server adopts the links' healthy connections on
+        (``links/handoff.py``), or None: its links relay every connection."""
         ...
 
 

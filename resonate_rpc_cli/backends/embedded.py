@@ -7,11 +7,13 @@ horizon (``--retain``) and releases a dead node's leases at once.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from resonate_rpc_cli.backends.base import ServerSettings, refuse_exposure
 from resonate_rpc_cli.backends.http import HttpServer
 from resonate_rpc_cli.clients.tokens import KeyPair
 from resonate_rpc_cli.contracts.home import Home
+from resonate_rpc_cli.contracts.naming import ENV_ADOPT_SOCKET
 
 
 class EmbeddedBackend(HttpServer):
@@ -32,4 +34,8 @@ class EmbeddedBackend(HttpServer):
         argv = [sys.executable, "-m", "resonate_rpc_cli.server", "--host", settings.host,
                 "--port", str(settings.server_port), *store,
                 "--journal", str(home.transitions_path), *retain, *auth]
-        return argv, {}
+        return argv, {ENV_ADOPT_SOCKET: str(self.handoff_socket(home))}
+
+    def handoff_socket(self, home: Home) -> Path | None:
+        """It adopts the links' healthy connections (``server/adopt.py``): no hop for them."""
+        return home.run_dir / "adopt.sock" if self.started else None

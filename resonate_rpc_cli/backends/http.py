@@ -11,6 +11,7 @@ protocol client, and lease release through our server's extra
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from resonate_rpc_cli.backends.base import (
     Prepared,
@@ -118,6 +119,9 @@ class HttpServer:
 
     def preload(self) -> tuple[str, ...]:
         return ()
+
+    def handoff_socket(self, home: Home) -> Path | None:
+        return None  # a server we do not run cannot adopt connections: the links relay
 
 
 class HttpBackend(HttpServer):

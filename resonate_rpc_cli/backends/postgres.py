@@ -14,6 +14,7 @@ use of it is imported when first needed.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from resonate_rpc_cli.backends.base import (
@@ -131,3 +132,6 @@ class PostgresBackend:
 
     def preload(self) -> tuple[str, ...]:
         return PRELOAD
+
+    def handoff_socket(self, home: Home) -> Path | None:
+        return None  # resonate-pg is a database: the links relay every connection to it

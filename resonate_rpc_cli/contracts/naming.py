@@ -24,6 +24,8 @@ SERVER = "server"
 #: Environment variables every node understands (the node contract).
 ENV_URL = "RESONATE_URL"  # the server's URL: http(s):// or a resonate-pg database
 ENV_HOME = "RPCDEMO_HOME"  # absolute path of the topology's home
+#: the Unix socket the embedded server adopts links' connections on (server/adopt.py)
+ENV_ADOPT_SOCKET = "RPCDEMO_ADOPT_SOCKET"
 ENV_NODE_NAME = "RPCDEMO_NODE_NAME"  # readable name, e.g. service-b-1
 ENV_NODE = "RPCDEMO_NODE"  # the same, for a declared group's node (docs/own-app.md)
 ENV_GROUP = "RPCDEMO_GROUP"  # the node's group

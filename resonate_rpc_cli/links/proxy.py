@@ -17,6 +17,13 @@ network can fail while the others' works. Faults, all without root:
 * **reset**: every open connection is aborted with an RST (``SO_LINGER 0``);
   the link stays up for new connections.
 
+While the link has no fault and the server can adopt connections (the
+embedded server, see :mod:`.handoff`), a new connection is not relayed at all:
+its fd is handed to the server, which serves it directly, so the healthy
+path has no hop. A fault first cuts the connections handed over (the node
+sees them reset and reconnects), and connections made while it lasts are
+relayed, so every fault acts on them exactly as described above.
+
 The bytes move on a thread of the link's own (:mod:`.relay`: one epoll loop,
 ``recv`` then ``send`` with nothing between), not on the asyncio loop that
 owns the link: asyncio's transports and protocols cost several times more
@@ -36,8 +43,9 @@ import random
 import socket
 import time
 
+from resonate_rpc_cli.links.handoff import Handoff
 from resonate_rpc_cli.links.relay import Relay
-from resonate_rpc_cli.links.status import LinkState, LinkStatus
+from resonate_rpc_cli.links.status import LinkPath, LinkState, LinkStatus
 
 
 class Link:
@@ -48,8 +56,10 @@ class Link:
     """
 
     def __init__(self, node: str, upstream: tuple[str, int], *,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None, handoff: Handoff | None = None) -> None:
         self.node = node
+        self.handoff = handoff
+        self.handed_off = 0  # connections given to the server so far
         self.upstream = upstream
         self.loop = asyncio.get_running_loop()
         self.delay_ms = 0.0
@@ -78,6 +88,8 @@ class Link:
             raise
         self._relay = Relay(listener, (family, (str(address[0]), int(address[1]))),
                             self.sample_delay_s, self.node)
+        if self.handoff is not None:
+            self._relay.handoff = self._give
         self._relay.start()
         self.port = int(listener.getsockname()[1])
         return self.port
@@ -88,6 +100,28 @@ class Link:
         relay, self._relay = self._relay, None
         if relay is not None:
             relay.stop()
+
+    def _give(self, sock: socket.socket) -> bool:
+        """On the relay's thread, under its lock: hand ``sock`` to the server if healthy."""
+        relay, handoff = self._relay, self.handoff
+        if (handoff is None or relay is None or relay.partitioned or relay.delayed
+                or not handoff.give(self.node, sock)):
+            return False
+        self.handed_off += 1
+        sock.close()
+        return True
+
+    def _cut(self) -> None:
+        """Abort the connections handed to the server (called once a fault is in force)."""
+        if self.handoff is not None:
+            self.handoff.cut(self.node)
+
+    @property
+    def path(self) -> LinkPath:
+        """How a new connection goes now: handed to the server, or relayed."""
+        if self.handoff is None or self.state != "ok":
+            return "proxy"
+        return "handoff"
 
     # -- faults ----------------------------------------------------------------
 
@@ -106,13 +140,18 @@ class Link:
             with relay.lock:
                 relay.partitioned = True
                 relay.resync()
+            self._cut()
 
     def delay(self, delay_ms: float, jitter_ms: float = 0.0) -> None:
         """Deliver every chunk ``delay_ms ± jitter_ms`` later, each way, in order."""
         self.delay_ms = max(0.0, delay_ms)
         self.jitter_ms = max(0.0, min(jitter_ms, self.delay_ms))
-        if self._relay is not None:
-            self._relay.delayed = self.delay_ms > 0
+        relay = self._relay
+        if relay is not None:
+            with relay.lock:
+                was, relay.delayed = relay.delayed, self.delay_ms > 0
+            if relay.delayed and not was:
+                self._cut()
 
     def reset(self) -> int:
         """Abort every open connection with an RST; return how many there were."""
@@ -123,6 +162,7 @@ class Link:
             conns = relay.open_conns()
             for conn in conns:
                 relay.finish(conn, rst=True)
+        self._cut()
         return len(conns)
 
     def heal(self) -> None:
@@ -158,4 +198,4 @@ class Link:
     def status(self) -> LinkStatus:
         connections = 0 if self._relay is None else self._relay.count
         return LinkStatus(self.node, self.state, self.delay_ms, self.jitter_ms,
-                          connections, self.until, self.port)
+                          connections, self.until, self.port, self.path, self.handed_off)

@@ -87,6 +87,8 @@ class Relay:
         self.lock = threading.Lock()
         self.partitioned = False
         self.delayed = False  # set by the owner with a delay in force: every chunk queues
+        #: called with each new connection first (under the lock); True: it took it
+        self.handoff: Callable[[socket.socket], bool] | None = None
         self.conns: dict[int, _Conn] = {}  # by the fd of each of its sockets
         self._all: set[_Conn] = set()
         self._ep = select.epoll()
@@ -268,6 +270,8 @@ class Relay:
                 return
             except OSError:
                 return  # e.g. out of fds: the node's connect is left to time out
+            if self.handoff is not None and self.handoff(sock):
+                continue
             sock.setblocking(False)
             _nodelay(sock)
             conn = _Conn(sock)

@@ -8,6 +8,8 @@ from typing import Any, Literal
 
 LinkState = Literal["ok", "partitioned", "delayed"]
 LINK_STATES: tuple[LinkState, ...] = ("ok", "partitioned", "delayed")
+#: How a link's new connections go: handed to the server (no hop) or relayed by the link.
+LinkPath = Literal["handoff", "proxy"]
 
 
 @dataclass(frozen=True)
@@ -18,7 +20,11 @@ class LinkStatus:
     under it stays configured), else ``delayed`` while ``delay_ms > 0``, else
     ``ok``. ``until`` is the wall-clock time (``time.time()``) a timed
     partition heals itself, else None. ``connections`` counts the proxied
-    connections open now; ``port`` is the link's port on 127.0.0.1.
+    connections open now; ``port`` is the link's port on 127.0.0.1. ``path``
+    is how a new connection goes now (``handoff``: given to the server, which
+    serves it directly; ``proxy``: relayed, as always while a fault is in
+    force or for a server that cannot adopt connections); ``handed_off``
+    counts the connections given to the server so far.
     """
 
     node: str
@@ -28,6 +34,8 @@ class LinkStatus:
     connections: int
     until: float | None
     port: int = 0
+    path: LinkPath = "proxy"
+    handed_off: int = 0
 
     @property
     def broken(self) -> bool:
@@ -46,4 +54,6 @@ class LinkStatus:
                    delay_ms=float(obj["delay_ms"]), jitter_ms=float(obj["jitter_ms"]),
                    connections=int(obj["connections"]),
                    until=float(until) if until is not None else None,
-                   port=int(obj.get("port", 0)))
+                   port=int(obj.get("port", 0)),
+                   path="handoff" if obj.get("path") == "handoff" else "proxy",
+                   handed_off=int(obj.get("handed_off", 0)))

@@ -24,11 +24,13 @@ import contextlib
 import threading
 from collections.abc import Coroutine, Mapping
 from concurrent.futures import Future
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from resonate_rpc_cli.clients import jsonline
 from resonate_rpc_cli.contracts.errors import RpcdemoError, UsageError
+from resonate_rpc_cli.links.handoff import Handoff
 from resonate_rpc_cli.links.proxy import Link
 from resonate_rpc_cli.links.rules import check_delay, check_seconds, resolve_target
 from resonate_rpc_cli.links.status import LinkStatus
@@ -43,8 +45,10 @@ class Switchboard:
     :meth:`close` may be called from any thread; they run on the loop thread.
     """
 
-    def __init__(self, upstream: tuple[str, int]) -> None:
+    def __init__(self, upstream: tuple[str, int], handoff: Path | None = None) -> None:
         self.upstream = upstream
+        #: where the server adopts the links' healthy connections (None: links relay all)
+        self.handoff = Handoff(handoff) if handoff is not None else None
         self.links: dict[str, Link] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
@@ -84,6 +88,8 @@ class Switchboard:
         finally:
             for link in self.links.values():
                 await link.close()
+            if self.handoff is not None:
+                self.handoff.close()
 
     # -- the supervisor's side -------------------------------------------------------
 
@@ -113,7 +119,7 @@ class Switchboard:
     async def _ensure(self, node: str) -> int:
         link = self.links.get(node)
         if link is None:
-            link = Link(node, self.upstream)
+            link = Link(node, self.upstream, handoff=self.handoff)
             await link.start()
             self.links[node] = link
         return link.port
@@ -180,9 +186,13 @@ def upstream_of(server_url: str) -> tuple[str, int] | None:
     return parts.hostname, parts.port or 80
 
 
-def start_switchboard(server_url: str, enabled: bool) -> Switchboard | None:
-    """A started switchboard fronting ``server_url``, or None when links are off or cannot apply."""
+def start_switchboard(server_url: str, enabled: bool,
+                      handoff: Path | None = None) -> Switchboard | None:
+    """A started switchboard fronting ``server_url``, or None when links are off or cannot apply.
+
+    ``handoff`` is the server's socket for adopting connections
+    (``Backend.handoff_socket``), or None for a server whose links relay everything."""
     upstream = upstream_of(server_url) if enabled else None
     if upstream is None:
         return None
-    return Switchboard(upstream).start()
+    return Switchboard(upstream, handoff).start()

@@ -25,6 +25,7 @@ from typing import TextIO
 from aiohttp import web
 
 from resonate_rpc_cli.contracts.errors import NotRunningError, RpcdemoError
+from resonate_rpc_cli.server.adopt import open_adopter
 from resonate_rpc_cli.server.app import EmbeddedServer
 from resonate_rpc_cli.server.auth import Authorizer, load_authorizer
 from resonate_rpc_cli.server.config import ServerConfig
@@ -101,10 +102,13 @@ async def _serve(config: ServerConfig, engine: Engine, out: TextIO,
             ) from exc
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
+        adopter = open_adopter(runner.server) if runner.server is not None else None
         mode = f"durable, store {config.store}" if config.store else "memory, nothing persists"
         print(f"rpcdemo embedded server ({mode}) listening on {config.url}", file=out, flush=True)
         await stop.wait()
         log.info("stopping")
+        if adopter is not None:
+            adopter.close()
     finally:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)

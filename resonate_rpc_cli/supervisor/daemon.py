@@ -89,7 +89,8 @@ def run_daemon(home: Home, config: TopologyConfig) -> int:
     home.ensure()
     if os.environ.get(ENV_PARENT_PID):
         start_lifeline()  # a foreground `up` owns us: die with it
-    links = start_switchboard(config.server_url, config.links)
+    links = start_switchboard(config.server_url, config.links,
+                              config.backend.handoff_socket(home))
     try:
         with supervising(home, config, links=links) as run:
             control = ControlServer(home, links)

@@ -149,6 +149,9 @@ class FakeBackend:
     def preload(self) -> tuple[str, ...]:
         return ("fake_connector",)
 
+    def handoff_socket(self, home: Home) -> Path | None:
+        return None
+
 
 @pytest.fixture
 def fake_registered(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
