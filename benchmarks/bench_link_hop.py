@@ -1,14 +1,20 @@
 """Benchmark: what one link crossing costs, round trips through a link vs direct, same run.
 
-    python benchmarks/bench_link_hop.py [--trips 3000] [--rounds 3]
+    python benchmarks/bench_link_hop.py [--trips 3000] [--rounds 3] [--bare] [--load]
 
 Starts one topology with the real CLI (``rpcdemo up --detach --memory --links``,
 fresh HOME under /tmp, free ports), takes one node's link port from
 ``rpcdemo net status --json``, and sends ``GET /health`` to the server over one
-keep-alive connection through that link and over another straight to the
-server, alternating request by request (who goes first, too), so both see the
-same machine load. The server's own work is the same on both paths; the
-difference of the medians is what the link adds per round trip, which is two
+keep-alive connection through that link (``adopted link``: the embedded
+server adopts a healthy link's connections, ``links/handoff.py``, so this is
+the path a node's requests take today) and over another straight to the
+server, alternating request by request (who goes first, too), so all see the
+same machine load. A third path is a link that relays (``proxy link``, the
+path of a faulted link's new connections and of every link to a server that
+cannot adopt): a second topology under its own HOME, one node with links, whose
+server is the first one's, reached by URL (``up --server-url``: a server it
+did not start cannot adopt, so its link relays). The server's own work is the
+same on every path; the difference of the medians is what the link adds per round trip, which is two
 crossings (the request and the answer). Flow p50 (``bench_links.py``) moves
 with the load of the whole machine; this figure moves much less. A second
 figure does the same with a new connection per request (``Connection: close``,
@@ -191,6 +197,12 @@ def start_bare(upstream_port: int) -> tuple[subprocess.Popen[bytes], int]:
     raise SystemExit("the bare relay did not listen within 10 s")
 
 
+def link_port(home: Path) -> int:
+    """The port of :data:`NODE`'s link in the topology under ``home``."""
+    links = json.loads(rpcdemo(home, "net", "status", "--json"))
+    return next(int(link["port"]) for link in links if link["node"] == NODE)
+
+
 def measure(paths: dict[str, int], args: argparse.Namespace) -> dict[str, object]:
     """Every round's and the pooled figures, printed as they come; the JSON summary's part."""
     pooled: dict[str, list[float]] = {path: [] for path in paths}
@@ -247,15 +259,17 @@ def main() -> None:
     load_before = os.getloadavg()[0]
     root = Path(tempfile.mkdtemp(prefix="rpcd-hop-"))
     home = root / "home"
+    proxied = root / "proxied"
     server = free_port()
     gateway = free_port()
     helpers: list[subprocess.Popen[bytes]] = []
     try:
         rpcdemo(home, "up", "--detach", "--memory", "--links", "--server-port", str(server),
                 "--gateway-port", str(gateway))
-        links = json.loads(rpcdemo(home, "net", "status", "--json"))
-        paths = {"direct": server,
-                 "link": next(int(link["port"]) for link in links if link["node"] == NODE)}
+        paths = {"direct": server, "adopted link": link_port(home)}
+        rpcdemo(proxied, "up", "--detach", "--links", "--only", "service-a",
+                "--server-url", f"http://127.0.0.1:{server}")
+        paths["proxy link"] = link_port(proxied)
         if args.bare:
             bare, paths["bare relay"] = start_bare(server)
             helpers.append(bare)
@@ -267,6 +281,8 @@ def main() -> None:
         for helper in helpers:
             helper.kill()
             helper.wait()
+        with suppress(SystemExit):
+            rpcdemo(proxied, "down")
         rpcdemo(home, "down")
         shutil.rmtree(root, ignore_errors=True)
     load_after = os.getloadavg()[0]

@@ -30,12 +30,15 @@ def link_label(link: LinkStatus, now: float | None = None) -> str:
 
 
 def links_table(links: list[LinkStatus], now: float | None = None) -> Table:
+    """One row per link: its state, how new connections go (``handoff``: given to the
+    server; ``proxy``: relayed), the relayed connections open, those handed over so far."""
     table = Table(box=None, pad_edge=False)
-    for col in ("node", "link", "connections", "port"):
-        table.add_column(col, justify="right" if col in ("connections", "port") else "left")
+    numbers = ("relayed", "handed off", "port")
+    for col in ("node", "link", "path", *numbers):
+        table.add_column(col, justify="right" if col in numbers else "left")
     for link in links:
         table.add_row(link.node, Text(link_label(link, now), style=LINK_STYLE[link.state]),
-                      str(link.connections), str(link.port))
+                      link.path, str(link.connections), str(link.handed_off), str(link.port))
     return table
 
 
