@@ -7,7 +7,7 @@ a typo never silently falls back to a default.
 
 Example (``examples/rpcdemo.toml``)::
 
-    links = false            # true: each node reaches the server through its own link proxy
+    links = true             # false: nodes reach the server directly, no link each
     variant = "seed"         # seed | polyglot (service-h, service-i on the TypeScript SDK)
 
     [server]

@@ -1,6 +1,6 @@
 """The links of one topology: one :class:`~.proxy.Link` per node, on their own loop thread.
 
-The supervisor daemon owns a :class:`Switchboard` (``up --links``):
+The supervisor daemon owns a :class:`Switchboard` (unless ``up --no-links``):
 before it starts a node it asks :meth:`Switchboard.url_for` for the node's
 ``RESONATE_URL``, which creates the node's link the first time and returns the
 same port for every later incarnation (a respawned node keeps its link and

@@ -104,7 +104,7 @@ class ControlServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
             if self.links is None:
                 return jsonline.refusal(UsageError(
                     f"the topology under {self.home.root} runs without links; "
-                    "start it with `rpcdemo up --links` (or links = true)"))
+                    "it was started with --no-links (or links = false)"))
             return self.links.request(op.removeprefix(jsonline.LINKS_PREFIX), args)
         request = Request(op, args)
         self.requests.put(request)

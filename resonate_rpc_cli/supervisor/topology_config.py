@@ -177,13 +177,14 @@ class TopologyConfig:
         parse=lambda texts: dict(parse_replicas(t, None) for t in texts),
         help="Nodes of one group (the seed's or the topology file's), e.g. service-b=3 "
         f"(repeatable; 1..{MAX_REPLICAS}).")
-    #: every node reaches the server through its own link proxy (``links/``); off by
-    #: default: they cost more than the 15% flow latency budget (benchmarks/bench_links.py)
+    #: every node reaches the server through its own link (``links/``); on by default:
+    #: the embedded server adopts a healthy link's connections, so they cost almost
+    #: nothing (benchmarks/bench_link_hop.py, bench_links.py)
     links: bool = setting(
-        False, toml="links", flag="--links/--no-links", check=cv.flag,
-        help="Each node reaches the server through its own loopback link proxy, so "
-        "`rpcdemo net` can break one node's network (default off: they add about 10-25% "
-        "to flow latency).")
+        True, toml="links", flag="--links/--no-links", check=cv.flag,
+        help="Each node reaches the server through its own loopback link, so "
+        "`rpcdemo net` can break one node's network (default on; --no-links: nodes "
+        "connect to the server directly).")
     #: which runtime runs each service group (``supervisor/variants.py``): ``seed`` (all
     #: Python) or ``polyglot`` (service-h and service-i on the TypeScript SDK)
     variant: str = setting(
