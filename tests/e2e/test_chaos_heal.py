@@ -1,7 +1,7 @@
 """A chaos run never leaves a mess: every way it can end, against a real topology.
 
-`rpcdemo chaos` runs as a real process against a topology `up --detach --links`
-started. Mid-fault (a node paused, or its link partitioned, for far longer
+`rpcdemo chaos` runs as a real process against a topology `up --detach` started
+(links on by default). Mid-fault (a node paused, or its link partitioned, for far longer
 than the test waits) the run is ended: SIGTERM, SIGKILL, its stdout closed,
 `rpcdemo down`, its supervisor SIGKILLed. Each test asserts that within 5 s
 nothing is left broken (no node paused, no link broken, no fault lease held),
@@ -41,7 +41,7 @@ pytestmark = pytest.mark.e2e
 HEAL_S = 5.0
 #: Faults last far longer than any test waits: only the end of the run heals them.
 LONG_DOWN = "60:60"
-UP_FLAGS = ("--links", "--ttl", "3", "--step-delay", "0.3")
+UP_FLAGS = ("--ttl", "3", "--step-delay", "0.3")
 
 
 class ChaosProc:

@@ -31,8 +31,8 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 def cli() -> Iterator[Cli]:
-    # --links: the partition case below breaks service-c's link (links are opt-in)
-    with running_topology("--links", "--ttl", "60", "--delay", "service-c=120",
+    # the partition case below breaks service-c's link (links are on by default)
+    with running_topology("--ttl", "60", "--delay", "service-c=120",
                           env={"RPCDEMO_FAIL_ALWAYS": "service-f"}) as c:
         yield c
 

@@ -45,7 +45,7 @@ def cli() -> Iterator[Cli]:
     with short_home() as home:
         c = new_cli(home)
         try:
-            up = c.run(*c.up_args("--detach", "--links", "--memory", "--ttl", str(TTL_S),
+            up = c.run(*c.up_args("--detach", "--memory", "--ttl", str(TTL_S),
                                   "--delay", f"service-b={STEP_S}", "--delay-mode", "work"))
             assert up.returncode == 0, up.stderr
             yield c
