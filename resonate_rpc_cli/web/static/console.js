@@ -262,7 +262,7 @@
     if (atEnd) pre.scrollTop = pre.scrollHeight;
     const links = $('links');
     links.textContent = '';
-    if (doc.links === null) { links.textContent = 'the topology runs without link proxies (up --links)'; }
+    if (doc.links === null) { links.textContent = 'the topology runs without links (started with --no-links)'; }
     else {
       const t = h('table', {}, links);
       doc.links.forEach(l => {
