@@ -49,7 +49,7 @@ class LeaseServerState(ServerState):
     """ServerState whose leases follow Resonate's numbering and one-lease-per-acquire rule.
 
     Its request methods override the SDK's and keep its signatures (``req: Any``, an untyped
-    answer): :func:`.response.sdk_response` types what they answer.
+    answer): :func:`.transitions.apply_request` types what they answer.
     """
 
     def __init__(self) -> None:

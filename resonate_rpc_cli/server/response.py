@@ -7,14 +7,15 @@ envelope; nothing else reshapes it. The records are those of the SDK's
 ``to_record()`` (``DurablePromise``, ``Task``) and of
 :class:`~.schedules.ScheduleRecord`, typed as they are, not converted.
 
-:func:`sdk_response` is the one adapter from the SDK's untyped answers
-(a third-party boundary); the SDK's own methods that this server
-overrides keep the SDK's signatures (:mod:`.leases`, :mod:`.state`).
+:func:`promise_row` and :func:`.transitions.apply_request` type the SDK's
+untyped answers where they enter (a ``cast``: no copy); the SDK's own methods
+that this server overrides keep the SDK's signatures (:mod:`.leases`,
+:mod:`.state`).
 """
 
 from __future__ import annotations
 
-from typing import Any, NotRequired, TypedDict, cast
+from typing import NotRequired, TypedDict, cast
 
 from resonate.connections.local import DurablePromise
 
@@ -92,11 +93,6 @@ class FlatResponse(TypedDict):
     cursor: NotRequired[str | None]
     action: NotRequired[FenceResult]
     redirect: NotRequired[bool]
-
-
-def sdk_response(resp: dict[str, Any]) -> FlatResponse:
-    """The SDK's answer, typed as what it is (no copy)."""
-    return cast(FlatResponse, resp)
 
 
 def promise_row(p: DurablePromise) -> PromiseRow:

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Callable, Iterable, Iterator
+from typing import cast
 
 from resonate.connections.local import DurablePromise, ServerState, Task
 from resonate.error import ServerError
 
 from resonate_rpc_cli.contracts import tags as tag
 from resonate_rpc_cli.server.request import PromiseSearch, TaskGet, TaskSearch
-from resonate_rpc_cli.server.response import FlatResponse, TaskRow, promise_row
+from resonate_rpc_cli.server.response import FlatResponse, PromiseRow, TaskRow
 from resonate_rpc_cli.server.sortedids import SortedIds
 
 ORIGIN_TAG = tag.ORIGIN
@@ -91,7 +92,7 @@ def promise_search(
         "kind": "promise.search",
         "corrId": corr_id,
         "status": 200,
-        "promises": [promise_row(p) for p in page],
+        "promises": cast(list[PromiseRow], [p.to_record() for p in page]),
     }
     if more:
         resp["cursor"] = page[-1].id
