@@ -332,8 +332,7 @@ class Engine:
         server killed between the two leaves a kept change unjournaled, never a journaled
         grant the store lost and a restarted server hands out again)."""
         if self.store is not None and self.uncommitted:
-            upserts, deletes = changed_rows(self.state)
-            self.store.write(upserts, deletes)
+            self.store.append(changed_rows(self.state))
         elif self.store is None:
             self.state.take_dirty()
         if self.journal is not None:

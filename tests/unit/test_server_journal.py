@@ -63,7 +63,7 @@ def test_a_grant_the_store_did_not_keep_is_not_journaled(tmp_path: Path,
     def killed(*_: object) -> None:
         raise KeyboardInterrupt("killed before the store wrote")
 
-    monkeypatch.setattr(engine.store, "write", killed)
+    monkeypatch.setattr(engine.store, "append", killed)
     with pytest.raises(KeyboardInterrupt):
         engine.apply({"kind": "task.acquire", "id": "p", "version": 0, "pid": "w",
                       "ttl": 5000}, 2)
