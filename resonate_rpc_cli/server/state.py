@@ -39,7 +39,6 @@ from resonate.connections.local import (
 from resonate_rpc_cli.contracts import tags as tag
 from resonate_rpc_cli.server.census import ORIGIN_TAG, Census
 from resonate_rpc_cli.server.journal import TransitionJournal
-from resonate_rpc_cli.server.jsonobj import JsonObject
 from resonate_rpc_cli.server.marks import (
     Mark,
     changed_promises,
@@ -142,7 +141,7 @@ class IndexedServerState(TimedServerState):
 
     # -- operations --------------------------------------------------------------
 
-    def apply(self, now: int, req: Any) -> JsonObject:
+    def apply(self, now: int, req: Any) -> dict[str, Any]:  # the SDK's signature
         """ServerState's ``apply``, then :meth:`end_op` (a read persists only if it timed out;
         a heartbeat only what it changed beyond lease expiries)."""
         try:
@@ -294,7 +293,7 @@ class IndexedServerState(TimedServerState):
 
     # -- awaiters ------------------------------------------------------------------
 
-    def task_suspend(self, now: int, corr_id: Any, req: Any) -> JsonObject:
+    def task_suspend(self, now: int, corr_id: Any, req: Any) -> dict[str, Any]:
         resp = super().task_suspend(now, corr_id, req)
         task_id = req.get("id")
         actions = req.get("actions")
@@ -347,7 +346,7 @@ class IndexedServerState(TimedServerState):
 
     # -- preload -------------------------------------------------------------------
 
-    def preload(self, promise_id: str) -> list[JsonObject]:
+    def preload(self, promise_id: str) -> list[dict[str, Any]]:
         p = dict.get(self.promises, promise_id)
         branch = p.tags.get(BRANCH_TAG) if p is not None else None
         if branch is None:
