@@ -237,13 +237,16 @@ class IndexedServerState(TimedServerState):
         self.index.remove(pid, p.tags.get(ORIGIN_TAG))
 
     def _on_promise_touch(self, p: DurablePromise) -> None:
-        self._p_marks[p.id] = promise_mark(p, self._pt.get(p.id))
+        if p.id not in self._p_marks:  # the first (a record read from the store by id,
+            # then given its lease's grace, is touched twice: the row is the first)
+            self._p_marks[p.id] = promise_mark(p, self._pt.get(p.id))
         _own_promise_sets(p)
         if self.journal is not None:
             self.journal.before_promise(p)
 
     def _on_task_touch(self, t: Task) -> None:
-        self._t_marks[t.id] = task_mark(t, self._tt.get(t.id))
+        if t.id not in self._t_marks:
+            self._t_marks[t.id] = task_mark(t, self._tt.get(t.id))
         _own_task_sets(t)
         if self.journal is not None:
             self.journal.before_task(t)

@@ -112,3 +112,24 @@ def test_an_acquired_task_gets_its_grace_when_it_is_read(tmp_path: Path) -> None
     reloaded = Engine.load(Store.open(tmp_path / "s.sqlite"))
     assert reloaded.state.t_timeout("t") == (1, 5_100)
     reloaded.close()
+
+
+def test_a_task_read_by_id_keeps_the_grace_it_was_given(tmp_path: Path) -> None:
+    """Read by a request before its page (a stale fence touches it, changing nothing),
+    an acquired task gets its grace; the grace is a change and is written: the row a
+    request compares against is the one read, not the one after the grace."""
+    live = Engine(store=Store.open(tmp_path / "s.sqlite"))
+    live.apply({"kind": "promise.create", "id": "t", "timeoutAt": 10**12,
+                "tags": {"resonate:target": "poll://any@g"}}, 1)
+    live.apply({"kind": "task.acquire", "id": "t", "version": 0, "pid": "w", "ttl": 100}, 2)
+    live.close()
+    lazy = Engine.open(Store.open(tmp_path / "s.sqlite"), page=1, clock=lambda: 5_000)
+    stale, _ = lazy.apply({"kind": "task.fence", "id": "t", "version": 7, "action": {
+        "kind": "promise.create", "data": {"id": "c", "timeoutAt": 10**12}}}, 5_000)
+    assert stale["status"] == 409 and lazy.loading
+    assert lazy.state.t_timeout("t") == (1, 5_100)
+    assert lazy.store is not None
+    lazy.store.close()  # "kill -9" before the loader reaches the task's page
+    reloaded = Engine.load(Store.open(tmp_path / "s.sqlite"))
+    assert reloaded.state.t_timeout("t") == (1, 5_100)
+    reloaded.close()
