@@ -59,7 +59,7 @@ class Adopter:
         self.factory = factory
         self.loop = asyncio.get_running_loop()
         self.adopted: dict[str, set[asyncio.BaseTransport]] = {}
-        self._pending: dict[str, set[asyncio.Task[None]]] = {}
+        self._pending: dict[str, set[asyncio.Task[asyncio.BaseTransport | None]]] = {}
         self._sock: socket.socket | None = None
 
     def open(self) -> Adopter:
@@ -122,9 +122,11 @@ class Adopter:
             pending.add(task)
             task.add_done_callback(pending.discard)
         else:
-            self.loop.create_task(self._cut(link, socket.socket(fileno=fds[0])))
+            # what was handed over before this message, not what comes after it
+            before = (list(self._live(link)), list(self._pending.get(link, ())))
+            self.loop.create_task(self._cut(before, socket.socket(fileno=fds[0])))
 
-    async def _adopt(self, link: str, fd: int) -> None:
+    async def _adopt(self, link: str, fd: int) -> asyncio.BaseTransport | None:
         sock = socket.socket(fileno=fd)
         try:
             sock.setblocking(False)
@@ -132,20 +134,21 @@ class Adopter:
         except OSError as exc:  # the node hung up while its connection was in flight
             log.info("could not adopt a connection from link %s: %s", link, exc)
             sock.close()
-            return
-        live = self._live(link)
-        live.add(transport)
+            return None
+        self._live(link).add(transport)
+        return transport
 
-    async def _cut(self, link: str, ack: socket.socket) -> None:
-        """Abort every connection ``link`` handed over (after those still being adopted)."""
+    async def _cut(self, before: tuple[list[asyncio.BaseTransport],
+                                       list[asyncio.Task[asyncio.BaseTransport | None]]],
+                   ack: socket.socket) -> None:
+        """Abort the connections handed over before the cut (once those in flight are adopted)."""
+        live, pending = before
         try:
-            pending = list(self._pending.get(link, ()))
-            if pending:
-                await asyncio.gather(*pending, return_exceptions=True)
-            live = self._live(link)
-            for transport in list(live):
+            for got in await asyncio.gather(*pending, return_exceptions=True):
+                if isinstance(got, asyncio.BaseTransport):
+                    live.append(got)
+            for transport in live:
                 abort_with_rst(transport)
-            live.clear()
             with contextlib.suppress(OSError):
                 ack.setblocking(False)
                 ack.send(b"k")
