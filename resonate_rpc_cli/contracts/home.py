@@ -8,6 +8,7 @@ the control socket inside it is private to the user who started it. Layout
     HOME/ledger/                 execution ledgers of the nodes
     HOME/logs/<name>.<n>.log     one log per node per incarnation
     HOME/run/control.sock        the supervisor daemon's control socket (and its links')
+    HOME/run/adopt.sock          where the embedded server adopts healthy links' connections
     HOME/run/supervisor.pid      the supervisor's pid
     HOME/run/endpoints.json      where the running topology answers (:class:`Endpoints`)
     HOME/run/ready/              ready files, one per incarnation
