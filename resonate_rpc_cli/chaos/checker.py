@@ -21,7 +21,7 @@ Rules (each turns the verdict to ``fail``):
 * **pending after heal** — any promise of the run still pending;
 * **orphans** — processes of ours left after teardown;
 * **server invariants** (from the server's transition journal, when it kept
-  one: :mod:`.invariants`) — a task with two live leases at once, or a
+  one: :mod:`.measures`) — a task with two live leases at once, or a
   settled promise that changed.
 
 Coverage (else ``unknown``): at least ``min_faults`` faults landed, every flow
@@ -37,11 +37,23 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from resonate_rpc_cli.chaos.faults import FaultRecord
-from resonate_rpc_cli.chaos.history import Op
-from resonate_rpc_cli.chaos.invariants import LEASES, SETTLED, JournalEvent, summary
-from resonate_rpc_cli.chaos.measures import StepCounts, latency_ms, recovery_s, step_executions
-from resonate_rpc_cli.chaos.outcomes import FlowRecord, attach, flows_from_history
+from resonate_rpc_cli.chaos.history import (
+    FaultRecord,
+    FlowRecord,
+    JournalEvent,
+    Op,
+    attach,
+    flows_from_history,
+)
+from resonate_rpc_cli.chaos.measures import (
+    LEASES,
+    SETTLED,
+    StepCounts,
+    invariant_summary,
+    latency_ms,
+    recovery_s,
+    step_executions,
+)
 from resonate_rpc_cli.clients.protocol import PromiseRecord
 from resonate_rpc_cli.contracts.flows import FLOWS, expected_value, flow_named
 from resonate_rpc_cli.contracts.ids import origin_of
@@ -115,7 +127,7 @@ def check(
     pending = sorted(pid for pid, rec in records.items() if rec.get("state") == "pending")
     problems["pending"] = pending
 
-    invariants, broken = summary(journal)
+    invariants, broken = invariant_summary(journal)
     problems.update(broken)
 
     landed = [f for f in faults if f.landed]

@@ -1,4 +1,4 @@
-"""One chaos run against a :class:`~.targets.ChaosTopology`: the order of events.
+"""One chaos run against a :class:`~.topology.ChaosTopology`: the order of events.
 
 1. check the topology answers (gateway ``/health``, server ``/health``);
 2. start the nemesis on the seeded schedule and run the workload until its
@@ -8,7 +8,7 @@
    pending or the settle deadline passes;
 5. collect the promises (per root, by ``resonate:origin``) and the ledgers.
 
-A run that ends early (its :class:`~.stopper.Stopper` tripped: a signal, a
+A run that ends early (its :class:`~resonate_rpc_cli.observe.stopper.Stopper` tripped: a signal, a
 closed output, an error, its topology gone) stops the workload, heals what
 it holds (unless the topology is gone), skips settling, collects what it can
 within a few seconds, and records why in ``RunRecord.ended``.
@@ -27,18 +27,27 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from resonate_rpc_cli.backends import read_client
-from resonate_rpc_cli.chaos.faults import FaultRecord
-from resonate_rpc_cli.chaos.history import History, Op, wall_ms
-from resonate_rpc_cli.chaos.invariants import JournalEvent, read_journal
-from resonate_rpc_cli.chaos.nemesis import Nemesis, heal_everything
+from resonate_rpc_cli.chaos.history import (
+    FaultRecord,
+    History,
+    JournalEvent,
+    Op,
+    read_journal,
+    wall_ms,
+)
+from resonate_rpc_cli.chaos.nemesis import Nemesis
 from resonate_rpc_cli.chaos.options import ChaosOptions, has_gateway
-from resonate_rpc_cli.chaos.progress import RunProgress, progress_path
+from resonate_rpc_cli.chaos.report import RunProgress, progress_path
 from resonate_rpc_cli.chaos.schedule import NET_FAULTS, PlannedFault
-from resonate_rpc_cli.chaos.stopper import RunGuard, Stopper, TopologyWatch
-from resonate_rpc_cli.chaos.supply import FlowPlan, FlowSupply
-from resonate_rpc_cli.chaos.targets import ChaosTopology, LinkControl
+from resonate_rpc_cli.chaos.topology import ChaosTopology, LinkControl, heal_everything
 from resonate_rpc_cli.chaos.verdict import StuckPromise
-from resonate_rpc_cli.chaos.workload import Workload, flow_sender, run_baseline
+from resonate_rpc_cli.chaos.workload import (
+    FlowPlan,
+    FlowSupply,
+    Workload,
+    flow_sender,
+    run_baseline,
+)
 from resonate_rpc_cli.clients.http import http_ok
 from resonate_rpc_cli.clients.protocol import (
     PromiseRecord,
@@ -54,8 +63,7 @@ from resonate_rpc_cli.contracts.ledger import LedgerEntry, read_ledger
 from resonate_rpc_cli.contracts.naming import SERVER
 from resonate_rpc_cli.observe.doctor import diagnose
 from resonate_rpc_cli.observe.gather import gather
-
-__all__ = ["ChaosOptions", "RunRecord", "execute", "settle", "wait_healthy"]
+from resonate_rpc_cli.observe.stopper import RunGuard, Stopper, TopologyWatch
 
 
 @dataclass

@@ -13,7 +13,7 @@ applied and, when not, why:
   fault-free baseline run made first (a flow with neither is counted unjudged);
 * **stuck** — promises of the run pending after heal, each with doctor's cause;
 * **two live leases** and **settled promise changed** — the server's journal
-  (:mod:`.invariants`), when the server kept one;
+  (:mod:`.measures`), when the server kept one;
 * **re-executed steps** — where the application records its steps with rpcdemo's step
   helper (``contracts/step_record.py``/``.mjs``): a step started after its promise had
   settled fails the run; steps started again before they settled are counted (a crash
@@ -32,10 +32,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from resonate_rpc_cli.chaos.history import Op
-from resonate_rpc_cli.chaos.invariants import JournalEvent, summary
-from resonate_rpc_cli.chaos.measures import StepCounts, step_executions
-from resonate_rpc_cli.chaos.supply import FlowPlan
+from resonate_rpc_cli.chaos.history import JournalEvent, Op
+from resonate_rpc_cli.chaos.measures import StepCounts, invariant_summary, step_executions
+from resonate_rpc_cli.chaos.workload import FlowPlan, call_args, flow_key
 from resonate_rpc_cli.clients.app_flows import ID_MARK, fill_id
 from resonate_rpc_cli.clients.protocol import PromiseRecord
 from resonate_rpc_cli.contracts.app_topology import HTTP_FLOW, AppTopology, FlowSpec
@@ -49,11 +48,6 @@ SETTLED_STATES = ("resolved", "rejected", "rejected_canceled", "rejected_timedou
 
 CheckName = Literal["lost", "wrong", "stuck", "two_live_leases", "settled_promise_changed",
                     "reexecuted_steps"]
-
-
-def flow_key(flow: str, args: Any) -> str:
-    """The key of a flow and its arguments (baselines are per flow *and* arguments)."""
-    return f"{flow} {json.dumps(args, sort_keys=True, separators=(',', ':'))}"
 
 
 @dataclass(frozen=True)
@@ -229,7 +223,7 @@ def _stuck(stuck: Sequence[StuckPromise] | None) -> CheckResult:
 
 
 def _invariants(journal: list[JournalEvent] | None) -> tuple[CheckResult, CheckResult]:
-    section, broken = summary(journal)
+    section, broken = invariant_summary(journal)
     if not section["checked"]:
         why = "the server kept no transition journal"
         return (CheckResult("two_live_leases", False, why),
@@ -258,11 +252,6 @@ def names_root(spec: FlowSpec) -> bool:
     """Whether chaos can name an instance's root promise: a function flow, or an ``http``
     flow with ``{id}`` in its URL or body."""
     return spec.kind != HTTP_FLOW or ID_MARK in spec.url or ID_MARK in json.dumps(spec.body)
-
-
-def call_args(spec: FlowSpec) -> Any:
-    """What makes two instances of a flow the same call (its baseline key)."""
-    return spec.body if spec.kind == HTTP_FLOW else list(spec.args)
 
 
 def history_of(app: AppTopology, plans: Sequence[FlowPlan], ops: Sequence[Op],

@@ -35,7 +35,7 @@ from resonate_rpc_cli.contracts.home import Home
 
 if TYPE_CHECKING:  # the run, its stopper and the views load only when chaos runs (issue 21)
     from resonate_rpc_cli.chaos.options import ChaosOptions
-    from resonate_rpc_cli.chaos.stopper import Stopper
+    from resonate_rpc_cli.observe.stopper import Stopper
 
 DEFAULT_MIX = ",".join(FLOWS)
 DEFAULT_FAULTS = ",".join(FAULT_KINDS)
@@ -184,9 +184,9 @@ def chaos(
     killed); 128+N when signal N (INT, TERM, HUP) ended the run. A run that ends
     early heals what it broke and writes its report (verdict unknown, the reason).
     """
-    from resonate_rpc_cli.chaos.replay import recorded_config, replay_command, replay_options
+    from resonate_rpc_cli.chaos.options import recorded_config, replay_command, replay_options
     from resonate_rpc_cli.chaos.session import OwnTopologySettings, run_chaos
-    from resonate_rpc_cli.chaos.stopper import RunGuard, Stopper, ending_on_signals
+    from resonate_rpc_cli.observe.stopper import RunGuard, Stopper, ending_on_signals
     from resonate_rpc_cli.view.chaos_html import render_html
 
     home = ctx.obj if isinstance(ctx.obj, Home) else Home.resolve(None)
@@ -260,7 +260,7 @@ def _quietly(write: Callable[[], None]) -> bool:
 
 
 def _stream_broken(stream: object) -> bool:
-    from resonate_rpc_cli.chaos.stopper import stream_closed
+    from resonate_rpc_cli.observe.stopper import stream_closed
 
     fileno = getattr(stream, "fileno", None)
     return fileno is None or stream_closed(int(fileno()))

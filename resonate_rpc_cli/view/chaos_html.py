@@ -17,8 +17,7 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
-from resonate_rpc_cli.chaos.faults import FaultRecord
-from resonate_rpc_cli.chaos.history import Op
+from resonate_rpc_cli.chaos.history import FaultRecord, Op
 from resonate_rpc_cli.contracts.ledger import LedgerEntry
 from resonate_rpc_cli.view.chaos_bound import bound_model
 from resonate_rpc_cli.view.chaos_html_page import SCRIPT, STYLE

@@ -22,8 +22,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any, NotRequired, TypedDict
 
-from resonate_rpc_cli.chaos.faults import FaultRecord
-from resonate_rpc_cli.chaos.history import Op
+from resonate_rpc_cli.chaos.history import FaultRecord, Op
 from resonate_rpc_cli.contracts.ledger import LedgerEntry
 from resonate_rpc_cli.contracts.naming import GATEWAY, SERVER
 

@@ -15,9 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from resonate_rpc_cli.chaos.faults import FaultRecord
-from resonate_rpc_cli.chaos.history import Op
-from resonate_rpc_cli.chaos.progress import progress_path
+from resonate_rpc_cli.chaos.history import FaultRecord, Op
+from resonate_rpc_cli.chaos.report import progress_path
 from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.contracts.ids import origin_of
 from resonate_rpc_cli.contracts.ledger import LedgerEntry

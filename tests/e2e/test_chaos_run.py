@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from resonate_rpc_cli.chaos.orchestrator import ChaosOptions
+from resonate_rpc_cli.chaos.options import ChaosOptions
 from resonate_rpc_cli.chaos.session import run_chaos
 from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.supervisor import updown

@@ -13,13 +13,8 @@ from typing import Any, cast
 from rich.console import Console
 
 from resonate_rpc_cli.chaos.checker import CheckOptions, check
-from resonate_rpc_cli.chaos.invariants import (
-    LEASES,
-    SETTLED,
-    JournalEvent,
-    read_journal,
-    violations,
-)
+from resonate_rpc_cli.chaos.history import JournalEvent, read_journal
+from resonate_rpc_cli.chaos.measures import LEASES, SETTLED, violations
 from resonate_rpc_cli.view.chaos_html import render_html
 from resonate_rpc_cli.view.chaos_report import render_report
 from tests.unit._chaos_synthetic import Run, clean_run

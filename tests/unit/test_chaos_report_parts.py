@@ -10,10 +10,9 @@ from pathlib import Path
 import pytest
 
 from resonate_rpc_cli.chaos.checker import CheckOptions, check
-from resonate_rpc_cli.chaos.faults import FaultRecord
-from resonate_rpc_cli.chaos.fence import fenced_executions
-from resonate_rpc_cli.chaos.options import ChaosOptions
-from resonate_rpc_cli.chaos.replay import replay_command, replay_options
+from resonate_rpc_cli.chaos.history import FaultRecord
+from resonate_rpc_cli.chaos.measures import fenced_executions
+from resonate_rpc_cli.chaos.options import ChaosOptions, replay_command, replay_options
 from resonate_rpc_cli.contracts.errors import UsageError
 from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.contracts.ledger import LedgerEntry

@@ -10,8 +10,7 @@ from typing import Any
 
 import pytest
 
-from resonate_rpc_cli.chaos.faults import FaultRecord
-from resonate_rpc_cli.chaos.history import History, write_jsonl
+from resonate_rpc_cli.chaos.history import FaultRecord, History, write_jsonl
 from resonate_rpc_cli.chaos.schedule import (
     FAULT_KINDS,
     parse_kinds,

@@ -8,7 +8,7 @@ from collections import Counter
 
 import pytest
 
-from resonate_rpc_cli.chaos.supply import FlowSupply, StopRule, plan_flow, plan_flows
+from resonate_rpc_cli.chaos.workload import FlowSupply, StopRule, plan_flow, plan_flows
 
 MIX = ("await-chain", "detached-chain", "fan-out")
 

@@ -12,8 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from resonate_rpc_cli.chaos.history import History
-from resonate_rpc_cli.chaos.supply import FlowSupply
-from resonate_rpc_cli.chaos.workload import FlowPlan, Workload, plan_flows, post_flow
+from resonate_rpc_cli.chaos.workload import FlowPlan, FlowSupply, Workload, plan_flows, post_flow
 from resonate_rpc_cli.contracts.flows import flow_named
 from tests.procs import free_port
 

@@ -15,9 +15,8 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from resonate_rpc_cli.chaos.faults import FaultRecord
-from resonate_rpc_cli.chaos.history import History
-from resonate_rpc_cli.chaos.progress import RunProgress, progress_path, publish_verdict
+from resonate_rpc_cli.chaos.history import FaultRecord, History
+from resonate_rpc_cli.chaos.report import RunProgress, progress_path, publish_verdict
 from resonate_rpc_cli.contracts.errors import UsageError
 from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.contracts.ledger import LedgerEntry
