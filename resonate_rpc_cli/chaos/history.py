@@ -40,6 +40,21 @@ def wall_ms() -> int:
     return int(time.time() * 1000)
 
 
+class OpDoc(TypedDict):
+    """An :class:`Op` as JSON (a line of ``history.jsonl``)."""
+
+    index: int
+    type: OpType
+    time_ms: int
+    process: int
+    flow: str
+    promise_id: str
+    arg: int
+    attempt: int
+    value: Any
+    error: str | None
+
+
 @dataclass(frozen=True)
 class Op:
     """One history operation.
@@ -60,8 +75,11 @@ class Op:
     value: Any = None
     error: str | None = None
 
+    def to_dict(self) -> OpDoc:
+        return cast("OpDoc", asdict(self))
+
     def to_json(self) -> str:
-        return json.dumps(asdict(self), separators=(",", ":"), sort_keys=True)
+        return json.dumps(self.to_dict(), separators=(",", ":"), sort_keys=True)
 
 
 class History:
@@ -210,6 +228,29 @@ def attach(flows: dict[str, FlowRecord], promises: Iterable[PromiseRecord],
     return records, entries
 
 
+class FaultDoc(TypedDict):
+    """A :class:`FaultRecord` as JSON (a line of ``faults.jsonl``)."""
+
+    index: int
+    kind: str
+    target: str
+    group: str
+    planned_at_s: float
+    down_s: float
+    at_ms: int | None
+    os_pid: int | None
+    node_id: str | None
+    landed: bool
+    confirmed_ms: int | None
+    held: list[str]
+    heal: str | None
+    healed_ms: int | None
+    new_pid: int | None
+    error: str | None
+    targets: list[str]
+    os_pids: list[int]
+
+
 @dataclass
 class FaultRecord:
     """One fault as it happened.
@@ -243,14 +284,14 @@ class FaultRecord:
     targets: list[str] = field(default_factory=list)
     os_pids: list[int] = field(default_factory=list)
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    def to_dict(self) -> FaultDoc:
+        return cast("FaultDoc", asdict(self))
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), separators=(",", ":"), sort_keys=True)
 
     @classmethod
-    def from_dict(cls, obj: dict[str, Any]) -> FaultRecord:
+    def from_dict(cls, obj: FaultDoc) -> FaultRecord:
         """Build a record from its JSON form; raise ``ValueError`` if malformed."""
         try:
             return cls(

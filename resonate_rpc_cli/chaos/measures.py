@@ -38,55 +38,21 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypedDict
+from typing import Any
 
 from resonate_rpc_cli.chaos.history import FaultRecord, FlowRecord, JournalEvent
+from resonate_rpc_cli.chaos.report import (
+    FaultRecovery,
+    Fenced,
+    InvariantCounts,
+    Latency,
+    LatencySummary,
+    Recovery,
+    StepCounts,
+)
 from resonate_rpc_cli.clients.protocol import PromiseRecord
 from resonate_rpc_cli.contracts.ids import origin_of
 from resonate_rpc_cli.contracts.ledger import LedgerEntry
-
-
-class StepCounts(TypedDict):
-    """The report's ``steps``: step executions from the ledgers, and re-executions."""
-
-    executions: int
-    distinct: int
-    max_starts_per_step: int
-    reexecuted_by_func: dict[str, int]
-    reexecuted_before_settle: int
-    reexecuted_after_settle: int
-    unverified: int
-
-
-class FaultRecovery(TypedDict):
-    """One landed fault's recovery (``None``: not measured or never recovered)."""
-
-    index: int
-    recovery_s: float | None
-
-
-class Recovery(TypedDict):
-    """The report's ``recovery_s``."""
-
-    p50: float | None
-    max: float | None
-    measured: int
-    unrecovered: int
-    per_fault: list[FaultRecovery]
-
-
-class LatencySummary(TypedDict):
-    count: int
-    p50: float | None
-    p99: float | None
-
-
-class Latency(TypedDict):
-    """The report's ``latency_ms``: every completed flow, and split by fault overlap."""
-
-    all: LatencySummary
-    with_faults: LatencySummary
-    without_faults: LatencySummary
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
@@ -101,7 +67,7 @@ def percentile(values: Sequence[float], q: float) -> float | None:
 def step_executions(
     entries: Sequence[LedgerEntry],
     records: Mapping[str, PromiseRecord],
-    problems: dict[str, list[Any]],
+    problems: dict[str, list[str]],
 ) -> StepCounts:
     starts: dict[str, list[LedgerEntry]] = defaultdict(list)
     for e in entries:
@@ -228,18 +194,6 @@ def _windows(faults: Sequence[FaultRecord]) -> dict[str, list[tuple[int, int]]]:
     return out
 
 
-class Fenced(TypedDict):
-    """The report's ``network`` section."""
-
-    #: landed partition faults, and those whose victim held a task
-    partitions: int
-    partitioned_holders: int
-    #: stale executions, and those whose body still finished
-    fenced: int
-    stale_ends: int
-    examples: list[str]
-
-
 def fenced_executions(
     ledger: Iterable[LedgerEntry], faults: Sequence[FaultRecord]
 ) -> Fenced:
@@ -287,15 +241,6 @@ class Violation:
     invariant: str
     subject: str
     detail: str
-
-
-class InvariantCounts(TypedDict):
-    """The report's ``invariants`` section."""
-
-    checked: bool
-    events: int
-    two_live_leases: int
-    settled_promise_changed: int
 
 
 

@@ -16,9 +16,9 @@ import math
 import shlex
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from resonate_rpc_cli.chaos.report import REPORT_FILE
+from resonate_rpc_cli.chaos.report import REPORT_FILE, OptionsDoc, RunDoc
 from resonate_rpc_cli.chaos.schedule import (
     FAULT_KINDS,
     FaultKind,
@@ -118,8 +118,8 @@ class ChaosOptions:
         except ValueError as exc:
             raise UsageError(str(exc)) from None
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
+    def to_dict(self) -> OptionsDoc:
+        doc: OptionsDoc = {
             "flows": self.flows, "concurrency": self.concurrency, "mix": list(self.mix),
             "faults": list(self.faults), "targets": list(self.targets),
             "interval_s": list(self.interval_s), "down_s": list(self.down_s),
@@ -127,11 +127,14 @@ class ChaosOptions:
             "fault_count": self.planned_fault_count(), "duration_s": self.duration_s,
             "rate": self.rate, "overlap": self.overlap, "scopes": list(self.scopes),
             "holder_wait_s": self.holder_wait_s,
-        } | ({} if self.app is None else {"app": self.app.name,
-                                          "config": str(Path(self.app.source).absolute())})
+        }
+        if self.app is not None:
+            doc["app"] = self.app.name
+            doc["config"] = str(Path(self.app.source).absolute())
+        return doc
 
     @classmethod
-    def from_dict(cls, obj: dict[str, Any], app: AppTopology | None = None) -> ChaosOptions:
+    def from_dict(cls, obj: OptionsDoc, app: AppTopology | None = None) -> ChaosOptions:
         """The options a report's ``run.options`` recorded (on the declared topology
         ``app`` when the run was on one); ``ValueError`` if malformed."""
         try:
@@ -143,7 +146,7 @@ class ChaosOptions:
                 deadline_s=float(obj["deadline_s"]), min_faults=int(obj["min_faults"]),
                 fault_count=int(obj["fault_count"]),
                 duration_s=float(obj.get("duration_s", 0.0)),
-                rate=None if obj.get("rate") is None else float(obj["rate"]),
+                rate=None if (rate := obj.get("rate")) is None else float(rate),
                 overlap=int(obj.get("overlap", 1)),
                 scopes=parse_scopes(",".join(obj.get("scopes", ["one"]))),
                 holder_wait_s=float(obj.get("holder_wait_s", 5.0)), app=app,
@@ -201,7 +204,9 @@ def _check_pacing(options: ChaosOptions) -> None:
         raise UsageError(f"--holder-wait must be >= 0 seconds, got {options.holder_wait_s}")
 
 
-def _read_run(path: Path) -> dict[str, Any]:
+def _read_run(path: Path) -> RunDoc:
+    """The ``run`` of the report at ``path``, its options checked to be an object (the rest
+    is checked as :meth:`ChaosOptions.from_dict` reads it)."""
     try:
         report = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -211,7 +216,7 @@ def _read_run(path: Path) -> dict[str, Any]:
     run = report.get("run") if isinstance(report, dict) else None
     if not isinstance(run, dict) or not isinstance(run.get("options"), dict):
         raise UsageError(f"--replay: {path} records no run options")
-    return run
+    return cast("RunDoc", run)
 
 
 def recorded_config(directory: Path) -> Path | None:

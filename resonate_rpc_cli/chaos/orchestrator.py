@@ -24,7 +24,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from resonate_rpc_cli.backends import read_client
 from resonate_rpc_cli.chaos.history import (
@@ -37,7 +36,7 @@ from resonate_rpc_cli.chaos.history import (
 )
 from resonate_rpc_cli.chaos.nemesis import Nemesis
 from resonate_rpc_cli.chaos.options import ChaosOptions, has_gateway
-from resonate_rpc_cli.chaos.report import RunProgress, progress_path
+from resonate_rpc_cli.chaos.report import RunProgress, TopologyDoc, progress_path
 from resonate_rpc_cli.chaos.schedule import NET_FAULTS, PlannedFault
 from resonate_rpc_cli.chaos.topology import ChaosTopology, LinkControl, heal_everything
 from resonate_rpc_cli.chaos.verdict import StuckPromise
@@ -83,14 +82,14 @@ class RunRecord:
     settle_s: float = 0.0
     settled: bool = False
     healed: list[str] = field(default_factory=list)
-    topology: dict[str, Any] = field(default_factory=dict)
+    topology: TopologyDoc | None = None
     #: the server's transition journal from the run's start (``None``: it kept none)
     journal: list[JournalEvent] | None = None
     #: why the run ended before its stop rule (None: it did not), and its exit code
     ended: str | None = None
     end_status: int | None = None
     #: a declared topology's fault-free outcomes by ``verdict.flow_key`` (None: no baseline)
-    baseline: dict[str, Any] | None = None
+    baseline: dict[str, object] | None = None
     #: promises of the run pending after heal, with doctor's cause (None: not read)
     stuck: list[StuckPromise] | None = None
 

@@ -23,9 +23,8 @@ import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
-from resonate_rpc_cli.chaos.checker import CheckOptions, check, fault_summary
+from resonate_rpc_cli.chaos.checker import CheckOptions, check, fault_summary, flows_by_kind
 from resonate_rpc_cli.chaos.history import FaultRecord, Op, write_jsonl
 from resonate_rpc_cli.chaos.measures import fenced_executions, invariant_summary, span_latency_ms
 from resonate_rpc_cli.chaos.options import ChaosOptions, for_app
@@ -36,6 +35,7 @@ from resonate_rpc_cli.chaos.report import (
     HTML_FILE,
     REPORT_FILE,
     SCHEDULE_FILE,
+    ChaosReport,
     publish_verdict,
 )
 from resonate_rpc_cli.chaos.schedule import NET_FAULTS
@@ -53,7 +53,7 @@ from resonate_rpc_cli.supervisor.scratch import scratch_topology
 #: Renders ``report.html`` from the report, the history, the fault log and the ledger
 #: (``view.chaos_html.render_html``; passed in by the CLI, so chaos/ never imports view/).
 HtmlRenderer = Callable[
-    [dict[str, Any], Sequence[Op], Sequence[FaultRecord], Sequence[LedgerEntry]], str]
+    [ChaosReport, Sequence[Op], Sequence[FaultRecord], Sequence[LedgerEntry]], str]
 
 VERDICT_STATUS = {"pass": ExitStatus.OK, "fail": ExitStatus.FAILED, "unknown": ExitStatus.USAGE}
 
@@ -71,7 +71,7 @@ class OwnTopologySettings:
 
 @dataclass
 class ChaosResult:
-    report: dict[str, Any]
+    report: ChaosReport
     record: RunRecord
     written: list[Path] = field(default_factory=list)
     report_dir: Path | None = None
@@ -181,7 +181,7 @@ def _fit_faults(options: ChaosOptions, durable: bool, has_links: bool, explicit:
 
 def _against_own(options: ChaosOptions, home: Home, settings: OwnTopologySettings,
                  explicit: bool, emit: Callable[[str], None],
-                 guard: RunGuard) -> tuple[RunRecord, dict[str, Any]]:
+                 guard: RunGuard) -> tuple[RunRecord, ChaosReport]:
     """Start a topology of our own, run against it, tear it down, judge (orphans counted)."""
     memory = settings.memory and "server" not in options.faults  # server faults need a store
     emit(f"nothing running under {home.root}: starting a topology of our own")
@@ -200,7 +200,7 @@ def _against_own(options: ChaosOptions, home: Home, settings: OwnTopologySetting
 
 
 
-def judge(record: RunRecord, orphans: int = 0, orphans_checked: bool = False) -> dict[str, Any]:
+def judge(record: RunRecord, orphans: int = 0, orphans_checked: bool = False) -> ChaosReport:
     """The full report of a run: the checker's verdict plus the run's context (a declared
     topology's run is judged by :mod:`.verdict`, the seed's by :mod:`.checker`)."""
     options = record.options
@@ -235,17 +235,16 @@ def judge(record: RunRecord, orphans: int = 0, orphans_checked: bool = False) ->
     }
     report["network"] = fenced_executions(record.ledger, record.faults)
     report["fault_log"] = [
-        {k: f.to_dict()[k] for k in ("index", "kind", "target", "targets", "landed", "held",
-                                      "error")}
-        | {"down_ms": None if f.healed_ms is None or f.at_ms is None
-           else f.healed_ms - f.at_ms}
+        {"index": f.index, "kind": f.kind, "target": f.target, "targets": f.targets,
+         "landed": f.landed, "held": f.held, "error": f.error,
+         "down_ms": None if f.healed_ms is None or f.at_ms is None else f.healed_ms - f.at_ms}
         for f in record.faults
     ]
     return report
 
 
 def judge_declared(record: RunRecord, app: AppTopology, orphans: int,
-                   orphans_checked: bool) -> dict[str, Any]:
+                   orphans_checked: bool) -> ChaosReport:
     """The report of a declared topology's run, in the seed report's shape where the
     two share a meaning, plus ``checks`` (each check: applied or why not, what it found)
     and ``baseline``. Too few faults landed: ``unknown``; orphans: ``fail``."""
@@ -263,11 +262,6 @@ def judge_declared(record: RunRecord, app: AppTopology, orphans: int,
                        f"{record.options.min_faults}")
         outcome = "unknown"
     counts = verdict["counts"]
-    by_kind: dict[str, dict[str, int]] = {}
-    for run in history.runs:
-        row = by_kind.setdefault(run.flow, {"attempted": 0, "completed": 0})
-        row["attempted"] += 1
-        row["completed"] += int(run.settled)
     return {
         "verdict": outcome, "seed": record.options.seed, "reasons": reasons,
         "checks": verdict["checks"], "baseline": record.baseline,
@@ -276,7 +270,7 @@ def judge_declared(record: RunRecord, app: AppTopology, orphans: int,
                   "wrong": counts["wrong"], "unknown": counts["unknown"], "failed": 0,
                   "resent": len({op.promise_id for op in record.history
                                  if op.type == "invoke" and op.attempt > 1}),
-                  "by_kind": by_kind},
+                  "by_kind": flows_by_kind((r.flow, r.settled) for r in history.runs)},
         "steps": verdict["steps"] or {}, "faults": fault_summary(landed, len(record.schedule)),
         "latency_ms": span_latency_ms(_answered_spans(record.history), landed),
         "pending_after_heal": counts["stuck"], "invariants": invariant_summary(record.journal)[0],
@@ -296,7 +290,7 @@ def _answered_spans(ops: Sequence[Op]) -> list[tuple[int, int]]:
     return list(spans.values())
 
 
-def write_report_dir(directory: Path, report: dict[str, Any], record: RunRecord,
+def write_report_dir(directory: Path, report: ChaosReport, record: RunRecord,
                      render_html: HtmlRenderer | None = None) -> list[Path]:
     """Write the report, history, fault log, schedule and (with ``render_html``) the page
     under ``directory``; return their paths.

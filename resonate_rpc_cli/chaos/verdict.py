@@ -29,11 +29,12 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypedDict
 
 from resonate_rpc_cli.chaos.history import JournalEvent, Op
-from resonate_rpc_cli.chaos.measures import StepCounts, invariant_summary, step_executions
+from resonate_rpc_cli.chaos.measures import invariant_summary, step_executions
+from resonate_rpc_cli.chaos.report import CheckDoc, StepCounts, VerdictWord
 from resonate_rpc_cli.chaos.workload import FlowPlan, call_args, flow_key
 from resonate_rpc_cli.clients.app_flows import ID_MARK, fill_id
 from resonate_rpc_cli.clients.protocol import PromiseRecord
@@ -118,8 +119,8 @@ class RunHistory:
     """
 
     runs: Sequence[FlowRun]
-    expected: Mapping[str, Any] = field(default_factory=dict)
-    baseline: Mapping[str, Any] | None = None
+    expected: Mapping[str, object] = field(default_factory=dict)
+    baseline: Mapping[str, object] | None = None
     stuck: Sequence[StuckPromise] | None = None
     journal: list[JournalEvent] | None = None
     steps: Sequence[LedgerEntry] | None = None
@@ -144,7 +145,7 @@ class CheckResult:
 class Verdict:
     """The judgement: ``pass``/``fail``/``unknown``, its reasons, each check, the counts."""
 
-    verdict: Literal["pass", "fail", "unknown"]
+    verdict: VerdictWord
     reasons: tuple[str, ...]
     checks: tuple[CheckResult, ...]
     counts: Mapping[str, int]
@@ -153,12 +154,23 @@ class Verdict:
     def check(self, name: CheckName) -> CheckResult:
         return next(c for c in self.checks if c.name == name)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> VerdictDoc:
         return {"verdict": self.verdict, "reasons": list(self.reasons),
-                "checks": [asdict(c) | {"failures": list(c.failures[:EXAMPLES]),
-                                        "found": len(c.failures)} for c in self.checks],
+                "checks": [{"name": c.name, "applied": c.applied, "note": c.note,
+                            "failures": list(c.failures[:EXAMPLES]), "found": len(c.failures)}
+                           for c in self.checks],
                 "counts": dict(self.counts), "steps": None if self.steps is None
-                else dict(self.steps)}
+                else self.steps.copy()}
+
+
+class VerdictDoc(TypedDict):
+    """A :class:`Verdict` as JSON (each check's failures cut to :data:`EXAMPLES`)."""
+
+    verdict: VerdictWord
+    reasons: list[str]
+    checks: list[CheckDoc]
+    counts: dict[str, int]
+    steps: StepCounts | None
 
 
 def judge_runs(history: RunHistory) -> Verdict:
@@ -240,7 +252,7 @@ def _reexecuted(history: RunHistory) -> tuple[CheckResult, StepCounts | None]:
     if not entries:
         return CheckResult("reexecuted_steps", False,
                            "the application records no steps (rpcdemo's step helper)"), None
-    problems: dict[str, list[Any]] = defaultdict(list)
+    problems: dict[str, list[str]] = defaultdict(list)
     steps = step_executions(entries, dict(history.promises), problems)
     note = (f"step helper: {steps['executions']} executions of {steps['distinct']} steps, "
             f"{steps['reexecuted_before_settle']} re-executed before settle (allowed)")
@@ -255,12 +267,12 @@ def names_root(spec: FlowSpec) -> bool:
 
 
 def history_of(app: AppTopology, plans: Sequence[FlowPlan], ops: Sequence[Op],
-               promises: Sequence[PromiseRecord], *, baseline: Mapping[str, Any] | None,
+               promises: Sequence[PromiseRecord], *, baseline: Mapping[str, object] | None,
                stuck: Sequence[StuckPromise] | None, journal: list[JournalEvent] | None,
                ledger: Sequence[LedgerEntry]) -> RunHistory:
     """The run as the checker's typed history (one :class:`FlowRun` per flow issued)."""
     records = {str(p["id"]): p for p in promises}
-    answers: dict[str, Any] = {}
+    answers: dict[str, object] = {}
     for op in ops:
         if op.type == "ok" and op.promise_id not in answers:
             answers[op.promise_id] = fill_id(op.value, op.promise_id, back=True)

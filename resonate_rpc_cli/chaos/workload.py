@@ -38,7 +38,7 @@ import random
 import threading
 import time
 import urllib.error
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,7 +46,12 @@ from resonate_rpc_cli.backends import read_client
 from resonate_rpc_cli.chaos.history import History, OpType
 from resonate_rpc_cli.clients.app_flows import fill_id, start_flow
 from resonate_rpc_cli.clients.http import exchange
-from resonate_rpc_cli.clients.protocol import ProtocolError, ResonateClient, ServerUnreachable
+from resonate_rpc_cli.clients.protocol import (
+    PromiseRecord,
+    ProtocolError,
+    ResonateClient,
+    ServerUnreachable,
+)
 from resonate_rpc_cli.contracts.app_topology import HTTP_FLOW, AppTopology, FlowSpec
 from resonate_rpc_cli.contracts.flows import flow_named
 from resonate_rpc_cli.contracts.payload import decode_payload
@@ -334,7 +339,7 @@ def _send_rpc(client: ResonateClient, spec: FlowSpec, promise_id: str,
     return Outcome("info", error=f"not settled within {timeout_s:g}s ({last})")
 
 
-def settled_outcome(record: Mapping[str, Any]) -> Any:
+def settled_outcome(record: PromiseRecord) -> Any:
     """What a settled root came to: its value, or ``{state: value}`` when rejected."""
     value = decode_payload(record.get("value"))
     state = str(record.get("state"))
@@ -369,13 +374,13 @@ def call_args(spec: FlowSpec) -> Any:
 
 
 def run_baseline(app: AppTopology, send: Sender, run_tag: str, timeout_s: float,
-                 emit: Callable[[str], None]) -> dict[str, Any]:
+                 emit: Callable[[str], None]) -> dict[str, object]:
     """Run each flow without ``expect`` once, fault-free; its outcome by :func:`flow_key`.
 
     A flow whose baseline does not settle in ``timeout_s`` (three tries) has none: its
     instances are then counted unjudged, and the note says so.
     """
-    out: dict[str, Any] = {}
+    out: dict[str, object] = {}
     for n, spec in enumerate(f for f in app.flows if not f.has_expect):
         plan = FlowPlan(n, spec.name, f"base-{run_tag}-{spec.name}", 0)
         for _ in range(3):

@@ -16,7 +16,7 @@ import random
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -35,6 +35,7 @@ from resonate_rpc_cli.contracts.home import Home
 
 if TYPE_CHECKING:  # the run, its stopper and the views load only when chaos runs (issue 21)
     from resonate_rpc_cli.chaos.options import ChaosOptions
+    from resonate_rpc_cli.chaos.report import ChaosReport
     from resonate_rpc_cli.observe.stopper import Stopper
 
 DEFAULT_MIX = ",".join(FLOWS)
@@ -276,7 +277,7 @@ def _render_schedule(options: ChaosOptions, as_json: bool) -> None:
         show(render_schedule(schedule, options.seed))
 
 
-def _render(report: dict[str, Any], as_json: bool) -> None:
+def _render(report: ChaosReport, as_json: bool) -> None:
     from resonate_rpc_cli.view.chaos_report import render_report, show
 
     if as_json:

@@ -6,13 +6,14 @@ import json
 import threading
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import cast
 
 import pytest
 
-from resonate_rpc_cli.chaos.history import FaultRecord, History, write_jsonl
+from resonate_rpc_cli.chaos.history import FaultDoc, FaultRecord, History, write_jsonl
 from resonate_rpc_cli.chaos.schedule import (
     FAULT_KINDS,
+    PlannedFaultDoc,
     parse_kinds,
     parse_range,
     parse_targets,
@@ -21,7 +22,7 @@ from resonate_rpc_cli.chaos.schedule import (
 from resonate_rpc_cli.contracts.naming import SERVICE_GROUPS
 
 
-def plan(seed: int, count: int = 12, kinds: tuple[str, ...] = FAULT_KINDS) -> list[dict[str, Any]]:
+def plan(seed: int, count: int = 12, kinds: tuple[str, ...] = FAULT_KINDS) -> list[PlannedFaultDoc]:
     faults = plan_faults(seed, count, kinds=parse_kinds(",".join(kinds)),
                          targets=("service-b", "service-h"), interval_s=(0.5, 2.0),
                          down_s=(0.1, 1.0))
@@ -105,4 +106,4 @@ def test_fault_record_round_trips() -> None:
                       held=["x:1"], heal="resume", healed_ms=20)
     assert FaultRecord.from_dict(rec.to_dict()) == rec
     with pytest.raises(ValueError, match="malformed fault record"):
-        FaultRecord.from_dict({"kind": "kill"})
+        FaultRecord.from_dict(cast("FaultDoc", {"kind": "kill"}))

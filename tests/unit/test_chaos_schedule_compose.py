@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import pytest
 
 from resonate_rpc_cli.chaos.schedule import (
     FAULT_KINDS,
     PlannedFault,
+    PlannedFaultDoc,
     effective_starts,
     parse_scopes,
     plan_faults,
@@ -82,7 +85,7 @@ def test_planned_faults_round_trip() -> None:
     for f in plan(7, scopes=("all",)):
         assert PlannedFault.from_dict(f.to_dict()) == f
     with pytest.raises(ValueError, match="malformed"):
-        PlannedFault.from_dict({"index": 1})
+        PlannedFault.from_dict(cast("PlannedFaultDoc", {"index": 1}))
 
 
 @pytest.mark.parametrize(("scope", "size", "hit"), [
