@@ -1,4 +1,5 @@
-"""The stopper trips once (the first reason wins) and a pipe whose reader left is seen."""
+"""The stopper (observe/stopper.py) trips once (the first reason wins) and a pipe whose reader
+left is seen."""
 
 from __future__ import annotations
 

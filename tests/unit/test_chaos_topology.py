@@ -1,4 +1,5 @@
-"""SupervisedTopology over a real control socket, with fake processes behind it."""
+"""SupervisedTopology (chaos/topology.py) over a real control socket, with fake processes
+behind it."""
 
 from __future__ import annotations
 
