@@ -42,7 +42,7 @@ class ChaosOptions:
 
     ``fault_count`` ``None`` means ``max(min_faults, len(faults), flows // 10)``.
     ``flows`` is a minimum: the workload goes on until ``duration_s`` is over
-    and the whole schedule was played (see :class:`~.supply.StopRule`). ``rate`` paces issues
+    and the whole schedule was played (see :class:`~.workload.StopRule`). ``rate`` paces issues
     (flows/s), else the loop is closed at ``concurrency``. ``overlap`` faults
     may be in force at once; ``scopes`` are drawn from per node fault; a node
     fault waits up to ``holder_wait_s`` for a node holding a task.

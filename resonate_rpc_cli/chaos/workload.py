@@ -206,7 +206,7 @@ def post_flow(gateway_url: str, plan: FlowPlan, timeout_s: float) -> Outcome:
 
 
 class Workload:
-    """Runs flows from a :class:`~.supply.FlowSupply` against the gateway (or through
+    """Runs flows from a :class:`FlowSupply` against the gateway (or through
     ``send``); see the module docstring.
 
     ``concurrency`` workers each take a flow, run it to an outcome, take the

@@ -1,7 +1,7 @@
 """The chaos run's timeline for the console, growing while ``rpcdemo chaos`` runs.
 
 :class:`ChaosFeed` reads the progress the run publishes under HOME
-(``chaos/progress.py``) and the ledgers of its call trees, and hands them to
+(``chaos/report.py``) and the ledgers of its call trees, and hands them to
 the report's own drawing model (``view/chaos_timeline.py``, bounded by
 ``view/chaos_bound.py``): the page draws the same lanes, step bars, fault
 bands and latency as ``report.html``, and the verdict once the checker gave

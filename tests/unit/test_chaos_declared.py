@@ -1,6 +1,6 @@
 """Chaos on a declared topology, without processes: the report of a scripted run of the
 examples' flows (the generic verdict, the checks that applied, both views), and how HTTP
-flows are named and compared (chaos/verdict.py, chaos/report.py)."""
+flows are named and compared (chaos/verdict.py, chaos/session.py)."""
 
 from __future__ import annotations
 
