@@ -1,10 +1,10 @@
 """Chaos runs that prove the seed's claims: workload, nemesis, history, checker, report.
 
 * :mod:`.options` — what a run is asked for (the flags), or what a report recorded (replay).
-* :mod:`.schedule` — the seeded fault schedule (same seed, same schedule).
+* :mod:`.schedule` — the seeded schedules: faults, and the flows with their stop rule.
 * :mod:`.topology` — what the runner needs from a topology (a Protocol), the supervisor's.
 * :mod:`.nemesis` — plays the schedule: strikes, confirms and heals each fault.
-* :mod:`.workload` — the flows it issues (the supply and its stop rule) and sends.
+* :mod:`.workload` — sends the flows: to the gateway, or a declared application's.
 * :mod:`.history` — what happened: operations, flows, the fault log, the server's journal.
 * :mod:`.orchestrator` — one run: the order of events, a ``RunRecord`` out.
 * :mod:`.measures` — what a run measured: steps, recovery, latency, stale holders, invariants.

@@ -24,11 +24,11 @@ from resonate_rpc_cli.chaos.schedule import (
     FaultKind,
     PlannedFault,
     Scope,
+    StopRule,
     parse_kinds,
     parse_scopes,
     plan_faults,
 )
-from resonate_rpc_cli.chaos.workload import StopRule
 from resonate_rpc_cli.contracts.app_topology import AppTopology
 from resonate_rpc_cli.contracts.errors import UsageError
 from resonate_rpc_cli.contracts.flows import FLOWS, flow_named
@@ -42,7 +42,7 @@ class ChaosOptions:
 
     ``fault_count`` ``None`` means ``max(min_faults, len(faults), flows // 10)``.
     ``flows`` is a minimum: the workload goes on until ``duration_s`` is over
-    and the whole schedule was played (see :class:`~.workload.StopRule`). ``rate`` paces issues
+    and the whole schedule was played (see :class:`~.schedule.StopRule`). ``rate`` paces issues
     (flows/s), else the loop is closed at ``concurrency``. ``overlap`` faults
     may be in force at once; ``scopes`` are drawn from per node fault; a node
     fault waits up to ``holder_wait_s`` for a node holding a task.

@@ -37,16 +37,10 @@ from resonate_rpc_cli.chaos.history import (
 from resonate_rpc_cli.chaos.nemesis import Nemesis
 from resonate_rpc_cli.chaos.options import ChaosOptions, has_gateway
 from resonate_rpc_cli.chaos.report import RunProgress, TopologyDoc, progress_path
-from resonate_rpc_cli.chaos.schedule import NET_FAULTS, PlannedFault
+from resonate_rpc_cli.chaos.schedule import NET_FAULTS, FlowPlan, FlowSupply, PlannedFault
 from resonate_rpc_cli.chaos.topology import ChaosTopology, LinkControl, heal_everything
 from resonate_rpc_cli.chaos.verdict import StuckPromise
-from resonate_rpc_cli.chaos.workload import (
-    FlowPlan,
-    FlowSupply,
-    Workload,
-    flow_sender,
-    run_baseline,
-)
+from resonate_rpc_cli.chaos.workload import Workload, flow_sender, run_baseline
 from resonate_rpc_cli.clients.http import http_ok
 from resonate_rpc_cli.clients.protocol import (
     PromiseRecord,

@@ -1,6 +1,6 @@
 """The workload: flows sent to the gateway over plain HTTP, every attempt in the history.
 
-``concurrency`` worker threads take flows from a :class:`FlowSupply`
+``concurrency`` worker threads take flows from a :class:`~.schedule.FlowSupply`
 (closed loop: a worker's next flow starts when its last one ended). Each attempt is an
 ``invoke`` followed by ``ok`` (200 with the answer), ``fail`` (a 4xx: a
 definite refusal) or ``info`` (anything else: connection refused or reset,
@@ -19,22 +19,11 @@ re-attaches) and polls it until it settles; an ``http`` flow sends its request w
 find its root and judges it on its answers only). :func:`run_baseline` runs each flow
 that declares no ``expect`` once, fault-free, before any fault: the checker compares
 with its outcome.
-
-The flow supply (:class:`FlowSupply`): a run is time-bounded (Jepsen's time limit), not
-a fixed list: workers keep taking flows until :class:`StopRule` says enough — at least
-``min_flows`` issued, the ``duration_s`` over, *and* the whole fault schedule played —
-so the faults always meet a running workload. ``rate`` (flows per second) paces the
-issue times; without it the loop is closed: a worker issues its next flow as soon as its
-last one finished.
-
-Flow ``n`` is :func:`plan_flow` of the seed and ``n`` alone, so a replay with
-the same seed issues the same flows in the same order, however long it runs.
 """
 
 from __future__ import annotations
 
 import json
-import random
 import threading
 import time
 import urllib.error
@@ -44,6 +33,7 @@ from typing import Any
 
 from resonate_rpc_cli.backends import read_client
 from resonate_rpc_cli.chaos.history import History, OpType
+from resonate_rpc_cli.chaos.schedule import FlowPlan, FlowSupply
 from resonate_rpc_cli.clients.app_flows import fill_id, start_flow
 from resonate_rpc_cli.clients.http import exchange
 from resonate_rpc_cli.clients.protocol import (
@@ -56,123 +46,6 @@ from resonate_rpc_cli.contracts.app_topology import HTTP_FLOW, AppTopology, Flow
 from resonate_rpc_cli.contracts.flows import flow_named
 from resonate_rpc_cli.contracts.payload import decode_payload
 
-#: Largest root argument the workload draws (values stay small and readable).
-MAX_ARG = 1000
-
-
-@dataclass(frozen=True)
-class FlowPlan:
-    """One flow the workload will run: its kind, its fresh promise id and its argument."""
-
-    index: int
-    flow: str
-    promise_id: str
-    arg: int
-
-
-def plan_flow(seed: int, n: int, mix: tuple[str, ...], run_tag: str,
-              seed_flows: bool = True) -> FlowPlan:
-    """Flow number ``n`` of a run: a pure function of its arguments.
-
-    Every block of ``len(mix)`` consecutive flows holds each kind once, in a
-    seeded order, so any prefix of the sequence is balanced. Ids are
-    ``chaos-<run_tag>-<kind>-<n>``: fresh for every run, free of ``:``.
-    Raises ``ValueError`` for an empty mix and ``KeyError`` for an unknown kind (of the
-    seed's; a declared topology's flows, ``seed_flows`` false, are taken as named).
-    """
-    if not mix:
-        raise ValueError("the flow mix is empty")
-    kinds = [flow_named(m).name for m in mix] if seed_flows else list(mix)
-    block, slot = divmod(n, len(kinds))
-    random.Random(f"{seed}/flows/{block}").shuffle(kinds)
-    arg = random.Random(f"{seed}/arg/{n}").randint(0, MAX_ARG)
-    return FlowPlan(n, kinds[slot], f"chaos-{run_tag}-{kinds[slot]}-{n}", arg)
-
-
-def plan_flows(seed: int, count: int, mix: tuple[str, ...], run_tag: str) -> list[FlowPlan]:
-    """The first ``count`` flows of a run (see :func:`plan_flow`)."""
-    return [plan_flow(seed, n, mix, run_tag) for n in range(count)]
-
-
-@dataclass(frozen=True)
-class StopRule:
-    """When the workload stops issuing new flows (flows in flight always finish).
-
-    ``max_flows`` caps everything else (a supply of a fixed list).
-    """
-
-    min_flows: int
-    duration_s: float = 0.0
-    max_flows: int | None = None
-
-    def more(self, issued: int, elapsed_s: float, schedule_done: bool) -> bool:
-        """Whether flow number ``issued`` (0-based) should still be issued."""
-        if self.max_flows is not None and issued >= self.max_flows:
-            return False
-        if issued < self.min_flows:
-            return True
-        return elapsed_s < self.duration_s or not schedule_done
-
-
-class FlowSupply:
-    """Hands out flows to the workload's workers, thread-safe; records what it issued.
-
-    ``schedule_done`` tells whether the nemesis has played (and healed) its
-    whole schedule. :meth:`take` returns ``None`` once the stop rule says so,
-    and otherwise sleeps until the flow's paced issue time when ``rate`` is set.
-    """
-
-    def __init__(
-        self,
-        seed: int,
-        mix: tuple[str, ...],
-        run_tag: str,
-        rule: StopRule,
-        *,
-        schedule_done: Callable[[], bool] = lambda: True,
-        rate: float | None = None,
-        seed_flows: bool = True,
-    ) -> None:
-        self.seed, self.mix, self.run_tag, self.rule = seed, mix, run_tag, rule
-        self.seed_flows = seed_flows
-        self.schedule_done = schedule_done
-        self.rate = rate
-        self.issued: list[FlowPlan] = []
-        self.preset: list[FlowPlan] | None = None
-        self._lock = threading.Lock()
-        self.started = time.monotonic()
-
-    @classmethod
-    def of(cls, plans: list[FlowPlan]) -> FlowSupply:
-        """A supply of exactly ``plans``, in order (tests, and flows planned elsewhere)."""
-        supply = cls(0, ("await-chain",), "", StopRule(len(plans), max_flows=len(plans)))
-        supply.preset = list(plans)
-        return supply
-
-    def _plan(self, n: int) -> FlowPlan:
-        if self.preset is not None:
-            return self.preset[n]
-        return plan_flow(self.seed, n, self.mix, self.run_tag, self.seed_flows)
-
-    def take(self, stop: threading.Event) -> FlowPlan | None:
-        """The next flow to issue, or ``None`` when no more should be (or ``stop`` is set)."""
-        with self._lock:
-            n = len(self.issued)
-            elapsed = time.monotonic() - self.started
-            if stop.is_set() or not self.rule.more(n, elapsed, self.schedule_done()):
-                return None
-            plan = self._plan(n)
-            self.issued.append(plan)
-        if self.rate:
-            stop.wait(max(0.0, self.started + n / self.rate - time.monotonic()))
-        return plan
-
-    def plans(self) -> list[FlowPlan]:
-        """Every flow issued so far, in issue order."""
-        with self._lock:
-            return list(self.issued)
-
-
 
 @dataclass(frozen=True)
 class Outcome:
@@ -183,15 +56,25 @@ class Outcome:
     error: str | None = None
 
 
+def _unreachable(exc: Exception) -> Outcome:
+    """A request that got no answer (refused, reset, timed out): unknown."""
+    return Outcome("info", error=f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}")
+
+
+def _refused(status: int, detail: object) -> Outcome:
+    """A request answered with an error: a definite ``fail`` for a 4xx (but 408 and 429)."""
+    definite = 400 <= status < 500 and status not in (408, 429)
+    return Outcome("fail" if definite else "info", error=f"HTTP {status}: {detail}")
+
+
 def post_flow(gateway_url: str, plan: FlowPlan, timeout_s: float) -> Outcome:
     """POST one flow to the gateway and classify the answer (never raises)."""
     route = flow_named(plan.flow).route
     body = json.dumps({"id": plan.promise_id, "arg": plan.arg}).encode()
     try:
         status, raw = exchange("POST", gateway_url.rstrip("/") + route, body, timeout_s)
-    except (urllib.error.URLError, OSError) as exc:  # refused, reset, timed out
-        reason = getattr(exc, "reason", exc)
-        return Outcome("info", error=f"{type(exc).__name__}: {reason}")
+    except (urllib.error.URLError, OSError) as exc:
+        return _unreachable(exc)
     text = raw.decode("utf-8", "replace")
     try:
         obj = json.loads(text)
@@ -199,14 +82,11 @@ def post_flow(gateway_url: str, plan: FlowPlan, timeout_s: float) -> Outcome:
         obj = None
     if status == 200 and isinstance(obj, dict) and "message" in obj:
         return Outcome("ok", value=obj["message"])
-    detail = obj.get("error") if isinstance(obj, dict) else text[:200]
-    if 400 <= status < 500 and status not in (408, 429):
-        return Outcome("fail", error=f"HTTP {status}: {detail}")
-    return Outcome("info", error=f"HTTP {status}: {detail}")
+    return _refused(status, obj.get("error") if isinstance(obj, dict) else text[:200])
 
 
 class Workload:
-    """Runs flows from a :class:`FlowSupply` against the gateway (or through
+    """Runs flows from a :class:`~.schedule.FlowSupply` against the gateway (or through
     ``send``); see the module docstring.
 
     ``concurrency`` workers each take a flow, run it to an outcome, take the
@@ -351,16 +231,12 @@ def _send_http(spec: FlowSpec, promise_id: str, timeout_s: float) -> Outcome:
     try:
         status, raw = exchange(spec.method, fill_id(spec.url, promise_id), body, timeout_s)
     except (urllib.error.URLError, OSError) as exc:
-        return Outcome("info", error=f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}")
+        return _unreachable(exc)
     try:
         value = json.loads(raw.decode("utf-8", "replace"))
     except ValueError:
         value = raw.decode("utf-8", "replace")[:200]
-    if status == 200:
-        return Outcome("ok", value=value)
-    if 400 <= status < 500 and status not in (408, 429):
-        return Outcome("fail", error=f"HTTP {status}: {value}")
-    return Outcome("info", error=f"HTTP {status}: {value}")
+    return Outcome("ok", value=value) if status == 200 else _refused(status, value)
 
 
 def flow_key(flow: str, args: Any) -> str:

@@ -17,9 +17,10 @@ from resonate_rpc_cli.chaos import orchestrator
 from resonate_rpc_cli.chaos.history import FaultRecord, History
 from resonate_rpc_cli.chaos.options import ChaosOptions, recorded_config, replay_options
 from resonate_rpc_cli.chaos.orchestrator import RunRecord
+from resonate_rpc_cli.chaos.schedule import FlowPlan, plan_flow
 from resonate_rpc_cli.chaos.session import judge
 from resonate_rpc_cli.chaos.verdict import StuckPromise, history_of, names_root
-from resonate_rpc_cli.chaos.workload import FlowPlan, flow_key, plan_flow
+from resonate_rpc_cli.chaos.workload import flow_key
 from resonate_rpc_cli.cli.topology_file import load_config_file
 from resonate_rpc_cli.clients.app_flows import fill_id
 from resonate_rpc_cli.clients.protocol import Payload, PromiseRecord
