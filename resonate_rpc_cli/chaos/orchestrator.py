@@ -36,7 +36,7 @@ from resonate_rpc_cli.chaos.history import (
 )
 from resonate_rpc_cli.chaos.nemesis import Nemesis
 from resonate_rpc_cli.chaos.options import ChaosOptions, has_gateway
-from resonate_rpc_cli.chaos.report import RunProgress, TopologyDoc, progress_path
+from resonate_rpc_cli.chaos.report import JsonValue, RunProgress, TopologyDoc, progress_path
 from resonate_rpc_cli.chaos.schedule import NET_FAULTS, FlowPlan, FlowSupply, PlannedFault
 from resonate_rpc_cli.chaos.topology import ChaosTopology, LinkControl, heal_everything
 from resonate_rpc_cli.chaos.verdict import StuckPromise
@@ -83,7 +83,7 @@ class RunRecord:
     ended: str | None = None
     end_status: int | None = None
     #: a declared topology's fault-free outcomes by ``verdict.flow_key`` (None: no baseline)
-    baseline: dict[str, object] | None = None
+    baseline: dict[str, JsonValue] | None = None
     #: promises of the run pending after heal, with doctor's cause (None: not read)
     stuck: list[StuckPromise] | None = None
 

@@ -40,6 +40,9 @@ MAX_OPS = 3000
 # -- report.json: the shape of each section ------------------------------------------
 
 VerdictWord = Literal["pass", "fail", "unknown"]
+#: A JSON value of the application's own (a flow's outcome, a declared ``expect``): chaos
+#: compares and prints it, never looks inside.
+JsonValue = None | bool | int | float | str | list["JsonValue"] | dict[str, "JsonValue"]
 
 
 class FlowCount(TypedDict):
@@ -230,7 +233,7 @@ class ChaosReport(TypedDict):
     seed: int
     reasons: list[str]
     checks: NotRequired[list[CheckDoc]]
-    baseline: NotRequired[dict[str, object] | None]
+    baseline: NotRequired[dict[str, JsonValue] | None]
     flows: FlowCounts
     detached: NotRequired[Detached]
     steps: StepCounts | dict[str, int]

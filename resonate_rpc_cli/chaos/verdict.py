@@ -34,7 +34,7 @@ from typing import Any, Literal, TypedDict
 
 from resonate_rpc_cli.chaos.history import JournalEvent, Op
 from resonate_rpc_cli.chaos.measures import invariant_summary, step_executions
-from resonate_rpc_cli.chaos.report import CheckDoc, StepCounts, VerdictWord
+from resonate_rpc_cli.chaos.report import CheckDoc, JsonValue, StepCounts, VerdictWord
 from resonate_rpc_cli.chaos.schedule import FlowPlan
 from resonate_rpc_cli.chaos.workload import call_args, flow_key
 from resonate_rpc_cli.clients.app_flows import ID_MARK, fill_id
@@ -120,8 +120,8 @@ class RunHistory:
     """
 
     runs: Sequence[FlowRun]
-    expected: Mapping[str, object] = field(default_factory=dict)
-    baseline: Mapping[str, object] | None = None
+    expected: Mapping[str, JsonValue] = field(default_factory=dict)
+    baseline: Mapping[str, JsonValue] | None = None
     stuck: Sequence[StuckPromise] | None = None
     journal: list[JournalEvent] | None = None
     steps: Sequence[LedgerEntry] | None = None
@@ -268,12 +268,12 @@ def names_root(spec: FlowSpec) -> bool:
 
 
 def history_of(app: AppTopology, plans: Sequence[FlowPlan], ops: Sequence[Op],
-               promises: Sequence[PromiseRecord], *, baseline: Mapping[str, object] | None,
+               promises: Sequence[PromiseRecord], *, baseline: Mapping[str, JsonValue] | None,
                stuck: Sequence[StuckPromise] | None, journal: list[JournalEvent] | None,
                ledger: Sequence[LedgerEntry]) -> RunHistory:
     """The run as the checker's typed history (one :class:`FlowRun` per flow issued)."""
     records = {str(p["id"]): p for p in promises}
-    answers: dict[str, object] = {}
+    answers: dict[str, JsonValue] = {}
     for op in ops:
         if op.type == "ok" and op.promise_id not in answers:
             answers[op.promise_id] = fill_id(op.value, op.promise_id, back=True)

@@ -33,6 +33,7 @@ from typing import Any
 
 from resonate_rpc_cli.backends import read_client
 from resonate_rpc_cli.chaos.history import History, OpType
+from resonate_rpc_cli.chaos.report import JsonValue
 from resonate_rpc_cli.chaos.schedule import FlowPlan, FlowSupply
 from resonate_rpc_cli.clients.app_flows import fill_id, start_flow
 from resonate_rpc_cli.clients.http import exchange
@@ -250,13 +251,13 @@ def call_args(spec: FlowSpec) -> Any:
 
 
 def run_baseline(app: AppTopology, send: Sender, run_tag: str, timeout_s: float,
-                 emit: Callable[[str], None]) -> dict[str, object]:
+                 emit: Callable[[str], None]) -> dict[str, JsonValue]:
     """Run each flow without ``expect`` once, fault-free; its outcome by :func:`flow_key`.
 
     A flow whose baseline does not settle in ``timeout_s`` (three tries) has none: its
     instances are then counted unjudged, and the note says so.
     """
-    out: dict[str, object] = {}
+    out: dict[str, JsonValue] = {}
     for n, spec in enumerate(f for f in app.flows if not f.has_expect):
         plan = FlowPlan(n, spec.name, f"base-{run_tag}-{spec.name}", 0)
         for _ in range(3):
