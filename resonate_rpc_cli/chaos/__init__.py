@@ -1,7 +1,7 @@
 """Chaos runs that prove the seed's claims: workload, nemesis, history, checker, report.
 
-* :mod:`.options` — what a run is asked for (the flags), or what a report recorded (replay).
-* :mod:`.schedule` — the seeded schedules: faults, and the flows with their stop rule.
+* :mod:`.options` — what a run is asked for (the flags, or a report's: replay), its flows.
+* :mod:`.schedule` — the seeded fault schedule (same seed, same schedule).
 * :mod:`.topology` — what the runner needs from a topology (a Protocol), the supervisor's.
 * :mod:`.nemesis` — plays the schedule: strikes, confirms and heals each fault.
 * :mod:`.workload` — sends the flows: to the gateway, or a declared application's.

@@ -35,9 +35,9 @@ from resonate_rpc_cli.chaos.history import (
     wall_ms,
 )
 from resonate_rpc_cli.chaos.nemesis import Nemesis
-from resonate_rpc_cli.chaos.options import ChaosOptions, has_gateway
+from resonate_rpc_cli.chaos.options import ChaosOptions, FlowPlan, FlowSupply, has_gateway
 from resonate_rpc_cli.chaos.report import JsonValue, RunProgress, TopologyDoc, progress_path
-from resonate_rpc_cli.chaos.schedule import NET_FAULTS, FlowPlan, FlowSupply, PlannedFault
+from resonate_rpc_cli.chaos.schedule import NET_FAULTS, PlannedFault
 from resonate_rpc_cli.chaos.topology import ChaosTopology, LinkControl, heal_everything
 from resonate_rpc_cli.chaos.verdict import StuckPromise
 from resonate_rpc_cli.chaos.workload import Workload, flow_sender, run_baseline

@@ -34,8 +34,8 @@ from typing import Any, Literal, TypedDict
 
 from resonate_rpc_cli.chaos.history import JournalEvent, Op
 from resonate_rpc_cli.chaos.measures import invariant_summary, step_executions
+from resonate_rpc_cli.chaos.options import FlowPlan
 from resonate_rpc_cli.chaos.report import CheckDoc, JsonValue, StepCounts, VerdictWord
-from resonate_rpc_cli.chaos.schedule import FlowPlan
 from resonate_rpc_cli.chaos.workload import call_args, flow_key
 from resonate_rpc_cli.clients.app_flows import ID_MARK, fill_id
 from resonate_rpc_cli.clients.protocol import PromiseRecord

@@ -1,6 +1,6 @@
 """The workload: flows sent to the gateway over plain HTTP, every attempt in the history.
 
-``concurrency`` worker threads take flows from a :class:`~.schedule.FlowSupply`
+``concurrency`` worker threads take flows from a :class:`~.options.FlowSupply`
 (closed loop: a worker's next flow starts when its last one ended). Each attempt is an
 ``invoke`` followed by ``ok`` (200 with the answer), ``fail`` (a 4xx: a
 definite refusal) or ``info`` (anything else: connection refused or reset,
@@ -33,8 +33,8 @@ from typing import Any
 
 from resonate_rpc_cli.backends import read_client
 from resonate_rpc_cli.chaos.history import History, OpType
+from resonate_rpc_cli.chaos.options import FlowPlan, FlowSupply
 from resonate_rpc_cli.chaos.report import JsonValue
-from resonate_rpc_cli.chaos.schedule import FlowPlan, FlowSupply
 from resonate_rpc_cli.clients.app_flows import fill_id, start_flow
 from resonate_rpc_cli.clients.http import exchange
 from resonate_rpc_cli.clients.protocol import (
@@ -87,7 +87,7 @@ def post_flow(gateway_url: str, plan: FlowPlan, timeout_s: float) -> Outcome:
 
 
 class Workload:
-    """Runs flows from a :class:`~.schedule.FlowSupply` against the gateway (or through
+    """Runs flows from a :class:`~.options.FlowSupply` against the gateway (or through
     ``send``); see the module docstring.
 
     ``concurrency`` workers each take a flow, run it to an outcome, take the

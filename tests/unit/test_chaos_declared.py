@@ -15,9 +15,14 @@ from rich.console import Console
 
 from resonate_rpc_cli.chaos import orchestrator
 from resonate_rpc_cli.chaos.history import FaultRecord, History
-from resonate_rpc_cli.chaos.options import ChaosOptions, recorded_config, replay_options
+from resonate_rpc_cli.chaos.options import (
+    ChaosOptions,
+    FlowPlan,
+    plan_flow,
+    recorded_config,
+    replay_options,
+)
 from resonate_rpc_cli.chaos.orchestrator import RunRecord
-from resonate_rpc_cli.chaos.schedule import FlowPlan, plan_flow
 from resonate_rpc_cli.chaos.session import judge
 from resonate_rpc_cli.chaos.verdict import StuckPromise, history_of, names_root
 from resonate_rpc_cli.chaos.workload import flow_key
