@@ -67,12 +67,14 @@ def run(home: Home, *, flow: str, promise_id: str | None = None, fresh: bool = F
         as_json: bool = False) -> int:
     """One flow through the gateway (or, on a declared application, through the server as
     the SDK's rpc does: ``cli/declared_run.py``); 1 if it failed or timed out."""
-    from resonate_rpc_cli.cli.declared_run import declared_app, run_declared
     from resonate_rpc_cli.contracts.flows import flow_named
     from resonate_rpc_cli.observe import flowrun
+    from resonate_rpc_cli.observe.declared import declared_app
 
     declared = declared_app(home)
     if declared is not None:
+        from resonate_rpc_cli.cli.declared_run import run_declared
+
         return run_declared(*declared, flow, promise_id, timeout, as_json)
     try:
         chosen = flow_named(flow)

@@ -15,6 +15,7 @@ from typing import Any, TypedDict
 
 from resonate_rpc_cli.contracts.app_topology import AppTopology
 from resonate_rpc_cli.contracts.flows import FLOWS
+from resonate_rpc_cli.links.status import LinkStatus
 from resonate_rpc_cli.observe.actions import Kind, Target, actions_for, flow_target
 from resonate_rpc_cli.observe.live import LiveModel
 from resonate_rpc_cli.observe.snapshot import PromiseRow, PromiseRowJson
@@ -168,7 +169,8 @@ class ConsoleDocument:
     flows: tuple[FlowGraph, ...]
     counts: dict[str, int]
     events: tuple[str, ...]
-    links: list[dict[str, Any]] | None
+    #: every node's link (None: the topology runs without links)
+    links: tuple[LinkStatus, ...] | None
     #: faults in force, held as leases by the supervisor
     faults: tuple[FaultRow, ...]
     notice: str | None
@@ -202,7 +204,8 @@ class ConsoleDocument:
                 "nodes": [n.to_dict() for n in self.nodes], "groups": self.groups(),
                 "runnable": self.runnable(),
                 "flows": [f.to_dict() for f in self.flows], "counts": self.counts,
-                "events": list(self.events), "links": self.links,
+                "events": list(self.events),
+                "links": None if self.links is None else [link.to_dict() for link in self.links],
                 "faults": [f.to_dict() for f in self.faults],
                 "notice": self.notice, "chaos": self.chaos, "at_ms": self.at_ms}
 
@@ -236,6 +239,6 @@ def console_document(model: LiveModel, chaos: dict[str, Any] | None = None,
         ttl_s=cfg.ttl_s if cfg else None,
         nodes=_nodes(model), flows=flows, counts=dict(model.counts),
         events=tuple(model.feed),
-        links=None if model.links is None else [link.to_dict() for link in model.links],
+        links=None if model.links is None else tuple(model.links),
         faults=tuple(model.faults), notice=model.notice, chaos=chaos,
         at_ms=int(time.time() * 1000) if now_ms is None else now_ms, app=app)
