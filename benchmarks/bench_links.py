@@ -3,8 +3,8 @@
     python benchmarks/bench_links.py [--flows 150] [--rounds 3] [--delay-ms 0]
 
 Each round starts the whole topology twice with the real CLI (``rpcdemo up
---detach``, fresh HOME under /tmp, free ports), once with links (the
-default) and once with ``--no-links``, both at once, and runs ``--flows``
+--detach``, fresh HOME under /tmp, free ports), once with ``--links`` and
+once with ``--no-links`` (the default), both at once, and runs ``--flows``
 await chains and as many fan-outs through each gateway (HTTP keep-alive,
 after 10 warm-up flows of each), alternating flow by flow between the two
 topologies: on a machine whose load comes and goes, both see the same load.
