@@ -2,9 +2,10 @@
 
 :func:`console_document` is a pure function of a
 :class:`~resonate_rpc_cli.observe.live.LiveModel` (the same model the
-terminal's live view renders; it does the polling, this only reads) and the
-chaos run's progress. Its :meth:`ConsoleDocument.to_dict` is the JSON each
-server-sent event carries; the page keeps no state of its own beyond it.
+terminal's live view renders; it does the polling, this only reads). Its
+:meth:`ConsoleDocument.to_dict` is the JSON each ``state`` event carries (the
+chaos run's timeline is the ``chaos`` event's, ``web/chaos_feed.py``); the page
+keeps no state of its own beyond them.
 """
 
 from __future__ import annotations
@@ -92,8 +93,9 @@ class ConsoleDocumentJson(TypedDict):
     links: list[dict[str, Any]] | None
     faults: list[FaultRowJson]
     notice: str | None
-    #: ``web/chaos_feed.py``'s view, carried as it is
-    chaos: dict[str, Any] | None
+    #: always null: the chaos run's timeline is the stream's own ``chaos`` part
+    #: (``web/chaos_feed.py``); the key stays for the page's readers
+    chaos: None
     at_ms: int
 
 
@@ -174,8 +176,6 @@ class ConsoleDocument:
     #: faults in force, held as leases by the supervisor
     faults: tuple[FaultRow, ...]
     notice: str | None
-    #: the chaos run's timeline (``web/chaos_feed.py``), None when none ran here
-    chaos: dict[str, Any] | None = None
     #: wall-clock ms when it was built (the page counts leases down from it)
     at_ms: int = 0
     #: the declared application that runs (its flows are the runnable ones); None: the seed
@@ -207,7 +207,7 @@ class ConsoleDocument:
                 "events": list(self.events),
                 "links": None if self.links is None else [link.to_dict() for link in self.links],
                 "faults": [f.to_dict() for f in self.faults],
-                "notice": self.notice, "chaos": self.chaos, "at_ms": self.at_ms}
+                "notice": self.notice, "chaos": None, "at_ms": self.at_ms}
 
 
 def _nodes(model: LiveModel) -> tuple[ConsoleNode, ...]:
@@ -224,8 +224,7 @@ def _nodes(model: LiveModel) -> tuple[ConsoleNode, ...]:
     return tuple(rows)
 
 
-def console_document(model: LiveModel, chaos: dict[str, Any] | None = None,
-                     now_ms: int | None = None) -> ConsoleDocument:
+def console_document(model: LiveModel, now_ms: int | None = None) -> ConsoleDocument:
     """The page's frame from what ``model`` last polled (no I/O here)."""
     cfg = model.config
     app = cfg.app if cfg else None
@@ -240,5 +239,5 @@ def console_document(model: LiveModel, chaos: dict[str, Any] | None = None,
         nodes=_nodes(model), flows=flows, counts=dict(model.counts),
         events=tuple(model.feed),
         links=None if model.links is None else tuple(model.links),
-        faults=tuple(model.faults), notice=model.notice, chaos=chaos,
+        faults=tuple(model.faults), notice=model.notice,
         at_ms=int(time.time() * 1000) if now_ms is None else now_ms, app=app)
