@@ -11,14 +11,14 @@ import json
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from resonate_rpc_cli.clients.tokens import ENV_TOKEN, node_token
 from resonate_rpc_cli.contracts import naming as topo
 from resonate_rpc_cli.contracts import node_env
 from resonate_rpc_cli.contracts import settings as table
 from resonate_rpc_cli.contracts import values as cv
-from resonate_rpc_cli.contracts.app_topology import AppTopology, Readiness
+from resonate_rpc_cli.contracts.app_topology import AppTopology, AppTopologyJson, Readiness
 from resonate_rpc_cli.contracts.connectors import POSTGRES, connector_of
 from resonate_rpc_cli.contracts.errors import UsageError
 from resonate_rpc_cli.contracts.home import Home
@@ -254,9 +254,11 @@ class TopologyConfig:
 
     @classmethod
     def from_json(cls, text: str) -> TopologyConfig:
-        obj: dict[str, Any] = json.loads(text)
+        """The config :meth:`to_json` wrote (the supervisor's command line, ``status``)."""
+        obj: dict[str, object] = json.loads(text)
         app = obj.pop("app", None)
-        return cls(**obj, app=AppTopology.from_dict(app) if app else None)
+        return table.build(cls, {**obj, "app": AppTopology.from_dict(cast(AppTopologyJson, app))
+                                 if app else None})
 
 
 def retain_seconds(text: str | float | None) -> float | None:
