@@ -54,6 +54,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
+from resonate_rpc_cli.backends.base import kind_url_problem
 from resonate_rpc_cli.contracts import values as cv
 from resonate_rpc_cli.contracts.app_parse import APP_TABLES, parse_app, toml_problem
 from resonate_rpc_cli.contracts.app_topology import AppTopology
@@ -147,10 +148,9 @@ def parse_config(text: str, source: str = DEFAULT_CONFIG_NAME,
             _parse_groups(name, entry, body, source, out, groups)
         else:
             _parse_table(name, tables[name], body, source, out, groups)
-    if out.get("server_kind") == EXTERNAL_SERVER and "server_url" not in out:
-        raise UsageError(f"{source}: server.kind = \"external\" needs server.url")
-    if "server_url" in out and out.get("server_kind", EXTERNAL_SERVER) != EXTERNAL_SERVER:
-        raise UsageError(f"{source}: server.url only goes with server.kind = \"external\"")
+    problem = kind_url_problem(out.get("server_kind"), out.get("server_url"))
+    if problem is not None:
+        raise UsageError(f"{source}: {problem}")
     return TopologyFile(out, app)
 
 

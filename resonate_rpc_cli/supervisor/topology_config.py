@@ -60,8 +60,6 @@ DEFAULT_UP_TIMEOUT_S = 60.0
 #: running at ``server_url`` (none started).
 SERVER_KINDS = ("embedded", "resonate", "postgres", "external")
 EMBEDDED_SERVER, REAL_SERVER, POSTGRES_SERVER, EXTERNAL_SERVER = SERVER_KINDS
-#: the kinds ``up --server`` starts itself
-STARTED_SERVER_KINDS = (EMBEDDED_SERVER, REAL_SERVER, POSTGRES_SERVER)
 
 
 def server_kind_rule(value: Any) -> str:
@@ -75,10 +73,14 @@ def server_kind_rule(value: Any) -> str:
 
 
 def parse_server_choice(text: str) -> str:
-    """``--server KIND``: a kind ``up`` starts itself; :class:`UsageError` otherwise."""
-    if text not in STARTED_SERVER_KINDS:
-        raise UsageError(f"--server must be embedded, resonate or postgres, got {text!r} "
-                         "(a running server: --server-url URL)")
+    """``--server KIND``: a kind a registered backend starts (``up`` starts it itself);
+    :class:`UsageError` otherwise."""
+    from resonate_rpc_cli.backends import EXTERNAL, server_kinds  # noqa: PLC0415 (see TYPE_CHECKING)
+
+    started = [k for k in server_kinds() if k != EXTERNAL]
+    if text not in started:
+        raise UsageError(f"--server must be {', '.join(started[:-1])} or {started[-1]}, "
+                         f"got {text!r} (a running server: --server-url URL)")
     return text
 
 
