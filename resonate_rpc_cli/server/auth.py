@@ -38,7 +38,6 @@ from resonate_rpc_cli.contracts.errors import UsageError
 from resonate_rpc_cli.server import wire
 from resonate_rpc_cli.server.config import ServerConfig
 from resonate_rpc_cli.server.engine import error_response
-from resonate_rpc_cli.server.jsonobj import JsonObject
 
 _json = msgspec.json.Encoder()
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -233,7 +232,7 @@ def load_authorizer(config: ServerConfig) -> Authorizer | None:
     return Authorizer.load(config.auth_public_key, config.auth_iss, config.auth_aud)
 
 
-def _claims_of(payload: JsonObject) -> Claims | None:
+def _claims_of(payload: dict[str, object]) -> Claims | None:
     """Typed claims, or ``None`` where the Rust server's ``Claims`` would not deserialize
     (``role``/``iss`` not a string, ``aud`` not a list of strings)."""
     role, iss, aud = payload.get("role"), payload.get("iss"), payload.get("aud")
@@ -244,12 +243,15 @@ def _claims_of(payload: JsonObject) -> Claims | None:
     if aud is not None and not (isinstance(aud, list) and all(isinstance(a, str) for a in aud)):
         return None
     prefix = payload.get("prefix")
+    exp = payload["exp"]
+    if not isinstance(exp, int | float | str):  # PyJWT checked int(exp) works
+        return None
     return Claims(admin=isinstance(role, str) and role.lower() == "admin",
                   prefix=prefix if isinstance(prefix, str) else None,
-                  exp=float(payload["exp"]))
+                  exp=float(exp))
 
 
-def _allowed(prefix: str | None, kind: str, data: JsonObject) -> bool:
+def _allowed(prefix: str | None, kind: str, data: dict[str, object]) -> bool:
     """auth.rs's authorization for a non-admin token with ``prefix`` (``None``: absent,
     null or not a string: forbidden)."""
     if prefix is None:
@@ -268,7 +270,7 @@ def _allowed(prefix: str | None, kind: str, data: JsonObject) -> bool:
     return resource is None or resource.startswith(prefix)
 
 
-def _resource_id(kind: str, data: JsonObject) -> str | None:
+def _resource_id(kind: str, data: dict[str, object]) -> str | None:
     """The id a prefix must start (``""`` fails closed; ``None``: nothing to check)."""
     if kind in _BY_ID:
         value = data.get("id")

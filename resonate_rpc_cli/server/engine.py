@@ -25,7 +25,6 @@ import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import msgspec
 from resonate.connections.local import OutgoingMessage
@@ -33,10 +32,11 @@ from resonate.error import ServerError
 
 from resonate_rpc_cli.contracts import tags as tag
 from resonate_rpc_cli.server.journal import TransitionJournal
-from resonate_rpc_cli.server.jsonobj import JsonObject
 from resonate_rpc_cli.server.loader import PAGE, Loader, load_state
 from resonate_rpc_cli.server.progress import TaskProgress
 from resonate_rpc_cli.server.records import changed_rows
+from resonate_rpc_cli.server.request import Request
+from resonate_rpc_cli.server.response import FlatResponse
 from resonate_rpc_cli.server.retention import Collected, collect
 from resonate_rpc_cli.server.search import promise_search, task_get, task_search
 from resonate_rpc_cli.server.state import IndexedServerState
@@ -81,7 +81,7 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def error_response(kind: Any, corr_id: Any, status: int, message: str) -> JsonObject:
+def error_response(kind: object, corr_id: object, status: int, message: str) -> FlatResponse:
     """A flat error response; ``kind``/``corrId`` echoed only when they are strings/scalars."""
     return {
         "kind": kind if isinstance(kind, str) else None,
@@ -152,8 +152,8 @@ class Engine:
     # -- requests --------------------------------------------------------------
 
     def apply(
-        self, req: Any, now: int | None = None, defer_commit: bool = False
-    ) -> tuple[JsonObject, list[OutgoingMessage]]:
+        self, req: object, now: int | None = None, defer_commit: bool = False
+    ) -> tuple[FlatResponse, list[OutgoingMessage]]:
         """Apply one flat request; return the flat response and the messages to deliver.
 
         What the request changed is committed to the store before this returns,
@@ -171,18 +171,18 @@ class Engine:
         corr_id = req.get("corrId")
         if not isinstance(kind, str) or kind not in KNOWN_KINDS:
             return error_response(kind, corr_id, 400, f"unknown request kind: {kind!r}"), []
-        refused = validate(self.state, req)  # before anything is applied
-        if refused is not None:
+        typed = validate(self.state, req)  # before anything is applied
+        if isinstance(typed, tuple):
             self.state.end_op(persist=False)
-            log.info("refused %s request: %d %s", kind, *refused)
-            return error_response(kind, corr_id, *refused), []
-        if kind == "promise.search":
-            return self._read(corr_id, req, lambda: promise_search(
-                self.state, self.state.index, corr_id, req)), []
-        if kind in ("task.search", "task.get"):
-            resp = self._read(corr_id, req, lambda: task_search(
-                self.state, self.state.index, corr_id, req) if kind == "task.search"
-                else task_get(self.state, corr_id, req))
+            log.info("refused %s request: %d %s", kind, *typed)
+            return error_response(kind, corr_id, *typed), []
+        if typed["kind"] == "promise.search":
+            return self._read(corr_id, typed, lambda: promise_search(
+                self.state, self.state.index, corr_id, typed)), []
+        if typed["kind"] == "task.search" or typed["kind"] == "task.get":
+            resp = self._read(corr_id, typed, lambda: task_search(
+                self.state, self.state.index, corr_id, typed) if typed["kind"] == "task.search"
+                else task_get(self.state, corr_id, typed))
             self.progress.annotate(self.state, resp)
             return resp, []
         if kind in MUTATING_KINDS and self.store is not None:
@@ -193,14 +193,14 @@ class Engine:
                 return error_response(kind, corr_id, 400, f"unstorable value: {exc}"), []
         self.state.outgoing = []
         try:
-            resp = apply_request(self.state, now, req)
+            resp = apply_request(self.state, now, typed)
         except ServerError as exc:
             resp = error_response(kind, corr_id, exc.code, exc.message)
         except Exception as exc:  # malformed input must never take the server down
             log.info("rejected malformed %s request: %s: %s", kind, type(exc).__name__, exc)
             resp = error_response(kind, corr_id, 400, f"malformed {kind} request: {exc}")
         outgoing = self._take_outgoing()
-        self.progress.observe(self.state, req, resp, now)
+        self.progress.observe(self.state, typed, resp, now)
         self.state.end_op(persist=None if kind in READ_KINDS else True)
         if self.journal is not None and kind in ("task.acquire", "task.create"):
             self.journal.granted(kind, resp)
@@ -302,17 +302,17 @@ class Engine:
 
     # -- internals -------------------------------------------------------------
 
-    def _read(self, corr_id: Any, req: JsonObject,
-              answer: Callable[[], JsonObject]) -> JsonObject:
+    def _read(self, corr_id: object, req: Request,
+              answer: Callable[[], FlatResponse]) -> FlatResponse:
         """``answer()`` of a read-only request, or its error response."""
-        if req.get("kind") in SEARCHES:
+        if req["kind"] in SEARCHES:
             self.finish_loading()  # a search must see every record
         try:
             resp = answer()
         except ServerError as exc:
-            return error_response(req.get("kind"), corr_id, exc.code, exc.message)
+            return error_response(req["kind"], corr_id, exc.code, exc.message)
         except Exception as exc:
-            return error_response(req.get("kind"), corr_id, 400, f"malformed request: {exc}")
+            return error_response(req["kind"], corr_id, 400, f"malformed request: {exc}")
         finally:
             self.state.end_op(persist=False)
         return resp
@@ -332,8 +332,7 @@ class Engine:
         server killed between the two leaves a kept change unjournaled, never a journaled
         grant the store lost and a restarted server hands out again)."""
         if self.store is not None and self.uncommitted:
-            upserts, deletes = changed_rows(self.state)
-            self.store.write(upserts, deletes)
+            self.store.append(changed_rows(self.state))
         elif self.store is None:
             self.state.take_dirty()
         if self.journal is not None:

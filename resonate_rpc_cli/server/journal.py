@@ -34,12 +34,12 @@ import hashlib
 import logging
 import time
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NotRequired, TypedDict
 
 import msgspec
 from resonate.connections.local import DurablePromise, Task
 
-from resonate_rpc_cli.server.jsonobj import JsonObject
+from resonate_rpc_cli.server.response import FlatResponse
 
 log = logging.getLogger("rpcdemo.server")
 
@@ -47,6 +47,26 @@ _json = msgspec.json.Encoder()
 
 #: Size past which the journal moves to ``PATH.1`` and starts afresh (about 400k events).
 MAX_BYTES = 64 * 1024 * 1024
+
+
+class GrantEvent(TypedDict):
+    """A lease handed out: ``grant`` the request kind."""
+
+    t: int
+    task: str
+    version: int
+    pid: str | None
+    grant: str
+
+
+#: A task's state, version or holder changed (``from`` is a keyword: functional form).
+TaskEvent = TypedDict("TaskEvent", {"t": int, "task": str, "version": int,
+                                    "from": str | None, "to": str, "pid": str | None,
+                                    "was": str | None})
+#: A promise left pending, or a settled one changed (``changed``).
+PromiseEvent = TypedDict("PromiseEvent", {"t": int, "promise": str, "from": str | None,
+                                          "to": str, "value": str,
+                                          "changed": NotRequired[bool]})
 
 
 def rotated_path(path: Path) -> Path:
@@ -111,14 +131,13 @@ class TransitionJournal:
         self._tasks.clear()
         self._settled.clear()
 
-    def granted(self, kind: str, resp: JsonObject) -> None:
+    def granted(self, kind: str, resp: FlatResponse) -> None:
         """Note a response that hands out a lease (``task.acquire``/``task.create``)."""
         task = resp.get("task")
-        if resp.get("status", 0) >= 300 or not isinstance(task, dict) \
-                or task.get("state") != "acquired":
+        if resp["status"] >= 300 or task is None or task["state"] != "acquired":
             return
-        self._add({"t": int(time.time() * 1000), "task": task.get("id"),
-                   "version": task.get("version"), "pid": task.get("pid"), "grant": kind})
+        self._add({"t": int(time.time() * 1000), "task": task["id"],
+                   "version": task["version"], "pid": task.get("pid"), "grant": kind})
 
     def flush(self) -> None:
         """Append what the last operation(s) noted."""
@@ -148,5 +167,5 @@ class TransitionJournal:
             self._out.close()
             self._out = None
 
-    def _add(self, event: JsonObject) -> None:
+    def _add(self, event: GrantEvent | TaskEvent | PromiseEvent) -> None:
         self._lines.append(_json.encode(event) + b"\n")

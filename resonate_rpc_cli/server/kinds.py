@@ -19,12 +19,13 @@ from resonate.connections.local import PENDING_RETRY_TTL, DurablePromise, Server
 
 from resonate_rpc_cli.contracts import tags as tag
 from resonate_rpc_cli.server import schedules
-from resonate_rpc_cli.server.jsonobj import JsonObject
+from resonate_rpc_cli.server.request import RegisterCallback, Request, TaskContinue, TaskHalt
+from resonate_rpc_cli.server.response import FlatResponse, promise_row
 from resonate_rpc_cli.server.state import IndexedServerState
 from resonate_rpc_cli.server.timed import RETRY_TIMEOUT
 
 
-def register_callback(state: ServerState, now: int, req: JsonObject) -> JsonObject:
+def register_callback(state: ServerState, now: int, req: RegisterCallback) -> FlatResponse:
     """Make the awaiter's task wait for ``awaited`` (src/persistence/persistence_sqlite.rs:533-605).
 
     404 if ``awaited`` does not exist, 422 if the awaiter does not exist or has
@@ -51,7 +52,7 @@ def register_callback(state: ServerState, now: int, req: JsonObject) -> JsonObje
     elif task is not None:
         _resume(state, now, task, awaiter, awaited_id)
     return {"kind": req["kind"], "corrId": req.get("corrId"), "status": 200,
-            "promise": awaited.to_record()}
+            "promise": promise_row(awaited)}
 
 
 def _add_awaiter(state: ServerState, awaited: DurablePromise, task_id: str) -> None:
@@ -72,7 +73,7 @@ def _resume(state: ServerState, now: int, task: Task, awaiter: DurablePromise,
         task.resumes.add(awaited_id)
 
 
-def task_halt(state: ServerState, now: int, req: JsonObject) -> JsonObject:
+def task_halt(state: ServerState, now: int, req: TaskHalt) -> FlatResponse:
     """Stop a task until ``task.continue`` (src/server.rs:2054-2110, sqlite:1093-1113).
 
     404 unknown, 409 fulfilled; otherwise the task is ``halted`` (idempotent):
@@ -94,7 +95,7 @@ def task_halt(state: ServerState, now: int, req: JsonObject) -> JsonObject:
     return {"kind": req["kind"], "corrId": req.get("corrId"), "status": 200}
 
 
-def task_continue(state: ServerState, now: int, req: JsonObject) -> JsonObject:
+def task_continue(state: ServerState, now: int, req: TaskContinue) -> FlatResponse:
     """Put a halted task back to pending and send ``execute`` (src/server.rs:2120-2180).
 
     404 unknown, 409 not halted. The version stays (the next acquire bumps it).
@@ -115,23 +116,25 @@ def task_continue(state: ServerState, now: int, req: JsonObject) -> JsonObject:
     return {"kind": req["kind"], "corrId": req.get("corrId"), "status": 200}
 
 
-def _error(req: JsonObject, status: int, message: str) -> JsonObject:
+def _error(req: Request, status: int, message: str) -> FlatResponse:
     return {"kind": req["kind"], "corrId": req.get("corrId"), "status": status, "error": message}
 
 
 #: Kinds answered here rather than by ServerState.
-EXTRA_KINDS = {
-    "promise.register_callback": register_callback,
-    "task.halt": task_halt,
-    "task.continue": task_continue,
-    "schedule.create": schedules.schedule_create,
-    "schedule.get": schedules.schedule_get,
-    "schedule.delete": schedules.schedule_delete,
-    "schedule.search": schedules.schedule_search,
-}
+EXTRA_KINDS = frozenset({
+    "promise.register_callback", "task.halt", "task.continue",
+    "schedule.create", "schedule.get", "schedule.delete", "schedule.search",
+})
 
 
-def apply_extra(state: ServerState, now: int, req: JsonObject) -> JsonObject | None:
+def apply_extra(state: ServerState, now: int, req: Request) -> FlatResponse | None:
     """The response if ``req`` is one of :data:`EXTRA_KINDS` (now applied), else ``None``."""
-    fn = EXTRA_KINDS.get(req.get("kind"))  # type: ignore[arg-type]
-    return None if fn is None else fn(state, now, req)
+    if req["kind"] not in EXTRA_KINDS:
+        return None
+    if req["kind"] == "promise.register_callback":
+        return register_callback(state, now, req)
+    if req["kind"] == "task.halt":
+        return task_halt(state, now, req)
+    if req["kind"] == "task.continue":
+        return task_continue(state, now, req)
+    return schedules.apply_schedule(state, now, req)

@@ -36,7 +36,6 @@ from resonate.connections.local import (
 )
 
 from resonate_rpc_cli.contracts import tags as tag
-from resonate_rpc_cli.server.jsonobj import JsonObject
 
 #: The kinds of a task timeout (``TTimeout.typ``) as the SDK's ``ServerState.tick``
 #: reads them: a pending task's retry (its ``execute`` is sent again) ...
@@ -47,7 +46,11 @@ DEFAULT_TTL = 60_000
 
 
 class LeaseServerState(ServerState):
-    """ServerState whose leases follow Resonate's numbering and one-lease-per-acquire rule."""
+    """ServerState whose leases follow Resonate's numbering and one-lease-per-acquire rule.
+
+    Its request methods override the SDK's and keep its signatures (``req: Any``, an untyped
+    answer): :func:`.transitions.apply_request` types what they answer.
+    """
 
     def __init__(self) -> None:
         #: Tasks whose lease the last tick let lapse (released).
@@ -56,7 +59,7 @@ class LeaseServerState(ServerState):
 
     # -- requests ------------------------------------------------------------------
 
-    def task_create(self, now: int, corr_id: Any, req: Any) -> JsonObject:
+    def task_create(self, now: int, corr_id: Any, req: Any) -> dict[str, Any]:
         """ServerState's, then the version bump of the acquire it made (if it made one)."""
         action = extract_action_data(req.get("action")) if isinstance(req, dict) else None
         task_id = action.get("id") if isinstance(action, dict) else None
@@ -70,7 +73,7 @@ class LeaseServerState(ServerState):
             resp["task"] = t.to_record()
         return resp
 
-    def task_acquire(self, now: int, corr_id: Any, req: Any) -> JsonObject:
+    def task_acquire(self, now: int, corr_id: Any, req: Any) -> dict[str, Any]:
         """Grant the lease of a pending task at the version named, and bump the version."""
         task_id = require_task_id(req)
         pid = req.get("pid")
@@ -101,7 +104,7 @@ class LeaseServerState(ServerState):
             "preload": preload,
         }
 
-    def task_release(self, now: int, corr_id: Any, req: Any) -> JsonObject:
+    def task_release(self, now: int, corr_id: Any, req: Any) -> dict[str, Any]:
         """Back to pending at the same version; ``execute`` is sent again."""
         task_id = require_task_id(req)
         t = self.tasks.get(task_id)
@@ -193,5 +196,5 @@ class LeaseServerState(ServerState):
             self.send_execute_message(address, tid, version)
 
 
-def _refused(kind: str, corr_id: Any, status: int, message: str) -> JsonObject:
+def _refused(kind: str, corr_id: Any, status: int, message: str) -> dict[str, Any]:
     return {"kind": kind, "corrId": corr_id, "status": status, "error": message}

@@ -20,11 +20,10 @@ Entries of fulfilled tasks are dropped, so memory follows the live tasks.
 
 from __future__ import annotations
 
-from typing import Any
-
 from resonate.connections.local import ServerState
 
-from resonate_rpc_cli.server.jsonobj import JsonObject
+from resonate_rpc_cli.server.request import Request
+from resonate_rpc_cli.server.response import FlatResponse
 from resonate_rpc_cli.server.state import IndexedServerState
 from resonate_rpc_cli.server.timed import LEASE_TIMEOUT
 
@@ -33,7 +32,6 @@ TASK_KINDS = frozenset({"task.create", "task.acquire", "task.release", "task.ful
                         "task.suspend"})
 #: Those that hand the lease to a node.
 ACQUIRING = frozenset({"task.create", "task.acquire"})
-EXTRA_KEY = "rpcdemo"
 
 
 class TaskProgress:
@@ -45,14 +43,13 @@ class TaskProgress:
         self.changed: dict[str, int] = {}
         self.changed_by: dict[str, str] = {}
 
-    def observe(self, state: ServerState, req: JsonObject, resp: JsonObject,
+    def observe(self, state: ServerState, req: Request, resp: FlatResponse,
                 now: int) -> None:
         """Note what one applied request did (call after every ``apply``)."""
-        kind = req.get("kind")
-        status = resp.get("status")
+        kind = req["kind"]
+        status = resp["status"]
         task_id = req.get("id")
-        if kind not in TASK_KINDS or not isinstance(status, int) or status >= 300 \
-                or not isinstance(task_id, str):
+        if kind not in TASK_KINDS or status >= 300 or not isinstance(task_id, str):
             return
         self.touch(state, task_id, now, kind)
         task = dict.get(state.tasks, task_id)  # a read, not a touch (tracking.py)
@@ -70,17 +67,18 @@ class TaskProgress:
         self.changed[task_id] = now
         self.changed_by[task_id] = why
 
-    def annotate(self, state: ServerState, resp: JsonObject) -> None:
+    def annotate(self, state: ServerState, resp: FlatResponse) -> None:
         """Add the extras to the task records of a ``task.search``/``task.get`` response."""
         if not self.visible:
             return
-        records = resp.get("tasks") if isinstance(resp.get("tasks"), list) else (
-            [resp["task"]] if isinstance(resp.get("task"), dict) else [])
+        tasks = resp.get("tasks")
+        task = resp.get("task")
+        records = tasks if tasks is not None else ([task] if task is not None else [])
         if not records:
             return
         for rec in records:
-            task_id = rec.get("id")
-            rec[EXTRA_KEY] = {
+            task_id = rec["id"]
+            rec["rpcdemo"] = {
                 "expiresAt": _lease_expiry(state, task_id) if rec.get("state") == "acquired"
                 else None,
                 "acquires": self.acquires.get(task_id, 0),
@@ -89,10 +87,10 @@ class TaskProgress:
             }
 
 
-def _lease_expiry(state: ServerState, task_id: Any) -> int | None:
+def _lease_expiry(state: ServerState, task_id: str) -> int | None:
     """When the lease of ``task_id`` lapses (one lookup on an IndexedServerState)."""
     if isinstance(state, IndexedServerState):
-        tt = state.t_timeout(task_id) if isinstance(task_id, str) else None
+        tt = state.t_timeout(task_id)
         return tt[1] if tt is not None and tt[0] == LEASE_TIMEOUT else None
     return next((tt.timeout for tt in state.t_timeouts
                  if tt.id == task_id and tt.typ == LEASE_TIMEOUT), None)

@@ -15,6 +15,7 @@ import struct
 import msgspec
 from resonate.connections.local import DurablePromise, Task
 
+from resonate_rpc_cli.server.redolog import Change
 from resonate_rpc_cli.server.schedules import ScheduleRecord, as_records
 from resonate_rpc_cli.server.state import IndexedServerState
 
@@ -36,34 +37,29 @@ _task_rows = msgspec.msgpack.Decoder(list[TaskRow])
 _schedule_rows = msgspec.msgpack.Decoder(list[ScheduleRecord])
 
 
-Changes = tuple[dict[str, list[tuple[str, bytes]]], dict[str, list[str]]]
-
-
-def changed_rows(state: IndexedServerState) -> Changes:
-    """The rows to upsert and the ids to delete for everything changed since the last call."""
+def changed_rows(state: IndexedServerState) -> list[Change]:
+    """The rows changed since the last call, as the store logs them: ``(table, id, row)``,
+    ``row`` ``None`` for an id dropped. A row is encoded from a plain tuple, the same
+    msgpack array its :class:`PromiseRow`/:class:`TaskRow` decodes (no struct per row)."""
     dirty = state.take_dirty()
-    upserts: dict[str, list[tuple[str, bytes]]] = {"promises": [], "tasks": [], "schedules": []}
-    deletes: dict[str, list[str]] = {"promises": [], "tasks": [], "schedules": []}
+    promises, tasks = state.promises, state.tasks
+    out: list[Change] = []
     for pid in dirty["promises"]:
-        p = dict.get(state.promises, pid)
-        if p is None:
-            deletes["promises"].append(pid)
-        else:
-            upserts["promises"].append((pid, _encode(PromiseRow(p, state.p_timeout(pid)))))
+        p = dict.get(promises, pid)
+        out.append(("promises", pid,
+                    None if p is None else _encode((p, state.p_timeout(pid)))))
     for tid in dirty["tasks"]:
-        t = dict.get(state.tasks, tid)
+        t = dict.get(tasks, tid)
         if t is None:
-            deletes["tasks"].append(tid)
+            out.append(("tasks", tid, None))
         else:
             typ, at = state.t_timeout(tid) or (None, None)
-            upserts["tasks"].append((tid, _encode(TaskRow(t, typ, at))))
+            out.append(("tasks", tid, _encode((t, typ, at))))
     for sid in dirty["schedules"]:
         s = dict.get(state.schedules, sid)
-        if s is None:
-            deletes["schedules"].append(sid)
-        else:
-            upserts["schedules"].append((sid, _encode(as_records({sid: s})[sid])))
-    return upserts, deletes
+        out.append(("schedules", sid,
+                    None if s is None else _encode(as_records({sid: s})[sid])))
+    return out
 
 
 def _decode_all[T](decoder: msgspec.msgpack.Decoder[list[T]], blobs: list[bytes]) -> list[T]:

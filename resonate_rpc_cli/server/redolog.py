@@ -65,14 +65,17 @@ class RedoLog:
     def append(self, changes: list[Change]) -> int:
         """Log ``changes`` as one frame (durable on return); the bytes written."""
         payload = _encode(changes)
-        frame = _HEADER.pack(len(payload), zlib.crc32(payload)) + payload
-        view = memoryview(frame)
-        while view:
-            view = view[os.write(self._fd, view):]
+        header = _HEADER.pack(len(payload), zlib.crc32(payload))
+        size = len(header) + len(payload)
+        written = os.writev(self._fd, (header, payload))  # one call, no joined copy
+        if written < size:  # cut short (a full disk): the rest, or the OSError
+            view = memoryview(header + payload)[written:]
+            while view:
+                view = view[os.write(self._fd, view):]
         if self.fsync:
             os.fdatasync(self._fd)
-        self.size += len(frame)
-        return len(frame)
+        self.size += size
+        return size
 
     def clear(self) -> None:
         """Empty the log (every change in it is committed to SQLite)."""

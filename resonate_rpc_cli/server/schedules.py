@@ -21,13 +21,20 @@ in order, when it is back (resonate-pg does the same in one loop). Here:
 from __future__ import annotations
 
 import bisect
-from typing import Any
+from typing import Any, cast
 
 from resonate.connections.local import ScheduleStub, ServerState
 
 from resonate_rpc_cli.contracts import tags as tag
 from resonate_rpc_cli.server.cron import CronError, next_run, parse
-from resonate_rpc_cli.server.jsonobj import JsonObject
+from resonate_rpc_cli.server.request import (
+    Request,
+    ScheduleCreate,
+    ScheduleDelete,
+    ScheduleGet,
+    ScheduleSearch,
+)
+from resonate_rpc_cli.server.response import FlatResponse, ScheduleRow
 
 #: At most this many missed ticks of one schedule are fired per timer tick
 #: (the rest on the following ones), so a long outage cannot stall the server.
@@ -42,7 +49,7 @@ class ScheduleRecord(ScheduleStub, kw_only=True):
     next_run_at: int = 0
     last_run_at: int | None = None
 
-    def to_record(self) -> JsonObject:
+    def to_record(self) -> dict[str, Any]:  # the SDK's ScheduleStub.to_record
         rec = super().to_record()
         rec["nextRunAt"] = self.next_run_at
         if self.last_run_at is None:
@@ -52,7 +59,25 @@ class ScheduleRecord(ScheduleStub, kw_only=True):
         return rec
 
 
-def schedule_create(state: ServerState, now: int, req: JsonObject) -> JsonObject:
+def apply_schedule(state: ServerState, now: int, req: Request) -> FlatResponse | None:
+    """The response if ``req`` is a schedule kind (now applied), else ``None``."""
+    if req["kind"] == "schedule.create":
+        return schedule_create(state, now, req)
+    if req["kind"] == "schedule.get":
+        return schedule_get(state, now, req)
+    if req["kind"] == "schedule.delete":
+        return schedule_delete(state, now, req)
+    if req["kind"] == "schedule.search":
+        return schedule_search(state, now, req)
+    return None
+
+
+def schedule_row(s: ScheduleStub) -> ScheduleRow:
+    """``s.to_record()`` (the SDK's method, :meth:`ScheduleRecord.to_record`), typed (no copy)."""
+    return cast(ScheduleRow, s.to_record())
+
+
+def schedule_create(state: ServerState, now: int, req: ScheduleCreate) -> FlatResponse:
     """Create (or return the existing) schedule; its first tick is the next cron time after now."""
     existing = state.schedules.get(req["id"])
     if existing is None:
@@ -64,23 +89,27 @@ def schedule_create(state: ServerState, now: int, req: JsonObject) -> JsonObject
             next_run_at=next_run(parse(req["cron"]), now),
         )
         state.schedules[existing.id] = existing
-    return _ok(req, schedule=existing.to_record())
+    resp = _ok(req)
+    resp["schedule"] = schedule_row(existing)
+    return resp
 
 
-def schedule_get(state: ServerState, now: int, req: JsonObject) -> JsonObject:
+def schedule_get(state: ServerState, now: int, req: ScheduleGet) -> FlatResponse:
     s = state.schedules.get(req["id"])
     if s is None:
         return _error(req, 404, f"schedule {req['id']} not found")
-    return _ok(req, schedule=s.to_record())
+    resp = _ok(req)
+    resp["schedule"] = schedule_row(s)
+    return resp
 
 
-def schedule_delete(state: ServerState, now: int, req: JsonObject) -> JsonObject:
+def schedule_delete(state: ServerState, now: int, req: ScheduleDelete) -> FlatResponse:
     if state.schedules.pop(req["id"], None) is None:
         return _error(req, 404, f"schedule {req['id']} not found")
     return _ok(req)
 
 
-def schedule_search(state: ServerState, now: int, req: JsonObject) -> JsonObject:
+def schedule_search(state: ServerState, now: int, req: ScheduleSearch) -> FlatResponse:
     """``{tags?, limit?, cursor?}`` → ``{schedules, cursor?}`` by id; ``tags`` is containment."""
     tags = req.get("tags") or {}
     limit = min(req.get("limit") or DEFAULT_LIMIT, MAX_LIMIT)
@@ -97,7 +126,8 @@ def schedule_search(state: ServerState, now: int, req: JsonObject) -> JsonObject
             more = True
             break
         page.append(s)
-    resp = _ok(req, schedules=[s.to_record() for s in page])
+    resp = _ok(req)
+    resp["schedules"] = [schedule_row(s) for s in page]
     if more:
         resp["cursor"] = page[-1].id
     return resp
@@ -160,9 +190,9 @@ def _tags(s: ScheduleStub) -> dict[str, str]:
     return s.promise_tags if isinstance(s.promise_tags, dict) else {}
 
 
-def _ok(req: JsonObject, **data: Any) -> JsonObject:
-    return {"kind": req["kind"], "corrId": req.get("corrId"), "status": 200, **data}
+def _ok(req: Request) -> FlatResponse:
+    return {"kind": req["kind"], "corrId": req.get("corrId"), "status": 200}
 
 
-def _error(req: JsonObject, status: int, message: str) -> JsonObject:
+def _error(req: Request, status: int, message: str) -> FlatResponse:
     return {"kind": req["kind"], "corrId": req.get("corrId"), "status": status, "error": message}

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, NotRequired, TypedDict
+from typing import cast
 
 from resonate.connections.local import DurablePromise, ServerState, Task
 from resonate.error import ServerError
 
 from resonate_rpc_cli.contracts import tags as tag
-from resonate_rpc_cli.server.jsonobj import JsonObject
+from resonate_rpc_cli.server.request import PromiseSearch, TaskGet, TaskSearch
+from resonate_rpc_cli.server.response import FlatResponse, PromiseRow, TaskRow
 from resonate_rpc_cli.server.sortedids import SortedIds
 
 ORIGIN_TAG = tag.ORIGIN
@@ -69,8 +70,8 @@ class SearchIndex:
 
 
 def promise_search(
-    state: ServerState, index: SearchIndex, corr_id: Any, req: JsonObject
-) -> JsonObject:
+    state: ServerState, index: SearchIndex, corr_id: object, req: PromiseSearch
+) -> FlatResponse:
     """``{state?, tags?, limit?, cursor?}`` → ``{promises: [...], cursor?}``, ordered by id."""
     want_state = _opt_choice(req, "state", PROMISE_STATES)
     tags = _opt_tags(req)
@@ -87,11 +88,11 @@ def promise_search(
         return all(p.tags.get(k) == v for k, v in tags.items())
 
     page, more = _page(ids, limit, state.promises, matches)
-    resp: JsonObject = {
+    resp: FlatResponse = {
         "kind": "promise.search",
         "corrId": corr_id,
         "status": 200,
-        "promises": [p.to_record() for p in page],
+        "promises": cast(list[PromiseRow], [p.to_record() for p in page]),
     }
     if more:
         resp["cursor"] = page[-1].id
@@ -99,8 +100,8 @@ def promise_search(
 
 
 def task_search(
-    state: ServerState, index: SearchIndex, corr_id: Any, req: JsonObject
-) -> JsonObject:
+    state: ServerState, index: SearchIndex, corr_id: object, req: TaskSearch
+) -> FlatResponse:
     """``{state?, limit?, cursor?}`` → ``{tasks: [...], cursor?}``, ordered by id.
 
     A task has the id of its promise, so the sorted promise ids order tasks too.
@@ -112,7 +113,7 @@ def task_search(
         return want_state is None or t.state == want_state
 
     page, more = _page(index.ids.after(cursor), limit, state.tasks, matches)
-    resp: JsonObject = {
+    resp: FlatResponse = {
         "kind": "task.search",
         "corrId": corr_id,
         "status": 200,
@@ -123,7 +124,7 @@ def task_search(
     return resp
 
 
-def task_get(state: ServerState, corr_id: Any, req: JsonObject) -> JsonObject:
+def task_get(state: ServerState, corr_id: object, req: TaskGet) -> FlatResponse:
     """``{id}`` → ``{task}`` or 404."""
     task_id = req.get("id")
     if not isinstance(task_id, str) or not task_id:
@@ -139,21 +140,10 @@ def task_get(state: ServerState, corr_id: Any, req: JsonObject) -> JsonObject:
     return {"kind": "task.get", "corrId": corr_id, "status": 200, "task": task_record(t)}
 
 
-class TaskRecord(TypedDict):
-    """A task as ``task.search``/``task.get`` answer it (``src/types.rs`` ``TaskRecord``)."""
-
-    id: str
-    state: str
-    version: int
-    #: how many settled promises resumed it (a count, not the ids)
-    resumes: int
-    ttl: NotRequired[int]
-    pid: NotRequired[str]
-
-
-def task_record(t: Task) -> TaskRecord:
-    """``{id, state, version, resumes, ttl?, pid?}``; ``resumes`` is a count."""
-    rec: TaskRecord = {
+def task_record(t: Task) -> TaskRow:
+    """A task as ``task.search``/``task.get`` answer it (``src/types.rs`` ``TaskRecord``):
+    ``{id, state, version, resumes, ttl?, pid?}``; ``resumes`` is a count."""
+    rec: TaskRow = {
         "id": t.id,
         "state": t.state,
         "version": t.version,
@@ -193,7 +183,7 @@ def _after(ids: list[str], cursor: str | None) -> Iterator[str]:
     return iter(ids[start:])
 
 
-def _opt_str(req: JsonObject, key: str) -> str | None:
+def _opt_str(req: PromiseSearch | TaskSearch, key: str) -> str | None:
     value = req.get(key)
     if value is None:
         return None
@@ -202,14 +192,14 @@ def _opt_str(req: JsonObject, key: str) -> str | None:
     return value
 
 
-def _opt_choice(req: JsonObject, key: str, choices: frozenset[str]) -> str | None:
+def _opt_choice(req: PromiseSearch | TaskSearch, key: str, choices: frozenset[str]) -> str | None:
     value = _opt_str(req, key)
     if value is not None and value not in choices:
         raise ServerError(400, f"field {key} must be one of {', '.join(sorted(choices))}")
     return value
 
 
-def _opt_tags(req: JsonObject) -> dict[str, str]:
+def _opt_tags(req: PromiseSearch) -> dict[str, str]:
     tags = req.get("tags")
     if tags is None:
         return {}
@@ -218,7 +208,7 @@ def _opt_tags(req: JsonObject) -> dict[str, str]:
     return tags
 
 
-def _limit(req: JsonObject) -> int:
+def _limit(req: PromiseSearch | TaskSearch) -> int:
     value = req.get("limit")
     if value is None:
         return DEFAULT_LIMIT

@@ -15,7 +15,10 @@ compares) with indexes:
   both maintained as promises are created and dropped;
 * its three dicts are :class:`~.tracking.TrackedDict`: :meth:`end_op` folds
   what an operation touched into the :class:`~.census.Census` (counts per
-  state, live tasks, settled trees) and the dirty sets the store persists.
+  state, live tasks, settled trees) and the dirty sets the store persists;
+  a record an operation only read (an acquire's promise, a fence's task) is
+  not dirty: each record's persisted fields are noted at its first touch
+  (:func:`promise_mark`, :func:`task_mark`) and compared at the end.
 """
 
 from __future__ import annotations
@@ -36,23 +39,27 @@ from resonate.connections.local import (
 from resonate_rpc_cli.contracts import tags as tag
 from resonate_rpc_cli.server.census import ORIGIN_TAG, Census
 from resonate_rpc_cli.server.journal import TransitionJournal
-from resonate_rpc_cli.server.jsonobj import JsonObject
+from resonate_rpc_cli.server.marks import (
+    Mark,
+    changed_promises,
+    changed_tasks,
+    promise_mark,
+    task_mark,
+)
 from resonate_rpc_cli.server.schedules import fire_due, schedule_due, schedules_due
 from resonate_rpc_cli.server.search import SearchIndex
+from resonate_rpc_cli.server.sharing import Interner
 from resonate_rpc_cli.server.timed import TimedServerState
 from resonate_rpc_cli.server.tracking import TrackedDict, state_of
 
 log = logging.getLogger("rpcdemo.server")
 
 BRANCH_TAG = tag.BRANCH
-#: Tags whose value is another promise's id.
-ID_TAGS = frozenset({tag.ORIGIN, tag.BRANCH, tag.PARENT})
 #: The one empty set every record with no awaiters/subscribers/resumes shares (a set
 #: costs 216 bytes; two per promise were most of a settled promise's memory). A
 #: record gets sets of its own on its first touch in an operation, before the
 #: SDK's code can add to them, and gives empty ones back at the operation's end.
 SHARED_EMPTY: set[str] = set()
-COMMON_MAX = 4096
 #: Kinds ServerState applies that only read (``promise.get`` may time a promise out).
 READ_ONLY = frozenset({"promise.get", "schedule.get", "schedule.search"})
 
@@ -65,13 +72,14 @@ class IndexedServerState(TimedServerState):
         self._branches: dict[str, list[str]] = {}
         self.index = SearchIndex()
         self.census = Census()
-        #: Tag values many promises share (``resonate:scope``, targets), at most COMMON_MAX.
-        self._common: dict[Any, Any] = {}
-        self._last_id = ""
+        self._interner = Interner()
         #: Ids whose records changed since the store last took them.
         self.dirty: dict[str, set[str]] = {"promises": set(), "tasks": set(), "schedules": set()}
         #: The transition journal (journal.py), when one is kept.
         self.journal: TransitionJournal | None = None
+        #: What each record touched in this operation held at its first touch.
+        self._p_marks: dict[str, Mark] = {}
+        self._t_marks: dict[str, Mark] = {}
         super().__init__()
         self.promises: TrackedDict[DurablePromise] = TrackedDict(
             self._new_promise, self._on_promise_touch)
@@ -133,13 +141,15 @@ class IndexedServerState(TimedServerState):
 
     # -- operations --------------------------------------------------------------
 
-    def apply(self, now: int, req: Any) -> JsonObject:
-        """ServerState's ``apply``, then :meth:`end_op` (a read persists only if it timed out)."""
+    def apply(self, now: int, req: Any) -> dict[str, Any]:  # the SDK's signature
+        """ServerState's ``apply``, then :meth:`end_op` (a read persists only if it timed out;
+        a heartbeat only what it changed beyond lease expiries)."""
         try:
             return super().apply(now, req)
         finally:
             kind = req.get("kind") if isinstance(req, dict) else None
-            self.end_op(persist=None if kind in READ_ONLY else True)
+            self.end_op(persist=None if kind in READ_ONLY else True,
+                        lease_expiry=kind != "task.heartbeat")
 
     def tick(self, now: int) -> None:
         """ServerState's tick over the due timeouts only (at most ``tick_limit``), then
@@ -157,18 +167,23 @@ class IndexedServerState(TimedServerState):
         """Whether a tick at ``now`` might fire something (due timeouts or schedules)."""
         return super().due(now) or schedules_due(self, now)
 
-    def end_op(self, persist: bool | None = True) -> None:
+    def end_op(self, persist: bool | None = True, lease_expiry: bool = True) -> None:
         """Fold what the last operation touched into the census and the dirty sets.
 
-        ``persist``: ``True`` marks every touched record dirty, ``False`` none
-        (a read), ``None`` all of them only if some promise or task changed state
-        (a ``promise.get`` that timed a promise out).
+        ``persist``: ``True`` marks every touched record that changed dirty, ``False``
+        none (a read), ``None`` those only if some promise or task changed state
+        (a ``promise.get`` that timed a promise out). ``lease_expiry=False``: an
+        acquired task whose only change is its lease's expiry is not dirty (a
+        heartbeat: a restart gives every lease a full TTL from when it is read,
+        later than any expiry a heartbeat before it set, so none needs keeping).
         """
         if not (self.promises.touched or self.tasks.touched or self.schedules.touched):
             return
         promises = self.promises.take_touched()
         tasks = self.tasks.take_touched()
         schedules = self.schedules.take_touched()
+        p_marks, self._p_marks = self._p_marks, {}
+        t_marks, self._t_marks = self._t_marks, {}
         if self.journal is not None:
             self.journal.changes(self.promises, promises, self.tasks, tasks)
         census = self.census
@@ -190,8 +205,10 @@ class IndexedServerState(TimedServerState):
                 changed = True
                 census.task(before, t, tid)
         if persist or (persist is None and changed):
-            self.dirty["promises"].update(promises)
-            self.dirty["tasks"].update(tasks)
+            self.dirty["promises"].update(
+                changed_promises(promises, p_marks, self.promises, self._pt))
+            self.dirty["tasks"].update(
+                changed_tasks(tasks, t_marks, self.tasks, self._tt, lease_expiry))
             self.dirty["schedules"].update(schedules)
 
     def take_dirty(self) -> dict[str, set[str]]:
@@ -220,11 +237,13 @@ class IndexedServerState(TimedServerState):
         self.index.remove(pid, p.tags.get(ORIGIN_TAG))
 
     def _on_promise_touch(self, p: DurablePromise) -> None:
+        self._p_marks[p.id] = promise_mark(p, self._pt.get(p.id))
         _own_promise_sets(p)
         if self.journal is not None:
             self.journal.before_promise(p)
 
     def _on_task_touch(self, t: Task) -> None:
+        self._t_marks[t.id] = task_mark(t, self._tt.get(t.id))
         _own_task_sets(t)
         if self.journal is not None:
             self.journal.before_task(t)
@@ -240,55 +259,10 @@ class IndexedServerState(TimedServerState):
         self._index_promise(pid, p)
 
     def compact(self, p: DurablePromise, promises: dict[str, DurablePromise]) -> None:
-        """Share what many promises hold equal copies of (memory; nothing changes).
-
-        Tag values naming this or another promise of ``promises`` become that
-        id's string; other short tag values (scopes, targets) come from a small
-        cache; empty awaiter/subscriber sets become :data:`SHARED_EMPTY`.
-        """
-        tags = p.tags
-        pid = p.id
-        common = self._common
-        last = self._last_id
-        for key, value in tags.items():
-            if value == pid:
-                tags[key] = self._last_id = pid
-            elif value == last:
-                tags[key] = last
-            elif key in ID_TAGS and (other := dict.get(promises, value)) is not None:
-                tags[key] = self._last_id = other.id
-            elif (shared := common.get(value)) is not None:
-                tags[key] = shared
-            elif len(common) < COMMON_MAX and len(value) <= 64:
-                common[value] = value
-        p.param = self._shared_value(p.param)
-        p.value = self._shared_value(p.value)
-        if (timeout := common.get(p.timeout_at)) is not None:
-            p.timeout_at = timeout
-        elif len(common) < COMMON_MAX:
-            common[p.timeout_at] = p.timeout_at
+        """Share what many promises hold equal copies of (:class:`~.sharing.Interner`), and
+        empty awaiter/subscriber sets become :data:`SHARED_EMPTY` (memory; nothing changes)."""
+        self._interner.compact(p, promises)
         _share_promise_sets(p)
-
-    def _shared_value(self, v: Any) -> Any:
-        """One object for each small SDK value ``{"headers": {}, "data": short or null}``.
-
-        Local children all carry the same empty param, and many results are the
-        same few bytes; neither the server nor the SDK's state machine ever
-        changes a param or value in place.
-        """
-        if type(v) is not dict or len(v) > 2 or v.get("headers", 0) != {}:
-            return v
-        data = v.get("data")
-        if not (data is None or (type(data) is str and len(data) <= 64)) or (
-                len(v) == 2 and "data" not in v):
-            return v
-        key = ("value", data)
-        shared = self._common.get(key)
-        if shared is not None:
-            return shared
-        if len(self._common) < COMMON_MAX:
-            self._common[key] = v
-        return v
 
     def _repair_shared(self, promises: dict[str, str | None],
                        tasks: dict[str, str | None]) -> None:
@@ -316,7 +290,7 @@ class IndexedServerState(TimedServerState):
 
     # -- awaiters ------------------------------------------------------------------
 
-    def task_suspend(self, now: int, corr_id: Any, req: Any) -> JsonObject:
+    def task_suspend(self, now: int, corr_id: Any, req: Any) -> dict[str, Any]:
         resp = super().task_suspend(now, corr_id, req)
         task_id = req.get("id")
         actions = req.get("actions")
@@ -369,7 +343,7 @@ class IndexedServerState(TimedServerState):
 
     # -- preload -------------------------------------------------------------------
 
-    def preload(self, promise_id: str) -> list[JsonObject]:
+    def preload(self, promise_id: str) -> list[dict[str, Any]]:
         p = dict.get(self.promises, promise_id)
         branch = p.tags.get(BRANCH_TAG) if p is not None else None
         if branch is None:

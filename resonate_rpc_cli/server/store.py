@@ -147,11 +147,15 @@ class Store:
 
     def write(self, upserts: dict[str, list[tuple[str, bytes]]],
               deletes: dict[str, list[str]]) -> None:
-        """Apply one batch of changes, durable on return (one log append, or one
-        SQLite transaction for a batch of :data:`FLUSH_ROWS` rows or more)."""
+        """Apply one batch of changes, durable on return (see :meth:`append`)."""
         changes: list[Change] = [(_table(t), i, d) for t, rows in upserts.items()
                                  for i, d in rows]
         changes += [(_table(t), i, None) for t, ids in deletes.items() for i in ids]
+        self.append(changes)
+
+    def append(self, changes: list[Change]) -> None:
+        """Apply ``(table, id, row or None)`` changes, durable on return: one log append,
+        or one SQLite transaction for a batch of :data:`FLUSH_ROWS` rows or more."""
         if not changes:
             return
         if len(changes) < FLUSH_ROWS:

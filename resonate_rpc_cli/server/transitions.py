@@ -7,15 +7,18 @@ Each works on a plain :class:`~.leases.LeaseServerState` too (the tests compare 
 
 from __future__ import annotations
 
+from typing import cast
+
 from resonate.connections.local import ServerState, Task
 
-from resonate_rpc_cli.server.jsonobj import JsonObject
 from resonate_rpc_cli.server.kinds import apply_extra
 from resonate_rpc_cli.server.leases import LEASE_TIMEOUT, LeaseServerState
+from resonate_rpc_cli.server.request import Request
+from resonate_rpc_cli.server.response import FlatResponse
 from resonate_rpc_cli.server.state import IndexedServerState
 
 
-def apply_request(state: ServerState, now: int, req: JsonObject) -> JsonObject:
+def apply_request(state: ServerState, now: int, req: Request) -> FlatResponse:
     """``state.apply``, with the kinds ServerState lacks and version fencing.
 
     There is no idempotent re-acquire: a second ``task.acquire`` of an
@@ -31,14 +34,14 @@ def apply_request(state: ServerState, now: int, req: JsonObject) -> JsonObject:
     stale = _stale_version(state, req)
     if stale is not None:
         return stale
-    return state.apply(now, req)
+    return cast(FlatResponse, state.apply(now, req))  # the SDK's answer, typed (no copy)
 
 
 #: Task operations a holder performs under its lease; each names the version it holds.
 FENCED_KINDS = frozenset({"task.release", "task.fulfill", "task.suspend"})
 
 
-def _stale_version(state: ServerState, req: JsonObject) -> JsonObject | None:
+def _stale_version(state: ServerState, req: Request) -> FlatResponse | None:
     """A 409 for a release/fulfill/suspend naming a version the task no longer has.
 
     ServerState checks only that the task is acquired, not by whom: a holder
@@ -48,7 +51,7 @@ def _stale_version(state: ServerState, req: JsonObject) -> JsonObject | None:
     lease, whose own settle then failed and released the next one, a storm of
     re-executions. The real server fences these by version; so do we.
     """
-    if req.get("kind") not in FENCED_KINDS:
+    if req["kind"] not in FENCED_KINDS:
         return None
     task_id = req.get("id")
     version = req.get("version")
@@ -58,7 +61,7 @@ def _stale_version(state: ServerState, req: JsonObject) -> JsonObject | None:
     if t is None or t.version == version:
         return None
     return {
-        "kind": req.get("kind"),
+        "kind": req["kind"],
         "corrId": req.get("corrId"),
         "status": 409,
         "error": "Task version mismatch or invalid state",

@@ -1,8 +1,11 @@
 """Protocol validation in front of the state machine: every request checked before it is applied.
 
-:func:`validate` answers ``(status, message)`` for a request the real server
-refuses, or ``None``; the engine answers the refusal without logging or
-applying anything, so a refused request changes nothing. The rules are those
+:func:`validate` is the one place a decoded JSON object becomes a typed
+:data:`~.request.Request`: it answers ``(status, message)`` for a request the
+real server refuses, or the request itself, typed (no copy); the engine
+answers the refusal without logging or applying anything, so a refused
+request changes nothing. The checks read the untyped object (``dict[str,
+object]``) and narrow each field; nothing downstream reads it untyped. The rules are those
 of Resonate's own server (``resonatehq/resonate``, Rust, commit c8d7c7ba;
 citations are ``src/<file>:<line>`` there); where resonate-pg's
 ``resonate.sql`` differs, the Rust server wins and the comment says so.
@@ -25,7 +28,7 @@ left to it. Every function here only reads the state.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TypeGuard, cast
 
 from resonate.connections.local import ServerState, extract_action_data
 
@@ -33,7 +36,7 @@ from resonate_rpc_cli.contracts import tags as tag
 from resonate_rpc_cli.contracts.ids import ORIGIN_SEP, origin_of
 from resonate_rpc_cli.server.addresses import is_valid_address
 from resonate_rpc_cli.server.cron import CronError, next_run, parse
-from resonate_rpc_cli.server.jsonobj import JsonObject
+from resonate_rpc_cli.server.request import Request
 
 #: States a client may settle a promise to (``src/types.rs:97-104``): never
 #: ``pending``, never the server-owned ``rejected_timedout``.
@@ -54,45 +57,49 @@ class Invalid(Exception):
         self.message = message
 
 
-def validate(state: ServerState, req: JsonObject) -> tuple[int, str] | None:
-    """``(status, message)`` if the real server would refuse ``req``, else ``None``."""
-    check = CHECKS.get(req.get("kind"))  # type: ignore[arg-type]
-    if check is None:
-        return None
-    try:
-        check(state, req)
-    except Invalid as exc:
-        return exc.status, exc.message
-    except Exception as exc:  # a shape no rule foresaw: still malformed, never a 500
-        return 400, f"malformed {req.get('kind')} request: {type(exc).__name__}: {exc}"
-    return None
+def validate(state: ServerState, req: dict[str, object]) -> Request | tuple[int, str]:
+    """``(status, message)`` if the real server would refuse ``req``, else ``req`` typed.
+
+    ``req`` is a decoded flat request whose ``kind`` the caller has checked is
+    one the engine knows; a kind with no entry in :data:`CHECKS` (the searches
+    and ``task.get`` narrow their own filters) is passed on unchecked.
+    """
+    check = CHECKS.get(req.get("kind"))  # type: ignore[call-overload]
+    if check is not None:
+        try:
+            check(state, req)
+        except Invalid as exc:
+            return exc.status, exc.message
+        except Exception as exc:  # a shape no rule foresaw: still malformed, never a 500
+            return 400, f"malformed {req.get('kind')} request: {type(exc).__name__}: {exc}"
+    return cast(Request, req)  # the one narrowing point: every typed field was checked
 
 
 # -- field helpers --------------------------------------------------------------
 
 
-def need_str(obj: JsonObject, key: str, what: str | None = None) -> str:
+def need_str(obj: dict[str, object], key: str, what: str | None = None) -> str:
     value = obj.get(key)
     if type(value) is not str or not value:
         raise Invalid(400, f"{what or key} must be a non-empty string")
     return value
 
 
-def need_int(obj: JsonObject, key: str, low: int) -> int:
+def need_int(obj: dict[str, object], key: str, low: int) -> int:
     value = obj.get(key)
     if type(value) is not int or not low <= value <= I64_MAX:  # type(): a bool is no integer
         raise Invalid(400, f"{key} must be an integer >= {low}")
     return value
 
 
-def need_obj(obj: JsonObject, key: str) -> JsonObject:
+def need_obj(obj: dict[str, object], key: str) -> dict[str, object]:
     value = obj.get(key)
     if not isinstance(value, dict):
         raise Invalid(400, f"{key} must be an object")
     return value
 
 
-def opt_value(obj: JsonObject, key: str) -> None:
+def opt_value(obj: dict[str, object], key: str) -> None:
     """A value/param: absent or ``{headers?: {str: str}, data?: str}`` (src/types.rs:203-209)."""
     value = obj.get(key)
     if value is None:
@@ -107,17 +114,17 @@ def opt_value(obj: JsonObject, key: str) -> None:
         raise Invalid(400, f"{key}.data must be a string")
 
 
-def opt_tags(obj: JsonObject, key: str = "tags") -> dict[str, str]:
+def opt_tags(obj: dict[str, object], key: str = "tags") -> dict[str, str]:
     """Tags: absent, or an object whose values are all strings (src/types.rs:279)."""
     tags = obj.get(key)
     if tags is None:
         return {}
     if not _str_map(tags):
         raise Invalid(400, f"{key} must be an object of strings")
-    return tags  # type: ignore[no-any-return]
+    return tags
 
 
-def _str_map(value: Any) -> bool:
+def _str_map(value: object) -> TypeGuard[dict[str, str]]:
     if type(value) is not dict:
         return False
     return all(type(v) is str for v in value.values())
@@ -131,7 +138,7 @@ def _extends(promise_id: str, ancestor: str) -> bool:
     return len(promise_id) > n and promise_id[n] in ":." and promise_id.startswith(ancestor)
 
 
-def action_data(action: Any, key: str, kind: str) -> JsonObject:
+def action_data(action: object, key: str, kind: str) -> dict[str, object]:
     """The ``data`` of the nested action envelope ``action`` (a flat action is accepted too)."""
     if not isinstance(action, dict):
         raise Invalid(400, f"{key} must be an object")
@@ -146,8 +153,8 @@ def action_data(action: Any, key: str, kind: str) -> JsonObject:
 # -- promises -------------------------------------------------------------------
 
 
-def check_promise_create_data(data: JsonObject) -> dict[str, str]:
-    """A promise.create's fields (top level, task.create, fence actions); returns the tags."""
+def check_promise_create_data(data: dict[str, object]) -> tuple[str, dict[str, str]]:
+    """A promise.create's fields (top level, task.create, fence actions); returns id and tags."""
     promise_id = need_str(data, "id")
     if "\0" in promise_id:
         raise Invalid(400, "id must not contain null bytes")  # src/types.rs:285
@@ -159,7 +166,7 @@ def check_promise_create_data(data: JsonObject) -> dict[str, str]:
     target = tags.get(tag.TARGET)
     if target is not None and not is_valid_address(target):
         raise Invalid(400, "invalid resonate:target address")  # src/server.rs:584-597
-    return tags
+    return promise_id, tags
 
 
 def _check_lineage_tags(promise_id: str, tags: dict[str, str]) -> None:
@@ -186,7 +193,7 @@ def _check_delay(tags: dict[str, str], timeout_at: int) -> None:
         raise Invalid(400, "resonate:delay requires a resonate:target tag")
 
 
-def check_settle_data(data: JsonObject) -> None:
+def check_settle_data(data: dict[str, object]) -> None:
     need_str(data, "id")
     settle = data.get("state")
     if not isinstance(settle, str) or settle not in SETTLE_STATES:  # src/types.rs:339-345
@@ -194,19 +201,19 @@ def check_settle_data(data: JsonObject) -> None:
     opt_value(data, "value")
 
 
-def _promise_get(state: ServerState, req: JsonObject) -> None:
+def _promise_get(state: ServerState, req: dict[str, object]) -> None:
     need_str(req, "id")
 
 
-def _promise_create(state: ServerState, req: JsonObject) -> None:
+def _promise_create(state: ServerState, req: dict[str, object]) -> None:
     check_promise_create_data(req)
 
 
-def _promise_settle(state: ServerState, req: JsonObject) -> None:
+def _promise_settle(state: ServerState, req: dict[str, object]) -> None:
     check_settle_data(req)
 
 
-def _register_callback(state: ServerState, req: JsonObject) -> None:
+def _register_callback(state: ServerState, req: dict[str, object]) -> None:
     """src/types.rs:348-372 (404/422 come from the kind itself, server/kinds.py)."""
     awaited = need_str(req, "awaited")
     awaiter = need_str(req, "awaiter")
@@ -216,7 +223,7 @@ def _register_callback(state: ServerState, req: JsonObject) -> None:
         raise Invalid(400, "awaiter and awaited must belong to the same origin")
 
 
-def _register_listener(state: ServerState, req: JsonObject) -> None:
+def _register_listener(state: ServerState, req: dict[str, object]) -> None:
     need_str(req, "awaited")
     if not is_valid_address(need_str(req, "address")):
         raise Invalid(400, "invalid listener address")  # src/server.rs:884-895
@@ -225,22 +232,22 @@ def _register_listener(state: ServerState, req: JsonObject) -> None:
 # -- tasks ----------------------------------------------------------------------
 
 
-def _task_create(state: ServerState, req: JsonObject) -> None:
+def _task_create(state: ServerState, req: dict[str, object]) -> None:
     """src/types.rs:398-418 and src/server.rs:1297."""
     need_str(req, "pid")
     need_int(req, "ttl", 1)
     data = action_data(req.get("action"), "action", "promise.create")
-    tags = check_promise_create_data(data)
+    promise_id, tags = check_promise_create_data(data)
     if tag.TARGET not in tags:
         raise Invalid(400, "action must have a resonate:target tag")
     if tag.DELAY in tags:
         raise Invalid(400, "action must not have a resonate:delay tag")
-    p = state.promises.get(data["id"])
+    p = state.promises.get(promise_id)
     if p is not None and tag.TARGET not in p.tags:
         raise Invalid(422, "the promise does not have a resonate:target tag")
 
 
-def _task_acquire(state: ServerState, req: JsonObject) -> None:
+def _task_acquire(state: ServerState, req: dict[str, object]) -> None:
     """src/types.rs:431-440; 404/409 as src/server.rs:1366-1402."""
     task_id = need_str(req, "id")
     version = need_int(req, "version", 0)
@@ -255,12 +262,12 @@ def _task_acquire(state: ServerState, req: JsonObject) -> None:
         raise Invalid(409, "Version mismatch")
 
 
-def _task_release(state: ServerState, req: JsonObject) -> None:
+def _task_release(state: ServerState, req: dict[str, object]) -> None:
     need_str(req, "id")
     need_int(req, "version", 0)  # src/types.rs:443-448
 
 
-def _task_fulfill(state: ServerState, req: JsonObject) -> None:
+def _task_fulfill(state: ServerState, req: dict[str, object]) -> None:
     """src/types.rs:513-529: the settle action names the task's own promise."""
     task_id = need_str(req, "id")
     need_int(req, "version", 0)
@@ -270,7 +277,7 @@ def _task_fulfill(state: ServerState, req: JsonObject) -> None:
         raise Invalid(400, "action id must match the task id")
 
 
-def _task_suspend(state: ServerState, req: JsonObject) -> None:
+def _task_suspend(state: ServerState, req: dict[str, object]) -> None:
     """src/types.rs:461-491; 404/409/422 as src/server.rs:1667-1692."""
     task_id = need_str(req, "id")
     version = need_int(req, "version", 0)
@@ -289,7 +296,7 @@ def _task_suspend(state: ServerState, req: JsonObject) -> None:
     # resonate-pg answers 400 for them. The Rust server wins.
 
 
-def _suspend_action(task_id: str, action: Any) -> str:
+def _suspend_action(task_id: str, action: object) -> str:
     data = action_data(action, "actions[]", "promise.register_callback")
     awaited = need_str(data, "awaited", "actions[].awaited")
     if data.get("awaiter") != task_id:
@@ -301,7 +308,7 @@ def _suspend_action(task_id: str, action: Any) -> str:
     return awaited
 
 
-def _task_fence(state: ServerState, req: JsonObject) -> None:
+def _task_fence(state: ServerState, req: dict[str, object]) -> None:
     """src/types.rs:540-557: a create or settle of a promise other than the task's own."""
     task_id = need_str(req, "id")
     need_int(req, "version", 0)
@@ -318,7 +325,7 @@ def _task_fence(state: ServerState, req: JsonObject) -> None:
         raise Invalid(400, "action id must not be the task id")
 
 
-def _task_heartbeat(state: ServerState, req: JsonObject) -> None:
+def _task_heartbeat(state: ServerState, req: dict[str, object]) -> None:
     """src/types.rs:559-572. Not enforced: the same-origin rule of src/types.rs:574-587,
     because SDK 0.8.1 heartbeats every task of a process in one request (resonate/send.py)."""
     need_str(req, "pid")
@@ -332,14 +339,14 @@ def _task_heartbeat(state: ServerState, req: JsonObject) -> None:
         need_int(ref, "version", 0)
 
 
-def _task_id_only(state: ServerState, req: JsonObject) -> None:
+def _task_id_only(state: ServerState, req: dict[str, object]) -> None:
     need_str(req, "id")  # task.halt, task.continue: src/types.rs:589-599
 
 
 # -- schedules ------------------------------------------------------------------
 
 
-def _schedule_create(state: ServerState, req: JsonObject) -> None:
+def _schedule_create(state: ServerState, req: dict[str, object]) -> None:
     """src/types.rs:615-646 and src/server.rs:2373 (cron)."""
     schedule_id = need_str(req, "id")
     if "." in schedule_id:
@@ -360,7 +367,7 @@ def _schedule_create(state: ServerState, req: JsonObject) -> None:
         raise Invalid(400, "invalid resonate:target address")
 
 
-def _schedule_search(state: ServerState, req: JsonObject) -> None:
+def _schedule_search(state: ServerState, req: dict[str, object]) -> None:
     opt_tags(req)
     if req.get("limit") is not None:
         need_int(req, "limit", 1)
@@ -369,7 +376,7 @@ def _schedule_search(state: ServerState, req: JsonObject) -> None:
         raise Invalid(400, "cursor must be a string")
 
 
-CHECKS: dict[str, Callable[[ServerState, JsonObject], None]] = {
+CHECKS: dict[str, Callable[[ServerState, dict[str, object]], None]] = {
     "promise.get": _promise_get,
     "promise.create": _promise_create,
     "promise.settle": _promise_settle,

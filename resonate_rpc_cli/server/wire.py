@@ -22,15 +22,21 @@ unit tests keep the flat form.
 Fields the Rust types omit when absent (``settledAt``, a task's ``ttl`` and
 ``pid``, a schedule's ``lastRunAt``, a value's ``headers``/``data``, a page's
 ``cursor``) are omitted here, never ``null``.
+
+This is where JSON leaves the server: :func:`envelope` takes the typed
+:class:`~.response.FlatResponse`; the record shapers read records as
+``Mapping[str, object]`` because they shape resonate-pg's answers too
+(tests/protocol/pgadapter.py), and build ``dict[str, object]`` for the encoder.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sized
 from typing import Any, NotRequired, TypedDict
 
 from resonate_base import PROTOCOL_VERSION
 
-from resonate_rpc_cli.server.jsonobj import JsonObject
+from resonate_rpc_cli.server.response import FlatResponse
 
 #: The message an error without text of its own carries, per status (src/server.rs).
 _DEFAULT_ERRORS = {400: "Invalid request", 404: "Not found",
@@ -76,7 +82,15 @@ class Envelope(TypedDict):
     data: Any
 
 
-def promise_value(v: Any) -> PromiseValue:
+class ExecuteMessage(TypedDict):
+    """An ``execute`` message as ``GET /poll`` pushes it (``src/types.rs`` ``ExecuteMsg``)."""
+
+    kind: str
+    head: dict[str, str]
+    data: dict[str, dict[str, str | int]]
+
+
+def promise_value(v: object) -> PromiseValue:
     """A ``PromiseValue``: ``{headers?, data?}``, ``{}`` for ``null`` (never ``null`` inside).
 
     A value already in that shape is returned as is (it is serialized at once,
@@ -96,7 +110,7 @@ def promise_value(v: Any) -> PromiseValue:
     return out
 
 
-def promise_record(rec: JsonObject) -> PromiseRecord:
+def promise_record(rec: Mapping[str, object]) -> PromiseRecord:
     """A ``PromiseRecord``: param/value as :func:`promise_value`, ``settledAt`` only if set."""
     r: Any = rec  # the SDK's ``to_record()`` (or a stored row's): fields passed on as they are
     tags = r.get("tags")
@@ -111,14 +125,15 @@ def promise_record(rec: JsonObject) -> PromiseRecord:
     return out
 
 
-def task_record(rec: JsonObject) -> JsonObject:
+def task_record(rec: Mapping[str, object]) -> dict[str, object]:
     """A ``TaskRecord``: ``{id, state, version, resumes, ttl?, pid?}`` (``resumes`` a count)."""
     resumes = rec.get("resumes", 0)
-    out: JsonObject = {
+    out: dict[str, object] = {
         "id": rec.get("id"),
         "state": rec.get("state"),
         "version": rec.get("version"),
-        "resumes": resumes if isinstance(resumes, int) else len(resumes or ()),
+        "resumes": resumes if isinstance(resumes, int)
+        else len(resumes) if isinstance(resumes, Sized) else 0,
     }
     for key in ("ttl", "pid"):
         if rec.get(key) is not None:
@@ -129,7 +144,7 @@ def task_record(rec: JsonObject) -> JsonObject:
     return out
 
 
-def schedule_record(rec: JsonObject) -> JsonObject:
+def schedule_record(rec: Mapping[str, object]) -> dict[str, object]:
     """A ``ScheduleRecord``: ``promiseParam`` a value object, ``lastRunAt`` only if set."""
     out = dict(rec)
     out["promiseParam"] = promise_value(rec.get("promiseParam"))
@@ -140,10 +155,10 @@ def schedule_record(rec: JsonObject) -> JsonObject:
     return out
 
 
-def shape_data(kind: str, data: JsonObject, corr_id: Any,
-               action_kind: Any = None) -> JsonObject:
+def shape_data(kind: str, data: Mapping[str, object], corr_id: object,
+               action_kind: object = None) -> dict[str, object]:
     """The ``data`` of a successful response of ``kind``, every record in its Rust shape."""
-    out: JsonObject = {}
+    out: dict[str, object] = {}
     for key, value in data.items():
         if key in _PROMISE_FIELDS and isinstance(value, dict):
             out[key] = promise_record(value)
@@ -166,7 +181,7 @@ def shape_data(kind: str, data: JsonObject, corr_id: Any,
     return out
 
 
-def _fence_action(action: Any, corr_id: Any, action_kind: Any) -> JsonObject:
+def _fence_action(action: object, corr_id: object, action_kind: object) -> dict[str, object]:
     """The fenced request's own response envelope (src/server.rs:1870-1880, 1947-1965)."""
     data = action.get("data") if isinstance(action, dict) else None
     promise = data.get("promise") if isinstance(data, dict) else None
@@ -179,17 +194,17 @@ def _fence_action(action: Any, corr_id: Any, action_kind: Any) -> JsonObject:
     }
 
 
-def envelope(flat: JsonObject, action_kind: Any = None) -> Envelope:
+def envelope(flat: FlatResponse, action_kind: object = None) -> Envelope:
     """The Rust server's response envelope for one flat response.
 
     ``action_kind``: the ``action.kind`` of a ``task.fence`` request (its
     response's inner envelope names it).
     """
     kind = flat.get("kind")
+    kind = "unknown" if kind is None else kind
     corr_id = flat.get("corrId")
-    status = flat.get("status")
-    status = 200 if status == 201 or not isinstance(status, int) else status
-    kind = kind if isinstance(kind, str) else "unknown"
+    status = flat["status"]
+    status = 200 if status == 201 else status
     if status >= 400:
         error = flat.get("error")
         data: Any = error if isinstance(error, str) and error else _DEFAULT_ERRORS.get(
@@ -202,7 +217,7 @@ def envelope(flat: JsonObject, action_kind: Any = None) -> Envelope:
             "data": data}
 
 
-def message(msg: Any, server_url: str) -> Any:
+def message(msg: object, server_url: str) -> object:
     """A pushed message as the Rust server pushes it on ``GET /poll``.
 
     ``execute``: ``{"kind": "execute", "head": {"serverUrl"}, "data": {"task": {id,
@@ -213,7 +228,7 @@ def message(msg: Any, server_url: str) -> Any:
         return msg
     kind = msg.get("kind")
     raw = msg.get("data")
-    data: JsonObject = raw if isinstance(raw, dict) else {}
+    data: dict[str, object] = raw if isinstance(raw, dict) else {}
     if kind == "execute":
         return {"kind": "execute", "head": {"serverUrl": server_url}, "data": data}
     if kind == "unblock":
@@ -224,13 +239,13 @@ def message(msg: Any, server_url: str) -> Any:
     return msg
 
 
-def execute_message(task_id: str, version: int, server_url: str) -> JsonObject:
+def execute_message(task_id: str, version: int, server_url: str) -> ExecuteMessage:
     """The ``execute`` message for one pending task."""
     return {"kind": "execute", "head": {"serverUrl": server_url},
             "data": {"task": {"id": task_id, "version": version}}}
 
 
-def _corr(corr_id: Any) -> str:
+def _corr(corr_id: object) -> str:
     """The Rust server's ``corrId`` is a string (``"0"`` when the request had none)."""
     if isinstance(corr_id, str):
         return corr_id

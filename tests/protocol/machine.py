@@ -22,7 +22,7 @@ benchmarks/bench_protocol_props.py (100k steps).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 from hypothesis import strategies as st
@@ -73,7 +73,7 @@ class ProtocolMachine(RuleBasedStateMachine):
         if status >= 400:
             assert self._fingerprint() == before, f"refused {req} ({resp}) changed the state"
         self._check_task_settles(req, status, pending_tasks, version_before)
-        return resp
+        return cast(dict[str, Any], resp)
 
     def _check_task_settles(self, req: dict[str, Any], status: int, pending: set[str],
                             before: dict[str, tuple[str, int]]) -> None:

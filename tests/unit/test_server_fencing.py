@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
 from resonate_rpc_cli.server.engine import apply_request
+from resonate_rpc_cli.server.request import Request
 from resonate_rpc_cli.server.state import IndexedServerState
 
 TARGET = "poll://any@service-b"
@@ -46,7 +47,7 @@ def test_a_stale_version_is_refused_and_the_new_holder_keeps_its_lease(
     stale: dict[str, Any],
 ) -> None:
     state = _acquired_twice()
-    resp = apply_request(state, 5002, stale)
+    resp = apply_request(state, 5002, cast(Request, stale))  # a request validation passed
     assert resp["status"] == 409, resp
     task = state.tasks["p"]
     assert (task.state, task.pid, task.version) == ("acquired", "node-2", 2)

@@ -15,8 +15,9 @@ from resonate_rpc_cli.server.store import Store
 
 
 def grant(journal: TransitionJournal, task: str, version: int) -> None:
-    journal.granted("task.acquire", {"status": 200, "task": {
-        "id": task, "state": "acquired", "version": version, "pid": "p"}})
+    journal.granted("task.acquire", {"kind": "task.acquire", "corrId": None, "status": 200,
+                                     "task": {"id": task, "state": "acquired",
+                                              "version": version, "pid": "p"}})
     journal.flush()
 
 
@@ -62,7 +63,7 @@ def test_a_grant_the_store_did_not_keep_is_not_journaled(tmp_path: Path,
     def killed(*_: object) -> None:
         raise KeyboardInterrupt("killed before the store wrote")
 
-    monkeypatch.setattr(engine.store, "write", killed)
+    monkeypatch.setattr(engine.store, "append", killed)
     with pytest.raises(KeyboardInterrupt):
         engine.apply({"kind": "task.acquire", "id": "p", "version": 0, "pid": "w",
                       "ttl": 5000}, 2)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from resonate_rpc_cli.server.engine import Engine
 from resonate_rpc_cli.server.store import Store
@@ -15,7 +15,7 @@ TARGET = "poll://any@g"
 def ok(engine: Engine, req: dict[str, Any], now: int = 1) -> dict[str, Any]:
     resp, _ = engine.apply(req, now)
     assert resp["status"] < 400, (req, resp)
-    return resp
+    return cast(dict[str, Any], resp)
 
 
 def with_task(engine: Engine, pid: str, worker: str = "w1") -> int:
@@ -62,7 +62,7 @@ def test_a_callback_on_a_pending_promise_resumes_the_suspended_awaiter_when_it_s
     ok(engine, {"kind": "task.suspend", "id": "r", "version": v, "actions": [
         {"kind": "promise.register_callback", "data": {"awaited": "r:1", "awaiter": "r"}}]})
     assert state_of(engine) == "suspended"
-    resp, out = engine.apply(settle("r:2"), 5)
+    _, out = engine.apply(settle("r:2"), 5)
     assert state_of(engine) == "pending" and engine.state.tasks["r"].resumes == {"r:2"}
     assert [m.message["kind"] for m in out] == ["execute"]
 
@@ -77,7 +77,8 @@ def test_a_callback_on_a_settled_promise_resumes_a_suspended_awaiter_at_once() -
     ok(engine, settle("r:2"))
     resp, out = engine.apply(
         {"kind": "promise.register_callback", "awaited": "r:2", "awaiter": "r"}, 6)
-    assert resp["status"] == 200 and resp["promise"]["state"] == "resolved"
+    promise = resp.get("promise")
+    assert resp["status"] == 200 and promise is not None and promise["state"] == "resolved"
     assert state_of(engine) == "pending" and engine.state.tasks["r"].version == v
     assert [m.message["kind"] for m in out] == ["execute"]
 

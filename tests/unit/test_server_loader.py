@@ -82,10 +82,13 @@ def test_a_search_waits_for_every_record(tmp_path: Path) -> None:
     live.close()
     lazy = Engine.open(Store.open(tmp_path / "s.sqlite"), page=4)
     got, _ = lazy.apply({"kind": "promise.get", "id": "p.37"}, 3)
-    assert got["status"] == 200 and got["promise"]["state"] == "resolved"
+    promise = got.get("promise")
+    assert got["status"] == 200 and promise is not None and promise["state"] == "resolved"
     again, _ = lazy.apply({"kind": "promise.create", "id": "p.41", "timeoutAt": 10**12,
                            "tags": {"resonate:origin": "p"}}, 3)
-    assert again["status"] == 200 and again["promise"]["state"] == "resolved"  # not a new one
+    promise = again.get("promise")
+    assert again["status"] == 200 and promise is not None \
+        and promise["state"] == "resolved"  # not a new one
     assert lazy.loading and len(lazy.state.promises) == 2
     resp, _ = lazy.apply({"kind": "promise.search", "tags": {"resonate:origin": "p"},
                           "limit": 100}, 3)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from resonate_rpc_cli.server.engine import Engine
 
@@ -11,14 +11,14 @@ TARGET = {"resonate:target": "poll://any@g", "resonate:origin": "p"}
 
 def task(engine: Engine, now: int) -> dict[str, Any]:
     resp, _ = engine.apply({"kind": "task.search", "corrId": "s", "state": "acquired"}, now=now)
-    tasks: list[dict[str, Any]] = resp["tasks"]
+    tasks = cast(list[dict[str, Any]], resp.get("tasks", []))
     return tasks[0] if tasks else {}
 
 
 def acquire(engine: Engine, now: int, version: int, pid: str) -> dict[str, Any]:
     resp, _ = engine.apply({"kind": "task.acquire", "corrId": "a", "id": "p", "version": version,
                             "pid": pid, "ttl": 5000}, now=now)
-    return resp
+    return cast(dict[str, Any], resp)
 
 
 def test_expiry_acquires_and_changes_follow_the_task() -> None:

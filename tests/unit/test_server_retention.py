@@ -92,7 +92,8 @@ def test_a_collected_id_starts_afresh(tmp_path: Path) -> None:
     assert gc(engine, 1_000, now=10_000).promises == 4
     resp, _ = engine.apply({"kind": "promise.create", "id": "flow", "timeoutAt": 10**12,
                             "tags": {"resonate:target": TARGET}}, 10_001)
-    assert resp["status"] == 201 and resp["promise"]["state"] == "pending"
+    promise = resp.get("promise")
+    assert resp["status"] == 201 and promise is not None and promise["state"] == "pending"
     engine.close()
 
 

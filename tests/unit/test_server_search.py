@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from resonate.connections.local import ServerState
 from resonate.error import ServerError
 
+from resonate_rpc_cli.server.request import PromiseSearch
 from resonate_rpc_cli.server.search import SearchIndex, promise_search, task_get, task_search
 from resonate_rpc_cli.server.state import IndexedServerState
 
@@ -24,12 +25,17 @@ def make_state(n: int) -> IndexedServerState:
     return state
 
 
+def search(**fields: Any) -> PromiseSearch:
+    return cast(PromiseSearch, {"kind": "promise.search", **fields})
+
+
 def search_all(server: ServerState, index: SearchIndex, **req: Any) -> list[str]:
     ids: list[str] = []
     cursor = None
     while True:
-        page = promise_search(server, index, "c", {**req, **({"cursor": cursor} if cursor else {})})
-        ids += [p["id"] for p in page["promises"]]
+        page = promise_search(server, index, "c", search(**req, **(
+            {"cursor": cursor} if cursor else {})))
+        ids += [p["id"] for p in page.get("promises", [])]
         cursor = page.get("cursor")
         if cursor is None:
             return ids
@@ -60,22 +66,25 @@ def test_index_follows_new_promises() -> None:
 
 def test_last_page_has_no_cursor() -> None:
     state = make_state(4)
-    page = promise_search(state, state.index, "c", {"limit": 4})
-    assert len(page["promises"]) == 4 and "cursor" not in page
+    page = promise_search(state, state.index, "c", {"kind": "promise.search", "limit": 4})
+    assert len(page.get("promises", [])) == 4 and "cursor" not in page
 
 
 def test_task_search_and_get_have_the_real_servers_shape() -> None:
     state = make_state(6)
     state.apply(1_002, {"kind": "task.acquire", "id": "p001", "version": 0,
                         "pid": "w", "ttl": 5000})
-    tasks = task_search(state, state.index, "c", {"state": "acquired"})["tasks"]
+    acquired = task_search(state, state.index, "c", {"kind": "task.search", "state": "acquired"})
+    tasks = acquired.get("tasks", [])
     assert tasks == [{"id": "p001", "state": "acquired", "version": 1, "resumes": 0,
                       "ttl": 5000, "pid": "w"}]
-    pending = task_search(state, state.index, "c", {"state": "pending", "limit": 2})
-    assert [t["id"] for t in pending["tasks"]] == ["p002", "p003"]
-    assert pending["cursor"] == "p003"
-    assert task_get(state, "c", {"id": "p002"})["task"]["state"] == "pending"
-    assert task_get(state, "c", {"id": "zzz"})["status"] == 404
+    pending = task_search(state, state.index, "c",
+                          {"kind": "task.search", "state": "pending", "limit": 2})
+    assert [t["id"] for t in pending.get("tasks", [])] == ["p002", "p003"]
+    assert pending.get("cursor") == "p003"
+    got = task_get(state, "c", {"kind": "task.get", "id": "p002"}).get("task")
+    assert got is not None and got["state"] == "pending"
+    assert task_get(state, "c", {"kind": "task.get", "id": "zzz"})["status"] == 404
 
 
 @pytest.mark.parametrize("req", [
@@ -85,7 +94,7 @@ def test_task_search_and_get_have_the_real_servers_shape() -> None:
 def test_bad_search_requests_are_400(req: dict[str, Any]) -> None:
     with pytest.raises(ServerError) as exc:
         state = make_state(1)
-        promise_search(state, state.index, "c", req)
+        promise_search(state, state.index, "c", search(**req))
     assert exc.value.code == 400
 
 

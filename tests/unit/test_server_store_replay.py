@@ -58,6 +58,8 @@ def random_request(rng: random.Random, ids: list[str], now: int) -> dict[str, An
          "actions": [{"kind": "promise.register_callback", "data": {"awaited": other,
                                                                    "awaiter": pid}}]},
         {"kind": "task.heartbeat", "pid": worker, "tasks": [{"id": pid, "version": 0}]},
+        {"kind": "task.heartbeat", "pid": worker, "tasks": [{"id": pid, "version": 1},
+                                                            {"id": other}]},
         {"kind": "task.create", "pid": worker, "ttl": 200,
          "action": {"kind": "promise.create", "data": {
              "id": f"p{len(ids)}", "timeoutAt": now + 3000,
@@ -96,6 +98,12 @@ def test_a_restart_after_a_crash_loads_the_same_state(tmp_path: Path, seed: int)
 
     crashed = crash_copy(path, tmp_path / "crash")  # the files as kill -9 leaves them
     reloaded = Engine.load(Store.open(crashed))
+    # a heartbeat's new lease expiry is not written: every restart gives each lease a
+    # full TTL from then (restart_grace), later than any expiry set before it
+    now = max(live.state.t_timeout(t)[1] for t in live.state.tasks  # type: ignore[index]
+              if live.state.t_timeout(t) is not None)
+    assert live.restart_grace(now) > 0
+    reloaded.restart_grace(now)
     assert encoded(reloaded) == encoded(live)
     assert reloaded.counts() == live.counts()
     assert reloaded.counts() == {k: v for k, v in sorted(
@@ -132,6 +140,45 @@ def test_a_request_writes_only_the_records_it_changed(tmp_path: Path) -> None:
     assert engine.state.dirty == {"promises": {"p7"}, "tasks": {"p7"}, "schedules": set()}
     engine.commit()
     assert not engine.uncommitted
+    engine.close()
+
+
+def test_what_a_request_only_read_is_not_written_again(tmp_path: Path) -> None:
+    """An acquire reads its promise, a fence checks its task: neither row is rewritten."""
+    engine = Engine(store=Store.open(tmp_path / "s.sqlite"))
+    engine.apply({"kind": "promise.create", "id": "t", "timeoutAt": 10**12,
+                  "tags": {"resonate:target": "poll://any@g"}}, 1)
+    engine.apply({"kind": "task.acquire", "id": "t", "version": 0, "pid": "w", "ttl": 100},
+                 2, defer_commit=True)
+    assert engine.state.dirty == {"promises": set(), "tasks": {"t"}, "schedules": set()}
+    engine.commit()
+    resp, _ = engine.apply({"kind": "task.fence", "id": "t", "version": 1, "action": {
+        "kind": "promise.create", "data": {"id": "c", "timeoutAt": 10**12}}}, 3,
+        defer_commit=True)
+    assert resp["status"] == 200
+    assert engine.state.dirty == {"promises": {"c"}, "tasks": set(), "schedules": set()}
+    engine.close()
+
+
+def test_a_heartbeat_writes_nothing_and_a_restart_still_honours_it(tmp_path: Path) -> None:
+    """A restart gives each lease a full TTL from when it is read, so the expiry a
+    heartbeat set before it need not be kept: the lease outlives the heartbeat's."""
+    engine = Engine(store=Store.open(tmp_path / "s.sqlite"))
+    engine.apply({"kind": "promise.create", "id": "t", "timeoutAt": 10**12,
+                  "tags": {"resonate:target": "poll://any@g"}}, 1)
+    engine.apply({"kind": "task.acquire", "id": "t", "version": 0, "pid": "w", "ttl": 1000}, 2)
+    assert engine.store is not None
+    written = engine.store.bytes_written
+    resp, _ = engine.apply({"kind": "task.heartbeat", "pid": "w",
+                            "tasks": [{"id": "t", "version": 1}]}, 900)
+    assert resp["status"] == 200 and engine.state.t_timeout("t") == (1, 1900)
+    assert engine.store.bytes_written == written and not engine.uncommitted
+    reloaded = Engine.open(Store.open(crash_copy(tmp_path / "s.sqlite", tmp_path / "crash")),
+                           clock=lambda: 950)  # restarted after the heartbeat
+    reloaded.finish_loading()
+    assert reloaded.tick(1900) == [] and reloaded.state.tasks["t"].state == "acquired"
+    assert [m.message["kind"] for m in reloaded.tick(1951)] == ["execute"]
+    reloaded.close()
     engine.close()
 
 
