@@ -99,8 +99,8 @@ def declared_app(path: Path | None) -> AppTopology | None:
         return None
     from resonate_rpc_cli.cli.topology_file import load_config_file
 
-    app = load_config_file(path).get("app")
-    if not isinstance(app, AppTopology):
+    app = load_config_file(path).app
+    if app is None:
         raise UsageError(f"{path}: declares no [groups.*]; chaos --config needs a declared "
                          "application (without --config chaos runs the seed's)")
     return app

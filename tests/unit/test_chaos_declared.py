@@ -40,7 +40,7 @@ T0 = 1_800_000_000_000
 
 
 def app_of(name: str) -> AppTopology:
-    app = load_config_file(EXAMPLES / name / "rpcdemo.toml")["app"]
+    app = load_config_file(EXAMPLES / name / "rpcdemo.toml").app
     assert isinstance(app, AppTopology)
     return app
 
