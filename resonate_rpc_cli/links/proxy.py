@@ -104,10 +104,12 @@ class Link:
     def _give(self, sock: socket.socket) -> bool:
         """On the relay's thread, under its lock: hand ``sock`` to the server if healthy."""
         relay, handoff = self._relay, self.handoff
-        if (handoff is None or relay is None or relay.partitioned or relay.delayed
-                or not handoff.give(self.node, sock)):
+        if handoff is None or relay is None or relay.partitioned or relay.delayed:
             return False
-        self.handed_off += 1
+        self.handed_off += 1  # before: the server may answer before give() returns
+        if not handoff.give(self.node, sock):
+            self.handed_off -= 1
+            return False
         sock.close()
         return True
 

@@ -14,7 +14,8 @@ import contextlib
 import socket
 import stat
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from pathlib import Path
 
@@ -112,6 +113,15 @@ def dial(port: int, timeout_s: float = WAIT_S) -> socket.socket:
     return sock
 
 
+def wait_for(check: Callable[[], bool], timeout_s: float = WAIT_S) -> bool:
+    """Poll ``check`` until true or ``timeout_s``; its last answer (the server adopts on its
+    own thread: its count may lag the answer the client already has)."""
+    deadline = time.monotonic() + timeout_s
+    while not check() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return check()
+
+
 def me(sock: socket.socket) -> str:
     host, port = sock.getsockname()[:2]
     return f"{host}:{port}"
@@ -131,7 +141,7 @@ def test_the_socket_is_private_and_a_passed_fd_is_served_as_an_http_connection(
             handoff.close()
         assert get_peer(client) == me(client)  # the server answered on the node's own socket
         assert get_peer(client) == me(client)  # and keeps it alive
-        assert server.adopted("n1") == 1
+        assert wait_for(lambda: server.adopted("n1") == 1)
 
 
 def test_a_healthy_link_hands_over_a_fault_cuts_and_relays_and_heal_hands_over_again(
@@ -196,7 +206,7 @@ def test_a_delay_or_a_reset_cuts_the_handed_over_connections_too(server: ServerT
 def cut_by(link: Link, port: int, fault: object, server: ServerThread) -> None:
     with dial(port) as sock:
         assert get_peer(sock) == me(sock)
-        assert server.adopted("n2") == 1
+        assert wait_for(lambda: server.adopted("n2") == 1)
         assert callable(fault)
         fault()
         with pytest.raises(OSError):
