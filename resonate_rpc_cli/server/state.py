@@ -77,6 +77,8 @@ class IndexedServerState(TimedServerState):
         self.dirty: dict[str, set[str]] = {"promises": set(), "tasks": set(), "schedules": set()}
         #: The transition journal (journal.py), when one is kept.
         self.journal: TransitionJournal | None = None
+        #: Whether rows are kept (a store): only then are touched records marked.
+        self.keeps_rows = True
         #: What each record touched in this operation held at its first touch.
         self._p_marks: dict[str, Mark] = {}
         self._t_marks: dict[str, Mark] = {}
@@ -95,7 +97,9 @@ class IndexedServerState(TimedServerState):
         t_timeouts: list[TTimeout],
     ) -> None:
         """Replace the whole state and rebuild every index and count (:meth:`admit_promise`)."""
+        keeps_rows = self.keeps_rows
         self.__init__()  # type: ignore[misc]
+        self.keeps_rows = keeps_rows
         dict.update(self.schedules, schedules)
         pts = {pt.id: pt.timeout for pt in p_timeouts}
         tts = {tt.id: (tt.typ, tt.timeout) for tt in t_timeouts}
@@ -204,7 +208,7 @@ class IndexedServerState(TimedServerState):
             if before != state_of(t):
                 changed = True
                 census.task(before, t, tid)
-        if persist or (persist is None and changed):
+        if self.keeps_rows and (persist or (persist is None and changed)):
             self.dirty["promises"].update(
                 changed_promises(promises, p_marks, self.promises, self._pt))
             self.dirty["tasks"].update(
@@ -237,15 +241,16 @@ class IndexedServerState(TimedServerState):
         self.index.remove(pid, p.tags.get(ORIGIN_TAG))
 
     def _on_promise_touch(self, p: DurablePromise) -> None:
-        if p.id not in self._p_marks:  # the first (a record read from the store by id,
-            # then given its lease's grace, is touched twice: the row is the first)
+        # the first mark only (a record read from the store by id, then given its lease's
+        # grace, is touched twice: its row is what it was first)
+        if self.keeps_rows and p.id not in self._p_marks:
             self._p_marks[p.id] = promise_mark(p, self._pt.get(p.id))
         _own_promise_sets(p)
         if self.journal is not None:
             self.journal.before_promise(p)
 
     def _on_task_touch(self, t: Task) -> None:
-        if t.id not in self._t_marks:
+        if self.keeps_rows and t.id not in self._t_marks:
             self._t_marks[t.id] = task_mark(t, self._tt.get(t.id))
         _own_task_sets(t)
         if self.journal is not None:
