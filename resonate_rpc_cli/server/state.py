@@ -147,11 +147,16 @@ class IndexedServerState(TimedServerState):
 
     def apply(self, now: int, req: Any) -> dict[str, Any]:  # the SDK's signature
         """ServerState's ``apply``, then :meth:`end_op` (a read persists only if it timed out;
-        a heartbeat only what it changed beyond lease expiries)."""
+        a heartbeat only what it changed beyond lease expiries: it touches no task,
+        :meth:`heartbeat`, unless one is read from the store)."""
+        kind = req.get("kind") if isinstance(req, dict) else None
         try:
+            if kind == "task.heartbeat":
+                self.outgoing.clear()
+                self.heartbeat(now, req)
+                return {"kind": kind, "corrId": req.get("corrId"), "status": 200}
             return super().apply(now, req)
         finally:
-            kind = req.get("kind") if isinstance(req, dict) else None
             self.end_op(persist=None if kind in READ_ONLY else True,
                         lease_expiry=kind != "task.heartbeat")
 
