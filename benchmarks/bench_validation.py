@@ -38,19 +38,19 @@ def flow_requests(i: int) -> list[dict[str, Any]]:
         {"kind": "task.create", "pid": "w", "ttl": 60_000, "action": {
             "kind": "promise.create", "head": head,
             "data": {"id": r, "timeoutAt": FAR, "param": value, "tags": tags}}},
-        {"kind": "task.fence", "id": r, "version": 0, "action": {
+        {"kind": "task.fence", "id": r, "version": 1, "action": {
             "kind": "promise.create", "head": head,
             "data": {"id": c, "timeoutAt": FAR, "param": value, "tags": ctags}}},
-        {"kind": "task.heartbeat", "pid": "w", "tasks": [{"id": r, "version": 0}]},
-        {"kind": "task.suspend", "id": r, "version": 0, "actions": [
+        {"kind": "task.heartbeat", "pid": "w", "tasks": [{"id": r, "version": 1}]},
+        {"kind": "task.suspend", "id": r, "version": 1, "actions": [
             {"kind": "promise.register_callback", "head": head,
              "data": {"awaited": c, "awaiter": r}}]},
         {"kind": "task.acquire", "id": c, "version": 0, "pid": "w2", "ttl": 60_000},
-        {"kind": "task.fulfill", "id": c, "version": 0, "action": {
+        {"kind": "task.fulfill", "id": c, "version": 1, "action": {
             "kind": "promise.settle", "head": head,
             "data": {"id": c, "state": "resolved", "value": value}}},
         {"kind": "task.acquire", "id": r, "version": 1, "pid": "w", "ttl": 60_000},
-        {"kind": "task.fulfill", "id": r, "version": 1, "action": {
+        {"kind": "task.fulfill", "id": r, "version": 2, "action": {
             "kind": "promise.settle", "head": head,
             "data": {"id": r, "state": "resolved", "value": value}}},
         {"kind": "promise.register_listener", "awaited": r, "address": "poll://uni@gw/gw"},

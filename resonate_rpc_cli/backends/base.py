@@ -165,6 +165,16 @@ def server_kinds() -> tuple[str, ...]:
     return (*dict.fromkeys(kinds), EXTERNAL)
 
 
+def kind_url_problem(kind: object, url: object) -> str | None:
+    """What is wrong with a topology file's ``server.kind`` and ``server.url`` together
+    (``None``: absent), or None: a URL is the ``external`` kind's, and it needs one."""
+    if kind == EXTERNAL and url is None:
+        return 'server.kind = "external" needs server.url'
+    if url is not None and kind not in (None, EXTERNAL):
+        return 'server.url only goes with server.kind = "external"'
+    return None
+
+
 def backend_for(kind: str, url: str = "") -> Backend:
     """The backend of ``server.kind`` ``kind``; for ``external``, the one reading ``url``.
 

@@ -28,7 +28,7 @@ class EmbeddedBackend(HttpServer):
         store = ["--memory"] if settings.memory else ["--store", str(home.store_path)]
         retain = ["--retain", repr(settings.retain_s)] if settings.retain_s is not None else []
         auth = ["--auth-public-key", str(KeyPair.of(home).public)] if settings.auth else []
-        # the journal of leases and settlements the chaos checker reads (chaos/invariants.py)
+        # the journal of leases and settlements the chaos checker reads (chaos/measures.py)
         argv = [sys.executable, "-m", "resonate_rpc_cli.server", "--host", settings.host,
                 "--port", str(settings.server_port), *store,
                 "--journal", str(home.transitions_path), *retain, *auth]

@@ -1,11 +1,16 @@
 """Chaos runs that prove the seed's claims: workload, nemesis, history, checker, report.
 
-* :mod:`.history` — the Jepsen-style operation history the workload records.
+* :mod:`.options` — what a run is asked for (the flags, or a report's: replay), its flows.
 * :mod:`.schedule` — the seeded fault schedule (same seed, same schedule).
-* :mod:`.checker` — a pure function from (history, ledger, promises, faults) to a report.
-* :mod:`.targets` — the small Protocol the runner drives, and its node records.
-* :mod:`.workload`, :mod:`.nemesis`, :mod:`.orchestrator` — the run itself.
-* :mod:`resonate_rpc_cli.cli.chaos_cmd` — the Typer command ``rpcdemo chaos``.
+* :mod:`.topology` — what the runner needs from a topology (a Protocol), the supervisor's.
+* :mod:`.nemesis` — plays the schedule: strikes, confirms and heals each fault.
+* :mod:`.workload` — sends the flows: to the gateway, or a declared application's.
+* :mod:`.history` — what happened: operations, flows, the fault log, the server's journal.
+* :mod:`.orchestrator` — one run: the order of events, a ``RunRecord`` out.
+* :mod:`.measures` — what a run measured: steps, recovery, latency, stale holders, invariants.
+* :mod:`.checker` — the seed's checker; :mod:`.verdict` — a declared application's.
+* :mod:`.report` — the report's files, shape and progress; :mod:`.session` — a whole run,
+  judged and written (``rpcdemo chaos`` without the CLI: ``cli/chaos_cmd.py``).
 """
 
 from __future__ import annotations

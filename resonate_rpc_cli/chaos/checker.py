@@ -21,7 +21,7 @@ Rules (each turns the verdict to ``fail``):
 * **pending after heal** — any promise of the run still pending;
 * **orphans** — processes of ours left after teardown;
 * **server invariants** (from the server's transition journal, when it kept
-  one: :mod:`.invariants`) — a task with two live leases at once, or a
+  one: :mod:`.measures`) — a task with two live leases at once, or a
   settled promise that changed.
 
 Coverage (else ``unknown``): at least ``min_faults`` faults landed, every flow
@@ -35,13 +35,30 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from resonate_rpc_cli.chaos.faults import FaultRecord
-from resonate_rpc_cli.chaos.history import Op
-from resonate_rpc_cli.chaos.invariants import LEASES, SETTLED, JournalEvent, summary
-from resonate_rpc_cli.chaos.measures import StepCounts, latency_ms, recovery_s, step_executions
-from resonate_rpc_cli.chaos.outcomes import FlowRecord, attach, flows_from_history
+from resonate_rpc_cli.chaos.history import (
+    FaultRecord,
+    FlowRecord,
+    JournalEvent,
+    Op,
+    attach,
+    flows_from_history,
+)
+from resonate_rpc_cli.chaos.measures import (
+    LEASES,
+    SETTLED,
+    invariant_summary,
+    latency_ms,
+    recovery_s,
+    step_executions,
+)
+from resonate_rpc_cli.chaos.report import (
+    ChaosReport,
+    FaultSummary,
+    FlowCount,
+    StepCounts,
+    VerdictWord,
+)
 from resonate_rpc_cli.clients.protocol import PromiseRecord
 from resonate_rpc_cli.contracts.flows import FLOWS, expected_value, flow_named
 from resonate_rpc_cli.contracts.ids import origin_of
@@ -74,7 +91,7 @@ def check(
     options: CheckOptions,
     orphans: int = 0,
     journal: list[JournalEvent] | None = None,
-) -> dict[str, Any]:
+) -> ChaosReport:
     """Judge one run; return the report dict (the ``report.json`` contract).
 
     Promises and ledger entries of other runs (whose root is not in the
@@ -85,7 +102,7 @@ def check(
     flows = flows_from_history(history)
     records, entries = attach(flows, promises, ledger)
 
-    problems: dict[str, list[Any]] = defaultdict(list)
+    problems: dict[str, list[str]] = defaultdict(list)
     completed = [f for f in flows.values() if f.completed()]
     failed = [f for f in flows.values() if not f.completed() and f.failed()]
     lost = [
@@ -115,7 +132,7 @@ def check(
     pending = sorted(pid for pid, rec in records.items() if rec.get("state") == "pending")
     problems["pending"] = pending
 
-    invariants, broken = summary(journal)
+    invariants, broken = invariant_summary(journal)
     problems.update(broken)
 
     landed = [f for f in faults if f.landed]
@@ -128,16 +145,11 @@ def check(
 
     reasons = _failures(problems, steps, lost=len(lost), wrong=len(wrong_ids),
                         failed=len(failed), orphans=orphans)
-    verdict = "fail" if reasons else "pass"
+    verdict: VerdictWord = "fail" if reasons else "pass"
     if verdict == "pass":
         reasons = _coverage_gaps(options, len(landed), kinds_missing, len(indeterminate),
                                  len(flows))
         verdict = "unknown" if reasons else "pass"
-    by_kind_flows: dict[str, dict[str, int]] = {}
-    for f in flows.values():
-        row = by_kind_flows.setdefault(f.flow, {"attempted": 0, "completed": 0})
-        row["attempted"] += 1
-        row["completed"] += int(f.completed())
 
     return {
         "verdict": verdict,
@@ -155,7 +167,7 @@ def check(
             "resent": sum(1 for f in flows.values() if f.attempts > 1),
             # awaited flows that completed on the server but whose answer never reached us
             "unanswered": sum(1 for f in completed if f.awaited and not f.acknowledged),
-            "by_kind": by_kind_flows,
+            "by_kind": flows_by_kind((f.flow, f.completed()) for f in flows.values()),
         },
         "detached": {"started": len(detached), "cog_ran": len(cog_ran)},
         "steps": steps,
@@ -175,7 +187,17 @@ def check(
     }
 
 
-def fault_summary(landed: Sequence[FaultRecord], planned: int) -> dict[str, Any]:
+def flows_by_kind(flows: Iterable[tuple[str, bool]]) -> dict[str, FlowCount]:
+    """``flows.by_kind``: per flow kind, how many were attempted and completed."""
+    by_kind: dict[str, FlowCount] = {}
+    for kind, completed in flows:
+        row = by_kind.setdefault(kind, {"attempted": 0, "completed": 0})
+        row["attempted"] += 1
+        row["completed"] += int(completed)
+    return by_kind
+
+
+def fault_summary(landed: Sequence[FaultRecord], planned: int) -> FaultSummary:
     """The report's ``faults`` section: planned, landed, mid-step, by kind and target."""
     return {
         "planned": planned,
@@ -186,7 +208,7 @@ def fault_summary(landed: Sequence[FaultRecord], planned: int) -> dict[str, Any]
     }
 
 
-def _failures(problems: dict[str, list[Any]], steps: StepCounts, *, lost: int,
+def _failures(problems: dict[str, list[str]], steps: StepCounts, *, lost: int,
               wrong: int, failed: int, orphans: int) -> list[str]:
     """Why the verdict is ``fail`` (empty: it is not)."""
     reasons: list[str] = []
@@ -226,7 +248,7 @@ def _reason(reasons: list[str], count: int, what: str) -> None:
 
 
 def _wrong_values(
-    flows: dict[str, FlowRecord], entries: Sequence[LedgerEntry], problems: dict[str, list[Any]]
+    flows: dict[str, FlowRecord], entries: Sequence[LedgerEntry], problems: dict[str, list[str]]
 ) -> set[str]:
     """Flows with any value or argument that differs from the oracle."""
     wrong: set[str] = set()

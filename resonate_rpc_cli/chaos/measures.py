@@ -1,64 +1,58 @@
-"""What a chaos run measured: step executions, recovery after each fault, latency.
+"""What a chaos run measured: step executions, recovery, latency, stale holders, invariants.
 
-Pure functions of the flows (``outcomes.py``), ledger entries and the fault log;
-each returns its section of ``report.json`` (a TypedDict: the section's JSON shape).
+Pure functions of the flows (:class:`~.history.FlowRecord`), ledger entries, the fault log and
+the server's journal; each returns its section of ``report.json`` (a TypedDict:
+the section's JSON shape).
+
+**Stale holders behind a partition** (:func:`fenced_executions`, the report's
+``network``): a node cut off from the server by a ``partition`` keeps running
+the step it holds, but its lease lapses and the step runs again elsewhere (or
+on the same node after the heal). When the link heals, the old holder's settle
+carries a stale task version and the server refuses it: the step's promise
+settles exactly once, with the value of the run that held the lease. A stale
+execution is a step execution (ledger ``start`` to ``end``, or never ended) on
+a node that was still running when a landed ``partition`` cut that node's link,
+or began during it, of a step that started again later: on another node, or
+on the same one once its link healed and it took the task again under a new
+version. Counted only: the value and re-execution rules of :mod:`.checker`
+already fail the run if a stale settle got through.
+
+**Server-side invariants** (:func:`invariant_summary`, the report's
+``invariants``), judged from the server's own transition journal
+(``server/journal.py``, read by :func:`~.history.read_journal`; the ledgers
+show a completed step run twice only after the fact and only for steps that
+log, the journal shows the cause). Each is a failed verdict when broken:
+
+* **one live lease per task** (:data:`LEASES`): a lease is granted (a
+  ``grant`` line) while the task's previous lease has not ended (no line
+  moving it out of ``acquired`` since), or a task moves from one holder to
+  another without leaving ``acquired``;
+* **a settled promise never changes** (:data:`SETTLED`): a promise settled
+  twice with a different state or value, or a line marking a settled promise
+  ``changed``.
 """
 
 from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
-from typing import Any, TypedDict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
-from resonate_rpc_cli.chaos.faults import FaultRecord
-from resonate_rpc_cli.chaos.outcomes import FlowRecord
+from resonate_rpc_cli.chaos.history import FaultRecord, FlowRecord, JournalEvent
+from resonate_rpc_cli.chaos.report import (
+    FaultRecovery,
+    Fenced,
+    InvariantCounts,
+    Latency,
+    LatencySummary,
+    Recovery,
+    StepCounts,
+)
 from resonate_rpc_cli.clients.protocol import PromiseRecord
 from resonate_rpc_cli.contracts.ids import origin_of
 from resonate_rpc_cli.contracts.ledger import LedgerEntry
-
-
-class StepCounts(TypedDict):
-    """The report's ``steps``: step executions from the ledgers, and re-executions."""
-
-    executions: int
-    distinct: int
-    max_starts_per_step: int
-    reexecuted_by_func: dict[str, int]
-    reexecuted_before_settle: int
-    reexecuted_after_settle: int
-    unverified: int
-
-
-class FaultRecovery(TypedDict):
-    """One landed fault's recovery (``None``: not measured or never recovered)."""
-
-    index: int
-    recovery_s: float | None
-
-
-class Recovery(TypedDict):
-    """The report's ``recovery_s``."""
-
-    p50: float | None
-    max: float | None
-    measured: int
-    unrecovered: int
-    per_fault: list[FaultRecovery]
-
-
-class LatencySummary(TypedDict):
-    count: int
-    p50: float | None
-    p99: float | None
-
-
-class Latency(TypedDict):
-    """The report's ``latency_ms``: every completed flow, and split by fault overlap."""
-
-    all: LatencySummary
-    with_faults: LatencySummary
-    without_faults: LatencySummary
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
@@ -73,7 +67,7 @@ def percentile(values: Sequence[float], q: float) -> float | None:
 def step_executions(
     entries: Sequence[LedgerEntry],
     records: Mapping[str, PromiseRecord],
-    problems: dict[str, list[Any]],
+    problems: dict[str, list[str]],
 ) -> StepCounts:
     starts: dict[str, list[LedgerEntry]] = defaultdict(list)
     for e in entries:
@@ -186,3 +180,121 @@ def span_latency_ms(spans: Sequence[tuple[int, int]],
 
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 3)
+
+
+def _windows(faults: Sequence[FaultRecord]) -> dict[str, list[tuple[int, int]]]:
+    """Node name → the (start, end) wall-ms windows its link was partitioned."""
+    out: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    for f in faults:
+        if f.kind != "partition" or not f.landed or f.at_ms is None:
+            continue
+        end = f.healed_ms if f.healed_ms is not None else f.at_ms + int(f.down_s * 1000)
+        for name in f.targets or [f.target]:
+            out[name].append((f.at_ms, end))
+    return out
+
+
+def fenced_executions(
+    ledger: Iterable[LedgerEntry], faults: Sequence[FaultRecord]
+) -> Fenced:
+    """Count stale executions (see the module docstring) and how many still reached ``end``."""
+    windows = _windows(faults)
+    by_step: dict[str, list[LedgerEntry]] = defaultdict(list)
+    ends: dict[tuple[str, str], float] = {}
+    for e in ledger:
+        if e.phase == "start":
+            by_step[e.step_id].append(e)
+        elif e.phase == "end":
+            ends[(e.step_id, e.node_id)] = e.ts
+    fenced: list[LedgerEntry] = []
+    for runs in by_step.values():
+        runs.sort(key=lambda e: e.ts)
+        for n, e in enumerate(runs):
+            end = ends.get((e.step_id, e.node_id))
+            if n + 1 < len(runs) and _partitioned(windows.get(e.node, []), e.ts, end):
+                fenced.append(e)
+    partitions = [f for f in faults if f.kind == "partition" and f.landed]
+    return {
+        "partitions": len(partitions),
+        "partitioned_holders": sum(1 for f in partitions if f.held),
+        "fenced": len(fenced),
+        "stale_ends": sum(1 for e in fenced if (e.step_id, e.node_id) in ends),
+        "examples": [f"{e.step_id}: {e.func} on {e.node}" for e in fenced[:10]],
+    }
+
+
+def _partitioned(windows: Sequence[tuple[int, int]], start: float, end: float | None) -> bool:
+    """Whether an execution from ``start`` to ``end`` (``None``: never ended) ran into a window."""
+    lo = int(start * 1000)
+    hi = None if end is None else int(end * 1000)
+    return any(lo <= w_end and (hi is None or hi >= w_start) for w_start, w_end in windows)
+
+
+LEASES = "one live lease per task"
+SETTLED = "a settled promise never changes"
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One broken invariant: which, about what (a task or promise id), and how."""
+
+    invariant: str
+    subject: str
+    detail: str
+
+
+
+def violations(events: Iterable[JournalEvent]) -> list[Violation]:
+    """Every moment the events break :data:`LEASES` or :data:`SETTLED`, in order."""
+    live: dict[str, tuple[Any, Any]] = {}
+    settled: dict[str, tuple[Any, Any]] = {}
+    found: list[Violation] = []
+    for e in events:
+        if "task" in e:
+            _lease_event(e, live, found)
+        elif "promise" in e:
+            _settle_event(e, settled, found)
+    return found
+
+
+def _lease_event(e: JournalEvent, live: dict[str, tuple[Any, Any]],
+                 found: list[Violation]) -> None:
+    task = str(e["task"])
+    holder = (e.get("pid"), e.get("version"))
+    if "grant" in e:
+        if task in live:
+            found.append(Violation(LEASES, task, (
+                f"{task}: lease granted to {holder[0]} at version {holder[1]} at {e.get('t')} "
+                f"while {live[task][0]}'s (version {live[task][1]}) was live")))
+        live[task] = holder
+    elif e.get("from") == "acquired" and e.get("to") != "acquired":
+        live.pop(task, None)
+    elif e.get("from") == e.get("to") == "acquired" and e.get("was") != e.get("pid"):
+        found.append(Violation(LEASES, task, (
+            f"{task}: lease moved from {e.get('was')} to {e.get('pid')} at {e.get('t')} "
+            "without ending")))
+
+
+def _settle_event(e: JournalEvent, settled: dict[str, tuple[Any, Any]],
+                  found: list[Violation]) -> None:
+    promise = str(e["promise"])
+    now = (e.get("to"), e.get("value"))
+    first = settled.setdefault(promise, now)
+    if e.get("changed") or first != now:
+        found.append(Violation(SETTLED, promise, (
+            f"{promise}: settled {first[0]} ({first[1]}), then {now[0]} ({now[1]}) "
+            f"at {e.get('t')}")))
+
+
+def invariant_summary(events: list[JournalEvent] | None
+            ) -> tuple[InvariantCounts, dict[str, list[str]]]:
+    """The report's ``invariants`` section and the problem lists of :func:`violations`."""
+    if events is None:
+        return {"checked": False, "events": 0, "two_live_leases": 0,
+                "settled_promise_changed": 0}, {}
+    found = violations(events)
+    leases = [v.detail for v in found if v.invariant == LEASES]
+    changed = [v.detail for v in found if v.invariant == SETTLED]
+    return ({"checked": True, "events": len(events), "two_live_leases": len(leases),
+             "settled_promise_changed": len(changed)},
+            {"two_live_leases": leases, "settled_promise_changed": changed})

@@ -12,8 +12,16 @@ fault's seeded ``pick``. When none does, the nemesis waits for one, polling,
 up to ``holder_wait_s``; then it takes a live node of the planned group, else
 any live node of the targets. The fault's ``scope`` adds more nodes of the
 victim's group (holders first). What landed is decided by
-:class:`~.strikes.Striker`; :attr:`Nemesis.done` is set once every planned
+:class:`Striker`; :attr:`Nemesis.done` is set once every planned
 fault was played and healed (the workload's stop rule waits for it).
+
+:class:`Striker` strikes, confirms and undoes one fault on one node. Process
+faults go through the :class:`~.topology.ChaosTopology` (signals, respawns)
+and are confirmed with psutil: the pid is gone (or a zombie) after
+``kill``/``term``/``gateway``/``server``, or stopped after ``pause``. Network
+faults go through a :class:`~.topology.LinkControl` (the node's link proxy)
+and are confirmed by the link's reported state; a ``reset`` is confirmed by
+the call returning, and needs no undoing (connections simply reopen).
 """
 
 from __future__ import annotations
@@ -23,23 +31,21 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
-from resonate_rpc_cli.backends import read_client
-from resonate_rpc_cli.chaos.faults import FaultRecord
-from resonate_rpc_cli.chaos.history import wall_ms
-from resonate_rpc_cli.chaos.schedule import NODE_FAULTS, PlannedFault, scope_size
-from resonate_rpc_cli.chaos.strikes import Striker, pid_gone, pid_stopped, wait_for
-from resonate_rpc_cli.chaos.targets import (
+from resonate_rpc_cli.chaos.history import FaultRecord, wall_ms
+from resonate_rpc_cli.chaos.schedule import NET_FAULTS, NODE_FAULTS, PlannedFault, scope_size
+from resonate_rpc_cli.chaos.topology import (
     RUNNING,
     ChaosTopology,
     FaultHolder,
     LinkControl,
     NodeInfo,
+    pid_gone,
+    pid_stopped,
+    task_holders,
+    wait_for,
 )
-from resonate_rpc_cli.clients.protocol import ProtocolError, ServerUnreachable
 from resonate_rpc_cli.contracts.errors import RpcdemoError
 from resonate_rpc_cli.contracts.naming import GATEWAY, SERVER
-
-__all__ = ["Nemesis", "heal_everything", "pid_gone", "pid_stopped", "task_holders", "wait_for"]
 
 #: Faults that are over as soon as they are done (no down time to wait out).
 INSTANT_FAULTS = frozenset({"reset"})
@@ -47,24 +53,77 @@ INSTANT_FAULTS = frozenset({"reset"})
 HOLDER_POLL_S = 0.03
 #: A fault's lease outlasts its planned down time by this much (the heal's own time).
 LEASE_MARGIN_S = 10.0
+#: How long a signalled process may take to die (TERM runs a clean shutdown).
+CONFIRM_DEATH_S = 15.0
+CONFIRM_STOP_S = 5.0
+CONFIRM_LINK_S = 5.0
+#: The link state each network fault puts a link in (``None``: nothing to check).
+LINK_STATE = {"partition": "partitioned", "delay": "delayed", "reset": None}
 
 
-def task_holders(server_url: str, nodes: Sequence[NodeInfo]) -> dict[str, list[str]]:
-    """Node name → ids of the tasks it holds now (leased), from ``task.search``.
+class Striker:
+    """Strikes and undoes faults on single nodes (see the module docstring).
 
-    An unreachable server (it may be the one we just killed) holds nothing.
+    ``links`` may be ``None`` when the topology has no link proxies; a
+    network fault then raises :class:`RpcdemoError` (it cannot land).
     """
-    by_id = {n.node_id: n.name for n in nodes if n.node_id}
-    out: dict[str, list[str]] = {}
-    try:
-        tasks = read_client(server_url, timeout_s=2.0).task_search(state="acquired")
-    except (ServerUnreachable, ProtocolError, OSError, ValueError):
-        return out  # a server without task.search, or down: no preference, not a failure
-    for t in tasks:
-        name = by_id.get(str(t.get("pid")))
-        if name is not None:
-            out.setdefault(name, []).append(str(t.get("id")))
-    return out
+
+    def __init__(self, topology: ChaosTopology, links: LinkControl | None = None) -> None:
+        self.topology = topology
+        self.links = links
+
+    def _links(self) -> LinkControl:
+        if self.links is None:
+            raise RpcdemoError("this topology has no link proxies (started without --links?)")
+        return self.links
+
+    def strike(self, planned: PlannedFault, victim: NodeInfo) -> tuple[int | None, bool]:
+        """Inject ``planned`` on ``victim``; return (the pid it hit, whether it was confirmed).
+
+        Raises :class:`RpcdemoError` when the topology or the link refuses.
+        """
+        if planned.kind in NET_FAULTS:
+            return victim.pid, self._strike_link(planned, victim.name)
+        if planned.kind == "pause":
+            pid = self.topology.pause(victim.name)
+            return pid, wait_for(lambda: pid_stopped(pid), CONFIRM_STOP_S)
+        act = self.topology.term if planned.kind == "term" else self.topology.kill
+        pid = act(victim.name)
+        return pid, wait_for(lambda: pid_gone(pid), CONFIRM_DEATH_S)
+
+    def _strike_link(self, planned: PlannedFault, name: str) -> bool:
+        links = self._links()
+        if planned.kind == "partition":
+            links.partition(name)
+        elif planned.kind == "delay":
+            links.delay(name, planned.delay_ms, planned.jitter_ms)
+        else:
+            links.reset(name)
+        want = LINK_STATE[planned.kind]
+        if want is None:
+            return True
+        return wait_for(lambda: self.link_state(name) == want, CONFIRM_LINK_S, 0.05)
+
+    def link_state(self, name: str) -> str | None:
+        """The state the link of ``name`` reports now (``None``: no such link)."""
+        for link in self._links().status():
+            if link.node == name:
+                return link.state
+        return None
+
+    def undo(self, kind: str, name: str) -> tuple[str, int | None]:
+        """Heal a landed fault on ``name``; return (what was done, the node's pid after).
+
+        Raises :class:`RpcdemoError` when the heal fails.
+        """
+        if kind in NET_FAULTS:
+            if kind == "reset":
+                return "none", None
+            self._links().heal(name)
+            return "heal-link", None
+        if kind == "pause":
+            return "resume", self.topology.resume(name)
+        return "respawn", self.topology.respawn(name).pid
 
 
 class Nemesis:
@@ -287,34 +346,3 @@ class Nemesis:
             record.error = f"heal failed: {exc}"
             return
         self._release(record.index)
-
-
-def heal_everything(topology: ChaosTopology, links: LinkControl | None = None) -> list[str]:
-    """Heal every link, resume every paused node and respawn every node that is down.
-
-    Returns what was done. Errors are collected into the returned list (as
-    ``"error: ..."``) rather than raised: healing goes on for the other nodes.
-    """
-    done: list[str] = []
-    if links is not None:
-        try:
-            links.heal(None)
-            done.append("healed every link")
-        except RpcdemoError as exc:
-            done.append(f"error: links: {exc}")
-    for node in topology.nodes():
-        if node.state == RUNNING:
-            continue
-        try:
-            if node.state == "paused":
-                topology.resume(node.name)
-                done.append(f"resumed {node.name}")
-            else:
-                with contextlib.suppress(RpcdemoError):  # a stopped pid may still be there
-                    if node.pid is not None and pid_stopped(node.pid):
-                        topology.resume(node.name)
-                topology.respawn(node.name)
-                done.append(f"respawned {node.name}")
-        except RpcdemoError as exc:
-            done.append(f"error: {node.name}: {exc}")
-    return done

@@ -1,12 +1,38 @@
-"""What a chaos run is asked for: :class:`ChaosOptions` (the ``rpcdemo chaos`` flags)."""
+"""What a chaos run is asked for: :class:`ChaosOptions` (the ``rpcdemo chaos`` flags), or
+what an earlier run's report recorded (``--replay``), and the flows it asks for.
+
+The flows (:class:`FlowSupply`, handed to the workload): a run is time-bounded (Jepsen's
+time limit), not a fixed list: workers keep taking flows until :class:`StopRule` says
+enough — at least ``min_flows`` issued, the ``duration_s`` over, *and* the whole fault
+schedule played — so the faults always meet a running workload. ``rate`` (flows per
+second) paces the issue times; without it the loop is closed: a worker issues its next
+flow as soon as its last one finished.
+
+Flow ``n`` is :func:`plan_flow` of the seed and ``n`` alone, so a replay with
+the same seed issues the same flows in the same order, however long it runs.
+
+A replay plays the same schedule and the same workload (same seed, so the
+same faults at the same offsets and the same flows in the same order, at
+least as many as the run issued, and on until the schedule was played, as
+the original did) under a fresh run tag: promise ids never clash
+with the original run's. What the system does in between (which node holds
+a task when a fault lands) may still differ: that is the system under test.
+"""
 
 from __future__ import annotations
 
+import json
 import math
+import random
+import shlex
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+from resonate_rpc_cli.chaos.report import REPORT_FILE, OptionsDoc, RunDoc
 from resonate_rpc_cli.chaos.schedule import (
     FAULT_KINDS,
     FaultKind,
@@ -16,10 +42,10 @@ from resonate_rpc_cli.chaos.schedule import (
     parse_scopes,
     plan_faults,
 )
-from resonate_rpc_cli.chaos.supply import StopRule
 from resonate_rpc_cli.contracts.app_topology import AppTopology
 from resonate_rpc_cli.contracts.errors import UsageError
 from resonate_rpc_cli.contracts.flows import FLOWS, flow_named
+from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.contracts.naming import GATEWAY, SERVICE_GROUPS
 
 
@@ -29,7 +55,7 @@ class ChaosOptions:
 
     ``fault_count`` ``None`` means ``max(min_faults, len(faults), flows // 10)``.
     ``flows`` is a minimum: the workload goes on until ``duration_s`` is over
-    and the whole schedule was played (see :class:`~.supply.StopRule`). ``rate`` paces issues
+    and the whole schedule was played (see :class:`StopRule`). ``rate`` paces issues
     (flows/s), else the loop is closed at ``concurrency``. ``overlap`` faults
     may be in force at once; ``scopes`` are drawn from per node fault; a node
     fault waits up to ``holder_wait_s`` for a node holding a task.
@@ -105,8 +131,8 @@ class ChaosOptions:
         except ValueError as exc:
             raise UsageError(str(exc)) from None
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
+    def to_dict(self) -> OptionsDoc:
+        doc: OptionsDoc = {
             "flows": self.flows, "concurrency": self.concurrency, "mix": list(self.mix),
             "faults": list(self.faults), "targets": list(self.targets),
             "interval_s": list(self.interval_s), "down_s": list(self.down_s),
@@ -114,11 +140,14 @@ class ChaosOptions:
             "fault_count": self.planned_fault_count(), "duration_s": self.duration_s,
             "rate": self.rate, "overlap": self.overlap, "scopes": list(self.scopes),
             "holder_wait_s": self.holder_wait_s,
-        } | ({} if self.app is None else {"app": self.app.name,
-                                          "config": str(Path(self.app.source).absolute())})
+        }
+        if self.app is not None:
+            doc["app"] = self.app.name
+            doc["config"] = str(Path(self.app.source).absolute())
+        return doc
 
     @classmethod
-    def from_dict(cls, obj: dict[str, Any], app: AppTopology | None = None) -> ChaosOptions:
+    def from_dict(cls, obj: OptionsDoc, app: AppTopology | None = None) -> ChaosOptions:
         """The options a report's ``run.options`` recorded (on the declared topology
         ``app`` when the run was on one); ``ValueError`` if malformed."""
         try:
@@ -130,7 +159,7 @@ class ChaosOptions:
                 deadline_s=float(obj["deadline_s"]), min_faults=int(obj["min_faults"]),
                 fault_count=int(obj["fault_count"]),
                 duration_s=float(obj.get("duration_s", 0.0)),
-                rate=None if obj.get("rate") is None else float(obj["rate"]),
+                rate=None if (rate := obj.get("rate")) is None else float(rate),
                 overlap=int(obj.get("overlap", 1)),
                 scopes=parse_scopes(",".join(obj.get("scopes", ["one"]))),
                 holder_wait_s=float(obj.get("holder_wait_s", 5.0)), app=app,
@@ -186,3 +215,170 @@ def _check_pacing(options: ChaosOptions) -> None:
         raise UsageError(f"--overlap must be >= 1, got {options.overlap}")
     if not (math.isfinite(options.holder_wait_s) and options.holder_wait_s >= 0):
         raise UsageError(f"--holder-wait must be >= 0 seconds, got {options.holder_wait_s}")
+
+
+def _read_run(path: Path) -> RunDoc:
+    """The ``run`` of the report at ``path``, its options checked to be an object (the rest
+    is checked as :meth:`ChaosOptions.from_dict` reads it)."""
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"--replay: no {path.name} in {path.parent}") from None
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"--replay: cannot read {path}: {exc}") from None
+    run = report.get("run") if isinstance(report, dict) else None
+    if not isinstance(run, dict) or not isinstance(run.get("options"), dict):
+        raise UsageError(f"--replay: {path} records no run options")
+    return cast("RunDoc", run)
+
+
+def recorded_config(directory: Path) -> Path | None:
+    """The topology file a declared topology's run recorded (``None``: the seed's run, or
+    no readable report: :func:`replay_options` says so)."""
+    try:
+        config = _read_run(directory / REPORT_FILE)["options"].get("config")
+    except UsageError:
+        return None
+    return Path(config) if isinstance(config, str) else None
+
+
+def replay_options(directory: Path, app: AppTopology | None = None) -> ChaosOptions:
+    """The options to play the run reported in ``directory`` again (on the declared
+    topology ``app``, read from :func:`recorded_config`, when the run was on one).
+
+    Raises :class:`UsageError` (exit 2) when the directory holds no readable
+    ``report.json`` with the run's options.
+    """
+    path = directory / REPORT_FILE
+    run = _read_run(path)
+    try:
+        options = ChaosOptions.from_dict(run["options"], app)
+    except ValueError as exc:
+        raise UsageError(f"--replay: {path}: {exc}") from None
+    issued = run.get("flows_issued")
+    if isinstance(issued, int) and issued > 0:
+        options = replace(options, flows=max(options.flows, issued))
+    return options
+
+
+def replay_command(home: Home, directory: Path) -> str:
+    """The shell command that replays the run reported in ``directory``."""
+    return (f"rpcdemo --home {shlex.quote(str(home.root))} chaos "
+            f"--replay {shlex.quote(str(directory.absolute()))}")
+
+
+#: Largest root argument the workload draws (values stay small and readable).
+MAX_ARG = 1000
+
+
+@dataclass(frozen=True)
+class FlowPlan:
+    """One flow the workload will run: its kind, its fresh promise id and its argument."""
+
+    index: int
+    flow: str
+    promise_id: str
+    arg: int
+
+
+def plan_flow(seed: int, n: int, mix: tuple[str, ...], run_tag: str,
+              seed_flows: bool = True) -> FlowPlan:
+    """Flow number ``n`` of a run: a pure function of its arguments.
+
+    Every block of ``len(mix)`` consecutive flows holds each kind once, in a
+    seeded order, so any prefix of the sequence is balanced. Ids are
+    ``chaos-<run_tag>-<kind>-<n>``: fresh for every run, free of ``:``.
+    Raises ``ValueError`` for an empty mix and ``KeyError`` for an unknown kind (of the
+    seed's; a declared topology's flows, ``seed_flows`` false, are taken as named).
+    """
+    if not mix:
+        raise ValueError("the flow mix is empty")
+    kinds = [flow_named(m).name for m in mix] if seed_flows else list(mix)
+    block, slot = divmod(n, len(kinds))
+    random.Random(f"{seed}/flows/{block}").shuffle(kinds)
+    arg = random.Random(f"{seed}/arg/{n}").randint(0, MAX_ARG)
+    return FlowPlan(n, kinds[slot], f"chaos-{run_tag}-{kinds[slot]}-{n}", arg)
+
+
+def plan_flows(seed: int, count: int, mix: tuple[str, ...], run_tag: str) -> list[FlowPlan]:
+    """The first ``count`` flows of a run (see :func:`plan_flow`)."""
+    return [plan_flow(seed, n, mix, run_tag) for n in range(count)]
+
+
+@dataclass(frozen=True)
+class StopRule:
+    """When the workload stops issuing new flows (flows in flight always finish).
+
+    ``max_flows`` caps everything else (a supply of a fixed list).
+    """
+
+    min_flows: int
+    duration_s: float = 0.0
+    max_flows: int | None = None
+
+    def more(self, issued: int, elapsed_s: float, schedule_done: bool) -> bool:
+        """Whether flow number ``issued`` (0-based) should still be issued."""
+        if self.max_flows is not None and issued >= self.max_flows:
+            return False
+        if issued < self.min_flows:
+            return True
+        return elapsed_s < self.duration_s or not schedule_done
+
+
+class FlowSupply:
+    """Hands out flows to the workload's workers, thread-safe; records what it issued.
+
+    ``schedule_done`` tells whether the nemesis has played (and healed) its
+    whole schedule. :meth:`take` returns ``None`` once the stop rule says so,
+    and otherwise sleeps until the flow's paced issue time when ``rate`` is set.
+    """
+
+    def __init__(
+        self,
+        seed: int,
+        mix: tuple[str, ...],
+        run_tag: str,
+        rule: StopRule,
+        *,
+        schedule_done: Callable[[], bool] = lambda: True,
+        rate: float | None = None,
+        seed_flows: bool = True,
+    ) -> None:
+        self.seed, self.mix, self.run_tag, self.rule = seed, mix, run_tag, rule
+        self.seed_flows = seed_flows
+        self.schedule_done = schedule_done
+        self.rate = rate
+        self.issued: list[FlowPlan] = []
+        self.preset: list[FlowPlan] | None = None
+        self._lock = threading.Lock()
+        self.started = time.monotonic()
+
+    @classmethod
+    def of(cls, plans: list[FlowPlan]) -> FlowSupply:
+        """A supply of exactly ``plans``, in order (tests, and flows planned elsewhere)."""
+        supply = cls(0, ("await-chain",), "", StopRule(len(plans), max_flows=len(plans)))
+        supply.preset = list(plans)
+        return supply
+
+    def _plan(self, n: int) -> FlowPlan:
+        if self.preset is not None:
+            return self.preset[n]
+        return plan_flow(self.seed, n, self.mix, self.run_tag, self.seed_flows)
+
+    def take(self, stop: threading.Event) -> FlowPlan | None:
+        """The next flow to issue, or ``None`` when no more should be (or ``stop`` is set)."""
+        with self._lock:
+            n = len(self.issued)
+            elapsed = time.monotonic() - self.started
+            if stop.is_set() or not self.rule.more(n, elapsed, self.schedule_done()):
+                return None
+            plan = self._plan(n)
+            self.issued.append(plan)
+        if self.rate:
+            stop.wait(max(0.0, self.started + n / self.rate - time.monotonic()))
+        return plan
+
+    def plans(self) -> list[FlowPlan]:
+        """Every flow issued so far, in issue order."""
+        with self._lock:
+            return list(self.issued)

@@ -1,4 +1,4 @@
-"""One chaos run against a :class:`~.targets.ChaosTopology`: the order of events.
+"""One chaos run against a :class:`~.topology.ChaosTopology`: the order of events.
 
 1. check the topology answers (gateway ``/health``, server ``/health``);
 2. start the nemesis on the seeded schedule and run the workload until its
@@ -8,7 +8,7 @@
    pending or the settle deadline passes;
 5. collect the promises (per root, by ``resonate:origin``) and the ledgers.
 
-A run that ends early (its :class:`~.stopper.Stopper` tripped: a signal, a
+A run that ends early (its :class:`~resonate_rpc_cli.observe.stopper.Stopper` tripped: a signal, a
 closed output, an error, its topology gone) stops the workload, heals what
 it holds (unless the topology is gone), skips settling, collects what it can
 within a few seconds, and records why in ``RunRecord.ended``.
@@ -24,19 +24,21 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from resonate_rpc_cli.backends import read_client
-from resonate_rpc_cli.chaos.faults import FaultRecord
-from resonate_rpc_cli.chaos.history import History, Op, wall_ms
-from resonate_rpc_cli.chaos.invariants import JournalEvent, read_journal
-from resonate_rpc_cli.chaos.nemesis import Nemesis, heal_everything
-from resonate_rpc_cli.chaos.options import ChaosOptions, has_gateway
-from resonate_rpc_cli.chaos.progress import RunProgress, progress_path
+from resonate_rpc_cli.chaos.history import (
+    FaultRecord,
+    History,
+    JournalEvent,
+    Op,
+    read_journal,
+    wall_ms,
+)
+from resonate_rpc_cli.chaos.nemesis import Nemesis
+from resonate_rpc_cli.chaos.options import ChaosOptions, FlowPlan, FlowSupply, has_gateway
+from resonate_rpc_cli.chaos.report import JsonValue, RunProgress, TopologyDoc, progress_path
 from resonate_rpc_cli.chaos.schedule import NET_FAULTS, PlannedFault
-from resonate_rpc_cli.chaos.stopper import RunGuard, Stopper, TopologyWatch
-from resonate_rpc_cli.chaos.supply import FlowPlan, FlowSupply
-from resonate_rpc_cli.chaos.targets import ChaosTopology, LinkControl
+from resonate_rpc_cli.chaos.topology import ChaosTopology, LinkControl, heal_everything
 from resonate_rpc_cli.chaos.verdict import StuckPromise
 from resonate_rpc_cli.chaos.workload import Workload, flow_sender, run_baseline
 from resonate_rpc_cli.clients.http import http_ok
@@ -54,8 +56,7 @@ from resonate_rpc_cli.contracts.ledger import LedgerEntry, read_ledger
 from resonate_rpc_cli.contracts.naming import SERVER
 from resonate_rpc_cli.observe.doctor import diagnose
 from resonate_rpc_cli.observe.gather import gather
-
-__all__ = ["ChaosOptions", "RunRecord", "execute", "settle", "wait_healthy"]
+from resonate_rpc_cli.observe.stopper import RunGuard, Stopper, TopologyWatch
 
 
 @dataclass
@@ -75,14 +76,14 @@ class RunRecord:
     settle_s: float = 0.0
     settled: bool = False
     healed: list[str] = field(default_factory=list)
-    topology: dict[str, Any] = field(default_factory=dict)
+    topology: TopologyDoc | None = None
     #: the server's transition journal from the run's start (``None``: it kept none)
     journal: list[JournalEvent] | None = None
     #: why the run ended before its stop rule (None: it did not), and its exit code
     ended: str | None = None
     end_status: int | None = None
     #: a declared topology's fault-free outcomes by ``verdict.flow_key`` (None: no baseline)
-    baseline: dict[str, Any] | None = None
+    baseline: dict[str, JsonValue] | None = None
     #: promises of the run pending after heal, with doctor's cause (None: not read)
     stuck: list[StuckPromise] | None = None
 

@@ -1,156 +1,329 @@
-"""Turning a :class:`~.orchestrator.RunRecord` into the report, and writing the report dir.
+"""The report of a chaos run: its files, and its progress published while the run goes.
 
-``report.json`` is the contract (see :func:`~.checker.check`), plus context:
-the run tag, the options, durations and the schedule, and ``network`` (stale
-holders behind partitions, :mod:`.fence`). ``history.jsonl`` holds every
-operation, ``faults.jsonl`` every fault as it happened, ``schedule.json`` the
-planned faults, and ``report.html`` all of it as one offline page.
+The report directory (written by ``session.py``) holds :data:`REPORT_FILE`
+(the verdict and what the run measured), :data:`HISTORY_FILE`,
+:data:`FAULTS_FILE`, :data:`SCHEDULE_FILE` and :data:`HTML_FILE`.
+
+While the run goes, :class:`RunProgress` rewrites ``HOME/run/chaos.json`` once a second from a
+daemon thread when something happened: the run's tag, the history so far (the
+latest :data:`MAX_OPS` operations: a long run's page shows its last minutes;
+``report.html`` has it all) and the fault log so far; :func:`publish_verdict`
+adds the report once the checker judged the run. The console reads the file
+and draws the report's timeline from it (``web/chaos_feed.py``); nothing
+else depends on it, so a failed write is skipped, never fatal to the run.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Callable, Sequence
+import os
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Literal, NotRequired, TypedDict
 
-from resonate_rpc_cli.chaos.checker import CheckOptions, check, fault_summary
-from resonate_rpc_cli.chaos.faults import FaultRecord
-from resonate_rpc_cli.chaos.fence import fenced_executions
-from resonate_rpc_cli.chaos.history import Op, write_jsonl
-from resonate_rpc_cli.chaos.invariants import summary
-from resonate_rpc_cli.chaos.measures import span_latency_ms
-from resonate_rpc_cli.chaos.orchestrator import RunRecord
-from resonate_rpc_cli.chaos.verdict import history_of, judge_runs
-from resonate_rpc_cli.contracts.app_topology import AppTopology
-from resonate_rpc_cli.contracts.ledger import LedgerEntry
+from resonate_rpc_cli.chaos.history import FaultDoc, FaultRecord, History, OpDoc
+from resonate_rpc_cli.contracts.home import Home
 
 REPORT_FILE = "report.json"
 HISTORY_FILE = "history.jsonl"
 FAULTS_FILE = "faults.jsonl"
 SCHEDULE_FILE = "schedule.json"
 HTML_FILE = "report.html"
-
-#: Renders ``report.html`` from the report, the history, the fault log and the ledger
-#: (``view.chaos_html.render_html``; passed in by the CLI, so chaos/ never imports view/).
-HtmlRenderer = Callable[
-    [dict[str, Any], Sequence[Op], Sequence[FaultRecord], Sequence[LedgerEntry]], str]
+#: The latest operations the progress file keeps.
+MAX_OPS = 3000
 
 
-def judge(record: RunRecord, orphans: int = 0, orphans_checked: bool = False) -> dict[str, Any]:
-    """The full report of a run: the checker's verdict plus the run's context (a declared
-    topology's run is judged by :mod:`.verdict`, the seed's by :mod:`.checker`)."""
-    options = record.options
-    if options.app is not None:
-        report = judge_declared(record, options.app, orphans, orphans_checked)
-    else:
-        report = check(
-            record.history, record.ledger, record.promises, record.faults,
-            options=CheckOptions(
-                seed=options.seed, mix=options.mix, min_faults=options.min_faults,
-                planned_faults=len(record.schedule), orphans_checked=orphans_checked,
-                requested_flows=len(record.plans),
-            ),
-            orphans=orphans, journal=record.journal,
-        )
-    if record.ended is not None:
-        report["verdict"] = "unknown"
-        report["reasons"].insert(0, f"the run ended early: {record.ended}")
-    elif not record.settled:
-        report["reasons"].append("the run did not settle before the deadline")
-    report["run"] = {
-        "tag": record.run_tag,
-        "started_ms": record.started_ms,
-        "workload_s": record.workload_s,
-        "settle_s": record.settle_s,
-        "settled": record.settled,
-        "healed": record.healed,
-        "topology": record.topology,
-        "options": options.to_dict(),
-        "flows_issued": len(record.plans),
-        "ended": record.ended,
-    }
-    report["network"] = fenced_executions(record.ledger, record.faults)
-    report["fault_log"] = [
-        {k: f.to_dict()[k] for k in ("index", "kind", "target", "targets", "landed", "held",
-                                      "error")}
-        | {"down_ms": None if f.healed_ms is None or f.at_ms is None
-           else f.healed_ms - f.at_ms}
-        for f in record.faults
-    ]
-    return report
+
+# -- report.json: the shape of each section ------------------------------------------
+
+VerdictWord = Literal["pass", "fail", "unknown"]
+#: A JSON value of the application's own (a flow's outcome, a declared ``expect``): chaos
+#: compares and prints it, never looks inside.
+JsonValue = None | bool | int | float | str | list["JsonValue"] | dict[str, "JsonValue"]
 
 
-def judge_declared(record: RunRecord, app: AppTopology, orphans: int,
-                   orphans_checked: bool) -> dict[str, Any]:
-    """The report of a declared topology's run, in the seed report's shape where the
-    two share a meaning, plus ``checks`` (each check: applied or why not, what it found)
-    and ``baseline``. Too few faults landed: ``unknown``; orphans: ``fail``."""
-    history = history_of(app, record.plans, record.history, record.promises,
-                         baseline=record.baseline, stuck=record.stuck,
-                         journal=record.journal, ledger=record.ledger)
-    verdict = judge_runs(history).to_dict()
-    landed = [f for f in record.faults if f.landed]
-    reasons, outcome = list(verdict["reasons"]), verdict["verdict"]
-    if orphans:
-        reasons.append(f"{orphans} process(es) left after teardown")
-        outcome = "fail"
-    if outcome == "pass" and len(landed) < record.options.min_faults:
-        reasons.append(f"only {len(landed)} fault(s) landed, fewer than "
-                       f"{record.options.min_faults}")
-        outcome = "unknown"
-    counts = verdict["counts"]
-    by_kind: dict[str, dict[str, int]] = {}
-    for run in history.runs:
-        row = by_kind.setdefault(run.flow, {"attempted": 0, "completed": 0})
-        row["attempted"] += 1
-        row["completed"] += int(run.settled)
-    return {
-        "verdict": outcome, "seed": record.options.seed, "reasons": reasons,
-        "checks": verdict["checks"], "baseline": record.baseline,
-        "flows": {"requested": len(record.plans), "attempted": counts["attempted"],
-                  "completed": counts["settled"], "lost": counts["lost"],
-                  "wrong": counts["wrong"], "unknown": counts["unknown"], "failed": 0,
-                  "resent": len({op.promise_id for op in record.history
-                                 if op.type == "invoke" and op.attempt > 1}),
-                  "by_kind": by_kind},
-        "steps": verdict["steps"] or {}, "faults": fault_summary(landed, len(record.schedule)),
-        "latency_ms": span_latency_ms(_answered_spans(record.history), landed),
-        "pending_after_heal": counts["stuck"], "invariants": summary(record.journal)[0],
-        "orphans": orphans, "orphans_checked": orphans_checked,
-        "problems": {c["name"]: c["failures"] for c in verdict["checks"] if c["failures"]},
-    }
+class FlowCount(TypedDict):
+    attempted: int
+    completed: int
 
 
-def _answered_spans(ops: Sequence[Op]) -> list[tuple[int, int]]:
-    """Each answered flow's first invoke and first answer (wall ms)."""
-    first: dict[str, int] = {}
-    spans: dict[str, tuple[int, int]] = {}
-    for op in ops:
-        first.setdefault(op.promise_id, op.time_ms)
-        if op.type == "ok" and op.promise_id not in spans:
-            spans[op.promise_id] = (first[op.promise_id], op.time_ms)
-    return list(spans.values())
+class FlowCounts(TypedDict):
+    """``flows``: what became of the flows (``unanswered``: the seed's checker only)."""
+
+    requested: int
+    attempted: int
+    completed: int
+    lost: int
+    wrong: int
+    unknown: int
+    failed: int
+    resent: int
+    unanswered: NotRequired[int]
+    by_kind: dict[str, FlowCount]
 
 
-def write_report_dir(directory: Path, report: dict[str, Any], record: RunRecord,
-                     render_html: HtmlRenderer | None = None) -> list[Path]:
-    """Write the report, history, fault log, schedule and (with ``render_html``) the page
-    under ``directory``; return their paths.
+class StepCounts(TypedDict):
+    """``steps``: step executions from the ledgers, and re-executions."""
 
-    Creates ``directory`` if needed; raises ``OSError`` if it cannot be written.
+    executions: int
+    distinct: int
+    max_starts_per_step: int
+    reexecuted_by_func: dict[str, int]
+    reexecuted_before_settle: int
+    reexecuted_after_settle: int
+    unverified: int
+
+
+class FaultSummary(TypedDict):
+    """``faults``: planned, landed, mid-step, by kind and by target."""
+
+    planned: int
+    landed: int
+    mid_step: int
+    by_kind: dict[str, int]
+    by_target: dict[str, int]
+
+
+class FaultRecovery(TypedDict):
+    """One landed fault's recovery (``None``: not measured or never recovered)."""
+
+    index: int
+    recovery_s: float | None
+
+
+class Recovery(TypedDict):
+    """``recovery_s``."""
+
+    p50: float | None
+    max: float | None
+    measured: int
+    unrecovered: int
+    per_fault: list[FaultRecovery]
+
+
+class LatencySummary(TypedDict):
+    count: int
+    p50: float | None
+    p99: float | None
+
+
+class Latency(TypedDict):
+    """``latency_ms``: every completed flow, and split by fault overlap."""
+
+    all: LatencySummary
+    with_faults: LatencySummary
+    without_faults: LatencySummary
+
+
+class InvariantCounts(TypedDict):
+    """``invariants``: the server's journal judged (``checked`` false: it kept none)."""
+
+    checked: bool
+    events: int
+    two_live_leases: int
+    settled_promise_changed: int
+
+
+class Fenced(TypedDict):
+    """``network``: stale holders behind partitions."""
+
+    #: landed partition faults, and those whose victim held a task
+    partitions: int
+    partitioned_holders: int
+    #: stale executions, and those whose body still finished
+    fenced: int
+    stale_ends: int
+    examples: list[str]
+
+
+class CheckDoc(TypedDict):
+    """One of a declared topology's ``checks``: applied or why not, what it found."""
+
+    name: str
+    applied: bool
+    note: str
+    failures: list[str]
+    found: int
+
+
+class TopologyDoc(TypedDict):
+    server_url: str
+    gateway_url: str
+    durable: bool
+    links: bool
+
+
+class OptionsDoc(TypedDict):
+    """``run.options``: the flags of the run (what ``--replay`` plays again)."""
+
+    flows: int
+    concurrency: int
+    mix: list[str]
+    faults: list[str]
+    targets: list[str]
+    interval_s: list[float]
+    down_s: list[float]
+    seed: int
+    deadline_s: float
+    min_faults: int
+    fault_count: int
+    duration_s: NotRequired[float]
+    rate: NotRequired[float | None]
+    overlap: NotRequired[int]
+    scopes: NotRequired[list[str]]
+    holder_wait_s: NotRequired[float]
+    #: a declared topology's name and its file
+    app: NotRequired[str]
+    config: NotRequired[str]
+
+
+class RunDoc(TypedDict):
+    """``run``: the run's context (``own_home``: chaos started the topology itself)."""
+
+    tag: str
+    started_ms: int
+    workload_s: float
+    settle_s: float
+    settled: bool
+    healed: list[str]
+    topology: TopologyDoc | None
+    options: OptionsDoc
+    flows_issued: int
+    ended: str | None
+    own_home: NotRequired[str]
+
+
+class FaultLogRow(TypedDict):
+    index: int
+    kind: str
+    target: str
+    targets: list[str]
+    landed: bool
+    held: list[str]
+    error: str | None
+    down_ms: int | None
+
+
+class Detached(TypedDict):
+    """``detached``: detached chains started, and those whose ``cog`` ran."""
+
+    started: int
+    cog_ran: int
+
+
+class Coverage(TypedDict):
+    min_faults: int
+    kinds_completed: list[str]
+    kinds_missing: list[str]
+
+
+class ChaosReport(TypedDict):
+    """``report.json``, ``--json`` and the console's verdict: one run judged.
+
+    The seed's checker (``checker.py``) fills ``detached``, ``recovery_s`` and
+    ``coverage``; a declared topology's (``verdict.py``) ``checks`` and ``baseline``
+    (outcomes of the fault-free run by flow key: the application's own values).
+    ``run``, ``network`` and ``fault_log`` are added once the run is judged.
     """
-    directory.mkdir(parents=True, exist_ok=True)
-    names = (REPORT_FILE, HISTORY_FILE, FAULTS_FILE, SCHEDULE_FILE)
-    paths = [directory / n for n in (*names, HTML_FILE)]
-    paths[0].write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    write_jsonl(paths[1], (op.to_json() for op in record.history))
-    write_jsonl(paths[2], (f.to_json() for f in record.faults))
-    paths[3].write_text(
-        json.dumps([p.to_dict() for p in record.schedule], indent=2) + "\n", encoding="utf-8"
-    )
-    if render_html is None:
-        return paths[:4]
-    paths[4].write_text(render_html(report, record.history, record.faults, record.ledger),
-                        encoding="utf-8")
-    return paths
+
+    verdict: VerdictWord
+    seed: int
+    reasons: list[str]
+    checks: NotRequired[list[CheckDoc]]
+    baseline: NotRequired[dict[str, JsonValue] | None]
+    flows: FlowCounts
+    detached: NotRequired[Detached]
+    steps: StepCounts | dict[str, int]
+    faults: FaultSummary
+    recovery_s: NotRequired[Recovery]
+    latency_ms: Latency
+    pending_after_heal: int
+    invariants: InvariantCounts
+    orphans: int
+    orphans_checked: bool
+    coverage: NotRequired[Coverage]
+    problems: dict[str, list[str]]
+    run: NotRequired[RunDoc]
+    network: NotRequired[Fenced]
+    fault_log: NotRequired[list[FaultLogRow]]
+
+
+class ProgressDoc(TypedDict):
+    """``HOME/run/chaos.json``: a run's progress (``report`` once judged)."""
+
+    run_tag: str
+    started_ms: int
+    state: Literal["running", "checking", "done"]
+    ops_total: int
+    history: list[OpDoc]
+    faults: list[FaultDoc]
+    report: ChaosReport | None
+
+
+def progress_path(home: Home) -> Path:
+    """Where the latest chaos run against ``home``'s topology publishes its progress."""
+    return home.run_dir / "chaos.json"
+
+
+def _write_atomic(path: Path, doc: Mapping[str, object]) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with contextlib.suppress(OSError):
+        tmp.write_text(json.dumps(doc, separators=(",", ":"), default=str), encoding="utf-8")
+        os.replace(tmp, path)
+
+
+@dataclass
+class RunProgress:
+    """The writer thread of one run (``start``, then ``stop`` once the workload ended)."""
+
+    path: Path
+    run_tag: str
+    started_ms: int
+    history: History
+    faults: Callable[[], list[FaultRecord]]
+    period_s: float = 1.0
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def document(self, state: Literal["running", "checking"]) -> ProgressDoc:
+        """The file's content now (``state``: ``running`` or ``checking``)."""
+        ops = self.history.ops()
+        return {"run_tag": self.run_tag, "started_ms": self.started_ms, "state": state,
+                "ops_total": len(ops), "history": [op.to_dict() for op in ops[-MAX_OPS:]],
+                "faults": [f.to_dict() for f in self.faults()], "report": None}
+
+    def start(self) -> None:
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        _write_atomic(self.path, self.document("running"))
+        self._thread = threading.Thread(target=self._loop, name="chaos-progress", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        last: tuple[int, str] | None = None
+        while not self._stop.wait(self.period_s):
+            # written again only when an operation or a fault changed (cheap to compare)
+            seen = (len(self.history), repr(self.faults()))
+            if seen != last:
+                last = seen
+                _write_atomic(self.path, self.document("running"))
+
+    def stop(self) -> None:
+        """Stop the thread and write the whole run's operations (``checking``)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)
+        _write_atomic(self.path, self.document("checking"))
+
+
+def publish_verdict(home: Home, run_tag: str, report: ChaosReport) -> None:
+    """Add the judged report to the progress of run ``run_tag`` (``state: done``)."""
+    path = progress_path(home)
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    if isinstance(doc, dict) and doc.get("run_tag") == run_tag:
+        _write_atomic(path, {**doc, "state": "done", "report": report})

@@ -28,7 +28,7 @@ import heapq
 import random
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
-from typing import Any, Literal, cast
+from typing import Literal, NotRequired, TypedDict, cast
 
 from resonate_rpc_cli.contracts.naming import GATEWAY, SERVER, SERVICE_GROUPS
 
@@ -45,6 +45,20 @@ SCOPES: tuple[Scope, ...] = ("one", "minority", "all")
 #: Latency (ms) a ``delay`` fault adds to each direction, and its jitter, drawn uniformly.
 DELAY_MS = (100.0, 600.0)
 JITTER_MS = (0.0, 100.0)
+
+
+class PlannedFaultDoc(TypedDict):
+    """A :class:`PlannedFault` as JSON (``schedule.json``, ``--dry-run --json``)."""
+
+    index: int
+    at_s: float
+    kind: FaultKind
+    group: str
+    down_s: float
+    pick: float
+    scope: NotRequired[Scope]
+    delay_ms: NotRequired[float]
+    jitter_ms: NotRequired[float]
 
 
 @dataclass(frozen=True)
@@ -67,11 +81,11 @@ class PlannedFault:
     delay_ms: float = 0.0
     jitter_ms: float = 0.0
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    def to_dict(self) -> PlannedFaultDoc:
+        return cast("PlannedFaultDoc", asdict(self))
 
     @classmethod
-    def from_dict(cls, obj: dict[str, Any]) -> PlannedFault:
+    def from_dict(cls, obj: PlannedFaultDoc) -> PlannedFault:
         """Build a planned fault from its JSON form; ``ValueError`` if malformed."""
         try:
             return cls(

@@ -13,7 +13,7 @@ applied and, when not, why:
   fault-free baseline run made first (a flow with neither is counted unjudged);
 * **stuck** — promises of the run pending after heal, each with doctor's cause;
 * **two live leases** and **settled promise changed** — the server's journal
-  (:mod:`.invariants`), when the server kept one;
+  (:mod:`.measures`), when the server kept one;
 * **re-executed steps** — where the application records its steps with rpcdemo's step
   helper (``contracts/step_record.py``/``.mjs``): a step started after its promise had
   settled fails the run; steps started again before they settled are counted (a crash
@@ -29,13 +29,14 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypedDict
 
-from resonate_rpc_cli.chaos.history import Op
-from resonate_rpc_cli.chaos.invariants import JournalEvent, summary
-from resonate_rpc_cli.chaos.measures import StepCounts, step_executions
-from resonate_rpc_cli.chaos.supply import FlowPlan
+from resonate_rpc_cli.chaos.history import JournalEvent, Op
+from resonate_rpc_cli.chaos.measures import invariant_summary, step_executions
+from resonate_rpc_cli.chaos.options import FlowPlan
+from resonate_rpc_cli.chaos.report import CheckDoc, JsonValue, StepCounts, VerdictWord
+from resonate_rpc_cli.chaos.workload import call_args, flow_key
 from resonate_rpc_cli.clients.app_flows import ID_MARK, fill_id
 from resonate_rpc_cli.clients.protocol import PromiseRecord
 from resonate_rpc_cli.contracts.app_topology import HTTP_FLOW, AppTopology, FlowSpec
@@ -49,11 +50,6 @@ SETTLED_STATES = ("resolved", "rejected", "rejected_canceled", "rejected_timedou
 
 CheckName = Literal["lost", "wrong", "stuck", "two_live_leases", "settled_promise_changed",
                     "reexecuted_steps"]
-
-
-def flow_key(flow: str, args: Any) -> str:
-    """The key of a flow and its arguments (baselines are per flow *and* arguments)."""
-    return f"{flow} {json.dumps(args, sort_keys=True, separators=(',', ':'))}"
 
 
 @dataclass(frozen=True)
@@ -124,8 +120,8 @@ class RunHistory:
     """
 
     runs: Sequence[FlowRun]
-    expected: Mapping[str, Any] = field(default_factory=dict)
-    baseline: Mapping[str, Any] | None = None
+    expected: Mapping[str, JsonValue] = field(default_factory=dict)
+    baseline: Mapping[str, JsonValue] | None = None
     stuck: Sequence[StuckPromise] | None = None
     journal: list[JournalEvent] | None = None
     steps: Sequence[LedgerEntry] | None = None
@@ -150,7 +146,7 @@ class CheckResult:
 class Verdict:
     """The judgement: ``pass``/``fail``/``unknown``, its reasons, each check, the counts."""
 
-    verdict: Literal["pass", "fail", "unknown"]
+    verdict: VerdictWord
     reasons: tuple[str, ...]
     checks: tuple[CheckResult, ...]
     counts: Mapping[str, int]
@@ -159,12 +155,23 @@ class Verdict:
     def check(self, name: CheckName) -> CheckResult:
         return next(c for c in self.checks if c.name == name)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> VerdictDoc:
         return {"verdict": self.verdict, "reasons": list(self.reasons),
-                "checks": [asdict(c) | {"failures": list(c.failures[:EXAMPLES]),
-                                        "found": len(c.failures)} for c in self.checks],
+                "checks": [{"name": c.name, "applied": c.applied, "note": c.note,
+                            "failures": list(c.failures[:EXAMPLES]), "found": len(c.failures)}
+                           for c in self.checks],
                 "counts": dict(self.counts), "steps": None if self.steps is None
-                else dict(self.steps)}
+                else self.steps.copy()}
+
+
+class VerdictDoc(TypedDict):
+    """A :class:`Verdict` as JSON (each check's failures cut to :data:`EXAMPLES`)."""
+
+    verdict: VerdictWord
+    reasons: list[str]
+    checks: list[CheckDoc]
+    counts: dict[str, int]
+    steps: StepCounts | None
 
 
 def judge_runs(history: RunHistory) -> Verdict:
@@ -229,7 +236,7 @@ def _stuck(stuck: Sequence[StuckPromise] | None) -> CheckResult:
 
 
 def _invariants(journal: list[JournalEvent] | None) -> tuple[CheckResult, CheckResult]:
-    section, broken = summary(journal)
+    section, broken = invariant_summary(journal)
     if not section["checked"]:
         why = "the server kept no transition journal"
         return (CheckResult("two_live_leases", False, why),
@@ -246,7 +253,7 @@ def _reexecuted(history: RunHistory) -> tuple[CheckResult, StepCounts | None]:
     if not entries:
         return CheckResult("reexecuted_steps", False,
                            "the application records no steps (rpcdemo's step helper)"), None
-    problems: dict[str, list[Any]] = defaultdict(list)
+    problems: dict[str, list[str]] = defaultdict(list)
     steps = step_executions(entries, dict(history.promises), problems)
     note = (f"step helper: {steps['executions']} executions of {steps['distinct']} steps, "
             f"{steps['reexecuted_before_settle']} re-executed before settle (allowed)")
@@ -260,18 +267,13 @@ def names_root(spec: FlowSpec) -> bool:
     return spec.kind != HTTP_FLOW or ID_MARK in spec.url or ID_MARK in json.dumps(spec.body)
 
 
-def call_args(spec: FlowSpec) -> Any:
-    """What makes two instances of a flow the same call (its baseline key)."""
-    return spec.body if spec.kind == HTTP_FLOW else list(spec.args)
-
-
 def history_of(app: AppTopology, plans: Sequence[FlowPlan], ops: Sequence[Op],
-               promises: Sequence[PromiseRecord], *, baseline: Mapping[str, Any] | None,
+               promises: Sequence[PromiseRecord], *, baseline: Mapping[str, JsonValue] | None,
                stuck: Sequence[StuckPromise] | None, journal: list[JournalEvent] | None,
                ledger: Sequence[LedgerEntry]) -> RunHistory:
     """The run as the checker's typed history (one :class:`FlowRun` per flow issued)."""
     records = {str(p["id"]): p for p in promises}
-    answers: dict[str, Any] = {}
+    answers: dict[str, JsonValue] = {}
     for op in ops:
         if op.type == "ok" and op.promise_id not in answers:
             answers[op.promise_id] = fill_id(op.value, op.promise_id, back=True)

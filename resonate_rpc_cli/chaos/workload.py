@@ -1,6 +1,6 @@
 """The workload: flows sent to the gateway over plain HTTP, every attempt in the history.
 
-``concurrency`` worker threads take flows from a :class:`~.supply.FlowSupply`
+``concurrency`` worker threads take flows from a :class:`~.options.FlowSupply`
 (closed loop: a worker's next flow starts when its last one ended). Each attempt is an
 ``invoke`` followed by ``ok`` (200 with the answer), ``fail`` (a 4xx: a
 definite refusal) or ``info`` (anything else: connection refused or reset,
@@ -27,23 +27,25 @@ import json
 import threading
 import time
 import urllib.error
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from resonate_rpc_cli.backends import read_client
 from resonate_rpc_cli.chaos.history import History, OpType
-from resonate_rpc_cli.chaos.supply import FlowPlan, FlowSupply, plan_flows
-from resonate_rpc_cli.chaos.verdict import call_args, flow_key
+from resonate_rpc_cli.chaos.options import FlowPlan, FlowSupply
+from resonate_rpc_cli.chaos.report import JsonValue
 from resonate_rpc_cli.clients.app_flows import fill_id, start_flow
 from resonate_rpc_cli.clients.http import exchange
-from resonate_rpc_cli.clients.protocol import ProtocolError, ResonateClient, ServerUnreachable
+from resonate_rpc_cli.clients.protocol import (
+    PromiseRecord,
+    ProtocolError,
+    ResonateClient,
+    ServerUnreachable,
+)
 from resonate_rpc_cli.contracts.app_topology import HTTP_FLOW, AppTopology, FlowSpec
 from resonate_rpc_cli.contracts.flows import flow_named
 from resonate_rpc_cli.contracts.payload import decode_payload
-
-__all__ = ["FlowPlan", "FlowSupply", "Outcome", "Workload", "flow_sender", "plan_flows",
-           "post_flow", "run_baseline"]
 
 
 @dataclass(frozen=True)
@@ -55,15 +57,25 @@ class Outcome:
     error: str | None = None
 
 
+def _unreachable(exc: Exception) -> Outcome:
+    """A request that got no answer (refused, reset, timed out): unknown."""
+    return Outcome("info", error=f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}")
+
+
+def _refused(status: int, detail: object) -> Outcome:
+    """A request answered with an error: a definite ``fail`` for a 4xx (but 408 and 429)."""
+    definite = 400 <= status < 500 and status not in (408, 429)
+    return Outcome("fail" if definite else "info", error=f"HTTP {status}: {detail}")
+
+
 def post_flow(gateway_url: str, plan: FlowPlan, timeout_s: float) -> Outcome:
     """POST one flow to the gateway and classify the answer (never raises)."""
     route = flow_named(plan.flow).route
     body = json.dumps({"id": plan.promise_id, "arg": plan.arg}).encode()
     try:
         status, raw = exchange("POST", gateway_url.rstrip("/") + route, body, timeout_s)
-    except (urllib.error.URLError, OSError) as exc:  # refused, reset, timed out
-        reason = getattr(exc, "reason", exc)
-        return Outcome("info", error=f"{type(exc).__name__}: {reason}")
+    except (urllib.error.URLError, OSError) as exc:
+        return _unreachable(exc)
     text = raw.decode("utf-8", "replace")
     try:
         obj = json.loads(text)
@@ -71,14 +83,11 @@ def post_flow(gateway_url: str, plan: FlowPlan, timeout_s: float) -> Outcome:
         obj = None
     if status == 200 and isinstance(obj, dict) and "message" in obj:
         return Outcome("ok", value=obj["message"])
-    detail = obj.get("error") if isinstance(obj, dict) else text[:200]
-    if 400 <= status < 500 and status not in (408, 429):
-        return Outcome("fail", error=f"HTTP {status}: {detail}")
-    return Outcome("info", error=f"HTTP {status}: {detail}")
+    return _refused(status, obj.get("error") if isinstance(obj, dict) else text[:200])
 
 
 class Workload:
-    """Runs flows from a :class:`~.supply.FlowSupply` against the gateway (or through
+    """Runs flows from a :class:`~.options.FlowSupply` against the gateway (or through
     ``send``); see the module docstring.
 
     ``concurrency`` workers each take a flow, run it to an outcome, take the
@@ -211,7 +220,7 @@ def _send_rpc(client: ResonateClient, spec: FlowSpec, promise_id: str,
     return Outcome("info", error=f"not settled within {timeout_s:g}s ({last})")
 
 
-def settled_outcome(record: Mapping[str, Any]) -> Any:
+def settled_outcome(record: PromiseRecord) -> Any:
     """What a settled root came to: its value, or ``{state: value}`` when rejected."""
     value = decode_payload(record.get("value"))
     state = str(record.get("state"))
@@ -223,26 +232,32 @@ def _send_http(spec: FlowSpec, promise_id: str, timeout_s: float) -> Outcome:
     try:
         status, raw = exchange(spec.method, fill_id(spec.url, promise_id), body, timeout_s)
     except (urllib.error.URLError, OSError) as exc:
-        return Outcome("info", error=f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}")
+        return _unreachable(exc)
     try:
         value = json.loads(raw.decode("utf-8", "replace"))
     except ValueError:
         value = raw.decode("utf-8", "replace")[:200]
-    if status == 200:
-        return Outcome("ok", value=value)
-    if 400 <= status < 500 and status not in (408, 429):
-        return Outcome("fail", error=f"HTTP {status}: {value}")
-    return Outcome("info", error=f"HTTP {status}: {value}")
+    return Outcome("ok", value=value) if status == 200 else _refused(status, value)
+
+
+def flow_key(flow: str, args: Any) -> str:
+    """The key of a flow and its arguments (baselines are per flow *and* arguments)."""
+    return f"{flow} {json.dumps(args, sort_keys=True, separators=(',', ':'))}"
+
+
+def call_args(spec: FlowSpec) -> Any:
+    """What makes two instances of a flow the same call (its baseline key)."""
+    return spec.body if spec.kind == HTTP_FLOW else list(spec.args)
 
 
 def run_baseline(app: AppTopology, send: Sender, run_tag: str, timeout_s: float,
-                 emit: Callable[[str], None]) -> dict[str, Any]:
+                 emit: Callable[[str], None]) -> dict[str, JsonValue]:
     """Run each flow without ``expect`` once, fault-free; its outcome by :func:`flow_key`.
 
     A flow whose baseline does not settle in ``timeout_s`` (three tries) has none: its
     instances are then counted unjudged, and the note says so.
     """
-    out: dict[str, Any] = {}
+    out: dict[str, JsonValue] = {}
     for n, spec in enumerate(f for f in app.flows if not f.has_expect):
         plan = FlowPlan(n, spec.name, f"base-{run_tag}-{spec.name}", 0)
         for _ in range(3):

@@ -16,7 +16,7 @@ import random
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -35,7 +35,8 @@ from resonate_rpc_cli.contracts.home import Home
 
 if TYPE_CHECKING:  # the run, its stopper and the views load only when chaos runs (issue 21)
     from resonate_rpc_cli.chaos.options import ChaosOptions
-    from resonate_rpc_cli.chaos.stopper import Stopper
+    from resonate_rpc_cli.chaos.report import ChaosReport
+    from resonate_rpc_cli.observe.stopper import Stopper
 
 DEFAULT_MIX = ",".join(FLOWS)
 DEFAULT_FAULTS = ",".join(FAULT_KINDS)
@@ -98,8 +99,8 @@ def declared_app(path: Path | None) -> AppTopology | None:
         return None
     from resonate_rpc_cli.cli.topology_file import load_config_file
 
-    app = load_config_file(path).get("app")
-    if not isinstance(app, AppTopology):
+    app = load_config_file(path).app
+    if app is None:
         raise UsageError(f"{path}: declares no [groups.*]; chaos --config needs a declared "
                          "application (without --config chaos runs the seed's)")
     return app
@@ -184,9 +185,9 @@ def chaos(
     killed); 128+N when signal N (INT, TERM, HUP) ended the run. A run that ends
     early heals what it broke and writes its report (verdict unknown, the reason).
     """
-    from resonate_rpc_cli.chaos.replay import recorded_config, replay_command, replay_options
+    from resonate_rpc_cli.chaos.options import recorded_config, replay_command, replay_options
     from resonate_rpc_cli.chaos.session import OwnTopologySettings, run_chaos
-    from resonate_rpc_cli.chaos.stopper import RunGuard, Stopper, ending_on_signals
+    from resonate_rpc_cli.observe.stopper import RunGuard, Stopper, ending_on_signals
     from resonate_rpc_cli.view.chaos_html import render_html
 
     home = ctx.obj if isinstance(ctx.obj, Home) else Home.resolve(None)
@@ -260,7 +261,7 @@ def _quietly(write: Callable[[], None]) -> bool:
 
 
 def _stream_broken(stream: object) -> bool:
-    from resonate_rpc_cli.chaos.stopper import stream_closed
+    from resonate_rpc_cli.observe.stopper import stream_closed
 
     fileno = getattr(stream, "fileno", None)
     return fileno is None or stream_closed(int(fileno()))
@@ -276,7 +277,7 @@ def _render_schedule(options: ChaosOptions, as_json: bool) -> None:
         show(render_schedule(schedule, options.seed))
 
 
-def _render(report: dict[str, Any], as_json: bool) -> None:
+def _render(report: ChaosReport, as_json: bool) -> None:
     from resonate_rpc_cli.view.chaos_report import render_report, show
 
     if as_json:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from resonate_rpc_cli.contracts.errors import (
     ExitStatus,
@@ -23,8 +23,19 @@ from resonate_rpc_cli.contracts.errors import (
 from resonate_rpc_cli.contracts.home import Home
 
 if TYPE_CHECKING:  # the diagnosis loads when doctor runs
-    from resonate_rpc_cli.observe.doctor import Diagnosis
+    from resonate_rpc_cli.observe.doctor import Diagnosis, DiagnosisJson
     from resonate_rpc_cli.observe.gather import Gathered
+
+class DoctorJson(TypedDict):
+    """``doctor --json``."""
+
+    server: str
+    stuck_after_s: float
+    pending: int
+    stuck: int
+    diagnoses: list[DiagnosisJson]
+    notices: list[str]
+
 
 #: seconds `run` waits for the result
 DEFAULT_TIMEOUT_S = 60.0
@@ -56,12 +67,14 @@ def run(home: Home, *, flow: str, promise_id: str | None = None, fresh: bool = F
         as_json: bool = False) -> int:
     """One flow through the gateway (or, on a declared application, through the server as
     the SDK's rpc does: ``cli/declared_run.py``); 1 if it failed or timed out."""
-    from resonate_rpc_cli.cli.declared_run import declared_app, run_declared
     from resonate_rpc_cli.contracts.flows import flow_named
     from resonate_rpc_cli.observe import flowrun
+    from resonate_rpc_cli.observe.declared import declared_app
 
     declared = declared_app(home)
     if declared is not None:
+        from resonate_rpc_cli.cli.declared_run import run_declared
+
         return run_declared(*declared, flow, promise_id, timeout, as_json)
     try:
         chosen = flow_named(flow)
@@ -134,7 +147,7 @@ def doctor(home: Home, *, promise_id: str | None = None, stuck_after: float | No
     return ExitStatus.FAILED if stuck_count(diagnoses) else ExitStatus.OK
 
 
-def doctor_document(found: Gathered, diagnoses: list[Diagnosis]) -> dict[str, Any]:
+def doctor_document(found: Gathered, diagnoses: list[Diagnosis]) -> DoctorJson:
     """The ``doctor --json`` contract."""
     from resonate_rpc_cli.observe.doctor import stuck_count
 

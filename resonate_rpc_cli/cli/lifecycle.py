@@ -6,7 +6,7 @@ import signal
 import time
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -21,7 +21,7 @@ from resonate_rpc_cli.cli.options import setting_options
 from resonate_rpc_cli.contracts.errors import UsageError
 from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.contracts.naming import GATEWAY
-from resonate_rpc_cli.contracts.settings import validate
+from resonate_rpc_cli.contracts.settings import build, validate
 from resonate_rpc_cli.server.config import ServerConfig, check_auth, with_store
 from resonate_rpc_cli.supervisor.topology_config import (
     DEFAULT_UP_TIMEOUT_S,
@@ -41,7 +41,7 @@ def up(
     *,
     detach: Annotated[bool, typer.Option("--detach", "-d",
         help="Return once every node is ready; leave the supervisor running.")] = False,
-    settings: dict[str, Any],
+    settings: dict[str, object],
     config_path: Annotated[Path | None, typer.Option("--config",
         help="Topology file (default ./rpcdemo.toml when present).")] = None,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for readiness.")]
@@ -71,12 +71,14 @@ def up(
     from resonate_rpc_cli.view.console import err
 
     # the file may name replicas of groups another host runs; a flag may not
-    left_out = [g for g in settings.get("replicas", {}) if g not in settings.get("only", [g])]
-    if left_out:
-        raise UsageError(f"--replicas names {', '.join(left_out)}, which --only "
-                         f"{','.join(settings['only'])} leaves out")
-    file_settings = load_config_file(config_path or ctx.meta.get("config_path"))
-    config = validate_config(TopologyConfig(**merge_settings(file_settings, settings)))
+    replicas, only = settings.get("replicas"), settings.get("only")
+    if isinstance(replicas, dict) and isinstance(only, list):
+        left_out = [str(g) for g in replicas if g not in only]
+        if left_out:
+            raise UsageError(f"--replicas names {', '.join(left_out)}, which --only "
+                             f"{','.join(map(str, only))} leaves out")
+    file = load_config_file(config_path or ctx.meta.get("config_path"))
+    config = validate_config(build(TopologyConfig, merge_settings(file, settings)))
     home = home_of(ctx)
     if ui:
         from resonate_rpc_cli.cli.ui_cmd import check_address
@@ -178,7 +180,7 @@ def down(ctx: typer.Context, *, as_json: JsonOpt = False) -> None:
 @app.command()
 @exit_on_error
 @setting_options(ServerConfig, overrides=False)
-def server(ctx: typer.Context, *, settings: dict[str, Any]) -> None:
+def server(ctx: typer.Context, *, settings: dict[str, object]) -> None:
     """Run only the embedded Resonate server in the foreground until Ctrl-C.
 
     Exit 3 when the port is in use or the store cannot be opened; exit 2 for a
@@ -187,7 +189,7 @@ def server(ctx: typer.Context, *, settings: dict[str, Any]) -> None:
     # imported here: the server pulls in aiohttp, which every other command can skip
     from resonate_rpc_cli.server.serve import serve
 
-    config = check_auth(ServerConfig(**settings))
+    config = check_auth(build(ServerConfig, settings))
     validate(config)
     home = home_of(ctx)
     in_home = not config.memory and config.store is None

@@ -197,7 +197,7 @@ def node(
     )
 
     # a declared application's groups come from its file (--config, or ./rpcdemo.toml)
-    declared = load_config_file(ctx.meta.get("config_path")).get("app")
+    declared = load_config_file(ctx.meta.get("config_path")).app
     groups = declared.group_names if declared is not None else tuple(SERVICE_GROUPS)
     if group not in groups:
         raise UsageError(f"unknown group {group!r}; valid groups: {', '.join(groups)}")

@@ -20,7 +20,6 @@ import os
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from resonate_rpc_cli.cli import everyday
 from resonate_rpc_cli.contracts.home import Home
@@ -29,8 +28,11 @@ from resonate_rpc_cli.contracts.home import Home
 _INT = re.compile(r"[+-]?[0-9]+")
 _FLOAT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
-#: option -> (parameter, value kind: True/False for a flag, else the converter)
-Options = dict[str, tuple[str, Any]]
+#: a parameter's value as a command line gives it
+type Value = str | int | float | bool
+#: option -> (parameter, value kind: True/False for a flag, else the converter: None for
+#: text Typer would refuse)
+Options = dict[str, tuple[str, bool | Callable[[str], Value | None]]]
 JSON: Options = {"--json": ("as_json", True)}
 
 
@@ -78,7 +80,7 @@ def parse(argv: list[str], env: dict[str, str] | None = None,
     return functools.partial(_invoke, body, None if raw_home is None else Path(raw_home), values)
 
 
-def _invoke(body: Callable[..., int], raw_home: Path | None, values: dict[str, Any]) -> int:
+def _invoke(body: Callable[..., int], raw_home: Path | None, values: dict[str, Value]) -> int:
     """What Typer's root callback then the command do: resolve HOME, use its key, run."""
     from resonate_rpc_cli.clients.tokens import use_home
 
@@ -105,9 +107,9 @@ def _root(argv: list[str]) -> tuple[str | None, list[str] | None]:
 
 
 def _command(args: list[str], positional: tuple[tuple[str, bool], ...], options: Options,
-             ) -> dict[str, Any] | None:
+             ) -> dict[str, Value] | None:
     """The parameters of a command's arguments; ``None`` for anything not plainly right."""
-    values: dict[str, Any] = {}
+    values: dict[str, Value] = {}
     words: list[str] = []
     i = 0
     while i < len(args):

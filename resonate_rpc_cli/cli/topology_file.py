@@ -39,18 +39,22 @@ Example (``examples/rpcdemo.toml``)::
     max_failures = 5
     backoff = 0.5
 
-:func:`load_config_file` returns the settings as a flat mapping whose keys
-are the supervisor's ``TopologyConfig`` field names. The keys, their rules and
-their fields are ``TopologyConfig``'s settings table (``contracts/settings.py``).
+:func:`load_config_file` returns a :class:`TopologyFile`: the settings it sets
+by the supervisor's ``TopologyConfig`` field names, and the application it
+declares. The keys, their rules and their fields are ``TopologyConfig``'s
+settings table (``contracts/settings.py``).
 """
 
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
+from resonate_rpc_cli.backends.base import kind_url_problem
 from resonate_rpc_cli.contracts import values as cv
 from resonate_rpc_cli.contracts.app_parse import APP_TABLES, parse_app, toml_problem
 from resonate_rpc_cli.contracts.app_topology import AppTopology
@@ -65,6 +69,17 @@ TOPOLOGIES = ("topologies",)
 SEED_FILE, TEMPLATE_FILE = "seed.toml", "template.toml"
 
 
+@dataclass(frozen=True, slots=True)
+class TopologyFile:
+    """A topology file as parsed: the settings it sets, by config field (each value
+    checked by its table entry's rule; the settings table decides the keys, so they stay
+    a mapping, made into the record by :func:`~resonate_rpc_cli.contracts.settings.build`),
+    and the application its ``[groups.*]``/``[flows.*]`` declare (None: none)."""
+
+    settings: dict[str, object] = field(default_factory=dict)
+    app: AppTopology | None = None
+
+
 def packaged_text(name: str) -> str:
     """The text of ``topologies/<name>`` shipped with the package (``seed.toml``,
     ``template.toml``)."""
@@ -74,8 +89,8 @@ def packaged_text(name: str) -> str:
 def seed_topology() -> AppTopology:
     """The built-in seed as a declared application (``topologies/seed.toml``)."""
     path = files("resonate_rpc_cli").joinpath(*TOPOLOGIES, SEED_FILE)
-    app = parse_config(packaged_text(SEED_FILE), str(path)).get("app")
-    assert isinstance(app, AppTopology), "seed.toml declares the seed's groups"
+    app = parse_config(packaged_text(SEED_FILE), str(path)).app
+    assert app is not None, "seed.toml declares the seed's groups"
     return app
 
 
@@ -97,27 +112,27 @@ def _file_keys(cls: type[Any]) -> tuple[dict[str, dict[str, Entry]], dict[str, E
 
 
 def parse_config(text: str, source: str = DEFAULT_CONFIG_NAME,
-                 cls: type[Any] = TopologyConfig) -> dict[str, Any]:
-    """Validate TOML ``text``; return ``{TopologyConfig field: value}`` (``cls``: another
-    config record's settings table).
+                 cls: type[Any] = TopologyConfig) -> TopologyFile:
+    """Validate TOML ``text``; return its settings by ``TopologyConfig`` field and its
+    application (``cls``: another config record's settings table, which has none).
 
     Raises :class:`UsageError` (one line, naming ``source`` and the key) on any
     syntax error, unknown table or key, or bad value. The ``[app]``, ``[groups.*]`` and
     ``[flows.*]`` tables of a declared application (``contracts/app_parse.py``) become
-    the ``app`` field: an :class:`~resonate_rpc_cli.contracts.app_topology.AppTopology`.
+    ``app``: an :class:`~resonate_rpc_cli.contracts.app_topology.AppTopology`.
     """
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise toml_problem(exc, source) from None
     tables, top = _file_keys(cls)
-    out: dict[str, Any] = {}
+    out: dict[str, object] = {}
     groups = tuple(SERVICE_GROUPS)
+    app = None
     if cls is TopologyConfig:
         app = parse_app({k: doc.pop(k) for k in APP_TABLES if k in doc}, text, source,
                         Path(source).resolve().parent)
         if app is not None:
-            out["app"] = app
             groups = app.group_names
     for name, body in doc.items():
         entry = top.get(name)
@@ -133,11 +148,10 @@ def parse_config(text: str, source: str = DEFAULT_CONFIG_NAME,
             _parse_groups(name, entry, body, source, out, groups)
         else:
             _parse_table(name, tables[name], body, source, out, groups)
-    if out.get("server_kind") == EXTERNAL_SERVER and "server_url" not in out:
-        raise UsageError(f"{source}: server.kind = \"external\" needs server.url")
-    if "server_url" in out and out.get("server_kind", EXTERNAL_SERVER) != EXTERNAL_SERVER:
-        raise UsageError(f"{source}: server.url only goes with server.kind = \"external\"")
-    return out
+    problem = kind_url_problem(out.get("server_kind"), out.get("server_url"))
+    if problem is not None:
+        raise UsageError(f"{source}: {problem}")
+    return TopologyFile(out, app)
 
 
 def _check(entry: Entry) -> cv.Check:
@@ -146,8 +160,8 @@ def _check(entry: Entry) -> cv.Check:
     return check
 
 
-def _parse_table(name: str, keys: dict[str, Entry], body: dict[str, Any], source: str,
-                 out: dict[str, Any], groups: tuple[str, ...]) -> None:
+def _parse_table(name: str, keys: dict[str, Entry], body: dict[str, object], source: str,
+                 out: dict[str, object], groups: tuple[str, ...]) -> None:
     """The keys of one table (and a table of service groups inside it: ``[nodes.delay]``)."""
     for key, value in body.items():
         dotted = f"{name}.{key}"
@@ -164,11 +178,11 @@ def _parse_table(name: str, keys: dict[str, Entry], body: dict[str, Any], source
             out[entry.field] = cv.checked(f"{source}: {dotted}", _check(entry), value)
 
 
-def _parse_groups(name: str, entry: Entry, body: dict[str, Any], source: str,
-                  out: dict[str, Any], groups: tuple[str, ...]) -> None:
+def _parse_groups(name: str, entry: Entry, body: dict[str, object], source: str,
+                  out: dict[str, object], groups: tuple[str, ...]) -> None:
     """A table of groups (``[replicas]``, ``[nodes.delay]``): the seed's service groups,
     or the declared application's."""
-    parsed: dict[str, Any] = {}
+    parsed: dict[str, object] = {}
     for group, value in body.items():
         if group not in groups:
             valid = ", ".join(groups)
@@ -177,16 +191,16 @@ def _parse_groups(name: str, entry: Entry, body: dict[str, Any], source: str,
     out[entry.field] = parsed
 
 
-def load_config_file(path: Path | None, cwd: Path | None = None) -> dict[str, Any]:
+def load_config_file(path: Path | None, cwd: Path | None = None) -> TopologyFile:
     """Load ``path``, or ``./rpcdemo.toml`` when ``path`` is None and it exists.
 
     An explicitly named file that does not exist is a :class:`UsageError`;
-    a missing default file means no settings (``{}``).
+    a missing default file means no settings (an empty :class:`TopologyFile`).
     """
     if path is None:
         default = (cwd or Path.cwd()) / DEFAULT_CONFIG_NAME
         if not default.is_file():
-            return {}
+            return TopologyFile()
         path = default
     try:
         text = path.read_text(encoding="utf-8")
@@ -197,8 +211,14 @@ def load_config_file(path: Path | None, cwd: Path | None = None) -> dict[str, An
     return parse_config(text, str(path))
 
 
-def merge_settings(file_settings: dict[str, Any], flags: dict[str, Any]) -> dict[str, Any]:
-    """``TopologyConfig`` keyword arguments: the file's settings, overridden by ``flags``.
+def _groups(value: object) -> dict[str, object]:
+    """A per-group setting's table (a checked one is a dict; anything else: none)."""
+    return dict(value) if isinstance(value, dict) else {}
+
+
+def merge_settings(file: TopologyFile, flags: Mapping[str, object]) -> dict[str, object]:
+    """``TopologyConfig``'s settings by field: the file's (its application as ``app``),
+    overridden by ``flags``.
 
     ``flags`` holds only what was given on the command line. Per-group tables
     (``delays``, ``replicas``) merge group by group. A server URL from the flags
@@ -206,10 +226,11 @@ def merge_settings(file_settings: dict[str, Any], flags: dict[str, Any]) -> dict
     server kind from the flags drops the file's URL. ``--server-url`` together
     with ``--server`` is a :class:`UsageError`.
     """
-    merged = dict(file_settings)
+    merged: dict[str, object] = {} if file.app is None else {"app": file.app}
+    merged.update(file.settings)
     for key in ("delays", "replicas"):
         if key in flags:
-            merged[key] = {**file_settings.get(key, {}), **flags[key]}
+            merged[key] = {**_groups(file.settings.get(key)), **_groups(flags[key])}
     for key, value in flags.items():
         if key not in ("delays", "replicas", "server_kind", "server_url"):
             merged[key] = value

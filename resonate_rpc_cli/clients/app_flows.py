@@ -26,8 +26,8 @@ import base64
 import json
 import time
 import uuid
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TypedDict
 
 from resonate_rpc_cli.clients.http import exchange
 from resonate_rpc_cli.clients.protocol import ProtocolError, ResonateClient, ServerUnreachable
@@ -42,6 +42,32 @@ PENDING = "pending"
 ID_MARK = "{id}"
 #: the states of an ``http`` flow's outcome
 HTTP_OK, HTTP_FAILED = "ok", "failed"
+
+
+class DeclaredOutcomeJson(TypedDict):
+    """``run FLOW --json`` on a declared application."""
+
+    flow: str
+    promise_id: str | None
+    state: str
+    value: Any
+    elapsed_ms: int
+    expected: bool | None
+
+
+class EncodedParam(TypedDict):
+    """A root's ``param``: the task, encoded as the SDK's codec does."""
+
+    data: str
+
+
+class CreateRequest(TypedDict):
+    """The ``promise.create`` data of a flow's root (as the SDK's ``rpc`` sends it)."""
+
+    id: str
+    timeoutAt: int
+    param: EncodedParam
+    tags: dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -68,8 +94,9 @@ class DeclaredOutcome:
         """Resolved (or answered 2xx) and, where ``expect`` is declared, equal to it."""
         return self.state in ("resolved", HTTP_OK) and self.expected is not False
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    def to_dict(self) -> DeclaredOutcomeJson:
+        return {"flow": self.flow, "promise_id": self.promise_id, "state": self.state,
+                "value": self.value, "elapsed_ms": self.elapsed_ms, "expected": self.expected}
 
 
 def new_promise_id(flow: FlowSpec) -> str:
@@ -94,7 +121,7 @@ def fill_id(value: Any, promise_id: str, back: bool = False) -> Any:
     return value
 
 
-def create_request(flow: FlowSpec, promise_id: str, now_ms: int) -> dict[str, Any]:
+def create_request(flow: FlowSpec, promise_id: str, now_ms: int) -> CreateRequest:
     """The ``promise.create`` data the SDK's ``rpc`` sends for ``flow``'s root."""
     task = {"args": list(flow.args), "kwargs": {}, "func": flow.function, "version": 1}
     return {

@@ -58,7 +58,7 @@ def call(home: Home, op: str, timeout_s: float = 30.0, **args: Any) -> Any:
                    who=f"the supervisor under {home.root}", unreachable=unreachable)
 
 
-def request(path: Path, op: str, args: dict[str, Any], timeout_s: float, *, who: str,
+def request(path: Path, op: str, args: dict[str, object], timeout_s: float, *, who: str,
             unreachable: Callable[[OSError], RpcdemoError]) -> Any:
     """Send one request to the socket at ``path``; return the answer's ``result``.
 

@@ -16,7 +16,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import NotRequired, TypedDict
 
 from resonate_rpc_cli.contracts.errors import UsageError
 from resonate_rpc_cli.contracts.home import Home
@@ -77,6 +77,16 @@ def _write(path: Path, data: bytes, mode: int) -> None:
     os.replace(tmp, path)
 
 
+class Claims(TypedDict):
+    """A token's claims, as Resonate reads them: admin (``role``) or a ``prefix``."""
+
+    exp: int
+    role: NotRequired[str]
+    prefix: NotRequired[str]
+    iss: NotRequired[str]
+    aud: NotRequired[list[str]]
+
+
 def mint(home: Home, *, admin: bool = False, prefix: str = "", ttl_s: float,
          iss: str | None = None, aud: str | None = None) -> str:
     """A token signed with HOME's private key: admin, or limited to ids starting with
@@ -92,7 +102,7 @@ def mint(home: Home, *, admin: bool = False, prefix: str = "", ttl_s: float,
     except OSError:
         raise UsageError(f"no key pair under {home.root} (start the topology with "
                          "`rpcdemo up --auth`)") from None
-    claims: dict[str, Any] = {"exp": int(time.time() + ttl_s)}
+    claims: Claims = {"exp": int(time.time() + ttl_s)}
     if admin:
         claims["role"] = "admin"
     else:

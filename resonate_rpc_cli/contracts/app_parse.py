@@ -80,7 +80,8 @@ def toml_problem(exc: tomllib.TOMLDecodeError, source: str) -> UsageError:
     return UsageError(f"{source}: not valid TOML: {text}")
 
 
-def parse_app(doc: dict[str, Any], text: str, source: str, folder: Path) -> AppTopology | None:
+def parse_app(doc: dict[str, object], text: str, source: str, folder: Path,
+              ) -> AppTopology | None:
     """The application the ``app``/``groups``/``flows`` tables of ``doc`` declare, or None
     when it declares no groups (the seed runs). ``text`` is the file's (for line numbers),
     ``folder`` the file's folder (``cwd`` is relative to it). A group named ``gateway`` is
@@ -124,14 +125,14 @@ class _Where:
         return self.source
 
 
-def _table(value: Any, name: str, where: str) -> dict[str, Any]:
+def _table(value: object, name: str, where: str) -> dict[str, object]:
     if not isinstance(value, dict):
         example = name if name == "app" else f"{name}.NAME"
         raise UsageError(f"{where}: {name} must be a table, e.g. [{example}]")
     return value
 
 
-def _known(body: dict[str, Any], keys: tuple[str, ...], label: str, where: str) -> None:
+def _known(body: dict[str, object], keys: tuple[str, ...], label: str, where: str) -> None:
     for key in body:
         if key not in keys:
             raise UsageError(f"{where}: unknown key {label}.{key} (valid: {', '.join(keys)})")

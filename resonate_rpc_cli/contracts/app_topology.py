@@ -5,8 +5,8 @@ A topology file (``rpcdemo.toml``) may declare ``[app]``, ``[groups.NAME]`` and
 They become one :class:`AppTopology`: a :class:`GroupSpec` per group (how one node is
 started and how its readiness is known) and a :class:`FlowSpec` per flow (how one run
 is started and what a correct one returns). The records are frozen and plain data:
-they travel to the supervisor inside ``TopologyConfig`` as JSON (:meth:`AppTopology.
-to_dict`, :meth:`AppTopology.from_dict`) and come back in every ``status``.
+they travel to the supervisor inside ``TopologyConfig``'s JSON (its ``to_json``, read
+back by :meth:`AppTopology.from_dict`) and come back in every ``status``.
 
 A file with groups describes the whole application: the seed's services are not
 started with it. No groups: the seed, the built-in topology (``topologies/seed.toml``).
@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TypedDict
 
 #: how a node's readiness is known (the first is the default)
 READY_KINDS = ("listener", "log", "http", "delay")
@@ -128,20 +128,60 @@ class AppTopology:
     def flow(self, name: str) -> FlowSpec | None:
         return next((f for f in self.flows if f.name == name), None)
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
     @classmethod
-    def from_dict(cls, obj: dict[str, Any]) -> AppTopology:
-        """The record :meth:`to_dict` wrote (after a JSON round trip: lists for tuples)."""
+    def from_dict(cls, obj: AppTopologyJson) -> AppTopology:
+        """The record as the config's JSON holds it (``asdict`` after a JSON round trip:
+        lists for tuples)."""
         groups = tuple(
             GroupSpec(name=g["name"], command=tuple(g["command"]), cwd=g["cwd"],
                       replicas=int(g["replicas"]),
                       env=tuple((str(k), str(v)) for k, v in g["env"]),
                       ready=Readiness(**g["ready"]), ready_timeout_s=float(g["ready_timeout_s"]))
             for g in obj["groups"])
-        flows = tuple(FlowSpec(**{**f, "args": tuple(f["args"])}) for f in obj["flows"])
+        flows = tuple(FlowSpec(name=f["name"], kind=f["kind"], function=f["function"],
+                               group=f["group"], args=tuple(f["args"]), method=f["method"],
+                               url=f["url"], body=f["body"], expect=f["expect"],
+                               has_expect=f["has_expect"]) for f in obj["flows"])
         return cls(name=str(obj["name"]), source=str(obj["source"]), groups=groups, flows=flows)
+
+
+class ReadinessJson(TypedDict):
+    kind: str
+    pattern: str
+    url: str
+    delay_s: float
+
+
+class GroupSpecJson(TypedDict):
+    name: str
+    command: list[str]
+    cwd: str
+    replicas: int
+    env: list[list[str]]
+    ready: ReadinessJson
+    ready_timeout_s: float
+
+
+class FlowSpecJson(TypedDict):
+    name: str
+    kind: str
+    function: str
+    group: str
+    args: list[Any]
+    method: str
+    url: str
+    body: Any
+    expect: Any
+    has_expect: bool
+
+
+class AppTopologyJson(TypedDict):
+    """An :class:`AppTopology` in the topology config's JSON (``TopologyConfig.to_json``)."""
+
+    name: str
+    source: str
+    groups: list[GroupSpecJson]
+    flows: list[FlowSpecJson]
 
 
 def _json_text(value: Any) -> str:

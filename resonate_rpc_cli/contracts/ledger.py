@@ -25,7 +25,24 @@ import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NotRequired, TypedDict
+
+
+class LedgerLine(TypedDict):
+    """One ledger line's JSON (:meth:`LedgerEntry.to_json`, or another SDK's step helper:
+    ``step_record.mjs``); ``arg`` and ``value`` may be absent."""
+
+    ts: float
+    phase: str
+    node: str
+    node_id: str
+    os_pid: int
+    group: str
+    func: str
+    promise_id: str
+    step_id: str
+    arg: NotRequired[Any]
+    value: NotRequired[Any]
 
 
 @dataclass(frozen=True)
@@ -46,7 +63,7 @@ class LedgerEntry:
         return json.dumps(asdict(self), separators=(",", ":"), sort_keys=True)
 
     @classmethod
-    def from_dict(cls, obj: dict[str, Any]) -> LedgerEntry:
+    def from_dict(cls, obj: LedgerLine) -> LedgerEntry:
         return cls(
             ts=float(obj["ts"]),
             phase=str(obj["phase"]),

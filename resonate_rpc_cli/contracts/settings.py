@@ -18,7 +18,7 @@ So a new setting is one :func:`setting` entry, plus the code that uses it.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, get_type_hints
 
@@ -145,10 +145,18 @@ def validate(config: Any) -> None:
             cv.checked(spec.name, spec.check, value)
 
 
-def from_flags(cls: type[Any], given: dict[str, Any]) -> dict[str, Any]:
+def build[C](cls: type[C], values: Mapping[str, object]) -> C:
+    """The config record ``cls`` from settings by field (:func:`from_flags`, a topology
+    file's): each value was checked by its entry's rule where it entered, and the table,
+    not the code, decides the keys, so they come as a mapping. ``TypeError`` for a key
+    that is no field of ``cls``."""
+    return cls(**values)
+
+
+def from_flags(cls: type[Any], given: Mapping[str, object]) -> dict[str, object]:
     """``{field: value}`` of the flags in ``given`` (by :attr:`Setting.param`; ``None``:
     not given), each through :meth:`Entry.from_flag`."""
-    out = {}
+    out: dict[str, object] = {}
     for entry in table(cls):
         raw = given.get(entry.setting.param or "")
         if raw is not None:

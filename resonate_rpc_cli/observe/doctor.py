@@ -33,7 +33,8 @@ stuck. Nothing here does I/O; every input is in :class:`Facts`.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, replace
+from typing import TypedDict
 
 from resonate_rpc_cli.observe.facts import (
     DEAD_STATES,
@@ -54,6 +55,36 @@ SEVERITY = (*BLOCKING, "unknown_holder", "no_task", "unknown", "slowed", "queued
 #: A step that started this often without ending keeps failing.
 FAILING_STARTS = 2
 MAX_DEPTH = 50
+
+
+class CauseJson(TypedDict):
+    kind: str
+    text: str
+    node: str | None
+    os_pid: int | None
+    lease_left_s: float | None
+    attempts: int | None
+    log: str | None
+    error: str | None
+    command: str | None
+
+
+class HopJson(TypedDict):
+    id: str
+    call: str
+
+
+class DiagnosisJson(TypedDict):
+    """One diagnosis of ``doctor --json``."""
+
+    promise_id: str
+    call: str
+    stuck: bool
+    idle_s: float | None
+    timeout_ms: int | None
+    line: str
+    path: list[HopJson]
+    cause: CauseJson
 
 
 @dataclass(frozen=True)
@@ -103,12 +134,16 @@ class Diagnosis:
             return self.cause.text
         return f"at {self.path[-1].id} ({self.path[-1].call}): {self.cause.text}"
 
-    def to_dict(self) -> dict[str, object]:
+    def to_dict(self) -> DiagnosisJson:
+        c = self.cause
         return {
             "promise_id": self.promise_id, "call": self.call, "stuck": self.stuck,
             "idle_s": None if self.idle_s is None else round(self.idle_s, 1),
             "timeout_ms": self.timeout_ms, "line": self.line(),
-            "path": [asdict(h) for h in self.path], "cause": asdict(self.cause),
+            "path": [{"id": h.id, "call": h.call} for h in self.path],
+            "cause": {"kind": c.kind, "text": c.text, "node": c.node, "os_pid": c.os_pid,
+                      "lease_left_s": c.lease_left_s, "attempts": c.attempts, "log": c.log,
+                      "error": c.error, "command": c.command},
         }
 
 
@@ -330,7 +365,7 @@ def _ago(now_ms: int, at_ms: int) -> str:
 
 
 def _replace_text(cause: Cause, text: str) -> Cause:
-    return Cause(**{**asdict(cause), "text": text})
+    return replace(cause, text=text)
 
 
 def attempts_of(entries: list[tuple[str, str, float, str]]) -> dict[str, Attempts]:

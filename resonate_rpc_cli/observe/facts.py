@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from resonate_rpc_cli.clients.protocol import PromiseRecord, TaskExtras, TaskRecord
 from resonate_rpc_cli.contracts import tags as tag
 from resonate_rpc_cli.contracts.payload import decode_payload
 from resonate_rpc_cli.supervisor.rows import FaultRow, NodeRow
@@ -41,7 +42,7 @@ class Call:
     timeout_ms: int | None
 
     @classmethod
-    def from_record(cls, rec: Mapping[str, Any]) -> Call:
+    def from_record(cls, rec: PromiseRecord) -> Call:
         """Build from a server promise record (the protocol's shape)."""
         tags = rec.get("tags") or {}
         param = decode_payload(rec.get("param"))
@@ -81,9 +82,10 @@ class Lease:
     changed_by: str | None = None  # what changed it: a request kind, "lapse", "release"
 
     @classmethod
-    def from_record(cls, rec: Mapping[str, Any]) -> Lease:
-        extra = rec.get("rpcdemo") if isinstance(rec.get("rpcdemo"), dict) else {}
-        assert isinstance(extra, dict)
+    def from_record(cls, rec: TaskRecord) -> Lease:
+        raw = rec.get("rpcdemo")
+        extra: TaskExtras = raw if isinstance(raw, dict) else {}
+        changed_by = extra.get("changedBy")
         pid = rec.get("pid")
         return cls(
             id=str(rec.get("id")), state=str(rec.get("state", "?")),
@@ -91,7 +93,7 @@ class Lease:
             version=_int(rec.get("version")) or 0,
             expires_ms=_int(extra.get("expiresAt")), acquires=_int(extra.get("acquires")),
             changed_ms=_int(extra.get("changedAt")),
-            changed_by=extra["changedBy"] if isinstance(extra.get("changedBy"), str) else None,
+            changed_by=changed_by if isinstance(changed_by, str) else None,
         )
 
 

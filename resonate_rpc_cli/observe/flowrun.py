@@ -13,9 +13,9 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from resonate_rpc_cli.backends import read_client
 from resonate_rpc_cli.clients.http import exchange
@@ -32,6 +32,16 @@ from resonate_rpc_cli.contracts.ids import origin_of, root_id_problem
 from resonate_rpc_cli.contracts.payload import decode_payload
 
 
+class FlowOutcomeJson(TypedDict):
+    """``run --json``."""
+
+    flow: str
+    promise_id: str
+    state: str
+    result: Any
+    elapsed_ms: int
+
+
 @dataclass(frozen=True)
 class FlowOutcome:
     """The ``run --json`` contract: flow, promise_id, state, result, elapsed_ms."""
@@ -42,8 +52,9 @@ class FlowOutcome:
     result: Any
     elapsed_ms: int
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    def to_dict(self) -> FlowOutcomeJson:
+        return {"flow": self.flow, "promise_id": self.promise_id, "state": self.state,
+                "result": self.result, "elapsed_ms": self.elapsed_ms}
 
     @property
     def exit_status(self) -> ExitStatus:
@@ -64,7 +75,7 @@ def choose_id(flow: Flow, explicit: str | None, fresh: bool) -> str:
     return explicit
 
 
-def _post(url: str, body: dict[str, Any], timeout_s: float) -> tuple[int, Any]:
+def _post(url: str, body: dict[str, str | int], timeout_s: float) -> tuple[int, Any]:
     status, raw = exchange("POST", url, json.dumps(body).encode(), timeout_s)
     try:
         return status, json.loads(raw)

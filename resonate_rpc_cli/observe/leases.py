@@ -16,9 +16,9 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TypedDict
 
-from resonate_rpc_cli.clients.protocol import ProtocolError
+from resonate_rpc_cli.clients.protocol import PromiseRecord, ProtocolError
 from resonate_rpc_cli.contracts import tags as tag
 from resonate_rpc_cli.links.status import LinkStatus
 from resonate_rpc_cli.observe.doctor import Diagnosis, diagnose
@@ -98,6 +98,21 @@ class Holders:
         return {name: sorted(ids) for name, ids in held.items()}
 
 
+class TaskRowJson(TypedDict):
+    """A task row's JSON (``status --json``'s ``tasks``)."""
+
+    id: str
+    call: str | None
+    state: str
+    holder: str | None
+    node_id: str | None
+    lease_left_s: float | None
+    attempts: int | None
+    idle_s: float | None
+    stuck: bool
+    cause: str | None
+
+
 @dataclass(frozen=True)
 class TaskRow:
     """One task being or waiting to be worked on (``status --json``'s ``tasks``)."""
@@ -113,7 +128,7 @@ class TaskRow:
     stuck: bool
     cause: str | None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> TaskRowJson:
         return {
             "id": self.id, "call": self.call, "state": self.state, "holder": self.holder,
             "node_id": self.node_id, "lease_left_s": self.lease_left_s,
@@ -134,7 +149,7 @@ class LeaseReport:
 
 def assess(
     leases: Mapping[str, Lease] | None, notice: str | None,
-    pending: Sequence[Mapping[str, Any]], nodes: Sequence[NodeRow], config: TopologyConfig, *,
+    pending: Sequence[PromiseRecord], nodes: Sequence[NodeRow], config: TopologyConfig, *,
     now_ms: int | None = None, links: Sequence[LinkStatus] | None = None,
     faults: Sequence[FaultRow] = (),
 ) -> LeaseReport:
@@ -155,7 +170,7 @@ def assess(
 
 
 def lease_report(
-    source: PromiseSource, pending: Sequence[Mapping[str, Any]],
+    source: PromiseSource, pending: Sequence[PromiseRecord],
     nodes: Sequence[NodeRow], config: TopologyConfig, *, now_ms: int | None = None,
     links: Sequence[LinkStatus] | None = None, faults: Sequence[FaultRow] = (),
 ) -> LeaseReport:

@@ -17,19 +17,83 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 from resonate_rpc_cli.clients.protocol import PromiseRecord, ServerInfo, ServerUnreachable
 from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.links.client import LinkClient
 from resonate_rpc_cli.links.status import LinkStatus
 from resonate_rpc_cli.observe.doctor import Diagnosis
-from resonate_rpc_cli.observe.leases import Holders, TaskRow, assess, fetch_leases
-from resonate_rpc_cli.observe.snapshot import MAX_PENDING, PromiseRow, PromiseSource
+from resonate_rpc_cli.observe.leases import Holders, TaskRow, TaskRowJson, assess, fetch_leases
+from resonate_rpc_cli.observe.snapshot import (
+    MAX_PENDING,
+    PromiseRow,
+    PromiseRowJson,
+    PromiseSource,
+)
 from resonate_rpc_cli.supervisor.client import SupervisorClient, TopologyStatus
-from resonate_rpc_cli.supervisor.events import Event
-from resonate_rpc_cli.supervisor.rows import FaultRow, NodeRow
+from resonate_rpc_cli.supervisor.events import Event, EventJson
+from resonate_rpc_cli.supervisor.rows import FaultRow, FaultRowJson, NodeRow, NodeRowJson
 from resonate_rpc_cli.supervisor.topology_config import TopologyConfig
+
+
+class ServerSummaryJson(TypedDict):
+    """``status --json``'s ``server``."""
+
+    url: str
+    healthy: bool
+    kind: str
+    durable: bool | None
+    store: str | None
+    managed: bool
+    extras: bool
+
+
+class NodeLineJson(NodeRowJson):
+    """``status --json``'s node: the supervisor's row, its tasks and its link."""
+
+    task: str | None
+    tasks: list[str]
+    link: str | None
+
+
+class PendingRowJson(PromiseRowJson):
+    """``status --json``'s pending promise with the doctor's verdict."""
+
+    stuck: bool
+    cause: str | None
+
+
+class GatewayJson(TypedDict):
+    url: str | None
+
+
+class SupervisorJson(TypedDict):
+    pid: int
+    home: str
+    states: dict[str, int]
+
+
+class PromisesJson(TypedDict):
+    counts: dict[str, int]
+    pending: list[PendingRowJson]
+    notice: NotRequired[str]
+
+
+class StatusJson(TypedDict):
+    """The ``status --json`` document (keys in this order)."""
+
+    server: ServerSummaryJson
+    gateway: GatewayJson
+    supervisor: SupervisorJson
+    nodes: list[NodeLineJson]
+    promises: PromisesJson
+    tasks: list[TaskRowJson]
+    #: ``links/status.py``'s rows as they are (None: the topology runs without links)
+    links: list[dict[str, Any]] | None
+    faults: list[FaultRowJson]
+    events: list[EventJson]
+    app: str | None
 
 
 @dataclass(frozen=True)
@@ -57,7 +121,7 @@ class ServerSummary:
                    durable=extra.get("durable"), store=extra.get("store"),
                    managed=config.starts_server, extras=info is not None)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> ServerSummaryJson:
         return {"url": self.url, "healthy": self.healthy, "kind": self.kind,
                 "durable": self.durable, "store": self.store, "managed": self.managed,
                 "extras": self.extras}
@@ -73,7 +137,7 @@ class NodeLine:
     tasks: tuple[str, ...] = ()
     link: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> NodeLineJson:
         return {**self.row.to_dict(), "task": self.task, "tasks": list(self.tasks),
                 "link": self.link}
 
@@ -86,7 +150,7 @@ class PendingRow:
     stuck: bool = False
     cause: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> PendingRowJson:
         return {**self.promise.to_dict(), "stuck": self.stuck, "cause": self.cause}
 
 
@@ -162,10 +226,10 @@ class Picture:
     #: the declared application's name (None: the seed)
     app: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> StatusJson:
         """The ``status --json`` document."""
-        promises: dict[str, Any] = {"counts": self.counts,
-                                    "pending": [p.to_dict() for p in self.pending]}
+        promises: PromisesJson = {"counts": self.counts,
+                                  "pending": [p.to_dict() for p in self.pending]}
         if self.notice:
             promises["notice"] = self.notice
         return {
@@ -229,6 +293,6 @@ def picture(home: Home, pending_limit: int = MAX_PENDING) -> Picture:
         sup.events[-20:], config.app.name if config.app is not None else None)
 
 
-def collect_status(home: Home, pending_limit: int = MAX_PENDING) -> dict[str, Any]:
+def collect_status(home: Home, pending_limit: int = MAX_PENDING) -> StatusJson:
     """The ``status --json`` document (:meth:`Picture.to_dict` of :func:`picture`)."""
     return picture(home, pending_limit).to_dict()

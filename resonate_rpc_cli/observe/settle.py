@@ -22,7 +22,7 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 from resonate_rpc_cli.backends import read_client, write_client
 from resonate_rpc_cli.clients.protocol import (
@@ -43,6 +43,39 @@ from resonate_rpc_cli.supervisor.client import SupervisorClient
 SETTLE_STATES = {"resolve": "resolved", "reject": "rejected", "cancel": "rejected_canceled"}
 #: Passes of ``flow cancel``: a node may create a child between the read and the settle.
 CANCEL_PASSES = 3
+
+
+class PromiseViewJson(TypedDict):
+    """``promise get --json``."""
+
+    id: str
+    state: str
+    value: Any
+    param: Any
+    tags: dict[str, str]
+    created_ms: int | None
+    settled_ms: int | None
+    timeout_ms: int | None
+
+
+class SettledJson(TypedDict):
+    """``promise resolve|reject|cancel --json``."""
+
+    id: str
+    previous: str
+    state: str
+    value: Any
+    settled_ms: int | None
+    server: str
+
+
+class FlowCanceledJson(TypedDict):
+    """``flow cancel --json``."""
+
+    root: str
+    canceled: list[str]
+    left: dict[str, str]
+    server: str
 
 
 @dataclass(frozen=True)
@@ -71,7 +104,7 @@ class PromiseView:
             timeout_ms=_int(rec.get("timeoutAt")),
         )
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> PromiseViewJson:
         return {"id": self.id, "state": self.state, "value": self.value, "param": self.param,
                 "tags": self.tags, "created_ms": self.created_ms,
                 "settled_ms": self.settled_ms, "timeout_ms": self.timeout_ms}
@@ -84,7 +117,7 @@ class Settled:
     promise: PromiseView
     server_url: str
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> SettledJson:
         return {"id": self.promise.id, "previous": "pending", "state": self.promise.state,
                 "value": self.promise.value, "settled_ms": self.promise.settled_ms,
                 "server": self.server_url}
@@ -100,7 +133,7 @@ class FlowCanceled:
     left: dict[str, str]
     server_url: str
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> FlowCanceledJson:
         return {"root": self.root, "canceled": list(self.canceled), "left": self.left,
                 "server": self.server_url}
 

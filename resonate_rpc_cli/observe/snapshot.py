@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 from resonate_rpc_cli.backends import read_client
 from resonate_rpc_cli.clients.protocol import PromiseRecord, ProtocolError, ServerInfo
@@ -23,6 +23,21 @@ PROMISE_STATES = ("pending", "resolved", "rejected", "rejected_canceled", "rejec
 MAX_COUNTED = 100_000
 MAX_PENDING = 200
 MAX_TREE = 500
+
+
+class PromiseRowJson(TypedDict):
+    """A promise row's JSON (``status --json``'s pending, the console's flows)."""
+
+    id: str
+    state: str
+    func: str | None
+    args: Any
+    value: Any
+    parent: str | None
+    origin: str | None
+    created_ms: int | None
+    settled_ms: int | None
+    holder: str | None
 
 
 @dataclass(frozen=True)
@@ -60,7 +75,7 @@ class PromiseRow:
             created_ms=rec.get("createdAt"), settled_ms=rec.get("settledAt"), holder=holder,
         )
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> PromiseRowJson:
         return {
             "id": self.id, "state": self.state, "func": self.func, "args": self.args,
             "value": self.value, "parent": self.parent, "origin": self.origin,

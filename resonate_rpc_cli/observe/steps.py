@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TypedDict
 
 from resonate_rpc_cli.clients.protocol import PromiseRecord, ServerUnreachable
 from resonate_rpc_cli.contracts import tags as tag
@@ -70,12 +70,40 @@ class Step:
             return None
         return max(0, self.settled_ms - self.created_ms)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> StepJson:
         return {"id": self.id, "call": self.call, "parent": self.parent, "state": self.state,
                 "created_ms": self.created_ms, "settled_ms": self.settled_ms,
                 "took_ms": self.took_ms, "attempts": self.attempts, "ends": self.ends,
                 "nodes": list(self.nodes), "task": self.task, "holder": self.holder,
                 "lease_left_s": self.lease_left_s, "leases": self.leases}
+
+
+class StepJson(TypedDict):
+    """A step's JSON (``flow steps --json``'s ``steps``)."""
+
+    id: str
+    call: str
+    parent: str | None
+    state: str
+    created_ms: int | None
+    settled_ms: int | None
+    took_ms: int | None
+    attempts: int | None
+    ends: int | None
+    nodes: list[str]
+    task: str | None
+    holder: str | None
+    lease_left_s: float | None
+    leases: int | None
+
+
+class FlowStepsJson(TypedDict):
+    """``flow steps --json``."""
+
+    root: str
+    server: str
+    steps: list[StepJson]
+    notices: list[str]
 
 
 @dataclass(frozen=True)
@@ -87,7 +115,7 @@ class FlowSteps:
     steps: list[Step]
     notices: list[str] = field(default_factory=list)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> FlowStepsJson:
         return {"root": self.root, "server": self.server_url,
                 "steps": [s.to_dict() for s in self.steps], "notices": self.notices}
 
@@ -158,7 +186,7 @@ def _add(ran: Ran, e: LedgerEntry) -> Ran:
     return ran
 
 
-def build_steps(records: Iterable[Mapping[str, Any]], leases: Mapping[str, Lease] | None,
+def build_steps(records: Iterable[PromiseRecord], leases: Mapping[str, Lease] | None,
                 ran: Mapping[str, Ran], names: Mapping[str, str], now_ms: int) -> list[Step]:
     """Pure: the rows, root first then by creation time (``leases`` None: no task.search)."""
     steps = []

@@ -15,7 +15,7 @@ import sys
 
 from resonate_rpc_cli.contracts.errors import UsageError, exit_code_of
 from resonate_rpc_cli.contracts.lifeline import start_lifeline
-from resonate_rpc_cli.contracts.settings import add_arguments, from_flags
+from resonate_rpc_cli.contracts.settings import add_arguments, build, from_flags
 from resonate_rpc_cli.server.config import (
     ServerConfig,
     check_auth,
@@ -37,7 +37,7 @@ def parse_args(argv: list[str] | None = None) -> ServerConfig:
     add_arguments(p, ServerConfig)
     args = p.parse_args(argv)
     try:
-        return with_store(check_auth(ServerConfig(**from_flags(ServerConfig, vars(args)))),
+        return with_store(check_auth(build(ServerConfig, from_flags(ServerConfig, vars(args)))),
                           default_store_path())
     except UsageError as exc:
         p.error(str(exc))

@@ -3,7 +3,7 @@
 Kept when asked (``--journal PATH``; the supervisor asks for the embedded
 server of every topology, ``HOME/run/transitions.jsonl``), so the chaos
 checker can judge two server-side invariants from the server's own record
-rather than from the nodes' ledgers (chaos/invariants.py):
+rather than from the nodes' ledgers (chaos/measures.py):
 
 * one task never has two live leases at once;
 * a settled promise never changes.

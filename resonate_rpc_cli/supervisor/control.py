@@ -15,9 +15,8 @@ import os
 import queue
 import socketserver
 import threading
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypedDict, cast
 
 from resonate_rpc_cli.clients import jsonline
 from resonate_rpc_cli.contracts.errors import NotRunningError, UsageError
@@ -39,17 +38,45 @@ def _future() -> Future[jsonline.Reply]:
     return Future()
 
 
+class RequestArgs(TypedDict, total=False):
+    """A control request's arguments: its JSON object without ``op``, as it came (not
+    checked here: each op converts what it reads, and a malformed one is refused)."""
+
+    #: ``status``: events after this sequence number
+    since: int
+    #: ``kill``/``respawn``/``heal``: a node, a group or ``all``; ``heal``: null for all
+    target: str | None
+    signal: str
+    count: int
+    respawn: bool
+    respawn_after: float
+    #: ``scale``
+    group: str
+    #: ``fault.hold``
+    kind: str
+    node: str
+    for_s: float
+    holder: str
+    holder_pid: int | None
+    #: ``fault.release``
+    id: int
+    #: ``heal``: the fault kinds to heal (null: every kind)
+    kinds: list[str] | None
+    #: hold the answer until the op's effect is seen, at most this long
+    wait_s: float
+
+
 @dataclass
 class Request:
     """One control request waiting for the loop thread to answer it."""
 
     op: str
     #: the request's JSON object as it came (without ``op``); the op parses it
-    args: dict[str, Any]
+    args: RequestArgs
     reply: Future[jsonline.Reply] = field(default_factory=_future)
 
 
-def _wait_s(args: Mapping[str, Any]) -> float:
+def _wait_s(args: RequestArgs) -> float:
     try:
         return max(0.0, float(args.get("wait_s", 0.0)))
     except (TypeError, ValueError):
@@ -98,7 +125,7 @@ class ControlServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     def start(self) -> None:
         self._thread.start()
 
-    def answer(self, op: str, args: dict[str, Any]) -> jsonline.Reply:
+    def answer(self, op: str, args: dict[str, object]) -> jsonline.Reply:
         """The answer envelope to one request (on a handler thread)."""
         if op.startswith(jsonline.LINKS_PREFIX):
             if self.links is None:
@@ -106,10 +133,10 @@ class ControlServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
                     f"the topology under {self.home.root} runs without links; "
                     "start it with `rpcdemo up --links` (or links = true)"))
             return self.links.request(op.removeprefix(jsonline.LINKS_PREFIX), args)
-        request = Request(op, args)
+        request = Request(op, cast(RequestArgs, args))  # read by each op, which converts
         self.requests.put(request)
         try:
-            return request.reply.result(timeout=ANSWER_TIMEOUT_S + _wait_s(args))
+            return request.reply.result(timeout=ANSWER_TIMEOUT_S + _wait_s(request.args))
         except TimeoutError:
             return jsonline.refusal(NotRunningError("the supervisor did not answer"))
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, TypedDict
+from typing import TypedDict
 
 
 class EventKind(StrEnum):
@@ -62,6 +62,24 @@ class Event:
         )
 
 
+class AllReadyJson(TypedDict):
+    """``rpcdemo node --json``'s line once every node first is ready."""
+
+    kind: str
+    ts: float
+    group: str
+    count: int
+    server: str
+    home: str
+
+
+class StoppedAllJson(TypedDict):
+    """``rpcdemo node --json``'s last line."""
+
+    kind: str
+    ts: float
+
+
 @dataclass(frozen=True)
 class AllReady:
     """``rpcdemo node``'s line once every node first is ready."""
@@ -72,7 +90,7 @@ class AllReady:
     server: str
     home: str
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> AllReadyJson:
         return {"kind": "all_ready", "ts": self.ts, "group": self.group, "count": self.count,
                 "server": self.server, "home": self.home}
 
@@ -83,7 +101,7 @@ class StoppedAll:
 
     ts: float
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> StoppedAllJson:
         return {"kind": "stopped_all", "ts": self.ts}
 
 

@@ -19,14 +19,15 @@ from __future__ import annotations
 import signal
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from typing import Protocol, TypedDict
 
 from resonate_rpc_cli.contracts.errors import UsageError
 from resonate_rpc_cli.contracts.naming import GATEWAY, SERVER, NodeName
+from resonate_rpc_cli.supervisor.control import RequestArgs
 from resonate_rpc_cli.supervisor.events import EventKind
 from resonate_rpc_cli.supervisor.manager import Supervisor
 from resonate_rpc_cli.supervisor.node import SIGNALS, Node
-from resonate_rpc_cli.supervisor.rows import NodeRow, Signalled, Started
+from resonate_rpc_cli.supervisor.rows import NodeRow, Signalled, SignalledJson, Started
 from resonate_rpc_cli.supervisor.states import (
     RESPAWNABLE,
     SIGNALLABLE,
@@ -55,7 +56,8 @@ class Joined:
     key: str
     items: Sequence[Answer]
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
+        """The base's JSON with the effect's rows under ``key`` (a key known at run time)."""
         return {**self.base.to_dict(), self.key: [i.to_dict() for i in self.items]}
 
 
@@ -73,6 +75,23 @@ class Outcome:
     late: Callable[[Supervisor, float], str] = _never_late
 
 
+class KillResultJson(TypedDict):
+    killed: list[SignalledJson]
+    respawn_pending: list[str]
+
+
+class RespawnedJson(TypedDict):
+    respawned: list[str]
+
+
+class ScaledJson(TypedDict):
+    group: str
+    replicas: int
+    added: list[str]
+    retiring: list[str]
+    respawned: list[str]
+
+
 @dataclass
 class KillResult:
     """What :func:`kill` did: the nodes it signalled, and who will respawn."""
@@ -80,7 +99,7 @@ class KillResult:
     killed: list[Signalled] = field(default_factory=list)
     respawn_pending: list[str] = field(default_factory=list)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> KillResultJson:
         return {"killed": [k.to_dict() for k in self.killed],
                 "respawn_pending": self.respawn_pending}
 
@@ -91,7 +110,7 @@ class Respawned:
 
     names: list[str]
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> RespawnedJson:
         return {"respawned": self.names}
 
 
@@ -204,7 +223,7 @@ def kill(
     return result
 
 
-def _kill(sup: Supervisor, args: Mapping[str, Any]) -> Outcome:
+def _kill(sup: Supervisor, args: RequestArgs) -> Outcome:
     """``kill``; with ``respawn``, waits for the new incarnations (``"respawned"``)."""
     count = args.get("count")
     before = _incarnations(sup)
@@ -235,7 +254,7 @@ def respawn(sup: Supervisor, target: str) -> list[str]:
     return [n.label for n in down]
 
 
-def _respawn(sup: Supervisor, args: Mapping[str, Any]) -> Outcome:
+def _respawn(sup: Supervisor, args: RequestArgs) -> Outcome:
     """``respawn``; waits for the new incarnations (``"running"``)."""
     before = _incarnations(sup)
     names = respawn(sup, str(args["target"]))
@@ -286,7 +305,7 @@ class Scaled:
     retiring: list[str]
     respawned: list[str]
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> ScaledJson:
         return {"group": self.group, "replicas": self.replicas, "added": self.added,
                 "retiring": self.retiring, "respawned": self.respawned}
 
@@ -328,7 +347,7 @@ def scale(sup: Supervisor, group: str, count: int) -> Scaled:
     return Scaled(group, count, added, retiring, respawned)
 
 
-def _scale(sup: Supervisor, args: Mapping[str, Any]) -> Outcome:
+def _scale(sup: Supervisor, args: RequestArgs) -> Outcome:
     """``scale``; waits until the group has exactly ``count`` ready nodes (``"nodes"``)."""
     group, count = str(args["group"]), int(args["count"])
     scaled = scale(sup, group, count)
@@ -350,6 +369,6 @@ def _scale(sup: Supervisor, args: Mapping[str, Any]) -> Outcome:
 
 
 #: The control ops that change the node table, each parsing its request's arguments.
-OPERATIONS: dict[str, Callable[[Supervisor, Mapping[str, Any]], Outcome]] = {
+OPERATIONS: dict[str, Callable[[Supervisor, RequestArgs], Outcome]] = {
     "kill": _kill, "respawn": _respawn, "scale": _scale,
 }

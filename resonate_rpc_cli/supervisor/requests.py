@@ -16,11 +16,10 @@ import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from resonate_rpc_cli.clients import jsonline
 from resonate_rpc_cli.contracts.errors import NotRunningError, RpcdemoError, UsageError
-from resonate_rpc_cli.supervisor.control import Request
+from resonate_rpc_cli.supervisor.control import Request, RequestArgs
 from resonate_rpc_cli.supervisor.fault_heal import heal_now
 from resonate_rpc_cli.supervisor.fault_leases import holder_alive, process_started
 from resonate_rpc_cli.supervisor.manager import Supervisor
@@ -64,7 +63,7 @@ def status(sup: Supervisor, since: int = 0) -> StatusDoc:
     }
 
 
-def _hold(sup: Supervisor, args: Mapping[str, Any]) -> FaultRowJson:
+def _hold(sup: Supervisor, args: RequestArgs) -> FaultRowJson:
     """``fault.hold``: register a fault lease (see ``fault_leases.py``); its row."""
     pid = args.get("holder_pid")
     holder_pid = int(pid) if pid is not None else None

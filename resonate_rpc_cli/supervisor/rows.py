@@ -10,9 +10,8 @@ socket and in ``--json`` output; its shape is :class:`NodeRowJson`, and the
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, NotRequired, TypedDict
+from typing import NotRequired, TypedDict
 
 from resonate_rpc_cli.supervisor.events import EventJson
 
@@ -47,6 +46,26 @@ class FaultRowJson(TypedDict):
     deadline: float
     left_s: float
     since: float
+
+
+class SignalledJson(TypedDict):
+    name: str
+    pid: int
+    signal: str
+
+
+class StartedJson(TypedDict):
+    name: str
+    pid: int
+    node_id: str | None
+
+
+class HealedJson(TypedDict):
+    id: int
+    kind: str
+    node: str
+    holder: str
+    done: str
 
 
 class StatusDoc(TypedDict):
@@ -90,7 +109,7 @@ class NodeRow:
     retiring: bool = False
 
     @classmethod
-    def from_dict(cls, doc: Mapping[str, Any]) -> NodeRow:
+    def from_dict(cls, doc: NodeRowJson) -> NodeRow:
         """Parse one JSON row (missing optional keys take their defaults)."""
         uptime = doc.get("uptime_s")
         return cls(
@@ -124,10 +143,10 @@ class Signalled:
     signal: str
 
     @classmethod
-    def from_dict(cls, doc: Mapping[str, Any]) -> Signalled:
+    def from_dict(cls, doc: SignalledJson) -> Signalled:
         return cls(str(doc["name"]), int(doc["pid"]), str(doc["signal"]))
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> SignalledJson:
         return {"name": self.name, "pid": self.pid, "signal": self.signal}
 
 
@@ -140,11 +159,11 @@ class Started:
     node_id: str | None
 
     @classmethod
-    def from_dict(cls, doc: Mapping[str, Any]) -> Started:
+    def from_dict(cls, doc: StartedJson) -> Started:
         return cls(str(doc["name"]), int(doc["pid"]), str(doc["node_id"]) if doc.get("node_id")
                    else None)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> StartedJson:
         return {"name": self.name, "pid": self.pid, "node_id": self.node_id}
 
 
@@ -164,7 +183,7 @@ class FaultRow:
     since: float
 
     @classmethod
-    def from_dict(cls, doc: Mapping[str, Any]) -> FaultRow:
+    def from_dict(cls, doc: FaultRowJson) -> FaultRow:
         return cls(int(doc["id"]), str(doc["kind"]), str(doc["node"]),
                    str(doc.get("holder", "?")), _opt_int(doc.get("holder_pid")),
                    bool(doc.get("holder_alive", True)), float(doc.get("deadline", 0.0)),
@@ -188,10 +207,10 @@ class Healed:
     done: str
 
     @classmethod
-    def from_dict(cls, doc: Mapping[str, Any]) -> Healed:
+    def from_dict(cls, doc: HealedJson) -> Healed:
         return cls(int(doc["id"]), str(doc["kind"]), str(doc["node"]), str(doc["holder"]),
                    str(doc["done"]))
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> HealedJson:
         return {"id": self.id, "kind": self.kind, "node": self.node, "holder": self.holder,
                 "done": self.done}

@@ -11,14 +11,14 @@ import json
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from resonate_rpc_cli.clients.tokens import ENV_TOKEN, node_token
 from resonate_rpc_cli.contracts import naming as topo
 from resonate_rpc_cli.contracts import node_env
 from resonate_rpc_cli.contracts import settings as table
 from resonate_rpc_cli.contracts import values as cv
-from resonate_rpc_cli.contracts.app_topology import AppTopology, Readiness
+from resonate_rpc_cli.contracts.app_topology import AppTopology, AppTopologyJson, Readiness
 from resonate_rpc_cli.contracts.connectors import POSTGRES, connector_of
 from resonate_rpc_cli.contracts.errors import UsageError
 from resonate_rpc_cli.contracts.home import Home
@@ -60,8 +60,6 @@ DEFAULT_UP_TIMEOUT_S = 60.0
 #: running at ``server_url`` (none started).
 SERVER_KINDS = ("embedded", "resonate", "postgres", "external")
 EMBEDDED_SERVER, REAL_SERVER, POSTGRES_SERVER, EXTERNAL_SERVER = SERVER_KINDS
-#: the kinds ``up --server`` starts itself
-STARTED_SERVER_KINDS = (EMBEDDED_SERVER, REAL_SERVER, POSTGRES_SERVER)
 
 
 def server_kind_rule(value: Any) -> str:
@@ -75,10 +73,14 @@ def server_kind_rule(value: Any) -> str:
 
 
 def parse_server_choice(text: str) -> str:
-    """``--server KIND``: a kind ``up`` starts itself; :class:`UsageError` otherwise."""
-    if text not in STARTED_SERVER_KINDS:
-        raise UsageError(f"--server must be embedded, resonate or postgres, got {text!r} "
-                         "(a running server: --server-url URL)")
+    """``--server KIND``: a kind a registered backend starts (``up`` starts it itself);
+    :class:`UsageError` otherwise."""
+    from resonate_rpc_cli.backends import EXTERNAL, server_kinds  # noqa: PLC0415 (see TYPE_CHECKING)
+
+    started = [k for k in server_kinds() if k != EXTERNAL]
+    if text not in started:
+        raise UsageError(f"--server must be {', '.join(started[:-1])} or {started[-1]}, "
+                         f"got {text!r} (a running server: --server-url URL)")
     return text
 
 
@@ -254,9 +256,11 @@ class TopologyConfig:
 
     @classmethod
     def from_json(cls, text: str) -> TopologyConfig:
-        obj: dict[str, Any] = json.loads(text)
+        """The config :meth:`to_json` wrote (the supervisor's command line, ``status``)."""
+        obj: dict[str, object] = json.loads(text)
         app = obj.pop("app", None)
-        return cls(**obj, app=AppTopology.from_dict(app) if app else None)
+        return table.build(cls, {**obj, "app": AppTopology.from_dict(cast(AppTopologyJson, app))
+                                 if app else None})
 
 
 def retain_seconds(text: str | float | None) -> float | None:

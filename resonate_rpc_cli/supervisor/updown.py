@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TypedDict
 
 import psutil
 
@@ -296,6 +296,13 @@ def supervisor_pid(home: Home) -> int | None:
         return None
 
 
+class StoppedJson(TypedDict):
+    """``down --json``."""
+
+    was_running: bool
+    leftovers: int
+
+
 @dataclass(frozen=True)
 class Stopped:
     """What :func:`down` did: whether a supervisor ran, and the leftover processes it ended."""
@@ -303,7 +310,7 @@ class Stopped:
     was_running: bool
     leftovers: int
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> StoppedJson:
         """``down --json``."""
         return {"was_running": self.was_running, "leftovers": self.leftovers}
 

@@ -15,10 +15,9 @@ import html
 import json
 from collections.abc import Sequence
 from dataclasses import asdict
-from typing import Any
 
-from resonate_rpc_cli.chaos.faults import FaultRecord
-from resonate_rpc_cli.chaos.history import Op
+from resonate_rpc_cli.chaos.history import FaultRecord, Op
+from resonate_rpc_cli.chaos.report import ChaosReport
 from resonate_rpc_cli.contracts.ledger import LedgerEntry
 from resonate_rpc_cli.view.chaos_bound import bound_model
 from resonate_rpc_cli.view.chaos_html_page import SCRIPT, STYLE
@@ -41,14 +40,14 @@ _COUNTS = (
 )
 
 
-def _get(report: dict[str, Any], path: tuple[str, ...]) -> Any:
-    value: Any = report
+def _get(report: ChaosReport, path: tuple[str, ...]) -> object:
+    value: object = report
     for key in path:
         value = value.get(key) if isinstance(value, dict) else None
     return value
 
 
-def _counts_table(report: dict[str, Any]) -> str:
+def _counts_table(report: ChaosReport) -> str:
     rows = "".join(
         f"<tr><td>{html.escape(label)}</td><td class=n>{html.escape(str(_get(report, p)))}"
         "</td></tr>" for label, p in _COUNTS if _get(report, p) is not None
@@ -56,7 +55,7 @@ def _counts_table(report: dict[str, Any]) -> str:
     return f"<table id=counts>{rows}</table>"
 
 
-def _checks_table(report: dict[str, Any]) -> str:
+def _checks_table(report: ChaosReport) -> str:
     """A declared topology's checks: which applied, what each covered or why not."""
     checks = report.get("checks")
     if not isinstance(checks, list) or not checks:
@@ -71,14 +70,14 @@ def _checks_table(report: dict[str, Any]) -> str:
             f"<th>found</th><th>what it covered</th></tr></thead><tbody>{rows}</tbody></table>")
 
 
-def _embed(obj: Any) -> str:
+def _embed(obj: object) -> str:
     """JSON safe inside ``<script>`` (no ``</script>`` can end it early)."""
     text = json.dumps(obj, separators=(",", ":"), sort_keys=True, default=str)
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 def render_html(
-    report: dict[str, Any],
+    report: ChaosReport,
     history: Sequence[Op],
     faults: Sequence[FaultRecord],
     ledger: Sequence[LedgerEntry],

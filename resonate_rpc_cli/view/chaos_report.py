@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from rich.columns import Columns
 from rich.console import Console, Group, RenderableType
@@ -11,10 +11,14 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+if TYPE_CHECKING:
+    from resonate_rpc_cli.chaos.report import ChaosReport, InvariantCounts
+    from resonate_rpc_cli.chaos.schedule import PlannedFaultDoc
+
 VERDICT_STYLE = {"pass": "bold green", "fail": "bold red", "unknown": "bold yellow"}
 
 
-def _num(value: Any, unit: str = "", digits: int = 2) -> str:
+def _num(value: object, unit: str = "", digits: int = 2) -> str:
     if value is None:
         return "-"
     if isinstance(value, float):
@@ -22,11 +26,11 @@ def _num(value: Any, unit: str = "", digits: int = 2) -> str:
     return f"{value}{unit}"
 
 
-def _bad(count: Any) -> str:
+def _bad(count: object) -> str:
     return "red" if isinstance(count, int) and count > 0 else "green"
 
 
-def render_schedule(schedule: Sequence[dict[str, Any]], seed: int) -> RenderableType:
+def render_schedule(schedule: Sequence[PlannedFaultDoc], seed: int) -> RenderableType:
     """The planned faults for ``seed``, one row each (``--dry-run``)."""
     table = Table(title=f"fault schedule for seed {seed}", title_justify="left")
     for col in ("#", "at", "kind", "target group", "scope", "down", "pick"):
@@ -42,7 +46,7 @@ def render_schedule(schedule: Sequence[dict[str, Any]], seed: int) -> Renderable
     return table
 
 
-def render_report(report: dict[str, Any]) -> RenderableType:
+def render_report(report: ChaosReport) -> RenderableType:
     """The terminal summary: verdict and reasons, counts, faults, recovery, latency."""
     verdict = str(report.get("verdict", "unknown"))
     head = Text.assemble(("verdict: ", "bold"), (verdict.upper(), VERDICT_STYLE.get(verdict, "")),
@@ -62,12 +66,12 @@ def render_report(report: dict[str, Any]) -> RenderableType:
     return Panel(Group(*parts), title="rpcdemo chaos", expand=False)
 
 
-def _counts(report: dict[str, Any]) -> Table:
+def _counts(report: ChaosReport) -> Table:
     flows = report.get("flows", {})
     detached = report.get("detached", {})
     steps = report.get("steps", {})
     cog_missing = (detached.get("started") or 0) - (detached.get("cog_ran") or 0)
-    rows: list[tuple[str, Any, str]] = [
+    rows: list[tuple[str, object, str]] = [
         ("flows attempted", flows.get("attempted"), ""),
         ("flows completed", flows.get("completed"), "green"),
         ("flows lost", flows.get("lost"), _bad(flows.get("lost"))),
@@ -86,7 +90,7 @@ def _counts(report: dict[str, Any]) -> Table:
         ("stale holders fenced (partitions)", report.get("network", {}).get("fenced"), ""),
         ("pending after heal", report.get("pending_after_heal"),
          _bad(report.get("pending_after_heal"))),
-        *_invariant_rows(report.get("invariants") or {}),
+        *_invariant_rows(report.get("invariants")),
         ("orphans" + ("" if report.get("orphans_checked") else " (not checked)"),
          report.get("orphans"), _bad(report.get("orphans"))),
     ]
@@ -98,7 +102,7 @@ def _counts(report: dict[str, Any]) -> Table:
     return counts
 
 
-def _checks(report: dict[str, Any]) -> list[RenderableType]:
+def _checks(report: ChaosReport) -> list[RenderableType]:
     """A declared topology's checks (the generic checker): applied or not, and why."""
     checks = [c for c in report.get("checks") or [] if isinstance(c, dict)]
     if not checks:
@@ -117,9 +121,9 @@ def _checks(report: dict[str, Any]) -> list[RenderableType]:
     return [table]
 
 
-def _invariant_rows(inv: dict[str, Any]) -> list[tuple[str, Any, str]]:
+def _invariant_rows(inv: InvariantCounts | None) -> list[tuple[str, object, str]]:
     """The server-side invariants (from the server's journal), or that they were not checked."""
-    if not inv.get("checked"):
+    if not inv or not inv.get("checked"):
         return [("server invariants", "not checked (no journal)", "")]
     return [(f"two live leases on a task (server, {inv.get('events')} events)",
              inv.get("two_live_leases"), _bad(inv.get("two_live_leases"))),
@@ -127,7 +131,7 @@ def _invariant_rows(inv: dict[str, Any]) -> list[tuple[str, Any, str]]:
              _bad(inv.get("settled_promise_changed")))]
 
 
-def _landed_table(title: str, column: str, by: dict[str, Any]) -> Table:
+def _landed_table(title: str, column: str, by: Mapping[str, int]) -> Table:
     table = Table(title=title, title_justify="left")
     table.add_column(column)
     table.add_column("landed", justify="right")
@@ -136,7 +140,7 @@ def _landed_table(title: str, column: str, by: dict[str, Any]) -> Table:
     return table
 
 
-def _faults(report: dict[str, Any]) -> list[RenderableType]:
+def _faults(report: ChaosReport) -> list[RenderableType]:
     faults = report.get("faults", {})
     fline = Text(f"faults: {faults.get('landed')} landed of {faults.get('planned')} planned, "
                  f"{faults.get('mid_step', 0)} on a node holding a task", style="bold")
@@ -144,7 +148,7 @@ def _faults(report: dict[str, Any]) -> list[RenderableType]:
                             _landed_table("by target", "target", faults.get("by_target", {}))])]
 
 
-def _timing(report: dict[str, Any]) -> Table:
+def _timing(report: ChaosReport) -> Table:
     rec = report.get("recovery_s", {})
     lat = report.get("latency_ms", {})
     timing = Table(title="timing", title_justify="left")
@@ -154,15 +158,15 @@ def _timing(report: dict[str, Any]) -> Table:
     timing.add_column("p99 / max", justify="right")
     timing.add_row("recovery per fault", _num(rec.get("measured")),
                    _num(rec.get("p50"), "s"), _num(rec.get("max"), "s"))
-    for key, label in (("all", "flow latency"), ("with_faults", "  hit by a fault"),
-                       ("without_faults", "  no fault")):
-        row = lat.get(key, {})
+    for row, label in ((lat.get("all", {}), "flow latency"),
+                       (lat.get("with_faults", {}), "  hit by a fault"),
+                       (lat.get("without_faults", {}), "  no fault")):
         timing.add_row(label, _num(row.get("count")), _num(row.get("p50"), " ms", 0),
                        _num(row.get("p99"), " ms", 0))
     return timing
 
 
-def _problems(problems: dict[str, list[Any]]) -> Table:
+def _problems(problems: Mapping[str, list[str]]) -> Table:
     ptable = Table(title="problems (first examples)", title_justify="left")
     ptable.add_column("kind", style="red")
     ptable.add_column("example")

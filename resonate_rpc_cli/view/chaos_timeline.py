@@ -19,11 +19,11 @@ TypedDicts (:class:`TimelineModel` and below), the shapes the script reads.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
-from typing import Any, NotRequired, TypedDict
+from collections.abc import Sequence
+from typing import NotRequired, TypedDict
 
-from resonate_rpc_cli.chaos.faults import FaultRecord
-from resonate_rpc_cli.chaos.history import Op
+from resonate_rpc_cli.chaos.history import FaultRecord, Op
+from resonate_rpc_cli.chaos.report import ChaosReport, FaultRecovery
 from resonate_rpc_cli.contracts.ledger import LedgerEntry
 from resonate_rpc_cli.contracts.naming import GATEWAY, SERVER
 
@@ -103,7 +103,7 @@ class TimelineModel(TypedDict):
     bands: list[Band]
     latency: list[Point]
     expect: Expect
-    recovery: list[Any]
+    recovery: list[FaultRecovery]
     aggregated: NotRequired[Aggregated]
 
 
@@ -209,7 +209,7 @@ def _latency(history: Sequence[Op], t0: int) -> list[Point]:
 
 
 def timeline_model(
-    report: Mapping[str, Any],
+    report: ChaosReport | None,
     history: Sequence[Op],
     faults: Sequence[FaultRecord],
     ledger: Sequence[LedgerEntry],
@@ -231,5 +231,5 @@ def timeline_model(
         "attempts": _attempts(history, t0), "bands": bands, "latency": _latency(history, t0),
         "expect": {"bars": len(bars), "reexec": sum(1 for b in bars if b["reexec"]),
                    "bands": len(bands)},
-        "recovery": report.get("recovery_s", {}).get("per_fault", []),
+        "recovery": [] if report is None else report.get("recovery_s", {}).get("per_fault", []),
     }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rich.console import Group, RenderableType
 from rich.table import Table
@@ -20,6 +20,7 @@ from resonate_rpc_cli.view.richlines import to_text
 from resonate_rpc_cli.view.style import age_ms, node_style, promise_style, seconds, short_id
 
 if TYPE_CHECKING:  # rendering a flow's result must not load the read side (issue 21)
+    from resonate_rpc_cli.observe.flowrun import FlowOutcomeJson
     from resonate_rpc_cli.observe.picture import NodeLine, PendingRow, Picture
     from resonate_rpc_cli.observe.snapshot import PromiseRow
     from resonate_rpc_cli.supervisor.client import KillAnswer
@@ -162,5 +163,5 @@ def kill_view(result: KillAnswer) -> RenderableType:
     return Group(*lines)
 
 
-def run_view(outcome: dict[str, Any]) -> Text:
+def run_view(outcome: FlowOutcomeJson) -> Text:
     return to_text(textviews.run_line(outcome))

@@ -9,20 +9,21 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from resonate_rpc_cli.view.lines import Line, Node, children_by_parent
 from resonate_rpc_cli.view.style import age_ms, promise_style, seconds
 
 if TYPE_CHECKING:  # views render data; `run`'s one line must not load the read side (issue 21)
     from resonate_rpc_cli.observe.doctor import Diagnosis
+    from resonate_rpc_cli.observe.flowrun import FlowOutcomeJson
     from resonate_rpc_cli.observe.snapshot import PromiseRow
 
 CAUSE_STYLE = {"running": "green", "sleeping": "cyan", "queued": "yellow"}
 RUN_STYLE = {"resolved": "green", "started": "cyan", "rejected": "red", "timeout": "red"}
 
 
-def run_line(outcome: dict[str, Any]) -> Line:
+def run_line(outcome: FlowOutcomeJson) -> Line:
     """``flow [promise id] state: result  (elapsed)``, from ``FlowOutcome.to_dict()``."""
     state = outcome["state"]
     line = Line.assemble((outcome["flow"], "bold"), f" [{outcome['promise_id']}] ",

@@ -15,7 +15,7 @@ from typing import Any
 
 from resonate_rpc_cli.contracts.errors import ExitStatus
 from resonate_rpc_cli.contracts.home import Home
-from resonate_rpc_cli.observe.actions import ACTIONS, Refused, perform
+from resonate_rpc_cli.observe.actions import ACTIONS, DoneJson, Refused, perform
 
 NAMES = tuple(a.name for a in ACTIONS)
 #: a refusal's exit status → the HTTP status the page gets
@@ -60,7 +60,7 @@ class Actor:
 
     home: Home
 
-    def perform(self, call: ActionCall) -> dict[str, Any]:
+    def perform(self, call: ActionCall) -> DoneJson:
         """Do ``call`` (blocking until its effect is seen); what changed, as JSON.
 
         Raises :class:`ActionError` with the core's one-line message when it was refused.

@@ -1,7 +1,7 @@
 """The chaos run's timeline for the console, growing while ``rpcdemo chaos`` runs.
 
 :class:`ChaosFeed` reads the progress the run publishes under HOME
-(``chaos/progress.py``) and the ledgers of its call trees, and hands them to
+(``chaos/report.py``) and the ledgers of its call trees, and hands them to
 the report's own drawing model (``view/chaos_timeline.py``, bounded by
 ``view/chaos_bound.py``): the page draws the same lanes, step bars, fault
 bands and latency as ``report.html``, and the verdict once the checker gave
@@ -11,21 +11,33 @@ it. A missing or torn file is "no run", never an error.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TypedDict, cast
 
-from resonate_rpc_cli.chaos.faults import FaultRecord
-from resonate_rpc_cli.chaos.history import Op
-from resonate_rpc_cli.chaos.progress import progress_path
+from resonate_rpc_cli.chaos.history import FaultRecord, Op
+from resonate_rpc_cli.chaos.report import ChaosReport, progress_path
 from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.contracts.ids import origin_of
 from resonate_rpc_cli.contracts.ledger import LedgerEntry
 from resonate_rpc_cli.view.chaos_bound import bound_model
-from resonate_rpc_cli.view.chaos_timeline import timeline_model
+from resonate_rpc_cli.view.chaos_timeline import TimelineModel, timeline_model
 
 
-def _ops(rows: Any) -> list[Op]:
+class ChaosView(TypedDict):
+    """The page's chaos part (``verdict`` and ``reasons`` once the checker judged)."""
+
+    run_tag: str | None
+    state: str | None
+    verdict: str | None
+    reasons: list[str]
+    ops_total: int
+    faults: int
+    model: TimelineModel
+
+
+def _ops(rows: object) -> list[Op]:
     out = []
     for row in rows if isinstance(rows, list) else []:
         try:
@@ -35,7 +47,7 @@ def _ops(rows: Any) -> list[Op]:
     return out
 
 
-def _faults(rows: Any) -> list[FaultRecord]:
+def _faults(rows: object) -> list[FaultRecord]:
     out = []
     for row in rows if isinstance(rows, list) else []:
         try:
@@ -45,15 +57,22 @@ def _faults(rows: Any) -> list[FaultRecord]:
     return out
 
 
-def chaos_view(doc: dict[str, Any], ledger: list[LedgerEntry]) -> dict[str, Any]:
-    """The page's chaos part from one progress document and the run's ledger entries."""
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def chaos_view(doc: Mapping[str, object], ledger: list[LedgerEntry]) -> ChaosView:
+    """The page's chaos part from one progress document (as read: any JSON object) and the
+    run's ledger entries."""
     history, faults = _ops(doc.get("history")), _faults(doc.get("faults"))
-    report = doc.get("report") if isinstance(doc.get("report"), dict) else None
-    model = bound_model(timeline_model(report or {}, history, faults, ledger))
-    return {"run_tag": doc.get("run_tag"), "state": doc.get("state"),
+    judged = doc.get("report")
+    report = cast("ChaosReport", judged) if isinstance(judged, dict) else None
+    model = bound_model(timeline_model(report, history, faults, ledger))
+    ops_total = doc.get("ops_total")
+    return {"run_tag": _text(doc.get("run_tag")), "state": _text(doc.get("state")),
             "verdict": report.get("verdict") if report else None,
             "reasons": list(report.get("reasons", [])) if report else [],
-            "ops_total": doc.get("ops_total", len(history)),
+            "ops_total": ops_total if isinstance(ops_total, int) else len(history),
             "faults": len(faults), "model": model}
 
 
@@ -92,10 +111,10 @@ class ChaosFeed:
 
     home: Home
     _seen: tuple[float, int] | None = None
-    _view: dict[str, Any] | None = field(default=None)
+    _view: ChaosView | None = field(default=None)
     _ledger: LedgerTail | None = None
 
-    def read(self) -> dict[str, Any] | None:
+    def read(self) -> ChaosView | None:
         """The chaos part now, or None when no run published anything here."""
         path = progress_path(self.home)
         try:

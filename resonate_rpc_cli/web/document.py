@@ -2,26 +2,104 @@
 
 :func:`console_document` is a pure function of a
 :class:`~resonate_rpc_cli.observe.live.LiveModel` (the same model the
-terminal's live view renders; it does the polling, this only reads) and the
-chaos run's progress. Its :meth:`ConsoleDocument.to_dict` is the JSON each
-server-sent event carries; the page keeps no state of its own beyond it.
+terminal's live view renders; it does the polling, this only reads). Its
+:meth:`ConsoleDocument.to_dict` is the JSON each ``state`` event carries (the
+chaos run's timeline is the ``chaos`` event's, ``web/chaos_feed.py``); the page
+keeps no state of its own beyond them.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 from resonate_rpc_cli.contracts.app_topology import AppTopology
 from resonate_rpc_cli.contracts.flows import FLOWS
+from resonate_rpc_cli.links.status import LinkStatus
 from resonate_rpc_cli.observe.actions import Kind, Target, actions_for, flow_target
 from resonate_rpc_cli.observe.live import LiveModel
-from resonate_rpc_cli.observe.snapshot import PromiseRow
-from resonate_rpc_cli.supervisor.rows import FaultRow
+from resonate_rpc_cli.observe.snapshot import PromiseRow, PromiseRowJson
+from resonate_rpc_cli.supervisor.rows import FaultRow, FaultRowJson
 
 
-def offered(target: Target) -> list[dict[str, Any]]:
+class OfferedJson(TypedDict):
+    """One button: an action a row offers now."""
+
+    name: str
+    label: str
+    help: str
+    ask: str | None
+
+
+class HeldTaskJson(TypedDict):
+    id: str
+    lease_left_s: float | None
+
+
+class ConsoleNodeJson(TypedDict):
+    name: str
+    group: str
+    state: str
+    pid: int | None
+    restarts: int
+    node_id: str | None
+    link: str | None
+    tasks: list[HeldTaskJson]
+    cpu: str | None
+    mem: str | None
+    actions: list[OfferedJson]
+
+
+class GraphPromiseJson(PromiseRowJson):
+    """A promise of a call graph, with the doctor's flag and its buttons."""
+
+    flag: str | None
+    actions: list[OfferedJson]
+
+
+class FlowGraphJson(TypedDict):
+    root: str
+    actions: list[OfferedJson]
+    promises: list[GraphPromiseJson]
+
+
+class RunnableJson(TypedDict):
+    name: str
+    root: str
+    actions: list[OfferedJson]
+
+
+class GroupJson(TypedDict):
+    group: str
+    count: int
+    actions: list[OfferedJson]
+
+
+class ConsoleDocumentJson(TypedDict):
+    """The JSON each server-sent event carries (keys in this order)."""
+
+    home: str
+    server_url: str | None
+    gateway_url: str | None
+    ttl_s: float | None
+    nodes: list[ConsoleNodeJson]
+    groups: list[GroupJson]
+    runnable: list[RunnableJson]
+    flows: list[FlowGraphJson]
+    counts: dict[str, int]
+    events: list[str]
+    #: ``links/status.py``'s rows as they are
+    links: list[dict[str, Any]] | None
+    faults: list[FaultRowJson]
+    notice: str | None
+    #: always null: the chaos run's timeline is the stream's own ``chaos`` part
+    #: (``web/chaos_feed.py``); the key stays for the page's readers
+    chaos: None
+    at_ms: int
+
+
+def offered(target: Target) -> list[OfferedJson]:
     """The actions the core offers ``target`` now (the page's buttons, the terminal's keys)."""
     return [{"name": a.name, "label": a.label, "help": a.help, "ask": a.ask}
             for a, _t in actions_for(target)]
@@ -34,7 +112,7 @@ class HeldTask:
     id: str
     lease_left_s: float | None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> HeldTaskJson:
         return {"id": self.id, "lease_left_s": self.lease_left_s}
 
 
@@ -55,7 +133,7 @@ class ConsoleNode:
     #: scaled away, going once its process exited (not counted in its group's size)
     retiring: bool = False
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> ConsoleNodeJson:
         return {"name": self.name, "group": self.group, "state": self.state, "pid": self.pid,
                 "restarts": self.restarts, "node_id": self.node_id, "link": self.link,
                 "tasks": [t.to_dict() for t in self.tasks], "cpu": self.cpu, "mem": self.mem,
@@ -73,7 +151,7 @@ class FlowGraph:
     #: the declared application that runs (its flows are what a root runs); None: the seed
     app: AppTopology | None = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> FlowGraphJson:
         top = self.promises[0].state if self.promises else ""
         return {"root": self.root, "actions": offered(flow_target(self.root, top, self.app)),
                 "promises": [{**p.to_dict(), "flag": self.flags.get(p.id),
@@ -93,18 +171,17 @@ class ConsoleDocument:
     flows: tuple[FlowGraph, ...]
     counts: dict[str, int]
     events: tuple[str, ...]
-    links: list[dict[str, Any]] | None
+    #: every node's link (None: the topology runs without links)
+    links: tuple[LinkStatus, ...] | None
     #: faults in force, held as leases by the supervisor
     faults: tuple[FaultRow, ...]
     notice: str | None
-    #: the chaos run's timeline (``web/chaos_feed.py``), None when none ran here
-    chaos: dict[str, Any] | None = None
     #: wall-clock ms when it was built (the page counts leases down from it)
     at_ms: int = 0
     #: the declared application that runs (its flows are the runnable ones); None: the seed
     app: AppTopology | None = None
 
-    def runnable(self) -> list[dict[str, Any]]:
+    def runnable(self) -> list[RunnableJson]:
         """The flows a run button starts: the declared application's, else the seed's."""
         if self.app is not None:
             return [{"name": f.name, "root": f.name,
@@ -113,7 +190,7 @@ class ConsoleDocument:
         return [{"name": f.name, "root": f.promise_id,
                  "actions": offered(Target(Kind.FLOW, f.promise_id))} for f in FLOWS.values()]
 
-    def groups(self) -> list[dict[str, Any]]:
+    def groups(self) -> list[GroupJson]:
         """Each group with its size and the actions it offers (scale)."""
         sizes: dict[str, int] = {}
         for node in self.nodes:
@@ -121,15 +198,16 @@ class ConsoleDocument:
         return [{"group": g, "count": n, "actions": offered(Target(Kind.GROUP, g, count=n))}
                 for g, n in sorted(sizes.items())]
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> ConsoleDocumentJson:
         return {"home": self.home, "server_url": self.server_url,
                 "gateway_url": self.gateway_url, "ttl_s": self.ttl_s,
                 "nodes": [n.to_dict() for n in self.nodes], "groups": self.groups(),
                 "runnable": self.runnable(),
                 "flows": [f.to_dict() for f in self.flows], "counts": self.counts,
-                "events": list(self.events), "links": self.links,
-                "faults": [dict(f.to_dict()) for f in self.faults],
-                "notice": self.notice, "chaos": self.chaos, "at_ms": self.at_ms}
+                "events": list(self.events),
+                "links": None if self.links is None else [link.to_dict() for link in self.links],
+                "faults": [f.to_dict() for f in self.faults],
+                "notice": self.notice, "chaos": None, "at_ms": self.at_ms}
 
 
 def _nodes(model: LiveModel) -> tuple[ConsoleNode, ...]:
@@ -146,8 +224,7 @@ def _nodes(model: LiveModel) -> tuple[ConsoleNode, ...]:
     return tuple(rows)
 
 
-def console_document(model: LiveModel, chaos: dict[str, Any] | None = None,
-                     now_ms: int | None = None) -> ConsoleDocument:
+def console_document(model: LiveModel, now_ms: int | None = None) -> ConsoleDocument:
     """The page's frame from what ``model`` last polled (no I/O here)."""
     cfg = model.config
     app = cfg.app if cfg else None
@@ -161,6 +238,6 @@ def console_document(model: LiveModel, chaos: dict[str, Any] | None = None,
         ttl_s=cfg.ttl_s if cfg else None,
         nodes=_nodes(model), flows=flows, counts=dict(model.counts),
         events=tuple(model.feed),
-        links=None if model.links is None else [link.to_dict() for link in model.links],
-        faults=tuple(model.faults), notice=model.notice, chaos=chaos,
+        links=None if model.links is None else tuple(model.links),
+        faults=tuple(model.faults), notice=model.notice,
         at_ms=int(time.time() * 1000) if now_ms is None else now_ms, app=app)

@@ -22,7 +22,7 @@ from resonate_rpc_cli.contracts.errors import NotRunningError
 from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.observe.live import Every, LiveModel
 from resonate_rpc_cli.web.chaos_feed import ChaosFeed
-from resonate_rpc_cli.web.document import console_document
+from resonate_rpc_cli.web.document import ConsoleDocumentJson, console_document
 
 log = logging.getLogger("rpcdemo.console")
 
@@ -83,12 +83,11 @@ class Feed:
             text = _dumps(chaos)
             changed = self.chaos.offer(text, text)
         doc = self._document()
-        at = doc.pop("at_ms")
-        key = _dumps(doc)
-        doc["at_ms"] = at
+        # the key leaves out the clock (``at_ms``, the document's last key)
+        key = _dumps({k: v for k, v in doc.items() if k != "at_ms"})
         return self.state.offer(key, _dumps(doc)) or changed
 
-    def _document(self) -> dict[str, Any]:
+    def _document(self) -> ConsoleDocumentJson:
         """The model's picture; when another thread refreshes it, a read that met a change
         half-way (a deque appended to while copied) is read again."""
         assert self.model is not None

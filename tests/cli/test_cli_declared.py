@@ -10,6 +10,7 @@ import pytest
 
 from resonate_rpc_cli.cli.topology_file import (
     SEED_FILE,
+    TopologyFile,
     load_config_file,
     packaged_text,
     seed_topology,
@@ -58,8 +59,8 @@ def test_init_writes_the_seed_and_a_template_and_never_overwrites(home: Path,
     assert code == 0, err
     seed, template = tmp_path / SEED_FILE, tmp_path / "rpcdemo.toml"
     assert seed.read_text() == packaged_text(SEED_FILE)
-    assert load_config_file(template) == {}, "as written, the template runs the seed"
-    app = load_config_file(seed)["app"]
+    assert load_config_file(template) == TopologyFile(), "as written, the template runs the seed"
+    app = load_config_file(seed).app
     assert isinstance(app, AppTopology) and app.flow_names == (
         "await-chain", "detached-chain", "fan-out")
     template.write_text("# mine\n")
@@ -87,7 +88,8 @@ def test_run_scale_and_kill_name_the_declared_groups_and_flows(home: Path,
     path = tmp_path / "rpcdemo.toml"
     path.write_text(GROUP + '[groups.payments]\ncommand = "pay"\n'
                     "[flows.place-order]\nfunction = 'place'\ngroup = 'orders'\n")
-    app = load_config_file(path)["app"]
+    app = load_config_file(path).app
+    assert app is not None
     with fake_supervisor(home, app=app):
         Endpoints("http://127.0.0.1:1", None, os.getpid(), app.name).write(Home(home))
         code, _, err = rpcdemo(home, "run", "nope")

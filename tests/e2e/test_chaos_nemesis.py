@@ -15,10 +15,19 @@ from pathlib import Path
 
 import pytest
 
-from resonate_rpc_cli.chaos.nemesis import Nemesis, heal_everything, pid_gone, pid_stopped
-from resonate_rpc_cli.chaos.orchestrator import ChaosOptions, execute
+from resonate_rpc_cli.chaos.nemesis import Nemesis
+from resonate_rpc_cli.chaos.options import ChaosOptions
+from resonate_rpc_cli.chaos.orchestrator import execute
 from resonate_rpc_cli.chaos.schedule import PlannedFault, plan_faults
-from resonate_rpc_cli.chaos.targets import DOWN, PAUSED, RUNNING, NodeInfo
+from resonate_rpc_cli.chaos.topology import (
+    DOWN,
+    PAUSED,
+    RUNNING,
+    NodeInfo,
+    heal_everything,
+    pid_gone,
+    pid_stopped,
+)
 from resonate_rpc_cli.contracts.errors import ExitStatus, NotRunningError, UsageError
 from tests.procs import free_port, wait_until
 

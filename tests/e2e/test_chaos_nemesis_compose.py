@@ -14,9 +14,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from resonate_rpc_cli.chaos.nemesis import LEASE_MARGIN_S, Nemesis, heal_everything, pid_gone
+from resonate_rpc_cli.chaos.nemesis import LEASE_MARGIN_S, Nemesis
 from resonate_rpc_cli.chaos.schedule import PlannedFault
-from resonate_rpc_cli.chaos.targets import RUNNING
+from resonate_rpc_cli.chaos.topology import RUNNING, heal_everything, pid_gone
 from resonate_rpc_cli.contracts.errors import RpcdemoError
 from tests.e2e.test_chaos_nemesis import SleepTopology
 from tests.procs import free_port

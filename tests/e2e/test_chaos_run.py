@@ -9,13 +9,13 @@ settle, every cog ran, nothing pending, no orphans.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from resonate_rpc_cli.chaos.orchestrator import ChaosOptions
+from resonate_rpc_cli.chaos.options import ChaosOptions
 from resonate_rpc_cli.chaos.session import run_chaos
 from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.supervisor import updown
@@ -28,7 +28,7 @@ from tests.unit._chaos_cli import invoke
 pytestmark = pytest.mark.e2e
 
 
-def assert_proved(report: dict[str, Any]) -> None:
+def assert_proved(report: Mapping[str, Any]) -> None:
     """The claims of the seed, with the report as the message when one fails."""
     summary = json.dumps({k: report.get(k) for k in (
         "verdict", "reasons", "flows", "detached", "steps", "faults", "pending_after_heal",

@@ -195,7 +195,9 @@ def _run_key_and_button_run_the_declared_flows(home: Home) -> None:
     assert done.message.startswith("place-order [place-order-") and \
         done.message.endswith("(as expected)"), done.message
     button = actions.perform(home, "run", runnable[0]["root"], "1")  # the page sends its arg
-    assert isinstance(button, Done) and button.to_dict()["flow"]["value"] == EXPECTED, button
+    assert isinstance(button, Done) and button.declared is not None, button
+    assert button.to_dict()["flow"] == button.declared.to_dict(), button
+    assert button.declared.value == EXPECTED, button
     seed = actions.perform(home, "run", "await-chain")
     assert not seed.ok and "declares (place-order, slow-order)" in seed.message, seed
     group = next(r.also[0] for r in model.rows() if r.target.id == "payments-1")

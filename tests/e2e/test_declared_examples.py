@@ -93,7 +93,7 @@ def test_a_declared_example_comes_up_answers_survives_kills_and_chaos(example: s
     with short_home() as home:
         cli = new_cli(home)
         config = prepared(example, home.parent, cli.gateway_port)
-        app = load_config_file(config)["app"]
+        app = load_config_file(config).app
         assert isinstance(app, AppTopology)
         try:
             up = cli.run("--config", str(config), *cli.up_args("--detach"), timeout=180)

@@ -15,7 +15,7 @@ from resonate_rpc_cli.contracts.flows import flow_named
 from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.contracts.ledger import LedgerEntry, read_ledger
 from resonate_rpc_cli.observe.flowrun import FlowOutcome, run_flow
-from resonate_rpc_cli.observe.picture import collect_status
+from resonate_rpc_cli.observe.picture import NodeLineJson, collect_status
 from tests.e2e._cli_support import Cli, running_topology
 from tests.procs import wait_until
 
@@ -56,7 +56,7 @@ def assert_each_step_ended_once(entries: list[LedgerEntry], roots: int) -> None:
     assert not twice, f"steps finished more than once: {twice}"
 
 
-def service_b(cli: Cli) -> dict[str, dict[str, object]]:
+def service_b(cli: Cli) -> dict[str, NodeLineJson]:
     return {n["name"]: n for n in collect_status(Home(cli.home))["nodes"]
             if n["group"] == "service-b"}
 

@@ -13,8 +13,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from resonate_rpc_cli.chaos.faults import FaultRecord
-from resonate_rpc_cli.chaos.history import History, Op
+from resonate_rpc_cli.chaos.history import FaultRecord, History, Op
 from resonate_rpc_cli.clients.protocol import Payload, PromiseRecord
 from resonate_rpc_cli.contracts.flows import expected_value, flow_named
 from resonate_rpc_cli.contracts.ledger import LedgerEntry

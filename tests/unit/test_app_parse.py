@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from resonate_rpc_cli.cli.topology_file import parse_config
+from resonate_rpc_cli.cli.topology_file import TopologyFile, parse_config
 from resonate_rpc_cli.contracts.app_parse import parse_readiness
 from resonate_rpc_cli.contracts.app_topology import (
     HTTP_FLOW,
@@ -44,12 +44,12 @@ http = "GET http://127.0.0.1:8080/health"
 """
 
 
-def parse(text: str, tmp_path: Path) -> dict[str, object]:
+def parse(text: str, tmp_path: Path) -> TopologyFile:
     return parse_config(text, str(tmp_path / "rpcdemo.toml"))
 
 
 def test_groups_and_flows_become_records(tmp_path: Path) -> None:
-    app = parse(GOOD, tmp_path)["app"]
+    app = parse(GOOD, tmp_path).app
     assert isinstance(app, AppTopology)
     assert app.name == "order-saga" and app.group_names == ("orders", "payments")
     orders, payments = app.groups
@@ -68,14 +68,14 @@ def test_groups_and_flows_become_records(tmp_path: Path) -> None:
 
 
 def test_the_record_survives_the_supervisor_json(tmp_path: Path) -> None:
-    app = parse(GOOD, tmp_path)["app"]
-    config = TopologyConfig(app=app)  # type: ignore[arg-type]
+    app = parse(GOOD, tmp_path).app
+    config = TopologyConfig(app=app)
     again = TopologyConfig.from_json(json.loads(json.dumps(config.to_json())))
     assert again.app == app
 
 
 def test_no_groups_is_the_seed(tmp_path: Path) -> None:
-    assert "app" not in parse("[server]\nport = 8123\n", tmp_path)
+    assert parse("[server]\nport = 8123\n", tmp_path).app is None
 
 
 @pytest.mark.parametrize(("text", "message"), [
@@ -117,6 +117,6 @@ def test_readiness_forms(text: str, ready: Readiness) -> None:
 
 def test_group_tables_name_the_declared_groups(tmp_path: Path) -> None:
     text = "[replicas]\norders = 3\n[groups.orders]\ncommand = 'a'\n"
-    assert parse(text, tmp_path)["replicas"] == {"orders": 3}
+    assert parse(text, tmp_path).settings["replicas"] == {"orders": 3}
     with pytest.raises(UsageError, match=r"unknown group replicas.service-b \(valid: orders\)"):
         parse(text.replace("orders = 3", "service-b = 3"), tmp_path)

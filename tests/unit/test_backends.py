@@ -36,6 +36,7 @@ from resonate_rpc_cli.supervisor.processes import HttpReadinessProbe
 from resonate_rpc_cli.supervisor.topology_config import (
     TopologyConfig,
     build_launch,
+    parse_server_choice,
     validate_config,
 )
 
@@ -160,6 +161,10 @@ def fake_registered(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 @pytest.mark.usefixtures("fake_registered")
 def test_a_registered_fake_backend_drives_config_launch_and_preflight(tmp_path: Path) -> None:
     assert "fake" in backends.server_kinds()
+    assert parse_server_choice("fake") == "fake", "`up --server fake` takes it"
+    with pytest.raises(UsageError, match=r"^--server must be embedded, resonate, postgres or "
+                       r"fake, got 'docker' \(a running server: --server-url URL\)$"):
+        parse_server_choice("docker")
     home = Home(tmp_path)
     config = validate_config(TopologyConfig(server_kind="fake", server_port=7))
     assert isinstance(config.backend, FakeBackend) and config.starts_server

@@ -9,6 +9,7 @@ import pytest
 
 from resonate_rpc_cli.chaos.checker import CheckOptions, check
 from resonate_rpc_cli.chaos.measures import percentile
+from resonate_rpc_cli.chaos.report import ChaosReport
 from resonate_rpc_cli.contracts.ledger import LedgerEntry
 from resonate_rpc_cli.contracts.payload import decode_payload
 from tests.unit._chaos_synthetic import T0, Run, add_fault, add_flow, clean_run, enc
@@ -19,7 +20,7 @@ REPORT_KEYS = {
 }
 
 
-def judge(run: Run, orphans: int = 0, **opts: Any) -> dict[str, Any]:
+def judge(run: Run, orphans: int = 0, **opts: Any) -> ChaosReport:
     options = CheckOptions(seed=7, planned_faults=len(run.faults), **opts)
     return check(run.ops(), run.ledger, run.records(), run.faults,
                  options=options, orphans=orphans)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from pathlib import Path
+from typing import cast
 
 import pytest
 
 from resonate_rpc_cli.chaos import session
 from resonate_rpc_cli.chaos.options import ChaosOptions
+from resonate_rpc_cli.chaos.report import ChaosReport
 from resonate_rpc_cli.chaos.session import ChaosResult
 from resonate_rpc_cli.contracts.errors import UsageError
 from tests.unit._chaos_cli import invoke
@@ -99,7 +101,8 @@ def test_a_run_that_does_not_pass_keeps_its_report_and_prints_the_replay_command
 
     def fake_run(options: ChaosOptions, home: object, **kw: object) -> ChaosResult:
         seen.update(kw, options=options)
-        result = ChaosResult({"verdict": "fail", "seed": options.seed, "reasons": ["1 lost"]},
+        result = ChaosResult(cast("ChaosReport", {"verdict": "fail", "seed": options.seed,
+                                                 "reasons": ["1 lost"]}),
                              record=None)  # type: ignore[arg-type]
         result.report_dir = kept
         return result

@@ -1,6 +1,6 @@
 """Chaos on a declared topology, without processes: the report of a scripted run of the
 examples' flows (the generic verdict, the checks that applied, both views), and how HTTP
-flows are named and compared (chaos/verdict.py, chaos/report.py)."""
+flows are named and compared (chaos/verdict.py, chaos/session.py)."""
 
 from __future__ import annotations
 
@@ -14,14 +14,18 @@ import pytest
 from rich.console import Console
 
 from resonate_rpc_cli.chaos import orchestrator
-from resonate_rpc_cli.chaos.faults import FaultRecord
-from resonate_rpc_cli.chaos.history import History
-from resonate_rpc_cli.chaos.options import ChaosOptions
+from resonate_rpc_cli.chaos.history import FaultRecord, History
+from resonate_rpc_cli.chaos.options import (
+    ChaosOptions,
+    FlowPlan,
+    plan_flow,
+    recorded_config,
+    replay_options,
+)
 from resonate_rpc_cli.chaos.orchestrator import RunRecord
-from resonate_rpc_cli.chaos.replay import recorded_config, replay_options
-from resonate_rpc_cli.chaos.report import judge
-from resonate_rpc_cli.chaos.supply import FlowPlan, plan_flow
-from resonate_rpc_cli.chaos.verdict import StuckPromise, flow_key, history_of, names_root
+from resonate_rpc_cli.chaos.session import judge
+from resonate_rpc_cli.chaos.verdict import StuckPromise, history_of, names_root
+from resonate_rpc_cli.chaos.workload import flow_key
 from resonate_rpc_cli.cli.topology_file import load_config_file
 from resonate_rpc_cli.clients.app_flows import fill_id
 from resonate_rpc_cli.clients.protocol import Payload, PromiseRecord
@@ -36,7 +40,7 @@ T0 = 1_800_000_000_000
 
 
 def app_of(name: str) -> AppTopology:
-    app = load_config_file(EXAMPLES / name / "rpcdemo.toml")["app"]
+    app = load_config_file(EXAMPLES / name / "rpcdemo.toml").app
     assert isinstance(app, AppTopology)
     return app
 

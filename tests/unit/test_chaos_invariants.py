@@ -13,13 +13,9 @@ from typing import Any, cast
 from rich.console import Console
 
 from resonate_rpc_cli.chaos.checker import CheckOptions, check
-from resonate_rpc_cli.chaos.invariants import (
-    LEASES,
-    SETTLED,
-    JournalEvent,
-    read_journal,
-    violations,
-)
+from resonate_rpc_cli.chaos.history import JournalEvent, read_journal
+from resonate_rpc_cli.chaos.measures import LEASES, SETTLED, violations
+from resonate_rpc_cli.chaos.report import ChaosReport
 from resonate_rpc_cli.view.chaos_html import render_html
 from resonate_rpc_cli.view.chaos_report import render_report
 from tests.unit._chaos_synthetic import Run, clean_run
@@ -50,7 +46,7 @@ CLEAN = [
 ]
 
 
-def judge(run: Run, journal: list[JournalEvent] | None) -> dict[str, Any]:
+def judge(run: Run, journal: list[JournalEvent] | None) -> ChaosReport:
     return check(run.ops(), run.ledger, run.records(), run.faults,
                  options=CheckOptions(seed=7, planned_faults=len(run.faults)), journal=journal)
 
@@ -101,7 +97,7 @@ def test_the_journal_is_read_from_the_run_start(tmp_path: Any) -> None:
     assert read_journal(tmp_path / "absent.jsonl", 0) is None
 
 
-def _rendered_with(report: dict[str, Any], needle: str) -> None:
+def _rendered_with(report: ChaosReport, needle: str) -> None:
     console = Console(record=True, width=160)
     console.print(render_report(report))
     assert needle in console.export_text()

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from resonate_rpc_cli.chaos.checker import CheckOptions, check
-from resonate_rpc_cli.chaos.faults import FaultRecord
-from resonate_rpc_cli.chaos.fence import fenced_executions
-from resonate_rpc_cli.chaos.options import ChaosOptions
-from resonate_rpc_cli.chaos.replay import replay_command, replay_options
+from resonate_rpc_cli.chaos.history import FaultRecord
+from resonate_rpc_cli.chaos.measures import fenced_executions
+from resonate_rpc_cli.chaos.options import ChaosOptions, replay_command, replay_options
+from resonate_rpc_cli.chaos.report import ChaosReport
 from resonate_rpc_cli.contracts.errors import UsageError
 from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.contracts.ledger import LedgerEntry
@@ -58,7 +58,7 @@ def test_a_partitioned_holder_whose_step_ran_elsewhere_is_counted() -> None:
     assert fenced_executions(ledger, [kill])["fenced"] == 0  # only partitions fence
 
 
-def judged(run: Run) -> dict[str, object]:
+def judged(run: Run) -> ChaosReport:
     return check(run.ops(), run.ledger, run.records(), run.faults,
                  options=CheckOptions(seed=1, min_faults=0))
 
@@ -73,9 +73,9 @@ def test_the_model_draws_a_bar_per_execution_and_a_band_per_landed_fault() -> No
     model = timeline_model(report, run.ops(), run.faults, run.ledger)
     starts = sum(1 for e in run.ledger if e.phase == "start")
     landed = sum(1 for f in run.faults if f.landed)
-    assert landed == report["faults"]["landed"] == 4  # type: ignore[index]
+    assert landed == report["faults"]["landed"] == 4
     assert model["expect"] == {"bars": starts, "reexec": 1, "bands": landed}
-    assert len(model["bars"]) == starts == report["steps"]["executions"]  # type: ignore[index]
+    assert len(model["bars"]) == starts == report["steps"]["executions"]
     lanes = {lane["id"] for lane in model["lanes"]}
     assert {"server", "gateway", "other-1/x"} <= lanes
     assert all(b["lane"] in lanes for b in model["bars"])
@@ -99,7 +99,7 @@ def test_the_page_is_offline_and_embeds_the_history() -> None:
     data = json.loads(blob.group(1))
     assert len(data["history"]) == len(run.ops()) and len(data["ledger"]) == len(run.ledger)
     assert data["report"]["verdict"] == "pass"
-    evil = dict(report, reasons=["</script><script>alert(1)</script>"])
+    evil: ChaosReport = {**report, "reasons": ["</script><script>alert(1)</script>"]}
     assert "</script><script>alert" not in render_html(evil, run.ops(), [], run.ledger)
 
 
@@ -148,7 +148,7 @@ def test_a_long_run_keeps_the_page_bounded_and_its_counts_true() -> None:
         add_fault(run, i, "kill", "n-1", T0 + i * 12_000)
     report = judged(run)
     model = bound_model(timeline_model(report, run.ops(), run.faults, run.ledger))
-    assert model["aggregated"]["bars"] == report["steps"]["executions"]  # type: ignore[index]
+    assert model["aggregated"]["bars"] == report["steps"]["executions"]
     assert len(model["bars"]) + len(model["attempts"]) <= 4 * BINS
     assert sum(b["n"] for b in model["bars"]) == model["expect"]["bars"]
     assert sum(a["n"] for a in model["attempts"]) == flows

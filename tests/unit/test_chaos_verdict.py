@@ -9,9 +9,9 @@ from resonate_rpc_cli.chaos.verdict import (
     FlowRun,
     RunHistory,
     StuckPromise,
-    flow_key,
     judge_runs,
 )
+from resonate_rpc_cli.chaos.workload import flow_key
 from resonate_rpc_cli.contracts.ledger import LedgerEntry
 
 T = 1_000_000

@@ -12,8 +12,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from resonate_rpc_cli.chaos.history import History
-from resonate_rpc_cli.chaos.supply import FlowSupply
-from resonate_rpc_cli.chaos.workload import FlowPlan, Workload, plan_flows, post_flow
+from resonate_rpc_cli.chaos.options import FlowPlan, FlowSupply, plan_flows
+from resonate_rpc_cli.chaos.workload import Workload, post_flow
 from resonate_rpc_cli.contracts.flows import flow_named
 from tests.procs import free_port
 

@@ -10,14 +10,13 @@ import os
 import re
 import stat
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from resonate_rpc_cli.chaos.faults import FaultRecord
-from resonate_rpc_cli.chaos.history import History
-from resonate_rpc_cli.chaos.progress import RunProgress, progress_path, publish_verdict
+from resonate_rpc_cli.chaos.history import FaultRecord, History
+from resonate_rpc_cli.chaos.report import ChaosReport, RunProgress, progress_path, publish_verdict
 from resonate_rpc_cli.contracts.errors import UsageError
 from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.contracts.ledger import LedgerEntry
@@ -169,8 +168,9 @@ def test_the_chaos_feed_draws_the_reports_timeline_as_the_run_goes(tmp_path: Pat
     model = later["model"]
     assert len(model["bands"]) == 1 and len(model["latency"]) == 1
     assert [lane["id"] for lane in model["lanes"]][-1] == "worker-0"
-    publish_verdict(home, "other-run", {"verdict": "fail"})  # another run's: ignored
-    publish_verdict(home, "t1", {"verdict": "pass", "reasons": []})
+    # another run's: ignored
+    publish_verdict(home, "other-run", cast("ChaosReport", {"verdict": "fail"}))
+    publish_verdict(home, "t1", cast("ChaosReport", {"verdict": "pass", "reasons": []}))
     done = feed.read()
     assert done is not None and (done["state"], done["verdict"]) == ("done", "pass")
     progress_path(home).write_text("{torn")

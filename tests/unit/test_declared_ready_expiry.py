@@ -24,7 +24,7 @@ command = ["python", "-m", "payments"]
 
 @pytest.fixture
 def app(tmp_path: Path) -> AppTopology:
-    found = parse_config(APP, str(tmp_path / "rpcdemo.toml"))["app"]
+    found = parse_config(APP, str(tmp_path / "rpcdemo.toml")).app
     assert isinstance(found, AppTopology)
     return found
 

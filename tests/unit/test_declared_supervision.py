@@ -52,7 +52,7 @@ LISTENING = Readiness()
 
 @pytest.fixture
 def app(tmp_path: Path) -> AppTopology:
-    found = parse_config(APP, str(tmp_path / "rpcdemo.toml"))["app"]
+    found = parse_config(APP, str(tmp_path / "rpcdemo.toml")).app
     assert isinstance(found, AppTopology)
     return found
 
@@ -113,7 +113,7 @@ def test_a_listener_claim_becomes_the_nodes_id(app: AppTopology, tmp_path: Path)
 
 def _spec(tmp_path: Path, name: str, node_id: str = "ours",
           ready: Readiness = LISTENING) -> LaunchSpec:
-    config = TopologyConfig(app=parse_config(APP, str(tmp_path / "f.toml"))["app"])
+    config = TopologyConfig(app=parse_config(APP, str(tmp_path / "f.toml")).app)
     group, _, index = name.rpartition("-")
     spec = build_launch(config, Home(tmp_path), NodeName(group, int(index)), incarnation=1,
                         node_id=node_id, parent_pid=1)

@@ -63,9 +63,9 @@ def _entry(phase: str, node: str, promise_id: str, step_id: str, ts: float) -> L
 
 
 def _rec(pid: str, state: str, tags: dict[str, str], func: str | None = None,
-         created: int = 1000, settled: int | None = None) -> dict[str, Any]:
+         created: int = 1000, settled: int | None = None) -> PromiseRecord:
     param = encode_value({"func": func, "args": [1]}) if func else {}
-    rec: dict[str, Any] = {"id": pid, "state": state, "param": param, "value": {},
+    rec: PromiseRecord = {"id": pid, "state": state, "param": param, "value": {},
                            "tags": tags, "createdAt": created, "timeoutAt": 10**13}
     if settled is not None:
         rec["settledAt"] = settled

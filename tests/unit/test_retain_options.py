@@ -35,8 +35,8 @@ def test_not_durations(text: str) -> None:
 
 
 def test_retain_in_the_topology_file_and_on_the_server_command_line(tmp_path: Path) -> None:
-    assert parse_config('[server]\nretain = "1h"\n') == {"retain_s": 3600.0}
-    assert parse_config("[server]\nretain = 120\n") == {"retain_s": 120.0}
+    assert parse_config('[server]\nretain = "1h"\n').settings == {"retain_s": 3600.0}
+    assert parse_config("[server]\nretain = 120\n").settings == {"retain_s": 120.0}
     with pytest.raises(UsageError, match="retain"):
         parse_config('[server]\nretain = "later"\n')
     config = validate_config(TopologyConfig(retain_s=retain_seconds("10m")))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from resonate_rpc_cli.chaos.invariants import read_journal
+from resonate_rpc_cli.chaos.history import read_journal
 from resonate_rpc_cli.server.engine import Engine
 from resonate_rpc_cli.server.journal import TransitionJournal, rotated_path
 from resonate_rpc_cli.server.store import Store

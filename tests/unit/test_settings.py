@@ -19,7 +19,14 @@ from resonate_rpc_cli.contracts.errors import UsageError
 from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.contracts.naming import NodeName
 from resonate_rpc_cli.contracts.node_env import SERVICE_NODES, NodeEnvError, NodeVar
-from resonate_rpc_cli.contracts.settings import add_arguments, from_flags, setting, table, validate
+from resonate_rpc_cli.contracts.settings import (
+    add_arguments,
+    build,
+    from_flags,
+    setting,
+    table,
+    validate,
+)
 from resonate_rpc_cli.server.__main__ import parse_args
 from resonate_rpc_cli.server.config import ServerConfig
 from resonate_rpc_cli.supervisor.topology_config import (
@@ -67,7 +74,7 @@ def test_a_new_entry_is_a_flag_with_its_help() -> None:
 
 
 def test_a_new_entry_is_a_topology_file_key_checked_by_its_rule() -> None:
-    assert parse_config("[nodes]\nwidgets = 3\nttl = 2\n", cls=WithWidgets) == {
+    assert parse_config("[nodes]\nwidgets = 3\nttl = 2\n", cls=WithWidgets).settings == {
         "widgets": 3, "ttl_s": 2.0}
     with pytest.raises(UsageError, match=r"^f.toml: nodes.widgets must be at most 9, got 12$"):
         parse_config("[nodes]\nwidgets = 12\n", "f.toml", cls=WithWidgets)
@@ -101,8 +108,8 @@ def test_a_new_entry_is_an_argparse_flag_checked_by_its_rule() -> None:
 
     parser = argparse.ArgumentParser()
     add_arguments(parser, Knobs)
-    assert Knobs(**from_flags(Knobs, vars(parser.parse_args(["--depth", "3"])))).depth == 3
-    assert Knobs(**from_flags(Knobs, vars(parser.parse_args([])))).depth == 2
+    assert build(Knobs, from_flags(Knobs, vars(parser.parse_args(["--depth", "3"])))).depth == 3
+    assert build(Knobs, from_flags(Knobs, vars(parser.parse_args([])))).depth == 2
     with pytest.raises(SystemExit):
         parser.parse_args(["--depth", "0"])
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Unpack
 
-from resonate_rpc_cli.supervisor.control import Request
+from resonate_rpc_cli.supervisor.control import Request, RequestArgs
 from resonate_rpc_cli.supervisor.requests import Waiting, reply
 from tests.unit._supervisor_fakes import Rig, make_rig
 
@@ -17,7 +17,7 @@ def ready_rig(tmp_path: Path) -> Rig:
     return rig
 
 
-def send(rig: Rig, op: str, **args: Any) -> tuple[Request, Waiting | None]:
+def send(rig: Rig, op: str, **args: Unpack[RequestArgs]) -> tuple[Request, Waiting | None]:
     request = Request(op, args)
     return request, reply(rig.sup, request)
 

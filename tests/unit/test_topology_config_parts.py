@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from resonate_rpc_cli.cli.topology_file import merge_settings, parse_config
+from resonate_rpc_cli.cli.topology_file import TopologyFile, merge_settings, parse_config
 from resonate_rpc_cli.contracts.errors import UsageError
 from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.contracts.naming import NodeName
+from resonate_rpc_cli.contracts.settings import build
 from resonate_rpc_cli.supervisor.topology_config import (
     TopologyConfig,
     build_launch,
@@ -88,7 +89,7 @@ max_failures = 6
 """)
     merged = merge_settings(settings, {"ttl_s": 2.0, "delays": {"service-b": 0.5},
                                        "replicas": {"service-h": 2}})
-    config = validate_config(TopologyConfig(**merged))
+    config = validate_config(build(TopologyConfig, merged))
     assert (config.server_port, config.ttl_s, config.restart_max_failures) == (9001, 2.0, 6)
     assert config.delays == {"service-b": 0.5, "service-c": 1.0}
     assert config.replicas == {"service-b": 2, "service-h": 2}
@@ -97,10 +98,10 @@ max_failures = 6
 def test_server_choice_from_flags_beats_the_file() -> None:
     external = parse_config('[server]\nkind = "external"\nurl = "http://db:8001"\n')
     assert merge_settings(external, {"server_kind": "embedded"}) == {"server_kind": "embedded"}
-    assert merge_settings({}, {"server_url": "http://x:1"}) == {
+    assert merge_settings(TopologyFile(), {"server_url": "http://x:1"}) == {
         "server_kind": "external", "server_url": "http://x:1"}
     with pytest.raises(UsageError, match="drop --server"):
-        merge_settings({}, {"server_url": "http://x:1", "server_kind": "resonate"})
+        merge_settings(TopologyFile(), {"server_url": "http://x:1", "server_kind": "resonate"})
 
 
 def test_the_real_server_is_configured_through_its_environment(tmp_path: Path) -> None:
@@ -119,5 +120,6 @@ def test_the_real_server_is_configured_through_its_environment(tmp_path: Path) -
 
 def test_the_example_file_is_valid() -> None:
     example = Path(__file__).resolve().parents[2] / "examples" / "rpcdemo.toml"
-    config = validate_config(TopologyConfig(**parse_config(example.read_text(), str(example))))
+    parsed = parse_config(example.read_text(), str(example))
+    config = validate_config(build(TopologyConfig, merge_settings(parsed, {})))
     assert config.replicas_of("service-b") >= 2

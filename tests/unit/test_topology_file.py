@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from resonate_rpc_cli.cli.topology_file import load_config_file, parse_config
+from resonate_rpc_cli.cli.topology_file import TopologyFile, load_config_file, parse_config
 from resonate_rpc_cli.contracts.errors import ExitStatus, UsageError
 
 FULL = """
@@ -36,7 +36,7 @@ backoff = 0.25
 
 
 def test_full_file_maps_to_config_fields() -> None:
-    got = parse_config(FULL)
+    got = parse_config(FULL).settings
     assert got == {
         "server_port": 9001,
         "server_kind": "embedded",
@@ -54,12 +54,12 @@ def test_full_file_maps_to_config_fields() -> None:
 
 
 def test_links_is_a_top_level_switch() -> None:
-    assert parse_config("links = false\n[gateway]\nport = 6000\n") == {
+    assert parse_config("links = false\n[gateway]\nport = 6000\n").settings == {
         "links": False, "gateway_port": 6000}
 
 
 def test_external_server_needs_url() -> None:
-    got = parse_config('[server]\nkind = "external"\nurl = "http://127.0.0.1:9"\n')
+    got = parse_config('[server]\nkind = "external"\nurl = "http://127.0.0.1:9"\n').settings
     assert got == {"server_kind": "external", "server_url": "http://127.0.0.1:9"}
     with pytest.raises(UsageError, match=r"needs server\.url"):
         parse_config('[server]\nkind = "external"\n')
@@ -94,15 +94,15 @@ def test_bad_files_name_the_key(text: str, message: str) -> None:
 
 
 def test_default_file_is_optional_but_named_file_is_not(tmp_path: Path) -> None:
-    assert load_config_file(None, cwd=tmp_path) == {}
+    assert load_config_file(None, cwd=tmp_path) == TopologyFile()
     (tmp_path / "rpcdemo.toml").write_text("[gateway]\nport = 5055\n")
-    assert load_config_file(None, cwd=tmp_path) == {"gateway_port": 5055}
+    assert load_config_file(None, cwd=tmp_path).settings == {"gateway_port": 5055}
     with pytest.raises(UsageError, match="config file not found"):
         load_config_file(tmp_path / "missing.toml")
 
 
 def test_the_shipped_example_is_valid() -> None:
     example = Path(__file__).parents[2] / "examples" / "rpcdemo.toml"
-    got = load_config_file(example)
+    got = load_config_file(example).settings
     assert got["replicas"] == {"service-b": 2}
     assert got["delays"] == {"service-b": 3.0}

@@ -56,7 +56,7 @@ def test_bad_variants_are_usage_errors(config: TopologyConfig, why: str) -> None
 
 
 def test_the_topology_file_sets_the_variant() -> None:
-    assert parse_config('variant = "polyglot"\n') == {"variant": "polyglot"}
+    assert parse_config('variant = "polyglot"\n').settings == {"variant": "polyglot"}
     with pytest.raises(UsageError, match="variant"):
         parse_config('variant = "go"\n')
     assert TopologyConfig.from_json(TopologyConfig(variant="polyglot").to_json()).variant == \

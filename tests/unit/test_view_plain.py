@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from rich.console import Console
 
 from resonate_rpc_cli.observe.doctor import diagnose
+from resonate_rpc_cli.observe.flowrun import FlowOutcomeJson
 from resonate_rpc_cli.observe.snapshot import PromiseRow
 from resonate_rpc_cli.view import plain
 from resonate_rpc_cli.view.lines import Line, Node
@@ -55,8 +56,8 @@ def rows() -> list[PromiseRow]:
 @pytest.mark.parametrize("terminal", [False, True])
 @pytest.mark.parametrize("system", SYSTEMS)
 def test_the_views_print_as_rich_does(terminal: bool, system: System) -> None:
-    outcome = {"flow": "await-chain", "promise_id": "await-chain-1", "state": "resolved",
-               "result": 3, "elapsed_ms": 12}
+    outcome: FlowOutcomeJson = {"flow": "await-chain", "promise_id": "await-chain-1",
+                                "state": "resolved", "result": 3, "elapsed_ms": 12}
     doctor = doctor_lines(diagnose(facts()), ["a notice"], 5.0)
     tree = promise_tree(rows(), title="f", flags={"f:2": "paused holder"})
     for width in (20, 50, 80, 120, 200):

@@ -11,6 +11,7 @@ from rich.console import Console
 from resonate_rpc_cli.clients.protocol import Payload, PromiseRecord
 from resonate_rpc_cli.contracts.payload import decode_payload
 from resonate_rpc_cli.observe.facts import node_names_by_id
+from resonate_rpc_cli.observe.flowrun import FlowOutcomeJson
 from resonate_rpc_cli.observe.picture import NodeLine, Picture, ServerSummary
 from resonate_rpc_cli.observe.snapshot import PromiseRow
 from resonate_rpc_cli.supervisor.rows import NodeRow
@@ -94,8 +95,8 @@ def test_status_and_run_views() -> None:
                   notice="server is not answering")
     out = text(status_view(pic))
     assert "down" in out and "server is not answering" in out
-    run = {"flow": "fan-out", "promise_id": "p", "state": "timeout", "result": None,
-           "elapsed_ms": 5}
+    run: FlowOutcomeJson = {"flow": "fan-out", "promise_id": "p", "state": "timeout",
+                            "result": None, "elapsed_ms": 5}
     assert "fan-out [p] timeout" in text(run_view(run))
 
 

@@ -1,10 +1,11 @@
-"""The stopper trips once (the first reason wins) and a pipe whose reader left is seen."""
+"""The stopper (observe/stopper.py) trips once (the first reason wins) and a pipe whose reader
+left is seen."""
 
 from __future__ import annotations
 
 import os
 
-from resonate_rpc_cli.chaos.stopper import Stopper, stream_closed
+from resonate_rpc_cli.observe.stopper import Stopper, stream_closed
 
 
 def test_the_first_reason_wins_and_hooks_run_once_tripped() -> None:

@@ -1,4 +1,4 @@
-"""The workload's flow supply: flows per index, the stop rule, pacing."""
+"""The flows a run asks for (chaos/options.py): flows per index, the stop rule, pacing."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections import Counter
 
 import pytest
 
-from resonate_rpc_cli.chaos.supply import FlowSupply, StopRule, plan_flow, plan_flows
+from resonate_rpc_cli.chaos.options import FlowSupply, StopRule, plan_flow, plan_flows
 
 MIX = ("await-chain", "detached-chain", "fan-out")
 

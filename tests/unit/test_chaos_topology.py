@@ -1,4 +1,5 @@
-"""SupervisedTopology over a real control socket, with fake processes behind it."""
+"""SupervisedTopology (chaos/topology.py) over a real control socket, with fake processes
+behind it."""
 
 from __future__ import annotations
 
@@ -6,9 +7,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from resonate_rpc_cli.chaos.adapters import SupervisedTopology
-from resonate_rpc_cli.chaos.nemesis import heal_everything
-from resonate_rpc_cli.chaos.targets import DOWN, PAUSED, RUNNING
+from resonate_rpc_cli.chaos.topology import (
+    DOWN,
+    PAUSED,
+    RUNNING,
+    SupervisedTopology,
+    heal_everything,
+)
 from resonate_rpc_cli.contracts.errors import ExitStatus, NotRunningError, RpcdemoError, UsageError
 from resonate_rpc_cli.contracts.home import Home
 from tests.cli._fake_supervisor import Running, fake_supervisor
