@@ -196,28 +196,31 @@ class IndexedServerState(TimedServerState):
         if self.journal is not None:
             self.journal.changes(self.promises, promises, self.tasks, tasks)
         census = self.census
-        changed = False
         if SHARED_EMPTY:
             self._repair_shared(promises, tasks)
+        moved_p: list[str] = []  # came, went or changed state: changed, no mark to compare
         for pid, before in promises.items():
             p = dict.get(self.promises, pid)
             if p is not None:
                 _share_promise_sets(p)
             if before != state_of(p):
-                changed = True
+                moved_p.append(pid)
                 census.promise(before, p)
+        moved_t: list[str] = []
         for tid, before in tasks.items():
             t = dict.get(self.tasks, tid)
             if t is not None and not t.resumes:
                 t.resumes = SHARED_EMPTY
             if before != state_of(t):
-                changed = True
+                moved_t.append(tid)
                 census.task(before, t, tid)
-        if self.keeps_rows and (persist or (persist is None and changed)):
-            self.dirty["promises"].update(
-                changed_promises(promises, p_marks, self.promises, self._pt))
-            self.dirty["tasks"].update(
-                changed_tasks(tasks, t_marks, self.tasks, self._tt, lease_expiry))
+        if self.keeps_rows and (persist or (persist is None and (moved_p or moved_t))):
+            dirty = self.dirty["promises"]
+            dirty.update(moved_p)
+            dirty.update(changed_promises(promises, p_marks, self.promises, self._pt, dirty))
+            dirty = self.dirty["tasks"]
+            dirty.update(moved_t)
+            dirty.update(changed_tasks(tasks, t_marks, self.tasks, self._tt, lease_expiry, dirty))
             self.dirty["schedules"].update(schedules)
 
     def take_dirty(self) -> dict[str, set[str]]:
