@@ -23,7 +23,7 @@ import functools
 import itertools
 from collections import deque
 from dataclasses import dataclass, field
-from typing import TypedDict
+from typing import NamedTuple, TypedDict
 from urllib.parse import urlsplit
 
 
@@ -57,9 +57,9 @@ class Address:
         return cls(anycast=mode == "any", group=group, pid=pid)
 
 
-@dataclass(frozen=True)
-class Push:
-    """One encoded message for an address; ``task_id`` is set for ``execute`` messages."""
+class Push(NamedTuple):
+    """One encoded message for an address; ``task_id`` is set for ``execute`` messages
+    (a tuple: one is made per message pushed, at a third of a frozen dataclass's cost)."""
 
     address: Address
     data: str

@@ -97,6 +97,7 @@ class Engine:
     def __init__(self, state: IndexedServerState | None = None,
                  store: Store | None = None) -> None:
         self.state = state if state is not None else IndexedServerState()
+        self.state.keeps_rows = store is not None  # no store: nothing to mark dirty
         self.store = store
         #: lease expiry, acquire counts, last change per task (extras on task.search)
         self.progress = TaskProgress()

@@ -54,12 +54,14 @@ def same_task(a: Mark, b: Mark, lease_expiry: bool = True) -> bool:
 
 
 def changed_promises(touched: Iterable[str], marks: dict[str, Mark],
-                     promises: dict[str, DurablePromise],
-                     timeouts: dict[str, PTimeout]) -> list[str]:
-    """The touched promise ids whose rows changed (a new or dropped one: no mark, or no
-    record, always)."""
+                     promises: dict[str, DurablePromise], timeouts: dict[str, PTimeout],
+                     known: set[str]) -> list[str]:
+    """The touched promise ids not ``known`` to have changed whose rows changed (one with
+    no mark or no record: always)."""
     out = []
     for pid in touched:
+        if pid in known:
+            continue
         before = marks.get(pid)
         p = dict.get(promises, pid)
         if before is None or p is None or not same_promise(
@@ -69,10 +71,13 @@ def changed_promises(touched: Iterable[str], marks: dict[str, Mark],
 
 
 def changed_tasks(touched: Iterable[str], marks: dict[str, Mark], tasks: dict[str, Task],
-                  timeouts: dict[str, TTimeout], lease_expiry: bool) -> list[str]:
-    """The touched task ids whose rows changed (see :func:`same_task`)."""
+                  timeouts: dict[str, TTimeout], lease_expiry: bool,
+                  known: set[str]) -> list[str]:
+    """As :func:`changed_promises`, for tasks (see :func:`same_task`)."""
     out = []
     for tid in touched:
+        if tid in known:
+            continue
         before = marks.get(tid)
         t = dict.get(tasks, tid)
         if before is None or t is None or not same_task(

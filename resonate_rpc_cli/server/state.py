@@ -77,6 +77,8 @@ class IndexedServerState(TimedServerState):
         self.dirty: dict[str, set[str]] = {"promises": set(), "tasks": set(), "schedules": set()}
         #: The transition journal (journal.py), when one is kept.
         self.journal: TransitionJournal | None = None
+        #: Whether rows are kept (a store): only then are touched records marked.
+        self.keeps_rows = True
         #: What each record touched in this operation held at its first touch.
         self._p_marks: dict[str, Mark] = {}
         self._t_marks: dict[str, Mark] = {}
@@ -95,7 +97,9 @@ class IndexedServerState(TimedServerState):
         t_timeouts: list[TTimeout],
     ) -> None:
         """Replace the whole state and rebuild every index and count (:meth:`admit_promise`)."""
+        keeps_rows = self.keeps_rows
         self.__init__()  # type: ignore[misc]
+        self.keeps_rows = keeps_rows
         dict.update(self.schedules, schedules)
         pts = {pt.id: pt.timeout for pt in p_timeouts}
         tts = {tt.id: (tt.typ, tt.timeout) for tt in t_timeouts}
@@ -143,11 +147,16 @@ class IndexedServerState(TimedServerState):
 
     def apply(self, now: int, req: Any) -> dict[str, Any]:  # the SDK's signature
         """ServerState's ``apply``, then :meth:`end_op` (a read persists only if it timed out;
-        a heartbeat only what it changed beyond lease expiries)."""
+        a heartbeat only what it changed beyond lease expiries: it touches no task,
+        :meth:`heartbeat`, unless one is read from the store)."""
+        kind = req.get("kind") if isinstance(req, dict) else None
         try:
+            if kind == "task.heartbeat":
+                self.outgoing.clear()
+                self.heartbeat(now, req)
+                return {"kind": kind, "corrId": req.get("corrId"), "status": 200}
             return super().apply(now, req)
         finally:
-            kind = req.get("kind") if isinstance(req, dict) else None
             self.end_op(persist=None if kind in READ_ONLY else True,
                         lease_expiry=kind != "task.heartbeat")
 
@@ -187,28 +196,31 @@ class IndexedServerState(TimedServerState):
         if self.journal is not None:
             self.journal.changes(self.promises, promises, self.tasks, tasks)
         census = self.census
-        changed = False
         if SHARED_EMPTY:
             self._repair_shared(promises, tasks)
+        moved_p: list[str] = []  # came, went or changed state: changed, no mark to compare
         for pid, before in promises.items():
             p = dict.get(self.promises, pid)
             if p is not None:
                 _share_promise_sets(p)
             if before != state_of(p):
-                changed = True
+                moved_p.append(pid)
                 census.promise(before, p)
+        moved_t: list[str] = []
         for tid, before in tasks.items():
             t = dict.get(self.tasks, tid)
             if t is not None and not t.resumes:
                 t.resumes = SHARED_EMPTY
             if before != state_of(t):
-                changed = True
+                moved_t.append(tid)
                 census.task(before, t, tid)
-        if persist or (persist is None and changed):
-            self.dirty["promises"].update(
-                changed_promises(promises, p_marks, self.promises, self._pt))
-            self.dirty["tasks"].update(
-                changed_tasks(tasks, t_marks, self.tasks, self._tt, lease_expiry))
+        if self.keeps_rows and (persist or (persist is None and (moved_p or moved_t))):
+            dirty = self.dirty["promises"]
+            dirty.update(moved_p)
+            dirty.update(changed_promises(promises, p_marks, self.promises, self._pt, dirty))
+            dirty = self.dirty["tasks"]
+            dirty.update(moved_t)
+            dirty.update(changed_tasks(tasks, t_marks, self.tasks, self._tt, lease_expiry, dirty))
             self.dirty["schedules"].update(schedules)
 
     def take_dirty(self) -> dict[str, set[str]]:
@@ -237,15 +249,16 @@ class IndexedServerState(TimedServerState):
         self.index.remove(pid, p.tags.get(ORIGIN_TAG))
 
     def _on_promise_touch(self, p: DurablePromise) -> None:
-        if p.id not in self._p_marks:  # the first (a record read from the store by id,
-            # then given its lease's grace, is touched twice: the row is the first)
+        # the first mark only (a record read from the store by id, then given its lease's
+        # grace, is touched twice: its row is what it was first)
+        if self.keeps_rows and p.id not in self._p_marks:
             self._p_marks[p.id] = promise_mark(p, self._pt.get(p.id))
         _own_promise_sets(p)
         if self.journal is not None:
             self.journal.before_promise(p)
 
     def _on_task_touch(self, t: Task) -> None:
-        if t.id not in self._t_marks:
+        if self.keeps_rows and t.id not in self._t_marks:
             self._t_marks[t.id] = task_mark(t, self._tt.get(t.id))
         _own_task_sets(t)
         if self.journal is not None:

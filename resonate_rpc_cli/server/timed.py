@@ -11,11 +11,16 @@ de-duplicated per task through an index instead of a scan of the queue.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from resonate.connections.local import (
     OutgoingMessage,
     PTimeout,
     TTimeout,
+    _get,
+    _opt_i64,
+    _saturating_add,
+    require_str,
 )
 
 from resonate_rpc_cli.server.leases import LEASE_TIMEOUT, RETRY_TIMEOUT, LeaseServerState
@@ -167,6 +172,30 @@ class TimedServerState(LeaseServerState):
         tt.typ = RETRY_TIMEOUT
         tt.timeout = timeout
         self._t_timers.set(task_id, timeout)
+
+    def heartbeat(self, now: int, req: Any) -> None:
+        """ServerState's ``task.heartbeat`` (the same checks and errors), moving the lease
+        expiries without touching the tasks: a heartbeat changes nothing a restart reads
+        (it gives every lease a full TTL, see ``IndexedServerState.end_op``), so there is
+        nothing to mark, count or write. A task not read from the store yet is read."""
+        pid = require_str(req, "pid")
+        tasks = _get(req, "tasks")
+        for ref in tasks if isinstance(tasks, list) else ():
+            task_id = require_str(ref, "id")
+            version = _opt_i64(_get(ref, "version"))
+            t = dict.get(self.tasks, task_id)
+            if t is None and getattr(self.tasks, "on_miss", None) is not None:
+                t = self.tasks.get(task_id)
+            if t is not None and t.state == "acquired" and t.pid == pid and (
+                    version is None or version == t.version):
+                at = _saturating_add(now, t.ttl if t.ttl is not None else 30_000)
+                tt = self._tt.get(task_id)
+                if tt is None:
+                    self._tt[task_id] = TTimeout(id=task_id, typ=LEASE_TIMEOUT, timeout=at)
+                else:
+                    tt.typ = LEASE_TIMEOUT
+                    tt.timeout = at
+                self._t_timers.set(task_id, at)
 
     def send_execute_message(self, address: str, task_id: str, version: int) -> None:
         """ServerState's upsert of one ``execute`` per task, without scanning the queue."""
