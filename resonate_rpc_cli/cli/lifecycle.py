@@ -30,6 +30,8 @@ from resonate_rpc_cli.supervisor.topology_config import (
 )
 
 if TYPE_CHECKING:  # launching, the topology file and Rich load when a command runs (issue 21)
+    from collections.abc import Callable
+
     from resonate_rpc_cli.supervisor import updown
 
 
@@ -94,10 +96,11 @@ def up(
     if not detach:
         signal.signal(signal.SIGTERM, _interrupt)
     result = updown.up(home, config, detach=detach, timeout_s=timeout)
-    _report_up(home, config, result, as_json)
     if detach:
+        _report_up(home, config, result, as_json)
         return
-    _foreground(home, result, (ui_host, ui_port) if ui else None)
+    _foreground(home, result, (ui_host, ui_port) if ui else None,
+                announce=lambda: _report_up(home, config, result, as_json))
 
 
 def _report_up(home: Home, config: TopologyConfig, result: updown.UpResult,
@@ -125,23 +128,33 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 
 
 def _foreground(home: Home, result: updown.UpResult,
-                console_at: tuple[str, int] | None = None) -> None:
-    """Attach the live view (and with ``console_at`` the browser console) to the topology
-    we own; tear it down when it ends."""
-    from resonate_rpc_cli.observe.live import LiveModel
+                console_at: tuple[str, int] | None = None,
+                announce: Callable[[], None] = lambda: None) -> None:
+    """Announce the topology we own, attach the live view (and with ``console_at`` the
+    browser console) to it, and tear it down when it ends.
+
+    Everything after ``updown.up`` returned runs inside one ``try``: a Ctrl-C that comes
+    while the ready line is printed or the views are imported still takes the topology
+    down here (exit 130), not only by the daemon noticing its parent has gone.
+    """
     from resonate_rpc_cli.supervisor import updown
-    from resonate_rpc_cli.view.console import err, out
-    from resonate_rpc_cli.view.live import run_live
-    from resonate_rpc_cli.web.serve import ConsoleThread
+    from resonate_rpc_cli.view.console import err
 
-    # one model for both views: the terminal's refreshes it, the page reads it
-    model = LiveModel(home) if out.is_terminal else None
-    console = None if console_at is None else ConsoleThread(home, *console_at, model=model)
+    console = None
     try:
-        if console is not None:
-            from resonate_rpc_cli.cli.ui_cmd import announce
+        announce()
+        from resonate_rpc_cli.observe.live import LiveModel
+        from resonate_rpc_cli.view.console import out
+        from resonate_rpc_cli.view.live import run_live
+        from resonate_rpc_cli.web.serve import ConsoleThread
 
-            announce(console.start(), "the console and the topology")
+        # one model for both views: the terminal's refreshes it, the page reads it
+        model = LiveModel(home) if out.is_terminal else None
+        if console_at is not None:
+            from resonate_rpc_cli.cli.ui_cmd import announce as announce_console
+
+            console = ConsoleThread(home, *console_at, model=model)
+            announce_console(console.start(), "the console and the topology")
         if out.is_terminal:
             run_live(home, out, model=model)
         else:
