@@ -264,7 +264,7 @@ class SupervisedTopology:
 def link_control(home: Home) -> LinkControl | None:
     """The link proxies of the topology under ``home``, or ``None`` when it runs without.
 
-    ``None`` when the links do not answer (``up`` without ``--links``, an external
+    ``None`` when the links do not answer (``up --no-links``, an external
     topology): network faults are then left out, or refused when asked for.
     """
     client = LinkClient(home)

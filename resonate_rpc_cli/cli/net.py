@@ -2,7 +2,7 @@
 
 Parses, calls :class:`~resonate_rpc_cli.links.client.LinkClient`, renders. A
 bad target or value is one line and exit 2; a topology started
-without ``--links`` is exit 2 too; nothing running is exit 3.
+with ``--no-links`` is exit 2 too; nothing running is exit 3.
 """
 
 from __future__ import annotations
