@@ -3,13 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Any, Literal, TypedDict
 
 LinkState = Literal["ok", "partitioned", "delayed"]
 LINK_STATES: tuple[LinkState, ...] = ("ok", "partitioned", "delayed")
 #: How a link's new connections go: handed to the server (no hop) or relayed by the link.
 LinkPath = Literal["handoff", "proxy"]
+
+
+class LinkStatusJson(TypedDict):
+    """A :class:`LinkStatus` as ``net status --json``, ``status --json`` and the console show it."""
+
+    node: str
+    state: LinkState
+    delay_ms: float
+    jitter_ms: float
+    connections: int
+    until: float | None
+    port: int
+    path: LinkPath
+    handed_off: int
 
 
 @dataclass(frozen=True)
@@ -41,8 +55,11 @@ class LinkStatus:
     def broken(self) -> bool:
         return self.state != "ok"
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    def to_dict(self) -> LinkStatusJson:
+        return {"node": self.node, "state": self.state, "delay_ms": self.delay_ms,
+                "jitter_ms": self.jitter_ms, "connections": self.connections,
+                "until": self.until, "port": self.port, "path": self.path,
+                "handed_off": self.handed_off}
 
     @classmethod
     def from_dict(cls, obj: Mapping[str, Any]) -> LinkStatus:

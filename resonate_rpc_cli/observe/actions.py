@@ -24,7 +24,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING
 
 from resonate_rpc_cli.contracts.errors import ExitStatus, RpcdemoError, UsageError
 from resonate_rpc_cli.contracts.flows import FLOWS, Flow
@@ -32,23 +32,22 @@ from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.contracts.naming import GATEWAY, SERVER
 from resonate_rpc_cli.links.status import LinkStatus
 from resonate_rpc_cli.observe import declared, flowrun, linkfaults
-from resonate_rpc_cli.observe.flowrun import FlowOutcome, FlowOutcomeJson
+from resonate_rpc_cli.observe.action_json import ActionJson, DoneJson, RefusedJson, TargetJson
+from resonate_rpc_cli.observe.flowrun import FlowOutcome
 from resonate_rpc_cli.observe.settle import (
     FlowCanceled,
-    FlowCanceledJson,
     PromiseView,
-    PromiseViewJson,
     cancel_flow,
     parse_value,
     settle_promise,
 )
 from resonate_rpc_cli.supervisor.client import SupervisorClient
-from resonate_rpc_cli.supervisor.rows import Started, StartedJson
+from resonate_rpc_cli.supervisor.rows import Started
 from resonate_rpc_cli.supervisor.states import RESPAWNABLE, SIGNALLABLE, NodeState
 from resonate_rpc_cli.supervisor.topology_config import MAX_REPLICAS, check_replicas
 
 if TYPE_CHECKING:
-    from resonate_rpc_cli.clients.app_flows import DeclaredOutcome, DeclaredOutcomeJson
+    from resonate_rpc_cli.clients.app_flows import DeclaredOutcome
     from resonate_rpc_cli.contracts.app_topology import AppTopology
 
 
@@ -59,51 +58,6 @@ class Kind(StrEnum):
     GROUP = "group"
     FLOW = "flow"
     PROMISE = "promise"
-
-
-class TargetJson(TypedDict):
-    kind: str
-    id: str
-    state: str
-    link: str | None
-    count: int
-    flow: str | None
-
-
-class DoneJson(TypedDict):
-    """An action that took effect, as the console's ``POST /api/action`` answers it."""
-
-    ok: bool
-    action: str
-    target: str
-    message: str
-    nodes: list[StartedJson]
-    promise: PromiseViewJson | None
-    flow: FlowOutcomeJson | DeclaredOutcomeJson | None
-    canceled: FlowCanceledJson | None
-    #: ``links/status.py``'s rows as they are
-    links: list[dict[str, Any]]
-
-
-class RefusedJson(TypedDict):
-    """An action that changed nothing, as the console's ``POST /api/action`` answers it."""
-
-    ok: bool
-    action: str
-    target: str
-    message: str
-    status: int
-
-
-class ActionJson(TypedDict):
-    """An action as the console's page lists it."""
-
-    name: str
-    kind: str
-    key: str
-    label: str
-    help: str
-    ask: str | None
 
 
 @dataclass(frozen=True)

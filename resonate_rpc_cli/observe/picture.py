@@ -17,12 +17,12 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NotRequired, TypedDict
+from typing import NotRequired, TypedDict
 
 from resonate_rpc_cli.clients.protocol import PromiseRecord, ServerInfo, ServerUnreachable
 from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.links.client import LinkClient
-from resonate_rpc_cli.links.status import LinkStatus
+from resonate_rpc_cli.links.status import LinkStatus, LinkStatusJson
 from resonate_rpc_cli.observe.doctor import Diagnosis
 from resonate_rpc_cli.observe.leases import Holders, TaskRow, TaskRowJson, assess, fetch_leases
 from resonate_rpc_cli.observe.snapshot import (
@@ -90,7 +90,7 @@ class StatusJson(TypedDict):
     promises: PromisesJson
     tasks: list[TaskRowJson]
     #: ``links/status.py``'s rows as they are (None: the topology runs without links)
-    links: list[dict[str, Any]] | None
+    links: list[LinkStatusJson] | None
     faults: list[FaultRowJson]
     events: list[EventJson]
     app: str | None

@@ -15,7 +15,8 @@ from typing import Any
 
 from resonate_rpc_cli.contracts.errors import ExitStatus
 from resonate_rpc_cli.contracts.home import Home
-from resonate_rpc_cli.observe.actions import ACTIONS, DoneJson, Refused, perform
+from resonate_rpc_cli.observe.action_json import DoneJson
+from resonate_rpc_cli.observe.actions import ACTIONS, Refused, perform
 
 NAMES = tuple(a.name for a in ACTIONS)
 #: a refusal's exit status → the HTTP status the page gets

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, TypedDict
+from typing import TypedDict
 
 from resonate_rpc_cli.contracts.app_topology import AppTopology
 from resonate_rpc_cli.contracts.flows import FLOWS
-from resonate_rpc_cli.links.status import LinkStatus
+from resonate_rpc_cli.links.status import LinkStatus, LinkStatusJson
 from resonate_rpc_cli.observe.actions import Kind, Target, actions_for, flow_target
 from resonate_rpc_cli.observe.live import LiveModel
 from resonate_rpc_cli.observe.snapshot import PromiseRow, PromiseRowJson
@@ -90,7 +90,7 @@ class ConsoleDocumentJson(TypedDict):
     counts: dict[str, int]
     events: list[str]
     #: ``links/status.py``'s rows as they are
-    links: list[dict[str, Any]] | None
+    links: list[LinkStatusJson] | None
     faults: list[FaultRowJson]
     notice: str | None
     #: always null: the chaos run's timeline is the stream's own ``chaos`` part
