@@ -19,24 +19,40 @@ others always relay.
 from __future__ import annotations
 
 import array
-import contextlib
-import select
+import errno
+import logging
 import socket
+import threading
+import time
 from pathlib import Path
 
 from resonate_rpc_cli.server.adopt import ADOPT, CUT
 
-#: How long a cut waits for the server to say it is done (a stopped server: not at all).
+#: How long one attempt of a cut waits to be queued and then to be confirmed.
 CUT_TIMEOUT_S = 1.0
+#: How long a cut keeps trying before it is logged as unconfirmed (a stopped server).
+CUT_PATIENCE_S = 30.0
+#: Errors that mean no server is bound: nothing was handed over to it that still lives.
+NO_SERVER = frozenset({errno.ECONNREFUSED, errno.ENOENT})
+
+log = logging.getLogger("rpcdemo.links.handoff")
 
 
 class Handoff:
-    """Sends handoff messages to the server's socket at ``path``; thread-safe."""
+    """Sends handoff messages to the server's socket at ``path``; thread-safe.
+
+    Gives go out on a non-blocking socket (a full queue: the link relays that
+    connection instead); cuts on a blocking one of their own, so a cut waits for
+    room in the server's queue instead of being dropped.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = str(path)
         self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self._sock.setblocking(False)
+        self._cut_sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self._cut_sock.settimeout(CUT_TIMEOUT_S)
+        self._cut_lock = threading.Lock()
 
     def give(self, link: str, conn: socket.socket) -> bool:
         """Pass ``conn``'s fd to the server as ``link``'s; True if the server now holds it.
@@ -45,38 +61,52 @@ class Handoff:
         full, any OSError) nothing happened and the caller keeps ``conn``.
         """
         try:
-            self._send(ADOPT + link.encode(), conn.fileno())
+            _send(self._sock, self.path, ADOPT + link.encode(), conn.fileno())
         except OSError:
             return False
         return True
 
     def cut(self, link: str, timeout_s: float = CUT_TIMEOUT_S) -> bool:
-        """Ask the server to abort every connection ``link`` handed over; wait for it.
+        """Ask the server once to abort every connection ``link`` handed over; wait for it.
 
-        True once the server confirms; False if it could not be asked (it is
-        down: its connections went with it) or did not answer in ``timeout_s``.
+        True once the server confirms, or when no server is bound (its connections
+        went with it); False if the request could not be queued or was not
+        confirmed within ``timeout_s`` each (a busy or stopped server).
         """
         mine, theirs = socket.socketpair()
         try:
             try:
-                self._send(CUT + link.encode(), theirs.fileno())
+                with self._cut_lock:
+                    _send(self._cut_sock, self.path, CUT + link.encode(), theirs.fileno())
+            except OSError as exc:
+                return exc.errno in NO_SERVER
+            theirs.close()
+            mine.settimeout(timeout_s)
+            try:
+                # b"k": done; b"": the server died holding the request (and its connections)
+                return mine.recv(1) in (b"k", b"")
             except OSError:
                 return False
-            theirs.close()
-            ready, _, _ = select.select([mine], [], [], timeout_s)
-            if not ready:
-                return False
-            with contextlib.suppress(OSError):
-                return mine.recv(1) == b"k"
-            return False
         finally:
             mine.close()
             theirs.close()
 
-    def _send(self, message: bytes, fd: int) -> None:
-        # not socket.send_fds: it ignores its address argument (CPython 3.13)
-        self._sock.sendmsg([message], [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
-                                        array.array("i", [fd]))], 0, self.path)
+    def cut_until_done(self, link: str, patience_s: float = CUT_PATIENCE_S) -> bool:
+        """:meth:`cut` again until it is confirmed or ``patience_s`` has passed (logged)."""
+        deadline = time.monotonic() + patience_s
+        while not self.cut(link):
+            if time.monotonic() >= deadline:
+                log.warning("the server did not confirm cutting link %s's connections "
+                            "within %.0f s", link, patience_s)
+                return False
+        return True
 
     def close(self) -> None:
         self._sock.close()
+        self._cut_sock.close()
+
+
+def _send(sock: socket.socket, path: str, message: bytes, fd: int) -> None:
+    # not socket.send_fds: it ignores its address argument (CPython 3.13)
+    sock.sendmsg([message], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [fd]))],
+                 0, path)

@@ -41,7 +41,9 @@ from __future__ import annotations
 import asyncio
 import random
 import socket
+import threading
 import time
+from concurrent.futures import Future
 
 from resonate_rpc_cli.links.handoff import Handoff
 from resonate_rpc_cli.links.relay import Relay
@@ -60,6 +62,8 @@ class Link:
         self.node = node
         self.handoff = handoff
         self.handed_off = 0  # connections given to the server so far
+        #: the last cut asked of the server (its result: confirmed), None before any
+        self.cutting: Future[bool] | None = None
         self.upstream = upstream
         self.loop = asyncio.get_running_loop()
         self.delay_ms = 0.0
@@ -114,9 +118,37 @@ class Link:
         return True
 
     def _cut(self) -> None:
-        """Abort the connections handed to the server (called once a fault is in force)."""
-        if self.handoff is not None:
-            self.handoff.cut(self.node)
+        """Start aborting the connections handed to the server (a fault is now in force).
+
+        The cut runs on a thread of its own, so the link's loop never waits on the
+        server; :attr:`cutting` is its future (the switchboard waits for it before it
+        answers, :meth:`cut_finished` for a caller of its own), and it keeps asking
+        until the server confirms or is gone (:meth:`Handoff.cut_until_done`).
+        """
+        handoff = self.handoff
+        if handoff is None:
+            return
+        done: Future[bool] = Future()
+        self.cutting = done
+
+        def run() -> None:
+            try:
+                done.set_result(handoff.cut_until_done(self.node))
+            except BaseException as exc:  # handed to whoever waits
+                done.set_exception(exc)
+
+        threading.Thread(target=run, name=f"rpcdemo-cut-{self.node}", daemon=True).start()
+
+    def cut_finished(self, timeout_s: float) -> bool:
+        """Wait up to ``timeout_s`` for the last cut; True once the server confirmed it
+        (or there was none to make)."""
+        cutting = self.cutting
+        if cutting is None:
+            return True
+        try:
+            return cutting.result(timeout_s)
+        except TimeoutError:
+            return False
 
     @property
     def path(self) -> LinkPath:

@@ -36,6 +36,8 @@ from resonate_rpc_cli.links.rules import check_delay, check_seconds, resolve_tar
 from resonate_rpc_cli.links.status import LinkStatus
 
 START_TIMEOUT_S = 5.0
+#: How long a fault request waits for the server to cut the links' handed-over connections.
+CUT_WAIT_S = 2.0
 
 
 class Switchboard:
@@ -141,7 +143,15 @@ class Switchboard:
             return jsonline.refusal(UsageError(f"bad request: {exc}"))
 
     async def _apply(self, op: str, args: Mapping[str, Any]) -> list[LinkStatus]:
-        return self.apply(op, args)
+        before = {name: link.cutting for name, link in self.links.items()}
+        statuses = self.apply(op, args)
+        # the cuts this request started, waited for together and off the loop (a busy
+        # server may take a while; each keeps trying on its own thread after this)
+        started = [link.cutting for name, link in self.links.items()
+                   if link.cutting is not None and link.cutting is not before.get(name)]
+        if started:
+            await asyncio.wait([asyncio.wrap_future(f) for f in started], timeout=CUT_WAIT_S)
+        return statuses
 
     def apply(self, op: str, args: Mapping[str, Any]) -> list[LinkStatus]:
         """Carry out one request; the statuses of the links it touched (all for status).

@@ -111,7 +111,7 @@ class Adopter:
 
     def _handle(self, msg: bytes, fds: list[int]) -> None:
         kind, link = msg[:1], msg[1:].decode("utf-8", "replace")
-        if len(fds) != 1 or kind not in (ADOPT, CUT):
+        if len(fds) > 1 or kind not in (ADOPT, CUT) or (kind == ADOPT and not fds):
             for fd in fds:
                 os.close(fd)
             log.warning("ignored a malformed handoff message %r", msg[:40])
@@ -122,9 +122,11 @@ class Adopter:
             pending.add(task)
             task.add_done_callback(pending.discard)
         else:
-            # what was handed over before this message, not what comes after it
+            # what was handed over before this message, not what comes after it; a cut
+            # whose reply socket did not arrive (the fd table full) is still carried out
             before = (list(self._live(link)), list(self._pending.get(link, ())))
-            self.loop.create_task(self._cut(before, socket.socket(fileno=fds[0])))
+            ack = socket.socket(fileno=fds[0]) if fds else None
+            self.loop.create_task(self._cut(before, ack))
 
     async def _adopt(self, link: str, fd: int) -> asyncio.BaseTransport | None:
         sock = socket.socket(fileno=fd)
@@ -140,7 +142,7 @@ class Adopter:
 
     async def _cut(self, before: tuple[list[asyncio.BaseTransport],
                                        list[asyncio.Task[asyncio.BaseTransport | None]]],
-                   ack: socket.socket) -> None:
+                   ack: socket.socket | None) -> None:
         """Abort the connections handed over before the cut (once those in flight are adopted)."""
         live, pending = before
         try:
@@ -149,11 +151,13 @@ class Adopter:
                     live.append(got)
             for transport in live:
                 abort_with_rst(transport)
-            with contextlib.suppress(OSError):
-                ack.setblocking(False)
-                ack.send(b"k")
+            if ack is not None:
+                with contextlib.suppress(OSError):
+                    ack.setblocking(False)
+                    ack.send(b"k")
         finally:
-            ack.close()
+            if ack is not None:
+                ack.close()
 
     def _live(self, link: str) -> set[asyncio.BaseTransport]:
         live = self.adopted.setdefault(link, set())

@@ -168,6 +168,7 @@ def scenario(link: Link, port: int) -> None:
         assert (status.path, status.handed_off, status.connections) == ("handoff", 1, 0)
 
         link.partition()  # cuts what was handed over: the node sees a reset
+        assert link.cut_finished(WAIT_S)
         assert link.status().path == "proxy"
         with pytest.raises(OSError):
             get_peer(direct)
@@ -209,12 +210,13 @@ def cut_by(link: Link, port: int, fault: object, server: ServerThread) -> None:
         assert wait_for(lambda: server.adopted("n2") == 1)
         assert callable(fault)
         fault()
+        assert link.cut_finished(WAIT_S)
         with pytest.raises(OSError):
             get_peer(sock)
         assert server.adopted("n2") == 0
 
 
-def test_with_no_server_to_adopt_the_link_relays_and_a_cut_returns_at_once(
+def test_with_no_server_to_adopt_the_link_relays_and_a_cut_is_done_at_once(
         tmp_path: Path) -> None:
     upstream = socket.create_server(("127.0.0.1", 0))
 
@@ -227,7 +229,9 @@ def test_with_no_server_to_adopt_the_link_relays_and_a_cut_returns_at_once(
             with client, contextlib.closing(await asyncio.to_thread(upstream_accept, upstream)):
                 assert link.status().handed_off == 0
                 assert link.status().connections == 1  # relayed, as without a handoff
-            assert not handoff.cut("n3")
+            started = time.monotonic()
+            assert handoff.cut("n3")  # nobody bound: nothing handed over lives, nothing to wait for
+            assert time.monotonic() - started < 0.5
         finally:
             await link.close()
             handoff.close()
@@ -239,3 +243,41 @@ def test_with_no_server_to_adopt_the_link_relays_and_a_cut_returns_at_once(
 def upstream_accept(listener: socket.socket) -> socket.socket:
     listener.settimeout(WAIT_S)
     return listener.accept()[0]
+
+
+def test_a_cut_waits_for_room_in_a_full_queue_instead_of_being_dropped(tmp_path: Path) -> None:
+    """The server's queue is full of gives (it is busy); a cut is kept trying, not lost."""
+    path = tmp_path / "busy.sock"
+    busy = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    busy.bind(str(path))
+    handoff = Handoff(path)
+    listener = socket.create_server(("127.0.0.1", 0))
+    seen: list[bytes] = []
+    try:
+        with dial(listener.getsockname()[1]) as _client:
+            accepted, _ = listener.accept()
+            with accepted:
+                gives = 0
+                while handoff.give("n4", accepted):  # until the queue is full
+                    gives += 1
+                    assert gives < 10_000
+            result: Future[bool] = Future()
+            cutter = threading.Thread(target=lambda: result.set_result(
+                handoff.cut_until_done("n4", patience_s=WAIT_S)))
+            cutter.start()
+            assert not wait_for(result.done, SILENCE_S)  # waiting for room, not given up
+            busy.settimeout(WAIT_S)
+            while not seen or seen[-1][:1] != b"C":  # the server catches up
+                msg, fds, _, _ = socket.recv_fds(busy, 512, 1)
+                seen.append(msg)
+                for fd in fds:
+                    with socket.socket(fileno=fd) as sock:
+                        if msg[:1] == b"C":
+                            sock.send(b"k")
+            cutter.join(WAIT_S)
+            assert result.result(0) is True
+            assert len(seen) == gives + 1 and seen[-1] == b"Cn4"
+    finally:
+        handoff.close()
+        busy.close()
+        listener.close()
