@@ -127,6 +127,10 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
+def _while_stopping(signum: int, frame: FrameType | None) -> None:
+    """A stop signal during the foreground teardown: already stopping, nothing to do."""
+
+
 def _foreground(home: Home, result: updown.UpResult,
                 console_at: tuple[str, int] | None = None,
                 announce: Callable[[], None] = lambda: None) -> None:
@@ -163,6 +167,10 @@ def _foreground(home: Home, result: updown.UpResult,
     except KeyboardInterrupt:
         pass
     finally:
+        # the teardown runs to its end: another Ctrl-C or TERM now changes nothing (a
+        # kill -9 still works, and the daemon's lifeline then ends the rest)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, _while_stopping)
         if console is not None:
             console.stop()
         err.print("stopping…")
