@@ -32,6 +32,8 @@ from resonate_rpc_cli.server.adopt import ADOPT, CUT
 CUT_TIMEOUT_S = 1.0
 #: How long a cut keeps trying before it is logged as unconfirmed (a stopped server).
 CUT_PATIENCE_S = 30.0
+#: Pause between two attempts of a cut that failed at once (the queue's room or a reply).
+CUT_RETRY_S = 0.05
 #: Errors that mean no server is bound: nothing was handed over to it that still lives.
 NO_SERVER = frozenset({errno.ECONNREFUSED, errno.ENOENT})
 
@@ -53,6 +55,7 @@ class Handoff:
         self._cut_sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self._cut_sock.settimeout(CUT_TIMEOUT_S)
         self._cut_lock = threading.Lock()
+        self._closed = threading.Event()
 
     def give(self, link: str, conn: socket.socket) -> bool:
         """Pass ``conn``'s fd to the server as ``link``'s; True if the server now holds it.
@@ -92,16 +95,21 @@ class Handoff:
             theirs.close()
 
     def cut_until_done(self, link: str, patience_s: float = CUT_PATIENCE_S) -> bool:
-        """:meth:`cut` again until it is confirmed or ``patience_s`` has passed (logged)."""
+        """:meth:`cut` again until it is confirmed or ``patience_s`` has passed (logged);
+        False at once once this handoff is closed (the links end with their topology)."""
         deadline = time.monotonic() + patience_s
-        while not self.cut(link):
+        while not self._closed.is_set():
+            if self.cut(link):
+                return True
             if time.monotonic() >= deadline:
                 log.warning("the server did not confirm cutting link %s's connections "
                             "within %.0f s", link, patience_s)
                 return False
-        return True
+            self._closed.wait(CUT_RETRY_S)
+        return False
 
     def close(self) -> None:
+        self._closed.set()
         self._sock.close()
         self._cut_sock.close()
 
