@@ -6,6 +6,7 @@ import contextlib
 import json
 import signal
 import subprocess
+import urllib.request
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,7 +71,19 @@ def assert_nothing_left(home: Path, timeout: float = 8.0) -> None:
                f"no process of {home} left", interval=0.1)
 
 
-__all__ = ["Cli", "assert_nothing_left", "end_leftovers", "new_cli", "short_home"]
+__all__ = ["Cli", "assert_nothing_left", "end_leftovers", "new_cli", "post_flow", "short_home"]
+
+
+def post_flow(cli: Cli, route: str, flow_id: str, arg: int,
+              timeout_s: float = 60) -> dict[str, Any]:
+    """``POST <gateway><route>`` with a flow's id and argument; the gateway's JSON answer
+    (the flow may take up to ``timeout_s``; raises OSError/HTTPError otherwise)."""
+    body = json.dumps({"id": flow_id, "arg": arg, "timeout": timeout_s}).encode()
+    req = urllib.request.Request(f"http://127.0.0.1:{cli.gateway_port}{route}", data=body,
+                                 method="POST", headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=timeout_s + 10) as resp:
+        answer: dict[str, Any] = json.loads(resp.read())
+    return answer
 
 
 @contextlib.contextmanager

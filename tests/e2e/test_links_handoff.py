@@ -11,9 +11,7 @@ lasts. After heal the flow completes and new connections are handed over again.
 
 from __future__ import annotations
 
-import json
 import threading
-import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,7 +19,7 @@ import pytest
 from resonate.connections.local import PENDING_RETRY_TTL
 
 from resonate_rpc_cli.contracts.flows import expected_value
-from tests.e2e._cli_support import Cli, assert_nothing_left, end_leftovers, new_cli, short_home
+from tests.e2e._cli_support import Cli, post_flow, running_topology
 from tests.procs import wait_until
 
 pytestmark = pytest.mark.e2e
@@ -31,26 +29,8 @@ BLOCKED_S = 4.0  # how long a partitioned service-b is watched not finishing a f
 
 @pytest.fixture(scope="module")
 def cli() -> Iterator[Cli]:
-    with short_home() as home:
-        c = new_cli(home)
-        try:
-            up = c.run(*c.up_args("--detach", "--memory", "--ttl", "3"))
-            assert up.returncode == 0, up.stderr
-            yield c
-        finally:
-            c.run("down")
-            left = end_leftovers(home)
-            assert not left, f"left behind: {left}"
-            assert_nothing_left(home)
-
-
-def post_flow(cli: Cli, flow_id: str, arg: int) -> dict[str, Any]:
-    body = json.dumps({"id": flow_id, "arg": arg, "timeout": 90}).encode()
-    req = urllib.request.Request(f"http://127.0.0.1:{cli.gateway_port}/await-chain", data=body,
-                                 method="POST", headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=100) as resp:
-        answer: dict[str, Any] = json.loads(resp.read())
-    return answer
+    with running_topology("--memory", "--ttl", "3") as c:
+        yield c
 
 
 def links(cli: Cli) -> dict[str, dict[str, Any]]:
@@ -58,7 +38,7 @@ def links(cli: Cli) -> dict[str, dict[str, Any]]:
 
 
 def test_a_default_topology_hands_its_connections_to_the_server(cli: Cli) -> None:
-    answer = post_flow(cli, "handoff-1", 3)
+    answer = post_flow(cli, "/await-chain", "handoff-1", 3, timeout_s=90)
     assert answer.get("message") == expected_value("foo", 3), answer
     got = links(cli)
     assert {d["path"] for d in got.values()} == {"handoff"}, got
@@ -80,7 +60,7 @@ def test_a_partition_cuts_the_handed_over_connections_and_holds_the_node_until_h
 
     def post() -> None:
         try:
-            done["answer"] = post_flow(cli, "handoff-2", 4)
+            done["answer"] = post_flow(cli, "/await-chain", "handoff-2", 4, timeout_s=90)
         except Exception as exc:  # reported by the assertions below
             done["error"] = repr(exc)
 

@@ -12,11 +12,9 @@ reset` closes connections that the nodes recover from.
 
 from __future__ import annotations
 
-import json
 import statistics
 import threading
 import time
-import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
@@ -28,7 +26,14 @@ from resonate_rpc_cli.contracts.flows import expected_value
 from resonate_rpc_cli.contracts.home import Home
 from resonate_rpc_cli.contracts.ledger import read_ledger
 from resonate_rpc_cli.links.client import LinkClient
-from tests.e2e._cli_support import Cli, assert_nothing_left, end_leftovers, new_cli, short_home
+from tests.e2e._cli_support import (
+    Cli,
+    assert_nothing_left,
+    end_leftovers,
+    new_cli,
+    post_flow,
+    short_home,
+)
 from tests.procs import wait_until
 
 pytestmark = pytest.mark.e2e
@@ -54,15 +59,6 @@ def cli() -> Iterator[Cli]:
             left = end_leftovers(home)
             assert not left, f"left behind: {left}"
             assert_nothing_left(home)
-
-
-def post_flow(cli: Cli, route: str, flow_id: str, arg: int) -> dict[str, Any]:
-    body = json.dumps({"id": flow_id, "arg": arg, "timeout": 60}).encode()
-    req = urllib.request.Request(f"http://127.0.0.1:{cli.gateway_port}{route}", data=body,
-                                 method="POST", headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=70) as resp:
-        answer: dict[str, Any] = json.loads(resp.read())
-    return answer
 
 
 def start_flow(cli: Cli, flow_id: str, arg: int, done: dict[str, Any]) -> None:
