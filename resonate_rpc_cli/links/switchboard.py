@@ -143,14 +143,13 @@ class Switchboard:
             return jsonline.refusal(UsageError(f"bad request: {exc}"))
 
     async def _apply(self, op: str, args: Mapping[str, Any]) -> list[LinkStatus]:
-        before = {name: link.cutting for name, link in self.links.items()}
         statuses = self.apply(op, args)
-        # the cuts this request started, waited for together and off the loop (a busy
+        # the cuts in flight (this request's), waited for together and off the loop (a busy
         # server may take a while; each keeps trying on its own thread after this)
-        started = [link.cutting for name, link in self.links.items()
-                   if link.cutting is not None and link.cutting is not before.get(name)]
-        if started:
-            await asyncio.wait([asyncio.wrap_future(f) for f in started], timeout=CUT_WAIT_S)
+        cutting = [link.cutting for link in self.links.values()
+                   if link.cutting is not None and not link.cutting.done()]
+        if cutting:
+            await asyncio.wait([asyncio.wrap_future(f) for f in cutting], timeout=CUT_WAIT_S)
         return statuses
 
     def apply(self, op: str, args: Mapping[str, Any]) -> list[LinkStatus]:
