@@ -264,11 +264,13 @@ def throughput(procs: Procs, url: str, seconds: float, clients: int, conc: int) 
     return total / longest
 
 
-def _request_cost(before: Any, after: Any, flows: int) -> tuple[float, float]:
-    """(requests per flow, server busy ms per request) between two /rpcdemo/info reads."""
+def _request_cost(before: Any, after: Any, flows: int) -> tuple[float, float, float]:
+    """(requests per flow, server busy ms per request: wall, thread CPU) between two
+    /rpcdemo/info reads."""
     n = sum(after["requests"].values()) - sum(before["requests"].values())
     busy = after["busy_ms"] - before["busy_ms"]
-    return n / flows, busy / max(n, 1)
+    busy_cpu = after["busy_cpu_ms"] - before["busy_cpu_ms"]
+    return n / flows, busy / max(n, 1), busy_cpu / max(n, 1)
 
 
 def cpu_s(pid: int) -> float:
@@ -311,7 +313,7 @@ def main() -> None:
         local = run_json(procs, "local", "local", str(args.flows))
         lat: dict[str, dict[str, list[float]]] = {}
         rps: dict[str, float] = {}
-        cost: dict[str, tuple[float, float]] = {}
+        cost: dict[str, tuple[float, float, float]] = {}
         cpu: dict[str, float] = {}
         rtt: dict[str, list[float]] = {}
         if "postgres" in backends:
@@ -361,11 +363,12 @@ def main() -> None:
             print(f"{flow:<13}{label:<26}{pct(xs, 50):>9.2f}{pct(xs, 90):>9.2f}"
                   f"{pct(xs, 50) / base:>17.1f}x")
     print("\nwhere the cross-process time goes (SDK requests are sequential within a flow):")
-    for mode, (per_flow, per_req) in cost.items():
+    for mode, (per_flow, per_req, per_req_cpu) in cost.items():
         r = pct(rtt[mode], 50)
         print(f"  {mode:<8} {per_flow:.1f} requests per flow x {r:.2f} ms round trip "
               f"(p50, bare aiohttp client) = {per_flow * r:.1f} ms; server busy "
-              f"{per_req * 1000:.0f} us per request = {per_flow * per_req:.2f} ms per flow; "
+              f"{per_req * 1000:.0f} us per request wall, {per_req_cpu * 1000:.0f} us "
+              f"its thread's CPU = {per_flow * per_req:.2f} ms per flow; "
               f"the whole server process {cpu[mode] * 1e6:.0f} us CPU per request")
     _print_auth(cost, verification_us(auth))
     print(f"\nthroughput ({args.clients} processes x {args.concurrency} in flight, "
@@ -377,7 +380,7 @@ def main() -> None:
     print(f"\nlogs: {tmp}")
 
 
-def _print_auth(cost: dict[str, tuple[float, float]], verify: tuple[float, float]) -> None:
+def _print_auth(cost: dict[str, tuple[float, float, float]], verify: tuple[float, float]) -> None:
     """Token auth's cost beside the server's busy time per request, same run."""
     off, on = cost["durable"][1] * 1000, cost["auth"][1] * 1000
     cached, fresh = verify
