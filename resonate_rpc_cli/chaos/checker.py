@@ -53,6 +53,7 @@ from resonate_rpc_cli.chaos.measures import (
     step_executions,
 )
 from resonate_rpc_cli.chaos.report import (
+    EXAMPLES,
     ChaosReport,
     FaultSummary,
     FlowCount,
@@ -64,9 +65,6 @@ from resonate_rpc_cli.contracts.flows import FLOWS, expected_value, flow_named
 from resonate_rpc_cli.contracts.ids import origin_of
 from resonate_rpc_cli.contracts.ledger import LedgerEntry
 from resonate_rpc_cli.contracts.payload import decode_payload
-
-#: How many example ids each problem list in the report keeps.
-EXAMPLES = 20
 
 
 @dataclass(frozen=True)

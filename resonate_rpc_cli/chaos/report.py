@@ -32,6 +32,8 @@ HISTORY_FILE = "history.jsonl"
 FAULTS_FILE = "faults.jsonl"
 SCHEDULE_FILE = "schedule.json"
 HTML_FILE = "report.html"
+#: How many example ids (or failures) each problem list and check in the report keeps.
+EXAMPLES = 20
 #: The latest operations the progress file keeps.
 MAX_OPS = 3000
 

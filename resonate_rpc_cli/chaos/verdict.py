@@ -35,7 +35,7 @@ from typing import Any, Literal, TypedDict
 from resonate_rpc_cli.chaos.history import JournalEvent, Op
 from resonate_rpc_cli.chaos.measures import invariant_summary, step_executions
 from resonate_rpc_cli.chaos.options import FlowPlan
-from resonate_rpc_cli.chaos.report import CheckDoc, JsonValue, StepCounts, VerdictWord
+from resonate_rpc_cli.chaos.report import EXAMPLES, CheckDoc, JsonValue, StepCounts, VerdictWord
 from resonate_rpc_cli.chaos.workload import call_args, flow_key
 from resonate_rpc_cli.clients.app_flows import ID_MARK, fill_id
 from resonate_rpc_cli.clients.protocol import PromiseRecord
@@ -44,8 +44,6 @@ from resonate_rpc_cli.contracts.ids import origin_of
 from resonate_rpc_cli.contracts.ledger import LedgerEntry
 from resonate_rpc_cli.contracts.payload import decode_payload
 
-#: How many examples each check keeps.
-EXAMPLES = 20
 SETTLED_STATES = ("resolved", "rejected", "rejected_canceled", "rejected_timedout")
 
 CheckName = Literal["lost", "wrong", "stuck", "two_live_leases", "settled_promise_changed",

@@ -24,14 +24,13 @@ import errno
 import os
 import select
 import socket
-import struct
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
 
-#: ``SO_LINGER`` on, timeout 0: ``close`` sends RST instead of FIN.
-LINGER_RST = struct.pack("ii", 1, 0)
+from resonate_rpc_cli.server.adopt import LINGER_RST
+
 READ_SIZE = 64 * 1024
 #: Stop reading a side while this much is queued for its peer (back-pressure).
 QUEUE_LIMIT = 256 * 1024

@@ -37,7 +37,8 @@ from resonate_rpc_cli.contracts.naming import ENV_ADOPT_SOCKET
 
 ADOPT, CUT = b"A", b"C"
 MAX_MESSAGE = 512
-#: ``SO_LINGER`` on, timeout 0: closing sends an RST, as a link's own reset does.
+#: ``SO_LINGER`` on, timeout 0: ``close`` sends RST instead of FIN (a link's reset, relayed
+#: or adopted: ``links/relay.py`` uses this one too).
 LINGER_RST = struct.pack("ii", 1, 0)
 
 log = logging.getLogger("rpcdemo.server.adopt")
