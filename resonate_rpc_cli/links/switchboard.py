@@ -115,8 +115,29 @@ class Switchboard:
         self._call(heal())
 
     def _call[T](self, coro: Coroutine[Any, Any, T]) -> T:
+        """``coro``'s result from the links' loop; :class:`TimeoutError` after
+        :data:`START_TIMEOUT_S`. A call the loop had not begun by then never runs (a
+        refused fault must not land later); one it had begun finishes on its own."""
         assert self._loop is not None, "Switchboard.start() first"
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(START_TIMEOUT_S)
+        gate = threading.Lock()
+        began = abandoned = False
+
+        async def unless_abandoned() -> T:
+            nonlocal began
+            with gate:
+                began = not abandoned
+            if not began:
+                coro.close()
+                raise asyncio.CancelledError
+            return await coro
+
+        done = asyncio.run_coroutine_threadsafe(unless_abandoned(), self._loop)
+        try:
+            return done.result(START_TIMEOUT_S)
+        except TimeoutError:
+            with gate:
+                abandoned = not began
+            raise
 
     async def _ensure(self, node: str) -> int:
         link = self.links.get(node)
@@ -141,6 +162,10 @@ class Switchboard:
             return jsonline.refusal(exc)
         except (TypeError, ValueError) as exc:
             return jsonline.refusal(UsageError(f"bad request: {exc}"))
+        except TimeoutError:
+            return jsonline.refusal(RpcdemoError(
+                f"the links did not answer links.{op} within {START_TIMEOUT_S:g}s; "
+                "see `rpcdemo net status`"))
 
     async def _apply(self, op: str, args: Mapping[str, Any]) -> list[LinkStatus]:
         statuses = self.apply(op, args)

@@ -8,6 +8,7 @@ rules on their own.
 from __future__ import annotations
 
 import socket
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -124,3 +125,21 @@ def test_links_front_plain_http_servers_only(home: Home) -> None:
     assert upstream_of("https://db-host:8443") is None
     assert start_switchboard("https://db-host:8443", enabled=True) is None
     assert start_switchboard("http://127.0.0.1:8001", enabled=False) is None
+
+
+def test_a_switchboard_that_does_not_answer_is_a_one_line_error_not_a_traceback(
+        home: Home, switchboard: Switchboard, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("resonate_rpc_cli.links.switchboard.START_TIMEOUT_S", 0.2)
+    stuck = threading.Event()
+    assert switchboard._loop is not None
+    switchboard._loop.call_soon_threadsafe(stuck.wait, 10)  # the links' loop is busy
+    try:
+        with pytest.raises(RpcdemoError) as info:
+            LinkClient(home).partition("service-b-1", for_s=5)
+        assert info.value.status is ExitStatus.FAILED
+        assert "did not answer links.partition within 0.2s" in str(info.value)
+        assert "\n" not in str(info.value)
+    finally:
+        stuck.set()
+    # the refused request was cancelled, not applied once the loop came back
+    assert {s.state for s in LinkClient(home).status()} == {"ok"}
