@@ -114,10 +114,11 @@ class Switchboard:
 
         self._call(heal())
 
-    def _call[T](self, coro: Coroutine[Any, Any, T]) -> T:
+    def _call[T](self, coro: Coroutine[Any, Any, T], *, abandon: bool = False) -> T:
         """``coro``'s result from the links' loop; :class:`TimeoutError` after
-        :data:`START_TIMEOUT_S`. A call the loop had not begun by then never runs (a
-        refused fault must not land later); one it had begun finishes on its own."""
+        :data:`START_TIMEOUT_S`. Then, with ``abandon``, a call the loop had not begun
+        never runs (a refused fault must not land later); otherwise (a heal, a port)
+        it still runs once the loop is free."""
         assert self._loop is not None, "Switchboard.start() first"
         gate = threading.Lock()
         began = abandoned = False
@@ -136,7 +137,7 @@ class Switchboard:
             return done.result(START_TIMEOUT_S)
         except TimeoutError:
             with gate:
-                abandoned = not began
+                abandoned = abandon and not began
             raise
 
     async def _ensure(self, node: str) -> int:
@@ -157,7 +158,8 @@ class Switchboard:
     def request(self, op: str, args: Mapping[str, Any]) -> jsonline.Reply:
         """The answer envelope to one ``links.<op>`` request (from any thread)."""
         try:
-            return jsonline.ok([s.to_dict() for s in self._call(self._apply(op, args))])
+            statuses = self._call(self._apply(op, args), abandon=True)
+            return jsonline.ok([s.to_dict() for s in statuses])
         except RpcdemoError as exc:
             return jsonline.refusal(exc)
         except (TypeError, ValueError) as exc:

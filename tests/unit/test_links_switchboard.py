@@ -19,7 +19,7 @@ from resonate_rpc_cli.links.client import LinkClient
 from resonate_rpc_cli.links.rules import check_delay, check_seconds, resolve_target
 from resonate_rpc_cli.links.switchboard import Switchboard, start_switchboard, upstream_of
 from resonate_rpc_cli.supervisor.control import ControlServer
-from tests.procs import short_home
+from tests.procs import short_home, wait_until
 
 NAMES = ["gateway", "service-a-1", "service-b-1", "service-b-2"]
 
@@ -143,3 +143,20 @@ def test_a_switchboard_that_does_not_answer_is_a_one_line_error_not_a_traceback(
         stuck.set()
     # the refused request was cancelled, not applied once the loop came back
     assert {s.state for s in LinkClient(home).status()} == {"ok"}
+
+
+def test_a_heal_the_loop_takes_up_late_still_heals(
+        home: Home, switchboard: Switchboard, monkeypatch: pytest.MonkeyPatch) -> None:
+    LinkClient(home).partition("service-b-1")
+    monkeypatch.setattr("resonate_rpc_cli.links.switchboard.START_TIMEOUT_S", 0.2)
+    stuck = threading.Event()
+    assert switchboard._loop is not None
+    switchboard._loop.call_soon_threadsafe(stuck.wait, 10)
+    try:
+        with pytest.raises(TimeoutError):
+            switchboard.heal_link("service-b-1")
+    finally:
+        stuck.set()
+    monkeypatch.setattr("resonate_rpc_cli.links.switchboard.START_TIMEOUT_S", 5.0)
+    wait_until(lambda: {s.state for s in LinkClient(home).status()} == {"ok"}, 5,
+               "the late heal to clear service-b-1")
