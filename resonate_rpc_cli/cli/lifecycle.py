@@ -127,10 +127,6 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
-def _while_stopping(signum: int, frame: FrameType | None) -> None:
-    """A stop signal during the foreground teardown: already stopping, nothing to do."""
-
-
 def _foreground(home: Home, result: updown.UpResult,
                 console_at: tuple[str, int] | None = None,
                 announce: Callable[[], None] = lambda: None) -> None:
@@ -168,9 +164,12 @@ def _foreground(home: Home, result: updown.UpResult,
         pass
     finally:
         # the teardown runs to its end: another Ctrl-C or TERM now changes nothing (a
-        # kill -9 still works, and the daemon's lifeline then ends the rest)
+        # kill -9 still works, and the daemon's lifeline then ends the rest). Ignored, not
+        # caught by a Python function: the interpreter's finalization puts such handlers
+        # back to the default, and a signal then would end this process by SIGINT (-2)
+        # after a complete teardown.
         for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, _while_stopping)
+            signal.signal(sig, signal.SIG_IGN)
         if console is not None:
             console.stop()
         err.print("stopping…")
