@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import TypedDict
 
 from resonate_rpc_cli.clients.protocol import PromiseRecord, ProtocolError
 from resonate_rpc_cli.contracts import tags as tag
+from resonate_rpc_cli.contracts.record import Record
 from resonate_rpc_cli.links.status import LinkStatus
 from resonate_rpc_cli.observe.doctor import Diagnosis, diagnose
 from resonate_rpc_cli.observe.facts import (
@@ -65,8 +65,7 @@ def fetch_leases(source: PromiseSource, *, views_need_it: bool = False
     return out, None if extras or not out else NO_EXTRAS
 
 
-@dataclass(frozen=True)
-class Holders:
+class Holders(Record):
     """Who holds which task: the one map every view reads (from the acquired leases)."""
 
     #: task (= promise) id → Resonate pid (node id) of the node holding its lease
@@ -113,8 +112,7 @@ class TaskRowJson(TypedDict):
     cause: str | None
 
 
-@dataclass(frozen=True)
-class TaskRow:
+class TaskRow(Record):
     """One task being or waiting to be worked on (``status --json``'s ``tasks``)."""
 
     id: str
@@ -137,8 +135,7 @@ class TaskRow:
         }
 
 
-@dataclass(frozen=True)
-class LeaseReport:
+class LeaseReport(Record):
     """Task rows, the diagnoses of pending calls by promise id, and who holds what."""
 
     tasks: list[TaskRow]

@@ -10,9 +10,9 @@ socket and in ``--json`` output; its shape is :class:`NodeRowJson`, and the
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import NotRequired, TypedDict
 
+from resonate_rpc_cli.contracts.record import Record
 from resonate_rpc_cli.supervisor.events import EventJson
 
 
@@ -87,8 +87,7 @@ def _opt_int(value: object) -> int | None:
     return int(value) if isinstance(value, int | float | str) and str(value) != "" else None
 
 
-@dataclass(frozen=True)
-class NodeRow:
+class NodeRow(Record):
     """One node slot: its process (``pid`` None when it has none), state and history."""
 
     name: str
@@ -134,8 +133,7 @@ class NodeRow:
         }
 
 
-@dataclass(frozen=True)
-class Signalled:
+class Signalled(Record):
     """A node ``kill`` sent a signal to (``signal`` without ``SIG``: KILL, TERM, STOP, CONT)."""
 
     name: str
@@ -150,8 +148,7 @@ class Signalled:
         return {"name": self.name, "pid": self.pid, "signal": self.signal}
 
 
-@dataclass(frozen=True)
-class Started:
+class Started(Record):
     """A node incarnation the supervisor started on request, once it runs."""
 
     name: str
@@ -167,8 +164,7 @@ class Started:
         return {"name": self.name, "pid": self.pid, "node_id": self.node_id}
 
 
-@dataclass(frozen=True)
-class FaultRow:
+class FaultRow(Record):
     """One fault in force, held as a lease by the supervisor (``fault_leases.py``): who
     holds it, whether the holder still runs, its deadline (epoch s) and time left."""
 
@@ -196,8 +192,7 @@ class FaultRow:
                 "deadline": self.deadline, "left_s": self.left_s, "since": self.since}
 
 
-@dataclass(frozen=True)
-class Healed:
+class Healed(Record):
     """A fault ``heal`` ended: which, held by whom, and what healing it did."""
 
     id: int
