@@ -251,9 +251,13 @@ def read_topology(home: Home) -> tuple[TopologyStatus, list[LinkStatus] | None]:
 
     Raises :class:`~resonate_rpc_cli.contracts.errors.NotRunningError` without a supervisor.
     """
-    sup = SupervisorClient(home).status()
-    links = LinkClient(home, timeout_s=2.0).status_or_none() if sup.config.links else None
-    return sup, links
+    sup = SupervisorClient(home).status(links=True)
+    if not sup.config.links:
+        return sup, None
+    if "links" not in sup.raw:  # a supervisor started before it answered them with status
+        return sup, LinkClient(home, timeout_s=2.0).status_or_none()
+    links = sup.raw["links"]
+    return sup, None if links is None else [LinkStatus.from_dict(d) for d in links]
 
 
 def picture(home: Home, pending_limit: int = MAX_PENDING) -> Picture:

@@ -123,9 +123,14 @@ class SupervisorClient:
             return False
         return True
 
-    def status(self, *, since: int = 0, timeout_s: float | None = None) -> TopologyStatus:
-        """The topology as the supervisor sees it; ``events`` after sequence ``since``."""
-        args = {"since": since} if since else {}
+    def status(self, *, since: int = 0, timeout_s: float | None = None,
+               links: bool = False) -> TopologyStatus:
+        """The topology as the supervisor sees it; ``events`` after sequence ``since``; with
+        ``links``, every link's status too, in the same answer (``raw["links"]``, absent
+        when the supervisor predates it)."""
+        args: dict[str, Any] = {"since": since} if since else {}
+        if links:
+            args["links"] = True
         doc = self._call("status", timeout_s=timeout_s, **args)
         if not isinstance(doc, dict):
             raise RpcdemoError(f"the supervisor under {self.home.root} sent no status")

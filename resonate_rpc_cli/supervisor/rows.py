@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import NotRequired, TypedDict
 
 from resonate_rpc_cli.contracts.record import Record
+from resonate_rpc_cli.links.status import LinkStatusJson
 from resonate_rpc_cli.supervisor.events import EventJson
 
 
@@ -81,6 +82,9 @@ class StatusDoc(TypedDict):
     events: NotRequired[list[EventJson]]
     targets: NotRequired[list[str]]
     faults: NotRequired[list[FaultRowJson]]
+    #: asked with ``links``: every link's status (None: no links, or they did not answer);
+    #: absent from a supervisor that predates it
+    links: NotRequired[list[LinkStatusJson] | None]
 
 
 def _opt_int(value: object) -> int | None:
