@@ -76,12 +76,13 @@ def cli_argv() -> list[str]:
     return [str(script)] if script.is_file() else [sys.executable, "-m", "resonate_rpc_cli"]
 
 
-def timed(argv: list[str], env: dict[str, str], ok: tuple[int, ...] = (0,)) -> tuple[float, float]:
+def timed(argv: list[str], env: dict[str, str], ok: tuple[int, ...] = (0,),
+          cwd: Path | None = None) -> tuple[float, float]:
     """(wall, CPU) seconds of one whole process; exits the benchmark when it fails."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False,
-                          stdin=subprocess.DEVNULL, env=env)
+                          stdin=subprocess.DEVNULL, env=env, cwd=cwd)
     took = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode not in ok:
@@ -130,7 +131,9 @@ def measure(home: Path, env: dict[str, str], runs: int, baseline: Path | None) -
     samples: Samples = {name: [] for name in todo}
     for round_no in range(runs + 1):
         for name, (argv, ok, run_env) in todo.items():
-            took = timed(argv, run_env, ok)
+            # from HOME's parent: `python -c` puts the working directory first on sys.path,
+            # where a checkout would shadow PYTHONPATH's
+            took = timed(argv, run_env, ok, cwd=home.parent)
             if round_no:  # round 0 warms the page cache and the bytecode
                 samples[name].append(took)
             elif name.endswith("--help"):  # and records the help (cli/helpcache.py)
