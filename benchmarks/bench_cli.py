@@ -27,6 +27,11 @@ temporary root, where the warm-up round's ``--help`` records Typer's output
 (``cli/helpcache.py``); that first, recording ``--help`` is printed on its own
 row. The load average is printed before and after.
 
+`--baseline DIR` also times the same commands from another checkout of the package
+(e.g. ``git archive main | tar -x -C DIR``), run with ``PYTHONPATH=DIR`` against the same
+topology, each right after this checkout's in every round: rows "base: ...", so a
+before/after comparison shares the machine's load moment by moment.
+
 `--raw` prints every sample too. Prints a table and a JSON summary last.
 """
 
@@ -71,12 +76,13 @@ def cli_argv() -> list[str]:
     return [str(script)] if script.is_file() else [sys.executable, "-m", "resonate_rpc_cli"]
 
 
-def timed(argv: list[str], env: dict[str, str], ok: tuple[int, ...] = (0,)) -> tuple[float, float]:
+def timed(argv: list[str], env: dict[str, str], ok: tuple[int, ...] = (0,),
+          cwd: Path | None = None) -> tuple[float, float]:
     """(wall, CPU) seconds of one whole process; exits the benchmark when it fails."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False,
-                          stdin=subprocess.DEVNULL, env=env)
+                          stdin=subprocess.DEVNULL, env=env, cwd=cwd)
     took = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode not in ok:
@@ -106,16 +112,32 @@ Samples = dict[str, list[tuple[float, float]]]
 FIRST_HELP = "--help (first: records)"
 
 
-def measure(home: Path, env: dict[str, str], runs: int) -> Samples:
-    todo = commands(home)
+#: the rows a ``--baseline`` checkout is timed for too (the package's own commands)
+BASELINE_ROWS = ("import cli.app", *TARGETS_S)
+BASE = "base: "
+
+
+def measure(home: Path, env: dict[str, str], runs: int, baseline: Path | None) -> Samples:
+    todo = {name: (argv, ok, env) for name, (argv, ok) in commands(home).items()}
+    if baseline is not None:
+        base_env = {**env, "PYTHONPATH": os.pathsep.join(
+            p for p in (str(baseline.resolve()), env.get("PYTHONPATH")) if p)}
+        own = todo
+        todo = {}
+        for name, spec in own.items():  # each baseline row right after this checkout's
+            todo[name] = spec
+            if name in BASELINE_ROWS:
+                todo[BASE + name] = (spec[0], spec[1], base_env)
     samples: Samples = {name: [] for name in todo}
     for round_no in range(runs + 1):
-        for name, (argv, ok) in todo.items():
-            took = timed(argv, env, ok)
+        for name, (argv, ok, run_env) in todo.items():
+            # from HOME's parent: `python -c` puts the working directory first on sys.path,
+            # where a checkout would shadow PYTHONPATH's
+            took = timed(argv, run_env, ok, cwd=home.parent)
             if round_no:  # round 0 warms the page cache and the bytecode
                 samples[name].append(took)
-            elif name == "--help":  # and records the help (cli/helpcache.py)
-                samples[FIRST_HELP] = [took]
+            elif name.endswith("--help"):  # and records the help (cli/helpcache.py)
+                samples[name.replace("--help", FIRST_HELP)] = [took]
     return samples
 
 
@@ -124,12 +146,12 @@ def report(samples: Samples, raw: bool) -> dict[str, Any]:
     cpu = {name: statistics.median(c for _, c in v) for name, v in samples.items()}
     typer_s, typer_cpu = wall["import typer"], cpu["import typer"]
     scale = typer_s / TYPER_QUIET_S
-    print(f"{'command':<26}{'wall':>8}{'/ typer':>9}{'cpu':>8}{'/ typer':>9}"
+    print(f"{'command':<32}{'wall':>8}{'/ typer':>9}{'cpu':>8}{'/ typer':>9}"
           f"{'target (scaled)':>17}   verdict (wall)")
     rows: dict[str, Any] = {}
     for name, value in wall.items():
         target = TARGETS_S.get(name)
-        line = (f"{name:<26}{value:>7.3f}s{value / typer_s:>8.2f}x"
+        line = (f"{name:<32}{value:>7.3f}s{value / typer_s:>8.2f}x"
                 f"{cpu[name]:>7.3f}s{cpu[name] / typer_cpu:>8.2f}x")
         if name == "import cli.app":
             own = value - typer_s
@@ -152,6 +174,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--raw", action="store_true", help="Print every sample.")
+    parser.add_argument("--baseline", type=Path, default=None, metavar="DIR",
+                        help="Also time another checkout of the package (PYTHONPATH=DIR).")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="rpcb-cli-"))
     home = root / "home"
@@ -167,7 +191,7 @@ def main() -> None:
         timed([*rpc, "up", "--detach", "--server-port", str(free_port()),
                "--gateway-port", str(free_port())], env)
         timed([*rpc, "run", "await-chain"], env)
-        summary = report(measure(home, env, args.runs), args.raw)
+        summary = report(measure(home, env, args.runs, args.baseline), args.raw)
         summary["load_after"] = [round(x, 2) for x in os.getloadavg()]
         print("load average after: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     finally:

@@ -19,7 +19,6 @@ The nodes' side is not here: they pick their connector from the URL (``contracts
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -27,6 +26,7 @@ from resonate_rpc_cli.clients.protocol import ReadClient, ResonateClient, WriteC
 from resonate_rpc_cli.contracts.connectors import URL_RULE, connector_of
 from resonate_rpc_cli.contracts.errors import UsageError
 from resonate_rpc_cli.contracts.home import Home
+from resonate_rpc_cli.contracts.record import Record
 
 #: The ``server.kind`` of a server already running at ``server_url``: none is
 #: started and the backend is the one whose connector reads that URL.
@@ -54,16 +54,14 @@ class ServerSettings(Protocol):
     def insecure(self) -> bool: ...
 
 
-@dataclass(frozen=True)
-class Prepared:
+class Prepared(Record):
     """What :meth:`Backend.preflight` settled: the server's URL and its schema file."""
 
     server_url: str
     resonate_sql: str
 
 
-@dataclass(frozen=True)
-class ReleaseOutcome:
+class ReleaseOutcome(Record):
     """What became of one release: ``released`` task ids, or ``None`` if none was sent."""
 
     node: str

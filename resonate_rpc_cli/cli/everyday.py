@@ -105,9 +105,9 @@ def tree(home: Home, *, promise_id: str, as_json: bool = False) -> int:
     config = status.config
     source = PromiseSource(config.server_url)
     try:
-        leases, _ = fetch_leases(source, views_need_it=True)
+        leases, notice = fetch_leases(source, views_need_it=True)
         rows = tree_rows(source, promise_id, Holders.of(leases, status.nodes).holder)
-        stuck = stuck_in_tree(source, promise_id, status.nodes, config)
+        stuck = stuck_in_tree(source, promise_id, status.nodes, config, leases, notice)
     except ServerUnreachable as exc:
         raise NotRunningError(str(exc)) from None
     if not rows and source.notice is None:

@@ -26,7 +26,6 @@ import base64
 import json
 import time
 import uuid
-from dataclasses import dataclass
 from typing import Any, TypedDict
 
 from resonate_rpc_cli.clients.http import exchange
@@ -34,6 +33,7 @@ from resonate_rpc_cli.clients.protocol import ProtocolError, ResonateClient, Ser
 from resonate_rpc_cli.contracts import tags as tag
 from resonate_rpc_cli.contracts.app_topology import HTTP_FLOW, FlowSpec
 from resonate_rpc_cli.contracts.payload import decode_payload
+from resonate_rpc_cli.contracts.record import Record
 
 #: the SDK's DEFAULT_TOP_LEVEL_TIMEOUT (one day), in ms
 ROOT_TIMEOUT_MS = 86_400_000
@@ -70,8 +70,7 @@ class CreateRequest(TypedDict):
     tags: dict[str, str]
 
 
-@dataclass(frozen=True)
-class DeclaredOutcome:
+class DeclaredOutcome(Record):
     """How one run of a declared flow ended (or stands): ``state`` is the root promise's
     (``pending``, ``resolved``, ``rejected``, ``rejected_canceled``,
     ``rejected_timedout``) or, for an ``http`` flow, ``ok``/``failed``; ``value`` the

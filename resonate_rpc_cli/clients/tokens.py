@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import NotRequired, TypedDict
 
 from resonate_rpc_cli.contracts.errors import UsageError
 from resonate_rpc_cli.contracts.home import Home
+from resonate_rpc_cli.contracts.record import Record
 
 #: the SDKs read a node's token from this variable (``Resonate(token=...)`` otherwise)
 ENV_TOKEN = "RESONATE_TOKEN"
@@ -33,8 +33,7 @@ NODE_TTL_S = 30 * 86400.0
 CLIENT_TTL_S = 3600.0
 
 
-@dataclass(frozen=True)
-class KeyPair:
+class KeyPair(Record):
     """The paths of one HOME's key pair."""
 
     private: Path

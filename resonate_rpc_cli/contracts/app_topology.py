@@ -5,8 +5,9 @@ A topology file (``rpcdemo.toml``) may declare ``[app]``, ``[groups.NAME]`` and
 They become one :class:`AppTopology`: a :class:`GroupSpec` per group (how one node is
 started and how its readiness is known) and a :class:`FlowSpec` per flow (how one run
 is started and what a correct one returns). The records are frozen and plain data:
-they travel to the supervisor inside ``TopologyConfig``'s JSON (its ``to_json``, read
-back by :meth:`AppTopology.from_dict`) and come back in every ``status``.
+they travel to the supervisor inside ``TopologyConfig``'s JSON (:meth:`AppTopology.to_dict`
+in its ``to_json``, read back by :meth:`AppTopology.from_dict`) and come back in every
+``status``.
 
 A file with groups describes the whole application: the seed's services are not
 started with it. No groups: the seed, the built-in topology (``topologies/seed.toml``).
@@ -16,8 +17,9 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 from typing import Any, TypedDict
+
+from resonate_rpc_cli.contracts.record import Record
 
 #: how a node's readiness is known (the first is the default)
 READY_KINDS = ("listener", "log", "http", "delay")
@@ -35,8 +37,7 @@ HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 RPC_FLOW, HTTP_FLOW = "rpc", "http"
 
 
-@dataclass(frozen=True)
-class Readiness:
+class Readiness(Record):
     """How a node of a group is known to be ready.
 
     ``listener``: the node's SDK listener is connected (the embedded server lists it
@@ -54,8 +55,7 @@ class Readiness:
         return f"{self.kind}:{detail}" if detail is not None else self.kind
 
 
-@dataclass(frozen=True)
-class GroupSpec:
+class GroupSpec(Record):
     """One group: the command that starts one node, and everything around it.
 
     ``command`` is argv (no shell); ``cwd`` is absolute; ``env`` is added to what
@@ -76,8 +76,7 @@ class GroupSpec:
         return dict(self.env)
 
 
-@dataclass(frozen=True)
-class FlowSpec:
+class FlowSpec(Record):
     """One flow: how a run is started, with which arguments, and what it must return.
 
     ``kind`` ``rpc``: ``function`` registered in ``group``, invoked through the server
@@ -105,8 +104,7 @@ class FlowSpec:
         return f"{self.function}@{self.group}({args})"
 
 
-@dataclass(frozen=True)
-class AppTopology:
+class AppTopology(Record):
     """A declared application: its name, the file it came from, its groups and flows."""
 
     name: str
@@ -128,10 +126,26 @@ class AppTopology:
     def flow(self, name: str) -> FlowSpec | None:
         return next((f for f in self.flows if f.name == name), None)
 
+    def to_dict(self) -> AppTopologyJson:
+        """The record as the config's JSON holds it: what ``dataclasses.asdict`` gave when
+        these were dataclasses (every field, nested records as dicts), with lists for
+        tuples as a JSON round trip gives them."""
+        return {
+            "name": self.name, "source": self.source,
+            "groups": [{"name": g.name, "command": list(g.command), "cwd": g.cwd,
+                        "replicas": g.replicas, "env": [list(pair) for pair in g.env],
+                        "ready": {"kind": g.ready.kind, "pattern": g.ready.pattern,
+                                  "url": g.ready.url, "delay_s": g.ready.delay_s},
+                        "ready_timeout_s": g.ready_timeout_s} for g in self.groups],
+            "flows": [{"name": f.name, "kind": f.kind, "function": f.function,
+                       "group": f.group, "args": list(f.args), "method": f.method,
+                       "url": f.url, "body": f.body, "expect": f.expect,
+                       "has_expect": f.has_expect} for f in self.flows],
+        }
+
     @classmethod
     def from_dict(cls, obj: AppTopologyJson) -> AppTopology:
-        """The record as the config's JSON holds it (``asdict`` after a JSON round trip:
-        lists for tuples)."""
+        """The record as the config's JSON holds it (:meth:`to_dict`)."""
         groups = tuple(
             GroupSpec(name=g["name"], command=tuple(g["command"]), cwd=g["cwd"],
                       replicas=int(g["replicas"]),

@@ -19,13 +19,13 @@ Values are deterministic functions of the root ``arg`` (an int):
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+
+from resonate_rpc_cli.contracts.record import Record
 
 DEFAULT_ARG = 1
 
 
-@dataclass(frozen=True)
-class Step:
+class Step(Record):
     """One durable function: its name, the group that runs it, and its value."""
 
     func: str
@@ -65,8 +65,7 @@ STEPS: dict[str, Step] = {
 }
 
 
-@dataclass(frozen=True)
-class Flow:
+class Flow(Record):
     """A gateway route and the durable call graph behind it."""
 
     name: str

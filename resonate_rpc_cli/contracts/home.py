@@ -24,11 +24,11 @@ import json
 import os
 import stat
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 from resonate_rpc_cli.contracts.errors import UsageError
 from resonate_rpc_cli.contracts.naming import ENV_HOME
+from resonate_rpc_cli.contracts.record import Record
 
 DEFAULT_HOME = ".rpcdemo"
 STORE_FILE = "store.sqlite"
@@ -37,8 +37,7 @@ LEDGER_DIR = "ledger"
 MAX_SOCKET_PATH = 100
 
 
-@dataclass(frozen=True)
-class Home:
+class Home(Record):
     """Paths under one HOME; pure path arithmetic except :meth:`ensure`."""
 
     root: Path
@@ -128,8 +127,7 @@ class Home:
             sub.mkdir(mode=0o700, parents=True, exist_ok=True)
 
 
-@dataclass(frozen=True)
-class Endpoints:
+class Endpoints(Record):
     """Where the topology running under a HOME answers.
 
     Its supervisor daemon writes ``HOME/run/endpoints.json`` once it serves

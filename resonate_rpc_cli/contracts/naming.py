@@ -8,9 +8,8 @@ of an incarnation is carried beside the name, never instead of it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from resonate_rpc_cli.contracts.flows import STEPS
+from resonate_rpc_cli.contracts.record import Record
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_SERVER_PORT = 8001
@@ -40,8 +39,7 @@ DELAY_WORK, DELAY_SLEEP = DELAY_MODES
 DEFAULT_DELAY_MODE = DELAY_WORK
 
 
-@dataclass(frozen=True)
-class NodeName:
+class NodeName(Record):
     """A node's readable name: its group plus a 1-based index within the group."""
 
     group: str

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from resonate_rpc_cli.contracts.naming import (
@@ -22,6 +21,7 @@ from resonate_rpc_cli.contracts.naming import (
     DELAY_MODES,
     GATEWAY,
 )
+from resonate_rpc_cli.contracts.record import Record
 
 #: which nodes get a variable
 EVERY_NODE, SERVICE_NODES, GATEWAY_NODE = "every node", "service nodes", "the gateway"
@@ -31,8 +31,7 @@ class NodeEnvError(ValueError):
     """A node environment variable holds a value the node cannot use."""
 
 
-@dataclass(frozen=True)
-class NodeVar:
+class NodeVar(Record):
     """One environment variable of the node contract.
 
     ``read(text)`` returns the value or raises ``ValueError`` whose message is

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, Literal, TypedDict
+
+from resonate_rpc_cli.contracts.record import Record
 
 LinkState = Literal["ok", "partitioned", "delayed"]
 LINK_STATES: tuple[LinkState, ...] = ("ok", "partitioned", "delayed")
@@ -26,8 +27,7 @@ class LinkStatusJson(TypedDict):
     handed_off: int
 
 
-@dataclass(frozen=True)
-class LinkStatus:
+class LinkStatus(Record):
     """One node's link.
 
     ``state`` is ``partitioned`` while a partition is in force (a delay set

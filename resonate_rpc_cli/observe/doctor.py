@@ -33,9 +33,10 @@ stuck. Nothing here does I/O; every input is in :class:`Facts`.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
 from typing import TypedDict
 
+from resonate_rpc_cli.contracts import record
+from resonate_rpc_cli.contracts.record import Record
 from resonate_rpc_cli.observe.facts import (
     DEAD_STATES,
     WORKING_STATES,
@@ -87,8 +88,7 @@ class DiagnosisJson(TypedDict):
     cause: CauseJson
 
 
-@dataclass(frozen=True)
-class Cause:
+class Cause(Record):
     """The reason at the leaf: ``kind`` (see the module doc) and one line of ``text``."""
 
     kind: str
@@ -102,16 +102,14 @@ class Cause:
     command: str | None = None
 
 
-@dataclass(frozen=True)
-class Hop:
+class Hop(Record):
     """One call on the way down: its promise id and ``func@group``."""
 
     id: str
     call: str
 
 
-@dataclass(frozen=True)
-class Diagnosis:
+class Diagnosis(Record):
     """One pending call, the path to its leaf (itself first) and the leaf's cause."""
 
     promise_id: str
@@ -365,7 +363,7 @@ def _ago(now_ms: int, at_ms: int) -> str:
 
 
 def _replace_text(cause: Cause, text: str) -> Cause:
-    return replace(cause, text=text)
+    return record.replace(cause, text=text)
 
 
 def attempts_of(entries: list[tuple[str, str, float, str]]) -> dict[str, Attempts]:

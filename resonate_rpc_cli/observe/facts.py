@@ -11,12 +11,12 @@ doctor then says what it cannot know instead of guessing.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from resonate_rpc_cli.clients.protocol import PromiseRecord, TaskExtras, TaskRecord
 from resonate_rpc_cli.contracts import tags as tag
 from resonate_rpc_cli.contracts.payload import decode_payload
+from resonate_rpc_cli.contracts.record import Record, field
 from resonate_rpc_cli.supervisor.rows import FaultRow, NodeRow
 
 #: Node states with a process expected to be doing work.
@@ -25,8 +25,7 @@ WORKING_STATES = frozenset({"starting", "ready"})
 DEAD_STATES = frozenset({"killed", "backoff", "failed", "stopping", "stopped", "pending"})
 
 
-@dataclass(frozen=True)
-class Call:
+class Call(Record):
     """One promise as the doctor needs it: who runs it, under whom, when."""
 
     id: str
@@ -67,8 +66,7 @@ class Call:
         return f"{self.func or '?'}@{self.group or '?'}"
 
 
-@dataclass(frozen=True)
-class Lease:
+class Lease(Record):
     """One task as the server reports it; the extras only on our embedded server."""
 
     id: str
@@ -97,8 +95,7 @@ class Lease:
         )
 
 
-@dataclass(frozen=True)
-class Member:
+class Member(Record):
     """One node slot of the process table (supervisor ``status``)."""
 
     name: str
@@ -115,8 +112,7 @@ class Member:
                    node_id=node.node_id, past_ids=node.past_node_ids, log=node.log)
 
 
-@dataclass(frozen=True)
-class Attempts:
+class Attempts(Record):
     """Ledger facts of one durable function's own step (by its promise id)."""
 
     starts: int
@@ -125,8 +121,7 @@ class Attempts:
     node: str  # the node of the latest start
 
 
-@dataclass(frozen=True)
-class Fault:
+class Fault(Record):
     """A fault in force on a node, held as a lease by the supervisor (``fault_leases.py``)."""
 
     kind: str
@@ -151,16 +146,14 @@ def fault_facts(rows: Sequence[FaultRow]) -> dict[str, Fault]:
     return out
 
 
-@dataclass(frozen=True)
-class Link:
+class Link(Record):
     """A node's network link as the link proxies report it."""
 
     state: str  # ok | partitioned | delayed
     delay_ms: float = 0.0
 
 
-@dataclass(frozen=True)
-class Facts:
+class Facts(Record):
     """Everything :func:`.doctor.diagnose` reads; ``None`` means "this source is absent"."""
 
     calls: Mapping[str, Call]

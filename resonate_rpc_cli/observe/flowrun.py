@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypedDict
 
@@ -30,6 +29,7 @@ from resonate_rpc_cli.contracts.flows import Flow
 from resonate_rpc_cli.contracts.home import Endpoints, Home, not_running_message
 from resonate_rpc_cli.contracts.ids import origin_of, root_id_problem
 from resonate_rpc_cli.contracts.payload import decode_payload
+from resonate_rpc_cli.contracts.record import Record
 
 
 class FlowOutcomeJson(TypedDict):
@@ -42,8 +42,7 @@ class FlowOutcomeJson(TypedDict):
     elapsed_ms: int
 
 
-@dataclass(frozen=True)
-class FlowOutcome:
+class FlowOutcome(Record):
     """The ``run --json`` contract: flow, promise_id, state, result, elapsed_ms."""
 
     flow: str

@@ -16,13 +16,13 @@ import contextlib
 import re
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 from resonate_rpc_cli.clients.protocol import ProtocolError, ServerUnreachable
 from resonate_rpc_cli.contracts import tags as tag
 from resonate_rpc_cli.contracts.errors import NotRunningError
 from resonate_rpc_cli.contracts.home import Home
+from resonate_rpc_cli.contracts.record import Record
 from resonate_rpc_cli.observe.doctor import attempts_of
 from resonate_rpc_cli.observe.facts import (
     Attempts,
@@ -43,8 +43,7 @@ LOG_TAIL_BYTES = 64 * 1024
 ERROR_LINE = re.compile(r"Error|Exception|Traceback|failed|failure", re.IGNORECASE)
 
 
-@dataclass(frozen=True)
-class Gathered:
+class Gathered(Record):
     """The facts and what could not be known, for the renderer."""
 
     facts: Facts

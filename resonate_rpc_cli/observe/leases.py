@@ -1,7 +1,7 @@
 """Leases, attempts and progress of the pending work, for ``status``, ``watch`` and the live view.
 
 :func:`fetch_leases` reads every live task (acquired, pending, suspended) with
-our server's extras; :func:`lease_report` adds the doctor's view of the
+our server's extras; :func:`assess` adds the doctor's view of the
 pending calls: one row per task that is being or waiting to be worked on
 (holder, lease time left, attempts, time since progress) and, per pending
 call, whether it is stuck and the doctor's one-line cause. It only reads
@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import TypedDict
 
 from resonate_rpc_cli.clients.protocol import PromiseRecord, ProtocolError
 from resonate_rpc_cli.contracts import tags as tag
+from resonate_rpc_cli.contracts.record import Record
 from resonate_rpc_cli.links.status import LinkStatus
 from resonate_rpc_cli.observe.doctor import Diagnosis, diagnose
 from resonate_rpc_cli.observe.facts import (
@@ -65,8 +65,7 @@ def fetch_leases(source: PromiseSource, *, views_need_it: bool = False
     return out, None if extras or not out else NO_EXTRAS
 
 
-@dataclass(frozen=True)
-class Holders:
+class Holders(Record):
     """Who holds which task: the one map every view reads (from the acquired leases)."""
 
     #: task (= promise) id → Resonate pid (node id) of the node holding its lease
@@ -113,8 +112,7 @@ class TaskRowJson(TypedDict):
     cause: str | None
 
 
-@dataclass(frozen=True)
-class TaskRow:
+class TaskRow(Record):
     """One task being or waiting to be worked on (``status --json``'s ``tasks``)."""
 
     id: str
@@ -137,8 +135,7 @@ class TaskRow:
         }
 
 
-@dataclass(frozen=True)
-class LeaseReport:
+class LeaseReport(Record):
     """Task rows, the diagnoses of pending calls by promise id, and who holds what."""
 
     tasks: list[TaskRow]
@@ -169,17 +166,6 @@ def assess(
     return LeaseReport(task_rows(facts, diagnoses, holders.names), diagnoses, notice, holders)
 
 
-def lease_report(
-    source: PromiseSource, pending: Sequence[PromiseRecord],
-    nodes: Sequence[NodeRow], config: TopologyConfig, *, now_ms: int | None = None,
-    links: Sequence[LinkStatus] | None = None, faults: Sequence[FaultRow] = (),
-) -> LeaseReport:
-    """:func:`assess` over the leases fetched now."""
-    leases, notice = fetch_leases(source)
-    return assess(leases, notice, pending, nodes, config, now_ms=now_ms, links=links,
-                  faults=faults)
-
-
 def link_facts(links: Sequence[LinkStatus] | None) -> dict[str, Link] | None:
     """Node name → its link's state, from the link proxies' statuses."""
     if links is None:
@@ -188,12 +174,15 @@ def link_facts(links: Sequence[LinkStatus] | None) -> dict[str, Link] | None:
 
 
 def stuck_in_tree(source: PromiseSource, root_id: str, nodes: Sequence[NodeRow],
-                  config: TopologyConfig) -> dict[str, str]:
-    """Promise id → the doctor's short cause, for each stuck call of ``root_id``'s tree."""
+                  config: TopologyConfig, leases: Mapping[str, Lease] | None,
+                  notice: str | None) -> dict[str, str]:
+    """Promise id → the doctor's short cause, for each stuck call of ``root_id``'s tree;
+    ``leases`` and ``notice`` are what :func:`fetch_leases` answered for the tree's holders
+    (one read of the leases serves both)."""
     pending = source.search(state="pending", tags={tag.ORIGIN: root_id})
     if not pending:
         return {}
-    report = lease_report(source, pending, nodes, config)
+    report = assess(leases, notice, pending, nodes, config)
     return {pid: d.short() for pid, d in report.diagnoses.items() if d.stuck}
 
 

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import NotRequired, TypedDict
 
 from resonate_rpc_cli.clients.protocol import PromiseRecord, ServerInfo, ServerUnreachable
 from resonate_rpc_cli.contracts.home import Home
+from resonate_rpc_cli.contracts.record import Record, field
 from resonate_rpc_cli.links.client import LinkClient
 from resonate_rpc_cli.links.status import LinkStatus, LinkStatusJson
 from resonate_rpc_cli.observe.doctor import Diagnosis
@@ -96,8 +96,7 @@ class StatusJson(TypedDict):
     app: str | None
 
 
-@dataclass(frozen=True)
-class ServerSummary:
+class ServerSummary(Record):
     """The ``server`` part of ``status``."""
 
     url: str
@@ -127,8 +126,7 @@ class ServerSummary:
                 "extras": self.extras}
 
 
-@dataclass(frozen=True)
-class NodeLine:
+class NodeLine(Record):
     """A node row with the task(s) it holds and its link's state, as the tables show it."""
 
     row: NodeRow
@@ -142,8 +140,7 @@ class NodeLine:
                 "link": self.link}
 
 
-@dataclass(frozen=True)
-class PendingRow:
+class PendingRow(Record):
     """A pending promise with the doctor's verdict."""
 
     promise: PromiseRow
@@ -154,8 +151,7 @@ class PendingRow:
         return {**self.promise.to_dict(), "stuck": self.stuck, "cause": self.cause}
 
 
-@dataclass(frozen=True)
-class Work:
+class Work(Record):
     """The server's side of the picture."""
 
     #: the pending promise records as the server sent them (for the views' trees)
@@ -203,8 +199,7 @@ def node_lines(nodes: Sequence[NodeRow], held: Mapping[str, list[str]],
     return lines
 
 
-@dataclass(frozen=True)
-class Picture:
+class Picture(Record):
     """What ``status`` shows: the server, the nodes with their tasks, promises and work."""
 
     server: ServerSummary
@@ -256,9 +251,13 @@ def read_topology(home: Home) -> tuple[TopologyStatus, list[LinkStatus] | None]:
 
     Raises :class:`~resonate_rpc_cli.contracts.errors.NotRunningError` without a supervisor.
     """
-    sup = SupervisorClient(home).status()
-    links = LinkClient(home, timeout_s=2.0).status_or_none() if sup.config.links else None
-    return sup, links
+    sup = SupervisorClient(home).status(links=True)
+    if not sup.config.links:
+        return sup, None
+    if "links" not in sup.raw:  # a supervisor started before it answered them with status
+        return sup, LinkClient(home, timeout_s=2.0).status_or_none()
+    links = sup.raw["links"]
+    return sup, None if links is None else [LinkStatus.from_dict(d) for d in links]
 
 
 def picture(home: Home, pending_limit: int = MAX_PENDING) -> Picture:

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, TypedDict
 
 from resonate_rpc_cli.backends import read_client
 from resonate_rpc_cli.clients.protocol import PromiseRecord, ProtocolError, ServerInfo
 from resonate_rpc_cli.contracts import tags as tag
 from resonate_rpc_cli.contracts.payload import decode_payload
+from resonate_rpc_cli.contracts.record import Record
 
 PROMISE_STATES = ("pending", "resolved", "rejected", "rejected_canceled", "rejected_timedout")
 MAX_COUNTED = 100_000
@@ -40,8 +40,7 @@ class PromiseRowJson(TypedDict):
     holder: str | None
 
 
-@dataclass(frozen=True)
-class PromiseRow:
+class PromiseRow(Record):
     """One promise, flattened for display."""
 
     id: str

@@ -13,7 +13,6 @@ application installed beside rpcdemo needs no PATH set-up).
 
 from __future__ import annotations
 
-import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -70,7 +69,7 @@ def check_programs(app: AppTopology) -> None:
             if not path.is_file():
                 raise NotRunningError(f"{app.source}: groups.{group.name}.command: no such "
                                       f"program {program!r} (in {group.cwd})")
-        elif shutil.which(program) is None:
+        elif _which(program) is None:
             raise NotRunningError(f"{app.source}: groups.{group.name}.command: {program!r} is "
                                   "not on PATH")
 
@@ -94,3 +93,11 @@ def declared_failure(app: AppTopology, nodes: list[NodeRow],
             return f"{key}.ready ({group.ready}) did not come within " \
                    f"{group.ready_timeout_s:g}s (ready_timeout) for {node.name}{log}"
     return None
+
+
+def _which(program: str) -> str | None:
+    """``shutil.which``; shutil (with zlib, bz2, lzma) loads here, when ``up`` checks a
+    declared application, not for every command that reads a topology's configuration."""
+    import shutil  # noqa: PLC0415 (see the docstring)
+
+    return shutil.which(program)

@@ -17,12 +17,12 @@ otherwise.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any, cast
 
 from resonate_rpc_cli.clients import jsonline
 from resonate_rpc_cli.contracts.errors import RpcdemoError
 from resonate_rpc_cli.contracts.home import Home
+from resonate_rpc_cli.contracts.record import Record, field
 from resonate_rpc_cli.supervisor.events import Event
 from resonate_rpc_cli.supervisor.rows import (
     FaultRow,
@@ -40,8 +40,7 @@ ANSWER_MARGIN_S = 30.0
 RESPAWN_WAIT_S = 15.0
 
 
-@dataclass(frozen=True)
-class TopologyStatus:
+class TopologyStatus(Record):
     """What the supervisor runs: its configuration, nodes, readiness and recent events."""
 
     supervisor_pid: int
@@ -76,8 +75,7 @@ class TopologyStatus:
         return [n for n in self.nodes if n.group == group]
 
 
-@dataclass(frozen=True)
-class KillAnswer:
+class KillAnswer(Record):
     """The nodes signalled; ``respawned``: the new incarnations, once running."""
 
     killed: list[Signalled]
@@ -85,16 +83,14 @@ class KillAnswer:
     respawned: list[Started]
 
 
-@dataclass(frozen=True)
-class RespawnResult:
+class RespawnResult(Record):
     """The names respawned and (waited) their running incarnations."""
 
     names: list[str]
     running: list[Started]
 
 
-@dataclass(frozen=True)
-class ScaleResult:
+class ScaleResult(Record):
     """Slots added and retired, kept slots respawned, and (waited) the group's nodes."""
 
     group: str
@@ -127,9 +123,14 @@ class SupervisorClient:
             return False
         return True
 
-    def status(self, *, since: int = 0, timeout_s: float | None = None) -> TopologyStatus:
-        """The topology as the supervisor sees it; ``events`` after sequence ``since``."""
-        args = {"since": since} if since else {}
+    def status(self, *, since: int = 0, timeout_s: float | None = None,
+               links: bool = False) -> TopologyStatus:
+        """The topology as the supervisor sees it; ``events`` after sequence ``since``; with
+        ``links``, every link's status too, in the same answer (``raw["links"]``, absent
+        when the supervisor predates it)."""
+        args: dict[str, Any] = {"since": since} if since else {}
+        if links:
+            args["links"] = True
         doc = self._call("status", timeout_s=timeout_s, **args)
         if not isinstance(doc, dict):
             raise RpcdemoError(f"the supervisor under {self.home.root} sent no status")

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, TypedDict, cast
 from resonate_rpc_cli.clients import jsonline
 from resonate_rpc_cli.contracts.errors import NotRunningError, UsageError
 from resonate_rpc_cli.contracts.home import Home
+from resonate_rpc_cli.links.status import LinkStatusJson
 from resonate_rpc_cli.links.switchboard import Switchboard
 
 if TYPE_CHECKING:
@@ -136,9 +137,22 @@ class ControlServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
         request = Request(op, cast(RequestArgs, args))  # read by each op, which converts
         self.requests.put(request)
         try:
-            return request.reply.result(timeout=ANSWER_TIMEOUT_S + _wait_s(request.args))
+            reply = request.reply.result(timeout=ANSWER_TIMEOUT_S + _wait_s(request.args))
         except TimeoutError:
             return jsonline.refusal(NotRunningError("the supervisor did not answer"))
+        if op == "status" and args.get("links") and reply.get("ok"):
+            return jsonline.ok({**reply["result"], "links": self._link_statuses()})
+        return reply
+
+    def _link_statuses(self) -> list[LinkStatusJson] | None:
+        """``status`` with ``links``: every link's status in the same answer, so ``status``,
+        ``doctor`` and ``watch`` read the topology in one round trip (issue 21); None when
+        the topology runs without links or they do not answer (``links.status`` would
+        have been refused)."""
+        if self.links is None:
+            return None
+        answer = self.links.request("status", {})
+        return cast("list[LinkStatusJson]", answer["result"]) if answer["ok"] else None
 
     def close(self) -> None:
         self.shutdown()

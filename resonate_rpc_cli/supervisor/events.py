@@ -8,9 +8,10 @@ since N".
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
 from enum import StrEnum
 from typing import TypedDict
+
+from resonate_rpc_cli.contracts.record import Record
 
 
 class EventKind(StrEnum):
@@ -39,8 +40,7 @@ class EventJson(TypedDict):
     detail: str
 
 
-@dataclass(frozen=True)
-class Event:
+class Event(Record):
     seq: int
     ts: float  # wall-clock seconds, for display
     kind: EventKind
@@ -80,8 +80,7 @@ class StoppedAllJson(TypedDict):
     ts: float
 
 
-@dataclass(frozen=True)
-class AllReady:
+class AllReady(Record):
     """``rpcdemo node``'s line once every node first is ready."""
 
     ts: float
@@ -95,8 +94,7 @@ class AllReady:
                 "server": self.server, "home": self.home}
 
 
-@dataclass(frozen=True)
-class StoppedAll:
+class StoppedAll(Record):
     """``rpcdemo node``'s last line."""
 
     ts: float

@@ -10,9 +10,10 @@ socket and in ``--json`` output; its shape is :class:`NodeRowJson`, and the
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import NotRequired, TypedDict
 
+from resonate_rpc_cli.contracts.record import Record
+from resonate_rpc_cli.links.status import LinkStatusJson
 from resonate_rpc_cli.supervisor.events import EventJson
 
 
@@ -81,14 +82,16 @@ class StatusDoc(TypedDict):
     events: NotRequired[list[EventJson]]
     targets: NotRequired[list[str]]
     faults: NotRequired[list[FaultRowJson]]
+    #: asked with ``links``: every link's status (None: no links, or they did not answer);
+    #: absent from a supervisor that predates it
+    links: NotRequired[list[LinkStatusJson] | None]
 
 
 def _opt_int(value: object) -> int | None:
     return int(value) if isinstance(value, int | float | str) and str(value) != "" else None
 
 
-@dataclass(frozen=True)
-class NodeRow:
+class NodeRow(Record):
     """One node slot: its process (``pid`` None when it has none), state and history."""
 
     name: str
@@ -134,8 +137,7 @@ class NodeRow:
         }
 
 
-@dataclass(frozen=True)
-class Signalled:
+class Signalled(Record):
     """A node ``kill`` sent a signal to (``signal`` without ``SIG``: KILL, TERM, STOP, CONT)."""
 
     name: str
@@ -150,8 +152,7 @@ class Signalled:
         return {"name": self.name, "pid": self.pid, "signal": self.signal}
 
 
-@dataclass(frozen=True)
-class Started:
+class Started(Record):
     """A node incarnation the supervisor started on request, once it runs."""
 
     name: str
@@ -167,8 +168,7 @@ class Started:
         return {"name": self.name, "pid": self.pid, "node_id": self.node_id}
 
 
-@dataclass(frozen=True)
-class FaultRow:
+class FaultRow(Record):
     """One fault in force, held as a lease by the supervisor (``fault_leases.py``): who
     holds it, whether the holder still runs, its deadline (epoch s) and time left."""
 
@@ -196,8 +196,7 @@ class FaultRow:
                 "deadline": self.deadline, "left_s": self.left_s, "since": self.since}
 
 
-@dataclass(frozen=True)
-class Healed:
+class Healed(Record):
     """A fault ``heal`` ended: which, held by whom, and what healing it did."""
 
     id: int

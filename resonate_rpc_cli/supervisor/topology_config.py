@@ -253,7 +253,11 @@ class TopologyConfig:
         return names
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
+        """The config as JSON (:meth:`from_json` reads it): every field, the declared
+        application as :meth:`AppTopology.to_dict` gives it."""
+        doc = asdict(self)
+        doc["app"] = None if self.app is None else self.app.to_dict()
+        return json.dumps(doc, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> TopologyConfig:

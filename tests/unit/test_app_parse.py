@@ -16,6 +16,7 @@ from resonate_rpc_cli.contracts.app_topology import (
     Readiness,
 )
 from resonate_rpc_cli.contracts.errors import UsageError
+from resonate_rpc_cli.contracts.record import Record
 from resonate_rpc_cli.supervisor.topology_config import TopologyConfig
 
 GOOD = """\
@@ -72,6 +73,25 @@ def test_the_record_survives_the_supervisor_json(tmp_path: Path) -> None:
     config = TopologyConfig(app=app)
     again = TopologyConfig.from_json(json.loads(json.dumps(config.to_json())))
     assert again.app == app
+
+
+def plain(value: object) -> object:
+    """What ``dataclasses.asdict`` gave of the records when they were dataclasses, through
+    JSON: every field of every nested record, lists for tuples."""
+    if isinstance(value, Record):
+        return {name: plain(getattr(value, name)) for name in value._fields}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    return value
+
+
+def test_the_config_json_holds_every_field_of_the_app(tmp_path: Path) -> None:
+    app = parse(GOOD, tmp_path).app
+    assert app is not None
+    assert json.loads(TopologyConfig(app=app).to_json())["app"] == plain(app)
+    assert json.loads(TopologyConfig().to_json())["app"] is None
 
 
 def test_no_groups_is_the_seed(tmp_path: Path) -> None:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
+from resonate_rpc_cli.contracts.record import replace
 from resonate_rpc_cli.observe.doctor import Diagnosis, attempts_of, diagnose, stuck_count
 from resonate_rpc_cli.observe.facts import Attempts, Call, Facts, Fault, Lease, Link, Member
 
@@ -43,7 +42,7 @@ def facts(calls: dict[str, Call] | None = None, leases: dict[str, Lease] | None 
         members=MEMBERS if members is None else members, now_ms=NOW, stuck_after_s=5.0,
         command="rpcdemo --home /h",
     )
-    return replace(base, **kw)  # type: ignore[arg-type]
+    return replace(base, **kw)
 
 
 def root(diags: list[Diagnosis]) -> Diagnosis:
