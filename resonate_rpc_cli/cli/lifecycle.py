@@ -94,6 +94,7 @@ def up(
                   "anyone who reaches it can read, settle or cancel every promise and run "
                   "or fail any step (use --auth)")
     if not detach:
+        _load_foreground_modules(ui)
         signal.signal(signal.SIGTERM, _interrupt)
     result = updown.up(home, config, detach=detach, timeout_s=timeout)
     if detach:
@@ -123,6 +124,24 @@ def _report_up(home: Home, config: TopologyConfig, result: updown.UpResult,
               f"(supervisor pid {result.supervisor_pid}, home {home.root})")
 
 
+def _load_foreground_modules(ui: bool) -> None:
+    """Import what the foreground needs once the topology runs, before it is started.
+
+    A Ctrl-C raises :class:`KeyboardInterrupt` wherever the main thread is; inside an
+    extension module's initialisation (aiohttp's, Rich's dependencies) CPython then marks
+    the interpreter as ended by an uncaught Ctrl-C even though ``_foreground`` catches it,
+    and the process dies by SIGINT (-2) after a complete teardown. Imported here, a Ctrl-C
+    among them stops ``up`` before anything was started.
+    """
+    import resonate_rpc_cli.observe.live
+    import resonate_rpc_cli.view.console
+    import resonate_rpc_cli.view.live
+
+    if ui:
+        import resonate_rpc_cli.cli.ui_cmd
+        import resonate_rpc_cli.web.serve  # noqa: F401
+
+
 def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
@@ -134,8 +153,9 @@ def _foreground(home: Home, result: updown.UpResult,
     browser console) to it, and tear it down when it ends.
 
     Everything after ``updown.up`` returned runs inside one ``try``: a Ctrl-C that comes
-    while the ready line is printed or the views are imported still takes the topology
-    down here (exit 130), not only by the daemon noticing its parent has gone.
+    while the ready line is printed or the views start still takes the topology down
+    here, not only by the daemon noticing its parent has gone. (The views' modules are
+    loaded before the topology starts: :func:`_load_foreground_modules`.)
     """
     from resonate_rpc_cli.supervisor import updown
     from resonate_rpc_cli.view.console import err
@@ -146,12 +166,12 @@ def _foreground(home: Home, result: updown.UpResult,
         from resonate_rpc_cli.observe.live import LiveModel
         from resonate_rpc_cli.view.console import out
         from resonate_rpc_cli.view.live import run_live
-        from resonate_rpc_cli.web.serve import ConsoleThread
 
         # one model for both views: the terminal's refreshes it, the page reads it
         model = LiveModel(home) if out.is_terminal else None
         if console_at is not None:
             from resonate_rpc_cli.cli.ui_cmd import announce as announce_console
+            from resonate_rpc_cli.web.serve import ConsoleThread
 
             console = ConsoleThread(home, *console_at, model=model)
             announce_console(console.start(), "the console and the topology")
