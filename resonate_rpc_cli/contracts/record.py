@@ -28,7 +28,8 @@ What a subclass gets, as ``@dataclass(frozen=True)`` would give it:
 - :func:`replace`, as ``dataclasses.replace``.
 
 Not supported (no record here needs them): ``__post_init__``, ``InitVar``,
-keyword-only fields, ordering, slots, mutable records. Type checkers treat a
+keyword-only fields, ordering, slots, mutable records, more than one record base
+(``TypeError`` at definition). Type checkers treat a
 subclass as a frozen dataclass (``typing.dataclass_transform``), so its
 constructor calls are checked as a dataclass's are.
 """
@@ -87,6 +88,7 @@ class Record:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        _check_class(cls)
         fields = list(cls._fields)
         defaults, factories = dict(cls._defaults), dict(cls._factories)
         compared, shown = set(cls._compared), set(cls._shown)
@@ -96,10 +98,16 @@ class Record:
         for name, hint in own.items():
             if _is_classvar(hint):
                 continue
-            if name not in fields:
+            inherited = name in fields
+            if not inherited:
                 fields.append(name)
             value = cls.__dict__.get(name, _MISSING)
+            if isinstance(value, list | dict | set):
+                raise ValueError(f"mutable default {type(value)} for field {name} is not "
+                                 "allowed: use default_factory")
             spec = value if isinstance(value, _Field) else _Field(value, None, True, True)
+            if value is _MISSING and inherited:
+                continue  # re-annotated without a value: keeps what the base gave it
             defaults.pop(name, None)
             factories.pop(name, None)
             if spec.factory is not None:
@@ -166,10 +174,23 @@ class Record:
         values = self.__dict__
         return hash(tuple(values[n] for n in self._compared))
 
+    def __replace__(self, **changes: Any) -> Record:
+        """``copy.replace`` support, as a dataclass has (see :func:`replace`)."""
+        return replace(self, **changes)
+
     def __repr__(self) -> str:
         values = self.__dict__
         shown = ", ".join(f"{n}={values[n]!r}" for n in self._shown)
         return f"{type(self).__qualname__}({shown})"
+
+
+def _check_class(cls: type[Record]) -> None:
+    """One record base at most (``TypeError``); a class defining ``__eq__`` alone stays
+    hashable by its compared fields, as a frozen dataclass does."""
+    if sum(isinstance(b, type) and issubclass(b, Record) for b in cls.__bases__) > 1:
+        raise TypeError(f"{cls.__qualname__}: a record extends at most one record")
+    if "__eq__" in cls.__dict__ and cls.__dict__.get("__hash__", Record.__hash__) is None:
+        cls.__hash__ = Record.__hash__  # type: ignore[method-assign]
 
 
 def replace[R: Record](record: R, **changes: Any) -> R:

@@ -114,9 +114,10 @@ class Switchboard:
 
         self._call(heal())
 
-    def _call[T](self, coro: Coroutine[Any, Any, T], *, abandon: bool = False) -> T:
-        """``coro``'s result from the links' loop; :class:`TimeoutError` after
-        :data:`START_TIMEOUT_S`. Then, with ``abandon``, a call the loop had not begun
+    def _call[T](self, coro: Coroutine[Any, Any, T], *, abandon: bool = False,
+                 timeout_s: float | None = None) -> T:
+        """``coro``'s result from the links' loop; :class:`TimeoutError` after ``timeout_s``
+        (:data:`START_TIMEOUT_S` by default). Then, with ``abandon``, a call the loop had not begun
         never runs (a refused fault must not land later); otherwise (a heal, a port)
         it still runs once the loop is free."""
         assert self._loop is not None, "Switchboard.start() first"
@@ -134,7 +135,7 @@ class Switchboard:
 
         done = asyncio.run_coroutine_threadsafe(unless_abandoned(), self._loop)
         try:
-            return done.result(START_TIMEOUT_S)
+            return done.result(START_TIMEOUT_S if timeout_s is None else timeout_s)
         except TimeoutError:
             with gate:
                 abandoned = abandon and not began
@@ -155,10 +156,15 @@ class Switchboard:
 
     # -- control requests (on the loop) ----------------------------------------------
 
-    def request(self, op: str, args: Mapping[str, Any]) -> jsonline.Reply:
-        """The answer envelope to one ``links.<op>`` request (from any thread)."""
+    def request(self, op: str, args: Mapping[str, Any],
+                timeout_s: float | None = None) -> jsonline.Reply:
+        """The answer envelope to one ``links.<op>`` request (from any thread); a refusal
+        when the links' loop does not take it up within ``timeout_s`` (default
+        :data:`START_TIMEOUT_S`)."""
+        wait_s = START_TIMEOUT_S if timeout_s is None else timeout_s
         try:
-            statuses = self._call(self._apply(op, args), abandon=True)
+            statuses = self._call(self._apply(op, args), abandon=True,
+                                  timeout_s=wait_s)
             return jsonline.ok([s.to_dict() for s in statuses])
         except RpcdemoError as exc:
             return jsonline.refusal(exc)
@@ -166,7 +172,7 @@ class Switchboard:
             return jsonline.refusal(UsageError(f"bad request: {exc}"))
         except TimeoutError:
             return jsonline.refusal(RpcdemoError(
-                f"the links did not answer links.{op} within {START_TIMEOUT_S:g}s; "
+                f"the links did not answer links.{op} within {wait_s:g}s; "
                 "see `rpcdemo net status`"))
 
     async def _apply(self, op: str, args: Mapping[str, Any]) -> list[LinkStatus]:

@@ -29,6 +29,9 @@ if TYPE_CHECKING:
 
 #: How long a request may take, beyond the ``wait_s`` it asks the supervisor to wait.
 ANSWER_TIMEOUT_S = 30.0
+#: How long ``status`` waits for the links' own statuses before it answers without them
+#: (what the CLI waited when it asked the links itself).
+LINKS_IN_STATUS_S = 2.0
 
 
 def _future() -> Future[jsonline.Reply]:
@@ -151,7 +154,7 @@ class ControlServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
         have been refused)."""
         if self.links is None:
             return None
-        answer = self.links.request("status", {})
+        answer = self.links.request("status", {}, timeout_s=LINKS_IN_STATUS_S)
         return cast("list[LinkStatusJson]", answer["result"]) if answer["ok"] else None
 
     def close(self) -> None:

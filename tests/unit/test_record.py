@@ -183,3 +183,32 @@ def test_a_record_extending_another() -> None:
     assert wide._fields == (*Row._fields, "more")
     assert repr(wide) == "Wider(name='a', count=1, note=None, tags=(), extra={}, more=5)"
     assert wide != Wider("a", 1) and wide == Wider("a", 1, more=5)
+
+
+def test_the_dataclass_rules_a_record_keeps_beyond_the_basics() -> None:
+    class Base(Record):
+        a: int = 1
+
+    class Again(Base):
+        a: int  # re-annotated without a value: the default stays, as in a dataclass
+
+    assert Again() == Again(a=1)  # type: ignore[call-arg]  # (mypy: no default)
+    assert Base().__replace__(a=5) == Base(a=5)  # copy.replace's hook
+
+    class Custom(Record):  # noqa: PLW1641
+        x: int
+
+        def __eq__(self, other: object) -> bool:
+            return isinstance(other, Custom) and other.x % 2 == self.x % 2
+
+    assert hash(Custom(1)) == hash(Custom(1))  # still hashable, as a frozen dataclass
+    with pytest.raises(ValueError, match="mutable default"):
+        class Shared(Record):
+            items: list[int] = []
+
+    class Other(Record):
+        b: int = 2
+
+    with pytest.raises(TypeError, match="at most one record"):
+        class Both(Base, Other):
+            pass

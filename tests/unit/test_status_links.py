@@ -7,6 +7,8 @@ A fake-process supervisor behind the real control socket, with a real link switc
 from __future__ import annotations
 
 import socket
+import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -75,3 +77,19 @@ def test_a_supervisor_that_does_not_answer_links_is_asked_for_them_apart(
     _, links = read_topology(home)
     assert links is not None and [s.node for s in links] == ["gateway", "service-a-1"]
 
+
+
+def test_busy_links_hold_status_up_for_as_long_as_the_cli_once_waited_not_longer(
+        running: Running, switchboard: Switchboard, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("resonate_rpc_cli.supervisor.control.LINKS_IN_STATUS_S", 0.3)
+    stuck = threading.Event()
+    assert switchboard._loop is not None
+    switchboard._loop.call_soon_threadsafe(stuck.wait, 10)  # the links' loop is busy
+    try:
+        started = time.monotonic()
+        status = SupervisorClient(Home(running.home)).status(links=True)
+        took = time.monotonic() - started
+    finally:
+        stuck.set()
+    assert status.raw.get("links", "absent") is None
+    assert took < 3.0, took  # the switchboard's own patience is 5 s
