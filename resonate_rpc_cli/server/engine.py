@@ -31,6 +31,7 @@ from resonate.connections.local import OutgoingMessage
 from resonate.error import ServerError
 
 from resonate_rpc_cli.contracts import tags as tag
+from resonate_rpc_cli.server.fastpath import FAST_KINDS, fast_apply
 from resonate_rpc_cli.server.journal import TransitionJournal
 from resonate_rpc_cli.server.loader import PAGE, Loader, load_state
 from resonate_rpc_cli.server.progress import TaskProgress
@@ -106,6 +107,8 @@ class Engine:
         self._encoder = msgspec.msgpack.Encoder()
         #: Reads the store's records while serving (``None`` once all are in).
         self.loader: Loader | None = None
+        #: Whether the hot kinds' common cases take :mod:`.fastpath` (tests turn it off).
+        self.fast_path = True
 
     @property
     def durable(self) -> bool:
@@ -194,7 +197,11 @@ class Engine:
                 return error_response(kind, corr_id, 400, f"unstorable value: {exc}"), []
         self.state.outgoing = []
         try:
-            resp = apply_request(self.state, now, typed)
+            fast = fast_apply(self.state, now, typed) if (
+                kind in FAST_KINDS and self.fast_path and self.loader is None
+                and self.journal is None and not self.state.tasks.touched
+                and not self.state.promises.touched) else None
+            resp = fast if fast is not None else apply_request(self.state, now, typed)
         except ServerError as exc:
             resp = error_response(kind, corr_id, exc.code, exc.message)
         except Exception as exc:  # malformed input must never take the server down
