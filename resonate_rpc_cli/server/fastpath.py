@@ -20,7 +20,7 @@ journal, with a request :mod:`.validation` accepted and nothing touched yet.
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import cast
 
 from resonate.connections.local import (
     I64_MAX,
@@ -38,18 +38,22 @@ from resonate.connections.local import (
 from resonate_rpc_cli.contracts import tags as tag
 from resonate_rpc_cli.server.leases import LEASE_TIMEOUT, RETRY_TIMEOUT
 from resonate_rpc_cli.server.request import (
+    PromiseCreate,
     PromiseCreateData,
+    RegisterListener,
     Request,
     TaskAcquire,
     TaskFence,
     TaskFulfill,
     TaskHeartbeat,
+    TaskSuspend,
 )
 from resonate_rpc_cli.server.response import FlatResponse, PromiseRow, TaskRow
 from resonate_rpc_cli.server.state import SHARED_EMPTY, IndexedServerState
 
 #: The kinds with a fast path.
-FAST_KINDS = frozenset({"task.acquire", "task.fence", "task.fulfill", "task.heartbeat"})
+FAST_KINDS = frozenset({"task.acquire", "task.fence", "task.fulfill", "task.heartbeat",
+                        "task.suspend", "promise.create", "promise.register_listener"})
 
 
 def fast_apply(state: IndexedServerState, now: int, req: Request) -> FlatResponse | None:
@@ -63,6 +67,12 @@ def fast_apply(state: IndexedServerState, now: int, req: Request) -> FlatRespons
         return _fulfill(state, now, req)
     if req["kind"] == "task.heartbeat":
         return _heartbeat(state, now, req)
+    if req["kind"] == "task.suspend":
+        return _suspend(state, now, req)
+    if req["kind"] == "promise.create":
+        return _promise_create(state, now, req)
+    if req["kind"] == "promise.register_listener":
+        return _register_listener(state, now, req)
     return None
 
 
@@ -100,7 +110,7 @@ def _acquire(state: IndexedServerState, now: int, req: TaskAcquire) -> FlatRespo
 
 
 def _fence(state: IndexedServerState, now: int, req: TaskFence) -> FlatResponse | None:
-    """``ServerState.task_fence`` of a ``promise.create`` of a new promise, in time."""
+    """``ServerState.task_fence`` of a ``promise.create``, in time."""
     task_id = req["id"]
     action = req["action"]
     t = dict.get(state.tasks, task_id)
@@ -108,14 +118,34 @@ def _fence(state: IndexedServerState, now: int, req: TaskFence) -> FlatResponse 
             or action["kind"] != "promise.create"
             or _times_out(dict.get(state.promises, task_id), now)):
         return None
-    data = cast(PromiseCreateData, extract_action_data(action))
+    created = _create(state, now, cast(PromiseCreateData, extract_action_data(action)))
+    if created is None:
+        return None
+    return {"kind": "task.fence", "corrId": req.get("corrId"), "status": 200,
+            "action": {"data": {"promise": created[1]}},
+            "preload": cast(list[PromiseRow], state.preload(task_id))}
+
+
+def _promise_create(state: IndexedServerState, now: int,
+                    req: PromiseCreate) -> FlatResponse | None:
+    """``ServerState.promise_create``, in time."""
+    created = _create(state, now, req)
+    if created is None:
+        return None
+    return {"kind": "promise.create", "corrId": req.get("corrId"), "status": created[0],
+            "promise": created[1]}
+
+
+def _create(state: IndexedServerState, now: int,
+            data: PromiseCreateData) -> tuple[int, PromiseRow] | None:
+    """``ServerState.promise_create``'s status and record: an existing promise (200) only
+    read, a new one (201) put in with its task, timeouts and ``execute`` if it has a
+    target; ``None`` if it times out now (an existing one, or a new one already late)."""
     promise_id = data["id"]
-    timeout_at = _i64(data, "timeoutAt", I64_MAX)
     existing = dict.get(state.promises, promise_id)
-    if existing is not None:  # created before (a replay after a resume): only read
-        if _times_out(existing, now):
-            return None
-        return _fenced(req, _promise_row(existing), state.preload(task_id))
+    if existing is not None:  # created before (a fence replayed after a resume): only read
+        return None if _times_out(existing, now) else (200, _promise_row(existing))
+    timeout_at = _i64(data, "timeoutAt", I64_MAX)
     if dict.__contains__(state.tasks, promise_id) or now >= timeout_at:
         return None
     tags = extract_tags(data)
@@ -144,12 +174,58 @@ def _fence(state: IndexedServerState, now: int, req: TaskFence) -> FlatResponse 
         state.dirty["promises"].add(promise_id)
         if address is not None:
             state.dirty["tasks"].add(promise_id)
-    return _fenced(req, record, state.preload(task_id))
+    return 201, record
 
 
-def _fenced(req: TaskFence, record: PromiseRow, preload: list[dict[str, Any]]) -> FlatResponse:
-    return {"kind": "task.fence", "corrId": req.get("corrId"), "status": 200,
-            "action": {"data": {"promise": record}}, "preload": cast(list[PromiseRow], preload)}
+def _register_listener(state: IndexedServerState, now: int,
+                       req: RegisterListener) -> FlatResponse | None:
+    """``ServerState.promise_register_listener`` of an existing promise, not timing out."""
+    p = dict.get(state.promises, req["awaited"])
+    if p is None or _times_out(p, now):
+        return None
+    address = req["address"]
+    if p.state == "pending" and address not in p.subscribers:
+        if p.subscribers is SHARED_EMPTY:
+            p.subscribers = {address}
+        else:
+            p.subscribers.add(address)
+        if state.keeps_rows:
+            state.dirty["promises"].add(p.id)
+    return {"kind": "promise.register_listener", "corrId": req.get("corrId"), "status": 200,
+            "promise": _promise_row(p)}
+
+
+def _suspend(state: IndexedServerState, now: int, req: TaskSuspend) -> FlatResponse | None:
+    """:meth:`IndexedServerState.task_suspend` of an acquired task at its version, with no
+    resumes, on promises all pending and not timing out (validation: all exist)."""
+    task_id = req["id"]
+    t = dict.get(state.tasks, task_id)
+    if (t is None or t.state != "acquired" or t.version != req["version"] or t.resumes
+            or _times_out(dict.get(state.promises, task_id), now)):
+        return None
+    awaited: list[DurablePromise] = []
+    for action in req["actions"]:
+        p = dict.get(state.promises, extract_action_data(action)["awaited"])
+        if p is None or p.state != "pending" or now >= p.timeout_at:
+            return None
+        awaited.append(p)
+    for p in awaited:
+        if task_id not in p.awaiters:
+            if p.awaiters is SHARED_EMPTY:
+                p.awaiters = {task_id}
+            else:
+                p.awaiters.add(task_id)
+            if state.keeps_rows:
+                state.dirty["promises"].add(p.id)
+        state.note_awaiter(task_id, p.id)
+    t.state = "suspended"
+    t.pid = None
+    t.ttl = None
+    state.drop_t_timeout(task_id)
+    state.census.task("acquired", t, task_id)
+    if state.keeps_rows:
+        state.dirty["tasks"].add(task_id)
+    return {"kind": "task.suspend", "corrId": req.get("corrId"), "status": 200}
 
 
 def _fulfill(state: IndexedServerState, now: int, req: TaskFulfill) -> FlatResponse | None:

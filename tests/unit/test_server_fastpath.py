@@ -57,7 +57,7 @@ def flow_request(rng: random.Random, s: LeaseServerState, now: int, n: int) -> d
     acquired = [t for t in tasks if t.state == "acquired"]
     pending = [t for t in tasks if t.state == "pending"]
     live = sum(1 for t in tasks if t.state != "fulfilled")
-    kinds = {"root": 1 if live < 12 else 0.1, "listen": 0.3, "settle": 0.2,
+    kinds = {"root": 1 if live < 12 else 0.1, "listen": 0.5, "settle": 0.2,
              "acquire": 3 if pending else 0, "fence": 3 if acquired else 0,
              "fulfill": 2 if acquired else 0, "suspend": 1 if acquired else 0,
              "heartbeat": 1.5 if acquired else 0, "release": 0.3 if acquired else 0}
@@ -106,11 +106,14 @@ def flow_request(rng: random.Random, s: LeaseServerState, now: int, n: int) -> d
     if pick == "settle" and pending_p:
         return {"kind": "promise.settle", "corrId": f"c{n}", "id": rng.choice(pending_p),
                 "state": "resolved", "value": None}
-    root = f"r{n}"
+    root = f"r{n}" if rng.random() < 0.8 or not s.promises else rng.choice(list(s.promises))
+    tags = {"resonate:origin": root.split(":")[0], "resonate:target": TARGET,
+            "resonate:branch": root}
+    if rng.random() < 0.1:
+        tags["resonate:delay"] = str(now + rng.choice([-5, 40]))
     return {"kind": "promise.create", "corrId": f"c{n}", "id": root,
             "timeoutAt": now + rng.choice([60, 5_000, 10**7]), "param": {"data": "p"},
-            "tags": {"resonate:origin": root, "resonate:target": TARGET,
-                     "resonate:branch": root}}
+            "tags": tags}
 
 
 def _census_as_rebuilt(state: IndexedServerState) -> tuple[Any, ...]:
@@ -202,6 +205,8 @@ def test_the_fast_path_answers_and_changes_as_the_sdk_state(tmp_path: Path,
     # the flows reach every fast kind often (else this test would test nothing)
     for kind in ("task.acquire", "task.fence", "task.fulfill", "task.heartbeat"):
         assert taken[kind] >= 25, taken
+    for kind in ("task.suspend", "promise.create", "promise.register_listener"):
+        assert taken[kind] >= 5, taken
 
 
 @settings(max_examples=8, deadline=None)
