@@ -38,10 +38,11 @@ _schedule_rows = msgspec.msgpack.Decoder(list[ScheduleRecord])
 
 
 def changed_rows(state: IndexedServerState) -> list[Change]:
-    """The rows changed since the last call, as the store logs them: ``(table, id, row)``,
-    ``row`` ``None`` for an id dropped. A row is encoded from a plain tuple, the same
-    msgpack array its :class:`PromiseRow`/:class:`TaskRow` decodes (no struct per row)."""
-    dirty = state.take_dirty()
+    """The rows changed since the last call (the dirty sets, emptied), as the store logs
+    them: ``(table, id, row)``, ``row`` ``None`` for an id dropped. A row is encoded from a
+    plain tuple, the same msgpack array its :class:`PromiseRow`/:class:`TaskRow` decodes
+    (no struct per row)."""
+    dirty = state.dirty  # read, then emptied (no new sets per commit)
     out: list[Change] = []
     ids = dirty["promises"]
     if ids:
@@ -63,6 +64,8 @@ def changed_rows(state: IndexedServerState) -> list[Change]:
         s = dict.get(state.schedules, sid)
         out.append(("schedules", sid,
                     None if s is None else _encode(as_records({sid: s})[sid])))
+    for ids in dirty.values():
+        ids.clear()
     return out
 
 
