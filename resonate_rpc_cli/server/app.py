@@ -229,7 +229,8 @@ class EmbeddedServer:
             self._busy(started, cpu)
             await asyncio.shield(self._group_commit())
             started, cpu = time.perf_counter(), time.thread_time()
-        self.dispatch(outgoing)
+        if outgoing:
+            self.dispatch(outgoing)
         action = flat.get("action") if isinstance(flat, dict) else None
         wrapped = wire.envelope(resp, action.get("kind") if isinstance(action, dict) else None)
         status = wrapped["head"]["status"]
