@@ -31,6 +31,7 @@ from resonate.connections.local import (
     _i64,
     _parse_int,
     _parse_promise_state,
+    _saturating_add,
     extract_action_data,
     extract_tags,
 )
@@ -82,8 +83,16 @@ def _times_out(p: DurablePromise | None, now: int) -> bool:
 
 
 def _heartbeat(state: IndexedServerState, now: int, req: TaskHeartbeat) -> FlatResponse:
-    """:meth:`IndexedServerState.apply`'s heartbeat (it changes no row, see ``end_op``)."""
-    state.heartbeat(now, req)
+    """:meth:`TimedServerState.heartbeat` (it changes no row, see ``end_op``) of a request
+    validation checked: every ref an ``{id, version}`` of a string and an integer."""
+    pid = req["pid"]
+    tasks = state.tasks
+    for ref in req["tasks"]:
+        t = dict.get(tasks, ref["id"])
+        if t is not None and t.state == "acquired" and t.pid == pid and \
+                ref["version"] == t.version:
+            state.put_t_timeout(t.id, LEASE_TIMEOUT, _saturating_add(
+                now, t.ttl if t.ttl is not None else 30_000))
     return {"kind": "task.heartbeat", "corrId": req.get("corrId"), "status": 200}
 
 

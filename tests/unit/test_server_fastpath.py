@@ -96,7 +96,8 @@ def flow_request(rng: random.Random, s: LeaseServerState, now: int, n: int) -> d
     if pick == "heartbeat":
         pid = rng.choice(PIDS)
         return {"kind": "task.heartbeat", "corrId": f"c{n}", "pid": pid,
-                "tasks": [{"id": t.id, "version": t.version} for t in acquired if t.pid == pid]
+                "tasks": [{"id": t.id, "version": t.version - (rng.random() < 0.2)}
+                          for t in acquired if t.pid == pid]
                 or [{"id": acquired[0].id, "version": acquired[0].version}]}
     if pick == "listen" and s.promises:
         return {"kind": "promise.register_listener", "corrId": f"c{n}",
