@@ -43,6 +43,8 @@ _DEFAULT_ERRORS = {400: "Invalid request", 404: "Not found",
                    409: "Task version mismatch or invalid state", 422: "Unprocessable request"}
 #: A flat response's keys that go in the envelope's head (or are the error), not its data.
 _HEAD_KEYS = frozenset({"kind", "corrId", "status", "error"})
+#: The keys of a task record that :func:`task_record` shapes (any other is an extra).
+_TASK_KEYS = frozenset({"id", "state", "version", "promiseId", "resumes", "ttl", "pid"})
 #: Keys whose value is one record, or a list of records, of one type.
 _PROMISE_FIELDS = ("promise",)
 _PROMISE_LISTS = ("promises", "preload")
@@ -140,6 +142,8 @@ def task_record(rec: Mapping[str, object]) -> dict[str, object]:
     for key in ("ttl", "pid"):
         if rec.get(key) is not None:
             out[key] = rec[key]
+    if rec.keys() <= _TASK_KEYS:
+        return out
     for key, value in rec.items():  # rpcdemo's extras (``rpcdemo``), when turned on
         if key not in out and key not in ("promiseId", "resumes", "ttl", "pid"):
             out[key] = value
