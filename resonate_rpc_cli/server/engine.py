@@ -31,7 +31,7 @@ from resonate.connections.local import OutgoingMessage
 from resonate.error import ServerError
 
 from resonate_rpc_cli.contracts import tags as tag
-from resonate_rpc_cli.server.fastpath import FAST_KINDS, fast_apply
+from resonate_rpc_cli.server.fastpath import FAST_KINDS, fast_apply, unchecked_values
 from resonate_rpc_cli.server.journal import TransitionJournal
 from resonate_rpc_cli.server.loader import PAGE, Loader, load_state
 from resonate_rpc_cli.server.progress import TaskProgress
@@ -248,7 +248,8 @@ class Engine:
                     defer_commit: bool) -> tuple[FlatResponse, list[OutgoingMessage]] | None:
         """:meth:`apply` by :func:`.fastpath.fast_apply`, or ``None`` (nothing changed) if
         it is not the common case its kind's fast path takes."""
-        if self._unstorable(kind, req) is not None:
+        if self.store is not None and any(
+                self._unstorable(kind, v) is not None for v in unchecked_values(req)):
             return None  # the general path refuses it
         self.state.outgoing = []
         resp = fast_apply(self.state, now, req)

@@ -77,6 +77,24 @@ def fast_apply(state: IndexedServerState, now: int, req: Request) -> FlatRespons
     return None
 
 
+def unchecked_values(req: Request) -> list[object]:
+    """What a fast kind stores of ``req`` that validation has not typed through and through:
+    a param or value with keys beside ``headers`` and ``data`` (those two are checked to be
+    strings). Everything else it stores is a checked string or 64-bit integer."""
+    if req["kind"] == "promise.create":
+        values = [req.get("param")]
+    elif req["kind"] == "task.fence":
+        values = [cast(PromiseCreateData, req["action"]["data"]).get("param")]
+    elif req["kind"] == "task.fulfill":
+        values = [extract_action_data(req["action"]).get("value")]
+    else:
+        return []
+    return [v for v in values if isinstance(v, dict) and not v.keys() <= _VALUE_KEYS]
+
+
+_VALUE_KEYS = frozenset({"headers", "data"})
+
+
 def _times_out(p: DurablePromise | None, now: int) -> bool:
     """Whether the SDK's auto-timeout would settle ``p`` now (the general path does that)."""
     return p is not None and p.state == "pending" and now >= p.timeout_at

@@ -222,3 +222,30 @@ def test_the_fast_path_of_a_memory_engine(tmp_path: Path) -> None:
 def test_the_fast_path_on_hypothesis_seeds(tmp_path_factory: pytest.TempPathFactory,
                                            seed: int) -> None:
     run_flows(tmp_path_factory.mktemp("flows"), seed, 300)
+
+
+def test_an_unstorable_value_is_refused_on_the_fast_kinds_too(tmp_path: Path) -> None:
+    """A param or value with a key beside headers/data holding an integer msgpack cannot
+    store is refused (400) and changes nothing, whichever kind carries it."""
+    engine = Engine(store=Store.open(tmp_path / "s.sqlite"))
+    huge = {"data": "x", "n": 2**70}
+    tags = {"resonate:target": TARGET}
+    engine.apply({"kind": "promise.create", "id": "r", "timeoutAt": 10**12, "tags": tags}, 1)
+    engine.apply({"kind": "task.acquire", "id": "r", "version": 0, "pid": "w", "ttl": 10**6}, 2)
+    before = canonical(engine.state)
+    for req in (
+        {"kind": "promise.create", "id": "s", "timeoutAt": 10**12, "param": huge},
+        {"kind": "task.fence", "id": "r", "version": 1, "action": {
+            "kind": "promise.create",
+            "data": {"id": "r:1", "timeoutAt": 10**12, "param": huge, "tags": tags}}},
+        {"kind": "task.fulfill", "id": "r", "version": 1, "action": {
+            "kind": "promise.settle", "data": {"id": "r", "state": "resolved", "value": huge}}},
+    ):
+        resp, out = engine.apply(req, 3)
+        assert resp["status"] == 400 and "unstorable" in resp.get("error", ""), resp
+        assert out == [] and canonical(engine.state) == before
+    resp, _ = engine.apply({"kind": "task.fulfill", "id": "r", "version": 1, "action": {
+        "kind": "promise.settle", "data": {"id": "r", "state": "resolved",
+                                           "value": {"data": "x", "n": 7}}}}, 4)
+    assert resp["status"] == 200  # an extra key that stores is kept, as before
+    engine.close()
