@@ -1,7 +1,8 @@
-"""The fast path: the common case of the hot task kinds, knowing which records it changes.
+"""The fast path: the common case of the SDK flows' kinds, knowing which records it changes.
 
-The SDK flows' requests are mostly ``task.acquire``, ``task.fence`` (a child's
-``promise.create``) and ``task.fulfill``. Through :class:`ServerState`'s handlers
+The SDK flows' requests are ``task.acquire``, ``task.heartbeat``, ``task.fence`` (a
+child's ``promise.create``), ``task.fulfill``, ``task.suspend``, ``promise.create``
+and ``promise.register_listener``. Through :class:`ServerState`'s handlers
 each reaches its records through tracked lookups (:mod:`.tracking`), has every
 record it reached marked, compared and counted afterwards (``end_op``), and walks
 the SDK's dispatch and auto-timeouts. Here each does exactly what the SDK's
@@ -92,6 +93,7 @@ def unchecked_values(req: Request) -> list[object]:
     return [v for v in values if isinstance(v, dict) and not v.keys() <= _VALUE_KEYS]
 
 
+#: A value's keys validation checks (``headers`` a map of strings, ``data`` a string).
 _VALUE_KEYS = frozenset({"headers", "data"})
 
 
