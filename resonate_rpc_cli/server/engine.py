@@ -239,9 +239,8 @@ class Engine:
         return resp
 
     def _fast_ready(self) -> bool:
-        """Whether :mod:`.fastpath` may answer: every record loaded, no journal (it needs
-        the general path's touches), nothing touched."""
-        return (self.fast_path and self.loader is None and self.journal is None
+        """Whether :mod:`.fastpath` may answer: every record loaded, nothing touched."""
+        return (self.fast_path and self.loader is None
                 and not self.state.tasks.touched and not self.state.promises.touched)
 
     def _apply_fast(self, kind: str, corr_id: object, req: Request, now: int,
@@ -257,6 +256,8 @@ class Engine:
             return None
         outgoing = self._take_outgoing()
         self.progress.observe(self.state, req, resp, now)
+        if self.journal is not None and kind == "task.acquire":
+            self.journal.granted(kind, resp)
         if not defer_commit:
             self.commit()
         return resp, outgoing

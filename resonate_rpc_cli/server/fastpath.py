@@ -13,8 +13,10 @@ and marks dirty the records it changed, nothing else.
 :func:`fast_apply` answers ``None``, having changed nothing, for anything but the
 common case (a missing or timed-out record, a refusal, a settled or existing
 promise, a record not loaded yet): the engine then takes the general path. It is
-only used on an :class:`IndexedServerState` that is fully loaded and keeps no
-journal, with a request :mod:`.validation` accepted and nothing touched yet.
+only used on an :class:`IndexedServerState` that is fully loaded, with a request
+:mod:`.validation` accepted and nothing touched yet; with a transition journal it notes
+the before-images of what it changes (:class:`~.journal.Images`), so the journal reads
+as the general path's would.
 ``tests/unit/test_server_fastpath.py`` holds it to the SDK's ``ServerState``
 (as :class:`~.leases.LeaseServerState`) request by request on random flows.
 """
@@ -38,6 +40,7 @@ from resonate.connections.local import (
 )
 
 from resonate_rpc_cli.contracts import tags as tag
+from resonate_rpc_cli.server.journal import Images
 from resonate_rpc_cli.server.leases import LEASE_TIMEOUT, RETRY_TIMEOUT
 from resonate_rpc_cli.server.request import (
     PromiseCreate,
@@ -59,20 +62,29 @@ FAST_KINDS = frozenset({"task.acquire", "task.fence", "task.fulfill", "task.hear
 
 
 def fast_apply(state: IndexedServerState, now: int, req: Request) -> FlatResponse | None:
-    """``req``'s response if it is a common case of a fast kind (applied, counted and
-    marked dirty), else ``None`` with nothing changed."""
+    """``req``'s response if it is a common case of a fast kind (applied, counted, marked
+    dirty and journaled), else ``None`` with nothing changed."""
+    images = Images(state.journal)
+    resp = _dispatch(state, now, req, images)
+    if resp is not None:
+        images.close(state.promises, state.tasks)
+    return resp
+
+
+def _dispatch(state: IndexedServerState, now: int, req: Request,
+              images: Images) -> FlatResponse | None:
     if req["kind"] == "task.acquire":
-        return _acquire(state, now, req)
+        return _acquire(state, now, req, images)
     if req["kind"] == "task.fence":
-        return _fence(state, now, req)
+        return _fence(state, now, req, images)
     if req["kind"] == "task.fulfill":
-        return _fulfill(state, now, req)
+        return _fulfill(state, now, req, images)
     if req["kind"] == "task.heartbeat":
         return _heartbeat(state, now, req)
     if req["kind"] == "task.suspend":
-        return _suspend(state, now, req)
+        return _suspend(state, now, req, images)
     if req["kind"] == "promise.create":
-        return _promise_create(state, now, req)
+        return _promise_create(state, now, req, images)
     if req["kind"] == "promise.register_listener":
         return _register_listener(state, now, req)
     return None
@@ -116,7 +128,8 @@ def _heartbeat(state: IndexedServerState, now: int, req: TaskHeartbeat) -> FlatR
     return {"kind": "task.heartbeat", "corrId": req.get("corrId"), "status": 200}
 
 
-def _acquire(state: IndexedServerState, now: int, req: TaskAcquire) -> FlatResponse | None:
+def _acquire(state: IndexedServerState, now: int, req: TaskAcquire,
+             images: Images) -> FlatResponse | None:
     """:meth:`LeaseServerState.task_acquire` of a pending task at its version."""
     task_id = req["id"]
     t = dict.get(state.tasks, task_id)
@@ -124,6 +137,7 @@ def _acquire(state: IndexedServerState, now: int, req: TaskAcquire) -> FlatRespo
     if t is None or t.state != "pending" or req["version"] != t.version or _times_out(p, now):
         return None
     preload = state.preload(task_id)
+    images.task(t)
     t.state = "acquired"
     t.version += 1
     t.pid = req["pid"]
@@ -138,7 +152,8 @@ def _acquire(state: IndexedServerState, now: int, req: TaskAcquire) -> FlatRespo
             "preload": cast(list[PromiseRow], preload)}
 
 
-def _fence(state: IndexedServerState, now: int, req: TaskFence) -> FlatResponse | None:
+def _fence(state: IndexedServerState, now: int, req: TaskFence,
+           images: Images) -> FlatResponse | None:
     """``ServerState.task_fence`` of a ``promise.create``, in time."""
     task_id = req["id"]
     action = req["action"]
@@ -147,7 +162,8 @@ def _fence(state: IndexedServerState, now: int, req: TaskFence) -> FlatResponse 
             or action["kind"] != "promise.create"
             or _times_out(dict.get(state.promises, task_id), now)):
         return None
-    created = _create(state, now, cast(PromiseCreateData, extract_action_data(action)))
+    created = _create(state, now, cast(PromiseCreateData, extract_action_data(action)),
+                      images)
     if created is None:
         return None
     return {"kind": "task.fence", "corrId": req.get("corrId"), "status": 200,
@@ -155,18 +171,18 @@ def _fence(state: IndexedServerState, now: int, req: TaskFence) -> FlatResponse 
             "preload": cast(list[PromiseRow], state.preload(task_id))}
 
 
-def _promise_create(state: IndexedServerState, now: int,
-                    req: PromiseCreate) -> FlatResponse | None:
+def _promise_create(state: IndexedServerState, now: int, req: PromiseCreate,
+                    images: Images) -> FlatResponse | None:
     """``ServerState.promise_create``, in time."""
-    created = _create(state, now, req)
+    created = _create(state, now, req, images)
     if created is None:
         return None
     return {"kind": "promise.create", "corrId": req.get("corrId"), "status": created[0],
             "promise": created[1]}
 
 
-def _create(state: IndexedServerState, now: int,
-            data: PromiseCreateData) -> tuple[int, PromiseRow] | None:
+def _create(state: IndexedServerState, now: int, data: PromiseCreateData,
+            images: Images) -> tuple[int, PromiseRow] | None:
     """``ServerState.promise_create``'s status and record: an existing promise (200) only
     read, a new one (201) put in with its task, timeouts and ``execute`` if it has a
     target; ``None`` if it times out now (an existing one, or a new one already late)."""
@@ -186,6 +202,7 @@ def _create(state: IndexedServerState, now: int,
     state.new_promise(promise_id, p)
     state.census.promise(None, p)
     address = tags.get(tag.TARGET)
+    images.created(promise_id, with_task=address is not None)
     if address is not None:
         state.put_p_timeout(promise_id, timeout_at)
         delay = _parse_int(tags.get(tag.DELAY))
@@ -224,7 +241,8 @@ def _register_listener(state: IndexedServerState, now: int,
             "promise": _promise_row(p)}
 
 
-def _suspend(state: IndexedServerState, now: int, req: TaskSuspend) -> FlatResponse | None:
+def _suspend(state: IndexedServerState, now: int, req: TaskSuspend,
+             images: Images) -> FlatResponse | None:
     """:meth:`IndexedServerState.task_suspend` of an acquired task at its version, with no
     resumes, on promises all pending and not timing out (validation: all exist)."""
     task_id = req["id"]
@@ -247,6 +265,7 @@ def _suspend(state: IndexedServerState, now: int, req: TaskSuspend) -> FlatRespo
             if state.keeps_rows:
                 state.dirty["promises"].add(p.id)
         state.note_awaiter(task_id, p.id)
+    images.task(t)
     t.state = "suspended"
     t.pid = None
     t.ttl = None
@@ -257,7 +276,8 @@ def _suspend(state: IndexedServerState, now: int, req: TaskSuspend) -> FlatRespo
     return {"kind": "task.suspend", "corrId": req.get("corrId"), "status": 200}
 
 
-def _fulfill(state: IndexedServerState, now: int, req: TaskFulfill) -> FlatResponse | None:
+def _fulfill(state: IndexedServerState, now: int, req: TaskFulfill,
+             images: Images) -> FlatResponse | None:
     """``ServerState.task_fulfill`` of an acquired task at its version, settling its own
     promise (validation: the action names it), resuming its awaiters, telling its
     listeners; :meth:`IndexedServerState.enqueue_settle` for the task."""
@@ -269,6 +289,8 @@ def _fulfill(state: IndexedServerState, now: int, req: TaskFulfill) -> FlatRespo
         return None
     settle = extract_action_data(req["action"])
     changed_p: list[str] = []
+    images.task(t)
+    images.promise(p)
     before = p.state
     if before == "pending":
         p.state = _parse_promise_state(settle.get("state"))
@@ -281,7 +303,7 @@ def _fulfill(state: IndexedServerState, now: int, req: TaskFulfill) -> FlatRespo
     changed_t = [task_id]
     _fulfill_task(state, t, changed_p)
     if p.awaiters:
-        _resume_awaiters(state, now, p, changed_t)
+        _resume_awaiters(state, now, p, changed_t, images)
         changed_p.append(task_id)
     if p.subscribers:
         message = {"kind": "unblock", "data": {"promise": p.to_record()}}
@@ -314,7 +336,7 @@ def _fulfill_task(state: IndexedServerState, t: Task, changed_p: list[str]) -> N
 
 
 def _resume_awaiters(state: IndexedServerState, now: int, p: DurablePromise,
-                     changed_t: list[str]) -> None:
+                     changed_t: list[str], images: Images) -> None:
     """:meth:`LeaseServerState.resume_awaiters` of ``p`` (which has awaiters)."""
     promise_id = p.id
     for awaiter_id in list(p.awaiters):
@@ -322,6 +344,7 @@ def _resume_awaiters(state: IndexedServerState, now: int, p: DurablePromise,
         if task is None:
             continue
         if task.state == "suspended":
+            images.task(task)
             task.state = "pending"
             task.resumes = {promise_id}
             state.put_t_timeout(awaiter_id, RETRY_TIMEOUT, now + PENDING_RETRY_TTL)

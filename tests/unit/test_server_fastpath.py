@@ -153,16 +153,30 @@ def _same_answers(oracle: LeaseServerState, slow: Engine, fast: Engine, now: int
     fast.commit()
 
 
-def run_flows(tmp: Path, seed: int, steps: int, durable: bool = True
-              ) -> collections.Counter[str]:
+def _journal_lines(path: Path, seen: int) -> tuple[list[Any], int]:
+    """The journal's events after the first ``seen`` lines, without their times (sorted:
+    within one request the order of records is the path's own), and the new line count."""
+    lines = path.read_bytes().splitlines() if path.exists() else []
+    events = [msgspec.json.decode(line) for line in lines[seen:]]
+    return sorted(msgspec.json.encode({k: v for k, v in e.items() if k != "t"})
+                  for e in events), len(lines)
+
+
+def run_flows(tmp: Path, seed: int, steps: int, durable: bool = True,
+              journal: bool = False) -> collections.Counter[str]:
     """Run ``steps`` random flow requests on the three servers (the engines durable, or
-    memory ones), comparing after each; return how many requests of each kind the fast
-    path answered."""
+    memory ones; with ``journal`` both keep a transition journal, compared line for line
+    after each request), comparing after each; return how many requests of each kind
+    the fast path answered."""
     rng = random.Random(seed)
     oracle = LeaseServerState()
     slow = Engine(store=Store.open(tmp / "slow.sqlite") if durable else None)
     slow.fast_path = False
     fast = Engine(store=Store.open(tmp / "fast.sqlite") if durable else None)
+    seen = {"slow": 0, "fast": 0}
+    if journal:
+        slow.keep_journal(tmp / "slow.jsonl")
+        fast.keep_journal(tmp / "fast.jsonl")
     taken: collections.Counter[str] = collections.Counter()
 
     def counting(state: IndexedServerState, now: int, req: Any) -> Any:
@@ -178,6 +192,11 @@ def run_flows(tmp: Path, seed: int, steps: int, durable: bool = True
             now += rng.randint(0, 30)
             req = flow_request(rng, oracle, now, step)
             _same_answers(oracle, slow, fast, now, req)
+            if journal:
+                got = {}
+                for name, count in list(seen.items()):
+                    got[name], seen[name] = _journal_lines(tmp / f"{name}.jsonl", count)
+                assert got["fast"] == got["slow"], req
             if step % 7 == 0:
                 oracle.outgoing = []
                 oracle.tick(now)
@@ -210,6 +229,18 @@ def test_the_fast_path_answers_and_changes_as_the_sdk_state(tmp_path: Path,
         assert taken[kind] >= 25, taken
     for kind in ("task.suspend", "promise.create", "promise.register_listener"):
         assert taken[kind] >= 5, taken
+
+
+@pytest.mark.parametrize("seed", [5, 6])
+def test_the_fast_path_journals_what_the_general_path_journals(tmp_path: Path,
+                                                               seed: int) -> None:
+    """``up`` keeps a transition journal (the chaos checker's evidence of one lease per
+    acquire): the fast path serves it too, and writes the same events."""
+    taken = run_flows(tmp_path, seed, 800, journal=True)
+    assert taken["task.acquire"] >= 25 and taken["task.fulfill"] >= 25, taken
+    events = (tmp_path / "fast.jsonl").read_text().splitlines()
+    assert sum('"grant"' in e for e in events) >= 25  # leases were journaled
+    assert sum('"promise"' in e for e in events) >= 25  # and settlements
 
 
 def test_the_fast_path_of_a_memory_engine(tmp_path: Path) -> None:
