@@ -17,6 +17,12 @@ file) the same cross-process flows also run on resonate-pg (a cluster in a temp
 dir, workers on ``PostgresConnection``), printed side by side with the embedded
 server's durable figures and their ratio.
 
+With ``--baseline PATH`` the durable and memory flows also run on another checkout's
+server (PATH first on its PYTHONPATH; the workers stay ours), ``--baseline-rounds``
+rounds alternating with this checkout's, and its busy time per request is printed
+beside ours with the ratio (thread CPU when both report it, else wall) and the
+issue's target, 0.49x of the baseline's durable figure (for be33915).
+
 Every process runs in its own session and is killed as a group at the end.
 Finishes in well under two minutes on a 2-core machine.
 """
@@ -27,27 +33,22 @@ import argparse
 import contextlib
 import json
 import os
-import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import jwt
 import psycopg
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519
+from _bench_auth import Auth, verification_us
+from _bench_procs import Procs, cpu_s, free_port, get_json, stop, wait_for
 
 from resonate_rpc_cli.postgres.cluster import Cluster
 from resonate_rpc_cli.postgres.db import schema_answers
 from resonate_rpc_cli.postgres.timers import TimerDriver
-from resonate_rpc_cli.server.auth import Authorizer
 
 HERE = Path(__file__).resolve().parent
 NODES = str(HERE / "_server_nodes.py")
@@ -63,89 +64,19 @@ LAYOUT = {
 SERVER_PIDS: dict[str, int] = {}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Procs:
-    """Children in their own sessions; ``close`` TERMs, waits, KILLs and reaps them all."""
-
-    def __init__(self, logdir: Path) -> None:
-        self.logdir = logdir
-        self.children: list[subprocess.Popen[bytes]] = []
-
-    def start(self, name: str, *args: str, token: str | None = None
-              ) -> subprocess.Popen[bytes]:
-        env = {**os.environ, **({"RESONATE_TOKEN": token} if token else {})}
-        with (self.logdir / f"{name}.log").open("ab") as log:
-            p = subprocess.Popen([PY, *args], stdout=subprocess.PIPE, stderr=log,
-                                 stdin=subprocess.DEVNULL, start_new_session=True,
-                                 cwd=HERE.parent, env=env)
-        self.children.append(p)
-        return p
-
-    def close(self) -> None:
-        for p in self.children:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(p.pid, signal.SIGTERM)
-        for p in self.children:
-            try:
-                p.wait(3)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(p.pid, signal.SIGKILL)
-                p.wait(5)
-
-
-class Auth:
-    """A key pair in ``tmp``: the public PEM the server verifies against, a node token
-    (``prefix: ""``) and an admin token (for ``/rpcdemo/info``)."""
-
-    def __init__(self, tmp: Path) -> None:
-        key = ed25519.Ed25519PrivateKey.generate()
-        self.pem = tmp / "auth-public.pem"
-        self.pem.write_bytes(key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
-        exp = int(time.time()) + 3600
-        self.node = jwt.encode({"exp": exp, "prefix": ""}, key, algorithm="EdDSA")
-        self.admin = jwt.encode({"exp": exp, "role": "admin"}, key, algorithm="EdDSA")
-        self.key = key
-
-
-def verification_us(auth: Auth) -> tuple[float, float]:
-    """In-process cost of checking one envelope (µs): with the token cached, and fresh."""
-    checker = Authorizer.load(auth.pem)
-    envelope = {"kind": "promise.get", "head": {"corrId": "c", "version": "2026-04-01",
-                                                "auth": auth.node}, "data": {"id": "x"}}
-    now = time.time()
-    checker.check_envelope(envelope, now)
-    n = 20_000
-    started = time.perf_counter()
-    for _ in range(n):
-        checker.check_envelope(envelope, now)
-    cached = (time.perf_counter() - started) / n * 1e6
-    fresh = [jwt.encode({"exp": int(now) + 60 + i, "prefix": ""}, auth.key, algorithm="EdDSA")
-             for i in range(300)]
-    started = time.perf_counter()
-    for token in fresh:
-        checker.verify(token, now)
-    return cached, (time.perf_counter() - started) / len(fresh) * 1e6
-
-
 @contextlib.contextmanager
-def server(procs: Procs, tmp: Path, durable: bool, auth: Auth | None = None) -> Iterator[str]:
+def server(procs: Procs, tmp: Path, durable: bool, auth: Auth | None = None,
+           checkout: Path | None = None) -> Iterator[str]:
     """An embedded server (durable store in ``tmp``, or ``--memory``; with ``auth``, tokens
-    are checked); yields its URL."""
+    are checked; ``checkout``: that checkout's server); yields its URL."""
     port = free_port()
     store = ["--store", str(tmp / f"store-{port}.sqlite")] if durable else ["--memory"]
     keyed = ["--auth-public-key", str(auth.pem)] if auth else []
     proc = procs.start(f"server-{port}", "-m", "resonate_rpc_cli.server", "--port", str(port),
-                       *store, *keyed)
+                       *store, *keyed, checkout=checkout)
     url = f"http://127.0.0.1:{port}"
     SERVER_PIDS[url] = proc.pid
-    wait_for(lambda: _get(url + "/health") is not None, 15, "server")
+    wait_for(lambda: get_json(url + "/health") is not None, 15, "server")
     try:
         yield url
     finally:
@@ -153,10 +84,11 @@ def server(procs: Procs, tmp: Path, durable: bool, auth: Auth | None = None) -> 
 
 
 @contextlib.contextmanager
-def topology(procs: Procs, tmp: Path, durable: bool, auth: Auth | None = None
-             ) -> Iterator[str]:
-    """A server plus three worker processes serving the nine groups; yields the URL."""
-    with server(procs, tmp, durable, auth) as url:
+def topology(procs: Procs, tmp: Path, durable: bool, auth: Auth | None = None,
+             checkout: Path | None = None) -> Iterator[str]:
+    """A server (``checkout``'s, default this one's) plus three worker processes (this
+    checkout's) serving the nine groups; yields the URL."""
+    with server(procs, tmp, durable, auth, checkout) as url:
         workers = [procs.start(f"worker-{p}-{url.rsplit(':', 1)[1]}", NODES, "worker", url, g, p,
                                token=auth.node if auth else None)
                    for p, g in LAYOUT.items()]
@@ -207,38 +139,9 @@ def _pg_listeners(url: str) -> int:
     return int(row[0]) if row else 0
 
 
-def stop(p: subprocess.Popen[bytes]) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(p.pid, signal.SIGTERM)
-    try:
-        p.wait(5)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(p.pid, signal.SIGKILL)
-        p.wait(5)
-
-
-def _get(url: str, token: str | None = None) -> Any:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    try:
-        with urllib.request.urlopen(urllib.request.Request(url, headers=headers),
-                                    timeout=1) as resp:
-            return json.loads(resp.read())
-    except OSError:
-        return None
-
-
 def _listening(url: str, token: str | None = None) -> set[str]:
-    info = _get(url + "/rpcdemo/info", token) or {}
+    info = get_json(url + "/rpcdemo/info", token) or {}
     return {pid for pids in info.get("listeners", {}).values() for pid in pids}
-
-
-def wait_for(probe: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not probe():
-        if time.monotonic() > deadline:
-            raise SystemExit(f"bench_server: timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def run_json(procs: Procs, name: str, *args: str, timeout: float = 90,
@@ -264,19 +167,70 @@ def throughput(procs: Procs, url: str, seconds: float, clients: int, conc: int) 
     return total / longest
 
 
+def throughput_rounds(procs: Procs, tmp: Path, args: argparse.Namespace) -> dict[str, float]:
+    """Requests per second, durable and memory: bare servers side by side, rounds
+    alternating so that load from anything else on the machine hits both alike; the best
+    round counts."""
+    rps: dict[str, float] = {}
+    with server(procs, tmp, durable=True) as durable, server(procs, tmp, durable=False) as mem:
+        for _ in range(args.rounds):
+            for mode, url in (("durable", durable), ("memory", mem)):
+                got = throughput(procs, url, args.load / args.rounds, args.clients,
+                                 args.concurrency)
+                rps[mode] = max(rps.get(mode, 0.0), got)
+    return rps
+
+
 def _request_cost(before: Any, after: Any, flows: int) -> tuple[float, float, float]:
     """(requests per flow, server busy ms per request: wall, thread CPU) between two
-    /rpcdemo/info reads."""
+    /rpcdemo/info reads (thread CPU NaN from a server that does not report it)."""
     n = sum(after["requests"].values()) - sum(before["requests"].values())
     busy = after["busy_ms"] - before["busy_ms"]
-    busy_cpu = after["busy_cpu_ms"] - before["busy_cpu_ms"]
+    busy_cpu = after.get("busy_cpu_ms", float("nan")) - before.get("busy_cpu_ms", 0.0)
     return n / flows, busy / max(n, 1), busy_cpu / max(n, 1)
 
 
-def cpu_s(pid: int) -> float:
-    """User + system CPU seconds process ``pid`` has used (whole process: HTTP, loop, pushes)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def flow_cost(procs: Procs, tmp: Path, mode: str, flows: int, label: str,
+              checkout: Path | None = None) -> tuple[float, float, float]:
+    """:func:`_request_cost` of ``flows`` flows of each shape on a fresh topology."""
+    with topology(procs, tmp, durable=mode == "durable", checkout=checkout) as url:
+        before = get_json(url + "/rpcdemo/info")
+        run_json(procs, f"flows-{label}", "flows", url, str(flows))
+        return _request_cost(before, get_json(url + "/rpcdemo/info"), 2 * (flows + 3))
+
+
+def compare(procs: Procs, tmp: Path, baseline: Path, flows: int, rounds: int
+            ) -> dict[tuple[str, str], list[tuple[float, float]]]:
+    """Busy µs per request (wall, thread CPU) of this checkout's server and ``baseline``'s
+    on the same flows, per (checkout, mode): ``rounds`` rounds, the order alternating."""
+    subprocess.run([PY, "-m", "compileall", "-q", str(baseline / "resonate_rpc_cli")],
+                   env={**os.environ, "PYTHONPYCACHEPREFIX": str(procs.pycache)},
+                   stdout=subprocess.DEVNULL, check=False)
+    got: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    order: list[tuple[str, Path | None]] = [("this", None), ("baseline", baseline)]
+    for r in range(rounds):
+        for mode in ("durable", "memory"):
+            for name, checkout in order if r % 2 == 0 else order[::-1]:
+                _, wall, cpu = flow_cost(procs, tmp, mode, flows, f"{name}-{mode}-{r}", checkout)
+                got.setdefault((name, mode), []).append((wall * 1000, cpu * 1000))
+    return got
+
+
+def _print_compare(got: dict[tuple[str, str], list[tuple[float, float]]],
+                   baseline: Path, rounds: int) -> None:
+    print(f"\nserver busy per request, this checkout vs {baseline} (its server, our workers), "
+          f"same flows, median of {rounds} alternating rounds; load {os.getloadavg()[0]:.1f}:")
+    for mode in ("durable", "memory"):
+        ours = [statistics.median(x) for x in zip(*got["this", mode], strict=True)]
+        base = [statistics.median(x) for x in zip(*got["baseline", mode], strict=True)]
+        has_cpu = base[1] == base[1]  # NaN: the baseline reports wall time only
+        i = 1 if has_cpu else 0
+        print(f"  {mode:<8} this {ours[0]:.0f} us wall / {ours[1]:.0f} us CPU; baseline "
+              + (f"{base[0]:.0f} us wall / {base[1]:.0f} us CPU" if has_cpu
+                 else f"{base[0]:.0f} us wall (no thread CPU reported)")
+              + f"; this / baseline = {ours[i] / base[i]:.2f}x ({'CPU' if has_cpu else 'wall'})"
+              + (f"; issue 21's target (against be33915) <= 0.49x = {0.49 * base[i]:.0f} us"
+                 if mode == "durable" else ""))
 
 
 def pct(xs: list[float], q: float) -> float:
@@ -291,6 +245,10 @@ def _args() -> tuple[argparse.Namespace, list[str]]:
     ap.add_argument("--rounds", type=int, default=4, help="alternating load rounds (default 4)")
     ap.add_argument("--clients", type=int, default=2, help="load processes (default 2)")
     ap.add_argument("--concurrency", type=int, default=8, help="requests in flight per process")
+    ap.add_argument("--baseline", type=Path,
+                    help="another checkout whose server runs the same flows, beside ours")
+    ap.add_argument("--baseline-rounds", type=int, default=2,
+                    help="alternating rounds against --baseline (default 2)")
     ap.add_argument("--backend", default="embedded",
                     help="comma-separated: embedded (default), postgres (resonate-pg)")
     args = ap.parse_args()
@@ -326,22 +284,18 @@ def main() -> None:
             token = auth.node if keyed else None
             with topology(procs, tmp, durable=mode != "memory", auth=keyed) as url:
                 admin = auth.admin if keyed else None
-                before, cpu0 = _get(url + "/rpcdemo/info", admin), cpu_s(SERVER_PIDS[url])
+                before, cpu0 = get_json(url + "/rpcdemo/info", admin), cpu_s(SERVER_PIDS[url])
                 lat[mode] = run_json(procs, f"flows-{mode}", "flows", url, str(args.flows),
                                      token=token)
-                after, cpu1 = _get(url + "/rpcdemo/info", admin), cpu_s(SERVER_PIDS[url])
+                after, cpu1 = get_json(url + "/rpcdemo/info", admin), cpu_s(SERVER_PIDS[url])
                 cost[mode] = _request_cost(before, after, 2 * (args.flows + 3))
                 cpu[mode] = (cpu1 - cpu0) / max(cost[mode][0] * 2 * (args.flows + 3), 1)
                 rtt[mode] = run_json(procs, f"rtt-{mode}", "rtt", url, "300",
                                      token=token)["rtt"]
-        # Throughput: bare servers side by side, rounds alternating so that load
-        # from anything else on the machine hits both alike; the best round counts.
-        with server(procs, tmp, durable=True) as durable, server(procs, tmp, durable=False) as mem:
-            for _ in range(args.rounds if "embedded" in backends else 0):
-                for mode, url in (("durable", durable), ("memory", mem)):
-                    got = throughput(procs, url, args.load / args.rounds, args.clients,
-                                     args.concurrency)
-                    rps[mode] = max(rps.get(mode, 0.0), got)
+        if "embedded" in backends:
+            rps = throughput_rounds(procs, tmp, args)
+        versus = compare(procs, tmp, args.baseline.resolve(), args.flows, args.baseline_rounds
+                         ) if args.baseline is not None and "embedded" in backends else None
     finally:
         procs.close()
 
@@ -371,13 +325,19 @@ def main() -> None:
               f"its thread's CPU = {per_flow * per_req:.2f} ms per flow; "
               f"the whole server process {cpu[mode] * 1e6:.0f} us CPU per request")
     _print_auth(cost, verification_us(auth))
+    _print_throughput(rps, args)
+    if versus is not None:
+        _print_compare(versus, args.baseline, args.baseline_rounds)
+    print(f"\nlogs: {tmp}")
+
+
+def _print_throughput(rps: dict[str, float], args: argparse.Namespace) -> None:
     print(f"\nthroughput ({args.clients} processes x {args.concurrency} in flight, "
           f"promise.create + promise.settle, best of {args.rounds} alternating rounds):")
     print(f"  durable  {rps['durable']:>8.0f} req/s")
     print(f"  memory   {rps['memory']:>8.0f} req/s")
     print(f"  durable / memory = {rps['durable'] / rps['memory']:.2f} "
           f"(durability costs {100 * (1 - rps['durable'] / rps['memory']):.0f}%)")
-    print(f"\nlogs: {tmp}")
 
 
 def _print_auth(cost: dict[str, tuple[float, float, float]], verify: tuple[float, float]) -> None:

@@ -27,7 +27,7 @@ from typing import Any
 
 import msgspec
 from aiohttp import web
-from resonate.connections.local import OutgoingMessage, unwrap_request_envelope
+from resonate.connections.local import OutgoingMessage
 
 from resonate_rpc_cli import __version__
 from resonate_rpc_cli.server import wire
@@ -45,6 +45,7 @@ from resonate_rpc_cli.server.httpio import (
     read_body,
 )
 from resonate_rpc_cli.server.probe import LoopProbe
+from resonate_rpc_cli.server.request import unwrap
 from resonate_rpc_cli.server.store import StoreError
 from resonate_rpc_cli.server.sweeper import Sweeper
 
@@ -217,7 +218,7 @@ class EmbeddedServer:
         if self.auth is not None and (refused := self.auth.refuse(envelope)) is not None:
             self._busy(started, cpu)
             return refused
-        flat = unwrap_request_envelope(envelope)
+        flat = unwrap(envelope)  # the envelope's own data, made flat
         if not self.loaded.is_set() and isinstance(flat, dict) and flat.get("kind") in SEARCHES:
             await self.loaded.wait()
         # Durable before the response leaves: without --fsync a commit is one write() to the
@@ -229,7 +230,8 @@ class EmbeddedServer:
             self._busy(started, cpu)
             await asyncio.shield(self._group_commit())
             started, cpu = time.perf_counter(), time.thread_time()
-        self.dispatch(outgoing)
+        if outgoing:
+            self.dispatch(outgoing)
         action = flat.get("action") if isinstance(flat, dict) else None
         wrapped = wire.envelope(resp, action.get("kind") if isinstance(action, dict) else None)
         status = wrapped["head"]["status"]

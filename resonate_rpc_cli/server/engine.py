@@ -31,6 +31,7 @@ from resonate.connections.local import OutgoingMessage
 from resonate.error import ServerError
 
 from resonate_rpc_cli.contracts import tags as tag
+from resonate_rpc_cli.server.fastpath import FAST_KINDS, fast_apply, unchecked_values
 from resonate_rpc_cli.server.journal import TransitionJournal
 from resonate_rpc_cli.server.loader import PAGE, Loader, load_state
 from resonate_rpc_cli.server.progress import TaskProgress
@@ -73,6 +74,8 @@ READ_KINDS = frozenset(
     {"promise.get", "promise.search", "task.search", "task.get", "schedule.get", "schedule.search"}
 )
 KNOWN_KINDS = MUTATING_KINDS | READ_KINDS
+#: Read-only kinds answered from the indexes (:mod:`.search`), not by ServerState.
+INDEX_READS = frozenset({"promise.search", "task.search", "task.get"})
 #: Kinds that read every record (answered only once the store is read).
 SEARCHES = frozenset({"promise.search", "task.search"})
 
@@ -106,6 +109,8 @@ class Engine:
         self._encoder = msgspec.msgpack.Encoder()
         #: Reads the store's records while serving (``None`` once all are in).
         self.loader: Loader | None = None
+        #: Whether the hot kinds' common cases take :mod:`.fastpath` (tests turn it off).
+        self.fast_path = True
 
     @property
     def durable(self) -> bool:
@@ -177,21 +182,16 @@ class Engine:
             self.state.end_op(persist=False)
             log.info("refused %s request: %d %s", kind, *typed)
             return error_response(kind, corr_id, *typed), []
-        if typed["kind"] == "promise.search":
-            return self._read(corr_id, typed, lambda: promise_search(
-                self.state, self.state.index, corr_id, typed)), []
-        if typed["kind"] == "task.search" or typed["kind"] == "task.get":
-            resp = self._read(corr_id, typed, lambda: task_search(
-                self.state, self.state.index, corr_id, typed) if typed["kind"] == "task.search"
-                else task_get(self.state, corr_id, typed))
-            self.progress.annotate(self.state, resp)
-            return resp, []
-        if kind in MUTATING_KINDS and self.store is not None:
-            try:
-                self._encoder.encode(req)
-            except (OverflowError, TypeError, msgspec.EncodeError) as exc:
-                self.state.end_op(persist=False)
-                return error_response(kind, corr_id, 400, f"unstorable value: {exc}"), []
+        if kind in FAST_KINDS and self._fast_ready():
+            fast = self._apply_fast(kind, corr_id, typed, now, defer_commit)
+            if fast is not None:
+                return fast
+        if kind in INDEX_READS:
+            return self._index_read(corr_id, typed), []
+        unstorable = self._unstorable(kind, req)
+        if unstorable is not None:
+            self.state.end_op(persist=False)
+            return error_response(kind, corr_id, 400, f"unstorable value: {unstorable}"), []
         self.state.outgoing = []
         try:
             resp = apply_request(self.state, now, typed)
@@ -204,6 +204,59 @@ class Engine:
         self.progress.observe(self.state, typed, resp, now)
         self.state.end_op(persist=None if kind in READ_KINDS else True)
         if self.journal is not None and kind in ("task.acquire", "task.create"):
+            self.journal.granted(kind, resp)
+        if not defer_commit:
+            self.commit()
+        return resp, outgoing
+
+    def _unstorable(self, kind: str, req: object) -> str | None:
+        """Why a mutating request holds a value the store cannot encode, if it does (a durable
+        engine refuses it rather than fail its commit later)."""
+        if self.store is None or kind not in MUTATING_KINDS:
+            return None
+        try:
+            self._encoder.encode(req)
+        except (OverflowError, TypeError, msgspec.EncodeError) as exc:
+            return str(exc)
+        return None
+
+    def _index_read(self, corr_id: object, typed: Request) -> FlatResponse:
+        """The answer to a search or ``task.get`` (:mod:`.search`)."""
+        if typed["kind"] == "promise.search":
+            search = typed
+            return self._read(corr_id, typed, lambda: promise_search(
+                self.state, self.state.index, corr_id, search))
+        if typed["kind"] == "task.search":
+            tasks = typed
+            resp = self._read(corr_id, typed, lambda: task_search(
+                self.state, self.state.index, corr_id, tasks))
+        elif typed["kind"] == "task.get":
+            get = typed
+            resp = self._read(corr_id, typed, lambda: task_get(self.state, corr_id, get))
+        else:
+            raise AssertionError(typed["kind"])
+        self.progress.annotate(self.state, resp)
+        return resp
+
+    def _fast_ready(self) -> bool:
+        """Whether :mod:`.fastpath` may answer: every record loaded, nothing touched."""
+        return (self.fast_path and self.loader is None
+                and not self.state.tasks.touched and not self.state.promises.touched)
+
+    def _apply_fast(self, kind: str, corr_id: object, req: Request, now: int,
+                    defer_commit: bool) -> tuple[FlatResponse, list[OutgoingMessage]] | None:
+        """:meth:`apply` by :func:`.fastpath.fast_apply`, or ``None`` (nothing changed) if
+        it is not the common case its kind's fast path takes."""
+        if self.store is not None and any(
+                self._unstorable(kind, v) is not None for v in unchecked_values(req)):
+            return None  # the general path refuses it
+        self.state.outgoing = []
+        resp = fast_apply(self.state, now, req)
+        if resp is None:
+            return None
+        outgoing = self._take_outgoing()
+        self.progress.observe(self.state, req, resp, now)
+        if self.journal is not None and kind == "task.acquire":
             self.journal.granted(kind, resp)
         if not defer_commit:
             self.commit()

@@ -169,3 +169,41 @@ class TransitionJournal:
 
     def _add(self, event: GrantEvent | TaskEvent | PromiseEvent) -> None:
         self._lines.append(_json.encode(event) + b"\n")
+
+
+class Images:
+    """The before-images of what one fast-path request changes (``server/fastpath.py``),
+    handed to :meth:`TransitionJournal.changes` as the general path's touches are, so a
+    journal reads the same whichever path served the request. Without a journal every
+    call is a no-op."""
+
+    __slots__ = ("journal", "promises", "tasks")
+
+    def __init__(self, journal: TransitionJournal | None) -> None:
+        self.journal = journal
+        self.promises: dict[str, str | None] = {}
+        self.tasks: dict[str, str | None] = {}
+
+    def task(self, t: Task) -> None:
+        """``t`` is about to change (call before the first change)."""
+        if self.journal is not None and t.id not in self.tasks:
+            self.tasks[t.id] = t.state
+            self.journal.before_task(t)
+
+    def promise(self, p: DurablePromise) -> None:
+        """``p`` is about to change (call before the first change)."""
+        if self.journal is not None and p.id not in self.promises:
+            self.promises[p.id] = p.state
+            self.journal.before_promise(p)
+
+    def created(self, promise_id: str, *, with_task: bool) -> None:
+        """A promise (and its task) that did not exist before this request."""
+        if self.journal is not None:
+            self.promises.setdefault(promise_id, None)
+            if with_task:
+                self.tasks.setdefault(promise_id, None)
+
+    def close(self, promises: dict[str, DurablePromise], tasks: dict[str, Task]) -> None:
+        """The request is applied: journal what it changed."""
+        if self.journal is not None and (self.promises or self.tasks):
+            self.journal.changes(promises, self.promises, tasks, self.tasks)

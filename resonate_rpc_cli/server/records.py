@@ -38,27 +38,34 @@ _schedule_rows = msgspec.msgpack.Decoder(list[ScheduleRecord])
 
 
 def changed_rows(state: IndexedServerState) -> list[Change]:
-    """The rows changed since the last call, as the store logs them: ``(table, id, row)``,
-    ``row`` ``None`` for an id dropped. A row is encoded from a plain tuple, the same
-    msgpack array its :class:`PromiseRow`/:class:`TaskRow` decodes (no struct per row)."""
-    dirty = state.take_dirty()
-    promises, tasks = state.promises, state.tasks
+    """The rows changed since the last call (the dirty sets, emptied), as the store logs
+    them: ``(table, id, row)``, ``row`` ``None`` for an id dropped. A row is encoded from a
+    plain tuple, the same msgpack array its :class:`PromiseRow`/:class:`TaskRow` decodes
+    (no struct per row)."""
+    dirty = state.dirty  # read, then emptied (no new sets per commit)
     out: list[Change] = []
-    for pid in dirty["promises"]:
-        p = dict.get(promises, pid)
-        out.append(("promises", pid,
-                    None if p is None else _encode((p, state.p_timeout(pid)))))
-    for tid in dirty["tasks"]:
-        t = dict.get(tasks, tid)
-        if t is None:
-            out.append(("tasks", tid, None))
-        else:
-            typ, at = state.t_timeout(tid) or (None, None)
-            out.append(("tasks", tid, _encode((t, typ, at))))
+    ids = dirty["promises"]
+    if ids:
+        promises, p_timeout = state.promises, state.p_timeout
+        for pid in ids:
+            p = dict.get(promises, pid)
+            out.append(("promises", pid, None if p is None else _encode((p, p_timeout(pid)))))
+    ids = dirty["tasks"]
+    if ids:
+        tasks, t_timeout = state.tasks, state.t_timeout
+        for tid in ids:
+            t = dict.get(tasks, tid)
+            if t is None:
+                out.append(("tasks", tid, None))
+            else:
+                typ, at = t_timeout(tid) or (None, None)
+                out.append(("tasks", tid, _encode((t, typ, at))))
     for sid in dirty["schedules"]:
         s = dict.get(state.schedules, sid)
         out.append(("schedules", sid,
                     None if s is None else _encode(as_records({sid: s})[sid])))
+    for ids in dirty.values():
+        ids.clear()
     return out
 
 

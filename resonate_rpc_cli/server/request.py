@@ -1,7 +1,7 @@
 """The flat requests the engine applies, one ``TypedDict`` per kind.
 
 A flat request is the envelope's ``data`` with ``kind`` and ``corrId``
-(:func:`resonate.connections.local.unwrap_request_envelope`). The shapes are
+(:func:`unwrap`, as :func:`resonate.connections.local.unwrap_request_envelope`). The shapes are
 those of the Rust server's ``src/types.rs`` (resonatehq/resonate at c8d7c7ba)
 as SDK 0.8.1 sends them. :func:`.validation.validate` is the one place that
 narrows a decoded JSON object to a :data:`Request`: every field typed here
@@ -14,6 +14,24 @@ it was decoded as.
 from __future__ import annotations
 
 from typing import Literal, NotRequired, TypedDict
+
+
+def unwrap(envelope: object) -> object:
+    """The flat request of a decoded ``{kind, head: {corrId}, data}`` envelope, as the SDK's
+    ``unwrap_request_envelope`` makes it, but ``data`` itself (no copy) with ``kind`` and
+    ``head.corrId`` set in it: the envelope is a freshly decoded one nothing else reads.
+    Anything else is returned as it is."""
+    if type(envelope) is not dict or "head" not in envelope or "data" not in envelope:
+        return envelope
+    data = envelope["data"]
+    flat = data if type(data) is dict else {}
+    if "kind" in envelope:
+        flat["kind"] = envelope["kind"]
+    head = envelope["head"]
+    if type(head) is dict and "corrId" in head:
+        flat["corrId"] = head["corrId"]
+    return flat
+
 
 #: The states a client may settle a promise to (src/types.rs:97-104).
 SettleState = Literal["resolved", "rejected", "rejected_canceled"]

@@ -84,7 +84,7 @@ class IndexedServerState(TimedServerState):
         self._t_marks: dict[str, Mark] = {}
         super().__init__()
         self.promises: TrackedDict[DurablePromise] = TrackedDict(
-            self._new_promise, self._on_promise_touch)
+            self.new_promise, self._on_promise_touch)
         self.tasks: TrackedDict[Task] = TrackedDict(on_touch=self._on_task_touch)
         self.schedules: TrackedDict[ScheduleStub] = TrackedDict()
 
@@ -270,7 +270,8 @@ class IndexedServerState(TimedServerState):
     def _touch_task(self, task_id: str) -> None:
         self.tasks.touch(task_id)
 
-    def _new_promise(self, pid: str, p: DurablePromise) -> None:
+    def new_promise(self, pid: str, p: DurablePromise) -> None:
+        """Index and compact a promise just put in (called by the promises dict)."""
         self.compact(p, self.promises)
         self._index_promise(pid, p)
 
@@ -323,6 +324,10 @@ class IndexedServerState(TimedServerState):
         """Index that ``task_id`` is now in the ``awaiters`` of ``promise_id`` (see kinds.py)."""
         self._awaiting.setdefault(task_id, set()).add(promise_id)
 
+    def stop_awaiting(self, task_id: str) -> set[str]:
+        """The promises whose awaiters hold ``task_id``, forgotten here (it is fulfilled)."""
+        return self._awaiting.pop(task_id, None) or set()
+
     def enqueue_settle(self, promise_id: str) -> None:
         """ServerState's, discarding the task only from the promises it awaits."""
         t = self.tasks.get(promise_id)
@@ -341,7 +346,7 @@ class IndexedServerState(TimedServerState):
         t.ttl = None
         t.resumes.clear()
         self.del_t_timeout(promise_id)
-        for awaited in self._awaiting.pop(promise_id, ()):
+        for awaited in self.stop_awaiting(promise_id):
             p = self.promises.get(awaited)
             if p is not None:
                 p.awaiters.discard(promise_id)

@@ -107,6 +107,10 @@ class TimedServerState(LeaseServerState):
 
     def set_p_timeout(self, promise_id: str, timeout: int) -> None:
         self._touch_promise(promise_id)
+        self.put_p_timeout(promise_id, timeout)
+
+    def put_p_timeout(self, promise_id: str, timeout: int) -> None:
+        """Set a promise's timeout without touching the promise (its caller accounts for it)."""
         pt = self._pt.get(promise_id)
         if pt is not None:
             pt.timeout = timeout
@@ -119,8 +123,22 @@ class TimedServerState(LeaseServerState):
             self._touch_promise(promise_id)
         self._p_timers.remove(promise_id)
 
+    def drop_p_timeout(self, promise_id: str) -> bool:
+        """Remove a promise's timeout without touching the promise; whether it had one."""
+        self._p_timers.remove(promise_id)
+        return self._pt.pop(promise_id, None) is not None
+
+    def drop_t_timeout(self, task_id: str) -> bool:
+        """Remove a task's timeout without touching the task; whether it had one."""
+        self._t_timers.remove(task_id)
+        return self._tt.pop(task_id, None) is not None
+
     def set_t_timeout(self, task_id: str, typ: int, timeout: int) -> None:
         self._touch_task(task_id)
+        self.put_t_timeout(task_id, typ, timeout)
+
+    def put_t_timeout(self, task_id: str, typ: int, timeout: int) -> None:
+        """Set a task's timeout without touching the task (its caller accounts for it)."""
         tt = self._tt.get(task_id)
         if tt is not None:
             tt.typ = typ
@@ -188,14 +206,8 @@ class TimedServerState(LeaseServerState):
                 t = self.tasks.get(task_id)
             if t is not None and t.state == "acquired" and t.pid == pid and (
                     version is None or version == t.version):
-                at = _saturating_add(now, t.ttl if t.ttl is not None else 30_000)
-                tt = self._tt.get(task_id)
-                if tt is None:
-                    self._tt[task_id] = TTimeout(id=task_id, typ=LEASE_TIMEOUT, timeout=at)
-                else:
-                    tt.typ = LEASE_TIMEOUT
-                    tt.timeout = at
-                self._t_timers.set(task_id, at)
+                self.put_t_timeout(task_id, LEASE_TIMEOUT,
+                                   _saturating_add(now, t.ttl if t.ttl is not None else 30_000))
 
     def send_execute_message(self, address: str, task_id: str, version: int) -> None:
         """ServerState's upsert of one ``execute`` per task, without scanning the queue."""

@@ -33,12 +33,13 @@ class Timers:
     def set(self, key: str, at: int) -> None:
         """Schedule ``key`` at ``at`` (replacing any earlier time it had)."""
         old = self._at.get(key)
+        second = at // BUCKET_MS
         if old is not None:
-            if old == at:
+            if old // BUCKET_MS == second:  # the same bucket: only the time moves
+                self._at[key] = at
                 return
             self._unbucket(key, old)
         self._at[key] = at
-        second = at // BUCKET_MS
         bucket = self._buckets.get(second)
         if bucket is None:
             bucket = self._buckets[second] = set()

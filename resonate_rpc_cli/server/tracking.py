@@ -29,6 +29,15 @@ def state_of(value: Any) -> str | None:
     return state if isinstance(state, str) else "present"
 
 
+def peek[V](records: dict[str, V], key: str) -> V | None:
+    """``records[key]`` or ``None``, read without counting as a touch; a record not read
+    from the store yet is read (that first read is a touch, as it always was)."""
+    value = dict.get(records, key)
+    if value is None and getattr(records, "on_miss", None) is not None:
+        value = records.get(key)
+    return value
+
+
 class TrackedDict[V](dict[str, V]):
     """``dict[str, V]`` that records ``key → state before`` on each key's first touch.
 

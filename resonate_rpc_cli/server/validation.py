@@ -37,6 +37,7 @@ from resonate_rpc_cli.contracts.ids import ORIGIN_SEP, origin_of
 from resonate_rpc_cli.server.addresses import is_valid_address
 from resonate_rpc_cli.server.cron import CronError, next_run, parse
 from resonate_rpc_cli.server.request import Request
+from resonate_rpc_cli.server.tracking import peek
 
 #: States a client may settle a promise to (``src/types.rs:97-104``): never
 #: ``pending``, never the server-owned ``rejected_timedout``.
@@ -242,7 +243,7 @@ def _task_create(state: ServerState, req: dict[str, object]) -> None:
         raise Invalid(400, "action must have a resonate:target tag")
     if tag.DELAY in tags:
         raise Invalid(400, "action must not have a resonate:delay tag")
-    p = state.promises.get(promise_id)
+    p = peek(state.promises, promise_id)
     if p is not None and tag.TARGET not in p.tags:
         raise Invalid(422, "the promise does not have a resonate:target tag")
 
@@ -253,7 +254,7 @@ def _task_acquire(state: ServerState, req: dict[str, object]) -> None:
     version = need_int(req, "version", 0)
     need_str(req, "pid")
     need_int(req, "ttl", 1)
-    t = state.tasks.get(task_id)
+    t = peek(state.tasks, task_id)
     if t is None:
         raise Invalid(404, "Task not found")
     if t.state != "pending":  # whoever asks, its holder too: one lease per acquire
@@ -285,7 +286,7 @@ def _task_suspend(state: ServerState, req: dict[str, object]) -> None:
     if not isinstance(actions, list) or not actions:
         raise Invalid(400, "actions must be a non-empty array")
     awaited = [_suspend_action(task_id, a) for a in actions]
-    t = state.tasks.get(task_id)
+    t = peek(state.tasks, task_id)
     if t is None:
         raise Invalid(404, "task not found")
     if t.state != "acquired" or t.version != version:

@@ -41,6 +41,10 @@ from resonate_rpc_cli.server.response import FlatResponse
 #: The message an error without text of its own carries, per status (src/server.rs).
 _DEFAULT_ERRORS = {400: "Invalid request", 404: "Not found",
                    409: "Task version mismatch or invalid state", 422: "Unprocessable request"}
+#: A flat response's keys that go in the envelope's head (or are the error), not its data.
+_HEAD_KEYS = frozenset({"kind", "corrId", "status", "error"})
+#: The keys of a task record that :func:`task_record` shapes (any other is an extra).
+_TASK_KEYS = frozenset({"id", "state", "version", "promiseId", "resumes", "ttl", "pid"})
 #: Keys whose value is one record, or a list of records, of one type.
 _PROMISE_FIELDS = ("promise",)
 _PROMISE_LISTS = ("promises", "preload")
@@ -100,7 +104,7 @@ def promise_value(v: object) -> PromiseValue:
         return {}
     headers = v.get("headers")
     data = v.get("data")
-    if headers is not None and data is not None and len(v) == 2:
+    if len(v) == (headers is not None) + (data is not None):
         return v  # type: ignore[return-value]  # already the shape: no copy per record
     out: PromiseValue = {}
     if headers is not None:
@@ -138,6 +142,8 @@ def task_record(rec: Mapping[str, object]) -> dict[str, object]:
     for key in ("ttl", "pid"):
         if rec.get(key) is not None:
             out[key] = rec[key]
+    if rec.keys() <= _TASK_KEYS:
+        return out
     for key, value in rec.items():  # rpcdemo's extras (``rpcdemo``), when turned on
         if key not in out and key not in ("promiseId", "resumes", "ttl", "pid"):
             out[key] = value
@@ -156,10 +162,14 @@ def schedule_record(rec: Mapping[str, object]) -> dict[str, object]:
 
 
 def shape_data(kind: str, data: Mapping[str, object], corr_id: object,
-               action_kind: object = None) -> dict[str, object]:
-    """The ``data`` of a successful response of ``kind``, every record in its Rust shape."""
+               action_kind: object = None, skip: frozenset[str] = frozenset()
+               ) -> dict[str, object]:
+    """The ``data`` of a successful response of ``kind``, every record in its Rust shape
+    (the keys in ``skip`` left out: a whole flat response's head)."""
     out: dict[str, object] = {}
     for key, value in data.items():
+        if key in skip:
+            continue
         if key in _PROMISE_FIELDS and isinstance(value, dict):
             out[key] = promise_record(value)
         elif key in _PROMISE_LISTS and isinstance(value, list):
@@ -210,8 +220,7 @@ def envelope(flat: FlatResponse, action_kind: object = None) -> Envelope:
         data: Any = error if isinstance(error, str) and error else _DEFAULT_ERRORS.get(
             status, f"request failed with status {status}")
     else:
-        rest = {k: v for k, v in flat.items() if k not in ("kind", "corrId", "status", "error")}
-        data = shape_data(kind, rest, corr_id, action_kind)
+        data = shape_data(kind, flat, corr_id, action_kind, skip=_HEAD_KEYS)
     return {"kind": kind,
             "head": {"corrId": _corr(corr_id), "status": status, "version": PROTOCOL_VERSION},
             "data": data}
