@@ -17,6 +17,9 @@ file) the same cross-process flows also run on resonate-pg (a cluster in a temp
 dir, workers on ``PostgresConnection``), printed side by side with the embedded
 server's durable figures and their ratio.
 
+With ``--journal`` every server (ours and the baseline's) keeps a transition journal
+(``--journal``), as ``rpcdemo up`` starts its embedded server.
+
 With ``--baseline PATH`` the durable and memory flows also run on another checkout's
 server (PATH first on its PYTHONPATH; the workers stay ours), ``--baseline-rounds``
 rounds alternating with this checkout's, and its busy time per request is printed
@@ -62,6 +65,8 @@ LAYOUT = {
 
 #: The embedded servers' process ids by URL (their whole CPU time is read from /proc).
 SERVER_PIDS: dict[str, int] = {}
+#: ``--journal``: every server keeps a transition journal, as ``rpcdemo up`` starts it.
+JOURNAL: list[bool] = [False]
 
 
 @contextlib.contextmanager
@@ -72,8 +77,9 @@ def server(procs: Procs, tmp: Path, durable: bool, auth: Auth | None = None,
     port = free_port()
     store = ["--store", str(tmp / f"store-{port}.sqlite")] if durable else ["--memory"]
     keyed = ["--auth-public-key", str(auth.pem)] if auth else []
+    journal = ["--journal", str(tmp / f"journal-{port}.jsonl")] if JOURNAL[0] else []
     proc = procs.start(f"server-{port}", "-m", "resonate_rpc_cli.server", "--port", str(port),
-                       *store, *keyed, checkout=checkout)
+                       *store, *keyed, *journal, checkout=checkout)
     url = f"http://127.0.0.1:{port}"
     SERVER_PIDS[url] = proc.pid
     wait_for(lambda: get_json(url + "/health") is not None, 15, "server")
@@ -249,6 +255,8 @@ def _args() -> tuple[argparse.Namespace, list[str]]:
                     help="another checkout whose server runs the same flows, beside ours")
     ap.add_argument("--baseline-rounds", type=int, default=2,
                     help="alternating rounds against --baseline (default 2)")
+    ap.add_argument("--journal", action="store_true",
+                    help="every server keeps a transition journal, as `rpcdemo up` runs it")
     ap.add_argument("--backend", default="embedded",
                     help="comma-separated: embedded (default), postgres (resonate-pg)")
     args = ap.parse_args()
@@ -260,6 +268,7 @@ def _args() -> tuple[argparse.Namespace, list[str]]:
 
 def main() -> None:
     args, backends = _args()
+    JOURNAL[0] = args.journal
     # the project's bytecode, as an installed package has it (PYTHONDONTWRITEBYTECODE may be
     # set, and each server would otherwise compile ~50 modules at start)
     subprocess.run([PY, "-m", "compileall", "-q", str(HERE.parent / "resonate_rpc_cli")],
@@ -299,7 +308,9 @@ def main() -> None:
     finally:
         procs.close()
 
-    print(f"\nserver benchmark ({', '.join(backends)}; {args.flows} flows of each shape, "
+    print(f"\nserver benchmark ({', '.join(backends)}"
+          f"{'; servers keep a transition journal, as up runs them' if args.journal else ''}; "
+          f"{args.flows} flows of each shape, "
           f"{os.cpu_count()} cores, {time.monotonic() - started:.0f} s)\n")
     if "postgres" in backends:
         _print_postgres(lat, local)
