@@ -18,7 +18,8 @@ dir, workers on ``PostgresConnection``), printed side by side with the embedded
 server's durable figures and their ratio.
 
 With ``--journal`` every server (ours and the baseline's) keeps a transition journal
-(``--journal``), as ``rpcdemo up`` starts its embedded server.
+(``--journal``), as ``rpcdemo up`` starts its embedded server (a ``--baseline`` must know
+the flag: be33915 does not, main 3d5ddea does).
 
 With ``--baseline PATH`` the durable and memory flows also run on another checkout's
 server (PATH first on its PYTHONPATH; the workers stay ours), ``--baseline-rounds``
