@@ -236,7 +236,8 @@ def _print_compare(got: dict[tuple[str, str], list[tuple[float, float]]],
               + (f"{base[0]:.0f} us wall / {base[1]:.0f} us CPU" if has_cpu
                  else f"{base[0]:.0f} us wall (no thread CPU reported)")
               + f"; this / baseline = {ours[i] / base[i]:.2f}x ({'CPU' if has_cpu else 'wall'})"
-              + (f"; issue 21's target (against be33915) <= 0.49x = {0.49 * base[i]:.0f} us"
+              + (f"; with be33915 as the baseline, issue 21's target is <= 0.49x = "
+                 f"{0.49 * base[i]:.0f} us"
                  if mode == "durable" else ""))
 
 

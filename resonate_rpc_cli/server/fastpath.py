@@ -56,6 +56,8 @@ from resonate_rpc_cli.server.request import (
 from resonate_rpc_cli.server.response import FlatResponse, PromiseRow, TaskRow
 from resonate_rpc_cli.server.state import SHARED_EMPTY, IndexedServerState
 
+#: Without a journal nothing is noted: one shared collector, no dicts per request.
+_NO_JOURNAL = Images(None)
 #: The kinds with a fast path.
 FAST_KINDS = frozenset({"task.acquire", "task.fence", "task.fulfill", "task.heartbeat",
                         "task.suspend", "promise.create", "promise.register_listener"})
@@ -64,7 +66,7 @@ FAST_KINDS = frozenset({"task.acquire", "task.fence", "task.fulfill", "task.hear
 def fast_apply(state: IndexedServerState, now: int, req: Request) -> FlatResponse | None:
     """``req``'s response if it is a common case of a fast kind (applied, counted, marked
     dirty and journaled), else ``None`` with nothing changed."""
-    images = Images(state.journal)
+    images = _NO_JOURNAL if state.journal is None else Images(state.journal)
     resp = _dispatch(state, now, req, images)
     if resp is not None:
         images.close(state.promises, state.tasks)

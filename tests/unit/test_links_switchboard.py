@@ -8,7 +8,6 @@ rules on their own.
 from __future__ import annotations
 
 import socket
-import threading
 from collections.abc import Iterator
 
 import pytest
@@ -20,6 +19,7 @@ from resonate_rpc_cli.links.rules import check_delay, check_seconds, resolve_tar
 from resonate_rpc_cli.links.switchboard import Switchboard, start_switchboard, upstream_of
 from resonate_rpc_cli.supervisor.control import ControlServer
 from tests.procs import short_home, wait_until
+from tests.unit._busy_links import busy_loop
 
 NAMES = ["gateway", "service-a-1", "service-b-1", "service-b-2"]
 
@@ -130,17 +130,11 @@ def test_links_front_plain_http_servers_only(home: Home) -> None:
 def test_a_switchboard_that_does_not_answer_is_a_one_line_error_not_a_traceback(
         home: Home, switchboard: Switchboard, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("resonate_rpc_cli.links.switchboard.START_TIMEOUT_S", 0.2)
-    stuck = threading.Event()
-    assert switchboard._loop is not None
-    switchboard._loop.call_soon_threadsafe(stuck.wait, 10)  # the links' loop is busy
-    try:
-        with pytest.raises(RpcdemoError) as info:
-            LinkClient(home).partition("service-b-1", for_s=5)
-        assert info.value.status is ExitStatus.FAILED
-        assert "did not answer links.partition within 0.2s" in str(info.value)
-        assert "\n" not in str(info.value)
-    finally:
-        stuck.set()
+    with busy_loop(switchboard), pytest.raises(RpcdemoError) as info:
+        LinkClient(home).partition("service-b-1", for_s=5)
+    assert info.value.status is ExitStatus.FAILED
+    assert "did not answer links.partition within 0.2s" in str(info.value)
+    assert "\n" not in str(info.value)
     # the refused request was cancelled, not applied once the loop came back
     assert {s.state for s in LinkClient(home).status()} == {"ok"}
 
@@ -149,14 +143,8 @@ def test_a_heal_the_loop_takes_up_late_still_heals(
         home: Home, switchboard: Switchboard, monkeypatch: pytest.MonkeyPatch) -> None:
     LinkClient(home).partition("service-b-1")
     monkeypatch.setattr("resonate_rpc_cli.links.switchboard.START_TIMEOUT_S", 0.2)
-    stuck = threading.Event()
-    assert switchboard._loop is not None
-    switchboard._loop.call_soon_threadsafe(stuck.wait, 10)
-    try:
-        with pytest.raises(TimeoutError):
-            switchboard.heal_link("service-b-1")
-    finally:
-        stuck.set()
+    with busy_loop(switchboard), pytest.raises(TimeoutError):
+        switchboard.heal_link("service-b-1")
     monkeypatch.setattr("resonate_rpc_cli.links.switchboard.START_TIMEOUT_S", 5.0)
     wait_until(lambda: {s.state for s in LinkClient(home).status()} == {"ok"}, 5,
                "the late heal to clear service-b-1")

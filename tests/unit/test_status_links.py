@@ -7,7 +7,6 @@ A fake-process supervisor behind the real control socket, with a real link switc
 from __future__ import annotations
 
 import socket
-import threading
 import time
 from collections.abc import Iterator
 
@@ -20,6 +19,7 @@ from resonate_rpc_cli.observe.picture import read_topology
 from resonate_rpc_cli.supervisor.client import SupervisorClient, TopologyStatus
 from tests.cli._fake_supervisor import Running, fake_supervisor
 from tests.procs import short_home
+from tests.unit._busy_links import busy_loop
 
 
 @pytest.fixture
@@ -82,14 +82,9 @@ def test_a_supervisor_that_does_not_answer_links_is_asked_for_them_apart(
 def test_busy_links_hold_status_up_for_as_long_as_the_cli_once_waited_not_longer(
         running: Running, switchboard: Switchboard, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("resonate_rpc_cli.supervisor.control.LINKS_IN_STATUS_S", 0.3)
-    stuck = threading.Event()
-    assert switchboard._loop is not None
-    switchboard._loop.call_soon_threadsafe(stuck.wait, 10)  # the links' loop is busy
-    try:
+    with busy_loop(switchboard):
         started = time.monotonic()
         status = SupervisorClient(Home(running.home)).status(links=True)
         took = time.monotonic() - started
-    finally:
-        stuck.set()
     assert status.raw.get("links", "absent") is None
     assert took < 3.0, took  # the switchboard's own patience is 5 s
