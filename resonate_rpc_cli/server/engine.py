@@ -31,7 +31,7 @@ from resonate.connections.local import OutgoingMessage
 from resonate.error import ServerError
 
 from resonate_rpc_cli.contracts import tags as tag
-from resonate_rpc_cli.server.fastpath import FAST_KINDS, fast_apply, unchecked_values
+from resonate_rpc_cli.server.fastpath import FAST_KINDS, fast_apply
 from resonate_rpc_cli.server.journal import TransitionJournal
 from resonate_rpc_cli.server.loader import PAGE, Loader, load_state
 from resonate_rpc_cli.server.progress import TaskProgress
@@ -182,16 +182,16 @@ class Engine:
             self.state.end_op(persist=False)
             log.info("refused %s request: %d %s", kind, *typed)
             return error_response(kind, corr_id, *typed), []
+        unstorable = self._unstorable(kind, req)  # one rule, whichever path serves it
+        if unstorable is not None:
+            self.state.end_op(persist=False)
+            return error_response(kind, corr_id, 400, f"unstorable value: {unstorable}"), []
         if kind in FAST_KINDS and self._fast_ready():
             fast = self._apply_fast(kind, corr_id, typed, now, defer_commit)
             if fast is not None:
                 return fast
         if kind in INDEX_READS:
             return self._index_read(corr_id, typed), []
-        unstorable = self._unstorable(kind, req)
-        if unstorable is not None:
-            self.state.end_op(persist=False)
-            return error_response(kind, corr_id, 400, f"unstorable value: {unstorable}"), []
         self.state.outgoing = []
         try:
             resp = apply_request(self.state, now, typed)
@@ -247,9 +247,6 @@ class Engine:
                     defer_commit: bool) -> tuple[FlatResponse, list[OutgoingMessage]] | None:
         """:meth:`apply` by :func:`.fastpath.fast_apply`, or ``None`` (nothing changed) if
         it is not the common case its kind's fast path takes."""
-        if self.store is not None and any(
-                self._unstorable(kind, v) is not None for v in unchecked_values(req)):
-            return None  # the general path refuses it
         self.state.outgoing = []
         resp = fast_apply(self.state, now, req)
         if resp is None:

@@ -92,25 +92,6 @@ def _dispatch(state: IndexedServerState, now: int, req: Request,
     return None
 
 
-def unchecked_values(req: Request) -> list[object]:
-    """What a fast kind stores of ``req`` that validation has not typed through and through:
-    a param or value with keys beside ``headers`` and ``data`` (those two are checked to be
-    strings). Everything else it stores is a checked string or 64-bit integer."""
-    if req["kind"] == "promise.create":
-        values = [req.get("param")]
-    elif req["kind"] == "task.fence":
-        values = [cast(PromiseCreateData, req["action"]["data"]).get("param")]
-    elif req["kind"] == "task.fulfill":
-        values = [extract_action_data(req["action"]).get("value")]
-    else:
-        return []
-    return [v for v in values if isinstance(v, dict) and not v.keys() <= _VALUE_KEYS]
-
-
-#: A value's keys validation checks (``headers`` a map of strings, ``data`` a string).
-_VALUE_KEYS = frozenset({"headers", "data"})
-
-
 def _times_out(p: DurablePromise | None, now: int) -> bool:
     """Whether the SDK's auto-timeout would settle ``p`` now (the general path does that)."""
     return p is not None and p.state == "pending" and now >= p.timeout_at

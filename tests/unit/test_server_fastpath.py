@@ -280,3 +280,31 @@ def test_an_unstorable_value_is_refused_on_the_fast_kinds_too(tmp_path: Path) ->
                                            "value": {"data": "x", "n": 7}}}}, 4)
     assert resp["status"] == 200  # an extra key that stores is kept, as before
     engine.close()
+
+
+def test_an_unstorable_integer_anywhere_gets_the_same_answer_on_both_paths(
+        tmp_path: Path) -> None:
+    """An integer msgpack cannot store, in a field nothing stores (a corrId, an extra key),
+    is refused (400) whether or not the fast path would take the request (found in review:
+    the fast path answered 200 where the general path refused)."""
+    huge = 2**70
+    answers = {}
+    for fast in (False, True):
+        engine = Engine(store=Store.open(tmp_path / f"s-{fast}.sqlite"))
+        engine.fast_path = fast
+        engine.apply({"kind": "promise.create", "id": "r", "timeoutAt": 10**12,
+                      "tags": {"resonate:target": TARGET}}, 1)
+        got = [engine.apply(req, 2)[0]["status"] for req in (
+            {"kind": "task.acquire", "corrId": huge, "id": "r", "version": 0, "pid": "w",
+             "ttl": 10**6},
+            {"kind": "task.acquire", "id": "r", "version": 0, "pid": "w", "ttl": 10**6},
+            {"kind": "task.heartbeat", "pid": "w", "tasks": [{"id": "r", "version": 1}],
+             "trace": huge},
+            {"kind": "task.fence", "id": "r", "version": 1, "action": {
+                "kind": "promise.create",
+                "data": {"id": "r:1", "timeoutAt": 10**12, "note": huge}}},
+        )]
+        answers[fast] = (got, canonical(engine.state))
+        engine.close()
+    assert answers[True] == answers[False]
+    assert answers[True][0] == [400, 200, 400, 400]
