@@ -56,25 +56,27 @@ class Procs:
 
     def close(self) -> None:
         for p in self.children:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(p.pid, signal.SIGTERM)
+            _signal_group(p, signal.SIGTERM)
         for p in self.children:
-            try:
-                p.wait(3)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(p.pid, signal.SIGKILL)
-                p.wait(5)
+            _reap(p, 3)
 
 
 def stop(p: subprocess.Popen[bytes]) -> None:
+    _signal_group(p, signal.SIGTERM)
+    _reap(p, 5)
+
+
+def _signal_group(p: subprocess.Popen[bytes], sig: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError):
-        os.killpg(p.pid, signal.SIGTERM)
+        os.killpg(p.pid, sig)
+
+
+def _reap(p: subprocess.Popen[bytes], grace_s: float) -> None:
+    """Wait ``grace_s`` for a TERMed ``p``, then KILL its group and wait for it."""
     try:
-        p.wait(5)
+        p.wait(grace_s)
     except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(p.pid, signal.SIGKILL)
+        _signal_group(p, signal.SIGKILL)
         p.wait(5)
 
 

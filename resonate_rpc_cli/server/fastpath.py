@@ -34,7 +34,6 @@ from resonate.connections.local import (
     _i64,
     _parse_int,
     _parse_promise_state,
-    _saturating_add,
     extract_action_data,
     extract_tags,
 )
@@ -102,12 +101,8 @@ def _heartbeat(state: IndexedServerState, now: int, req: TaskHeartbeat) -> FlatR
     validation checked: every ref an ``{id, version}`` of a string and an integer."""
     pid = req["pid"]
     tasks = state.tasks
-    for ref in req["tasks"]:
-        t = dict.get(tasks, ref["id"])
-        if t is not None and t.state == "acquired" and t.pid == pid and \
-                ref["version"] == t.version:
-            state.put_t_timeout(t.id, LEASE_TIMEOUT, _saturating_add(
-                now, t.ttl if t.ttl is not None else 30_000))
+    for ref in req["tasks"]:  # every record is loaded: no read from the store
+        state.beat(dict.get(tasks, ref["id"]), pid, ref["version"], now)
     return {"kind": "task.heartbeat", "corrId": req.get("corrId"), "status": 200}
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from resonate.connections.local import (
     OutgoingMessage,
     PTimeout,
+    Task,
     TTimeout,
     _get,
     _opt_i64,
@@ -25,6 +26,7 @@ from resonate.connections.local import (
 
 from resonate_rpc_cli.server.leases import LEASE_TIMEOUT, RETRY_TIMEOUT, LeaseServerState
 from resonate_rpc_cli.server.timers import Timers
+from resonate_rpc_cli.server.tracking import peek
 
 __all__ = ["LEASE_TIMEOUT", "RETRY_TIMEOUT", "TimedServerState"]
 
@@ -119,9 +121,8 @@ class TimedServerState(LeaseServerState):
         self._p_timers.set(promise_id, timeout)
 
     def del_p_timeout(self, promise_id: str) -> None:
-        if self._pt.pop(promise_id, None) is not None:
+        if self.drop_p_timeout(promise_id):
             self._touch_promise(promise_id)
-        self._p_timers.remove(promise_id)
 
     def drop_p_timeout(self, promise_id: str) -> bool:
         """Remove a promise's timeout without touching the promise; whether it had one."""
@@ -148,9 +149,8 @@ class TimedServerState(LeaseServerState):
         self._t_timers.set(task_id, timeout)
 
     def del_t_timeout(self, task_id: str) -> None:
-        if self._tt.pop(task_id, None) is not None:
+        if self.drop_t_timeout(task_id):
             self._touch_task(task_id)
-        self._t_timers.remove(task_id)
 
     def due(self, now: int) -> bool:
         """Whether a tick at ``now`` might fire something (looks at due buckets only)."""
@@ -200,14 +200,15 @@ class TimedServerState(LeaseServerState):
         tasks = _get(req, "tasks")
         for ref in tasks if isinstance(tasks, list) else ():
             task_id = require_str(ref, "id")
-            version = _opt_i64(_get(ref, "version"))
-            t = dict.get(self.tasks, task_id)
-            if t is None and getattr(self.tasks, "on_miss", None) is not None:
-                t = self.tasks.get(task_id)
-            if t is not None and t.state == "acquired" and t.pid == pid and (
-                    version is None or version == t.version):
-                self.put_t_timeout(task_id, LEASE_TIMEOUT,
-                                   _saturating_add(now, t.ttl if t.ttl is not None else 30_000))
+            self.beat(peek(self.tasks, task_id), pid, _opt_i64(_get(ref, "version")), now)
+
+    def beat(self, t: Task | None, pid: str, version: int | None, now: int) -> None:
+        """One heartbeat reference: a task ``pid`` holds at ``version`` (``None``: any) gets
+        a lease of its ``ttl`` from ``now``; anything else is left as it is."""
+        if t is not None and t.state == "acquired" and t.pid == pid and (
+                version is None or version == t.version):
+            self.put_t_timeout(t.id, LEASE_TIMEOUT,
+                               _saturating_add(now, t.ttl if t.ttl is not None else 30_000))
 
     def send_execute_message(self, address: str, task_id: str, version: int) -> None:
         """ServerState's upsert of one ``execute`` per task, without scanning the queue."""
