@@ -16,9 +16,16 @@ from resonate_rpc_cli.server.engine import Engine
 from resonate_rpc_cli.server.store import Store, StoreError
 
 
+#: Sets (a promise's awaiters and subscribers, a task's resumes) encoded sorted: their
+#: iteration order depends on the hash seed and on the order they were filled in, which a
+#: reload does not repeat.
+_DETERMINISTIC = msgspec.msgpack.Encoder(order="deterministic")
+
+
 def canonical(s: ServerState) -> bytes:
-    """The whole state, independent of dict order (a reload reads rows in id order)."""
-    return msgspec.msgpack.encode([
+    """The whole state, independent of dict and set order (a reload reads rows in id
+    order)."""
+    return _DETERMINISTIC.encode([
         sorted(s.promises.items()), sorted(s.tasks.items()), sorted(s.schedules.items()),
         sorted((pt.id, pt.timeout) for pt in s.p_timeouts),
         sorted((tt.id, tt.typ, tt.timeout) for tt in s.t_timeouts),
