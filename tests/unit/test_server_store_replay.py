@@ -15,7 +15,6 @@ from resonate.connections.local import ServerState
 from resonate_rpc_cli.server.engine import Engine
 from resonate_rpc_cli.server.store import Store, StoreError
 
-
 #: Sets (a promise's awaiters and subscribers, a task's resumes) encoded sorted: their
 #: iteration order depends on the hash seed and on the order they were filled in, which a
 #: reload does not repeat.
