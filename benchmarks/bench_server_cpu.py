@@ -4,9 +4,11 @@ Replays the requests of ``bench_server.py``'s SDK flows (``data/sdk-flows-trace.
 the 2,437 envelopes the durable server received for 60 await chains and 60 fan-outs
 plus warm-ups, captured at ``POST /``; their ``timeoutAt`` moved to a day from now)
 through the server's request path on a fresh durable store: JSON decode and unwrap,
-``Engine.apply`` (validation, the state machine, the census), the commit (rows encoded
-and written), and the response shaped by ``server/wire.py`` and encoded (with the
-pushed messages). Each segment is timed with the thread's own CPU clock, so other
+``Engine.serve`` as the server calls it (validation, the state machine, the census, and
+the response in the wire's shape; a checkout from before ``serve``: ``Engine.apply``,
+its response shaped by ``server/wire.py`` in the ``wire`` segment), the commit (rows
+encoded and written), and the response encoded (with the pushed messages shaped and
+encoded). Each segment is timed with the thread's own CPU clock, so other
 processes on the machine inflate it far less than wall time; the clock's own cost
 (~1.5 µs a reading here) is included.
 
@@ -79,20 +81,26 @@ def replay(trace_path: str, durable: bool) -> dict[str, float]:
         engine = Engine.open(Store.open(Path(tmp) / "s.sqlite")) if durable else Engine()
         while not engine.load_step():
             pass
+        serve = getattr(engine, "serve", None)
         for line in lines:
             t0 = clock()
             flat = unwrap_request_envelope(msgspec.json.decode(line))
             t1 = clock()
-            resp, outgoing = engine.apply(flat, defer_commit=True)
+            if serve is not None:  # the response made in the wire's shape (as app.py serves)
+                wrapped, outgoing = serve(flat, None, True)
+            else:  # a checkout from before Engine.serve: apply, then wire.envelope below
+                resp, outgoing = engine.apply(flat, defer_commit=True)
             t2 = clock()
             if engine.uncommitted:
                 engine.commit()
             t3 = clock()
             for msg in outgoing:
                 enc.encode(wire.message(msg.message, "http://127.0.0.1:8001"))
-            action = flat.get("action")
-            enc.encode(wire.envelope(resp, action.get("kind") if isinstance(action, dict)
-                                     else None))
+            if serve is None:
+                action = flat.get("action")
+                wrapped = wire.envelope(resp, action.get("kind") if isinstance(action, dict)
+                                        else None)
+            enc.encode(wrapped)
             t4 = clock()
             for seg, took in zip(SEGMENTS, (t1 - t0, t2 - t1, t3 - t2, t4 - t3), strict=True):
                 totals[seg] += took

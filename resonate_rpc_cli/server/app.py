@@ -34,7 +34,7 @@ from resonate_rpc_cli.server import wire
 from resonate_rpc_cli.server.auth import Authorizer
 from resonate_rpc_cli.server.config import ServerConfig
 from resonate_rpc_cli.server.delivery import Address, Hub, Listener, Push
-from resonate_rpc_cli.server.engine import KNOWN_KINDS, SEARCHES, Engine, error_response
+from resonate_rpc_cli.server.engine import Engine
 from resonate_rpc_cli.server.executes import ExecuteLog, execute_of
 from resonate_rpc_cli.server.gcpolicy import FREEZE_PAGES, freeze, freeze_loop
 from resonate_rpc_cli.server.httpio import (
@@ -45,7 +45,8 @@ from resonate_rpc_cli.server.httpio import (
     read_body,
 )
 from resonate_rpc_cli.server.probe import LoopProbe
-from resonate_rpc_cli.server.request import unwrap
+from resonate_rpc_cli.server.request import KNOWN_KINDS, SEARCHES, unwrap
+from resonate_rpc_cli.server.response import error_response
 from resonate_rpc_cli.server.store import StoreError
 from resonate_rpc_cli.server.sweeper import Sweeper
 
@@ -227,15 +228,13 @@ class EmbeddedServer:
         # store's redo log, cheaper than a loop turn's wait to share it; with --fsync the
         # requests of one turn share one write + fdatasync (group commit).
         group = self.config.fsync
-        resp, outgoing = self._guard(self.engine.apply, flat, None, group)
+        wrapped, outgoing = self._guard(self.engine.serve, flat, None, group)
         if group and self.engine.uncommitted:
             self._busy(started, cpu)
             await asyncio.shield(self._group_commit())
             cpu, started = time.thread_time(), time.perf_counter()
         if outgoing:
             self.dispatch(outgoing)
-        action = flat.get("action") if isinstance(flat, dict) else None
-        wrapped = wire.envelope(resp, action.get("kind") if isinstance(action, dict) else None)
         status = wrapped["head"]["status"]
         body = _json.encode(wrapped)
         kind = wrapped["kind"]

@@ -37,7 +37,7 @@ from resonate_base import PROTOCOL_VERSION
 from resonate_rpc_cli.contracts.errors import UsageError
 from resonate_rpc_cli.server import wire
 from resonate_rpc_cli.server.config import ServerConfig
-from resonate_rpc_cli.server.engine import error_response
+from resonate_rpc_cli.server.response import error_response
 
 _json = msgspec.json.Encoder()
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

@@ -3,8 +3,11 @@
 :class:`Engine` is the only thing that touches the :class:`ServerState` (an
 :class:`IndexedServerState`, the same machine with indexes). It
 
-* answers every request with a flat response and never raises for bad input:
-  any exception from a malformed request becomes a 400 response;
+* answers every request with a flat response (:meth:`Engine.apply`), or in the
+  Rust server's envelope (:meth:`Engine.serve`, what the HTTP face sends; the
+  common case of the SDK flows' kinds is answered there by :mod:`.fastpath`,
+  directly in that shape), and never raises for bad input: any exception from a
+  malformed request becomes a 400 response;
 * adds ``promise.search``, ``task.search``, ``task.get`` (``search.py``) and the
   ``release`` extra (every lease a dead pid holds goes back to pending);
 * when it has a :class:`Store`, writes the records each state-changing request
@@ -31,67 +34,35 @@ from resonate.connections.local import OutgoingMessage
 from resonate.error import ServerError
 
 from resonate_rpc_cli.contracts import tags as tag
+from resonate_rpc_cli.server import wire
 from resonate_rpc_cli.server.fastpath import FAST_KINDS, fast_apply
 from resonate_rpc_cli.server.journal import TransitionJournal
 from resonate_rpc_cli.server.loader import PAGE, Loader, load_state
 from resonate_rpc_cli.server.progress import TaskProgress
 from resonate_rpc_cli.server.records import changed_rows
-from resonate_rpc_cli.server.request import Request
-from resonate_rpc_cli.server.response import FlatResponse
+from resonate_rpc_cli.server.request import (
+    INDEX_READS,
+    KNOWN_KINDS,
+    MUTATING_KINDS,
+    READ_KINDS,
+    SEARCHES,
+    Request,
+)
+from resonate_rpc_cli.server.response import FlatResponse, error_response
 from resonate_rpc_cli.server.retention import Collected, collect
 from resonate_rpc_cli.server.search import promise_search, task_get, task_search
 from resonate_rpc_cli.server.state import IndexedServerState
 from resonate_rpc_cli.server.store import Store
 from resonate_rpc_cli.server.transitions import apply_request, extend_leases, release_leases
 from resonate_rpc_cli.server.validation import validate
+from resonate_rpc_cli.server.wire import Envelope
 
 __all__ = ["Engine", "apply_request", "error_response", "extend_leases", "release_leases"]
 
 log = logging.getLogger("rpcdemo.server")
 
-#: Kinds ServerState applies and that may change state: what they touch is persisted.
-MUTATING_KINDS = frozenset(
-    {
-        "promise.create",
-        "promise.settle",
-        "promise.register_listener",
-        "task.create",
-        "task.acquire",
-        "task.release",
-        "task.fulfill",
-        "task.fence",
-        "task.suspend",
-        "task.heartbeat",
-        "promise.register_callback",
-        "task.halt",
-        "task.continue",
-        "schedule.create",
-        "schedule.delete",
-    }
-)
-#: Read-only kinds: nothing persisted (``promise.get`` only when it times a promise out).
-READ_KINDS = frozenset(
-    {"promise.get", "promise.search", "task.search", "task.get", "schedule.get", "schedule.search"}
-)
-KNOWN_KINDS = MUTATING_KINDS | READ_KINDS
-#: Read-only kinds answered from the indexes (:mod:`.search`), not by ServerState.
-INDEX_READS = frozenset({"promise.search", "task.search", "task.get"})
-#: Kinds that read every record (answered only once the store is read).
-SEARCHES = frozenset({"promise.search", "task.search"})
-
-
 def now_ms() -> int:
     return int(time.time() * 1000)
-
-
-def error_response(kind: object, corr_id: object, status: int, message: str) -> FlatResponse:
-    """A flat error response; ``kind``/``corrId`` echoed only when they are strings/scalars."""
-    return {
-        "kind": kind if isinstance(kind, str) else None,
-        "corrId": corr_id if isinstance(corr_id, str | int) else None,
-        "status": status,
-        "error": message,
-    }
 
 
 class Engine:
@@ -168,28 +139,61 @@ class Engine:
 
         Malformed requests get a 4xx response and change nothing, except that a
         request ServerState partly applied before failing keeps (and persists)
-        that partial effect, as it did live.
+        that partial effect, as it did live. (:meth:`serve` is the same answered in
+        the wire's shape, and takes the fast path.)
         """
         now = now_ms() if now is None else now
+        typed, refused = self._admit(req)
+        if typed is None:
+            assert refused is not None
+            return refused, []
+        return self._apply_typed(typed, now, defer_commit)
+
+    def serve(
+        self, req: object, now: int | None = None, defer_commit: bool = False
+    ) -> tuple[Envelope, list[OutgoingMessage]]:
+        """:meth:`apply`, answered as the HTTP face sends it: :func:`.wire.envelope` of
+        :meth:`apply`'s response, or, for the common case of a hot kind, the same envelope
+        made directly by :mod:`.fastpath` (``tests/unit/test_server_fastpath.py``)."""
+        now = now_ms() if now is None else now
+        typed, refused = self._admit(req)
+        if typed is None:
+            assert refused is not None
+            return wire.envelope(refused), []
+        if typed["kind"] in FAST_KINDS and self._fast_ready():
+            fast = self._apply_fast(typed, now, defer_commit)
+            if fast is not None:
+                return fast
+        resp, outgoing = self._apply_typed(typed, now, defer_commit)
+        action = typed.get("action")
+        return wire.envelope(resp, action.get("kind") if isinstance(action, dict) else None), \
+            outgoing
+
+    def _admit(self, req: object) -> tuple[Request, None] | tuple[None, FlatResponse]:
+        """``req`` typed (:mod:`.validation`), or the refusal (4xx) of a request that is
+        malformed, of an unknown kind, refused by validation or unstorable; nothing changed."""
         if not isinstance(req, dict):
-            return error_response(None, None, 400, "request must be a JSON object"), []
+            return None, error_response(None, None, 400, "request must be a JSON object")
         kind = req.get("kind")
         corr_id = req.get("corrId")
         if not isinstance(kind, str) or kind not in KNOWN_KINDS:
-            return error_response(kind, corr_id, 400, f"unknown request kind: {kind!r}"), []
+            return None, error_response(kind, corr_id, 400, f"unknown request kind: {kind!r}")
         typed = validate(self.state, req)  # before anything is applied
         if isinstance(typed, tuple):
             self.state.end_op(persist=False)
             log.info("refused %s request: %d %s", kind, *typed)
-            return error_response(kind, corr_id, *typed), []
+            return None, error_response(kind, corr_id, *typed)
         unstorable = self._unstorable(kind, req)  # one rule, whichever path serves it
         if unstorable is not None:
             self.state.end_op(persist=False)
-            return error_response(kind, corr_id, 400, f"unstorable value: {unstorable}"), []
-        if kind in FAST_KINDS and self._fast_ready():
-            fast = self._apply_fast(kind, corr_id, typed, now, defer_commit)
-            if fast is not None:
-                return fast
+            return None, error_response(kind, corr_id, 400, f"unstorable value: {unstorable}")
+        return typed, None
+
+    def _apply_typed(self, typed: Request, now: int,
+                     defer_commit: bool) -> tuple[FlatResponse, list[OutgoingMessage]]:
+        """The general path of an admitted request (ServerState's handlers, the indexes)."""
+        kind = typed["kind"]
+        corr_id = typed.get("corrId")
         if kind in INDEX_READS:
             return self._index_read(corr_id, typed), []
         self.state.outgoing = []
@@ -201,10 +205,11 @@ class Engine:
             log.info("rejected malformed %s request: %s: %s", kind, type(exc).__name__, exc)
             resp = error_response(kind, corr_id, 400, f"malformed {kind} request: {exc}")
         outgoing = self._take_outgoing()
-        self.progress.observe(self.state, typed, resp, now)
+        self.progress.observe(self.state, typed, resp["status"], now)
         self.state.end_op(persist=None if kind in READ_KINDS else True)
-        if self.journal is not None and kind in ("task.acquire", "task.create"):
-            self.journal.granted(kind, resp)
+        if self.journal is not None and kind in ("task.acquire", "task.create") \
+                and resp["status"] < 300:
+            self.journal.granted(kind, resp.get("task"))
         if not defer_commit:
             self.commit()
         return resp, outgoing
@@ -243,18 +248,18 @@ class Engine:
         return (self.fast_path and self.loader is None
                 and not self.state.tasks.touched and not self.state.promises.touched)
 
-    def _apply_fast(self, kind: str, corr_id: object, req: Request, now: int,
-                    defer_commit: bool) -> tuple[FlatResponse, list[OutgoingMessage]] | None:
-        """:meth:`apply` by :func:`.fastpath.fast_apply`, or ``None`` (nothing changed) if
+    def _apply_fast(self, req: Request, now: int,
+                    defer_commit: bool) -> tuple[Envelope, list[OutgoingMessage]] | None:
+        """:meth:`serve` by :func:`.fastpath.fast_apply`, or ``None`` (nothing changed) if
         it is not the common case its kind's fast path takes."""
         self.state.outgoing = []
         resp = fast_apply(self.state, now, req)
         if resp is None:
             return None
         outgoing = self._take_outgoing()
-        self.progress.observe(self.state, req, resp, now)
-        if self.journal is not None and kind == "task.acquire":
-            self.journal.granted(kind, resp)
+        self.progress.observe(self.state, req, 200, now)
+        if self.journal is not None and req["kind"] == "task.acquire":
+            self.journal.granted("task.acquire", resp["data"]["task"])
         if not defer_commit:
             self.commit()
         return resp, outgoing

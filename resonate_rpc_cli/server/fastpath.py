@@ -10,7 +10,10 @@ handler does in its common case (the same response, the same records, the same
 outgoing messages, in the same order) and itself counts (:class:`~.census.Census`)
 and marks dirty the records it changed, nothing else.
 
-:func:`fast_apply` answers ``None``, having changed nothing, for anything but the
+:func:`fast_apply` answers in the wire's shape (what :func:`.wire.envelope` makes of the
+general path's flat response, byte for byte: the records shaped straight from the SDK's
+records by :func:`.wire.promise_of`/:func:`.wire.task_of`, no flat dict between); it is
+:meth:`.engine.Engine.serve`'s. It answers ``None``, having changed nothing, for anything but the
 common case (a missing or timed-out record, a refusal, a settled or existing
 promise, a record not loaded yet): the engine then takes the general path. It is
 only used on an :class:`IndexedServerState` that is fully loaded, with a request
@@ -18,7 +21,8 @@ only used on an :class:`IndexedServerState` that is fully loaded, with a request
 the before-images of what it changes (:class:`~.journal.Images`), so the journal reads
 as the general path's would.
 ``tests/unit/test_server_fastpath.py`` holds it to the SDK's ``ServerState``
-(as :class:`~.leases.LeaseServerState`) request by request on random flows.
+(as :class:`~.leases.LeaseServerState`) and to the general path request by request on
+random flows.
 """
 
 from __future__ import annotations
@@ -52,8 +56,15 @@ from resonate_rpc_cli.server.request import (
     TaskHeartbeat,
     TaskSuspend,
 )
-from resonate_rpc_cli.server.response import FlatResponse, PromiseRow, TaskRow
 from resonate_rpc_cli.server.state import SHARED_EMPTY, IndexedServerState
+from resonate_rpc_cli.server.wire import (
+    Envelope,
+    PromiseRecord,
+    answer,
+    fenced,
+    promise_of,
+    task_of,
+)
 
 #: Without a journal nothing is noted: one shared collector, no dicts per request.
 _NO_JOURNAL = Images(None)
@@ -62,9 +73,10 @@ FAST_KINDS = frozenset({"task.acquire", "task.fence", "task.fulfill", "task.hear
                         "task.suspend", "promise.create", "promise.register_listener"})
 
 
-def fast_apply(state: IndexedServerState, now: int, req: Request) -> FlatResponse | None:
-    """``req``'s response if it is a common case of a fast kind (applied, counted, marked
-    dirty and journaled), else ``None`` with nothing changed."""
+def fast_apply(state: IndexedServerState, now: int, req: Request) -> Envelope | None:
+    """``req``'s response, in the wire's shape (:func:`.wire.envelope` of the flat response
+    the general path gives), if it is a common case of a fast kind (applied, counted,
+    marked dirty and journaled), else ``None`` with nothing changed."""
     images = _NO_JOURNAL if state.journal is None else Images(state.journal)
     resp = _dispatch(state, now, req, images)
     if resp is not None:
@@ -73,7 +85,7 @@ def fast_apply(state: IndexedServerState, now: int, req: Request) -> FlatRespons
 
 
 def _dispatch(state: IndexedServerState, now: int, req: Request,
-              images: Images) -> FlatResponse | None:
+              images: Images) -> Envelope | None:
     if req["kind"] == "task.acquire":
         return _acquire(state, now, req, images)
     if req["kind"] == "task.fence":
@@ -96,25 +108,25 @@ def _times_out(p: DurablePromise | None, now: int) -> bool:
     return p is not None and p.state == "pending" and now >= p.timeout_at
 
 
-def _heartbeat(state: IndexedServerState, now: int, req: TaskHeartbeat) -> FlatResponse:
+def _heartbeat(state: IndexedServerState, now: int, req: TaskHeartbeat) -> Envelope:
     """:meth:`TimedServerState.heartbeat` (it changes no row, see ``end_op``) of a request
     validation checked: every ref an ``{id, version}`` of a string and an integer."""
     pid = req["pid"]
     tasks = state.tasks
     for ref in req["tasks"]:  # every record is loaded: no read from the store
         state.beat(dict.get(tasks, ref["id"]), pid, ref["version"], now)
-    return {"kind": "task.heartbeat", "corrId": req.get("corrId"), "status": 200}
+    return answer("task.heartbeat", req.get("corrId"), {})
 
 
 def _acquire(state: IndexedServerState, now: int, req: TaskAcquire,
-             images: Images) -> FlatResponse | None:
+             images: Images) -> Envelope | None:
     """:meth:`LeaseServerState.task_acquire` of a pending task at its version."""
     task_id = req["id"]
     t = dict.get(state.tasks, task_id)
     p = dict.get(state.promises, task_id)
     if t is None or t.state != "pending" or req["version"] != t.version or _times_out(p, now):
         return None
-    preload = state.preload(task_id)
+    preload = [promise_of(other) for other in state.preloaded(task_id)]
     images.task(t)
     t.state = "acquired"
     t.version += 1
@@ -125,13 +137,15 @@ def _acquire(state: IndexedServerState, now: int, req: TaskAcquire,
     state.census.task("pending", t, task_id)
     if state.keeps_rows:
         state.dirty["tasks"].add(task_id)
-    return {"kind": "task.acquire", "corrId": req.get("corrId"), "status": 200,
-            "task": _task_row(t), "promise": _promise_row(p) if p is not None else None,
-            "preload": cast(list[PromiseRow], preload)}
+    data: dict[str, object] = {"task": task_of(t)}
+    if p is not None:
+        data["promise"] = promise_of(p)
+    data["preload"] = preload
+    return answer("task.acquire", req.get("corrId"), data)
 
 
 def _fence(state: IndexedServerState, now: int, req: TaskFence,
-           images: Images) -> FlatResponse | None:
+           images: Images) -> Envelope | None:
     """``ServerState.task_fence`` of a ``promise.create``, in time."""
     task_id = req["id"]
     action = req["action"]
@@ -144,30 +158,30 @@ def _fence(state: IndexedServerState, now: int, req: TaskFence,
                       images)
     if created is None:
         return None
-    return {"kind": "task.fence", "corrId": req.get("corrId"), "status": 200,
-            "action": {"data": {"promise": created[1]}},
-            "preload": cast(list[PromiseRow], state.preload(task_id))}
+    corr_id = req.get("corrId")
+    return answer("task.fence", corr_id, {
+        "action": fenced(corr_id, action["kind"], created[1]),
+        "preload": [promise_of(other) for other in state.preloaded(task_id)]})
 
 
 def _promise_create(state: IndexedServerState, now: int, req: PromiseCreate,
-                    images: Images) -> FlatResponse | None:
+                    images: Images) -> Envelope | None:
     """``ServerState.promise_create``, in time."""
     created = _create(state, now, req, images)
     if created is None:
         return None
-    return {"kind": "promise.create", "corrId": req.get("corrId"), "status": created[0],
-            "promise": created[1]}
+    return answer("promise.create", req.get("corrId"), {"promise": created[1]})
 
 
 def _create(state: IndexedServerState, now: int, data: PromiseCreateData,
-            images: Images) -> tuple[int, PromiseRow] | None:
+            images: Images) -> tuple[int, PromiseRecord] | None:
     """``ServerState.promise_create``'s status and record: an existing promise (200) only
     read, a new one (201) put in with its task, timeouts and ``execute`` if it has a
     target; ``None`` if it times out now (an existing one, or a new one already late)."""
     promise_id = data["id"]
     existing = dict.get(state.promises, promise_id)
     if existing is not None:  # created before (a fence replayed after a resume): only read
-        return None if _times_out(existing, now) else (200, _promise_row(existing))
+        return None if _times_out(existing, now) else (200, promise_of(existing))
     timeout_at = _i64(data, "timeoutAt", I64_MAX)
     if dict.__contains__(state.tasks, promise_id) or now >= timeout_at:
         return None
@@ -175,7 +189,7 @@ def _create(state: IndexedServerState, now: int, data: PromiseCreateData,
     p = DurablePromise(id=promise_id, state="pending", param=data.get("param"), value=None,
                        tags=tags, timeout_at=timeout_at, created_at=now, settled_at=None,
                        awaiters=set(), subscribers=set())
-    record = _promise_row(p)
+    record = promise_of(p)
     dict.__setitem__(state.promises, promise_id, p)
     state.new_promise(promise_id, p)
     state.census.promise(None, p)
@@ -202,7 +216,7 @@ def _create(state: IndexedServerState, now: int, data: PromiseCreateData,
 
 
 def _register_listener(state: IndexedServerState, now: int,
-                       req: RegisterListener) -> FlatResponse | None:
+                       req: RegisterListener) -> Envelope | None:
     """``ServerState.promise_register_listener`` of an existing promise, not timing out."""
     p = dict.get(state.promises, req["awaited"])
     if p is None or _times_out(p, now):
@@ -215,12 +229,11 @@ def _register_listener(state: IndexedServerState, now: int,
             p.subscribers.add(address)
         if state.keeps_rows:
             state.dirty["promises"].add(p.id)
-    return {"kind": "promise.register_listener", "corrId": req.get("corrId"), "status": 200,
-            "promise": _promise_row(p)}
+    return answer("promise.register_listener", req.get("corrId"), {"promise": promise_of(p)})
 
 
 def _suspend(state: IndexedServerState, now: int, req: TaskSuspend,
-             images: Images) -> FlatResponse | None:
+             images: Images) -> Envelope | None:
     """:meth:`IndexedServerState.task_suspend` of an acquired task at its version, with no
     resumes, on promises all pending and not timing out (validation: all exist)."""
     task_id = req["id"]
@@ -251,11 +264,11 @@ def _suspend(state: IndexedServerState, now: int, req: TaskSuspend,
     state.census.task("acquired", t, task_id)
     if state.keeps_rows:
         state.dirty["tasks"].add(task_id)
-    return {"kind": "task.suspend", "corrId": req.get("corrId"), "status": 200}
+    return answer("task.suspend", req.get("corrId"), {})
 
 
 def _fulfill(state: IndexedServerState, now: int, req: TaskFulfill,
-             images: Images) -> FlatResponse | None:
+             images: Images) -> Envelope | None:
     """``ServerState.task_fulfill`` of an acquired task at its version, settling its own
     promise (validation: the action names it), resuming its awaiters, telling its
     listeners; :meth:`IndexedServerState.enqueue_settle` for the task."""
@@ -277,7 +290,7 @@ def _fulfill(state: IndexedServerState, now: int, req: TaskFulfill,
         state.drop_p_timeout(task_id)
         state.census.promise(before, p)
         changed_p.append(task_id)
-    record = _promise_row(p)
+    record = promise_of(p)
     changed_t = [task_id]
     _fulfill_task(state, t, changed_p)
     if p.awaiters:
@@ -292,8 +305,7 @@ def _fulfill(state: IndexedServerState, now: int, req: TaskFulfill,
     if state.keeps_rows:
         state.dirty["promises"].update(changed_p)
         state.dirty["tasks"].update(changed_t)
-    return {"kind": "task.fulfill", "corrId": req.get("corrId"), "status": 200,
-            "promise": record}
+    return answer("task.fulfill", req.get("corrId"), {"promise": record})
 
 
 def _fulfill_task(state: IndexedServerState, t: Task, changed_p: list[str]) -> None:
@@ -340,20 +352,3 @@ def _resume_awaiters(state: IndexedServerState, now: int, p: DurablePromise,
                 task.resumes.add(promise_id)
             changed_t.append(awaiter_id)
     p.awaiters = SHARED_EMPTY
-
-
-def _promise_row(p: DurablePromise) -> PromiseRow:
-    row: PromiseRow = {"id": p.id, "state": p.state, "param": p.param, "value": p.value,
-                       "tags": p.tags, "timeoutAt": p.timeout_at, "createdAt": p.created_at}
-    if p.settled_at is not None:
-        row["settledAt"] = p.settled_at
-    return row
-
-
-def _task_row(t: Task) -> TaskRow:
-    row: TaskRow = {"id": t.id, "state": t.state, "version": t.version, "promiseId": t.id}
-    if t.pid is not None:
-        row["pid"] = t.pid
-    if t.ttl is not None:
-        row["ttl"] = t.ttl
-    return row

@@ -13,7 +13,7 @@ import msgspec
 from aiohttp import web
 
 from resonate_rpc_cli.server import wire
-from resonate_rpc_cli.server.engine import error_response
+from resonate_rpc_cli.server.response import error_response
 
 _json = msgspec.json.Encoder()
 

@@ -33,13 +33,12 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any, NotRequired, TypedDict
 
 import msgspec
 from resonate.connections.local import DurablePromise, Task
-
-from resonate_rpc_cli.server.response import FlatResponse
 
 log = logging.getLogger("rpcdemo.server")
 
@@ -131,10 +130,10 @@ class TransitionJournal:
         self._tasks.clear()
         self._settled.clear()
 
-    def granted(self, kind: str, resp: FlatResponse) -> None:
-        """Note a response that hands out a lease (``task.acquire``/``task.create``)."""
-        task = resp.get("task")
-        if resp["status"] >= 300 or task is None or task["state"] != "acquired":
+    def granted(self, kind: str, task: Mapping[str, Any] | None) -> None:
+        """Note the task record of a successful ``task.acquire``/``task.create`` response
+        (flat or in the wire's shape): a lease handed out if it is ``acquired``."""
+        if task is None or task["state"] != "acquired":
             return
         self._add({"t": int(time.time() * 1000), "task": task["id"],
                    "version": task["version"], "pid": task.get("pid"), "grant": kind})

@@ -43,11 +43,10 @@ class TaskProgress:
         self.changed: dict[str, int] = {}
         self.changed_by: dict[str, str] = {}
 
-    def observe(self, state: ServerState, req: Request, resp: FlatResponse,
-                now: int) -> None:
-        """Note what one applied request did (call after every ``apply``)."""
+    def observe(self, state: ServerState, req: Request, status: int, now: int) -> None:
+        """Note what one applied request did, answered with ``status`` (call after every
+        ``apply``)."""
         kind = req["kind"]
-        status = resp["status"]
         task_id = req.get("id")
         if kind not in TASK_KINDS or status >= 300 or not isinstance(task_id, str):
             return

@@ -33,6 +33,22 @@ def unwrap(envelope: object) -> object:
     return flat
 
 
+#: Kinds ServerState applies and that may change state: what they touch is persisted.
+MUTATING_KINDS = frozenset({
+    "promise.create", "promise.settle", "promise.register_listener", "promise.register_callback",
+    "task.create", "task.acquire", "task.release", "task.fulfill", "task.fence", "task.suspend",
+    "task.heartbeat", "task.halt", "task.continue", "schedule.create", "schedule.delete"})
+#: Read-only kinds: nothing persisted (``promise.get`` only when it times a promise out).
+READ_KINDS = frozenset(
+    {"promise.get", "promise.search", "task.search", "task.get", "schedule.get", "schedule.search"}
+)
+KNOWN_KINDS = MUTATING_KINDS | READ_KINDS
+#: Read-only kinds answered from the indexes (:mod:`.search`), not by ServerState.
+INDEX_READS = frozenset({"promise.search", "task.search", "task.get"})
+#: Kinds that read every record (answered only once the store is read).
+SEARCHES = frozenset({"promise.search", "task.search"})
+
+
 #: The states a client may settle a promise to (src/types.rs:97-104).
 SettleState = Literal["resolved", "rejected", "rejected_canceled"]
 

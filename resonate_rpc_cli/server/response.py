@@ -98,3 +98,13 @@ class FlatResponse(TypedDict):
 def promise_row(p: DurablePromise) -> PromiseRow:
     """``p.to_record()``, typed (no copy)."""
     return cast(PromiseRow, p.to_record())
+
+
+def error_response(kind: object, corr_id: object, status: int, message: str) -> FlatResponse:
+    """A flat error response; ``kind``/``corrId`` echoed only when they are strings/scalars."""
+    return {
+        "kind": kind if isinstance(kind, str) else None,
+        "corrId": corr_id if isinstance(corr_id, str | int) else None,
+        "status": status,
+        "error": message,
+    }

@@ -365,15 +365,17 @@ class IndexedServerState(TimedServerState):
     # -- preload -------------------------------------------------------------------
 
     def preload(self, promise_id: str) -> list[dict[str, Any]]:
+        return [p.to_record() for p in self.preloaded(promise_id)]
+
+    def preloaded(self, promise_id: str) -> list[DurablePromise]:
+        """The other promises of ``promise_id``'s branch (what ``preload`` answers)."""
         p = dict.get(self.promises, promise_id)
         branch = p.tags.get(BRANCH_TAG) if p is not None else None
         if branch is None:
             return []
-        return [
-            dict.__getitem__(self.promises, other).to_record()
-            for other in self._branches.get(branch, ())
-            if other != promise_id
-        ]
+        promises = self.promises
+        return [dict.__getitem__(promises, other)
+                for other in self._branches.get(branch, ()) if other != promise_id]
 
 
 def _own_promise_sets(p: DurablePromise) -> None:

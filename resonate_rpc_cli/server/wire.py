@@ -15,6 +15,9 @@ unit tests keep the flat form.
   ``data`` is its message string; records are shaped by :func:`promise_record`,
   :func:`task_record`, :func:`schedule_record`; a ``task.fence`` ``action``
   is a whole response envelope (``src/server.rs:1870-1880, 1947-1965``).
+* :func:`promise_of`, :func:`task_of`, :func:`answer`, :func:`fenced`: the same
+  shapes made straight from the SDK's records, for the fast path
+  (:mod:`.fastpath`), equal byte for byte to :func:`envelope` of the flat response.
 * :func:`message`: an outgoing ``execute``/``unblock`` message for ``GET
   /poll``: ``{kind, head, data}`` (``src/types.rs`` ``ExecuteMsg``;
   ``src/processing/processing_messages.rs``).
@@ -34,6 +37,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sized
 from typing import Any, NotRequired, TypedDict
 
+from resonate.connections.local import DurablePromise, Task
 from resonate_base import PROTOCOL_VERSION
 
 from resonate_rpc_cli.server.response import FlatResponse
@@ -150,6 +154,38 @@ def task_record(rec: Mapping[str, object]) -> dict[str, object]:
     return out
 
 
+def promise_of(p: DurablePromise) -> PromiseRecord:
+    """:func:`promise_record` of the SDK's record itself (equal to
+    ``promise_record(p.to_record())``, without the dict between): the fast path's shaper."""
+    out: PromiseRecord = {
+        "id": p.id, "state": p.state,
+        "param": promise_value(p.param), "value": promise_value(p.value),
+        "tags": p.tags, "timeoutAt": p.timeout_at, "createdAt": p.created_at}
+    if p.settled_at is not None:
+        out["settledAt"] = p.settled_at
+    return out
+
+
+def task_of(t: Task) -> dict[str, object]:
+    """:func:`task_record` of the SDK's record itself (equal to
+    ``task_record(t.to_record())``: ``resumes`` 0, as that record carries none)."""
+    out: dict[str, object] = {"id": t.id, "state": t.state, "version": t.version,
+                              "resumes": 0}
+    if t.ttl is not None:
+        out["ttl"] = t.ttl
+    if t.pid is not None:
+        out["pid"] = t.pid
+    return out
+
+
+def answer(kind: str, corr_id: object, data: dict[str, object]) -> Envelope:
+    """A success's envelope (status 200), ``data`` already in its Rust shape: what
+    :func:`envelope` makes of a flat success of ``kind`` whose records are ``data``'s."""
+    return {"kind": kind,
+            "head": {"corrId": _corr(corr_id), "status": 200, "version": PROTOCOL_VERSION},
+            "data": data}
+
+
 def schedule_record(rec: Mapping[str, object]) -> dict[str, object]:
     """A ``ScheduleRecord``: ``promiseParam`` a value object, ``lastRunAt`` only if set."""
     out = dict(rec)
@@ -195,12 +231,21 @@ def _fence_action(action: object, corr_id: object, action_kind: object) -> dict[
     """The fenced request's own response envelope (src/server.rs:1870-1880, 1947-1965)."""
     data = action.get("data") if isinstance(action, dict) else None
     promise = data.get("promise") if isinstance(data, dict) else None
-    status = 200 if isinstance(promise, dict) else 404
+    if isinstance(promise, dict):
+        return fenced(corr_id, action_kind, promise_record(promise))
     return {
         "kind": action_kind if isinstance(action_kind, str) else "promise.create",
-        "head": {"corrId": _corr(corr_id), "status": status, "version": PROTOCOL_VERSION},
-        "data": {"promise": promise_record(promise)} if isinstance(promise, dict)
-        else "Promise not found",
+        "head": {"corrId": _corr(corr_id), "status": 404, "version": PROTOCOL_VERSION},
+        "data": "Promise not found",
+    }
+
+
+def fenced(corr_id: object, action_kind: object, promise: PromiseRecord) -> dict[str, object]:
+    """A successful fenced create's own envelope, its ``promise`` already shaped."""
+    return {
+        "kind": action_kind if isinstance(action_kind, str) else "promise.create",
+        "head": {"corrId": _corr(corr_id), "status": 200, "version": PROTOCOL_VERSION},
+        "data": {"promise": promise},
     }
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from resonate_rpc_cli.server.engine import KNOWN_KINDS
+from resonate_rpc_cli.server.request import KNOWN_KINDS
 from tests.e2e._server_support import (
     assert_no_leftovers,
     client_result,

@@ -30,6 +30,7 @@ from hypothesis import strategies as st
 from resonate.connections.local import DurablePromise, PTimeout, Task, TTimeout
 
 from resonate_rpc_cli.server import engine as engine_module
+from resonate_rpc_cli.server import wire
 from resonate_rpc_cli.server.engine import Engine, extend_leases
 from resonate_rpc_cli.server.fastpath import fast_apply
 from resonate_rpc_cli.server.leases import LeaseServerState
@@ -135,19 +136,27 @@ def _rebuilt(state: IndexedServerState) -> IndexedServerState:
 
 def _same_answers(oracle: LeaseServerState, slow: Engine, fast: Engine, now: int,
                   req: dict[str, Any]) -> None:
-    """Apply ``req`` to all three; the same response and messages, the same rows dirty."""
+    """Apply ``req`` to all three (the slow engine's flat ``apply``, the fast engine's
+    ``serve``, as the HTTP face calls it); the same response (the fast one byte for byte
+    the wire's shaping of the others'), the same messages, the same rows dirty."""
     typed = validate(fast.state, msgspec.json.decode(msgspec.json.encode(req)))
     fast.state.end_op(persist=False)
-    got = [e.apply(msgspec.json.decode(msgspec.json.encode(req)), now, defer_commit=True)
-           for e in (slow, fast)]
+    flat, slow_out = slow.apply(msgspec.json.decode(msgspec.json.encode(req)), now,
+                                defer_commit=True)
+    shaped, fast_out = fast.serve(msgspec.json.decode(msgspec.json.encode(req)), now,
+                                  defer_commit=True)
+    action = req.get("action")
+    action_kind = action.get("kind") if isinstance(action, dict) else None
+    assert msgspec.json.encode(shaped) == msgspec.json.encode(
+        wire.envelope(flat, action_kind)), req
     if isinstance(typed, tuple):  # refused by validation: the oracle never sees it
-        assert got[0][0] == got[1][0] and got[1][0]["status"] == typed[0]
+        assert flat["status"] == typed[0] and shaped["head"]["status"] == typed[0]
     else:
         oracle.outgoing = []
         want = apply_request(oracle, now, typed)
-        assert got[0][0] == want and got[1][0] == want, req
-        assert _messages(got[1][1]) == _messages(oracle.outgoing), req
-        assert _messages(got[0][1]) == _messages(oracle.outgoing), req
+        assert flat == want, req
+        assert _messages(fast_out) == _messages(oracle.outgoing), req
+        assert _messages(slow_out) == _messages(oracle.outgoing), req
     assert slow.state.dirty == fast.state.dirty, req
     slow.commit()
     fast.commit()
@@ -272,13 +281,13 @@ def test_an_unstorable_value_is_refused_on_the_fast_kinds_too(tmp_path: Path) ->
         {"kind": "task.fulfill", "id": "r", "version": 1, "action": {
             "kind": "promise.settle", "data": {"id": "r", "state": "resolved", "value": huge}}},
     ):
-        resp, out = engine.apply(req, 3)
-        assert resp["status"] == 400 and "unstorable" in resp.get("error", ""), resp
+        resp, out = engine.serve(req, 3)
+        assert resp["head"]["status"] == 400 and "unstorable" in resp["data"], resp
         assert out == [] and canonical(engine.state) == before
-    resp, _ = engine.apply({"kind": "task.fulfill", "id": "r", "version": 1, "action": {
+    resp, _ = engine.serve({"kind": "task.fulfill", "id": "r", "version": 1, "action": {
         "kind": "promise.settle", "data": {"id": "r", "state": "resolved",
                                            "value": {"data": "x", "n": 7}}}}, 4)
-    assert resp["status"] == 200  # an extra key that stores is kept, as before
+    assert resp["head"]["status"] == 200  # an extra key that stores is kept, as before
     engine.close()
 
 
@@ -294,7 +303,7 @@ def test_an_unstorable_integer_anywhere_gets_the_same_answer_on_both_paths(
         engine.fast_path = fast
         engine.apply({"kind": "promise.create", "id": "r", "timeoutAt": 10**12,
                       "tags": {"resonate:target": TARGET}}, 1)
-        got = [engine.apply(req, 2)[0]["status"] for req in (
+        got = [engine.serve(req, 2)[0]["head"]["status"] for req in (
             {"kind": "task.acquire", "corrId": huge, "id": "r", "version": 0, "pid": "w",
              "ttl": 10**6},
             {"kind": "task.acquire", "id": "r", "version": 0, "pid": "w", "ttl": 10**6},

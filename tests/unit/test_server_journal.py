@@ -15,9 +15,8 @@ from resonate_rpc_cli.server.store import Store
 
 
 def grant(journal: TransitionJournal, task: str, version: int) -> None:
-    journal.granted("task.acquire", {"kind": "task.acquire", "corrId": None, "status": 200,
-                                     "task": {"id": task, "state": "acquired",
-                                              "version": version, "pid": "p"}})
+    journal.granted("task.acquire", {"id": task, "state": "acquired", "version": version,
+                                     "pid": "p"})
     journal.flush()
 
 
