@@ -54,8 +54,8 @@ def test_task_of_is_task_record_of_to_record(state: Any, version: int, pid: str 
 
 @given(corr_id=st.none() | _text | st.integers(-5, 5), status=st.sampled_from([200, 201]))
 def test_answer_is_the_envelope_of_a_flat_success(corr_id: Any, status: int) -> None:
-    promise: dict[str, Any] = {"id": "p", "state": "pending", "param": None, "value": None, "tags": {},
-               "timeoutAt": 5, "createdAt": 1}
+    promise: dict[str, Any] = {"id": "p", "state": "pending", "param": None, "value": None,
+                               "tags": {}, "timeoutAt": 5, "createdAt": 1}
     flat: Any = {"kind": "promise.create", "corrId": corr_id, "status": status,
                  "promise": promise}
     shaped = wire.answer("promise.create", corr_id, {"promise": wire.promise_record(promise)})
@@ -63,8 +63,9 @@ def test_answer_is_the_envelope_of_a_flat_success(corr_id: Any, status: int) -> 
 
 
 def test_a_fenced_create_is_the_envelope_of_a_flat_fence() -> None:
-    promise: dict[str, Any] = {"id": "r:1", "state": "pending", "param": {"data": "x"}, "value": None,
-               "tags": {"resonate:target": "poll://any@g"}, "timeoutAt": 5, "createdAt": 1}
+    promise: dict[str, Any] = {"id": "r:1", "state": "pending", "param": {"data": "x"},
+                               "value": None, "tags": {"resonate:target": "poll://any@g"},
+                               "timeoutAt": 5, "createdAt": 1}
     flat: Any = {"kind": "task.fence", "corrId": "c", "status": 200,
                  "action": {"data": {"promise": promise}}, "preload": []}
     shaped = wire.answer("task.fence", "c", {
