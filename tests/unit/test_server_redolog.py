@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pytest
 
-from resonate_rpc_cli.server import redolog
 from resonate_rpc_cli.server import store as store_module
 from resonate_rpc_cli.server.redolog import CAPACITY, Change, RedoLog, read_log
 from resonate_rpc_cli.server.store import Store, StoreError
@@ -220,7 +219,7 @@ def test_a_full_disk_is_a_store_error_at_open_and_at_append(
     store = Store.open(tmp_path / "s.sqlite")
     store.write({"promises": [("a", b"A")]}, {})
     with monkeypatch.context() as patch:
-        patch.setattr(redolog.os, "posix_fallocate", full)
+        patch.setattr(os, "posix_fallocate", full)
         with pytest.raises(StoreError, match="No space left"):
             store.write({"promises": [("big", bytes(CAPACITY))]}, {})  # needs a larger file
         assert store.get("promises", "big") is None  # not logged, not kept
