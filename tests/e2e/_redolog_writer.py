@@ -1,4 +1,4 @@
-"""The writer of the redo log's kill -9 test: ``python -m tests.e2e._redolog_writer STORE``.
+"""The redo log's kill -9 test's writer: ``python -m tests.e2e._redolog_writer STORE [fsync]``.
 
 Opens the store and appends one row at a time for ever, printing ``ack I`` after each
 :meth:`Store.append` returned (what a server would acknowledge). Rows are folded every
@@ -21,7 +21,7 @@ def row(i: int) -> bytes:
 
 def main() -> None:
     store.FLUSH_ROWS = 16
-    s = store.Store.open(Path(sys.argv[1]))
+    s = store.Store.open(Path(sys.argv[1]), fsync=sys.argv[2:] == ["fsync"])
     i = 0
     while True:
         s.append([("promises", f"p{i}", row(i))])

@@ -21,12 +21,13 @@ def _acked(log: Path) -> list[int]:
             if line.startswith("ack ") and line.endswith("\n")]
 
 
-@pytest.mark.parametrize("kill_after", [40, 150])
+@pytest.mark.parametrize(("kill_after", "fsync"), [(40, False), (150, False), (100, True)])
 def test_every_acknowledged_row_survives_a_kill_9(
-        procs: ProcGroup, tmp_path: Path, kill_after: int) -> None:
+        procs: ProcGroup, tmp_path: Path, kill_after: int, fsync: bool) -> None:
     path = tmp_path / "s.sqlite"
     out = tmp_path / "writer.log"
-    writer = procs.add(spawn([PYTHON, "-m", "tests.e2e._redolog_writer", str(path)], out))
+    writer = procs.add(spawn([PYTHON, "-m", "tests.e2e._redolog_writer", str(path),
+                              *(["fsync"] if fsync else [])], out))
     wait_until(lambda: len(_acked(out)) >= kill_after or not writer.alive(), 60,
                f"{kill_after} acknowledged rows")
     assert writer.alive(), writer.output()
@@ -35,7 +36,7 @@ def test_every_acknowledged_row_survives_a_kill_9(
     acked = _acked(out)
     assert acked == list(range(len(acked))) and len(acked) >= kill_after
 
-    store = Store.open(path)
+    store = Store.open(path, fsync)
     try:
         rows = dict(store.page("promises", None, 10**6))
     finally:
