@@ -106,10 +106,9 @@ class RedoLog:
         at = self.size
         start = at + _HEADER.size
         end = start + len(payload)
-        if end > self.capacity or self._map is None:
-            self._grow(end)
         m = self._map
-        assert m is not None
+        if m is None or end > self.capacity:
+            m = self._grow(end)
         _HEADER.pack_into(m, at, len(payload), zlib.crc32(payload))
         m[start:end] = payload
         if self.fsync:
@@ -160,7 +159,7 @@ class RedoLog:
         if self.fsync:
             os.fdatasync(self._fd)
 
-    def _grow(self, need: int) -> None:
+    def _grow(self, need: int) -> mmap.mmap:
         """Allocate the file to hold ``need`` bytes (doubling) and map it again."""
         capacity = max(self.capacity, self._base)
         while capacity < need:
@@ -171,6 +170,7 @@ class RedoLog:
         if self._map is not None:
             self._map.close()
         self._map, self.capacity = mapped, capacity
+        return mapped
 
 
 def read_log(path: Path) -> list[Change]:
