@@ -164,13 +164,26 @@ class RedoLog:
         capacity = max(self.capacity, self._base)
         while capacity < need:
             capacity *= 2
-        os.posix_fallocate(self._fd, 0, capacity)  # a full disk fails here, not as SIGBUS
+        _allocate(self._fd, capacity)
         mapped = mmap.mmap(self._fd, capacity, flags=mmap.MAP_SHARED,
                            prot=mmap.PROT_READ | mmap.PROT_WRITE)
         if self._map is not None:
             self._map.close()
         self._map, self.capacity = mapped, capacity
         return mapped
+
+
+def _allocate(fd: int, size: int) -> None:
+    """Give the file ``size`` bytes of disk now: a full disk fails here, not as a SIGBUS later.
+
+    Where there is no ``posix_fallocate`` (macOS) the new bytes are written as zeros."""
+    if hasattr(os, "posix_fallocate"):
+        os.posix_fallocate(fd, 0, size)
+        return
+    at = os.fstat(fd).st_size
+    zeros = bytes(min(max(size - at, 0), CAPACITY))
+    while at < size:
+        at += os.pwrite(fd, zeros[:size - at], at)
 
 
 def read_log(path: Path) -> list[Change]:

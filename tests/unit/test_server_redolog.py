@@ -171,6 +171,19 @@ def test_a_log_grows_past_its_capacity_and_shrinks_back_at_clear(tmp_path: Path)
     assert not path.exists()
 
 
+def test_without_posix_fallocate_the_file_is_sized_with_zeros(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delattr(os, "posix_fallocate")  # as on macOS
+    path = tmp_path / "log"
+    log, _ = _opened(path, capacity=PAGE)
+    assert path.read_bytes() == bytes(PAGE) and os.stat(path).st_blocks * 512 >= PAGE
+    log.append(_row("a", 5 * PAGE))
+    assert log.capacity == path.stat().st_size == 8 * PAGE
+    assert read_log(path) == _row("a", 5 * PAGE)
+    assert os.stat(path).st_blocks * 512 >= 8 * PAGE  # written, not a sparse hole
+    log.close()
+
+
 def test_the_log_is_folded_into_sqlite_every_flush_rows(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(store_module, "FLUSH_ROWS", 3)
