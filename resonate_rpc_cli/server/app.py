@@ -7,7 +7,7 @@ Routes: ``POST /`` (the protocol's JSON envelope), ``GET /poll/{group}/{pid}``
 Every request goes through the :class:`Engine` on the one event loop; the
 messages it produces are delivered by the :class:`Hub` right after, and the
 response is sent only after the engine has committed the request to the store
-(at once, one write to the store's redo log; with ``--fsync``, once per loop turn
+(at once, one copy into the store's redo log; with ``--fsync``, once per loop turn
 for every request of that turn: group commit).
 A restarted server reads its store between requests (``_load_store``); searches,
 ``/rpcdemo/info``, release and retention wait for :attr:`EmbeddedServer.loaded`.
@@ -224,9 +224,9 @@ class EmbeddedServer:
         flat = unwrap(envelope)  # the envelope's own data, made flat
         if not self.loaded.is_set() and isinstance(flat, dict) and flat.get("kind") in SEARCHES:
             await self.loaded.wait()
-        # Durable before the response leaves: without --fsync a commit is one write() to the
-        # store's redo log, cheaper than a loop turn's wait to share it; with --fsync the
-        # requests of one turn share one write + fdatasync (group commit).
+        # Durable before the response leaves: without --fsync a commit is one copy into the
+        # store's redo log (its shared mapping), cheaper than a loop turn's wait to share it;
+        # with --fsync the requests of one turn share one copy + msync (group commit).
         group = self.config.fsync
         wrapped, outgoing = self._guard(self.engine.serve, flat, None, group)
         if group and self.engine.uncommitted:

@@ -16,9 +16,9 @@ page at a time (:meth:`Store.page`) after it is serving, and any one it needs
 before that by id (:meth:`Store.get`); see :mod:`.loader`.
 
 SQLite runs in WAL mode. ``synchronous=NORMAL`` (the default) and the log's
-plain ``write()`` lose nothing acknowledged when the *process* dies, ``kill -9``
-included, because what was written is in the OS page cache; surviving power
-loss or an OS crash needs ``fsync=True`` (``synchronous=FULL`` and ``fdatasync``
+copy into its shared mapping lose nothing acknowledged when the *process* dies,
+``kill -9`` included, because what was copied is in the OS page cache; surviving
+power loss or an OS crash needs ``fsync=True`` (``synchronous=FULL`` and ``msync``
 after each log append). The database is opened with an exclusive lock held for
 the store's lifetime (the log is opened only under it), so a second server on
 the same file fails at once with :class:`StoreError` instead of corrupting the
@@ -221,13 +221,13 @@ class Store:
 
 def _open_log(conn: sqlite3.Connection, path: Path, fsync: bool) -> RedoLog:
     """The store's redo log, with what it held (a killed server's last writes) folded in."""
-    log = RedoLog(path, fsync)
-    if log.size:
+    def fold(changes: list[Change]) -> None:
         pending: dict[str, dict[str, bytes | None]] = {t: {} for t in TABLES}
-        for table, key, data in log.read():
+        for table, key, data in changes:
             pending[_table(table)][key] = data
         _apply(conn, pending)
-        log.clear()
+
+    log = RedoLog(path, fold, fsync)  # folds, then empties the file
     if os.name == "posix":
         os.chmod(path, 0o600)
     return log

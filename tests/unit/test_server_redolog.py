@@ -1,16 +1,27 @@
 """The store's redo log (server/redolog.py, server/store.py): a write is durable in the log
-before SQLite has it, a reopened store folds the log in, a damaged tail is ignored."""
+before SQLite has it, a reopened store folds the log in, a damaged tail is ignored, and
+nothing written before an emptying (a fold, an open) is ever read after it.
+
+The log's file is preallocated and mapped, so its size says nothing: these tests read its
+frames (``read_log``) or its bytes. kill -9 of a real writer is in
+tests/e2e/test_server_redolog_kill.py."""
 
 from __future__ import annotations
 
+import errno
+import mmap
+import os
 import shutil
+import struct
 from pathlib import Path
 
 import pytest
 
 from resonate_rpc_cli.server import store as store_module
-from resonate_rpc_cli.server.redolog import RedoLog
-from resonate_rpc_cli.server.store import Store
+from resonate_rpc_cli.server.redolog import CAPACITY, Change, RedoLog, read_log
+from resonate_rpc_cli.server.store import Store, StoreError
+
+PAGE = mmap.PAGESIZE
 
 
 def _killed_copy(path: Path, to: Path) -> Path:
@@ -22,11 +33,32 @@ def _killed_copy(path: Path, to: Path) -> Path:
     return to / path.name
 
 
+def _frame_starts(blob: bytes) -> list[int]:
+    """Where each frame of ``blob`` starts, and (last) where the frames end."""
+    starts = [0]
+    while (length := struct.unpack_from(">I", blob, starts[-1])[0]) != 0:
+        starts.append(starts[-1] + 8 + length)
+    return starts
+
+
+def _opened(path: Path, fsync: bool = False, capacity: int = CAPACITY
+            ) -> tuple[RedoLog, list[Change]]:
+    """A log opened on ``path`` and the changes its open folded."""
+    folded: list[Change] = []
+    return RedoLog(path, folded.extend, fsync, capacity), folded
+
+
+def _row(key: str, size: int) -> list[Change]:
+    return [("promises", key, key[0].encode() * size)]
+
+
 def test_a_write_is_in_the_log_and_read_back_before_and_after_a_kill(tmp_path: Path) -> None:
     store = Store.open(tmp_path / "s.sqlite")
     store.write({"promises": [("a", b"A1"), ("b", b"B1")]}, {})
     store.write({"promises": [("a", b"A2")]}, {"promises": ["b"]})
-    assert Path(f"{tmp_path / 's.sqlite'}-log").stat().st_size > 0
+    assert read_log(Path(f"{tmp_path / 's.sqlite'}-log")) == [
+        ("promises", "a", b"A1"), ("promises", "b", b"B1"),
+        ("promises", "a", b"A2"), ("promises", "b", None)]
     assert store.get("promises", "a") == b"A2"
     assert store.get("promises", "b") is None  # deleted, though SQLite has not seen it yet
     copy = _killed_copy(tmp_path / "s.sqlite", tmp_path / "killed")
@@ -37,8 +69,21 @@ def test_a_write_is_in_the_log_and_read_back_before_and_after_a_kill(tmp_path: P
     assert reopened.get("promises", "a") == b"A2"
     assert reopened.get("promises", "b") is None
     assert reopened.page("promises", None, 10) == [("a", b"A2")]
-    assert Path(f"{copy}-log").stat().st_size == 0  # folded in at open, then emptied
+    # folded in at open, then made all zeros again
+    assert Path(f"{copy}-log").read_bytes() == bytes(CAPACITY)
     reopened.close()
+
+
+def test_a_frame_is_in_the_file_for_another_reader_as_soon_as_append_returns(
+        tmp_path: Path) -> None:
+    log, _ = _opened(tmp_path / "log")
+    assert log.read() == [] and read_log(tmp_path / "log") == []  # all zeros: no frame
+    log.append(_row("a", 10))
+    assert read_log(tmp_path / "log") == _row("a", 10)  # a fresh reader of the file
+    log.append(_row("b", 5000))  # across a page boundary
+    assert read_log(tmp_path / "log") == _row("a", 10) + _row("b", 5000)
+    assert log.size == _frame_starts((tmp_path / "log").read_bytes())[-1]
+    log.close()
 
 
 def test_a_damaged_tail_is_ignored_and_what_precedes_it_kept(tmp_path: Path) -> None:
@@ -48,12 +93,95 @@ def test_a_damaged_tail_is_ignored_and_what_precedes_it_kept(tmp_path: Path) -> 
     copy = _killed_copy(tmp_path / "s.sqlite", tmp_path / "killed")
     store.close()
     log = Path(f"{copy}-log")
-    log.write_bytes(log.read_bytes()[:-2])  # the last frame cut short
+    blob = bytearray(log.read_bytes())
+    end = _frame_starts(bytes(blob))[-1]
+    blob[end - 2:end] = bytes(2)  # the last frame's payload only partly copied
+    log.write_bytes(bytes(blob))
 
     reopened = Store.open(copy)
     assert reopened.get("tasks", "t1") == b"one"
     assert reopened.get("tasks", "t2") is None
     reopened.close()
+
+
+def test_a_torn_frame_is_gone_after_open_and_never_read_after_new_frames(
+        tmp_path: Path) -> None:
+    path = tmp_path / "log"
+    log, _ = _opened(path)
+    log.append(_row("a", 100))
+    log.append(_row("b", 300))
+    log.append(_row("c", 300))
+    log.close()
+    blob = bytearray(path.read_bytes())
+    starts = _frame_starts(bytes(blob))
+    blob[starts[2] - 5:starts[2]] = bytes(5)  # "b" torn: its header and part of its payload
+    path.write_bytes(bytes(blob))
+
+    log, folded = _opened(path)
+    assert folded == _row("a", 100)  # up to the torn frame, not past it to "c"
+    assert path.read_bytes() == bytes(CAPACITY)
+    log.append(_row("x", 100))  # ends exactly where "b" started
+    assert log.size == starts[1]
+    log.append(_row("y", 1))
+    assert read_log(path) == _row("x", 100) + _row("y", 1)
+    log.close()
+    _, folded = _opened(path)
+    assert folded == _row("x", 100) + _row("y", 1)
+
+
+@pytest.mark.parametrize("fsync", [False, True])
+def test_after_clear_only_new_frames_are_read(tmp_path: Path, fsync: bool) -> None:
+    path = tmp_path / "log"
+    log, _ = _opened(path, fsync)
+    for key, size in (("a", 100), ("b", 5000), ("c", 40)):
+        log.append(_row(key, size))
+    starts = _frame_starts(path.read_bytes())
+    log.clear()
+    assert log.size == 0 and log.read() == [] and read_log(path) == []
+    log.append(_row("x", 100))  # ends exactly where the old "b" frame started
+    assert log.size == starts[1]
+    assert log.read() == read_log(path) == _row("x", 100)
+    log.append(_row("y", 3))  # shorter than anything before, inside the old "b"
+    assert log.read() == read_log(path) == _row("x", 100) + _row("y", 3)
+    log.close()
+    _, folded = _opened(path, fsync)
+    assert folded == _row("x", 100) + _row("y", 3)
+
+
+def test_a_log_grows_past_its_capacity_and_shrinks_back_at_clear(tmp_path: Path) -> None:
+    path = tmp_path / "log"
+    log, _ = _opened(path, capacity=PAGE)
+    assert log.capacity == path.stat().st_size == PAGE
+    log.append(_row("a", 100))
+    log.append(_row("b", 3 * PAGE))  # more than is left: doubled twice
+    assert log.capacity == path.stat().st_size == 4 * PAGE
+    assert log.read() == read_log(path) == _row("a", 100) + _row("b", 3 * PAGE)
+    log.clear()  # 4 pages is not past 4 times the first capacity: kept, zeroed
+    assert log.capacity == 4 * PAGE and read_log(path) == []
+    assert path.read_bytes() == bytes(4 * PAGE)
+    log.append(_row("c", 9 * PAGE))
+    assert log.capacity == path.stat().st_size == 16 * PAGE
+    assert read_log(path) == _row("c", 9 * PAGE)
+    log.clear()
+    assert log.capacity == path.stat().st_size == PAGE
+    assert path.read_bytes() == bytes(PAGE)
+    log.append(_row("d", 10))
+    assert read_log(path) == _row("d", 10)
+    log.close(remove=True)
+    assert not path.exists()
+
+
+def test_without_posix_fallocate_the_file_is_sized_with_zeros(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delattr(os, "posix_fallocate")  # as on macOS
+    path = tmp_path / "log"
+    log, _ = _opened(path, capacity=PAGE)
+    assert path.read_bytes() == bytes(PAGE) and os.stat(path).st_blocks * 512 >= PAGE
+    log.append(_row("a", 5 * PAGE))
+    assert log.capacity == path.stat().st_size == 8 * PAGE
+    assert read_log(path) == _row("a", 5 * PAGE)
+    assert os.stat(path).st_blocks * 512 >= 8 * PAGE  # written, not a sparse hole
+    log.close()
 
 
 def test_the_log_is_folded_into_sqlite_every_flush_rows(
@@ -62,20 +190,57 @@ def test_the_log_is_folded_into_sqlite_every_flush_rows(
     store = Store.open(tmp_path / "s.sqlite")
     log = Path(f"{tmp_path / 's.sqlite'}-log")
     store.write({"promises": [("a", b"1"), ("b", b"2")]}, {})
-    assert log.stat().st_size > 0
+    assert read_log(log) == [("promises", "a", b"1"), ("promises", "b", b"2")]
     store.write({"promises": [("c", b"3")]}, {})  # the third row: folded, log emptied
-    assert log.stat().st_size == 0
+    assert read_log(log) == []
     rows = store.connection.execute("SELECT id, data FROM promises ORDER BY id").fetchall()
     assert rows == [("a", b"1"), ("b", b"2"), ("c", b"3")]
     store.close()
 
 
 def test_read_stops_at_a_frame_whose_checksum_fails(tmp_path: Path) -> None:
-    log = RedoLog(tmp_path / "log")
+    log, _ = _opened(tmp_path / "log")
     log.append([("promises", "a", b"x")])
     log.append([("promises", "b", b"y")])
     log.close()
     blob = bytearray((tmp_path / "log").read_bytes())
-    blob[-1] ^= 0xFF  # flip a byte of the second frame's payload
+    blob[_frame_starts(bytes(blob))[-1] - 1] ^= 0xFF  # a byte of the second frame's payload
     (tmp_path / "log").write_bytes(bytes(blob))
-    assert RedoLog(tmp_path / "log").read() == [("promises", "a", b"x")]
+    assert read_log(tmp_path / "log") == [("promises", "a", b"x")]
+
+
+def test_a_failed_fold_at_open_leaves_the_file_as_it_was(tmp_path: Path) -> None:
+    path = tmp_path / "log"
+    log, _ = _opened(path)
+    log.append(_row("a", 10))
+    log.close()
+    before = path.read_bytes()
+
+    def fold(changes: list[Change]) -> None:
+        raise OSError("the database is gone")
+
+    with pytest.raises(OSError, match="gone"):
+        RedoLog(path, fold)
+    assert path.read_bytes() == before
+
+
+def test_a_full_disk_is_a_store_error_at_open_and_at_append(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def full(fd: int, offset: int, length: int) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    store = Store.open(tmp_path / "s.sqlite")
+    store.write({"promises": [("a", b"A")]}, {})
+    with monkeypatch.context() as patch:
+        patch.setattr(os, "posix_fallocate", full)
+        with pytest.raises(StoreError, match="No space left"):
+            store.write({"promises": [("big", bytes(CAPACITY))]}, {})  # needs a larger file
+        assert store.get("promises", "big") is None  # not logged, not kept
+        store.write({"promises": [("b", b"B")]}, {})  # fits: no allocation
+        with pytest.raises(StoreError, match="No space left"):
+            Store.open(tmp_path / "other.sqlite")
+    copy = _killed_copy(tmp_path / "s.sqlite", tmp_path / "killed")
+    store.close()
+    reopened = Store.open(copy)
+    assert reopened.page("promises", None, 10) == [("a", b"A"), ("b", b"B")]
+    reopened.close()
