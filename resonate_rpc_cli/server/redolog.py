@@ -4,11 +4,15 @@ In SQLite's WAL each commit of the embedded server (a few rows: a promise, its
 task) costs whole 4 KiB pages, two ``pwrite`` calls per page and the B-tree work,
 ~50-80 µs of the loop's time per request on these machines. Here a commit is one
 frame copied into the log; the store folds the logged rows into SQLite many
-commits at a time (:meth:`.store.Store.flush`) and then empties the log
+commits at a time (:meth:`.store.Store.flush`) and then starts the log afresh
 (:meth:`RedoLog.clear`).
 
-A frame is ``length (4 bytes) | crc32 (4 bytes) | payload``, the payload the
-msgpack of ``[[table, id, data or nil], ...]`` (nil: the row is deleted).
+The file starts with :data:`MAGIC`; a frame is ``length | crc32 | generation |
+index`` (4 bytes each) and the payload, the msgpack of ``[[table, id, data or
+nil], ...]`` (nil: the row is deleted); the crc covers generation, index and
+payload. Each fold ends a *generation*: the store writes the generation it
+folded into SQLite in the fold's own transaction, and :meth:`RedoLog.clear`
+starts the next one at the start of the file (index 0), writing nothing else.
 
 The file is preallocated (``posix_fallocate``) to a capacity (:data:`CAPACITY`,
 doubled when a frame would not fit) and mapped ``MAP_SHARED``: an append packs
@@ -22,15 +26,16 @@ Preallocating makes a full disk an :class:`OSError` when the file is sized (at
 open, or when a frame does not fit), never a ``SIGBUS`` when a dirty page of the
 mapping is written back.
 
-The log ends at the first frame whose length is 0 (crc32 of nothing is 0, so a
-zero header would otherwise pass), that is short, or that fails its checksum: a
-frame cut by a kill or a power loss was never acknowledged (the response leaves
-only after :meth:`RedoLog.append` returned). Everything past the end is zero:
-opening a log folds what it holds and then makes the file all zeros again, and
-:meth:`RedoLog.clear` zeroes what was written (the first header first, so a kill
-in the middle leaves an empty log, never a prefix of frames already folded) --
-the remnants of an older or a torn frame are never read as the continuation of
-new ones.
+What a restart replays is the frames of exactly the generation after the one
+SQLite holds, from index 0 on, up to the first frame that is not the next one
+(another generation, a gap, a short frame, a failed checksum): a frame cut by a
+kill or a power loss was never acknowledged (the response leaves only after
+:meth:`RedoLog.append` returned). So the frames of a generation already folded
+(left in place after :meth:`clear`) are never replayed, nor a part of a
+generation without its beginning, nor one whose predecessor SQLite lost (a power
+loss without ``fsync`` may cost the last writes; it never mixes states).
+A file from before generations (no :data:`MAGIC`: ``length | crc32`` frames) is
+read as it was written, once.
 """
 
 from __future__ import annotations
@@ -44,9 +49,14 @@ from pathlib import Path
 
 import msgspec
 
-_HEADER = struct.Struct(">II")
-_ZERO_HEADER = bytes(_HEADER.size)
+#: The file's first bytes (a file without them is of the format before generations).
+MAGIC = b"rpclog2\n"
+_HEADER = struct.Struct(">IIII")  # length, crc32, generation, index
+_GEN_INDEX = struct.Struct(">II")
+_LEGACY_HEADER = struct.Struct(">II")  # length, crc32
 _PAGE = mmap.PAGESIZE
+#: Generations count modulo 2**32 (one per fold: many years of folds).
+_GENERATIONS = 1 << 32
 
 #: The file's size when empty (a fold every 128 rows needs ~50-100 KiB); a
 #: multiple of the page size.
@@ -65,38 +75,47 @@ _decode = msgspec.msgpack.Decoder(list[tuple[str, str, bytes | None]]).decode
 class RedoLog:
     """One preallocated, mapped file; :meth:`clear` once its changes are in SQLite.
 
-    Opening calls ``fold`` with every change the file holds (a killed server's
-    last commits; not called when there are none), then empties the file. If
-    ``fold`` raises, the file is left as it was, closed, and the error propagates;
-    an :class:`OSError` (the file cannot be opened or sized: a full disk) too.
+    ``folded`` is the generation SQLite holds (0: none yet). Opening calls
+    ``fold(changes, generation)`` with the changes of the generation after it, if
+    the file holds any (a killed server's last commits), and ``fold`` must record
+    that generation as folded in the same transaction; the file is then made
+    empty. If ``fold`` raises, the file is left as it was, closed, and the error
+    propagates; an :class:`OSError` (the file cannot be opened or sized: a full
+    disk) too. :attr:`generation` is the one being written.
     """
 
-    def __init__(self, path: Path, fold: Callable[[list[Change]], None],
-                 fsync: bool = False, capacity: int = CAPACITY) -> None:
+    def __init__(self, path: Path, fold: Callable[[list[Change], int], None],
+                 fsync: bool = False, capacity: int = CAPACITY, folded: int = 0) -> None:
         if capacity <= 0 or capacity % _PAGE:
             raise ValueError(f"capacity {capacity} is not a positive multiple of {_PAGE}")
         self.path = path
         self.fsync = fsync
-        #: Bytes of the frames in the log (0 after :meth:`clear`).
-        self.size = 0
+        #: Bytes of the file in use: :data:`MAGIC` and the frames of this generation.
+        self.size = len(MAGIC)
         #: Bytes of the file (and of the mapping).
         self.capacity = 0
+        #: The generation being written (the one after what SQLite holds).
+        self.generation = (folded + 1) % _GENERATIONS
+        self._index = 0
         self._base = capacity
         self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         self._map: mmap.mmap | None = None
         try:
             with open(self._fd, "rb", closefd=False) as f:
-                held, _ = _frames(f.read())
+                blob = f.read()
+            held = (_frames(blob, self.generation)[0] if blob.startswith(MAGIC)
+                    else _legacy_frames(blob))
             if held:
-                fold(held)
+                fold(held, self.generation)
+                self.generation = (self.generation + 1) % _GENERATIONS
             self._reset()
         except BaseException:
             self.close()
             raise
 
     def read(self) -> list[Change]:
-        """Every change appended since the log was opened or last cleared, in order."""
-        return _frames(self._map)[0] if self._map is not None else []
+        """Every change appended in this generation, in order."""
+        return _frames(self._map, self.generation)[0] if self._map is not None else []
 
     def append(self, changes: list[Change]) -> int:
         """Log ``changes`` as one frame (durable on return); the bytes written.
@@ -109,33 +128,29 @@ class RedoLog:
         m = self._map
         if m is None or end > self.capacity:
             m = self._grow(end)
-        _HEADER.pack_into(m, at, len(payload), zlib.crc32(payload))
+        generation, index = self.generation, self._index
+        crc = zlib.crc32(payload, zlib.crc32(_GEN_INDEX.pack(generation, index)))
+        _HEADER.pack_into(m, at, len(payload), crc, generation, index)
         m[start:end] = payload
         if self.fsync:
             page = at - at % _PAGE
             m.flush(page, end - page)
         self.size = end
+        self._index = index + 1
         return end - at
 
     def clear(self) -> None:
-        """Empty the log (every change in it is committed to SQLite).
-
-        The written bytes are zeroed in place (the pages stay mapped), or, once
-        the file grew past :data:`SHRINK_FACTOR` times its first capacity, the file
-        is cut back to it. :class:`OSError` if that fails (the next append retries)."""
+        """Start the next generation (every change of this one is committed to SQLite,
+        with this generation as the one folded): its frames are written from the start
+        of the file again, over the old ones, which no reader takes for the new
+        generation's. Nothing is written now; once the file grew past
+        :data:`SHRINK_FACTOR` times its first capacity it is cut back to it.
+        :class:`OSError` if that fails (the next append retries)."""
+        self.generation = (self.generation + 1) % _GENERATIONS
+        self._index = 0
+        self.size = len(MAGIC)
         if self.capacity > SHRINK_FACTOR * self._base:
             self._reset()
-            return
-        m, used = self._map, self.size
-        if m is None or not used:
-            return
-        m[:_HEADER.size] = _ZERO_HEADER  # the log is empty from here on, whatever follows
-        if self.fsync:
-            m.flush(0, _PAGE)
-        m[_HEADER.size:used] = bytes(used - _HEADER.size)
-        self.size = 0
-        if self.fsync:
-            m.flush(0, used)
 
     def close(self, remove: bool = False) -> None:
         """Unmap and close the file; ``remove`` it too (its changes are in SQLite)."""
@@ -149,15 +164,19 @@ class RedoLog:
             self.path.unlink(missing_ok=True)
 
     def _reset(self) -> None:
-        """Make the file all zeros at the first capacity, mapped, the log empty."""
+        """Make the file :data:`MAGIC` and zeros at the first capacity, mapped, the log
+        empty."""
         if self._map is not None:
             self._map.close()
             self._map = None
-        self.size = self.capacity = 0
+        self.capacity = 0
+        self.size = len(MAGIC)
+        self._index = 0
         os.ftruncate(self._fd, 0)
-        self._grow(self._base)
+        m = self._grow(self._base)
+        m[:len(MAGIC)] = MAGIC
         if self.fsync:
-            os.fdatasync(self._fd)
+            m.flush(0, _PAGE)
 
     def _grow(self, need: int) -> mmap.mmap:
         """Allocate the file to hold ``need`` bytes (doubling) and map it again."""
@@ -186,19 +205,51 @@ def _allocate(fd: int, size: int) -> None:
         at += os.pwrite(fd, zeros[:size - at], at)
 
 
-def read_log(path: Path) -> list[Change]:
-    """Every change the log file at ``path`` holds, read without changing it."""
+def read_log(path: Path, generation: int | None = None) -> list[Change]:
+    """The changes of one generation the log file at ``path`` holds (default: the one
+    its first frame starts), read without changing it."""
     with open(path, "rb") as f:
-        return _frames(f.read())[0]
+        blob = f.read()
+    if not blob.startswith(MAGIC):
+        return _legacy_frames(blob)
+    if generation is None:
+        if len(blob) < len(MAGIC) + _HEADER.size:
+            return []
+        generation = _HEADER.unpack_from(blob, len(MAGIC))[2]
+    return _frames(blob, generation)[0]
 
 
-def _frames(blob: bytes | mmap.mmap) -> tuple[list[Change], int]:
-    """The changes of the frames at the start of ``blob``, and where they end."""
+def _frames(blob: bytes | mmap.mmap, generation: int) -> tuple[list[Change], int]:
+    """The changes of ``generation``'s frames at the start of ``blob`` (after
+    :data:`MAGIC`), index 0 on, up to the first that is not the next; where they end."""
+    changes: list[Change] = []
+    at = len(MAGIC)
+    index = 0
+    while at + _HEADER.size <= len(blob):
+        length, crc, gen, idx = _HEADER.unpack_from(blob, at)
+        start = at + _HEADER.size
+        if length == 0 or gen != generation or idx != index or start + length > len(blob):
+            break
+        payload = blob[start:start + length]
+        if zlib.crc32(payload, zlib.crc32(_GEN_INDEX.pack(gen, idx))) != crc:
+            break
+        try:
+            changes.extend(_decode(payload))
+        except msgspec.DecodeError:
+            break
+        at = start + length
+        index += 1
+    return changes, at
+
+
+def _legacy_frames(blob: bytes) -> list[Change]:
+    """The changes of a log written before generations (``length | crc32`` frames from
+    the file's start, up to the first that is short or fails its checksum)."""
     changes: list[Change] = []
     at = 0
-    while at + _HEADER.size <= len(blob):
-        length, crc = _HEADER.unpack_from(blob, at)
-        start = at + _HEADER.size
+    while at + _LEGACY_HEADER.size <= len(blob):
+        length, crc = _LEGACY_HEADER.unpack_from(blob, at)
+        start = at + _LEGACY_HEADER.size
         if length == 0 or start + length > len(blob):
             break
         payload = blob[start:start + length]
@@ -209,4 +260,4 @@ def _frames(blob: bytes | mmap.mmap) -> tuple[list[Change], int]:
         except msgspec.DecodeError:
             break
         at = start + length
-    return changes, at
+    return changes

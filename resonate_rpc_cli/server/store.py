@@ -6,8 +6,9 @@ timeout, a schedule). A request's changed records are upserted (or deleted)
 together, durable before its response is sent (several requests share one
 write: group commit). A write is one frame appended to the store's redo log
 (``<store>-log``, :mod:`.redolog`); the logged rows are folded into SQLite in one
-transaction every :data:`FLUSH_ROWS` rows or :data:`FLUSH_S` seconds, and the log
-is emptied after that commit. Opening a store first folds in what its log holds
+transaction every :data:`FLUSH_ROWS` rows or :data:`FLUSH_S` seconds, with the log's
+generation they end recorded in the same commit (``meta.log_generation``), and the log
+starts its next generation. Opening a store first folds in what its log holds
 (a server killed between two folds), so the tables are whole before anything
 reads them; :meth:`Store.get` sees rows not folded yet. Nothing is ever
 proportional to the whole state except :meth:`Store.load`, which reads a table
@@ -181,7 +182,7 @@ class Store:
         if not self._npending:
             return
         try:
-            _apply(self._conn, self._pending)
+            _apply(self._conn, self._pending, self._log.generation)
             self._log.clear()
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"cannot write store {self.path}: {exc}") from exc
@@ -221,22 +222,28 @@ class Store:
 
 def _open_log(conn: sqlite3.Connection, path: Path, fsync: bool) -> RedoLog:
     """The store's redo log, with what it held (a killed server's last writes) folded in."""
-    def fold(changes: list[Change]) -> None:
+    def fold(changes: list[Change], generation: int) -> None:
         pending: dict[str, dict[str, bytes | None]] = {t: {} for t in TABLES}
         for table, key, data in changes:
             pending[_table(table)][key] = data
-        _apply(conn, pending)
+        _apply(conn, pending, generation)
 
-    log = RedoLog(path, fold, fsync)  # folds, then empties the file
+    row = conn.execute("SELECT value FROM meta WHERE key = 'log_generation'").fetchone()
+    folded = int(row[0]) if row is not None else 0
+    log = RedoLog(path, fold, fsync, folded=folded)  # folds, then empties the file
     if os.name == "posix":
         os.chmod(path, 0o600)
     return log
 
 
-def _apply(conn: sqlite3.Connection, pending: dict[str, dict[str, bytes | None]]) -> None:
-    """Upsert and delete ``pending``'s rows in one committed transaction."""
+def _apply(conn: sqlite3.Connection, pending: dict[str, dict[str, bytes | None]],
+           generation: int) -> None:
+    """Upsert and delete ``pending``'s rows in one committed transaction, with the redo
+    log's ``generation`` they end (:mod:`.redolog`) recorded as folded."""
     try:
         conn.execute("BEGIN IMMEDIATE")
+        conn.execute("INSERT OR REPLACE INTO meta VALUES ('log_generation', ?)",
+                     (str(generation),))
         for table, rows in pending.items():
             upserts = [(k, d) for k, d in rows.items() if d is not None]
             if upserts:

@@ -1,6 +1,8 @@
 """The store's redo log (server/redolog.py, server/store.py): a write is durable in the log
 before SQLite has it, a reopened store folds the log in, a damaged tail is ignored, and
-nothing written before an emptying (a fold, an open) is ever read after it.
+nothing but the generation after the one SQLite folded is ever replayed, from its start:
+not frames a fold left in place, not a generation without its beginning, not one whose
+predecessor SQLite lost.
 
 The log's file is preallocated and mapped, so its size says nothing: these tests read its
 frames (``read_log``) or its bytes. kill -9 of a real writer is in
@@ -13,12 +15,14 @@ import mmap
 import os
 import shutil
 import struct
+import zlib
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from resonate_rpc_cli.server import store as store_module
-from resonate_rpc_cli.server.redolog import CAPACITY, Change, RedoLog, read_log
+from resonate_rpc_cli.server.redolog import CAPACITY, MAGIC, Change, RedoLog, read_log
 from resonate_rpc_cli.server.store import Store, StoreError
 
 PAGE = mmap.PAGESIZE
@@ -33,19 +37,28 @@ def _killed_copy(path: Path, to: Path) -> Path:
     return to / path.name
 
 
+EMPTY = MAGIC + bytes(CAPACITY - len(MAGIC))
+
+
 def _frame_starts(blob: bytes) -> list[int]:
-    """Where each frame of ``blob`` starts, and (last) where the frames end."""
-    starts = [0]
-    while (length := struct.unpack_from(">I", blob, starts[-1])[0]) != 0:
-        starts.append(starts[-1] + 8 + length)
-    return starts
+    """Where each frame of the first generation of ``blob`` starts, and (last) where its
+    frames end."""
+    starts = [len(MAGIC)]
+    first = struct.unpack_from(">IIII", blob, starts[-1])[2]
+    while True:
+        length, _, gen, index = struct.unpack_from(">IIII", blob, starts[-1])
+        if length == 0 or gen != first or index != len(starts) - 1:
+            return starts
+        starts.append(starts[-1] + 16 + length)
 
 
-def _opened(path: Path, fsync: bool = False, capacity: int = CAPACITY
+def _opened(path: Path, fsync: bool = False, capacity: int = CAPACITY, folded: int = 0
             ) -> tuple[RedoLog, list[Change]]:
-    """A log opened on ``path`` and the changes its open folded."""
-    folded: list[Change] = []
-    return RedoLog(path, folded.extend, fsync, capacity), folded
+    """A log opened on ``path`` (SQLite holding generation ``folded``) and the changes its
+    open folded."""
+    got: list[Change] = []
+    return RedoLog(path, lambda changes, _: got.extend(changes), fsync, capacity,
+                   folded), got
 
 
 def _row(key: str, size: int) -> list[Change]:
@@ -69,8 +82,8 @@ def test_a_write_is_in_the_log_and_read_back_before_and_after_a_kill(tmp_path: P
     assert reopened.get("promises", "a") == b"A2"
     assert reopened.get("promises", "b") is None
     assert reopened.page("promises", None, 10) == [("a", b"A2")]
-    # folded in at open, then made all zeros again
-    assert Path(f"{copy}-log").read_bytes() == bytes(CAPACITY)
+    # folded in at open, then made empty again
+    assert Path(f"{copy}-log").read_bytes() == EMPTY
     reopened.close()
 
 
@@ -119,13 +132,13 @@ def test_a_torn_frame_is_gone_after_open_and_never_read_after_new_frames(
 
     log, folded = _opened(path)
     assert folded == _row("a", 100)  # up to the torn frame, not past it to "c"
-    assert path.read_bytes() == bytes(CAPACITY)
+    assert path.read_bytes() == EMPTY
     log.append(_row("x", 100))  # ends exactly where "b" started
     assert log.size == starts[1]
     log.append(_row("y", 1))
     assert read_log(path) == _row("x", 100) + _row("y", 1)
     log.close()
-    _, folded = _opened(path)
+    _, folded = _opened(path, folded=1)  # the open folded generation 1 ("a")
     assert folded == _row("x", 100) + _row("y", 1)
 
 
@@ -136,15 +149,17 @@ def test_after_clear_only_new_frames_are_read(tmp_path: Path, fsync: bool) -> No
     for key, size in (("a", 100), ("b", 5000), ("c", 40)):
         log.append(_row(key, size))
     starts = _frame_starts(path.read_bytes())
-    log.clear()
-    assert log.size == 0 and log.read() == [] and read_log(path) == []
+    old = log.generation
+    log.clear()  # the old frames stay where they are
+    new = log.generation
+    assert log.size == len(MAGIC) and log.read() == [] and read_log(path, new) == []
     log.append(_row("x", 100))  # ends exactly where the old "b" frame started
     assert log.size == starts[1]
-    assert log.read() == read_log(path) == _row("x", 100)
+    assert log.read() == read_log(path, new) == read_log(path) == _row("x", 100)
     log.append(_row("y", 3))  # shorter than anything before, inside the old "b"
-    assert log.read() == read_log(path) == _row("x", 100) + _row("y", 3)
+    assert log.read() == read_log(path, new) == _row("x", 100) + _row("y", 3)
     log.close()
-    _, folded = _opened(path, fsync)
+    _, folded = _opened(path, fsync, folded=old)
     assert folded == _row("x", 100) + _row("y", 3)
 
 
@@ -156,15 +171,15 @@ def test_a_log_grows_past_its_capacity_and_shrinks_back_at_clear(tmp_path: Path)
     log.append(_row("b", 3 * PAGE))  # more than is left: doubled twice
     assert log.capacity == path.stat().st_size == 4 * PAGE
     assert log.read() == read_log(path) == _row("a", 100) + _row("b", 3 * PAGE)
-    log.clear()  # 4 pages is not past 4 times the first capacity: kept, zeroed
-    assert log.capacity == 4 * PAGE and read_log(path) == []
-    assert path.read_bytes() == bytes(4 * PAGE)
+    log.clear()  # 4 pages is not past 4 times the first capacity: kept
+    assert log.capacity == path.stat().st_size == 4 * PAGE
+    assert read_log(path, log.generation) == []
     log.append(_row("c", 9 * PAGE))
     assert log.capacity == path.stat().st_size == 16 * PAGE
     assert read_log(path) == _row("c", 9 * PAGE)
-    log.clear()
+    log.clear()  # past 4 times: cut back to the first capacity, empty
     assert log.capacity == path.stat().st_size == PAGE
-    assert path.read_bytes() == bytes(PAGE)
+    assert path.read_bytes() == MAGIC + bytes(PAGE - len(MAGIC))
     log.append(_row("d", 10))
     assert read_log(path) == _row("d", 10)
     log.close(remove=True)
@@ -176,7 +191,8 @@ def test_without_posix_fallocate_the_file_is_sized_with_zeros(
     monkeypatch.delattr(os, "posix_fallocate")  # as on macOS
     path = tmp_path / "log"
     log, _ = _opened(path, capacity=PAGE)
-    assert path.read_bytes() == bytes(PAGE) and os.stat(path).st_blocks * 512 >= PAGE
+    assert path.read_bytes() == MAGIC + bytes(PAGE - len(MAGIC))
+    assert os.stat(path).st_blocks * 512 >= PAGE
     log.append(_row("a", 5 * PAGE))
     assert log.capacity == path.stat().st_size == 8 * PAGE
     assert read_log(path) == _row("a", 5 * PAGE)
@@ -192,7 +208,11 @@ def test_the_log_is_folded_into_sqlite_every_flush_rows(
     store.write({"promises": [("a", b"1"), ("b", b"2")]}, {})
     assert read_log(log) == [("promises", "a", b"1"), ("promises", "b", b"2")]
     store.write({"promises": [("c", b"3")]}, {})  # the third row: folded, log emptied
-    assert read_log(log) == []
+    folded = int(store.connection.execute(
+        "SELECT value FROM meta WHERE key = 'log_generation'").fetchone()[0])
+    assert read_log(log, folded) == [("promises", "a", b"1"), ("promises", "b", b"2"),
+                                     ("promises", "c", b"3")]  # logged, then folded
+    assert read_log(log, folded + 1) == []  # the generation after it: nothing yet
     rows = store.connection.execute("SELECT id, data FROM promises ORDER BY id").fetchall()
     assert rows == [("a", b"1"), ("b", b"2"), ("c", b"3")]
     store.close()
@@ -216,7 +236,7 @@ def test_a_failed_fold_at_open_leaves_the_file_as_it_was(tmp_path: Path) -> None
     log.close()
     before = path.read_bytes()
 
-    def fold(changes: list[Change]) -> None:
+    def fold(changes: list[Change], generation: int) -> None:
         raise OSError("the database is gone")
 
     with pytest.raises(OSError, match="gone"):
@@ -244,3 +264,88 @@ def test_a_full_disk_is_a_store_error_at_open_and_at_append(
     reopened = Store.open(copy)
     assert reopened.page("promises", None, 10) == [("a", b"A"), ("b", b"B")]
     reopened.close()
+
+
+def test_frames_a_fold_left_in_place_are_replayed_only_if_sqlite_lost_that_fold(
+        tmp_path: Path) -> None:
+    """A kill right after a fold: the old frames are still in the file, and SQLite holds
+    them. Replaying them would set rows back to values they had before the last ones."""
+    path = tmp_path / "log"
+    log, _ = _opened(path, folded=6)
+    assert log.generation == 7
+    log.append(_row("a", 10))
+    log.append(_row("b", 10))
+    log.clear()  # generation 7 folded (SQLite: 7); nothing written since
+    log.close()
+    _, folded = _opened(path, folded=7)
+    assert folded == []
+    _, folded = _opened(path, folded=6)  # (the open above made the file empty)
+    assert folded == []
+    log, _ = _opened(path, folded=6)
+    log.append(_row("a", 10))
+    log.append(_row("b", 10))
+    log.close()
+    _, folded = _opened(path, folded=6)  # SQLite never got generation 7: it is replayed
+    assert folded == _row("a", 10) + _row("b", 10)
+
+
+def test_a_generation_is_replayed_from_its_start_and_after_its_predecessor_only(
+        tmp_path: Path) -> None:
+    """What a power loss without fsync may leave: the first page of the log older than
+    the next, or the log newer than what SQLite kept. Nothing of it is replayed (the last
+    writes are lost), never a part of a generation without its start, never a generation
+    over a state that lacks the one before it."""
+    path = tmp_path / "log"
+    log, _ = _opened(path, folded=2)
+    for key in "abc":
+        log.append(_row(key, 10))
+    log.close()
+    good = path.read_bytes()
+    _, folded = _opened(path, folded=1)  # SQLite lost the fold of generation 2
+    assert folded == []
+    path.write_bytes(good)
+    _, folded = _opened(path, folded=3)  # generation 3 is already in SQLite
+    assert folded == []
+    blob = bytearray(good)
+    blob[_frame_starts(good)[1] - 1] ^= 0xFF  # the first frame is damaged: b, c unreachable
+    path.write_bytes(bytes(blob))
+    _, folded = _opened(path, folded=2)
+    assert folded == []
+    blob = bytearray(good)  # the first frame replaced by a frame of another generation
+    payload = bytes(blob[len(MAGIC) + 16:_frame_starts(good)[1]])
+    crc = zlib.crc32(payload, zlib.crc32(struct.pack(">II", 9, 0)))
+    struct.pack_into(">IIII", blob, len(MAGIC), len(payload), crc, 9, 0)
+    path.write_bytes(bytes(blob))
+    _, folded = _opened(path, folded=2)
+    assert folded == []
+    blob = bytearray(good)  # the first frame is generation 3's second: a start missing
+    struct.pack_into(">IIII", blob, len(MAGIC), len(payload),
+                     zlib.crc32(payload, zlib.crc32(struct.pack(">II", 3, 1))), 3, 1)
+    path.write_bytes(bytes(blob))
+    _, folded = _opened(path, folded=2)
+    assert folded == []
+    path.write_bytes(good)
+    _, folded = _opened(path, folded=2)
+    assert folded == _row("a", 10) + _row("b", 10) + _row("c", 10)
+
+
+def test_a_log_written_before_generations_is_folded_once(tmp_path: Path) -> None:
+    """A server killed before this version left ``length | crc32`` frames from the
+    file's start: the next open folds them, as that server's open would have."""
+    path = tmp_path / "log"
+    blob = b""
+    for changes in (_row("a", 5), _row("b", 7)):
+        payload = msgspec.msgpack.encode(changes)
+        blob += struct.pack(">II", len(payload), zlib.crc32(payload)) + payload
+    path.write_bytes(blob + bytes(3))
+    generations: list[int] = []
+    got: list[Change] = []
+
+    def fold(changes: list[Change], generation: int) -> None:
+        got.extend(changes)
+        generations.append(generation)
+
+    log = RedoLog(path, fold, folded=4)
+    assert got == _row("a", 5) + _row("b", 7) and generations == [5]
+    assert log.generation == 6 and path.read_bytes() == EMPTY
+    log.close()
