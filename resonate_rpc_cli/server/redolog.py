@@ -222,16 +222,34 @@ def read_log(path: Path, generation: int | None = None) -> list[Change]:
 def _frames(blob: bytes | mmap.mmap, generation: int) -> tuple[list[Change], int]:
     """The changes of ``generation``'s frames at the start of ``blob`` (after
     :data:`MAGIC`), index 0 on, up to the first that is not the next; where they end."""
+    return _scan(blob, len(MAGIC), _HEADER, generation)
+
+
+def _legacy_frames(blob: bytes) -> list[Change]:
+    """The changes of a log written before generations (``length | crc32`` frames from
+    the file's start, up to the first that is short or fails its checksum)."""
+    return _scan(blob, 0, _LEGACY_HEADER, None)[0]
+
+
+def _scan(blob: bytes | mmap.mmap, at: int, header: struct.Struct,
+          generation: int | None) -> tuple[list[Change], int]:
+    """The changes of the frames from ``at`` (``header`` then the payload; with a
+    ``generation``, each frame that generation's next), up to the first frame that is
+    empty, short, not the next, fails its checksum or does not decode; where they end."""
     changes: list[Change] = []
-    at = len(MAGIC)
     index = 0
-    while at + _HEADER.size <= len(blob):
-        length, crc, gen, idx = _HEADER.unpack_from(blob, at)
-        start = at + _HEADER.size
-        if length == 0 or gen != generation or idx != index or start + length > len(blob):
+    while at + header.size <= len(blob):
+        length, crc, *place = header.unpack_from(blob, at)
+        start = at + header.size
+        if length == 0 or start + length > len(blob):
             break
+        seed = 0
+        if generation is not None:
+            if place != [generation, index]:
+                break
+            seed = zlib.crc32(_GEN_INDEX.pack(generation, index))
         payload = blob[start:start + length]
-        if zlib.crc32(payload, zlib.crc32(_GEN_INDEX.pack(gen, idx))) != crc:
+        if zlib.crc32(payload, seed) != crc:
             break
         try:
             changes.extend(_decode(payload))
@@ -240,24 +258,3 @@ def _frames(blob: bytes | mmap.mmap, generation: int) -> tuple[list[Change], int
         at = start + length
         index += 1
     return changes, at
-
-
-def _legacy_frames(blob: bytes) -> list[Change]:
-    """The changes of a log written before generations (``length | crc32`` frames from
-    the file's start, up to the first that is short or fails its checksum)."""
-    changes: list[Change] = []
-    at = 0
-    while at + _LEGACY_HEADER.size <= len(blob):
-        length, crc = _LEGACY_HEADER.unpack_from(blob, at)
-        start = at + _LEGACY_HEADER.size
-        if length == 0 or start + length > len(blob):
-            break
-        payload = blob[start:start + length]
-        if zlib.crc32(payload) != crc:
-            break
-        try:
-            changes.extend(_decode(payload))
-        except msgspec.DecodeError:
-            break
-        at = start + length
-    return changes
