@@ -152,10 +152,16 @@ class EmbeddedServer:
         self._busy(started, cpu)
 
     def _busy(self, started: float, cpu: float) -> None:
-        """Count the wall and thread CPU time since ``started``/``cpu`` (read before ``started``:
-        the CPU clock, a system call, stays outside the wall window) as serving time."""
+        """Count the time since ``started`` (wall) and ``cpu`` (thread CPU, read first) as busy."""
         self.busy_s += time.perf_counter() - started
         self.busy_cpu_s += time.thread_time() - cpu
+
+    def _fail(self, exc: StoreError) -> None:
+        """The store failed: stop (``on_fatal``); nothing more is acknowledged."""
+        self.fatal = str(exc)
+        log.error("store failure, stopping: %s", exc)
+        if self.on_fatal is not None:
+            self.on_fatal(str(exc))
 
     def _guard[T](self, fn: Callable[..., T], *args: object) -> T:
         """``fn(*args)``, an engine call; a store failure is fatal (never acknowledge what is
@@ -163,10 +169,7 @@ class EmbeddedServer:
         try:
             return fn(*args)
         except StoreError as exc:
-            self.fatal = str(exc)
-            log.error("store failure, stopping: %s", exc)
-            if self.on_fatal is not None:
-                self.on_fatal(str(exc))
+            self._fail(exc)
             raise web.HTTPServiceUnavailable(
                 text=_json.encode(error_response(None, None, 503, str(exc))).decode(),
                 content_type="application/json",
@@ -196,10 +199,7 @@ class EmbeddedServer:
             try:
                 outgoing = self.engine.tick()
             except StoreError as exc:
-                self.fatal = str(exc)
-                log.error("store failure, stopping: %s", exc)
-                if self.on_fatal is not None:
-                    self.on_fatal(str(exc))
+                self._fail(exc)
                 return
             self.dispatch(outgoing)
             now = loop_time()
@@ -210,6 +210,8 @@ class EmbeddedServer:
     # -- HTTP --------------------------------------------------------------------
 
     async def handle_request(self, request: web.Request) -> web.Response:
+        if self.fatal is not None:  # the store failed: nothing more is acknowledged
+            return error(503, f"store failure: {self.fatal}")
         body = await read_body(request, self.config.max_body_bytes)
         if body is None:
             return error(413, f"request body larger than {self.config.max_body_bytes} bytes")
@@ -224,9 +226,7 @@ class EmbeddedServer:
         flat = unwrap(envelope)  # the envelope's own data, made flat
         if not self.loaded.is_set() and isinstance(flat, dict) and flat.get("kind") in SEARCHES:
             await self.loaded.wait()
-        # Durable before the response leaves: without --fsync a commit is one copy into the
-        # store's redo log (its shared mapping), cheaper than a loop turn's wait to share it;
-        # with --fsync the requests of one turn share one copy + msync (group commit).
+        # durable before the response leaves: one log copy; --fsync: group commit (engine.py)
         group = self.config.fsync
         wrapped, outgoing = self._guard(self.engine.serve, flat, None, group)
         if group and self.engine.uncommitted:
@@ -331,6 +331,8 @@ class EmbeddedServer:
 
     async def handle_release(self, request: web.Request) -> web.Response:
         """``{"pid"}`` → ``{"released": [task ids]}``: that node's leases go back to pending."""
+        if self.fatal is not None:  # the store failed: nothing more is acknowledged
+            return error(503, f"store failure: {self.fatal}")
         body = await read_body(request, self.config.max_body_bytes)
         if body is None:
             return plain_error(413, "request body too large")

@@ -174,18 +174,20 @@ class RedoLog:
         self._index = 0
         os.ftruncate(self._fd, 0)
         m = self._grow(self._base)
-        m[:len(MAGIC)] = MAGIC
         if self.fsync:
             m.flush(0, _PAGE)
 
     def _grow(self, need: int) -> mmap.mmap:
-        """Allocate the file to hold ``need`` bytes (doubling) and map it again."""
+        """Allocate the file to hold ``need`` bytes (doubling) and map it again, its
+        :data:`MAGIC` in place (a file a failed :meth:`_reset` left cut to nothing must
+        not take frames no open would read)."""
         capacity = max(self.capacity, self._base)
         while capacity < need:
             capacity *= 2
         _allocate(self._fd, capacity)
         mapped = mmap.mmap(self._fd, capacity, flags=mmap.MAP_SHARED,
                            prot=mmap.PROT_READ | mmap.PROT_WRITE)
+        mapped[:len(MAGIC)] = MAGIC
         if self._map is not None:
             self._map.close()
         self._map, self.capacity = mapped, capacity

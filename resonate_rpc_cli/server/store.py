@@ -40,6 +40,10 @@ from pathlib import Path
 from resonate_rpc_cli.server.redolog import Change, RedoLog
 
 FORMAT_VERSION = "2"
+#: The format a store has while open (or killed): a redo log with generations may hold
+#: rows SQLite does not have, which a server from before generations would not read (it
+#: refuses this format instead of losing them); a clean close writes 2 again.
+LOGGED_FORMAT = "3"
 TABLES = ("promises", "tasks", "schedules")
 #: Rows held in the log before they are folded into SQLite (each costs ~10-20 µs
 #: there, so a fold is a bounded pause); a write of at least this many rows goes
@@ -90,6 +94,7 @@ class Store:
         try:
             _prepare(conn, fsync)
             store = cls(path, conn, _open_log(conn, Path(f"{path}-log"), fsync))
+            _set_format(conn, LOGGED_FORMAT)
         except sqlite3.OperationalError as exc:
             conn.close()
             if "locked" in str(exc):
@@ -204,6 +209,7 @@ class Store:
             raise
         self._log.close(remove=True)
         try:
+            _set_format(self._conn, FORMAT_VERSION)  # no log left: any server reads it
             self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         except sqlite3.Error:
             pass
@@ -274,10 +280,14 @@ def _prepare(conn: sqlite3.Connection, fsync: bool) -> None:
     row = conn.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
     if row is None:
         conn.execute("INSERT INTO meta VALUES ('format', ?)", (FORMAT_VERSION,))
-    elif row[0] != FORMAT_VERSION:
+    elif row[0] not in (FORMAT_VERSION, LOGGED_FORMAT):
         raise StoreError(f"has format {row[0]}; this server reads only format {FORMAT_VERSION} "
                          "(move the file aside to start with an empty store)")
     conn.execute("COMMIT")
+
+
+def _set_format(conn: sqlite3.Connection, version: str) -> None:
+    conn.execute("UPDATE meta SET value = ? WHERE key = 'format'", (version,))
 
 
 def _table(name: str) -> str:

@@ -14,6 +14,7 @@ import errno
 import mmap
 import os
 import shutil
+import sqlite3
 import struct
 import zlib
 from pathlib import Path
@@ -21,6 +22,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
+from resonate_rpc_cli.server import redolog
 from resonate_rpc_cli.server import store as store_module
 from resonate_rpc_cli.server.redolog import CAPACITY, MAGIC, Change, RedoLog, read_log
 from resonate_rpc_cli.server.store import Store, StoreError
@@ -349,3 +351,56 @@ def test_a_log_written_before_generations_is_folded_once(tmp_path: Path) -> None
     assert got == _row("a", 5) + _row("b", 7) and generations == [5]
     assert log.generation == 6 and path.read_bytes() == EMPTY
     log.close()
+
+
+def test_a_shrink_that_fails_at_a_fold_leaves_a_log_the_next_open_reads(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fold's shrink cuts the file and cannot allocate it again (a full disk): the
+    fold fails; an append the server makes after it must still be read by the next open
+    (found in review: the file was mapped again without its MAGIC, and read as empty)."""
+    store = Store.open(tmp_path / "s.sqlite")
+    for i in range(30):  # one generation, past SHRINK_FACTOR times the first capacity
+        store.append([("promises", f"big{i}", bytes(200_000))])
+    real = redolog._allocate
+    failures = [OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))]
+
+    def allocate_once_full(fd: int, size: int) -> None:
+        if failures:
+            raise failures.pop()
+        real(fd, size)
+
+    monkeypatch.setattr(redolog, "_allocate", allocate_once_full)
+    with pytest.raises(StoreError, match="No space left"):
+        store.flush()
+    store.append([("promises", "acked", b"A")])  # acknowledged after the failed fold
+    copy = _killed_copy(tmp_path / "s.sqlite", tmp_path / "killed")
+    reopened = Store.open(copy)
+    assert reopened.get("promises", "acked") == b"A"
+    assert reopened.get("promises", "big29") == bytes(200_000)
+    reopened.close()
+    store.close()
+
+
+def _format(path: Path) -> str:
+    conn = sqlite3.connect(path)
+    try:
+        return str(conn.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()[0])
+    finally:
+        conn.close()
+
+
+def test_a_store_a_log_may_hold_rows_of_is_refused_by_a_server_from_before_generations(
+        tmp_path: Path) -> None:
+    """Such a server reads this log as empty (found in review: after a kill, a downgrade
+    lost the log's rows without a word); a store open or killed has format 3, which it
+    refuses with its one-line error, and a clean close writes format 2 again."""
+    store = Store.open(tmp_path / "s.sqlite")
+    store.write({"promises": [("a", b"A")]}, {})
+    copy = _killed_copy(tmp_path / "s.sqlite", tmp_path / "killed")
+    store.close()
+    assert _format(tmp_path / "s.sqlite") == "2"
+    assert _format(copy) == "3"
+    reopened = Store.open(copy)  # this server reads both
+    assert reopened.get("promises", "a") == b"A"
+    reopened.close()
+    assert _format(copy) == "2"
