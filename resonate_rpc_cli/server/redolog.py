@@ -7,10 +7,13 @@ frame copied into the log; the store folds the logged rows into SQLite many
 commits at a time (:meth:`.store.Store.flush`) and then starts the log afresh
 (:meth:`RedoLog.clear`).
 
-The file starts with :data:`MAGIC`; a frame is ``length | crc32 | generation |
+The file starts with :data:`MAGIC` and 8 random bytes, the file's salt (new each
+time the file is made empty at open); a frame is ``length | crc32 | generation |
 index`` (4 bytes each) and the payload, the msgpack of ``[[table, id, data or
-nil], ...]`` (nil: the row is deleted); the crc covers generation, index and
-payload. Each fold ends a *generation*: the store writes the generation it
+nil], ...]`` (nil: the row is deleted); the crc covers the salt, generation, index
+and payload, so bytes a client chose (a promise's data, left in the file by an
+older generation) can never pass for a frame: it cannot know the salt.
+Each fold ends a *generation*: the store writes the generation it
 folded into SQLite in the fold's own transaction, and :meth:`RedoLog.clear`
 starts the next one at the start of the file (index 0), writing nothing else.
 
@@ -51,6 +54,9 @@ import msgspec
 
 #: The file's first bytes (a file without them is of the format before generations).
 MAGIC = b"rpclog2\n"
+_SALT = 8
+#: Where the frames start: after :data:`MAGIC` and the salt.
+_START = len(MAGIC) + _SALT
 _HEADER = struct.Struct(">IIII")  # length, crc32, generation, index
 _GEN_INDEX = struct.Struct(">II")
 _LEGACY_HEADER = struct.Struct(">II")  # length, crc32
@@ -90,8 +96,8 @@ class RedoLog:
             raise ValueError(f"capacity {capacity} is not a positive multiple of {_PAGE}")
         self.path = path
         self.fsync = fsync
-        #: Bytes of the file in use: :data:`MAGIC` and the frames of this generation.
-        self.size = len(MAGIC)
+        #: Bytes of the file in use: :data:`MAGIC`, the salt, this generation's frames.
+        self.size = _START
         #: Bytes of the file (and of the mapping).
         self.capacity = 0
         #: The generation being written (the one after what SQLite holds).
@@ -100,6 +106,7 @@ class RedoLog:
         self._base = capacity
         self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         self._map: mmap.mmap | None = None
+        self._salt = b""
         try:
             with open(self._fd, "rb", closefd=False) as f:
                 blob = f.read()
@@ -117,6 +124,9 @@ class RedoLog:
         """Every change appended in this generation, in order."""
         return _frames(self._map, self.generation)[0] if self._map is not None else []
 
+    def _seed(self, generation: int, index: int) -> int:
+        return zlib.crc32(self._salt + _GEN_INDEX.pack(generation, index))
+
     def append(self, changes: list[Change]) -> int:
         """Log ``changes`` as one frame (durable on return); the bytes written.
 
@@ -129,7 +139,7 @@ class RedoLog:
         if m is None or end > self.capacity:
             m = self._grow(end)
         generation, index = self.generation, self._index
-        crc = zlib.crc32(payload, zlib.crc32(_GEN_INDEX.pack(generation, index)))
+        crc = zlib.crc32(payload, self._seed(generation, index))
         _HEADER.pack_into(m, at, len(payload), crc, generation, index)
         m[start:end] = payload
         if self.fsync:
@@ -148,7 +158,7 @@ class RedoLog:
         :class:`OSError` if that fails (the next append retries)."""
         self.generation = (self.generation + 1) % _GENERATIONS
         self._index = 0
-        self.size = len(MAGIC)
+        self.size = _START
         if self.capacity > SHRINK_FACTOR * self._base:
             self._reset()
 
@@ -164,14 +174,15 @@ class RedoLog:
             self.path.unlink(missing_ok=True)
 
     def _reset(self) -> None:
-        """Make the file :data:`MAGIC` and zeros at the first capacity, mapped, the log
-        empty."""
+        """Make the file :data:`MAGIC`, a new salt and zeros at the first capacity,
+        mapped, the log empty."""
         if self._map is not None:
             self._map.close()
             self._map = None
         self.capacity = 0
-        self.size = len(MAGIC)
+        self.size = _START
         self._index = 0
+        self._salt = os.urandom(_SALT)
         os.ftruncate(self._fd, 0)
         m = self._grow(self._base)
         if self.fsync:
@@ -179,15 +190,15 @@ class RedoLog:
 
     def _grow(self, need: int) -> mmap.mmap:
         """Allocate the file to hold ``need`` bytes (doubling) and map it again, its
-        :data:`MAGIC` in place (a file a failed :meth:`_reset` left cut to nothing must
-        not take frames no open would read)."""
+        :data:`MAGIC` and salt in place (a file a failed :meth:`_reset` left cut to nothing
+        must not take frames no open would read)."""
         capacity = max(self.capacity, self._base)
         while capacity < need:
             capacity *= 2
         _allocate(self._fd, capacity)
         mapped = mmap.mmap(self._fd, capacity, flags=mmap.MAP_SHARED,
                            prot=mmap.PROT_READ | mmap.PROT_WRITE)
-        mapped[:len(MAGIC)] = MAGIC
+        mapped[:_START] = MAGIC + self._salt
         if self._map is not None:
             self._map.close()
         self._map, self.capacity = mapped, capacity
@@ -215,29 +226,31 @@ def read_log(path: Path, generation: int | None = None) -> list[Change]:
     if not blob.startswith(MAGIC):
         return _legacy_frames(blob)
     if generation is None:
-        if len(blob) < len(MAGIC) + _HEADER.size:
+        if len(blob) < _START + _HEADER.size:
             return []
-        generation = _HEADER.unpack_from(blob, len(MAGIC))[2]
+        generation = _HEADER.unpack_from(blob, _START)[2]
     return _frames(blob, generation)[0]
 
 
 def _frames(blob: bytes | mmap.mmap, generation: int) -> tuple[list[Change], int]:
     """The changes of ``generation``'s frames at the start of ``blob`` (after
-    :data:`MAGIC`), index 0 on, up to the first that is not the next; where they end."""
-    return _scan(blob, len(MAGIC), _HEADER, generation)
+    :data:`MAGIC` and the salt), index 0 on, up to the first that is not the next; where
+    they end."""
+    return _scan(blob, _START, _HEADER, generation, bytes(blob[len(MAGIC):_START]))
 
 
 def _legacy_frames(blob: bytes) -> list[Change]:
     """The changes of a log written before generations (``length | crc32`` frames from
     the file's start, up to the first that is short or fails its checksum)."""
-    return _scan(blob, 0, _LEGACY_HEADER, None)[0]
+    return _scan(blob, 0, _LEGACY_HEADER, None, b"")[0]
 
 
 def _scan(blob: bytes | mmap.mmap, at: int, header: struct.Struct,
-          generation: int | None) -> tuple[list[Change], int]:
+          generation: int | None, salt: bytes) -> tuple[list[Change], int]:
     """The changes of the frames from ``at`` (``header`` then the payload; with a
-    ``generation``, each frame that generation's next), up to the first frame that is
-    empty, short, not the next, fails its checksum or does not decode; where they end."""
+    ``generation``, each frame that generation's next, its crc seeded with ``salt``),
+    up to the first frame that is empty, short, not the next, fails its checksum or
+    does not decode; where they end."""
     changes: list[Change] = []
     index = 0
     while at + header.size <= len(blob):
@@ -249,7 +262,7 @@ def _scan(blob: bytes | mmap.mmap, at: int, header: struct.Struct,
         if generation is not None:
             if place != [generation, index]:
                 break
-            seed = zlib.crc32(_GEN_INDEX.pack(generation, index))
+            seed = zlib.crc32(salt + _GEN_INDEX.pack(generation, index))
         payload = blob[start:start + length]
         if zlib.crc32(payload, seed) != crc:
             break

@@ -39,13 +39,18 @@ def _killed_copy(path: Path, to: Path) -> Path:
     return to / path.name
 
 
-EMPTY = MAGIC + bytes(CAPACITY - len(MAGIC))
+START = len(MAGIC) + 8  # the magic, then the file's salt
+
+
+def _empty(blob: bytes, size: int = CAPACITY) -> bool:
+    """Whether ``blob`` is an empty log file of ``size`` bytes: its magic, a salt, zeros."""
+    return len(blob) == size and blob.startswith(MAGIC) and blob[START:] == bytes(size - START)
 
 
 def _frame_starts(blob: bytes) -> list[int]:
     """Where each frame of the first generation of ``blob`` starts, and (last) where its
     frames end."""
-    starts = [len(MAGIC)]
+    starts = [START]
     first = struct.unpack_from(">IIII", blob, starts[-1])[2]
     while True:
         length, _, gen, index = struct.unpack_from(">IIII", blob, starts[-1])
@@ -85,7 +90,7 @@ def test_a_write_is_in_the_log_and_read_back_before_and_after_a_kill(tmp_path: P
     assert reopened.get("promises", "b") is None
     assert reopened.page("promises", None, 10) == [("a", b"A2")]
     # folded in at open, then made empty again
-    assert Path(f"{copy}-log").read_bytes() == EMPTY
+    assert _empty(Path(f"{copy}-log").read_bytes())
     reopened.close()
 
 
@@ -134,7 +139,7 @@ def test_a_torn_frame_is_gone_after_open_and_never_read_after_new_frames(
 
     log, folded = _opened(path)
     assert folded == _row("a", 100)  # up to the torn frame, not past it to "c"
-    assert path.read_bytes() == EMPTY
+    assert _empty(path.read_bytes())
     log.append(_row("x", 100))  # ends exactly where "b" started
     assert log.size == starts[1]
     log.append(_row("y", 1))
@@ -154,7 +159,7 @@ def test_after_clear_only_new_frames_are_read(tmp_path: Path, fsync: bool) -> No
     old = log.generation
     log.clear()  # the old frames stay where they are
     new = log.generation
-    assert log.size == len(MAGIC) and log.read() == [] and read_log(path, new) == []
+    assert log.size == START and log.read() == [] and read_log(path, new) == []
     log.append(_row("x", 100))  # ends exactly where the old "b" frame started
     assert log.size == starts[1]
     assert log.read() == read_log(path, new) == read_log(path) == _row("x", 100)
@@ -181,7 +186,7 @@ def test_a_log_grows_past_its_capacity_and_shrinks_back_at_clear(tmp_path: Path)
     assert read_log(path) == _row("c", 9 * PAGE)
     log.clear()  # past 4 times: cut back to the first capacity, empty
     assert log.capacity == path.stat().st_size == PAGE
-    assert path.read_bytes() == MAGIC + bytes(PAGE - len(MAGIC))
+    assert _empty(path.read_bytes(), PAGE)
     log.append(_row("d", 10))
     assert read_log(path) == _row("d", 10)
     log.close(remove=True)
@@ -193,7 +198,7 @@ def test_without_posix_fallocate_the_file_is_sized_with_zeros(
     monkeypatch.delattr(os, "posix_fallocate")  # as on macOS
     path = tmp_path / "log"
     log, _ = _opened(path, capacity=PAGE)
-    assert path.read_bytes() == MAGIC + bytes(PAGE - len(MAGIC))
+    assert _empty(path.read_bytes(), PAGE)
     assert os.stat(path).st_blocks * 512 >= PAGE
     log.append(_row("a", 5 * PAGE))
     assert log.capacity == path.stat().st_size == 8 * PAGE
@@ -313,16 +318,17 @@ def test_a_generation_is_replayed_from_its_start_and_after_its_predecessor_only(
     path.write_bytes(bytes(blob))
     _, folded = _opened(path, folded=2)
     assert folded == []
+    salt = good[len(MAGIC):START]
     blob = bytearray(good)  # the first frame replaced by a frame of another generation
-    payload = bytes(blob[len(MAGIC) + 16:_frame_starts(good)[1]])
-    crc = zlib.crc32(payload, zlib.crc32(struct.pack(">II", 9, 0)))
-    struct.pack_into(">IIII", blob, len(MAGIC), len(payload), crc, 9, 0)
+    payload = bytes(blob[START + 16:_frame_starts(good)[1]])
+    crc = zlib.crc32(payload, zlib.crc32(salt + struct.pack(">II", 9, 0)))
+    struct.pack_into(">IIII", blob, START, len(payload), crc, 9, 0)
     path.write_bytes(bytes(blob))
     _, folded = _opened(path, folded=2)
     assert folded == []
     blob = bytearray(good)  # the first frame is generation 3's second: a start missing
-    struct.pack_into(">IIII", blob, len(MAGIC), len(payload),
-                     zlib.crc32(payload, zlib.crc32(struct.pack(">II", 3, 1))), 3, 1)
+    struct.pack_into(">IIII", blob, START, len(payload),
+                     zlib.crc32(payload, zlib.crc32(salt + struct.pack(">II", 3, 1))), 3, 1)
     path.write_bytes(bytes(blob))
     _, folded = _opened(path, folded=2)
     assert folded == []
@@ -349,7 +355,7 @@ def test_a_log_written_before_generations_is_folded_once(tmp_path: Path) -> None
 
     log = RedoLog(path, fold, folded=4)
     assert got == _row("a", 5) + _row("b", 7) and generations == [5]
-    assert log.generation == 6 and path.read_bytes() == EMPTY
+    assert log.generation == 6 and _empty(path.read_bytes())
     log.close()
 
 
@@ -404,3 +410,29 @@ def test_a_store_a_log_may_hold_rows_of_is_refused_by_a_server_from_before_gener
     assert reopened.get("promises", "a") == b"A"
     reopened.close()
     assert _format(copy) == "2"
+
+
+def test_a_frame_forged_without_the_salt_is_never_replayed(tmp_path: Path) -> None:
+    """Bytes a client chose stay in the file after a fold (its promise's data, in an old
+    generation's frames). Were they a well-formed frame of the next generation and
+    index right where a crash ended the real frames, they would be replayed: the crc
+    covers the file's salt, which no client can know."""
+    path = tmp_path / "log"
+    log, _ = _opened(path, folded=2)
+    log.append(_row("a", 10))
+    log.close()
+    good = path.read_bytes()
+    end = _frame_starts(good)[-1]
+    forged_payload = msgspec.msgpack.encode([("promises", "victim", b"forged")])
+
+    def with_frame(seed_salt: bytes) -> bytes:
+        crc = zlib.crc32(forged_payload, zlib.crc32(seed_salt + struct.pack(">II", 3, 1)))
+        frame = struct.pack(">IIII", len(forged_payload), crc, 3, 1) + forged_payload
+        return good[:end] + frame + good[end + len(frame):]
+
+    path.write_bytes(with_frame(b"\0" * 8))  # what a client could compute: no salt
+    _, folded = _opened(path, folded=2)
+    assert folded == _row("a", 10)
+    path.write_bytes(with_frame(good[len(MAGIC):START]))  # with the file's salt it would be
+    _, folded = _opened(path, folded=2)
+    assert folded == [*_row("a", 10), ("promises", "victim", b"forged")]
