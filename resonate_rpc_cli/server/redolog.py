@@ -27,7 +27,9 @@ with ``synchronous=NORMAL``. With ``fsync`` each append is followed by ``msync``
 of the pages it wrote (as ``fdatasync`` did: power loss, ``synchronous=FULL``).
 Preallocating makes a full disk an :class:`OSError` when the file is sized (at
 open, or when a frame does not fit), never a ``SIGBUS`` when a dirty page of the
-mapping is written back.
+mapping is written back (on file systems that overwrite in place, as ext4 and xfs do;
+a copy-on-write one such as btrfs may still fail a write into the mapping on a full
+disk, ending the process before the response: nothing acknowledged is lost).
 
 What a restart replays is the frames of exactly the generation after the one
 SQLite holds, from index 0 on, up to the first frame that is not the next one
