@@ -126,9 +126,6 @@ class RedoLog:
         """Every change appended in this generation, in order."""
         return _frames(self._map, self.generation)[0] if self._map is not None else []
 
-    def _seed(self, generation: int, index: int) -> int:
-        return zlib.crc32(self._salt + _GEN_INDEX.pack(generation, index))
-
     def append(self, changes: list[Change]) -> int:
         """Log ``changes`` as one frame (durable on return); the bytes written.
 
@@ -141,7 +138,7 @@ class RedoLog:
         if m is None or end > self.capacity:
             m = self._grow(end)
         generation, index = self.generation, self._index
-        crc = zlib.crc32(payload, self._seed(generation, index))
+        crc = _crc(self._salt, generation, index, payload)
         _HEADER.pack_into(m, at, len(payload), crc, generation, index)
         m[start:end] = payload
         if self.fsync:
@@ -260,13 +257,11 @@ def _scan(blob: bytes | mmap.mmap, at: int, header: struct.Struct,
         start = at + header.size
         if length == 0 or start + length > len(blob):
             break
-        seed = 0
-        if generation is not None:
-            if place != [generation, index]:
-                break
-            seed = zlib.crc32(salt + _GEN_INDEX.pack(generation, index))
+        if generation is not None and place != [generation, index]:
+            break
         payload = blob[start:start + length]
-        if zlib.crc32(payload, seed) != crc:
+        if (zlib.crc32(payload) if generation is None
+                else _crc(salt, generation, index, payload)) != crc:
             break
         try:
             changes.extend(_decode(payload))
@@ -275,3 +270,9 @@ def _scan(blob: bytes | mmap.mmap, at: int, header: struct.Struct,
         at = start + length
         index += 1
     return changes, at
+
+
+def _crc(salt: bytes, generation: int, index: int, payload: bytes) -> int:
+    """A frame's checksum: over the file's salt, the frame's generation and index, and its
+    payload (the one rule :meth:`RedoLog.append` writes and :func:`_scan` checks)."""
+    return zlib.crc32(payload, zlib.crc32(salt + _GEN_INDEX.pack(generation, index)))
